@@ -1,0 +1,63 @@
+# Urban Stack: the two commands of the README are `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLAN_DIR ?= build/plan
+# The Pulumi CLI version installed by `make up` when none is on PATH (same release as the pinned SDK).
+PULUMI_VERSION := 3.272.0
+PULUMI_ROOT := $(CURDIR)/.pulumi
+# Local file backend inside the project unless the caller chose another (e.g. Pulumi Cloud or S3).
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PATH := $(PULUMI_ROOT)/bin:$(PATH)
+
+.PHONY: help venv up test lint pytest check plan docs bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the pinned dependencies
+
+pulumi-cli: ## Install the pinned Pulumi CLI into .pulumi/ unless one is on PATH
+	@if command -v pulumi >/dev/null 2>&1; then echo "Pulumi CLI: $$(command -v pulumi) ($$(pulumi version))"; \
+	else echo "installing Pulumi $(PULUMI_VERSION) into $(PULUMI_ROOT) with Pulumi's official installer"; \
+	  curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION) --install-root $(PULUMI_ROOT) --no-edit-path; fi
+
+.pulumi-passphrase:
+	@umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+	@echo "created .pulumi-passphrase (encrypts stack secrets of the local backend; keep it safe, it is git-ignored)"
+
+up: venv pulumi-cli .pulumi-passphrase ## Deploy: shared, then every municipality (renders manifests without a kubeconfig)
+	@mkdir -p .pulumi-state
+	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-$(CURDIR)/.pulumi-passphrase} \
+	  $(BIN)/urbanstack up --all $(if $(PARALLEL),--parallel $(PARALLEL),)
+
+test: venv lint pytest check ## Lint, unit tests, then the manifest checks over the offline plan
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+
+pytest: venv ## Unit tests (Pulumi mocks, moto; no network, no cluster)
+	$(BIN)/python -m pytest
+
+plan: venv ## Offline plan of shared + every municipality into build/plan
+	$(BIN)/urbanstack plan --out $(PLAN_DIR)
+
+check: plan ## Checks over the offline plan (docs freshness for now)
+	$(BIN)/urbanstack docs check
+
+docs: venv ## Regenerate the generated docs and the tenant JSON Schema
+	$(BIN)/urbanstack docs write
+
+clean: ## Remove build output (keeps .venv and state)
+	rm -rf build .pytest_cache .ruff_cache

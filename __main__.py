@@ -1,0 +1,5 @@
+"""Pulumi entry point: `pulumi up` on stack `shared` or on a municipality's stack (its slug)."""
+
+from urbanstack.program import main
+
+main()

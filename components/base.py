@@ -1,0 +1,122 @@
+"""Shared building blocks: the module contract and the context a tenant stack hands its components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pydantic
+
+from components.sizing import Workload
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pulumi
+
+
+class ModuleOptions(pydantic.BaseModel):
+    """Base of every module's options in the tenant file (``modules.<key>: {...}``).
+
+    Unknown keys are errors; every field must carry a description (the docs are generated from it).
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """What the catalogue knows about one module, read by the schema, the stacks, the docs and finance.
+
+    Attributes:
+        key: key under ``modules:`` in the tenant file (camelCase, e.g. ``lowCode``).
+        name: DNS-safe name: label value ``urban-stack/module``, Kubernetes name prefix and host name
+            (``<name>.<domain>``).
+        title: one line for people (docs, statements).
+        description: what a municipality gets when it books the module.
+        options: pydantic model of the module's options in the tenant file.
+        workloads: sizing per workload (the component and the cost estimate both read it).
+        databases: databases the module needs in the municipality's CloudNativePG cluster.
+        oidc: whether the module gets an OIDC client in the municipality's realm.
+        public: whether anonymous users may read it (e.g. open data portal, geoportal).
+        bucket: whether it stores files in the municipality's bucket.
+    """
+
+    key: str
+    name: str
+    title: str
+    description: str
+    options: type[ModuleOptions]
+    workloads: dict[str, Workload]
+    databases: tuple[str, ...] = ()
+    oidc: bool = True
+    public: bool = False
+    bucket: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def component_type(self) -> str:
+        """Pulumi type token of the module's component; its last part is the module label value."""
+        return f"urbanstack:modules:{self.name}"
+
+
+class Module:
+    """Mixin contract of a module component class (see ``components/modules/__init__.py``).
+
+    A module file defines ``Options`` (a :class:`ModuleOptions`), ``SPEC`` (a :class:`ModuleSpec`) and a
+    ``ComponentResource`` subclass with ``SPEC`` as class attribute and the constructor
+    ``(name, ctx: TenantContext, options, opts=None)``.
+    """
+
+    SPEC: ClassVar[ModuleSpec]
+
+
+@dataclass(frozen=True)
+class SharedRefs:
+    """What a tenant stack receives from the shared stack (its ``StackReference`` outputs).
+
+    Values may be Pulumi Outputs under the real engine; the names of namespaces and classes are plain
+    strings from ``stacks/Pulumi.<slug>.yaml`` or the defaults so that NetworkPolicies can name them.
+    """
+
+    gateway_name: Any
+    gateway_namespace: str
+    cluster_issuer: Any
+    keycloak_url: Any
+    keycloak_namespace: str
+    keycloak_admin_secret: Any
+    s3_endpoint: Any
+    s3_mode: str
+    storage_class: Any
+    object_store: Any
+    gateway_pod_labels: dict[str, str]
+
+
+@dataclass
+class TenantContext:
+    """Everything a tenant component needs to know about its municipality.
+
+    ``tenant`` is the validated tenant model (``urbanstack.schema.Tenant``); ``shared`` the shared stack's
+    outputs; ``db`` is filled by the database component (service host, secrets per module).
+    """
+
+    tenant: Any
+    shared: SharedRefs
+    namespace: str
+    db: Any = None
+    bucket: Any = None
+    oidc: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+    @property
+    def plan(self) -> str:
+        return self.tenant.plan
+
+    def host(self, spec: ModuleSpec) -> str:
+        return f"{spec.name}.{self.tenant.domain}"
+
+    def child_opts(self, parent: pulumi.Resource, **kw) -> pulumi.ResourceOptions:
+        import pulumi
+
+        return pulumi.ResourceOptions(parent=parent, **kw)

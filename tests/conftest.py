@@ -1,0 +1,54 @@
+"""Shared fixtures: run a stack under Pulumi's mocks and return what it registered.
+
+``plan_stack("verl")`` runs the real program of stack ``verl`` (shared first, for its outputs) exactly as
+``pulumi up`` would, with the label transform applied the way the engine applies it (see
+``urbanstack/offline.py``). Results for the repository's own tenant files are cached per session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from urbanstack.offline import StackPlan
+from urbanstack.plan import SHARED_CONFIG, plan_shared, plan_tenant, stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANTS = ROOT / "tenants"
+
+
+@pytest.fixture(scope="session")
+def plan_stack():
+    """``plan_stack(stack, tenants_dir=None, config=None) -> StackPlan`` (cached for the default inputs)."""
+    cache: dict[str, StackPlan] = {}
+
+    def run(stack: str, tenants_dir: Path | None = None, config: dict | None = None) -> StackPlan:
+        default = tenants_dir is None and config is None
+        if default and stack in cache:
+            return cache[stack]
+        if stack == "shared":
+            result = plan_shared(tenants_dir, config)
+        else:
+            shared = run("shared", tenants_dir) if tenants_dir is not None else run("shared")
+            result = plan_tenant(stack, shared.outputs, tenants_dir, config)
+        if default:
+            cache[stack] = result
+        return result
+
+    return run
+
+
+@pytest.fixture
+def tenants_copy(tmp_path) -> Path:
+    """A writable copy of the example tenant files."""
+    dest = tmp_path / "tenants"
+    shutil.copytree(TENANTS, dest)
+    return dest
+
+
+@pytest.fixture
+def shared_config() -> dict:
+    """The shared stack's config from stacks/Pulumi.shared.yaml (a fresh dict to modify)."""
+    return dict(stack_config(SHARED_CONFIG))

@@ -1,0 +1,241 @@
+"""``urbanstack``: the command line of the Urban Stack (tenants, offline plan, deployments, docs, costs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Urban Stack: shared urban data platform for several municipalities.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True)
+docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
+                       no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(docs_app, name="docs")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _problems(problems) -> None:
+    for p in problems:
+        # One line per problem, FILE:LINE: field.path: message; no markup interpretation.
+        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
+
+
+@tenants_app.command("validate")
+def tenants_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Tenant files or folders (default: tenants/).")] = None,
+) -> None:
+    """Validate tenant files: exit 0 with a summary, or 1 with one line per problem."""
+    from urbanstack.tenants import TenantError, load_all
+
+    try:
+        tenants = load_all(paths or None)
+    except TenantError as exc:
+        _problems(exc.problems)
+        err.print(f"{len(exc.problems)} problem(s); nothing is valid until all are fixed.", style="red")
+        raise typer.Exit(1) from None
+    table = Table(title=f"{len(tenants)} valid tenant file(s)")
+    for col in ("slug", "name", "AGS", "population", "plan", "modules", "domain"):
+        table.add_column(col)
+    for t in tenants.values():
+        table.add_row(t.slug, t.name, t.ags, f"{t.population:,}".replace(",", "."), t.plan,
+                      ", ".join(t.booked()) or "–", t.domain)
+    out.print(table)
+
+
+TEMPLATE = """\
+# {name}: tenant file of the Urban Stack. Reference: docs/tenant-file.md
+schemaVersion: 1
+slug: {slug}
+name: {name_yaml}
+ags: "{ags}"              # Amtlicher Gemeindeschlüssel, 8 digits
+population: {population}        # inhabitants at populationDate (source: IT.NRW / Destatis)
+populationDate: {population_date}
+costCenter: {cost_center}      # Kostenstelle printed on finance statements
+contact:
+  name: {contact_name}
+  email: {contact_email}
+domain: {domain}      # services are published as <module>.{domain}
+plan: {plan}                # small | medium | large (components/sizing.py)
+# Booked modules: uncomment to book; each takes its own options (docs/modules.md).
+modules: {{}}
+#  dashboards: {{}}
+#  lowCode: {{}}
+#  openData: {{}}
+#  urbanData: {{}}
+#  masterportal: {{}}
+#  rei3: {{}}
+identity:
+  admins:
+    - {admin}
+  # federation:             # optional: your own directory (type: oidc | saml | ldap)
+backup:
+  retentionDays: 30         # 7-3650
+"""
+
+
+@tenants_app.command("new")
+def tenants_new(
+    slug: Annotated[str, typer.Argument(help="Short name; becomes file name, namespace, realm, stack.")],
+    name: Annotated[str, typer.Option(help="Display name, e.g. 'Halle (Westf.)'.")],
+    ags: Annotated[str, typer.Option(help="Amtlicher Gemeindeschlüssel (8 digits).")],
+    population: Annotated[int, typer.Option(help="Inhabitants.")],
+    domain: Annotated[str, typer.Option(help="DNS name for <module>.<domain>.")],
+    population_date: Annotated[str, typer.Option(help="Reference date of the population (ISO).")] = "",
+    cost_center: Annotated[str, typer.Option(help="Kostenstelle.")] = "",
+    contact_name: Annotated[str, typer.Option(help="Responsible person or office.")] = "IT",
+    contact_email: Annotated[str, typer.Option(help="Contact e-mail (default: it@<domain>).")] = "",
+    admin: Annotated[str, typer.Option(help="First realm admin e-mail (default: contact e-mail).")] = "",
+    plan: Annotated[str, typer.Option(help="small | medium | large.")] = "small",
+    directory: Annotated[Path, typer.Option("--dir", help="Folder of tenant files.")] = Path("tenants"),
+) -> None:
+    """Write a new, valid, commented tenant file (refuses to overwrite)."""
+    import json
+
+    from urbanstack.tenants import TenantError, load_tenant
+
+    target = directory / f"{slug}.yaml"
+    if target.exists():
+        err.print(f"{target}: exists already; refusing to overwrite", markup=False)
+        raise typer.Exit(1)
+    email = contact_email or f"it@{domain}"
+    text = TEMPLATE.format(
+        slug=slug, name=name, name_yaml=json.dumps(name, ensure_ascii=False), ags=ags, population=population,
+        population_date=population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat(),
+        cost_center=cost_center or slug.upper(), contact_name=json.dumps(contact_name, ensure_ascii=False),
+        contact_email=email, domain=domain, plan=plan, admin=admin or email,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{slug}.yaml.new"
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_tenant(tmp, display=str(target))
+    except TenantError as exc:
+        tmp.unlink()
+        _problems(exc.problems)
+        raise typer.Exit(1) from None
+    tmp.rename(target)
+    out.print(f"wrote {target}; next: book modules, then `urbanstack tenants validate`", markup=False)
+
+
+@tenants_app.command("offboard")
+def tenants_offboard(
+    slug: Annotated[str, typer.Argument(help="The municipality to offboard.")],
+    export_dir: Annotated[Path, typer.Option(help="Where the export is written.")] = Path("build/offboarding"),
+    release: Annotated[bool, typer.Option(help="After backup and export, release protection (irreversible path).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only print the steps.")] = False,
+) -> None:
+    """Offboard a municipality: final backup, export, then (with --release) release of protection."""
+    from urbanstack.offboard import OffboardError, run
+
+    try:
+        for step in run(slug, export_dir, release=release, dry_run=dry_run):
+            out.print(step, markup=False)
+    except OffboardError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command("plan")
+def plan(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plan (replaced).")] = Path("build/plan"),
+    tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
+) -> None:
+    """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
+    from urbanstack.plan import plan_all, write_plan
+    from urbanstack.tenants import TenantError
+
+    try:
+        written = write_plan(plan_all(tenants), out_dir)
+    except TenantError as exc:
+        _problems(exc.problems)
+        raise typer.Exit(1) from None
+    table = Table(title=f"Offline plan in {out_dir}")
+    for col in ("stack", "resources", "k8s objects", "kinds"):
+        table.add_column(col)
+    for w in written:
+        table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
+    out.print(table)
+    out.print("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
+              "unit-test mocks (pulumi.runtime.set_mocks).", markup=False)
+
+
+@app.command("up")
+def up(
+    stack: Annotated[str | None, typer.Option(help="Deploy only this stack (shared or a slug).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Deploy shared, then every municipality.")] = False,
+    parallel: Annotated[int, typer.Option(help="Municipality stacks deployed at the same time.", min=1)] = 1,
+) -> None:
+    """Deploy for real through the Pulumi Automation API (needs the Pulumi CLI; `make up` installs it)."""
+    from urbanstack.deploy import CliMissing
+    from urbanstack.deploy import up as do_up
+    from urbanstack.tenants import TenantError, load_all
+
+    if bool(stack) == all_:
+        err.print("give exactly one of --stack NAME or --all", markup=False)
+        raise typer.Exit(2)
+    try:
+        tenants = load_all()
+    except TenantError as exc:
+        _problems(exc.problems)
+        raise typer.Exit(1) from None
+    valid = ["shared", *tenants]
+    if stack and stack not in valid:
+        err.print(f"unknown stack '{stack}': valid stacks are {', '.join(valid)}", markup=False)
+        raise typer.Exit(2)
+    targets = valid if all_ else [stack]
+    try:
+        results = do_up(targets, parallel, lambda s, line: out.print(f"[{s}] {line}", markup=False,
+                                                                    highlight=False))
+    except CliMissing as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@docs_app.command("write")
+def docs_write() -> None:
+    """Regenerate docs/tenant-file.md, docs/shared-config.md, docs/modules.md, docs/versions.md, the schema."""
+    from urbanstack.docs import write
+
+    for p in write():
+        out.print(f"wrote {p}", markup=False)
+
+
+@docs_app.command("check")
+def docs_check() -> None:
+    """Exit 1 when a generated doc is stale."""
+    from urbanstack.docs import stale
+
+    bad = stale()
+    for p in bad:
+        err.print(f"{p}: stale; run `urbanstack docs write`", markup=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _register_costs() -> None:
+    try:
+        from finance.cli import app as costs_app
+    except ImportError:  # pragma: no cover - finance is part of this package
+        return
+    app.add_typer(costs_app, name="costs")
+
+
+_register_costs()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,153 @@
+"""The offline plan: every stack's program run under Pulumi's mocks, written as one file per object.
+
+``urbanstack plan --out DIR`` writes, per stack, ``DIR/<stack>/<kind>-<namespace>-<name>.yaml`` (one
+Kubernetes object per file; cluster-scoped objects use ``cluster`` as namespace) and
+``DIR/<stack>/resources.json`` (every registered resource with its inputs and options). No cluster, no
+Pulumi CLI and no engine are involved.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from urbanstack.offline import StackPlan, run_stack
+from urbanstack.program import PROJECT, SHARED, build
+from urbanstack.tenants import load_all
+from urbanstack.yamlsafe import load_yaml
+
+SHARED_CONFIG = Path(__file__).resolve().parent.parent / "stacks" / "Pulumi.shared.yaml"
+SHARED_REF = f"organization/{PROJECT}/{SHARED}"
+REDACTED = "(secret: not written to the plan)"
+
+
+def stack_config(path: Path) -> dict[str, Any]:
+    """The ``config:`` of a ``Pulumi.<stack>.yaml`` file as flat ``ns:key`` -> value."""
+    if not path.is_file():
+        return {}
+    data = load_yaml(path).data or {}
+    config = data.get("config") or {}
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and "secure" in value:
+            out[key] = "offline-plan-placeholder"
+        else:
+            out[key] = value
+    return out
+
+
+def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None) -> StackPlan:
+    cfg = stack_config(SHARED_CONFIG) if config is None else config
+    return run_stack(SHARED, lambda: build(SHARED, tenants_dir), project=PROJECT, config=cfg)
+
+
+def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | None = None,
+                config: dict[str, Any] | None = None) -> StackPlan:
+    cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{slug}.yaml") if config is None else config
+    return run_stack(slug, lambda: build(slug, tenants_dir), project=PROJECT, config=cfg,
+                     stack_outputs={SHARED_REF: shared_outputs})
+
+
+def plan_all(tenants_dir: Path | None = None) -> list[StackPlan]:
+    """Plan ``shared`` then every tenant (tenant files are validated once, up front)."""
+    tenants = load_all([tenants_dir] if tenants_dir else None)
+    shared = plan_shared(tenants_dir)
+    return [shared, *(plan_tenant(slug, shared.outputs, tenants_dir) for slug in tenants)]
+
+
+def _clean(value: Any) -> Any:
+    """Mocks deliver every number as float: integral floats become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def manifest(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The Kubernetes object as it would be applied; Secret values are redacted."""
+    cleaned = _clean(inputs)
+    head = {k: cleaned[k] for k in ("apiVersion", "kind", "metadata") if k in cleaned}
+    obj = {**head, **{k: v for k, v in cleaned.items() if k not in head}}
+    if obj.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = {k: REDACTED for k in obj[key]}
+    return obj
+
+
+def object_filename(obj: dict[str, Any]) -> str:
+    md = obj.get("metadata") or {}
+    parts = [obj.get("kind", "Unknown"), md.get("namespace") or "cluster", md.get("name") or "unnamed"]
+    return "-".join(str(p).lower() for p in parts) + ".yaml"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+@dataclass
+class WrittenStack:
+    stack: str
+    resources: int
+    objects: int
+    kinds: dict[str, int]
+
+
+def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
+    """Write every stack's objects and resources.json below ``out`` (the folder is replaced)."""
+    if out.exists():
+        shutil.rmtree(out)
+    written = []
+    for plan in plans:
+        folder = out / plan.stack
+        folder.mkdir(parents=True)
+        kinds: dict[str, int] = {}
+        names: set[str] = set()
+        for res in plan.kube_objects():
+            obj = manifest(res.inputs)
+            fname = object_filename(obj)
+            if fname in names:
+                raise RuntimeError(f"stack {plan.stack}: two objects would be written as {fname}")
+            names.add(fname)
+            (folder / fname).write_text(yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True),
+                                        encoding="utf-8")
+            kinds[obj.get("kind", "?")] = kinds.get(obj.get("kind", "?"), 0) + 1
+        doc = {
+            "stack": plan.stack,
+            "outputs": {k: (REDACTED if k in plan.secret_outputs else _clean(v)) for k, v in plan.outputs.items()},
+            "resources": [_clean(r.to_json()) for r in plan.resources],
+        }
+        for r in doc["resources"]:
+            if r["inputs"].get("kind") == "Secret":
+                r["inputs"] = manifest(r["inputs"])
+            if r["type"].startswith("random:"):
+                r.setdefault("outputs", REDACTED)
+        (folder / "resources.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),
+                                               encoding="utf-8")
+        written.append(WrittenStack(plan.stack, len(plan.resources), len(names), dict(sorted(kinds.items()))))
+    return written
+
+
+def read_objects(plan_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
+    """Read a written plan back: stack -> [(file, object)]."""
+    out: dict[str, list[tuple[Path, dict]]] = {}
+    for folder in sorted(p for p in plan_dir.iterdir() if p.is_dir()):
+        out[folder.name] = [(f, yaml.safe_load(f.read_text(encoding="utf-8")))
+                            for f in sorted(folder.glob("*.yaml"))]
+    return out

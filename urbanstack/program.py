@@ -1,0 +1,74 @@
+"""The Pulumi program: ``__main__.py`` calls :func:`main`, the offline plan calls :func:`build`.
+
+Stack ``shared`` is the shared platform; a stack named like a tenant slug is that municipality
+(``tenants/<slug>.yaml``). Everything is validated before the first resource is registered, so a bad
+tenant file or shared config never leads to a half-applied deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from urbanstack.tenants import DEFAULT_DIR, TenantError, load_all
+
+SHARED = "shared"
+PROJECT = "urban-stack"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class UnknownStack(Exception):
+    pass
+
+
+def shared_stack_ref(org: str | None = None) -> str:
+    """Fully qualified name of the shared stack as tenant stacks reference it.
+
+    Config ``urban-stack:sharedStack`` overrides it (e.g. ``acme-org/urban-stack/shared`` on Pulumi Cloud);
+    the default ``organization/urban-stack/shared`` is what the DIY (file) backend uses.
+    """
+    return pulumi.Config(PROJECT).get("sharedStack") or f"{org or 'organization'}/{PROJECT}/{SHARED}"
+
+
+def tenants_dir() -> Path:
+    return Path(os.environ.get("URBANSTACK_TENANTS", DEFAULT_DIR))
+
+
+def build(stack: str, tenants_path: Path | None = None) -> Mapping[str, Any]:
+    """Register the resources of ``stack`` and return its outputs."""
+    try:
+        tenants = load_all([tenants_path or tenants_dir()])
+    except TenantError as exc:
+        raise pulumi.RunError(f"invalid tenant files, nothing was registered:\n{exc}") from None
+    if stack == SHARED:
+        from urbanstack.shared_config import ConfigError, from_pulumi
+        from urbanstack.stacks import shared_stack
+
+        try:
+            cfg = from_pulumi()
+        except ConfigError as exc:
+            raise pulumi.RunError(f"invalid shared stack configuration, nothing was registered:\n{exc}") from None
+        return shared_stack(cfg, tenants)
+    if stack in tenants:
+        from urbanstack.stacks import tenant_stack
+
+        return tenant_stack(tenants[stack], shared_stack_ref())
+    valid = ", ".join([SHARED, *tenants])
+    raise UnknownStack(
+        f"unknown stack '{stack}': valid stacks are {valid} "
+        f"(a municipality's stack is named like its file tenants/<slug>.yaml)"
+    )
+
+
+def main() -> None:
+    """Entry point of ``__main__.py`` under the real Pulumi engine."""
+    try:
+        outputs = build(pulumi.get_stack())
+    except UnknownStack as exc:
+        raise pulumi.RunError(str(exc)) from None
+    for key, value in outputs.items():
+        pulumi.export(key, value)

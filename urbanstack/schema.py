@@ -1,0 +1,233 @@
+"""The tenant file contract: one pydantic model, every field described.
+
+``tenants/<slug>.yaml`` is validated against :class:`Tenant`. The JSON Schema for editors
+(``schema/tenant.schema.json``) and the reference in ``docs/tenant-file.md`` are generated from this model
+(``urbanstack schema write``); ``tests/test_schema_docs.py`` fails when they are stale.
+
+Module options are not listed here: each module brings its own model (``components/modules/*.py``)
+and :func:`modules_model` assembles ``modules:`` from the catalogue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from typing import Annotated, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
+AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+RESERVED_SLUGS = {"shared", "default", "kube-system", "kube-public", "kube-node-lease", "master", "admin"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True)
+
+
+Email = Annotated[pydantic.EmailStr, Field(description="An e-mail address.")]
+
+
+class Contact(Strict):
+    """Who the platform operator talks to about this municipality."""
+
+    name: str = Field(min_length=1, max_length=200, description="Name of the responsible person or office.")
+    email: pydantic.EmailStr = Field(description="E-mail address of the responsible person or office.")
+
+
+class OidcFederation(Strict):
+    """Log in with the municipality's own OpenID Connect provider (e.g. its Entra ID or ADFS)."""
+
+    type: Literal["oidc"] = Field(description="Federation protocol: OpenID Connect.")
+    issuer: pydantic.HttpUrl = Field(description="Issuer URL of the municipality's OIDC provider (https).")
+    clientId: str = Field(min_length=1, description="Client ID registered at the municipality's provider.")
+    clientSecretRef: str = Field(
+        min_length=1,
+        description="Name of the Pulumi config secret (in `stacks/Pulumi.<slug>.yaml`) holding the client secret.",
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, v):
+        if v.scheme != "https":
+            raise ValueError("issuer must use https")
+        return v
+
+
+class SamlFederation(Strict):
+    """Log in with the municipality's own SAML 2.0 identity provider."""
+
+    type: Literal["saml"] = Field(description="Federation protocol: SAML 2.0.")
+    metadataUrl: pydantic.HttpUrl = Field(description="URL of the IdP's SAML metadata (https).")
+    entityId: str = Field(min_length=1, description="Entity ID of the identity provider.")
+
+    @field_validator("metadataUrl")
+    @classmethod
+    def _https(cls, v):
+        if v.scheme != "https":
+            raise ValueError("metadataUrl must use https")
+        return v
+
+
+class LdapFederation(Strict):
+    """Read users from the municipality's LDAP / Active Directory (user federation in Keycloak)."""
+
+    type: Literal["ldap"] = Field(description="Federation protocol: LDAP (user federation).")
+    url: str = Field(pattern=r"^ldaps://", description="LDAP server URL; must be `ldaps://` (TLS).")
+    usersDn: str = Field(min_length=1, description="Base DN under which users are found.")
+    bindDn: str = Field(min_length=1, description="DN of the read-only bind account.")
+    bindCredentialRef: str = Field(
+        min_length=1, description="Name of the Pulumi config secret holding the bind password."
+    )
+    vendor: Literal["ad", "other"] = Field("ad", description="Directory vendor: `ad` (Active Directory) or `other`.")
+
+
+Federation = Annotated[OidcFederation | SamlFederation | LdapFederation, Field(discriminator="type")]
+
+
+class Identity(Strict):
+    """The municipality's realm in the shared Keycloak."""
+
+    admins: list[pydantic.EmailStr] = Field(
+        min_length=1, description="E-mail addresses of the realm's administrators (at least one)."
+    )
+    federation: Federation | None = Field(
+        None, description="Optional link to the municipality's own directory (`type: oidc|saml|ldap`)."
+    )
+
+    @field_validator("admins")
+    @classmethod
+    def _unique(cls, v):
+        lowered = [str(a).lower() for a in v]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("admins contains the same address twice")
+        return v
+
+
+class BackupTarget(Strict):
+    """The municipality's own S3-compatible storage for database backups."""
+
+    endpoint: pydantic.HttpUrl = Field(description="S3 endpoint URL (https).")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket name.")
+    region: str = Field("eu-central-1", min_length=1, description="S3 region.")
+    credentialsSecret: str = Field(
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description=(
+            "Name of a Secret in the municipality's namespace with keys `ACCESS_KEY_ID` and "
+            "`ACCESS_SECRET_KEY`, created by the municipality (never stored in this repository)."
+        ),
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, v):
+        if v.scheme != "https":
+            raise ValueError("endpoint must use https")
+        return v
+
+
+class Backup(Strict):
+    """Backups of the municipality's database."""
+
+    retentionDays: int = Field(30, ge=7, le=3650, description="How long backups are kept, in days (7–3650).")
+    target: BackupTarget | None = Field(
+        None, description="Own S3 target; omitted = the municipality's bucket on the platform."
+    )
+
+
+@cache
+def modules_model() -> type[BaseModel]:
+    """``modules:`` as a model built from the catalogue: one optional field per module."""
+    from components.modules import CATALOGUE
+
+    fields = {
+        key: (
+            mod.Options | None,
+            Field(None, description=f"{mod.SPEC.title}. {mod.SPEC.description} Omitted = not booked."),
+        )
+        for key, mod in CATALOGUE.items()
+    }
+    return pydantic.create_model(
+        "Modules",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="The booked modules; each is a mapping of its own options (`{}` for the defaults).",
+        **fields,
+    )
+
+
+def _tenant_model() -> type[BaseModel]:
+    Modules = modules_model()
+
+    class Tenant(Strict):
+        """One municipality (Kommune) of the platform: `tenants/<slug>.yaml`."""
+
+        schemaVersion: Literal[1] = Field(description="Version of this file format. Always `1`.")
+        slug: str = Field(
+            pattern=SLUG_PATTERN,
+            description=(
+                "Short name: lower case letters, digits and '-', 3–30 characters, equal to the file name. "
+                "Becomes the namespace, the Keycloak realm and the Pulumi stack name."
+            ),
+        )
+        name: str = Field(min_length=1, max_length=120, description="Display name, any UTF-8 (\"Schloß Holte-Stukenbrock\").")
+        ags: str = Field(
+            pattern=AGS_PATTERN,
+            description=(
+                "Amtlicher Gemeindeschlüssel: 8 digits as a string (quote it), the first two a Land code 01–16. "
+                "Used as billing account on finance statements."
+            ),
+        )
+        population: int = Field(gt=0, le=10_000_000, description="Inhabitants (positive integer); used by allocation keys.")
+        populationDate: dt.date = Field(description="Reference date of `population` (ISO date, e.g. 2024-12-31).")
+        costCenter: str = Field(
+            min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            description="Kostenstelle printed on finance statements; also a Kubernetes label value.",
+        )
+        contact: Contact = Field(description="Contact for operations and finance.")
+        domain: str = Field(
+            pattern=DOMAIN_PATTERN, max_length=200,
+            description="DNS name under which services are published as `<module>.<domain>` (lower case).",
+        )
+        plan: Literal["small", "medium", "large"] = Field(
+            "small", description="Size: quota, database instances and storage, module replicas (`components/sizing.py`)."
+        )
+        modules: Modules = Field(default_factory=Modules, description="Booked modules; omitted = not booked.")  # type: ignore[valid-type]
+        identity: Identity = Field(description="The municipality's realm: admins and optional federation.")
+        backup: Backup = Field(default_factory=Backup, description="Database backups: retention and optional own target.")
+
+        @field_validator("slug")
+        @classmethod
+        def _not_reserved(cls, v):
+            if v in RESERVED_SLUGS:
+                raise ValueError(f"'{v}' is reserved")
+            return v
+
+        @field_validator("populationDate")
+        @classmethod
+        def _not_future(cls, v):
+            if v > dt.date.today():
+                raise ValueError("populationDate lies in the future")
+            return v
+
+        @model_validator(mode="after")
+        def _domain_not_platform_internal(self):
+            if self.domain.endswith(".svc") or self.domain.endswith(".cluster.local"):
+                raise ValueError("domain must be a public DNS name, not a cluster-internal one")
+            return self
+
+        def booked(self) -> dict[str, object]:
+            """Booked modules in catalogue order: key -> options."""
+            return {k: v for k, v in self.modules if v is not None}
+
+    return Tenant
+
+
+Tenant = _tenant_model()
+
+
+def slug_ok(value: str) -> bool:
+    return bool(re.match(SLUG_PATTERN, value))

@@ -1,0 +1,122 @@
+"""Configuration of the ``shared`` stack (``stacks/Pulumi.shared.yaml``), validated before anything is
+registered. Every key is described here; ``docs/shared-config.md`` is generated from this model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from urbanstack.schema import DOMAIN_PATTERN
+
+CONFIG_NS = "urban-stack"
+CONFIG_FILE = "stacks/Pulumi.shared.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tls(_Strict):
+    """How certificates are issued for `*.<baseDomain>` and every municipality's `<module>.<domain>`."""
+
+    issuer: Literal["acme", "internal-ca"] = Field(
+        "acme", description="`acme` (e.g. Let's Encrypt, HTTP-01 through the Gateway) or `internal-ca` (self-signed CA)."
+    )
+    acmeServer: HttpUrl = Field(
+        "https://acme-v02.api.letsencrypt.org/directory", description="ACME directory URL (issuer `acme`)."
+    )
+
+
+class ExternalS3(_Strict):
+    """An S3-compatible provider outside the cluster (storage mode `external`)."""
+
+    endpoint: HttpUrl = Field(description="S3 endpoint URL (https).")
+    region: str = Field("eu-central-1", description="S3 region.")
+    credentialsSecret: str = Field(
+        "external-s3-credentials",
+        description="Secret in `urban-storage` with `ACCESS_KEY_ID`/`ACCESS_SECRET_KEY` of an account that may create buckets.",
+    )
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules.")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, v):
+        if v.scheme != "https":
+            raise ValueError("endpoint must use https")
+        return v
+
+
+class Storage(_Strict):
+    """Object storage for buckets and backups."""
+
+    mode: Literal["rook-ceph", "external"] = Field(
+        "rook-ceph", description="`rook-ceph` (Rook operator, Ceph RGW in the cluster) or `external` (an S3 provider)."
+    )
+    external: ExternalS3 | None = Field(None, description="The provider, required for mode `external`.")
+    blockStorageClass: str = Field(
+        "ceph-block", description="StorageClass for PVCs (databases, module data); must exist in the cluster."
+    )
+
+    @model_validator(mode="after")
+    def _external_needs_provider(self):
+        if self.mode == "external" and self.external is None:
+            raise ValueError("storage.mode 'external' needs storage.external (endpoint, region, credentialsSecret)")
+        return self
+
+
+class SharedConfig(_Strict):
+    """The `shared` stack's settings, all under the `urban-stack:` namespace in `stacks/Pulumi.shared.yaml`."""
+
+    profile: Literal["dev", "production"] = Field(
+        "production", description="`dev`: one replica of everything, small. `production`: highly available."
+    )
+    baseDomain: str = Field(pattern=DOMAIN_PATTERN, description="DNS zone of platform services (Keycloak at `id.<baseDomain>`).")
+    operatorName: str = Field(min_length=1, description="Name of the platform operator (issuer on statements).")
+    operatorCostCenter: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Operator's cost centre: label on every shared object."
+    )
+    adminEmail: pydantic.EmailStr = Field(description="Operator's e-mail: ACME account and alert receiver.")
+    tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
+    storage: Storage = Field(default_factory=Storage, description="Object and block storage.")
+
+    @property
+    def replicas(self) -> int:
+        return 1 if self.profile == "dev" else 3
+
+
+class ConfigError(Exception):
+    """Invalid shared stack configuration; the message names the file and every bad key."""
+
+
+def parse(raw: dict[str, Any], source: str = CONFIG_FILE) -> SharedConfig:
+    """Validate raw config values (keys without namespace) or raise :class:`ConfigError`."""
+    try:
+        return SharedConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"])
+            msg = "required key is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling)"
+            lines.append(f"{source}: {CONFIG_NS}:{key}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def from_pulumi() -> SharedConfig:
+    """Read every key of the ``urban-stack`` namespace from the running stack's config and validate it."""
+    import json
+
+    import pulumi
+
+    prefix = f"{CONFIG_NS}:"
+    raw: dict[str, Any] = {}
+    for key, value in pulumi.runtime.config.CONFIG.get().items():
+        if key.startswith(prefix):
+            try:
+                raw[key[len(prefix):]] = json.loads(value)
+            except (ValueError, TypeError):
+                raw[key[len(prefix):]] = value
+    return parse(raw)

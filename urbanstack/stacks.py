@@ -1,0 +1,37 @@
+"""The two kinds of stack: ``shared`` (the platform) and one per municipality.
+
+Each function registers the stack's label transform first (so every object is born labelled), creates the
+stack's Kubernetes provider, composes the components and returns the stack outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from components import labels
+from components.provider import make_provider
+from urbanstack.program import ROOT
+
+
+def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared)."""
+    from components.shared.platform import SharedPlatform
+
+    labels.register(labels.LabelScope(labels.SHARED_TENANT, cfg.operatorCostCenter, labels.SHARED))
+    provider = make_provider("shared", ROOT)
+    platform = SharedPlatform("shared", cfg, tenants, opts=pulumi.ResourceOptions(providers=[provider]))
+    return platform.outputs
+
+
+def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
+    """One municipality: tenancy baseline, database, realm, bucket, booked modules (see components/tenant)."""
+    from components.tenant.municipality import Municipality, shared_refs
+
+    labels.register(labels.LabelScope(tenant.slug, tenant.costCenter, labels.DEDICATED))
+    provider = make_provider(tenant.slug, ROOT)
+    ref = pulumi.StackReference(shared_ref)
+    muni = Municipality(tenant.slug, tenant, shared_refs(ref), opts=pulumi.ResourceOptions(providers=[provider]))
+    return muni.outputs
