@@ -88,6 +88,7 @@ class SharedRefs:
     storage_class: Any
     object_store: Any
     gateway_pod_labels: dict[str, str]
+    mode_check: Any = None
 
 
 @dataclass
@@ -101,9 +102,19 @@ class TenantContext:
     tenant: Any
     shared: SharedRefs
     namespace: str
+    issuer_url: Any = None
+    """OIDC issuer of the municipality's realm (``<keycloakUrl>/realms/<slug>``)."""
+    namespace_resource: Any = None
     db: Any = None
     bucket: Any = None
     oidc: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_namespace(self) -> pulumi.ResourceOptions:
+        """Options for every object in the municipality's namespace: created after the namespace exists."""
+        import pulumi
+
+        return pulumi.ResourceOptions(depends_on=[self.namespace_resource] if self.namespace_resource else [])
 
     @property
     def slug(self) -> str:
@@ -116,7 +127,3 @@ class TenantContext:
     def host(self, spec: ModuleSpec) -> str:
         return f"{spec.name}.{self.tenant.domain}"
 
-    def child_opts(self, parent: pulumi.Resource, **kw) -> pulumi.ResourceOptions:
-        import pulumi
-
-        return pulumi.ResourceOptions(parent=parent, **kw)

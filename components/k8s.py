@@ -28,6 +28,11 @@ INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 
 
+def child(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
+    """Options of an object created by a component: parented to it, merged with ``opts`` (e.g. depends_on)."""
+    return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), opts)
+
+
 def meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None,
          annotations: Mapping[str, str] | None = None) -> dict:
     out: dict[str, Any] = {"name": name}
@@ -206,7 +211,7 @@ def workload(parent: pulumi.Resource, *, kind: str, name: str, namespace: str, s
         "template": template,
         "revisionHistoryLimit": 3,
     }
-    child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), opts)
+    wopts = child(parent, opts)
     if kind == "StatefulSet":
         spec["serviceName"] = name
         spec["volumeClaimTemplates"] = [
@@ -220,31 +225,32 @@ def workload(parent: pulumi.Resource, *, kind: str, name: str, namespace: str, s
             }
             for claim, gi, _ in claims
         ]
-        return k8s.apps.v1.StatefulSet(name, metadata=meta(name, namespace, selector), spec=spec, opts=child)
+        return k8s.apps.v1.StatefulSet(name, metadata=meta(name, namespace, selector), spec=spec, opts=wopts)
     if claims:
         raise ValueError("PVC templates need kind=StatefulSet")
     spec["strategy"] = {"type": "RollingUpdate"}
-    return k8s.apps.v1.Deployment(name, metadata=meta(name, namespace, selector), spec=spec, opts=child)
+    return k8s.apps.v1.Deployment(name, metadata=meta(name, namespace, selector), spec=spec, opts=wopts)
 
 
 def service(parent: pulumi.Resource, name: str, namespace: str, selector: Mapping[str, str],
-            ports: Mapping[str, int], headless: bool = False) -> k8s.core.v1.Service:
+            ports: Mapping[str, int], headless: bool = False,
+            opts: pulumi.ResourceOptions | None = None) -> k8s.core.v1.Service:
     spec: dict[str, Any] = {
         "selector": dict(selector),
         "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"} for n, p in ports.items()],
     }
     if headless:
         spec["clusterIP"] = "None"
-    return k8s.core.v1.Service(name, metadata=meta(name, namespace, selector), spec=spec,
-                               opts=pulumi.ResourceOptions(parent=parent))
+    return k8s.core.v1.Service(name, metadata=meta(name, namespace, selector), spec=spec, opts=child(parent, opts))
 
 
-def pdb(parent: pulumi.Resource, name: str, namespace: str, selector: Mapping[str, str]):
+def pdb(parent: pulumi.Resource, name: str, namespace: str, selector: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None):
     """Keep at least one replica during voluntary disruptions (only for workloads with replicas > 1)."""
     return k8s.policy.v1.PodDisruptionBudget(
         name, metadata=meta(name, namespace, selector),
         spec={"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=child(parent, opts),
     )
 
 
@@ -253,17 +259,18 @@ def secret(parent: pulumi.Resource, name: str, namespace: str, data: Mapping[str
     """An Opaque Secret from ``string_data`` (values may be secret Outputs)."""
     return k8s.core.v1.Secret(
         name, metadata=meta(name, namespace), type="Opaque", string_data=dict(data),
-        opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), opts),
+        opts=child(parent, opts),
     )
 
 
-def config_map(parent: pulumi.Resource, name: str, namespace: str, data: Mapping[str, Any]):
-    return k8s.core.v1.ConfigMap(name, metadata=meta(name, namespace), data=dict(data),
-                                 opts=pulumi.ResourceOptions(parent=parent))
+def config_map(parent: pulumi.Resource, name: str, namespace: str, data: Mapping[str, Any],
+               opts: pulumi.ResourceOptions | None = None):
+    return k8s.core.v1.ConfigMap(name, metadata=meta(name, namespace), data=dict(data), opts=child(parent, opts))
 
 
 def network_policy(parent: pulumi.Resource, name: str, namespace: str, pod_selector: Mapping[str, str],
-                   ingress: Sequence[dict] | None = None, egress: Sequence[dict] | None = None):
+                   ingress: Sequence[dict] | None = None, egress: Sequence[dict] | None = None,
+                   opts: pulumi.ResourceOptions | None = None):
     """A NetworkPolicy; ``None`` for a direction leaves it out of ``policyTypes`` (unrestricted by this policy)."""
     types = []
     spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(pod_selector)} if pod_selector else {}}
@@ -274,8 +281,7 @@ def network_policy(parent: pulumi.Resource, name: str, namespace: str, pod_selec
         types.append("Egress")
         spec["egress"] = list(egress)
     spec["policyTypes"] = types
-    return k8s.networking.v1.NetworkPolicy(name, metadata=meta(name, namespace), spec=spec,
-                                           opts=pulumi.ResourceOptions(parent=parent))
+    return k8s.networking.v1.NetworkPolicy(name, metadata=meta(name, namespace), spec=spec, opts=child(parent, opts))
 
 
 def peer(namespace: str | None = None, pods: Mapping[str, str] | None = None) -> dict:
@@ -293,7 +299,8 @@ def tcp(*ports: int) -> list[dict]:
 
 
 def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str, service_name: str,
-               port: int, gateway_name: Any, gateway_namespace: str, section: str = "https"):
+               port: int, gateway_name: Any, gateway_namespace: str, section: str = "https",
+               opts: pulumi.ResourceOptions | None = None):
     """An HTTPRoute on ``hostname`` through the shared Gateway's HTTPS listener."""
     return k8s.apiextensions.CustomResource(
         name,
@@ -306,5 +313,5 @@ def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                        "backendRefs": [{"name": service_name, "port": port}]}],
         },
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=child(parent, opts),
     )

@@ -19,6 +19,8 @@ GATEWAY_CLASS = "urban-envoy"
 KEYCLOAK_NAME = "keycloak"
 KEYCLOAK_SERVICE = "keycloak-service"
 KEYCLOAK_PORT = 8443
+KEYCLOAK_HTTP_PORT = 8080
+"""In-cluster HTTP port of Keycloak (realm jobs); everything from outside goes through the Gateway (HTTPS)."""
 KEYCLOAK_ADMIN_SECRET = "keycloak-initial-admin"
 """Secret in NS_IDENTITY with ``username``/``password`` of the master realm's admin (realm jobs read it)."""
 CLUSTER_ISSUER = "urban-issuer"
@@ -35,3 +37,34 @@ KEYCLOAK_POD_LABELS = {"app": "keycloak", "app.kubernetes.io/instance": KEYCLOAK
 """Labels the Keycloak operator puts on Keycloak pods."""
 PRIORITY_PLATFORM = "urban-platform-critical"
 PRIORITY_TENANT = "urban-tenant"
+
+# --- added by the shared stack (issue 3) ---------------------------------------------------------------
+KEYCLOAK_HOST_PREFIX = "id"
+"""Keycloak's public host is ``id.<baseDomain>``."""
+KEYCLOAK_HTTP_PORT = 8080
+"""Plain-HTTP port of the Keycloak service: TLS ends at the shared Gateway, in-cluster callers (realm jobs)
+use ``http://keycloak-service.urban-identity.svc:8080`` behind NetworkPolicies."""
+KEYCLOAK_MANAGEMENT_PORT = 9000
+"""Keycloak's management interface (health, metrics)."""
+KEYCLOAK_DB_CLUSTER = "keycloak-db"
+"""CloudNativePG cluster of the shared Keycloak (service ``keycloak-db-rw``, secret ``keycloak-db-app``)."""
+KEYCLOAK_OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "keycloak-operator"}
+"""Labels of the Keycloak operator pod (it runs in NS_IDENTITY: the operator watches only its own namespace)."""
+REALM_JOB_LABELS = {"app.kubernetes.io/name": "keycloak-config-cli"}
+"""Labels of every realm job's pods (master realm and municipality realms); NetworkPolicies admit them."""
+OBJECT_BUCKET_STORAGE_CLASS = "urban-objects-bucket"
+"""StorageClass for ObjectBucketClaims against the Rook RGW object store (storage mode ``rook-ceph``)."""
+PLATFORM_TLS_SECRET = "platform-tls"
+"""Certificate (in NS_GATEWAY) of the platform hosts on the shared Gateway (``id.<baseDomain>``)."""
+HTTPS_LISTENER_PLATFORM = "https-platform"
+HTTP_LISTENER = "http"
+
+
+def https_listener(slug: str) -> str:
+    """Name of a municipality's HTTPS listener on the shared Gateway (``sectionName`` of its HTTPRoutes)."""
+    return f"https-{slug}"
+
+
+def tenant_tls_secret(slug: str) -> str:
+    """Secret (in the municipality's namespace) with the certificate for ``*.<domain>``."""
+    return f"{slug}-tls"

@@ -35,27 +35,57 @@ class Image:
 CHARTS: dict[str, Chart] = {
     "cloudnative-pg": Chart("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "0.26.1",
                             "https://cloudnative-pg.io"),
-    "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.3.1",
+    "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.4.0",
                                  "https://cloudnative-pg.io/plugin-barman-cloud/"),
-    "keycloak-operator": Chart("keycloak-operator", "https://charts.epam.com", "1.0.0",
-                               "https://www.keycloak.org/operator/installation"),
     "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.19.1", "https://cert-manager.io"),
     "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.5.4",
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
-                                   "79.5.0", "https://github.com/prometheus-community/helm-charts"),
-    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.0",
+                                   "79.7.1", "https://github.com/prometheus-community/helm-charts"),
+    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
                       "https://www.opencost.io"),
     "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.18.6", "https://rook.io"),
+}
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """Upstream manifests applied as they are published (for software without a maintained Helm chart).
+
+    ``files`` are paths below ``{base}/{version}/``; the version is part of every URL, so nothing floats.
+    """
+
+    base: str
+    version: str
+    files: tuple[str, ...]
+    homepage: str
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"{self.base}/{self.version}/{f}" for f in self.files]
+
+
+MANIFESTS: dict[str, Manifests] = {
+    # The Keycloak project publishes no Helm chart of its own for the operator (the community chart was
+    # declined upstream; a chart announced in the docs is not publicly pullable): its installation guide
+    # applies these files from keycloak/keycloak-k8s-resources, tagged like the Keycloak release.
+    "keycloak-operator": Manifests(
+        "https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources", "26.4.5",
+        ("kubernetes/keycloaks.k8s.keycloak.org-v1.yml", "kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml",
+         "kubernetes/kubernetes.yml"),
+        "https://www.keycloak.org/operator/installation"),
 }
 
 IMAGES: dict[str, Image] = {
     "keycloak": Image("quay.io/keycloak/keycloak", "26.4.5", "https://www.keycloak.org"),
     "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.4.0-26.1.0",
                                  "https://github.com/adorsys/keycloak-config-cli"),
-    "postgis": Image("ghcr.io/cloudnative-pg/postgis", "17-3.5-system-trixie",
+    "postgis": Image("ghcr.io/cloudnative-pg/postgis", "18-3.6-system-trixie",
                      "https://github.com/cloudnative-pg/postgis-containers"),
     "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-system-trixie",
                         "https://github.com/cloudnative-pg/postgres-containers"),
     "ceph": Image("quay.io/ceph/ceph", "v19.2.3", "https://ceph.io"),
+    # Modules
+    "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
+    "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.2", "https://oauth2-proxy.github.io/oauth2-proxy/"),
 }

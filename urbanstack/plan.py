@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, run_stack
 from urbanstack.program import PROJECT, SHARED, build
 from urbanstack.tenants import load_all
@@ -23,6 +24,7 @@ from urbanstack.yamlsafe import load_yaml
 
 SHARED_CONFIG = Path(__file__).resolve().parent.parent / "stacks" / "Pulumi.shared.yaml"
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
+CONFIG_NS = "urban-stack"
 REDACTED = "(secret: not written to the plan)"
 
 
@@ -48,7 +50,13 @@ def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None =
 
 def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | None = None,
                 config: dict[str, Any] | None = None) -> StackPlan:
-    cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{slug}.yaml") if config is None else config
+    cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{slug}.yaml") if config is None else dict(config)
+    # Secrets a tenant file refers to (federation credentials) live only in the real stack's encrypted
+    # config; the offline plan stands in a placeholder (secret values never reach the plan files).
+    tenant = load_all([tenants_dir] if tenants_dir else None).get(slug)
+    ref = federation_secret_ref(tenant) if tenant else None
+    if ref and f"{CONFIG_NS}:{ref}" not in cfg:
+        cfg[f"{CONFIG_NS}:{ref}"] = "offline-plan-placeholder"
     return run_stack(slug, lambda: build(slug, tenants_dir), project=PROJECT, config=cfg,
                      stack_outputs={SHARED_REF: shared_outputs})
 

@@ -49,6 +49,15 @@ class OidcFederation(Strict):
         min_length=1,
         description="Name of the Pulumi config secret (in `stacks/Pulumi.<slug>.yaml`) holding the client secret.",
     )
+    authorizationUrl: pydantic.HttpUrl | None = Field(
+        None, description="Authorization endpoint; default: `<issuer>/protocol/openid-connect/auth` (Keycloak layout)."
+    )
+    tokenUrl: pydantic.HttpUrl | None = Field(
+        None, description="Token endpoint; default: `<issuer>/protocol/openid-connect/token`."
+    )
+    jwksUrl: pydantic.HttpUrl | None = Field(
+        None, description="JWKS (signing keys) endpoint; default: `<issuer>/protocol/openid-connect/certs`."
+    )
 
     @field_validator("issuer")
     @classmethod

@@ -32,6 +32,11 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
 
     labels.register(labels.LabelScope(tenant.slug, tenant.costCenter, labels.DEDICATED))
     provider = make_provider(tenant.slug, ROOT)
+    from urbanstack.plan import SHARED_CONFIG, stack_config
+    from urbanstack.shared_config import parse
+
+    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
+    s3_mode = parse(raw).storage.mode
     ref = pulumi.StackReference(shared_ref)
-    muni = Municipality(tenant.slug, tenant, shared_refs(ref), opts=pulumi.ResourceOptions(providers=[provider]))
+    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode), opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

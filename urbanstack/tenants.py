@@ -97,12 +97,39 @@ def tenant_files(paths: Iterable[Path | str] | None = None) -> list[Path]:
     return out
 
 
+_CACHE: dict[tuple, dict[str, Tenant]] = {}
+
+
+def _signature(files: list[Path]) -> tuple:
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((str(f.resolve()), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(f), None, None))
+    return tuple(out)
+
+
 def load_all(paths: Iterable[Path | str] | None = None) -> dict[str, Tenant]:
-    """Load every tenant file; raise :class:`TenantError` listing all problems, including duplicates."""
+    """Load every tenant file; raise :class:`TenantError` listing all problems, including duplicates.
+
+    Results are cached per set of files (path, mtime, size), so planning many stacks in one process
+    validates each file once.
+    """
+    files = tenant_files(paths)
+    key = _signature(files)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _load_all(files)
+    return dict(_CACHE[key])
+
+
+def _load_all(files: list[Path]) -> dict[str, Tenant]:
     problems: list[Problem] = []
     tenants: dict[str, tuple[Path, Tenant]] = {}
     seen: dict[str, dict[str, Path]] = {"slug": {}, "ags": {}, "domain": {}}
-    for path in tenant_files(paths):
+    for path in files:
         if path.suffix == ".yml":
             problems.append(Problem(str(path), None, "", "tenant files end in .yaml"))
             continue

@@ -5,15 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import names
 from components.base import SharedRefs, TenantContext
-from components.k8s import meta
+from components.modules import CATALOGUE
+from components.tenant.database import Database
+from components.tenant.exposure import Exposure
+from components.tenant.identity import Identity
+from components.tenant.storage import Storage
+from components.tenant.tenancy import Tenancy
 
 
-def shared_refs(ref: pulumi.StackReference) -> SharedRefs:
-    """The shared stack's outputs, as the tenant components use them."""
+def shared_refs(ref: pulumi.StackReference, s3_mode: str) -> SharedRefs:
+    """The shared stack's outputs, as the tenant components use them.
+
+    ``s3_mode`` decides which objects exist, so it must be a plain value: it comes from
+    ``stacks/Pulumi.shared.yaml`` and is checked against the shared stack's output at deploy time.
+    """
+    def check_mode(deployed: str | None) -> str:
+        if deployed and deployed != s3_mode:
+            raise pulumi.RunError(f"storage mode mismatch: stacks/Pulumi.shared.yaml says '{s3_mode}', the deployed "
+                                  f"shared stack runs '{deployed}'; deploy the shared stack first")
+        return s3_mode
+
     return SharedRefs(
         gateway_name=ref.get_output("gatewayName"),
         gateway_namespace=names.NS_GATEWAY,
@@ -22,34 +36,48 @@ def shared_refs(ref: pulumi.StackReference) -> SharedRefs:
         keycloak_namespace=names.NS_IDENTITY,
         keycloak_admin_secret=ref.get_output("keycloakAdminSecret"),
         s3_endpoint=ref.get_output("s3Endpoint"),
-        s3_mode=ref.get_output("s3Mode"),
+        s3_mode=s3_mode,
         storage_class=ref.get_output("storageClass"),
         object_store=ref.get_output("objectStore"),
         gateway_pod_labels=dict(names.GATEWAY_POD_LABELS),
+        mode_check=ref.get_output("s3Mode").apply(check_mode),
     )
 
 
-class Tenancy(pulumi.ComponentResource):
-    """The municipality's namespace (Pod Security ``restricted``)."""
-
-    def __init__(self, name: str, ctx: TenantContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("urbanstack:tenant:tenancy", name, None, opts)
-        self.namespace = k8s.core.v1.Namespace(
-            ctx.namespace,
-            metadata=meta(ctx.namespace, None, labels={
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-            }),
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
-        )
-        self.register_outputs({})
-
-
 class Municipality(pulumi.ComponentResource):
+    """Tenancy baseline → bucket → database → realm → gateway certificate → booked modules."""
+
     def __init__(self, name: str, tenant, shared: SharedRefs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:municipality", name, None, opts)
-        ctx = TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug)
-        self.tenancy = Tenancy("tenancy", ctx, opts=pulumi.ResourceOptions(parent=self))
-        self.outputs: dict[str, Any] = {"namespace": ctx.namespace}
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug,
+                            issuer_url=pulumi.Output.concat(shared.keycloak_url, "/realms/", tenant.slug))
+        booked = [(CATALOGUE[key], options) for key, options in tenant.booked().items()]
+        self.tenancy = Tenancy("tenancy", ctx, opts=child)
+        ctx.namespace_resource = self.tenancy.namespace
+        self.storage = Storage("storage", ctx, opts=child)
+        ctx.bucket = self.storage.info
+        databases = [db for mod, _ in booked for db in mod.SPEC.databases]
+        self.database = Database("database", ctx, databases, ctx.bucket, opts=child)
+        ctx.db = self.database.info
+        self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
+        ctx.oidc = self.identity.client_secrets
+        hosts = [ctx.host(mod.SPEC) for mod, _ in booked]
+        self.exposure = Exposure("gateway", ctx, hosts, opts=child)
+        self.modules = {
+            mod.SPEC.key: mod.Component(ctx, options, opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.database, self.identity, self.exposure]))
+            for mod, options in booked
+        }
+        self.outputs: dict[str, Any] = {
+            "namespace": ctx.namespace,
+            "realm": tenant.slug,
+            "issuerUrl": ctx.issuer_url,
+            "urls": {mod.SPEC.key: f"https://{ctx.host(mod.SPEC)}" for mod, _ in booked},
+            "databaseService": ctx.db.host,
+            "databases": sorted(ctx.db.credentials),
+            "bucket": ctx.bucket.name,
+            "backupDestination": tenant.backup.target.bucket if tenant.backup.target else ctx.bucket.url_for("cnpg"),
+            "storageMode": shared.mode_check,
+        }
         self.register_outputs(self.outputs)

@@ -1,0 +1,122 @@
+"""``ModuleComponent``: the base every module's component derives from.
+
+It names the component after the module (type token ``urbanstack:modules:<name>``, so the label transform
+labels everything inside with ``urban-stack/module=<name>``) and gives each module the same few verbs, so
+that module files only say what is specific to them:
+
+* :meth:`workload` – a hardened Deployment/StatefulSet sized from ``SPEC.workloads[<key>]`` and the plan,
+  plus a PodDisruptionBudget when it has more than one replica;
+* :meth:`service`, :meth:`route` – a Service and the HTTPRoute ``<name>.<domain>`` on the municipality's
+  listener of the shared Gateway;
+* :meth:`policy` – a NetworkPolicy for exactly the flows the module needs (peers in ``components.tenant.netpol``);
+* :meth:`secret`, :meth:`config_map`, :meth:`password` – configuration and generated credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_random as random
+
+from components import k8s as kb
+from components.base import ModuleSpec, TenantContext
+from components.tenant.exposure import listener_name
+
+
+class ModuleComponent(pulumi.ComponentResource):
+    SPEC: ClassVar[ModuleSpec]
+
+    def __init__(self, ctx: TenantContext, options: Any, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(self.SPEC.component_type, f"{ctx.slug}-{self.SPEC.name}", None, opts)
+        self.ctx = ctx
+        self.options = options
+        self.ns = ctx.namespace
+        self.host = ctx.host(self.SPEC)
+        self.url = f"https://{self.host}"
+        self.build()
+        self.register_outputs({"url": self.url})
+
+    # -- what a module implements ------------------------------------------------------------------
+    def build(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- verbs ----------------------------------------------------------------------------------------
+    def name(self, part: str | None = None) -> str:
+        """Kubernetes name of a part of this module: ``<module>`` or ``<module>-<part>``."""
+        return f"{self.SPEC.name}-{part}" if part else self.SPEC.name
+
+    def selector(self, part: str) -> dict[str, str]:
+        """Pod labels of one workload of this module (stable: used as selector)."""
+        return kb.selector_labels(self.SPEC.name, f"{self.ctx.slug}-{self.SPEC.name}", part)
+
+    @property
+    def opts(self) -> pulumi.ResourceOptions:
+        """Options for every object: after the namespace exists."""
+        return self.ctx.in_namespace
+
+    def replicas(self, key: str) -> int:
+        return self.SPEC.workloads[key].replicas[self.ctx.plan]
+
+    def size(self, key: str):
+        return self.SPEC.workloads[key].size_for(self.ctx.plan)
+
+    def storage_gi(self, key: str) -> int:
+        return self.SPEC.workloads[key].storage_gi[self.ctx.plan]
+
+    def workload(self, key: str, containers: Sequence[kb.Container], *, kind: str = "Deployment",
+                 volumes: Sequence[dict] = (), init: Sequence[kb.Container] = (),
+                 claims: Sequence[tuple[str, str]] = (), annotations: Mapping[str, str] | None = None,
+                 fs_group: int = kb.DEFAULT_UID, extra_opts: pulumi.ResourceOptions | None = None):
+        """Deployment (or StatefulSet with ``claims`` = ``(claim, mountPath)`` sized from the sizing catalogue)."""
+        replicas = self.replicas(key)
+        selector = self.selector(key)
+        gi = self.storage_gi(key)
+        if claims and not gi:
+            raise ValueError(f"{self.SPEC.key}.{key}: volume claims need storage_gi in the module's SPEC")
+        data_opts = pulumi.ResourceOptions(protect=True, retain_on_delete=True) if claims else None
+        obj = kb.workload(
+            self, kind=kind, name=self.name(key), namespace=self.ns, selector=selector, replicas=replicas,
+            containers=containers, volumes=volumes, init=init,
+            claims=[(claim, gi, path) for claim, path in claims], annotations=annotations, fs_group=fs_group,
+            storage_class=self.ctx.shared.storage_class,
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions.merge(self.opts, data_opts), extra_opts),
+        )
+        if replicas > 1:
+            kb.pdb(self, self.name(key), self.ns, selector, opts=self.opts)
+        return obj
+
+    def service(self, key: str, ports: Mapping[str, int], headless: bool = False):
+        return kb.service(self, self.name(key), self.ns, self.selector(key), ports, headless=headless, opts=self.opts)
+
+    def route(self, service_key: str, port: int):
+        """HTTPRoute ``<module>.<domain>`` → Service ``<module>-<service_key>`` through the municipality's listener."""
+        return kb.http_route(
+            self, self.name(), self.ns, self.host, self.name(service_key), port,
+            self.ctx.shared.gateway_name, self.ctx.shared.gateway_namespace, section=listener_name(self.ctx.slug),
+            opts=self.opts,
+        )
+
+    def policy(self, key: str, ingress: Sequence[dict], egress: Sequence[dict]):
+        """NetworkPolicy for the pods of workload ``key``: exactly these flows (plus DNS, from the baseline)."""
+        return kb.network_policy(self, self.name(key), self.ns, self.selector(key),
+                                 ingress=list(ingress), egress=list(egress), opts=self.opts)
+
+    def password(self, purpose: str, length: int = 32) -> pulumi.Output[str]:
+        """A generated secret value (pulumi-random; a Pulumi secret in the state)."""
+        return random.RandomPassword(f"{self.ctx.slug}-{self.SPEC.name}-{purpose}", length=length, special=False,
+                                     opts=pulumi.ResourceOptions(parent=self)).result
+
+    def secret(self, part: str, data: Mapping[str, Any]):
+        return kb.secret(self, self.name(part), self.ns, data, opts=self.opts)
+
+    def config_map(self, part: str, data: Mapping[str, Any]):
+        return kb.config_map(self, self.name(part), self.ns, data, opts=self.opts)
+
+    @property
+    def oidc_secret(self) -> str:
+        """Secret with ``client-id``, ``client-secret`` and ``issuer-url`` of this module's OIDC client."""
+        from components.tenant.identity import oidc_secret_name
+
+        return oidc_secret_name(self.SPEC.name)

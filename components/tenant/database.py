@@ -1,0 +1,173 @@
+"""The municipality's own PostgreSQL/PostGIS cluster (CloudNativePG), its databases, roles and backups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s as kb
+from components import names
+from components.base import TenantContext
+from components.sizing import TENANT_PLANS
+from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress, from_pods, to_s3
+from components.versions import IMAGES
+
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+GEODATA = "geodata"
+"""The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
+READONLY_ROLE = "geodata_readonly"
+"""Login role with read access to ``geodata`` only (dashboards datasource, exports)."""
+BACKUP_SCHEDULE = "0 0 2 * * *"
+"""Daily full backup at 02:00 (CloudNativePG cron format with seconds); WAL is archived continuously."""
+
+
+@dataclass
+class DatabaseInfo:
+    """How modules reach the cluster: ``credentials[db]`` is a basic-auth Secret (username/password)."""
+
+    cluster: str
+    host: str
+    port: int
+    credentials: dict[str, str] = field(default_factory=dict)
+    readonly_secret: str = ""
+
+
+def role_secret_name(role: str) -> str:
+    return f"db-{role.replace('_', '-')}"
+
+
+class Database(pulumi.ComponentResource):
+    """One CloudNativePG ``Cluster`` with PostGIS, a ``Database`` and owner role per module that needs one,
+    continuous backup with the Barman Cloud plugin and a daily ``ScheduledBackup``."""
+
+    def __init__(self, name: str, ctx: TenantContext, databases: list[str], bucket,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:tenant:database", name, None, opts)
+        tenant, ns, plan = ctx.tenant, ctx.namespace, TENANT_PLANS[ctx.plan]
+        in_ns = ctx.in_namespace
+        roles = [GEODATA, *databases]
+        secrets: dict[str, str] = {}
+        for role in [*roles, READONLY_ROLE]:
+            password = random.RandomPassword(f"{role}-password", length=32, special=False,
+                                             opts=pulumi.ResourceOptions(parent=self))
+            secret = k8s.core.v1.Secret(
+                role_secret_name(role), metadata=kb.meta(role_secret_name(role), ns),
+                type="kubernetes.io/basic-auth",
+                string_data={"username": role, "password": password.result},
+                opts=kb.child(self, in_ns),
+            )
+            secrets[role] = role_secret_name(role)
+            del secret
+
+        # Backups go to the municipality's own bucket, or to its own S3 target when it has one.
+        target = tenant.backup.target
+        if target is None:
+            destination = bucket.url_for("cnpg")
+            endpoint = bucket.endpoint
+            creds = {"accessKeyId": {"name": bucket.secret, "key": "AWS_ACCESS_KEY_ID"},
+                     "secretAccessKey": {"name": bucket.secret, "key": "AWS_SECRET_ACCESS_KEY"}}
+        else:
+            destination = f"s3://{target.bucket}/{tenant.slug}/cnpg"
+            endpoint = str(target.endpoint).rstrip("/")
+            creds = {"accessKeyId": {"name": target.credentialsSecret, "key": "ACCESS_KEY_ID"},
+                     "secretAccessKey": {"name": target.credentialsSecret, "key": "ACCESS_SECRET_KEY"}}
+        self.object_store = k8s.apiextensions.CustomResource(
+            "backup-store", api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
+            metadata=kb.meta("backup-store", ns),
+            spec={
+                "retentionPolicy": f"{tenant.backup.retentionDays}d",
+                "configuration": {
+                    "destinationPath": destination,
+                    "endpointURL": endpoint,
+                    "s3Credentials": creds,
+                    "wal": {"compression": "gzip"},
+                    "data": {"compression": "gzip"},
+                },
+            },
+            opts=kb.child(self, in_ns),
+        )
+        size = plan.db_size
+        self.cluster = k8s.apiextensions.CustomResource(
+            DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
+            metadata=kb.meta(DB_CLUSTER, ns),
+            spec={
+                "description": f"PostGIS cluster of {tenant.name}",
+                "instances": plan.db_instances,
+                "imageName": IMAGES["postgis"].ref,
+                "imagePullPolicy": "Always",
+                "primaryUpdateStrategy": "unsupervised",
+                "enablePDB": plan.db_instances > 1,
+                "priorityClassName": names.PRIORITY_TENANT,
+                "storage": {"size": f"{plan.db_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
+                "walStorage": {"size": f"{plan.db_wal_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
+                "resources": size.resources(),
+                "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
+                             "podAntiAffinityType": "preferred"},
+                "postgresql": {"parameters": {"password_encryption": "scram-sha-256", "log_connections": "on"}},
+                "bootstrap": {"initdb": {
+                    "database": GEODATA, "owner": GEODATA,
+                    "secret": {"name": secrets[GEODATA]},
+                    "postInitSQL": [f"CREATE ROLE {READONLY_ROLE} LOGIN"],
+                    "postInitApplicationSQL": [
+                        "CREATE EXTENSION IF NOT EXISTS postgis",
+                        f"GRANT CONNECT ON DATABASE {GEODATA} TO {READONLY_ROLE}",
+                        f"GRANT USAGE ON SCHEMA public TO {READONLY_ROLE}",
+                        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READONLY_ROLE}",
+                        f"ALTER DEFAULT PRIVILEGES FOR ROLE {GEODATA} IN SCHEMA public GRANT SELECT ON TABLES TO {READONLY_ROLE}",
+                    ],
+                }},
+                "managed": {"roles": [
+                    {"name": role, "ensure": "present", "login": True, "inherit": True,
+                     "passwordSecret": {"name": secrets[role]},
+                     "comment": "read-only access to geodata" if role == READONLY_ROLE else f"owner of database {role}"}
+                    for role in [*databases, READONLY_ROLE]
+                ]},
+                "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
+                             "parameters": {"barmanObjectName": "backup-store"}}],
+            },
+            # The cluster is the municipality's data: never deleted by a Pulumi operation.
+            opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
+                protect=True, retain_on_delete=True, depends_on=[self.object_store]))),
+        )
+        for db in databases:
+            k8s.apiextensions.CustomResource(
+                f"db-{db}", api_version="postgresql.cnpg.io/v1", kind="Database",
+                metadata=kb.meta(f"db-{db}", ns),
+                spec={"name": db, "owner": db, "cluster": {"name": DB_CLUSTER}, "ensure": "present",
+                      "databaseReclaimPolicy": "retain"},
+                opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
+                    protect=True, retain_on_delete=True, depends_on=[self.cluster]))),
+            )
+        k8s.apiextensions.CustomResource(
+            "daily-backup", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
+            metadata=kb.meta("daily-backup", ns),
+            spec={"schedule": BACKUP_SCHEDULE, "backupOwnerReference": "self", "immediate": True,
+                  "cluster": {"name": DB_CLUSTER}, "method": "plugin",
+                  "pluginConfiguration": {"name": BARMAN_PLUGIN}},
+            opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.cluster]))),
+        )
+        # Network: instances replicate among themselves; the operator and the plugin manage them;
+        # instances archive to S3 and talk to the Kubernetes API (instance manager).
+        db_pods = {"cnpg.io/cluster": DB_CLUSTER}
+        kb.network_policy(
+            self, "database", ns, db_pods,
+            ingress=[
+                from_pods(db_pods, DB_PORT, 8000),
+                {"from": [kb.peer(names.NS_OPERATORS, {})], "ports": kb.tcp(DB_PORT, 8000)},
+            ],
+            egress=[
+                {"to": [kb.peer(None, db_pods)], "ports": kb.tcp(DB_PORT, 8000)},
+                dns_egress(),
+                to_s3(ctx),
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": kb.tcp(443, 6443)},
+            ],
+            opts=in_ns,
+        )
+        self.info = DatabaseInfo(
+            cluster=DB_CLUSTER, host=f"{DB_CLUSTER}-rw.{ns}.svc", port=DB_PORT,
+            credentials={db: secrets[db] for db in roles}, readonly_secret=secrets[READONLY_ROLE],
+        )
+        self.register_outputs({"cluster": DB_CLUSTER, "host": self.info.host})

@@ -1,0 +1,56 @@
+"""Publishing the municipality's modules through the shared Gateway: its TLS certificate.
+
+The shared Gateway has one HTTPS listener per municipality (``https-<slug>``, hostname ``*.<domain>``,
+routes only from namespace ``<slug>``) whose certificate lives in the municipality's namespace: this
+component requests it from the shared ClusterIssuer (one certificate for every booked module's host) and
+grants the Gateway read access to exactly that Secret (``ReferenceGrant``).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s as kb
+from components import names
+from components.base import TenantContext
+
+
+def tls_secret_name(slug: str) -> str:
+    return f"{slug}-tls"
+
+
+def listener_name(slug: str) -> str:
+    """Section of the shared Gateway that carries this municipality's routes."""
+    return f"https-{slug}"
+
+
+class Exposure(pulumi.ComponentResource):
+    def __init__(self, name: str, ctx: TenantContext, hosts: list[str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:tenant:gateway", name, None, opts)
+        ns, secret = ctx.namespace, tls_secret_name(ctx.slug)
+        self.certificate = None
+        if hosts:
+            self.certificate = k8s.apiextensions.CustomResource(
+                "tls", api_version="cert-manager.io/v1", kind="Certificate",
+                metadata=kb.meta(secret, ns),
+                spec={
+                    "secretName": secret,
+                    "dnsNames": sorted(hosts),
+                    "issuerRef": {"name": ctx.shared.cluster_issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                    "duration": "2160h",
+                    "renewBefore": "720h",
+                },
+                opts=kb.child(self, ctx.in_namespace),
+            )
+        k8s.apiextensions.CustomResource(
+            "gateway-reads-tls", api_version="gateway.networking.k8s.io/v1beta1", kind="ReferenceGrant",
+            metadata=kb.meta("gateway-reads-tls", ns),
+            spec={
+                "from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": names.NS_GATEWAY}],
+                "to": [{"group": "", "kind": "Secret", "name": secret}],
+            },
+            opts=kb.child(self, ctx.in_namespace),
+        )
+        self.register_outputs({"hosts": sorted(hosts)})

@@ -1,0 +1,167 @@
+"""The municipality's realm in the shared Keycloak, managed declaratively.
+
+The realm is described as JSON (a Keycloak realm representation) and applied by keycloak-config-cli,
+run as a Job in the identity namespace (``components/shared/realm_job.py``); the Job's name carries a hash
+of the realm, so every change to the tenant file re-runs it on the next ``pulumi up``
+(``KeycloakRealmImport`` only ever creates realms). keycloak-config-cli never deletes a realm.
+
+The realm has the groups admins/editors/viewers, the administrators from the tenant file, one confidential
+OIDC client per booked module that has one (its secret is delivered to the municipality's namespace as
+Secret ``<module>-oidc``), the platform's security settings (``components/realm_policy.py``) and the
+optional federation to the municipality's own directory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s as kb
+from components import names
+from components.base import TenantContext
+from components.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
+
+GROUPS = ("admins", "editors", "viewers")
+CONFIG_NS = "urban-stack"
+
+
+def oidc_secret_name(module: str) -> str:
+    return f"{module}-oidc"
+
+
+def _groups_mapper() -> dict:
+    return {
+        "name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper",
+        "config": {"full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
+                   "userinfo.token.claim": "true", "claim.name": "groups"},
+    }
+
+
+def client(module: str, title: str, host: str, secret: Any) -> dict:
+    """A confidential OIDC client (authorization code + PKCE S256) for ``https://<host>``."""
+    return {
+        "clientId": module, "name": title, "enabled": True, "protocol": "openid-connect",
+        "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": secret,
+        "standardFlowEnabled": True, "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False, "frontchannelLogout": True,
+        "redirectUris": [f"https://{host}/*"], "webOrigins": [f"https://{host}"], "rootUrl": f"https://{host}",
+        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": f"https://{host}/*"},
+        "protocolMappers": [_groups_mapper()],
+    }
+
+
+def federation(fed, secret: Any) -> dict:
+    """Realm fields for the municipality's own directory (OIDC or SAML broker, or LDAP user federation)."""
+    if fed is None:
+        return {}
+    if fed.type == "oidc":
+        issuer = str(fed.issuer).rstrip("/")
+        return {"identityProviders": [{
+            "alias": "municipality", "displayName": "Anmeldung der Verwaltung", "providerId": "oidc",
+            "enabled": True, "trustEmail": True, "firstBrokerLoginFlowAlias": "first broker login",
+            "config": {
+                "issuer": issuer, "clientId": fed.clientId, "clientSecret": secret,
+                "clientAuthMethod": "client_secret_post", "syncMode": "IMPORT",
+                "authorizationUrl": str(fed.authorizationUrl or f"{issuer}/protocol/openid-connect/auth"),
+                "tokenUrl": str(fed.tokenUrl or f"{issuer}/protocol/openid-connect/token"),
+                "jwksUrl": str(fed.jwksUrl or f"{issuer}/protocol/openid-connect/certs"),
+                "validateSignature": "true", "useJwksUrl": "true", "pkceEnabled": "true", "pkceMethod": "S256",
+                "defaultScope": "openid email profile",
+            },
+        }]}
+    if fed.type == "saml":
+        return {"identityProviders": [{
+            "alias": "municipality", "displayName": "Anmeldung der Verwaltung", "providerId": "saml",
+            "enabled": True, "trustEmail": True, "firstBrokerLoginFlowAlias": "first broker login",
+            "config": {
+                "idpEntityId": fed.entityId, "metadataDescriptorUrl": str(fed.metadataUrl),
+                "useMetadataDescriptorUrl": "true", "validateSignature": "true", "wantAssertionsSigned": "true",
+                "postBindingResponse": "true", "postBindingAuthnRequest": "true", "syncMode": "IMPORT",
+                "nameIDPolicyFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            },
+        }]}
+    ad = fed.vendor == "ad"
+    return {"components": {"org.keycloak.storage.UserStorageProvider": [{
+        "name": "municipality-directory", "providerId": "ldap",
+        "config": {
+            "enabled": ["true"], "vendor": ["ad" if ad else "other"], "connectionUrl": [fed.url],
+            "usersDn": [fed.usersDn], "bindDn": [fed.bindDn], "bindCredential": [secret], "authType": ["simple"],
+            "editMode": ["READ_ONLY"], "importEnabled": ["true"], "syncRegistrations": ["false"],
+            "usernameLDAPAttribute": ["sAMAccountName" if ad else "uid"], "rdnLDAPAttribute": ["cn"],
+            "uuidLDAPAttribute": ["objectGUID" if ad else "entryUUID"],
+            "userObjectClasses": ["person, organizationalPerson, user" if ad else "inetOrgPerson, organizationalPerson"],
+            "searchScope": ["2"], "useTruststoreSpi": ["always"], "trustEmail": ["true"], "pagination": ["true"],
+            "connectionPooling": ["true"], "startTls": ["false"],
+        },
+    }]}}
+
+
+def realm(tenant, clients: list[dict], federation_secret: Any) -> dict:
+    """The complete realm representation of one municipality (values may be Outputs)."""
+    return {
+        "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
+        **REALM_SECURITY,
+        "groups": [{"name": g} for g in GROUPS],
+        "users": [
+            {"username": str(a).lower(), "email": str(a).lower(), "enabled": True, "emailVerified": False,
+             "groups": ["admins"], "requiredActions": list(ADMIN_REQUIRED_ACTIONS)}
+            for a in tenant.identity.admins
+        ],
+        "clients": clients,
+        **federation(tenant.identity.federation, federation_secret),
+    }
+
+
+def federation_secret_ref(tenant) -> str | None:
+    """Name of the config secret the tenant's federation needs (OIDC client secret or LDAP bind password)."""
+    fed = tenant.identity.federation
+    return getattr(fed, "clientSecretRef", None) or getattr(fed, "bindCredentialRef", None)
+
+
+def federation_secret(tenant) -> Any:
+    """The federation's secret from the municipality's stack config (``pulumi config set --secret``)."""
+    ref = federation_secret_ref(tenant)
+    if ref is None:
+        return None
+    value = pulumi.Config(CONFIG_NS).get_secret(ref)
+    if value is None:
+        raise pulumi.RunError(
+            f"tenants/{tenant.slug}.yaml: identity.federation refers to config secret '{ref}', which stack "
+            f"'{tenant.slug}' does not have: run `pulumi config set --secret {CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
+        )
+    return value
+
+
+class Identity(pulumi.ComponentResource):
+    """Realm ``<slug>`` and the OIDC client Secrets of the booked modules."""
+
+    def __init__(self, name: str, ctx: TenantContext, modules: list, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:tenant:identity", name, None, opts)
+        from components.shared.realm_job import realm_job
+
+        tenant = ctx.tenant
+        clients, self.client_secrets = [], {}
+        for spec in modules:
+            if not spec.oidc:
+                continue
+            secret = random.RandomPassword(f"{spec.name}-client-secret", length=40, special=False,
+                                           opts=pulumi.ResourceOptions(parent=self))
+            host = ctx.host(spec)
+            clients.append(client(spec.name, spec.title, host, secret.result))
+            self.client_secrets[spec.name] = k8s.core.v1.Secret(
+                oidc_secret_name(spec.name), metadata=kb.meta(oidc_secret_name(spec.name), ctx.namespace),
+                type="Opaque",
+                string_data={"client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url},
+                opts=kb.child(self, ctx.in_namespace),
+            )
+        representation = realm(tenant, clients, federation_secret(tenant))
+        # keycloak-config-cli creates and updates the realm but never deletes it: removing the tenant
+        # file or the clients never deletes users (offboarding does, explicitly).
+        self.config_secret, self.job = realm_job(
+            self, f"realm-{tenant.slug}", pulumi.Output.secret(pulumi.Output.json_dumps(representation)),
+            namespace=names.NS_IDENTITY,
+        )
+        self.register_outputs({"realm": tenant.slug})

@@ -1,0 +1,169 @@
+"""What every outside check shares: the rendered plan as files, the facts to check against, and the result.
+
+A check reads the written offline plan (``build/plan/<stack>/<kind>-<namespace>-<name>.yaml``, see
+``urbanstack/plan.py``), never the Python objects that produced it: it sees exactly what would be applied.
+Each check returns a :class:`CheckResult` whose :meth:`CheckResult.figure` is the one line the run prints
+(what was checked, how many failures), and whose failures each name the file and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components import labels
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CRD_DIR = ROOT.parent / "shared" / "schemas" / "crds"
+"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``); not copied into the repository."""
+DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+"""checkov in its own virtualenv (``make checkov-venv``): it cannot share one with pulumi."""
+
+
+@dataclass(frozen=True)
+class PlanObject:
+    """One rendered Kubernetes object of the plan and the file it was read from."""
+
+    stack: str
+    path: Path
+    obj: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion", ""))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        md = self.obj.get("metadata")
+        return md if isinstance(md, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str | None:
+        return self.metadata.get("namespace")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.metadata.get("labels") or {})
+
+    def ref(self) -> str:
+        """``Kind namespace/name`` for messages."""
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken rule: the file of the object, the rule, what is wrong."""
+
+    file: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.rule}] {self.message}"
+
+
+@dataclass
+class CheckResult:
+    """Outcome of one check: what it looked at, and every failure."""
+
+    name: str
+    checked: int
+    unit: str
+    failures: list[Failure] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def figure(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.name}: {self.checked} {self.unit} checked, {len(self.failures)} failures{extra}"
+
+
+@dataclass
+class Plan:
+    """The written offline plan plus the facts the checks compare it with.
+
+    ``tenants`` maps each municipality's slug to its cost centre (``tenants/<slug>.yaml``);
+    ``operator_cost_center`` is the shared stack's ``urban-stack:operatorCostCenter``.
+    """
+
+    directory: Path
+    tenants: dict[str, str]
+    operator_cost_center: str
+    crd_dir: Path = DEFAULT_CRD_DIR
+
+    @cached_property
+    def objects(self) -> list[PlanObject]:
+        out = []
+        for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
+            for f in sorted(folder.glob("*.yaml")):
+                obj = yaml.safe_load(f.read_text(encoding="utf-8"))
+                if isinstance(obj, dict):
+                    out.append(PlanObject(folder.name, f, obj))
+        return out
+
+    @cached_property
+    def resources(self) -> dict[str, list[dict[str, Any]]]:
+        """``resources.json`` of every stack: stack -> registered resources (type, name, urn, inputs, ...)."""
+        out = {}
+        for doc in sorted(self.directory.glob("*/resources.json")):
+            out[doc.parent.name] = json.loads(doc.read_text(encoding="utf-8"))["resources"]
+        return out
+
+    @property
+    def stacks(self) -> list[str]:
+        return sorted(p.name for p in self.directory.iterdir() if p.is_dir())
+
+    def rel(self, path: Path) -> str:
+        """A plan file as the messages name it: relative to the working directory when possible."""
+        try:
+            return str(path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
+
+    def valid_tenants(self) -> set[str]:
+        return {*self.tenants, labels.SHARED_TENANT}
+
+    def cost_center_of(self, tenant: str) -> str | None:
+        return self.operator_cost_center if tenant == labels.SHARED_TENANT else self.tenants.get(tenant)
+
+
+def valid_modules() -> set[str]:
+    """Every valid ``urban-stack/module`` value: the catalogue's modules and the platform components."""
+    from components.modules import module_names
+
+    return set(module_names()) | set(labels.PLATFORM_MODULES)
+
+
+def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | None = None,
+              shared_config: Mapping[str, Any] | None = None) -> Plan:
+    """The plan in ``directory`` with the municipalities of ``tenants_dir`` (default ``tenants/``)."""
+    from urbanstack.plan import SHARED_CONFIG, stack_config
+    from urbanstack.tenants import load_all
+
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no plan here; run `urbanstack plan --out {directory}` first")
+    tenants = load_all([tenants_dir] if tenants_dir else None)
+    cfg = dict(shared_config) if shared_config is not None else stack_config(SHARED_CONFIG)
+    return Plan(
+        directory=directory,
+        tenants={slug: t.costCenter for slug, t in tenants.items()},
+        operator_cost_center=str(cfg.get("urban-stack:operatorCostCenter", "")),
+        crd_dir=crd_dir or DEFAULT_CRD_DIR,
+    )
