@@ -73,9 +73,9 @@ def model_tables(model: type[BaseModel], title: str) -> str:
 
 
 def tenant_json_schema() -> str:
-    from urbanstack.schema import Tenant
+    from urbanstack.schema import tenant_model
 
-    schema = Tenant.model_json_schema()
+    schema = tenant_model().model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://urban-stack.example/schema/tenant.schema.json"
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
@@ -119,12 +119,12 @@ def versions_doc() -> str:
 
 def generated() -> dict[Path, str]:
     """Every generated file and its expected content."""
-    from urbanstack.schema import Tenant
+    from urbanstack.schema import tenant_model
     from urbanstack.shared_config import SharedConfig
 
     return {
         ROOT / "schema" / "tenant.schema.json": tenant_json_schema(),
-        ROOT / "docs" / "tenant-file.md": model_tables(Tenant, "Tenant file reference (`tenants/<slug>.yaml`)"),
+        ROOT / "docs" / "tenant-file.md": model_tables(tenant_model(), "Tenant file reference (`tenants/<slug>.yaml`)"),
         ROOT / "docs" / "shared-config.md": model_tables(
             SharedConfig, "Shared stack configuration (`stacks/Pulumi.shared.yaml`, keys under `urban-stack:`)"),
         ROOT / "docs" / "modules.md": modules_doc(),

@@ -148,17 +148,22 @@ class Backup(Strict):
     )
 
 
-@cache
 def modules_model() -> type[BaseModel]:
     """``modules:`` as a model built from the catalogue: one optional field per module."""
     from components.modules import CATALOGUE
 
+    return _modules_model(tuple(CATALOGUE.items()))
+
+
+@cache
+def _modules_model(entries: tuple) -> type[BaseModel]:
+    """``entries``: the catalogue's (key, module file) pairs."""
     fields = {
         key: (
             mod.Options | None,
             Field(None, description=f"{mod.SPEC.title}. {mod.SPEC.description} Omitted = not booked."),
         )
-        for key, mod in CATALOGUE.items()
+        for key, mod in entries
     }
     return pydantic.create_model(
         "Modules",
@@ -168,8 +173,13 @@ def modules_model() -> type[BaseModel]:
     )
 
 
-def _tenant_model() -> type[BaseModel]:
-    Modules = modules_model()
+def tenant_model() -> type[BaseModel]:
+    """The tenant file model for the current module catalogue (rebuilt only when the catalogue changes)."""
+    return _tenant_model(modules_model())
+
+
+@cache
+def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
 
     class Tenant(Strict):
         """One municipality (Kommune) of the platform: `tenants/<slug>.yaml`."""
@@ -235,7 +245,8 @@ def _tenant_model() -> type[BaseModel]:
     return Tenant
 
 
-Tenant = _tenant_model()
+Tenant = tenant_model()
+"""The tenant model of the shipped catalogue (for documentation and type hints; validation uses tenant_model())."""
 
 
 def slug_ok(value: str) -> bool:

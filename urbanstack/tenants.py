@@ -13,7 +13,7 @@ from typing import Any
 
 import pydantic
 
-from urbanstack.schema import Tenant
+from urbanstack.schema import Tenant, tenant_model
 from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, load_yaml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tenants"
@@ -64,7 +64,7 @@ def validate_document(doc: LoadedYaml, expected_slug: str | None) -> Tenant:
     if not isinstance(doc.data, dict):
         raise TenantError([Problem(doc.file, 1, "", f"expected a mapping of fields, found {type(doc.data).__name__}")])
     try:
-        tenant = Tenant.model_validate(doc.data)
+        tenant = tenant_model().model_validate(doc.data)
     except pydantic.ValidationError as exc:
         for err in exc.errors(include_url=False):
             path = _walk(doc.data, tuple(err["loc"]))
@@ -117,8 +117,10 @@ def load_all(paths: Iterable[Path | str] | None = None) -> dict[str, Tenant]:
     Results are cached per set of files (path, mtime, size), so planning many stacks in one process
     validates each file once.
     """
+    from components.modules import CATALOGUE
+
     files = tenant_files(paths)
-    key = _signature(files)
+    key = (tuple(CATALOGUE), _signature(files))
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = _load_all(files)

@@ -66,6 +66,7 @@ class Tenancy(pulumi.ComponentResource):
                            "name": group_name(ctx.slug, group)}],
                 opts=child,
             )
-        kb.network_policy(self, "default-deny", ns, {}, ingress=[], egress=[])
-        kb.network_policy(self, "allow-dns", ns, {}, egress=[netpol.dns_egress()])
+        after_ns = pulumi.ResourceOptions(depends_on=[self.namespace])
+        kb.network_policy(self, "default-deny", ns, {}, ingress=[], egress=[], opts=after_ns)
+        kb.network_policy(self, "allow-dns", ns, {}, egress=[netpol.dns_egress()], opts=after_ns)
         self.register_outputs({"namespace": ns})

@@ -1,0 +1,189 @@
+"""The module contract: what every module in the catalogue must deliver, checked on a plan.
+
+``check_module(plan, spec, tenant)`` returns the violations of one booked module in a municipality's
+offline plan (empty = the module honours the contract):
+
+* labels: every object of the module carries the four cost labels with ``urban-stack/module=<name>``;
+  objects are attributed by the ``app.kubernetes.io/name`` the builders set, so an object created outside
+  the module's component (and so missed by the transform's module lookup) is caught too;
+* security context: non-root, seccomp ``RuntimeDefault``, no privilege escalation, all capabilities
+  dropped, not privileged, ``readOnlyRootFilesystem`` set explicitly; pinned images from the catalogue;
+* resources: requests and limits for CPU and memory on every container;
+* probes: liveness and readiness on every long-running container;
+* route: an HTTPRoute on ``<name>.<domain>`` through the municipality's listener, to a Service that exists;
+* NetworkPolicy: every workload's pods are selected by a policy of the module that admits the gateway;
+* PodDisruptionBudget for every workload with more than one replica;
+* OIDC client: the ``<name>-oidc`` Secret is used by a container iff the module has ``oidc``;
+* databases: a ``Database`` for each of ``SPEC.databases``, whose credentials a container uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import labels
+from components.k8s import NAME
+from components.versions import IMAGES
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+def _pod_template(obj: dict) -> dict | None:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    return spec.get("template")
+
+
+def _secret_refs(pod: dict) -> set[str]:
+    refs = set()
+    for c in [*pod.get("containers", []), *pod.get("initContainers", [])]:
+        for e in c.get("env", []):
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                refs.add(ref["name"])
+        for ef in c.get("envFrom", []):
+            if "secretRef" in ef:
+                refs.add(ef["secretRef"]["name"])
+    for v in pod.get("volumes", []):
+        if "secret" in v:
+            refs.add(v["secret"]["secretName"])
+        for src in (v.get("projected") or {}).get("sources", []):
+            if "secret" in src:
+                refs.add(src["secret"]["name"])
+    return refs
+
+
+def _selects(selector: dict, pod_labels: dict) -> bool:
+    match = selector.get("matchLabels") or {}
+    return all(pod_labels.get(k) == v for k, v in match.items())
+
+
+def check_module(plan, spec, tenant) -> list[str]:
+    """Violations of the module contract by module ``spec`` in the plan of municipality ``tenant``."""
+    name, ns = spec.name, tenant.slug
+    problems: list[str] = []
+    objs = [r.inputs for r in plan.kube_objects()]
+    mine = [o for o in objs if ((o.get("metadata") or {}).get("labels") or {}).get(NAME) == spec.name
+            or ((o.get("metadata") or {}).get("labels") or {}).get(labels.MODULE) == spec.name]
+
+    def where(o: dict) -> str:
+        md = o.get("metadata") or {}
+        return f"{o.get('kind')} {md.get('namespace', '')}/{md.get('name')}"
+
+    if not mine:
+        return [f"module {name}: no objects in the plan of {ns}"]
+    image_refs = {i.ref for i in IMAGES.values()}
+    workloads = [o for o in mine if o.get("kind") in WORKLOAD_KINDS]
+    if not workloads:
+        problems.append(f"module {name}: no workload")
+    for o in mine:
+        lbl = (o.get("metadata") or {}).get("labels") or {}
+        if lbl.get(labels.MODULE) != name:
+            problems.append(f"{where(o)}: label {labels.MODULE} is {lbl.get(labels.MODULE)!r}, not {name!r}")
+        for key in labels.COST_LABEL_KEYS:
+            if not lbl.get(key):
+                problems.append(f"{where(o)}: label {key} missing")
+    used_secrets: set[str] = set()
+    pod_labels_of: list[tuple[dict, dict]] = []
+    for o in workloads:
+        pod = _pod_template(o) or {}
+        tpl_labels = (pod.get("metadata") or {}).get("labels") or {}
+        for key in labels.COST_LABEL_KEYS:
+            if not tpl_labels.get(key):
+                problems.append(f"{where(o)}: pod template label {key} missing")
+        pod_labels_of.append((o, tpl_labels))
+        pspec = pod.get("spec") or {}
+        used_secrets |= _secret_refs(pspec)
+        psc = pspec.get("securityContext") or {}
+        if not psc.get("runAsNonRoot"):
+            problems.append(f"{where(o)}: pod securityContext.runAsNonRoot is not true")
+        if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where(o)}: pod seccompProfile is not RuntimeDefault")
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if pspec.get(key):
+                problems.append(f"{where(o)}: {key} is set")
+        long_running = o.get("kind") in ("Deployment", "StatefulSet", "DaemonSet")
+        for c, init in [(c, False) for c in pspec.get("containers", [])] + [(c, True) for c in pspec.get("initContainers", [])]:
+            cw = f"{where(o)} container {c.get('name')}"
+            if c.get("image") not in image_refs:
+                problems.append(f"{cw}: image {c.get('image')!r} is not pinned in components/versions.py")
+            sc = c.get("securityContext")
+            if not sc:
+                problems.append(f"{cw}: no securityContext")
+                continue
+            if sc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{cw}: allowPrivilegeEscalation is not false")
+            if sc.get("privileged"):
+                problems.append(f"{cw}: privileged")
+            if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+                problems.append(f"{cw}: capabilities are not all dropped")
+            if (sc.get("capabilities") or {}).get("add"):
+                problems.append(f"{cw}: adds capabilities")
+            if "readOnlyRootFilesystem" not in sc:
+                problems.append(f"{cw}: readOnlyRootFilesystem not set explicitly")
+            if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+                problems.append(f"{cw}: may run as root")
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    if not (res.get(kind) or {}).get(r):
+                        problems.append(f"{cw}: no {kind}.{r}")
+            if long_running and not init:
+                for probe in ("livenessProbe", "readinessProbe"):
+                    if probe not in c:
+                        problems.append(f"{cw}: no {probe}")
+        replicas = (o.get("spec") or {}).get("replicas", 1)
+        if o.get("kind") in ("Deployment", "StatefulSet") and replicas > 1:
+            sel = (o.get("spec") or {}).get("selector") or {}
+            if not any(p.get("kind") == "PodDisruptionBudget" and (p.get("spec") or {}).get("selector") == sel
+                       for p in mine):
+                problems.append(f"{where(o)}: {replicas} replicas but no PodDisruptionBudget")
+    # Route through the municipality's listener to an existing Service.
+    host = f"{name}.{tenant.domain}"
+    routes = [o for o in mine if o.get("kind") == "HTTPRoute" and host in (o.get("spec") or {}).get("hostnames", [])]
+    services = {(o.get("metadata") or {}).get("name") for o in objs if o.get("kind") == "Service"}
+    if not routes:
+        problems.append(f"module {name}: no HTTPRoute for {host}")
+    for r in routes:
+        parents = (r.get("spec") or {}).get("parentRefs") or []
+        if not any(p.get("sectionName") == f"https-{ns}" for p in parents):
+            problems.append(f"{where(r)}: not attached to listener https-{ns}")
+        for rule in (r.get("spec") or {}).get("rules", []):
+            for b in rule.get("backendRefs", []):
+                if b.get("name") not in services:
+                    problems.append(f"{where(r)}: backend Service {b.get('name')} does not exist")
+    # Every workload is covered by a policy of the module; the routed ones admit the gateway.
+    policies = [o for o in mine if o.get("kind") == "NetworkPolicy"]
+    for o, tpl_labels in pod_labels_of:
+        if o.get("kind") in ("Job", "CronJob"):
+            covering = [p for p in policies if _selects((p.get("spec") or {}).get("podSelector") or {}, tpl_labels)]
+        else:
+            covering = [p for p in policies if _selects((p.get("spec") or {}).get("podSelector") or {}, tpl_labels)
+                        and (p.get("spec") or {}).get("podSelector", {}).get("matchLabels")]
+        if not covering:
+            problems.append(f"{where(o)}: no NetworkPolicy of the module selects its pods")
+    if routes and not any("urban-gateway" in str((p.get("spec") or {}).get("ingress")) for p in policies):
+        problems.append(f"module {name}: no NetworkPolicy admits the gateway")
+    oidc_secret = f"{name}-oidc"
+    if spec.oidc and oidc_secret not in used_secrets:
+        problems.append(f"module {name}: has an OIDC client but no container uses Secret {oidc_secret}")
+    if not spec.oidc and oidc_secret in used_secrets:
+        problems.append(f"module {name}: uses {oidc_secret} but declares no OIDC client")
+    dbs = {((o.get("spec") or {}).get("name")) for o in objs if o.get("kind") == "Database"}
+    for db in spec.databases:
+        if db not in dbs:
+            problems.append(f"module {name}: database {db} is not in the plan")
+        if f"db-{db.replace('_', '-')}" not in used_secrets:
+            problems.append(f"module {name}: no container uses the credentials of database {db}")
+    return problems
+
+
+def booked_alone(spec_key: str, plan_name: str = "medium") -> dict[str, Any]:
+    """A minimal tenant document booking only ``spec_key`` (used by the contract test)."""
+    return {
+        "schemaVersion": 1, "slug": "contract", "name": "Vertragsprüfung", "ags": "05754052",
+        "population": 10000, "populationDate": "2024-12-31", "costCenter": "TEST-1",
+        "contact": {"name": "Test", "email": "test@example.org"}, "domain": "contract.example.org",
+        "plan": plan_name, "modules": {spec_key: {}}, "identity": {"admins": ["admin@example.org"]},
+    }

@@ -1,0 +1,130 @@
+"""Every module in the catalogue honours the same contract (components/contract.py).
+
+Each module is booked alone by a synthetic municipality (plan `medium`, so scalable workloads run more
+than one replica) and its plan is checked. A throw-away module added to the catalogue in the test shows
+that the contract catches a module that lacks labels or a security context.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+
+from components import k8s as kb
+from components.base import ModuleOptions, ModuleSpec
+from components.contract import booked_alone, check_module
+from components.module import ModuleComponent
+from components.modules import CATALOGUE
+from components.sizing import Size, Workload
+from urbanstack.tenants import load_all
+
+
+def plan_alone(plan_stack, tmp_path, key, plan_name="medium"):
+    folder = tmp_path / "tenants"
+    folder.mkdir(exist_ok=True)
+    (folder / "contract.yaml").write_text(yaml.safe_dump(booked_alone(key, plan_name)), encoding="utf-8")
+    tenant = load_all([folder])["contract"]
+    return plan_stack("contract", tenants_dir=folder), tenant
+
+
+@pytest.mark.parametrize("key", list(CATALOGUE))
+def test_every_catalogue_module_honours_the_contract(plan_stack, tmp_path, key):
+    plan, tenant = plan_alone(plan_stack, tmp_path, key)
+    assert check_module(plan, CATALOGUE[key].SPEC, tenant) == []
+
+
+@pytest.mark.parametrize("key", list(CATALOGUE))
+def test_a_municipality_that_books_a_module_gets_its_objects_and_one_that_does_not_gets_none(plan_stack, key):
+    spec = CATALOGUE[key].SPEC
+    for slug, tenant in load_all().items():
+        objs = [r for r in plan_stack(slug).kube_objects()
+                if (r.inputs.get("metadata") or {}).get("labels", {}).get("urban-stack/module") == spec.name]
+        if key in tenant.booked():
+            kinds = {r.inputs["kind"] for r in objs}
+            assert {"HTTPRoute", "NetworkPolicy", "Service"} <= kinds, (slug, key, kinds)
+        else:
+            assert objs == [], (slug, key)
+
+
+def test_module_names_are_unique_and_dns_safe():
+    names = [m.SPEC.name for m in CATALOGUE.values()]
+    assert len(set(names)) == len(names)
+    assert all(n.isalnum() and n.islower() for n in names)
+
+
+# -- a throw-away module, added to the catalogue only inside these tests ------------------------------------
+
+class SloppyOptions(ModuleOptions):
+    """Options of the throw-away module."""
+
+
+SLOPPY = ModuleSpec(
+    key="sloppy", name="sloppy", title="Throw-away module", description="Exists only in a test.",
+    options=SloppyOptions, workloads={"web": Workload(Size(100, 128))}, oidc=False,
+)
+
+
+class SloppyComponent(ModuleComponent):
+    """Creates one object outside its component (no module label) and a container without securityContext."""
+
+    SPEC = SLOPPY
+
+    def build(self) -> None:
+        sel = self.selector("web")
+        k8s.apps.v1.Deployment(
+            "sloppy-web",
+            metadata={"name": "sloppy-web", "namespace": self.ns, "labels": sel},
+            spec={"replicas": 1, "selector": {"matchLabels": sel}, "template": {
+                "metadata": {"labels": sel},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                                         "resources": Size(100, 128).resources()}]}}},
+            opts=pulumi.ResourceOptions(parent=self.ctx.namespace_resource, depends_on=[self.ctx.namespace_resource]),
+        )
+        self.service("web", {"http": 8080})
+        self.route("web", 8080)
+
+
+@pytest.fixture
+def sloppy_in_catalogue(monkeypatch):
+    mod = types.ModuleType("components.modules.sloppy")
+    mod.SPEC, mod.Options, mod.Component = SLOPPY, SloppyOptions, SloppyComponent
+    monkeypatch.setitem(sys.modules, "components.modules.sloppy", mod)
+    monkeypatch.setitem(CATALOGUE, "sloppy", mod)
+    return mod
+
+
+def test_a_throwaway_module_added_to_the_catalogue_is_bookable(plan_stack, tmp_path, sloppy_in_catalogue):
+    plan, tenant = plan_alone(plan_stack, tmp_path, "sloppy")
+    assert "sloppy" in tenant.booked()
+    assert plan.find("Deployment", "sloppy-web")
+
+
+def test_the_contract_catches_a_module_without_labels_and_security_context(plan_stack, tmp_path, sloppy_in_catalogue):
+    plan, tenant = plan_alone(plan_stack, tmp_path, "sloppy")
+    problems = check_module(plan, SLOPPY, tenant)
+    assert any("sloppy-web: label urban-stack/module is 'tenancy', not 'sloppy'" in p for p in problems), problems
+    assert any("container web: no securityContext" in p for p in problems), problems
+    assert any("no NetworkPolicy of the module selects its pods" in p for p in problems), problems
+    assert any("is not pinned in components/versions.py" in p for p in problems), problems
+
+
+def test_the_contract_accepts_the_same_module_once_it_uses_the_builders(plan_stack, tmp_path, sloppy_in_catalogue,
+                                                                         monkeypatch):
+    from components.tenant import netpol
+
+    def build(self):
+        self.workload("web", [kb.Container(
+            name="web", image="oauth2-proxy", size=self.size("web"), ports={"http": 8080},
+            liveness=kb.Probe(port="http", path="/ping"), readiness=kb.Probe(port="http", path="/ready"))])
+        self.service("web", {"http": 8080})
+        self.route("web", 8080)
+        self.policy("web", ingress=[netpol.from_gateway(8080)], egress=[])
+
+    monkeypatch.setattr(SloppyComponent, "build", build)
+    plan, tenant = plan_alone(plan_stack, tmp_path, "sloppy")
+    assert check_module(plan, SLOPPY, tenant) == []

@@ -1,0 +1,303 @@
+"""The municipality stack: isolation baseline, own database, own realm, own bucket, backups, protection.
+
+Everything here is stated as behaviour of the offline plan of the example municipalities
+(tenants/*.yaml), produced by the real program under Pulumi's mocks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import labels, names
+from components.sizing import TENANT_PLANS
+from urbanstack.offline import run_stack
+from urbanstack.program import UnknownStack, build
+from urbanstack.tenants import load_all
+
+TENANTS = load_all()
+SLUGS = sorted(TENANTS)
+PLATFORM_NAMESPACES = set(names.PLATFORM_NAMESPACES) | {"kube-system"}
+DATA_KINDS = {"Namespace", "Cluster", "Database", "ObjectBucketClaim", "PersistentVolumeClaim"}
+
+
+def objects(plan, kind=None):
+    return [r for r in plan.kube_objects() if kind is None or r.inputs.get("kind") == kind]
+
+
+def ns_of(r):
+    return (r.inputs.get("metadata") or {}).get("namespace")
+
+
+def name_of(r):
+    return (r.inputs.get("metadata") or {}).get("name")
+
+
+def cpu_m(value: str) -> float:
+    return float(value[:-1]) if value.endswith("m") else float(value) * 1000
+
+
+def mem_mi(value: str) -> float:
+    units = {"Mi": 1, "Gi": 1024, "Ki": 1 / 1024}
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value) / (1024 * 1024)
+
+
+@pytest.fixture(scope="module")
+def plans(plan_stack):
+    return {slug: plan_stack(slug) for slug in SLUGS}
+
+
+# -- tenancy baseline ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_municipality_gets_a_namespace_named_after_its_slug_with_restricted_pod_security(plans, slug):
+    (ns,) = objects(plans[slug], "Namespace")
+    assert name_of(ns) == slug
+    lbl = ns.inputs["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert lbl[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_namespaced_object_of_a_municipality_lives_in_its_namespace_or_is_its_realm_job(plans, slug):
+    for r in objects(plans[slug]):
+        ns = ns_of(r)
+        if r.inputs["kind"] == "Namespace":
+            continue
+        if ns == names.NS_IDENTITY:
+            assert r.inputs["metadata"]["labels"][labels.MODULE] == "identity", name_of(r)
+            assert name_of(r).startswith(f"realm-{slug}"), name_of(r)
+        else:
+            assert ns == slug, (r.type, name_of(r), ns)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_quota_and_limits_are_sized_by_plan_and_the_planned_requests_fit_the_quota(plans, slug):
+    plan, sizing = plans[slug], TENANT_PLANS[TENANTS[slug].plan]
+    (quota,) = objects(plan, "ResourceQuota")
+    hard = quota.inputs["spec"]["hard"]
+    assert hard["requests.cpu"] == f"{sizing.quota_cpu_m}m"
+    assert hard["requests.memory"] == f"{sizing.quota_memory_mi}Mi"
+    assert hard["services.loadbalancers"] == "0" and hard["services.nodeports"] == "0"
+    assert len(objects(plan, "LimitRange")) == 1
+    cpu = mem = 0.0
+    for r in objects(plan):
+        spec = r.inputs.get("spec") or {}
+        if r.inputs["kind"] in ("Deployment", "StatefulSet") and ns_of(r) == slug:
+            for c in spec["template"]["spec"]["containers"]:
+                cpu += cpu_m(c["resources"]["requests"]["cpu"]) * spec["replicas"]
+                mem += mem_mi(c["resources"]["requests"]["memory"]) * spec["replicas"]
+        if r.inputs["kind"] == "Cluster":
+            cpu += cpu_m(spec["resources"]["requests"]["cpu"]) * spec["instances"]
+            mem += mem_mi(spec["resources"]["requests"]["memory"]) * spec["instances"]
+    assert 0 < cpu <= sizing.quota_cpu_m, (cpu, sizing.quota_cpu_m)
+    assert 0 < mem <= sizing.quota_memory_mi, (mem, sizing.quota_memory_mi)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_namespace_denies_all_traffic_by_default_and_allows_dns(plans, slug):
+    pols = {name_of(r): r.inputs["spec"] for r in objects(plans[slug], "NetworkPolicy")}
+    deny = pols["default-deny"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert deny.get("ingress", []) == [] and deny.get("egress", []) == []
+    dns = pols["allow-dns"]["egress"][0]
+    assert {p["port"] for p in dns["ports"]} == {53}
+
+
+def test_no_network_policy_admits_traffic_from_or_to_another_municipality(plans):
+    for slug, plan in plans.items():
+        for pol in objects(plan, "NetworkPolicy"):
+            spec = pol.inputs["spec"]
+            peers = [p for rule in spec.get("ingress", []) for p in rule.get("from", [])]
+            peers += [p for rule in spec.get("egress", []) for p in rule.get("to", [])]
+            for p in peers:
+                if "namespaceSelector" in p:
+                    sel = p["namespaceSelector"]
+                    assert sel.get("matchLabels"), f"{slug}/{name_of(pol)}: namespaceSelector selects every namespace"
+                    target = sel["matchLabels"].get("kubernetes.io/metadata.name")
+                    assert target in PLATFORM_NAMESPACES, f"{slug}/{name_of(pol)} names namespace {target}"
+                    assert target not in SLUGS
+
+
+def test_the_admin_group_of_a_municipality_gets_admin_only_inside_its_namespace(plans, plan_stack):
+    everything = [r for p in [*plans.values(), plan_stack("shared")] for r in p.kube_objects()]
+    assert not [r for p in plans.values() for r in objects(p, "ClusterRoleBinding")]
+    for slug in SLUGS:
+        binds = [r for r in everything if r.inputs["kind"] == "RoleBinding"
+                 and any(s.get("name", "").startswith(f"urban-stack:{slug}:") for s in r.inputs.get("subjects", []))]
+        assert {ns_of(r) for r in binds} == {slug}
+        roles = {r.inputs["subjects"][0]["name"]: r.inputs["roleRef"]["name"] for r in binds}
+        assert roles[f"urban-stack:{slug}:admins"] == "admin"
+
+
+# -- database -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_municipality_has_one_postgis_cluster_sized_by_its_plan(plans, slug):
+    (cluster,) = objects(plans[slug], "Cluster")
+    spec, sizing = cluster.inputs["spec"], TENANT_PLANS[TENANTS[slug].plan]
+    assert ns_of(cluster) == slug
+    assert "postgis" in spec["imageName"] and ":" in spec["imageName"]
+    assert spec["instances"] == sizing.db_instances
+    assert spec["storage"]["size"] == f"{sizing.db_storage_gi}Gi"
+    assert "CREATE EXTENSION IF NOT EXISTS postgis" in spec["bootstrap"]["initdb"]["postInitApplicationSQL"]
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_each_booked_module_database_gets_a_database_and_an_owner_role_with_a_generated_password(plans, slug):
+    from components.modules import CATALOGUE
+
+    plan = plans[slug]
+    wanted = {db for key in TENANTS[slug].booked() for db in CATALOGUE[key].SPEC.databases}
+    dbs = {r.inputs["spec"]["name"]: r.inputs["spec"] for r in objects(plan, "Database")}
+    assert set(dbs) == wanted
+    (cluster,) = objects(plan, "Cluster")
+    roles = {r["name"]: r for r in cluster.inputs["spec"]["managed"]["roles"]}
+    secrets = {name_of(r): r for r in objects(plan, "Secret")}
+    passwords = {r.name for r in plan.of_type("random:index/randomPassword:RandomPassword")}
+    for db, spec in dbs.items():
+        assert spec["owner"] == db and spec["cluster"]["name"] == "postgis"
+        secret = secrets[roles[db]["passwordSecret"]["name"]]
+        assert secret.inputs["type"] == "kubernetes.io/basic-auth"
+        assert f"{db}-password" in passwords
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_database_is_backed_up_continuously_to_its_own_bucket_or_own_target(plans, slug):
+    plan, tenant = plans[slug], TENANTS[slug]
+    (store,) = objects(plan, "ObjectStore")
+    (cluster,) = objects(plan, "Cluster")
+    (scheduled,) = objects(plan, "ScheduledBackup")
+    conf = store.inputs["spec"]["configuration"]
+    assert store.inputs["spec"]["retentionPolicy"] == f"{tenant.backup.retentionDays}d"
+    if tenant.backup.target:
+        assert conf["destinationPath"].startswith(f"s3://{tenant.backup.target.bucket}/")
+        assert conf["s3Credentials"]["accessKeyId"]["name"] == tenant.backup.target.credentialsSecret
+    else:
+        assert conf["destinationPath"].startswith(f"s3://urbanstack-{slug}/")
+    plugin = cluster.inputs["spec"]["plugins"][0]
+    assert plugin["isWALArchiver"] and plugin["parameters"]["barmanObjectName"] == name_of(store)
+    assert scheduled.inputs["spec"]["method"] == "plugin"
+    assert scheduled.inputs["spec"]["cluster"]["name"] == name_of(cluster)
+
+
+# -- identity -----------------------------------------------------------------------------------------
+
+def realm_of(plan, slug) -> dict:
+    (secret,) = [r for r in objects(plan, "Secret") if name_of(r) == f"realm-{slug}"]
+    return json.loads(secret.inputs["stringData"]["realm.json"])
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_municipality_gets_its_own_realm_with_groups_admins_and_one_client_per_booked_module(plans, slug):
+    from components.modules import CATALOGUE
+
+    plan, tenant = plans[slug], TENANTS[slug]
+    realm = realm_of(plan, slug)
+    assert realm["realm"] == slug and realm["displayName"] == tenant.name
+    assert {g["name"] for g in realm["groups"]} == {"admins", "editors", "viewers"}
+    assert {u["email"] for u in realm["users"]} == {str(a).lower() for a in tenant.identity.admins}
+    assert all(u["groups"] == ["admins"] for u in realm["users"])
+    with_oidc = {CATALOGUE[k].SPEC.name for k in tenant.booked() if CATALOGUE[k].SPEC.oidc}
+    assert {c["clientId"] for c in realm["clients"]} == with_oidc
+    for c in realm["clients"]:
+        assert c["redirectUris"] == [f"https://{c['clientId']}.{tenant.domain}/*"]
+        assert c["attributes"]["pkce.code.challenge.method"] == "S256" and not c["publicClient"]
+    delivered = {name_of(r) for r in objects(plan, "Secret") if ns_of(r) == slug}
+    assert {f"{m}-oidc" for m in with_oidc} <= delivered
+    jobs = [r for r in objects(plan, "Job") if ns_of(r) == names.NS_IDENTITY]
+    assert len(jobs) == 1 and name_of(jobs[0]).startswith(f"realm-{slug}-")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_realms_carry_the_platform_security_policy(plans, slug):
+    realm = realm_of(plans[slug], slug)
+    assert realm["bruteForceProtected"] is True and realm["sslRequired"] == "all"
+    assert "length(12)" in realm["passwordPolicy"] and "passwordHistory" in realm["passwordPolicy"]
+    assert realm["accessTokenLifespan"] <= 300 and realm["registrationAllowed"] is False
+
+
+def test_federation_links_a_realm_to_the_municipalitys_own_directory(plans):
+    oidc = realm_of(plans["rheda-wiedenbrueck"], "rheda-wiedenbrueck")["identityProviders"][0]
+    assert oidc["providerId"] == "oidc"
+    assert oidc["config"]["issuer"] == "https://login.rheda-wiedenbrueck.example/realms/verwaltung"
+    ldap = realm_of(plans["rietberg"], "rietberg")["components"]["org.keycloak.storage.UserStorageProvider"][0]
+    assert ldap["providerId"] == "ldap" and ldap["config"]["connectionUrl"] == ["ldaps://dc01.rietberg.example:636"]
+    assert ldap["config"]["editMode"] == ["READ_ONLY"]
+    assert "identityProviders" not in realm_of(plans["verl"], "verl")
+
+
+def test_a_changed_tenant_file_changes_the_realm_job_so_it_runs_again(tenants_copy, plan_stack):
+    before = name_of(objects(plan_stack("verl"), "Job")[0])
+    path = tenants_copy / "verl.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("    - it@verl.example",
+                                                             "    - it@verl.example\n    - cio@verl.example"),
+                    encoding="utf-8")
+    after_plan = plan_stack("verl", tenants_dir=tenants_copy)
+    after = name_of(objects(after_plan, "Job")[0])
+    assert before != after
+    assert "cio@verl.example" in {u["email"] for u in realm_of(after_plan, "verl")["users"]}
+
+
+# -- storage, isolation between municipalities, protection ---------------------------------------------
+
+def test_no_two_municipalities_share_a_database_cluster_realm_bucket_or_secret(plans):
+    seen: dict[str, set] = {"cluster": set(), "realm": set(), "bucket": set(), "secret": set()}
+    for slug, plan in plans.items():
+        clusters = {(ns_of(r), name_of(r)) for r in objects(plan, "Cluster")}
+        buckets = {r.inputs["spec"]["bucketName"] for r in objects(plan, "ObjectBucketClaim")}
+        secrets = {(ns_of(r), name_of(r)) for r in objects(plan, "Secret")}
+        realm = {realm_of(plan, slug)["realm"]}
+        for key, values in (("cluster", clusters), ("realm", realm), ("bucket", buckets), ("secret", secrets)):
+            assert values, (slug, key)
+            assert not (seen[key] & values), (slug, key, seen[key] & values)
+            seen[key] |= values
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_data_bearing_resource_is_protected_and_retained(plans, slug):
+    plan = plans[slug]
+    data = [r for r in plan.kube_objects() if r.inputs["kind"] in DATA_KINDS]
+    data += [r for r in objects(plan, "StatefulSet") if r.inputs["spec"].get("volumeClaimTemplates")]
+    assert {r.inputs["kind"] for r in data} >= {"Namespace", "Cluster", "ObjectBucketClaim"}
+    for r in data:
+        assert r.protect and r.retain_on_delete, (r.type, r.name)
+    (realm_secret,) = [r for r in objects(plan, "Secret") if name_of(r) == f"realm-{slug}"]
+    assert realm_secret.protect, "the realm's record in the stack is protected"
+
+
+def test_removing_a_tenant_file_never_deletes_its_data(tenants_copy, plan_stack):
+    (tenants_copy / "verl.yaml").unlink()
+    # The municipality's stack no longer has a program: `pulumi up -s verl` stops before the engine computes
+    # a single step, so nothing is deleted; `pulumi destroy` refuses because the data resources are protected.
+    with pytest.raises(UnknownStack):
+        run_stack("verl", lambda: build("verl", tenants_copy))
+    protected = {(r.type, r.name) for r in plan_stack("verl").resources if r.protect}
+    assert {("kubernetes:core/v1:Namespace", "verl"), ("kubernetes:postgresql.cnpg.io/v1:Cluster", "postgis")} <= protected
+    # The shared stack never owned the municipality's data: without the file it only drops its listener.
+    shared = plan_stack("shared", tenants_dir=tenants_copy)
+    assert not [r for r in shared.kube_objects() if ns_of(r) == "verl"]
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_object_in_the_namespace_is_created_after_the_namespace(plans, slug):
+    ns_dep = f"kubernetes:core/v1:Namespace::{slug}"
+    for r in objects(plans[slug]):
+        if ns_of(r) == slug:
+            assert ns_dep in r.depends_on, (r.type, r.name, r.depends_on)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_stack_outputs_name_urls_realm_database_service_and_bucket(plans, slug):
+    from components.modules import CATALOGUE
+
+    out, tenant = plans[slug].outputs, TENANTS[slug]
+    assert out["realm"] == slug and out["namespace"] == slug
+    assert out["databaseService"] == f"postgis-rw.{slug}.svc"
+    assert out["bucket"] == f"urbanstack-{slug}"
+    assert out["urls"] == {k: f"https://{CATALOGUE[k].SPEC.name}.{tenant.domain}" for k in tenant.booked()}
+    assert out["issuerUrl"].endswith(f"/realms/{slug}")
