@@ -41,9 +41,6 @@ PRIORITY_TENANT = "urban-tenant"
 # --- added by the shared stack (issue 3) ---------------------------------------------------------------
 KEYCLOAK_HOST_PREFIX = "id"
 """Keycloak's public host is ``id.<baseDomain>``."""
-KEYCLOAK_HTTP_PORT = 8080
-"""Plain-HTTP port of the Keycloak service: TLS ends at the shared Gateway, in-cluster callers (realm jobs)
-use ``http://keycloak-service.urban-identity.svc:8080`` behind NetworkPolicies."""
 KEYCLOAK_MANAGEMENT_PORT = 9000
 """Keycloak's management interface (health, metrics)."""
 KEYCLOAK_DB_CLUSTER = "keycloak-db"

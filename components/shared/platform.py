@@ -1,54 +1,204 @@
-"""The shared platform, composed of one component per concern."""
+"""The shared platform, composed of one component per concern.
+
+=================  ===========================  ============================================================
+component          type token                   what
+=================  ===========================  ============================================================
+Hygiene            urbanstack:shared:platform   namespaces (Pod Security), PriorityClasses, NetworkPolicies
+Operators          urbanstack:shared:operators  CloudNativePG (+ Barman Cloud), cert-manager, Envoy Gateway,
+                                                Keycloak operator, Rook (mode ``rook-ceph``)
+Certificates       urbanstack:shared:certificates  ClusterIssuer (ACME or internal CA)
+Gateway            urbanstack:shared:gateway    GatewayClass, EnvoyProxy, the shared Gateway, platform cert
+Identity           urbanstack:shared:identity   Keycloak, its database, admin credentials, master realm
+Storage            urbanstack:shared:storage    CephCluster + CephObjectStore + bucket class, or external S3
+Monitoring         urbanstack:shared:monitoring kube-prometheus-stack, OpenCost
+=================  ===========================  ============================================================
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import labels, names
-from components.k8s import meta
+from components.k8s import child, meta, network_policy, peer, tcp
+from components.shared.certificates import Certificates
+from components.shared.gateway import Gateway
+from components.shared.identity import Identity
+from components.shared.monitoring import Monitoring
+from components.shared.operators import Operators
+from components.shared.profile import profile_of
+from components.shared.storage import Storage
+
+POD_SECURITY: dict[str, str] = {
+    names.NS_OPERATORS: "restricted",
+    names.NS_CERT_MANAGER: "restricted",
+    names.NS_GATEWAY: "restricted",
+    names.NS_IDENTITY: "restricted",
+    # node-exporter reads the host's network and PID namespaces.
+    names.NS_MONITORING: "privileged",
+    # Ceph OSDs and the CSI node plugins need host access.
+    names.NS_STORAGE: "privileged",
+}
+"""Pod Security level enforced per platform namespace (``audit``/``warn`` are ``restricted`` everywhere)."""
+
+PROTECTED_NAMESPACES = (names.NS_IDENTITY, names.NS_STORAGE)
+"""Namespaces holding data (Keycloak's database, Ceph): protected and kept when the stack is destroyed."""
+
+PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
+    names.PRIORITY_PLATFORM: (1_000_000, "Shared platform services every municipality depends on."),
+    names.PRIORITY_TENANT: (100_000, "Workloads of a municipality."),
+}
+
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+ALL_NAMESPACES = [{"namespaceSelector": {}}]
+KUBE_API_PORTS = (443, 6443)
+WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
+    names.NS_OPERATORS: (9443,),        # CloudNativePG admission webhooks
+    names.NS_CERT_MANAGER: (10250,),    # cert-manager webhook
+    names.NS_MONITORING: (10250,),      # Prometheus operator admission webhook
+}
+"""Ports the kube-apiserver calls (admission webhooks); it calls from node addresses, not from pods."""
+API_CLIENT_NAMESPACES = (names.NS_OPERATORS, names.NS_CERT_MANAGER, names.NS_GATEWAY, names.NS_IDENTITY,
+                         names.NS_MONITORING, names.NS_STORAGE)
+"""Namespaces with operators/controllers that talk to the kube-apiserver (its address is not a pod)."""
+ENVOY_PORTS = (10080, 10443)
+"""Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
+CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
+              {"protocol": "TCP", "port": 6800, "endPort": 7568}]
+"""Ceph mon (msgr2, msgr1) and OSD/MGR ports: kernel RBD/CephFS clients on the nodes connect to them."""
+
+
+def dns_egress() -> dict:
+    return {"to": [peer("kube-system", {"k8s-app": "kube-dns"})],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
+    """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
+
+    Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, scraping from
+    ``urban-monitoring``.
+    """
+    out: list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]] = []
+    for ns in API_CLIENT_NAMESPACES:
+        out.append((ns, "kube-api", {}, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
+    for ns, ports in WEBHOOK_PORTS.items():
+        out.append((ns, "webhooks", {}, [{"from": ANYWHERE, "ports": tcp(*ports)}], None))
+    out += [
+        # CloudNativePG manages PostgreSQL instances in every namespace (status port 8000, PostgreSQL 5432);
+        # their Barman Cloud sidecars call the plugin (gRPC 9090).
+        (names.NS_OPERATORS, "cnpg-instances", {}, [{"from": ALL_NAMESPACES, "ports": tcp(9090)}],
+         [{"to": ALL_NAMESPACES, "ports": tcp(8000, 5432)}]),
+        # ACME: the CA's API and the HTTP-01 self check through the public address.
+        (names.NS_CERT_MANAGER, "acme", {}, None, [{"to": ANYWHERE, "ports": tcp(80, 443)}]),
+        # Envoy: clients from anywhere; upstreams are Services in any namespace (Keycloak, municipalities'
+        # modules, ACME solvers).
+        (names.NS_GATEWAY, "envoy", dict(names.GATEWAY_POD_LABELS), [{"from": ANYWHERE, "ports": tcp(*ENVOY_PORTS)}],
+         [{"to": ALL_NAMESPACES}]),
+        # Keycloak: from the Gateway's Envoy pods; to directories and identity providers of municipalities
+        # (LDAP/LDAPS, OIDC over HTTPS).
+        (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
+         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
+         [{"to": ANYWHERE, "ports": tcp(389, 443, 636)}]),
+        # Keycloak's database is managed by the CloudNativePG operator.
+        (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
+         [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}], None),
+        # Prometheus scrapes every namespace and the kubelets / node exporters on the nodes.
+        (names.NS_MONITORING, "scrape", {}, None,
+         [{"to": ALL_NAMESPACES}, {"to": ANYWHERE, "ports": tcp(9100, 10250)}]),
+    ]
+    if cfg.storage.mode == "rook-ceph":
+        out += [
+            # S3 for municipalities' buckets and database backups; Ceph daemons for clients on the nodes.
+            (names.NS_STORAGE, "rgw", {"app": "rook-ceph-rgw"},
+             [{"from": ALL_NAMESPACES, "ports": tcp(names.RGW_PORT)}], None),
+            (names.NS_STORAGE, "ceph-clients", {}, [{"from": ANYWHERE, "ports": CEPH_PORTS}], None),
+        ]
+    return out
 
 
 class Hygiene(pulumi.ComponentResource):
-    """Platform namespaces with Pod Security labels and default-deny NetworkPolicies."""
+    """Platform namespaces with Pod Security labels, PriorityClasses, default-deny NetworkPolicies plus flows."""
 
     def __init__(self, name: str, cfg, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:platform", name, None, opts)
-        self.namespaces = {}
+        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for ns in names.PLATFORM_NAMESPACES:
-            level = "privileged" if ns == names.NS_STORAGE else "restricted"
+            keep = ns in PROTECTED_NAMESPACES
             self.namespaces[ns] = k8s.core.v1.Namespace(
                 ns,
                 metadata=meta(ns, None, labels={
-                    "pod-security.kubernetes.io/enforce": level,
+                    "pod-security.kubernetes.io/enforce": POD_SECURITY[ns],
                     "pod-security.kubernetes.io/audit": "restricted",
                     "pod-security.kubernetes.io/warn": "restricted",
                 }),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child(self, pulumi.ResourceOptions(protect=keep, retain_on_delete=keep)),
             )
+        self.priority_classes = {
+            pc: k8s.scheduling.v1.PriorityClass(
+                pc, metadata=meta(pc, None), value=value, global_default=False, description=text,
+                preemption_policy="PreemptLowerPriority", opts=child(self))
+            for pc, (value, text) in PRIORITY_CLASSES.items()
+        }
+        self.policies: list[k8s.networking.v1.NetworkPolicy] = []
+        for ns in names.PLATFORM_NAMESPACES:
+            self._policy(ns, "default-deny", {}, [], [])
+            self._policy(ns, "dns", {}, None, [dns_egress()])
+            self._policy(ns, "same-namespace", {}, [{"from": [peer(None, {})]}], [{"to": [peer(None, {})]}])
+            if ns != names.NS_MONITORING:
+                self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, {})]}], None)
+        for ns, flow, pods, ingress, egress in flows(cfg):
+            self._policy(ns, flow, pods, ingress, egress)
         self.register_outputs({})
+
+    def _policy(self, ns: str, flow: str, pods: Mapping[str, str], ingress: Sequence[dict] | None,
+                egress: Sequence[dict] | None) -> None:
+        self.policies.append(network_policy(self, f"{ns}-{flow}", ns, pods, ingress, egress,
+                                            opts=pulumi.ResourceOptions(depends_on=[self.namespaces[ns]])))
 
 
 class SharedPlatform(pulumi.ComponentResource):
-    """Everything that exists once for all municipalities."""
+    """Everything that exists once for all municipalities; ``tenants`` are the validated tenant files."""
 
     def __init__(self, name: str, cfg, tenants: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:shared", name, None, opts)
-        self.hygiene = Hygiene("platform", cfg, opts=pulumi.ResourceOptions(parent=self))
+        profile = profile_of(cfg)
+        here = pulumi.ResourceOptions(parent=self)
+        self.hygiene = Hygiene("platform", cfg, opts=here)
+        ns = self.hygiene.namespaces
+        self.operators = Operators("operators", cfg, profile, ns, opts=here)
+        self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
+                               self.certificates.issuer, opts=here)
+        self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, opts=here)
+        self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
+        self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
+        storage = self.storage.outputs
         self.outputs: dict[str, Any] = {
+            "profile": profile.name,
             "gatewayName": names.GATEWAY_NAME,
             "gatewayNamespace": names.NS_GATEWAY,
+            "gatewayClass": names.GATEWAY_CLASS,
+            "gatewayListeners": {slug: names.https_listener(slug) for slug in sorted(tenants)},
+            "gatewayPodLabels": dict(names.GATEWAY_POD_LABELS),
             "clusterIssuer": names.CLUSTER_ISSUER,
-            "keycloakUrl": f"https://id.{cfg.baseDomain}",
-            "keycloakNamespace": names.NS_IDENTITY,
-            "keycloakAdminSecret": names.KEYCLOAK_ADMIN_SECRET,
-            "s3Endpoint": f"http://rook-ceph-rgw-{names.OBJECT_STORE}.{names.NS_STORAGE}.svc:{names.RGW_PORT}",
-            "s3Mode": cfg.storage.mode,
+            "tlsIssuerKind": cfg.tls.issuer,
+            **self.identity.outputs,
+            "s3Mode": storage["s3Mode"],
+            "s3Endpoint": storage["s3Endpoint"],
+            "s3Region": storage["s3Region"],
+            "s3CredentialsSecret": storage["s3CredentialsSecret"],
+            "bucketStorageClass": storage["bucketStorageClass"],
+            "objectStore": storage["objectStore"],
             "storageClass": cfg.storage.blockStorageClass,
-            "objectStore": names.OBJECT_STORE,
+            "priorityClassPlatform": names.PRIORITY_PLATFORM,
+            "priorityClassTenant": names.PRIORITY_TENANT,
+            "platformNamespaces": list(names.PLATFORM_NAMESPACES),
             "labelKeys": list(labels.COST_LABEL_KEYS),
+            "costLabelKeys": {"tenant": labels.TENANT, "module": labels.MODULE,
+                              "costCenter": labels.COST_CENTER, "costShare": labels.COST_SHARE},
         }
         self.register_outputs(self.outputs)

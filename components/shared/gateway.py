@@ -1,0 +1,152 @@
+"""The shared Gateway (Gateway API v1, implemented by Envoy Gateway).
+
+One GatewayClass ``urban-envoy`` (its data plane configured by an ``EnvoyProxy``) and one Gateway
+``urban-gateway`` in ``urban-gateway`` with these listeners:
+
+==================  =====  =========================  ===================================================
+listener            port   hostname                   routes from / certificate
+==================  =====  =========================  ===================================================
+``http``            80     (any)                      every namespace: ACME HTTP-01 solvers; everything
+                                                      else is redirected to HTTPS
+``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
+``https-<slug>``    443    ``*.<tenant domain>``      namespace ``<slug>`` only; Secret ``<slug>-tls`` in
+                                                      ``<slug>`` (its Certificate and the ReferenceGrant
+                                                      that lets the Gateway read it come from the
+                                                      municipality's stack)
+==================  =====  =========================  ===================================================
+
+Why Envoy Gateway: it is maintained (CNCF, Envoy project), implements the Gateway API natively and passes
+its conformance tests, and runs its data plane unprivileged; ingress-nginx is retired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import labels, names
+from components.k8s import child, meta
+from components.shared.operators import ENVOY_GATEWAY_CONTROLLER, RESTRICTED_CONTAINER
+from components.shared.profile import Profile, spread
+
+MODULE = "gateway"
+ENVOY_PROXY = "urban-envoy"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+ENVOY_POD_SELECTOR = {
+    "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
+    "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
+}
+
+
+def routes_from(namespace: str) -> dict[str, Any]:
+    """``allowedRoutes`` admitting HTTPRoutes of one namespace only."""
+    return {"namespaces": {"from": "Selector",
+                           "selector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}
+
+
+def tenant_listener(slug: str, domain: str) -> dict[str, Any]:
+    """A municipality's HTTPS listener: ``*.<domain>``, its own certificate, its own routes only."""
+    return {
+        "name": names.https_listener(slug),
+        "protocol": "HTTPS",
+        "port": 443,
+        "hostname": f"*.{domain}",
+        "tls": {"mode": "Terminate", "certificateRefs": [
+            {"group": "", "kind": "Secret", "name": names.tenant_tls_secret(slug), "namespace": slug}]},
+        "allowedRoutes": routes_from(slug),
+    }
+
+
+def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every listener of the shared Gateway (see the module docstring)."""
+    out = [
+        {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {
+            "name": names.HTTPS_LISTENER_PLATFORM,
+            "protocol": "HTTPS",
+            "port": 443,
+            "hostname": f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}",
+            "tls": {"mode": "Terminate", "certificateRefs": [
+                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
+            "allowedRoutes": routes_from(names.NS_IDENTITY),
+        },
+    ]
+    out += [tenant_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
+    return out
+
+
+def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
+    """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
+    replicas = profile.gateway_replicas
+    pod: dict[str, Any] = {
+        # Envoy Gateway creates these pods itself: like chart values, they get the cost labels explicitly.
+        "labels": labels.cost_labels(labels.active_scope(), MODULE),
+        "priorityClassName": names.PRIORITY_PLATFORM,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    if replicas > 1:
+        pod["affinity"] = spread(ENVOY_POD_SELECTOR)
+    kubernetes: dict[str, Any] = {
+        "envoyDeployment": {
+            "replicas": replicas,
+            "pod": pod,
+            "container": {
+                "securityContext": RESTRICTED_CONTAINER,
+                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            },
+        },
+    }
+    if replicas > 1:
+        kubernetes["envoyPDB"] = {"maxUnavailable": 1}
+    return {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}}
+
+
+class Gateway(pulumi.ComponentResource):
+    """GatewayClass, EnvoyProxy, the shared Gateway, its platform certificate and the HTTPS redirect."""
+
+    def __init__(self, name: str, cfg, profile: Profile, tenants: Mapping[str, Any], namespace: pulumi.Resource,
+                 operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:shared:gateway", name, None, opts)
+        ns = names.NS_GATEWAY
+        after_operator = pulumi.ResourceOptions(depends_on=[namespace, operators.envoy_gateway])
+        self.envoy_proxy = k8s.apiextensions.CustomResource(
+            ENVOY_PROXY, api_version="gateway.envoyproxy.io/v1alpha1", kind="EnvoyProxy",
+            metadata=meta(ENVOY_PROXY, ns), spec=envoy_proxy_spec(profile), opts=child(self, after_operator))
+        self.gateway_class = k8s.apiextensions.CustomResource(
+            names.GATEWAY_CLASS, api_version=GATEWAY_API, kind="GatewayClass",
+            metadata=meta(names.GATEWAY_CLASS, None),
+            spec={
+                "controllerName": ENVOY_GATEWAY_CONTROLLER,
+                "description": "Envoy Gateway data plane of the Urban Stack",
+                "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": ENVOY_PROXY,
+                                  "namespace": ns},
+            },
+            opts=child(self, pulumi.ResourceOptions(depends_on=[operators.envoy_gateway, self.envoy_proxy])))
+        self.certificate = k8s.apiextensions.CustomResource(
+            names.PLATFORM_TLS_SECRET, api_version="cert-manager.io/v1", kind="Certificate",
+            metadata=meta(names.PLATFORM_TLS_SECRET, ns),
+            spec={
+                "secretName": names.PLATFORM_TLS_SECRET,
+                "dnsNames": [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"],
+                "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": names.CLUSTER_ISSUER},
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            },
+            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cert_manager, issuer])))
+        self.gateway = k8s.apiextensions.CustomResource(
+            names.GATEWAY_NAME, api_version=GATEWAY_API, kind="Gateway",
+            metadata=meta(names.GATEWAY_NAME, ns),
+            spec={"gatewayClassName": names.GATEWAY_CLASS, "listeners": listeners(cfg, tenants)},
+            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, self.gateway_class])))
+        self.redirect = k8s.apiextensions.CustomResource(
+            "https-redirect", api_version=GATEWAY_API, kind="HTTPRoute",
+            metadata=meta("https-redirect", ns),
+            spec={
+                "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": ns, "sectionName": names.HTTP_LISTENER}],
+                "rules": [{"filters": [{"type": "RequestRedirect",
+                                        "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
+            },
+            opts=child(self, pulumi.ResourceOptions(depends_on=[self.gateway])))
+        self.register_outputs({})

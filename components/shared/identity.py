@@ -1,0 +1,161 @@
+"""The shared Keycloak: one (in production highly available) Keycloak with its own CloudNativePG cluster.
+
+* bootstrap admin: user name and a 32-character password from pulumi-random in Secret
+  ``names.KEYCLOAK_ADMIN_SECRET`` (keys ``username``/``password``); the Keycloak operator creates the master
+  realm's admin from it, realm jobs log in with it; both values are secret stack outputs;
+* database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
+  PodDisruptionBudget when it has more than one instance;
+* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway
+  (HTTPRoute on the Gateway's ``https-platform`` listener), plain HTTP inside the cluster behind
+  NetworkPolicies; the operator's own Ingress and NetworkPolicy are off (the platform manages both);
+* master realm hardening (``components/realm_policy.py``) applied declaratively by keycloak-config-cli
+  (``realm_job``), re-run whenever the document changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import names
+from components.k8s import child, http_route, meta, pdb, secret
+from components.realm_policy import REALM_SECURITY
+from components.shared.profile import Profile, spread
+from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, realm_job
+from components.versions import IMAGES
+
+ADMIN_USERNAME = "urban-admin"
+DB_NAME = "keycloak"
+DB_OWNER = "keycloak"
+DB_APP_SECRET = f"{names.KEYCLOAK_DB_CLUSTER}-app"
+"""Secret CloudNativePG creates for the application owner (keys ``username``, ``password``)."""
+DB_POD_LABELS = {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}
+
+MASTER_REALM_OVERRIDES: dict[str, Any] = {
+    # Realm jobs log in to the master realm over the in-cluster HTTP service (TLS ends at the Gateway):
+    # `external` still requires TLS for every request from a public address.
+    "sslRequired": "external",
+    # The master realm only has platform administrators: no self-service password reset by e-mail.
+    "resetPasswordAllowed": False,
+    "rememberMe": False,
+}
+
+
+def keycloak_host(cfg) -> str:
+    return f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"
+
+
+def master_realm() -> dict[str, Any]:
+    """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides."""
+    return {"realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES}
+
+
+def database_spec(cfg, profile: Profile) -> dict[str, Any]:
+    instances = profile.database_instances
+    return {
+        "description": "Database of the shared Keycloak",
+        "instances": instances,
+        "imageName": IMAGES["postgresql"].ref,
+        "primaryUpdateStrategy": "unsupervised",
+        "enablePDB": instances > 1,
+        "priorityClassName": names.PRIORITY_PLATFORM,
+        "bootstrap": {"initdb": {"database": DB_NAME, "owner": DB_OWNER, "dataChecksums": True}},
+        "storage": {"size": f"{profile.database_storage_gi}Gi", "storageClass": cfg.storage.blockStorageClass},
+        "resources": profile.database_size.resources(),
+        "affinity": {
+            "enablePodAntiAffinity": instances > 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "podAntiAffinityType": "preferred",
+        },
+        "monitoring": {"enablePodMonitor": True},
+    }
+
+
+def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
+    instances = profile.keycloak_instances
+    spec: dict[str, Any] = {
+        "instances": instances,
+        "image": IMAGES["keycloak"].ref,
+        "db": {
+            "vendor": "postgres",
+            "host": f"{names.KEYCLOAK_DB_CLUSTER}-rw",
+            "port": 5432,
+            "database": DB_NAME,
+            "usernameSecret": {"name": DB_APP_SECRET, "key": "username"},
+            "passwordSecret": {"name": DB_APP_SECRET, "key": "password"},
+        },
+        "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET}},
+        "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT},
+        "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "backchannelDynamic": True},
+        "proxy": {"headers": "xforwarded"},
+        "ingress": {"enabled": False},
+        "networkPolicy": {"enabled": False},
+        "resources": profile.keycloak_size.resources(),
+        "additionalOptions": [
+            {"name": "metrics-enabled", "value": "true"},
+            {"name": "health-enabled", "value": "true"},
+        ],
+        "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
+    }
+    if instances > 1:
+        spec["scheduling"]["affinity"] = spread(names.KEYCLOAK_POD_LABELS)
+    return spec
+
+
+class Identity(pulumi.ComponentResource):
+    """Keycloak, its database, its admin credentials and the hardened master realm."""
+
+    def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
+                 operators, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:shared:identity", name, None, opts)
+        ns = names.NS_IDENTITY
+        in_ns = pulumi.ResourceOptions(depends_on=[namespace])
+
+        self.admin_password = random.RandomPassword(
+            "keycloak-admin-password", length=32, special=True, override_special="-_.:+",
+            min_lower=2, min_upper=2, min_numeric=2, min_special=2, opts=child(self))
+        self.admin_secret = secret(self, names.KEYCLOAK_ADMIN_SECRET, ns,
+                                   {"username": ADMIN_USERNAME, "password": self.admin_password.result},
+                                   opts=pulumi.ResourceOptions(depends_on=[namespace],
+                                                               additional_secret_outputs=["stringData"]))
+        self.database = k8s.apiextensions.CustomResource(
+            names.KEYCLOAK_DB_CLUSTER,
+            api_version="postgresql.cnpg.io/v1",
+            kind="Cluster",
+            metadata=meta(names.KEYCLOAK_DB_CLUSTER, ns),
+            spec=database_spec(cfg, profile),
+            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cnpg], protect=True,
+                                                    retain_on_delete=True)),
+        )
+        self.keycloak = k8s.apiextensions.CustomResource(
+            names.KEYCLOAK_NAME,
+            api_version="k8s.keycloak.org/v2beta1",
+            kind="Keycloak",
+            # The provider waits for the operator's Ready condition before dependants (realm jobs) start.
+            metadata=meta(names.KEYCLOAK_NAME, ns, annotations={"pulumi.com/waitFor": "condition=Ready"}),
+            spec=keycloak_spec(cfg, profile),
+            opts=child(self, pulumi.ResourceOptions(
+                depends_on=[namespace, operators.keycloak, self.database, self.admin_secret])),
+        )
+        self.pdbs = []
+        if profile.keycloak_instances > 1:
+            self.pdbs.append(pdb(self, names.KEYCLOAK_NAME, ns, names.KEYCLOAK_POD_LABELS, opts=in_ns))
+        self.route = http_route(self, names.KEYCLOAK_NAME, ns, keycloak_host(cfg), names.KEYCLOAK_SERVICE,
+                                names.KEYCLOAK_HTTP_PORT, names.GATEWAY_NAME, names.NS_GATEWAY,
+                                section=names.HTTPS_LISTENER_PLATFORM, opts=in_ns)
+        self.master_secret, self.master_job = realm_job(
+            self, "realm-master", json.dumps(master_realm(), sort_keys=True, indent=1), namespace=ns,
+            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.admin_secret]))
+        self.outputs: dict[str, Any] = {
+            "keycloakUrl": f"https://{keycloak_host(cfg)}",
+            "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,
+            "keycloakNamespace": ns,
+            "keycloakAdminSecret": names.KEYCLOAK_ADMIN_SECRET,
+            "keycloakAdminUsername": pulumi.Output.secret(ADMIN_USERNAME),
+            "keycloakAdminPassword": pulumi.Output.secret(self.admin_password.result),
+        }
+        self.register_outputs({})

@@ -1,0 +1,144 @@
+"""Monitoring and metering: kube-prometheus-stack and OpenCost in ``urban-monitoring``.
+
+* Prometheus picks up every ServiceMonitor/PodMonitor/PrometheusRule of the cluster (tenant stacks and
+  operators bring their own); in ``production`` two Prometheus and three Alertmanager replicas, spread over
+  nodes, with PodDisruptionBudgets.
+* OpenCost reads Prometheus and prices usage with the platform's own price list
+  (:data:`PLATFORM_PRICES`, OpenCost custom pricing); its ``/allocation`` API aggregates by namespace or by
+  the cost labels (``aggregate=label:urban-stack/tenant``). One replica: OpenCost is not clustered.
+  Its UI is off (the API is what finance reads); the exporter runs non-root with a read-only root filesystem.
+* The namespace enforces Pod Security ``privileged``: node-exporter needs the host's network and PID
+  namespaces to report node metrics; every other pod here still runs restricted settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components import names
+from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
+from components.shared.profile import Profile
+
+MODULE = "monitoring"
+KPS_FULLNAME = "kps"
+PROMETHEUS_SERVICE = f"{KPS_FULLNAME}-prometheus"
+PROMETHEUS_PORT = 9090
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{names.NS_MONITORING}.svc:{PROMETHEUS_PORT}"
+
+PLATFORM_PRICES: dict[str, float] = {
+    "CPU": 0.0310,
+    "RAM": 0.0042,
+    "storage": 0.00014,
+}
+"""The platform's price list in EUR per hour, as OpenCost custom pricing reads it:
+
+* ``CPU``: one vCPU (core) for one hour,
+* ``RAM``: one GiB of memory for one hour,
+* ``storage``: one GiB of persistent volume for one hour (0.00014 €/GiB·h ≈ 0.10 €/GiB per month).
+
+The one place these numbers live until finance keeps them in ``finance/prices.yaml``; OpenCost's allocation
+(and so every statement) is priced with them.
+"""
+PRICE_CURRENCY = "EUR"
+
+
+def opencost_cost_model() -> dict[str, Any]:
+    """OpenCost ``customPricing.costModel``: the platform prices, no GPU, spot or network charges."""
+    return {
+        "description": f"Urban Stack platform price list ({PRICE_CURRENCY} per hour)",
+        "CPU": PLATFORM_PRICES["CPU"],
+        "spotCPU": PLATFORM_PRICES["CPU"],
+        "RAM": PLATFORM_PRICES["RAM"],
+        "spotRAM": PLATFORM_PRICES["RAM"],
+        "GPU": 0.0,
+        "storage": PLATFORM_PRICES["storage"],
+        "zoneNetworkEgress": 0.0,
+        "regionNetworkEgress": 0.0,
+        "internetNetworkEgress": 0.0,
+    }
+
+
+def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
+    labels = pod_labels(MODULE)
+    prom = profile.prometheus_replicas
+    alert = profile.alertmanager_replicas
+    return {
+        "fullnameOverride": KPS_FULLNAME,
+        "commonLabels": labels,
+        "crds": {"enabled": True},
+        "prometheusOperator": {
+            "podLabels": labels,
+            "priorityClassName": names.PRIORITY_PLATFORM,
+            "containerSecurityContext": RESTRICTED_CONTAINER,
+        },
+        "prometheus": {
+            "podDisruptionBudget": {"enabled": prom > 1, "maxUnavailable": 1},
+            "prometheusSpec": {
+                "replicas": prom,
+                "podAntiAffinity": "soft" if prom > 1 else "",
+                "podMetadata": {"labels": labels},
+                "priorityClassName": names.PRIORITY_PLATFORM,
+                "retention": profile.prometheus_retention,
+                "resources": profile.prometheus_size.resources(),
+                # Select every monitor and rule in the cluster, not only the chart's own.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "storageSpec": {"volumeClaimTemplate": {"spec": {
+                    "storageClassName": cfg.storage.blockStorageClass,
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": f"{profile.prometheus_storage_gi}Gi"}},
+                }}},
+            },
+        },
+        "alertmanager": {
+            "podDisruptionBudget": {"enabled": alert > 1, "maxUnavailable": 1},
+            "alertmanagerSpec": {
+                "replicas": alert,
+                "podAntiAffinity": "soft" if alert > 1 else "",
+                "podMetadata": {"labels": labels},
+                "priorityClassName": names.PRIORITY_PLATFORM,
+            },
+        },
+        "grafana": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
+        "kube-state-metrics": {"customLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
+        "prometheus-node-exporter": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
+    }
+
+
+def opencost_values(cfg) -> dict[str, Any]:
+    return {
+        "podLabels": pod_labels(MODULE),
+        "priorityClassName": names.PRIORITY_PLATFORM,
+        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "opencost": {
+            "exporter": {
+                "replicas": 1,
+                "defaultClusterId": cfg.baseDomain,
+                "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": 1001},
+                "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            },
+            "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,
+                              "costModel": opencost_cost_model()},
+            "prometheus": {"internal": {"enabled": True, "serviceName": PROMETHEUS_SERVICE,
+                                        "namespaceName": names.NS_MONITORING, "port": PROMETHEUS_PORT}},
+            "metrics": {"serviceMonitor": {"enabled": True}},
+            "ui": {"enabled": False},
+        },
+    }
+
+
+class Monitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack and OpenCost."""
+
+    def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("urbanstack:shared:monitoring", name, None, opts)
+        in_ns = pulumi.ResourceOptions(depends_on=[namespace])
+        self.prometheus = helm_chart(self, "kube-prometheus-stack", names.NS_MONITORING,
+                                     prometheus_values(profile, cfg), in_ns)
+        self.opencost = helm_chart(self, "opencost", names.NS_MONITORING, opencost_values(cfg),
+                                   pulumi.ResourceOptions(depends_on=[namespace, self.prometheus]))
+        self.register_outputs({})

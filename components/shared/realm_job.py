@@ -1,0 +1,110 @@
+"""Declarative Keycloak realms: keycloak-config-cli run as a Job against the shared Keycloak.
+
+The Keycloak operator's ``KeycloakRealmImport`` only creates a realm and never updates it, so realms are
+applied with keycloak-config-cli (adorsys), which creates *and* updates a realm from a JSON document.
+The shared stack uses it for the master realm, the tenant stacks for every municipality's realm:
+
+    secret, job = realm_job(parent, "realm-verl", realm_json)
+
+* the realm document goes into a Secret ``<name>`` (it may contain client secrets);
+* the Job's name carries a hash of the document (``<name>-<hash>``): a changed document is a new
+  Job name, so Pulumi replaces the Job and the configuration is applied again; an unchanged document
+  leaves the finished Job alone;
+* the Job authenticates with the master realm's bootstrap admin from Secret ``names.KEYCLOAK_ADMIN_SECRET``
+  and talks to Keycloak inside the cluster (``KEYCLOAK_INTERNAL_URL``), waiting until it is available;
+* Pulumi waits for the Job to complete, so a realm that cannot be applied fails the deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import names
+from components.k8s import Container, child, meta, pod_spec
+from components.sizing import Size
+
+KEYCLOAK_INTERNAL_URL = (
+    f"http://{names.KEYCLOAK_SERVICE}.{names.NS_IDENTITY}.svc:{names.KEYCLOAK_HTTP_PORT}"
+)
+"""Keycloak as seen from inside the cluster (TLS ends at the Gateway; NetworkPolicies guard this path)."""
+CONFIG_KEY = "realm.json"
+CONFIG_DIR = "/config"
+JOB_SIZE = Size(200, 512)
+AVAILABILITY_TIMEOUT = "300s"
+HASH_LENGTH = 10
+
+
+def config_hash(realm_json: str) -> str:
+    """Short, stable hash of a realm document (part of the Job name)."""
+    return hashlib.sha256(realm_json.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def job_name(name: str, realm_json: str) -> str:
+    """``<name>-<hash>``: a new name (and so a new run) whenever the document changes."""
+    return f"{name}-{config_hash(realm_json)}"
+
+
+def realm_container() -> Container:
+    """keycloak-config-cli, non-root, read-only root filesystem (it only writes to /tmp)."""
+    return Container(
+        name="keycloak-config-cli",
+        image="keycloak-config-cli",
+        size=JOB_SIZE,
+        env={
+            "KEYCLOAK_URL": KEYCLOAK_INTERNAL_URL,
+            "KEYCLOAK_AVAILABILITYCHECK_ENABLED": "true",
+            "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT": AVAILABILITY_TIMEOUT,
+            "IMPORT_FILES_LOCATIONS": f"{CONFIG_DIR}/{CONFIG_KEY}",
+            "IMPORT_VARSUBSTITUTION_ENABLED": "false",
+        },
+        secret_env={
+            "KEYCLOAK_USER": (names.KEYCLOAK_ADMIN_SECRET, "username"),
+            "KEYCLOAK_PASSWORD": (names.KEYCLOAK_ADMIN_SECRET, "password"),
+        },
+        writable=("/tmp",),
+        mounts={"realm-config": (CONFIG_DIR, True, None)},
+    )
+
+
+def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
+              namespace: str = names.NS_IDENTITY,
+              opts: pulumi.ResourceOptions | None = None) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+    """A Secret with the realm document and the Job that applies it (see the module docstring).
+
+    ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
+    ``realm-master``); it names the Secret and, with the hash, the Job. ``realm_json`` is the
+    keycloak-config-cli document (it may be a secret Output). ``opts`` adds e.g. ``depends_on``.
+    """
+    document = pulumi.Output.from_input(realm_json)
+    if len(name) > 63 - HASH_LENGTH - 1:
+        raise ValueError(f"realm job name {name!r} is too long for a Kubernetes name with its hash")
+    secret_name = name
+    secret = k8s.core.v1.Secret(
+        secret_name,
+        metadata=meta(secret_name, namespace, names.REALM_JOB_LABELS),
+        type="Opaque",
+        string_data={CONFIG_KEY: document},
+        opts=child(parent, opts),
+    )
+    # The hash of a secret document reveals nothing about it; keeping the name non-secret keeps it readable.
+    name_out = pulumi.Output.unsecret(document.apply(lambda doc: job_name(name, doc)))
+    spec = pod_spec(
+        [realm_container()],
+        volumes=[{"name": "realm-config", "secret": {"secretName": secret_name, "defaultMode": 0o440}}],
+        priority_class=names.PRIORITY_PLATFORM,
+    )
+    spec["restartPolicy"] = "Never"
+    job = k8s.batch.v1.Job(
+        name,
+        metadata={"name": name_out, "namespace": namespace, "labels": dict(names.REALM_JOB_LABELS)},
+        spec={
+            "backoffLimit": 4,
+            "activeDeadlineSeconds": 900,
+            "template": {"metadata": {"labels": dict(names.REALM_JOB_LABELS)}, "spec": spec},
+        },
+        opts=pulumi.ResourceOptions.merge(child(parent, opts), pulumi.ResourceOptions(depends_on=[secret])),
+    )
+    return secret, job

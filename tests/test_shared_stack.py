@@ -1,0 +1,371 @@
+"""The shared stack: what it registers per profile, TLS issuer and storage mode, and what it hands tenants."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from components import labels, names
+from components.shared import realm_job as rj
+from components.shared.monitoring import PLATFORM_PRICES
+from components.shared.operators import place_keycloak_operator
+from components.versions import CHARTS, MANIFESTS
+from urbanstack.offline import StackPlan
+from urbanstack.plan import manifest, plan_shared
+
+
+@pytest.fixture(scope="module")
+def production(plan_stack) -> StackPlan:
+    """stacks/Pulumi.shared.yaml as checked in: profile production, ACME, rook-ceph."""
+    return plan_stack("shared")
+
+
+@pytest.fixture(scope="module")
+def dev() -> StackPlan:
+    from urbanstack.plan import SHARED_CONFIG, stack_config
+
+    cfg = dict(stack_config(SHARED_CONFIG))
+    cfg.update({
+        "urban-stack:profile": "dev",
+        "urban-stack:tls": {"issuer": "internal-ca"},
+        "urban-stack:storage": {"mode": "external", "blockStorageClass": "standard",
+                                "external": {"endpoint": "https://s3.example-cloud.de", "region": "de-nrw-1"}},
+    })
+    return plan_shared(config=cfg)
+
+
+def chart(plan: StackPlan, key: str) -> dict:
+    found = [r for r in plan.of_type("kubernetes:helm.sh/v4:Chart") if r.name == key]
+    assert len(found) == 1, f"chart {key} registered {len(found)} times"
+    return found[0].inputs
+
+
+def one(plan: StackPlan, kind: str, name: str, namespace: str | None = None) -> dict:
+    found = plan.find(kind, name, namespace)
+    assert len(found) == 1, f"{kind} {namespace}/{name}: {len(found)} objects"
+    return manifest(found[0].inputs)
+
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def revealed(value):
+    """A secret input as the mocks deliver it (Pulumi's secret wrapper) or plain."""
+    return value["value"] if isinstance(value, dict) and SECRET_SIG in value else value
+
+
+def pdb_selectors(plan: StackPlan) -> list[tuple[str, dict]]:
+    return [(manifest(r.inputs)["metadata"]["namespace"], manifest(r.inputs)["spec"]["selector"]["matchLabels"])
+            for r in plan.find("PodDisruptionBudget")]
+
+
+# --- operators ------------------------------------------------------------------------------------------
+
+def test_every_operator_is_a_chart_pinned_in_the_version_catalogue(production):
+    for key in ("cloudnative-pg", "plugin-barman-cloud", "cert-manager", "envoy-gateway", "kube-prometheus-stack",
+                "opencost", "rook-ceph"):
+        inputs = chart(production, key)
+        assert inputs["version"] == CHARTS[key].version
+        assert inputs["chart"] == CHARTS[key].chart
+
+
+def test_no_chart_comes_from_bitnami_minio_or_ingress_nginx():
+    for spec in CHARTS.values():
+        for banned in ("bitnami", "minio", "ingress-nginx"):
+            assert banned not in f"{spec.chart} {spec.repo}".lower()
+
+
+def test_the_keycloak_operator_is_installed_from_its_release_manifests_pinned_by_version(production):
+    groups = production.of_type("kubernetes:yaml/v2:ConfigGroup")
+    assert [g.name for g in groups] == ["keycloak-operator"]
+    files = groups[0].inputs["files"]
+    version = MANIFESTS["keycloak-operator"].version
+    assert files and all(f"/keycloak-k8s-resources/{version}/" in f for f in files)
+    assert any(f.endswith("kubernetes/kubernetes.yml") for f in files)
+
+
+def test_the_keycloak_operator_manifests_are_moved_to_the_identity_namespace_and_hardened():
+    binding = place_keycloak_operator("ClusterRoleBinding", {
+        "metadata": {"name": "keycloak-operator-clusterrole-binding"},
+        "subjects": [{"kind": "ServiceAccount", "name": "keycloak-operator", "namespace": "keycloak"}]})
+    assert binding["subjects"][0]["namespace"] == names.NS_IDENTITY
+    assert "namespace" not in binding["metadata"]
+    deployment = place_keycloak_operator("Deployment", {
+        "metadata": {"name": "keycloak-operator"},
+        "spec": {"template": {"spec": {"containers": [{"name": "keycloak-operator"}]}}}})
+    assert deployment["metadata"]["namespace"] == names.NS_IDENTITY
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["priorityClassName"] == names.PRIORITY_PLATFORM
+    container = pod["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_rook_is_only_installed_for_storage_mode_rook_ceph(production, dev):
+    assert chart(production, "rook-ceph")
+    assert "rook-ceph" not in [r.name for r in dev.of_type("kubernetes:helm.sh/v4:Chart")]
+    assert dev.find("CephCluster") == [] and dev.find("CephObjectStore") == []
+
+
+def test_chart_values_carry_the_shared_cost_labels_of_their_module(production):
+    operators = chart(production, "cloudnative-pg")["values"]["podLabels"]
+    assert operators[labels.TENANT] == labels.SHARED_TENANT
+    assert operators[labels.MODULE] == "operators"
+    assert operators[labels.COST_SHARE] == labels.SHARED
+    assert operators[labels.COST_CENTER] == "KGT-URBAN-BETRIEB"
+    monitoring = chart(production, "kube-prometheus-stack")["values"]["prometheus"]["prometheusSpec"]
+    assert monitoring["podMetadata"]["labels"][labels.MODULE] == "monitoring"
+    assert chart(production, "opencost")["values"]["podLabels"][labels.MODULE] == "monitoring"
+
+
+def test_operators_run_non_root_with_a_read_only_root_filesystem(production):
+    for key, path in (("cloudnative-pg", ("containerSecurityContext",)),
+                      ("plugin-barman-cloud", ("containerSecurityContext",)),
+                      ("cert-manager", ("containerSecurityContext",)),
+                      ("cert-manager", ("webhook", "containerSecurityContext")),
+                      ("opencost", ("opencost", "exporter", "securityContext"))):
+        node = chart(production, key)["values"]
+        for part in path:
+            node = node[part]
+        assert node["readOnlyRootFilesystem"] is True, key
+        assert node["allowPrivilegeEscalation"] is False, key
+
+
+# --- profiles -------------------------------------------------------------------------------------------
+
+def test_production_runs_controllers_twice_with_anti_affinity_and_disruption_budgets(production):
+    cnpg = chart(production, "cloudnative-pg")["values"]
+    assert cnpg["replicaCount"] == 2
+    assert "podAntiAffinity" in cnpg["affinity"]
+    assert (names.NS_OPERATORS, {"app.kubernetes.io/name": "cloudnative-pg"}) in pdb_selectors(production)
+    cm = chart(production, "cert-manager")["values"]
+    for section in (cm, cm["webhook"], cm["cainjector"]):
+        assert section["replicaCount"] == 2
+        assert section["podDisruptionBudget"]["enabled"] is True
+        assert "podAntiAffinity" in section["affinity"]
+    eg = chart(production, "envoy-gateway")["values"]
+    assert eg["deployment"]["replicas"] == 2
+    assert eg["podDisruptionBudget"]["minAvailable"] == 1
+    assert "podAntiAffinity" in eg["deployment"]["pod"]["affinity"]
+
+
+def test_dev_runs_one_replica_of_everything_without_disruption_budgets(dev):
+    assert chart(dev, "cloudnative-pg")["values"]["replicaCount"] == 1
+    assert "affinity" not in chart(dev, "cloudnative-pg")["values"]
+    assert chart(dev, "cert-manager")["values"]["podDisruptionBudget"]["enabled"] is False
+    assert chart(dev, "envoy-gateway")["values"]["deployment"]["replicas"] == 1
+    assert pdb_selectors(dev) == []
+    kc = one(dev, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["instances"] == 1 and "affinity" not in kc["scheduling"]
+    db = one(dev, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
+    assert db["instances"] == 1 and db["enablePDB"] is False
+    envoy = one(dev, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    assert envoy["envoyDeployment"]["replicas"] == 1 and "envoyPDB" not in envoy
+    prom = chart(dev, "kube-prometheus-stack")["values"]
+    assert prom["prometheus"]["prometheusSpec"]["replicas"] == 1
+    assert prom["prometheus"]["podDisruptionBudget"]["enabled"] is False
+
+
+def test_production_keycloak_is_highly_available(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["instances"] == 3
+    assert "podAntiAffinity" in kc["scheduling"]["affinity"]
+    assert (names.NS_IDENTITY, names.KEYCLOAK_POD_LABELS) in pdb_selectors(production)
+    db = one(production, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
+    assert db["instances"] == 3
+    assert db["enablePDB"] is True and db["affinity"]["enablePodAntiAffinity"] is True
+
+
+def test_production_gateway_data_plane_prometheus_and_ceph_are_spread_and_budgeted(production):
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    assert envoy["envoyDeployment"]["replicas"] == 3
+    assert envoy["envoyPDB"] == {"maxUnavailable": 1}
+    assert "podAntiAffinity" in envoy["envoyDeployment"]["pod"]["affinity"]
+    prom = chart(production, "kube-prometheus-stack")["values"]
+    assert prom["prometheus"]["prometheusSpec"]["replicas"] == 2
+    assert prom["prometheus"]["prometheusSpec"]["podAntiAffinity"] == "soft"
+    assert prom["prometheus"]["podDisruptionBudget"]["enabled"] is True
+    assert prom["alertmanager"]["podDisruptionBudget"]["enabled"] is True
+    ceph = one(production, "CephCluster", "urban-ceph", names.NS_STORAGE)["spec"]
+    assert ceph["mon"] == {"count": 3, "allowMultiplePerNode": False}
+    assert ceph["disruptionManagement"]["managePodBudgets"] is True
+    rgw = one(production, "CephObjectStore", names.OBJECT_STORE, names.NS_STORAGE)["spec"]["gateway"]
+    assert rgw["instances"] == 2 and "podAntiAffinity" in rgw["placement"]
+    assert rgw["port"] == names.RGW_PORT
+
+
+# --- identity -------------------------------------------------------------------------------------------
+
+def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admin(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["hostname"]["hostname"] == "https://id.urbanstack.kreis-guetersloh.example"
+    assert kc["db"]["host"] == f"{names.KEYCLOAK_DB_CLUSTER}-rw"
+    assert kc["bootstrapAdmin"]["user"]["secret"] == names.KEYCLOAK_ADMIN_SECRET
+    assert kc["ingress"]["enabled"] is False
+    admin = production.find("Secret", names.KEYCLOAK_ADMIN_SECRET, names.NS_IDENTITY)[0].inputs
+    assert set(revealed(admin["stringData"])) == {"username", "password"}
+    assert production.of_type("random:index/randomPassword:RandomPassword")[0].inputs["length"] == 32
+    assert {"keycloakAdminUsername", "keycloakAdminPassword"} <= production.secret_outputs
+    route = one(production, "HTTPRoute", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert route["parentRefs"][0]["sectionName"] == names.HTTPS_LISTENER_PLATFORM
+
+
+def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configuration(production):
+    secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
+    document = json.loads(revealed(secret["stringData"])[rj.CONFIG_KEY])
+    assert document["realm"] == "master"
+    jobs = production.find("Job", namespace=names.NS_IDENTITY)
+    assert len(jobs) == 1
+    job = manifest(jobs[0].inputs)
+    raw = revealed(secret["stringData"])[rj.CONFIG_KEY]
+    assert job["metadata"]["name"] == rj.job_name("realm-master", raw)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith("docker.io/adorsys/keycloak-config-cli:")
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    assert env["KEYCLOAK_URL"]["value"] == rj.KEYCLOAK_INTERNAL_URL
+    assert env["KEYCLOAK_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == names.KEYCLOAK_ADMIN_SECRET
+
+
+def test_the_master_realm_document_sets_password_brute_force_and_token_policies():
+    from components.shared.identity import master_realm
+
+    realm = master_realm()
+    assert realm["realm"] == "master"
+    assert "length(12)" in realm["passwordPolicy"]
+    assert realm["bruteForceProtected"] is True and realm["failureFactor"] <= 5
+    assert realm["accessTokenLifespan"] <= 300
+    assert realm["ssoSessionIdleTimeout"] <= 1800
+    assert realm["registrationAllowed"] is False
+
+
+def test_a_changed_realm_document_gets_a_new_job_name_and_an_unchanged_one_keeps_it():
+    doc = json.dumps({"realm": "verl", "enabled": True})
+    assert rj.job_name("realm-verl", doc) == rj.job_name("realm-verl", doc)
+    assert rj.job_name("realm-verl", doc) != rj.job_name("realm-verl", doc.replace("true", "false"))
+    assert len(rj.job_name("realm-rheda-wiedenbrueck", doc)) <= 63
+
+
+# --- gateway and certificates ---------------------------------------------------------------------------
+
+def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_listener_per_municipality(production):
+    gw = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
+    assert gw["gatewayClassName"] == names.GATEWAY_CLASS
+    by_name = {listener["name"]: listener for listener in gw["listeners"]}
+    assert by_name["http"]["port"] == 80
+    assert by_name[names.HTTPS_LISTENER_PLATFORM]["hostname"] == "id.urbanstack.kreis-guetersloh.example"
+    verl = by_name["https-verl"]
+    assert verl["hostname"] == "*.urbanstack.verl.example"
+    assert verl["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": "verl-tls", "namespace": "verl"}]
+    assert verl["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": "verl"}
+    assert {n for n in by_name if n.startswith("https-") and n != names.HTTPS_LISTENER_PLATFORM} == {
+        "https-guetersloh", "https-verl", "https-rheda-wiedenbrueck", "https-rietberg"}
+    assert production.outputs["gatewayListeners"]["verl"] == "https-verl"
+
+
+def test_acme_issues_through_the_shared_gateway(production):
+    issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
+    assert issuer["email"] == "betrieb@urbanstack.kreis-guetersloh.example"
+    ref = issuer["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+    assert (ref["name"], ref["namespace"], ref["sectionName"]) == (names.GATEWAY_NAME, names.NS_GATEWAY, "http")
+    assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
+
+
+def test_an_internal_ca_is_a_self_signed_root_and_a_ca_issuer(dev):
+    root = one(dev, "Certificate", "urban-root-ca", names.NS_CERT_MANAGER)["spec"]
+    assert root["isCA"] is True and root["issuerRef"]["name"] == "urban-selfsigned"
+    assert one(dev, "ClusterIssuer", "urban-selfsigned")["spec"] == {"selfSigned": {}}
+    assert one(dev, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"] == {"ca": {"secretName": "urban-root-ca"}}
+
+
+# --- storage --------------------------------------------------------------------------------------------
+
+def test_rook_ceph_mode_offers_an_object_store_and_a_bucket_class(production):
+    sc = one(production, "StorageClass", names.OBJECT_BUCKET_STORAGE_CLASS)
+    assert sc["provisioner"] == f"{names.NS_STORAGE}.ceph.rook.io/bucket"
+    assert sc["parameters"]["objectStoreName"] == names.OBJECT_STORE
+    assert production.outputs["s3Mode"] == "rook-ceph"
+    assert production.outputs["s3Endpoint"] == f"http://rook-ceph-rgw-urban-objects.urban-storage.svc:{names.RGW_PORT}"
+    for r in production.kube_objects():
+        if r.inputs.get("kind") in ("CephCluster", "CephObjectStore"):
+            assert r.protect and r.retain_on_delete
+
+
+def test_external_mode_hands_the_provider_to_the_tenants(dev):
+    assert dev.outputs["s3Mode"] == "external"
+    assert dev.outputs["s3Endpoint"] == "https://s3.example-cloud.de"
+    assert dev.outputs["s3Region"] == "de-nrw-1"
+    assert dev.outputs["s3CredentialsSecret"] == "external-s3-credentials"
+    assert dev.outputs["bucketStorageClass"] is None
+
+
+# --- hygiene --------------------------------------------------------------------------------------------
+
+def test_every_platform_namespace_denies_by_default_and_allows_dns(production):
+    policies = [manifest(r.inputs) for r in production.find("NetworkPolicy")]
+    for ns in names.PLATFORM_NAMESPACES:
+        mine = {p["metadata"]["name"]: p["spec"] for p in policies if p["metadata"]["namespace"] == ns}
+        deny = mine[f"{ns}-default-deny"]
+        assert deny == {"podSelector": {}, "ingress": [], "egress": [], "policyTypes": ["Ingress", "Egress"]}
+        assert mine[f"{ns}-dns"]["egress"][0]["ports"][0]["port"] == 53
+
+
+def test_keycloak_is_reachable_from_the_gateway_and_its_database_from_the_operator(production):
+    keycloak = one(production, "NetworkPolicy", f"{names.NS_IDENTITY}-keycloak", names.NS_IDENTITY)["spec"]
+    rule = keycloak["ingress"][0]
+    assert rule["from"][0]["podSelector"]["matchLabels"] == names.GATEWAY_POD_LABELS
+    assert rule["ports"] == [{"protocol": "TCP", "port": names.KEYCLOAK_HTTP_PORT}]
+    db = one(production, "NetworkPolicy", f"{names.NS_IDENTITY}-keycloak-db", names.NS_IDENTITY)["spec"]
+    assert db["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": names.NS_OPERATORS}
+
+
+def test_namespaces_carry_pod_security_labels_and_priority_classes_exist(production):
+    for ns in names.PLATFORM_NAMESPACES:
+        md = one(production, "Namespace", ns)["metadata"]
+        assert md["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
+        assert md["labels"]["pod-security.kubernetes.io/enforce"] in ("restricted", "privileged")
+    assert one(production, "Namespace", names.NS_IDENTITY)["metadata"]["labels"][
+        "pod-security.kubernetes.io/enforce"] == "restricted"
+    values = {name: one(production, "PriorityClass", name)["value"]
+              for name in (names.PRIORITY_PLATFORM, names.PRIORITY_TENANT)}
+    assert values[names.PRIORITY_PLATFORM] > values[names.PRIORITY_TENANT]
+
+
+def test_every_shared_object_is_labelled_as_shared_cost_of_a_platform_module(production):
+    for r in production.kube_objects():
+        md = r.inputs["metadata"]
+        problems = labels.check_labels(md.get("labels"), {labels.SHARED_TENANT}, set(labels.PLATFORM_MODULES))
+        assert problems == [], (r.type, md.get("name"), problems)
+        assert md["labels"][labels.COST_SHARE] == labels.SHARED
+
+
+# --- outputs and price list -----------------------------------------------------------------------------
+
+def test_outputs_tell_tenants_everything_they_need(production):
+    out = production.outputs
+    for key in ("gatewayName", "gatewayNamespace", "clusterIssuer", "keycloakUrl", "keycloakInternalUrl",
+                "keycloakNamespace", "keycloakAdminSecret", "s3Endpoint", "s3Mode", "storageClass",
+                "objectStore", "labelKeys", "bucketStorageClass"):
+        assert key in out, key
+    assert out["keycloakUrl"] == "https://id.urbanstack.kreis-guetersloh.example"
+    assert out["keycloakAdminSecret"] == names.KEYCLOAK_ADMIN_SECRET
+    assert out["labelKeys"] == list(labels.COST_LABEL_KEYS)
+
+
+def test_opencost_prices_usage_with_the_platform_price_list(production):
+    oc = chart(production, "opencost")["values"]["opencost"]
+    model = oc["customPricing"]["costModel"]
+    assert oc["customPricing"]["enabled"] is True
+    assert (model["CPU"], model["RAM"], model["storage"]) == (
+        PLATFORM_PRICES["CPU"], PLATFORM_PRICES["RAM"], PLATFORM_PRICES["storage"])
+    assert oc["prometheus"]["internal"]["namespaceName"] == names.NS_MONITORING
+
+
+def test_the_shared_plan_stays_fast():
+    start = time.perf_counter()
+    plan_shared()
+    assert time.perf_counter() - start < 3.0
