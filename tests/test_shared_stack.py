@@ -369,3 +369,19 @@ def test_the_shared_plan_stays_fast():
     start = time.perf_counter()
     plan_shared()
     assert time.perf_counter() - start < 3.0
+
+
+def test_keycloaks_database_is_backed_up_to_a_claimed_bucket_or_the_external_platform_bucket(production, dev):
+    for plan, destination in ((production, "s3://urban-keycloak-db-backups/keycloak-db"),
+                              (dev, "s3://urban-platform-backups/keycloak-db")):
+        store = one(plan, "ObjectStore", "keycloak-db-backup", names.NS_IDENTITY)["spec"]
+        assert store["configuration"]["destinationPath"] == destination
+        assert store["configuration"]["endpointURL"] == plan.outputs["s3Endpoint"]
+        db = one(plan, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
+        assert db["plugins"] == [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
+                                  "parameters": {"barmanObjectName": "keycloak-db-backup"}}]
+        daily = one(plan, "ScheduledBackup", "keycloak-db-daily", names.NS_IDENTITY)["spec"]
+        assert daily["method"] == "plugin" and daily["cluster"] == {"name": names.KEYCLOAK_DB_CLUSTER}
+    claim = one(production, "ObjectBucketClaim", "urban-keycloak-db-backups", names.NS_IDENTITY)["spec"]
+    assert claim["storageClassName"] == names.OBJECT_BUCKET_STORAGE_CLASS
+    assert dev.find("ObjectBucketClaim") == []

@@ -39,6 +39,11 @@ class ExternalS3(_Strict):
         description="Secret in `urban-storage` with `ACCESS_KEY_ID`/`ACCESS_SECRET_KEY` of an account that may create buckets.",
     )
     egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules.")
+    platformBucket: str = Field(
+        "urban-platform-backups", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Existing bucket for the platform's own backups (Keycloak's database under `keycloak-db/`); "
+        "the credentials Secret must also exist in `urban-identity`.",
+    )
 
     @field_validator("endpoint")
     @classmethod

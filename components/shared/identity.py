@@ -4,7 +4,9 @@
   ``names.KEYCLOAK_ADMIN_SECRET`` (keys ``username``/``password``); the Keycloak operator creates the master
   realm's admin from it, realm jobs log in with it; both values are secret stack outputs;
 * database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
-  PodDisruptionBudget when it has more than one instance;
+  PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
+  backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
+  store, or to ``storage.external.platformBucket`` of the external provider;
 * Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway
   (HTTPRoute on the Gateway's ``https-platform`` listener), plain HTTP inside the cluster behind
   NetworkPolicies; the operator's own Ingress and NetworkPolicy are off (the platform manages both);
@@ -34,6 +36,13 @@ DB_OWNER = "keycloak"
 DB_APP_SECRET = f"{names.KEYCLOAK_DB_CLUSTER}-app"
 """Secret CloudNativePG creates for the application owner (keys ``username``, ``password``)."""
 DB_POD_LABELS = {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+BACKUP_STORE = f"{names.KEYCLOAK_DB_CLUSTER}-backup"
+BACKUP_BUCKET = "urban-keycloak-db-backups"
+"""Bucket claimed from the Rook object store (storage mode ``rook-ceph``) for Keycloak's database backups."""
+BACKUP_SCHEDULE = "0 30 1 * * *"
+"""Daily base backup at 01:30 (CloudNativePG cron with seconds); WAL is archived continuously."""
+BACKUP_RETENTION = "30d"
 
 MASTER_REALM_OVERRIDES: dict[str, Any] = {
     # Realm jobs log in to the master realm over the in-cluster HTTP service (TLS ends at the Gateway):
@@ -72,6 +81,30 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
             "podAntiAffinityType": "preferred",
         },
         "monitoring": {"enablePodMonitor": True},
+        "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": BACKUP_STORE}}],
+    }
+
+
+def backup_store_spec(cfg, s3_endpoint: str) -> dict[str, Any]:
+    """Barman Cloud ObjectStore: the claimed Rook bucket, or the external provider's platform bucket."""
+    if cfg.storage.mode == "rook-ceph":
+        destination = f"s3://{BACKUP_BUCKET}/{names.KEYCLOAK_DB_CLUSTER}"
+        creds = {"accessKeyId": {"name": BACKUP_BUCKET, "key": "AWS_ACCESS_KEY_ID"},
+                 "secretAccessKey": {"name": BACKUP_BUCKET, "key": "AWS_SECRET_ACCESS_KEY"}}
+    else:
+        ext = cfg.storage.external
+        destination = f"s3://{ext.platformBucket}/{names.KEYCLOAK_DB_CLUSTER}"
+        creds = {"accessKeyId": {"name": ext.credentialsSecret, "key": "ACCESS_KEY_ID"},
+                 "secretAccessKey": {"name": ext.credentialsSecret, "key": "ACCESS_SECRET_KEY"}}
+    return {
+        "retentionPolicy": BACKUP_RETENTION,
+        "configuration": {
+            "destinationPath": destination,
+            "endpointURL": s3_endpoint,
+            "s3Credentials": creds,
+            "wal": {"compression": "gzip"},
+            "data": {"compression": "gzip"},
+        },
     }
 
 
@@ -110,7 +143,7 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, opts: pulumi.ResourceOptions | None = None):
+                 operators, storage, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
         in_ns = pulumi.ResourceOptions(depends_on=[namespace])
@@ -122,15 +155,35 @@ class Identity(pulumi.ComponentResource):
                                    {"username": ADMIN_USERNAME, "password": self.admin_password.result},
                                    opts=pulumi.ResourceOptions(depends_on=[namespace],
                                                                additional_secret_outputs=["stringData"]))
+        backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
+        if cfg.storage.mode == "rook-ceph":
+            self.backup_bucket = k8s.apiextensions.CustomResource(
+                BACKUP_BUCKET, api_version="objectbucket.io/v1alpha1", kind="ObjectBucketClaim",
+                metadata=meta(BACKUP_BUCKET, ns),
+                spec={"bucketName": BACKUP_BUCKET, "storageClassName": names.OBJECT_BUCKET_STORAGE_CLASS},
+                opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, storage.bucket_class],
+                                                        retain_on_delete=True)))
+            backup_deps.append(self.backup_bucket)
+        self.backup_store = k8s.apiextensions.CustomResource(
+            BACKUP_STORE, api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
+            metadata=meta(BACKUP_STORE, ns), spec=backup_store_spec(cfg, storage.outputs["s3Endpoint"]),
+            opts=child(self, pulumi.ResourceOptions(depends_on=backup_deps)))
         self.database = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_DB_CLUSTER,
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
             metadata=meta(names.KEYCLOAK_DB_CLUSTER, ns),
             spec=database_spec(cfg, profile),
-            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cnpg], protect=True,
-                                                    retain_on_delete=True)),
+            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cnpg, self.backup_store],
+                                                    protect=True, retain_on_delete=True)),
         )
+        self.scheduled_backup = k8s.apiextensions.CustomResource(
+            f"{names.KEYCLOAK_DB_CLUSTER}-daily", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
+            metadata=meta(f"{names.KEYCLOAK_DB_CLUSTER}-daily", ns),
+            spec={"schedule": BACKUP_SCHEDULE, "backupOwnerReference": "self", "immediate": True,
+                  "cluster": {"name": names.KEYCLOAK_DB_CLUSTER}, "method": "plugin",
+                  "pluginConfiguration": {"name": BARMAN_PLUGIN}},
+            opts=child(self, pulumi.ResourceOptions(depends_on=[self.database])))
         self.keycloak = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_NAME,
             api_version="k8s.keycloak.org/v2beta1",

@@ -76,6 +76,13 @@ def dns_egress() -> dict:
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
 
 
+def s3_egress(cfg) -> dict:
+    """Egress rule to the object store: Rook's RGW pods, or the external provider's addresses (HTTPS)."""
+    if cfg.storage.mode == "rook-ceph":
+        return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
+    return {"to": [{"ipBlock": {"cidr": cfg.storage.external.egressCidr}}], "ports": tcp(443)}
+
+
 def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
 
@@ -103,9 +110,11 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
         (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
          [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
          [{"to": ANYWHERE, "ports": tcp(389, 443, 636)}]),
-        # Keycloak's database is managed by the CloudNativePG operator.
+        # Keycloak's database is managed by the CloudNativePG operator and archives to S3 through the
+        # Barman Cloud plugin.
         (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
-         [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}], None),
+         [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}],
+         [{"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)}, s3_egress(cfg)]),
         # Prometheus scrapes every namespace and the kubelets / node exporters on the nodes.
         (names.NS_MONITORING, "scrape", {}, None,
          [{"to": ALL_NAMESPACES}, {"to": ANYWHERE, "ports": tcp(9100, 10250)}]),
@@ -173,8 +182,9 @@ class SharedPlatform(pulumi.ComponentResource):
         self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
                                self.certificates.issuer, opts=here)
-        self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
+        self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
+                                 opts=here)
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
         storage = self.storage.outputs
         self.outputs: dict[str, Any] = {
