@@ -2,7 +2,8 @@
 as plain strings). Changing one is a migration: both stacks must be updated together."""
 
 NS_OPERATORS = "urban-operators"
-"""Operators: CloudNativePG, Barman Cloud plugin, Keycloak operator."""
+"""Operators: CloudNativePG and its Barman Cloud plugin (the Keycloak operator runs in NS_IDENTITY: it watches only
+its own namespace)."""
 NS_CERT_MANAGER = "urban-cert-manager"
 NS_GATEWAY = "urban-gateway"
 """Envoy Gateway controller and the data-plane (Envoy) pods of the shared Gateway."""
