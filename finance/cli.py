@@ -1,0 +1,184 @@
+"""``urbanstack costs``: cost statements per municipality, the consortium overview, what-if, FOCUS check.
+
+Mounted by ``urbanstack/cli.py``; also runnable alone as ``python -m finance.cli``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Cost statements per municipality: estimate, FOCUS, AWS or OpenCost; allocation keys; what-if.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+PeriodOpt = Annotated[str | None, typer.Option(
+    "--period", help="Month (2026-10) or range of months (2026-01..2026-12); default: the previous month.")]
+KeyOpt = Annotated[str | None, typer.Option(
+    "--key", help="Allocation key: equal | population | usage | hybrid (default: allocation.key in the prices file).")]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of the statements: de | en.")]
+PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price catalogue (default: finance/prices.yaml).")]
+TenantsOpt = Annotated[list[Path] | None, typer.Option(
+    "--tenants", help="Tenant files or folders (default: tenants/). Repeatable.")]
+
+
+@contextmanager
+def _errors():
+    """Bad input ends with the message (file and field) on stderr and exit code 1, never a traceback."""
+    from finance.focuscheck import FocusCheckError
+    from finance.model import FinanceError
+    from finance.prices import PriceError
+    from urbanstack.tenants import TenantError
+
+    try:
+        yield
+    except (PriceError, TenantError) as exc:
+        for p in exc.problems:
+            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (FinanceError, FocusCheckError) as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None):
+    from finance.model import key_from_config, load_members, parse_period, previous_month
+    from finance.prices import load_prices
+
+    p = parse_period(period) if period else previous_month()
+    catalogue = load_prices(prices)
+    members = load_members(tenants)
+    return p, catalogue, members, key_from_config(catalogue.allocation, key)
+
+
+@app.command("report")
+def report(
+    period: PeriodOpt = None,
+    source: Annotated[str, typer.Option("--source", help="estimate | focus | aws | opencost.")] = "estimate",
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", help="focus: FOCUS files (.csv, .csv.gz, .parquet, s3://...); opencost: JSON files or API URL. "
+                        "Repeatable.")] = None,
+    key: KeyOpt = None,
+    formats: Annotated[list[str] | None, typer.Option(
+        "--format", help="csv, xlsx, html, pdf, json, focus (comma-separated or repeated; default: all).")] = None,
+    lang: LangOpt = "de",
+    csv_dialect: Annotated[str | None, typer.Option(
+        "--csv", help="excel-de (';', decimal comma, UTF-8 BOM) | plain (',' and '.'); default: excel-de for "
+                      "--lang de, plain for en.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: build/costs/<period>).")] = None,
+    upload: Annotated[str | None, typer.Option(
+        "--upload", help="Also store every file in s3://bucket/prefix/<period>/ with tags tenant and period.")] = None,
+    prices: PricesOpt = None,
+    tenants: TenantsOpt = None,
+    cost_column: Annotated[str, typer.Option(
+        "--cost-column", help="focus: BilledCost | EffectiveCost | ListCost | ContractedCost.")] = "BilledCost",
+    tag_column: Annotated[str | None, typer.Option(
+        "--tag-column", help="focus: an x_ column holding the tenant slug, instead of the Tags JSON.")] = None,
+    currency: Annotated[str, typer.Option("--currency", help="opencost: currency of OpenCost's figures.")] = "EUR",
+) -> None:
+    """Allocate the costs of a period and write statements, overview and FOCUS dataset.
+
+    With no options: the estimate for the municipalities in tenants/, every format, into build/costs/<period>/.
+    """
+    from finance.allocate import allocate
+    from finance.outputs import parse_formats, write_all
+    from finance.report import fmt_money
+    from finance.sources import make_source
+
+    with _errors():
+        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        fmts = parse_formats(formats)
+        options = {"cost_column": cost_column, "currency": currency}
+        if tag_column:
+            options["tag_column"] = tag_column
+        src = make_source(source, inputs=inputs, members=members, prices=catalogue, **options)
+        allocation = allocate(src, members, k, p, example_prices=catalogue.example and source == "estimate")
+        target = out_dir or Path("build") / "costs" / p.label
+        written = write_all(allocation, target, formats=fmts, lang=lang, csv_dialect=csv_dialect)
+        table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")
+        for col in ("Kommune" if lang == "de" else "Municipality", "AGS", "Summe" if lang == "de" else "Total"):
+            table.add_column(col)
+        for slug in sorted(members):
+            table.add_row(members[slug].name, members[slug].ags, fmt_money(allocation.total_cents(slug), lang))
+        unalloc = allocation.unallocated
+        for ln in unalloc:
+            table.add_row(f"{'nicht verteilt' if lang == 'de' else 'unallocated'}: {ln.reason}", "",
+                          fmt_money(ln.cents, lang))
+        table.add_row("Eingangssumme" if lang == "de" else "Input total", "", fmt_money(allocation.input_cents, lang))
+        out.print(table)
+        if catalogue.example and source == "estimate":
+            out.print("BEISPIELPREISE (finance/prices.yaml: example: true)" if lang == "de"
+                      else "EXAMPLE PRICES (finance/prices.yaml: example: true)", style="yellow")
+        out.print(f"{len(written)} file(s) in {target}", markup=False)
+        if upload:
+            from finance.archive import upload as do_upload
+
+            keys = do_upload(written, upload, p.label)
+            out.print(f"uploaded {len(keys)} object(s) to {upload}", markup=False)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    add: Annotated[list[Path] | None, typer.Option("--add", help="Tenant file of a joining municipality. Repeatable.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Slug of a leaving municipality. Repeatable.")] = None,
+    period: PeriodOpt = None,
+    key: KeyOpt = None,
+    lang: LangOpt = "de",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for table and chart (default: build/costs/simulate).")] = None,
+    prices: PricesOpt = None,
+    tenants: TenantsOpt = None,
+) -> None:
+    """What-if: each member's monthly cost before and after a join or leave, and standalone (estimate)."""
+    from finance.report import fmt_money
+    from finance.simulate import chart, simulate, to_csv
+
+    with _errors():
+        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        rows = simulate(members, catalogue, k, p, add=add, remove=remove)
+        de = lang == "de"
+        table = Table(title=("Was wäre wenn" if de else "What-if") + f" · {p.first:%Y-%m} · {k.code}")
+        for col in (("Kommune", "vorher", "nachher", "Änderung", "allein") if de else
+                    ("Municipality", "before", "after", "change", "standalone")):
+            table.add_column(col, justify="left" if col in ("Kommune", "Municipality") else "right")
+
+        def money(c: int | None) -> str:
+            return "–" if c is None else fmt_money(c, lang, catalogue.currency)
+
+        for r in rows:
+            table.add_row(r.name, money(r.before), money(r.after), money(r.change), money(r.standalone))
+        out.print(table)
+        target = out_dir or Path("build") / "costs" / "simulate"
+        target.mkdir(parents=True, exist_ok=True)
+        dialect = "excel-de" if de else "plain"
+        (target / "simulate.csv").write_text(to_csv(rows, dialect), encoding="utf-8-sig" if de else "utf-8", newline="")
+        (target / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
+        out.print(f"table and chart in {target}", markup=False)
+
+
+@app.command("focus-check")
+def focus_check(
+    parquet: Annotated[Path, typer.Argument(help="A FOCUS Parquet file, e.g. build/costs/2026-10/focus-allocation.parquet.")],
+) -> None:
+    """Validate a FOCUS dataset with focus-validator 1.0.0 (creates .venv-focus when missing)."""
+    from finance.focuscheck import validate
+
+    with _errors():
+        result = validate(parquet)
+    s = result.summary
+    out.print(f"focus-validator 1.0.0 (rules 1.0): {len(s.get('passed', []))} passed, {len(s.get('failed', []))} failed, "
+              f"{len(s.get('errored', []))} errored, {len(s.get('skipped', []))} skipped "
+              f"(finance/focus-validator.yaml)", markup=False)
+    for f in result.failed:
+        err.print(f"{parquet}: {f['column']}: {f['check']}: {f['description']} {f.get('error') or ''}", markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

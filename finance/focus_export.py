@@ -1,0 +1,178 @@
+"""The FOCUS allocation dataset: what each municipality is charged, as FOCUS 1.2 rows.
+
+One row per municipality x ServiceName x charge month (plus one row per unallocated line, billing account
+``unallocated``), so the dataset adds up to the input total like the statements. The platform operator is
+provider, publisher and invoice issuer; the billing account is the municipality's AGS, the sub account its slug.
+
+Columns: every column FOCUS 1.2 requires (BilledCost, BillingAccountId, BillingAccountName, BillingCurrency,
+BillingPeriodStart/End, ChargeCategory, ChargeClass, ChargeDescription, ChargePeriodStart/End, ContractedCost,
+EffectiveCost, InvoiceIssuerName, ListCost, PricingQuantity, PricingUnit, ProviderName, PublisherName,
+ServiceCategory, ServiceName), the conditional ones focus-validator's 1.0 rules ask for (null where they do not
+apply), ``Tags``, and custom columns:
+
+================== =========================================================================================
+x_AllocationKey    the key (``hybrid(base=population,modules=equal)``)
+x_AllocationShare  share of this service's non-direct pool(s) of the month charged to this row (0 if none)
+x_AllocationPool   the non-direct pool(s) of this service and month, in full
+x_DirectCost       direct part of BilledCost
+x_SharedCost       shared part
+x_UntaggedCost     part of the untagged pool
+x_IdleCost         part of the idle pool
+x_CostCenter       the municipality's Kostenstelle
+x_Source           where the input came from
+x_UnallocatedReason why a row could not be charged (unallocated rows only)
+================== =========================================================================================
+
+Money columns are written as float64 with two decimals (what focus-validator checks) and as exact decimal
+strings in the CSV.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from finance.allocate import Allocation
+from finance.model import KINDS, TENANT_TAG, next_month
+
+UNALLOCATED_ACCOUNT = "unallocated"
+DECIMAL_COLUMNS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost", "PricingQuantity",
+                   "ListUnitPrice", "ContractedUnitPrice", "ConsumedQuantity", "x_AllocationShare",
+                   "x_AllocationPool", "x_DirectCost", "x_SharedCost", "x_UntaggedCost", "x_IdleCost")
+STRING_COLUMNS = (
+    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
+    "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency", "ChargePeriodStart", "ChargePeriodEnd",
+    "InvoiceIssuerName", "PricingCategory", "PricingUnit", "ConsumedUnit", "ProviderName", "PublisherName",
+    "ServiceCategory", "ServiceName", "SubAccountId", "SubAccountName", "ResourceId", "ResourceName", "ResourceType",
+    "RegionId", "RegionName", "SkuId", "SkuPriceId", "CommitmentDiscountCategory", "CommitmentDiscountId",
+    "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType", "Tags",
+    "x_AllocationKey", "x_CostCenter", "x_Source", "x_UnallocatedReason",
+)
+COLUMNS = (
+    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
+    "BillingPeriodEnd", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency",
+    "ChargePeriodStart", "ChargePeriodEnd", "CommitmentDiscountCategory", "CommitmentDiscountId",
+    "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType", "ConsumedQuantity",
+    "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "InvoiceIssuerName", "ListCost",
+    "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
+    "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName",
+    "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
+    "x_AllocationKey", "x_AllocationShare", "x_AllocationPool", "x_DirectCost", "x_SharedCost", "x_UntaggedCost",
+    "x_IdleCost", "x_CostCenter", "x_Source", "x_UnallocatedReason",
+)
+
+
+def _iso(d: dt.date) -> str:
+    return f"{d.isoformat()}T00:00:00Z"
+
+
+def rows(a: Allocation, issuer: str) -> list[dict]:
+    """The dataset as dicts (Decimal money), in a fixed order."""
+    # Non-direct pools per (service, month): each pool counted once.
+    pools: dict[tuple[str, dt.date], dict[int, Decimal]] = defaultdict(dict)
+    for ln in a.lines:
+        if ln.tenant is not None and ln.kind != "direct":
+            pools[(ln.service, ln.month)][ln.pool_id] = ln.pool
+    grouped: dict[tuple, dict] = {}
+    for ln in a.lines:
+        if ln.tenant is None:
+            continue
+        key = (ln.tenant, ln.service, ln.month)
+        g = grouped.setdefault(key, {"category": ln.service_category, "cents": dict.fromkeys(KINDS, 0),
+                                     "exact_non_direct": Decimal(0)})
+        g["cents"][ln.kind] += ln.cents
+        if ln.kind != "direct":
+            g["exact_non_direct"] += ln.exact
+    out = []
+    key_code = a.key.code
+    source = a.source.describe("en")
+    for (slug, service, month), g in sorted(grouped.items(), key=lambda x: (x[0][0], x[0][2], x[0][1])):
+        m = a.members[slug]
+        pool = sum(pools.get((service, month), {}).values(), Decimal(0))
+        share = (g["exact_non_direct"] / pool) if pool else Decimal(0)
+        cents = sum(g["cents"].values())
+        out.append(_row(
+            a, issuer, month, cents, account=m.ags, account_name=m.name, sub=m.slug, service=service,
+            category=g["category"],
+            description=f"{service}: {', '.join(k for k in KINDS if g['cents'][k])} – key {key_code}",
+            tags={TENANT_TAG: m.slug, "urban-stack/cost-center": m.cost_center},
+            extra={"x_AllocationKey": key_code, "x_AllocationShare": share.quantize(Decimal("0.000001")),
+                   "x_AllocationPool": pool.quantize(Decimal("0.01")),
+                   **{f"x_{k.capitalize()}Cost": Decimal(g["cents"][k]) / 100 for k in KINDS},
+                   "x_CostCenter": m.cost_center, "x_Source": source, "x_UnallocatedReason": None},
+        ))
+    for ln in a.unallocated:
+        out.append(_row(
+            a, issuer, ln.month, ln.cents, account=UNALLOCATED_ACCOUNT, account_name="Unallocated / nicht verteilt",
+            sub=None, service=ln.service, category=ln.service_category,
+            description=f"{ln.service}: unallocated: {ln.reason}", tags={},
+            extra={"x_AllocationKey": key_code, "x_AllocationShare": Decimal(0), "x_AllocationPool": Decimal(0),
+                   **{f"x_{k.capitalize()}Cost": Decimal(0) for k in KINDS}, "x_CostCenter": None,
+                   "x_Source": source, "x_UnallocatedReason": ln.reason},
+        ))
+    return out
+
+
+def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str, account_name: str,
+         sub: str | None, service: str, category: str, description: str, tags: dict, extra: dict) -> dict:
+    from finance.prices import SERVICE_CATEGORIES
+
+    amount = Decimal(cents) / 100
+    end = next_month(month)
+    row = dict.fromkeys(COLUMNS)
+    row.update({
+        "BilledCost": amount, "ContractedCost": amount, "EffectiveCost": amount, "ListCost": amount,
+        "ListUnitPrice": amount, "ContractedUnitPrice": amount, "PricingQuantity": Decimal(1), "PricingUnit": "Month",
+        "ConsumedQuantity": Decimal(1), "ConsumedUnit": "Month", "PricingCategory": "Standard",
+        "BillingAccountId": account, "BillingAccountName": account_name, "BillingCurrency": a.currency,
+        "BillingPeriodStart": _iso(month), "BillingPeriodEnd": _iso(end),
+        "ChargePeriodStart": _iso(month), "ChargePeriodEnd": _iso(end),
+        "ChargeCategory": "Usage", "ChargeClass": None, "ChargeDescription": description,
+        "ChargeFrequency": "Recurring", "InvoiceIssuerName": issuer, "ProviderName": issuer, "PublisherName": issuer,
+        "ServiceCategory": category if category in SERVICE_CATEGORIES else "Other", "ServiceName": service,
+        "SubAccountId": sub, "SubAccountName": sub and a.members[sub].name,
+        "Tags": json.dumps(tags, ensure_ascii=False, sort_keys=True),
+    })
+    row.update(extra)
+    return row
+
+
+def arrow_table(a: Allocation, issuer: str) -> pa.Table:
+    data = rows(a, issuer)
+    arrays = {}
+    for col in COLUMNS:
+        values = [r[col] for r in data]
+        if col in DECIMAL_COLUMNS:
+            arrays[col] = pa.array([None if v is None else float(v) for v in values], pa.float64())
+        else:
+            arrays[col] = pa.array(values, pa.string())
+    return pa.table(arrays)
+
+
+def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
+    """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point)."""
+    table = arrow_table(a, issuer)
+    parquet = out_dir / "focus-allocation.parquet"
+    pq.write_table(table, parquet)
+    csv_path = out_dir / "focus-allocation.csv"
+    data = rows(a, issuer)
+    text_cols = {}
+    for col in COLUMNS:
+        if col in DECIMAL_COLUMNS:
+            text_cols[col] = pa.array([None if r[col] is None else _decimal_text(r[col]) for r in data], pa.string())
+        else:
+            text_cols[col] = table.column(col)
+    pacsv.write_csv(pa.table(text_cols), csv_path)
+    return parquet, csv_path
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text if "." in text else f"{text}.0"

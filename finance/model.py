@@ -1,0 +1,193 @@
+"""Basic types of the finance package: billing period, members of the consortium, the allocation key.
+
+Nothing here needs the Pulumi runtime: members are read from the tenant files through
+:mod:`urbanstack.tenants`, module facts from the catalogue in :mod:`components.modules`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("direct", "shared", "untagged", "idle")
+"""Kinds of input cost: ``direct`` (tagged with a municipality), ``shared`` (tagged ``shared``: the platform),
+``untagged`` (no tenant tag), ``idle`` (capacity nobody used). Lines that cannot be charged are ``unallocated``."""
+UNALLOCATED = "unallocated"
+SHARED_TAG = "shared"
+TENANT_TAG = "urban-stack/tenant"
+MODULE_TAG = "urban-stack/module"
+IDLE_TAGS = ("__idle__",)
+"""Tenant tag values that mean idle capacity (OpenCost's name for it)."""
+UNTAGGED_TAGS = ("", "__unallocated__")
+"""Tenant tag values that mean "no tenant" (OpenCost names pods without the label ``__unallocated__``)."""
+
+
+class FinanceError(Exception):
+    """Bad input for a cost report: the message names the file (or source) and the field."""
+
+
+# -- period -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """One calendar month or a range of whole months (both ends included), UTC."""
+
+    first: dt.date
+    last: dt.date
+
+    @property
+    def months(self) -> list[dt.date]:
+        out, m = [], self.first
+        while m <= self.last:
+            out.append(m)
+            m = next_month(m)
+        return out
+
+    @property
+    def label(self) -> str:
+        a, b = self.first.strftime("%Y-%m"), self.last.strftime("%Y-%m")
+        return a if a == b else f"{a}..{b}"
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime(self.first.year, self.first.month, 1, tzinfo=dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """Exclusive end (FOCUS convention)."""
+        n = next_month(self.last)
+        return dt.datetime(n.year, n.month, 1, tzinfo=dt.UTC)
+
+    def __contains__(self, month: dt.date) -> bool:
+        return self.first <= month <= self.last
+
+
+def next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month(text: str) -> dt.date:
+    m = _MONTH.match(text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2199:
+        raise FinanceError(f"--period: {text!r} is not a month like 2026-10")
+    return dt.date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def parse_period(text: str) -> Period:
+    """``2026-10`` (one month) or ``2026-01..2026-12`` (a range of months, both included)."""
+    if ".." in text:
+        a, b = text.split("..", 1)
+        first, last = _month(a), _month(b)
+        if last < first:
+            raise FinanceError(f"--period: {text!r} ends before it starts")
+    else:
+        first = last = _month(text)
+    return Period(first, last)
+
+
+def previous_month(today: dt.date | None = None) -> Period:
+    t = (today or dt.date.today()).replace(day=1) - dt.timedelta(days=1)
+    return Period(t.replace(day=1), t.replace(day=1))
+
+
+# -- members ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """A municipality of the consortium, as far as finance is concerned."""
+
+    slug: str
+    name: str
+    ags: str
+    population: int
+    cost_center: str
+    plan: str
+    modules: tuple[str, ...]
+    """Booked modules by name (label value ``urban-stack/module``), catalogue order."""
+
+    def books(self, module: str) -> bool:
+        return module in self.modules
+
+
+def member_of(tenant) -> Member:
+    from components.modules import CATALOGUE
+
+    return Member(
+        slug=tenant.slug, name=tenant.name, ags=tenant.ags, population=tenant.population,
+        cost_center=tenant.costCenter, plan=tenant.plan,
+        modules=tuple(CATALOGUE[key].SPEC.name for key in tenant.booked()),
+    )
+
+
+def load_members(paths: list[Path] | None = None) -> dict[str, Member]:
+    """Members from tenant files or folders (default ``tenants/``); invalid files raise ``TenantError``."""
+    from urbanstack.tenants import load_all
+
+    return {slug: member_of(t) for slug, t in load_all(paths or None).items()}
+
+
+# -- the allocation key -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """How shared, untagged and idle costs are split (docs/finance.md)."""
+
+    name: str = "hybrid"
+    base: str = "population"
+    """hybrid only: how the platform base is split (equal | population)."""
+    modules: str = "equal"
+    """hybrid only: how a module's shared cost is split among the municipalities booking it."""
+
+    def __post_init__(self) -> None:
+        from finance.prices import KEYS
+
+        if self.name not in KEYS:
+            raise FinanceError(f"--key: {self.name!r} is not one of {', '.join(KEYS)}")
+        for field, value in (("base", self.base), ("modules", self.modules)):
+            if value not in ("equal", "population"):
+                raise FinanceError(f"allocation.hybrid.{field}: {value!r} is not one of equal, population")
+
+    @property
+    def code(self) -> str:
+        if self.name == "hybrid":
+            return f"hybrid(base={self.base},modules={self.modules})"
+        return self.name
+
+    def describe(self, lang: str = "de") -> str:
+        de = lang == "de"
+        how = {"equal": "zu gleichen Teilen" if de else "in equal parts",
+               "population": "nach Einwohnerzahl" if de else "by population"}
+        if self.name == "equal":
+            return ("Gleichverteilung: gemeinsame, nicht zugeordnete und Leerlaufkosten zu gleichen Teilen auf alle Mitglieder"
+                    if de else "Equal: shared, untagged and idle costs in equal parts among all members")
+        if self.name == "population":
+            return ("Einwohnerschlüssel: gemeinsame, nicht zugeordnete und Leerlaufkosten im Verhältnis der Einwohnerzahlen"
+                    if de else "Population: shared, untagged and idle costs in proportion to population")
+        if self.name == "usage":
+            return ("Nutzungsschlüssel: gemeinsame, nicht zugeordnete und Leerlaufkosten im Verhältnis der direkten Kosten des Monats"
+                    if de else "Usage: shared, untagged and idle costs in proportion to each member's direct cost of the month")
+        return (f"Hybridschlüssel: Plattform-Grundkosten (Fixkosten, Plattformkomponenten, nicht zugeordnete und "
+                f"Leerlaufkosten) {how[self.base]} auf alle Mitglieder; gemeinsamer Anteil eines Moduls "
+                f"{how[self.modules]} nur auf die Kommunen, die das Modul gebucht haben"
+                if de else
+                f"Hybrid: platform base (fixed costs, platform components, untagged and idle costs) {how[self.base]} "
+                f"among all members; a module's shared cost {how[self.modules]} only among the municipalities "
+                f"that booked it")
+
+
+def key_from_config(cfg, name: str | None = None) -> Key:
+    """The key from the price catalogue's ``allocation`` section, optionally overridden by ``--key``."""
+    return Key(name or cfg.key, cfg.hybrid.base, cfg.hybrid.modules)
+
+
+def members_sorted(members: Mapping[str, Member]) -> list[Member]:
+    return [members[s] for s in sorted(members)]

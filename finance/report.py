@@ -1,0 +1,327 @@
+"""Statements (one per municipality) and the consortium overview, as format-neutral documents.
+
+:func:`statement` and :func:`overview` turn an :class:`finance.allocate.Allocation` into a :class:`Document`
+(title, header facts, notes, tables, chart data); :mod:`finance.render` writes a document as CSV, XLSX, HTML,
+PDF or JSON. Amounts in tables are integer cents, shares Decimals: nothing is rounded twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from finance.allocate import Allocation, Line
+from finance.model import KINDS, UNALLOCATED
+
+T = {
+    "de": {
+        "statement": "Kostenaufstellung", "overview": "Konsortialübersicht", "municipality": "Kommune",
+        "ags": "AGS", "cost_center": "Kostenstelle", "population": "Einwohner", "period": "Zeitraum",
+        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "issuer": "Rechnungssteller",
+        "currency": "Währung", "month": "Monat", "kind": "Art", "module": "Modul", "service": "Leistung",
+        "resource": "Ressource", "quantity": "Menge", "pool": "Gesamtbetrag", "share": "Anteil", "basis": "Schlüssel",
+        "amount": "Betrag", "total": "Summe", "summary": "Zusammenfassung", "lines": "Positionen",
+        "members": "Mitglieder", "unallocated": "Nicht verteilt", "reason": "Grund", "rows": "Eingangszeilen",
+        "input_total": "Eingangssumme", "statements_total": "Summe der Aufstellungen", "check": "Abstimmung",
+        "share_of_total": "Anteil an der Summe", "none": "–",
+        "direct": "Direkte Kosten", "shared": "Gemeinsame Kosten (anteilig)",
+        "untagged": "Nicht zugeordnete Kosten (anteilig)", "idle": "Leerlaufkosten (anteilig)",
+        "kind_unallocated": "Nicht verteilt",
+        "example": "BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten aus finance/prices.yaml und sind keine "
+                   "Rechnung.",
+        "reconciled": "Summe der Aufstellungen + nicht verteilte Beträge = Eingangssumme (auf den Cent)",
+        "not_reconciled": "ABWEICHUNG zwischen Aufstellungen und Eingangssumme",
+        "rounding": "Rundung: jede Position auf den Cent abgerundet, fehlende Cent nach größtem Rest verteilt "
+                    "(Hare-Niemeyer), sodass alle Positionen exakt die Eingangssumme ergeben.",
+        "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 GkG NRW), siehe docs/finance.md.",
+        "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
+    },
+    "en": {
+        "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
+        "ags": "AGS", "cost_center": "Cost centre", "population": "Population", "period": "Period",
+        "source": "Source", "key": "Allocation key", "your_share": "Your share", "issuer": "Issuer",
+        "currency": "Currency", "month": "Month", "kind": "Kind", "module": "Module", "service": "Service",
+        "resource": "Resource", "quantity": "Quantity", "pool": "Pool", "share": "Share", "basis": "Basis",
+        "amount": "Amount", "total": "Total", "summary": "Summary", "lines": "Line items",
+        "members": "Members", "unallocated": "Unallocated", "reason": "Reason", "rows": "Input rows",
+        "input_total": "Input total", "statements_total": "Sum of statements", "check": "Reconciliation",
+        "share_of_total": "Share of total", "none": "–",
+        "direct": "Direct costs", "shared": "Shared costs (share)", "untagged": "Untagged costs (share)",
+        "idle": "Idle costs (share)", "kind_unallocated": "Unallocated",
+        "example": "EXAMPLE PRICES: amounts are based on example values from finance/prices.yaml; this is not an "
+                   "invoice.",
+        "reconciled": "Sum of statements + unallocated amounts = input total (to the cent)",
+        "not_reconciled": "MISMATCH between statements and input total",
+        "rounding": "Rounding: every line rounded down to the cent, missing cents to the largest remainders "
+                    "(largest remainder method), so all lines add up exactly to the input total.",
+        "legal": "Split by benefit (§ 19 GkG NRW), see docs/finance.md.",
+        "chart_overview": "Who pays what", "chart_statement": "Cost by service",
+    },
+}
+
+RESOURCE = {
+    "de": {"cpu": "CPU (vCPU)", "memory": "Arbeitsspeicher (GiB)", "block-storage": "Blockspeicher (GiB)",
+           "object-storage": "Objektspeicher (GiB)", "fixed": "Fixkosten", "module-shared": "Modul-Gemeinkosten",
+           "gpu": "GPU", "network": "Netzwerk", "load-balancer": "Load Balancer", "shared": "Gemeinkosten",
+           "external": "Extern", "adjustment": "Korrektur"},
+    "en": {"cpu": "CPU (vCPU)", "memory": "Memory (GiB)", "block-storage": "Block storage (GiB)",
+           "object-storage": "Object storage (GiB)", "fixed": "Fixed cost", "module-shared": "Module shared cost",
+           "gpu": "GPU", "network": "Network", "load-balancer": "Load balancer", "shared": "Shared",
+           "external": "External", "adjustment": "Adjustment"},
+}
+
+
+def t(lang: str, key: str) -> str:
+    return T[lang][key]
+
+
+# -- number formats -----------------------------------------------------------------------------------------
+
+
+def fmt_number(value: Decimal, lang: str, places: int = 2, grouping: bool = True) -> str:
+    text = f"{value:,.{places}f}" if grouping else f"{value:.{places}f}"
+    if lang == "de":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def fmt_money(cents: int, lang: str, currency: str = "EUR") -> str:
+    """``1.234,56 €`` (de) or ``€1,234.56`` (en)."""
+    value = Decimal(cents) / 100
+    symbol = "€" if currency == "EUR" else currency
+    if lang == "de":
+        return f"{fmt_number(value, lang)} {symbol}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol}{fmt_number(abs(value), lang)}" if symbol == "€" else f"{fmt_number(value, lang)} {symbol}"
+
+
+def fmt_pct(share: Decimal, lang: str) -> str:
+    return f"{fmt_number(share * 100, lang, 2)} %"
+
+
+def fmt_month(month: dt.date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def basis_text(basis: str, lang: str) -> str:
+    de = lang == "de"
+    names = {"equal": "gleich" if de else "equal", "population": "Einwohner" if de else "population",
+             "usage": "Nutzung" if de else "usage", "direct": "direkt" if de else "direct",
+             "unallocated": "nicht verteilt" if de else "unallocated"}
+    if ":" in basis:
+        how, module = basis.split(":", 1)
+        return (f"{names[how]}, nur Buchende von {module}" if de else f"{names[how]}, bookers of {module} only")
+    return names.get(basis, basis)
+
+
+# -- documents ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    key: str
+    header: str
+    kind: str = "text"
+    """``text``, ``money`` (integer cents), ``pct`` (Decimal share), ``qty`` (Decimal), ``int``."""
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    total: list | None = None
+
+
+@dataclass
+class Document:
+    stem: str
+    """File name without extension."""
+    title: str
+    lang: str
+    currency: str
+    meta: list[tuple[str, str]]
+    notes: list[str]
+    tables: list[Table]
+    main: int
+    """Index of the table written to CSV."""
+    chart_title: str
+    chart: list[tuple[str, dict[str, int]]]
+    """Chart data: ``[(label, {series: cents})]``."""
+    data: dict
+    """The JSON form."""
+
+
+def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
+    return [
+        (t(lang, "period"), a.period.label),
+        (t(lang, "source"), a.source.describe(lang)),
+        (t(lang, "key"), f"{a.key.code}: {a.key.describe(lang)}"),
+        (t(lang, "issuer"), issuer),
+        (t(lang, "currency"), a.currency),
+    ]
+
+
+def _notes(a: Allocation, lang: str) -> list[str]:
+    notes = []
+    if a.example_prices:
+        notes.append(t(lang, "example"))
+    notes.append(t(lang, "rounding"))
+    notes.append(t(lang, "legal"))
+    return notes
+
+
+def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
+    """The member's shares under each basis used in the period, with what they are computed from."""
+    member = a.members[slug]
+    out = []
+    seen = set()
+    for (month, basis), weights in sorted(a.weights.items()):
+        if slug not in weights or (basis != "usage" and basis in seen):
+            continue  # equal and population shares are the same every month; usage shares are per month
+        seen.add(basis)
+        share = weights[slug]
+        label = basis_text(basis, lang)
+        if basis.startswith("population"):
+            pool_members = [a.members[s] for s in weights]
+            total_pop = sum(m.population for m in pool_members)
+            detail = (f"{fmt_number(Decimal(member.population), lang, 0)} von "
+                      f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if lang == "de" else
+                      f"{fmt_number(Decimal(member.population), lang, 0)} of {fmt_number(Decimal(total_pop), lang, 0)} inhabitants")
+        elif basis.startswith("equal"):
+            detail = (f"1 von {len(weights)} Kommunen" if lang == "de" else f"1 of {len(weights)} municipalities")
+        else:
+            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if lang == "de"
+                      else f"share of direct costs {fmt_month(month)}")
+        prefix = f"{fmt_month(month)} " if basis == "usage" else ""
+        out.append(f"{prefix}{label}: {fmt_pct(share, lang)} ({detail})")
+    return out
+
+
+def _line_row(ln: Line, lang: str) -> list:
+    return [
+        fmt_month(ln.month),
+        t(lang, ln.kind) if ln.kind != UNALLOCATED else t(lang, "kind_unallocated"),
+        ln.module or t(lang, "none"),
+        ln.service,
+        RESOURCE[lang].get(ln.resource or "", ln.resource or t(lang, "none")),
+        ln.quantity,
+        to_cents_exact(ln.pool),
+        ln.share,
+        basis_text(ln.basis, lang),
+        ln.cents,
+    ]
+
+
+def to_cents_exact(amount: Decimal) -> int:
+    from finance.allocate import to_cents
+
+    return to_cents(amount)
+
+
+def _line_columns(lang: str) -> list[Column]:
+    return [Column("month", t(lang, "month")), Column("kind", t(lang, "kind")), Column("module", t(lang, "module")),
+            Column("service", t(lang, "service")), Column("resource", t(lang, "resource")),
+            Column("quantity", t(lang, "quantity"), "qty"), Column("pool", t(lang, "pool"), "money"),
+            Column("share", t(lang, "share"), "pct"), Column("basis", t(lang, "basis")),
+            Column("amount", t(lang, "amount"), "money")]
+
+
+def _line_json(ln: Line) -> dict:
+    return {
+        "month": fmt_month(ln.month), "kind": ln.kind, "tenant": ln.tenant, "module": ln.module,
+        "service": ln.service, "serviceCategory": ln.service_category, "resource": ln.resource,
+        "quantity": None if ln.quantity is None else str(ln.quantity), "pool": str(ln.pool),
+        "share": str(ln.share), "basis": ln.basis, "amount": f"{ln.amount:.2f}", "cents": ln.cents,
+        "inputRows": ln.rows, "reason": ln.reason,
+    }
+
+
+def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> Document:
+    m = a.members[slug]
+    lines = a.lines_of(slug)
+    by_kind = a.by_kind(slug)
+    total = sum(by_kind.values())
+    meta = [(t(lang, "municipality"), m.name), (t(lang, "ags"), m.ags), (t(lang, "cost_center"), m.cost_center),
+            (t(lang, "population"), fmt_number(Decimal(m.population), lang, 0)), *_common_meta(a, lang, issuer)]
+    for text in share_texts(a, slug, lang):
+        meta.append((t(lang, "your_share"), text))
+    summary = Table(t(lang, "summary"), [Column("kind", t(lang, "kind")), Column("amount", t(lang, "amount"), "money")],
+                    [[t(lang, k), by_kind[k]] for k in KINDS], [t(lang, "total"), total])
+    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang) for ln in lines],
+                  [t(lang, "total"), "", "", "", "", None, None, None, "", total])
+    per_service: dict[str, int] = defaultdict(int)
+    for ln in lines:
+        per_service[ln.module or ln.service] += ln.cents
+    chart = [(name, {"amount": cents}) for name, cents in sorted(per_service.items(), key=lambda x: -x[1])]
+    data = {
+        "document": "statement", "period": a.period.label, "currency": a.currency, "issuer": issuer,
+        "municipality": {"slug": m.slug, "name": m.name, "ags": m.ags, "costCenter": m.cost_center,
+                         "population": m.population, "plan": m.plan, "modules": list(m.modules)},
+        "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
+        "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices,
+        "totals": {**{k: f"{Decimal(v) / 100:.2f}" for k, v in by_kind.items()}, "total": f"{Decimal(total) / 100:.2f}"},
+        "totalCents": total, "lines": [_line_json(ln) for ln in lines],
+    }
+    return Document(f"statement-{slug}", f"{t(lang, 'statement')} {a.period.label} – {m.name}", lang, a.currency,
+                    meta, _notes(a, lang), [summary, items], 1, t(lang, "chart_statement"), chart, data)
+
+
+def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
+    members = [a.members[s] for s in sorted(a.members)]
+    grand = a.total_cents()
+    rows, chart = [], []
+    sums = dict.fromkeys(KINDS, 0)
+    for m in members:
+        k = a.by_kind(m.slug)
+        total = sum(k.values())
+        for kind in KINDS:
+            sums[kind] += k[kind]
+        rows.append([m.name, m.ags, m.population, *(k[kind] for kind in KINDS), total,
+                     Decimal(total) / grand if grand else Decimal(0)])
+        chart.append((m.name, {kind: k[kind] for kind in KINDS}))
+    statements_total = sum(sums.values())
+    unalloc = a.unallocated
+    unalloc_total = sum(ln.cents for ln in unalloc)
+    member_table = Table(
+        t(lang, "members"),
+        [Column("name", t(lang, "municipality")), Column("ags", t(lang, "ags")),
+         Column("population", t(lang, "population"), "int"), *(Column(k, t(lang, k), "money") for k in KINDS),
+         Column("total", t(lang, "total"), "money"), Column("shareOfTotal", t(lang, "share_of_total"), "pct")],
+        rows, [t(lang, "total"), "", sum(m.population for m in members), *(sums[k] for k in KINDS),
+               statements_total, Decimal(statements_total) / grand if grand else Decimal(0)],
+    )
+    unalloc_table = Table(
+        t(lang, "unallocated"),
+        [Column("month", t(lang, "month")), Column("service", t(lang, "service")), Column("module", t(lang, "module")),
+         Column("tenant", "Tag"), Column("reason", t(lang, "reason")), Column("rows", t(lang, "rows"), "int"),
+         Column("amount", t(lang, "amount"), "money")],
+        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), ln.reason or "", ln.rows,
+          ln.cents] for ln in unalloc],
+        [t(lang, "total"), "", "", "", "", None, unalloc_total],
+    )
+    ok = statements_total + unalloc_total == a.input_cents
+    check = Table(
+        t(lang, "check"), [Column("what", ""), Column("amount", t(lang, "amount"), "money")],
+        [[t(lang, "statements_total"), statements_total], [t(lang, "unallocated"), unalloc_total],
+         [t(lang, "input_total"), a.input_cents]],
+    )
+    meta = [*_common_meta(a, lang, issuer), (t(lang, "rows"), fmt_number(Decimal(a.input_rows), lang, 0)),
+            (t(lang, "input_total"), fmt_money(a.input_cents, lang, a.currency)),
+            (t(lang, "check"), t(lang, "reconciled") if ok else t(lang, "not_reconciled"))]
+    data = {
+        "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
+        "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
+        "examplePrices": a.example_prices, "inputRows": a.input_rows,
+        "inputTotal": f"{Decimal(a.input_cents) / 100:.2f}", "inputTotalCents": a.input_cents,
+        "inputTotalExact": str(a.input_exact),
+        "statementsTotalCents": statements_total, "unallocatedCents": unalloc_total, "reconciled": ok,
+        "members": [{"slug": m.slug, "name": m.name, "ags": m.ags, "population": m.population,
+                     "costCenter": m.cost_center, **{f"{k}Cents": a.by_kind(m.slug)[k] for k in KINDS},
+                     "totalCents": a.total_cents(m.slug)} for m in members],
+        "unallocated": [_line_json(ln) for ln in unalloc],
+    }
+    return Document("overview", f"{t(lang, 'overview')} {a.period.label}", lang, a.currency, meta,
+                    _notes(a, lang), [member_table, unalloc_table, check], 0, t(lang, "chart_overview"), chart, data)

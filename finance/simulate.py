@@ -1,0 +1,129 @@
+"""What-if: how each member's monthly cost changes when a municipality joins or leaves.
+
+Uses the ``estimate`` source for one month: *before* is the consortium as the tenant files describe it, *after*
+the consortium with ``--add`` files and without ``--remove`` slugs. *Standalone* is what a municipality would pay
+running the same modules alone: the full platform base (fixed costs and platform components), its own resources,
+and the full shared part of every module it books. The gap between standalone and shared is the economic lever of
+the consortium.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from finance.allocate import allocate, to_cents
+from finance.model import FinanceError, Key, Member, Period, member_of
+from finance.prices import PriceCatalogue
+from finance.sources.estimate import EstimateSource
+
+
+@dataclass
+class SimRow:
+    slug: str
+    name: str
+    before: int | None
+    """Monthly cost in cents today (None: not a member today)."""
+    after: int | None
+    """Monthly cost in cents after the change (None: not a member afterwards)."""
+    standalone: int
+    """Monthly cost in cents running its modules alone."""
+
+    @property
+    def change(self) -> int | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+def changed_members(members: dict[str, Member], add: list[Path], remove: list[str]) -> dict[str, Member]:
+    from urbanstack.tenants import TenantError, load_tenant
+
+    after = dict(members)
+    for slug in remove:
+        if slug not in after:
+            raise FinanceError(f"--remove: {slug!r} is not a member ({', '.join(sorted(members))})")
+        del after[slug]
+    for path in add:
+        try:
+            tenant = load_tenant(path)
+        except TenantError as exc:
+            raise FinanceError(str(exc)) from None
+        if tenant.slug in after:
+            raise FinanceError(f"{path}: slug {tenant.slug!r} is already a member")
+        clash = [m.slug for m in after.values() if m.ags == tenant.ags]
+        if clash:
+            raise FinanceError(f"{path}: ags {tenant.ags!r} is already used by {clash[0]}")
+        after[tenant.slug] = member_of(tenant)
+    if not after:
+        raise FinanceError("no members would be left")
+    return after
+
+
+def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, period: Period,
+             add: list[Path] | None = None, remove: list[str] | None = None) -> list[SimRow]:
+    if not add and not remove:
+        raise FinanceError("simulate needs --add FILE or --remove SLUG")
+    after_members = changed_members(members, list(add or []), list(remove or []))
+    month = Period(period.first, period.first)
+    before = allocate(EstimateSource(members, prices), members, key, month, example_prices=prices.example)
+    after = allocate(EstimateSource(after_members, prices), after_members, key, month, example_prices=prices.example)
+    rows = []
+    for slug in sorted(set(members) | set(after_members)):
+        m = after_members.get(slug) or members[slug]
+        src = EstimateSource({slug: m}, prices)
+        rows.append(SimRow(
+            slug, m.name,
+            before.total_cents(slug) if slug in members else None,
+            after.total_cents(slug) if slug in after_members else None,
+            to_cents(src.standalone_monthly(slug)),
+        ))
+    return rows
+
+
+def to_csv(rows: list[SimRow], dialect: str = "excel-de") -> str:
+    def num(cents: int | None) -> str:
+        if cents is None:
+            return ""
+        text = f"{cents / 100:.2f}"
+        return text.replace(".", ",") if dialect == "excel-de" else text
+
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
+    w.writerow(["slug", "name", "before", "after", "change", "standalone"])
+    for r in rows:
+        w.writerow([r.slug, r.name, num(r.before), num(r.after), num(r.change), num(r.standalone)])
+    return buf.getvalue()
+
+
+def chart(rows: list[SimRow], lang: str, currency: str = "EUR") -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from finance.render import axis_money
+
+    de = lang == "de"
+    labels = [r.name for r in rows]
+    series = [("Vorher" if de else "Before", [r.before or 0 for r in rows], "#7fb3d5"),
+              ("Nachher" if de else "After", [r.after or 0 for r in rows], "#1f5f8b"),
+              ("Allein" if de else "Standalone", [r.standalone for r in rows], "#f0b27a")]
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.7 * len(rows)))
+    try:
+        height = 0.27
+        for i, (name, values, color) in enumerate(series):
+            ax.barh([y + (i - 1) * height for y in range(len(rows))], [v / 100 for v in values], height=height,
+                    color=color, label=name)
+        ax.set_yticks(range(len(rows)), labels)
+        ax.invert_yaxis()
+        ax.set_title("Monatliche Kosten: gemeinsam vs. allein" if de else "Monthly cost: shared vs. standalone")
+        ax.xaxis.set_major_formatter(lambda v, _: axis_money(v, lang, currency))
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=110)
+        return out.getvalue()
+    finally:
+        plt.close(fig)

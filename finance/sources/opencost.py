@@ -1,0 +1,150 @@
+"""The ``opencost`` source: OpenCost ``/allocation`` results aggregated by ``label:urban-stack/tenant``.
+
+Input: JSON files saved from the API, or an ``http(s)://`` base URL of the OpenCost API (one request per month:
+``/allocation?window=<start>,<end>&aggregate=label:urban-stack/tenant&accumulate=true&includeIdle=true``).
+
+The answer is ``{"code": 200, "data": [ {name: allocation, ...}, ... ]}``: a list of sets, each mapping the
+aggregate's value to an allocation with ``start``/``end`` (or ``window``) and the costs ``cpuCost``, ``gpuCost``,
+``ramCost``, ``pvCost``, ``networkCost``, ``loadBalancerCost``, ``sharedCost``, ``externalCost`` and ``totalCost``.
+Names: a tenant slug (direct), ``shared``, ``__idle__`` (idle), ``__unallocated__`` (untagged). Aggregating by
+``label:urban-stack/tenant,label:urban-stack/module`` gives names ``verl/dashboards``; the module is kept.
+Each cost component becomes one record; ``totalCost`` minus the components (OpenCost's adjustments) becomes an
+``adjustment`` record, so the records add up to ``totalCost``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+import urllib.request
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import duckdb
+
+from finance.model import IDLE_TAGS, SHARED_TAG, TENANT_TAG, UNTAGGED_TAGS, FinanceError, Period
+from finance.sources import records_relation
+
+COMPONENTS = {
+    "cpuCost": ("cpu", "Compute"),
+    "gpuCost": ("gpu", "Compute"),
+    "ramCost": ("memory", "Compute"),
+    "pvCost": ("block-storage", "Storage"),
+    "networkCost": ("network", "Networking"),
+    "loadBalancerCost": ("load-balancer", "Networking"),
+    "sharedCost": ("shared", "Other"),
+    "externalCost": ("external", "Other"),
+}
+SERVICE = "Kubernetes (OpenCost)"
+
+
+class OpenCostSource:
+    """OpenCost allocation sets (files or the API)."""
+
+    name = "opencost"
+
+    def __init__(self, inputs: list[str | Path], currency: str = "EUR"):
+        if not inputs:
+            raise FinanceError("--source opencost needs --input: a saved /allocation JSON file or the API URL")
+        self.inputs = [str(i) for i in inputs]
+        self.currency = currency
+
+    def describe(self, lang: str = "de") -> str:
+        return (f"OpenCost-Allokation ({', '.join(self.inputs)})" if lang == "de"
+                else f"OpenCost allocation ({', '.join(self.inputs)})")
+
+    def _documents(self, period: Period) -> list[tuple[str, object]]:
+        docs = []
+        for ref in self.inputs:
+            if ref.startswith(("http://", "https://")):
+                for month in period.months:
+                    end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+                    query = urllib.parse.urlencode({
+                        "window": f"{month.isoformat()}T00:00:00Z,{end.isoformat()}T00:00:00Z",
+                        "aggregate": f"label:{TENANT_TAG}", "accumulate": "true", "includeIdle": "true",
+                    })
+                    url = f"{ref.rstrip('/')}/allocation?{query}"
+                    try:
+                        with urllib.request.urlopen(url, timeout=60) as resp:
+                            docs.append((url, json.load(resp)))
+                    except (OSError, ValueError) as exc:
+                        raise FinanceError(f"{url}: cannot read OpenCost allocation: {exc}") from None
+            else:
+                path = Path(ref)
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise FinanceError(f"{ref}: cannot read: {exc.strerror or exc}") from None
+                if not text.strip():
+                    raise FinanceError(f"{ref}: empty file")
+                try:
+                    docs.append((ref, json.loads(text)))
+                except ValueError as exc:
+                    raise FinanceError(f"{ref}: not JSON: {exc}") from None
+        return docs
+
+    def records(self, period: Period) -> list[dict]:
+        recs: list[dict] = []
+        for ref, doc in self._documents(period):
+            if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+                raise FinanceError(f"{ref}: expected an OpenCost answer {{\"code\": 200, \"data\": [...]}}")
+            if doc.get("code", 200) != 200:
+                raise FinanceError(f"{ref}: OpenCost answered code {doc.get('code')}: {doc.get('message', '')}")
+            for i, allocation_set in enumerate(doc["data"]):
+                if allocation_set is None:
+                    continue
+                if not isinstance(allocation_set, dict):
+                    raise FinanceError(f"{ref}: data[{i}]: expected a mapping of allocations")
+                for name, alloc in allocation_set.items():
+                    recs.extend(self._allocation(ref, f"data[{i}].{name}", name, alloc))
+        if not recs:
+            raise FinanceError(f"{', '.join(self.inputs)}: no allocations: nothing to allocate")
+        return recs
+
+    def _allocation(self, ref: str, where: str, name: str, alloc: dict) -> list[dict]:
+        if not isinstance(alloc, dict):
+            raise FinanceError(f"{ref}: {where}: expected an allocation object")
+        start = alloc.get("start") or (alloc.get("window") or {}).get("start")
+        try:
+            month = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00")).astimezone(dt.UTC).date().replace(day=1)
+        except ValueError:
+            raise FinanceError(f"{ref}: {where}.start: {start!r} is not an ISO 8601 date-time") from None
+
+        def amount(field: str) -> Decimal:
+            value = alloc.get(field, 0) or 0
+            try:
+                result = Decimal(str(value))
+            except InvalidOperation:
+                raise FinanceError(f"{ref}: {where}.{field}: {value!r} is not a number") from None
+            if not result.is_finite():
+                raise FinanceError(f"{ref}: {where}.{field}: {value!r} is not a finite number")
+            return result
+
+        tenant_part, _, module = name.partition("/")
+        if tenant_part in IDLE_TAGS:
+            kind, tenant = "idle", None
+        elif tenant_part in (*UNTAGGED_TAGS, ):
+            kind, tenant = "untagged", None
+        elif tenant_part == SHARED_TAG:
+            kind, tenant = "shared", None
+        else:
+            kind, tenant = "direct", tenant_part
+        module = None if not module or module.startswith("__") else module
+        total = amount("totalCost")
+        recs, summed = [], Decimal(0)
+        for field, (resource, category) in COMPONENTS.items():
+            value = amount(field)
+            if value == 0:
+                continue
+            summed += value
+            recs.append({"charge_month": month, "kind": kind, "tenant": tenant, "module": module, "service": SERVICE,
+                         "service_category": category, "resource": resource, "currency": self.currency, "cost": value})
+        if total != summed:
+            recs.append({"charge_month": month, "kind": kind, "tenant": tenant, "module": module, "service": SERVICE,
+                         "service_category": "Other", "resource": "adjustment", "currency": self.currency,
+                         "cost": total - summed})
+        return recs
+
+    def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
+        return records_relation(con, self.records(period), "opencost_records")
