@@ -43,11 +43,13 @@ class RecordedResource:
     inputs: dict[str, Any]
     custom: bool
     provider: str | None = None
+    secret_paths: list[tuple] = field(default_factory=list)
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """JSON form for ``resources.json`` (the plan writer redacts ``secret_paths`` in ``inputs``)."""
         return {
             "type": self.type,
             "name": self.name,
@@ -94,6 +96,23 @@ class StackPlan:
                 continue
             out.append(r)
         return out
+
+
+_SIG = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+
+
+def unwrap_secrets(value: Any, path: tuple = (), found: list | None = None) -> Any:
+    """Replace the wire form of secret values (``{sig: secret, value: v}``) by ``v``; collect their paths."""
+    if isinstance(value, dict):
+        if value.get(_SIG) == _SECRET_SIG and "value" in value:
+            if found is not None:
+                found.append(path)
+            return unwrap_secrets(value["value"], path, found)
+        return {k: unwrap_secrets(v, (*path, k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v, (*path, i), found) for i, v in enumerate(value)]
+    return value
 
 
 def _fake_value(type_: str, name: str, inputs: dict) -> dict:
@@ -152,6 +171,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             md = state.get("metadata")
             if isinstance(md, dict) and not md.get("name"):
                 state["metadata"] = {**md, "name": args.name}
+        secret_paths: list[tuple] = []
+        recorded = unwrap_secrets(inputs, (), secret_paths)
         with self._lock:
             opts = self.options.get((args.typ, args.name), {})
             self.resources.append(
@@ -160,7 +181,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     name=args.name,
                     urn=getattr(args, "urn", ""),
                     parent=parent,
-                    inputs=inputs,
+                    inputs=recorded,
+                    secret_paths=secret_paths,
                     custom=bool(args.custom),
                     provider=args.provider or None,
                     protect=bool(opts.get("protect")),

@@ -12,6 +12,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -43,29 +44,32 @@ def stack_config(path: Path) -> dict[str, Any]:
     return out
 
 
-def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None) -> StackPlan:
+def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None,
+                tenants: Mapping[str, Any] | None = None) -> StackPlan:
     cfg = stack_config(SHARED_CONFIG) if config is None else config
-    return run_stack(SHARED, lambda: build(SHARED, tenants_dir), project=PROJECT, config=cfg)
+    return run_stack(SHARED, lambda: build(SHARED, tenants_dir, tenants), project=PROJECT, config=cfg)
 
 
 def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | None = None,
-                config: dict[str, Any] | None = None) -> StackPlan:
+                config: dict[str, Any] | None = None, tenants: Mapping[str, Any] | None = None) -> StackPlan:
     cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{slug}.yaml") if config is None else dict(config)
     # Secrets a tenant file refers to (federation credentials) live only in the real stack's encrypted
     # config; the offline plan stands in a placeholder (secret values never reach the plan files).
-    tenant = load_all([tenants_dir] if tenants_dir else None).get(slug)
+    if tenants is None:
+        tenants = load_all([tenants_dir] if tenants_dir else None)
+    tenant = tenants.get(slug)
     ref = federation_secret_ref(tenant) if tenant else None
     if ref and f"{CONFIG_NS}:{ref}" not in cfg:
         cfg[f"{CONFIG_NS}:{ref}"] = "offline-plan-placeholder"
-    return run_stack(slug, lambda: build(slug, tenants_dir), project=PROJECT, config=cfg,
+    return run_stack(slug, lambda: build(slug, tenants_dir, tenants), project=PROJECT, config=cfg,
                      stack_outputs={SHARED_REF: shared_outputs})
 
 
 def plan_all(tenants_dir: Path | None = None) -> list[StackPlan]:
-    """Plan ``shared`` then every tenant (tenant files are validated once, up front)."""
+    """Plan ``shared`` then every tenant; the tenant files are validated once, up front."""
     tenants = load_all([tenants_dir] if tenants_dir else None)
-    shared = plan_shared(tenants_dir)
-    return [shared, *(plan_tenant(slug, shared.outputs, tenants_dir) for slug in tenants)]
+    shared = plan_shared(tenants_dir, tenants=tenants)
+    return [shared, *(plan_tenant(slug, shared.outputs, tenants_dir, tenants=tenants) for slug in tenants)]
 
 
 def _clean(value: Any) -> Any:
@@ -79,9 +83,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def manifest(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The Kubernetes object as it would be applied; Secret values are redacted."""
+def _redact(obj: Any, path: tuple) -> None:
+    node = obj
+    for key in path[:-1]:
+        node = node[key] if isinstance(node, dict | list) else None
+        if node is None:
+            return
+    if path and isinstance(node, dict | list):
+        node[path[-1]] = REDACTED
+
+
+def manifest(inputs: dict[str, Any], secret_paths: list[tuple] = ()) -> dict[str, Any]:
+    """The Kubernetes object as it would be applied; Secret data and every secret value are redacted."""
     cleaned = _clean(inputs)
+    for path in secret_paths:
+        _redact(cleaned, path)
     head = {k: cleaned[k] for k in ("apiVersion", "kind", "metadata") if k in cleaned}
     obj = {**head, **{k: v for k, v in cleaned.items() if k not in head}}
     if obj.get("kind") == "Secret":
@@ -128,7 +144,7 @@ def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
         kinds: dict[str, int] = {}
         names: set[str] = set()
         for res in plan.kube_objects():
-            obj = manifest(res.inputs)
+            obj = manifest(res.inputs, res.secret_paths)
             fname = object_filename(obj)
             if fname in names:
                 raise RuntimeError(f"stack {plan.stack}: two objects would be written as {fname}")
@@ -141,9 +157,8 @@ def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
             "outputs": {k: (REDACTED if k in plan.secret_outputs else _clean(v)) for k, v in plan.outputs.items()},
             "resources": [_clean(r.to_json()) for r in plan.resources],
         }
-        for r in doc["resources"]:
-            if r["inputs"].get("kind") == "Secret":
-                r["inputs"] = manifest(r["inputs"])
+        for r, res in zip(doc["resources"], plan.resources, strict=True):
+            r["inputs"] = manifest(r["inputs"], res.secret_paths) if res.custom else r["inputs"]
             if r["type"].startswith("random:"):
                 r.setdefault("outputs", REDACTED)
         (folder / "resources.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),

@@ -38,12 +38,17 @@ def tenants_dir() -> Path:
     return Path(os.environ.get("URBANSTACK_TENANTS", DEFAULT_DIR))
 
 
-def build(stack: str, tenants_path: Path | None = None) -> Mapping[str, Any]:
-    """Register the resources of ``stack`` and return its outputs."""
-    try:
-        tenants = load_all([tenants_path or tenants_dir()])
-    except TenantError as exc:
-        raise pulumi.RunError(f"invalid tenant files, nothing was registered:\n{exc}") from None
+def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """Register the resources of ``stack`` and return its outputs.
+
+    ``tenants`` (already validated) lets the offline plan validate the tenant files once for all stacks;
+    under the engine every stack validates all files itself.
+    """
+    if tenants is None:
+        try:
+            tenants = load_all([tenants_path or tenants_dir()])
+        except TenantError as exc:
+            raise pulumi.RunError(f"invalid tenant files, nothing was registered:\n{exc}") from None
     if stack == SHARED:
         from urbanstack.shared_config import ConfigError, from_pulumi
         from urbanstack.stacks import shared_stack

@@ -36,10 +36,10 @@ def to_database() -> dict:
 
 
 def to_keycloak() -> dict:
-    """Egress rule: the shared Keycloak, directly and through the Gateway (the issuer URL is public)."""
+    """Egress rule: the shared Keycloak: in-cluster HTTP (back channel) and through the Gateway (the public issuer URL)."""
     return {
         "to": [peer(names.NS_IDENTITY, names.KEYCLOAK_POD_LABELS), peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)],
-        "ports": tcp(names.KEYCLOAK_PORT, ENVOY_HTTPS_PORT),
+        "ports": tcp(names.KEYCLOAK_HTTP_PORT, ENVOY_HTTPS_PORT),
     }
 
 
