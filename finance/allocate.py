@@ -10,10 +10,12 @@
    it). A pool the key cannot split (no member booked the module; nobody had direct cost under ``usage``) is an
    unallocated line with the reason. The last member of a split receives ``pool - sum(others)``, so a split is
    exact before rounding.
-4. Rounding: the input total is the exact sum of all input amounts, rounded half-up to the cent. Every line is
-   rounded down to the cent and the missing cents go, one each, to the lines with the largest remainders
-   (ties: the earlier line; lines are in a fixed order). So the lines, and hence statements plus unallocated
-   lines, add up to the input total to the cent, and no line is off by a whole cent or more.
+4. Rounding, in two steps of the largest remainder method (Hare-Niemeyer): first the input groups are rounded
+   to cents so that they add up to the input total (the exact sum of all input amounts, rounded half-up to the
+   cent); then each group's cents are split among its lines by their shares. Each step rounds every value down
+   and gives the missing cents, one each, to the largest remainders (ties: the earlier one; the order is fixed).
+   So the lines, and hence statements plus unallocated lines, add up to the input total to the cent; every pool
+   is split without a lost or invented cent; and no value is off by a whole cent from its exact share.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                               g.quantity, g.cost, pool_id, share, basis, amount, g.rows))
 
     input_exact = sum((g.cost for g in groups), Decimal(0))
-    _round(lines, input_exact)
+    _round(lines, groups, input_exact)
     return Allocation(period=period, key=key, members=members, currency=currency, source=source, lines=lines,
                       input_exact=input_exact, input_rows=sum(g.rows for g in groups),
                       example_prices=example_prices, weights=used)
@@ -271,18 +273,31 @@ def _pool_weights(g: Group, key: Key, ordered: list[Member], bookable: set[str],
     return key.base, _weights(key.base, ordered), None
 
 
-def _round(lines: list[Line], input_exact: Decimal) -> None:
-    """Largest-remainder rounding of all lines to cents (module docstring, step 4)."""
-    target = to_cents(input_exact)
+def largest_remainder(ideals: list[Decimal], target: int) -> list[int]:
+    """Integers as close to ``ideals`` as possible that add up to ``target`` (which must equal their sum up to
+    rounding): every value rounded down, the missing units to the largest remainders, ties to the earlier one."""
     with localcontext() as ctx:
         ctx.prec = 60
-        scaled = [ln.exact * 100 for ln in lines]
-        floors = [int(s.to_integral_value(rounding=ROUND_FLOOR)) for s in scaled]
-        remainders = [s - f for s, f in zip(scaled, floors, strict=True)]
+        floors = [int(v.to_integral_value(rounding=ROUND_FLOOR)) for v in ideals]
+        remainders = [v - f for v, f in zip(ideals, floors, strict=True)]
     missing = target - sum(floors)
-    if not 0 <= missing <= len(lines):  # pragma: no cover - impossible when the lines add up to the input
-        raise FinanceError(f"rounding: {missing} cents to distribute over {len(lines)} lines")
-    order = sorted(range(len(lines)), key=lambda i: (-remainders[i], i))
-    bonus = set(order[:missing])
-    for i, ln in enumerate(lines):
-        ln.cents = floors[i] + (1 if i in bonus else 0)
+    if not 0 <= missing <= len(ideals):  # pragma: no cover - impossible when the ideals add up to the target
+        raise FinanceError(f"rounding: {missing} cents to distribute over {len(ideals)} lines")
+    bonus = set(sorted(range(len(ideals)), key=lambda i: (-remainders[i], i))[:missing])
+    return [f + (1 if i in bonus else 0) for i, f in enumerate(floors)]
+
+
+def _round(lines: list[Line], groups: list[Group], input_exact: Decimal) -> None:
+    """Two-step largest-remainder rounding (module docstring, step 4)."""
+    group_cents = largest_remainder([g.cost * 100 for g in groups], to_cents(input_exact))
+    by_pool: dict[int, list[Line]] = defaultdict(list)
+    for ln in lines:
+        by_pool[ln.pool_id].append(ln)
+    for pool_id, pool_lines in by_pool.items():
+        cents = group_cents[pool_id]
+        with localcontext() as ctx:
+            ctx.prec = 60
+            ideals = [Decimal(cents) * ln.share for ln in pool_lines[:-1]]
+            ideals.append(Decimal(cents) - sum(ideals, Decimal(0)))
+        for ln, c in zip(pool_lines, largest_remainder(ideals, cents), strict=True):
+            ln.cents = c

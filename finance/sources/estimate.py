@@ -6,8 +6,8 @@ module's ``SPEC.workloads``), so the estimate and the offline plan agree
 
 * every booked module: per workload ``replicas[plan]`` x ``size_for(plan)`` (CPU and memory requests) and
   ``replicas[plan]`` x ``storage_gi[plan]`` (one volume per replica);
-* ``database`` (only when a booked module needs a database): ``db_instances`` x ``db_size`` and
-  ``db_instances`` x (``db_storage_gi`` + ``db_wal_storage_gi``) of the municipality's plan;
+* ``database`` (every municipality has its PostGIS cluster, see ``components/tenant/database.py``):
+  ``db_instances`` x ``db_size`` and ``db_instances`` x (``db_storage_gi`` + ``db_wal_storage_gi``) of its plan;
 * ``storage``: the bucket quota of the plan (every municipality has a bucket, its default backup target);
 
 priced per vCPU-month (1000m), GiB-RAM-month (1024Mi), GiB block storage and GiB object storage. The platform's
@@ -55,7 +55,6 @@ def declared_for(member: Member) -> dict[str, Declared]:
 
     plan = member.plan
     out: dict[str, Declared] = {}
-    needs_db = False
     for module in member.modules:
         spec = by_name(module).SPEC
         total = Declared()
@@ -64,11 +63,9 @@ def declared_for(member: Member) -> dict[str, Declared]:
             size = workload.size_for(plan)
             total += Declared(replicas * size.cpu_m, replicas * size.memory_mi, replicas * workload.storage_gi[plan])
         out[module] = total
-        needs_db = needs_db or bool(spec.databases)
     tp = TENANT_PLANS[plan]
-    if needs_db:
-        out[DATABASE] = Declared(tp.db_instances * tp.db_size.cpu_m, tp.db_instances * tp.db_size.memory_mi,
-                                 tp.db_instances * (tp.db_storage_gi + tp.db_wal_storage_gi))
+    out[DATABASE] = Declared(tp.db_instances * tp.db_size.cpu_m, tp.db_instances * tp.db_size.memory_mi,
+                             tp.db_instances * (tp.db_storage_gi + tp.db_wal_storage_gi))
     out[BUCKET] = Declared(object_gi=tp.bucket_quota_gi)
     return out
 
