@@ -118,6 +118,20 @@ POD_TEMPLATE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     # The Keycloak operator merges this pod template into the pods it creates.
     "Keycloak": (("spec", "unsupported", "podTemplate", "metadata"),),
 }
+# CloudNativePG poolers take a pod template like a Deployment's.
+POD_TEMPLATE_PATHS["Pooler"] = (("spec", "template", "metadata"),)
+
+# Custom resources that take a plain label map for the pods (or jobs) their operator creates. A map is only
+# added where its parent object exists already (the transform never invents e.g. an Envoy deployment spec).
+POD_LABEL_MAP_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    # Rook: labels for every Ceph daemon pod of the cluster (``all``), and for the RGW pods of an object store.
+    "CephCluster": (("spec", "labels", "all"),),
+    "CephObjectStore": (("spec", "gateway", "labels"),),
+    # Keycloak operator: labels of the Job that imports a realm.
+    "KeycloakRealmImport": (("spec", "labels"),),
+    # Envoy Gateway: labels of the data-plane (Envoy) pods.
+    "EnvoyProxy": (("spec", "provider", "kubernetes", "envoyDeployment", "pod", "labels"),),
+}
 PVC_TEMPLATE_KINDS = {"StatefulSet"}
 UNLABELLED_TYPES = (
     "kubernetes:helm.sh/",
@@ -172,10 +186,42 @@ def apply_labels(type_: str, props: Mapping[str, Any], labels: Mapping[str, str]
     if isinstance(out.get("spec"), dict):
         for path in POD_TEMPLATE_PATHS.get(kind, ()):
             _merge(_at(out, path, create=True), labels, COST_LABEL_KEYS)
+        for path in POD_LABEL_MAP_PATHS.get(kind, ()):
+            holder = _at(out, path[:-1], create=False)
+            if holder is not None:
+                current = holder.get(path[-1]) if isinstance(holder.get(path[-1]), dict) else {}
+                holder[path[-1]] = _merge({"labels": current}, labels, COST_LABEL_KEYS)["labels"]
     if kind in PVC_TEMPLATE_KINDS:
         for claim in (out.get("spec") or {}).get("volumeClaimTemplates") or []:
             if isinstance(claim, dict):
                 _merge(claim.setdefault("metadata", {}), labels, COST_LABEL_KEYS)
+    return out
+
+
+def template_labels(obj: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any] | None]]:
+    """Every place of a rendered object that must carry the cost labels, as ``(where, labels)``.
+
+    ``where`` is a dotted path (``metadata``, ``spec.template.metadata``, ``spec.volumeClaimTemplates[0].metadata``,
+    ``spec.labels.all``); ``labels`` is ``{}`` where the place has no labels and ``None`` where the place (e.g. a
+    pod template's ``metadata``) is missing altogether. Used by the label check
+    and the policy pack, so that both look exactly where :func:`apply_labels` writes.
+    """
+    kind = str(obj.get("kind", ""))
+    md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    out: list[tuple[str, Mapping[str, Any] | None]] = [("metadata", md.get("labels") or {})]
+    if not isinstance(obj.get("spec"), dict):
+        return out
+    for path in POD_TEMPLATE_PATHS.get(kind, ()):
+        node = _at(dict(obj), path, create=False)
+        out.append((".".join(path), None if node is None else node.get("labels") or {}))
+    for path in POD_LABEL_MAP_PATHS.get(kind, ()):
+        holder = _at(dict(obj), path[:-1], create=False)
+        if holder is not None:
+            out.append((".".join(path), holder.get(path[-1]) or {}))
+    if kind in PVC_TEMPLATE_KINDS:
+        for i, claim in enumerate(obj["spec"].get("volumeClaimTemplates") or []):
+            if isinstance(claim, dict):
+                out.append((f"spec.volumeClaimTemplates[{i}].metadata", (claim.get("metadata") or {}).get("labels") or {}))
     return out
 
 

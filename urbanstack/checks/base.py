@@ -9,6 +9,7 @@ Each check returns a :class:`CheckResult` whose :meth:`CheckResult.figure` is th
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,8 +21,9 @@ import yaml
 from components import labels
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CRD_DIR = ROOT.parent / "shared" / "schemas" / "crds"
-"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``); not copied into the repository."""
+DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT.parent / "shared" / "schemas" / "crds"))
+"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), not copied into the repository:
+``../shared/schemas/crds`` next to the checkout, or ``$URBANSTACK_CRD_DIR``."""
 DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 """checkov in its own virtualenv (``make checkov-venv``): it cannot share one with pulumi."""
 

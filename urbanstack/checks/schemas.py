@@ -15,7 +15,7 @@ call (about 15 ms per manifest); cached it is about 1 ms.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def _definitions(version: str) -> Any:
     return kv.schema_contents(f"{_schema_dir(version)}/_definitions.json", version)
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_validator(kind: str, api_version: str, version: str = KUBERNETES_VERSION):
     """Strict validator of a built-in kind, or ``None`` when Kubernetes has no such kind/apiVersion."""
     group_version = kv.re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -65,7 +65,7 @@ def crd_schema_path(crd_dir: Path, api_version: str, kind: str) -> Path:
     return crd_dir / group / f"{kind.lower()}_{version}.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def crd_validator(path: Path):
     """Validator of one CRD schema file, or ``None`` when the file does not exist."""
     if not path.is_file():
@@ -105,7 +105,7 @@ def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VER
         return "crd-schema", [f"no schema for {po.api_version} {po.kind}: {path} does not exist (a custom resource "
                               f"without its CRD schema cannot be checked, so it fails)"]
     problems = _errors(validator, po.obj)
-    known = set(validator.schema.get("properties", {}))
+    known = {"apiVersion", "kind", "metadata", *validator.schema.get("properties", {})}
     problems += [f"{key}: unknown top-level field of {po.kind}" for key in po.obj if key not in known]
     meta = builtin_validator("ConfigMap", "v1", version)
     wrapped = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": po.obj.get("metadata") or {}}

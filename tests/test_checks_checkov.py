@@ -1,0 +1,90 @@
+"""checkov (own virtualenv, offline) reports 0 failed checks; skipped checks are listed once, with reasons,
+and never include privilege escalation, root, host namespaces, capabilities or service-account tokens."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from urbanstack.checks import checkov
+from urbanstack.checks.base import load_plan
+from urbanstack.checks.sample import write_crafted_plan
+from urbanstack.plan import write_plan
+from urbanstack.tenants import load_all
+
+GUARDED = {
+    "privilege escalation": {"CKV_K8S_5", "CKV_K8S_20"},
+    "privileged": {"CKV_K8S_2", "CKV_K8S_16"},
+    "root": {"CKV_K8S_6", "CKV_K8S_23", "CKV_K8S_40"},
+    "host namespaces": {"CKV_K8S_1", "CKV_K8S_3", "CKV_K8S_4", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19"},
+    "capabilities": {"CKV_K8S_7", "CKV_K8S_24", "CKV_K8S_25", "CKV_K8S_28", "CKV_K8S_36", "CKV_K8S_37",
+                     "CKV_K8S_39"},
+    "service-account tokens": {"CKV_K8S_38", "CKV_K8S_41", "CKV_K8S_42"},
+}
+
+
+@pytest.fixture(scope="module")
+def real_plan_dir(plan_stack, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return out
+
+
+@pytest.fixture
+def crafted(real_plan_dir, tmp_path):
+    tenants = {slug: t.costCenter for slug, t in load_all().items()}
+    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
+
+
+def test_no_security_critical_check_is_skipped():
+    skipped = set(checkov.load_skips())
+    for guards, ids in GUARDED.items():
+        assert not skipped & ids, f"checks on {guards} may never be skipped"
+        assert ids <= set(checkov.FORBIDDEN_SKIPS)
+
+
+def test_every_skipped_check_has_a_reason():
+    for check_id, reason in checkov.load_skips().items():
+        assert checkov.CHECK_ID.match(check_id)
+        assert len(reason.split()) >= 10, check_id
+
+
+def test_a_skip_file_that_skips_a_guarded_check_is_refused(tmp_path):
+    bad = tmp_path / "skips.yaml"
+    bad.write_text(yaml.safe_dump({"CKV_K8S_20": "We really need privilege escalation for this one."}))
+    with pytest.raises(checkov.CheckovError, match=r"CKV_K8S_20: guards privilege escalation"):
+        checkov.load_skips(bad)
+
+
+def test_a_skip_without_a_reason_is_refused(tmp_path):
+    bad = tmp_path / "skips.yaml"
+    bad.write_text("CKV_K8S_43: todo\n")
+    with pytest.raises(checkov.CheckovError, match="CKV_K8S_43: needs a reason"):
+        checkov.load_skips(bad)
+
+
+def test_the_hardened_workloads_of_components_k8s_pass_checkov(crafted):
+    plan = load_plan(crafted)
+    result = checkov.run(plan, target=crafted / "verl")
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert " 0 failed checks" in result.figure()
+
+
+def test_a_privileged_container_fails_checkov_naming_the_file_and_the_check(crafted):
+    path = crafted / "verl" / "deployment-verl-sample-web.yaml"
+    obj = yaml.safe_load(path.read_text())
+    sc = obj["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    sc["privileged"] = True
+    path.write_text(yaml.safe_dump(obj, sort_keys=False))
+    result = checkov.run(load_plan(crafted), target=path)
+    rules = {f.rule.split()[0] for f in result.failures}
+    assert "CKV_K8S_16" in rules
+    failure = next(f for f in result.failures if f.rule.startswith("CKV_K8S_16"))
+    assert failure.file.endswith("verl/deployment-verl-sample-web.yaml")
+    assert "Container should not be privileged" in failure.rule
+    assert "Deployment.verl.sample-web" in failure.message
+
+
+def test_a_missing_checkov_says_how_to_install_it(crafted, tmp_path):
+    with pytest.raises(checkov.CheckovError, match="make checkov-venv"):
+        checkov.run(load_plan(crafted), checkov=tmp_path / "no-checkov")

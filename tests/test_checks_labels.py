@@ -1,0 +1,78 @@
+"""100 % of objects, pod templates and PVC templates carry the four cost labels with values that fit the
+stack; removing or falsifying one on a copy of the plan fails with the file and the rule."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components import labels
+from urbanstack.checks import cost_labels
+from urbanstack.checks.base import load_plan
+from urbanstack.checks.sample import write_crafted_plan
+from urbanstack.plan import write_plan
+from urbanstack.tenants import load_all
+
+
+@pytest.fixture(scope="module")
+def real_plan_dir(plan_stack, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return out
+
+
+@pytest.fixture
+def crafted(real_plan_dir, tmp_path):
+    tenants = {slug: t.costCenter for slug, t in load_all().items()}
+    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
+
+
+def edit(path, change):
+    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(obj)
+    path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+
+
+def test_the_crafted_copy_is_fully_labelled_and_the_figure_counts_templates(crafted):
+    result = cost_labels.run(load_plan(crafted))
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert result.figure().startswith(f"cost labels: {result.checked} objects checked, 0 failures")
+    assert "label sets incl. pod and PVC templates" in result.figure()
+
+
+def test_a_missing_label_on_a_pod_template_fails(crafted):
+    path = crafted / "verl" / "deployment-verl-sample-web.yaml"
+    edit(path, lambda o: o["spec"]["template"]["metadata"]["labels"].pop(labels.COST_CENTER))
+    [failure] = cost_labels.run(load_plan(crafted)).failures
+    assert failure.file.endswith("verl/deployment-verl-sample-web.yaml")
+    assert failure.rule == "cost-labels"
+    assert "spec.template.metadata: label urban-stack/cost-center missing" in failure.message
+
+
+def test_a_missing_label_on_a_pvc_template_fails(crafted):
+    path = crafted / "verl" / "statefulset-verl-sample-cache.yaml"
+    edit(path, lambda o: o["spec"]["volumeClaimTemplates"][0]["metadata"].pop("labels"))
+    messages = [f.message for f in cost_labels.run(load_plan(crafted)).failures]
+    assert any("spec.volumeClaimTemplates[0].metadata: label urban-stack/tenant missing" in m for m in messages)
+
+
+def test_an_object_charged_to_another_municipality_fails(crafted):
+    path = crafted / "verl" / "service-verl-sample-web.yaml"
+    edit(path, lambda o: o["metadata"]["labels"].update({labels.TENANT: "guetersloh"}))
+    messages = [f.message for f in cost_labels.run(load_plan(crafted)).failures]
+    assert any("'guetersloh' but the object belongs to stack 'verl'" in m for m in messages)
+
+
+def test_a_wrong_cost_center_and_an_unknown_module_fail(crafted):
+    path = crafted / "verl" / "configmap-verl-sample-settings.yaml"
+    edit(path, lambda o: o["metadata"]["labels"].update({labels.COST_CENTER: "NOPE", labels.MODULE: "bitcoin"}))
+    messages = " | ".join(f.message for f in cost_labels.run(load_plan(crafted)).failures)
+    assert "charged to" in messages and "'NOPE'" in messages
+    assert "'bitcoin' is not a known module" in messages
+
+
+def test_a_workload_without_a_pod_template_metadata_fails(crafted):
+    path = crafted / "verl" / "deployment-verl-sample-web.yaml"
+    edit(path, lambda o: o["spec"]["template"].pop("metadata"))
+    [failure] = cost_labels.run(load_plan(crafted)).failures
+    assert "spec.template.metadata: missing" in failure.message

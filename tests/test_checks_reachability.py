@@ -1,0 +1,197 @@
+"""NetworkPolicy reachability: no pod of one municipality reaches a pod of another, and only the gateway
+(plus the listed platform flows) enters a municipality's namespace. Kubernetes semantics: a pod no policy
+selects is open in that direction, and a connection needs the source's egress and the destination's
+ingress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import labels, names
+from urbanstack.checks import reachability as r
+from urbanstack.checks.base import Plan, load_plan
+from urbanstack.checks.sample import write_crafted_plan
+from urbanstack.plan import write_plan
+from urbanstack.tenants import load_all
+
+DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
+
+
+@pytest.fixture(scope="module")
+def real_plan_dir(plan_stack, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return out
+
+
+@pytest.fixture
+def crafted(real_plan_dir, tmp_path):
+    tenants = {slug: t.costCenter for slug, t in load_all().items()}
+    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
+
+
+def put(plan_dir: Path, stack: str, obj: dict) -> Path:
+    md = obj["metadata"]
+    path = plan_dir / stack / f"{obj['kind'].lower()}-{md.get('namespace', 'cluster')}-{md['name']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def namespace(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def policy(ns: str, name: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns},
+            "spec": spec}
+
+
+def deployment(ns: str, name: str, pod_labels: dict, ports: dict | None = None) -> dict:
+    container = {"name": "app", "image": "example/app:1.0",
+                 "ports": [{"name": n, "containerPort": p} for n, p in (ports or {}).items()]}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"matchLabels": pod_labels},
+                     "template": {"metadata": {"labels": {**pod_labels, labels.TENANT: ns}},
+                                  "spec": {"containers": [container]}}}}
+
+
+def ns_peer(name: str, pods: dict | None = None) -> dict:
+    out = {"namespaceSelector": {"matchLabels": {r.NS_NAME_LABEL: name}}}
+    if pods is not None:
+        out["podSelector"] = {"matchLabels": pods}
+    return out
+
+
+@pytest.fixture
+def mini(tmp_path) -> Path:
+    """Two municipalities ``a`` and ``b`` with an app each and default deny, plus gateway and operators."""
+    d = tmp_path / "plan"
+    for ns in (names.NS_GATEWAY, names.NS_OPERATORS):
+        put(d, "shared", namespace(ns))
+    for t in ("a", "b"):
+        put(d, t, namespace(t))
+        put(d, t, deployment(t, "app", {"app": "web"}, {"http": 8080}))
+        put(d, t, policy(t, "default-deny", DENY_ALL))
+        put(d, t, policy(t, "from-gateway", {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                                             "ingress": [{"from": [ns_peer(names.NS_GATEWAY)],
+                                                          "ports": [{"port": "http"}]}]}))
+    return d
+
+
+def check(plan_dir: Path):
+    return r.run(Plan(plan_dir, tenants={"a": "A-1", "b": "B-1"}, operator_cost_center="OP"))
+
+
+def test_default_deny_plus_gateway_ingress_isolates_municipalities(mini):
+    result = check(mini)
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert "2 pods from the plan" in result.figure()
+
+
+def test_a_namespace_without_network_policies_is_open_to_everyone(mini):
+    for f in (mini / "b").glob("networkpolicy-*"):
+        f.unlink()
+    failures = check(mini).failures
+    assert {f.rule for f in failures} == {r.RULE_ENTRY}, "a's own egress still denies, so no cross traffic"
+    assert any(f.file.endswith("b/deployment-b-app.yaml") and "no Ingress NetworkPolicy selects" in f.message
+               for f in failures)
+
+
+def test_municipalities_without_network_policies_reach_each_other(mini):
+    for f in mini.glob("[ab]/networkpolicy-*"):
+        f.unlink()
+    cross = [f for f in check(mini).failures if f.rule == r.RULE_CROSS]
+    assert any(f.file.endswith("b/deployment-b-app.yaml") and "(municipality a) can reach pods of Deployment b/app"
+               in f.message for f in cross)
+
+
+def test_ingress_alone_does_not_open_a_connection_the_source_egress_denies(mini):
+    put(mini, "b", policy("b", "from-a", {"podSelector": {}, "policyTypes": ["Ingress"],
+                                          "ingress": [{"from": [ns_peer("a")]}]}))
+    assert check(mini).failures == []
+
+
+def test_a_cross_municipality_policy_pair_is_found_and_named(mini):
+    put(mini, "a", policy("a", "to-b", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [ns_peer("b")]}]}))
+    bad = put(mini, "b", policy("b", "from-a", {"podSelector": {}, "policyTypes": ["Ingress"],
+                                                "ingress": [{"from": [ns_peer("a")], "ports": [{"port": 5432}]}]}))
+    failures = [f for f in check(mini).failures if f.rule == r.RULE_CROSS]
+    assert failures
+    assert all("5432/TCP" in f.message and bad.name in f.message for f in failures)
+    assert {f.file.rsplit("/", 1)[-1] for f in failures} == {"deployment-b-app.yaml", bad.name}
+
+
+def test_only_the_gateway_enters_a_municipality_namespace(mini):
+    put(mini, "a", policy("a", "from-everywhere", {"podSelector": {"matchLabels": {"app": "web"}},
+                                                   "policyTypes": ["Ingress"],
+                                                   "ingress": [{"from": [{"namespaceSelector": {}}]}]}))
+    failures = check(mini).failures
+    assert failures and {f.rule for f in failures} == {r.RULE_ENTRY}
+    assert any(f.file.endswith("a/deployment-a-app.yaml") and r.OTHER_NAMESPACE in f.message for f in failures)
+    assert not any(r.OUTSIDE_CLUSTER in f.message for f in failures), "a namespaceSelector never matches outside"
+
+
+def test_an_ip_block_admits_clients_from_outside_the_cluster(mini):
+    put(mini, "a", policy("a", "from-internet", {"podSelector": {}, "policyTypes": ["Ingress"],
+                                                 "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}))
+    failures = check(mini).failures
+    assert any(r.OUTSIDE_CLUSTER in f.message and f.rule == r.RULE_ENTRY for f in failures)
+
+
+def test_listed_platform_flows_pass_on_their_ports_only(mini):
+    put(mini, "a", deployment("a", "db", {"cnpg.io/cluster": "postgis"}, {"postgresql": 5432}))
+    put(mini, "a", policy("a", "from-operator", {
+        "podSelector": {"matchLabels": {"cnpg.io/cluster": "postgis"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [ns_peer(names.NS_OPERATORS)], "ports": [{"port": 5432}, {"port": 8000}]}]}))
+    assert check(mini).failures == []
+    put(mini, "a", policy("a", "from-operator-too-much", {
+        "podSelector": {"matchLabels": {"cnpg.io/cluster": "postgis"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [ns_peer(names.NS_OPERATORS)], "ports": [{"port": 22}]}]}))
+    failures = check(mini).failures
+    assert failures and all(f.rule == r.RULE_ENTRY and "22/TCP" in f.message for f in failures)
+    assert any(f.file.endswith("a/deployment-a-db.yaml") for f in failures)
+
+
+def test_every_listed_platform_flow_has_a_reason():
+    flows = r.load_flows()
+    assert flows
+    for flow in flows:
+        assert flow.source_namespace in names.PLATFORM_NAMESPACES
+        assert len(flow.reason.split()) >= 10
+
+
+def test_selectors_follow_kubernetes_semantics():
+    sel = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                                              {"key": "debug", "operator": "DoesNotExist"}]}
+    assert r.selector_matches(sel, {"app": "web", "tier": "a"}, False)
+    assert not r.selector_matches(sel, {"app": "web", "tier": "c"}, False)
+    assert not r.selector_matches(sel, {"app": "web", "tier": "a", "debug": "1"}, False)
+    assert r.selector_matches(sel, {}, True), "a pod with unknown labels could have these"
+    assert not r.selector_matches({"matchLabels": {r.NS_NAME_LABEL: "a"}}, {}, True, {r.NS_NAME_LABEL: {"a"}})
+    assert r.selector_matches({}, {"x": "y"}, False)
+
+
+def test_ip_blocks_excepting_the_private_ranges_still_reach_cgnat_pod_ranges():
+    assert r._ip_block_scope({"cidr": "203.0.113.0/24"}) == (False, True)
+    assert r._ip_block_scope({"cidr": "10.0.0.0/8"}) == (True, False)
+    assert r._ip_block_scope({"cidr": "0.0.0.0/0", "except": [str(n) for n in r.POD_NETWORK if n.version == 4]}) \
+        == (False, True)
+
+
+def test_the_crafted_copy_of_the_real_plan_is_isolated(crafted):
+    result = r.run(load_plan(crafted))
+    assert result.failures == [], "\n".join(map(str, result.failures))
+
+
+def test_opening_the_sample_app_to_all_namespaces_on_a_copy_of_the_plan_fails(crafted):
+    path = crafted / "verl" / "networkpolicy-verl-sample-web-from-gateway.yaml"
+    obj = yaml.safe_load(path.read_text())
+    obj["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]
+    path.write_text(yaml.safe_dump(obj))
+    failures = r.run(load_plan(crafted)).failures
+    assert any(f.file.endswith("verl/deployment-verl-sample-web.yaml") and f.rule == r.RULE_ENTRY
+               and path.name in f.message for f in failures)

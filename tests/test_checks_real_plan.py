@@ -1,0 +1,29 @@
+"""The outside checks pass over the real offline plan of shared + every example municipality."""
+
+from __future__ import annotations
+
+import pytest
+
+from urbanstack.checks import run_all
+from urbanstack.checks.base import load_plan
+from urbanstack.plan import write_plan
+from urbanstack.tenants import load_all
+
+
+@pytest.fixture(scope="module")
+def real_plan(plan_stack, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return load_plan(out)
+
+
+@pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies"])
+def test_the_real_plan_passes(real_plan, check):
+    [result] = run_all(real_plan, only=[check])
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert result.checked > 0
+    assert result.figure().startswith(f"{result.name}: {result.checked} {result.unit} checked, 0 failures")
+
+
+def test_the_plan_covers_shared_and_every_example_municipality(real_plan):
+    assert real_plan.stacks == sorted(["shared", *load_all()])

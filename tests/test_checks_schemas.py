@@ -1,0 +1,91 @@
+"""Every object validates against the official Kubernetes schemas (strict) and every custom resource
+against its CRD schema; breaking a field on a copy of the plan fails with the file and the rule."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from kubernetes_validate import utils as kv
+
+from urbanstack.checks import schemas
+from urbanstack.checks.base import load_plan
+from urbanstack.checks.sample import write_crafted_plan
+from urbanstack.plan import write_plan
+from urbanstack.tenants import load_all
+
+
+@pytest.fixture(scope="module")
+def real_plan_dir(plan_stack, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return out
+
+
+@pytest.fixture
+def crafted(real_plan_dir, tmp_path):
+    tenants = {slug: t.costCenter for slug, t in load_all().items()}
+    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
+
+
+def edit(path, change):
+    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(obj)
+    path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+
+
+def failures_for(plan_dir, file):
+    result = schemas.run(load_plan(plan_dir))
+    return [f for f in result.failures if f.file.endswith(file)], result
+
+
+def test_the_target_kubernetes_version_is_pinned_once_and_bundled_by_kubernetes_validate():
+    assert schemas.KUBERNETES_VERSION in {kv.major_minor(v) for v in kv.all_versions()}
+
+
+def test_the_hardened_sample_validates_strictly(crafted):
+    result = schemas.run(load_plan(crafted))
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert "custom resources against CRD schemas" in result.figure()
+
+
+def test_a_misspelt_field_of_a_deployment_fails_in_strict_mode(crafted):
+    path = crafted / "verl" / "deployment-verl-sample-web.yaml"
+    edit(path, lambda o: o["spec"]["template"]["spec"]["containers"][0].update(imagePullPolcy="Always"))
+    found, _ = failures_for(crafted, path.name)
+    assert [f.rule for f in found] == ["k8s-schema"]
+    assert "Deployment verl/sample-web" in found[0].message
+    assert "imagePullPolcy" in found[0].message
+    assert f"Kubernetes {schemas.KUBERNETES_VERSION} (strict)" in found[0].message
+
+
+def test_an_unknown_field_of_a_custom_resource_fails_against_its_crd_schema(crafted):
+    path = crafted / "verl" / "httproute-verl-sample-web.yaml"
+    edit(path, lambda o: o["spec"].update(hostnamez=["x.example"]))
+    found, _ = failures_for(crafted, path.name)
+    assert [f.rule for f in found] == ["crd-schema"]
+    assert "HTTPRoute verl/sample-web" in found[0].message and "hostnamez" in found[0].message
+
+
+def test_an_unknown_top_level_field_or_metadata_field_of_a_custom_resource_fails(crafted):
+    path = crafted / "verl" / "httproute-verl-sample-web.yaml"
+    edit(path, lambda o: (o.update(specs={}), o["metadata"].update(label={"a": "b"})))
+    found, _ = failures_for(crafted, path.name)
+    messages = " ".join(f.message for f in found)
+    assert "specs: unknown top-level field" in messages
+    assert "metadata" in messages and "label" in messages
+
+
+def test_a_custom_resource_without_a_crd_schema_fails_instead_of_passing(crafted):
+    path = crafted / "verl" / "httproute-verl-sample-web.yaml"
+    edit(path, lambda o: o.update(apiVersion="gateway.networking.k8s.io/v9"))
+    found, _ = failures_for(crafted, path.name)
+    assert [f.rule for f in found] == ["crd-schema"]
+    assert "httproute_v9.json does not exist" in found[0].message
+
+
+def test_loaded_schemas_are_cached(crafted):
+    schemas.run(load_plan(crafted))
+    before = schemas.builtin_validator.cache_info().hits
+    schemas.run(load_plan(crafted))
+    assert schemas.builtin_validator.cache_info().hits > before
+    assert schemas.crd_validator.cache_info().currsize >= 1

@@ -1,0 +1,52 @@
+"""Outside checks over the rendered offline plan, run by ``make check`` (and so by ``make test``).
+
+``python -m urbanstack.checks build/plan`` runs every check and prints one line per check with what it
+checked and how many failures it found, then every failure as ``FILE: [RULE] message``. Exit code 1 when
+anything failed. One module per check:
+
+* :mod:`urbanstack.checks.schemas` – official Kubernetes schemas (strict) and CRD schemas;
+* :mod:`urbanstack.checks.checkov` – checkov, in its own virtualenv, offline;
+* :mod:`urbanstack.checks.cost_labels` – the four cost labels on every object and template;
+* :mod:`urbanstack.checks.reachability` – NetworkPolicy analysis: municipalities are isolated;
+* :mod:`urbanstack.checks.policies` – the policy pack's rules on every recorded resource.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
+
+CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies")
+
+
+def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
+    from urbanstack.checks import checkov as checkov_check
+    from urbanstack.checks import cost_labels, policies, reachability, schemas
+
+    return {
+        "schemas": schemas.run,
+        "checkov": lambda plan: checkov_check.run(plan, checkov=checkov),
+        "labels": cost_labels.run,
+        "reachability": reachability.run,
+        "policies": policies.run,
+    }
+
+
+def run_all(plan: Plan, only: list[str] | None = None, checkov: Path = DEFAULT_CHECKOV,
+            report: Callable[[CheckResult, float], None] | None = None) -> list[CheckResult]:
+    results = []
+    for name, check in checks(checkov).items():
+        if only and name not in only:
+            continue
+        started = time.monotonic()
+        result = check(plan)
+        if report:
+            report(result, time.monotonic() - started)
+        results.append(result)
+    return results
+
+
+__all__ = ["CHECK_NAMES", "CheckResult", "Plan", "load_plan", "run_all"]

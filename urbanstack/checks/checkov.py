@@ -1,0 +1,127 @@
+"""Check: checkov, an outside scanner nobody here wrote, reports 0 failed checks over the rendered plan.
+
+checkov runs from its own virtualenv ``.venv-checkov`` (``make checkov-venv``): it pins ``packaging<24`` and
+pulumi needs ``packaging>=26``, so the two cannot share one. It runs offline (``--skip-download``: no
+vendor server) on the Kubernetes framework only. Checks skipped for the whole plan are listed in ONE file,
+``checks/checkov-skips.yaml``, with a reason per check id; checks on privilege escalation, root, host
+namespaces, capabilities and service-account tokens can never be skipped (:data:`FORBIDDEN_SKIPS`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from urbanstack.checks.base import DEFAULT_CHECKOV, ROOT, CheckResult, Failure, Plan
+
+NAME = "checkov"
+SKIPS_FILE = ROOT / "checks" / "checkov-skips.yaml"
+FORBIDDEN_SKIPS: dict[str, str] = {
+    "CKV_K8S_1": "host PID namespace",
+    "CKV_K8S_2": "privileged containers",
+    "CKV_K8S_3": "host IPC namespace",
+    "CKV_K8S_4": "host network namespace",
+    "CKV_K8S_5": "privilege escalation",
+    "CKV_K8S_6": "root containers",
+    "CKV_K8S_7": "NET_RAW capability",
+    "CKV_K8S_16": "privileged containers",
+    "CKV_K8S_17": "host PID namespace",
+    "CKV_K8S_18": "host IPC namespace",
+    "CKV_K8S_19": "host network namespace",
+    "CKV_K8S_20": "privilege escalation",
+    "CKV_K8S_23": "root containers",
+    "CKV_K8S_24": "added capabilities",
+    "CKV_K8S_25": "added capabilities",
+    "CKV_K8S_27": "docker socket from the host",
+    "CKV_K8S_28": "NET_RAW capability",
+    "CKV_K8S_36": "capabilities assigned",
+    "CKV_K8S_37": "capabilities assigned",
+    "CKV_K8S_38": "service-account tokens mounted",
+    "CKV_K8S_39": "CAP_SYS_ADMIN capability",
+    "CKV_K8S_40": "root / low UIDs",
+    "CKV_K8S_41": "default service account in use",
+    "CKV_K8S_42": "default service account bound",
+}
+"""checkov checks that may never be skipped, with what they guard."""
+CHECK_ID = re.compile(r"^CKV2?_K8S_\d+$")
+TIMEOUT_S = 900
+
+
+class CheckovError(Exception):
+    """checkov is missing, or its skip file or output is unusable."""
+
+
+def load_skips(path: Path = SKIPS_FILE) -> dict[str, str]:
+    """Check id -> reason from the skip file; refuses bad ids, empty reasons and forbidden skips."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not isinstance(data, dict):
+        raise CheckovError(f"{path}: must be a mapping of checkov check id -> reason")
+    problems = []
+    for check_id, reason in data.items():
+        if not isinstance(check_id, str) or not CHECK_ID.match(check_id):
+            problems.append(f"{path}: {check_id!r}: not a checkov Kubernetes check id (CKV_K8S_<n>)")
+        elif check_id in FORBIDDEN_SKIPS:
+            problems.append(f"{path}: {check_id}: guards {FORBIDDEN_SKIPS[check_id]} and may never be skipped")
+        if not isinstance(reason, str) or len(reason.strip()) < 20:
+            problems.append(f"{path}: {check_id}: needs a reason (a sentence, not a placeholder)")
+    if problems:
+        raise CheckovError("\n".join(problems))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def run_checkov(checkov: Path, target: Path, skips: dict[str, str]) -> dict[str, Any]:
+    """Run checkov on ``target`` (a plan folder or one file) and return its JSON report."""
+    if not checkov.exists():
+        raise CheckovError(f"{checkov}: checkov is not installed; run `make checkov-venv` (own virtualenv, "
+                           f"it cannot share one with pulumi)")
+    cmd = [str(checkov), "--framework", "kubernetes", "--skip-download", "--output", "json", "--quiet",
+           "--compact", "--skip-path", "resources.json"]
+    cmd += ["-d", str(target)] if target.is_dir() else ["-f", str(target)]
+    if skips:
+        cmd += ["--skip-check", ",".join(sorted(skips))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise CheckovError(f"checkov gave no JSON report (exit {proc.returncode}): "
+                           f"{(proc.stderr or proc.stdout).strip()[-2000:]}") from None
+    reports = report if isinstance(report, list) else [report]
+    merged: dict[str, Any] = {"failed_checks": [], "passed": 0, "failed": 0, "resource_count": 0, "parsing_errors": 0}
+    for r in reports:
+        summary = r.get("summary", r)
+        for key in ("passed", "failed", "resource_count", "parsing_errors"):
+            merged[key] += int(summary.get(key, 0) or 0)
+        merged["failed_checks"] += (r.get("results") or {}).get("failed_checks") or []
+    return merged
+
+
+def _file_of(target: Path, reported: str) -> Path:
+    """checkov reports paths like ``/verl/deployment-....yaml`` relative to the scanned folder."""
+    base = target if target.is_dir() else target.parent
+    return base / reported.lstrip("/") if not Path(reported).is_file() else Path(reported)
+
+
+def run(plan: Plan, checkov: Path = DEFAULT_CHECKOV, skips_file: Path = SKIPS_FILE,
+        target: Path | None = None) -> CheckResult:
+    """checkov over the whole plan (or over ``target``, a folder or one file of it)."""
+    skips = load_skips(skips_file)
+    scanned = target or plan.directory
+    report = run_checkov(checkov, scanned, skips)
+    failures = []
+    for f in report["failed_checks"]:
+        where = plan.rel(_file_of(scanned, f.get("file_path", "?")))
+        failures.append(Failure(where, f"{f.get('check_id')} {f.get('check_name')}",
+                                f"{f.get('resource')}: checkov check failed"))
+    if report["parsing_errors"]:
+        failures.append(Failure(str(scanned), "checkov-parse", f"checkov could not parse {report['parsing_errors']} "
+                                                               f"file(s)"))
+    files = len(list(scanned.glob("*/*.yaml"))) if scanned.is_dir() else 1
+    return CheckResult(NAME, files, "files", failures,
+                       detail=f"{report['resource_count']} resources, {report['passed']} passed and "
+                              f"{report['failed']} failed checks, {len(skips)} check ids skipped with a reason in "
+                              f"{skips_file.relative_to(ROOT) if skips_file.is_relative_to(ROOT) else skips_file}")

@@ -1,0 +1,496 @@
+"""Check: a NetworkPolicy reachability analysis over the whole plan proves municipality isolation.
+
+Two properties are proven over every pod the plan can produce:
+
+* **no cross-municipality traffic** (rule ``isolation-between-municipalities``): no pod of one municipality
+  can open a connection to a pod of another;
+* **only the gateway enters** (rule ``entry-only-through-gateway``): a pod in a municipality's namespace is
+  reached from outside that namespace only by the shared Gateway (namespace ``urban-gateway``) or by a
+  platform flow listed, with its reason, in ``checks/platform-flows.yaml``.
+
+The model follows Kubernetes NetworkPolicy semantics: a pod that no policy of a direction selects is open
+in that direction; policies are additive; a connection needs the source's egress AND the destination's
+ingress to allow it, on a common port. Peers are ``podSelector`` (same namespace), ``namespaceSelector``,
+both together, or ``ipBlock``; selectors support ``matchLabels`` and ``matchExpressions``; named ports are
+resolved against the destination pod's container ports.
+
+Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod)
+and from custom resources whose operator creates pods with known labels (CloudNativePG ``Cluster`` and
+``Pooler``, Keycloak). Because operators, Helm charts and people create pods the plan does not show, every
+namespace also gets a symbolic **"any other pod"** with arbitrary labels, there is one for "a namespace
+outside the plan", and one for "outside the cluster" (reached only through ``ipBlock``). Where the model
+cannot know (arbitrary labels, unresolvable named ports, ``ipBlock`` ranges that overlap the pod network)
+it assumes the connection is possible: a pass is a proof, a failure may be conservative.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components import labels, names
+from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject
+
+NAME = "network reachability"
+RULE_CROSS = "isolation-between-municipalities"
+RULE_ENTRY = "entry-only-through-gateway"
+FLOWS_FILE = ROOT / "checks" / "platform-flows.yaml"
+NS_NAME_LABEL = "kubernetes.io/metadata.name"
+POD_NETWORK = tuple(ipaddress.ip_network(n) for n in
+                    ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+"""Address ranges pod IPs may come from (private and CGNAT ranges, IPv6 ULA): an ``ipBlock`` overlapping
+them may match pods, one outside them only addresses outside the cluster."""
+OUTSIDE_CLUSTER = "(outside the cluster)"
+OTHER_NAMESPACE = "(a namespace outside the plan)"
+
+WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+CNPG_INSTANCE_PORTS = {"postgresql": 5432, "metrics": 9187, "status": 8000}
+CNPG_POOLER_PORTS = {"pgbouncer": 5432, "metrics": 9127}
+KEYCLOAK_PORTS = {"https": 8443, "http": 8080, "management": 9000}
+
+
+# -- the model ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: Mapping[str, str]
+    open_labels: bool
+    """True when labels other than ``labels`` are unknown (namespace not created by the plan)."""
+
+
+@dataclass
+class Pod:
+    namespace: str
+    labels: dict[str, str]
+    description: str
+    file: str | None = None
+    ports: dict[str, int] | None = None
+    """Named container ports; ``None`` when unknown (symbolic pods)."""
+    open_labels: bool = False
+    tenant: str | None = None
+    """The municipality the pod belongs to (its label or its namespace), or None."""
+
+    @property
+    def external(self) -> bool:
+        return self.namespace == OUTSIDE_CLUSTER
+
+
+@dataclass
+class Policy:
+    namespace: str
+    name: str
+    file: str
+    pod_selector: Mapping[str, Any]
+    ingress: list[dict] | None
+    egress: list[dict] | None
+
+
+@dataclass
+class Flow:
+    """A platform flow into municipality namespaces, allowed besides the gateway."""
+
+    source_namespace: str
+    to: Mapping[str, Any]
+    ports: list[int]
+    reason: str
+
+
+@dataclass
+class Model:
+    namespaces: dict[str, Namespace]
+    pods: list[Pod]
+    policies: dict[str, list[Policy]] = field(default_factory=dict)
+    municipality_namespaces: dict[str, str] = field(default_factory=dict)
+    """Namespace -> municipality slug."""
+    namespace_files: dict[str, str] = field(default_factory=dict)
+
+
+# -- selectors ------------------------------------------------------------------------------------------
+
+def selector_matches(sel: Mapping[str, Any] | None, fixed: Mapping[str, str], open_labels: bool,
+                     forbidden: Mapping[str, set[str]] | None = None) -> bool:
+    """Whether a label selector matches (or, for open label sets, could match) a label set.
+
+    ``fixed`` are labels known to be there; with ``open_labels`` any further label may be there too.
+    ``forbidden`` maps a key to values it cannot take (a namespace outside the plan cannot be named like one
+    inside it). A missing or empty selector matches everything.
+    """
+    sel = sel or {}
+    forbidden = forbidden or {}
+    wanted = dict(sel.get("matchLabels") or {})
+    for key, value in wanted.items():
+        if key in fixed:
+            if fixed[key] != value:
+                return False
+        elif not open_labels or value in forbidden.get(key, set()):
+            return False
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), set(expr.get("values") or [])
+        if key in fixed:
+            present, value = True, fixed[key]
+            ok = {"In": value in values, "NotIn": value not in values, "Exists": True,
+                  "DoesNotExist": False}.get(op, False)
+            if not (present and ok):
+                return False
+        elif key in wanted:
+            continue_ok = {"In": wanted[key] in values, "NotIn": wanted[key] not in values, "Exists": True,
+                           "DoesNotExist": False}.get(op, False)
+            if not continue_ok:
+                return False
+        elif not open_labels:
+            if op in ("In", "Exists"):
+                return False
+        elif op == "In" and not (values - forbidden.get(key, set())):
+            return False
+    return True
+
+
+def selects_every_pod(sel: Mapping[str, Any] | None) -> bool:
+    """An empty selector selects every pod, whatever its labels."""
+    sel = sel or {}
+    return not sel.get("matchLabels") and not sel.get("matchExpressions")
+
+
+def namespace_matches(sel: Mapping[str, Any], ns: Namespace, model: Model) -> bool:
+    forbidden = {NS_NAME_LABEL: set(model.namespaces)} if ns.name == OTHER_NAMESPACE else None
+    return selector_matches(sel, ns.labels, ns.open_labels, forbidden)
+
+
+def pod_matches(sel: Mapping[str, Any] | None, pod: Pod) -> bool:
+    return selector_matches(sel, pod.labels, pod.open_labels)
+
+
+# -- ports ------------------------------------------------------------------------------------------------
+
+ALL_PORTS = None
+"""A port set of ``None`` means every port."""
+
+
+def _rule_ports(rule: Mapping[str, Any], dest: Pod) -> frozenset | None:
+    """Ports a rule opens towards ``dest``: ``None`` for all, else ``(proto, lo, hi)`` or ``(proto, name)``."""
+    ports = rule.get("ports") or []
+    if not ports:
+        return ALL_PORTS
+    out = set()
+    for p in ports:
+        proto = p.get("protocol", "TCP")
+        port = p.get("port")
+        if port is None:
+            out.add((proto, 1, 65535))
+        elif isinstance(port, str) and not port.isdigit():
+            if dest.ports is None:
+                out.add((proto, port))
+            elif port in dest.ports:
+                out.add((proto, dest.ports[port], dest.ports[port]))
+        else:
+            lo = int(port)
+            out.add((proto, lo, int(p.get("endPort", lo))))
+    return frozenset(out)
+
+
+def _union(a: frozenset | None, b: frozenset | None) -> frozenset | None:
+    if a is ALL_PORTS or b is ALL_PORTS:
+        return ALL_PORTS
+    return a | b
+
+
+def _intersect(a: frozenset | None, b: frozenset | None) -> frozenset | None:
+    if a is ALL_PORTS:
+        return b
+    if b is ALL_PORTS:
+        return a
+    out = set()
+    for x in a:
+        for y in b:
+            if x[0] != y[0]:
+                continue
+            if len(x) == 3 and len(y) == 3:
+                lo, hi = max(x[1], y[1]), min(x[2], y[2])
+                if lo <= hi:
+                    out.add((x[0], lo, hi))
+            elif len(x) == 2 and len(y) == 2:
+                if x[1] == y[1]:
+                    out.add(x)
+            else:  # a named port of a pod whose ports are unknown may be any number
+                out.add(x if len(x) == 3 else y)
+    return frozenset(out)
+
+
+def describe_ports(ports: frozenset | None) -> str:
+    if ports is ALL_PORTS:
+        return "every port"
+    parts = []
+    for p in sorted(ports, key=str):
+        parts.append(f"{p[1]}/{p[0]}" if len(p) == 2 else
+                     (f"{p[1]}/{p[0]}" if p[1] == p[2] else f"{p[1]}-{p[2]}/{p[0]}"))
+    return ", ".join(parts)
+
+
+# -- peers ------------------------------------------------------------------------------------------------
+
+def _ip_block_scope(block: Mapping[str, Any]) -> tuple[bool, bool]:
+    """``(may match pods, may match addresses outside the cluster)`` of an ``ipBlock``."""
+    net = ipaddress.ip_network(block["cidr"], strict=False)
+    excepts = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+    pods = False
+    for pod_net in POD_NETWORK:
+        if pod_net.version != net.version or not net.overlaps(pod_net):
+            continue
+        inner = pod_net if net.supernet_of(pod_net) else net
+        if not any(e.version == inner.version and e.supernet_of(inner) for e in excepts):
+            pods = True
+    outside = not any(pod_net.version == net.version and pod_net.supernet_of(net) for pod_net in POD_NETWORK)
+    if outside and any(e.version == net.version and e.supernet_of(net) for e in excepts):
+        outside = False
+    return pods, outside
+
+
+def peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Pod, model: Model) -> bool:
+    """Whether a rule's peer (``from`` / ``to`` entry) of a policy in ``policy_ns`` matches pod ``other``."""
+    if "ipBlock" in peer:
+        may_pods, may_outside = _ip_block_scope(peer["ipBlock"])
+        return may_outside if other.external else may_pods
+    if other.external:
+        return False
+    pod_sel, ns_sel = peer.get("podSelector"), peer.get("namespaceSelector")
+    if ns_sel is None:
+        if other.namespace != policy_ns:
+            return False
+    elif not namespace_matches(ns_sel, model.namespaces[other.namespace], model):
+        return False
+    return pod_sel is None or pod_matches(pod_sel, other)
+
+
+def _policies_for(pod: Pod, direction: str, model: Model) -> list[Policy] | None:
+    """Policies that (may) select ``pod`` in ``direction``; ``None`` when the pod is open in it."""
+    attr = direction.lower()
+    candidates = [p for p in model.policies.get(pod.namespace, []) if getattr(p, attr) is not None]
+    if pod.open_labels:
+        if not any(selects_every_pod(p.pod_selector) for p in candidates):
+            return None  # labels can be chosen so that no policy selects it
+        return [p for p in candidates if pod_matches(p.pod_selector, pod)]
+    chosen = [p for p in candidates if pod_matches(p.pod_selector, pod)]
+    return chosen or None
+
+
+def allowed_ports(pod: Pod, direction: str, other: Pod, dest: Pod, model: Model) -> tuple[frozenset | None, list[str]]:
+    """Ports ``pod``'s policies of ``direction`` allow towards/from ``other`` (``dest`` names the ports)."""
+    if pod.external:
+        return ALL_PORTS, ["(nothing restricts traffic from outside the cluster)"]
+    policies = _policies_for(pod, direction, model)
+    if policies is None:
+        return ALL_PORTS, [f"no {direction} NetworkPolicy selects {pod.description}"]
+    ports: frozenset | None = frozenset()
+    why = []
+    for pol in policies:
+        for rule in getattr(pol, direction.lower()):
+            peers = rule.get("from" if direction == "Ingress" else "to") or []
+            if peers and not any(peer_matches(peer, pol.namespace, other, model) for peer in peers):
+                continue
+            rule_ports = _rule_ports(rule, dest)
+            if rule_ports is not ALL_PORTS and not rule_ports:
+                continue
+            ports = _union(ports, rule_ports)
+            why.append(pol.file)
+    return ports, sorted(set(why))
+
+
+def connection(src: Pod, dst: Pod, model: Model) -> tuple[frozenset | None, list[str]]:
+    """Ports on which ``src`` can open a connection to ``dst`` (empty frozenset: none), and why."""
+    eg, eg_why = allowed_ports(src, "Egress", dst, dst, model)
+    if eg is not ALL_PORTS and not eg:
+        return frozenset(), []
+    ing, ing_why = allowed_ports(dst, "Ingress", src, dst, model)
+    ports = _intersect(eg, ing)
+    return ports, [*(f"egress: {w}" for w in eg_why), *(f"ingress: {w}" for w in ing_why)]
+
+
+# -- building the model from the plan ------------------------------------------------------------------------
+
+def _dig(obj: Mapping[str, Any], path: Iterable[str]) -> Any:
+    node: Any = obj
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _container_ports(pod_spec: Mapping[str, Any]) -> dict[str, int]:
+    out = {}
+    for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]:
+        for p in c.get("ports") or []:
+            if p.get("name"):
+                out[p["name"]] = int(p["containerPort"])
+    return out
+
+
+def pods_of(po: PlanObject, rel: str) -> list[Pod]:
+    """The pods an object makes (none for objects that make no pods)."""
+    ns = po.namespace or "default"
+    obj = po.obj
+    desc = f"pods of {po.ref()}"
+    if po.kind in WORKLOAD_TEMPLATES:
+        tmpl = _dig(obj, WORKLOAD_TEMPLATES[po.kind]) or {}
+        return [Pod(ns, dict((tmpl.get("metadata") or {}).get("labels") or {}), desc, rel,
+                    _container_ports(tmpl.get("spec") or {}))]
+    if po.kind == "Pod":
+        return [Pod(ns, po.labels, f"{po.ref()}", rel, _container_ports(obj.get("spec") or {}))]
+    group = po.api_version.split("/")[0]
+    if group == "postgresql.cnpg.io" and po.kind == "Cluster":
+        inherited = dict(_dig(obj, ("spec", "inheritedMetadata", "labels")) or {})
+        roles = ["primary"] + (["replica"] if int(_dig(obj, ("spec", "instances")) or 1) > 1 else [])
+        return [Pod(ns, {**inherited, "cnpg.io/cluster": po.name, "cnpg.io/instanceName": f"{po.name}-{i + 1}",
+                         "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": role, "role": role},
+                    f"{role} instance pods of {po.ref()}", rel, dict(CNPG_INSTANCE_PORTS))
+                for i, role in enumerate(roles)]
+    if group == "postgresql.cnpg.io" and po.kind == "Pooler":
+        tmpl_labels = dict(_dig(obj, ("spec", "template", "metadata", "labels")) or {})
+        return [Pod(ns, {**tmpl_labels, "cnpg.io/poolerName": po.name, "cnpg.io/podRole": "pooler"}, desc, rel,
+                    dict(CNPG_POOLER_PORTS))]
+    if group == "k8s.keycloak.org" and po.kind == "Keycloak":
+        tmpl_labels = dict(_dig(obj, ("spec", "unsupported", "podTemplate", "metadata", "labels")) or {})
+        return [Pod(ns, {**tmpl_labels, "app": "keycloak", "app.kubernetes.io/instance": po.name,
+                         "app.kubernetes.io/managed-by": "keycloak-operator",
+                         "app.kubernetes.io/component": "server"}, desc, rel, dict(KEYCLOAK_PORTS))]
+    return []
+
+
+def _policy(po: PlanObject, rel: str) -> Policy:
+    spec = po.obj.get("spec") or {}
+    types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+    return Policy(
+        namespace=po.namespace or "default", name=po.name, file=rel,
+        pod_selector=spec.get("podSelector") or {},
+        ingress=list(spec.get("ingress") or []) if "Ingress" in types else None,
+        egress=list(spec.get("egress") or []) if "Egress" in types else None,
+    )
+
+
+def _referenced_namespaces(policies: Iterable[Policy]) -> set[str]:
+    out = set()
+    for pol in policies:
+        for rule in [*(pol.ingress or []), *(pol.egress or [])]:
+            for peer in [*(rule.get("from") or []), *(rule.get("to") or [])]:
+                name = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get(NS_NAME_LABEL)
+                if name:
+                    out.add(name)
+    return out
+
+
+def build_model(plan: Plan) -> Model:
+    namespaces: dict[str, Namespace] = {}
+    municipality_ns: dict[str, str] = {}
+    ns_files: dict[str, str] = {}
+    pods: list[Pod] = []
+    policies: dict[str, list[Policy]] = {}
+    for po in plan.objects:
+        rel = plan.rel(po.path)
+        if po.kind == "Namespace" and po.api_version == "v1":
+            namespaces[po.name] = Namespace(po.name, {**po.labels, NS_NAME_LABEL: po.name}, open_labels=False)
+            ns_files[po.name] = rel
+            if po.stack in plan.tenants:
+                municipality_ns[po.name] = po.stack
+        elif po.kind == "NetworkPolicy" and po.api_version.startswith("networking.k8s.io/"):
+            pol = _policy(po, rel)
+            policies.setdefault(pol.namespace, []).append(pol)
+        else:
+            pods += pods_of(po, rel)
+    for name in {*(p.namespace for p in pods), *policies, *_referenced_namespaces(
+            p for pols in policies.values() for p in pols)}:
+        namespaces.setdefault(name, Namespace(name, {NS_NAME_LABEL: name}, open_labels=True))
+    for pod in pods:
+        tenant = pod.labels.get(labels.TENANT)
+        pod.tenant = tenant if tenant in plan.tenants else municipality_ns.get(pod.namespace)
+    for name in sorted(namespaces):
+        pods.append(Pod(name, {}, f"any other pod in namespace {name}", None, None, open_labels=True,
+                        tenant=municipality_ns.get(name)))
+    namespaces[OTHER_NAMESPACE] = Namespace(OTHER_NAMESPACE, {}, open_labels=True)
+    pods.append(Pod(OTHER_NAMESPACE, {}, f"any pod in {OTHER_NAMESPACE}", None, None, open_labels=True))
+    pods.append(Pod(OUTSIDE_CLUSTER, {}, f"a client {OUTSIDE_CLUSTER}", None, None, open_labels=True))
+    return Model(namespaces, pods, policies, municipality_ns, ns_files)
+
+
+# -- platform flows ---------------------------------------------------------------------------------------------
+
+def load_flows(path: Path = FLOWS_FILE) -> list[Flow]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    flows = []
+    for i, entry in enumerate(data.get("flows") or []):
+        missing = [k for k in ("from", "to", "ports", "reason") if not entry.get(k)]
+        if missing:
+            raise ValueError(f"{path}: flows[{i}]: missing {', '.join(missing)}")
+        flows.append(Flow(entry["from"], entry["to"], [int(p) for p in entry["ports"]], entry["reason"]))
+    return flows
+
+
+def _flow_allows(flow: Flow, src: Pod, dst: Pod, ports: frozenset | None) -> bool:
+    if src.namespace != flow.source_namespace or not pod_matches(flow.to, dst):
+        return False
+    if ports is ALL_PORTS:
+        return False
+    allowed = set(flow.ports)
+    for p in ports:
+        if len(p) == 2:
+            if dst.ports is not None:
+                return False
+            continue  # a named port of a pod whose ports are unknown: the numeric part decides
+        if not set(range(p[1], p[2] + 1)) <= allowed:
+            return False
+    return True
+
+
+# -- the check ---------------------------------------------------------------------------------------------------
+
+def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
+    model = build_model(plan)
+    flows = load_flows(flows_file)
+    failures: list[Failure] = []
+    pairs = 0
+    targets = [p for p in model.pods if p.tenant is not None]
+    for dst in targets:
+        dst_ns_tenant = model.municipality_namespaces.get(dst.namespace)
+        for src in model.pods:
+            if src is dst:
+                continue
+            cross = src.tenant is not None and src.tenant != dst.tenant
+            entering = dst_ns_tenant is not None and src.namespace != dst.namespace
+            if not (cross or entering):
+                continue
+            pairs += 1
+            ports, why = connection(src, dst, model)
+            if ports is not ALL_PORTS and not ports:
+                continue
+            where = f"{describe_ports(ports)}; allowed by {'; '.join(why)}"
+            file = dst.file or next((w.split(": ", 1)[1] for w in why if w.startswith("ingress: ")
+                                     and w.endswith(".yaml")), model.namespace_files.get(dst.namespace, dst.namespace))
+            if cross:
+                failures.append(Failure(file, RULE_CROSS,
+                                        f"{src.description} (municipality {src.tenant}) can reach {dst.description} "
+                                        f"(municipality {dst.tenant}) on {where}"))
+            elif src.namespace == names.NS_GATEWAY:
+                continue
+            elif not any(_flow_allows(f, src, dst, ports) for f in flows):
+                failures.append(Failure(file, RULE_ENTRY,
+                                        f"{src.description} can reach {dst.description} in municipality namespace "
+                                        f"{dst.namespace} on {where}; only the gateway ({names.NS_GATEWAY}) and the "
+                                        f"flows of {FLOWS_FILE.relative_to(ROOT)} may"))
+    n_policies = sum(len(v) for v in model.policies.values())
+    concrete = sum(1 for p in model.pods if not p.open_labels)
+    return CheckResult(NAME, pairs, "pod pairs", failures,
+                       detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
+                              f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
+                              f"namespaces, {len(flows)} listed platform flows")
