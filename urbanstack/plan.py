@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -89,8 +89,11 @@ def _redact(obj: Any, path: tuple) -> None:
         node = node[key] if isinstance(node, dict | list) else None
         if node is None:
             return
-    if path and isinstance(node, dict | list):
-        node[path[-1]] = REDACTED
+    if not path or not isinstance(node, dict | list):
+        return
+    value = node[path[-1]]
+    # A whole map that is secret keeps its keys (the object stays schema-valid), never its values.
+    node[path[-1]] = {k: REDACTED for k in value} if isinstance(value, dict) else REDACTED
 
 
 def manifest(inputs: dict[str, Any], secret_paths: list[tuple] = ()) -> dict[str, Any]:

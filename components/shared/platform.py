@@ -108,8 +108,12 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
         # Keycloak: from the Gateway's Envoy pods; to directories and identity providers of municipalities
         # (LDAP/LDAPS, OIDC over HTTPS).
         (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
-         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
+         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS)],
+           "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
          [{"to": ANYWHERE, "ports": tcp(389, 443, 636)}]),
+        # Realm jobs (master realm and every municipality's) talk to Keycloak only, never to each other.
+        (names.NS_IDENTITY, "realm-jobs", dict(names.REALM_JOB_LABELS), None,
+         [{"to": [peer(None, names.KEYCLOAK_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}]),
         # Keycloak's database is managed by the CloudNativePG operator and archives to S3 through the
         # Barman Cloud plugin.
         (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
@@ -156,7 +160,10 @@ class Hygiene(pulumi.ComponentResource):
         for ns in names.PLATFORM_NAMESPACES:
             self._policy(ns, "default-deny", {}, [], [])
             self._policy(ns, "dns", {}, None, [dns_egress()])
-            self._policy(ns, "same-namespace", {}, [{"from": [peer(None, {})]}], [{"to": [peer(None, {})]}])
+            # Inside a namespace, platform pods talk freely. In urban-identity only the platform's own pods
+            # do: municipalities' realm jobs run there too and must not reach each other (flow "realm-jobs").
+            own = {labels.TENANT: labels.SHARED_TENANT} if ns == names.NS_IDENTITY else {}
+            self._policy(ns, "same-namespace", own, [{"from": [peer(None, own)]}], [{"to": [peer(None, own)]}])
             if ns != names.NS_MONITORING:
                 self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, {})]}], None)
         for ns, flow, pods, ingress, egress in flows(cfg):

@@ -71,12 +71,15 @@ def realm_container() -> Container:
 
 def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
               namespace: str = names.NS_IDENTITY,
-              opts: pulumi.ResourceOptions | None = None) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+              opts: pulumi.ResourceOptions | None = None,
+              secret_opts: pulumi.ResourceOptions | None = None) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
     """A Secret with the realm document and the Job that applies it (see the module docstring).
 
     ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
     ``realm-master``); it names the Secret and, with the hash, the Job. ``realm_json`` is the
-    keycloak-config-cli document (it may be a secret Output). ``opts`` adds e.g. ``depends_on``.
+    keycloak-config-cli document (it may be a secret Output). ``opts`` adds e.g. ``depends_on``;
+    ``secret_opts`` apply to the Secret only (e.g. ``protect``: the Secret is the realm's record in the
+    stack; the Job must stay replaceable, so it is never protected).
     """
     document = pulumi.Output.from_input(realm_json)
     if len(name) > 63 - HASH_LENGTH - 1:
@@ -87,7 +90,7 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
         metadata=meta(secret_name, namespace, names.REALM_JOB_LABELS),
         type="Opaque",
         string_data={CONFIG_KEY: document},
-        opts=child(parent, opts),
+        opts=pulumi.ResourceOptions.merge(child(parent, opts), secret_opts),
     )
     # The hash of a secret document reveals nothing about it; keeping the name non-secret keeps it readable.
     name_out = pulumi.Output.unsecret(document.apply(lambda doc: job_name(name, doc)))

@@ -158,10 +158,12 @@ class Identity(pulumi.ComponentResource):
                 opts=kb.child(self, ctx.in_namespace),
             )
         representation = realm(tenant, clients, federation_secret(tenant))
-        # keycloak-config-cli creates and updates the realm but never deletes it: removing the tenant
-        # file or the clients never deletes users (offboarding does, explicitly).
+        # keycloak-config-cli creates and updates the realm but never deletes it; the realm's record in
+        # the stack (its Secret) is protected, so removing the tenant file never deletes it either
+        # (offboarding does, explicitly).
         self.config_secret, self.job = realm_job(
             self, f"realm-{tenant.slug}", pulumi.Output.secret(pulumi.Output.json_dumps(representation)),
             namespace=names.NS_IDENTITY,
+            secret_opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True),
         )
         self.register_outputs({"realm": tenant.slug})

@@ -36,11 +36,9 @@ def to_database() -> dict:
 
 
 def to_keycloak() -> dict:
-    """Egress rule: the shared Keycloak: in-cluster HTTP (back channel) and through the Gateway (the public issuer URL)."""
-    return {
-        "to": [peer(names.NS_IDENTITY, names.KEYCLOAK_POD_LABELS), peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)],
-        "ports": tcp(names.KEYCLOAK_HTTP_PORT, ENVOY_HTTPS_PORT),
-    }
+    """Egress rule: the shared Keycloak, through the Gateway (apps use the public issuer URL for discovery,
+    tokens and keys; Keycloak itself admits only the Gateway and the realm jobs)."""
+    return {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTPS_PORT)}
 
 
 def to_s3(ctx: TenantContext) -> dict:
