@@ -68,7 +68,7 @@ checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov with the pinned checkov (
 
 check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost labels, NetworkPolicy reachability, policy pack
 	$(BIN)/urbanstack docs check
-	$(BIN)/python -m urbanstack.checks $(PLAN_DIR) --checkov $(CHECKOV_VENV)/bin/checkov
+	$(BIN)/urbanstack check $(PLAN_DIR) --checkov $(CHECKOV_VENV)/bin/checkov
 
 docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write

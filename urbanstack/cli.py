@@ -205,6 +205,21 @@ def up(
         raise typer.Exit(1)
 
 
+@app.command("check", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def check(
+    ctx: typer.Context,
+    plan_dir: Annotated[Path, typer.Argument(help="A written offline plan (urbanstack plan).")] = Path("build/plan"),
+) -> None:
+    """Outside checks over a written plan: schemas, checkov, cost labels, reachability, policy pack.
+
+    Further options (--only NAME, --checkov PATH, --crd-dir DIR, --tenants DIR) are passed on to
+    `python -m urbanstack.checks`.
+    """
+    from urbanstack.checks.__main__ import main as run_checks
+
+    raise typer.Exit(run_checks([str(plan_dir), *ctx.args]))
+
+
 @docs_app.command("write")
 def docs_write() -> None:
     """Regenerate docs/tenant-file.md, docs/shared-config.md, docs/modules.md, docs/versions.md, the schema."""
