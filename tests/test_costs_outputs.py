@@ -1,0 +1,160 @@
+"""`urbanstack costs`: statements in every format, German by default, what-if, archive in S3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from finance.cli import app
+from finance.model import load_members
+from finance.report import fmt_money
+
+runner = CliRunner()
+SLUGS = sorted(load_members())
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory) -> Path:
+    """`urbanstack costs report --period 2026-10` with no other option (run in a scratch working directory)."""
+    import os
+
+    cwd = tmp_path_factory.mktemp("cwd")
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, ["report", "--period", "2026-10"])
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    return cwd / "build" / "costs" / "2026-10"
+
+
+def test_amounts_are_german_by_default_and_english_on_request():
+    assert fmt_money(123456, "de") == "1.234,56 €"
+    assert fmt_money(-5, "de") == "-0,05 €"
+    assert fmt_money(123456, "en") == "€1,234.56"
+
+
+def test_the_default_report_is_the_estimate_for_every_municipality_in_every_format(default_report):
+    names = {p.name for p in default_report.iterdir()}
+    for stem in [*(f"statement-{s}" for s in SLUGS), "overview"]:
+        for ext in ("csv", "xlsx", "html", "pdf", "json"):
+            assert f"{stem}.{ext}" in names
+    assert {"focus-allocation.parquet", "focus-allocation.csv"} <= names
+
+
+def test_statements_and_overview_reconcile_to_the_cent(default_report):
+    over = json.loads((default_report / "overview.json").read_text(encoding="utf-8"))
+    assert over["reconciled"] is True and over["unallocatedCents"] == 0
+    totals = [json.loads((default_report / f"statement-{s}.json").read_text(encoding="utf-8"))["totalCents"]
+              for s in SLUGS]
+    assert sum(totals) == over["inputTotalCents"] == over["statementsTotalCents"]
+    focus = pq.read_table(default_report / "focus-allocation.parquet").to_pylist()
+    assert round(sum(Decimal(str(r["BilledCost"])) for r in focus) * 100) == over["inputTotalCents"]
+    assert over["examplePrices"] is True
+
+
+def test_the_german_csv_opens_in_excel_semicolon_decimal_comma_bom(default_report):
+    raw = (default_report / "statement-verl.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:4] == ["Monat", "Art", "Modul", "Leistung"] and rows[0][-1] == "Betrag"
+    total = rows[-1]
+    assert total[0] == "Summe" and "," in total[-1] and "." not in total[-1]
+    statement = json.loads((default_report / "statement-verl.json").read_text(encoding="utf-8"))
+    assert total[-1] == statement["totals"]["total"].replace(".", ",")
+
+
+def test_the_key_is_printed_on_every_statement(default_report):
+    for slug in SLUGS:
+        html = (default_report / f"statement-{slug}.html").read_text(encoding="utf-8")
+        assert "Verteilschlüssel" in html and "hybrid(base=population,modules=equal)" in html
+        assert "Ihr Anteil" in html and "BEISPIELPREISE" in html
+        assert 'src="data:image/png;base64,' in html  # the chart is embedded
+
+
+def test_xlsx_holds_numbers_and_pdf_is_a_pdf(default_report):
+    wb = load_workbook(default_report / "overview.xlsx")
+    assert len(wb.sheetnames) == 1 + len(SLUGS)
+    ws = wb[wb.sheetnames[0]]
+    money = [c.value for row in ws.iter_rows() for c in row if c.number_format.endswith('"€"') and c.value is not None]
+    assert money and all(isinstance(v, int | float) for v in money)
+    assert (default_report / "overview.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_english_plain_csv_and_selected_formats(tmp_path):
+    result = runner.invoke(app, ["report", "--period", "2026-01..2026-03", "--lang", "en", "--format", "csv,json",
+                                 "--key", "population", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".csv"] * (len(SLUGS) + 1) + [".json"] * (len(SLUGS) + 1)
+    text = (tmp_path / "overview.csv").read_text(encoding="utf-8")
+    assert text.startswith("Municipality,AGS,Population,Direct costs")
+    stmt = json.loads((tmp_path / "statement-verl.json").read_text(encoding="utf-8"))
+    assert {ln["month"] for ln in stmt["lines"]} == {"2026-01", "2026-02", "2026-03"}
+    assert stmt["key"]["code"] == "population"
+
+
+def test_bad_options_and_files_end_with_a_clear_message(tmp_path):
+    result = runner.invoke(app, ["report", "--period", "2026-13"])
+    assert result.exit_code == 1 and "--period: '2026-13' is not a month" in result.output
+    result = runner.invoke(app, ["report", "--period", "2026-10", "--key", "lottery"])
+    assert result.exit_code == 1 and "--key: 'lottery'" in result.output
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("schemaVersion: 1\nexample: true\nunitPrices:\n  vcpuMonth: -1\n  ramGibMonth: x\n", encoding="utf-8")
+    result = runner.invoke(app, ["report", "--period", "2026-10", "--prices", str(prices)])
+    assert result.exit_code == 1
+    assert f"{prices}:4: unitPrices.vcpuMonth:" in result.output
+    assert f"{prices}:5: unitPrices.ramGibMonth: 'x' is not a number" in result.output
+    assert "unitPrices.blockStorageGibMonth: required field is missing" in result.output
+
+
+def test_simulate_shows_before_after_and_standalone(tmp_path, tenants_copy):
+    new = tenants_copy / "verl.yaml"
+    joining = tmp_path / "halle.yaml"
+    joining.write_text(new.read_text(encoding="utf-8").replace("slug: verl", "slug: halle")
+                       .replace('ags: "05754044"', 'ags: "05754012"').replace("name: Verl", "name: Halle (Westf.)")
+                       .replace("urbanstack.verl.example", "urbanstack.halle.example"), encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--add", str(joining), "--period", "2026-10", "--out", str(tmp_path / "sim")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")),
+                               delimiter=";"))
+    by = {r["slug"]: r for r in rows}
+    assert by["halle"]["before"] == "" and by["halle"]["after"]
+    for slug in SLUGS:  # a new member shares the platform base: everyone else pays less
+        assert Decimal(by[slug]["change"].replace(",", ".")) < 0
+        assert Decimal(by[slug]["after"].replace(",", ".")) < Decimal(by[slug]["standalone"].replace(",", "."))
+    assert (tmp_path / "sim" / "simulate.png").read_bytes().startswith(b"\x89PNG")
+    result = runner.invoke(app, ["simulate", "--remove", "nowhere"])
+    assert result.exit_code == 1 and "--remove: 'nowhere' is not a member" in result.output
+
+
+def test_upload_archives_every_file_with_tenant_and_period_tags(tmp_path):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="kaemmerei")
+        result = runner.invoke(app, ["report", "--period", "2026-10", "--format", "json,focus", "--out", str(tmp_path),
+                                     "--upload", "s3://kaemmerei/urbanstack"])
+        assert result.exit_code == 0, result.output
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="kaemmerei")["Contents"]]
+        assert "urbanstack/2026-10/statement-verl.json" in keys and "urbanstack/2026-10/focus-allocation.parquet" in keys
+        tagset = s3.get_object_tagging(Bucket="kaemmerei", Key="urbanstack/2026-10/statement-verl.json")["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tagset} == {"tenant": "verl", "period": "2026-10"}
+        tagset = s3.get_object_tagging(Bucket="kaemmerei", Key="urbanstack/2026-10/overview.json")["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tagset}["tenant"] == "consortium"
+
+
+def test_the_costs_command_is_mounted_in_urbanstack():
+    from urbanstack.cli import app as main_app
+
+    result = runner.invoke(main_app, ["costs", "--help"])
+    assert result.exit_code == 0 and "report" in result.output and "simulate" in result.output
