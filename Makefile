@@ -15,7 +15,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 
-.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv
+.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ $(CHECKOV_STAMP):
 	@touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov with the pinned checkov (own venv: conflicts with pulumi)
+
+# focus-validator 1.0.0 lives in its own virtualenv: it needs numpy<2 and pandas<3 (docs/finance.md). Pins in
+# finance/focus-validator.requirements.txt; the finance tests create it the same way when it is missing.
+focus-venv: venv ## Create .venv-focus with the pinned focus-validator 1.0.0 (own venv: numpy<2, pandas<3)
+	$(BIN)/python -m finance.focuscheck --ensure
 
 check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost labels, NetworkPolicy reachability, policy pack
 	$(BIN)/urbanstack docs check

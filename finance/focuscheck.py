@@ -88,7 +88,10 @@ def validate(parquet: Path, *, venv_dir: Path = VENV, config: Path = CONFIG, cre
     return FocusCheck(ok=proc.returncode == 0, summary=summary)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m finance.focuscheck FILE.parquet`
+if __name__ == "__main__":  # pragma: no cover - `python -m finance.focuscheck --ensure | FILE.parquet`
+    if sys.argv[1:] == ["--ensure"]:  # `make focus-venv`
+        print(f"focus-validator ready: {ensure_venv()}")
+        sys.exit(0)
     result = validate(Path(sys.argv[1]))
     print(json.dumps(result.summary, indent=1))
     sys.exit(0 if result.ok else 1)
