@@ -300,8 +300,16 @@ def tcp(*ports: int) -> list[dict]:
 
 def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str, service_name: str,
                port: int, gateway_name: Any, gateway_namespace: str, section: str = "https",
+               paths: Mapping[str, tuple[str, int]] | None = None,
                opts: pulumi.ResourceOptions | None = None):
-    """An HTTPRoute on ``hostname`` through the shared Gateway's HTTPS listener."""
+    """An HTTPRoute on ``hostname`` through the shared Gateway's HTTPS listener.
+
+    ``/`` goes to ``service_name:port``; ``paths`` maps further path prefixes to ``(service, port)``
+    (the longest matching prefix wins, e.g. ``/mqtt`` to a WebSocket service).
+    """
+    rules = [{"matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+              "backendRefs": [{"name": svc, "port": svc_port}]}
+             for prefix, (svc, svc_port) in (paths or {}).items()]
     return k8s.apiextensions.CustomResource(
         name,
         api_version="gateway.networking.k8s.io/v1",
@@ -311,7 +319,7 @@ def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str
             "parentRefs": [{"name": gateway_name, "namespace": gateway_namespace, "sectionName": section}],
             "hostnames": [hostname],
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                       "backendRefs": [{"name": service_name, "port": port}]}],
+                       "backendRefs": [{"name": service_name, "port": port}]}, *rules],
         },
         opts=child(parent, opts),
     )

@@ -90,12 +90,16 @@ class ModuleComponent(pulumi.ComponentResource):
     def service(self, key: str, ports: Mapping[str, int], headless: bool = False):
         return kb.service(self, self.name(key), self.ns, self.selector(key), ports, headless=headless, opts=self.opts)
 
-    def route(self, service_key: str, port: int):
-        """HTTPRoute ``<module>.<domain>`` → Service ``<module>-<service_key>`` through the municipality's listener."""
+    def route(self, service_key: str, port: int, paths: Mapping[str, tuple[str, int]] | None = None):
+        """HTTPRoute ``<module>.<domain>`` → Service ``<module>-<service_key>`` through the municipality's listener.
+
+        ``paths`` sends further path prefixes to other Services of the module: ``{"/mqtt": ("mqtt", 9876)}``.
+        """
+        extra = {prefix: (self.name(key), p) for prefix, (key, p) in (paths or {}).items()}
         return kb.http_route(
             self, self.name(), self.ns, self.host, self.name(service_key), port,
             self.ctx.shared.gateway_name, self.ctx.shared.gateway_namespace, section=listener_name(self.ctx.slug),
-            opts=self.opts,
+            paths=extra, opts=self.opts,
         )
 
     def policy(self, key: str, ingress: Sequence[dict], egress: Sequence[dict]):

@@ -88,4 +88,18 @@ IMAGES: dict[str, Image] = {
     # Modules
     "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
     "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.2", "https://oauth2-proxy.github.io/oauth2-proxy/"),
+    # urbanData: FROST-Server HTTP and MQTT (same release), Mosquitto as the message bus between them.
+    "frost-http": Image("docker.io/fraunhoferiosb/frost-server-http", "2.8.0",
+                        "https://fraunhoferiosb.github.io/FROST-Server/"),
+    "frost-mqtt": Image("docker.io/fraunhoferiosb/frost-server-mqtt", "2.8.0",
+                        "https://fraunhoferiosb.github.io/FROST-Server/"),
+    "mosquitto": Image("docker.io/library/eclipse-mosquitto", "2.0.22", "https://mosquitto.org"),
+    # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
+    # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
+    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.29.8-alpine",
+                                "https://github.com/nginx/docker-nginx-unprivileged"),
+    "masterportal": Image("ghcr.io/urban-stack/masterportal", "3.7.0", "https://www.masterportal.org"),
+    # rei3: upstream publishes no image, only release archives and a dev/test Dockerfile (r3-team/r3_docker);
+    # this project builds the same from the release archive as a non-root image (images/rei3/Dockerfile).
+    "rei3": Image("ghcr.io/urban-stack/rei3", "3.11", "https://rei3.de"),
 }
