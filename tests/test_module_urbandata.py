@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components import k8s as kb
 from components.contract import booked_alone, check_module
 from components.modules import urbandata
+from components.tenant import netpol
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
@@ -165,12 +167,11 @@ def test_network_policies_allow_exactly_the_frost_flows(full):
     http = one(plan, "NetworkPolicy", "urbandata-http")["spec"]
     assert [p["port"] for p in http["ingress"][0]["ports"]] == [8080]
     assert "urban-gateway" in str(http["ingress"][0]["from"])
-    egress = str(http["egress"])
-    assert "cnpg.io/cluster" in egress and "5432" in egress
-    assert "keycloak" in egress.lower()
-    assert "'app.kubernetes.io/component': 'bus'" in egress
+    bus_peer = netpol.to_pods(kb.selector_labels("urbandata", f"{SLUG}-urbandata", "bus"), 1883)
+    assert http["egress"] == [netpol.to_database(), netpol.to_keycloak(), bus_peer]
     mqtt = one(plan, "NetworkPolicy", "urbandata-mqtt")["spec"]
     assert [p["port"] for p in mqtt["ingress"][0]["ports"]] == [9876]
+    assert mqtt["egress"] == [netpol.to_database(), netpol.to_keycloak(), bus_peer]
     bus = one(plan, "NetworkPolicy", "urbandata-bus")["spec"]
     sources = [rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for rule in bus["ingress"]]
     assert sorted(sources) == ["http", "mqtt"]
