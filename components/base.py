@@ -38,6 +38,10 @@ class ModuleSpec:
         oidc: whether the module gets an OIDC client in the municipality's realm.
         public: whether anonymous users may read it (e.g. open data portal, geoportal).
         bucket: whether it stores files in the municipality's bucket.
+        db_extensions: PostgreSQL extensions per database (``{"sensorthings": ("postgis",)}``), created by
+            the database component (module owner roles may not create them).
+        client_roles: roles of the module's OIDC client and the realm groups granted each
+            (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
     """
 
     key: str
@@ -50,7 +54,8 @@ class ModuleSpec:
     oidc: bool = True
     public: bool = False
     bucket: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    db_extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def component_type(self) -> str:

@@ -109,7 +109,7 @@ def test_login_is_frost_keycloak_provider_configured_from_the_municipality_realm
 
 
 def test_frost_roles_are_declared_as_client_roles_for_the_realm_groups():
-    roles = urbandata.SPEC.extra["client_roles"]
+    roles = urbandata.SPEC.client_roles
     assert roles["read"] == ("admins", "editors", "viewers")
     assert "viewers" not in roles["create"] + roles["update"] + roles["delete"]
     assert roles["admin"] == ("admins",)
@@ -202,8 +202,6 @@ def test_every_object_validates_against_the_kubernetes_and_crd_schemas(full, tmp
     assert failures == []
 
 
-@pytest.mark.xfail(strict=True, reason="components/tenant/database.py does not yet create the extensions that "
-                                       "SPEC.extra['extensions'] asks for (FROST needs postgis in sensorthings)")
 def test_the_sensorthings_database_has_the_postgis_extension(full):
     plan, _ = full
     (db,) = [r.inputs for r in plan.kube_objects() if r.inputs.get("kind") == "Database"

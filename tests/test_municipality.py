@@ -301,3 +301,14 @@ def test_stack_outputs_name_urls_realm_database_service_and_bucket(plans, slug):
     assert out["bucket"] == f"urbanstack-{slug}"
     assert out["urls"] == {k: f"https://{CATALOGUE[k].SPEC.name}.{tenant.domain}" for k in tenant.booked()}
     assert out["issuerUrl"].endswith(f"/realms/{slug}")
+
+
+def test_modules_that_check_client_roles_get_them_in_the_realm_granted_to_groups(plans):
+    from components.modules.urbandata import SPEC
+
+    realm = realm_of(plans["guetersloh"], "guetersloh")
+    assert {r["name"] for r in realm["roles"]["client"]["urbandata"]} == set(SPEC.client_roles)
+    groups = {g["name"]: g.get("clientRoles", {}) for g in realm["groups"]}
+    assert set(groups["viewers"]["urbandata"]) == {"read"}
+    assert set(groups["admins"]["urbandata"]) == set(SPEC.client_roles)
+    assert "roles" not in realm_of(plans["rietberg"], "rietberg"), "no module with client roles booked"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
-
-from pydantic import Field
 
 from components import k8s as kb
 from components.base import ModuleOptions, ModuleSpec
@@ -35,11 +32,8 @@ mv {CONFIG}.new {CONFIG}
 
 
 class Options(ModuleOptions):
-    """Options of the `rei3` module."""
-
-    language: Literal["de_de", "en_us"] = Field(
-        "de_de", description="Default language of the REI3 instance; REI3 keeps it in its database, so the "
-                             "administrator sets it once in REI3's admin UI (not applied automatically).")
+    """Options of the `rei3` module (none yet: REI3 keeps its settings, languages and OIDC clients in its own
+    database, set in its admin UI; book it with `rei3: {}`)."""
 
 
 SPEC = ModuleSpec(
@@ -104,8 +98,7 @@ class Component(ModuleComponent):
       it on first access, before the OIDC step.
     * **Egress**: the database, Keycloak (token exchange at login), HTTPS to the internet (REI3's online
       application repository and mail relays it is configured for).
-    * ``options.language`` is **not applied automatically**: REI3 keeps its default language in its own
-      database (admin UI → configuration), like its OIDC clients; it is set in the same one-time step.
+    * REI3's default language lives in its database too (admin UI → configuration), set in the same step.
     * The root filesystem is read-only; ``/tmp`` (ImageMagick, Ghostscript) is an ``emptyDir``.
     """
 

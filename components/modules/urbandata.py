@@ -37,7 +37,7 @@ CLIENT_ROLES: dict[str, tuple[str, ...]] = {
 
 FROST's KeycloakAuthProvider checks roles of its own client, not realm roles or groups (upstream
 docs/settings/auth.md: "the roles need to be set explicitly for the FROST client"). The realm component
-must create these client roles and map them to the groups (see ``SPEC.extra["client_roles"]``).
+must create these client roles and map them to the groups (see ``SPEC.client_roles``).
 """
 
 
@@ -61,10 +61,8 @@ SPEC = ModuleSpec(
         "bus": Workload(Size(50, 64), replicas={"small": 1, "medium": 1, "large": 1}),
     },
     databases=("sensorthings",),
-    extra={
-        "client_roles": CLIENT_ROLES,
-        "extensions": {"sensorthings": ("postgis",)},
-    },
+    db_extensions={"sensorthings": ("postgis",)},
+    client_roles=CLIENT_ROLES,
 )
 
 MOSQUITTO_CONF = """\
@@ -97,14 +95,14 @@ class Component(ModuleComponent):
       keeps nothing on disk.
     * **Database**: the module's database ``sensorthings`` in the municipality's CloudNativePG cluster,
       owner role from ``db-sensorthings``. FROST needs the ``postgis`` extension in it, which only a
-      superuser can create: ``SPEC.extra["extensions"]`` asks the database component for it.
+      superuser can create: ``SPEC.db_extensions`` asks the database component for it.
     * **Login**: FROST's ``KeycloakAuthProvider`` against the municipality's realm. FROST downloads its
       Keycloak adapter configuration from the realm (``auth_keycloakConfigUrl`` =
       ``<issuer>/clients-registrations/install/urbandata``, authenticated with the client secret from
       ``urbandata-oidc``), as upstream's own Keycloak tests do. HTTP accepts bearer tokens of the realm;
       MQTT accepts an access token as password (FROST treats passwords longer than 50 characters as
       bearer tokens; short passwords would need direct access grants, which the realm does not enable).
-      FROST checks its client's roles read/create/update/delete/admin; ``SPEC.extra["client_roles"]`` maps
+      FROST checks its client's roles read/create/update/delete/admin; ``SPEC.client_roles`` maps
       them to the realm groups (viewers read, editors write, admins everything).
     * **publicRead**: ``auth_allowAnonymousRead`` lets anyone GET; CORS is then enabled for GET/HEAD/OPTIONS
       from any origin (public data, no credentials), so the Masterportal can show SensorThings layers.

@@ -43,8 +43,9 @@ class Database(pulumi.ComponentResource):
     """One CloudNativePG ``Cluster`` with PostGIS, a ``Database`` and owner role per module that needs one,
     continuous backup with the Barman Cloud plugin and a daily ``ScheduledBackup``."""
 
-    def __init__(self, name: str, ctx: TenantContext, databases: list[str], bucket,
+    def __init__(self, name: str, ctx: TenantContext, databases: dict[str, tuple[str, ...]], bucket,
                  opts: pulumi.ResourceOptions | None = None):
+        """``databases``: database name -> PostgreSQL extensions it needs (created by the operator)."""
         super().__init__("urbanstack:tenant:database", name, None, opts)
         tenant, ns, plan = ctx.tenant, ctx.namespace, TENANT_PLANS[ctx.plan]
         in_ns = ctx.in_namespace
@@ -132,12 +133,15 @@ class Database(pulumi.ComponentResource):
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
                 protect=True, retain_on_delete=True, depends_on=[self.object_store]))),
         )
-        for db in databases:
+        for db, extensions in databases.items():
+            spec = {"name": db, "owner": db, "cluster": {"name": DB_CLUSTER}, "ensure": "present",
+                    "databaseReclaimPolicy": "retain"}
+            if extensions:
+                spec["extensions"] = [{"name": ext, "ensure": "present"} for ext in extensions]
             k8s.apiextensions.CustomResource(
                 f"db-{db}", api_version="postgresql.cnpg.io/v1", kind="Database",
                 metadata=kb.meta(f"db-{db}", ns),
-                spec={"name": db, "owner": db, "cluster": {"name": DB_CLUSTER}, "ensure": "present",
-                      "databaseReclaimPolicy": "retain"},
+                spec=spec,
                 opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
                     protect=True, retain_on_delete=True, depends_on=[self.cluster]))),
             )

@@ -99,12 +99,28 @@ def federation(fed, secret: Any) -> dict:
     }]}}
 
 
-def realm(tenant, clients: list[dict], federation_secret: Any) -> dict:
+def client_roles(modules: list) -> tuple[dict, dict]:
+    """Client roles of the modules' clients (``roles.client``) and, per group, the client roles it gets."""
+    roles: dict[str, list[dict]] = {}
+    grants: dict[str, dict[str, list[str]]] = {g: {} for g in GROUPS}
+    for spec in modules:
+        if not (spec.oidc and spec.client_roles):
+            continue
+        roles[spec.name] = [{"name": role, "clientRole": True} for role in spec.client_roles]
+        for role, groups in spec.client_roles.items():
+            for g in groups:
+                grants[g].setdefault(spec.name, []).append(role)
+    return roles, grants
+
+
+def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = ()) -> dict:
     """The complete realm representation of one municipality (values may be Outputs)."""
+    roles, grants = client_roles(list(modules))
     return {
         "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
         **REALM_SECURITY,
-        "groups": [{"name": g} for g in GROUPS],
+        **({"roles": {"client": roles}} if roles else {}),
+        "groups": [{"name": g, **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
         "users": [
             {"username": str(a).lower(), "email": str(a).lower(), "enabled": True, "emailVerified": False,
              "groups": ["admins"], "requiredActions": list(ADMIN_REQUIRED_ACTIONS)}
@@ -157,7 +173,7 @@ class Identity(pulumi.ComponentResource):
                 string_data={"client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url},
                 opts=kb.child(self, ctx.in_namespace),
             )
-        representation = realm(tenant, clients, federation_secret(tenant))
+        representation = realm(tenant, clients, federation_secret(tenant), modules)
         # keycloak-config-cli creates and updates the realm but never deletes it; the realm's record in
         # the stack (its Secret) is protected, so removing the tenant file never deletes it either
         # (offboarding does, explicitly).

@@ -57,7 +57,7 @@ class Municipality(pulumi.ComponentResource):
         ctx.namespace_resource = self.tenancy.namespace
         self.storage = Storage("storage", ctx, opts=child)
         ctx.bucket = self.storage.info
-        databases = [db for mod, _ in booked for db in mod.SPEC.databases]
+        databases = {db: mod.SPEC.db_extensions.get(db, ()) for mod, _ in booked for db in mod.SPEC.databases}
         self.database = Database("database", ctx, databases, ctx.bucket, opts=child)
         ctx.db = self.database.info
         self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
