@@ -61,6 +61,7 @@ class Probe:
     initial_delay: int = 10
     period: int = 10
     failure_threshold: int = 6
+    timeout: int = 5
 
     def render(self) -> dict:
         if self.command:
@@ -70,7 +71,7 @@ class Probe:
         else:
             action = {"httpGet": {"path": self.path, "port": self.port, "scheme": self.scheme}}
         return {**action, "initialDelaySeconds": self.initial_delay, "periodSeconds": self.period,
-                "timeoutSeconds": 5, "failureThreshold": self.failure_threshold}
+                "timeoutSeconds": self.timeout, "failureThreshold": self.failure_threshold}
 
 
 @dataclass

@@ -9,15 +9,19 @@ that module files only say what is specific to them:
 * :meth:`service`, :meth:`route` – a Service and the HTTPRoute ``<name>.<domain>`` on the municipality's
   listener of the shared Gateway;
 * :meth:`policy` – a NetworkPolicy for exactly the flows the module needs (peers in ``components.tenant.netpol``);
-* :meth:`secret`, :meth:`config_map`, :meth:`password` – configuration and generated credentials.
+* :meth:`secret`, :meth:`config_map`, :meth:`password` – configuration and generated credentials;
+* :meth:`job` – a run-to-completion Job (migrations, registrations) that runs again whenever it changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
@@ -117,6 +121,30 @@ class ModuleComponent(pulumi.ComponentResource):
 
     def config_map(self, part: str, data: Mapping[str, Any]):
         return kb.config_map(self, self.name(part), self.ns, data, opts=self.opts)
+
+    def job(self, key: str, containers: Sequence[kb.Container], *, volumes: Sequence[dict] = (),
+            revision: str = "", backoff_limit: int = 6, deadline_s: int = 1800):
+        """A hardened run-to-completion Job ``<module>-<key>-<hash>``; its pods carry ``selector(key)``.
+
+        The name carries a hash of the pod spec and ``revision`` (e.g. the config the Job applies): any
+        change is a new Job, which Pulumi creates (waiting for it to complete) in place of the old one; an
+        unchanged Job is left alone. The pod spec must be plain data (no Outputs) so that it can be hashed.
+        """
+        selector = self.selector(key)
+        spec = kb.pod_spec(containers, volumes)
+        spec["restartPolicy"] = "Never"
+        try:
+            document = json.dumps([spec, revision], sort_keys=True)
+        except TypeError as err:
+            raise ValueError(f"{self.SPEC.key}.{key}: a Job's pod spec must be plain data to be hashed") from err
+        name = f"{self.name(key)}-{hashlib.sha256(document.encode()).hexdigest()[:10]}"
+        return k8s.batch.v1.Job(
+            self.name(key),
+            metadata=kb.meta(name, self.ns, selector),
+            spec={"backoffLimit": backoff_limit, "activeDeadlineSeconds": deadline_s,
+                  "template": {"metadata": {"labels": dict(selector)}, "spec": spec}},
+            opts=kb.child(self, self.opts),
+        )
 
     @property
     def oidc_secret(self) -> str:

@@ -88,6 +88,10 @@ IMAGES: dict[str, Image] = {
     # Modules
     "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
     "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.2", "https://oauth2-proxy.github.io/oauth2-proxy/"),
+    # Superset's plain release tags ("lean") ship neither psycopg2 nor Authlib; the -dev variant of the same
+    # release ships both (see components/modules/dashboards.py).
+    "superset": Image("docker.io/apache/superset", "6.1.0-dev", "https://superset.apache.org"),
+    "valkey": Image("docker.io/valkey/valkey", "9.1.1-alpine", "https://valkey.io"),
     # urbanData: FROST-Server HTTP and MQTT (same release), Mosquitto as the message bus between them.
     "frost-http": Image("docker.io/fraunhoferiosb/frost-server-http", "2.8.0",
                         "https://fraunhoferiosb.github.io/FROST-Server/"),
