@@ -143,8 +143,10 @@ class FocusSource:
             tags_ok = f"({tags} IS NULL OR TRIM({tags}) = '' OR (json_valid({tags}) AND LTRIM({tags}) LIKE '{{%'))"
             # DuckDB may evaluate both branches of a CASE: hand json_extract_string only valid JSON.
             safe = f"(CASE WHEN {tags_ok} AND {tags} IS NOT NULL AND TRIM({tags}) <> '' THEN {tags} ELSE '{{}}' END)"
-            tenant = f"json_extract_string({safe}, {_json_path(TENANT_TAG)})"
-            module = f"json_extract_string({safe}, {_json_path(MODULE_TAG)})"
+            # One JSON parse per row for both tags (a list of paths), instead of one per tag.
+            both = f"json_extract_string({safe}, [{_json_path(TENANT_TAG)}, {_json_path(MODULE_TAG)}])"
+            tenant = f"{both}[1]"
+            module = f"{both}[2]"
         idle_tags = ", ".join(_lit(t) for t in IDLE_TAGS)
         untagged = ", ".join(_lit(t) for t in UNTAGGED_TAGS)
         credit = ", ".join(_lit(c) for c in CREDIT_CATEGORIES)
