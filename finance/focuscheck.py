@@ -50,7 +50,7 @@ def _stamp(venv_dir: Path) -> Path:
 def ensure_venv(venv_dir: Path = VENV, base_python: str | None = None) -> Path:
     """Create ``venv_dir`` with the pinned focus-validator unless it is up to date; return its python."""
     venv_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = venv_dir.parent / f".{venv_dir.name}.lock"
+    lock_path = venv_dir.parent / f"{venv_dir.name}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers: one installs, the others wait
         stamp = _stamp(venv_dir)
