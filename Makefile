@@ -78,5 +78,8 @@ check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost
 docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write
 
+bench: venv checkov-venv ## Benchmarks (plan scaling, cost allocation, checks); prints a table, writes bench/results/
+	$(BIN)/python -m bench.run
+
 clean: ## Remove build output (keeps .venv and state)
 	rm -rf build .pytest_cache .ruff_cache

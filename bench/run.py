@@ -1,0 +1,105 @@
+"""``make bench``: every benchmark in one run; prints a table and writes ``bench/results/<timestamp>.json``.
+
+Nothing here is a test: no figure is asserted. Targets (issue 8) are printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> dict:
+    mem_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kib / 2**20, 1),
+            "python": platform.python_version(), "system": platform.platform()}
+
+
+def main(argv: list[str]) -> int:
+    from bench import alloc_bench, checks_bench, plan_bench
+    from bench.synthetic import write_tenants
+
+    quick = "--quick" in argv
+    started = time.perf_counter()
+    result: dict = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine()}
+    print(f"machine: {result['machine']}", flush=True)
+
+    print("1. plan: N synthetic municipalities booking every module", flush=True)
+    sizes = (1, 10) if quick else plan_bench.SIZES
+    plan_rows = plan_bench.run(sizes)
+    by_n = {r["n"]: r for r in plan_rows}
+    result["plan"] = {"rows": plan_rows}
+    if 10 in by_n and max(by_n) > 10:
+        big = max(by_n)
+        result["plan"]["scaling_ratio"] = by_n[big]["s_per_municipality"] / by_n[10]["s_per_municipality"]
+        growth = (by_n[big]["peak_rss_mib"] - by_n[10]["peak_rss_mib"]) / (big - 10)
+        result["plan"]["rss_growth_mib_per_municipality"] = growth
+
+    print("2. cost allocation: synthetic FOCUS data, 400 municipalities, 12 months", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tenants = Path(tmp) / "tenants"
+        write_tenants(tenants, alloc_bench.N_TENANTS)
+        small, big = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
+        alloc_rows = alloc_bench.run(Path(tmp), tenants, big, small)
+    result["allocation"] = {"rows": alloc_rows}
+    duck_csv = next(r for r in alloc_rows if r["engine"] == "duckdb" and r["format"] == "csv.gz")
+    pandas_csv = next(r for r in alloc_rows if r["engine"] == "pandas")
+    result["allocation"]["speedup_vs_pandas"] = pandas_csv["seconds"] / duck_csv["seconds"]
+
+    print("3. checks", flush=True)
+    result["checks"] = checks_bench.run(full_test=not quick)
+
+    result["total_s"] = time.perf_counter() - started
+    out = ROOT / "bench" / "results" / f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print_table(result)
+    print(f"written: {out.relative_to(ROOT)} (total {result['total_s']:.0f} s)")
+    return 0
+
+
+def print_table(r: dict) -> None:
+    print("\n| benchmark | figure | target |\n|---|---|---|")
+    rows = {x["n"]: x for x in r["plan"]["rows"]}
+    for n, x in rows.items():
+        print(f"| plan N={n} | {x['wall_s']:.2f} s, {x['resources']} resources, {x['ms_per_resource']:.2f} ms/resource, "
+              f"{x['s_per_municipality'] * 1000:.0f} ms/municipality, peak RSS {x['peak_rss_mib']:.0f} MiB | "
+              f"{'≤ 2 s for one municipality' if n == 1 else ''} |")
+    if "scaling_ratio" in r["plan"]:
+        print(f"| plan scaling | time/municipality at N={max(rows)} ÷ at N=10 = {r['plan']['scaling_ratio']:.2f} | ≤ 1.3 |")
+        print(f"| plan memory | +{r['plan']['rss_growth_mib_per_municipality']:.2f} MiB peak RSS per municipality | reported |")
+    for x in r["allocation"]["rows"]:
+        print(f"| allocation {x['engine']} {x['format']} {x['input_rows']:,} rows | {x['seconds']:.2f} s, "
+              f"{x['rows_per_s'] / 1e6:.2f} M rows/s, peak RSS {x['peak_rss_mib']:.0f} MiB | "
+              f"{'≤ 20 s, ≤ 2 GiB' if x['input_rows'] >= 10_000_000 else ''} |")
+    print(f"| allocation vs pandas (1 M gzip CSV) | {r['allocation']['speedup_vs_pandas']:.1f}× faster | ≥ 3× |")
+    c = r["checks"]
+    print(f"| manifest checks | {c['checks_s']:.1f} s over {c['objects']} objects | reported |")
+    if "make_test_s" in c:
+        print(f"| make test | {c['make_test_s']:.0f} s ({c['pytest_summary']}) | < 10 min |")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
