@@ -15,7 +15,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 
-.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv
+.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv images focus-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -77,6 +77,11 @@ check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost
 
 docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write
+
+images: venv ## Build the module images upstream does not publish (images/<key>/Dockerfile, tag from components/versions.py)
+	@for dir in images/*/; do key=$$(basename $$dir); \
+	  ref=$$($(BIN)/python -c "from components.versions import IMAGES; print(IMAGES['$$key'].ref)"); \
+	  echo "docker build -t $$ref $$dir"; docker build -t $$ref $$dir || exit 1; done
 
 bench: venv checkov-venv ## Benchmarks (plan scaling, cost allocation, checks); prints a table, writes bench/results/
 	$(BIN)/python -m bench.run
