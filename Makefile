@@ -15,7 +15,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 
-.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv images focus-venv
+.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv images pulumi-cli
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
