@@ -20,7 +20,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _problems(problems) -> None:

@@ -66,7 +66,9 @@ def up_stack(name: str, on_output: Callable[[str], None] | None = None) -> Stack
         opts=auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=env, project_settings=None),
     )
     try:
-        result = stack.up(on_output=on_output or (lambda _line: None), color="never")
+        # The policy pack runs on every real deployment too (policy/, mandatory policies).
+        result = stack.up(on_output=on_output or (lambda _line: None), color="never",
+                          policy_packs=[str(ROOT / "policy")])
     except auto.errors.CommandError as exc:
         return StackResult(name, False, str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed")
     changes = ", ".join(f"{k}={v}" for k, v in (result.summary.resource_changes or {}).items())
