@@ -123,7 +123,8 @@ class ModuleComponent(pulumi.ComponentResource):
         return kb.config_map(self, self.name(part), self.ns, data, opts=self.opts)
 
     def job(self, key: str, containers: Sequence[kb.Container], *, volumes: Sequence[dict] = (),
-            revision: str = "", backoff_limit: int = 6, deadline_s: int = 1800):
+            revision: str = "", backoff_limit: int = 6, deadline_s: int = 1800,
+            extra_opts: pulumi.ResourceOptions | None = None):
         """A hardened run-to-completion Job ``<module>-<key>-<hash>``; its pods carry ``selector(key)``.
 
         The name carries a hash of the pod spec and ``revision`` (e.g. the config the Job applies): any
@@ -143,7 +144,7 @@ class ModuleComponent(pulumi.ComponentResource):
             metadata=kb.meta(name, self.ns, selector),
             spec={"backoffLimit": backoff_limit, "activeDeadlineSeconds": deadline_s,
                   "template": {"metadata": {"labels": dict(selector)}, "spec": spec}},
-            opts=kb.child(self, self.opts),
+            opts=kb.child(self, pulumi.ResourceOptions.merge(self.opts, extra_opts)),
         )
 
     @property

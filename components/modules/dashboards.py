@@ -6,6 +6,7 @@ import pulumi
 from pydantic import Field
 
 from components import k8s as kb
+from components import valkey
 from components.base import ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
@@ -13,7 +14,7 @@ from components.tenant import netpol
 from components.tenant.database import GEODATA
 
 WEB_PORT = 8088
-VALKEY_PORT = 6379
+VALKEY_PORT = valkey.PORT
 CONFIG_DIR = "/app/pythonpath"
 SUPERSET_HOME = "/app/superset_home"
 DATASOURCE_NAME = "Geodaten (PostGIS, nur lesen)"
@@ -156,7 +157,6 @@ superset set-database-uri -d "%(name)s" \\
 
 CELERY_PING = ("sh", "-c", 'celery --broker "redis://:${VALKEY_PASSWORD}@${VALKEY_HOST}:${VALKEY_PORT}/0" '
                'inspect ping --destination "celery@${HOSTNAME}" --timeout 10')
-VALKEY_PING = ("sh", "-c", 'valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG')
 
 
 class Component(ModuleComponent):
@@ -193,10 +193,9 @@ class Component(ModuleComponent):
     The Job runs ``superset db upgrade`` and ``superset init`` first; its name carries a hash of what it
     runs, so a new image or configuration runs it again before web and worker are updated.
 
-    Valkey (``valkey/valkey``): Celery broker, SQL Lab results and the chart/data cache. It is not
-    persistent (no volume, no snapshots): everything in it is recomputed or retried, and the municipality's
-    data lives in PostgreSQL. ``maxmemory-policy volatile-lru`` evicts only cache entries (they expire),
-    never the broker's queues. A password (generated) guards it in addition to the NetworkPolicy.
+    Valkey (``components/valkey.py``): Celery broker, SQL Lab results and the chart/data cache. It is not
+    persistent: everything in it is recomputed or retried, and the municipality's data lives in PostgreSQL.
+    Its eviction policy drops only cache entries (they expire), never the broker's queues.
 
     Celery beat is not deployed: upstream runs it only for alerts and reports, which are off. The worker
     runs SQL Lab's asynchronous queries. Its probes ping it over the broker with a bare Celery client
@@ -241,16 +240,7 @@ class Component(ModuleComponent):
         volumes = [{"name": "config", "configMap": {"name": self.name("config")}}]
 
         # Valkey first: web and worker need it.
-        size = self.size("cache")
-        cache = kb.Container(
-            name="valkey", image="valkey", size=size, ports={"valkey": VALKEY_PORT},
-            args=["valkey-server", "--requirepass", "$(VALKEY_PASSWORD)", "--save", "", "--appendonly", "no",
-                  "--maxmemory", f"{size.memory_mi * 3 // 4}mb", "--maxmemory-policy", "volatile-lru"],
-            secret_env={"VALKEY_PASSWORD": (secrets, "valkey-password")},
-            writable=["/data"],
-            liveness=kb.Probe(port="valkey", command=VALKEY_PING, initial_delay=10),
-            readiness=kb.Probe(port="valkey", command=VALKEY_PING, initial_delay=5),
-        )
+        cache = valkey.container(self.size("cache"), (secrets, "valkey-password"))
         self.workload("cache", [cache])
         self.service("cache", {"valkey": VALKEY_PORT})
 
