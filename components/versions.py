@@ -92,6 +92,12 @@ IMAGES: dict[str, Image] = {
     # release ships both (see components/modules/dashboards.py).
     "superset": Image("docker.io/apache/superset", "6.1.0-dev", "https://superset.apache.org"),
     "valkey": Image("docker.io/valkey/valkey", "9.1.1-alpine", "https://valkey.io"),
+    # openData: no maintained public image carries ckanext-dcatde for a supported CKAN release; this project
+    # builds ckan/ckan-base 2.11.6 + ckanext-dcatde (with its pinned ckanext-dcat) + ckanext-oidc-pkce
+    # (images/ckan/Dockerfile; the tag is <CKAN release>-<build revision>). ckan-solr publishes only one tag per
+    # CKAN minor and Solr major (the CKAN 2.11 schema on Solr 9); there is no finer release tag to pin.
+    "ckan": Image("ghcr.io/urban-stack/ckan", "2.11.6-1", "https://ckan.org"),
+    "ckan-solr": Image("docker.io/ckan/ckan-solr", "2.11-solr9", "https://github.com/ckan/ckan-solr"),
     # urbanData: FROST-Server HTTP and MQTT (same release), Mosquitto as the message bus between them.
     "frost-http": Image("docker.io/fraunhoferiosb/frost-server-http", "2.8.0",
                         "https://fraunhoferiosb.github.io/FROST-Server/"),
