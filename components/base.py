@@ -40,6 +40,8 @@ class ModuleSpec:
         bucket: whether it stores files in the municipality's bucket.
         db_extensions: PostgreSQL extensions per database (``{"sensorthings": ("postgis",)}``), created by
             the database component (module owner roles may not create them).
+        readonly_roles: databases (of ``databases``) that also get a login role ``<db>_readonly`` without
+            privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
         client_roles: roles of the module's OIDC client and the realm groups granted each
             (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
     """
@@ -55,6 +57,7 @@ class ModuleSpec:
     public: bool = False
     bucket: bool = False
     db_extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    readonly_roles: tuple[str, ...] = ()
     client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property

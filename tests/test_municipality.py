@@ -312,3 +312,24 @@ def test_modules_that_check_client_roles_get_them_in_the_realm_granted_to_groups
     assert set(groups["viewers"]["urbandata"]) == {"read"}
     assert set(groups["admins"]["urbandata"]) == set(SPEC.client_roles)
     assert "roles" not in realm_of(plans["rietberg"], "rietberg"), "no module with client roles booked"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_database_admits_the_municipalitys_own_apps_and_the_operator_only(plans, slug):
+    (pol,) = [r for r in objects(plans[slug], "NetworkPolicy") if name_of(r) == "database"]
+    peers = [p for rule in pol.inputs["spec"]["ingress"] for p in rule["from"]]
+    assert {"podSelector": {"matchLabels": {}}} in peers, "apps of the municipality's own namespace reach 5432"
+    for p in peers:
+        if "namespaceSelector" in p:
+            assert p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == names.NS_OPERATORS
+
+
+def test_a_module_that_asks_for_a_read_only_role_gets_one_without_privileges(plans):
+    for slug in ("guetersloh", "rheda-wiedenbrueck"):
+        (cluster,) = objects(plans[slug], "Cluster")
+        roles = {r["name"]: r for r in cluster.inputs["spec"]["managed"]["roles"]}
+        reader = roles["datastore_readonly"]
+        assert reader["login"] and not reader.get("superuser") and not reader.get("createdb")
+        assert reader["passwordSecret"]["name"] == "db-datastore-readonly"
+    (cluster,) = objects(plans["verl"], "Cluster")
+    assert "datastore_readonly" not in {r["name"] for r in cluster.inputs["spec"]["managed"]["roles"]}

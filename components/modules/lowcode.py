@@ -28,6 +28,8 @@ SPEC = ModuleSpec(
     workloads={
         "editor": Workload(Size(250, 512), replicas={"small": 1, "medium": 1, "large": 1},
                            storage_gi={"small": 5, "medium": 10, "large": 20}),
+        # The oauth2-proxy sidecar in the editor's pod (sized here so quota and cost estimate count it).
+        "auth-proxy": Workload(Size(50, 64), replicas={"small": 1, "medium": 1, "large": 1}),
     },
 )
 
@@ -84,7 +86,7 @@ class Component(ModuleComponent):
             readiness=kb.Probe(port=1880, command=HEALTH, initial_delay=10),
         )
         proxy = kb.Container(
-            name="oauth2-proxy", image="oauth2-proxy", size=kb.Size(50, 64), ports={"http": PROXY_PORT},
+            name="oauth2-proxy", image="oauth2-proxy", size=self.size("auth-proxy"), ports={"http": PROXY_PORT},
             env={
                 "OAUTH2_PROXY_PROVIDER": "oidc",
                 "OAUTH2_PROXY_HTTP_ADDRESS": f"0.0.0.0:{PROXY_PORT}",

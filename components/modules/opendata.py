@@ -65,6 +65,7 @@ SPEC = ModuleSpec(
         "cache": Workload(Size(100, 256), replicas={"small": 1, "medium": 1, "large": 1}),
     },
     databases=("ckan", "datastore"),
+    readonly_roles=("datastore",),
     public=True,
 )
 
@@ -72,10 +73,10 @@ SPEC = ModuleSpec(
 def datastore_reader(db) -> str:
     """Secret (basic-auth) of the role CKAN reads the datastore with (``ckan.datastore.read_url``).
 
-    CKAN needs a second login role that may only SELECT from the datastore. The database component creates
-    owner roles per database and one read-only role, ``geodata_readonly``; a dedicated ``datastore_readonly``
-    role is requested from it. Until it exists, the datastore is read with ``geodata_readonly``: it owns
-    nothing and can write nowhere, and the init Job grants it SELECT on the datastore only.
+    CKAN needs a second login role that may only SELECT from the datastore: ``SPEC.readonly_roles`` asks the
+    database component for ``datastore_readonly`` (a login role without privileges), and the init Job grants
+    it SELECT on the datastore only. Without it (a database component that offers no such role) the
+    datastore is read with ``geodata_readonly``, which owns nothing and can write nowhere.
     """
     return db.credentials.get(DATASTORE_READER, db.readonly_secret)
 

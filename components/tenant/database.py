@@ -35,6 +35,14 @@ class DatabaseInfo:
     readonly_secret: str = ""
 
 
+def _role_comment(role: str, readers: list[str]) -> str:
+    if role == READONLY_ROLE:
+        return "read-only access to geodata"
+    if role in readers:
+        return f"login without privileges; the module grants read access to {role.removesuffix('_readonly')}"
+    return f"owner of database {role}"
+
+
 def role_secret_name(role: str) -> str:
     return f"db-{role.replace('_', '-')}"
 
@@ -44,14 +52,16 @@ class Database(pulumi.ComponentResource):
     continuous backup with the Barman Cloud plugin and a daily ``ScheduledBackup``."""
 
     def __init__(self, name: str, ctx: TenantContext, databases: dict[str, tuple[str, ...]], bucket,
-                 opts: pulumi.ResourceOptions | None = None):
-        """``databases``: database name -> PostgreSQL extensions it needs (created by the operator)."""
+                 opts: pulumi.ResourceOptions | None = None, readonly: tuple[str, ...] = ()):
+        """``databases``: database name -> PostgreSQL extensions it needs (created by the operator);
+        ``readonly``: databases that also get a privilege-less login role ``<db>_readonly``."""
         super().__init__("urbanstack:tenant:database", name, None, opts)
         tenant, ns, plan = ctx.tenant, ctx.namespace, TENANT_PLANS[ctx.plan]
         in_ns = ctx.in_namespace
         roles = [GEODATA, *databases]
+        readers = [f"{db}_readonly" for db in readonly]
         secrets: dict[str, str] = {}
-        for role in [*roles, READONLY_ROLE]:
+        for role in [*roles, READONLY_ROLE, *readers]:
             password = random.RandomPassword(f"{role}-password", length=32, special=False,
                                              opts=pulumi.ResourceOptions(parent=self))
             secret = k8s.core.v1.Secret(
@@ -122,9 +132,8 @@ class Database(pulumi.ComponentResource):
                 }},
                 "managed": {"roles": [
                     {"name": role, "ensure": "present", "login": True, "inherit": True,
-                     "passwordSecret": {"name": secrets[role]},
-                     "comment": "read-only access to geodata" if role == READONLY_ROLE else f"owner of database {role}"}
-                    for role in [*databases, READONLY_ROLE]
+                     "passwordSecret": {"name": secrets[role]}, "comment": _role_comment(role, readers)}
+                    for role in [*databases, READONLY_ROLE, *readers]
                 ]},
                 "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
                              "parameters": {"barmanObjectName": "backup-store"}}],
@@ -160,6 +169,8 @@ class Database(pulumi.ComponentResource):
             self, "database", ns, db_pods,
             ingress=[
                 from_pods(db_pods, DB_PORT, 8000),
+                # The municipality's own apps (their egress policies say which may connect).
+                {"from": [kb.peer(None, {})], "ports": kb.tcp(DB_PORT)},
                 {"from": [kb.peer(names.NS_OPERATORS, {})], "ports": kb.tcp(DB_PORT, 8000)},
             ],
             egress=[
@@ -172,6 +183,6 @@ class Database(pulumi.ComponentResource):
         )
         self.info = DatabaseInfo(
             cluster=DB_CLUSTER, host=f"{DB_CLUSTER}-rw.{ns}.svc", port=DB_PORT,
-            credentials={db: secrets[db] for db in roles}, readonly_secret=secrets[READONLY_ROLE],
+            credentials={db: secrets[db] for db in [*roles, *readers]}, readonly_secret=secrets[READONLY_ROLE],
         )
         self.register_outputs({"cluster": DB_CLUSTER, "host": self.info.host})

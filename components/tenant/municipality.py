@@ -58,7 +58,8 @@ class Municipality(pulumi.ComponentResource):
         self.storage = Storage("storage", ctx, opts=child)
         ctx.bucket = self.storage.info
         databases = {db: mod.SPEC.db_extensions.get(db, ()) for mod, _ in booked for db in mod.SPEC.databases}
-        self.database = Database("database", ctx, databases, ctx.bucket, opts=child)
+        readonly = tuple(db for mod, _ in booked for db in mod.SPEC.readonly_roles)
+        self.database = Database("database", ctx, databases, ctx.bucket, opts=child, readonly=readonly)
         ctx.db = self.database.info
         self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
         ctx.oidc = self.identity.client_secrets
