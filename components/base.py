@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import pydantic
 
@@ -11,6 +11,16 @@ from components.sizing import Workload
 
 if TYPE_CHECKING:  # pragma: no cover
     import pulumi
+
+
+def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
+    if url.scheme != "https":
+        raise ValueError("must use https")
+    return url
+
+
+HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
+"""An http(s) URL that must use https (tenant files, module options, shared config)."""
 
 
 class ModuleOptions(pydantic.BaseModel):

@@ -40,6 +40,27 @@ def plan_stack():
     return run
 
 
+@pytest.fixture(scope="session")
+def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
+    """The offline plan of shared + every example municipality, written once per session (do not modify)."""
+    from urbanstack.plan import write_plan
+    from urbanstack.tenants import load_all
+
+    out = tmp_path_factory.mktemp("real") / "plan"
+    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    return out
+
+
+@pytest.fixture
+def crafted(real_plan_dir, tmp_path) -> Path:
+    """A writable copy of the real plan plus a hardened sample workload in municipality ``verl``."""
+    from urbanstack.checks.sample import write_crafted_plan
+    from urbanstack.tenants import load_all
+
+    tenants = {slug: t.costCenter for slug, t in load_all().items()}
+    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
+
+
 @pytest.fixture
 def tenants_copy(tmp_path) -> Path:
     """A writable copy of the example tenant files."""

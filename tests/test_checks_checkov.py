@@ -8,9 +8,6 @@ import yaml
 
 from urbanstack.checks import checkov
 from urbanstack.checks.base import load_plan
-from urbanstack.checks.sample import write_crafted_plan
-from urbanstack.plan import write_plan
-from urbanstack.tenants import load_all
 
 GUARDED = {
     "privilege escalation": {"CKV_K8S_5", "CKV_K8S_20"},
@@ -23,17 +20,6 @@ GUARDED = {
 }
 
 
-@pytest.fixture(scope="module")
-def real_plan_dir(plan_stack, tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "plan"
-    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
-    return out
-
-
-@pytest.fixture
-def crafted(real_plan_dir, tmp_path):
-    tenants = {slug: t.costCenter for slug, t in load_all().items()}
-    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
 
 
 def test_no_security_critical_check_is_skipped():

@@ -13,24 +13,10 @@ import yaml
 from components import labels, names
 from urbanstack.checks import reachability as r
 from urbanstack.checks.base import Plan, load_plan
-from urbanstack.checks.sample import write_crafted_plan
-from urbanstack.plan import write_plan
-from urbanstack.tenants import load_all
 
 DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
 
 
-@pytest.fixture(scope="module")
-def real_plan_dir(plan_stack, tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "plan"
-    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
-    return out
-
-
-@pytest.fixture
-def crafted(real_plan_dir, tmp_path):
-    tenants = {slug: t.costCenter for slug, t in load_all().items()}
-    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
 
 
 def put(plan_dir: Path, stack: str, obj: dict) -> Path:

@@ -6,15 +6,12 @@ import pytest
 
 from urbanstack.checks import run_all
 from urbanstack.checks.base import load_plan
-from urbanstack.plan import write_plan
 from urbanstack.tenants import load_all
 
 
 @pytest.fixture(scope="module")
-def real_plan(plan_stack, tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "plan"
-    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
-    return load_plan(out)
+def real_plan(real_plan_dir):
+    return load_plan(real_plan_dir)
 
 
 @pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies"])

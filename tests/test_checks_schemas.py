@@ -3,34 +3,11 @@ against its CRD schema; breaking a field on a copy of the plan fails with the fi
 
 from __future__ import annotations
 
-import pytest
-import yaml
 from kubernetes_validate import utils as kv
 
+from tests.plan_files import edit
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
-from urbanstack.checks.sample import write_crafted_plan
-from urbanstack.plan import write_plan
-from urbanstack.tenants import load_all
-
-
-@pytest.fixture(scope="module")
-def real_plan_dir(plan_stack, tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "plan"
-    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
-    return out
-
-
-@pytest.fixture
-def crafted(real_plan_dir, tmp_path):
-    tenants = {slug: t.costCenter for slug, t in load_all().items()}
-    return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")
-
-
-def edit(path, change):
-    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(obj)
-    path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
 
 
 def failures_for(plan_dir, file):

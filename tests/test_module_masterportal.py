@@ -191,7 +191,7 @@ def test_every_object_validates_against_the_kubernetes_and_crd_schemas(portal, t
 @pytest.mark.parametrize("options, field, message", [
     ({"center": [2.35, 48.85]}, "center", "lies outside Germany"),
     ({"zoom": 21}, "zoom", "less than or equal to 20"),
-    ({"layers": [{**WMS, "url": "http://geo.example.org/wms"}]}, "layers.0.url", "layer URLs must use https"),
+    ({"layers": [{**WMS, "url": "http://geo.example.org/wms"}]}, "layers.0.url", "must use https"),
     ({"layers": [dict(WMS), dict(WMS)]}, "layers", "layer ids must be unique"),
     ({"layers": [{**WMS, "type": "WFS"}]}, "layers.0", "needs featureNS"),
     ({"layers": [{**WMS, "featureNS": "http://x"}]}, "layers.0", "featureNS applies to WFS layers only"),

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.base import HttpsUrl
+
 SCHEMA_VERSION = 1
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
@@ -43,43 +45,29 @@ class OidcFederation(Strict):
     """Log in with the municipality's own OpenID Connect provider (e.g. its Entra ID or ADFS)."""
 
     type: Literal["oidc"] = Field(description="Federation protocol: OpenID Connect.")
-    issuer: pydantic.HttpUrl = Field(description="Issuer URL of the municipality's OIDC provider (https).")
+    issuer: HttpsUrl = Field(description="Issuer URL of the municipality's OIDC provider (https).")
     clientId: str = Field(min_length=1, description="Client ID registered at the municipality's provider.")
     clientSecretRef: str = Field(
         min_length=1,
         description="Name of the Pulumi config secret (in `stacks/Pulumi.<slug>.yaml`) holding the client secret.",
     )
-    authorizationUrl: pydantic.HttpUrl | None = Field(
+    authorizationUrl: HttpsUrl | None = Field(
         None, description="Authorization endpoint; default: `<issuer>/protocol/openid-connect/auth` (Keycloak layout)."
     )
-    tokenUrl: pydantic.HttpUrl | None = Field(
+    tokenUrl: HttpsUrl | None = Field(
         None, description="Token endpoint; default: `<issuer>/protocol/openid-connect/token`."
     )
-    jwksUrl: pydantic.HttpUrl | None = Field(
+    jwksUrl: HttpsUrl | None = Field(
         None, description="JWKS (signing keys) endpoint; default: `<issuer>/protocol/openid-connect/certs`."
     )
-
-    @field_validator("issuer")
-    @classmethod
-    def _https(cls, v):
-        if v.scheme != "https":
-            raise ValueError("issuer must use https")
-        return v
 
 
 class SamlFederation(Strict):
     """Log in with the municipality's own SAML 2.0 identity provider."""
 
     type: Literal["saml"] = Field(description="Federation protocol: SAML 2.0.")
-    metadataUrl: pydantic.HttpUrl = Field(description="URL of the IdP's SAML metadata (https).")
+    metadataUrl: HttpsUrl = Field(description="URL of the IdP's SAML metadata (https).")
     entityId: str = Field(min_length=1, description="Entity ID of the identity provider.")
-
-    @field_validator("metadataUrl")
-    @classmethod
-    def _https(cls, v):
-        if v.scheme != "https":
-            raise ValueError("metadataUrl must use https")
-        return v
 
 
 class LdapFederation(Strict):
@@ -120,7 +108,7 @@ class Identity(Strict):
 class BackupTarget(Strict):
     """The municipality's own S3-compatible storage for database backups."""
 
-    endpoint: pydantic.HttpUrl = Field(description="S3 endpoint URL (https).")
+    endpoint: HttpsUrl = Field(description="S3 endpoint URL (https).")
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket name.")
     region: str = Field("eu-central-1", min_length=1, description="S3 region.")
     credentialsSecret: str = Field(
@@ -130,13 +118,6 @@ class BackupTarget(Strict):
             "`ACCESS_SECRET_KEY`, created by the municipality (never stored in this repository)."
         ),
     )
-
-    @field_validator("endpoint")
-    @classmethod
-    def _https(cls, v):
-        if v.scheme != "https":
-            raise ValueError("endpoint must use https")
-        return v
 
 
 class Backup(Strict):

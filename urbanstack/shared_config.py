@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from components.base import HttpsUrl
 from urbanstack.schema import DOMAIN_PATTERN
 
 CONFIG_NS = "urban-stack"
@@ -32,7 +33,7 @@ class Tls(_Strict):
 class ExternalS3(_Strict):
     """An S3-compatible provider outside the cluster (storage mode `external`)."""
 
-    endpoint: HttpUrl = Field(description="S3 endpoint URL (https).")
+    endpoint: HttpsUrl = Field(description="S3 endpoint URL (https).")
     region: str = Field("eu-central-1", description="S3 region.")
     credentialsSecret: str = Field(
         "external-s3-credentials",
@@ -44,13 +45,6 @@ class ExternalS3(_Strict):
         description="Existing bucket for the platform's own backups (Keycloak's database under `keycloak-db/`); "
         "the credentials Secret must also exist in `urban-identity`.",
     )
-
-    @field_validator("endpoint")
-    @classmethod
-    def _https(cls, v):
-        if v.scheme != "https":
-            raise ValueError("endpoint must use https")
-        return v
 
 
 class Storage(_Strict):

@@ -7,10 +7,10 @@ import json
 import math
 from typing import Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components import k8s as kb
-from components.base import ModuleOptions, ModuleSpec
+from components.base import HttpsUrl, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -47,20 +47,13 @@ class Layer(ModuleOptions):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Layer ID, unique within the portal.")
     name: str = Field(min_length=1, max_length=100, description="Name shown in the layer tree.")
     type: Literal["WMS", "WFS", "WMTS"] = Field("WMS", description="OGC service type.")
-    url: HttpUrl = Field(description="Service URL; must be https. For WMTS: the URL of the capabilities document.")
+    url: HttpsUrl = Field(description="Service URL; must be https. For WMTS: the URL of the capabilities document.")
     layers: str = Field(min_length=1, description="Layer name(s) in the service (comma-separated for WMS; "
                                                   "the feature type for WFS).")
     visible: bool = Field(False, description="Shown when the portal opens.")
     baselayer: bool = Field(False, description="Offer as a base map (background) instead of a subject layer.")
     featureNS: str | None = Field(None, min_length=1, description="WFS only (required there): the feature type's "
                                                                   "namespace URI from the service's capabilities.")
-
-    @field_validator("url")
-    @classmethod
-    def _https(cls, v):
-        if v.scheme != "https":
-            raise ValueError("layer URLs must use https")
-        return v
 
     @model_validator(mode="after")
     def _wfs_namespace(self):
