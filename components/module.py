@@ -25,8 +25,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
+from components import names
 from components.base import ModuleSpec, TenantContext
-from components.tenant.exposure import listener_name
 
 
 class ModuleComponent(pulumi.ComponentResource):
@@ -102,7 +102,7 @@ class ModuleComponent(pulumi.ComponentResource):
         extra = {prefix: (self.name(key), p) for prefix, (key, p) in (paths or {}).items()}
         return kb.http_route(
             self, self.name(), self.ns, self.host, self.name(service_key), port,
-            self.ctx.shared.gateway_name, self.ctx.shared.gateway_namespace, section=listener_name(self.ctx.slug),
+            self.ctx.shared.gateway_name, self.ctx.shared.gateway_namespace, section=names.https_listener(self.ctx.slug),
             paths=extra, opts=self.opts,
         )
 

@@ -16,19 +16,10 @@ from components import names
 from components.base import TenantContext
 
 
-def tls_secret_name(slug: str) -> str:
-    return f"{slug}-tls"
-
-
-def listener_name(slug: str) -> str:
-    """Section of the shared Gateway that carries this municipality's routes."""
-    return f"https-{slug}"
-
-
 class Exposure(pulumi.ComponentResource):
     def __init__(self, name: str, ctx: TenantContext, hosts: list[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:tenant:gateway", name, None, opts)
-        ns, secret = ctx.namespace, tls_secret_name(ctx.slug)
+        ns, secret = ctx.namespace, names.tenant_tls_secret(ctx.slug)
         self.certificate = None
         if hosts:
             self.certificate = k8s.apiextensions.CustomResource(
