@@ -42,7 +42,7 @@ def run(full_test: bool = True) -> dict:
         proc = subprocess.run(["make", "test"], cwd=ROOT, capture_output=True, text=True)
         out["make_test_s"] = time.perf_counter() - t
         out["make_test_ok"] = proc.returncode == 0
-        summary = [line for line in proc.stdout.splitlines() if re.search(r"\d+ passed", line)]
+        summary = [line for line in proc.stdout.splitlines() if re.search(r"^=*\s*\d+ passed.* in [\d.]+s", line)]
         out["pytest_summary"] = summary[-1].strip("= ") if summary else ""
         print(f"  make test: {out['make_test_s']:.0f} s ({'passed' if out['make_test_ok'] else 'FAILED'}; "
               f"{out['pytest_summary']})", flush=True)

@@ -199,7 +199,6 @@ class SharedPlatform(pulumi.ComponentResource):
             "gatewayName": names.GATEWAY_NAME,
             "gatewayNamespace": names.NS_GATEWAY,
             "gatewayClass": names.GATEWAY_CLASS,
-            "gatewayListeners": {slug: names.https_listener(slug) for slug in sorted(tenants)},
             "gatewayPodLabels": dict(names.GATEWAY_POD_LABELS),
             "clusterIssuer": names.CLUSTER_ISSUER,
             "tlsIssuerKind": cfg.tls.issuer,
