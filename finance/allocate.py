@@ -154,16 +154,28 @@ def _weights(kind: str, members: list[Member]) -> dict[str, Decimal]:
     raise ValueError(kind)  # pragma: no cover
 
 
-def split(pool: Decimal, weights: Mapping[str, Decimal]) -> list[tuple[str, Decimal, Decimal]]:
-    """``[(slug, share, amount)]``; the amounts add up to ``pool`` exactly (the last one takes the rest)."""
+def shares_of(weights: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
+    """``[(slug, share)]`` in slug order for the positive weights; the shares add up to 1."""
     items = [(s, w) for s, w in sorted(weights.items()) if w > 0]
     total = sum((w for _, w in items), Decimal(0))
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return [(slug, w / total) for slug, w in items]
+
+
+def split(pool: Decimal, weights: Mapping[str, Decimal] | None = None, *,
+          shares: list[tuple[str, Decimal]] | None = None) -> list[tuple[str, Decimal, Decimal]]:
+    """``[(slug, share, amount)]``; the amounts add up to ``pool`` exactly (the last one takes the rest).
+
+    Pass ``shares`` (from :func:`shares_of`) when many pools are split by the same weights."""
+    if shares is None:
+        shares = shares_of(weights or {})
     out, given = [], Decimal(0)
     with localcontext() as ctx:
         ctx.prec = 50
-        for i, (slug, w) in enumerate(items):
-            share = w / total
-            amount = pool - given if i == len(items) - 1 else pool * share
+        last = len(shares) - 1
+        for i, (slug, share) in enumerate(shares):
+            amount = pool - given if i == last else pool * share
             given += amount
             out.append((slug, share, amount))
     return out
@@ -213,6 +225,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
 
     lines: list[Line] = []
     used: dict[tuple[dt.date, str], dict[str, Decimal]] = {}
+    weights_cache: dict[tuple, tuple[str, list[tuple[str, Decimal]], str | None]] = {}
 
     def whole(g: Group, pool_id: int, tenant: str | None, kind: str, reason: str | None, basis: str) -> None:
         lines.append(Line(g.month, tenant, kind, g.module, g.service, g.service_category, g.resource, g.quantity,
@@ -235,14 +248,18 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                 whole(g, pool_id, None, UNALLOCATED, f"unknown municipality tag {g.tenant!r} (no tenant file)",
                       "unallocated")
             continue
-        # a pool: shared, untagged or idle
-        basis, weights, reason = _pool_weights(g, key, ordered, bookable, direct_by_month)
+        # a pool: shared, untagged or idle; pools split by the same weights share one computation
+        cache_key = (g.kind == "shared" and g.module in bookable and g.module,
+                     g.month if key.name == "usage" else None)
+        if cache_key not in weights_cache:
+            basis, weights, reason = _pool_weights(g, key, ordered, bookable, direct_by_month)
+            weights_cache[cache_key] = (basis, shares_of(weights) if not reason else [], reason)
+        basis, shares, reason = weights_cache[cache_key]
         if reason:
             whole(g, pool_id, None, UNALLOCATED, reason, "unallocated")
             continue
-        total_w = sum(weights.values(), Decimal(0))
-        used.setdefault((g.month, basis), {s: w / total_w for s, w in weights.items() if w > 0})
-        for slug, share, amount in split(g.cost, weights):
+        used.setdefault((g.month, basis), dict(shares))
+        for slug, share, amount in split(g.cost, shares=shares):
             lines.append(Line(g.month, slug, g.kind, g.module, g.service, g.service_category, g.resource,
                               g.quantity, g.cost, pool_id, share, basis, amount, g.rows))
 
