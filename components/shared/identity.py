@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import names
+from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.k8s import child, http_route, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
@@ -88,24 +89,11 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
 def backup_store_spec(cfg, s3_endpoint: str) -> dict[str, Any]:
     """Barman Cloud ObjectStore: the claimed Rook bucket, or the external provider's platform bucket."""
     if cfg.storage.mode == "rook-ceph":
-        destination = f"s3://{BACKUP_BUCKET}/{names.KEYCLOAK_DB_CLUSTER}"
-        creds = {"accessKeyId": {"name": BACKUP_BUCKET, "key": "AWS_ACCESS_KEY_ID"},
-                 "secretAccessKey": {"name": BACKUP_BUCKET, "key": "AWS_SECRET_ACCESS_KEY"}}
-    else:
-        ext = cfg.storage.external
-        destination = f"s3://{ext.platformBucket}/{names.KEYCLOAK_DB_CLUSTER}"
-        creds = {"accessKeyId": {"name": ext.credentialsSecret, "key": "ACCESS_KEY_ID"},
-                 "secretAccessKey": {"name": ext.credentialsSecret, "key": "ACCESS_SECRET_KEY"}}
-    return {
-        "retentionPolicy": BACKUP_RETENTION,
-        "configuration": {
-            "destinationPath": destination,
-            "endpointURL": s3_endpoint,
-            "s3Credentials": creds,
-            "wal": {"compression": "gzip"},
-            "data": {"compression": "gzip"},
-        },
-    }
+        return object_store_spec(f"s3://{BACKUP_BUCKET}/{names.KEYCLOAK_DB_CLUSTER}", s3_endpoint, BACKUP_BUCKET,
+                                 ROOK_KEYS, BACKUP_RETENTION)
+    ext = cfg.storage.external
+    return object_store_spec(f"s3://{ext.platformBucket}/{names.KEYCLOAK_DB_CLUSTER}", s3_endpoint,
+                             ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
 def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pulumi_random as random
 
 from components import k8s as kb
 from components import names
+from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.base import TenantContext
 from components.sizing import TENANT_PLANS
 from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress, from_pods, to_s3
@@ -75,29 +76,15 @@ class Database(pulumi.ComponentResource):
 
         # Backups go to the municipality's own bucket, or to its own S3 target when it has one.
         target = tenant.backup.target
+        retention = f"{tenant.backup.retentionDays}d"
         if target is None:
-            destination = bucket.url_for("cnpg")
-            endpoint = bucket.endpoint
-            creds = {"accessKeyId": {"name": bucket.secret, "key": "AWS_ACCESS_KEY_ID"},
-                     "secretAccessKey": {"name": bucket.secret, "key": "AWS_SECRET_ACCESS_KEY"}}
+            store = object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
         else:
-            destination = f"s3://{target.bucket}/{tenant.slug}/cnpg"
-            endpoint = str(target.endpoint).rstrip("/")
-            creds = {"accessKeyId": {"name": target.credentialsSecret, "key": "ACCESS_KEY_ID"},
-                     "secretAccessKey": {"name": target.credentialsSecret, "key": "ACCESS_SECRET_KEY"}}
+            store = object_store_spec(f"s3://{target.bucket}/{tenant.slug}/cnpg", str(target.endpoint).rstrip("/"),
+                                      target.credentialsSecret, EXTERNAL_KEYS, retention)
         self.object_store = k8s.apiextensions.CustomResource(
             "backup-store", api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
-            metadata=kb.meta("backup-store", ns),
-            spec={
-                "retentionPolicy": f"{tenant.backup.retentionDays}d",
-                "configuration": {
-                    "destinationPath": destination,
-                    "endpointURL": endpoint,
-                    "s3Credentials": creds,
-                    "wal": {"compression": "gzip"},
-                    "data": {"compression": "gzip"},
-                },
-            },
+            metadata=kb.meta("backup-store", ns), spec=store,
             opts=kb.child(self, in_ns),
         )
         size = plan.db_size
