@@ -4,7 +4,7 @@
   operators bring their own); in ``production`` two Prometheus and three Alertmanager replicas, spread over
   nodes, with PodDisruptionBudgets.
 * OpenCost reads Prometheus and prices usage with the platform's own price list
-  (:data:`PLATFORM_PRICES`, OpenCost custom pricing); its ``/allocation`` API aggregates by namespace or by
+  (:func:`platform_prices`, OpenCost custom pricing from ``finance/prices.yaml``); its ``/allocation`` API aggregates by namespace or by
   the cost labels (``aggregate=label:urban-stack/tenant``). One replica: OpenCost is not clustered.
   Its UI is off (the API is what finance reads); the exporter runs non-root with a read-only root filesystem.
 * The namespace enforces Pod Security ``privileged``: node-exporter needs the host's network and PID
@@ -27,33 +27,36 @@ PROMETHEUS_SERVICE = f"{KPS_FULLNAME}-prometheus"
 PROMETHEUS_PORT = 9090
 PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{names.NS_MONITORING}.svc:{PROMETHEUS_PORT}"
 
-PLATFORM_PRICES: dict[str, float] = {
-    "CPU": 0.0310,
-    "RAM": 0.0042,
-    "storage": 0.00014,
-}
-"""The platform's price list in EUR per hour, as OpenCost custom pricing reads it:
+HOURS_PER_MONTH = 730
+"""8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
 
-* ``CPU``: one vCPU (core) for one hour,
-* ``RAM``: one GiB of memory for one hour,
-* ``storage``: one GiB of persistent volume for one hour (0.00014 €/GiB·h ≈ 0.10 €/GiB per month).
 
-The one place these numbers live until finance keeps them in ``finance/prices.yaml``; OpenCost's allocation
-(and so every statement) is priced with them.
-"""
-PRICE_CURRENCY = "EUR"
+def platform_prices() -> tuple[str, dict[str, float]]:
+    """``(currency, prices per hour)`` from the one price catalogue, ``finance/prices.yaml``: the prices OpenCost
+    meters usage with are the prices the finance statements charge (CPU = one vCPU, RAM = one GiB, storage =
+    one GiB of persistent volume, each for one hour)."""
+    from finance.prices import load_prices
+
+    catalogue = load_prices()
+    unit = catalogue.unitPrices
+    return catalogue.currency, {
+        "CPU": float(unit.vcpuMonth) / HOURS_PER_MONTH,
+        "RAM": float(unit.ramGibMonth) / HOURS_PER_MONTH,
+        "storage": float(unit.blockStorageGibMonth) / HOURS_PER_MONTH,
+    }
 
 
 def opencost_cost_model() -> dict[str, Any]:
     """OpenCost ``customPricing.costModel``: the platform prices, no GPU, spot or network charges."""
+    currency, prices = platform_prices()
     return {
-        "description": f"Urban Stack platform price list ({PRICE_CURRENCY} per hour)",
-        "CPU": PLATFORM_PRICES["CPU"],
-        "spotCPU": PLATFORM_PRICES["CPU"],
-        "RAM": PLATFORM_PRICES["RAM"],
-        "spotRAM": PLATFORM_PRICES["RAM"],
+        "description": f"Urban Stack platform price list ({currency} per hour, from finance/prices.yaml)",
+        "CPU": prices["CPU"],
+        "spotCPU": prices["CPU"],
+        "RAM": prices["RAM"],
+        "spotRAM": prices["RAM"],
         "GPU": 0.0,
-        "storage": PLATFORM_PRICES["storage"],
+        "storage": prices["storage"],
         "zoneNetworkEgress": 0.0,
         "regionNetworkEgress": 0.0,
         "internetNetworkEgress": 0.0,
