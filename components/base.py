@@ -91,21 +91,18 @@ class Module:
 class SharedRefs:
     """What a tenant stack receives from the shared stack (its ``StackReference`` outputs).
 
-    Values may be Pulumi Outputs under the real engine; the names of namespaces and classes are plain
-    strings from ``stacks/Pulumi.<slug>.yaml`` or the defaults so that NetworkPolicies can name them.
+    Values may be Pulumi Outputs under the real engine. ``gateway_namespace`` and ``s3_mode`` are plain values
+    (``components/names.py``, ``stacks/Pulumi.shared.yaml``): NetworkPolicies name the namespace, and the mode
+    decides which objects exist; ``mode_check`` fails the deployment if the deployed shared stack disagrees.
     """
 
     gateway_name: Any
     gateway_namespace: str
     cluster_issuer: Any
     keycloak_url: Any
-    keycloak_namespace: str
-    keycloak_admin_secret: Any
     s3_endpoint: Any
     s3_mode: str
     storage_class: Any
-    object_store: Any
-    gateway_pod_labels: dict[str, str]
     mode_check: Any = None
 
 
@@ -125,7 +122,6 @@ class TenantContext:
     namespace_resource: Any = None
     db: Any = None
     bucket: Any = None
-    oidc: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_namespace(self) -> pulumi.ResourceOptions:

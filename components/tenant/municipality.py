@@ -33,13 +33,9 @@ def shared_refs(ref: pulumi.StackReference, s3_mode: str) -> SharedRefs:
         gateway_namespace=names.NS_GATEWAY,
         cluster_issuer=ref.get_output("clusterIssuer"),
         keycloak_url=ref.get_output("keycloakUrl"),
-        keycloak_namespace=names.NS_IDENTITY,
-        keycloak_admin_secret=ref.get_output("keycloakAdminSecret"),
         s3_endpoint=ref.get_output("s3Endpoint"),
         s3_mode=s3_mode,
         storage_class=ref.get_output("storageClass"),
-        object_store=ref.get_output("objectStore"),
-        gateway_pod_labels=dict(names.GATEWAY_POD_LABELS),
         mode_check=ref.get_output("s3Mode").apply(check_mode),
     )
 
@@ -62,7 +58,6 @@ class Municipality(pulumi.ComponentResource):
         self.database = Database("database", ctx, databases, ctx.bucket, opts=child, readonly=readonly)
         ctx.db = self.database.info
         self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
-        ctx.oidc = self.identity.client_secrets
         hosts = [ctx.host(mod.SPEC) for mod, _ in booked]
         self.exposure = Exposure("gateway", ctx, hosts, opts=child)
         self.modules = {

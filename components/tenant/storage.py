@@ -19,10 +19,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import k8s as kb
+from components import names
 from components.base import TenantContext
-
-BUCKET_STORAGE_CLASS = "urban-objects-bucket"
-"""StorageClass for ObjectBucketClaims, created by the shared stack in mode rook-ceph."""
 
 
 @dataclass
@@ -55,7 +53,7 @@ class Storage(pulumi.ComponentResource):
             self.claim = k8s.apiextensions.CustomResource(
                 claim, api_version="objectbucket.io/v1alpha1", kind="ObjectBucketClaim",
                 metadata=kb.meta(claim, ns),
-                spec={"bucketName": bucket_name(slug), "storageClassName": BUCKET_STORAGE_CLASS,
+                spec={"bucketName": bucket_name(slug), "storageClassName": names.OBJECT_BUCKET_STORAGE_CLASS,
                       "additionalConfig": {"maxSize": f"{_quota_gi(ctx)}G"}},
                 opts=kb.child(self, keep),
             )
