@@ -70,9 +70,9 @@ def known_tenants() -> frozenset[str]:
 
 
 def known_modules() -> set[str]:
-    from components.modules import module_names
+    from components.modules import module_label_values
 
-    return set(module_names()) | set(labels.PLATFORM_MODULES)
+    return module_label_values()
 
 
 def stack_of(urn: str | None) -> str | None:

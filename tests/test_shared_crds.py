@@ -1,34 +1,29 @@
 """Every custom resource the shared stack plans is valid against its operator's CRD schema.
 
-Schemas: ``/work/shared/schemas/crds/<group>/<kind>_<version>.json`` (``SCHEMA_DIR`` overrides), published
+Schemas: ``/work/shared/schemas/crds/<group>/<kind>_<version>.json`` (``$URBANSTACK_CRD_DIR`` overrides, as for the checks), published
 CRD schemas with ``additionalProperties: false``, so a misspelt or unknown field fails here.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from functools import cache
-from pathlib import Path
-
-import jsonschema
 import pytest
 
+from urbanstack.checks.base import DEFAULT_CRD_DIR
+from urbanstack.checks.schemas import crd_schema_path, crd_validator
 from urbanstack.plan import SHARED_CONFIG, manifest, plan_shared, stack_config
 
-SCHEMA_DIR = Path(os.environ.get("URBANSTACK_CRD_SCHEMAS", Path(__file__).resolve().parents[2] / "shared" / "schemas" / "crds"))
+SCHEMA_DIR = DEFAULT_CRD_DIR
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
                   "rbac.authorization.k8s.io"}
 
-pytestmark = pytest.mark.skipif(not SCHEMA_DIR.is_dir(), reason=f"CRD schemas not found in {SCHEMA_DIR}")
 
-
-@cache
-def validator(group: str, kind: str, version: str) -> jsonschema.Draft4Validator:
-    path = SCHEMA_DIR / group / f"{kind.lower()}_{version}.json"
-    if not path.is_file():
+def validator(group: str, kind: str, version: str):
+    """The manifest checks' own CRD validator (urbanstack/checks/schemas.py): one implementation."""
+    path = crd_schema_path(SCHEMA_DIR, f"{group}/{version}", kind)
+    found = crd_validator(path)
+    if found is None:
         raise AssertionError(f"no CRD schema for {group}/{version} {kind} ({path}): ask for it, don't skip it")
-    return jsonschema.Draft4Validator(json.loads(path.read_text(encoding="utf-8")))
+    return found
 
 
 def custom_resources(config: dict | None) -> list[dict]:

@@ -36,3 +36,10 @@ def by_name(name: str) -> ModuleType:
 def module_names() -> set[str]:
     """All label values ``urban-stack/module`` of booked modules."""
     return {m.SPEC.name for m in CATALOGUE.values()}
+
+
+def module_label_values() -> set[str]:
+    """Every valid ``urban-stack/module`` value: the catalogue's modules and the platform components."""
+    from components.labels import PLATFORM_MODULES
+
+    return module_names() | set(PLATFORM_MODULES)

@@ -147,10 +147,10 @@ class Plan:
 
 
 def valid_modules() -> set[str]:
-    """Every valid ``urban-stack/module`` value: the catalogue's modules and the platform components."""
-    from components.modules import module_names
+    """Every valid ``urban-stack/module`` value (``components.modules.module_label_values``)."""
+    from components.modules import module_label_values
 
-    return set(module_names()) | set(labels.PLATFORM_MODULES)
+    return module_label_values()
 
 
 def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | None = None,
