@@ -181,9 +181,14 @@ def check_module(plan, spec, tenant) -> list[str]:
 
 def booked_alone(spec_key: str, plan_name: str = "medium") -> dict[str, Any]:
     """A minimal tenant document booking only ``spec_key`` (used by the contract test)."""
+    return tenant_document({spec_key: {}}, plan_name)
+
+
+def tenant_document(modules: dict[str, Any], plan_name: str = "medium") -> dict[str, Any]:
+    """A minimal valid tenant document (slug ``contract``) booking ``modules`` (key -> options)."""
     return {
         "schemaVersion": 1, "slug": "contract", "name": "Vertragsprüfung", "ags": "05754052",
         "population": 10000, "populationDate": "2024-12-31", "costCenter": "TEST-1",
         "contact": {"name": "Test", "email": "test@example.org"}, "domain": "contract.example.org",
-        "plan": plan_name, "modules": {spec_key: {}}, "identity": {"admins": ["admin@example.org"]},
+        "plan": plan_name, "modules": dict(modules), "identity": {"admins": ["admin@example.org"]},
     }

@@ -1,8 +1,24 @@
-"""Helpers for tests that edit a copy of a written plan."""
+"""Helpers for tests: plan a synthetic municipality, edit a copy of a written plan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
+
+from components.contract import tenant_document
+from urbanstack.tenants import load_all
+
+SLUG = "contract"
+
+
+def plan_booking(plan_stack, folder: Path, modules: dict, plan_name: str = "medium"):
+    """Write municipality ``contract`` booking ``modules`` (key -> options) into ``folder``; return
+    ``(plan, tenant)`` of its stack."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{SLUG}.yaml").write_text(yaml.safe_dump(tenant_document(modules, plan_name), allow_unicode=True),
+                                         encoding="utf-8")
+    return plan_stack(SLUG, tenants_dir=folder), load_all([folder])[SLUG]
 
 
 def edit(path, change) -> None:

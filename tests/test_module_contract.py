@@ -13,23 +13,19 @@ import types
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-import yaml
 
 from components import k8s as kb
 from components.base import ModuleOptions, ModuleSpec
-from components.contract import booked_alone, check_module
+from components.contract import check_module
 from components.module import ModuleComponent
 from components.modules import CATALOGUE
 from components.sizing import Size, Workload
+from tests.plan_files import plan_booking
 from urbanstack.tenants import load_all
 
 
 def plan_alone(plan_stack, tmp_path, key, plan_name="medium"):
-    folder = tmp_path / "tenants"
-    folder.mkdir(exist_ok=True)
-    (folder / "contract.yaml").write_text(yaml.safe_dump(booked_alone(key, plan_name)), encoding="utf-8")
-    tenant = load_all([folder])["contract"]
-    return plan_stack("contract", tenants_dir=folder), tenant
+    return plan_booking(plan_stack, tmp_path / "tenants", {key: {}}, plan_name)
 
 
 @pytest.mark.parametrize("key", list(CATALOGUE))

@@ -1,7 +1,7 @@
 """The `dashboards` module: Apache Superset with a Celery worker, a Valkey cache and login through the realm.
 
 Stated on the offline plans of synthetic municipalities that book only what a test needs
-(components.contract.booked_alone: slug `contract`, domain `contract.example.org`), so that these tests
+(tests/plan_files.plan_booking: slug `contract`, domain `contract.example.org`), so that these tests
 depend on no other module.
 """
 
@@ -12,25 +12,19 @@ import sys
 import types
 
 import pytest
-import yaml
 
 from components import k8s as kb
-from components.contract import booked_alone, check_module
+from components.contract import check_module
 from components.modules import dashboards
 from components.tenant import netpol
 from components.versions import IMAGES
-from urbanstack.tenants import load_all
+from tests.plan_files import plan_booking as shared_plan_booking
 
 SPEC = dashboards.SPEC
 
 
 def plan_booking(plan_stack, tmp_path, modules: dict, plan_name: str = "small"):
-    folder = tmp_path / "tenants"
-    folder.mkdir(exist_ok=True)
-    doc = booked_alone("dashboards", plan_name)
-    doc["modules"] = modules
-    (folder / "contract.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return plan_stack("contract", tenants_dir=folder), load_all([folder])["contract"]
+    return shared_plan_booking(plan_stack, tmp_path / "tenants", modules, plan_name)
 
 
 def one(plan, kind, name):

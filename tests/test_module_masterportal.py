@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.contract import booked_alone, check_module
+from components.contract import check_module, tenant_document
 from components.modules import masterportal
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
 from urbanstack.checks import schemas
@@ -28,9 +28,8 @@ WMS = {"id": "bplan", "name": "Bebauungspläne", "type": "WMS", "url": "https://
 def write_tenant(tmp_path, options: dict, key: str = "masterportal") -> Path:
     folder = tmp_path / "tenants"
     folder.mkdir(parents=True, exist_ok=True)
-    doc = booked_alone(key, "medium")
-    doc["modules"] = {key: options}
-    (folder / f"{SLUG}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    (folder / f"{SLUG}.yaml").write_text(yaml.safe_dump(tenant_document({key: options}), allow_unicode=True),
+                                         encoding="utf-8")
     return folder
 
 

@@ -1,7 +1,7 @@
 """The `openData` module: CKAN with DCAT-AP.de, Solr, a Valkey cache and a datastore with two users.
 
 Stated on the offline plans of synthetic municipalities that book only what a test needs
-(components.contract.booked_alone: slug `contract`, name "Vertragsprüfung", domain `contract.example.org`).
+(tests/plan_files.plan_booking: slug `contract`, name "Vertragsprüfung", domain `contract.example.org`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from components.modules import opendata
 from components.tenant import netpol
 from components.tenant.database import DatabaseInfo
 from components.versions import IMAGES
+from tests.plan_files import plan_booking as shared_plan_booking
 from urbanstack.tenants import TenantError, load_all
 
 SPEC = opendata.SPEC
@@ -29,11 +30,7 @@ CONTRIBUTOR = "http://dcat-ap.de/def/contributors/stadtGuetersloh"
 
 
 def plan_booking(plan_stack, folder: Path, modules: dict, plan_name: str = "small"):
-    folder.mkdir(exist_ok=True)
-    doc = booked_alone("openData", plan_name)
-    doc["modules"] = modules
-    (folder / "contract.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return plan_stack("contract", tenants_dir=folder), load_all([folder])["contract"]
+    return shared_plan_booking(plan_stack, folder, modules, plan_name)
 
 
 def one(plan, kind, name):

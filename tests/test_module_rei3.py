@@ -12,26 +12,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from components.contract import booked_alone, check_module
+from components.contract import check_module
 from components.modules import rei3
 from components.tenant import netpol
+from tests.plan_files import plan_booking
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
-from urbanstack.tenants import load_all
 
 SLUG = "contract"
 
 
 def plan_with(plan_stack, tmp_path, options: dict | None = None, key: str = "rei3", plan_name: str = "medium"):
-    folder = tmp_path / "tenants"
-    folder.mkdir(parents=True, exist_ok=True)
-    doc = booked_alone(key, plan_name)
-    doc["modules"] = {key: options or {}}
-    (folder / f"{SLUG}.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return plan_stack(SLUG, tenants_dir=folder), load_all([folder])[SLUG]
+    return plan_booking(plan_stack, tmp_path / "tenants", {key: options or {}}, plan_name)
 
 
 @pytest.fixture
