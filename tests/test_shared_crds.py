@@ -1,6 +1,6 @@
 """Every custom resource the shared stack plans is valid against its operator's CRD schema.
 
-Schemas: ``/work/shared/schemas/crds/<group>/<kind>_<version>.json`` (``$URBANSTACK_CRD_DIR`` overrides, as for the checks), published
+Schemas: ``vendor/crds/<group>/<kind>_<version>.json`` (``$URBANSTACK_CRD_DIR`` overrides, as for the checks), published
 CRD schemas with ``additionalProperties: false``, so a misspelt or unknown field fails here.
 """
 

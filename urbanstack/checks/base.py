@@ -21,9 +21,9 @@ import yaml
 from components import labels
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT.parent / "shared" / "schemas" / "crds"))
-"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), not copied into the repository:
-``../shared/schemas/crds`` next to the checkout, or ``$URBANSTACK_CRD_DIR``."""
+DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
+"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), vendored with their licence and
+provenance in ``vendor/crds`` (``$URBANSTACK_CRD_DIR`` overrides)."""
 DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 """checkov in its own virtualenv (``make checkov-venv``): it cannot share one with pulumi."""
 

@@ -4,7 +4,7 @@ against its CRD's schema.
 * Built-in kinds: the JSON schemas bundled with ``kubernetes-validate`` for :data:`KUBERNETES_VERSION`, in
   **strict** mode (unknown fields are errors, which is what catches typos in field names).
 * Custom resources: the operator's CRD schema from ``<crd_dir>/<group>/<kind>_<version>.json``
-  (default ``../shared/schemas/crds``). Their schemas allow anything at the top level and in ``metadata``, so
+  (default ``vendor/crds``, vendored with provenance). Their schemas allow anything at the top level and in ``metadata``, so
   unknown top-level fields are rejected here and ``metadata`` is validated as a strict ``ObjectMeta``.
   A custom resource whose CRD schema is missing is a failure, never a silent pass.
 
