@@ -7,31 +7,53 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAN_DIR ?= build/plan
-# The Pulumi CLI version installed by `make up` when none is on PATH (same release as the pinned SDK).
-PULUMI_VERSION := 3.272.0
-PULUMI_ROOT := $(CURDIR)/.pulumi
+STEP := scripts/step
+# uv installs from the hash-checked lock files in requirements/ (seconds instead of minutes with pip).
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv
+# The Pulumi CLI installed by `make up` when none is on PATH: the release of the pinned SDK (pyproject.toml).
+PULUMI_VERSION := $(shell sed -n 's/.*"pulumi==\([0-9.]*\)".*/\1/p' pyproject.toml)
+PULUMI_ROOT ?= $(CURDIR)/.pulumi
+PULUMI_INSTALL_URL ?= https://get.pulumi.com/install.sh
 # Local file backend inside the project unless the caller chose another (e.g. Pulumi Cloud or S3).
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 
-.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv images pulumi-cli
+.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv images pulumi-cli lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml requirements/dev.lock
+	@test -x $(BIN)/python || $(STEP) "create .venv" $(PYTHON) -m venv --without-pip $(VENV)
+	@test -x $(UV) || $(STEP) "install uv $(UV_VERSION) into .venv" $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	@$(STEP) "install locked dependencies into .venv (requirements/dev.lock)" $(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	@$(STEP) "install this project into .venv (editable)" $(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the pinned dependencies
+venv: $(STAMP) ## Create .venv and install the locked dependencies
 
-pulumi-cli: ## Install the pinned Pulumi CLI into .pulumi/ unless one is on PATH
-	@if command -v pulumi >/dev/null 2>&1; then echo "Pulumi CLI: $$(command -v pulumi) ($$(pulumi version))"; \
-	else echo "installing Pulumi $(PULUMI_VERSION) into $(PULUMI_ROOT) with Pulumi's official installer"; \
-	  curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION) --install-root $(PULUMI_ROOT) --no-edit-path; fi
+lock: $(STAMP) ## Re-resolve requirements/*.lock after changing a pin in pyproject.toml or requirements/*.in
+	$(UV) pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock
+	$(UV) pip compile --quiet requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/checkov.lock
+
+pulumi-cli: ## Install the pinned Pulumi CLI into .pulumi/ unless one is on PATH (stops with what to do when it cannot)
+	@if command -v pulumi >/dev/null 2>&1; then echo "Pulumi CLI: $$(command -v pulumi) ($$(pulumi version))"; exit 0; fi; \
+	echo "installing Pulumi $(PULUMI_VERSION) into $(PULUMI_ROOT) with Pulumi's official installer ($(PULUMI_INSTALL_URL))"; \
+	created=; test -e "$(PULUMI_ROOT)" || created=1; \
+	fail() { echo "make pulumi-cli: $$1" >&2; \
+	  echo "  Alternatives: install Pulumi $(PULUMI_VERSION) by hand (https://www.pulumi.com/docs/iac/download-install/) and put it on PATH," >&2; \
+	  echo "  or point PULUMI_ROOT=DIR at an existing install (DIR/bin/pulumi). \`make plan\` works offline without any CLI." >&2; \
+	  if [ -n "$$created" ]; then rm -rf "$(PULUMI_ROOT)"; fi; exit 1; }; \
+	mkdir -p "$(PULUMI_ROOT)"; \
+	curl -fsSL --connect-timeout 20 -o "$(PULUMI_ROOT)/install.sh" "$(PULUMI_INSTALL_URL)" \
+	  || fail "could not download the Pulumi installer from $(PULUMI_INSTALL_URL)"; \
+	sh "$(PULUMI_ROOT)/install.sh" --version $(PULUMI_VERSION) --install-root "$(PULUMI_ROOT)" --no-edit-path \
+	  || fail "the Pulumi installer failed (see above)"; \
+	"$(PULUMI_ROOT)/bin/pulumi" version | grep -qx "v$(PULUMI_VERSION)" \
+	  || fail "$(PULUMI_ROOT)/bin/pulumi is not Pulumi $(PULUMI_VERSION)"; \
+	rm -f "$(PULUMI_ROOT)/install.sh"
 
 .pulumi-passphrase:
 	@umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
@@ -42,26 +64,25 @@ up: venv pulumi-cli .pulumi-passphrase ## Deploy: shared, then every municipalit
 	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-$(CURDIR)/.pulumi-passphrase} \
 	  $(BIN)/urbanstack up --all $(if $(PARALLEL),--parallel $(PARALLEL),)
 
-test: venv checkov-venv lint pytest check ## Lint, unit tests, then the manifest checks over the offline plan
+test: venv checkov-venv focus-venv lint pytest check ## Lint, unit tests, then the manifest checks over the offline plan
 
 lint: venv ## ruff
-	$(BIN)/ruff check .
+	@$(STEP) "lint (ruff)" $(BIN)/ruff check --quiet .
 
 pytest: venv ## Unit tests (Pulumi mocks, moto; no network, no cluster)
-	$(BIN)/python -m pytest
+	@$(STEP) "unit tests (pytest)" $(BIN)/python -m pytest
 
 plan: venv ## Offline plan of shared + every municipality into build/plan
-	$(BIN)/urbanstack plan --out $(PLAN_DIR)
+	@$(STEP) "offline plan into $(PLAN_DIR)" $(BIN)/urbanstack plan --out $(PLAN_DIR)
 
 # checkov lives in its own virtualenv: it pins packaging<24, pulumi needs packaging>=26 (docs/governance.md).
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-$(CHECKOV_STAMP):
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+$(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(STEP) "create $(CHECKOV_VENV)" $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	@$(STEP) "install checkov $(CHECKOV_VERSION) into $(CHECKOV_VENV) (requirements/checkov.lock)" $(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.lock
 	@touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov with the pinned checkov (own venv: conflicts with pulumi)
@@ -69,11 +90,11 @@ checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov with the pinned checkov (
 # focus-validator 1.0.0 lives in its own virtualenv: it needs numpy<2 and pandas<3 (docs/finance.md). Pins in
 # finance/focus-validator.requirements.txt; the finance tests create it the same way when it is missing.
 focus-venv: venv ## Create .venv-focus with the pinned focus-validator 1.0.0 (own venv: numpy<2, pandas<3)
-	$(BIN)/python -m finance.focuscheck --ensure
+	@$(STEP) "focus-validator venv (.venv-focus)" $(BIN)/python -m finance.focuscheck --ensure
 
 check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost labels, NetworkPolicy reachability, policy pack
-	$(BIN)/urbanstack docs check
-	$(BIN)/urbanstack check $(PLAN_DIR) --checkov $(CHECKOV_VENV)/bin/checkov
+	@$(STEP) "generated docs up to date" $(BIN)/urbanstack docs check
+	@$(STEP) "checks over the plan" $(BIN)/urbanstack check $(PLAN_DIR) --checkov $(CHECKOV_VENV)/bin/checkov
 
 docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write

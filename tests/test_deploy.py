@@ -17,8 +17,36 @@ def test_without_a_pulumi_cli_up_says_what_to_do(monkeypatch):
     monkeypatch.setattr(deploy, "LOCAL_CLI", deploy.ROOT / "no-such-dir" / "pulumi")
     result = CliRunner().invoke(app, ["up", "--all"])
     assert result.exit_code == 1
-    assert "Pulumi CLI was not found" in result.output and "make up" in result.output
+    assert "Pulumi CLI was not found" in result.output
+    # It names ways out that work, never `make up` (which is what just failed) as the cure.
+    assert "make up" not in result.output
+    assert "put it on PATH" in result.output and "make plan" in result.output
     assert "Traceback" not in result.output
+
+
+def test_up_says_where_it_deploys_before_it_starts(monkeypatch):
+    monkeypatch.setattr(deploy.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(deploy, "LOCAL_CLI", deploy.ROOT / "no-such-dir" / "pulumi")
+    monkeypatch.setenv("KUBECONFIG", "/no/such/kubeconfig")
+    result = CliRunner().invoke(app, ["up", "--stack", "verl"])
+    assert result.output.splitlines()[0].startswith("target: no kubeconfig found")
+    assert "build/rendered" in result.output
+
+
+def test_the_target_is_the_kubeconfigs_current_context(tmp_path):
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: staging\n"
+        "contexts: [{name: staging, context: {cluster: test-cluster, user: ops}}]\n"
+        "clusters: [{name: test-cluster, cluster: {server: 'https://10.0.0.1:6443'}}]\n")
+    target = deploy.describe_target(str(kubeconfig))
+    assert target == f"target: cluster of kubeconfig context 'staging' (https://10.0.0.1:6443) from {kubeconfig}"
+    assert "no current-context" in deploy.describe_target(str(_write(tmp_path / "empty", "kind: Config\n")))
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
 
 
 def test_up_needs_exactly_one_of_stack_or_all():

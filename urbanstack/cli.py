@@ -4,29 +4,72 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
+from importlib.metadata import version as _dist_version
+from pathlib import Path, PurePath
 from typing import Annotated
 
 import typer
-from rich.console import Console
+import typer.core
 from rich.table import Table
 
+from urbanstack.console import err, line, out, progress
+
+EXIT_CODES = ("Exit codes: 0 ok; 1 problems found (invalid input, failed checks or deployments, refused "
+              "output folder); 2 usage error (unknown option or stack).")
+
+
+def _human_type(self, ctx) -> str | None:
+    """Help shows conventional placeholders (TEXT, INTEGER, PATH, A|B), never Python types like ``<bool>``."""
+    desc = self.type_descriptor
+    if getattr(self, "is_flag", False) or getattr(self, "is_bool_flag", False):
+        return None
+    if desc.is_choice and desc.choices:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    annotation = desc.annotation
+    inner = typer.core.get_args(annotation)[0] if desc.is_list and typer.core.get_args(annotation) else annotation
+    is_path = desc.is_path or (isinstance(inner, type) and issubclass(inner, PurePath))
+    label = {int: "INTEGER", float: "NUMBER", bool: "BOOLEAN"}.get(inner, "PATH" if is_path else "TEXT")
+    # A list argument takes several values; a list option is repeated (its help says so).
+    return f"{label}..." if desc.is_list and isinstance(self, typer.core.TyperArgument) else label
+
+
+# typer 0.29 prints the annotation (``<list[Path]>``); one place turns it into the usual metavar.
+typer.core.TyperOption.display_type = _human_type
+typer.core.TyperArgument.display_type = _human_type
+
 app = typer.Typer(help="Urban Stack: shared urban data platform for several municipalities.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True)
+                  epilog=EXIT_CODES, pretty_exceptions_enable=False, add_completion=False)
+tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True, epilog=EXIT_CODES)
 docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, epilog=EXIT_CODES)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+
+def _version(value: bool) -> None:
+    if value:
+        line(f"urbanstack {_dist_version('urbanstack')} (pulumi SDK {_dist_version('pulumi')}, "
+             f"pulumi-kubernetes {_dist_version('pulumi-kubernetes')})")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """Urban Stack: shared urban data platform for several municipalities."""
+    if ctx.invoked_subcommand is None:
+        # No command: the help, and success (nothing went wrong).
+        out.print(ctx.get_help(), markup=False, highlight=False)
+        raise typer.Exit(0)
 
 
 def _problems(problems) -> None:
     for p in problems:
         # One line per problem, FILE:LINE: field.path: message; no markup interpretation.
-        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
+        line(str(p), to_err=True)
 
 
 @tenants_app.command("validate")
@@ -146,26 +189,38 @@ def tenants_offboard(
 
 @app.command("plan")
 def plan(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plan (replaced).")] = Path("build/plan"),
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="Folder for the plan: new, empty, or an earlier plan (only that is replaced).")] = Path("build/plan"),
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
+    stack: Annotated[str | None, typer.Option(help="Plan only this stack (shared, or a slug: then shared too).")] = None,
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
-    from urbanstack.plan import plan_all, write_plan
+    from urbanstack.outdir import OutputRefused, check_target
+    from urbanstack.plan import UnknownStack, plan_all, write_plan
     from urbanstack.tenants import TenantError
 
     try:
-        written = write_plan(plan_all(tenants), out_dir)
+        check_target(out_dir, "plan")  # refuse before minutes of planning, not after
+        with progress("plan") as step:
+            plans = plan_all(tenants, only=stack, step=step)
+        written = write_plan(plans, out_dir)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
+    except OutputRefused as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+    except UnknownStack as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(2) from None
     table = Table(title=f"Offline plan in {out_dir}")
     for col in ("stack", "resources", "k8s objects", "kinds"):
         table.add_column(col)
     for w in written:
         table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
     out.print(table)
-    out.print("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
-              "unit-test mocks (pulumi.runtime.set_mocks).", markup=False)
+    line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
+         "unit-test mocks (pulumi.runtime.set_mocks).")
 
 
 @app.command("up")
@@ -192,6 +247,9 @@ def up(
         err.print(f"unknown stack '{stack}': valid stacks are {', '.join(valid)}", markup=False)
         raise typer.Exit(2)
     targets = valid if all_ else [stack]
+    from urbanstack.deploy import describe_target
+
+    line(describe_target())
     try:
         results = do_up(targets, parallel, lambda s, line: out.print(f"[{s}] {line}", markup=False,
                                                                     highlight=False))
@@ -205,19 +263,18 @@ def up(
         raise typer.Exit(1)
 
 
-@app.command("check", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command("check")
 def check(
-    ctx: typer.Context,
     plan_dir: Annotated[Path, typer.Argument(help="A written offline plan (urbanstack plan).")] = Path("build/plan"),
+    only: Annotated[list[str] | None, typer.Option(help="Run only this check (repeatable).")] = None,
+    checkov: Annotated[Path | None, typer.Option(help="checkov executable (default: .venv-checkov/bin/checkov).")] = None,
+    crd_dir: Annotated[Path | None, typer.Option(help="CRD JSON schemas (default: vendor/crds).")] = None,
+    tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
-    """Outside checks over a written plan: schemas, checkov, cost labels, reachability, policy pack.
+    """Outside checks over a written plan: schemas, checkov, cost labels, reachability, policy pack."""
+    from urbanstack.checks.__main__ import run
 
-    Further options (--only NAME, --checkov PATH, --crd-dir DIR, --tenants DIR) are passed on to
-    `python -m urbanstack.checks`.
-    """
-    from urbanstack.checks.__main__ import main as run_checks
-
-    raise typer.Exit(run_checks([str(plan_dir), *ctx.args]))
+    raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))
 
 
 @docs_app.command("write")
@@ -246,10 +303,19 @@ def _register_costs() -> None:
         from finance.cli import app as costs_app
     except ImportError:  # pragma: no cover - finance is part of this package
         return
-    app.add_typer(costs_app, name="costs")
+    app.add_typer(costs_app, name="costs", epilog=EXIT_CODES)
+
+
+def _document_exit_codes(*groups: typer.Typer) -> None:
+    """Every command's --help ends with the exit codes (one rule, also for commands added later)."""
+    for group in groups:
+        for command in group.registered_commands:
+            command.epilog = command.epilog or EXIT_CODES
+        _document_exit_codes(*(g.typer_instance for g in group.registered_groups))
 
 
 _register_costs()
+_document_exit_codes(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,12 +12,15 @@ import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+
+import yaml
 
 from urbanstack.program import PROJECT, ROOT, SHARED
 
-PULUMI_VERSION = "3.272.0"
-"""CLI version installed by ``make up``; the same release as the pinned ``pulumi`` SDK."""
+PULUMI_VERSION = version("pulumi")
+"""CLI version installed by ``make up``: the release of the pinned ``pulumi`` SDK (pyproject.toml, one place)."""
 LOCAL_CLI = ROOT / ".pulumi" / "bin" / "pulumi"
 
 
@@ -33,11 +36,43 @@ def find_cli() -> Path:
     if LOCAL_CLI.is_file():
         return LOCAL_CLI
     raise CliMissing(
-        "The Pulumi CLI was not found (neither on PATH nor in .pulumi/bin). Run `make up`, which installs "
-        f"Pulumi {PULUMI_VERSION} into .pulumi/ with Pulumi's official installer, or install it yourself: "
-        "https://www.pulumi.com/docs/iac/download-install/ . Without a CLI, `make plan` shows offline what "
-        "would be deployed."
+        f"The Pulumi CLI was not found (neither on PATH nor in {LOCAL_CLI.parent}). Install Pulumi "
+        f"{PULUMI_VERSION} (https://www.pulumi.com/docs/iac/download-install/) and put it on PATH, or run "
+        "`make pulumi-cli` where the installer can be downloaded. Without a CLI, `make plan` shows offline "
+        "what would be deployed."
     )
+
+
+def describe_target(kubeconfig_env: str | None = None, home: Path | None = None) -> str:
+    """Where a deployment goes, said before it starts: the kubeconfig's current context, or render mode.
+
+    Follows the rule of ``components/provider.py`` (``KUBECONFIG`` files, else ``~/.kube/config``; without one
+    the provider renders manifests to ``build/rendered/<stack>/`` instead of touching a cluster).
+    """
+    env = os.environ.get("KUBECONFIG") if kubeconfig_env is None else kubeconfig_env
+    files = [Path(p) for p in env.split(os.pathsep) if p] if env else [(home or Path.home()) / ".kube" / "config"]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return (f"target: no kubeconfig found, so nothing is applied to a cluster: manifests are rendered to "
+                f"{ROOT / 'build' / 'rendered'}/<stack>/ (Secrets included, see docs/operations.md)")
+    for f in files:
+        try:
+            cfg = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            return f"target: kubeconfig {f} cannot be read ({exc.__class__.__name__}); fix it before deploying"
+        context = cfg.get("current-context") if isinstance(cfg, dict) else None
+        if context:
+            server = next((c.get("cluster", {}).get("server") for c in cfg.get("clusters") or []
+                           if isinstance(c, dict) and c.get("name") == _context_cluster(cfg, context)), None)
+            return f"target: cluster of kubeconfig context '{context}'{f' ({server})' if server else ''} from {f}"
+    return f"target: kubeconfig {', '.join(map(str, files))} names no current-context; set one before deploying"
+
+
+def _context_cluster(cfg: dict, context: str) -> str | None:
+    for c in cfg.get("contexts") or []:
+        if isinstance(c, dict) and c.get("name") == context:
+            return (c.get("context") or {}).get("cluster")
+    return None
 
 
 @dataclass

@@ -9,8 +9,7 @@ Pulumi CLI and no engine are involved.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import yaml
 
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, run_stack
+from urbanstack.outdir import replace_owned
 from urbanstack.program import PROJECT, SHARED, build
 from urbanstack.tenants import load_all
 from urbanstack.yamlsafe import load_yaml
@@ -65,11 +65,30 @@ def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | N
                      stack_outputs={SHARED_REF: shared_outputs})
 
 
-def plan_all(tenants_dir: Path | None = None) -> list[StackPlan]:
-    """Plan ``shared`` then every tenant; the tenant files are validated once, up front."""
+class UnknownStack(ValueError):
+    """``--stack`` names neither ``shared`` nor a tenant file's slug."""
+
+
+def plan_all(tenants_dir: Path | None = None, only: str | None = None,
+             step: Callable[[str, int], None] = lambda name, total: None) -> list[StackPlan]:
+    """Plan ``shared`` then every tenant (or only ``only``, after ``shared`` whose outputs it reads).
+
+    The tenant files are validated once, up front; ``step(name, total)`` is called as each stack starts.
+    """
     tenants = load_all([tenants_dir] if tenants_dir else None)
+    if only is not None and only != SHARED and only not in tenants:
+        raise UnknownStack(f"unknown stack '{only}': valid stacks are {', '.join([SHARED, *tenants])}")
+    slugs = list(tenants) if only in (None, SHARED) else [only]
+    if only == SHARED:
+        slugs = []
+    step(SHARED, 1 + len(slugs))
     shared = plan_shared(tenants_dir, tenants=tenants)
-    return [shared, *(plan_tenant(slug, shared.outputs, tenants_dir, tenants=tenants) for slug in tenants)]
+    plans = [shared]
+    for slug in slugs:
+        step(slug, 1 + len(slugs))
+        plans.append(plan_tenant(slug, shared.outputs, tenants_dir, tenants=tenants))
+    return plans
+
 
 
 def _clean(value: Any) -> Any:
@@ -136,10 +155,21 @@ class WrittenStack:
     kinds: dict[str, int]
 
 
+PLAN_KIND = "plan"
+"""The owner name in ``out``'s marker file (urbanstack/outdir.py): a plan replaces only an earlier plan."""
+
+
 def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
-    """Write every stack's objects and resources.json below ``out`` (the folder is replaced)."""
-    if out.exists():
-        shutil.rmtree(out)
+    """Write every stack's objects and resources.json below ``out``.
+
+    ``out`` may be new, empty, or an earlier plan (its marker names the stack folders it wrote): only those are
+    replaced, and only once every stack is written. Any other content: :class:`OutputRefused`, nothing written.
+    """
+    with replace_owned(out, PLAN_KIND) as staging:
+        return _write_stacks(plans, staging)
+
+
+def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
     written = []
     for plan in plans:
         folder = out / plan.stack
@@ -173,7 +203,7 @@ def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
 def read_objects(plan_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
     """Read a written plan back: stack -> [(file, object)]."""
     out: dict[str, list[tuple[Path, dict]]] = {}
-    for folder in sorted(p for p in plan_dir.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         out[folder.name] = [(f, yaml.safe_load(f.read_text(encoding="utf-8")))
                             for f in sorted(folder.glob("*.yaml"))]
     return out

@@ -36,11 +36,13 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
 
 
 def run_all(plan: Plan, only: list[str] | None = None, checkov: Path = DEFAULT_CHECKOV,
-            report: Callable[[CheckResult, float], None] | None = None) -> list[CheckResult]:
+            report: Callable[[CheckResult, float], None] | None = None,
+            step: Callable[[str], None] = lambda name: None) -> list[CheckResult]:
     results = []
     for name, check in checks(checkov).items():
         if only and name not in only:
             continue
+        step(name)
         started = time.monotonic()
         result = check(plan)
         if report:

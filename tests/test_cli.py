@@ -1,0 +1,170 @@
+"""The command line as a newcomer meets it: it never destroys what it did not write, and it says what it does.
+
+* ``plan --out`` replaces only an earlier plan; a folder with anything else in it is refused with one line and
+  left exactly as it was (``--out .`` in a checkout used to wipe the checkout).
+* A failed run leaves the earlier output untouched (written to a temporary folder, moved in on success).
+* ``urbanstack`` alone prints help and exits 0; ``--version``; help shows placeholders, not Python types; every
+  command documents its exit codes; piped output is never cut at 80 columns.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from urbanstack.cli import EXIT_CODES, app
+from urbanstack.outdir import MARKER, OutputRefused, replace_owned
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plan_refuses_a_folder_it_did_not_write_and_leaves_it_untouched(tmp_path):
+    target = tmp_path / "work"
+    (target / "src").mkdir(parents=True)
+    (target / "src" / "main.py").write_text("print('mine')\n")
+    (target / "notes.txt").write_text("keep me\n")
+    before = _tree(target)
+    result = runner.invoke(app, ["plan", "--out", str(target)])
+    assert result.exit_code == 1
+    assert "not written by urbanstack" in result.output
+    assert "Traceback" not in result.output
+    assert _tree(target) == before
+
+
+def test_plan_out_dot_in_a_checkout_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "README.md").write_text("a checkout\n")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["plan", "--out", "."])
+    assert result.exit_code == 1
+    assert (tmp_path / "README.md").read_text() == "a checkout\n"
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_plan_refuses_a_file_as_output(tmp_path):
+    target = tmp_path / "plan"
+    target.write_text("x")
+    result = runner.invoke(app, ["plan", "--out", str(target)])
+    assert result.exit_code == 1 and "not a folder" in result.output
+    assert target.read_text() == "x"
+
+
+def test_a_plan_replaces_an_earlier_plan_but_not_a_file_added_beside_it(tmp_path):
+    target = tmp_path / "plan"
+    first = runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"])
+    assert first.exit_code == 0, first.output
+    assert (target / MARKER).read_text().splitlines() == ["# plan", "shared"]
+    stale = target / "shared" / "stale-object.yaml"
+    stale.write_text("kind: Stale\n")
+    assert runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"]).exit_code == 0
+    assert not stale.exists(), "an earlier plan's stack folder is replaced whole"
+    (target / "mine.txt").write_text("not the plan's\n")
+    refused = runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"])
+    assert refused.exit_code == 1 and "mine.txt" in refused.output
+    assert (target / "mine.txt").read_text() == "not the plan's\n"
+
+
+def test_plan_stack_plans_that_municipality_after_shared_only(tmp_path):
+    result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "verl"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "p").iterdir() if p.is_dir()) == ["shared", "verl"]
+    # Progress is plain lines when not on a terminal: one per stack, with n of N.
+    assert "plan [1/2] shared" in result.output and "plan [2/2] verl" in result.output
+
+
+def test_plan_of_an_unknown_stack_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "bielefeld"])
+    assert result.exit_code == 2
+    assert "valid stacks are shared, guetersloh" in result.output
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_failed_run_leaves_the_earlier_output_as_it_was(tmp_path):
+    target = tmp_path / "out"
+    with replace_owned(target, "costs report") as staging:
+        (staging / "statement.csv").write_text("old\n")
+    with pytest.raises(RuntimeError), replace_owned(target, "costs report") as staging:
+        (staging / "statement.csv").write_text("half\n")
+        raise RuntimeError("source failed")
+    assert (target / "statement.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "no temporary folder is left behind"
+
+
+def test_one_command_never_replaces_another_commands_output(tmp_path):
+    with replace_owned(tmp_path / "out", "costs report") as staging:
+        (staging / "a.csv").write_text("a\n")
+    with pytest.raises(OutputRefused, match="costs report"), replace_owned(tmp_path / "out", "plan"):
+        pass
+
+
+def test_no_arguments_print_help_and_succeed():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 0
+    assert "Usage" in result.output and "plan" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("urbanstack 0.") and "pulumi SDK 3.272.0" in result.output
+
+
+def _commands(group, prefix=()):
+    import typer.main
+
+    click_group = typer.main.get_command(group)
+
+    def walk(cmd, path):
+        yield path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+
+    yield from walk(click_group, prefix)
+
+
+@pytest.mark.parametrize("path", list(_commands(app)), ids=lambda p: " ".join(p) or "urbanstack")
+def test_help_shows_placeholders_not_python_types_and_the_exit_codes(path):
+    result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for python_type in ("<bool>", "<str>", "<int>", "<path>", "<list[", "<float>"):
+        assert python_type not in result.output, f"urbanstack {' '.join(path)} --help shows {python_type}"
+    assert "Exit codes: 0 ok" in result.output, f"urbanstack {' '.join(path)} --help documents no exit codes"
+    assert EXIT_CODES.startswith("Exit codes")
+
+
+def test_check_help_lists_its_own_options():
+    result = runner.invoke(app, ["check", "--help"], terminal_width=200)
+    for option in ("--only", "--checkov", "--crd-dir", "--tenants"):
+        assert option in result.output
+
+
+def test_piped_tables_are_never_cut(tmp_path):
+    # CliRunner's output is not a terminal, as in a CI log: the longest slug and domain appear whole.
+    result = runner.invoke(app, ["tenants", "validate"])
+    assert result.exit_code == 0
+    assert "rheda-wiedenbrueck" in result.output
+    assert "urbanstack.rheda-wiedenbrueck.example" in result.output
+    assert "…" not in result.output
+
+
+def test_make_pulumi_cli_fails_loudly_when_the_installer_cannot_be_downloaded(tmp_path):
+    # The installer URL points at a closed loopback port: the download fails at once, with no network use.
+    env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
+    env["PATH"] = "/usr/bin:/bin"  # no pulumi on PATH
+    result = subprocess.run(
+        ["make", "--no-print-directory", "pulumi-cli", "PULUMI_INSTALL_URL=http://127.0.0.1:9/install.sh",
+         f"PULUMI_ROOT={tmp_path / 'pulumi'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "could not download the Pulumi installer" in message
+    assert "make plan" in message and "PATH" in message
+    assert not (tmp_path / "pulumi").exists(), "nothing half-installed is left behind"
