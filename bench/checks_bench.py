@@ -1,4 +1,4 @@
-"""Benchmark 3: wall time of the full ``make test`` and of the manifest checks alone.
+"""Benchmark 3: wall time of the manifest checks over the offline plan (``make test`` itself: fresh_bench).
 
 The manifest checks run over a freshly written offline plan of the repository's own stacks (shared + the
 example municipalities); the number of objects checked is read from the checks' own one-line figures.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(r"^(ok|FAILED)\s+(\S+).*?(\d+) (?:objects|resources|files|manifests|pods)", re.M)
 
 
-def run(full_test: bool = True) -> dict:
+def run() -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         plan_dir = Path(tmp) / "plan"
@@ -37,17 +36,8 @@ def run(full_test: bool = True) -> dict:
           f"({'0 failures' if out['checks_ok'] else 'FAILURES'}); plan written in {out['plan_s']:.1f} s", flush=True)
     for line in out["check_lines"]:
         print(f"    {line}", flush=True)
-    if full_test:
-        t = time.perf_counter()
-        proc = subprocess.run(["make", "test"], cwd=ROOT, capture_output=True, text=True)
-        out["make_test_s"] = time.perf_counter() - t
-        out["make_test_ok"] = proc.returncode == 0
-        summary = [line for line in proc.stdout.splitlines() if re.search(r"^=*\s*\d+ passed.* in [\d.]+s", line)]
-        out["pytest_summary"] = summary[-1].strip("= ") if summary else ""
-        print(f"  make test: {out['make_test_s']:.0f} s ({'passed' if out['make_test_ok'] else 'FAILED'}; "
-              f"{out['pytest_summary']})", flush=True)
     return out
 
 
 if __name__ == "__main__":
-    run(full_test="--no-make-test" not in sys.argv)
+    run()

@@ -168,3 +168,12 @@ def test_make_pulumi_cli_fails_loudly_when_the_installer_cannot_be_downloaded(tm
     assert "could not download the Pulumi installer" in message
     assert "make plan" in message and "PATH" in message
     assert not (tmp_path / "pulumi").exists(), "nothing half-installed is left behind"
+
+
+def test_piped_commands_stay_on_one_line_so_they_can_be_copied(tmp_path):
+    result = runner.invoke(app, ["tenants", "offboard", "verl", "--dry-run", "--export-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(len(text) > 120 for text in lines), "the long kubectl commands are printed whole"
+    assert all("kubectl" in text for text in lines if text.startswith("[")), "no command is broken over two lines"
+    assert not [text for text in lines if text.startswith(" ")], "no wrapped continuation lines"
