@@ -2,7 +2,7 @@
 
 Three runs of the README's test command, each timed with its setup steps (the ``step:`` lines of the Makefile):
 
-* ``fresh, cold``: a new clone of the committed ``HEAD`` into an empty temporary folder (no ``../shared``, no
+* ``fresh, cold``: a new clone of the committed ``HEAD`` into an empty temporary folder (no sibling folders, no
   virtualenvs) with an empty package cache, so every package is downloaded, as on a new CI machine;
 * ``fresh, warm cache``: another new clone, the package cache of the first run kept (a developer's second clone);
 * ``warm``: ``make test`` again in the second clone, virtualenvs present (the everyday edit-and-test loop).
