@@ -63,6 +63,11 @@ def https_listener(slug: str) -> str:
     return f"https-{slug}"
 
 
+def http_listener(slug: str) -> str:
+    """Name of a municipality's HTTP listener (port 80, ``*.<domain>``): its ACME HTTP-01 solvers attach here."""
+    return f"http-{slug}"
+
+
 def tenant_tls_secret(slug: str) -> str:
     """Secret (in the municipality's namespace) with the certificate for ``*.<domain>``."""
     return f"{slug}-tls"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,7 @@ def one(plan: StackPlan, kind: str, name: str, namespace: str | None = None) -> 
     return manifest(found[0].inputs)
 
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -275,9 +277,55 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
 def test_acme_issues_through_the_shared_gateway(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     assert issuer["email"] == "betrieb@urbanstack.kreis-guetersloh.example"
-    ref = issuer["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
-    assert (ref["name"], ref["namespace"], ref["sectionName"]) == (names.GATEWAY_NAME, names.NS_GATEWAY, "http")
+    for solver in issuer["solvers"]:
+        ref = solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+        assert (ref["name"], ref["namespace"]) == (names.GATEWAY_NAME, names.NS_GATEWAY)
     assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
+
+
+def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listener_from_its_own_namespace(production):
+    from urbanstack.tenants import load_all
+
+    tenants = load_all()
+    issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
+    listeners = {lst["name"]: lst for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]}
+    # No default solver: a name outside every selector gets no solver at all.
+    assert all(solver.get("selector") for solver in issuer["solvers"])
+    by_zone = {zone: s for s in issuer["solvers"] for zone in s["selector"].get("dnsZones", [])}
+    assert set(by_zone) == {t.domain for t in tenants.values()}
+    for slug, tenant in tenants.items():
+        section = by_zone[tenant.domain]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"]
+        listener = listeners[section]
+        assert listener["port"] == 80 and listener["hostname"] == f"*.{tenant.domain}"
+        admitted = listener["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]["values"]
+        assert set(admitted) == {slug, names.NS_GATEWAY}
+    (platform,) = [s for s in issuer["solvers"] if "dnsNames" in s["selector"]]
+    assert platform["selector"]["dnsNames"] == one(production, "Certificate", names.PLATFORM_TLS_SECRET,
+                                                   names.NS_GATEWAY)["spec"]["dnsNames"]
+    assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == names.HTTP_LISTENER
+    # No listener admits routes from every namespace (a solver route there would answer for any host).
+    assert all(lst["allowedRoutes"]["namespaces"]["from"] == "Selector" for lst in listeners.values())
+    assert listeners[names.HTTP_LISTENER]["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": names.NS_GATEWAY}
+
+
+def test_every_http_host_is_still_redirected_to_https(production):
+    route = one(production, "HTTPRoute", "https-redirect", names.NS_GATEWAY)["spec"]
+    http = {lst["name"] for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]
+            if lst["protocol"] == "HTTP"}
+    assert {ref["sectionName"] for ref in route["parentRefs"]} == http
+
+
+def test_cert_manager_does_not_aggregate_its_rights_into_admin_and_edit(production):
+    import yaml
+
+    from components.versions import CHARTS
+
+    # The key exists in the pinned chart (defaults to true there) and we turn it off.
+    spec = CHARTS["cert-manager"]
+    upstream = yaml.safe_load((ROOT / "vendor" / "charts" / f"cert-manager-{spec.version}" / "values.yaml").read_text())
+    assert upstream["global"]["rbac"]["aggregateClusterRoles"] is True
+    assert chart(production, "cert-manager")["values"]["global"]["rbac"]["aggregateClusterRoles"] is False
 
 
 def test_an_internal_ca_is_a_self_signed_root_and_a_ca_issuer(dev):

@@ -186,7 +186,7 @@ class SharedPlatform(pulumi.ComponentResource):
         self.hygiene = Hygiene("platform", cfg, opts=here)
         ns = self.hygiene.namespaces
         self.operators = Operators("operators", cfg, profile, ns, opts=here)
-        self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
                                self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
