@@ -11,6 +11,7 @@ from components import labels, names
 from components.shared import realm_job as rj
 from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator
+from components.shared.platform import KUBE_API_PORTS
 from components.versions import CHARTS, MANIFESTS
 from finance.prices import load_prices
 from urbanstack.offline import StackPlan
@@ -375,6 +376,64 @@ def test_keycloak_is_reachable_from_the_gateway_and_its_database_from_the_operat
     db = one(production, "NetworkPolicy", f"{names.NS_IDENTITY}-keycloak-db", names.NS_IDENTITY)["spec"]
     assert db["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": names.NS_OPERATORS}
+
+
+def policies_in(plan: StackPlan, namespace: str) -> list[dict]:
+    return [manifest(r.inputs) for r in plan.find("NetworkPolicy") if manifest(r.inputs)["metadata"]["namespace"] == namespace]
+
+
+def selects_monitoring(peer: dict) -> bool:
+    sel = peer.get("namespaceSelector")
+    return sel == {} or (sel or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == names.NS_MONITORING
+
+
+def test_platform_namespaces_admit_only_prometheus_and_only_on_their_metrics_ports(production):
+    from components.shared.monitoring import PROMETHEUS_POD_LABELS, SCRAPE_PORTS
+
+    for ns in names.PLATFORM_NAMESPACES:
+        if ns == names.NS_MONITORING:
+            continue
+        for policy in policies_in(production, ns):
+            for rule in policy["spec"].get("ingress") or []:
+                from_monitoring = [p for p in rule.get("from", []) if selects_monitoring(p)]
+                if not from_monitoring:
+                    continue
+                name = policy["metadata"]["name"]
+                if from_monitoring[0].get("namespaceSelector") == {}:
+                    continue  # every namespace: judged by the other tests (e.g. CloudNativePG's plugin port)
+                assert all(p.get("podSelector", {}).get("matchLabels") == PROMETHEUS_POD_LABELS
+                           for p in from_monitoring), f"{name} admits every pod of urban-monitoring"
+                ports = {p["port"] for p in rule.get("ports", [])}
+                assert ports and ports <= set(SCRAPE_PORTS[ns]), f"{name} admits urban-monitoring on {ports or 'every port'}"
+
+
+def test_only_prometheus_leaves_the_monitoring_namespace_and_only_to_metrics_ports(production):
+    from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS
+
+    allowed = {port for ports in SCRAPE_PORTS.values() for port in ports} | set(NODE_SCRAPE_PORTS)
+    for policy in policies_in(production, names.NS_MONITORING):
+        name = policy["metadata"]["name"]
+        for rule in policy["spec"].get("egress") or []:
+            to_others = [p for p in rule.get("to", []) if "namespaceSelector" in p or "ipBlock" in p]
+            ports = {p["port"] for p in rule.get("ports", [])}
+            if not to_others or ports <= {53} | set(KUBE_API_PORTS):
+                continue
+            assert policy["spec"]["podSelector"] == {"matchLabels": PROMETHEUS_POD_LABELS}, name
+            assert ports and ports <= allowed, f"{name}: egress on {ports or 'every port'}"
+
+
+def test_grafana_gets_a_generated_admin_password_from_a_secret_of_our_own(production):
+    from components.shared.monitoring import GRAFANA_ADMIN_SECRET
+
+    grafana = chart(production, "kube-prometheus-stack")["values"]["grafana"]
+    assert "adminPassword" not in grafana
+    assert grafana["admin"] == {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                                "passwordKey": "admin-password"}
+    data = revealed(production.find("Secret", GRAFANA_ADMIN_SECRET, names.NS_MONITORING)[0].inputs["stringData"])
+    assert set(data) == {"admin-user", "admin-password"}
+    generated = [r for r in production.of_type("random:index/randomPassword:RandomPassword")
+                 if r.name == "grafana-admin-password"]
+    assert len(generated) == 1 and generated[0].inputs["length"] >= 32
 
 
 def test_namespaces_carry_pod_security_labels_and_priority_classes_exist(production):

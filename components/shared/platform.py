@@ -27,7 +27,7 @@ from components.k8s import child, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
 from components.shared.identity import Identity
-from components.shared.monitoring import Monitoring
+from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS, Monitoring
 from components.shared.operators import Operators
 from components.shared.profile import profile_of
 from components.shared.storage import Storage
@@ -86,8 +86,8 @@ def s3_egress(cfg) -> dict:
 def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
 
-    Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, scraping from
-    ``urban-monitoring``.
+    Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, and scraping by
+    Prometheus on the namespace's metrics ports (``monitoring.SCRAPE_PORTS``).
     """
     out: list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]] = []
     for ns in API_CLIENT_NAMESPACES:
@@ -119,9 +119,11 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
         (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
          [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}],
          [{"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)}, s3_egress(cfg)]),
-        # Prometheus scrapes every namespace and the kubelets / node exporters on the nodes.
-        (names.NS_MONITORING, "scrape", {}, None,
-         [{"to": ALL_NAMESPACES}, {"to": ANYWHERE, "ports": tcp(9100, 10250)}]),
+        # Only Prometheus leaves the namespace to scrape: the metrics ports of what it scrapes, and the kubelets /
+        # node exporters on the nodes (monitoring.SCRAPE_PORTS).
+        (names.NS_MONITORING, "scrape", dict(PROMETHEUS_POD_LABELS), None,
+         [*({"to": [peer(ns, {})], "ports": tcp(*ports)} for ns, ports in SCRAPE_PORTS.items()),
+          {"to": ANYWHERE, "ports": tcp(*NODE_SCRAPE_PORTS)}]),
     ]
     if cfg.storage.mode == "rook-ceph":
         out += [
@@ -164,8 +166,9 @@ class Hygiene(pulumi.ComponentResource):
             # do: municipalities' realm jobs run there too and must not reach each other (flow "realm-jobs").
             own = {labels.TENANT: labels.SHARED_TENANT} if ns == names.NS_IDENTITY else {}
             self._policy(ns, "same-namespace", own, [{"from": [peer(None, own)]}], [{"to": [peer(None, own)]}])
-            if ns != names.NS_MONITORING:
-                self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, {})]}], None)
+            if ns in SCRAPE_PORTS:
+                self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, PROMETHEUS_POD_LABELS)],
+                                                     "ports": tcp(*SCRAPE_PORTS[ns])}], None)
         for ns, flow, pods, ingress, egress in flows(cfg):
             self._policy(ns, flow, pods, ingress, egress)
         self.register_outputs({})
