@@ -284,6 +284,43 @@ def test_realms_carry_the_platform_security_policy(plans, slug):
     assert realm["accessTokenLifespan"] <= 300 and realm["registrationAllowed"] is False
 
 
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_realm_job_logs_in_with_its_own_client_never_with_the_master_admin(plans, slug):
+    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+    container = job.inputs["spec"]["template"]["spec"]["containers"][0]
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert refs == {names.realm_job_client(slug)}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KEYCLOAK_GRANTTYPE"] == "client_credentials"
+    assert names.KEYCLOAK_ADMIN_SECRET not in json.dumps(job.inputs)
+
+
+def selects(policy: dict, pod_labels: dict) -> bool:
+    sel = policy["spec"]["podSelector"]
+    assert not sel.get("matchExpressions"), "helper handles matchLabels only"
+    return all(pod_labels.get(k) == v for k, v in (sel.get("matchLabels") or {}).items())
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_realm_job_reaches_only_keycloaks_http_port_and_dns(plans, plan_stack, slug):
+    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+    pod_labels = job.inputs["spec"]["template"]["metadata"]["labels"]
+    policies = [r.inputs for r in plan_stack("shared").kube_objects() if r.inputs.get("kind") == "NetworkPolicy"
+                and ns_of(r) == names.NS_IDENTITY and selects(r.inputs, pod_labels)]
+    egress = [rule for p in policies if "Egress" in p["spec"]["policyTypes"] for rule in p["spec"].get("egress", [])]
+    assert egress, "no policy restricts the realm job's egress"
+    for rule in egress:
+        ports = {(p.get("protocol", "TCP"), p["port"]) for p in rule.get("ports", [])}
+        assert ports, f"egress on every port: {rule}"
+        peers = rule.get("to", [])
+        assert peers and not [p for p in peers if "ipBlock" in p], f"egress to addresses: {rule}"
+        if ports <= {("UDP", 53), ("TCP", 53)}:
+            continue
+        assert ports == {("TCP", names.KEYCLOAK_HTTP_PORT)}
+        assert all(p.get("podSelector", {}).get("matchLabels") == names.KEYCLOAK_POD_LABELS
+                   and "namespaceSelector" not in p for p in peers)
+
+
 def test_federation_links_a_realm_to_the_municipalitys_own_directory(plans):
     oidc = realm_of(plans["rheda-wiedenbrueck"], "rheda-wiedenbrueck")["identityProviders"][0]
     assert oidc["providerId"] == "oidc"

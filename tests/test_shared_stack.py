@@ -223,14 +223,68 @@ def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configurati
     jobs = production.find("Job", namespace=names.NS_IDENTITY)
     assert len(jobs) == 1
     job = manifest(jobs[0].inputs)
-    raw = revealed(secret["stringData"])[rj.CONFIG_KEY]
-    assert job["metadata"]["name"] == rj.job_name("realm-master", raw)
+    assert job["metadata"]["name"].startswith("realm-master-")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("docker.io/adorsys/keycloak-config-cli:")
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     env = {e["name"]: e for e in container["env"]}
     assert env["KEYCLOAK_URL"]["value"] == rj.KEYCLOAK_INTERNAL_URL
-    assert env["KEYCLOAK_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == names.KEYCLOAK_ADMIN_SECRET
+
+
+def test_the_master_realm_job_logs_in_as_the_bootstrap_service_account_never_with_the_admin_password(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["bootstrapAdmin"]["service"]["secret"] == names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET
+    service = revealed(production.find("Secret", names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET, names.NS_IDENTITY)[0]
+                       .inputs["stringData"])
+    assert set(service) == {"client-id", "client-secret"}
+    (job,) = production.find("Job", namespace=names.NS_IDENTITY)
+    env = {e["name"]: e for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KEYCLOAK_GRANTTYPE"]["value"] == "client_credentials"
+    assert env["KEYCLOAK_CLIENTSECRET"]["valueFrom"]["secretKeyRef"]["name"] == names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET
+    assert "KEYCLOAK_PASSWORD" not in env and "KEYCLOAK_USER" not in env
+
+
+def test_each_municipality_gets_a_realm_job_client_with_admin_roles_of_its_own_realm_only(production):
+    from urbanstack.tenants import load_all
+
+    slugs = sorted(load_all())
+    secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
+    files = revealed(secret["stringData"])
+    master = json.loads(files[rj.CONFIG_KEY])
+    # The municipalities' realms are created (empty) before the master realm that refers to their clients.
+    (job,) = production.find("Job", namespace=names.NS_IDENTITY)
+    env = {e["name"]: e for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["IMPORT_FILES_LOCATIONS"]["value"].split(",") == [
+        *(f"{rj.CONFIG_DIR}/tenant-{slug}.json" for slug in slugs), f"{rj.CONFIG_DIR}/{rj.CONFIG_KEY}"]
+    for slug in slugs:
+        assert json.loads(files[f"tenant-{slug}.json"]) == {"realm": slug}
+    clients = {c["clientId"]: c for c in master["clients"]}
+    for slug in slugs:
+        client = clients[names.realm_job_client(slug)]
+        assert client["serviceAccountsEnabled"] is True and client["publicClient"] is False
+        assert client["standardFlowEnabled"] is False and client["directAccessGrantsEnabled"] is False
+        delivered = revealed(production.find("Secret", names.realm_job_client(slug), names.NS_IDENTITY)[0]
+                             .inputs["stringData"])
+        assert delivered["client-id"] == names.realm_job_client(slug)
+    accounts = {u["username"]: u for u in master["users"]}
+    assert set(accounts) == {f"service-account-{names.realm_job_client(slug)}" for slug in slugs}
+    for slug in slugs:
+        account = accounts[f"service-account-{names.realm_job_client(slug)}"]
+        assert set(account["clientRoles"]) == {f"{slug}-realm"}
+        assert "realmRoles" not in account
+        assert not {"impersonation", "realm-admin", "manage-authorization"} & set(account["clientRoles"][f"{slug}-realm"])
+
+
+def test_no_pod_in_urban_identity_but_the_operator_and_keycloaks_database_reaches_the_kube_api(production):
+    from components.shared.platform import KUBE_API_PORTS
+
+    for policy in policies_in(production, names.NS_IDENTITY):
+        for rule in policy["spec"].get("egress") or []:
+            if any(p.get("port") in KUBE_API_PORTS for p in rule.get("ports", [])) and any(
+                    "ipBlock" in peer for peer in rule.get("to", [])):
+                selected = policy["spec"]["podSelector"].get("matchLabels", {})
+                assert selected in (names.KEYCLOAK_OPERATOR_POD_LABELS, {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
+                                    names.KEYCLOAK_POD_LABELS), f"{policy['metadata']['name']} selects {selected or 'every pod'}"
 
 
 def test_the_master_realm_document_sets_password_brute_force_and_token_policies():

@@ -2,7 +2,14 @@
 
 * bootstrap admin: user name and a 32-character password from pulumi-random in Secret
   ``names.KEYCLOAK_ADMIN_SECRET`` (keys ``username``/``password``); the Keycloak operator creates the master
-  realm's admin from it, realm jobs log in with it; both values are secret stack outputs;
+  realm's admin from it (a person: the master realm's browser flow demands a one-time code, and the
+  password alone gets no token, see :func:`master_realm`); both values are secret stack outputs;
+* bootstrap service account: ``names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET`` (``client-id``/``client-secret``,
+  Keycloak CR ``spec.bootstrapAdmin.service``); only the master realm job logs in with it;
+* one service-account client ``realm-job-<slug>`` per municipality in the master realm, holding admin roles of
+  realm ``<slug>`` only (client ``<slug>-realm`` of the master realm, :data:`REALM_JOB_ROLES`); its secret in
+  Secret ``realm-job-<slug>`` here is what that municipality's realm job logs in with. The master realm job
+  creates each municipality's (empty) realm first, so that its ``<slug>-realm`` client exists;
 * database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
@@ -17,6 +24,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -28,7 +36,7 @@ from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.k8s import child, http_route, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
-from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, realm_job
+from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
 from components.versions import IMAGES
 
 ADMIN_USERNAME = "urban-admin"
@@ -55,13 +63,88 @@ MASTER_REALM_OVERRIDES: dict[str, Any] = {
 }
 
 
+BOOTSTRAP_SERVICE_CLIENT = "urban-platform-admin"
+"""Client id of the bootstrap service account (the master realm job's login)."""
+REALM_JOB_ROLES = (
+    "view-realm", "manage-realm", "view-users", "manage-users", "query-users", "query-groups",
+    "view-clients", "manage-clients", "query-clients", "view-identity-providers", "manage-identity-providers",
+    "view-events", "manage-events",
+)
+"""Roles of client ``<slug>-realm`` (master realm) a municipality's realm job gets: everything keycloak-config-cli
+writes in a realm document (settings, flows and components: manage-realm; groups and users: manage-users; clients
+and client roles: manage-clients; federation: manage-identity-providers; event settings: manage-events), never
+``impersonation`` or authorization services. Keycloak creates client ``<realm>-realm`` in the master realm for every
+realm; its roles grant admin rights in that realm only. keycloak-config-cli also reads ``/admin/serverinfo``
+(6.4.0 ``KeycloakProvider.getKeycloakVersion``), which Keycloak allows to any caller with an admin role of some
+realm (``AdminRoot.getServerInfo``: ``AdminPermissions.realms(...).isAdmin()``)."""
+BROWSER_FLOW = "browser with one-time code"
+
+MASTER_BROWSER_FLOWS: list[dict[str, Any]] = [
+    # Like Keycloak's built-in "browser" flow, but the one-time code (OTP) is REQUIRED, not conditional: a user
+    # without a configured authenticator is sent through the CONFIGURE_TOTP required action at the next login.
+    {"alias": BROWSER_FLOW, "description": "Password and one-time code for every login to the master realm",
+     "providerId": "basic-flow", "topLevel": True, "builtIn": False,
+     "authenticationExecutions": [
+         {"authenticator": "auth-cookie", "authenticatorFlow": False, "requirement": "ALTERNATIVE",
+          "priority": 10, "userSetupAllowed": False},
+         {"flowAlias": f"{BROWSER_FLOW} forms", "authenticatorFlow": True, "requirement": "ALTERNATIVE",
+          "priority": 20, "userSetupAllowed": False},
+     ]},
+    {"alias": f"{BROWSER_FLOW} forms", "description": "Password, then one-time code",
+     "providerId": "basic-flow", "topLevel": False, "builtIn": False,
+     "authenticationExecutions": [
+         {"authenticator": "auth-username-password-form", "authenticatorFlow": False, "requirement": "REQUIRED",
+          "priority": 10, "userSetupAllowed": False},
+         {"authenticator": "auth-otp-form", "authenticatorFlow": False, "requirement": "REQUIRED",
+          "priority": 20, "userSetupAllowed": False},
+     ]},
+]
+
+
 def keycloak_host(cfg) -> str:
     return f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"
 
 
-def master_realm() -> dict[str, Any]:
-    """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides."""
-    return {"realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES}
+def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
+    """The master realm's service-account client of a municipality's realm job (client credentials only)."""
+    return {
+        "clientId": names.realm_job_client(slug), "name": f"Realm job of {slug}", "enabled": True,
+        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
+        "secret": secret, "serviceAccountsEnabled": True, "standardFlowEnabled": False,
+        "implicitFlowEnabled": False, "directAccessGrantsEnabled": False, "frontchannelLogout": False,
+    }
+
+
+def realm_job_account(slug: str) -> dict[str, Any]:
+    """The client's service-account user (Keycloak names it ``service-account-<clientId>``) and its roles."""
+    return {"username": f"service-account-{names.realm_job_client(slug)}", "enabled": True,
+            "clientRoles": {f"{slug}-realm": list(REALM_JOB_ROLES)}}
+
+
+def empty_realm(slug: str) -> dict[str, Any]:
+    """What the master realm job creates of a municipality's realm: only the realm (disabled until its own job
+    configures it). Everything else stays untouched: keycloak-config-cli 6.4.0 imports and records state only
+    for the parts a document contains (``StateService``: ``if (clients == null) return;`` etc.)."""
+    return {"realm": slug}
+
+
+def master_realm(client_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides, a
+    second factor for every login, no password-only tokens, and one realm-job client per municipality
+    (``client_secrets``: slug -> client secret)."""
+    slugs = sorted(client_secrets or {})
+    return {
+        "realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES,
+        "authenticationFlows": MASTER_BROWSER_FLOWS,
+        "browserFlow": BROWSER_FLOW,
+        "clients": [
+            # The password of the master admin alone must not yield a token (kcadm's default client): the
+            # direct-access grant bypasses the browser flow and its one-time code.
+            {"clientId": "admin-cli", "directAccessGrantsEnabled": False},
+            *(realm_job_client(slug, client_secrets[slug]) for slug in slugs),
+        ],
+        "users": [realm_job_account(slug) for slug in slugs],
+    }
 
 
 def database_spec(cfg, profile: Profile) -> dict[str, Any]:
@@ -109,7 +192,10 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
             "usernameSecret": {"name": DB_APP_SECRET, "key": "username"},
             "passwordSecret": {"name": DB_APP_SECRET, "key": "password"},
         },
-        "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET}},
+        # Keycloak operator 26.4 CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
+        # both are created only when the master realm is created (an existing installation: see docs/operations.md).
+        "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
+                           "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
         "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT},
         "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "backchannelDynamic": True},
         "proxy": {"headers": "xforwarded"},
@@ -131,7 +217,8 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, opts: pulumi.ResourceOptions | None = None):
+                 operators, storage, tenants: Mapping[str, Any] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
         in_ns = pulumi.ResourceOptions(depends_on=[namespace])
@@ -143,6 +230,23 @@ class Identity(pulumi.ComponentResource):
                                    {"username": ADMIN_USERNAME, "password": self.admin_password.result},
                                    opts=pulumi.ResourceOptions(depends_on=[namespace],
                                                                additional_secret_outputs=["stringData"]))
+        self.service_secret_value = random.RandomPassword(
+            "keycloak-bootstrap-service-secret", length=40, special=False, opts=child(self))
+        self.service_secret = secret(self, names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET, ns,
+                                     {"client-id": BOOTSTRAP_SERVICE_CLIENT,
+                                      "client-secret": self.service_secret_value.result},
+                                     opts=pulumi.ResourceOptions(depends_on=[namespace],
+                                                                 additional_secret_outputs=["stringData"]))
+        client_secrets: dict[str, Any] = {}
+        self.realm_job_secrets: dict[str, k8s.core.v1.Secret] = {}
+        for slug in sorted(tenants or {}):
+            value = random.RandomPassword(f"{names.realm_job_client(slug)}-secret", length=40, special=False,
+                                          opts=child(self))
+            client_secrets[slug] = value.result
+            self.realm_job_secrets[slug] = secret(
+                self, names.realm_job_client(slug), ns,
+                {"client-id": names.realm_job_client(slug), "client-secret": value.result},
+                opts=pulumi.ResourceOptions(depends_on=[namespace], additional_secret_outputs=["stringData"]))
         backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
         if cfg.storage.mode == "rook-ceph":
             self.backup_bucket = k8s.apiextensions.CustomResource(
@@ -180,7 +284,7 @@ class Identity(pulumi.ComponentResource):
             metadata=meta(names.KEYCLOAK_NAME, ns, annotations={"pulumi.com/waitFor": "condition=Ready"}),
             spec=keycloak_spec(cfg, profile),
             opts=child(self, pulumi.ResourceOptions(
-                depends_on=[namespace, operators.keycloak, self.database, self.admin_secret])),
+                depends_on=[namespace, operators.keycloak, self.database, self.admin_secret, self.service_secret])),
         )
         self.pdbs = []
         if profile.keycloak_instances > 1:
@@ -188,9 +292,14 @@ class Identity(pulumi.ComponentResource):
         self.route = http_route(self, names.KEYCLOAK_NAME, ns, keycloak_host(cfg), names.KEYCLOAK_SERVICE,
                                 names.KEYCLOAK_HTTP_PORT, names.GATEWAY_NAME, names.NS_GATEWAY,
                                 section=names.HTTPS_LISTENER_PLATFORM, opts=in_ns)
+        # The municipalities' realms are created first (each gets its client "<slug>-realm" in the master realm),
+        # then the master realm with the realm-job clients that hold roles of exactly those clients.
+        master_document = pulumi.Output.secret(pulumi.Output.from_input(master_realm(client_secrets)).apply(
+            lambda doc: json.dumps(doc, sort_keys=True, indent=1)))
         self.master_secret, self.master_job = realm_job(
-            self, "realm-master", json.dumps(master_realm(), sort_keys=True, indent=1), namespace=ns,
-            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.admin_secret]))
+            self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
+            before=[(f"tenant-{slug}.json", json.dumps(empty_realm(slug), sort_keys=True)) for slug in sorted(tenants or {})],
+            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]))
         self.outputs: dict[str, Any] = {
             "keycloakUrl": f"https://{keycloak_host(cfg)}",
             "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,

@@ -64,6 +64,13 @@ WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
 API_CLIENT_NAMESPACES = (names.NS_OPERATORS, names.NS_CERT_MANAGER, names.NS_GATEWAY, names.NS_IDENTITY,
                          names.NS_MONITORING, names.NS_STORAGE)
 """Namespaces with operators/controllers that talk to the kube-apiserver (its address is not a pod)."""
+API_CLIENTS: dict[str, dict[str, dict[str, str]]] = {
+    # In urban-identity only the Keycloak operator and the CloudNativePG instances of Keycloak's database (their
+    # instance manager watches its Cluster) talk to the API: never the realm jobs of the municipalities.
+    names.NS_IDENTITY: {"kube-api": dict(names.KEYCLOAK_OPERATOR_POD_LABELS),
+                        "kube-api-db": {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}},
+}
+"""Where not every pod of a namespace talks to the kube-apiserver: flow name -> pods that do."""
 ENVOY_PORTS = (10080, 10443)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
@@ -91,7 +98,8 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
     """
     out: list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]] = []
     for ns in API_CLIENT_NAMESPACES:
-        out.append((ns, "kube-api", {}, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
+        for flow, pods in API_CLIENTS.get(ns, {"kube-api": {}}).items():
+            out.append((ns, flow, pods, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
     for ns, ports in WEBHOOK_PORTS.items():
         out.append((ns, "webhooks", {}, [{"from": ANYWHERE, "ports": tcp(*ports)}], None))
     out += [
@@ -194,7 +202,7 @@ class SharedPlatform(pulumi.ComponentResource):
                                self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
-                                 opts=here)
+                                 tenants, opts=here)
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
         storage = self.storage.outputs
         self.outputs: dict[str, Any] = {
