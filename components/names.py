@@ -58,6 +58,9 @@ OBJECT_BUCKET_STORAGE_CLASS = "urban-objects-bucket"
 PLATFORM_TLS_SECRET = "platform-tls"
 """Certificate (in NS_GATEWAY) of the platform hosts on the shared Gateway (``id.<baseDomain>``)."""
 HTTPS_LISTENER_PLATFORM = "https-platform"
+KEYCLOAK_ADMIN_HOST_PREFIX = "id-admin"
+"""Keycloak's admin console and master realm are served only at ``id-admin.<baseDomain>``."""
+HTTPS_LISTENER_ADMIN = "https-admin"
 HTTP_LISTENER = "http"
 
 

@@ -216,6 +216,79 @@ def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admi
     assert route["parentRefs"][0]["sectionName"] == names.HTTPS_LISTENER_PLATFORM
 
 
+def routes_on(plan: StackPlan, section: str) -> list[dict]:
+    return [manifest(r.inputs) for r in plan.find("HTTPRoute")
+            if any(ref.get("sectionName") == section for ref in manifest(r.inputs)["spec"]["parentRefs"])]
+
+
+def policy_for(plan: StackPlan, route: dict) -> dict:
+    found = [manifest(r.inputs)["spec"] for r in plan.find("SecurityPolicy", namespace=route["metadata"]["namespace"])
+             if {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}
+             in manifest(r.inputs)["spec"].get("targetRefs", [])]
+    assert len(found) == 1, f"route {route['metadata']['name']}: {len(found)} SecurityPolicies"
+    return found[0]
+
+
+def test_the_public_keycloak_host_publishes_only_the_paths_keycloaks_proxy_guide_lists(production):
+    public = set()
+    for route in routes_on(production, names.HTTPS_LISTENER_PLATFORM):
+        paths = {m["path"]["value"] for rule in route["spec"]["rules"] for m in rule["matches"]}
+        if paths == {"/realms/master"}:
+            # The master realm: a longer prefix than /realms, every request denied.
+            assert policy_for(production, route)["authorization"] == {"defaultAction": "Deny"}
+            continue
+        assert all(m["path"]["type"] == "PathPrefix" for rule in route["spec"]["rules"] for m in rule["matches"])
+        public |= paths
+    assert public == {"/realms", "/resources", "/.well-known"}
+
+
+def test_the_admin_console_and_master_realm_are_on_their_own_host_closed_by_default(production):
+    gw = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
+    (listener,) = [lst for lst in gw["listeners"] if lst["name"] == names.HTTPS_LISTENER_ADMIN]
+    assert listener["hostname"] == "id-admin.urbanstack.kreis-guetersloh.example"
+    assert listener["hostname"] in one(production, "Certificate", names.PLATFORM_TLS_SECRET, names.NS_GATEWAY)["spec"]["dnsNames"]
+    (route,) = routes_on(production, names.HTTPS_LISTENER_ADMIN)
+    assert policy_for(production, route)["authorization"] == {"defaultAction": "Deny"}
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["hostname"]["admin"] == "https://id-admin.urbanstack.kreis-guetersloh.example"
+    master = json.loads(revealed(production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs["stringData"])
+                        [rj.CONFIG_KEY])
+    assert master["attributes"]["frontendUrl"] == "https://id-admin.urbanstack.kreis-guetersloh.example"
+
+
+def test_configured_source_ranges_open_the_admin_console_to_those_addresses_only(shared_config):
+    shared_config["urban-stack:keycloakAdmin"] = {"allowedSourceRanges": ["203.0.113.0/24", "2001:db8::/48"]}
+    plan = plan_shared(config=shared_config)
+    (route,) = routes_on(plan, names.HTTPS_LISTENER_ADMIN)
+    assert policy_for(plan, route)["authorization"] == {"defaultAction": "Deny", "rules": [
+        {"name": "allowed-source-ranges", "action": "Allow", "principal": {"clientCIDRs": ["203.0.113.0/24", "2001:db8::/48"]}}]}
+
+
+def test_the_admin_console_cannot_be_opened_to_everyone():
+    from urbanstack.shared_config import ConfigError, parse
+
+    base = {"baseDomain": "urbanstack.example", "operatorName": "Betrieb", "operatorCostCenter": "KST-1",
+            "adminEmail": "betrieb@urbanstack.example"}
+    with pytest.raises(ConfigError, match=r"keycloakAdmin.*everyone"):
+        parse({**base, "keycloakAdmin": {"allowedSourceRanges": ["0.0.0.0/0"]}})
+    with pytest.raises(ConfigError, match=r"keycloakAdmin\.allowedSourceRanges"):
+        parse({**base, "keycloakAdmin": {"allowedSourceRanges": ["not-a-network"]}})
+
+
+def test_the_master_admin_needs_a_one_time_code_and_the_password_alone_gets_no_token():
+    from components.shared.identity import master_realm
+
+    realm = master_realm()
+    flows = {f["alias"]: f for f in realm["authenticationFlows"]}
+    browser = flows[realm["browserFlow"]]
+    assert browser["topLevel"] is True
+    forms = flows[next(e["flowAlias"] for e in browser["authenticationExecutions"] if e["authenticatorFlow"])]
+    steps = {e["authenticator"]: e["requirement"] for e in forms["authenticationExecutions"]}
+    assert steps == {"auth-username-password-form": "REQUIRED", "auth-otp-form": "REQUIRED"}
+    (admin_cli,) = [c for c in realm["clients"] if c["clientId"] == "admin-cli"]
+    assert admin_cli["directAccessGrantsEnabled"] is False
+
+
 def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configuration(production):
     secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
     document = json.loads(revealed(secret["stringData"])[rj.CONFIG_KEY])
@@ -318,7 +391,7 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
     assert verl["hostname"] == "*.urbanstack.verl.example"
     assert verl["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": "verl-tls", "namespace": "verl"}]
     assert verl["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": "verl"}
-    assert {n for n in by_name if n.startswith("https-") and n != names.HTTPS_LISTENER_PLATFORM} == {
+    assert {n for n in by_name if n.startswith("https-")} - {names.HTTPS_LISTENER_PLATFORM, names.HTTPS_LISTENER_ADMIN} == {
         "https-guetersloh", "https-verl", "https-rheda-wiedenbrueck", "https-rietberg"}
     # The outputs stay the same size however many municipalities there are (every tenant stack reads them);
     # a municipality's listener name is derived, names.https_listener(slug).

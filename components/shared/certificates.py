@@ -40,7 +40,7 @@ ACME_ACCOUNT_KEY = "urban-issuer-acme-account"
 
 def platform_hosts(cfg) -> list[str]:
     """DNS names of the platform certificate ``platform-tls``."""
-    return [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"]
+    return [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}", f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"]
 
 
 def _solver(section: str, selector: dict[str, list[str]]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ listener            port   hostname                   routes from / certificate
 ``http-<slug>``     80     ``*.<tenant domain>``      namespace ``<slug>`` (its HTTP-01 solvers) and
                                                       ``urban-gateway`` (the HTTPS redirect)
 ``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
+``https-admin``     443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
+                                                      only to ``keycloakAdmin.allowedSourceRanges``)
 ``https-<slug>``    443    ``*.<tenant domain>``      namespace ``<slug>`` only; Secret ``<slug>-tls`` in
                                                       ``<slug>`` (its Certificate and the ReferenceGrant
                                                       that lets the Gateway read it come from the
@@ -44,7 +46,7 @@ ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 MAX_LISTENERS = 64
 """Gateway API v1 ``Gateway.spec.listeners`` maxItems (vendor/crds/gateway.networking.k8s.io/gateway_v1.json):
-two per municipality (HTTP and HTTPS) plus the platform's, so at most 31 municipalities share one Gateway."""
+two per municipality (HTTP and HTTPS) plus the platform's three, so at most 30 municipalities share one Gateway."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
     "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
@@ -93,6 +95,16 @@ def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
             "protocol": "HTTPS",
             "port": 443,
             "hostname": f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}",
+            "tls": {"mode": "Terminate", "certificateRefs": [
+                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
+            "allowedRoutes": routes_from(names.NS_IDENTITY),
+        },
+        {
+            # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
+            "name": names.HTTPS_LISTENER_ADMIN,
+            "protocol": "HTTPS",
+            "port": 443,
+            "hostname": f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}",
             "tls": {"mode": "Terminate", "certificateRefs": [
                 {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
             "allowedRoutes": routes_from(names.NS_IDENTITY),

@@ -14,9 +14,15 @@
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
   store, or to ``storage.external.platformBucket`` of the external provider;
-* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway
-  (HTTPRoute on the Gateway's ``https-platform`` listener), plain HTTP inside the cluster behind
-  NetworkPolicies; the operator's own Ingress and NetworkPolicy are off (the platform manages both);
+* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
+  plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
+  (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
+  ("Exposed path recommendations", keycloak.org/server/reverseproxy) lists as exposed: ``/realms/``,
+  ``/resources/``, ``/.well-known/`` (not ``/``, ``/admin/``, ``/metrics``, ``/health``), and not the master
+  realm. The admin console and the master realm are served at ``id-admin.<baseDomain>`` (listener
+  ``https-admin``; Keycloak ``hostname-admin`` and the master realm's ``frontendUrl``), open only to the
+  client addresses of ``keycloakAdmin.allowedSourceRanges`` (Envoy Gateway ``SecurityPolicy`` authorization,
+  default deny);
 * master realm hardening (``components/realm_policy.py``) applied declaratively by keycloak-config-cli
   (``realm_job``), re-run whenever the document changes.
 """
@@ -33,7 +39,7 @@ import pulumi_random as random
 
 from components import names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
-from components.k8s import child, http_route, meta, pdb, secret
+from components.k8s import child, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
@@ -101,8 +107,58 @@ MASTER_BROWSER_FLOWS: list[dict[str, Any]] = [
 ]
 
 
+PUBLIC_PATHS = ("/realms", "/resources", "/.well-known")
+"""Keycloak 26.4 reverse-proxy guide, "Exposed path recommendations": the paths to expose (Gateway API
+``PathPrefix`` matches whole path elements: ``/realms`` matches ``/realms/x``, not ``/realmsx``)."""
+MASTER_REALM_PATH = "/realms/master"
+ADMIN_ROUTE = "keycloak-admin"
+MASTER_CLOSED_ROUTE = "keycloak-master-closed"
+SECURITY_POLICY_API = "gateway.envoyproxy.io/v1alpha1"
+
+
 def keycloak_host(cfg) -> str:
     return f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"
+
+
+def admin_host(cfg) -> str:
+    return f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"
+
+
+def _route(host: str, section: str, paths: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": names.NS_GATEWAY, "sectionName": section}],
+        "hostnames": [host],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": p}} for p in paths],
+                   "backendRefs": [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]}],
+    }
+
+
+def public_route_spec(cfg) -> dict[str, Any]:
+    """``id.<baseDomain>``: the recommended public paths only."""
+    return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, PUBLIC_PATHS)
+
+
+def master_closed_route_spec(cfg) -> dict[str, Any]:
+    """``id.<baseDomain>/realms/master``: a longer prefix than ``/realms`` (it wins, Gateway API HTTPRoute
+    precedence), attached to a SecurityPolicy that denies every request."""
+    return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, (MASTER_REALM_PATH,))
+
+
+def admin_route_spec(cfg) -> dict[str, Any]:
+    """``id-admin.<baseDomain>``: the admin console, its API and the master realm."""
+    return _route(admin_host(cfg), names.HTTPS_LISTENER_ADMIN, ("/",))
+
+
+def source_policy_spec(route: str, ranges: list[str]) -> dict[str, Any]:
+    """Envoy Gateway v1.5 SecurityPolicy on one HTTPRoute: allow the client address ranges, deny everything else
+    (``authorization.defaultAction``; rules need ``action`` and ``principal``, ``principal.clientCIDRs``:
+    vendor/crds/gateway.envoyproxy.io/securitypolicy_v1alpha1.json)."""
+    authorization: dict[str, Any] = {"defaultAction": "Deny"}
+    if ranges:
+        authorization["rules"] = [{"name": "allowed-source-ranges", "action": "Allow",
+                                   "principal": {"clientCIDRs": list(ranges)}}]
+    return {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route}],
+            "authorization": authorization}
 
 
 def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
@@ -128,13 +184,17 @@ def empty_realm(slug: str) -> dict[str, Any]:
     return {"realm": slug}
 
 
-def master_realm(client_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def master_realm(client_secrets: Mapping[str, Any] | None = None, frontend_url: str | None = None) -> dict[str, Any]:
     """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides, a
     second factor for every login, no password-only tokens, and one realm-job client per municipality
     (``client_secrets``: slug -> client secret)."""
     slugs = sorted(client_secrets or {})
+    # The master realm's own URLs (its login pages, the admin console's sign-in) on the admin host: with only
+    # hostname-admin set, the admin console still signs in through the realm's frontend URL on the public host
+    # (keycloak/keycloak discussions 36723, 46646).
+    frontend = {"attributes": {"frontendUrl": frontend_url}} if frontend_url else {}
     return {
-        "realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES,
+        "realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES, **frontend,
         "authenticationFlows": MASTER_BROWSER_FLOWS,
         "browserFlow": BROWSER_FLOW,
         "clients": [
@@ -197,7 +257,11 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
         "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
                            "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
         "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT},
-        "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "backchannelDynamic": True},
+        # hostname-admin (Keycloak 26.4 "Configuring the hostname (v2)": exposing the administration console
+        # on a separate hostname); the admin REST API stays reachable on the frontend host unless the proxy
+        # blocks it, which the public route does (PUBLIC_PATHS).
+        "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "admin": f"https://{admin_host(cfg)}",
+                     "backchannelDynamic": True},
         "proxy": {"headers": "xforwarded"},
         "ingress": {"enabled": False},
         "networkPolicy": {"enabled": False},
@@ -289,12 +353,26 @@ class Identity(pulumi.ComponentResource):
         self.pdbs = []
         if profile.keycloak_instances > 1:
             self.pdbs.append(pdb(self, names.KEYCLOAK_NAME, ns, names.KEYCLOAK_POD_LABELS, opts=in_ns))
-        self.route = http_route(self, names.KEYCLOAK_NAME, ns, keycloak_host(cfg), names.KEYCLOAK_SERVICE,
-                                names.KEYCLOAK_HTTP_PORT, names.GATEWAY_NAME, names.NS_GATEWAY,
-                                section=names.HTTPS_LISTENER_PLATFORM, opts=in_ns)
+        def gateway_object(kind: str, obj_name: str, spec: dict, api: str = "gateway.networking.k8s.io/v1",
+                           after: list | None = None):
+            return k8s.apiextensions.CustomResource(
+                f"{obj_name}-{kind.lower()}" if kind == "SecurityPolicy" else obj_name, api_version=api, kind=kind,
+                metadata=meta(obj_name, ns), spec=spec,
+                opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, *(after or [])])))
+
+        self.route = gateway_object("HTTPRoute", names.KEYCLOAK_NAME, public_route_spec(cfg))
+        # The SecurityPolicies exist before their routes: no moment in which a route is open.
+        self.master_closed_policy = gateway_object("SecurityPolicy", MASTER_CLOSED_ROUTE,
+                                                   source_policy_spec(MASTER_CLOSED_ROUTE, []), SECURITY_POLICY_API)
+        self.master_closed_route = gateway_object("HTTPRoute", MASTER_CLOSED_ROUTE, master_closed_route_spec(cfg),
+                                                  after=[self.master_closed_policy])
+        ranges = [str(net) for net in cfg.keycloakAdmin.allowedSourceRanges]
+        self.admin_policy = gateway_object("SecurityPolicy", ADMIN_ROUTE, source_policy_spec(ADMIN_ROUTE, ranges),
+                                           SECURITY_POLICY_API)
+        self.admin_route = gateway_object("HTTPRoute", ADMIN_ROUTE, admin_route_spec(cfg), after=[self.admin_policy])
         # The municipalities' realms are created first (each gets its client "<slug>-realm" in the master realm),
         # then the master realm with the realm-job clients that hold roles of exactly those clients.
-        master_document = pulumi.Output.secret(pulumi.Output.from_input(master_realm(client_secrets)).apply(
+        master_document = pulumi.Output.secret(pulumi.Output.from_input(master_realm(client_secrets, f"https://{admin_host(cfg)}")).apply(
             lambda doc: json.dumps(doc, sort_keys=True, indent=1)))
         self.master_secret, self.master_job = realm_job(
             self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
