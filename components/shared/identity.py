@@ -173,7 +173,10 @@ def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
 
 def realm_job_account(slug: str) -> dict[str, Any]:
     """The client's service-account user (Keycloak names it ``service-account-<clientId>``) and its roles."""
+    # keycloak-config-cli 6.4.0 finds the existing user by name and sets its client roles (as in its own test
+    # src/test/resources/import-files/clients/11_update_realm__add_authorization.json).
     return {"username": f"service-account-{names.realm_job_client(slug)}", "enabled": True,
+            "serviceAccountClientId": names.realm_job_client(slug),
             "clientRoles": {f"{slug}-realm": list(REALM_JOB_ROLES)}}
 
 
