@@ -87,7 +87,10 @@ BROWSER_FLOW = "browser with one-time code"
 
 MASTER_BROWSER_FLOWS: list[dict[str, Any]] = [
     # Like Keycloak's built-in "browser" flow, but the one-time code (OTP) is REQUIRED, not conditional: a user
-    # without a configured authenticator is sent through the CONFIGURE_TOTP required action at the next login.
+    # without a configured authenticator is sent through the CONFIGURE_TOTP required action at the next login
+    # (Keycloak server administration guide, "Authentication flows": a REQUIRED execution the user has not set up
+    # triggers its required action). Representation as in keycloak-config-cli 6.4.0's own test
+    # src/test/resources/import-files/auth-flows/16_update_realm__add_and_set_custom_browser-flow.json.
     {"alias": BROWSER_FLOW, "description": "Password and one-time code for every login to the master realm",
      "providerId": "basic-flow", "topLevel": True, "builtIn": False,
      "authenticationExecutions": [
