@@ -24,6 +24,9 @@ KEYCLOAK_HTTP_PORT = 8080
 """In-cluster HTTP port of Keycloak (realm jobs); everything from outside goes through the Gateway (HTTPS)."""
 KEYCLOAK_ADMIN_SECRET = "keycloak-initial-admin"
 """Secret in NS_IDENTITY with ``username``/``password`` of the master realm's admin (realm jobs read it)."""
+KEYCLOAK_BOOTSTRAP_SERVICE_SECRET = "keycloak-bootstrap-service"
+"""Secret in NS_IDENTITY with ``client-id``/``client-secret`` of the master realm's bootstrap service account
+(Keycloak CR ``spec.bootstrapAdmin.service.secret``); only the master realm job logs in with it."""
 CLUSTER_ISSUER = "urban-issuer"
 OBJECT_STORE = "urban-objects"
 RGW_PORT = 8080
@@ -55,12 +58,26 @@ OBJECT_BUCKET_STORAGE_CLASS = "urban-objects-bucket"
 PLATFORM_TLS_SECRET = "platform-tls"
 """Certificate (in NS_GATEWAY) of the platform hosts on the shared Gateway (``id.<baseDomain>``)."""
 HTTPS_LISTENER_PLATFORM = "https-platform"
+KEYCLOAK_ADMIN_HOST_PREFIX = "id-admin"
+"""Keycloak's admin console and master realm are served only at ``id-admin.<baseDomain>``."""
+HTTPS_LISTENER_ADMIN = "https-admin"
 HTTP_LISTENER = "http"
 
 
 def https_listener(slug: str) -> str:
     """Name of a municipality's HTTPS listener on the shared Gateway (``sectionName`` of its HTTPRoutes)."""
     return f"https-{slug}"
+
+
+def http_listener(slug: str) -> str:
+    """Name of a municipality's HTTP listener (port 80, ``*.<domain>``): its ACME HTTP-01 solvers attach here."""
+    return f"http-{slug}"
+
+
+def realm_job_client(slug: str) -> str:
+    """Service-account client in the master realm with admin roles of realm ``<slug>`` only; also the name of
+    the Secret in NS_IDENTITY (keys ``client-id``/``client-secret``) the municipality's realm job logs in with."""
+    return f"realm-job-{slug}"
 
 
 def tenant_tls_secret(slug: str) -> str:

@@ -123,15 +123,78 @@ def test_no_network_policy_admits_traffic_from_or_to_another_municipality(plans)
                     assert target not in SLUGS
 
 
-def test_the_admin_group_of_a_municipality_gets_admin_only_inside_its_namespace(plans, plan_stack):
+def group_roles(plan, slug) -> dict[str, list[dict]]:
+    """Realm group -> rules it is granted, read from the plan's RoleBindings and the Roles they name."""
+    roles = {(ns_of(r), name_of(r)): r.inputs.get("rules", []) for r in objects(plan, "Role")}
+    out: dict[str, list[dict]] = {}
+    for b in objects(plan, "RoleBinding"):
+        for subject in b.inputs.get("subjects", []):
+            prefix = f"urban-stack:{slug}:"
+            if subject.get("kind") == "Group" and subject["name"].startswith(prefix):
+                ref = b.inputs["roleRef"]
+                assert ref["kind"] == "Role", f"{slug}: group {subject['name']} is bound to {ref['kind']} {ref['name']}"
+                assert (ns_of(b), ref["name"]) in roles, f"{slug}: Role {ref['name']} is not part of the plan"
+                out[subject["name"].removeprefix(prefix)] = roles[(ns_of(b), ref["name"])]
+    return out
+
+
+def grants(rules: list[dict], group: str, resource: str, verb: str) -> bool:
+    return any((group in r["apiGroups"] or "*" in r["apiGroups"])
+               and (resource in r["resources"] or "*" in r["resources"])
+               and (verb in r["verbs"] or "*" in r["verbs"]) for r in rules)
+
+
+def test_realm_groups_get_rights_only_inside_their_own_namespace(plans, plan_stack):
     everything = [r for p in [*plans.values(), plan_stack("shared")] for r in p.kube_objects()]
     assert not [r for p in plans.values() for r in objects(p, "ClusterRoleBinding")]
     for slug in SLUGS:
         binds = [r for r in everything if r.inputs["kind"] == "RoleBinding"
                  and any(s.get("name", "").startswith(f"urban-stack:{slug}:") for s in r.inputs.get("subjects", []))]
         assert {ns_of(r) for r in binds} == {slug}
-        roles = {r.inputs["subjects"][0]["name"]: r.inputs["roleRef"]["name"] for r in binds}
-        assert roles[f"urban-stack:{slug}:admins"] == "admin"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_realm_groups_are_bound_to_roles_of_our_own_not_to_kubernetes_admin_edit_or_view(plans, slug):
+    # admin/edit/view are ClusterRoles that controllers aggregate their rights into (cert-manager's
+    # cert-manager-edit, CloudNativePG's): what they allow is not under this project's control.
+    assert set(group_roles(plans[slug], slug)) == {"admins", "editors", "viewers"}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_no_municipality_group_reads_secrets_enters_pods_or_changes_policies_volumes_or_certificates(plans, slug):
+    forbidden = [
+        ("", "secrets", verb) for verb in ("get", "list", "watch")
+    ] + [
+        ("", sub, verb) for sub in ("pods/exec", "pods/attach", "pods/portforward") for verb in ("get", "create")
+    ] + [
+        ("networking.k8s.io", "networkpolicies", verb) for verb in ("create", "update", "patch", "delete")
+    ] + [
+        ("", "persistentvolumeclaims", verb) for verb in ("delete", "deletecollection")
+    ] + [
+        (api, res, verb) for api, res in (("cert-manager.io", "certificates"), ("cert-manager.io", "certificaterequests"),
+                                          ("cert-manager.io", "issuers"), ("acme.cert-manager.io", "challenges"))
+        for verb in ("create", "update", "patch")
+    ] + [
+        ("rbac.authorization.k8s.io", res, verb) for res in ("roles", "rolebindings") for verb in ("create", "bind", "escalate")
+    ] + [
+        # Whoever writes a pod template can mount every Secret of the namespace.
+        (api, res, verb) for api, res in (("", "pods"), ("apps", "deployments"), ("apps", "statefulsets"),
+                                          ("batch", "jobs"), ("batch", "cronjobs"))
+        for verb in ("create", "update", "patch")
+    ]
+    for group, rules in group_roles(plans[slug], slug).items():
+        allowed = [f"{api or 'core'}/{res} {verb}" for api, res, verb in forbidden if grants(rules, api, res, verb)]
+        assert not allowed, f"{slug}: group {group} may {allowed}"
+
+
+def test_viewers_see_workloads_editors_also_read_logs_and_restart_pods_admins_also_scale(plans):
+    roles = group_roles(plans["verl"], "verl")
+    assert grants(roles["viewers"], "apps", "deployments", "list") and grants(roles["viewers"], "", "pods", "watch")
+    assert not grants(roles["viewers"], "", "pods/log", "get")
+    assert grants(roles["editors"], "", "pods/log", "get") and grants(roles["editors"], "", "pods", "delete")
+    assert not grants(roles["editors"], "apps", "deployments/scale", "patch")
+    assert grants(roles["admins"], "apps", "deployments/scale", "patch")
+    assert grants(roles["admins"], "postgresql.cnpg.io", "backups", "create")
 
 
 # -- database -----------------------------------------------------------------------------------------
@@ -219,6 +282,43 @@ def test_realms_carry_the_platform_security_policy(plans, slug):
     assert realm["bruteForceProtected"] is True and realm["sslRequired"] == "all"
     assert "length(12)" in realm["passwordPolicy"] and "passwordHistory" in realm["passwordPolicy"]
     assert realm["accessTokenLifespan"] <= 300 and realm["registrationAllowed"] is False
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_realm_job_logs_in_with_its_own_client_never_with_the_master_admin(plans, slug):
+    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+    container = job.inputs["spec"]["template"]["spec"]["containers"][0]
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert refs == {names.realm_job_client(slug)}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KEYCLOAK_GRANTTYPE"] == "client_credentials"
+    assert names.KEYCLOAK_ADMIN_SECRET not in json.dumps(job.inputs)
+
+
+def selects(policy: dict, pod_labels: dict) -> bool:
+    sel = policy["spec"]["podSelector"]
+    assert not sel.get("matchExpressions"), "helper handles matchLabels only"
+    return all(pod_labels.get(k) == v for k, v in (sel.get("matchLabels") or {}).items())
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_realm_job_reaches_only_keycloaks_http_port_and_dns(plans, plan_stack, slug):
+    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+    pod_labels = job.inputs["spec"]["template"]["metadata"]["labels"]
+    policies = [r.inputs for r in plan_stack("shared").kube_objects() if r.inputs.get("kind") == "NetworkPolicy"
+                and ns_of(r) == names.NS_IDENTITY and selects(r.inputs, pod_labels)]
+    egress = [rule for p in policies if "Egress" in p["spec"]["policyTypes"] for rule in p["spec"].get("egress", [])]
+    assert egress, "no policy restricts the realm job's egress"
+    for rule in egress:
+        ports = {(p.get("protocol", "TCP"), p["port"]) for p in rule.get("ports", [])}
+        assert ports, f"egress on every port: {rule}"
+        peers = rule.get("to", [])
+        assert peers and not [p for p in peers if "ipBlock" in p], f"egress to addresses: {rule}"
+        if ports <= {("UDP", 53), ("TCP", 53)}:
+            continue
+        assert ports == {("TCP", names.KEYCLOAK_HTTP_PORT)}
+        assert all(p.get("podSelector", {}).get("matchLabels") == names.KEYCLOAK_POD_LABELS
+                   and "namespaceSelector" not in p for p in peers)
 
 
 def test_federation_links_a_realm_to_the_municipalitys_own_directory(plans):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from components import labels, names
 from components.shared import realm_job as rj
 from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator
+from components.shared.platform import KUBE_API_PORTS
 from components.versions import CHARTS, MANIFESTS
 from finance.prices import load_prices
 from urbanstack.offline import StackPlan
@@ -48,6 +50,7 @@ def one(plan: StackPlan, kind: str, name: str, namespace: str | None = None) -> 
     return manifest(found[0].inputs)
 
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -213,6 +216,79 @@ def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admi
     assert route["parentRefs"][0]["sectionName"] == names.HTTPS_LISTENER_PLATFORM
 
 
+def routes_on(plan: StackPlan, section: str) -> list[dict]:
+    return [manifest(r.inputs) for r in plan.find("HTTPRoute")
+            if any(ref.get("sectionName") == section for ref in manifest(r.inputs)["spec"]["parentRefs"])]
+
+
+def policy_for(plan: StackPlan, route: dict) -> dict:
+    found = [manifest(r.inputs)["spec"] for r in plan.find("SecurityPolicy", namespace=route["metadata"]["namespace"])
+             if {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}
+             in manifest(r.inputs)["spec"].get("targetRefs", [])]
+    assert len(found) == 1, f"route {route['metadata']['name']}: {len(found)} SecurityPolicies"
+    return found[0]
+
+
+def test_the_public_keycloak_host_publishes_only_the_paths_keycloaks_proxy_guide_lists(production):
+    public = set()
+    for route in routes_on(production, names.HTTPS_LISTENER_PLATFORM):
+        paths = {m["path"]["value"] for rule in route["spec"]["rules"] for m in rule["matches"]}
+        if paths == {"/realms/master"}:
+            # The master realm: a longer prefix than /realms, every request denied.
+            assert policy_for(production, route)["authorization"] == {"defaultAction": "Deny"}
+            continue
+        assert all(m["path"]["type"] == "PathPrefix" for rule in route["spec"]["rules"] for m in rule["matches"])
+        public |= paths
+    assert public == {"/realms", "/resources", "/.well-known"}
+
+
+def test_the_admin_console_and_master_realm_are_on_their_own_host_closed_by_default(production):
+    gw = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
+    (listener,) = [lst for lst in gw["listeners"] if lst["name"] == names.HTTPS_LISTENER_ADMIN]
+    assert listener["hostname"] == "id-admin.urbanstack.kreis-guetersloh.example"
+    assert listener["hostname"] in one(production, "Certificate", names.PLATFORM_TLS_SECRET, names.NS_GATEWAY)["spec"]["dnsNames"]
+    (route,) = routes_on(production, names.HTTPS_LISTENER_ADMIN)
+    assert policy_for(production, route)["authorization"] == {"defaultAction": "Deny"}
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["hostname"]["admin"] == "https://id-admin.urbanstack.kreis-guetersloh.example"
+    master = json.loads(revealed(production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs["stringData"])
+                        [rj.CONFIG_KEY])
+    assert master["attributes"]["frontendUrl"] == "https://id-admin.urbanstack.kreis-guetersloh.example"
+
+
+def test_configured_source_ranges_open_the_admin_console_to_those_addresses_only(shared_config):
+    shared_config["urban-stack:keycloakAdmin"] = {"allowedSourceRanges": ["203.0.113.0/24", "2001:db8::/48"]}
+    plan = plan_shared(config=shared_config)
+    (route,) = routes_on(plan, names.HTTPS_LISTENER_ADMIN)
+    assert policy_for(plan, route)["authorization"] == {"defaultAction": "Deny", "rules": [
+        {"name": "allowed-source-ranges", "action": "Allow", "principal": {"clientCIDRs": ["203.0.113.0/24", "2001:db8::/48"]}}]}
+
+
+def test_the_admin_console_cannot_be_opened_to_everyone():
+    from urbanstack.shared_config import ConfigError, parse
+
+    base = {"baseDomain": "urbanstack.example", "operatorName": "Betrieb", "operatorCostCenter": "KST-1",
+            "adminEmail": "betrieb@urbanstack.example"}
+    with pytest.raises(ConfigError, match=r"keycloakAdmin.*everyone"):
+        parse({**base, "keycloakAdmin": {"allowedSourceRanges": ["0.0.0.0/0"]}})
+    with pytest.raises(ConfigError, match=r"keycloakAdmin\.allowedSourceRanges"):
+        parse({**base, "keycloakAdmin": {"allowedSourceRanges": ["not-a-network"]}})
+
+
+def test_the_master_admin_needs_a_one_time_code_and_the_password_alone_gets_no_token():
+    from components.shared.identity import master_realm
+
+    realm = master_realm()
+    flows = {f["alias"]: f for f in realm["authenticationFlows"]}
+    browser = flows[realm["browserFlow"]]
+    assert browser["topLevel"] is True
+    forms = flows[next(e["flowAlias"] for e in browser["authenticationExecutions"] if e["authenticatorFlow"])]
+    steps = {e["authenticator"]: e["requirement"] for e in forms["authenticationExecutions"]}
+    assert steps == {"auth-username-password-form": "REQUIRED", "auth-otp-form": "REQUIRED"}
+    (admin_cli,) = [c for c in realm["clients"] if c["clientId"] == "admin-cli"]
+    assert admin_cli["directAccessGrantsEnabled"] is False
+
+
 def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configuration(production):
     secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
     document = json.loads(revealed(secret["stringData"])[rj.CONFIG_KEY])
@@ -220,14 +296,68 @@ def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configurati
     jobs = production.find("Job", namespace=names.NS_IDENTITY)
     assert len(jobs) == 1
     job = manifest(jobs[0].inputs)
-    raw = revealed(secret["stringData"])[rj.CONFIG_KEY]
-    assert job["metadata"]["name"] == rj.job_name("realm-master", raw)
+    assert job["metadata"]["name"].startswith("realm-master-")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("docker.io/adorsys/keycloak-config-cli:")
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     env = {e["name"]: e for e in container["env"]}
     assert env["KEYCLOAK_URL"]["value"] == rj.KEYCLOAK_INTERNAL_URL
-    assert env["KEYCLOAK_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == names.KEYCLOAK_ADMIN_SECRET
+
+
+def test_the_master_realm_job_logs_in_as_the_bootstrap_service_account_never_with_the_admin_password(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["bootstrapAdmin"]["service"]["secret"] == names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET
+    service = revealed(production.find("Secret", names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET, names.NS_IDENTITY)[0]
+                       .inputs["stringData"])
+    assert set(service) == {"client-id", "client-secret"}
+    (job,) = production.find("Job", namespace=names.NS_IDENTITY)
+    env = {e["name"]: e for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KEYCLOAK_GRANTTYPE"]["value"] == "client_credentials"
+    assert env["KEYCLOAK_CLIENTSECRET"]["valueFrom"]["secretKeyRef"]["name"] == names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET
+    assert "KEYCLOAK_PASSWORD" not in env and "KEYCLOAK_USER" not in env
+
+
+def test_each_municipality_gets_a_realm_job_client_with_admin_roles_of_its_own_realm_only(production):
+    from urbanstack.tenants import load_all
+
+    slugs = sorted(load_all())
+    secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
+    files = revealed(secret["stringData"])
+    master = json.loads(files[rj.CONFIG_KEY])
+    # The municipalities' realms are created (empty) before the master realm that refers to their clients.
+    (job,) = production.find("Job", namespace=names.NS_IDENTITY)
+    env = {e["name"]: e for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["IMPORT_FILES_LOCATIONS"]["value"].split(",") == [
+        *(f"{rj.CONFIG_DIR}/tenant-{slug}.json" for slug in slugs), f"{rj.CONFIG_DIR}/{rj.CONFIG_KEY}"]
+    for slug in slugs:
+        assert json.loads(files[f"tenant-{slug}.json"]) == {"realm": slug}
+    clients = {c["clientId"]: c for c in master["clients"]}
+    for slug in slugs:
+        client = clients[names.realm_job_client(slug)]
+        assert client["serviceAccountsEnabled"] is True and client["publicClient"] is False
+        assert client["standardFlowEnabled"] is False and client["directAccessGrantsEnabled"] is False
+        delivered = revealed(production.find("Secret", names.realm_job_client(slug), names.NS_IDENTITY)[0]
+                             .inputs["stringData"])
+        assert delivered["client-id"] == names.realm_job_client(slug)
+    accounts = {u["username"]: u for u in master["users"]}
+    assert set(accounts) == {f"service-account-{names.realm_job_client(slug)}" for slug in slugs}
+    for slug in slugs:
+        account = accounts[f"service-account-{names.realm_job_client(slug)}"]
+        assert set(account["clientRoles"]) == {f"{slug}-realm"}
+        assert "realmRoles" not in account
+        assert not {"impersonation", "realm-admin", "manage-authorization"} & set(account["clientRoles"][f"{slug}-realm"])
+
+
+def test_no_pod_in_urban_identity_but_the_operator_and_keycloaks_database_reaches_the_kube_api(production):
+    from components.shared.platform import KUBE_API_PORTS
+
+    for policy in policies_in(production, names.NS_IDENTITY):
+        for rule in policy["spec"].get("egress") or []:
+            if any(p.get("port") in KUBE_API_PORTS for p in rule.get("ports", [])) and any(
+                    "ipBlock" in peer for peer in rule.get("to", [])):
+                selected = policy["spec"]["podSelector"].get("matchLabels", {})
+                assert selected in (names.KEYCLOAK_OPERATOR_POD_LABELS, {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
+                                    names.KEYCLOAK_POD_LABELS), f"{policy['metadata']['name']} selects {selected or 'every pod'}"
 
 
 def test_the_master_realm_document_sets_password_brute_force_and_token_policies():
@@ -261,7 +391,7 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
     assert verl["hostname"] == "*.urbanstack.verl.example"
     assert verl["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": "verl-tls", "namespace": "verl"}]
     assert verl["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": "verl"}
-    assert {n for n in by_name if n.startswith("https-") and n != names.HTTPS_LISTENER_PLATFORM} == {
+    assert {n for n in by_name if n.startswith("https-")} - {names.HTTPS_LISTENER_PLATFORM, names.HTTPS_LISTENER_ADMIN} == {
         "https-guetersloh", "https-verl", "https-rheda-wiedenbrueck", "https-rietberg"}
     # The outputs stay the same size however many municipalities there are (every tenant stack reads them);
     # a municipality's listener name is derived, names.https_listener(slug).
@@ -275,9 +405,55 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
 def test_acme_issues_through_the_shared_gateway(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     assert issuer["email"] == "betrieb@urbanstack.kreis-guetersloh.example"
-    ref = issuer["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
-    assert (ref["name"], ref["namespace"], ref["sectionName"]) == (names.GATEWAY_NAME, names.NS_GATEWAY, "http")
+    for solver in issuer["solvers"]:
+        ref = solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+        assert (ref["name"], ref["namespace"]) == (names.GATEWAY_NAME, names.NS_GATEWAY)
     assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
+
+
+def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listener_from_its_own_namespace(production):
+    from urbanstack.tenants import load_all
+
+    tenants = load_all()
+    issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
+    listeners = {lst["name"]: lst for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]}
+    # No default solver: a name outside every selector gets no solver at all.
+    assert all(solver.get("selector") for solver in issuer["solvers"])
+    by_zone = {zone: s for s in issuer["solvers"] for zone in s["selector"].get("dnsZones", [])}
+    assert set(by_zone) == {t.domain for t in tenants.values()}
+    for slug, tenant in tenants.items():
+        section = by_zone[tenant.domain]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"]
+        listener = listeners[section]
+        assert listener["port"] == 80 and listener["hostname"] == f"*.{tenant.domain}"
+        admitted = listener["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]["values"]
+        assert set(admitted) == {slug, names.NS_GATEWAY}
+    (platform,) = [s for s in issuer["solvers"] if "dnsNames" in s["selector"]]
+    assert platform["selector"]["dnsNames"] == one(production, "Certificate", names.PLATFORM_TLS_SECRET,
+                                                   names.NS_GATEWAY)["spec"]["dnsNames"]
+    assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == names.HTTP_LISTENER
+    # No listener admits routes from every namespace (a solver route there would answer for any host).
+    assert all(lst["allowedRoutes"]["namespaces"]["from"] == "Selector" for lst in listeners.values())
+    assert listeners[names.HTTP_LISTENER]["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": names.NS_GATEWAY}
+
+
+def test_every_http_host_is_still_redirected_to_https(production):
+    route = one(production, "HTTPRoute", "https-redirect", names.NS_GATEWAY)["spec"]
+    http = {lst["name"] for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]
+            if lst["protocol"] == "HTTP"}
+    assert {ref["sectionName"] for ref in route["parentRefs"]} == http
+
+
+def test_cert_manager_does_not_aggregate_its_rights_into_admin_and_edit(production):
+    import yaml
+
+    from components.versions import CHARTS
+
+    # The key exists in the pinned chart (defaults to true there) and we turn it off.
+    spec = CHARTS["cert-manager"]
+    upstream = yaml.safe_load((ROOT / "vendor" / "charts" / f"cert-manager-{spec.version}" / "values.yaml").read_text())
+    assert upstream["global"]["rbac"]["aggregateClusterRoles"] is True
+    assert chart(production, "cert-manager")["values"]["global"]["rbac"]["aggregateClusterRoles"] is False
 
 
 def test_an_internal_ca_is_a_self_signed_root_and_a_ca_issuer(dev):
@@ -327,6 +503,64 @@ def test_keycloak_is_reachable_from_the_gateway_and_its_database_from_the_operat
     db = one(production, "NetworkPolicy", f"{names.NS_IDENTITY}-keycloak-db", names.NS_IDENTITY)["spec"]
     assert db["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": names.NS_OPERATORS}
+
+
+def policies_in(plan: StackPlan, namespace: str) -> list[dict]:
+    return [manifest(r.inputs) for r in plan.find("NetworkPolicy") if manifest(r.inputs)["metadata"]["namespace"] == namespace]
+
+
+def selects_monitoring(peer: dict) -> bool:
+    sel = peer.get("namespaceSelector")
+    return sel == {} or (sel or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == names.NS_MONITORING
+
+
+def test_platform_namespaces_admit_only_prometheus_and_only_on_their_metrics_ports(production):
+    from components.shared.monitoring import PROMETHEUS_POD_LABELS, SCRAPE_PORTS
+
+    for ns in names.PLATFORM_NAMESPACES:
+        if ns == names.NS_MONITORING:
+            continue
+        for policy in policies_in(production, ns):
+            for rule in policy["spec"].get("ingress") or []:
+                from_monitoring = [p for p in rule.get("from", []) if selects_monitoring(p)]
+                if not from_monitoring:
+                    continue
+                name = policy["metadata"]["name"]
+                if from_monitoring[0].get("namespaceSelector") == {}:
+                    continue  # every namespace: judged by the other tests (e.g. CloudNativePG's plugin port)
+                assert all(p.get("podSelector", {}).get("matchLabels") == PROMETHEUS_POD_LABELS
+                           for p in from_monitoring), f"{name} admits every pod of urban-monitoring"
+                ports = {p["port"] for p in rule.get("ports", [])}
+                assert ports and ports <= set(SCRAPE_PORTS[ns]), f"{name} admits urban-monitoring on {ports or 'every port'}"
+
+
+def test_only_prometheus_leaves_the_monitoring_namespace_and_only_to_metrics_ports(production):
+    from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS
+
+    allowed = {port for ports in SCRAPE_PORTS.values() for port in ports} | set(NODE_SCRAPE_PORTS)
+    for policy in policies_in(production, names.NS_MONITORING):
+        name = policy["metadata"]["name"]
+        for rule in policy["spec"].get("egress") or []:
+            to_others = [p for p in rule.get("to", []) if "namespaceSelector" in p or "ipBlock" in p]
+            ports = {p["port"] for p in rule.get("ports", [])}
+            if not to_others or ports <= {53} | set(KUBE_API_PORTS):
+                continue
+            assert policy["spec"]["podSelector"] == {"matchLabels": PROMETHEUS_POD_LABELS}, name
+            assert ports and ports <= allowed, f"{name}: egress on {ports or 'every port'}"
+
+
+def test_grafana_gets_a_generated_admin_password_from_a_secret_of_our_own(production):
+    from components.shared.monitoring import GRAFANA_ADMIN_SECRET
+
+    grafana = chart(production, "kube-prometheus-stack")["values"]["grafana"]
+    assert "adminPassword" not in grafana
+    assert grafana["admin"] == {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                                "passwordKey": "admin-password"}
+    data = revealed(production.find("Secret", GRAFANA_ADMIN_SECRET, names.NS_MONITORING)[0].inputs["stringData"])
+    assert set(data) == {"admin-user", "admin-password"}
+    generated = [r for r in production.of_type("random:index/randomPassword:RandomPassword")
+                 if r.name == "grafana-admin-password"]
+    assert len(generated) == 1 and generated[0].inputs["length"] >= 32
 
 
 def test_namespaces_carry_pod_security_labels_and_priority_classes_exist(production):

@@ -30,6 +30,24 @@ class Tls(_Strict):
     )
 
 
+class KeycloakAdmin(_Strict):
+    """Keycloak's admin console and master realm, served only at `id-admin.<baseDomain>`."""
+
+    allowedSourceRanges: list[pydantic.IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Client address ranges (CIDR) that may reach the admin console and the master realm; "
+        "empty (the default): nobody. The Gateway sees the client's own address (Envoy's Service keeps it: "
+        "`externalTrafficPolicy: Local`).",
+    )
+
+    @model_validator(mode="after")
+    def _not_everyone(self):
+        for net in self.allowedSourceRanges:
+            if net.prefixlen == 0:
+                raise ValueError(f"keycloakAdmin.allowedSourceRanges: {net} would open the admin console to everyone")
+        return self
+
+
 class ExternalS3(_Strict):
     """An S3-compatible provider outside the cluster (storage mode `external`)."""
 
@@ -79,6 +97,9 @@ class SharedConfig(_Strict):
     adminEmail: pydantic.EmailStr = Field(description="Operator's e-mail: ACME account and alert receiver.")
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
     storage: Storage = Field(default_factory=Storage, description="Object and block storage.")
+    keycloakAdmin: KeycloakAdmin = Field(
+        default_factory=KeycloakAdmin, description="Who may reach Keycloak's admin console (closed by default)."
+    )
 
     @property
     def replicas(self) -> int:

@@ -1,17 +1,30 @@
 """cert-manager's ClusterIssuer ``urban-issuer``, by config ``tls.issuer``:
 
 * ``acme``: an ACME account (``tls.acmeServer``, e-mail ``adminEmail``) solving HTTP-01 challenges with an
-  HTTPRoute on the shared Gateway's ``http`` listener (cert-manager's Gateway API support);
+  HTTPRoute on the shared Gateway (cert-manager's Gateway API support). One solver per municipality, selected
+  by its domain (``selector.dnsZones``), attaches to that municipality's own listener ``http-<slug>``
+  (``*.<domain>``, routes from its namespace only); one solver for the platform's hosts (``selector.dnsNames``)
+  attaches to ``http`` (routes from ``urban-gateway`` only). There is no default solver: a name outside these
+  selectors gets no challenge solver (cert-manager v1.19 ``ACMEChallengeSolver.selector``: "If not specified,
+  the solver will be treated as the 'default' solver"), and a solver route created in another namespace than
+  the listener admits is never attached, so no namespace can prove control of a name that is not its own;
 * ``internal-ca``: a self-signed root (ClusterIssuer ``urban-selfsigned`` → CA Certificate
   ``urban-root-ca`` in ``urban-cert-manager``, the namespace cert-manager reads ClusterIssuer secrets from)
   and a CA ClusterIssuer ``urban-issuer`` on it. Browsers must trust the root (distribute
   ``urban-root-ca``'s ``ca.crt``); meant for closed networks and tests.
 
 Certificates of the platform (``platform-tls``) and of every municipality (``<slug>-tls``) use ``urban-issuer``.
+Only the platform requests certificates: cert-manager's chart does not aggregate its ``cert-manager-edit``
+ClusterRole into ``admin``/``edit`` (``global.rbac.aggregateClusterRoles: false``, ``components/shared/operators.py``)
+and the municipality groups' Roles (``components/tenant/tenancy.py``) grant nothing of cert-manager. cert-manager's
+approver-policy is not installed, so the CA issuer of mode ``internal-ca`` would sign whatever a permitted
+requester asks (``isCA: true`` included): the permission to create Certificates or CertificateRequests is the
+boundary, and only the platform's stacks hold it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -25,22 +38,35 @@ ROOT_CA = "urban-root-ca"
 ACME_ACCOUNT_KEY = "urban-issuer-acme-account"
 
 
-def acme_spec(cfg) -> dict[str, Any]:
+def platform_hosts(cfg) -> list[str]:
+    """DNS names of the platform certificate ``platform-tls``."""
+    return [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}", f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"]
+
+
+def _solver(section: str, selector: dict[str, list[str]]) -> dict[str, Any]:
+    return {"selector": selector, "http01": {"gatewayHTTPRoute": {"parentRefs": [{
+        "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": names.GATEWAY_NAME,
+        "namespace": names.NS_GATEWAY, "sectionName": section,
+    }]}}}
+
+
+def acme_spec(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
+    """ACME ClusterIssuer: one HTTP-01 solver per municipality on its own listener, one for the platform hosts."""
+    solvers = [_solver(names.HTTP_LISTENER, {"dnsNames": platform_hosts(cfg)})]
+    solvers += [_solver(names.http_listener(slug), {"dnsZones": [str(tenant.domain)]})
+                for slug, tenant in sorted(tenants.items())]
     return {"acme": {
         "email": str(cfg.adminEmail),
         "server": str(cfg.tls.acmeServer),
         "privateKeySecretRef": {"name": ACME_ACCOUNT_KEY},
-        "solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{
-            "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": names.GATEWAY_NAME,
-            "namespace": names.NS_GATEWAY, "sectionName": names.HTTP_LISTENER,
-        }]}}}],
+        "solvers": solvers,
     }}
 
 
 class Certificates(pulumi.ComponentResource):
     """The platform's ClusterIssuer (ACME or internal CA)."""
 
-    def __init__(self, name: str, cfg, namespace: pulumi.Resource, operators,
+    def __init__(self, name: str, cfg, tenants: Mapping[str, Any], namespace: pulumi.Resource, operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:certificates", name, None, opts)
         after = pulumi.ResourceOptions(depends_on=[namespace, operators.cert_manager])
@@ -52,7 +78,7 @@ class Certificates(pulumi.ComponentResource):
                 opts=child(self, pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=extra or []))))
 
         if cfg.tls.issuer == "acme":
-            self.issuer = cluster_issuer(names.CLUSTER_ISSUER, acme_spec(cfg))
+            self.issuer = cluster_issuer(names.CLUSTER_ISSUER, acme_spec(cfg, tenants))
         else:
             self.self_signed = cluster_issuer(SELF_SIGNED, {"selfSigned": {}})
             self.root_ca = k8s.apiextensions.CustomResource(

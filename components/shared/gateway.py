@@ -6,14 +6,22 @@ One GatewayClass ``urban-envoy`` (its data plane configured by an ``EnvoyProxy``
 ==================  =====  =========================  ===================================================
 listener            port   hostname                   routes from / certificate
 ==================  =====  =========================  ===================================================
-``http``            80     (any)                      every namespace: ACME HTTP-01 solvers; everything
-                                                      else is redirected to HTTPS
+``http``            80     (any)                      ``urban-gateway`` only: the HTTPS redirect and the
+                                                      HTTP-01 solvers of the platform certificate
+``http-<slug>``     80     ``*.<tenant domain>``      namespace ``<slug>`` (its HTTP-01 solvers) and
+                                                      ``urban-gateway`` (the HTTPS redirect)
 ``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
+``https-admin``     443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
+                                                      only to ``keycloakAdmin.allowedSourceRanges``)
 ``https-<slug>``    443    ``*.<tenant domain>``      namespace ``<slug>`` only; Secret ``<slug>-tls`` in
                                                       ``<slug>`` (its Certificate and the ReferenceGrant
                                                       that lets the Gateway read it come from the
                                                       municipality's stack)
 ==================  =====  =========================  ===================================================
+
+A route attaches only to a listener whose hostname matches its own, and a municipality's namespace is admitted
+only by its own listeners: an HTTP-01 solver created in one municipality's namespace can never answer for
+another municipality's or the platform's hosts (see ``components/shared/certificates.py``).
 
 Why Envoy Gateway: it is maintained (CNCF, Envoy project), implements the Gateway API natively and passes
 its conformance tests, and runs its data plane unprivileged; ingress-nginx is retired.
@@ -29,22 +37,40 @@ import pulumi_kubernetes as k8s
 
 from components import labels, names
 from components.k8s import child, meta
+from components.shared.certificates import platform_hosts
 from components.shared.operators import ENVOY_GATEWAY_CONTROLLER, RESTRICTED_CONTAINER
 from components.shared.profile import Profile, spread
 
 MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+MAX_LISTENERS = 64
+"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (vendor/crds/gateway.networking.k8s.io/gateway_v1.json):
+two per municipality (HTTP and HTTPS) plus the platform's three, so at most 30 municipalities share one Gateway."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
     "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
 }
 
 
-def routes_from(namespace: str) -> dict[str, Any]:
-    """``allowedRoutes`` admitting HTTPRoutes of one namespace only."""
-    return {"namespaces": {"from": "Selector",
-                           "selector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}
+def routes_from(namespace: str, *more: str) -> dict[str, Any]:
+    """``allowedRoutes`` admitting HTTPRoutes of the given namespaces only."""
+    if not more:
+        return {"namespaces": {"from": "Selector",
+                               "selector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}
+    return {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [namespace, *more]}]}}}
+
+
+def tenant_http_listener(slug: str, domain: str) -> dict[str, Any]:
+    """A municipality's HTTP listener: ``*.<domain>``; its own solvers and the platform's HTTPS redirect."""
+    return {"name": names.http_listener(slug), "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
+            "allowedRoutes": routes_from(slug, names.NS_GATEWAY)}
+
+
+def http_listener_names(tenants: Mapping[str, Any]) -> list[str]:
+    """Every HTTP listener: the HTTPS redirect attaches to all of them."""
+    return [names.HTTP_LISTENER, *(names.http_listener(slug) for slug in sorted(tenants))]
 
 
 def tenant_listener(slug: str, domain: str) -> dict[str, Any]:
@@ -63,7 +89,7 @@ def tenant_listener(slug: str, domain: str) -> dict[str, Any]:
 def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every listener of the shared Gateway (see the module docstring)."""
     out = [
-        {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": routes_from(names.NS_GATEWAY)},
         {
             "name": names.HTTPS_LISTENER_PLATFORM,
             "protocol": "HTTPS",
@@ -73,8 +99,22 @@ def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
                 {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
             "allowedRoutes": routes_from(names.NS_IDENTITY),
         },
+        {
+            # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
+            "name": names.HTTPS_LISTENER_ADMIN,
+            "protocol": "HTTPS",
+            "port": 443,
+            "hostname": f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}",
+            "tls": {"mode": "Terminate", "certificateRefs": [
+                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
+            "allowedRoutes": routes_from(names.NS_IDENTITY),
+        },
     ]
+    out += [tenant_http_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
     out += [tenant_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
+    if len(out) > MAX_LISTENERS:
+        raise ValueError(f"tenants/: {len(tenants)} municipalities need {len(out)} listeners on the shared Gateway, "
+                         f"the Gateway API allows at most {MAX_LISTENERS}")
     return out
 
 
@@ -130,7 +170,7 @@ class Gateway(pulumi.ComponentResource):
             metadata=meta(names.PLATFORM_TLS_SECRET, ns),
             spec={
                 "secretName": names.PLATFORM_TLS_SECRET,
-                "dnsNames": [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"],
+                "dnsNames": platform_hosts(cfg),
                 "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": names.CLUSTER_ISSUER},
                 "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
             },
@@ -144,7 +184,8 @@ class Gateway(pulumi.ComponentResource):
             "https-redirect", api_version=GATEWAY_API, kind="HTTPRoute",
             metadata=meta("https-redirect", ns),
             spec={
-                "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": ns, "sectionName": names.HTTP_LISTENER}],
+                "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": ns, "sectionName": section}
+                               for section in http_listener_names(tenants)],
                 "rules": [{"filters": [{"type": "RequestRedirect",
                                         "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
             },

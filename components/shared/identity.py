@@ -2,14 +2,27 @@
 
 * bootstrap admin: user name and a 32-character password from pulumi-random in Secret
   ``names.KEYCLOAK_ADMIN_SECRET`` (keys ``username``/``password``); the Keycloak operator creates the master
-  realm's admin from it, realm jobs log in with it; both values are secret stack outputs;
+  realm's admin from it (a person: the master realm's browser flow demands a one-time code, and the
+  password alone gets no token, see :func:`master_realm`); both values are secret stack outputs;
+* bootstrap service account: ``names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET`` (``client-id``/``client-secret``,
+  Keycloak CR ``spec.bootstrapAdmin.service``); only the master realm job logs in with it;
+* one service-account client ``realm-job-<slug>`` per municipality in the master realm, holding admin roles of
+  realm ``<slug>`` only (client ``<slug>-realm`` of the master realm, :data:`REALM_JOB_ROLES`); its secret in
+  Secret ``realm-job-<slug>`` here is what that municipality's realm job logs in with. The master realm job
+  creates each municipality's (empty) realm first, so that its ``<slug>-realm`` client exists;
 * database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
   store, or to ``storage.external.platformBucket`` of the external provider;
-* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway
-  (HTTPRoute on the Gateway's ``https-platform`` listener), plain HTTP inside the cluster behind
-  NetworkPolicies; the operator's own Ingress and NetworkPolicy are off (the platform manages both);
+* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
+  plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
+  (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
+  ("Exposed path recommendations", keycloak.org/server/reverseproxy) lists as exposed: ``/realms/``,
+  ``/resources/``, ``/.well-known/`` (not ``/``, ``/admin/``, ``/metrics``, ``/health``), and not the master
+  realm. The admin console and the master realm are served at ``id-admin.<baseDomain>`` (listener
+  ``https-admin``; Keycloak ``hostname-admin`` and the master realm's ``frontendUrl``), open only to the
+  client addresses of ``keycloakAdmin.allowedSourceRanges`` (Envoy Gateway ``SecurityPolicy`` authorization,
+  default deny);
 * master realm hardening (``components/realm_policy.py``) applied declaratively by keycloak-config-cli
   (``realm_job``), re-run whenever the document changes.
 """
@@ -17,6 +30,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -25,10 +39,10 @@ import pulumi_random as random
 
 from components import names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
-from components.k8s import child, http_route, meta, pdb, secret
+from components.k8s import child, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
-from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, realm_job
+from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
 from components.versions import IMAGES
 
 ADMIN_USERNAME = "urban-admin"
@@ -55,13 +69,148 @@ MASTER_REALM_OVERRIDES: dict[str, Any] = {
 }
 
 
+BOOTSTRAP_SERVICE_CLIENT = "urban-platform-admin"
+"""Client id of the bootstrap service account (the master realm job's login)."""
+REALM_JOB_ROLES = (
+    "view-realm", "manage-realm", "view-users", "manage-users", "query-users", "query-groups",
+    "view-clients", "manage-clients", "query-clients", "view-identity-providers", "manage-identity-providers",
+    "view-events", "manage-events",
+)
+"""Roles of client ``<slug>-realm`` (master realm) a municipality's realm job gets: everything keycloak-config-cli
+writes in a realm document (settings, flows and components: manage-realm; groups and users: manage-users; clients
+and client roles: manage-clients; federation: manage-identity-providers; event settings: manage-events), never
+``impersonation`` or authorization services. Keycloak creates client ``<realm>-realm`` in the master realm for every
+realm; its roles grant admin rights in that realm only. keycloak-config-cli also reads ``/admin/serverinfo``
+(6.4.0 ``KeycloakProvider.getKeycloakVersion``), which Keycloak allows to any caller with an admin role of some
+realm (``AdminRoot.getServerInfo``: ``AdminPermissions.realms(...).isAdmin()``)."""
+BROWSER_FLOW = "browser with one-time code"
+
+MASTER_BROWSER_FLOWS: list[dict[str, Any]] = [
+    # Like Keycloak's built-in "browser" flow, but the one-time code (OTP) is REQUIRED, not conditional: a user
+    # without a configured authenticator is sent through the CONFIGURE_TOTP required action at the next login
+    # (Keycloak server administration guide, "Authentication flows": a REQUIRED execution the user has not set up
+    # triggers its required action). Representation as in keycloak-config-cli 6.4.0's own test
+    # src/test/resources/import-files/auth-flows/16_update_realm__add_and_set_custom_browser-flow.json.
+    {"alias": BROWSER_FLOW, "description": "Password and one-time code for every login to the master realm",
+     "providerId": "basic-flow", "topLevel": True, "builtIn": False,
+     "authenticationExecutions": [
+         {"authenticator": "auth-cookie", "authenticatorFlow": False, "requirement": "ALTERNATIVE",
+          "priority": 10, "userSetupAllowed": False},
+         {"flowAlias": f"{BROWSER_FLOW} forms", "authenticatorFlow": True, "requirement": "ALTERNATIVE",
+          "priority": 20, "userSetupAllowed": False},
+     ]},
+    {"alias": f"{BROWSER_FLOW} forms", "description": "Password, then one-time code",
+     "providerId": "basic-flow", "topLevel": False, "builtIn": False,
+     "authenticationExecutions": [
+         {"authenticator": "auth-username-password-form", "authenticatorFlow": False, "requirement": "REQUIRED",
+          "priority": 10, "userSetupAllowed": False},
+         {"authenticator": "auth-otp-form", "authenticatorFlow": False, "requirement": "REQUIRED",
+          "priority": 20, "userSetupAllowed": False},
+     ]},
+]
+
+
+PUBLIC_PATHS = ("/realms", "/resources", "/.well-known")
+"""Keycloak 26.4 reverse-proxy guide, "Exposed path recommendations": the paths to expose (Gateway API
+``PathPrefix`` matches whole path elements: ``/realms`` matches ``/realms/x``, not ``/realmsx``)."""
+MASTER_REALM_PATH = "/realms/master"
+ADMIN_ROUTE = "keycloak-admin"
+MASTER_CLOSED_ROUTE = "keycloak-master-closed"
+SECURITY_POLICY_API = "gateway.envoyproxy.io/v1alpha1"
+
+
 def keycloak_host(cfg) -> str:
     return f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"
 
 
-def master_realm() -> dict[str, Any]:
-    """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides."""
-    return {"realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES}
+def admin_host(cfg) -> str:
+    return f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"
+
+
+def _route(host: str, section: str, paths: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": names.NS_GATEWAY, "sectionName": section}],
+        "hostnames": [host],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": p}} for p in paths],
+                   "backendRefs": [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]}],
+    }
+
+
+def public_route_spec(cfg) -> dict[str, Any]:
+    """``id.<baseDomain>``: the recommended public paths only."""
+    return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, PUBLIC_PATHS)
+
+
+def master_closed_route_spec(cfg) -> dict[str, Any]:
+    """``id.<baseDomain>/realms/master``: a longer prefix than ``/realms`` (it wins, Gateway API HTTPRoute
+    precedence), attached to a SecurityPolicy that denies every request."""
+    return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, (MASTER_REALM_PATH,))
+
+
+def admin_route_spec(cfg) -> dict[str, Any]:
+    """``id-admin.<baseDomain>``: the admin console, its API and the master realm."""
+    return _route(admin_host(cfg), names.HTTPS_LISTENER_ADMIN, ("/",))
+
+
+def source_policy_spec(route: str, ranges: list[str]) -> dict[str, Any]:
+    """Envoy Gateway v1.5 SecurityPolicy on one HTTPRoute: allow the client address ranges, deny everything else
+    (``authorization.defaultAction``; rules need ``action`` and ``principal``, ``principal.clientCIDRs``:
+    vendor/crds/gateway.envoyproxy.io/securitypolicy_v1alpha1.json)."""
+    authorization: dict[str, Any] = {"defaultAction": "Deny"}
+    if ranges:
+        authorization["rules"] = [{"name": "allowed-source-ranges", "action": "Allow",
+                                   "principal": {"clientCIDRs": list(ranges)}}]
+    return {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route}],
+            "authorization": authorization}
+
+
+def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
+    """The master realm's service-account client of a municipality's realm job (client credentials only)."""
+    return {
+        "clientId": names.realm_job_client(slug), "name": f"Realm job of {slug}", "enabled": True,
+        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
+        "secret": secret, "serviceAccountsEnabled": True, "standardFlowEnabled": False,
+        "implicitFlowEnabled": False, "directAccessGrantsEnabled": False, "frontchannelLogout": False,
+    }
+
+
+def realm_job_account(slug: str) -> dict[str, Any]:
+    """The client's service-account user (Keycloak names it ``service-account-<clientId>``) and its roles."""
+    # keycloak-config-cli 6.4.0 finds the existing user by name and sets its client roles (as in its own test
+    # src/test/resources/import-files/clients/11_update_realm__add_authorization.json).
+    return {"username": f"service-account-{names.realm_job_client(slug)}", "enabled": True,
+            "serviceAccountClientId": names.realm_job_client(slug),
+            "clientRoles": {f"{slug}-realm": list(REALM_JOB_ROLES)}}
+
+
+def empty_realm(slug: str) -> dict[str, Any]:
+    """What the master realm job creates of a municipality's realm: only the realm (disabled until its own job
+    configures it). Everything else stays untouched: keycloak-config-cli 6.4.0 imports and records state only
+    for the parts a document contains (``StateService``: ``if (clients == null) return;`` etc.)."""
+    return {"realm": slug}
+
+
+def master_realm(client_secrets: Mapping[str, Any] | None = None, frontend_url: str | None = None) -> dict[str, Any]:
+    """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides, a
+    second factor for every login, no password-only tokens, and one realm-job client per municipality
+    (``client_secrets``: slug -> client secret)."""
+    slugs = sorted(client_secrets or {})
+    # The master realm's own URLs (its login pages, the admin console's sign-in) on the admin host: with only
+    # hostname-admin set, the admin console still signs in through the realm's frontend URL on the public host
+    # (keycloak/keycloak discussions 36723, 46646).
+    frontend = {"attributes": {"frontendUrl": frontend_url}} if frontend_url else {}
+    return {
+        "realm": "master", "enabled": True, **REALM_SECURITY, **MASTER_REALM_OVERRIDES, **frontend,
+        "authenticationFlows": MASTER_BROWSER_FLOWS,
+        "browserFlow": BROWSER_FLOW,
+        "clients": [
+            # The password of the master admin alone must not yield a token (kcadm's default client): the
+            # direct-access grant bypasses the browser flow and its one-time code.
+            {"clientId": "admin-cli", "directAccessGrantsEnabled": False},
+            *(realm_job_client(slug, client_secrets[slug]) for slug in slugs),
+        ],
+        "users": [realm_job_account(slug) for slug in slugs],
+    }
 
 
 def database_spec(cfg, profile: Profile) -> dict[str, Any]:
@@ -109,9 +258,16 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
             "usernameSecret": {"name": DB_APP_SECRET, "key": "username"},
             "passwordSecret": {"name": DB_APP_SECRET, "key": "password"},
         },
-        "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET}},
+        # Keycloak operator 26.4 CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
+        # both are created only when the master realm is created (an existing installation: see docs/operations.md).
+        "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
+                           "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
         "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT},
-        "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "backchannelDynamic": True},
+        # hostname-admin (Keycloak 26.4 "Configuring the hostname (v2)": exposing the administration console
+        # on a separate hostname); the admin REST API stays reachable on the frontend host unless the proxy
+        # blocks it, which the public route does (PUBLIC_PATHS).
+        "hostname": {"hostname": f"https://{keycloak_host(cfg)}", "admin": f"https://{admin_host(cfg)}",
+                     "backchannelDynamic": True},
         "proxy": {"headers": "xforwarded"},
         "ingress": {"enabled": False},
         "networkPolicy": {"enabled": False},
@@ -131,7 +287,8 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, opts: pulumi.ResourceOptions | None = None):
+                 operators, storage, tenants: Mapping[str, Any] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
         in_ns = pulumi.ResourceOptions(depends_on=[namespace])
@@ -143,6 +300,23 @@ class Identity(pulumi.ComponentResource):
                                    {"username": ADMIN_USERNAME, "password": self.admin_password.result},
                                    opts=pulumi.ResourceOptions(depends_on=[namespace],
                                                                additional_secret_outputs=["stringData"]))
+        self.service_secret_value = random.RandomPassword(
+            "keycloak-bootstrap-service-secret", length=40, special=False, opts=child(self))
+        self.service_secret = secret(self, names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET, ns,
+                                     {"client-id": BOOTSTRAP_SERVICE_CLIENT,
+                                      "client-secret": self.service_secret_value.result},
+                                     opts=pulumi.ResourceOptions(depends_on=[namespace],
+                                                                 additional_secret_outputs=["stringData"]))
+        client_secrets: dict[str, Any] = {}
+        self.realm_job_secrets: dict[str, k8s.core.v1.Secret] = {}
+        for slug in sorted(tenants or {}):
+            value = random.RandomPassword(f"{names.realm_job_client(slug)}-secret", length=40, special=False,
+                                          opts=child(self))
+            client_secrets[slug] = value.result
+            self.realm_job_secrets[slug] = secret(
+                self, names.realm_job_client(slug), ns,
+                {"client-id": names.realm_job_client(slug), "client-secret": value.result},
+                opts=pulumi.ResourceOptions(depends_on=[namespace], additional_secret_outputs=["stringData"]))
         backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
         if cfg.storage.mode == "rook-ceph":
             self.backup_bucket = k8s.apiextensions.CustomResource(
@@ -180,17 +354,36 @@ class Identity(pulumi.ComponentResource):
             metadata=meta(names.KEYCLOAK_NAME, ns, annotations={"pulumi.com/waitFor": "condition=Ready"}),
             spec=keycloak_spec(cfg, profile),
             opts=child(self, pulumi.ResourceOptions(
-                depends_on=[namespace, operators.keycloak, self.database, self.admin_secret])),
+                depends_on=[namespace, operators.keycloak, self.database, self.admin_secret, self.service_secret])),
         )
         self.pdbs = []
         if profile.keycloak_instances > 1:
             self.pdbs.append(pdb(self, names.KEYCLOAK_NAME, ns, names.KEYCLOAK_POD_LABELS, opts=in_ns))
-        self.route = http_route(self, names.KEYCLOAK_NAME, ns, keycloak_host(cfg), names.KEYCLOAK_SERVICE,
-                                names.KEYCLOAK_HTTP_PORT, names.GATEWAY_NAME, names.NS_GATEWAY,
-                                section=names.HTTPS_LISTENER_PLATFORM, opts=in_ns)
+        def gateway_object(kind: str, obj_name: str, spec: dict, api: str = "gateway.networking.k8s.io/v1",
+                           after: list | None = None):
+            return k8s.apiextensions.CustomResource(
+                f"{obj_name}-{kind.lower()}" if kind == "SecurityPolicy" else obj_name, api_version=api, kind=kind,
+                metadata=meta(obj_name, ns), spec=spec,
+                opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, *(after or [])])))
+
+        self.route = gateway_object("HTTPRoute", names.KEYCLOAK_NAME, public_route_spec(cfg))
+        # The SecurityPolicies exist before their routes: no moment in which a route is open.
+        self.master_closed_policy = gateway_object("SecurityPolicy", MASTER_CLOSED_ROUTE,
+                                                   source_policy_spec(MASTER_CLOSED_ROUTE, []), SECURITY_POLICY_API)
+        self.master_closed_route = gateway_object("HTTPRoute", MASTER_CLOSED_ROUTE, master_closed_route_spec(cfg),
+                                                  after=[self.master_closed_policy])
+        ranges = [str(net) for net in cfg.keycloakAdmin.allowedSourceRanges]
+        self.admin_policy = gateway_object("SecurityPolicy", ADMIN_ROUTE, source_policy_spec(ADMIN_ROUTE, ranges),
+                                           SECURITY_POLICY_API)
+        self.admin_route = gateway_object("HTTPRoute", ADMIN_ROUTE, admin_route_spec(cfg), after=[self.admin_policy])
+        # The municipalities' realms are created first (each gets its client "<slug>-realm" in the master realm),
+        # then the master realm with the realm-job clients that hold roles of exactly those clients.
+        master_document = pulumi.Output.secret(pulumi.Output.from_input(master_realm(client_secrets, f"https://{admin_host(cfg)}")).apply(
+            lambda doc: json.dumps(doc, sort_keys=True, indent=1)))
         self.master_secret, self.master_job = realm_job(
-            self, "realm-master", json.dumps(master_realm(), sort_keys=True, indent=1), namespace=ns,
-            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.admin_secret]))
+            self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
+            before=[(f"tenant-{slug}.json", json.dumps(empty_realm(slug), sort_keys=True)) for slug in sorted(tenants or {})],
+            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]))
         self.outputs: dict[str, Any] = {
             "keycloakUrl": f"https://{keycloak_host(cfg)}",
             "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,

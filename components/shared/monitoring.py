@@ -7,6 +7,11 @@
   (:func:`platform_prices`, OpenCost custom pricing from ``finance/prices.yaml``); its ``/allocation`` API aggregates by namespace or by
   the cost labels (``aggregate=label:urban-stack/tenant``). One replica: OpenCost is not clustered.
   Its UI is off (the API is what finance reads); the exporter runs non-root with a read-only root filesystem.
+* Grafana's admin password is generated (pulumi-random) into Secret ``grafana-admin``; the chart's own Secret
+  (a password from ``randAlphaNum`` at every render) is not created.
+* Only Prometheus leaves the namespace to scrape, and only to the ports of what it scrapes
+  (:data:`SCRAPE_PORTS`); platform namespaces admit Prometheus on exactly those ports
+  (``components/shared/platform.py``).
 * The namespace enforces Pod Security ``privileged``: node-exporter needs the host's network and PID
   namespaces to report node metrics; every other pod here still runs restricted settings.
 """
@@ -16,8 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_random as random
 
 from components import names
+from components.k8s import child, secret
 from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
 from components.shared.profile import Profile
 
@@ -26,6 +33,35 @@ KPS_FULLNAME = "kps"
 PROMETHEUS_SERVICE = f"{KPS_FULLNAME}-prometheus"
 PROMETHEUS_PORT = 9090
 PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{names.NS_MONITORING}.svc:{PROMETHEUS_PORT}"
+
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": PROMETHEUS_SERVICE}
+"""Labels the Prometheus operator puts on the pods of Prometheus ``kps-prometheus`` (CRD ``Prometheus``
+``spec.podMetadata``, vendored kube-prometheus-stack 79.7.1 charts/crds/crds/crd-prometheuses.yaml: "app.kubernetes.io/name"
+set to "prometheus", "operator.prometheus.io/name" set to the name of the Prometheus object; the object's name is
+``<fullname>-prometheus``, templates/_helpers.tpl ``kube-prometheus-stack.prometheus.crname``)."""
+SCRAPE_PORTS: dict[str, tuple[int, ...]] = {
+    # CloudNativePG operator: PodMonitor on container port "metrics" 8080 (vendored chart cloudnative-pg 0.26.1,
+    # templates/podmonitor.yaml, deployment.yaml).
+    names.NS_OPERATORS: (8080,),
+    # cert-manager controller, webhook, cainjector: ServiceMonitor on 9402 (vendored chart cert-manager v1.19.1,
+    # templates/servicemonitor.yaml, service.yaml, *-deployment.yaml containerPort 9402).
+    names.NS_CERT_MANAGER: (9402,),
+    # Keycloak: the operator's ServiceMonitor (Keycloak CR spec.serviceMonitor, enabled by default) on the
+    # management interface 9000; Keycloak's database: CloudNativePG PodMonitor on the instance exporter 9187
+    # (CloudNativePG documentation "Monitoring": port 9187, named "metrics").
+    names.NS_IDENTITY: (names.KEYCLOAK_MANAGEMENT_PORT, 9187),
+    # Rook-Ceph (CephCluster monitoring.enabled): ceph-mgr's exporter 9283 (rook pkg/operator/ceph/cluster/mgr
+    # DefaultMetricsPort) and ceph-exporter 9926 (rook pkg/operator/ceph/cluster/nodedaemon/exporter.go).
+    names.NS_STORAGE: (9283, 9926),
+    # CoreDNS: the chart's coreDns ServiceMonitor, port 9153 (values.yaml coreDns.service.port).
+    "kube-system": (9153,),
+}
+"""Namespace -> ports Prometheus scrapes there. ``urban-gateway`` has nothing scraped; ``urban-monitoring``
+itself is reached inside the namespace."""
+NODE_SCRAPE_PORTS = (9100, 10250)
+"""On the nodes' addresses: node-exporter (host network, 9100) and the kubelets (10250)."""
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER = "admin"
 
 HOURS_PER_MONTH = 730
 """8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
@@ -105,7 +141,12 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
                 "priorityClassName": names.PRIORITY_PLATFORM,
             },
         },
-        "grafana": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
+        # Grafana chart 10.2.0 (vendored under kube-prometheus-stack 79.7.1 charts/grafana): with
+        # admin.existingSecret set, templates/secret.yaml renders no Secret of its own and the pod reads
+        # GF_SECURITY_ADMIN_USER/PASSWORD from admin.userKey/admin.passwordKey of that Secret (_pod.tpl).
+        "grafana": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM,
+                    "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                              "passwordKey": "admin-password"}},
         "kube-state-metrics": {"customLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
         "prometheus-node-exporter": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
     }
@@ -139,9 +180,15 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:monitoring", name, None, opts)
-        in_ns = pulumi.ResourceOptions(depends_on=[namespace])
+        self.grafana_password = random.RandomPassword("grafana-admin-password", length=32, special=False,
+                                                      opts=child(self))
+        self.grafana_secret = secret(self, GRAFANA_ADMIN_SECRET, names.NS_MONITORING,
+                                     {"admin-user": GRAFANA_ADMIN_USER, "admin-password": self.grafana_password.result},
+                                     opts=pulumi.ResourceOptions(depends_on=[namespace],
+                                                                 additional_secret_outputs=["stringData"]))
         self.prometheus = helm_chart(self, "kube-prometheus-stack", names.NS_MONITORING,
-                                     prometheus_values(profile, cfg), in_ns)
+                                     prometheus_values(profile, cfg),
+                                     pulumi.ResourceOptions(depends_on=[namespace, self.grafana_secret]))
         self.opencost = helm_chart(self, "opencost", names.NS_MONITORING, opencost_values(cfg),
                                    pulumi.ResourceOptions(depends_on=[namespace, self.prometheus]))
         self.register_outputs({})

@@ -108,7 +108,11 @@ def cert_manager_values(profile: Profile) -> dict[str, Any]:
     ha = profile.controller_replicas > 1
     values: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
-        "global": {"priorityClassName": names.PRIORITY_PLATFORM, "commonLabels": pod_labels()},
+        # No aggregation of cert-manager-edit/-view into admin/edit/view (default true, vendored chart
+        # cert-manager-v1.19.1 values.yaml global.rbac.aggregateClusterRoles, templates/rbac.yaml): only the
+        # platform requests certificates (components/shared/certificates.py).
+        "global": {"priorityClassName": names.PRIORITY_PLATFORM, "commonLabels": pod_labels(),
+                   "rbac": {"aggregateClusterRoles": False}},
         # cert-manager ≥ 1.15: solve HTTP-01 with HTTPRoutes on the shared Gateway.
         "config": {
             "apiVersion": "controller.config.cert-manager.io/v1alpha1",

@@ -27,7 +27,7 @@ from components.k8s import child, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
 from components.shared.identity import Identity
-from components.shared.monitoring import Monitoring
+from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS, Monitoring
 from components.shared.operators import Operators
 from components.shared.profile import profile_of
 from components.shared.storage import Storage
@@ -64,6 +64,13 @@ WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
 API_CLIENT_NAMESPACES = (names.NS_OPERATORS, names.NS_CERT_MANAGER, names.NS_GATEWAY, names.NS_IDENTITY,
                          names.NS_MONITORING, names.NS_STORAGE)
 """Namespaces with operators/controllers that talk to the kube-apiserver (its address is not a pod)."""
+API_CLIENTS: dict[str, dict[str, dict[str, str]]] = {
+    # In urban-identity only the Keycloak operator and the CloudNativePG instances of Keycloak's database (their
+    # instance manager watches its Cluster) talk to the API: never the realm jobs of the municipalities.
+    names.NS_IDENTITY: {"kube-api": dict(names.KEYCLOAK_OPERATOR_POD_LABELS),
+                        "kube-api-db": {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}},
+}
+"""Where not every pod of a namespace talks to the kube-apiserver: flow name -> pods that do."""
 ENVOY_PORTS = (10080, 10443)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
@@ -86,12 +93,13 @@ def s3_egress(cfg) -> dict:
 def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
 
-    Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, scraping from
-    ``urban-monitoring``.
+    Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, and scraping by
+    Prometheus on the namespace's metrics ports (``monitoring.SCRAPE_PORTS``).
     """
     out: list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]] = []
     for ns in API_CLIENT_NAMESPACES:
-        out.append((ns, "kube-api", {}, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
+        for flow, pods in API_CLIENTS.get(ns, {"kube-api": {}}).items():
+            out.append((ns, flow, pods, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
     for ns, ports in WEBHOOK_PORTS.items():
         out.append((ns, "webhooks", {}, [{"from": ANYWHERE, "ports": tcp(*ports)}], None))
     out += [
@@ -119,9 +127,11 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
         (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
          [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}],
          [{"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)}, s3_egress(cfg)]),
-        # Prometheus scrapes every namespace and the kubelets / node exporters on the nodes.
-        (names.NS_MONITORING, "scrape", {}, None,
-         [{"to": ALL_NAMESPACES}, {"to": ANYWHERE, "ports": tcp(9100, 10250)}]),
+        # Only Prometheus leaves the namespace to scrape: the metrics ports of what it scrapes, and the kubelets /
+        # node exporters on the nodes (monitoring.SCRAPE_PORTS).
+        (names.NS_MONITORING, "scrape", dict(PROMETHEUS_POD_LABELS), None,
+         [*({"to": [peer(ns, {})], "ports": tcp(*ports)} for ns, ports in SCRAPE_PORTS.items()),
+          {"to": ANYWHERE, "ports": tcp(*NODE_SCRAPE_PORTS)}]),
     ]
     if cfg.storage.mode == "rook-ceph":
         out += [
@@ -164,8 +174,9 @@ class Hygiene(pulumi.ComponentResource):
             # do: municipalities' realm jobs run there too and must not reach each other (flow "realm-jobs").
             own = {labels.TENANT: labels.SHARED_TENANT} if ns == names.NS_IDENTITY else {}
             self._policy(ns, "same-namespace", own, [{"from": [peer(None, own)]}], [{"to": [peer(None, own)]}])
-            if ns != names.NS_MONITORING:
-                self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, {})]}], None)
+            if ns in SCRAPE_PORTS:
+                self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, PROMETHEUS_POD_LABELS)],
+                                                     "ports": tcp(*SCRAPE_PORTS[ns])}], None)
         for ns, flow, pods, ingress, egress in flows(cfg):
             self._policy(ns, flow, pods, ingress, egress)
         self.register_outputs({})
@@ -186,12 +197,12 @@ class SharedPlatform(pulumi.ComponentResource):
         self.hygiene = Hygiene("platform", cfg, opts=here)
         ns = self.hygiene.namespaces
         self.operators = Operators("operators", cfg, profile, ns, opts=here)
-        self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
                                self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
-                                 opts=here)
+                                 tenants, opts=here)
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
         storage = self.storage.outputs
         self.outputs: dict[str, Any] = {

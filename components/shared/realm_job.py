@@ -10,14 +10,23 @@ The shared stack uses it for the master realm, the tenant stacks for every munic
 * the Job's name carries a hash of the document (``<name>-<hash>``): a changed document is a new
   Job name, so Pulumi replaces the Job and the configuration is applied again; an unchanged document
   leaves the finished Job alone;
-* the Job authenticates with the master realm's bootstrap admin from Secret ``names.KEYCLOAK_ADMIN_SECRET``
-  and talks to Keycloak inside the cluster (``KEYCLOAK_INTERNAL_URL``), waiting until it is available;
+* the Job logs in to the master realm with the client-credentials grant of a service-account client
+  (:class:`Login`): the master realm job with the platform's bootstrap service account
+  (``names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET``), a municipality's realm job with its own client
+  ``realm-job-<slug>`` whose service account holds admin roles of that one realm only
+  (``components/shared/identity.py``); no job ever sees the master admin's password. It talks to Keycloak
+  inside the cluster (``KEYCLOAK_INTERNAL_URL``), waiting until it is available; NetworkPolicies let realm
+  job pods reach Keycloak's HTTP port and DNS, nothing else (``components/shared/platform.py``);
+* further documents (``before``) are applied first, in order (``IMPORT_FILES_LOCATIONS`` lists them:
+  keycloak-config-cli 6.4.0 ``KeycloakImportProvider.readFromLocations`` keeps the order of the locations);
 * Pulumi waits for the Job to complete, so a realm that cannot be applied fails the deployment.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -37,6 +46,24 @@ AVAILABILITY_TIMEOUT = "300s"
 HASH_LENGTH = 10
 
 
+@dataclass(frozen=True)
+class Login:
+    """How a realm job logs in: a service-account client of the master realm, its id and secret in keys
+    ``client-id``/``client-secret`` of Secret ``secret`` in ``urban-identity``.
+
+    keycloak-config-cli 6.4.0 (README "Keycloak options"): ``KEYCLOAK_GRANTTYPE`` (default ``password``),
+    ``KEYCLOAK_CLIENTID`` (default ``admin-cli``), ``KEYCLOAK_CLIENTSECRET``, ``KEYCLOAK_LOGINREALM``
+    (default ``master``)."""
+
+    secret: str
+
+    def env(self) -> dict[str, str]:
+        return {"KEYCLOAK_GRANTTYPE": "client_credentials", "KEYCLOAK_LOGINREALM": "master"}
+
+    def secret_env(self) -> dict[str, tuple[str, str]]:
+        return {"KEYCLOAK_CLIENTID": (self.secret, "client-id"), "KEYCLOAK_CLIENTSECRET": (self.secret, "client-secret")}
+
+
 def config_hash(realm_json: str) -> str:
     """Short, stable hash of a realm document (part of the Job name)."""
     return hashlib.sha256(realm_json.encode("utf-8")).hexdigest()[:HASH_LENGTH]
@@ -47,7 +74,7 @@ def job_name(name: str, realm_json: str) -> str:
     return f"{name}-{config_hash(realm_json)}"
 
 
-def realm_container() -> Container:
+def realm_container(login: Login, files: Sequence[str] = (CONFIG_KEY,)) -> Container:
     """keycloak-config-cli, non-root, read-only root filesystem (it only writes to /tmp)."""
     return Container(
         name="keycloak-config-cli",
@@ -57,31 +84,34 @@ def realm_container() -> Container:
             "KEYCLOAK_URL": KEYCLOAK_INTERNAL_URL,
             "KEYCLOAK_AVAILABILITYCHECK_ENABLED": "true",
             "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT": AVAILABILITY_TIMEOUT,
-            "IMPORT_FILES_LOCATIONS": f"{CONFIG_DIR}/{CONFIG_KEY}",
+            "IMPORT_FILES_LOCATIONS": ",".join(f"{CONFIG_DIR}/{f}" for f in files),
             "IMPORT_VARSUBSTITUTION_ENABLED": "false",
+            **login.env(),
         },
-        secret_env={
-            "KEYCLOAK_USER": (names.KEYCLOAK_ADMIN_SECRET, "username"),
-            "KEYCLOAK_PASSWORD": (names.KEYCLOAK_ADMIN_SECRET, "password"),
-        },
+        secret_env=login.secret_env(),
         writable=("/tmp",),
         mounts={"realm-config": (CONFIG_DIR, True, None)},
     )
 
 
-def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
+def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str], login: Login,
               namespace: str = names.NS_IDENTITY,
               opts: pulumi.ResourceOptions | None = None,
-              secret_opts: pulumi.ResourceOptions | None = None) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+              secret_opts: pulumi.ResourceOptions | None = None,
+              before: Sequence[tuple[str, pulumi.Input[str]]] = ()) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
     """A Secret with the realm document and the Job that applies it (see the module docstring).
 
     ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
     ``realm-master``); it names the Secret and, with the hash, the Job. ``realm_json`` is the
-    keycloak-config-cli document (it may be a secret Output). ``opts`` adds e.g. ``depends_on``;
+    keycloak-config-cli document (it may be a secret Output); ``before`` are ``(file name, document)`` pairs
+    applied first, in order; ``login`` is the job's credential. ``opts`` adds e.g. ``depends_on``;
     ``secret_opts`` apply to the Secret only (e.g. ``protect``: the Secret is the realm's record in the
     stack; the Job must stay replaceable, so it is never protected).
     """
-    document = pulumi.Output.from_input(realm_json)
+    files = [*(file for file, _ in before), CONFIG_KEY]
+    if len(set(files)) != len(files):
+        raise ValueError(f"realm job {name!r}: document names must be unique and other than {CONFIG_KEY!r}")
+    documents = pulumi.Output.all(*(doc for _, doc in before), realm_json)
     if len(name) > 63 - HASH_LENGTH - 1:
         raise ValueError(f"realm job name {name!r} is too long for a Kubernetes name with its hash")
     secret_name = name
@@ -89,13 +119,15 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
         secret_name,
         metadata=meta(secret_name, namespace, names.REALM_JOB_LABELS),
         type="Opaque",
-        string_data={CONFIG_KEY: document},
+        string_data={**dict(before), CONFIG_KEY: realm_json},
         opts=pulumi.ResourceOptions.merge(child(parent, opts), secret_opts),
     )
     # The hash of a secret document reveals nothing about it; keeping the name non-secret keeps it readable.
-    name_out = pulumi.Output.unsecret(document.apply(lambda doc: job_name(name, doc)))
+    # With one document the hash is the document's; with more, it covers every file name and document.
+    name_out = pulumi.Output.unsecret(documents.apply(lambda docs: job_name(name, "\n".join(
+        [*(f"{f}\n{d}" for f, d in zip(files[:-1], docs[:-1], strict=True)), docs[-1]]))))
     spec = pod_spec(
-        [realm_container()],
+        [realm_container(login, files)],
         volumes=[{"name": "realm-config", "secret": {"secretName": secret_name, "defaultMode": 0o440}}],
         priority_class=names.PRIORITY_PLATFORM,
     )

@@ -156,7 +156,7 @@ class Identity(pulumi.ComponentResource):
 
     def __init__(self, name: str, ctx: TenantContext, modules: list, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:tenant:identity", name, None, opts)
-        from components.shared.realm_job import realm_job
+        from components.shared.realm_job import Login, realm_job
 
         tenant = ctx.tenant
         clients, self.client_secrets = [], {}
@@ -179,6 +179,8 @@ class Identity(pulumi.ComponentResource):
         # (offboarding does, explicitly).
         self.config_secret, self.job = realm_job(
             self, f"realm-{tenant.slug}", pulumi.Output.secret(pulumi.Output.json_dumps(representation)),
+            # The municipality's own service-account client (created by the shared stack): admin of this realm only.
+            Login(names.realm_job_client(tenant.slug)),
             namespace=names.NS_IDENTITY,
             secret_opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True),
         )

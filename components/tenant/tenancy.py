@@ -11,13 +11,50 @@ from components.sizing import LIMIT_RANGE_DEFAULT, LIMIT_RANGE_MAX, TENANT_PLANS
 from components.tenant import netpol
 
 PSA = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-ROLE_BINDINGS = {"admins": "admin", "editors": "edit", "viewers": "view"}
-"""Realm group -> Kubernetes ClusterRole granted inside the municipality's namespace only."""
+READ = ["get", "list", "watch"]
+VIEWER_RULES: list[dict] = [
+    # What runs and how it is doing: workloads, their pods and events, services, routes, volumes (claims),
+    # configuration without secrets (ConfigMaps here never hold secrets: modules put those in Secrets), the
+    # quota, and the state of the database cluster and its backups. Not Secrets, not logs.
+    {"apiGroups": [""], "resources": ["pods", "services", "events", "persistentvolumeclaims", "configmaps",
+                                      "resourcequotas", "limitranges"], "verbs": READ},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": READ},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": READ},
+    # CloudNativePG resources (plural names from vendor/crds/postgresql.cnpg.io, CloudNativePG 1.27).
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"], "verbs": READ},
+]
+EDITOR_RULES: list[dict] = [
+    *VIEWER_RULES,
+    # Logs, to find out why a module misbehaves; deleting a pod restarts it (its controller re-creates it
+    # unchanged). Nothing that changes a pod template: whoever may write a pod spec can mount any Secret.
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]},
+]
+ADMIN_RULES: list[dict] = [
+    *EDITOR_RULES,
+    # Scale a module down and up again (the scale subresource changes only the replica count), and take an
+    # on-demand database backup before a risky change.
+    {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"],
+     "verbs": ["get", "update", "patch"]},
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["backups"], "verbs": ["create"]},
+]
+GROUP_RULES: dict[str, list[dict]] = {"admins": ADMIN_RULES, "editors": EDITOR_RULES, "viewers": VIEWER_RULES}
+"""What each realm group may do in its municipality's namespace (Roles of our own; docs/operations.md says
+why). Deliberately never: read Secrets (database passwords, OIDC client secrets, bucket keys), exec, attach
+or port-forward into pods, write NetworkPolicies, RBAC, cert-manager objects or pod templates, delete
+PersistentVolumeClaims. Kubernetes' ``admin``/``edit`` ClusterRoles allow all of that (and controllers
+aggregate their own rights into them, e.g. cert-manager's ``cert-manager-edit``), so they are not used."""
 
 
 def group_name(slug: str, group: str) -> str:
     """Kubernetes group of a realm group, as the cluster's OIDC authenticator presents it."""
     return f"urban-stack:{slug}:{group}"
+
+
+def role_name(group: str) -> str:
+    """Name of the Role a realm group is bound to in its municipality's namespace."""
+    return f"urban-stack-{group}"
 
 
 class Tenancy(pulumi.ComponentResource):
@@ -58,13 +95,15 @@ class Tenancy(pulumi.ComponentResource):
             }]},
             opts=child,
         )
-        for group, role in ROLE_BINDINGS.items():
+        for group, rules in GROUP_RULES.items():
+            role = k8s.rbac.v1.Role(f"{group}-role", metadata=kb.meta(role_name(group), ns), rules=rules,
+                                    opts=child)
             k8s.rbac.v1.RoleBinding(
-                f"{group}-{role}", metadata=kb.meta(f"realm-{group}", ns),
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                f"{group}-binding", metadata=kb.meta(f"realm-{group}", ns),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name(group)},
                 subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                            "name": group_name(ctx.slug, group)}],
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])),
             )
         after_ns = pulumi.ResourceOptions(depends_on=[self.namespace])
         kb.network_policy(self, "default-deny", ns, {}, ingress=[], egress=[], opts=after_ns)
