@@ -39,6 +39,7 @@ PATTERN_HINTS: dict[str, str] = {
     SECRET_NAME_PATTERN: "a Kubernetes Secret name of lower-case letters, digits and '-', like backup-s3-credentials",
     r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": "an S3 bucket name of 3–63 lower-case letters, digits, '.' and '-', like verl-backups",
     r"^ldaps://": "an LDAP URL with TLS, like ldaps://dc1.verl.example:636",
+    r"^[A-Za-z0-9_-]{1,40}$": "an ID of 1–40 letters, digits, '_' or '-', like bebauungsplaene",
 }
 """What a ``pattern`` means, said for people: a pattern failure names the expectation and an example, never the
 regular expression (``tests/test_tenant_messages.py`` holds every pattern of the tenant schema to it)."""

@@ -269,7 +269,7 @@ def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
     if not isinstance(value, str) or not value.strip():
         return None
     line = doc.line_of(("config", "urban-stack:baseDomain"))
-    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line} (urban-stack:baseDomain)")
+    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line}, urban-stack:baseDomain")
 
 
 def _blamed(group: list[Checked]) -> list[Checked]:
