@@ -229,6 +229,16 @@ def test_a_cost_center_must_be_a_valid_label_value(tmp_path, value):
     assert ": costCenter: " in found
 
 
+@pytest.mark.parametrize("value", ["BETRIEB-", "-BETRIEB", "K" * 64])
+def test_the_operators_cost_center_must_be_a_valid_label_value_too(value):
+    from urbanstack.shared_config import ConfigError, parse
+
+    raw = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "adminEmail": "betrieb@example.de"}
+    assert parse({**raw, "operatorCostCenter": "BETRIEB-1"}).operatorCostCenter == "BETRIEB-1"
+    with pytest.raises(ConfigError, match="urban-stack:operatorCostCenter"):
+        parse({**raw, "operatorCostCenter": value})
+
+
 def test_a_cost_center_of_63_characters_is_a_valid_label_value(tmp_path):
     from urbanstack.tenants import load_tenant
 
