@@ -184,8 +184,14 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
 @pytest.mark.parametrize(("old", "new", "line", "needle"), HOSTILE)
-def test_hostile_values_are_refused_with_file_and_line(tmp_path, old, new, line, needle):
+def test_hostile_values_are_refused_with_file_and_line(tmp_path, monkeypatch, old, new, line, needle, libyaml):
+    from urbanstack import yamlsafe
+
+    if libyaml and not yamlsafe.HAVE_LIBYAML:
+        pytest.skip("this PyYAML has no libyaml")
+    monkeypatch.setattr(yamlsafe, "HAVE_LIBYAML", libyaml)
     found = only(tmp_path, VALID.replace(old, new))
     assert found[0].startswith(f"{tmp_path / 'halle.yaml'}:{line}: ") and needle in found[0], found[0][:300]
 
@@ -346,3 +352,14 @@ def test_a_url_with_user_and_password_is_refused(tmp_path, path, text):
         "identity:\n  admins: [admin@example.org]\n", "identity:\n  admins: [admin@example.org]\n" + text)
     found = only(tmp_path, doc)
     assert any(f": {path}: must not contain a user name or password" in p for p in found), found
+
+
+def test_a_file_with_thousands_of_mistakes_lists_the_first_hundred_and_counts_the_rest(tmp_path):
+    from urbanstack.tenants import MAX_PROBLEMS_PER_FILE
+
+    found = only(tmp_path, VALID + "".join(f"key{i}: 1\n" for i in range(5000)))
+    assert len(found) == MAX_PROBLEMS_PER_FILE + 1
+    assert found[0].startswith(f"{tmp_path / 'halle.yaml'}:14: key0: unknown field 'key0'")
+    assert found[-1] == (f"{tmp_path / 'halle.yaml'}:{14 + MAX_PROBLEMS_PER_FILE}: … and "
+                         f"{5000 - MAX_PROBLEMS_PER_FILE} more problems in this file from this line on "
+                         "(fix the ones above first)")

@@ -33,6 +33,8 @@ DEFAULT_DIR = ROOT / "tenants"
 SHARED_CONFIG = ROOT / "stacks" / "Pulumi.shared.yaml"
 """Where the platform's ``urban-stack:baseDomain`` is read from (no municipality may take a domain in it)."""
 UNIQUE_FIELDS = ("slug", "ags", "domain")
+MAX_PROBLEMS_PER_FILE = 100
+"""Problems listed per file; more are counted in one last line."""
 
 
 class TenantError(Exception):
@@ -184,17 +186,24 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
         checked.problems.append(Problem(doc.file, doc.line_of(path), dotted,
                                         f"contains {what}; every value must be one line of text"))
         taken.add(dotted)
-    tenant = None
+    tenant, errors = None, []
     try:
         tenant = tenant_model().model_validate(doc.data)
     except pydantic.ValidationError as exc:
         for err in exc.errors(include_url=False):
             path = _walk(doc.data, tuple(err["loc"]))
             dotted = ".".join(str(p) for p in path)
-            if dotted in taken:
-                continue
-            taken.add(dotted)
-            checked.problems.append(Problem(doc.file, doc.line_of(path), dotted, _message(err, doc, path)))
+            if dotted not in taken:
+                taken.add(dotted)
+                errors.append((doc.line_of(path) or 0, path, dotted, err))
+    # Messages are worded for the first MAX_PROBLEMS_PER_FILE only (a file of 25,000 unknown keys is one mistake).
+    errors.sort(key=lambda e: e[0])
+    room = max(MAX_PROBLEMS_PER_FILE - len(checked.problems), 0)
+    for line, path, dotted, err in errors[:room]:
+        checked.problems.append(Problem(doc.file, line, dotted, _message(err, doc, path)))
+    if len(errors) > room:
+        checked.problems.append(Problem(doc.file, errors[room][0], "", f"… and {len(errors) - room} more problems "
+                                        f"in this file from this line on (fix the ones above first)"))
     slug = doc.data.get("slug")
     if expected_slug is not None and isinstance(slug, str) and "slug" not in taken and slug.strip() != expected_slug:
         checked.problems.append(Problem(doc.file, doc.line_of(("slug",)), "slug",

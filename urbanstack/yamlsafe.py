@@ -106,6 +106,32 @@ class _Loader(yaml.SafeLoader):
         return added
 
 
+class _Replay(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """Composes and constructs from events already parsed (and checked), so the text is parsed only once.
+
+    Implements the three event methods the Composer calls on its Parser (yaml/parser.py, PyYAML 6.0.3:
+    ``check_event(*choices)``, ``peek_event()``, ``get_event()``).
+    """
+
+    def __init__(self, events: list):
+        self._events, self._next = events, 0
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+    def check_event(self, *choices):
+        if self._next >= len(self._events):
+            return False
+        return not choices or isinstance(self._events[self._next], choices)
+
+    def peek_event(self):
+        return self._events[self._next]
+
+    def get_event(self):
+        self._next += 1
+        return self._events[self._next - 1]
+
+
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
 
@@ -126,7 +152,7 @@ def _fail(file: str, node: Node | None, message: str, path: str = "") -> YamlErr
     return YamlError([Problem(file, line, path, message)])
 
 
-def _build(file: str, node: Node, path: tuple, lines: dict, loader: _Loader,
+def _build(file: str, node: Node, path: tuple, lines: dict, loader: _Replay,
            texts: dict | None = None, problems: list | None = None) -> Any:
     texts = {} if texts is None else texts
     problems = [] if problems is None else problems
@@ -167,12 +193,37 @@ def _build(file: str, node: Node, path: tuple, lines: dict, loader: _Loader,
         return node.value
 
 
+HAVE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+"""PyYAML's wheels bundle libyaml; its C parser reads a 250 KB file in a fraction of the pure-Python time."""
+
+
+def _parse_events(text: str, libyaml: bool | None = None) -> list:
+    """Every parse event of ``text``; raise :class:`_TooDeep` past :data:`MAX_DEPTH` levels of nesting."""
+    use_c = HAVE_LIBYAML if libyaml is None else libyaml
+    # yaml.CSafeLoader (PyYAML's libyaml binding, yaml/_yaml.pyx CParser) emits events one by one and keeps its
+    # own stacks; _Loader (pure Python) stops in its scanner before its per-level bookkeeping gets expensive.
+    parser = yaml.CSafeLoader(text) if use_c else _Loader(text)
+    events, depth = [], 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _TooDeep(event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            events.append(event)
+    finally:
+        parser.dispose()
+    return events
+
+
 def parse_yaml_text(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document from ``text`` strictly (see module docstring)."""
-    loader = _Loader(text)
     try:
+        events = _parse_events(text)
         # Refuse anchors and aliases before composing anything: composing an alias bomb is the attack.
-        events = list(yaml.parse(text, Loader=_Loader))
         for ev in events:
             anchor = getattr(ev, "anchor", None)
             if isinstance(ev, yaml.AliasEvent) or anchor:
@@ -181,13 +232,14 @@ def parse_yaml_text(text: str, file: str) -> LoadedYaml:
         docs = sum(1 for ev in events if isinstance(ev, yaml.DocumentStartEvent))
         if docs > 1:
             raise YamlError([Problem(file, None, "", "exactly one YAML document expected, found several")])
-        node = loader.get_single_node()
+        composer = _Replay(events)
+        node = composer.get_single_node()
         if node is None:
             raise YamlError([Problem(file, None, "", "file is empty")])
         lines: dict[tuple, int] = {}
         texts: dict[tuple, str] = {}
         problems: list[Problem] = []
-        data = _build(file, node, (), lines, loader, texts, problems)
+        data = _build(file, node, (), lines, composer, texts, problems)
         doc = LoadedYaml(file=file, data=data, lines=lines, texts=texts)
         if problems:
             raise YamlValueError(problems, doc)
@@ -202,8 +254,6 @@ def parse_yaml_text(text: str, file: str) -> LoadedYaml:
         raise YamlError([Problem(file, line, "", f"YAML syntax error: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Problem(file, None, "", f"YAML error: {exc}")]) from None
-    finally:
-        loader.dispose()
 
 
 def load_yaml(path: Path | str, display: str | None = None) -> LoadedYaml:
