@@ -42,7 +42,7 @@ PATTERN_HINTS: dict[str, str] = {
     r"^[A-Za-z0-9_-]{1,40}$": "an ID of 1–40 letters, digits, '_' or '-', like bebauungsplaene",
 }
 """What a ``pattern`` means, said for people: a pattern failure names the expectation and an example, never the
-regular expression (``tests/test_tenant_messages.py`` holds every pattern of the tenant schema to it)."""
+regular expression (``tests/test_tenant_problems.py`` holds every pattern of the tenant schema to it)."""
 
 _NAMESPACE_REASON = "a namespace of the shared platform (components/names.py)"
 RESERVED_SLUGS: dict[str, str] = {
