@@ -123,3 +123,11 @@ def test_a_written_file_validates_together_with_the_examples(tmp_path):
     assert result.exit_code == 0, result.output
     tenant = load_all([tmp_path])["schloss-holte-stukenbrock"]
     assert tenant.name == "Schloß Holte-Stukenbrock" and tenant.contact.name == "Fachbereich: IT & Digitales"
+
+
+def test_a_folder_that_is_a_file_is_reported_without_a_traceback(tmp_path):
+    (tmp_path / "tenants").write_text("not a folder\n", encoding="utf-8")
+    result = new(tmp_path / "tenants")
+    assert result.exit_code == 1, result.output
+    assert "cannot be written" in result.output and "Traceback" not in result.output
+    assert (tmp_path / "tenants").read_text(encoding="utf-8") == "not a folder\n"

@@ -506,7 +506,10 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     problems = new.problems + [p for p in cross_problems([*existing, new], platform_domain()) if p.file == display]
     if problems:
         raise NotWritten([_option_line(p) for p in problems] + [f"{target} was not written"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "x", encoding="utf-8") as f:  # "x": never replaces a file that appeared meanwhile
-        f.write(text)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "x", encoding="utf-8") as f:  # "x": never replaces a file that appeared meanwhile
+            f.write(text)
+    except OSError as exc:
+        raise NotWritten([f"{target}: cannot be written ({exc.strerror or exc}); nothing was written"]) from None
     return target
