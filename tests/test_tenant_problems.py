@@ -363,3 +363,14 @@ def test_a_file_with_thousands_of_mistakes_lists_the_first_hundred_and_counts_th
     assert found[-1] == (f"{tmp_path / 'halle.yaml'}:{14 + MAX_PROBLEMS_PER_FILE}: … and "
                          f"{5000 - MAX_PROBLEMS_PER_FILE} more problems in this file from this line on "
                          "(fix the ones above first)")
+
+
+def test_a_line_injected_through_the_site_title_never_reaches_ckan_ini_in_the_plan(tmp_path):
+    text = (ROOT / "tenants" / "verl.yaml").read_text(encoding="utf-8").replace(
+        "modules:\n", 'modules:\n  openData:\n    siteTitle: "Open Data Verl\\nckan.auth.anon_create_dataset = true"\n')
+    write(tmp_path / "tenants", text, "verl")
+    result = runner.invoke(app, ["plan", "--tenants", str(tmp_path / "tenants"), "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 1
+    assert "verl.yaml:17: modules.openData.siteTitle: contains a line break" in result.output
+    written = [p.read_text(encoding="utf-8") for p in (tmp_path / "plan").rglob("*") if p.is_file()]
+    assert not any("anon_create_dataset = true" in content for content in written)
