@@ -16,11 +16,13 @@ if TYPE_CHECKING:  # pragma: no cover
 def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
     if url.scheme != "https":
         raise ValueError("must use https")
+    if url.username is not None or url.password is not None:
+        raise ValueError("must not contain a user name or password ('user:pass@'); credentials belong in a Secret")
     return url
 
 
 HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
-"""An http(s) URL that must use https (tenant files, module options, shared config)."""
+"""An https URL without ``user:pass@`` (tenant files, module options, shared config)."""
 
 
 class ModuleOptions(pydantic.BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from importlib.metadata import version as _dist_version
 from pathlib import Path, PurePath
@@ -94,37 +93,6 @@ def tenants_validate(
     out.print(table)
 
 
-TEMPLATE = """\
-# {name}: tenant file of the Urban Stack. Reference: docs/tenant-file.md
-schemaVersion: 1
-slug: {slug}
-name: {name_yaml}
-ags: "{ags}"              # Amtlicher Gemeindeschlüssel, 8 digits
-population: {population}        # inhabitants at populationDate (source: IT.NRW / Destatis)
-populationDate: {population_date}
-costCenter: {cost_center}      # Kostenstelle printed on finance statements
-contact:
-  name: {contact_name}
-  email: {contact_email}
-domain: {domain}      # services are published as <module>.{domain}
-plan: {plan}                # small | medium | large (components/sizing.py)
-# Booked modules: uncomment to book; each takes its own options (docs/modules.md).
-modules: {{}}
-#  dashboards: {{}}
-#  lowCode: {{}}
-#  openData: {{}}
-#  urbanData: {{}}
-#  masterportal: {{}}
-#  rei3: {{}}
-identity:
-  admins:
-    - {admin}
-  # federation:             # optional: your own directory (type: oidc | saml | ldap)
-backup:
-  retentionDays: 30         # 7-3650
-"""
-
-
 @tenants_app.command("new")
 def tenants_new(
     slug: Annotated[str, typer.Argument(help="Short name; becomes file name, namespace, realm, stack.")],
@@ -140,32 +108,17 @@ def tenants_new(
     plan: Annotated[str, typer.Option(help="small | medium | large.")] = "small",
     directory: Annotated[Path, typer.Option("--dir", help="Folder of tenant files.")] = Path("tenants"),
 ) -> None:
-    """Write a new, valid, commented tenant file (refuses to overwrite)."""
-    import json
+    """Write a new, valid, commented tenant file, checked against the files already there (never overwrites)."""
+    from urbanstack.tenants import NotWritten, new_tenant
 
-    from urbanstack.tenants import TenantError, load_tenant
-
-    target = directory / f"{slug}.yaml"
-    if target.exists():
-        err.print(f"{target}: exists already; refusing to overwrite", markup=False)
-        raise typer.Exit(1)
-    email = contact_email or f"it@{domain}"
-    text = TEMPLATE.format(
-        slug=slug, name=name, name_yaml=json.dumps(name, ensure_ascii=False), ags=ags, population=population,
-        population_date=population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat(),
-        cost_center=cost_center or slug.upper(), contact_name=json.dumps(contact_name, ensure_ascii=False),
-        contact_email=email, domain=domain, plan=plan, admin=admin or email,
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{slug}.yaml.new"
-    tmp.write_text(text, encoding="utf-8")
     try:
-        load_tenant(tmp, display=str(target))
-    except TenantError as exc:
-        tmp.unlink()
-        _problems(exc.problems)
+        target = new_tenant(directory, slug, name=name, ags=ags, population=population, domain=domain,
+                            population_date=population_date, cost_center=cost_center, contact_name=contact_name,
+                            contact_email=contact_email, admin=admin, plan=plan)
+    except NotWritten as exc:
+        for line in exc.lines:
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    tmp.rename(target)
     out.print(f"wrote {target}; next: book modules, then `urbanstack tenants validate`", markup=False)
 
 

@@ -16,15 +16,107 @@ from functools import cache
 from typing import Annotated, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from components import names
 from components.base import HttpsUrl
 
 SCHEMA_VERSION = 1
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-RESERVED_SLUGS = {"shared", "default", "kube-system", "kube-public", "kube-node-lease", "master", "admin"}
+LABEL_VALUE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+"""A non-empty Kubernetes label value: at most 63 characters, alphanumeric at both ends, ``-_.`` inside
+(k8s.io/apimachinery pkg/util/validation/validation.go: ``labelValueFmt``, ``LabelValueMaxLength = 63``)."""
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+PATTERN_HINTS: dict[str, str] = {
+    SLUG_PATTERN: "a short name of 3–30 lower-case letters, digits and '-', starting with a letter, like halle-westf",
+    AGS_PATTERN: "the 8-digit Amtlicher Gemeindeschlüssel in quotes, Land code 01–16 first, like \"05754044\"",
+    DOMAIN_PATTERN: "a host name like urbanstack.verl.example (lower case, no https://, no path)",
+    LABEL_VALUE_PATTERN: ("up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit "
+                          "(it becomes a Kubernetes label value), like VERL-1100"),
+    SECRET_NAME_PATTERN: "a Kubernetes Secret name of lower-case letters, digits and '-', like backup-s3-credentials",
+    r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": "an S3 bucket name of 3–63 lower-case letters, digits, '.' and '-', like verl-backups",
+    r"^ldaps://": "an LDAP URL with TLS, like ldaps://dc1.verl.example:636",
+    r"^[A-Za-z0-9_-]{1,40}$": "an ID of 1–40 letters, digits, '_' or '-', like bebauungsplaene",
+}
+"""What a ``pattern`` means, said for people: a pattern failure names the expectation and an example, never the
+regular expression (``tests/test_tenant_problems.py`` holds every pattern of the tenant schema to it)."""
+
+_NAMESPACE_REASON = "a namespace of the shared platform (components/names.py)"
+RESERVED_SLUGS: dict[str, str] = {
+    **{ns: _NAMESPACE_REASON for ns in names.PLATFORM_NAMESPACES},
+    "shared": "the name of the shared platform's stack and of its cost label",
+    "master": "Keycloak's administration realm",
+    "admin": "reserved for administration",
+    "default": "a namespace every Kubernetes cluster has",
+    # Namespaces that the usual installations of the components we run (or of common cluster add-ons) create,
+    # so that a cluster set up by hand or by a provider's defaults cannot clash with a municipality.
+    **{ns: "a namespace that cluster add-ons create by default" for ns in (
+        "cert-manager", "monitoring", "cnpg-system", "rook-ceph", "envoy-gateway-system", "keycloak",
+        "ingress-nginx", "gateway-system", "opencost", "prometheus", "local-path-storage", "longhorn-system",
+        "calico-system", "tigera-operator", "cilium", "metallb-system", "velero", "argocd", "flux-system",
+        "gatekeeper-system", "kyverno")},
+}
+"""Slugs a municipality may not take: the slug becomes a namespace, a realm and a stack name."""
+RESERVED_SLUG_PREFIXES: dict[str, str] = {
+    "kube-": "Kubernetes' own namespaces (kube-system, kube-public, kube-node-lease)",
+    "urban-": "the shared platform's namespaces (components/names.py), present and future",
+    "openshift": "OpenShift's own namespaces",
+}
+
+
+def reserved_slug(slug: str) -> str | None:
+    """Why ``slug`` is reserved, or None."""
+    if slug in RESERVED_SLUGS:
+        return RESERVED_SLUGS[slug]
+    return next((why for prefix, why in RESERVED_SLUG_PREFIXES.items() if slug.startswith(prefix)), None)
+
+
+def platform_secret(name: str) -> str | None:
+    """Why ``name`` is a Secret the platform creates or owns (so a municipality must not point at it), or None.
+
+    Names as the stacks create them: database role secrets (``components/tenant/database.py``), CloudNativePG's
+    own secrets of the cluster (``<cluster>-app``, ``-superuser``, ...), OIDC client secrets
+    (``components/tenant/identity.py``), the certificate (``components.names.tenant_tls_secret``), the bucket
+    keys (``<slug>-bucket``, ``components/tenant/storage.py``), module secrets (``<module>-<part>``,
+    ``components/module.py``) and the platform's own secrets (``components/names.py``, shared config).
+    """
+    from components.modules import CATALOGUE
+    from components.tenant.database import role_secret_name
+    from components.tenant.identity import oidc_secret_name
+    from components.tenant.netpol import DB_CLUSTER
+
+    if name in (names.KEYCLOAK_ADMIN_SECRET, names.PLATFORM_TLS_SECRET, "external-s3-credentials"):
+        return "a secret of the shared platform"
+    prefixes = {
+        role_secret_name("x")[:-1]: "the prefix of the platform's database role secrets",
+        f"{DB_CLUSTER}-": "the prefix of the secrets CloudNativePG creates for the municipality's database",
+        **{f"{m.SPEC.name}-": f"the prefix of the {m.SPEC.key} module's own objects" for m in CATALOGUE.values()},
+    }
+    suffixes = {
+        oidc_secret_name("x")[1:]: "the suffix of the modules' OIDC client secrets",
+        names.tenant_tls_secret("x")[1:]: "the suffix of the municipality's certificate secret",
+        "-bucket": "the suffix of the municipality's bucket keys",
+    }
+    if name in {m.SPEC.name for m in CATALOGUE.values()}:
+        return "the name of a module's own objects"
+    for prefix, why in prefixes.items():
+        if name.startswith(prefix):
+            return why
+    for suffix, why in suffixes.items():
+        if name.endswith(suffix):
+            return why
+    return None
+
+
+def _single_host(url: str) -> str:
+    """Refuse ``user:pass@`` in a URL: credentials belong in a Secret, not in a file in git."""
+    rest = url.split("://", 1)[-1]
+    if "@" in rest.split("/", 1)[0]:
+        raise ValueError("must not contain a user name or password ('user:pass@'); credentials belong in a Secret")
+    return url
 
 
 class Strict(BaseModel):
@@ -74,7 +166,9 @@ class LdapFederation(Strict):
     """Read users from the municipality's LDAP / Active Directory (user federation in Keycloak)."""
 
     type: Literal["ldap"] = Field(description="Federation protocol: LDAP (user federation).")
-    url: str = Field(pattern=r"^ldaps://", description="LDAP server URL; must be `ldaps://` (TLS).")
+    url: Annotated[str, pydantic.AfterValidator(_single_host)] = Field(
+        pattern=r"^ldaps://", description="LDAP server URL; must be `ldaps://` (TLS), without credentials."
+    )
     usersDn: str = Field(min_length=1, description="Base DN under which users are found.")
     bindDn: str = Field(min_length=1, description="DN of the read-only bind account.")
     bindCredentialRef: str = Field(
@@ -112,12 +206,23 @@ class BackupTarget(Strict):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket name.")
     region: str = Field("eu-central-1", min_length=1, description="S3 region.")
     credentialsSecret: str = Field(
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        pattern=SECRET_NAME_PATTERN, max_length=253,
         description=(
             "Name of a Secret in the municipality's namespace with keys `ACCESS_KEY_ID` and "
-            "`ACCESS_SECRET_KEY`, created by the municipality (never stored in this repository)."
+            "`ACCESS_SECRET_KEY`, created by the municipality (never stored in this repository). "
+            "Names of secrets the platform creates are refused (`db-…`, `postgis-…`, `<module>-…`, `…-oidc`, "
+            "`…-tls`, `…-bucket`)."
         ),
     )
+
+    @field_validator("credentialsSecret")
+    @classmethod
+    def _not_a_platform_secret(cls, v):
+        why = platform_secret(v)
+        if why:
+            raise ValueError(f"'{v}' is a name the platform uses ({why}); name the municipality's own Secret, "
+                             f"e.g. backup-s3-credentials")
+        return v
 
 
 class Backup(Strict):
@@ -163,14 +268,20 @@ def tenant_model() -> type[BaseModel]:
 def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
 
     class Tenant(Strict):
-        """One municipality (Kommune) of the platform: `tenants/<slug>.yaml`."""
+        """One municipality (Kommune) of the platform: `tenants/<slug>.yaml`.
+
+        No value anywhere in the file may contain a line break or another control character; URLs carry no
+        `user:pass@`. `slug`, `ags` and `domain` are unique across all files, and no `domain` may lie inside
+        another municipality's domain or the platform's `baseDomain` (or contain one).
+        """
 
         schemaVersion: Literal[1] = Field(description="Version of this file format. Always `1`.")
         slug: str = Field(
             pattern=SLUG_PATTERN,
             description=(
                 "Short name: lower case letters, digits and '-', 3–30 characters, equal to the file name. "
-                "Becomes the namespace, the Keycloak realm and the Pulumi stack name."
+                "Becomes the namespace, the Keycloak realm and the Pulumi stack name. Reserved: the platform's "
+                "and Kubernetes' namespaces (`urban-…`, `kube-…`, `default`, `cert-manager`, …), `shared`, `master`."
             ),
         )
         name: str = Field(min_length=1, max_length=120, description="Display name, any UTF-8 (\"Schloß Holte-Stukenbrock\").")
@@ -181,11 +292,15 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                 "Used as billing account on finance statements."
             ),
         )
-        population: int = Field(gt=0, le=10_000_000, description="Inhabitants (positive integer); used by allocation keys.")
+        population: int = Field(
+            gt=0, le=10_000_000, strict=True,
+            description="Inhabitants (a whole number, no thousands separator: 25500); used by allocation keys.",
+        )
         populationDate: dt.date = Field(description="Reference date of `population` (ISO date, e.g. 2024-12-31).")
         costCenter: str = Field(
-            min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-            description="Kostenstelle printed on finance statements; also a Kubernetes label value.",
+            max_length=63, pattern=LABEL_VALUE_PATTERN,
+            description="Kostenstelle printed on finance statements; also a Kubernetes label value (up to 63 "
+                        "letters, digits, `-_.`, alphanumeric at both ends).",
         )
         contact: Contact = Field(description="Contact for operations and finance.")
         domain: str = Field(
@@ -195,16 +310,25 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         plan: Literal["small", "medium", "large"] = Field(
             "small", description="Size: quota, database instances and storage, module replicas (`components/sizing.py`)."
         )
-        modules: Modules = Field(default_factory=Modules, description="Booked modules; omitted = not booked.")  # type: ignore[valid-type]
+        modules: Modules | None = Field(  # type: ignore[valid-type]
+            default_factory=Modules, description="Booked modules; omitted or empty = none booked."
+        )
         identity: Identity = Field(description="The municipality's realm: admins and optional federation.")
         backup: Backup = Field(default_factory=Backup, description="Database backups: retention and optional own target.")
 
         @field_validator("slug")
         @classmethod
         def _not_reserved(cls, v):
-            if v in RESERVED_SLUGS:
-                raise ValueError(f"'{v}' is reserved")
+            why = reserved_slug(v)
+            if why:
+                raise ValueError(f"'{v}' is reserved ({why}); choose the municipality's own short name")
             return v
+
+        @field_validator("modules")
+        @classmethod
+        def _none_booked(cls, v):
+            # `modules:` with every module line commented out is YAML null: no module booked.
+            return Modules() if v is None else v
 
         @field_validator("populationDate")
         @classmethod
@@ -213,11 +337,12 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                 raise ValueError("populationDate lies in the future")
             return v
 
-        @model_validator(mode="after")
-        def _domain_not_platform_internal(self):
-            if self.domain.endswith(".svc") or self.domain.endswith(".cluster.local"):
-                raise ValueError("domain must be a public DNS name, not a cluster-internal one")
-            return self
+        @field_validator("domain")
+        @classmethod
+        def _domain_not_platform_internal(cls, v):
+            if v.endswith(".svc") or v.endswith(".cluster.local"):
+                raise ValueError(f"must be a public DNS name, not a cluster-internal one (got {v!r})")
+            return v
 
         def booked(self) -> dict[str, object]:
             """Booked modules in catalogue order: key -> options."""

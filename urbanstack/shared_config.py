@@ -9,7 +9,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from components.base import HttpsUrl
-from urbanstack.schema import DOMAIN_PATTERN
+from urbanstack.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
 
 CONFIG_NS = "urban-stack"
 CONFIG_FILE = "stacks/Pulumi.shared.yaml"
@@ -92,7 +92,7 @@ class SharedConfig(_Strict):
     baseDomain: str = Field(pattern=DOMAIN_PATTERN, description="DNS zone of platform services (Keycloak at `id.<baseDomain>`).")
     operatorName: str = Field(min_length=1, description="Name of the platform operator (issuer on statements).")
     operatorCostCenter: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Operator's cost centre: label on every shared object."
+        pattern=LABEL_VALUE_PATTERN, description="Operator's cost centre: label on every shared object."
     )
     adminEmail: pydantic.EmailStr = Field(description="Operator's e-mail: ACME account and alert receiver.")
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")

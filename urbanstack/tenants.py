@@ -1,22 +1,40 @@
-"""Loading and validating tenant files (``tenants/<slug>.yaml``).
+"""Loading and validating tenant files (``tenants/<slug>.yaml``), and writing a new one.
 
-Every problem is reported as ``FILE:LINE: field.path: message``; :func:`load_all` collects the problems of
-all files (and the cross-file ones: duplicate ``slug``, ``ags`` or ``domain``) before it raises, so one run
-shows everything that is wrong, and nothing is deployed from a partly valid set.
+Every problem is reported as ``FILE:LINE: field.path: message``; :func:`load_all` collects every problem of
+every file (field errors, values YAML cannot read, and the cross-file ones: duplicate ``slug``, ``ags`` or
+``domain``, nested domains) before it raises, so one run shows everything that is wrong, and nothing is
+deployed from a partly valid set. Whatever is wrong with a file, callers (``plan``, ``up``, the Pulumi program,
+finance) only ever see :class:`TenantError`.
+
+Messages teach: a pattern failure names the expectation with an example (``schema.PATTERN_HINTS``), an
+unknown key names the closest valid one, a number written with a German thousands separator is pointed out.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
+import json
+import re
+import typing
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from urbanstack.schema import Tenant, tenant_model
-from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, load_yaml
+from urbanstack.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
+from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tenants"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "tenants"
+SHARED_CONFIG = ROOT / "stacks" / "Pulumi.shared.yaml"
+"""Where the platform's ``urban-stack:baseDomain`` is read from (no municipality may take a domain in it)."""
+UNIQUE_FIELDS = ("slug", "ags", "domain")
+MAX_PROBLEMS_PER_FILE = 100
+"""Problems listed per file; more are counted in one last line."""
 
 
 class TenantError(Exception):
@@ -26,6 +44,8 @@ class TenantError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
+
+# -- messages ---------------------------------------------------------------------------------------------
 
 def _walk(data: Any, loc: tuple) -> tuple:
     """Keep the parts of a pydantic error location that exist in the document (drops union tags)."""
@@ -43,47 +63,274 @@ def _walk(data: Any, loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _message(err: dict) -> str:
-    msg = err["msg"]
-    if err["type"] == "missing":
+def _models_in(tp: Any) -> list[type[pydantic.BaseModel]]:
+    """The pydantic models an annotation may hold (through Optional, unions, Annotated and lists)."""
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        return [tp]
+    return [m for arg in typing.get_args(tp) for m in _models_in(arg)]
+
+
+def _keys_at(path: tuple) -> list[str]:
+    """The valid keys of the mapping at ``path`` of a tenant file (union of a discriminated union's members)."""
+    models: list[type[pydantic.BaseModel]] = [tenant_model()]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        models = [m for model in models if part in model.model_fields
+                  for m in _models_in(model.model_fields[part].annotation)]
+    return list(dict.fromkeys(k for m in models for k in m.model_fields))
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    by_lower = {c.lower(): c for c in candidates}
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
+
+
+def _shown(value: Any) -> str:
+    """A value as the message quotes it; long ones shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}…{text[-12:]}"
+
+
+GERMAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+
+
+def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
+    kind, msg = err["type"], err["msg"].removeprefix("Value error, ")
+    written = doc.texts.get(path)
+    got = _shown(written if written is not None else err.get("input"))
+    if kind == "missing":
         return "required field is missing"
-    if err["type"] == "extra_forbidden":
-        return "unknown field (not part of the tenant file format; check the spelling)"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if err["type"] == "string_pattern_mismatch" and "input" in err:
-        return f"{err['input']!r} does not match the required pattern {err['ctx']['pattern']}"
-    if err["type"].startswith("literal_error") and "input" in err:
-        return f"{err['input']!r}: {msg}"
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else ""
+        valid = _keys_at(path[:-1])
+        near = _closest(key, valid)
+        hint = f"; did you mean '{near}'?" if near else ""
+        if path[:1] == ("modules",) and len(path) == 2:
+            return f"unknown module '{key}'{hint} The modules are: {', '.join(valid)}"
+        return (f"unknown field '{key}'{hint} (not part of the tenant file format; valid here: "
+                f"{', '.join(valid)})")
+    if kind == "string_pattern_mismatch":
+        expected = PATTERN_HINTS.get(err.get("ctx", {}).get("pattern", ""), "a value of the documented form "
+                                     "(docs/tenant-file.md)")
+        return f"expected {expected}, got {got}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        value = err.get("input")
+        if isinstance(value, float) and written and GERMAN_THOUSANDS.match(written):
+            digits = written.replace(".", "").lstrip("+")
+            return (f"expected a whole number, got {written}, which YAML reads as the decimal number {value}; "
+                    f"without the German thousands separator: {digits}")
+        return f"expected a whole number (digits only, like 25500), got {got}"
+    if kind == "string_type" and written is not None:
+        return f"expected text, got {written}; put it in quotes: \"{written}\""
+    if kind.startswith("literal_error") or kind == "enum":
+        return f"expected {msg.removeprefix('Input should be ')}, got {got}"
     return msg
 
 
-def validate_document(doc: LoadedYaml, expected_slug: str | None) -> Tenant:
-    """Validate a parsed document; raise :class:`TenantError` with line numbers."""
-    problems: list[Problem] = []
+_CONTROL = {"Cc", "Zl", "Zp"}
+
+
+def _control_characters(data: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:
+    """(path, character) for every string value that holds a line break or another control character."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _control_characters(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _control_characters(value, (*path, i))
+    elif isinstance(data, str):
+        bad = next((c for c in data if unicodedata.category(c) in _CONTROL), None)
+        if bad is not None:
+            yield path, bad
+
+
+# -- one file ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Checked:
+    """One tenant file after checking: its document (if it could be parsed), its tenant (if valid), its own
+    problems and when it was last changed (duplicates are blamed on the later file)."""
+
+    file: str
+    doc: LoadedYaml | None = None
+    tenant: Tenant | None = None
+    problems: list[Problem] = field(default_factory=list)
+    mtime: float = 0.0
+
+    def raw(self, key: str) -> str | None:
+        """The value of a top-level field as written (stripped; domains lower case), if it is text."""
+        data = self.doc.data if self.doc else None
+        value = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            return None
+        return value.strip().lower().rstrip(".") if key == "domain" else value.strip()
+
+    def where(self, key: str) -> str:
+        line = self.doc.line_of((key,)) if self.doc else None
+        return f"{self.file}:{line}" if line else self.file
+
+
+def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterable[Problem] = ()) -> Checked:
+    """Every problem of one parsed document (never raises). ``reported``: problems found while reading it
+    (values YAML could not construct); pydantic's view of those same fields is left out."""
+    checked = Checked(file=doc.file, doc=doc, problems=list(reported))
     if not isinstance(doc.data, dict):
-        raise TenantError([Problem(doc.file, 1, "", f"expected a mapping of fields, found {type(doc.data).__name__}")])
+        checked.problems.append(Problem(doc.file, 1, "", f"expected a mapping of fields, found {type(doc.data).__name__}"))
+        return checked
+    taken = {p.path for p in checked.problems}
+    for path, char in _control_characters(doc.data):
+        dotted = ".".join(str(p) for p in path)
+        what = "a line break" if char in "\n\r\x85\u2028\u2029" else f"the control character U+{ord(char):04X}"
+        checked.problems.append(Problem(doc.file, doc.line_of(path), dotted,
+                                        f"contains {what}; every value must be one line of text"))
+        taken.add(dotted)
+    tenant, errors = None, []
     try:
         tenant = tenant_model().model_validate(doc.data)
     except pydantic.ValidationError as exc:
         for err in exc.errors(include_url=False):
             path = _walk(doc.data, tuple(err["loc"]))
-            problems.append(Problem(doc.file, doc.line_of(path), ".".join(str(p) for p in path), _message(err)))
-        raise TenantError(problems) from None
-    if expected_slug is not None and tenant.slug != expected_slug:
-        raise TenantError([Problem(doc.file, doc.line_of(("slug",)), "slug",
-                                   f"'{tenant.slug}' must equal the file name '{expected_slug}'")])
-    return tenant
+            dotted = ".".join(str(p) for p in path)
+            if dotted not in taken:
+                taken.add(dotted)
+                errors.append((doc.line_of(path) or 0, path, dotted, err))
+    # Messages are worded for the first MAX_PROBLEMS_PER_FILE only (a file of 25,000 unknown keys is one mistake).
+    errors.sort(key=lambda e: e[0])
+    room = max(MAX_PROBLEMS_PER_FILE - len(checked.problems), 0)
+    for line, path, dotted, err in errors[:room]:
+        checked.problems.append(Problem(doc.file, line, dotted, _message(err, doc, path)))
+    if len(errors) > room:
+        checked.problems.append(Problem(doc.file, errors[room][0], "", f"… and {len(errors) - room} more problems "
+                                        f"in this file from this line on (fix the ones above first)"))
+    slug = doc.data.get("slug")
+    if expected_slug is not None and isinstance(slug, str) and "slug" not in taken and slug.strip() != expected_slug:
+        checked.problems.append(Problem(doc.file, doc.line_of(("slug",)), "slug",
+                                        f"'{slug.strip()}' must equal the file name '{expected_slug}'"))
+    checked.problems.sort(key=lambda p: p.line or 0)
+    checked.tenant = tenant if not checked.problems else None
+    return checked
+
+
+def check_file(path: Path | str, display: str | None = None) -> Checked:
+    """Read and check one tenant file; never raises: everything that is wrong is in ``problems``."""
+    path = Path(path)
+    file = display or str(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    try:
+        try:
+            doc, reported = load_yaml(path, display), []
+        except YamlValueError as exc:
+            doc, reported = exc.partial, exc.problems
+        except YamlError as exc:
+            return Checked(file=file, problems=list(exc.problems), mtime=mtime)
+        checked = check_document(doc, Path(file).stem, reported)
+    except Exception as exc:  # callers must only ever see TenantError; one file must not stop all
+        return Checked(file=file, mtime=mtime, problems=[Problem(file, None, "", f"cannot be checked ({type(exc).__name__}: "
+                                                                  f"{_shown(str(exc))}); please report this")])
+    checked.mtime = mtime
+    return checked
+
+
+def validate_document(doc: LoadedYaml, expected_slug: str | None) -> Tenant:
+    """Validate a parsed document; raise :class:`TenantError` with line numbers."""
+    checked = check_document(doc, expected_slug)
+    if checked.problems:
+        raise TenantError(checked.problems)
+    return checked.tenant
 
 
 def load_tenant(path: Path | str, display: str | None = None) -> Tenant:
     """Load and validate one tenant file; the slug must equal the file name (of ``display`` if given)."""
-    path = Path(path)
+    checked = check_file(path, display)
+    if checked.problems:
+        raise TenantError(checked.problems)
+    return checked.tenant
+
+
+# -- all files --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlatformDomain:
+    domain: str
+    where: str
+
+
+def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
+    """The shared stack's ``urban-stack:baseDomain``, or None when there is none to read (the shared stack
+    reports its own configuration's problems)."""
+    if path is None:
+        return None
+    try:
+        display = str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        display = str(path)
     try:
         doc = load_yaml(path, display)
-    except YamlError as exc:
-        raise TenantError(exc.problems) from None
-    return validate_document(doc, Path(display).stem if display else path.stem)
+    except YamlError:
+        return None
+    config = doc.data.get("config") if isinstance(doc.data, dict) else None
+    value = config.get("urban-stack:baseDomain") if isinstance(config, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    line = doc.line_of(("config", "urban-stack:baseDomain"))
+    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line}, urban-stack:baseDomain")
+
+
+def _blamed(group: list[Checked]) -> list[Checked]:
+    """Of files that conflict, those to blame: every file changed after the earliest one; when several share
+    the earliest time, all of them."""
+    first = min(c.mtime for c in group)
+    earliest = [c for c in group if c.mtime == first]
+    return [c for c in group if c.mtime != first or len(earliest) > 1]
+
+
+def cross_problems(checked: list[Checked], platform: PlatformDomain | None = None) -> list[Problem]:
+    """Problems between files: duplicate slug, ags or domain; a domain inside another's or the platform's."""
+    problems: list[Problem] = []
+    for key in UNIQUE_FIELDS:
+        groups: dict[str, list[Checked]] = {}
+        for c in checked:
+            if c.raw(key) is not None:
+                groups.setdefault(c.raw(key), []).append(c)
+        for value, group in groups.items():
+            if len(group) < 2:
+                continue
+            for c in _blamed(group):
+                others = ", ".join(o.where(key) for o in group if o is not c)
+                problems.append(Problem(c.file, c.doc.line_of((key,)), key, f"'{value}' is already used by {others}"))
+    by_domain = {c.raw("domain"): c for c in checked if c.raw("domain")}
+    for domain, child in by_domain.items():
+        labels = domain.split(".")
+        for i in range(1, len(labels)):
+            parent = by_domain.get(".".join(labels[i:]))
+            if parent is None:
+                continue
+            for c in _blamed([child, parent]):
+                if c is child:
+                    msg = (f"'{domain}' lies inside '{parent.raw('domain')}', the domain of {parent.where('domain')}; "
+                           f"every municipality needs a domain of its own")
+                else:
+                    msg = (f"'{parent.raw('domain')}' contains '{domain}', the domain of {child.where('domain')}; "
+                           f"every municipality needs a domain of its own")
+                problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain", msg))
+    if platform is not None:
+        p = platform.domain
+        for domain, c in by_domain.items():
+            if domain == p or domain.endswith(f".{p}"):
+                relation = "is" if domain == p else "lies inside"
+            elif p.endswith(f".{domain}"):
+                relation = "contains"
+            else:
+                continue
+            problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain",
+                                    f"'{domain}' {relation} the platform's domain '{p}' ({platform.where}); "
+                                    f"use a domain of the municipality's own"))
+    return problems
 
 
 def tenant_files(paths: Iterable[Path | str] | None = None) -> list[Path]:
@@ -111,46 +358,158 @@ def _signature(files: list[Path]) -> tuple:
     return tuple(out)
 
 
-def load_all(paths: Iterable[Path | str] | None = None) -> dict[str, Tenant]:
-    """Load every tenant file; raise :class:`TenantError` listing all problems, including duplicates.
+def load_all(paths: Iterable[Path | str] | None = None, shared_config: Path | None = SHARED_CONFIG) -> dict[str, Tenant]:
+    """Load every tenant file; raise :class:`TenantError` listing all problems, including the cross-file ones.
 
+    ``shared_config``: the shared stack's config file, whose ``baseDomain`` no municipality may share.
     Results are cached per set of files (path, mtime, size), so planning many stacks in one process
     validates each file once.
     """
     from components.modules import CATALOGUE
 
     files = tenant_files(paths)
-    key = (tuple(CATALOGUE), _signature(files))
+    extra = [Path(shared_config)] if shared_config is not None else []
+    key = (tuple(CATALOGUE), _signature(files), _signature(extra))
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = _load_all(files)
+        _CACHE[key] = _load_all(files, platform_domain(shared_config))
     return dict(_CACHE[key])
 
 
-def _load_all(files: list[Path]) -> dict[str, Tenant]:
+def _load_all(files: list[Path], platform: PlatformDomain | None) -> dict[str, Tenant]:
     problems: list[Problem] = []
-    tenants: dict[str, tuple[Path, Tenant]] = {}
-    seen: dict[str, dict[str, Path]] = {"slug": {}, "ags": {}, "domain": {}}
+    checked: list[Checked] = []
     for path in files:
         if path.suffix == ".yml":
             problems.append(Problem(str(path), None, "", "tenant files end in .yaml"))
             continue
-        try:
-            tenant = load_tenant(path)
-        except TenantError as exc:
-            problems.extend(exc.problems)
-            continue
-        dup = False
-        for field in ("slug", "ags", "domain"):
-            value = getattr(tenant, field)
-            if value in seen[field]:
-                dup = True
-                problems.append(Problem(str(path), None, field,
-                                        f"'{value}' is already used by {seen[field][value]}"))
-            else:
-                seen[field][value] = path
-        if not dup:
-            tenants[tenant.slug] = (path, tenant)
+        checked.append(check_file(path))
+    cross = cross_problems(checked, platform)
+    for c in checked:
+        problems.extend(sorted([*c.problems, *(p for p in cross if p.file == c.file)], key=lambda p: p.line or 0))
     if problems:
         raise TenantError(problems)
-    return {slug: t for slug, (_, t) in sorted(tenants.items())}
+    return {c.tenant.slug: c.tenant for c in sorted(checked, key=lambda c: c.tenant.slug)}
+
+
+# -- a new file -------------------------------------------------------------------------------------------
+
+class NotWritten(Exception):
+    """``tenants new`` found problems; ``lines`` name the option or value at fault. Nothing was written."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+OPTION_OF = {"slug": "SLUG", "name": "--name", "ags": "--ags", "population": "--population",
+             "populationDate": "--population-date", "costCenter": "--cost-center", "contact.name": "--contact-name",
+             "contact.email": "--contact-email", "domain": "--domain", "plan": "--plan", "identity.admins": "--admin",
+             "identity.admins.0": "--admin"}
+"""Field of the tenant file -> the option of ``urbanstack tenants new`` that sets it."""
+
+TEMPLATE = """\
+# {name_comment}: tenant file of the Urban Stack. Reference: docs/tenant-file.md
+schemaVersion: 1
+slug: {slug}
+name: {name}
+ags: {ags}               # Amtlicher Gemeindeschlüssel, 8 digits, in quotes
+population: {population}        # inhabitants at populationDate, digits only (source: IT.NRW / Destatis)
+populationDate: {population_date}
+costCenter: {cost_center}      # Kostenstelle printed on finance statements
+contact:
+  name: {contact_name}
+  email: {contact_email}
+domain: {domain}      # services are published as <module>.<domain>
+plan: {plan}                # small | medium | large (components/sizing.py)
+# Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
+modules:
+{module_lines}
+identity:
+  admins:
+    - {admin}
+  # federation:             # optional: your own directory (type: oidc | saml | ldap)
+backup:
+  retentionDays: 30         # 7-3650
+"""
+
+_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9._@-]*$")
+
+
+def _scalar(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as exactly this string (quoted unless plainly safe)."""
+    import yaml
+
+    if _PLAIN.match(value):
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value, ensure_ascii=False)
+
+
+def module_lines() -> list[str]:
+    """One commented line per module of the catalogue; removing the '#' books it with its defaults."""
+    from components.modules import CATALOGUE
+
+    width = max(len(key) for key in CATALOGUE) + 4
+    return [f"#  {f'{key}: {{}}':<{width}}  # {mod.SPEC.title}" for key, mod in CATALOGUE.items()]
+
+
+def template(*, slug: str, name: str, ags: str, population: int, domain: str, population_date: str = "",
+             cost_center: str = "", contact_name: str = "IT", contact_email: str = "", admin: str = "",
+             plan: str = "small") -> str:
+    """The text of a new tenant file (values quoted so that none can change the file's structure)."""
+    email = contact_email or f"it@{domain}"
+    date = population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat()
+    return TEMPLATE.format(
+        name_comment=" ".join(name.split()), slug=_scalar(slug), name=_scalar(name), ags=json.dumps(ags),
+        population=population, population_date=date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else _scalar(date),
+        cost_center=_scalar(cost_center or slug.upper()), contact_name=_scalar(contact_name),
+        contact_email=_scalar(email), domain=_scalar(domain), plan=_scalar(plan), admin=_scalar(admin or email),
+        module_lines="\n".join(module_lines()),
+    )
+
+
+def _option_line(problem: Problem) -> str:
+    option = OPTION_OF.get(problem.path) or OPTION_OF.get(problem.path.split(".")[0]) or problem.path
+    return f"{option}: {problem.message}" if option else problem.message
+
+
+def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
+    """Write ``directory/<slug>.yaml`` from :func:`template`, checked first on its own and against the files
+    already in ``directory`` (slug, ags, domain); raise :class:`NotWritten` and write nothing otherwise.
+
+    The slug is checked before it is used in any path, so nothing outside ``directory`` is ever touched; an
+    existing file is never overwritten; the problems of files already there are not reported here
+    (``urbanstack tenants validate`` does that).
+    """
+    if not slug_ok(slug):
+        raise NotWritten([f"SLUG: expected {PATTERN_HINTS[SLUG_PATTERN]}, got {_shown(slug)}; nothing was written"])
+    if reserved_slug(slug):
+        raise NotWritten([f"SLUG: {slug!r} is reserved ({reserved_slug(slug)}); nothing was written"])
+    target = Path(directory) / f"{slug}.yaml"
+    if target.exists() or target.with_suffix(".yml").exists():
+        raise NotWritten([f"{target}: exists already; refusing to overwrite"])
+    text = template(slug=slug, **values)
+    display = str(target)
+    try:
+        doc, reported = parse_yaml_text(text, display), []
+    except YamlValueError as exc:
+        doc, reported = exc.partial, exc.problems
+    except YamlError as exc:  # the template quotes every value, so this means a bug in the template
+        raise NotWritten([f"cannot write a valid file: {p}" for p in exc.problems]) from None
+    new = check_document(doc, slug, reported)
+    new.mtime = float("inf")  # the file being made is the one changed last: conflicts are its own
+    existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
+    problems = new.problems + [p for p in cross_problems([*existing, new], platform_domain()) if p.file == display]
+    if problems:
+        raise NotWritten([_option_line(p) for p in problems] + [f"{target} was not written"])
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "x", encoding="utf-8") as f:  # "x": never replaces a file that appeared meanwhile
+            f.write(text)
+    except OSError as exc:
+        raise NotWritten([f"{target}: cannot be written ({exc.strerror or exc}); nothing was written"]) from None
+    return target
