@@ -223,7 +223,8 @@ def test_a_file_that_breaks_the_checker_itself_still_gives_only_a_tenant_error(t
 # -- dangerous values (issue 15, item 11) --------------------------------------------------------------------
 
 @pytest.mark.parametrize("slug", [*names.PLATFORM_NAMESPACES, "kube-system", "kube-public", "kube-node-lease",
-                                  "kube-anything", "default", "cert-manager", "shared", "master", "urban-future"])
+                                  "kube-anything", "default", "cert-manager", "shared", "master", "urban-future",
+                                  "platform"])
 def test_platform_and_system_namespaces_are_reserved_slugs(tmp_path, slug):
     (found,) = only(tmp_path, VALID.replace("slug: halle", f"slug: {slug}"), slug=slug)
     assert f": slug: '{slug}' is reserved (" in found

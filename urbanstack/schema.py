@@ -50,6 +50,7 @@ RESERVED_SLUGS: dict[str, str] = {
     "shared": "the name of the shared platform's stack and of its cost label",
     "master": "Keycloak's administration realm",
     "admin": "reserved for administration",
+    "platform": "the shared Gateway's listener for platform hosts is https-platform (components/names.py)",
     "default": "a namespace every Kubernetes cluster has",
     # Namespaces that the usual installations of the components we run (or of common cluster add-ons) create,
     # so that a cluster set up by hand or by a provider's defaults cannot clash with a municipality.
