@@ -14,7 +14,7 @@ def real_plan(real_plan_dir):
     return load_plan(real_plan_dir)
 
 
-@pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies"])
+@pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies", "pod-security"])
 def test_the_real_plan_passes(real_plan, check):
     [result] = run_all(real_plan, only=[check])
     assert result.failures == [], "\n".join(map(str, result.failures))

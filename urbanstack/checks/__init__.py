@@ -8,7 +8,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.checkov` – checkov, in its own virtualenv, offline;
 * :mod:`urbanstack.checks.cost_labels` – the four cost labels on every object and template;
 * :mod:`urbanstack.checks.reachability` – NetworkPolicy analysis: municipalities are isolated;
-* :mod:`urbanstack.checks.policies` – the policy pack's rules on every recorded resource.
+* :mod:`urbanstack.checks.policies` – the policy pack's rules on every recorded resource;
+* :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pathlib import Path
 
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
-CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies")
+CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
     from urbanstack.checks import checkov as checkov_check
-    from urbanstack.checks import cost_labels, policies, reachability, schemas
+    from urbanstack.checks import cost_labels, pod_security, policies, reachability, schemas
 
     return {
         "schemas": schemas.run,
@@ -32,6 +33,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "labels": cost_labels.run,
         "reachability": reachability.run,
         "policies": policies.run,
+        "pod-security": pod_security.run,
     }
 
 

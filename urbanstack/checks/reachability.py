@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from components import labels, names
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject
+from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, pod_template
 
 NAME = "network reachability"
 RULE_CROSS = "isolation-between-municipalities"
@@ -48,14 +48,6 @@ them may match pods, one outside them only addresses outside the cluster."""
 OUTSIDE_CLUSTER = "(outside the cluster)"
 OTHER_NAMESPACE = "(a namespace outside the plan)"
 
-WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 CNPG_INSTANCE_PORTS = {"postgresql": 5432, "metrics": 9187, "status": 8000}
 CNPG_POOLER_PORTS = {"pgbouncer": 5432, "metrics": 9127}
 KEYCLOAK_PORTS = {"https": 8443, "http": 8080, "management": 9000}
@@ -343,12 +335,11 @@ def pods_of(po: PlanObject, rel: str) -> list[Pod]:
     ns = po.namespace or "default"
     obj = po.obj
     desc = f"pods of {po.ref()}"
-    if po.kind in WORKLOAD_TEMPLATES:
-        tmpl = _dig(obj, WORKLOAD_TEMPLATES[po.kind]) or {}
-        return [Pod(ns, dict((tmpl.get("metadata") or {}).get("labels") or {}), desc, rel,
-                    _container_ports(tmpl.get("spec") or {}))]
-    if po.kind == "Pod":
-        return [Pod(ns, po.labels, f"{po.ref()}", rel, _container_ports(obj.get("spec") or {}))]
+    template = pod_template(obj)
+    if template is not None:
+        md, spec = template
+        return [Pod(ns, dict(md.get("labels") or {}), po.ref() if po.kind == "Pod" else desc, rel,
+                    _container_ports(spec))]
     group = po.api_version.split("/")[0]
     if group == "postgresql.cnpg.io" and po.kind == "Cluster":
         inherited = dict(_dig(obj, ("spec", "inheritedMetadata", "labels")) or {})
