@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from urbanstack.checks import run_all
+from urbanstack.checks import CHECK_NAMES, run_all
 from urbanstack.checks.base import load_plan
 from urbanstack.tenants import load_all
 
@@ -14,7 +14,15 @@ def real_plan(real_plan_dir):
     return load_plan(real_plan_dir)
 
 
-@pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies", "pod-security"])
+KNOWN_FAILING = {
+    "rbac": "issue 15 items 1-2: realm groups hold the built-in admin/edit (read Secrets, exec, change "
+            "NetworkPolicies); fixed on another branch: drop this entry when it is merged",
+}
+
+
+@pytest.mark.parametrize("check", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILING[name])) if name in KNOWN_FAILING
+    else name for name in CHECK_NAMES])
 def test_the_real_plan_passes(real_plan, check):
     [result] = run_all(real_plan, only=[check])
     assert result.failures == [], "\n".join(map(str, result.failures))

@@ -9,7 +9,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.cost_labels` – the four cost labels on every object and template;
 * :mod:`urbanstack.checks.reachability` – NetworkPolicy analysis: municipalities are isolated;
 * :mod:`urbanstack.checks.policies` – the policy pack's rules on every recorded resource;
-* :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level.
+* :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level;
+* :mod:`urbanstack.checks.rbac` – what each municipality group may do (bindings + ClusterRole aggregation).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from pathlib import Path
 
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
-CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security")
+CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
     from urbanstack.checks import checkov as checkov_check
-    from urbanstack.checks import cost_labels, pod_security, policies, reachability, schemas
+    from urbanstack.checks import cost_labels, pod_security, policies, rbac, reachability, schemas
 
     return {
         "schemas": schemas.run,
@@ -34,6 +35,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "reachability": reachability.run,
         "policies": policies.run,
         "pod-security": pod_security.run,
+        "rbac": rbac.run,
     }
 
 
