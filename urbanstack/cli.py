@@ -148,16 +148,24 @@ def tenants_offboard(
 def plan(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plan (replaced).")] = Path("build/plan"),
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="An earlier plan: report every change the API server would refuse or that replaces "
+                          "an object (protected ones included).")] = None,
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
+    from urbanstack import compare as cmp
     from urbanstack.plan import plan_all, write_plan
     from urbanstack.tenants import TenantError
 
     try:
+        before = cmp.snapshot(compare) if compare is not None else None  # read first: --out may be the same folder
         written = write_plan(plan_all(tenants), out_dir)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
+    except FileNotFoundError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
     table = Table(title=f"Offline plan in {out_dir}")
     for col in ("stack", "resources", "k8s objects", "kinds"):
         table.add_column(col)
@@ -166,6 +174,14 @@ def plan(
     out.print(table)
     out.print("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
               "unit-test mocks (pulumi.runtime.set_mocks).", markup=False)
+    if before is not None:
+        changes = cmp.compare(before, cmp.snapshot(out_dir))
+        for change in changes:
+            out.print(str(change), markup=False, highlight=False, soft_wrap=True)
+        out.print(f"{len(changes)} change(s) against {compare} the API server refuses or that replace an object",
+                  markup=False)
+        if changes:
+            raise typer.Exit(1)
 
 
 @app.command("up")
