@@ -181,3 +181,80 @@ def test_opening_the_sample_app_to_all_namespaces_on_a_copy_of_the_plan_fails(cr
     failures = r.run(load_plan(crafted)).failures
     assert any(f.file.endswith("verl/deployment-verl-sample-web.yaml") and f.rule == r.RULE_ENTRY
                and path.name in f.message for f in failures)
+
+
+# -- the flows the platform needs (checks/platform-flows.yaml `required`) -------------------------------------
+
+ENVOY = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/managed-by": "envoy-gateway",
+         "gateway.envoyproxy.io/owning-gateway-name": "urban-gateway",
+         "gateway.envoyproxy.io/owning-gateway-namespace": "urban-gateway"}
+SOLVER = {"acme.cert-manager.io/http01-solver": "true"}
+
+
+def add_chart_pods(plan_dir: Path) -> None:
+    """What the render branch adds to the plan: the Envoy data plane, Envoy Gateway's controller and an ACME
+    solver pod for verl's certificate (labels and ports as cert-manager and Envoy Gateway make them)."""
+    put(plan_dir, "shared", deployment(names.NS_GATEWAY, "envoy-urban-gateway", ENVOY, {"http": 10080}))
+    put(plan_dir, "shared", deployment(names.NS_GATEWAY, "envoy-gateway",
+                                       {"app.kubernetes.io/name": "gateway-helm", "control-plane": "envoy-gateway"},
+                                       {"webhook": 9443}))
+    solver = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cm-acme-http-solver-x", "namespace": "verl",
+                                                              "labels": {**SOLVER, labels.TENANT: "verl"}},
+              "spec": {"containers": [{"name": "acmesolver", "image": "cert-manager/acmesolver",
+                                       "ports": [{"name": "http", "containerPort": 8089}]}]}}
+    put(plan_dir, "verl", solver)
+
+
+def required(plan_dir: Path) -> list:
+    return [f for f in r.run(load_plan(plan_dir)).failures if f.rule == r.RULE_REQUIRED]
+
+
+def test_every_required_flow_names_its_pods_ports_and_reason():
+    flows = r.load_required()
+    assert {f.name for f in flows} >= {"acme-http01-solvers", "cert-manager-webhook", "keycloak-cluster-members",
+                                       "cloudnative-pg-operator-to-instances", "prometheus-scrapes-keycloak-database"}
+    assert all(f.ports and len(f.reason.split()) >= 10 for f in flows)
+    assert [f.source_namespace for f in flows if f.name.endswith("-webhook")] == [None, None, None], \
+        "webhooks are called by the API server"
+
+
+def test_todays_policies_block_acme_solvers_and_the_envoy_gateway_webhook(crafted):
+    """Issue 14 items 3 and 10: default deny in the municipality admits nothing from Envoy on 8089, and no policy
+    in urban-gateway admits the API server on 9443."""
+    add_chart_pods(crafted)
+    failures = required(crafted)
+    found = {(f.file.rsplit("/", 1)[-1], f.message.split(" which ")[1].split(" ")[0]) for f in failures}
+    assert found == {("pod-verl-cm-acme-http-solver-x.yaml", "acme-http01-solvers"),
+                     ("deployment-urban-gateway-envoy-gateway.yaml", "envoy-gateway-webhook")}
+    acme = next(f for f in failures if "acme" in f.file)
+    assert "pods of Deployment urban-gateway/envoy-urban-gateway cannot reach Pod verl/cm-acme-http-solver-x on " \
+           "8089/TCP" in acme.message
+
+
+def test_policies_that_admit_the_needed_flows_pass(crafted):
+    add_chart_pods(crafted)
+    put(crafted, "verl", policy("verl", "acme-solver", {
+        "podSelector": {"matchLabels": SOLVER}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [ns_peer(names.NS_GATEWAY, ENVOY)], "ports": [{"port": 8089}]}]}))
+    put(crafted, "shared", policy(names.NS_GATEWAY, "webhook", {
+        "podSelector": {"matchLabels": {"control-plane": "envoy-gateway"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 9443}]}]}))
+    assert required(crafted) == []
+    assert r.run(load_plan(crafted)).failures == [], "admitting the solver opens nothing else"
+
+
+def test_a_webhook_admitted_only_from_the_pod_network_is_not_reached_by_the_api_server(crafted):
+    add_chart_pods(crafted)
+    put(crafted, "shared", policy(names.NS_GATEWAY, "webhook", {
+        "podSelector": {"matchLabels": {"control-plane": "envoy-gateway"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 9443}]}]}))
+    assert any("the API server cannot reach" in f.message and "envoy-gateway-webhook" in f.message
+               for f in required(crafted))
+
+
+def test_keycloak_members_must_reach_each_other_on_jgroups(crafted):
+    path = crafted / "shared" / "networkpolicy-urban-identity-urban-identity-same-namespace.yaml"
+    assert required(crafted) == []
+    path.unlink()
+    [f] = required(crafted)
+    assert "keycloak-cluster-members" in f.message and "7800/TCP" in f.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from urbanstack.checks import run_all
+from urbanstack.checks import CHECK_NAMES, run_all
 from urbanstack.checks.base import load_plan
 from urbanstack.tenants import load_all
 
@@ -14,7 +14,7 @@ def real_plan(real_plan_dir):
     return load_plan(real_plan_dir)
 
 
-@pytest.mark.parametrize("check", ["schemas", "checkov", "labels", "reachability", "policies"])
+@pytest.mark.parametrize("check", CHECK_NAMES)
 def test_the_real_plan_passes(real_plan, check):
     [result] = run_all(real_plan, only=[check])
     assert result.failures == [], "\n".join(map(str, result.failures))

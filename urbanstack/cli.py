@@ -146,14 +146,19 @@ def plan(
         "--out", help="Folder for the plan: new, empty, or an earlier plan (only that is replaced).")] = Path("build/plan"),
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
     stack: Annotated[str | None, typer.Option(help="Plan only this stack (shared, or a slug: then shared too).")] = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="An earlier plan: report every change the API server would refuse or that replaces "
+                          "an object (protected ones included).")] = None,
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
+    from urbanstack import compare as cmp
     from urbanstack.outdir import OutputRefused, check_target
     from urbanstack.plan import UnknownStack, plan_all, write_plan
     from urbanstack.tenants import TenantError
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
+        before = cmp.snapshot(compare) if compare is not None else None  # read first: --out may be the same folder
         with progress("plan") as step:
             plans = plan_all(tenants, only=stack, step=step)
         written = write_plan(plans, out_dir)
@@ -163,7 +168,7 @@ def plan(
     except OutputRefused as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(1) from None
-    except UnknownStack as exc:
+    except (UnknownStack, FileNotFoundError) as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(2) from None
     table = Table(title=f"Offline plan in {out_dir}")
@@ -174,6 +179,13 @@ def plan(
     out.print(table)
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
+    if before is not None:
+        changes = cmp.compare(before, cmp.snapshot(out_dir))
+        for change in changes:
+            line(str(change))
+        line(f"{len(changes)} change(s) against {compare} the API server refuses or that replace an object")
+        if changes:
+            raise typer.Exit(1)
 
 
 @app.command("up")

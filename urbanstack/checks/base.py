@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -169,3 +169,54 @@ def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | 
         operator_cost_center=str(cfg.get("urban-stack:operatorCostCenter", "")),
         crd_dir=crd_dir or DEFAULT_CRD_DIR,
     )
+
+
+# -- what every check needs about pods and origins ------------------------------------------------------
+
+WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+"""Where each workload kind of the core API keeps the template of the pods it makes (a ``Pod`` is its own)."""
+ORIGINS = ("ours", "chart", "operator")
+
+
+def pod_template(obj: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(pod metadata, pod spec)`` of a Pod or of the pod template of a workload; ``None`` for other kinds.
+
+    The one walker over pods every check uses (Pod Security, API validation, reachability), whatever made the
+    object (this project, a chart, an operator). Custom resources whose operator makes pods are expanded into
+    those workloads in the plan itself (``operator-<kind>/``), so they are seen here as what they become."""
+    kind = str(obj.get("kind", ""))
+    if kind == "Pod" and str(obj.get("apiVersion", "")) == "v1":
+        node: Any = obj
+    elif kind in WORKLOAD_TEMPLATES and isinstance(obj.get("spec"), Mapping):
+        node = obj
+        for key in WORKLOAD_TEMPLATES[kind]:
+            node = node.get(key) if isinstance(node, Mapping) else None
+    else:
+        return None
+    if not isinstance(node, Mapping):
+        return None
+    md = node.get("metadata") if isinstance(node.get("metadata"), Mapping) else {}
+    spec = node.get("spec") if isinstance(node.get("spec"), Mapping) else {}
+    return dict(md), dict(spec)
+
+
+def origin_of(po: PlanObject) -> str:
+    """``ours``, ``chart`` or ``operator``: who makes the object (``PlanObject.origin`` where the plan has it)."""
+    return str(getattr(po, "origin", None) or "ours")
+
+
+def origin_counts(objects: Iterable[PlanObject]) -> str:
+    """The part of a check's line that counts the objects it looked at by origin."""
+    counts = dict.fromkeys(ORIGINS, 0)
+    for po in objects:
+        o = origin_of(po)
+        counts[o] = counts.get(o, 0) + 1
+    return ", ".join(f"{n} {o}" for o, n in counts.items())

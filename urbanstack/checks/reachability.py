@@ -14,6 +14,15 @@ ingress to allow it, on a common port. Peers are ``podSelector`` (same namespace
 both together, or ``ipBlock``; selectors support ``matchLabels`` and ``matchExpressions``; named ports are
 resolved against the destination pod's container ports.
 
+A third property is positive (rule ``required-platform-flow``): the connections the platform needs are
+open. ``checks/platform-flows.yaml`` lists them under ``required`` (ACME HTTP-01 solver pods reached from the
+Envoy pods, admission webhooks reached from the API server, operators reaching their instances, Prometheus
+scraping, Keycloak cluster members among themselves); for every pod of the plan that matches a flow's source
+and destination (ours, chart-rendered, operator-made), the connection must be allowed on every listed port. The
+API server is modelled as an address outside the pod network (it calls webhooks from the control plane's host
+addresses), so only an ``ipBlock`` admits it. A required flow whose pods the plan does not contain (e.g. no
+ACME solver in internal-CA mode) is named in the check's line, not failed.
+
 Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod)
 and from custom resources whose operator creates pods with known labels (CloudNativePG ``Cluster`` and
 ``Pooler``, Keycloak). Because operators, Helm charts and people create pods the plan does not show, every
@@ -34,11 +43,14 @@ from typing import Any
 import yaml
 
 from components import labels, names
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject
+from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, origin_counts, pod_template
 
 NAME = "network reachability"
 RULE_CROSS = "isolation-between-municipalities"
 RULE_ENTRY = "entry-only-through-gateway"
+RULE_REQUIRED = "required-platform-flow"
+API_SERVER = "apiserver"
+"""``from: apiserver`` in a required flow: the Kubernetes API server calling in (admission webhooks)."""
 FLOWS_FILE = ROOT / "checks" / "platform-flows.yaml"
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 POD_NETWORK = tuple(ipaddress.ip_network(n) for n in
@@ -48,14 +60,6 @@ them may match pods, one outside them only addresses outside the cluster."""
 OUTSIDE_CLUSTER = "(outside the cluster)"
 OTHER_NAMESPACE = "(a namespace outside the plan)"
 
-WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 CNPG_INSTANCE_PORTS = {"postgresql": 5432, "metrics": 9187, "status": 8000}
 CNPG_POOLER_PORTS = {"pgbouncer": 5432, "metrics": 9127}
 KEYCLOAK_PORTS = {"https": 8443, "http": 8080, "management": 9000}
@@ -109,6 +113,21 @@ class Flow:
 
 
 @dataclass
+class RequiredFlow:
+    """A connection the platform needs: from pods (or the API server) to pods, on every listed port."""
+
+    name: str
+    source_namespace: str | None
+    """``None``: the API server."""
+    source: Mapping[str, Any]
+    namespace: str | None
+    """Destination namespace; ``None``: any namespace."""
+    to: Mapping[str, Any]
+    ports: list[int]
+    reason: str
+
+
+@dataclass
 class Model:
     namespaces: dict[str, Namespace]
     pods: list[Pod]
@@ -116,6 +135,8 @@ class Model:
     municipality_namespaces: dict[str, str] = field(default_factory=dict)
     """Namespace -> municipality slug."""
     namespace_files: dict[str, str] = field(default_factory=dict)
+    sources: list[PlanObject] = field(default_factory=list)
+    """The plan objects the concrete pods come from."""
 
 
 # -- selectors ------------------------------------------------------------------------------------------
@@ -343,12 +364,11 @@ def pods_of(po: PlanObject, rel: str) -> list[Pod]:
     ns = po.namespace or "default"
     obj = po.obj
     desc = f"pods of {po.ref()}"
-    if po.kind in WORKLOAD_TEMPLATES:
-        tmpl = _dig(obj, WORKLOAD_TEMPLATES[po.kind]) or {}
-        return [Pod(ns, dict((tmpl.get("metadata") or {}).get("labels") or {}), desc, rel,
-                    _container_ports(tmpl.get("spec") or {}))]
-    if po.kind == "Pod":
-        return [Pod(ns, po.labels, f"{po.ref()}", rel, _container_ports(obj.get("spec") or {}))]
+    template = pod_template(obj)
+    if template is not None:
+        md, spec = template
+        return [Pod(ns, dict(md.get("labels") or {}), po.ref() if po.kind == "Pod" else desc, rel,
+                    _container_ports(spec))]
     group = po.api_version.split("/")[0]
     if group == "postgresql.cnpg.io" and po.kind == "Cluster":
         inherited = dict(_dig(obj, ("spec", "inheritedMetadata", "labels")) or {})
@@ -397,6 +417,7 @@ def build_model(plan: Plan) -> Model:
     ns_files: dict[str, str] = {}
     pods: list[Pod] = []
     policies: dict[str, list[Policy]] = {}
+    sources: list[PlanObject] = []
     for po in plan.objects:
         rel = plan.rel(po.path)
         if po.kind == "Namespace" and po.api_version == "v1":
@@ -408,7 +429,10 @@ def build_model(plan: Plan) -> Model:
             pol = _policy(po, rel)
             policies.setdefault(pol.namespace, []).append(pol)
         else:
-            pods += pods_of(po, rel)
+            made = pods_of(po, rel)
+            if made:
+                sources.append(po)
+            pods += made
     for name in {*(p.namespace for p in pods), *policies, *_referenced_namespaces(
             p for pols in policies.values() for p in pols)}:
         namespaces.setdefault(name, Namespace(name, {NS_NAME_LABEL: name}, open_labels=True))
@@ -421,7 +445,7 @@ def build_model(plan: Plan) -> Model:
     namespaces[OTHER_NAMESPACE] = Namespace(OTHER_NAMESPACE, {}, open_labels=True)
     pods.append(Pod(OTHER_NAMESPACE, {}, f"any pod in {OTHER_NAMESPACE}", None, None, open_labels=True))
     pods.append(Pod(OUTSIDE_CLUSTER, {}, f"a client {OUTSIDE_CLUSTER}", None, None, open_labels=True))
-    return Model(namespaces, pods, policies, municipality_ns, ns_files)
+    return Model(namespaces, pods, policies, municipality_ns, ns_files, sources)
 
 
 # -- platform flows ---------------------------------------------------------------------------------------------
@@ -435,6 +459,59 @@ def load_flows(path: Path = FLOWS_FILE) -> list[Flow]:
             raise ValueError(f"{path}: flows[{i}]: missing {', '.join(missing)}")
         flows.append(Flow(entry["from"], entry["to"], [int(p) for p in entry["ports"]], entry["reason"]))
     return flows
+
+
+def load_required(path: Path = FLOWS_FILE) -> list[RequiredFlow]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for i, entry in enumerate(data.get("required") or []):
+        missing = [k for k in ("name", "from", "to", "ports", "reason") if not entry.get(k)]
+        if missing:
+            raise ValueError(f"{path}: required[{i}]: missing {', '.join(missing)}")
+        src = entry["from"]
+        if src != API_SERVER and not (isinstance(src, Mapping) and src.get("namespace")):
+            raise ValueError(f"{path}: required[{i}].from: give '{API_SERVER}' or a namespace (and pods)")
+        to = entry["to"]
+        if not isinstance(to, Mapping) or "pods" not in to:
+            raise ValueError(f"{path}: required[{i}].to: give pods (a label selector) and optionally a namespace")
+        out.append(RequiredFlow(
+            entry["name"], None if src == API_SERVER else src["namespace"],
+            {} if src == API_SERVER else (src.get("pods") or {}), to.get("namespace"), to["pods"] or {},
+            [int(p) for p in entry["ports"]], entry["reason"]))
+    return out
+
+
+def _port_open(ports: frozenset | None, port: int) -> bool:
+    if ports is ALL_PORTS:
+        return True
+    return any(len(p) == 3 and p[0] == "TCP" and p[1] <= port <= p[2] for p in ports)
+
+
+def check_required(model: Model, flows: list[RequiredFlow]) -> tuple[list[Failure], int, list[str]]:
+    """Failures of the required flows, the number of pod pairs looked at, and the flows without pods."""
+    api_server = Pod(OUTSIDE_CLUSTER, {}, "the API server", None, {}, open_labels=False)
+    concrete = [p for p in model.pods if not p.open_labels and not p.external]
+    failures, pairs, absent = [], 0, []
+    for flow in flows:
+        sources = [api_server] if flow.source_namespace is None else [
+            p for p in concrete if p.namespace == flow.source_namespace and pod_matches(flow.source, p)]
+        dests = [p for p in concrete if (flow.namespace is None or p.namespace == flow.namespace)
+                 and pod_matches(flow.to, p)]
+        if not sources or not dests:
+            absent.append(flow.name)
+            continue
+        for src in sources:
+            for dst in dests:  # a pod template stands for all its replicas: it may need to reach itself
+                pairs += 1
+                ports, _ = connection(src, dst, model)
+                closed = [p for p in flow.ports if not _port_open(ports, p)]
+                if closed:
+                    failures.append(Failure(
+                        dst.file or model.namespace_files.get(dst.namespace, dst.namespace), RULE_REQUIRED,
+                        f"{src.description} cannot reach {dst.description} on "
+                        f"{', '.join(f'{p}/TCP' for p in closed)}, which {flow.name} needs "
+                        f"({FLOWS_FILE.relative_to(ROOT)}): {' '.join(flow.reason.split())}"))
+    return failures, pairs, absent
 
 
 def _flow_allows(flow: Flow, src: Pod, dst: Pod, ports: frozenset | None) -> bool:
@@ -458,6 +535,7 @@ def _flow_allows(flow: Flow, src: Pod, dst: Pod, ports: frozenset | None) -> boo
 def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
     model = build_model(plan)
     flows = load_flows(flows_file)
+    required = load_required(flows_file)
     failures: list[Failure] = []
     pairs = 0
     targets = [p for p in model.pods if p.tenant is not None]
@@ -488,9 +566,14 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
                                         f"{src.description} can reach {dst.description} in municipality namespace "
                                         f"{dst.namespace} on {where}; only the gateway ({names.NS_GATEWAY}) and the "
                                         f"flows of {FLOWS_FILE.relative_to(ROOT)} may"))
+    required_failures, required_pairs, absent = check_required(model, required)
+    failures += required_failures
     n_policies = sum(len(v) for v in model.policies.values())
     concrete = sum(1 for p in model.pods if not p.open_labels)
-    return CheckResult(NAME, pairs, "pod pairs", failures,
-                       detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
+    absent_text = f" ({len(absent)} without pods in the plan: {', '.join(absent)})" if absent else ""
+    return CheckResult(NAME, pairs + required_pairs, "pod pairs", failures,
+                       detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic "
+                              f"(pod-making objects: {origin_counts(model.sources)}), "
                               f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
-                              f"namespaces, {len(flows)} listed platform flows")
+                              f"namespaces, {len(flows)} listed platform flows, {len(required)} required flows"
+                              f"{absent_text}")

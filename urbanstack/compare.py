@@ -1,0 +1,223 @@
+"""``urbanstack plan --compare OLD_PLAN``: what applying the new plan over the old one would break.
+
+Two written plans (``build/plan``-style folders) are compared object by object. An object is the same object
+in both when its Pulumi URN is the same (``<stack>/resources.json``), or, for objects Pulumi does not register
+one by one (chart-rendered, operator-made), when stack, API group, kind, namespace and name are the same.
+Reported, each with the rule it follows:
+
+* **refused**: the API server refuses the update in place, and Pulumi does not replace the object, so
+  ``pulumi up`` fails;
+* **replaced**: Pulumi deletes and re-creates the object because a field changed that the Kubernetes provider
+  treats as "force new" (``provider/pkg/provider/diff.go`` ``forceNew`` of pulumi/pulumi-kubernetes, read at commit 00302beb; it lists
+  exactly the fields the API server would refuse, and some more), or because its name or namespace changed;
+  a replaced StatefulSet keeps its PVCs, a replaced PVC loses its data;
+* **protected**: such a replacement, or a removal, of a resource created with ``protect`` or
+  ``retainOnDelete`` (``resources.json`` options): Pulumi refuses to replace or delete a protected resource,
+  and one kept on delete is left behind while its successor is created under the same name.
+
+The immutable fields follow the API server's update validation (kubernetes/kubernetes ``pkg/apis/*/validation``,
+named per rule below).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REFUSED, REPLACED, PROTECTED = "refused", "replaced", "protected"
+
+
+@dataclass(frozen=True)
+class Entry:
+    stack: str
+    key: str
+    obj: dict[str, Any]
+    file: str
+    protected: tuple[str, ...]
+    """``protect`` and/or ``retainOnDelete`` where set."""
+
+    @property
+    def ref(self) -> str:
+        md = self.obj.get("metadata") or {}
+        ns = f"{md['namespace']}/" if md.get("namespace") else ""
+        return f"{self.obj.get('kind')} {ns}{md.get('name', '')} (stack {self.stack})"
+
+
+@dataclass(frozen=True)
+class Change:
+    verdict: str
+    file: str
+    ref: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.verdict}] {self.ref}: {self.message}"
+
+
+def _identity(stack: str, obj: Mapping[str, Any]) -> str:
+    md = obj.get("metadata") or {}
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return f"{stack}|{group}|{obj.get('kind')}|{md.get('namespace', '')}|{md.get('name', '')}"
+
+
+def snapshot(directory: Path) -> dict[str, Entry]:
+    """Every object of a written plan, read at once (so the plan may be rewritten in place afterwards)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no plan here to compare with")
+    out: dict[str, Entry] = {}
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+        registered: dict[str, tuple[str, tuple[str, ...]]] = {}
+        doc = folder / "resources.json"
+        if doc.is_file():
+            for r in json.loads(doc.read_text(encoding="utf-8"))["resources"]:
+                inputs = r.get("inputs") or {}
+                if r.get("custom") and "kind" in inputs and str(r.get("type", "")).startswith("kubernetes:"):
+                    opts = r.get("options") or {}
+                    flags = tuple(k for k in ("protect", "retainOnDelete") if opts.get(k))
+                    registered[_identity(folder.name, inputs)] = (r["urn"], flags)
+        for f in sorted(folder.rglob("*.yaml")):
+            obj = yaml.safe_load(f.read_text(encoding="utf-8"))
+            if not isinstance(obj, dict):
+                continue
+            ident = _identity(folder.name, obj)
+            urn, flags = registered.get(ident, (ident, ()))
+            out[urn] = Entry(folder.name, urn, obj, str(f), flags)
+    return out
+
+
+def _get(obj: Mapping[str, Any], path: str) -> Any:
+    node: Any = obj
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def _quantity(value: Any) -> float | None:
+    """A storage quantity in bytes (binary and decimal suffixes), None when unparsable."""
+    if value is None:
+        return None
+    text = str(value)
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "k": 1e3, "M": 1e6, "G": 1e9,
+             "T": 1e12, "P": 1e15}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * factor
+            except ValueError:
+                return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+# (kind, field path, verdict, why). Pulumi replaces: the provider's forceNew list names the field; refused:
+# it does not, so the update goes to the API server, which refuses it.
+Rule = tuple[str, str, str, str]
+STATEFULSET_MUTABLE = {"replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds"}
+"""pkg/apis/apps/validation/validation.go ValidateStatefulSetUpdate: "updates to statefulset spec for fields other
+than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit',
+'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"."""
+STATEFULSET_FORCE_NEW = {"podManagementPolicy", "revisionHistoryLimit", "selector", "serviceName",
+                         "volumeClaimTemplates"}
+RULES: list[Rule] = [
+    ("Deployment", "spec.selector", REPLACED, "pkg/apis/apps/validation ValidateDeploymentUpdate: selector is immutable"),
+    ("DaemonSet", "spec.selector", REFUSED, "pkg/apis/apps/validation ValidateDaemonSetUpdate: selector is immutable"),
+    ("ReplicaSet", "spec.selector", REFUSED, "pkg/apis/apps/validation ValidateReplicaSetUpdate: selector is immutable"),
+    ("Job", "spec.selector", REPLACED, "pkg/apis/batch/validation ValidateJobUpdate: selector is immutable"),
+    ("Job", "spec.template", REPLACED, "pkg/apis/batch/validation ValidateJobUpdate: template is immutable"),
+    ("Job", "spec.completions", REPLACED, "pkg/apis/batch/validation ValidateJobUpdate: completions is immutable"),
+    ("Service", "spec.clusterIP", REPLACED,
+     "pkg/apis/core/validation ValidateServiceUpdate: clusterIP is immutable (unset and 'None' differ: a "
+     "headless Service cannot become one with an address or back)"),
+    ("PersistentVolumeClaim", "spec.storageClassName", REPLACED,
+     "pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate: spec is immutable after creation except "
+     "resources.requests and volumeAttributesClassName"),
+    ("PersistentVolumeClaim", "spec.accessModes", REPLACED,
+     "pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate: spec is immutable after creation"),
+    ("RoleBinding", "roleRef", REPLACED, "pkg/apis/rbac/validation ValidateRoleBindingUpdate: roleRef is immutable"),
+    ("ClusterRoleBinding", "roleRef", REPLACED,
+     "pkg/apis/rbac/validation ValidateClusterRoleBindingUpdate: roleRef is immutable"),
+    ("StorageClass", "provisioner", REPLACED, "pkg/apis/storage/validation ValidateStorageClassUpdate: immutable"),
+    ("StorageClass", "parameters", REPLACED, "pkg/apis/storage/validation ValidateStorageClassUpdate: immutable"),
+    ("StorageClass", "reclaimPolicy", REFUSED, "pkg/apis/storage/validation ValidateStorageClassUpdate: immutable"),
+    ("StorageClass", "volumeBindingMode", REFUSED,
+     "pkg/apis/storage/validation ValidateStorageClassUpdate: immutable"),
+    ("Secret", "type", REPLACED, "pkg/apis/core/validation ValidateSecretUpdate: type is immutable"),
+    ("Secret", "data", REPLACED, "pulumi-kubernetes replaces a Secret whose data changes"),
+    ("Secret", "stringData", REPLACED, "pulumi-kubernetes replaces a Secret whose data changes"),
+    ("ConfigMap", "data", REPLACED, "pulumi-kubernetes replaces a ConfigMap whose data changes"),
+]
+
+
+def _field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(field, verdict, why)`` for every immutable or force-new field that differs."""
+    kind = str(new.get("kind", ""))
+    out = [(path, verdict, why) for k, path, verdict, why in RULES
+           if k == kind and _get(old, path) != _get(new, path)]
+    if kind == "StatefulSet":
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        for key in sorted(set(old_spec) | set(new_spec)):
+            if old_spec.get(key) == new_spec.get(key) or (key in STATEFULSET_MUTABLE and key != "revisionHistoryLimit"):
+                continue
+            verdict = REPLACED if key in STATEFULSET_FORCE_NEW else REFUSED
+            why = ("pulumi-kubernetes replaces a StatefulSet whose revisionHistoryLimit changes"
+                   if key == "revisionHistoryLimit" else
+                   "pkg/apis/apps/validation ValidateStatefulSetUpdate: only replicas, ordinals, template, "
+                   "updateStrategy, revisionHistoryLimit, persistentVolumeClaimRetentionPolicy and minReadySeconds "
+                   "may change")
+            out.append((f"spec.{key}", verdict, why))
+    if kind == "PersistentVolumeClaim":
+        before = _quantity(_get(old, "spec.resources.requests.storage"))
+        after = _quantity(_get(new, "spec.resources.requests.storage"))
+        if before is not None and after is not None and after < before:
+            out.append(("spec.resources.requests.storage", REFUSED,
+                        "pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate: a claim can not shrink "
+                        "(\"field can not be less than previous value\")"))
+        elif before != after:
+            out.append(("spec.resources.requests.storage", REPLACED,
+                        "pulumi-kubernetes treats every PVC spec change as force-new: a resize through Pulumi "
+                        "replaces the claim and its data"))
+    return out
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def compare(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> list[Change]:
+    """Every change between two plan snapshots the API server refuses or that replaces an object."""
+    changes: list[Change] = []
+
+    def add(verdict: str, entry: Entry, message: str) -> None:
+        changes.append(Change(verdict, entry.file, entry.ref, message))
+
+    for key, after in new.items():
+        before = old.get(key)
+        if before is None:
+            continue
+        protected = before.protected or after.protected
+        md_old, md_new = before.obj.get("metadata") or {}, after.obj.get("metadata") or {}
+        found: list[tuple[str, str, str]] = []
+        for fld in ("name", "namespace"):
+            if md_old.get(fld) != md_new.get(fld):
+                found.append((f"metadata.{fld}", REPLACED, "a new name or namespace is a new object"))
+        found += _field_changes(before.obj, after.obj)
+        for path, verdict, why in found:
+            text = f"{path} {_describe(_get(before.obj, path))} -> {_describe(_get(after.obj, path))}: {why}"
+            if verdict == REPLACED and protected:
+                add(PROTECTED, after, f"replacement of a resource with {' and '.join(protected)}: {text}")
+            else:
+                add(verdict, after, text)
+    for key, before in old.items():
+        if key not in new and before.protected:
+            add(PROTECTED, before, f"removed from the plan although it has {' and '.join(before.protected)}: "
+                                   f"Pulumi refuses to delete it (protect) or leaves it behind (retainOnDelete)")
+    return changes
