@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator
 from components.versions import CHARTS, MANIFESTS
 from finance.prices import load_prices
+from tests.pod_security import restricted_violations
 from urbanstack.offline import StackPlan
 from urbanstack.plan import manifest, plan_shared
 
@@ -197,6 +199,20 @@ def test_production_gateway_data_plane_prometheus_and_ceph_are_spread_and_budget
     assert rgw["port"] == names.RGW_PORT
 
 
+def test_the_envoy_data_plane_keeps_upstreams_writable_root_and_is_admitted_by_restricted(production):
+    # Envoy Gateway v1.5.4 (internal/infrastructure/kubernetes/proxy/resource.go) gives the EnvoyProxy's container
+    # securityContext to both containers, envoy and shutdown-manager; the shutdown manager writes
+    # /tmp/shutdown-ready and cannot get a volume from the EnvoyProxy.
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    deployment = envoy["envoyDeployment"]
+    container_sc = deployment["container"]["securityContext"]
+    assert container_sc.get("readOnlyRootFilesystem") is not True
+    assert container_sc["runAsUser"] == 65532 and container_sc["runAsGroup"] == 65532
+    pod = {"securityContext": deployment["pod"]["securityContext"],
+           "containers": [{"name": name, "securityContext": container_sc} for name in ("envoy", "shutdown-manager")]}
+    assert restricted_violations(pod) == []
+
+
 # --- identity -------------------------------------------------------------------------------------------
 
 def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admin(production):
@@ -211,6 +227,37 @@ def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admi
     assert {"keycloakAdminUsername", "keycloakAdminPassword"} <= production.secret_outputs
     route = one(production, "HTTPRoute", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
     assert route["parentRefs"][0]["sectionName"] == names.HTTPS_LISTENER_PLATFORM
+
+
+def operator_built_keycloak_pod(kc: dict) -> dict:
+    """The pod spec the Keycloak operator 26.x builds from a Keycloak CR (KeycloakDeploymentDependentResource.
+    createBaseDeployment): ``spec.unsupported.podTemplate`` is the base; the first container is renamed
+    ``keycloak`` and gets image, args, probes, ports and env, its securityContext and the pod's stay as given."""
+    pod = copy.deepcopy(((kc.get("unsupported") or {}).get("podTemplate") or {}).get("spec") or {})
+    containers = pod.setdefault("containers", [])
+    if not containers:
+        containers.append({})
+    containers[0].update({"name": "keycloak", "image": kc["image"]})
+    return pod
+
+
+@pytest.mark.parametrize("profile", ["production", "dev"])
+def test_keycloak_pods_are_admitted_by_pod_security_restricted(production, dev, profile):
+    kc = one(production if profile == "production" else dev, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)
+    assert restricted_violations(operator_built_keycloak_pod(kc["spec"])) == []
+
+
+def test_keycloak_runs_the_stock_image_as_its_user_and_builds_it_at_start(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["image"].startswith("quay.io/keycloak/keycloak:")
+    # A custom `image` is started with --optimized unless startOptimized is false; the stock image then
+    # ignores the database and health/metrics options.
+    assert kc["startOptimized"] is False
+    template = kc["unsupported"]["podTemplate"]
+    assert template["spec"]["securityContext"]["runAsUser"] == 1000, "USER 1000 of the Keycloak image"
+    # The build at start writes below /opt/keycloak: the root filesystem must stay writable.
+    assert template["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is False
+    assert template["metadata"]["labels"][labels.MODULE] == "identity"
 
 
 def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configuration(production):

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import names
+from components import labels, names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.k8s import child, http_route, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
@@ -31,6 +31,7 @@ from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, realm_job
 from components.versions import IMAGES
 
+MODULE = "identity"
 ADMIN_USERNAME = "urban-admin"
 DB_NAME = "keycloak"
 DB_OWNER = "keycloak"
@@ -96,11 +97,51 @@ def backup_store_spec(cfg, s3_endpoint: str) -> dict[str, Any]:
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
+KEYCLOAK_UID = 1000
+"""``USER 1000`` of the Keycloak image (keycloak/keycloak quarkus/container/Dockerfile; files owned 1000:0)."""
+
+
+def keycloak_pod_template() -> dict[str, Any]:
+    """``spec.unsupported.podTemplate``: the Pod Security ``restricted`` settings of the Keycloak pods.
+
+    The Keycloak operator 26.x builds its StatefulSet on this template (``KeycloakDeploymentDependentResource.
+    createBaseDeployment``: ``withNewTemplateLike(podTemplate)``); it then edits the first container (name
+    ``keycloak``, image, args, probes, ports, env) but keeps its ``securityContext`` and the pod's, and sets neither
+    itself: without this template ``keycloak-0`` is refused in ``urban-identity``.
+
+    The root filesystem stays writable: the operator's image is the stock one, which re-augments at every start
+    (``startOptimized: false`` in :func:`keycloak_spec`) and writes the build into ``/opt/keycloak/lib`` and
+    ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
+    """
+    return {
+        "metadata": {"labels": labels.cost_labels(labels.active_scope(), MODULE)},
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "keycloak",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "runAsNonRoot": True,
+                    "readOnlyRootFilesystem": False,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            }],
+        },
+    }
+
+
 def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
     instances = profile.keycloak_instances
     spec: dict[str, Any] = {
         "instances": instances,
         "image": IMAGES["keycloak"].ref,
+        # The operator takes any `image` for a custom, already augmented one and starts it with `--optimized`
+        # unless told otherwise; then every build-time option (db vendor, health, metrics) is ignored
+        # (keycloak.org/operator/customizing-keycloak). The stock image must build at start.
+        "startOptimized": False,
         "db": {
             "vendor": "postgres",
             "host": f"{names.KEYCLOAK_DB_CLUSTER}-rw",
@@ -121,6 +162,7 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
             {"name": "health-enabled", "value": "true"},
         ],
         "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
+        "unsupported": {"podTemplate": keycloak_pod_template()},
     }
     if instances > 1:
         spec["scheduling"]["affinity"] = spread(names.KEYCLOAK_POD_LABELS)
