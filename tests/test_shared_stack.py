@@ -347,6 +347,22 @@ def test_rook_ceph_mode_offers_an_object_store_and_a_bucket_class(production):
             assert r.protect and r.retain_on_delete
 
 
+def test_rook_ceph_mode_creates_the_retained_block_storage_class_every_volume_uses(production, dev):
+    # Rook v1.18.6 deploy/examples/csi/rbd/storageclass.yaml, with the operator's and the cluster's namespace.
+    block_class = production.outputs["storageClass"]
+    sc = one(production, "StorageClass", block_class)
+    assert sc["provisioner"] == f"{names.NS_STORAGE}.rbd.csi.ceph.com"
+    assert sc["reclaimPolicy"] == "Retain"
+    assert sc["parameters"]["clusterID"] == names.NS_STORAGE
+    assert sc["parameters"]["csi.storage.k8s.io/node-stage-secret-namespace"] == names.NS_STORAGE
+    pool = production.find("CephBlockPool", sc["parameters"]["pool"], names.NS_STORAGE)
+    assert len(pool) == 1 and pool[0].protect is True and pool[0].retain_on_delete is True
+    assert manifest(pool[0].inputs)["spec"]["replicated"]["size"] == 3
+    keycloak_db = one(production, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
+    assert keycloak_db["storage"]["storageClass"] == block_class
+    assert dev.find("CephBlockPool") == [] and dev.find("StorageClass", dev.outputs["storageClass"]) == []
+
+
 def test_external_mode_hands_the_provider_to_the_tenants(dev):
     assert dev.outputs["s3Mode"] == "external"
     assert dev.outputs["s3Endpoint"] == "https://s3.example-cloud.de"
