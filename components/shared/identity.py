@@ -25,7 +25,7 @@ import pulumi_random as random
 
 from components import labels, names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
-from components.k8s import child, http_route, meta, pdb, secret
+from components.k8s import PULL_POLICY, child, http_route, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, realm_job
@@ -71,6 +71,7 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
         "description": "Database of the shared Keycloak",
         "instances": instances,
         "imageName": IMAGES["postgresql"].ref,
+        "imagePullPolicy": PULL_POLICY,
         "primaryUpdateStrategy": "unsupervised",
         "enablePDB": instances > 1,
         "priorityClassName": names.PRIORITY_PLATFORM,
