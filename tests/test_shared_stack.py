@@ -392,6 +392,16 @@ def test_keycloak_is_reachable_from_the_gateway_and_its_database_from_the_operat
         "kubernetes.io/metadata.name": names.NS_OPERATORS}
 
 
+def test_the_api_server_reaches_envoy_gateways_topology_injector_webhook(production):
+    # gateway-helm v1.5.4: MutatingWebhookConfiguration envoy-gateway-topology-injector -> service port 9443,
+    # enabled by default (values.yaml topologyInjector.enabled).
+    values = chart(production, "envoy-gateway")["values"]
+    assert values.get("topologyInjector", {}).get("enabled", True) is True
+    webhooks = one(production, "NetworkPolicy", f"{names.NS_GATEWAY}-webhooks", names.NS_GATEWAY)["spec"]
+    assert webhooks["podSelector"] == {}
+    assert {"protocol": "TCP", "port": 9443} in webhooks["ingress"][0]["ports"]
+
+
 def test_namespaces_carry_pod_security_labels_and_priority_classes_exist(production):
     for ns in names.PLATFORM_NAMESPACES:
         md = one(production, "Namespace", ns)["metadata"]

@@ -174,7 +174,7 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, opts: pulumi.ResourceOptions | None = None):
+                 operators, storage, gateway: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
         in_ns = pulumi.ResourceOptions(depends_on=[namespace])
@@ -205,8 +205,11 @@ class Identity(pulumi.ComponentResource):
             kind="Cluster",
             metadata=meta(names.KEYCLOAK_DB_CLUSTER, ns),
             spec=database_spec(cfg, profile),
-            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cnpg, self.backup_store],
-                                                    protect=True, retain_on_delete=True)),
+            # In rook-ceph mode the block StorageClass of its volumes comes from the storage component.
+            opts=child(self, pulumi.ResourceOptions(
+                depends_on=[namespace, operators.cnpg, self.backup_store,
+                            *([storage.block_class] if storage.block_class else [])],
+                protect=True, retain_on_delete=True)),
         )
         self.scheduled_backup = k8s.apiextensions.CustomResource(
             f"{names.KEYCLOAK_DB_CLUSTER}-daily", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
@@ -230,7 +233,8 @@ class Identity(pulumi.ComponentResource):
             self.pdbs.append(pdb(self, names.KEYCLOAK_NAME, ns, names.KEYCLOAK_POD_LABELS, opts=in_ns))
         self.route = http_route(self, names.KEYCLOAK_NAME, ns, keycloak_host(cfg), names.KEYCLOAK_SERVICE,
                                 names.KEYCLOAK_HTTP_PORT, names.GATEWAY_NAME, names.NS_GATEWAY,
-                                section=names.HTTPS_LISTENER_PLATFORM, opts=in_ns)
+                                section=names.HTTPS_LISTENER_PLATFORM,
+                                opts=pulumi.ResourceOptions(depends_on=[namespace, gateway]))
         self.master_secret, self.master_job = realm_job(
             self, "realm-master", json.dumps(master_realm(), sort_keys=True, indent=1), namespace=ns,
             opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.admin_secret]))
