@@ -20,6 +20,11 @@ import pulumi_kubernetes as k8s
 from components.sizing import Size
 from components.versions import IMAGES
 
+PULL_POLICY = "IfNotPresent"
+"""Pull policy of every container and database cluster: images are exact release tags, with digests where
+``components/versions.py`` records them. ``Always`` re-resolved the tag at every pod start (a re-pushed tag
+silently changed the software) and made every restart depend on the registry being reachable."""
+
 DEFAULT_UID = 10001
 """UID/GID for containers whose image does not need a specific one (checkov CKV_K8S_40 wants ≥ 10000)."""
 
@@ -102,7 +107,7 @@ class Container:
         c: dict[str, Any] = {
             "name": self.name,
             "image": IMAGES[self.image].ref,
-            "imagePullPolicy": "Always",
+            "imagePullPolicy": PULL_POLICY,
             "resources": self.size.resources(),
             "securityContext": {
                 "runAsNonRoot": True,

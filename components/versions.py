@@ -2,10 +2,17 @@
 
 Bump a version here and nowhere else. Image tags are exact releases (never ``latest``); the policy
 pack and the manifest checks reject untagged images. ``docs/versions.md`` is generated from this file.
+
+Where upstream publishes immutable build tags (CloudNativePG's ``<version>-<timestamp>-<type>-<os>``, Ceph's
+``vX.Y.Z-YYYYMMDD``) the build tag is pinned, and its digest is recorded (``Image.digest``) when upstream's own
+published list carries it: whoever bumps a version fills the digest in from the same source or from
+``docker buildx imagetools inspect <ref>``. Images are pulled ``IfNotPresent``; the policy check reports every
+image still referenced without a digest (a figure, not a failure).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -21,15 +28,25 @@ class Chart:
 
 @dataclass(frozen=True)
 class Image:
-    """A container image pinned to an exact release tag."""
+    """A container image pinned to an exact release tag and, where recorded, to its digest.
+
+    ``digest`` (``sha256:<64 hex>``) is filled in by whoever bumps the version, from upstream's published list
+    of builds or the registry; empty when not (yet) recorded. ``ref`` then names tag and digest: the digest is
+    what the runtime pulls, the tag stays for people reading the manifest.
+    """
 
     repository: str
     tag: str
     homepage: str
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if self.digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.digest):
+            raise ValueError(f"{self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex digits>")
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
 CHARTS: dict[str, Chart] = {
@@ -76,15 +93,37 @@ MANIFESTS: dict[str, Manifests] = {
         "https://www.keycloak.org/operator/installation"),
 }
 
+KEYCLOAK_CONFIG_CLI_PAIRINGS: dict[str, tuple[str, str]] = {
+    # Keycloak release line -> (keycloak-config-cli tag, why this build).
+    "26.4": ("6.5.0-26.5.4",
+             "No build for 26.4 is published: the release CI (adorsys/keycloak-config-cli .github/workflows/ci.yaml) "
+             "builds v6.4.1 for Keycloak up to 26.1.0 and v6.5.0 for 26.0.5, 26.1.0 and 26.5.4. 6.5.0 is the first "
+             "release with 26.4 support (CHANGELOG: user-profile defaultValue, Keycloak 26.4.0+) and reads newer or "
+             "older servers' responses leniently (FAIL_ON_UNKNOWN_PROPERTIES=false); its 26.5.4 build is the nearest "
+             "release line. Offline-only choice: confirm on a first real deployment (docs/operations.md)."),
+}
+"""Recorded pairings of keycloak-config-cli with a Keycloak release line for which no build of that line exists.
+When the tag's Keycloak part names the line of ``IMAGES["keycloak"]`` no entry is needed."""
+
 IMAGES: dict[str, Image] = {
     "keycloak": Image("quay.io/keycloak/keycloak", "26.4.5", "https://www.keycloak.org"),
-    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.4.0-26.1.0",
+    # Tag `<release>-<Keycloak version it is built against>`; see KEYCLOAK_CONFIG_CLI_PAIRINGS.
+    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.0-26.5.4",
                                  "https://github.com/adorsys/keycloak-config-cli"),
-    "postgis": Image("ghcr.io/cloudnative-pg/postgis", "18-3.6-system-trixie",
-                     "https://github.com/cloudnative-pg/postgis-containers"),
-    "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-system-trixie",
-                        "https://github.com/cloudnative-pg/postgres-containers"),
-    "ceph": Image("quay.io/ceph/ceph", "v19.2.3", "https://ceph.io"),
+    # CloudNativePG's `MM-x.y-TYPE-OS` and `MM.mm-TYPE-OS` tags are rolling (their READMEs, "Rolling Tags");
+    # each build also gets an immutable `...-<timestamp>-...` tag, listed with its digest in upstream's image
+    # catalogs: postgis from cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml (commit
+    # db39ba5, 2026-08-03: PostgreSQL 18 line), postgresql from cloudnative-pg/artifacts
+    # image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15: last build of 17.6).
+    "postgis": Image("ghcr.io/cloudnative-pg/postgis", "18.4-3.6.4-202608031108-system-trixie",
+                     "https://github.com/cloudnative-pg/postgis-containers",
+                     "sha256:1e3eb1d83406d4a83157293bf0c1a5cf3b3217ca9ebb49f479881b9ad19fbe25"),
+    "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-202511100807-system-trixie",
+                        "https://github.com/cloudnative-pg/postgres-containers",
+                        "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b"),
+    # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook v1.18.6 Documentation/CRDs/Cluster/ceph-cluster-crd.md;
+    # v19.2.3-20250717 is the build Rook v1.18.6 itself uses, images/ceph/Makefile). Digest not recorded yet.
+    "ceph": Image("quay.io/ceph/ceph", "v19.2.3-20250717", "https://ceph.io"),
     # Modules
     "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
     "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.2", "https://oauth2-proxy.github.io/oauth2-proxy/"),
@@ -94,15 +133,18 @@ IMAGES: dict[str, Image] = {
     "valkey": Image("docker.io/valkey/valkey", "9.1.1-alpine", "https://valkey.io"),
     # openData: no maintained public image carries ckanext-dcatde for a supported CKAN release; this project
     # builds ckan/ckan-base 2.11.6 + ckanext-dcatde (with its pinned ckanext-dcat) + ckanext-oidc-pkce
-    # (images/ckan/Dockerfile; the tag is <CKAN release>-<build revision>). ckan-solr publishes only one tag per
-    # CKAN minor and Solr major (the CKAN 2.11 schema on Solr 9); there is no finer release tag to pin.
+    # (images/ckan/Dockerfile; the tag is <CKAN release>-<build revision>). ckan-solr publishes no release tags:
+    # `2.11-solr9` and `2.11-solr9.8` are both rebuilt from the dev-v2.11 branch (ckan/ckan-solr solr-9/Makefile,
+    # README); `2.11-solr9.8` at least fixes the Solr minor. Only a digest can pin it (not recorded yet).
     "ckan": Image("ghcr.io/urban-stack/ckan", "2.11.6-1", "https://ckan.org"),
-    "ckan-solr": Image("docker.io/ckan/ckan-solr", "2.11-solr9", "https://github.com/ckan/ckan-solr"),
+    "ckan-solr": Image("docker.io/ckan/ckan-solr", "2.11-solr9.8", "https://github.com/ckan/ckan-solr"),
     # urbanData: FROST-Server HTTP and MQTT (same release), Mosquitto as the message bus between them.
     "frost-http": Image("docker.io/fraunhoferiosb/frost-server-http", "2.8.0",
                         "https://fraunhoferiosb.github.io/FROST-Server/"),
     "frost-mqtt": Image("docker.io/fraunhoferiosb/frost-server-mqtt", "2.8.0",
                         "https://fraunhoferiosb.github.io/FROST-Server/"),
+    # A Docker Official Image: its tags are pushed again when the base image is rebuilt
+    # (docker-library/official-images#16164); only a digest pins it (not recorded yet).
     "mosquitto": Image("docker.io/library/eclipse-mosquitto", "2.0.22", "https://mosquitto.org"),
     # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.

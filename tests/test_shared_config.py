@@ -36,6 +36,17 @@ def test_a_broken_value_is_reported_with_file_and_key(change, needle):
     assert str(exc.value).startswith("stacks/Pulumi.shared.yaml: ")
 
 
+def test_external_storage_mode_must_name_a_block_storage_class_that_exists_in_the_cluster():
+    external = {"mode": "external", "external": {"endpoint": "https://s3.example.de"}}
+    with pytest.raises(ConfigError) as exc:
+        parse({**VALID, "storage": external})
+    assert str(exc.value).startswith("stacks/Pulumi.shared.yaml: urban-stack:storage: ")
+    assert "set storage.blockStorageClass to one that exists in the cluster" in str(exc.value)
+    assert parse({**VALID, "storage": {**external, "blockStorageClass": "standard"}}).storage.blockStorageClass == "standard"
+    # rook-ceph creates the class itself: its default name needs no mention.
+    assert parse(VALID).storage.blockStorageClass == "ceph-block"
+
+
 def test_every_problem_of_a_file_is_reported_at_once():
     with pytest.raises(ConfigError) as exc:
         parse({"operatorName": "Betrieb", "operatorCostCenter": "KST-1", "adminEmail": "x", "storage": {"mode": "nfs"}})

@@ -46,7 +46,7 @@ def variant(**keys) -> dict:
 VARIANTS = {
     "production-acme-rook": None,
     "dev-internal-ca-rook": variant(profile="dev", tls={"issuer": "internal-ca"}),
-    "dev-external-s3": variant(profile="dev", storage={"mode": "external",
+    "dev-external-s3": variant(profile="dev", storage={"mode": "external", "blockStorageClass": "standard",
                                                       "external": {"endpoint": "https://s3.example.de"}}),
 }
 

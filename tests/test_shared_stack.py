@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from components.shared.operators import place_keycloak_operator
 from components.shared.platform import KUBE_API_PORTS
 from components.versions import CHARTS, MANIFESTS
 from finance.prices import load_prices
+from urbanstack.checks.pod_security import evaluate as pod_security
 from urbanstack.offline import StackPlan
 from urbanstack.plan import manifest, plan_shared
 
@@ -200,6 +202,20 @@ def test_production_gateway_data_plane_prometheus_and_ceph_are_spread_and_budget
     assert rgw["port"] == names.RGW_PORT
 
 
+def test_the_envoy_data_plane_keeps_upstreams_writable_root_and_is_admitted_by_restricted(production):
+    # Envoy Gateway v1.5.4 (internal/infrastructure/kubernetes/proxy/resource.go) gives the EnvoyProxy's container
+    # securityContext to both containers, envoy and shutdown-manager; the shutdown manager writes
+    # /tmp/shutdown-ready and cannot get a volume from the EnvoyProxy.
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    deployment = envoy["envoyDeployment"]
+    container_sc = deployment["container"]["securityContext"]
+    assert container_sc.get("readOnlyRootFilesystem") is not True
+    assert container_sc["runAsUser"] == 65532 and container_sc["runAsGroup"] == 65532
+    pod = {"securityContext": deployment["pod"]["securityContext"],
+           "containers": [{"name": name, "securityContext": container_sc} for name in ("envoy", "shutdown-manager")]}
+    assert pod_security({}, pod, "restricted") == []
+
+
 # --- identity -------------------------------------------------------------------------------------------
 
 def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admin(production):
@@ -287,6 +303,35 @@ def test_the_master_admin_needs_a_one_time_code_and_the_password_alone_gets_no_t
     assert steps == {"auth-username-password-form": "REQUIRED", "auth-otp-form": "REQUIRED"}
     (admin_cli,) = [c for c in realm["clients"] if c["clientId"] == "admin-cli"]
     assert admin_cli["directAccessGrantsEnabled"] is False
+def operator_built_keycloak_pod(kc: dict) -> dict:
+    """The pod spec the Keycloak operator 26.x builds from a Keycloak CR (KeycloakDeploymentDependentResource.
+    createBaseDeployment): ``spec.unsupported.podTemplate`` is the base; the first container is renamed
+    ``keycloak`` and gets image, args, probes, ports and env, its securityContext and the pod's stay as given."""
+    pod = copy.deepcopy(((kc.get("unsupported") or {}).get("podTemplate") or {}).get("spec") or {})
+    containers = pod.setdefault("containers", [])
+    if not containers:
+        containers.append({})
+    containers[0].update({"name": "keycloak", "image": kc["image"]})
+    return pod
+
+
+@pytest.mark.parametrize("profile", ["production", "dev"])
+def test_keycloak_pods_are_admitted_by_pod_security_restricted(production, dev, profile):
+    kc = one(production if profile == "production" else dev, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)
+    assert pod_security({}, operator_built_keycloak_pod(kc["spec"]), "restricted") == []
+
+
+def test_keycloak_runs_the_stock_image_as_its_user_and_builds_it_at_start(production):
+    kc = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
+    assert kc["image"].startswith("quay.io/keycloak/keycloak:")
+    # A custom `image` is started with --optimized unless startOptimized is false; the stock image then
+    # ignores the database and health/metrics options.
+    assert kc["startOptimized"] is False
+    template = kc["unsupported"]["podTemplate"]
+    assert template["spec"]["securityContext"]["runAsUser"] == 1000, "USER 1000 of the Keycloak image"
+    # The build at start writes below /opt/keycloak: the root filesystem must stay writable.
+    assert template["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is False
+    assert template["metadata"]["labels"][labels.MODULE] == "identity"
 
 
 def test_the_master_realm_is_hardened_by_a_realm_job_named_after_its_configuration(production):
@@ -476,6 +521,22 @@ def test_rook_ceph_mode_offers_an_object_store_and_a_bucket_class(production):
             assert r.protect and r.retain_on_delete
 
 
+def test_rook_ceph_mode_creates_the_retained_block_storage_class_every_volume_uses(production, dev):
+    # Rook v1.18.6 deploy/examples/csi/rbd/storageclass.yaml, with the operator's and the cluster's namespace.
+    block_class = production.outputs["storageClass"]
+    sc = one(production, "StorageClass", block_class)
+    assert sc["provisioner"] == f"{names.NS_STORAGE}.rbd.csi.ceph.com"
+    assert sc["reclaimPolicy"] == "Retain"
+    assert sc["parameters"]["clusterID"] == names.NS_STORAGE
+    assert sc["parameters"]["csi.storage.k8s.io/node-stage-secret-namespace"] == names.NS_STORAGE
+    pool = production.find("CephBlockPool", sc["parameters"]["pool"], names.NS_STORAGE)
+    assert len(pool) == 1 and pool[0].protect is True and pool[0].retain_on_delete is True
+    assert manifest(pool[0].inputs)["spec"]["replicated"]["size"] == 3
+    keycloak_db = one(production, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
+    assert keycloak_db["storage"]["storageClass"] == block_class
+    assert dev.find("CephBlockPool") == [] and dev.find("StorageClass", dev.outputs["storageClass"]) == []
+
+
 def test_external_mode_hands_the_provider_to_the_tenants(dev):
     assert dev.outputs["s3Mode"] == "external"
     assert dev.outputs["s3Endpoint"] == "https://s3.example-cloud.de"
@@ -561,6 +622,14 @@ def test_grafana_gets_a_generated_admin_password_from_a_secret_of_our_own(produc
     generated = [r for r in production.of_type("random:index/randomPassword:RandomPassword")
                  if r.name == "grafana-admin-password"]
     assert len(generated) == 1 and generated[0].inputs["length"] >= 32
+def test_the_api_server_reaches_envoy_gateways_topology_injector_webhook(production):
+    # gateway-helm v1.5.4: MutatingWebhookConfiguration envoy-gateway-topology-injector -> service port 9443,
+    # enabled by default (values.yaml topologyInjector.enabled).
+    values = chart(production, "envoy-gateway")["values"]
+    assert values.get("topologyInjector", {}).get("enabled", True) is True
+    webhooks = one(production, "NetworkPolicy", f"{names.NS_GATEWAY}-webhooks", names.NS_GATEWAY)["spec"]
+    assert webhooks["podSelector"] == {}
+    assert {"protocol": "TCP", "port": 9443} in webhooks["ingress"][0]["ports"]
 
 
 def test_namespaces_carry_pod_security_labels_and_priority_classes_exist(production):

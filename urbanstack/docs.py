@@ -114,8 +114,9 @@ def versions_doc() -> str:
     out += [f"| {k} | `{c.chart}` | {c.repo or '(OCI)'} | `{c.version}` |" for k, c in CHARTS.items()]
     out += ["\n## Release manifests (no Helm chart upstream)\n", "| key | base | version | files |", "|---|---|---|---|"]
     out += [f"| {k} | {m.base} | `{m.version}` | {', '.join(f'`{f}`' for f in m.files)} |" for k, m in MANIFESTS.items()]
-    out += ["\n## Images\n", "| key | image | tag |", "|---|---|---|"]
-    out += [f"| {k} | `{i.repository}` | `{i.tag}` |" for k, i in IMAGES.items()]
+    out += ["\n## Images\n", "| key | image | tag | digest |", "|---|---|---|---|"]
+    out += [f"| {k} | `{i.repository}` | `{i.tag}` | {f'`{i.digest}`' if i.digest else '(not recorded)'} |"
+            for k, i in IMAGES.items()]
     return "\n".join(out) + "\n"
 
 

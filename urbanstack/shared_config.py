@@ -73,13 +73,22 @@ class Storage(_Strict):
     )
     external: ExternalS3 | None = Field(None, description="The provider, required for mode `external`.")
     blockStorageClass: str = Field(
-        "ceph-block", description="StorageClass for PVCs (databases, module data); must exist in the cluster."
+        "ceph-block", pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="StorageClass of every PVC (databases, module data). Mode `rook-ceph` creates it (Ceph RBD, "
+        "`reclaimPolicy: Retain`); mode `external` creates none: name a StorageClass that exists in the cluster "
+        "(required in that mode; prefer one with `reclaimPolicy: Retain`).",
     )
 
     @model_validator(mode="after")
     def _external_needs_provider(self):
+        problems = []
         if self.mode == "external" and self.external is None:
-            raise ValueError("storage.mode 'external' needs storage.external (endpoint, region, credentialsSecret)")
+            problems.append("storage.mode 'external' needs storage.external (endpoint, region, credentialsSecret)")
+        if self.mode == "external" and "blockStorageClass" not in self.model_fields_set:
+            problems.append("storage.mode 'external' creates no StorageClass: set storage.blockStorageClass to one "
+                            "that exists in the cluster")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -38,7 +38,7 @@ import pulumi_kubernetes as k8s
 from components import labels, names
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
-from components.shared.operators import ENVOY_GATEWAY_CONTROLLER, RESTRICTED_CONTAINER
+from components.shared.operators import ENVOY_GATEWAY_CONTROLLER
 from components.shared.profile import Profile, spread
 
 MODULE = "gateway"
@@ -118,6 +118,29 @@ def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+ENVOY_UID = 65532
+ENVOY_CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "runAsNonRoot": True,
+    "runAsUser": ENVOY_UID,
+    "runAsGroup": ENVOY_UID,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Container security context of the data plane: Envoy Gateway v1.5.4's own default, written out
+(internal/infrastructure/kubernetes/proxy/resource.go, ``expectedEnvoySecurityContext``:
+``resource.DefaultSecurityContext()`` with UID/GID 65532 and ``ReadOnlyRootFilesystem = nil``).
+
+The root filesystem is deliberately NOT read-only, as upstream leaves it: a securityContext set in the
+EnvoyProxy replaces the default of *both* containers, ``envoy`` and ``shutdown-manager``
+(``expectedShutdownManagerSecurityContext`` takes the same container spec), and the shutdown manager creates
+``/tmp/shutdown-ready`` (internal/cmd/envoy/shutdown_manager.go) to end the connection drain, yet gets no volume
+mounts from the EnvoyProxy (only the ``envoy`` container does). A read-only root would break every graceful
+shutdown; Envoy itself writes its log file and UDS socket there too (upstream's comment). Everything Pod
+Security ``restricted`` requires is set."""
+
+
 def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
     replicas = profile.gateway_replicas
@@ -134,7 +157,7 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
             "replicas": replicas,
             "pod": pod,
             "container": {
-                "securityContext": RESTRICTED_CONTAINER,
+                "securityContext": ENVOY_CONTAINER_SECURITY,
                 "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
             },
         },

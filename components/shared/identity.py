@@ -37,14 +37,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import names
+from components import labels, names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
-from components.k8s import child, meta, pdb, secret
+from components.k8s import PULL_POLICY, child, meta, pdb, secret
 from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
 from components.versions import IMAGES
 
+MODULE = "identity"
 ADMIN_USERNAME = "urban-admin"
 DB_NAME = "keycloak"
 DB_OWNER = "keycloak"
@@ -219,6 +220,7 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
         "description": "Database of the shared Keycloak",
         "instances": instances,
         "imageName": IMAGES["postgresql"].ref,
+        "imagePullPolicy": PULL_POLICY,
         "primaryUpdateStrategy": "unsupervised",
         "enablePDB": instances > 1,
         "priorityClassName": names.PRIORITY_PLATFORM,
@@ -245,11 +247,51 @@ def backup_store_spec(cfg, s3_endpoint: str) -> dict[str, Any]:
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
+KEYCLOAK_UID = 1000
+"""``USER 1000`` of the Keycloak image (keycloak/keycloak quarkus/container/Dockerfile; files owned 1000:0)."""
+
+
+def keycloak_pod_template() -> dict[str, Any]:
+    """``spec.unsupported.podTemplate``: the Pod Security ``restricted`` settings of the Keycloak pods.
+
+    The Keycloak operator 26.x builds its StatefulSet on this template (``KeycloakDeploymentDependentResource.
+    createBaseDeployment``: ``withNewTemplateLike(podTemplate)``); it then edits the first container (name
+    ``keycloak``, image, args, probes, ports, env) but keeps its ``securityContext`` and the pod's, and sets neither
+    itself: without this template ``keycloak-0`` is refused in ``urban-identity``.
+
+    The root filesystem stays writable: the operator's image is the stock one, which re-augments at every start
+    (``startOptimized: false`` in :func:`keycloak_spec`) and writes the build into ``/opt/keycloak/lib`` and
+    ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
+    """
+    return {
+        "metadata": {"labels": labels.cost_labels(labels.active_scope(), MODULE)},
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "keycloak",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "runAsNonRoot": True,
+                    "readOnlyRootFilesystem": False,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            }],
+        },
+    }
+
+
 def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
     instances = profile.keycloak_instances
     spec: dict[str, Any] = {
         "instances": instances,
         "image": IMAGES["keycloak"].ref,
+        # The operator takes any `image` for a custom, already augmented one and starts it with `--optimized`
+        # unless told otherwise; then every build-time option (db vendor, health, metrics) is ignored
+        # (keycloak.org/operator/customizing-keycloak). The stock image must build at start.
+        "startOptimized": False,
         "db": {
             "vendor": "postgres",
             "host": f"{names.KEYCLOAK_DB_CLUSTER}-rw",
@@ -277,6 +319,7 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
             {"name": "health-enabled", "value": "true"},
         ],
         "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
+        "unsupported": {"podTemplate": keycloak_pod_template()},
     }
     if instances > 1:
         spec["scheduling"]["affinity"] = spread(names.KEYCLOAK_POD_LABELS)
@@ -287,7 +330,7 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, tenants: Mapping[str, Any] | None = None,
+                 operators, storage, gateway: pulumi.Resource, tenants: Mapping[str, Any] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
@@ -336,8 +379,11 @@ class Identity(pulumi.ComponentResource):
             kind="Cluster",
             metadata=meta(names.KEYCLOAK_DB_CLUSTER, ns),
             spec=database_spec(cfg, profile),
-            opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, operators.cnpg, self.backup_store],
-                                                    protect=True, retain_on_delete=True)),
+            # In rook-ceph mode the block StorageClass of its volumes comes from the storage component.
+            opts=child(self, pulumi.ResourceOptions(
+                depends_on=[namespace, operators.cnpg, self.backup_store,
+                            *([storage.block_class] if storage.block_class else [])],
+                protect=True, retain_on_delete=True)),
         )
         self.scheduled_backup = k8s.apiextensions.CustomResource(
             f"{names.KEYCLOAK_DB_CLUSTER}-daily", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
@@ -364,7 +410,7 @@ class Identity(pulumi.ComponentResource):
             return k8s.apiextensions.CustomResource(
                 f"{obj_name}-{kind.lower()}" if kind == "SecurityPolicy" else obj_name, api_version=api, kind=kind,
                 metadata=meta(obj_name, ns), spec=spec,
-                opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, *(after or [])])))
+                opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, gateway, *(after or [])])))
 
         self.route = gateway_object("HTTPRoute", names.KEYCLOAK_NAME, public_route_spec(cfg))
         # The SecurityPolicies exist before their routes: no moment in which a route is open.

@@ -62,6 +62,23 @@ NODE_SCRAPE_PORTS = (9100, 10250)
 """On the nodes' addresses: node-exporter (host network, 9100) and the kubelets (10250)."""
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
+PDB_ONE_AT_A_TIME = {"minAvailable": "", "maxUnavailable": 1}
+"""Chart values of a PodDisruptionBudget that lets one pod go at a time. kube-prometheus-stack 79.7.1 defaults
+``podDisruptionBudget.minAvailable: 1`` (values.yaml, prometheus and alertmanager sections) and its templates
+(templates/prometheus/podDisruptionBudget.yaml, templates/alertmanager/podDisruptionBudget.yaml) write each of
+``minAvailable``/``maxUnavailable`` when it is truthy: adding ``maxUnavailable`` alone would give a PDB with both,
+which the API server rejects. Helm's way to drop a default is ``null``, but the Python SDK strips ``None`` from
+maps before they reach the provider (pulumi/pulumi#12178), so the default is overridden with an empty string,
+which the template's ``if`` skips."""
+
+OPENCOST_CONFIG_PATH = "/tmp/custom-config"
+"""``CONFIG_PATH`` of the OpenCost exporter: the chart's ``opencost.customPricing.configPath`` default (opencost
+chart 2.4.1 values.yaml), set explicitly so the writable volume below follows it. OpenCost 1.118 writes into this
+directory (``ProviderConfig.loadConfig`` writes the default pricing file when one is missing; other config files
+and downloads go there too), while the chart mounts only the pricing file (``default.json`` for provider
+``custom``, templates/deployment.yaml) read-only into it: on a read-only root filesystem the directory needs an
+emptyDir of its own. Container runtimes mount the shorter path first (containerd and CRI-O sort mounts by path
+depth), so the ConfigMap's file still appears inside it."""
 
 HOURS_PER_MONTH = 730
 """8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
@@ -113,7 +130,7 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
             "containerSecurityContext": RESTRICTED_CONTAINER,
         },
         "prometheus": {
-            "podDisruptionBudget": {"enabled": prom > 1, "maxUnavailable": 1},
+            "podDisruptionBudget": {"enabled": prom > 1, **PDB_ONE_AT_A_TIME},
             "prometheusSpec": {
                 "replicas": prom,
                 "podAntiAffinity": "soft" if prom > 1 else "",
@@ -133,7 +150,7 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
             },
         },
         "alertmanager": {
-            "podDisruptionBudget": {"enabled": alert > 1, "maxUnavailable": 1},
+            "podDisruptionBudget": {"enabled": alert > 1, **PDB_ONE_AT_A_TIME},
             "alertmanagerSpec": {
                 "replicas": alert,
                 "podAntiAffinity": "soft" if alert > 1 else "",
@@ -157,15 +174,18 @@ def opencost_values(cfg) -> dict[str, Any]:
         "podLabels": pod_labels(MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        # Top-level `extraVolumes` and `opencost.exporter.extraVolumeMounts` (templates/deployment.yaml).
+        "extraVolumes": [{"name": "config-path", "emptyDir": {"sizeLimit": "64Mi"}}],
         "opencost": {
             "exporter": {
                 "replicas": 1,
                 "defaultClusterId": cfg.baseDomain,
                 "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": 1001},
                 "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                "extraVolumeMounts": [{"name": "config-path", "mountPath": OPENCOST_CONFIG_PATH}],
             },
             "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,
-                              "costModel": opencost_cost_model()},
+                              "configPath": OPENCOST_CONFIG_PATH, "costModel": opencost_cost_model()},
             "prometheus": {"internal": {"enabled": True, "serviceName": PROMETHEUS_SERVICE,
                                         "namespaceName": names.NS_MONITORING, "port": PROMETHEUS_PORT}},
             "metrics": {"serviceMonitor": {"enabled": True}},

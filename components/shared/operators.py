@@ -215,21 +215,25 @@ class Operators(pulumi.ComponentResource):
     """Every operator of the platform (see the module docstring)."""
 
     def __init__(self, name: str, cfg, profile: Profile, namespaces: dict[str, pulumi.Resource],
-                 opts: pulumi.ResourceOptions | None = None):
+                 monitoring_crds: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+        """``monitoring_crds``: the chart that installs the ServiceMonitor/PodMonitor CRDs (kube-prometheus-stack);
+        the charts that create monitors, and the operators whose clusters do, are installed after it."""
         super().__init__("urbanstack:shared:operators", name, None, opts)
 
         def in_ns(ns: str, *extra: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(depends_on=[namespaces[ns], *extra])
 
+        # Its chart installs the Gateway API CRDs (gateway-helm v1.5.4 crds/).
+        self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile),
+                                        in_ns(names.NS_GATEWAY))
+        # enableGatewayAPI: the controller watches Gateway API kinds and exits when their CRDs are missing.
         self.cert_manager = helm_chart(self, "cert-manager", names.NS_CERT_MANAGER, cert_manager_values(profile),
-                                       in_ns(names.NS_CERT_MANAGER))
+                                       in_ns(names.NS_CERT_MANAGER, self.envoy_gateway, monitoring_crds))
         self.cnpg = helm_chart(self, "cloudnative-pg", names.NS_OPERATORS, cnpg_values(profile),
-                               in_ns(names.NS_OPERATORS))
+                               in_ns(names.NS_OPERATORS, monitoring_crds))
         # The plugin's chart asks cert-manager for its certificates.
         self.barman = helm_chart(self, "plugin-barman-cloud", names.NS_OPERATORS, barman_values(),
                                  in_ns(names.NS_OPERATORS, self.cnpg, self.cert_manager))
-        self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile),
-                                        in_ns(names.NS_GATEWAY))
         manifests = MANIFESTS["keycloak-operator"]
         self.keycloak = k8s.yaml.v2.ConfigGroup(
             "keycloak-operator",
@@ -239,7 +243,8 @@ class Operators(pulumi.ComponentResource):
         )
         self.rook = None
         if cfg.storage.mode == "rook-ceph":
-            self.rook = helm_chart(self, "rook-ceph", names.NS_STORAGE, rook_values(), in_ns(names.NS_STORAGE))
+            self.rook = helm_chart(self, "rook-ceph", names.NS_STORAGE, rook_values(),
+                                   in_ns(names.NS_STORAGE, monitoring_crds))
         self.pdbs = []
         if profile.controller_replicas > 1:
             # The CloudNativePG chart has no PodDisruptionBudget of its own.

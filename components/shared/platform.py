@@ -58,6 +58,11 @@ KUBE_API_PORTS = (443, 6443)
 WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
     names.NS_OPERATORS: (9443,),        # CloudNativePG admission webhooks
     names.NS_CERT_MANAGER: (10250,),    # cert-manager webhook
+    # Envoy Gateway's topology injector (MutatingWebhookConfiguration on pods/binding, service port 9443;
+    # gateway-helm v1.5.4 templates/envoy-proxy-topology-injector-webhook.yaml, on by default). Its
+    # failurePolicy is Ignore: blocked, every binding in urban-gateway waits for the timeout and Envoy pods
+    # lose their zone labels.
+    names.NS_GATEWAY: (9443,),
     names.NS_MONITORING: (10250,),      # Prometheus operator admission webhook
 }
 """Ports the kube-apiserver calls (admission webhooks); it calls from node addresses, not from pods."""
@@ -148,6 +153,15 @@ class Hygiene(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:platform", name, None, opts)
+        self.priority_classes = {
+            pc: k8s.scheduling.v1.PriorityClass(
+                pc, metadata=meta(pc, None), value=value, global_default=False, description=text,
+                preemption_policy="PreemptLowerPriority", opts=child(self))
+            for pc, (value, text) in PRIORITY_CLASSES.items()
+        }
+        # Namespaces after the PriorityClasses: everything of the platform depends on its namespace, so the
+        # priority class its pods name exists before any of them is created.
+        after_priorities = pulumi.ResourceOptions(depends_on=list(self.priority_classes.values()))
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for ns in names.PLATFORM_NAMESPACES:
             keep = ns in PROTECTED_NAMESPACES
@@ -158,14 +172,9 @@ class Hygiene(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/audit": "restricted",
                     "pod-security.kubernetes.io/warn": "restricted",
                 }),
-                opts=child(self, pulumi.ResourceOptions(protect=keep, retain_on_delete=keep)),
+                opts=child(self, pulumi.ResourceOptions.merge(after_priorities, pulumi.ResourceOptions(
+                    protect=keep, retain_on_delete=keep))),
             )
-        self.priority_classes = {
-            pc: k8s.scheduling.v1.PriorityClass(
-                pc, metadata=meta(pc, None), value=value, global_default=False, description=text,
-                preemption_policy="PreemptLowerPriority", opts=child(self))
-            for pc, (value, text) in PRIORITY_CLASSES.items()
-        }
         self.policies: list[k8s.networking.v1.NetworkPolicy] = []
         for ns in names.PLATFORM_NAMESPACES:
             self._policy(ns, "default-deny", {}, [], [])
@@ -196,14 +205,17 @@ class SharedPlatform(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         self.hygiene = Hygiene("platform", cfg, opts=here)
         ns = self.hygiene.namespaces
-        self.operators = Operators("operators", cfg, profile, ns, opts=here)
-        self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        # Monitoring first: its chart installs the monitoring CRDs (ServiceMonitor, PodMonitor) that the
+        # operators' charts and the clusters they run create.
+        self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
+        self.operators = Operators("operators", cfg, profile, ns, self.monitoring.prometheus, opts=here)
+        self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators,
+                                         opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
                                self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
-                                 tenants, opts=here)
-        self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
+                                 self.gateway.gateway, tenants, opts=here)
         storage = self.storage.outputs
         self.outputs: dict[str, Any] = {
             "profile": profile.name,

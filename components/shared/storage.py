@@ -5,10 +5,13 @@
   the cluster, and the StorageClass ``urban-objects-bucket`` through which municipality stacks claim buckets
   (ObjectBucketClaims). The cluster and the object store are protected and retained on delete: they hold
   every municipality's files and backups.
+  Block storage comes from the same Ceph cluster: a CephBlockPool ``urban-block`` and the StorageClass named
+  ``storage.blockStorageClass`` (default ``ceph-block``) on it, with ``reclaimPolicy: Retain``; every PVC of
+  the platform and the municipalities uses it.
 * ``external``: an S3-compatible provider outside the cluster (``storage.external``): nothing runs here;
   the endpoint, region and credentials Secret are handed to the tenant stacks, which create buckets there.
-
-Block storage (``storage.blockStorageClass``) is the cluster's own and is only passed on.
+  Block storage is the cluster's own: ``storage.blockStorageClass`` must name a StorageClass that exists
+  (the config validation insists on it being set).
 """
 
 from __future__ import annotations
@@ -27,6 +30,33 @@ CEPH_CLUSTER = "urban-ceph"
 RGW_POD_LABELS = {"app": "rook-ceph-rgw", "rook_object_store": names.OBJECT_STORE}
 BUCKET_PROVISIONER = f"{names.NS_STORAGE}.ceph.rook.io/bucket"
 """Rook's bucket provisioner is named after the namespace of the operator."""
+BLOCK_POOL = "urban-block"
+RBD_PROVISIONER = f"{names.NS_STORAGE}.rbd.csi.ceph.com"
+"""Ceph CSI's RBD driver as Rook v1.18.6 names it: ``<operator namespace>.rbd.csi.ceph.com``
+(pkg/operator/ceph/csi/operator_driver.go; the chart's ``csi.csiDriverNamePrefix`` defaults to the operator's
+namespace, and we do not set it)."""
+
+
+def rbd_storage_class_parameters() -> dict[str, str]:
+    """Parameters of the block StorageClass, as Rook v1.18.6's deploy/examples/csi/rbd/storageclass.yaml sets
+    them; ``clusterID`` and the secrets' namespace are the CephCluster's namespace (here the operator's too)."""
+    ns = names.NS_STORAGE
+    return {
+        "clusterID": ns,
+        "pool": BLOCK_POOL,
+        "imageFormat": "2",
+        # `layering` alone: the example's choice that also works with kernels older than 5.4.
+        "imageFeatures": "layering",
+        "csi.storage.k8s.io/provisioner-secret-name": "rook-csi-rbd-provisioner",
+        "csi.storage.k8s.io/provisioner-secret-namespace": ns,
+        "csi.storage.k8s.io/controller-expand-secret-name": "rook-csi-rbd-provisioner",
+        "csi.storage.k8s.io/controller-expand-secret-namespace": ns,
+        "csi.storage.k8s.io/controller-publish-secret-name": "rook-csi-rbd-provisioner",
+        "csi.storage.k8s.io/controller-publish-secret-namespace": ns,
+        "csi.storage.k8s.io/node-stage-secret-name": "rook-csi-rbd-node",
+        "csi.storage.k8s.io/node-stage-secret-namespace": ns,
+        "csi.storage.k8s.io/fstype": "ext4",
+    }
 
 
 def rgw_endpoint() -> str:
@@ -52,10 +82,15 @@ def ceph_cluster_spec(profile: Profile) -> dict[str, Any]:
     }
 
 
-def object_store_spec(profile: Profile) -> dict[str, Any]:
+def replicated_pool(profile: Profile) -> dict[str, Any]:
+    """Three copies on different hosts; one copy on a single-node (dev) cluster."""
     copies = 1 if profile.ceph_mons == 1 else 3
-    pool = {"failureDomain": "osd" if copies == 1 else "host",
+    return {"failureDomain": "osd" if copies == 1 else "host",
             "replicated": {"size": copies, "requireSafeReplicaSize": copies > 1}}
+
+
+def object_store_spec(profile: Profile) -> dict[str, Any]:
+    pool = replicated_pool(profile)
     gateway: dict[str, Any] = {
         "port": names.RGW_PORT,
         "instances": profile.rgw_instances,
@@ -74,7 +109,7 @@ class Storage(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:storage", name, None, opts)
         self.mode = cfg.storage.mode
-        self.cluster = self.object_store = self.bucket_class = None
+        self.cluster = self.object_store = self.bucket_class = self.block_pool = self.block_class = None
         if self.mode == "rook-ceph":
             keep = pulumi.ResourceOptions(depends_on=[namespace, operators.rook], protect=True, retain_on_delete=True)
             self.cluster = k8s.apiextensions.CustomResource(
@@ -93,6 +128,20 @@ class Storage(pulumi.ComponentResource):
                 reclaim_policy="Retain",
                 parameters={"objectStoreName": names.OBJECT_STORE, "objectStoreNamespace": names.NS_STORAGE},
                 opts=child(self, pulumi.ResourceOptions(depends_on=[self.object_store])))
+            self.block_pool = k8s.apiextensions.CustomResource(
+                BLOCK_POOL, api_version="ceph.rook.io/v1", kind="CephBlockPool",
+                metadata=meta(BLOCK_POOL, names.NS_STORAGE), spec=replicated_pool(profile),
+                opts=child(self, pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(
+                    depends_on=[self.cluster]))))
+            self.block_class = k8s.storage.v1.StorageClass(
+                cfg.storage.blockStorageClass,
+                metadata=meta(cfg.storage.blockStorageClass, None),
+                provisioner=RBD_PROVISIONER,
+                # Volumes hold databases and module data: deleting a claim must never delete them.
+                reclaim_policy="Retain",
+                allow_volume_expansion=True,
+                parameters=rbd_storage_class_parameters(),
+                opts=child(self, pulumi.ResourceOptions(depends_on=[self.block_pool])))
             self.outputs: dict[str, Any] = {
                 "s3Mode": self.mode,
                 "s3Endpoint": rgw_endpoint(),

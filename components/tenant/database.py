@@ -95,7 +95,7 @@ class Database(pulumi.ComponentResource):
                 "description": f"PostGIS cluster of {tenant.name}",
                 "instances": plan.db_instances,
                 "imageName": IMAGES["postgis"].ref,
-                "imagePullPolicy": "Always",
+                "imagePullPolicy": kb.PULL_POLICY,
                 "primaryUpdateStrategy": "unsupervised",
                 "enablePDB": plan.db_instances > 1,
                 "priorityClassName": names.PRIORITY_TENANT,

@@ -1,0 +1,74 @@
+"""The version catalogue pins immutable images, records digests where upstream publishes them, and every
+image is pulled IfNotPresent; the policy check reports the images still without a digest."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from components.versions import IMAGES, Image
+from urbanstack.checks import policies
+from urbanstack.checks.base import load_plan
+
+
+def test_cloudnative_pg_images_are_pinned_to_an_immutable_build_with_its_digest():
+    # Upstream's rolling tags (`18-3.6-system-trixie`, `17.6-system-trixie`) move with every weekly build;
+    # each build has a `<versions>-<YYYYMMDDhhmm>-<type>-<os>` tag listed with its digest in upstream's catalogs.
+    assert re.fullmatch(r"18\.\d+-3\.6\.\d+-\d{12}-system-trixie", IMAGES["postgis"].tag)
+    assert re.fullmatch(r"17\.6-\d{12}-system-trixie", IMAGES["postgresql"].tag)
+    for key in ("postgis", "postgresql"):
+        assert IMAGES[key].digest.startswith("sha256:")
+        assert IMAGES[key].ref == f"{IMAGES[key].repository}:{IMAGES[key].tag}@{IMAGES[key].digest}"
+
+
+def test_ceph_is_pinned_to_a_dated_build_tag():
+    assert re.fullmatch(r"v\d+\.\d+\.\d+-\d{8}", IMAGES["ceph"].tag)
+
+
+def test_a_digest_that_is_not_a_sha256_is_refused_with_the_image_named():
+    with pytest.raises(ValueError, match=re.escape("docker.io/x/y:1.0: digest 'sha256:abc'")):
+        Image("docker.io/x/y", "1.0", "https://example.org", "sha256:abc")
+    assert Image("docker.io/x/y", "1.0", "https://example.org").ref == "docker.io/x/y:1.0"
+
+
+def pull_policies(node, found: list) -> list:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "imagePullPolicy":
+                found.append(value)
+            else:
+                pull_policies(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            pull_policies(value, found)
+    return found
+
+
+def test_no_container_or_database_cluster_is_pulled_always(plan_stack):
+    for stack in ("shared", "verl"):
+        policies_found = pull_policies([r.inputs for r in plan_stack(stack).kube_objects()], [])
+        assert policies_found, stack
+        assert set(policies_found) == {"IfNotPresent"}, stack
+
+
+def test_the_policy_check_reports_the_images_without_a_digest(real_plan_dir):
+    result = policies.run(load_plan(real_plan_dir))
+    assert result.failures == []
+    refs, undigested = policies.images_without_digest(load_plan(real_plan_dir))
+    assert IMAGES["keycloak"].ref in undigested
+    assert IMAGES["postgresql"].ref in refs and IMAGES["postgresql"].ref not in undigested
+    assert f"{len(undigested)} of {len(refs)} image references without a digest: " in result.figure()
+
+
+def test_keycloak_config_cli_is_built_for_our_keycloak_line_or_the_pairing_is_recorded():
+    from components.versions import KEYCLOAK_CONFIG_CLI_PAIRINGS
+
+    line = ".".join(IMAGES["keycloak"].tag.split(".")[:2])
+    cli_tag = IMAGES["keycloak-config-cli"].tag
+    release, built_for = cli_tag.split("-", 1)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", release) and re.fullmatch(r"\d+\.\d+\.\d+", built_for)
+    if not built_for.startswith(f"{line}."):
+        assert line in KEYCLOAK_CONFIG_CLI_PAIRINGS, f"keycloak-config-cli {cli_tag} with Keycloak {line}: record why"
+        assert KEYCLOAK_CONFIG_CLI_PAIRINGS[line][0] == cli_tag
+        assert KEYCLOAK_CONFIG_CLI_PAIRINGS[line][1].strip()
