@@ -12,6 +12,8 @@ from components.base import HttpsUrl
 from urbanstack.schema import DOMAIN_PATTERN
 
 CONFIG_NS = "urban-stack"
+IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+"""A registry host (optional port) and optional path, lower case, as image references spell them."""
 CONFIG_FILE = "stacks/Pulumi.shared.yaml"
 
 
@@ -77,6 +79,13 @@ class SharedConfig(_Strict):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Operator's cost centre: label on every shared object."
     )
     adminEmail: pydantic.EmailStr = Field(description="Operator's e-mail: ACME account and alert receiver.")
+    imageRegistry: str = Field(
+        pattern=IMAGE_REGISTRY_PATTERN,
+        description="Registry (host and optional path, e.g. `registry.example.de/urban-stack`) that holds the images "
+        "upstream does not publish (`images/`: ckan, masterportal, rei3). The operator publishes them there with "
+        "`make images` (build and push, tags from `components/versions.py`) before the first deployment and after "
+        "every tag change; every pod pulls them from here, so the cluster must be able to pull from it.",
+    )
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
     storage: Storage = Field(default_factory=Storage, description="Object and block storage.")
 
