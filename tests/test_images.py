@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from components.versions import IMAGES, built_images
+from tests.test_shared_config import VALID
 from urbanstack import images
 from urbanstack.shared_config import ConfigError, parse
-from tests.test_shared_config import VALID
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "registry.example.de:5000/urban-stack"

@@ -296,7 +296,7 @@ def test_network_policies_allow_exactly_the_modules_flows(booked):
     to_solr, to_cache = netpol.to_pods(sel["solr"], 8983), netpol.to_pods(sel["cache"], 6379)
     web = one(booked, "NetworkPolicy", "opendata-web")["spec"]
     assert web["ingress"] == [netpol.from_gateway(5000)]
-    assert web["egress"] == [netpol.to_database(), netpol.to_keycloak(), to_solr, to_cache]
+    assert web["egress"] == [netpol.to_database(), *netpol.to_keycloak_public(), to_solr, to_cache]
     init = one(booked, "NetworkPolicy", "opendata-init")["spec"]
     assert init["ingress"] == [] and init["egress"] == [netpol.to_database(), to_solr, to_cache]
     solr = one(booked, "NetworkPolicy", "opendata-solr")["spec"]

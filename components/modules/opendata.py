@@ -255,7 +255,10 @@ class Component(ModuleComponent):
     10001 on a read-only root filesystem; it writes to ``/tmp`` (``emptyDir``) and its storage path.
 
     Login: ckanext-oidc-pkce against the municipality's realm (authorization code with PKCE; confidential
-    client; callback ``/user/login/oidc-pkce/callback``). Its base URL, client ID and secret reach CKAN as
+    client; callback ``/user/login/oidc-pkce/callback``). ckanext-oidc-pkce 0.4.1 builds the login page, token
+    and userinfo URLs from one ``base_url`` (ckanext/oidc_pkce/config.py: ``base_url() + auth_path()`` etc.), so its
+    back channel cannot use Keycloak's in-cluster Service: it goes to the public address, and the web pod may reach
+    it both ways (``netpol.to_keycloak_public``). Its base URL, client ID and secret reach CKAN as
     ckanext-envvars variables from Secret ``opendata-oidc``; accounts are only created by that login. CKAN has
     no notion of the realm's groups: sysadmins are appointed in CKAN (``ckan sysadmin add <user>`` after the
     first login), editors are made members of the municipality's organization there.
@@ -371,7 +374,7 @@ class Component(ModuleComponent):
         to_solr = netpol.to_pods(self.selector("solr"), SOLR_PORT)
         to_cache = netpol.to_pods(self.selector("cache"), valkey.PORT)
         self.policy("web", ingress=[netpol.from_gateway(WEB_PORT)],
-                    egress=[netpol.to_database(), netpol.to_keycloak(), to_solr, to_cache])
+                    egress=[netpol.to_database(), *netpol.to_keycloak_public(), to_solr, to_cache])
         self.policy("init", ingress=[], egress=[netpol.to_database(), to_solr, to_cache])
         clients = [self.selector("web"), self.selector("init")]
         self.policy("solr", ingress=[netpol.from_pods(c, SOLR_PORT) for c in clients], egress=[])

@@ -26,10 +26,58 @@ from components.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
 
 GROUPS = ("admins", "editors", "viewers")
 CONFIG_NS = "urban-stack"
+REALM_SSL_REQUIRED = "external"
+"""Municipality realms accept plain HTTP from private addresses only (the modules' back channel to Keycloak's
+in-cluster Service; TLS ends at the Gateway for everything else). With ``all`` Keycloak answers "HTTPS required"
+to every back-channel call: its endpoints check the scheme of the URL the request came in on (Keycloak 26
+``TokenEndpoint.checkSsl``: ``getBaseUri().getScheme()`` against ``realm.getSslRequired().isRequired(connection)``),
+and ``external`` exempts loopback, site-local (RFC 1918) and link-local/ULA client addresses
+(``org.keycloak.common.enums.SslRequired.isLocal``). Requests through the Gateway come from public client
+addresses (``proxy-headers: xforwarded``) over HTTPS, as before; the master realm does the same for the realm jobs."""
 
 
 def oidc_secret_name(module: str) -> str:
     return f"{module}-oidc"
+
+
+OIDC_PATHS = {"auth-url": "auth", "token-url": "token", "userinfo-url": "userinfo", "jwks-url": "certs"}
+"""Keys of the OIDC Secret with an endpoint URL -> Keycloak's endpoint below ``<realm>/protocol/openid-connect/``."""
+FRONT_CHANNEL = {"auth-url"}
+"""Endpoints the browser opens: on the public host. The others are back channel: Keycloak's in-cluster Service."""
+
+
+def backchannel_url(slug: str) -> str:
+    """The realm at Keycloak's in-cluster Service (``http://keycloak-service.urban-identity.svc:8080/realms/<slug>``).
+
+    Keycloak runs with ``hostname`` = the public URL and ``hostname-backchannel-dynamic`` (shared identity,
+    ``keycloak_spec``): a request to this address gets the public issuer and login page but back-channel
+    endpoints on the address it came in on (Keycloak 26 ``OIDCWellKnownProvider.getConfig``: issuer,
+    authorization and logout from ``UrlType.FRONTEND``; token, introspection, userinfo and jwks from
+    ``UrlType.BACKEND``), and tokens carry the public issuer either way."""
+    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
+
+    return f"{KEYCLOAK_INTERNAL_URL}/realms/{slug}"
+
+
+def endpoint_urls(issuer_url: Any, slug: str) -> dict[str, Any]:
+    """The OIDC endpoints of realm ``slug`` as the modules use them (see :data:`OIDC_PATHS`)."""
+    back = backchannel_url(slug)
+    return {key: pulumi.Output.concat(issuer_url if key in FRONT_CHANNEL else back,
+                                      f"/protocol/openid-connect/{path}")
+            for key, path in OIDC_PATHS.items()}
+
+
+def keycloak_adapter_config(slug: str, client_id: str, secret: Any, client_roles: bool) -> pulumi.Output:
+    """``keycloak.json`` of a client for Keycloak's OIDC adapter (FROST's KeycloakAuthProvider): the in-cluster
+    server URL; the adapter reads issuer, token and keys from its discovery document
+    (keycloak adapter ``KeycloakDeployment.resolveUrls``), so the tokens' public issuer is accepted."""
+    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
+
+    return pulumi.Output.json_dumps({
+        "realm": slug, "auth-server-url": KEYCLOAK_INTERNAL_URL, "ssl-required": REALM_SSL_REQUIRED,
+        "resource": client_id, "credentials": {"secret": secret}, "confidential-port": 0,
+        "use-resource-role-mappings": client_roles,
+    })
 
 
 def _groups_mapper() -> dict:
@@ -119,6 +167,7 @@ def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = (
     return {
         "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
         **REALM_SECURITY,
+        "sslRequired": REALM_SSL_REQUIRED,
         **({"roles": {"client": roles}} if roles else {}),
         "groups": [{"name": g, **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
         "users": [
@@ -170,7 +219,12 @@ class Identity(pulumi.ComponentResource):
             self.client_secrets[spec.name] = k8s.core.v1.Secret(
                 oidc_secret_name(spec.name), metadata=kb.meta(oidc_secret_name(spec.name), ctx.namespace),
                 type="Opaque",
-                string_data={"client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url},
+                string_data={
+                    "client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url,
+                    "backchannel-url": backchannel_url(tenant.slug), **endpoint_urls(ctx.issuer_url, tenant.slug),
+                    "keycloak.json": keycloak_adapter_config(tenant.slug, spec.name, secret.result,
+                                                             bool(spec.client_roles)),
+                },
                 opts=kb.child(self, ctx.in_namespace),
             )
         representation = realm(tenant, clients, federation_secret(tenant), modules)
