@@ -67,6 +67,18 @@ class Storage(_Strict):
         return self
 
 
+class Smtp(_Strict):
+    """Outgoing mail of every municipality's realm: e-mail verification and password reset (Keycloak realm
+    `smtpServer`). Unauthenticated submission to a relay that admits the cluster's egress addresses."""
+
+    host: str = Field(pattern=DOMAIN_PATTERN, description="Host name of the mail relay.")
+    port: int = Field(587, ge=1, le=65535, description="Port of the mail relay (Keycloak's pods may reach it).")
+    fromAddress: pydantic.EmailStr = Field(description="Sender address of the realms' e-mails.")
+    fromDisplayName: str = Field("Urban Stack", min_length=1, description="Sender name of the realms' e-mails.")
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    ssl: bool = Field(False, description="Connect with TLS from the start (SMTPS, usually port 465).")
+
+
 class SharedConfig(_Strict):
     """The `shared` stack's settings, all under the `urban-stack:` namespace in `stacks/Pulumi.shared.yaml`."""
 
@@ -87,6 +99,10 @@ class SharedConfig(_Strict):
         "every tag change; every pod pulls them from here, so the cluster must be able to pull from it.",
     )
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
+    smtp: Smtp | None = Field(
+        None, description="Mail relay of the municipalities' realms. Without it, realm administrators get a generated "
+        "temporary password (docs/operations.md, first login) and no e-mail verification; with it, they also verify "
+        "their address and can reset forgotten passwords by e-mail.")
     storage: Storage = Field(default_factory=Storage, description="Object and block storage.")
 
     @property

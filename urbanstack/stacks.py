@@ -41,5 +41,5 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
     s3_mode = cfg.storage.mode
     versions.use_registry(cfg.imageRegistry)
     ref = pulumi.StackReference(shared_ref)
-    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode), opts=pulumi.ResourceOptions(providers=[provider]))
+    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode, cfg.smtp), opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

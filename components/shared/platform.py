@@ -128,14 +128,14 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
             {"from": [peer(names.NS_CERT_MANAGER, CERT_MANAGER_CONTROLLER_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}],
          [{"to": ALL_NAMESPACES}]),
         # Keycloak: from the Gateway's Envoy pods; to directories and identity providers of municipalities
-        # (LDAP/LDAPS, OIDC over HTTPS).
+        # (LDAP/LDAPS, OIDC over HTTPS) and to the realms' mail relay (shared config smtp).
         # Municipalities' module pods call Keycloak's in-cluster Service for the OIDC back channel (token,
         # userinfo, keys): it works whatever kind of LoadBalancer publishes the Gateway (docs/operations.md).
         (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
          [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS),
                     MUNICIPALITY_OIDC_CLIENTS],
            "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
-         [{"to": ANYWHERE, "ports": tcp(389, 443, 636)}]),
+         [{"to": ANYWHERE, "ports": tcp(389, 443, 636, *([cfg.smtp.port] if cfg.smtp else []))}]),
         # Realm jobs (master realm and every municipality's) talk to Keycloak only, never to each other.
         (names.NS_IDENTITY, "realm-jobs", dict(names.REALM_JOB_LABELS), None,
          [{"to": [peer(None, names.KEYCLOAK_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}]),

@@ -13,6 +13,8 @@ optional federation to the municipality's own directory.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import pulumi
@@ -161,23 +163,66 @@ def client_roles(modules: list) -> tuple[dict, dict]:
     return roles, grants
 
 
-def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = ()) -> dict:
+def smtp_server(smtp) -> dict:
+    """Realm ``smtpServer`` (Keycloak's mail sender reads host, port, from, fromDisplayName, ssl, starttls, auth:
+    ``DefaultEmailSenderProvider.send``; values are strings) for the shared config's relay, or nothing."""
+    if smtp is None:
+        return {}
+    return {"smtpServer": {"host": smtp.host, "port": str(smtp.port), "from": str(smtp.fromAddress),
+                           "fromDisplayName": smtp.fromDisplayName, "starttls": str(smtp.starttls).lower(),
+                           "ssl": str(smtp.ssl).lower(), "auth": "false"}}
+
+
+def admin_required_actions(smtp) -> list[str]:
+    """What an administrator must do at first login. E-mail verification only when the realm can send mail:
+    without a relay Keycloak cannot send the link and VERIFY_EMAIL would block every login."""
+    return [a for a in ADMIN_REQUIRED_ACTIONS if smtp is not None or a != "VERIFY_EMAIL"]
+
+
+def admin_user(address: str, password: Any, smtp) -> dict:
+    """A realm administrator from the tenant file: member of ``admins`` with a generated temporary password.
+
+    ``credentials`` carry ``userLabel: initial``: keycloak-config-cli sets such a credential when it creates the
+    user and never again (v6.4.0 ``UserImportService.updateUser`` drops credentials labelled "initial" for
+    existing users), so a later run of the realm job does not reset the password the administrator chose.
+    ``temporary`` plus the required action UPDATE_PASSWORD make Keycloak ask for a new password at first login.
+    ``emailVerified``: the address comes from the tenant file the platform operator maintains; without a mail
+    relay it is taken as verified (nothing could verify it, and oauth2-proxy refuses unverified addresses, v7.15.2
+    ``insecure-oidc-allow-unverified-email`` false), with one the administrator verifies it at first login.
+    """
+    return {
+        "username": address, "email": address, "enabled": True, "emailVerified": smtp is None,
+        "groups": ["admins"], "requiredActions": admin_required_actions(smtp),
+        "credentials": [{"type": "password", "value": password, "temporary": True, "userLabel": "initial"}],
+    }
+
+
+def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = (), smtp=None,
+          admin_passwords: dict[str, Any] | None = None) -> dict:
     """The complete realm representation of one municipality (values may be Outputs)."""
     roles, grants = client_roles(list(modules))
+    passwords = admin_passwords or {}
     return {
         "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
         **REALM_SECURITY,
         "sslRequired": REALM_SSL_REQUIRED,
         **({"roles": {"client": roles}} if roles else {}),
         "groups": [{"name": g, **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
-        "users": [
-            {"username": str(a).lower(), "email": str(a).lower(), "enabled": True, "emailVerified": False,
-             "groups": ["admins"], "requiredActions": list(ADMIN_REQUIRED_ACTIONS)}
-            for a in tenant.identity.admins
-        ],
+        "users": [admin_user(str(a).lower(), passwords.get(str(a).lower()), smtp) for a in tenant.identity.admins],
         "clients": clients,
         **federation(tenant.identity.federation, federation_secret),
+        **smtp_server(smtp),
     }
+
+
+def initial_passwords_secret_name(slug: str) -> str:
+    """Secret (in the identity namespace, for platform operators only) with the administrators' first passwords."""
+    return f"realm-{slug}-initial-passwords"
+
+
+def password_key(address: str) -> str:
+    """Secret data key of an administrator's address (Secret keys allow ``-._`` and alphanumerics only)."""
+    return re.sub(r"[^-._a-zA-Z0-9]", "_", address)
 
 
 def federation_secret_ref(tenant) -> str | None:
@@ -227,7 +272,27 @@ class Identity(pulumi.ComponentResource):
                 },
                 opts=kb.child(self, ctx.in_namespace),
             )
-        representation = realm(tenant, clients, federation_secret(tenant), modules)
+        admins = [str(a).lower() for a in tenant.identity.admins]
+        keys = {password_key(a): a for a in admins}
+        if len(keys) != len(admins):
+            raise ValueError(f"tenants/{tenant.slug}.yaml: identity.admins: two addresses map to the same Secret key")
+        # A temporary password per administrator, meeting the realm's password policy (length 12, upper, lower,
+        # digit, special character); it is only good for the first login (UPDATE_PASSWORD).
+        passwords = {a: random.RandomPassword(
+            f"admin-{hashlib.sha256(a.encode()).hexdigest()[:10]}-initial-password", length=20, special=True,
+            override_special="-_.:+", min_lower=2, min_upper=2, min_numeric=2, min_special=2,
+            opts=pulumi.ResourceOptions(parent=self)).result for a in admins}
+        self.initial_passwords = None
+        if admins:
+            # In the identity namespace: platform operators hand each password over on a separate channel (the
+            # administrators cannot read their namespace before their first login, which needs the password).
+            self.initial_passwords = k8s.core.v1.Secret(
+                initial_passwords_secret_name(tenant.slug),
+                metadata=kb.meta(initial_passwords_secret_name(tenant.slug), names.NS_IDENTITY),
+                type="Opaque", string_data={key: passwords[a] for key, a in keys.items()},
+                opts=kb.child(self, pulumi.ResourceOptions(additional_secret_outputs=["stringData"])),
+            )
+        representation = realm(tenant, clients, federation_secret(tenant), modules, ctx.shared.smtp, passwords)
         # keycloak-config-cli creates and updates the realm but never deletes it; the realm's record in
         # the stack (its Secret) is protected, so removing the tenant file never deletes it either
         # (offboarding does, explicitly).
