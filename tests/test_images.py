@@ -34,7 +34,7 @@ def test_make_images_refuses_without_docker_and_says_why():
     ran = []
     with pytest.raises(images.ImagesError) as exc:
         images.publish(REGISTRY, run=lambda cmd: ran.append(cmd) or 0, which=lambda _: None)
-    assert "needs Docker" in str(exc.value) and "nothing was built or pushed" in str(exc.value)
+    assert "Docker is needed" in str(exc.value) and "nothing was built or pushed" in str(exc.value)
     assert ran == []
 
 
@@ -49,7 +49,7 @@ def test_make_images_stops_at_the_first_failing_command():
 def test_the_main_entry_reports_a_missing_docker_on_stderr_with_exit_code_1(monkeypatch, capsys):
     monkeypatch.setattr(images.shutil, "which", lambda _: None)
     assert images.main([]) == 1
-    assert capsys.readouterr().err.startswith("make images: make images needs Docker")
+    assert capsys.readouterr().err.startswith("make images: Docker is needed")
 
 
 def test_the_makefile_target_runs_the_build_and_push():

@@ -65,7 +65,7 @@ def publish(registry: str, run: Callable[[Sequence[str]], int] | None = None,
             echo: Callable[[str], None] = print) -> list[str]:
     """Build and push every image of ``images/``; return the pushed references."""
     if (which or shutil.which)("docker") is None:
-        raise ImagesError("make images needs Docker (the `docker` command is not on PATH): install Docker or run "
+        raise ImagesError("Docker is needed and the `docker` command is not on PATH: install Docker or run "
                           "`make images` on a machine with Docker that is logged in to the registry "
                           f"({registry}); nothing was built or pushed")
     run = run or (lambda cmd: subprocess.run(list(cmd), check=False).returncode)
