@@ -61,7 +61,9 @@ class Component(ModuleComponent):
 
     Login: Node-RED's own ``adminAuth`` would need an extra npm strategy module installed at run time, so
     the editor is bound to ``127.0.0.1`` and published through an oauth2-proxy sidecar that logs users in
-    against the municipality's realm (OIDC, PKCE) and admits the realm groups ``admins`` and ``editors``.
+    against the municipality's realm (OIDC, PKCE) and admits the realm groups ``admins`` and ``editors``. The
+    proxy sends browsers to the realm's public login page and redeems codes and fetches keys at Keycloak's
+    in-cluster Service (discovery off, endpoints from Secret ``lowcode-oidc``).
     Flow credentials are encrypted with a generated ``credentialSecret``. Node-RED does not scale out:
     one replica in every plan.
     """

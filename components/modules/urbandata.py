@@ -28,8 +28,10 @@ BUS_TOPIC = "FROST-Bus"
 KEYCLOAK_CONFIG_DIR = "/etc/frost/keycloak"
 KEYCLOAK_CONFIG_KEY = "keycloak.json"
 """FROST reads its Keycloak adapter configuration from this file (``auth.keycloakConfigFile``, FROST
-docs/settings/auth.md; ``Utils.getKeycloakConfig`` prefers ``keycloakConfig``, then the file, then the URL): key
-``keycloak.json`` of Secret ``urbandata-oidc``, written by the realm component with Keycloak's in-cluster URL."""
+docs/settings/auth.md; FROST-Server.Auth.Keycloak ``Utils.getKeycloakConfig`` prefers ``keycloakConfig``, then the
+file, then the URL; read at v2.4.2, the newest release in the snapshot available here, not at the pinned 2.8.0: a
+first deployment must confirm it): key ``keycloak.json`` of Secret ``urbandata-oidc``, written by the realm
+component with Keycloak's in-cluster URL."""
 
 CLIENT_ROLES: dict[str, tuple[str, ...]] = {
     "read": ("admins", "editors", "viewers"),
