@@ -99,10 +99,10 @@ check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost
 docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write
 
-images: venv ## Build the module images upstream does not publish (images/<key>/Dockerfile, tag from components/versions.py)
-	@for dir in images/*/; do key=$$(basename $$dir); \
-	  ref=$$($(BIN)/python -c "from components.versions import IMAGES; print(IMAGES['$$key'].ref)"); \
-	  echo "docker build -t $$ref $$dir"; docker build -t $$ref $$dir || exit 1; done
+# Build AND push images/<key>/Dockerfile as <imageRegistry>/<name>:<tag> (registry: stacks/Pulumi.shared.yaml,
+# tags: components/versions.py); needs Docker and a `docker login` to the registry (urbanstack/images.py).
+images: venv ## Build the images upstream does not publish and push them to urban-stack:imageRegistry
+	$(BIN)/python -m urbanstack.images
 
 bench: venv checkov-venv ## Benchmarks (plan scaling, cost allocation, checks); prints a table, writes bench/results/
 	$(BIN)/python -m bench.run

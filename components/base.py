@@ -106,6 +106,8 @@ class SharedRefs:
     s3_mode: str
     storage_class: Any
     mode_check: Any = None
+    smtp: Any = None
+    """Mail relay of the realms (``urbanstack.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
 
 
 @dataclass

@@ -26,6 +26,23 @@ class Chart:
     homepage: str
 
 
+_REGISTRY: list[str] = []
+"""The registry of the images built here, set by each stack from the shared config (:func:`use_registry`)."""
+
+
+def use_registry(registry: str) -> None:
+    """Set the registry the images built from ``images/`` are pulled from (shared config ``imageRegistry``)."""
+    _REGISTRY[:] = [registry.rstrip("/")]
+
+
+def registry() -> str:
+    """The registry set by :func:`use_registry`; an error names the setting when no stack has set it."""
+    if not _REGISTRY:
+        raise RuntimeError("no image registry is set: the stack reads urban-stack:imageRegistry from "
+                           "stacks/Pulumi.shared.yaml and calls components.versions.use_registry first")
+    return _REGISTRY[0]
+
+
 @dataclass(frozen=True)
 class Image:
     """A container image pinned to an exact release tag and, where recorded, to its digest.
@@ -33,20 +50,34 @@ class Image:
     ``digest`` (``sha256:<64 hex>``) is filled in by whoever bumps the version, from upstream's published list
     of builds or the registry; empty when not (yet) recorded. ``ref`` then names tag and digest: the digest is
     what the runtime pulls, the tag stays for people reading the manifest.
+
+    ``built_here``: upstream publishes no image; ``images/<key>/Dockerfile`` builds it, ``make images`` pushes it
+    as ``<imageRegistry>/<repository>:<tag>`` (shared config ``imageRegistry``), and the pods pull it from there.
     """
 
     repository: str
     tag: str
     homepage: str
     digest: str = ""
+    built_here: bool = False
 
     def __post_init__(self) -> None:
         if self.digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.digest):
             raise ValueError(f"{self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex digits>")
 
     @property
+    def full_repository(self) -> str:
+        return f"{registry()}/{self.repository}" if self.built_here else self.repository
+
+    @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+        return f"{self.full_repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+def built_images(registry_name: str) -> dict[str, str]:
+    """Key -> full reference (``<registry>/<name>:<tag>``) of every image built from ``images/<key>/``."""
+    return {key: f"{registry_name.rstrip('/')}/{img.repository}:{img.tag}"
+            for key, img in IMAGES.items() if img.built_here}
 
 
 CHARTS: dict[str, Chart] = {
@@ -132,11 +163,12 @@ IMAGES: dict[str, Image] = {
     "superset": Image("docker.io/apache/superset", "6.1.0-dev", "https://superset.apache.org"),
     "valkey": Image("docker.io/valkey/valkey", "9.1.1-alpine", "https://valkey.io"),
     # openData: no maintained public image carries ckanext-dcatde for a supported CKAN release; this project
-    # builds ckan/ckan-base 2.11.6 + ckanext-dcatde (with its pinned ckanext-dcat) + ckanext-oidc-pkce
+    # builds ckan/ckan-base 2.11.4 + ckanext-dcatde (with its pinned ckanext-dcat) + ckanext-oidc-pkce
     # (images/ckan/Dockerfile; the tag is <CKAN release>-<build revision>). ckan-solr publishes no release tags:
     # `2.11-solr9` and `2.11-solr9.8` are both rebuilt from the dev-v2.11 branch (ckan/ckan-solr solr-9/Makefile,
     # README); `2.11-solr9.8` at least fixes the Solr minor. Only a digest can pin it (not recorded yet).
-    "ckan": Image("ghcr.io/urban-stack/ckan", "2.11.6-1", "https://ckan.org"),
+    # The three images built here (built_here=True) live in the operator's registry: shared config imageRegistry.
+    "ckan": Image("ckan", "2.11.4-1", "https://ckan.org", built_here=True),
     "ckan-solr": Image("docker.io/ckan/ckan-solr", "2.11-solr9.8", "https://github.com/ckan/ckan-solr"),
     # urbanData: FROST-Server HTTP and MQTT (same release), Mosquitto as the message bus between them.
     "frost-http": Image("docker.io/fraunhoferiosb/frost-server-http", "2.8.0",
@@ -150,8 +182,8 @@ IMAGES: dict[str, Image] = {
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
     "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.29.8-alpine",
                                 "https://github.com/nginx/docker-nginx-unprivileged"),
-    "masterportal": Image("ghcr.io/urban-stack/masterportal", "3.7.0", "https://www.masterportal.org"),
+    "masterportal": Image("masterportal", "3.7.0", "https://www.masterportal.org", built_here=True),
     # rei3: upstream publishes no image, only release archives and a dev/test Dockerfile (r3-team/r3_docker);
     # this project builds the same from the release archive as a non-root image (images/rei3/Dockerfile).
-    "rei3": Image("ghcr.io/urban-stack/rei3", "3.11", "https://rei3.de"),
+    "rei3": Image("rei3", "3.11", "https://rei3.de", built_here=True),
 }

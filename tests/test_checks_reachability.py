@@ -218,10 +218,17 @@ def test_every_required_flow_names_its_pods_ports_and_reason():
         "webhooks are called by the API server"
 
 
-def test_todays_policies_block_acme_solvers_and_the_envoy_gateway_webhook(crafted):
-    """Issue 14 items 3 and 10: default deny in the municipality admits nothing from Envoy on 8089, and no policy
-    in urban-gateway admits the API server on 9443."""
+def test_the_planned_policies_admit_acme_solvers_and_the_envoy_gateway_webhook(crafted):
     add_chart_pods(crafted)
+    assert required(crafted) == []
+
+
+def test_without_their_policies_acme_solvers_and_the_envoy_gateway_webhook_are_unreachable(crafted):
+    """Issue 14 items 3 and 10: default deny in the municipality admits nothing from Envoy on 8089, and without
+    its webhook policy nothing in urban-gateway admits the API server on 9443."""
+    add_chart_pods(crafted)
+    (crafted / "verl" / "networkpolicy-verl-acme-http01-solver.yaml").unlink()
+    (crafted / "shared" / "networkpolicy-urban-gateway-urban-gateway-webhooks.yaml").unlink()
     failures = required(crafted)
     found = {(f.file.rsplit("/", 1)[-1], f.message.split(" which ")[1].split(" ")[0]) for f in failures}
     assert found == {("pod-verl-cm-acme-http-solver-x.yaml", "acme-http01-solvers"),
@@ -245,6 +252,7 @@ def test_policies_that_admit_the_needed_flows_pass(crafted):
 
 def test_a_webhook_admitted_only_from_the_pod_network_is_not_reached_by_the_api_server(crafted):
     add_chart_pods(crafted)
+    (crafted / "shared" / "networkpolicy-urban-gateway-urban-gateway-webhooks.yaml").unlink()
     put(crafted, "shared", policy(names.NS_GATEWAY, "webhook", {
         "podSelector": {"matchLabels": {"control-plane": "envoy-gateway"}}, "policyTypes": ["Ingress"],
         "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 9443}]}]}))

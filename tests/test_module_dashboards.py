@@ -89,7 +89,8 @@ def superset_config(booked, monkeypatch):
         "SUPERSET_SECRET_KEY": "k" * 64, "DATABASE_USER": "superset", "DATABASE_PASSWORD": "p@ss",
         "DATABASE_HOST": "postgis-rw.contract.svc", "DATABASE_PORT": "5432", "DATABASE_DB": "superset",
         "VALKEY_HOST": "dashboards-cache.contract.svc", "VALKEY_PORT": "6379", "VALKEY_PASSWORD": "v",
-        "OIDC_ISSUER": "https://login.example/realms/contract/", "OIDC_CLIENT_ID": "dashboards",
+        "OIDC_BACKCHANNEL_URL": "http://keycloak-service.urban-identity.svc:8080/realms/contract/",
+        "OIDC_CLIENT_ID": "dashboards",
         "OIDC_CLIENT_SECRET": "s",
     }
     for key, value in env.items():
@@ -175,7 +176,9 @@ def test_superset_logs_in_through_the_realm_with_pkce(superset_config):
     (provider,) = superset_config["OAUTH_PROVIDERS"]
     app = provider["remote_app"]
     assert provider["name"] == "keycloak" and provider["token_key"] == "access_token"
-    assert app["server_metadata_url"] == "https://login.example/realms/contract/.well-known/openid-configuration"
+    # Discovery (and with it token, userinfo, keys) from Keycloak's in-cluster Service, never the public address.
+    assert app["server_metadata_url"] == ("http://keycloak-service.urban-identity.svc:8080/realms/contract"
+                                          "/.well-known/openid-configuration")
     assert app["client_id"] == "dashboards" and app["client_secret"] == "s"
     assert app["client_kwargs"]["code_challenge_method"] == "S256"
     assert "openid" in app["client_kwargs"]["scope"].split()

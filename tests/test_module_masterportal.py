@@ -15,6 +15,7 @@ import yaml
 from components.contract import check_module, tenant_document
 from components.modules import masterportal
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
+from components.versions import IMAGES
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
@@ -148,7 +149,8 @@ def test_the_static_build_is_copied_from_the_pinned_artifact_image_and_served_re
     plan, _ = portal
     spec = pod(plan)["spec"]
     (init,) = spec["initContainers"]
-    assert init["image"].startswith("ghcr.io/urban-stack/masterportal:")
+    registry = "registry.urbanstack.kreis-guetersloh.example/urban-stack"  # stacks/Pulumi.shared.yaml imageRegistry
+    assert init["image"] == f"{registry}/masterportal:{IMAGES['masterportal'].tag}"
     assert "cp -R /masterportal/. /site/" in init["command"][-1]
     (web,) = spec["containers"]
     assert web["image"].startswith("docker.io/nginxinc/nginx-unprivileged:")

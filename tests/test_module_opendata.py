@@ -108,7 +108,7 @@ def test_the_ckan_image_is_built_here_from_the_official_base_of_the_pinned_relea
     text = DOCKERFILE.read_text(encoding="utf-8")
     (base,) = re.findall(r"^FROM docker\.io/ckan/ckan-base:(\S+)$", text, flags=re.MULTILINE)
     assert IMAGES["ckan"].tag.startswith(f"{base}-"), "the image tag names the CKAN release it is built on"
-    assert f"ghcr.io/urban-stack/ckan:{IMAGES['ckan'].tag}" in text, "the build command in the file is current"
+    assert IMAGES["ckan"].built_here and "make images" in text, "published by `make images` to imageRegistry"
     for package in ("GovDataOfficial/ckanext-dcatde.git@${DCATDE_VERSION}", "ckanext-oidc-pkce==", "ckanapi=="):
         assert package in text
     assert re.search(r"ARG DCATDE_VERSION=\d+\.\d+\.\d+\n", text), "dcatde is pinned to a release"
@@ -296,7 +296,7 @@ def test_network_policies_allow_exactly_the_modules_flows(booked):
     to_solr, to_cache = netpol.to_pods(sel["solr"], 8983), netpol.to_pods(sel["cache"], 6379)
     web = one(booked, "NetworkPolicy", "opendata-web")["spec"]
     assert web["ingress"] == [netpol.from_gateway(5000)]
-    assert web["egress"] == [netpol.to_database(), netpol.to_keycloak(), to_solr, to_cache]
+    assert web["egress"] == [netpol.to_database(), *netpol.to_keycloak_public(), to_solr, to_cache]
     init = one(booked, "NetworkPolicy", "opendata-init")["spec"]
     assert init["ingress"] == [] and init["egress"] == [netpol.to_database(), to_solr, to_cache]
     solr = one(booked, "NetworkPolicy", "opendata-solr")["spec"]
@@ -305,3 +305,52 @@ def test_network_policies_allow_exactly_the_modules_flows(booked):
     cache = one(booked, "NetworkPolicy", "opendata-cache")["spec"]
     assert cache["egress"] == [] and cache["ingress"] == [netpol.from_pods(sel["web"], 6379),
                                                          netpol.from_pods(sel["init"], 6379)]
+
+
+# -- effective configuration: ckan.ini overridden by the environment ----------------------------------------
+
+CKAN_CORE_ENV = {"CKAN_SITE_URL": "ckan.site_url", "CKAN_STORAGE_PATH": "ckan.storage_path",
+                 "CKAN_SOLR_URL": "solr_url", "CKAN_SQLALCHEMY_URL": "sqlalchemy.url", "CKAN_REDIS_URL": "ckan.redis.url",
+                 "CKAN_SITE_ID": "ckan.site_id", "CKAN_DATASTORE_WRITE_URL": "ckan.datastore.write_url",
+                 "CKAN_DATASTORE_READ_URL": "ckan.datastore.read_url"}
+"""Part of CKAN 2.11's ``CONFIG_FROM_ENV_VARS`` (ckan/config/environment.py): variable -> setting."""
+
+
+def envvars_key(var: str) -> str:
+    """ckanext-envvars' ``_envvar_to_ini`` for undeclared keys: drop ``CKAN___``, lower case, ``__`` -> ``.``."""
+    return var.removeprefix("CKAN___").lower().replace("__", ".")
+
+
+def effective_settings(ini: configparser.RawConfigParser, image_env: dict, pod_env: dict) -> dict:
+    """What CKAN runs with: the ini's [app:main], then the process environment (the image's ENV, replaced by
+    the container's env of the same name) as CKAN core and then ckanext-envvars apply it."""
+    settings = dict(ini.items("app:main"))
+    environ = {**image_env, **{k: v for k, v in pod_env.items() if isinstance(v, str)}}
+    for var, key in CKAN_CORE_ENV.items():
+        if environ.get(var):
+            settings[key] = environ[var]
+    for var, value in environ.items():
+        if var.startswith("CKAN"):
+            settings[envvars_key(var)] = value
+    return settings
+
+
+def test_the_base_image_environment_does_not_override_site_url_or_plugins(booked):
+    """ckan/ckan-base sets CKAN_SITE_URL=http://localhost:5000 and its own CKAN__PLUGINS: left alone, the OIDC
+    callback would be http://localhost:5000/... and oidc_pkce, dcat and activity would not be loaded."""
+    ini = ckan_ini(booked)
+    web = pod(booked, "StatefulSet", "opendata-web")["containers"][0]
+    for container in (web, init_container(booked)):
+        settings = effective_settings(ini, opendata.BASE_IMAGE_ENV, env_of(container))
+        assert settings["ckan.site_url"] == "https://opendata.contract.example.org"
+        assert settings["ckan.plugins"].split() == list(opendata.PLUGINS)
+        assert "oidc_pkce" in settings["ckan.plugins"].split() and "activity" in settings["ckan.plugins"].split()
+        assert settings["ckan.storage_path"] == opendata.STORAGE_PATH
+
+
+def test_every_base_image_variable_ckan_or_uwsgi_reads_is_set_on_the_pods(booked):
+    web = env_of(pod(booked, "StatefulSet", "opendata-web")["containers"][0])
+    for var in opendata.BASE_IMAGE_ENV:
+        assert var in web, f"{var} from the base image would take effect"
+    assert web["CKAN_INI"] == f"{opendata.CONFIG_DIR}/ckan.ini"
+    assert web["UWSGI_HARAKIRI"] == opendata.UWSGI[opendata.UWSGI.index("--harakiri") + 1]

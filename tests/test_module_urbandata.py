@@ -96,8 +96,8 @@ def test_login_is_frost_keycloak_provider_configured_from_the_municipality_realm
     for workload, name in (("urbandata-http", "frost-http"), ("urbandata-mqtt", "frost-mqtt")):
         e = env(container(plan, workload, name))
         assert e["auth_provider"] == "de.fraunhofer.iosb.ilt.frostserver.auth.keycloak.KeycloakAuthProvider"
-        assert e["auth_keycloakConfigUrl"].endswith(f"/realms/{SLUG}/clients-registrations/install/urbandata")
-        assert e["auth_keycloakConfigSecret"] == {"secretKeyRef": {"name": "urbandata-oidc", "key": "client-secret"}}
+        assert e["auth_keycloakConfigFile"] == "/etc/frost/keycloak/keycloak.json"
+        assert "auth_keycloakConfigUrl" not in e, "no download through the public address"
         assert {e[f"auth_role_{r}"] for r in ("read", "create", "update", "delete", "admin")} == set(
             urbandata.CLIENT_ROLES)
 

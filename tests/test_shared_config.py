@@ -13,6 +13,7 @@ VALID = {
     "operatorName": "Betrieb",
     "operatorCostCenter": "KST-1",
     "adminEmail": "betrieb@example.de",
+    "imageRegistry": "registry.example.de/urban-stack",
 }
 
 

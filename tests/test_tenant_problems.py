@@ -240,7 +240,8 @@ def test_a_cost_center_must_be_a_valid_label_value(tmp_path, value):
 def test_the_operators_cost_center_must_be_a_valid_label_value_too(value):
     from urbanstack.shared_config import ConfigError, parse
 
-    raw = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "adminEmail": "betrieb@example.de"}
+    raw = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "adminEmail": "betrieb@example.de",
+           "imageRegistry": "registry.example.de/urban-stack"}
     assert parse({**raw, "operatorCostCenter": "BETRIEB-1"}).operatorCostCenter == "BETRIEB-1"
     with pytest.raises(ConfigError, match="urban-stack:operatorCostCenter"):
         parse({**raw, "operatorCostCenter": value})

@@ -115,7 +115,8 @@ def versions_doc() -> str:
     out += ["\n## Release manifests (no Helm chart upstream)\n", "| key | base | version | files |", "|---|---|---|---|"]
     out += [f"| {k} | {m.base} | `{m.version}` | {', '.join(f'`{f}`' for f in m.files)} |" for k, m in MANIFESTS.items()]
     out += ["\n## Images\n", "| key | image | tag | digest |", "|---|---|---|---|"]
-    out += [f"| {k} | `{i.repository}` | `{i.tag}` | {f'`{i.digest}`' if i.digest else '(not recorded)'} |"
+    out += [f"| {k} | `{'<imageRegistry>/' if i.built_here else ''}{i.repository}` | `{i.tag}` | "
+            f"{f'`{i.digest}`' if i.digest else '(not recorded)'} |"
             for k, i in IMAGES.items()]
     return "\n".join(out) + "\n"
 

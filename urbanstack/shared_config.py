@@ -12,6 +12,8 @@ from components.base import HttpsUrl
 from urbanstack.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
 
 CONFIG_NS = "urban-stack"
+IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+"""A registry host (optional port) and optional path, lower case, as image references spell them."""
 CONFIG_FILE = "stacks/Pulumi.shared.yaml"
 
 
@@ -92,6 +94,18 @@ class Storage(_Strict):
         return self
 
 
+class Smtp(_Strict):
+    """Outgoing mail of every municipality's realm: e-mail verification and password reset (Keycloak realm
+    `smtpServer`). Unauthenticated submission to a relay that admits the cluster's egress addresses."""
+
+    host: str = Field(pattern=DOMAIN_PATTERN, description="Host name of the mail relay.")
+    port: int = Field(587, ge=1, le=65535, description="Port of the mail relay (Keycloak's pods may reach it).")
+    fromAddress: pydantic.EmailStr = Field(description="Sender address of the realms' e-mails.")
+    fromDisplayName: str = Field("Urban Stack", min_length=1, description="Sender name of the realms' e-mails.")
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    ssl: bool = Field(False, description="Connect with TLS from the start (SMTPS, usually port 465).")
+
+
 class SharedConfig(_Strict):
     """The `shared` stack's settings, all under the `urban-stack:` namespace in `stacks/Pulumi.shared.yaml`."""
 
@@ -104,7 +118,18 @@ class SharedConfig(_Strict):
         pattern=LABEL_VALUE_PATTERN, description="Operator's cost centre: label on every shared object."
     )
     adminEmail: pydantic.EmailStr = Field(description="Operator's e-mail: ACME account and alert receiver.")
+    imageRegistry: str = Field(
+        pattern=IMAGE_REGISTRY_PATTERN,
+        description="Registry (host and optional path, e.g. `registry.example.de/urban-stack`) that holds the images "
+        "upstream does not publish (`images/`: ckan, masterportal, rei3). The operator publishes them there with "
+        "`make images` (build and push, tags from `components/versions.py`) before the first deployment and after "
+        "every tag change; every pod pulls them from here, so the cluster must be able to pull from it.",
+    )
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
+    smtp: Smtp | None = Field(
+        None, description="Mail relay of the municipalities' realms. Without it, realm administrators get a generated "
+        "temporary password (docs/operations.md, first login) and no e-mail verification; with it, they also verify "
+        "their address and can reset forgotten passwords by e-mail.")
     storage: Storage = Field(default_factory=Storage, description="Object and block storage.")
     keycloakAdmin: KeycloakAdmin = Field(
         default_factory=KeycloakAdmin, description="Who may reach Keycloak's admin console (closed by default)."

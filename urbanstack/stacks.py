@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components import labels
+from components import labels, versions
 from components.provider import make_provider
 from urbanstack.program import ROOT
 
@@ -21,6 +21,7 @@ def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
     from components.shared.platform import SharedPlatform
 
     labels.register(labels.LabelScope(labels.SHARED_TENANT, cfg.operatorCostCenter, labels.SHARED))
+    versions.use_registry(cfg.imageRegistry)
     provider = make_provider("shared", ROOT)
     platform = SharedPlatform("shared", cfg, tenants, opts=pulumi.ResourceOptions(providers=[provider]))
     return platform.outputs
@@ -36,7 +37,9 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
     from urbanstack.shared_config import parse
 
     raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
-    s3_mode = parse(raw).storage.mode
+    cfg = parse(raw)
+    s3_mode = cfg.storage.mode
+    versions.use_registry(cfg.imageRegistry)
     ref = pulumi.StackReference(shared_ref)
-    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode), opts=pulumi.ResourceOptions(providers=[provider]))
+    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode, cfg.smtp), opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

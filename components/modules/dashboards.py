@@ -100,17 +100,19 @@ ENABLE_PROXY_FIX = True
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Login: OpenID Connect against the municipality's realm (authorization code + PKCE).
+# Login: OpenID Connect against the municipality's realm (authorization code + PKCE). The discovery document
+# comes from Keycloak's in-cluster Service: it names the public issuer and login page (the browser's side) and
+# in-cluster token, userinfo and key endpoints (the back channel), so no call of this pod goes to the public address.
 AUTH_TYPE = AUTH_OAUTH
-OIDC_ISSUER = os.environ["OIDC_ISSUER"].rstrip("/")
+OIDC_BACKCHANNEL = os.environ["OIDC_BACKCHANNEL_URL"].rstrip("/")
 REALM = {
     "name": "keycloak",
     "icon": "fa-key",
     "remote_app": {
         "client_id": os.environ["OIDC_CLIENT_ID"],
         "client_secret": os.environ["OIDC_CLIENT_SECRET"],
-        "server_metadata_url": OIDC_ISSUER + "/.well-known/openid-configuration",
-        "api_base_url": OIDC_ISSUER + "/protocol/",
+        "server_metadata_url": OIDC_BACKCHANNEL + "/.well-known/openid-configuration",
+        "api_base_url": OIDC_BACKCHANNEL + "/protocol/",
         "client_kwargs": {"scope": "openid email profile", "code_challenge_method": "S256"},
     },
 }
@@ -181,8 +183,10 @@ class Component(ModuleComponent):
     ``/app/pythonpath``; every secret reaches Superset as an environment variable from a Secret
     (``SECRET_KEY`` generated here, the owner role of database ``superset``, the OIDC client, Valkey).
 
-    Login: Flask-AppBuilder ``AUTH_OAUTH`` against the municipality's realm (discovery document of the
-    issuer, authorization code with PKCE S256, redirect ``/oauth-authorized/keycloak``). New users are
+    Login: Flask-AppBuilder ``AUTH_OAUTH`` against the municipality's realm (authorization code with PKCE S256,
+    redirect ``/oauth-authorized/keycloak``). Authlib reads the discovery document from Keycloak's in-cluster
+    Service (``server_metadata_url``): issuer and login page there are public, token, userinfo and keys are
+    in-cluster, and Authlib checks the ID token's ``iss`` against the document's (public) issuer. New users are
     registered with the empty role ``Public``; the realm groups in the ``groups`` claim are mapped at every
     login: ``admins`` → Admin, ``editors`` → Alpha, ``viewers`` → Gamma. Admins grant Gamma users access to
     datasets and dashboards in Superset. There is no local admin account.
@@ -231,7 +235,7 @@ class Component(ModuleComponent):
             "DATABASE_USER": (ctx.db.credentials["superset"], "username"),
             "DATABASE_PASSWORD": (ctx.db.credentials["superset"], "password"),
             "VALKEY_PASSWORD": (secrets, "valkey-password"),
-            "OIDC_ISSUER": (self.oidc_secret, "issuer-url"),
+            "OIDC_BACKCHANNEL_URL": (self.oidc_secret, "backchannel-url"),
             "OIDC_CLIENT_ID": (self.oidc_secret, "client-id"),
             "OIDC_CLIENT_SECRET": (self.oidc_secret, "client-secret"),
         }

@@ -61,7 +61,9 @@ class Component(ModuleComponent):
 
     Login: Node-RED's own ``adminAuth`` would need an extra npm strategy module installed at run time, so
     the editor is bound to ``127.0.0.1`` and published through an oauth2-proxy sidecar that logs users in
-    against the municipality's realm (OIDC, PKCE) and admits the realm groups ``admins`` and ``editors``.
+    against the municipality's realm (OIDC, PKCE) and admits the realm groups ``admins`` and ``editors``. The
+    proxy sends browsers to the realm's public login page and redeems codes and fetches keys at Keycloak's
+    in-cluster Service (discovery off, endpoints from Secret ``lowcode-oidc``).
     Flow credentials are encrypted with a generated ``credentialSecret``. Node-RED does not scale out:
     one replica in every plan.
     """
@@ -100,9 +102,19 @@ class Component(ModuleComponent):
                 "OAUTH2_PROXY_COOKIE_SAMESITE": "lax",
                 "OAUTH2_PROXY_REVERSE_PROXY": "true",
                 "OAUTH2_PROXY_SKIP_PROVIDER_BUTTON": "true",
+                "OAUTH2_PROXY_SKIP_OIDC_DISCOVERY": "true",
             },
+            # Back channel to Keycloak's in-cluster Service, front channel (login page) public: discovery is off
+            # and the endpoints are given one by one (oauth2-proxy v7.15.2 pkg/apis/options/legacy_options.go
+            # skip-oidc-discovery, login-url, redeem-url, oidc-jwks-url, profile-url; with discovery off it
+            # needs the JWKS URL, pkg/providers/oidc/provider_verifier.go). The ID token's issuer is still
+            # checked against the public issuer URL.
             secret_env={
                 "OAUTH2_PROXY_OIDC_ISSUER_URL": (self.oidc_secret, "issuer-url"),
+                "OAUTH2_PROXY_LOGIN_URL": (self.oidc_secret, "auth-url"),
+                "OAUTH2_PROXY_REDEEM_URL": (self.oidc_secret, "token-url"),
+                "OAUTH2_PROXY_PROFILE_URL": (self.oidc_secret, "userinfo-url"),
+                "OAUTH2_PROXY_OIDC_JWKS_URL": (self.oidc_secret, "jwks-url"),
                 "OAUTH2_PROXY_CLIENT_ID": (self.oidc_secret, "client-id"),
                 "OAUTH2_PROXY_CLIENT_SECRET": (self.oidc_secret, "client-secret"),
                 "OAUTH2_PROXY_COOKIE_SECRET": (self.name("secrets"), "cookie-secret"),

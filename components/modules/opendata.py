@@ -25,6 +25,23 @@ DATASTORE_READER = "datastore_readonly"
 """Login role that reads the datastore (requested from the database component, see datastore_reader())."""
 CONTRIBUTORS = "https://www.dcat-ap.de/def/contributors/"
 CONTRIBUTOR_URI = re.compile(r"https?://(www\.)?dcat-ap\.de/def/contributors/[A-Za-z0-9]+")
+HARAKIRI_S = 60
+"""uwsgi kills a worker whose request takes longer than this (seconds)."""
+BASE_IMAGE_ENV = {
+    "CKAN_INI": "/srv/app/ckan.ini",
+    "CKAN_STORAGE_PATH": "/var/lib/ckan",
+    "CKAN_SITE_URL": "http://localhost:5000",
+    "CKAN__PLUGINS": "image_view text_view datatables_view datastore envvars",
+    "UWSGI_HARAKIRI": "50",
+}
+"""``ENV`` of the base image that CKAN or uwsgi read (ckan/ckan-docker-base, ckan-2.11/Dockerfile at release
+v20251029 / commit cc0887e, the file every ``ckan/ckan-base:2.11.x`` tag is built from). They beat ckan.ini:
+CKAN core copies ``CKAN_SITE_URL`` and ``CKAN_STORAGE_PATH`` over ``ckan.site_url`` / ``ckan.storage_path``
+(ckan 2.11 ckan/config/environment.py ``CONFIG_FROM_ENV_VARS``, applied in ``update_config``), and
+ckanext-envvars copies every ``CKAN*`` variable over the ini, ``CKAN__PLUGINS`` → ``ckan.plugins`` (lower case,
+``__`` → ``.``, a ``CKAN___`` prefix dropped; ckanext/envvars/plugin.py ``_envvar_to_ini``/``update_config``).
+uwsgi reads ``UWSGI_<OPTION>`` variables as options. The pods therefore set each of them to our value
+(:func:`image_env_overrides`); ``CKAN_REF``, ``APP_DIR`` and the rest of the image's ENV are not read as settings."""
 PLUGINS = ("activity", "dcat", "dcatde", "structured_data", "datastore", "oidc_pkce",
            "image_view", "text_view", "datatables_view", "envvars")
 """CKAN plugins in load order; ``envvars`` must come last (ckanext-envvars)."""
@@ -208,23 +225,40 @@ fi
 
 UWSGI = ["uwsgi", "--socket", "/tmp/uwsgi.sock", "--wsgi-file", "/srv/app/wsgi.py", "--module", "wsgi:application",
          "--http", f"0.0.0.0:{WEB_PORT}", "--master", "--enable-threads", "--lazy-apps", "-p", "2", "-L",
-         "-b", "32768", "--vacuum", "--harakiri", "60"]
+         "-b", "32768", "--vacuum", "--harakiri", str(HARAKIRI_S)]
 """The CKAN base image's uwsgi options (``start_ckan.sh``), on IPv4."""
+
+
+def image_env_overrides(site_url: str) -> dict[str, str]:
+    """Environment that replaces every base-image ``ENV`` CKAN or uwsgi would read (:data:`BASE_IMAGE_ENV`)
+    with the value of our configuration, so that ckan.ini and the command line are what takes effect."""
+    return {
+        "CKAN_INI": f"{CONFIG_DIR}/ckan.ini",
+        "CKAN_STORAGE_PATH": STORAGE_PATH,
+        "CKAN_SITE_URL": site_url,
+        "CKAN__PLUGINS": " ".join(PLUGINS),
+        "UWSGI_HARAKIRI": str(HARAKIRI_S),
+    }
 
 
 class Component(ModuleComponent):
     """CKAN with DCAT-AP.de, Solr, a Valkey cache and an init Job.
 
-    Image: ``ghcr.io/urban-stack/ckan``, built by this project from ``images/ckan/Dockerfile``: the official
+    Image: ``<imageRegistry>/ckan``, built by this project from ``images/ckan/Dockerfile`` (``make images``): the official
     ``ckan/ckan-base`` plus ckanext-dcatde (with the ckanext-dcat version GovData pins), ckanext-oidc-pkce and
     ckanapi. The official image has none of them, and no maintained public image carries ckanext-dcatde on a
     supported CKAN release (see the Dockerfile). The image's ``start_ckan.sh`` is not used: it writes into
     ``ckan.ini``. Instead ``ckan.ini`` (no secrets) comes from a ConfigMap, ``env.sh`` composes the connection
-    URLs from the Secrets in the environment, and uwsgi runs with the base image's options. CKAN runs as UID
+    URLs from the Secrets in the environment, and uwsgi runs with the base image's options. The base image's
+    ``ENV`` would override ckan.ini (site URL ``http://localhost:5000``, its own plugin list): the pods set
+    those variables to our values (:data:`BASE_IMAGE_ENV`, :func:`image_env_overrides`). CKAN runs as UID
     10001 on a read-only root filesystem; it writes to ``/tmp`` (``emptyDir``) and its storage path.
 
     Login: ckanext-oidc-pkce against the municipality's realm (authorization code with PKCE; confidential
-    client; callback ``/user/login/oidc-pkce/callback``). Its base URL, client ID and secret reach CKAN as
+    client; callback ``/user/login/oidc-pkce/callback``). ckanext-oidc-pkce 0.4.1 builds the login page, token
+    and userinfo URLs from one ``base_url`` (ckanext/oidc_pkce/config.py: ``base_url() + auth_path()`` etc.), so its
+    back channel cannot use Keycloak's in-cluster Service: it goes to the public address, and the web pod may reach
+    it both ways (``netpol.to_keycloak_public``). Its base URL, client ID and secret reach CKAN as
     ckanext-envvars variables from Secret ``opendata-oidc``; accounts are only created by that login. CKAN has
     no notion of the realm's groups: sysadmins are appointed in CKAN (``ckan sysadmin add <user>`` after the
     first login), editors are made members of the municipality's organization there.
@@ -274,7 +308,7 @@ class Component(ModuleComponent):
         })
         reader = datastore_reader(ctx.db)
         env = {
-            "CKAN_INI": f"{CONFIG_DIR}/ckan.ini",
+            **image_env_overrides(self.url),
             "CONFIG_DIR": CONFIG_DIR,
             "CKAN_SOLR_URL": f"http://{self.name('solr')}.{self.ns}.svc:{SOLR_PORT}/solr/ckan",
             "DB_HOST": ctx.db.host,
@@ -340,7 +374,7 @@ class Component(ModuleComponent):
         to_solr = netpol.to_pods(self.selector("solr"), SOLR_PORT)
         to_cache = netpol.to_pods(self.selector("cache"), valkey.PORT)
         self.policy("web", ingress=[netpol.from_gateway(WEB_PORT)],
-                    egress=[netpol.to_database(), netpol.to_keycloak(), to_solr, to_cache])
+                    egress=[netpol.to_database(), *netpol.to_keycloak_public(), to_solr, to_cache])
         self.policy("init", ingress=[], egress=[netpol.to_database(), to_solr, to_cache])
         clients = [self.selector("web"), self.selector("init")]
         self.policy("solr", ingress=[netpol.from_pods(c, SOLR_PORT) for c in clients], egress=[])

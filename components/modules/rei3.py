@@ -96,8 +96,9 @@ class Component(ModuleComponent):
       ``https://rei3.<domain>/``, role claim ``groups`` mapping ``admins`` to REI3's admin role). REI3's
       first login is the built-in ``admin``/``admin`` account: the municipality's administrator must change
       it on first access, before the OIDC step.
-    * **Egress**: the database, Keycloak (token exchange at login), HTTPS to the internet (REI3's online
-      application repository and mail relays it is configured for).
+    * **Egress**: the database, Keycloak (token exchange at login) through the public issuer URL, the only
+      provider setting REI3 has (``netpol.to_keycloak_public``: the Envoy pods and HTTPS outside the private
+      ranges), which also covers REI3's online application repository and mail relays over HTTPS.
     * REI3's default language lives in its database too (admin UI → configuration), set in the same step.
     * The root filesystem is read-only; ``/tmp`` (ImageMagick, Ghostscript) is an ``emptyDir``.
     """
@@ -137,5 +138,5 @@ class Component(ModuleComponent):
         self.policy(
             "app",
             ingress=[netpol.from_gateway(PORT)],
-            egress=[netpol.to_database(), netpol.to_keycloak(), netpol.to_internet_https()],
+            egress=[netpol.to_database(), *netpol.to_keycloak_public()],
         )

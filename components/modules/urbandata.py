@@ -25,6 +25,13 @@ MQTT_BUS = "de.fraunhofer.iosb.ilt.frostserver.messagebus.MqttMessageBus"
 INTERNAL_BUS = "de.fraunhofer.iosb.ilt.frostserver.messagebus.InternalMessageBus"
 MOQUETTE = "de.fraunhofer.iosb.ilt.sensorthingsserver.mqtt.moquette.MoquetteMqttServer"
 BUS_TOPIC = "FROST-Bus"
+KEYCLOAK_CONFIG_DIR = "/etc/frost/keycloak"
+KEYCLOAK_CONFIG_KEY = "keycloak.json"
+"""FROST reads its Keycloak adapter configuration from this file (``auth.keycloakConfigFile``, FROST
+docs/settings/auth.md; FROST-Server.Auth.Keycloak ``Utils.getKeycloakConfig`` prefers ``keycloakConfig``, then the
+file, then the URL; read at v2.4.2, the newest release in the snapshot available here, not at the pinned 2.8.0: a
+first deployment must confirm it): key ``keycloak.json`` of Secret ``urbandata-oidc``, written by the realm
+component with Keycloak's in-cluster URL."""
 
 CLIENT_ROLES: dict[str, tuple[str, ...]] = {
     "read": ("admins", "editors", "viewers"),
@@ -96,10 +103,12 @@ class Component(ModuleComponent):
     * **Database**: the module's database ``sensorthings`` in the municipality's CloudNativePG cluster,
       owner role from ``db-sensorthings``. FROST needs the ``postgis`` extension in it, which only a
       superuser can create: ``SPEC.db_extensions`` asks the database component for it.
-    * **Login**: FROST's ``KeycloakAuthProvider`` against the municipality's realm. FROST downloads its
-      Keycloak adapter configuration from the realm (``auth_keycloakConfigUrl`` =
-      ``<issuer>/clients-registrations/install/urbandata``, authenticated with the client secret from
-      ``urbandata-oidc``), as upstream's own Keycloak tests do. HTTP accepts bearer tokens of the realm;
+    * **Login**: FROST's ``KeycloakAuthProvider`` against the municipality's realm. Its Keycloak adapter
+      configuration is the file ``keycloak.json`` of Secret ``urbandata-oidc`` (``auth_keycloakConfigFile``),
+      the same document Keycloak's client installation endpoint offers, but with Keycloak's in-cluster URL as
+      ``auth-server-url``: the adapter reads issuer, token endpoint and keys from the realm's discovery
+      document there (public issuer, in-cluster back channel), so FROST never calls the public address.
+      HTTP accepts bearer tokens of the realm;
       MQTT accepts an access token as password (FROST treats passwords longer than 50 characters as
       bearer tokens; short passwords would need direct access grants, which the realm does not enable).
       FROST checks its client's roles read/create/update/delete/admin; ``SPEC.client_roles`` maps
@@ -118,14 +127,13 @@ class Component(ModuleComponent):
         root_url = f"{self.url}{CONTEXT}"
         db_secret = self.ctx.db.credentials["sensorthings"]
         db_url = f"jdbc:postgresql://{self.ctx.db.host}:{self.ctx.db.port}/sensorthings"
-        config_url = self.ctx.issuer_url.apply(lambda issuer: f"{issuer}/clients-registrations/install/{self.SPEC.name}")
         common = {
             "serviceRootUrl": root_url,
             "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75.0",
             "persistence_db_driver": "org.postgresql.Driver",
             "persistence_db_url": db_url,
             "auth_provider": KEYCLOAK_PROVIDER,
-            "auth_keycloakConfigUrl": config_url,
+            "auth_keycloakConfigFile": f"{KEYCLOAK_CONFIG_DIR}/{KEYCLOAK_CONFIG_KEY}",
             "auth_allowAnonymousRead": str(opts.publicRead).lower(),
             **{f"auth_role_{role}": role for role in CLIENT_ROLES},
         }
@@ -141,8 +149,11 @@ class Component(ModuleComponent):
         secrets = {
             "persistence_db_username": (db_secret, "username"),
             "persistence_db_password": (db_secret, "password"),
-            "auth_keycloakConfigSecret": (self.oidc_secret, "client-secret"),
         }
+        keycloak_mount = {"keycloak": (KEYCLOAK_CONFIG_DIR, True, None)}
+        keycloak_volume = {"name": "keycloak", "secret": {
+            "secretName": self.oidc_secret, "defaultMode": 0o440,
+            "items": [{"key": KEYCLOAK_CONFIG_KEY, "path": KEYCLOAK_CONFIG_KEY}]}}
         http_env = {**common, "persistence_autoUpdateDatabase": "true"}
         if opts.publicRead:
             http_env |= {
@@ -152,13 +163,13 @@ class Component(ModuleComponent):
             }
         http = kb.Container(
             name="frost-http", image="frost-http", size=self.size("http"), ports={"http": HTTP_PORT},
-            env=http_env, secret_env=secrets,
+            env=http_env, secret_env=secrets, mounts=keycloak_mount,
             writable=["/tmp", "/usr/local/tomcat/temp", "/usr/local/tomcat/work", "/usr/local/tomcat/logs",
                       "/usr/local/tomcat/conf/Catalina"],
             liveness=kb.Probe(port="http", initial_delay=60),
             readiness=kb.Probe(port="http", path=f"{CONTEXT}/", initial_delay=20),
         )
-        self.workload("http", [http])
+        self.workload("http", [http], volumes=[keycloak_volume])
         self.service("http", {"http": HTTP_PORT})
         to_bus = [netpol.to_pods(self.selector("bus"), BUS_PORT)] if opts.mqtt else []
         self.policy(
@@ -199,12 +210,12 @@ class Component(ModuleComponent):
                 "mqtt_WaitForEnter": "false",
                 "mqtt_persistentStoreType": "memory",
             },
-            secret_env=secrets,
+            secret_env=secrets, mounts=keycloak_mount,
             writable=["/tmp"],
             liveness=kb.Probe(port="mqtt", initial_delay=60),
             readiness=kb.Probe(port="websocket", initial_delay=20),
         )
-        self.workload("mqtt", [mqtt])
+        self.workload("mqtt", [mqtt], volumes=[keycloak_volume])
         self.service("mqtt", {"websocket": WEBSOCKET_PORT})
         self.policy(
             "mqtt",

@@ -28,7 +28,7 @@ from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
 from components.shared.identity import Identity
 from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS, Monitoring
-from components.shared.operators import Operators
+from components.shared.operators import CERT_MANAGER_POD_LABELS, Operators
 from components.shared.profile import profile_of
 from components.shared.storage import Storage
 
@@ -76,8 +76,19 @@ API_CLIENTS: dict[str, dict[str, dict[str, str]]] = {
                         "kube-api-db": {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}},
 }
 """Where not every pod of a namespace talks to the kube-apiserver: flow name -> pods that do."""
-ENVOY_PORTS = (10080, 10443)
+ENVOY_HTTP_PORT = 10080
+ENVOY_PORTS = (ENVOY_HTTP_PORT, 10443)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
+CERT_MANAGER_CONTROLLER_LABELS = CERT_MANAGER_POD_LABELS["controller"]
+"""Pod labels of cert-manager's controller (chart v1.19.1 templates/deployment.yaml), which runs the self check."""
+MUNICIPALITY_OIDC_CLIENTS = {
+    "namespaceSelector": {"matchExpressions": [
+        {"key": labels.TENANT, "operator": "Exists"},
+        {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]},
+    "podSelector": {"matchExpressions": [{"key": labels.MODULE, "operator": "Exists"}]},
+}
+"""Pods of a municipality's modules (namespaces labelled with a municipality, pods with a module label):
+OIDC clients of their realm, which use Keycloak's in-cluster Service for back-channel calls."""
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
               {"protocol": "TCP", "port": 6800, "endPort": 7568}]
 """Ceph mon (msgr2, msgr1) and OSD/MGR ports: kernel RBD/CephFS clients on the nodes connect to them."""
@@ -112,18 +123,32 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
         # their Barman Cloud sidecars call the plugin (gRPC 9090).
         (names.NS_OPERATORS, "cnpg-instances", {}, [{"from": ALL_NAMESPACES, "ports": tcp(9090)}],
          [{"to": ALL_NAMESPACES, "ports": tcp(8000, 5432)}]),
-        # ACME: the CA's API and the HTTP-01 self check through the public address.
-        (names.NS_CERT_MANAGER, "acme", {}, None, [{"to": ANYWHERE, "ports": tcp(80, 443)}]),
+        # ACME: the CA's API and the HTTP-01 self check through the public address (docs/operations.md,
+        # "Traffic to the Gateway's public address"). Hostname / proxy-mode LoadBalancer: the check leaves
+        # the cluster for the load balancer's address on 80 (first rule). kube-proxy with an IP LoadBalancer:
+        # the node rewrites the LoadBalancer IP to an Envoy pod and port 80 to its container port 10080
+        # before NetworkPolicies are evaluated, so the check is an in-cluster connection to Envoy:10080
+        # (second rule; the ipBlock alone would not do: the port is 10080, and CNIs such as Cilium never
+        # match pod addresses by ipBlock).
+        (names.NS_CERT_MANAGER, "acme", {}, None, [
+            {"to": ANYWHERE, "ports": tcp(80, 443)},
+            {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}]),
         # Envoy: clients from anywhere; upstreams are Services in any namespace (Keycloak, municipalities'
-        # modules, ACME solvers).
-        (names.NS_GATEWAY, "envoy", dict(names.GATEWAY_POD_LABELS), [{"from": ANYWHERE, "ports": tcp(*ENVOY_PORTS)}],
+        # modules, ACME solvers). cert-manager's self check, translated by kube-proxy, comes from a pod:
+        # admitted by a pod peer as well (see "acme").
+        (names.NS_GATEWAY, "envoy", dict(names.GATEWAY_POD_LABELS), [
+            {"from": ANYWHERE, "ports": tcp(*ENVOY_PORTS)},
+            {"from": [peer(names.NS_CERT_MANAGER, CERT_MANAGER_CONTROLLER_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}],
          [{"to": ALL_NAMESPACES}]),
         # Keycloak: from the Gateway's Envoy pods; to directories and identity providers of municipalities
-        # (LDAP/LDAPS, OIDC over HTTPS).
+        # (LDAP/LDAPS, OIDC over HTTPS) and to the realms' mail relay (shared config smtp).
+        # Municipalities' module pods call Keycloak's in-cluster Service for the OIDC back channel (token,
+        # userinfo, keys): it works whatever kind of LoadBalancer publishes the Gateway (docs/operations.md).
         (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
-         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS)],
+         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS),
+                    MUNICIPALITY_OIDC_CLIENTS],
            "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
-         [{"to": ANYWHERE, "ports": tcp(389, 443, 636)}]),
+         [{"to": ANYWHERE, "ports": tcp(389, 443, 636, *([cfg.smtp.port] if cfg.smtp else []))}]),
         # Realm jobs (master realm and every municipality's) talk to Keycloak only, never to each other.
         (names.NS_IDENTITY, "realm-jobs", dict(names.REALM_JOB_LABELS), None,
          [{"to": [peer(None, names.KEYCLOAK_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}]),

@@ -2,8 +2,10 @@
 
 The shared Gateway has one HTTPS listener per municipality (``https-<slug>``, hostname ``*.<domain>``,
 routes only from namespace ``<slug>``) whose certificate lives in the municipality's namespace: this
-component requests it from the shared ClusterIssuer (one certificate for every booked module's host) and
-grants the Gateway read access to exactly that Secret (``ReferenceGrant``).
+component requests it from the shared ClusterIssuer (one certificate for every booked module's host),
+grants the Gateway read access to exactly that Secret (``ReferenceGrant``) and lets the Gateway's Envoy pods
+reach cert-manager's HTTP-01 solver pods, which the namespace's default deny would otherwise isolate
+(issuer ``acme``: no certificate could ever be issued).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components import k8s as kb
 from components import names
 from components.base import TenantContext
+from components.tenant import netpol
 
 
 class Exposure(pulumi.ComponentResource):
@@ -35,6 +38,9 @@ class Exposure(pulumi.ComponentResource):
                 },
                 opts=kb.child(self, ctx.in_namespace),
             )
+            # Solver pods exist only while a challenge is open; the policy selects them by cert-manager's label.
+            kb.network_policy(self, "acme-http01-solver", ns, netpol.ACME_SOLVER_LABELS,
+                              ingress=[netpol.acme_solver_ingress()], opts=ctx.in_namespace)
         k8s.apiextensions.CustomResource(
             "gateway-reads-tls", api_version="gateway.networking.k8s.io/v1beta1", kind="ReferenceGrant",
             metadata=kb.meta("gateway-reads-tls", ns),

@@ -13,6 +13,8 @@ optional federation to the municipality's own directory.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import pulumi
@@ -26,10 +28,58 @@ from components.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
 
 GROUPS = ("admins", "editors", "viewers")
 CONFIG_NS = "urban-stack"
+REALM_SSL_REQUIRED = "external"
+"""Municipality realms accept plain HTTP from private addresses only (the modules' back channel to Keycloak's
+in-cluster Service; TLS ends at the Gateway for everything else). With ``all`` Keycloak answers "HTTPS required"
+to every back-channel call: its endpoints check the scheme of the URL the request came in on (Keycloak 26
+``TokenEndpoint.checkSsl``: ``getBaseUri().getScheme()`` against ``realm.getSslRequired().isRequired(connection)``),
+and ``external`` exempts loopback, site-local (RFC 1918) and link-local/ULA client addresses
+(``org.keycloak.common.enums.SslRequired.isLocal``). Requests through the Gateway come from public client
+addresses (``proxy-headers: xforwarded``) over HTTPS, as before; the master realm does the same for the realm jobs."""
 
 
 def oidc_secret_name(module: str) -> str:
     return f"{module}-oidc"
+
+
+OIDC_PATHS = {"auth-url": "auth", "token-url": "token", "userinfo-url": "userinfo", "jwks-url": "certs"}
+"""Keys of the OIDC Secret with an endpoint URL -> Keycloak's endpoint below ``<realm>/protocol/openid-connect/``."""
+FRONT_CHANNEL = {"auth-url"}
+"""Endpoints the browser opens: on the public host. The others are back channel: Keycloak's in-cluster Service."""
+
+
+def backchannel_url(slug: str) -> str:
+    """The realm at Keycloak's in-cluster Service (``http://keycloak-service.urban-identity.svc:8080/realms/<slug>``).
+
+    Keycloak runs with ``hostname`` = the public URL and ``hostname-backchannel-dynamic`` (shared identity,
+    ``keycloak_spec``): a request to this address gets the public issuer and login page but back-channel
+    endpoints on the address it came in on (Keycloak 26 ``OIDCWellKnownProvider.getConfig``: issuer,
+    authorization and logout from ``UrlType.FRONTEND``; token, introspection, userinfo and jwks from
+    ``UrlType.BACKEND``), and tokens carry the public issuer either way."""
+    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
+
+    return f"{KEYCLOAK_INTERNAL_URL}/realms/{slug}"
+
+
+def endpoint_urls(issuer_url: Any, slug: str) -> dict[str, Any]:
+    """The OIDC endpoints of realm ``slug`` as the modules use them (see :data:`OIDC_PATHS`)."""
+    back = backchannel_url(slug)
+    return {key: pulumi.Output.concat(issuer_url if key in FRONT_CHANNEL else back,
+                                      f"/protocol/openid-connect/{path}")
+            for key, path in OIDC_PATHS.items()}
+
+
+def keycloak_adapter_config(slug: str, client_id: str, secret: Any, client_roles: bool) -> pulumi.Output:
+    """``keycloak.json`` of a client for Keycloak's OIDC adapter (FROST's KeycloakAuthProvider): the in-cluster
+    server URL; the adapter reads issuer, token and keys from its discovery document
+    (keycloak adapter ``KeycloakDeployment.resolveUrls``), so the tokens' public issuer is accepted."""
+    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
+
+    return pulumi.Output.json_dumps({
+        "realm": slug, "auth-server-url": KEYCLOAK_INTERNAL_URL, "ssl-required": REALM_SSL_REQUIRED,
+        "resource": client_id, "credentials": {"secret": secret}, "confidential-port": 0,
+        "use-resource-role-mappings": client_roles,
+    })
 
 
 def _groups_mapper() -> dict:
@@ -113,22 +163,66 @@ def client_roles(modules: list) -> tuple[dict, dict]:
     return roles, grants
 
 
-def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = ()) -> dict:
+def smtp_server(smtp) -> dict:
+    """Realm ``smtpServer`` (Keycloak's mail sender reads host, port, from, fromDisplayName, ssl, starttls, auth:
+    ``DefaultEmailSenderProvider.send``; values are strings) for the shared config's relay, or nothing."""
+    if smtp is None:
+        return {}
+    return {"smtpServer": {"host": smtp.host, "port": str(smtp.port), "from": str(smtp.fromAddress),
+                           "fromDisplayName": smtp.fromDisplayName, "starttls": str(smtp.starttls).lower(),
+                           "ssl": str(smtp.ssl).lower(), "auth": "false"}}
+
+
+def admin_required_actions(smtp) -> list[str]:
+    """What an administrator must do at first login. E-mail verification only when the realm can send mail:
+    without a relay Keycloak cannot send the link and VERIFY_EMAIL would block every login."""
+    return [a for a in ADMIN_REQUIRED_ACTIONS if smtp is not None or a != "VERIFY_EMAIL"]
+
+
+def admin_user(address: str, password: Any, smtp) -> dict:
+    """A realm administrator from the tenant file: member of ``admins`` with a generated temporary password.
+
+    ``credentials`` carry ``userLabel: initial``: keycloak-config-cli sets such a credential when it creates the
+    user and never again (v6.4.0 ``UserImportService.updateUser`` drops credentials labelled "initial" for
+    existing users), so a later run of the realm job does not reset the password the administrator chose.
+    ``temporary`` plus the required action UPDATE_PASSWORD make Keycloak ask for a new password at first login.
+    ``emailVerified``: the address comes from the tenant file the platform operator maintains; without a mail
+    relay it is taken as verified (nothing could verify it, and oauth2-proxy refuses unverified addresses, v7.15.2
+    ``insecure-oidc-allow-unverified-email`` false), with one the administrator verifies it at first login.
+    """
+    return {
+        "username": address, "email": address, "enabled": True, "emailVerified": smtp is None,
+        "groups": ["admins"], "requiredActions": admin_required_actions(smtp),
+        "credentials": [{"type": "password", "value": password, "temporary": True, "userLabel": "initial"}],
+    }
+
+
+def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = (), smtp=None,
+          admin_passwords: dict[str, Any] | None = None) -> dict:
     """The complete realm representation of one municipality (values may be Outputs)."""
     roles, grants = client_roles(list(modules))
+    passwords = admin_passwords or {}
     return {
         "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
         **REALM_SECURITY,
+        "sslRequired": REALM_SSL_REQUIRED,
         **({"roles": {"client": roles}} if roles else {}),
         "groups": [{"name": g, **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
-        "users": [
-            {"username": str(a).lower(), "email": str(a).lower(), "enabled": True, "emailVerified": False,
-             "groups": ["admins"], "requiredActions": list(ADMIN_REQUIRED_ACTIONS)}
-            for a in tenant.identity.admins
-        ],
+        "users": [admin_user(str(a).lower(), passwords.get(str(a).lower()), smtp) for a in tenant.identity.admins],
         "clients": clients,
         **federation(tenant.identity.federation, federation_secret),
+        **smtp_server(smtp),
     }
+
+
+def initial_passwords_secret_name(slug: str) -> str:
+    """Secret (in the identity namespace, for platform operators only) with the administrators' first passwords."""
+    return f"realm-{slug}-initial-passwords"
+
+
+def password_key(address: str) -> str:
+    """Secret data key of an administrator's address (Secret keys allow ``-._`` and alphanumerics only)."""
+    return re.sub(r"[^-._a-zA-Z0-9]", "_", address)
 
 
 def federation_secret_ref(tenant) -> str | None:
@@ -170,10 +264,35 @@ class Identity(pulumi.ComponentResource):
             self.client_secrets[spec.name] = k8s.core.v1.Secret(
                 oidc_secret_name(spec.name), metadata=kb.meta(oidc_secret_name(spec.name), ctx.namespace),
                 type="Opaque",
-                string_data={"client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url},
+                string_data={
+                    "client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url,
+                    "backchannel-url": backchannel_url(tenant.slug), **endpoint_urls(ctx.issuer_url, tenant.slug),
+                    "keycloak.json": keycloak_adapter_config(tenant.slug, spec.name, secret.result,
+                                                             bool(spec.client_roles)),
+                },
                 opts=kb.child(self, ctx.in_namespace),
             )
-        representation = realm(tenant, clients, federation_secret(tenant), modules)
+        admins = [str(a).lower() for a in tenant.identity.admins]
+        keys = {password_key(a): a for a in admins}
+        if len(keys) != len(admins):
+            raise ValueError(f"tenants/{tenant.slug}.yaml: identity.admins: two addresses map to the same Secret key")
+        # A temporary password per administrator, meeting the realm's password policy (length 12, upper, lower,
+        # digit, special character); it is only good for the first login (UPDATE_PASSWORD).
+        passwords = {a: random.RandomPassword(
+            f"admin-{hashlib.sha256(a.encode()).hexdigest()[:10]}-initial-password", length=20, special=True,
+            override_special="-_.:+", min_lower=2, min_upper=2, min_numeric=2, min_special=2,
+            opts=pulumi.ResourceOptions(parent=self)).result for a in admins}
+        self.initial_passwords = None
+        if admins:
+            # In the identity namespace: platform operators hand each password over on a separate channel (the
+            # administrators cannot read their namespace before their first login, which needs the password).
+            self.initial_passwords = k8s.core.v1.Secret(
+                initial_passwords_secret_name(tenant.slug),
+                metadata=kb.meta(initial_passwords_secret_name(tenant.slug), names.NS_IDENTITY),
+                type="Opaque", string_data={key: passwords[a] for key, a in keys.items()},
+                opts=kb.child(self, pulumi.ResourceOptions(additional_secret_outputs=["stringData"])),
+            )
+        representation = realm(tenant, clients, federation_secret(tenant), modules, ctx.shared.smtp, passwords)
         # keycloak-config-cli creates and updates the realm but never deletes it; the realm's record in
         # the stack (its Secret) is protected, so removing the tenant file never deletes it either
         # (offboarding does, explicitly).

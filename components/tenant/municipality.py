@@ -16,7 +16,7 @@ from components.tenant.storage import Storage
 from components.tenant.tenancy import Tenancy
 
 
-def shared_refs(ref: pulumi.StackReference, s3_mode: str) -> SharedRefs:
+def shared_refs(ref: pulumi.StackReference, s3_mode: str, smtp: Any = None) -> SharedRefs:
     """The shared stack's outputs, as the tenant components use them.
 
     ``s3_mode`` decides which objects exist, so it must be a plain value: it comes from
@@ -37,6 +37,7 @@ def shared_refs(ref: pulumi.StackReference, s3_mode: str) -> SharedRefs:
         s3_mode=s3_mode,
         storage_class=ref.get_output("storageClass"),
         mode_check=ref.get_output("s3Mode").apply(check_mode),
+        smtp=smtp,
     )
 
 

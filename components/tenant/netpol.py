@@ -15,6 +15,14 @@ DB_PORT = 5432
 DB_POD_LABELS = {"cnpg.io/cluster": DB_CLUSTER}
 ENVOY_HTTPS_PORT = 10443
 """Container port of Envoy's HTTPS listener (Envoy Gateway maps port 443 to 10443 to run unprivileged)."""
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+"""Label cert-manager puts on every HTTP-01 solver pod it starts in the Certificate's namespace
+(cert-manager v1.19.1 pkg/issuer/acme/http/pod.go ``podLabels``: ``cmacme.SolverIdentificationLabelKey`` =
+``acme.cert-manager.io/http01-solver`` with value ``"true"``, pkg/apis/acme/v1/types.go); the other two labels
+it sets (``http-domain``, ``http-token``) are hashes that differ per challenge."""
+ACME_SOLVER_PORT = 8089
+"""Port of the solver pod's ``acmesolver`` container (cert-manager v1.19.1 pkg/issuer/acme/http/http.go
+``acmeSolverListenPort = 8089``, passed as ``--listen-port`` and declared as container port ``http``)."""
 
 
 def dns_egress() -> dict:
@@ -30,15 +38,36 @@ def from_gateway(*ports: int) -> dict:
     return {"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(*ports)}
 
 
+def acme_solver_ingress() -> dict:
+    """Ingress rule of the HTTP-01 solver pods: the Envoy pods on the solver's port.
+
+    The ACME CA fetches ``http://<host>/.well-known/acme-challenge/<token>`` through the Gateway's ``http``
+    listener; Envoy forwards it to the solver Service cert-manager creates, i.e. to the solver pod on 8089.
+    """
+    return from_gateway(ACME_SOLVER_PORT)
+
+
 def to_database() -> dict:
     """Egress rule: the municipality's own CloudNativePG cluster (same namespace)."""
     return {"to": [peer(None, DB_POD_LABELS)], "ports": tcp(DB_PORT)}
 
 
 def to_keycloak() -> dict:
-    """Egress rule: the shared Keycloak, through the Gateway (apps use the public issuer URL for discovery,
-    tokens and keys; Keycloak itself admits only the Gateway and the realm jobs)."""
-    return {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTPS_PORT)}
+    """Egress rule: the shared Keycloak's pods through its in-cluster Service (OIDC back channel: discovery,
+    token, userinfo, keys). Keycloak admits module pods of municipality namespaces on this port
+    (components/shared/platform.py, flow ``keycloak``). It does not depend on how the Gateway's public address
+    is published (docs/operations.md, "Traffic to the Gateway's public address")."""
+    return {"to": [peer(names.NS_IDENTITY, names.KEYCLOAK_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}
+
+
+def to_keycloak_public() -> list[dict]:
+    """Egress rules: Keycloak through the Gateway's public address, for apps that can only be given one base URL
+    (browser and back channel alike). Two rules, because the address reaches Envoy in two ways: with kube-proxy
+    and an IP LoadBalancer the node rewrites it to an Envoy pod on 10443 (first rule); with a hostname or
+    proxy-mode LoadBalancer the connection leaves the cluster for the load balancer on 443 (second rule, which
+    needs a load balancer address outside the private ranges)."""
+    return [{"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTPS_PORT)},
+            to_internet_https()]
 
 
 def to_s3(ctx: TenantContext) -> dict:

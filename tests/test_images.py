@@ -1,0 +1,97 @@
+"""Images upstream does not publish (images/<key>/Dockerfile): `make images` builds them and pushes them to the
+operator's registry (shared config `imageRegistry`) with the tags of components/versions.py, and every pod pulls
+them from exactly there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from components.versions import IMAGES, built_images
+from tests.test_shared_config import VALID
+from urbanstack import images
+from urbanstack.shared_config import ConfigError, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = "registry.example.de:5000/urban-stack"
+
+
+def test_make_images_builds_and_pushes_every_image_with_the_pinned_tag_to_the_configured_registry():
+    ran = []
+    pushed = images.publish(REGISTRY, run=lambda cmd: ran.append(list(cmd)) or 0, which=lambda _: "/usr/bin/docker",
+                            echo=lambda _: None)
+    expected = {key: f"{REGISTRY}/{IMAGES[key].repository}:{IMAGES[key].tag}" for key in ("ckan", "masterportal", "rei3")}
+    assert pushed == [expected["ckan"], expected["masterportal"], expected["rei3"]]
+    for key, ref in expected.items():
+        build = ["docker", "build", "-t", ref, str(ROOT / "images" / key)]
+        assert ran.index(build) < ran.index(["docker", "push", ref]), f"{key}: built before it is pushed"
+    assert len(ran) == 6
+
+
+def test_make_images_refuses_without_docker_and_says_why():
+    ran = []
+    with pytest.raises(images.ImagesError) as exc:
+        images.publish(REGISTRY, run=lambda cmd: ran.append(cmd) or 0, which=lambda _: None)
+    assert "Docker is needed" in str(exc.value) and "nothing was built or pushed" in str(exc.value)
+    assert ran == []
+
+
+def test_make_images_stops_at_the_first_failing_command():
+    ran = []
+    with pytest.raises(images.ImagesError) as exc:
+        images.publish(REGISTRY, run=lambda cmd: ran.append(cmd) or (1 if cmd[1] == "push" else 0),
+                       which=lambda _: "/usr/bin/docker", echo=lambda _: None)
+    assert "docker push" in str(exc.value) and len(ran) == 2
+
+
+def test_the_main_entry_reports_a_missing_docker_on_stderr_with_exit_code_1(monkeypatch, capsys):
+    monkeypatch.setattr(images.shutil, "which", lambda _: None)
+    assert images.main([]) == 1
+    assert capsys.readouterr().err.startswith("make images: Docker is needed")
+
+
+def test_the_makefile_target_runs_the_build_and_push():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (recipe,) = re.findall(r"^images:.*\n\t(.+)$", makefile, flags=re.MULTILINE)
+    assert recipe.strip() == "$(BIN)/python -m urbanstack.images"
+
+
+def test_every_dockerfile_has_a_pinned_image_and_every_built_image_a_dockerfile():
+    folders = {p.parent.name for p in (ROOT / "images").glob("*/Dockerfile")}
+    assert folders == set(built_images(REGISTRY)) == {"ckan", "masterportal", "rei3"}
+
+
+@pytest.mark.parametrize(("key", "arg"), [("masterportal", "MASTERPORTAL_VERSION"), ("rei3", "R3_VERSION")])
+def test_the_version_a_dockerfile_builds_is_the_tag_it_is_pushed_with(key, arg):
+    text = (ROOT / "images" / key / "Dockerfile").read_text(encoding="utf-8")
+    assert re.findall(rf"^ARG {arg}=(\S+)$", text, flags=re.MULTILINE)[0] == IMAGES[key].tag
+
+
+def test_the_ckan_base_image_is_a_tag_upstream_publishes():
+    """ckan/ckan-docker-base publishes ckan/ckan-base:<ckan-2.11/VERSION.txt>; that file says 2.11.4 (no 2.11.6)."""
+    text = (ROOT / "images" / "ckan" / "Dockerfile").read_text(encoding="utf-8")
+    assert re.findall(r"^FROM docker\.io/ckan/ckan-base:(\S+)$", text, flags=re.MULTILINE) == ["2.11.4"]
+    assert IMAGES["ckan"].tag == "2.11.4-1"
+
+
+def test_the_registry_is_a_required_documented_shared_setting():
+    with pytest.raises(ConfigError) as exc:
+        parse({k: v for k, v in VALID.items() if k != "imageRegistry"})
+    assert "urban-stack:imageRegistry: required key is missing" in str(exc.value)
+    with pytest.raises(ConfigError, match="urban-stack:imageRegistry"):
+        parse({**VALID, "imageRegistry": "https://Registry.example.de/"})
+    assert parse({**VALID, "imageRegistry": REGISTRY}).imageRegistry == REGISTRY
+
+
+def test_pods_pull_the_built_images_from_the_configured_registry(plan_stack, tmp_path, shared_config):
+    from tests.plan_files import plan_booking
+
+    plan, _ = plan_booking(plan_stack, tmp_path / "tenants", {"openData": {}, "masterportal": {}, "rei3": {}})
+    refs = {c["image"] for r in plan.kube_objects() if r.inputs.get("kind") in ("StatefulSet", "Deployment", "Job")
+            for c in [*r.inputs["spec"]["template"]["spec"].get("initContainers", []),
+                      *r.inputs["spec"]["template"]["spec"]["containers"]]}
+    registry = shared_config["urban-stack:imageRegistry"]
+    assert set(built_images(registry).values()) <= refs
+    assert not any(ref.startswith("ghcr.io/urban-stack/") for ref in refs), "nothing publishes there"
