@@ -81,6 +81,8 @@ def report(
     tag_column: Annotated[str | None, typer.Option(
         "--tag-column", help="focus: an x_ column holding the tenant slug, instead of the Tags JSON.")] = None,
     currency: Annotated[str, typer.Option("--currency", help="opencost: currency of OpenCost's figures.")] = "EUR",
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Write statements of 0.00 for a period without cost records (otherwise an error).")] = False,
 ) -> None:
     """Allocate the costs of a period and write statements, overview and FOCUS dataset.
 
@@ -98,7 +100,10 @@ def report(
         if tag_column:
             options["tag_column"] = tag_column
         src = make_source(source, inputs=inputs, members=members, prices=catalogue, **options)
-        allocation = allocate(src, members, k, p, example_prices=catalogue.example and source == "estimate")
+        allocation = allocate(src, members, k, p, example_prices=catalogue.example and source == "estimate",
+                              allow_empty=allow_empty)
+        for warning in allocation.warnings:
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         target = out_dir or Path("build") / "costs" / p.label
         written = write_all(allocation, target, formats=fmts, lang=lang, csv_dialect=csv_dialect)
         table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")

@@ -37,6 +37,10 @@ T = {
                     "(Hare-Niemeyer), sodass alle Positionen exakt die Eingangssumme ergeben.",
         "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 GkG NRW), siehe docs/finance.md.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
+        "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
+        "warnings": "Hinweise",
+        "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
+        "handled_kept": "auf der eigenen Position belassen",
     },
     "en": {
         "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
@@ -58,6 +62,10 @@ T = {
                     "(largest remainder method), so all lines add up exactly to the input total.",
         "legal": "Split by benefit (§ 19 GkG NRW), see docs/finance.md.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
+        "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
+        "warnings": "Warnings",
+        "handled_unallocated": "unallocated", "handled_base": "split as platform base",
+        "handled_kept": "kept on its line",
     },
 }
 
@@ -302,6 +310,14 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
           ln.cents] for ln in unalloc],
         [t(lang, "total"), "", "", "", "", None, unalloc_total],
     )
+    handled = {"unallocated": "handled_unallocated", "split as platform base": "handled_base",
+               "kept on its line": "handled_kept"}
+    unknown_table = Table(
+        t(lang, "unknown_tags"),
+        [Column("tag", t(lang, "tag")), Column("value", t(lang, "value")), Column("rows", t(lang, "rows"), "int"),
+         Column("amount", t(lang, "amount"), "money"), Column("handling", t(lang, "handling"))],
+        [[u.tag, u.value, u.rows, to_cents_exact(u.cost), t(lang, handled[u.handling])] for u in a.unknown_tags],
+    )
     ok = statements_total + unalloc_total == a.input_cents
     check = Table(
         t(lang, "check"), [Column("what", ""), Column("amount", t(lang, "amount"), "money")],
@@ -322,6 +338,11 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
                      "costCenter": m.cost_center, **{f"{k}Cents": a.by_kind(m.slug)[k] for k in KINDS},
                      "totalCents": a.total_cents(m.slug)} for m in members],
         "unallocated": [_line_json(ln) for ln in unalloc],
+        "unknownTags": [{"tag": u.tag, "value": u.value, "rows": u.rows, "amount": str(u.cost),
+                         "cents": to_cents_exact(u.cost), "handling": u.handling} for u in a.unknown_tags],
+        "warnings": list(a.warnings),
     }
+    notes = [*_notes(a, lang), *(f"{t(lang, 'warnings')}: {w}" for w in a.warnings)]
     return Document("overview", f"{t(lang, 'overview')} {a.period.label}", lang, a.currency, meta,
-                    _notes(a, lang), [member_table, unalloc_table, check], 0, t(lang, "chart_overview"), chart, data)
+                    notes, [member_table, unalloc_table, unknown_table, check], 0, t(lang, "chart_overview"),
+                    chart, data)
