@@ -127,7 +127,11 @@ def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str
     amount = Decimal(cents) / 100
     end = next_month(month)
     row = dict.fromkeys(COLUMNS)
+    sku = f"urban-stack/{_sku_part(service)}"
     row.update({
+        # FOCUS 1.2 SkuPriceId: not null for Usage unless ChargeClass is Correction; a provider without price ids
+        # MAY use the SkuId (FOCUS_Spec specification/columns/skupriceid.md). One SKU per allocated service.
+        "SkuId": sku, "SkuPriceId": sku,
         "BilledCost": amount, "ContractedCost": amount, "EffectiveCost": amount, "ListCost": amount,
         "ListUnitPrice": amount, "ContractedUnitPrice": amount, "PricingQuantity": Decimal(1), "PricingUnit": "Month",
         "ConsumedQuantity": Decimal(1), "ConsumedUnit": "Month", "PricingCategory": "Standard",
@@ -142,6 +146,12 @@ def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str
     })
     row.update(extra)
     return row
+
+
+def _sku_part(service: str) -> str:
+    """``Object storage`` -> ``object-storage``: a stable id part from a service name."""
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in service)
+    return "-".join(p for p in out.split("-") if p) or "service"
 
 
 def arrow_table(a: Allocation, issuer: str) -> pa.Table:

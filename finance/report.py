@@ -37,6 +37,7 @@ T = {
                     "(Hare-Niemeyer), sodass alle Positionen exakt die Eingangssumme ergeben.",
         "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 GkG NRW), siehe docs/finance.md.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
+        "cost_column": "Kostenspalte",
         "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
         "warnings": "Hinweise",
         "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
@@ -62,6 +63,7 @@ T = {
                     "(largest remainder method), so all lines add up exactly to the input total.",
         "legal": "Split by benefit (§ 19 GkG NRW), see docs/finance.md.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
+        "cost_column": "Cost column",
         "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
         "warnings": "Warnings",
         "handled_unallocated": "unallocated", "handled_base": "split as platform base",
@@ -162,10 +164,37 @@ class Document:
     """The JSON form."""
 
 
+COST_COLUMNS = {
+    "de": {
+        "BilledCost": "BilledCost – der in Rechnung gestellte Betrag (stimmt mit der Rechnung des Anbieters überein)",
+        "EffectiveCost": "EffectiveCost – amortisierte Kosten: Vorauszahlungen und Zusagerabatte auf die Nutzung "
+                         "verteilt (Kostentransparenz, nicht rechnungsgleich)",
+        "ListCost": "ListCost – Listenpreise ohne Rabatte (Vergleichswert, nicht rechnungsgleich)",
+        "ContractedCost": "ContractedCost – Vertragspreise ohne Amortisierung (Vergleichswert, nicht rechnungsgleich)",
+    },
+    "en": {
+        "BilledCost": "BilledCost – the amount invoiced (reconciles with the provider's invoice)",
+        "EffectiveCost": "EffectiveCost – amortised cost: prepayments and commitment discounts spread over usage "
+                         "(showback, does not match the invoice)",
+        "ListCost": "ListCost – list prices without discounts (for comparison, does not match the invoice)",
+        "ContractedCost": "ContractedCost – contracted prices without amortisation (for comparison, does not match "
+                          "the invoice)",
+    },
+}
+
+
+def cost_column_text(a: Allocation, lang: str) -> str | None:
+    """Which cost the amounts are (FOCUS sources), in words; None for sources without a choice of column."""
+    column = getattr(a.source, "cost_column", None)
+    return COST_COLUMNS[lang].get(column) if column else None
+
+
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
+    column = cost_column_text(a, lang)
     return [
         (t(lang, "period"), a.period.label),
         (t(lang, "source"), a.source.describe(lang)),
+        *([(t(lang, "cost_column"), column)] if column else []),
         (t(lang, "key"), f"{a.key.code}: {a.key.describe(lang)}"),
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),

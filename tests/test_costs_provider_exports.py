@@ -200,3 +200,17 @@ def test_day_of_month_and_format_of_the_generated_rows_are_what_providers_write(
     for e in exports.values():
         a = run([e], Key("equal"))
         assert {ln.month for ln in a.lines} == {dt.date(2026, 10, 1)}
+
+
+def test_the_cost_column_is_printed_on_every_statement_and_changes_the_figures(exports):
+    from finance.report import statement
+
+    e = exports["aws"]
+    billed = run([e], Key("hybrid"))
+    effective = allocate(FocusSource([e.path], cost_column="EffectiveCost"), MEMBERS, Key("hybrid"), OCT)
+    assert billed.total_cents("ahlen") != effective.total_cents("ahlen")
+    de = dict(statement(billed, "ahlen", "de", "").meta)
+    assert de["Kostenspalte"].startswith("BilledCost – der in Rechnung gestellte Betrag")
+    en = dict(statement(effective, "ahlen", "en", "").meta)
+    assert en["Cost column"].startswith("EffectiveCost – amortised cost")
+    assert dict(overview(effective, "en", "").meta)["Cost column"].startswith("EffectiveCost")

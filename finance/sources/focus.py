@@ -77,8 +77,7 @@ class FocusSource:
 
     def describe(self, lang: str = "de") -> str:
         names = ", ".join(os.path.basename(i) or i for i in self.inputs)
-        return (f"FOCUS-Abrechnungsdaten, Spalte {self.cost_column}: {names}" if lang == "de"
-                else f"FOCUS billing export, column {self.cost_column}: {names}")
+        return f"FOCUS-Abrechnungsdaten: {names}" if lang == "de" else f"FOCUS billing export: {names}"
 
     # -- files --------------------------------------------------------------------------------------------
     def _local(self, ref: str) -> Path:
