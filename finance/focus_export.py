@@ -167,7 +167,10 @@ def arrow_table(a: Allocation, issuer: str) -> pa.Table:
 
 
 def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
-    """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point)."""
+    """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point; text that
+    starts like a spreadsheet formula gets a leading ``'`` in the CSV, the Parquet file keeps the exact text)."""
+    from finance.render import spreadsheet_text
+
     table = arrow_table(a, issuer)
     parquet = out_dir / "focus-allocation.parquet"
     pq.write_table(table, parquet)
@@ -178,7 +181,8 @@ def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
         if col in DECIMAL_COLUMNS:
             text_cols[col] = pa.array([None if r[col] is None else _decimal_text(r[col]) for r in data], pa.string())
         else:
-            text_cols[col] = table.column(col)
+            text_cols[col] = pa.array([None if r[col] is None else spreadsheet_text(str(r[col])) for r in data],
+                                      pa.string())
     pacsv.write_csv(pa.table(text_cols), csv_path)
     return parquet, csv_path
 

@@ -28,6 +28,16 @@ KIND_COLORS = {"direct": "#1f5f8b", "shared": "#7fb3d5", "untagged": "#f0b27a", 
 
 # -- cells --------------------------------------------------------------------------------------------------
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection")."""
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text for a CSV cell that a spreadsheet shows as text: a leading ``'`` before ``= + - @``, tab or CR (a
+    municipality called ``=HYPERLINK(...)`` must not become a formula). Numbers are written by :func:`csv_cell`
+    and never pass through here."""
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
 
 def cell_text(value, kind: str, lang: str, currency: str) -> str:
     """A cell for people (HTML, PDF)."""
@@ -57,7 +67,7 @@ def csv_cell(value, kind: str, dialect: str) -> str:
     elif kind == "int":
         text = str(int(value))
     else:
-        return str(value)
+        return spreadsheet_text(str(value))
     return text.replace(".", ",") if dialect == "excel-de" else text
 
 
@@ -174,6 +184,15 @@ def write_html(doc: Document, path: Path, png: bytes | None = None) -> Path:
 # -- XLSX ---------------------------------------------------------------------------------------------------
 
 
+def _text_cells(ws, row: int) -> None:
+    """Text cells of ``row`` that start like a formula stay text: string type and Excel's quote prefix (openpyxl
+    would otherwise store ``=...`` as a formula)."""
+    for c in ws[row]:
+        if isinstance(c.value, str) and c.value.startswith(FORMULA_START):
+            c.data_type = "s"
+            c.quotePrefix = True
+
+
 def _sheet(ws, doc: Document) -> None:
     from openpyxl.styles import Font, PatternFill
 
@@ -181,12 +200,15 @@ def _sheet(ws, doc: Document) -> None:
     head_fill = PatternFill("solid", fgColor="EEF3F7")
     money_fmt = '#,##0.00 "€"' if doc.currency == "EUR" else f'#,##0.00 "{doc.currency}"'
     ws.append([doc.title])
+    _text_cells(ws, ws.max_row)
     ws.cell(ws.max_row, 1).font = Font(bold=True, size=14)
     for k, v in doc.meta:
         ws.append([k, v])
+        _text_cells(ws, ws.max_row)
         ws.cell(ws.max_row, 1).font = bold
     for n in doc.notes:
         ws.append([n])
+        _text_cells(ws, ws.max_row)
     for table in doc.tables:
         ws.append([])
         ws.append([table.title])
@@ -207,6 +229,7 @@ def _sheet(ws, doc: Document) -> None:
                 else:
                     values.append(value)
             ws.append(values)
+            _text_cells(ws, ws.max_row)
             for i, col in enumerate(table.columns, start=1):
                 c = ws.cell(ws.max_row, i)
                 if col.kind == "money":

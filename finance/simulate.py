@@ -82,6 +82,8 @@ def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, perio
 
 
 def to_csv(rows: list[SimRow], dialect: str = "excel-de") -> str:
+    from finance.render import spreadsheet_text
+
     def num(cents: int | None) -> str:
         if cents is None:
             return ""
@@ -92,7 +94,7 @@ def to_csv(rows: list[SimRow], dialect: str = "excel-de") -> str:
     w = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
     w.writerow(["slug", "name", "before", "after", "change", "standalone"])
     for r in rows:
-        w.writerow([r.slug, r.name, num(r.before), num(r.after), num(r.change), num(r.standalone)])
+        w.writerow([r.slug, spreadsheet_text(r.name), num(r.before), num(r.after), num(r.change), num(r.standalone)])
     return buf.getvalue()
 
 

@@ -158,3 +158,42 @@ def test_the_costs_command_is_mounted_in_urbanstack():
 
     result = runner.invoke(main_app, ["costs", "--help"])
     assert result.exit_code == 0 and "report" in result.output and "simulate" in result.output
+
+
+def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_text(tmp_path):
+    """Spreadsheet formula injection (OWASP "CSV Injection"): names starting with = + - @ tab or CR stay text."""
+    import zipfile
+
+    from finance.allocate import allocate
+    from finance.model import Key, Member, parse_period
+    from finance.outputs import write_all
+    from finance.prices import load_prices
+    from finance.simulate import SimRow, to_csv
+    from finance.sources.estimate import EstimateSource
+
+    evil = ['=HYPERLINK("http://evil.example","Rechnung")', "+49 Gemeinde", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
+    members = {f"m{i}": Member(f"m{i}", name, f"0575400{i}", 10000 + i, f"K-{i}", "small", ())
+               for i, name in enumerate(evil)}
+    prices = load_prices()
+    a = allocate(EstimateSource(members, prices), members, Key("equal"), parse_period("2026-10"))
+    written = write_all(a, tmp_path, formats=("csv", "xlsx", "focus"), lang="de", issuer="Betreiber")
+    assert written
+    with open(tmp_path / "overview.csv", encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh, delimiter=";") for c in row]
+    for name in evil:
+        assert f"'{name}" in cells and name not in cells
+    assert not any(c.startswith(("=", "+", "@", "\t", "\r")) for c in cells)  # numbers such as -1,00 stay numbers
+    focus_cells = [c for row in csv.reader(open(tmp_path / "focus-allocation.csv", encoding="utf-8", newline=""))
+                   for c in row]
+    assert f"'{evil[0]}" in focus_cells and evil[0] not in focus_cells
+    # XLSX: the exact name, stored as text with Excel's quote prefix, never as a formula
+    for book in ("overview.xlsx", "statement-m0.xlsx"):
+        with zipfile.ZipFile(tmp_path / book) as z:
+            assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+        wb = load_workbook(tmp_path / book)
+        readable = evil[:-1]  # XML reads a lone CR back as a line feed; the written cell is checked by "<f>" above
+        texts = [c for ws in wb for row in ws.iter_rows() for c in row if c.value in readable]
+        assert {c.value for c in texts} >= ({evil[0]} if book.startswith("statement") else set(readable))
+        assert all(c.data_type == "s" and c.quotePrefix for c in texts)
+    sim = to_csv([SimRow("m0", evil[0], 100, 200, 300)], "plain")
+    assert f"'{evil[0]}".replace('"', '""') in sim
