@@ -183,8 +183,8 @@ def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_t
     for name in evil:
         assert f"'{name}" in cells and name not in cells
     assert not any(c.startswith(("=", "+", "@", "\t", "\r")) for c in cells)  # numbers such as -1,00 stay numbers
-    focus_cells = [c for row in csv.reader(open(tmp_path / "focus-allocation.csv", encoding="utf-8", newline=""))
-                   for c in row]
+    focus_text = (tmp_path / "focus-allocation.csv").read_text(encoding="utf-8")
+    focus_cells = [c for row in csv.reader(io.StringIO(focus_text, newline="")) for c in row]
     assert f"'{evil[0]}" in focus_cells and evil[0] not in focus_cells
     # XLSX: the exact name, stored as text with Excel's quote prefix, never as a formula
     for book in ("overview.xlsx", "statement-m0.xlsx"):
