@@ -186,6 +186,21 @@ class Key:
             return f"hybrid(base={self.base},modules={self.modules})"
         return self.name
 
+    def words(self, lang: str = "de") -> str:
+        """The key in a few words, for statements ("Grundanteil nach Einwohnern, Modulanteil gleich unter den
+        buchenden Kommunen")."""
+        de = lang == "de"
+        if self.name == "equal":
+            return "gleiche Anteile für alle Kommunen" if de else "equal shares for all municipalities"
+        if self.name == "population":
+            return "Anteile nach Einwohnern" if de else "shares by population"
+        if self.name == "usage":
+            return "Anteile nach den direkten Kosten" if de else "shares by direct cost"
+        base = {"equal": "gleich" if de else "equal", "population": "nach Einwohnern" if de else "by population"}
+        return (f"Grundanteil {base[self.base]}, Modulanteil {base[self.modules]} unter den buchenden Kommunen" if de
+                else f"base share {base[self.base]}, module share {base[self.modules]} among the booking "
+                     "municipalities")
+
     def describe(self, lang: str = "de") -> str:
         de = lang == "de"
         how = {"equal": "zu gleichen Teilen" if de else "in equal parts",

@@ -211,28 +211,38 @@ def _notes(a: Allocation, lang: str) -> list[str]:
 
 
 def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
-    """The member's shares under each basis used in the period, with what they are computed from."""
+    """The member's shares under each basis used in the period, with what they are computed from and, in a month
+    the municipality was a member (or booked the module) for part of, the days."""
     member = a.members[slug]
+    de = lang == "de"
     out = []
     seen = set()
     for (month, basis), weights in sorted(a.weights.items()):
-        if slug not in weights or (basis != "usage" and basis in seen):
-            continue  # equal and population shares are the same every month; usage shares are per month
-        seen.add(basis)
+        if slug not in weights:
+            continue
+        days = a.days.get((month, basis), {})
         share = weights[slug]
+        if (basis, share, tuple(sorted(days.items()))) in seen and basis != "usage":
+            continue  # the same share as in an earlier month: printed once
+        seen.add((basis, share, tuple(sorted(days.items()))))
         label = basis_text(basis, lang)
         if basis.startswith("population"):
-            pool_members = [a.members[s] for s in weights]
-            total_pop = sum(m.population for m in pool_members)
+            total_pop = sum(a.members[s].population for s in weights)
             detail = (f"{fmt_number(Decimal(member.population), lang, 0)} von "
-                      f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if lang == "de" else
+                      f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if de else
                       f"{fmt_number(Decimal(member.population), lang, 0)} of {fmt_number(Decimal(total_pop), lang, 0)} inhabitants")
         elif basis.startswith("equal"):
-            detail = (f"1 von {len(weights)} Kommunen" if lang == "de" else f"1 of {len(weights)} municipalities")
+            detail = (f"1 von {len(weights)} Kommunen" if de else f"1 of {len(weights)} municipalities")
         else:
-            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if lang == "de"
+            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if de
                       else f"share of direct costs {fmt_month(month)}")
-        prefix = f"{fmt_month(month)} " if basis == "usage" else ""
+        if days:
+            from finance.allocate import month_days
+
+            mine, whole = days.get(slug, 0), month_days(month)
+            detail += (f"; {mine} von {whole} Tagen im {fmt_month(month)}, anteilig nach Tagen" if de
+                       else f"; {mine} of {whole} days in {fmt_month(month)}, pro rata by days")
+        prefix = f"{fmt_month(month)} " if basis == "usage" or days else ""
         out.append(f"{prefix}{label}: {fmt_pct(share, lang)} ({detail})")
     return out
 

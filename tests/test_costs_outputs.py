@@ -126,13 +126,20 @@ def test_simulate_shows_before_after_and_standalone(tmp_path, tenants_copy):
                        .replace("urbanstack.verl.example", "urbanstack.halle.example"), encoding="utf-8")
     result = runner.invoke(app, ["simulate", "--add", str(joining), "--period", "2026-10", "--out", str(tmp_path / "sim")])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")),
-                               delimiter=";"))
+    text = (tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")
+    note, table = text.split("\n\n", 1)  # the example-prices note first, then the table
+    assert note.startswith("note;EXAMPLE PRICES / BEISPIELPREISE")
+    rows = list(csv.DictReader(io.StringIO(table), delimiter=";"))
     by = {r["slug"]: r for r in rows}
     assert by["halle"]["before"] == "" and by["halle"]["after"]
     for slug in SLUGS:  # a new member shares the platform base: everyone else pays less
-        assert Decimal(by[slug]["change"].replace(",", ".")) < 0
+        assert by[slug]["change"].startswith("-")
         assert Decimal(by[slug]["after"].replace(",", ".")) < Decimal(by[slug]["standalone"].replace(",", "."))
+    total = by["total"]  # the consortium's totals and the signed difference
+    assert Decimal(total["before"].replace(",", ".")) == sum(Decimal(by[s]["before"].replace(",", ".")) for s in SLUGS)
+    assert total["change"].startswith("+")  # one more member: the consortium's total grows
+    assert "Summe" in result.output and "BEISPIELPREISE" in result.output and "+" in result.output
+    assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in " ".join(result.output.split())
     assert (tmp_path / "sim" / "simulate.png").read_bytes().startswith(b"\x89PNG")
     result = runner.invoke(app, ["simulate", "--remove", "nowhere"])
     assert result.exit_code == 1 and "--remove: 'nowhere' is not a member" in result.output

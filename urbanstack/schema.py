@@ -129,6 +129,38 @@ class Backup(Strict):
     )
 
 
+DATE_RANGE = (dt.date(2000, 1, 1), dt.date(2199, 12, 31))
+"""Membership and booking dates must lie in this range (the months a cost report accepts)."""
+
+
+def check_date_span(since: dt.date | None, until: dt.date | None, since_name: str, until_name: str) -> None:
+    """``since``/``until`` (optional, both days included) inside :data:`DATE_RANGE`, ``until`` after ``since``."""
+    first, last = DATE_RANGE
+    for name, value in ((since_name, since), (until_name, until)):
+        if value is not None and not first <= value <= last:
+            raise ValueError(f"{name}: {value.isoformat()} lies outside {first.isoformat()}..{last.isoformat()}")
+    if since is not None and until is not None and until <= since:
+        raise ValueError(f"{until_name} ({until.isoformat()}) must be after {since_name} ({since.isoformat()})")
+
+
+def _booking_dates(self):
+    check_date_span(self.since, self.until, "since", "until")
+    return self
+
+
+def booking_model(options: type[BaseModel]) -> type[BaseModel]:
+    """A module's options plus the booking dates ``since``/``until`` (read by finance, not by the module)."""
+    return pydantic.create_model(
+        options.__name__, __base__=options, __doc__=options.__doc__, __module__=options.__module__,
+        __validators__={"_booking_dates": model_validator(mode="after")(_booking_dates)},
+        since=(dt.date | None, Field(None, description=(
+            "First day the module is booked (ISO date, e.g. 2026-07-01); omitted = booked for the whole "
+            "membership. Finance splits the module's shared cost by the days booked in each month."))),
+        until=(dt.date | None, Field(None, description=(
+            "Last day the module is booked (ISO date, included; after `since`); omitted = still booked."))),
+    )
+
+
 def modules_model() -> type[BaseModel]:
     """``modules:`` as a model built from the catalogue: one optional field per module."""
     from components.modules import CATALOGUE
@@ -141,7 +173,7 @@ def _modules_model(entries: tuple) -> type[BaseModel]:
     """``entries``: the catalogue's (key, module file) pairs."""
     fields = {
         key: (
-            mod.Options | None,
+            booking_model(mod.Options) | None,
             Field(None, description=f"{mod.SPEC.title}. {mod.SPEC.description} Omitted = not booked."),
         )
         for key, mod in entries
@@ -198,6 +230,15 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         modules: Modules = Field(default_factory=Modules, description="Booked modules; omitted = not booked.")  # type: ignore[valid-type]
         identity: Identity = Field(description="The municipality's realm: admins and optional federation.")
         backup: Backup = Field(default_factory=Backup, description="Database backups: retention and optional own target.")
+        memberSince: dt.date | None = Field(
+            None, description=(
+                "First day of membership in the consortium (ISO date); omitted = a member since before any "
+                "reporting period. Finance splits shared costs by the days of membership in each month."
+            ),
+        )
+        memberUntil: dt.date | None = Field(
+            None, description="Last day of membership (ISO date, included; after `memberSince`) when leaving; omitted = still a member.",
+        )
 
         @field_validator("slug")
         @classmethod
@@ -212,6 +253,11 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
             if v > dt.date.today():
                 raise ValueError("populationDate lies in the future")
             return v
+
+        @model_validator(mode="after")
+        def _membership_dates(self):
+            check_date_span(self.memberSince, self.memberUntil, "memberSince", "memberUntil")
+            return self
 
         @model_validator(mode="after")
         def _domain_not_platform_internal(self):
