@@ -29,13 +29,14 @@ T = {
         "direct": "Direkte Kosten", "shared": "Gemeinsame Kosten (anteilig)",
         "untagged": "Nicht zugeordnete Kosten (anteilig)", "idle": "Leerlaufkosten (anteilig)",
         "kind_unallocated": "Nicht verteilt",
-        "example": "BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten aus finance/prices.yaml und sind keine "
+        "example": "BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten des Preiskatalogs und sind keine "
                    "Rechnung.",
         "reconciled": "Summe der Aufstellungen + nicht verteilte Beträge = Eingangssumme (auf den Cent)",
         "not_reconciled": "ABWEICHUNG zwischen Aufstellungen und Eingangssumme",
         "rounding": "Rundung: jede Position auf den Cent abgerundet, fehlende Cent nach größtem Rest verteilt "
                     "(Hare-Niemeyer), sodass alle Positionen exakt die Eingangssumme ergeben.",
-        "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 GkG NRW), siehe docs/finance.md.",
+        "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 Abs. 1 GkG NRW): direkte Kosten trägt die verursachende "
+                 "Kommune, gemeinsame Kosten werden nach dem Verteilschlüssel aufgeteilt.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
         "cost_column": "Kostenspalte",
         "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
@@ -55,13 +56,14 @@ T = {
         "share_of_total": "Share of total", "none": "–",
         "direct": "Direct costs", "shared": "Shared costs (share)", "untagged": "Untagged costs (share)",
         "idle": "Idle costs (share)", "kind_unallocated": "Unallocated",
-        "example": "EXAMPLE PRICES: amounts are based on example values from finance/prices.yaml; this is not an "
+        "example": "EXAMPLE PRICES: amounts are based on example values of the price catalogue; this is not an "
                    "invoice.",
         "reconciled": "Sum of statements + unallocated amounts = input total (to the cent)",
         "not_reconciled": "MISMATCH between statements and input total",
         "rounding": "Rounding: every line rounded down to the cent, missing cents to the largest remainders "
                     "(largest remainder method), so all lines add up exactly to the input total.",
-        "legal": "Split by benefit (§ 19 GkG NRW), see docs/finance.md.",
+        "legal": "Split by benefit (§ 19 (1) GkG NRW): direct costs are borne by the municipality that causes them, "
+                 "shared costs are split by the allocation key.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
         "cost_column": "Cost column",
         "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
@@ -116,13 +118,16 @@ def fmt_month(month: dt.date) -> str:
 
 
 def basis_text(basis: str, lang: str) -> str:
+    from finance.names import module_name
+
     de = lang == "de"
     names = {"equal": "gleich" if de else "equal", "population": "Einwohner" if de else "population",
              "usage": "Nutzung" if de else "usage", "direct": "direkt" if de else "direct",
              "unallocated": "nicht verteilt" if de else "unallocated"}
     if ":" in basis:
         how, module = basis.split(":", 1)
-        return (f"{names[how]}, nur Buchende von {module}" if de else f"{names[how]}, bookers of {module} only")
+        title = module_name(module, lang)
+        return (f"{names[how]}, nur Kommunen mit {title}" if de else f"{names[how]}, municipalities booking {title} only")
     return names.get(basis, basis)
 
 
@@ -195,7 +200,7 @@ def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]
         (t(lang, "period"), a.period.label),
         (t(lang, "source"), a.source.describe(lang)),
         *([(t(lang, "cost_column"), column)] if column else []),
-        (t(lang, "key"), f"{a.key.code}: {a.key.describe(lang)}"),
+        (t(lang, "key"), f"{a.key.words(lang)}. {a.key.describe(lang)}"),
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),
     ]
@@ -247,12 +252,22 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
     return out
 
 
-def _line_row(ln: Line, lang: str) -> list:
+def fixed_names(a: Allocation) -> dict[str, str]:
+    """German -> English names of the price catalogue's fixed costs (estimate source)."""
+    prices = getattr(a.source, "prices", None)
+    if prices is None:
+        return {}
+    return {f.name: f.nameEn for f in prices.platform.fixed if f.nameEn}
+
+
+def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
+    from finance.names import module_name, service_name
+
     return [
         fmt_month(ln.month),
         t(lang, ln.kind) if ln.kind != UNALLOCATED else t(lang, "kind_unallocated"),
-        ln.module or t(lang, "none"),
-        ln.service,
+        module_name(ln.module, lang) or t(lang, "none"),
+        service_name(ln.service, ln.module, lang, fixed),
         RESOURCE[lang].get(ln.resource or "", ln.resource or t(lang, "none")),
         ln.quantity,
         to_cents_exact(ln.pool),
@@ -297,11 +312,14 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> D
         meta.append((t(lang, "your_share"), text))
     summary = Table(t(lang, "summary"), [Column("kind", t(lang, "kind")), Column("amount", t(lang, "amount"), "money")],
                     [[t(lang, k), by_kind[k]] for k in KINDS], [t(lang, "total"), total])
-    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang) for ln in lines],
+    fixed = fixed_names(a)
+    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang, fixed) for ln in lines],
                   [t(lang, "total"), "", "", "", "", None, None, None, "", total])
+    from finance.names import module_name, service_name
+
     per_service: dict[str, int] = defaultdict(int)
     for ln in lines:
-        per_service[ln.module or ln.service] += ln.cents
+        per_service[module_name(ln.module, lang) or service_name(ln.service, None, lang, fixed)] += ln.cents
     chart = [(name, {"amount": cents}) for name, cents in sorted(per_service.items(), key=lambda x: -x[1])]
     data = {
         "document": "statement", "period": a.period.label, "currency": a.currency, "issuer": issuer,

@@ -143,13 +143,14 @@ def test_the_key_and_the_members_share_are_printed_on_every_statement(tmp_path):
     for slug in MEMBERS:
         doc = statement(a, slug, "de", "Betreiber")
         meta = dict(doc.meta)
-        assert meta["Verteilschlüssel"].startswith("hybrid(base=population,modules=equal)")
+        assert meta["Verteilschlüssel"].startswith("Grundanteil nach Einwohnern, Modulanteil gleich unter den "
+                                                   "buchenden Kommunen. Hybridschlüssel:")
         shares = [v for k, v in doc.meta if k == "Ihr Anteil"]
         assert any(v.startswith("Einwohner:") for v in shares)
     gamma = [v for k, v in statement(a, "cc", "de", "").meta if k == "Ihr Anteil"]
     assert gamma == ["Einwohner: 10,00 % (10.000 von 100.000 Einwohnern)"]
     beta = [v for k, v in statement(a, "bb", "en", "").meta if k == "Your share"]
-    assert "equal, bookers of dashboards only: 50.00 % (1 of 2 municipalities)" in beta
+    assert "equal, municipalities booking Data visualisation (Apache Superset) only: 50.00 % (1 of 2 municipalities)" in beta
 
 
 def test_a_module_nobody_booked_is_reported_not_spread(tmp_path):

@@ -78,7 +78,8 @@ def test_the_german_csv_opens_in_excel_semicolon_decimal_comma_bom(default_repor
 def test_the_key_is_printed_on_every_statement(default_report):
     for slug in SLUGS:
         html = (default_report / f"statement-{slug}.html").read_text(encoding="utf-8")
-        assert "Verteilschlüssel" in html and "hybrid(base=population,modules=equal)" in html
+        assert "Verteilschlüssel" in html
+        assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in html
         assert "Ihr Anteil" in html and "BEISPIELPREISE" in html
         assert 'src="data:image/png;base64,' in html  # the chart is embedded
 
@@ -204,3 +205,48 @@ def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_t
         assert all(c.data_type == "s" and c.quotePrefix for c in texts)
     sim = to_csv([SimRow("m0", evil[0], 100, 200, 300)], "plain")
     assert f"'{evil[0]}".replace('"', '""') in sim
+
+
+def _document_texts(doc) -> list[str]:
+    texts = [doc.title, *(f"{k}: {v}" for k, v in doc.meta), *doc.notes, doc.chart_title,
+             *(label for label, _ in doc.chart)]
+    for table in doc.tables:
+        texts += [table.title, *(c.header for c in table.columns)]
+        texts += [str(v) for row in [*table.rows, *([table.total] if table.total else [])] for v in row
+                  if isinstance(v, str)]
+    return texts
+
+
+def test_statements_are_german_throughout_or_english_throughout_and_name_no_repository_file():
+    import re
+
+    from components.labels import PLATFORM_MODULES
+    from components.modules import CATALOGUE
+    from finance.allocate import allocate
+    from finance.model import Key, parse_period
+    from finance.names import NAMES
+    from finance.prices import load_prices
+    from finance.report import statement
+    from finance.sources.estimate import EstimateSource
+
+    assert set(NAMES) >= {m.SPEC.name for m in CATALOGUE.values()} | set(PLATFORM_MODULES)
+    members = load_members()
+    prices = load_prices()
+    a = allocate(EstimateSource(members, prices), members, Key("hybrid"), parse_period("2026-10"),
+                 example_prices=True)
+    english_titles = ({m.SPEC.title for m in CATALOGUE.values()} | set(PLATFORM_MODULES.values())) - {
+        de for de, _ in NAMES.values()}  # "Geoportal (Masterportal)" is German too
+    german_fixed = {f.name for f in prices.platform.fixed}
+    repo_file = re.compile(r"[\w-]+/[\w./-]+|\b[\w-]+\.(py|ya?ml|md)\b")
+    for slug in SLUGS:
+        de = " | ".join(_document_texts(statement(a, slug, "de", "Kreis Gütersloh")))
+        en = " | ".join(_document_texts(statement(a, slug, "en", "Kreis Gütersloh")))
+        assert not [title for title in english_titles if title in de]
+        assert "Datenvisualisierung (Apache Superset)" in de or "dashboards" not in members[slug].modules
+        assert "Datenbank (PostgreSQL mit PostGIS)" in de and "Database (PostgreSQL with PostGIS)" in en
+        assert not [name for name in german_fixed if name in en]
+        assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in de
+        assert "base share by population, module share equal among the booking municipalities" in en
+        assert "hybrid(" not in de and "hybrid(" not in en
+        assert not repo_file.search(de.replace("DCAT-AP.de", "")), repo_file.search(de)
+        assert not repo_file.search(en.replace("DCAT-AP.de", "")), repo_file.search(en)
