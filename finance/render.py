@@ -1,6 +1,7 @@
 """Writers for :class:`finance.report.Document`: CSV, XLSX, HTML (with chart), PDF (with chart), JSON.
 
-* CSV: the document's main table. ``excel-de`` (default for ``--lang de``): ``;`` separator, decimal comma, UTF-8
+* CSV: a header block (the document's facts and notes: municipality, period, cost column, key, example-prices
+  note; one ``name;value`` row each), an empty row, then the document's main table. ``excel-de`` (default for ``--lang de``): ``;`` separator, decimal comma, UTF-8
   BOM, so German Excel opens it correctly by double-click; ``plain``: ``,`` and ``.`` (RFC 4180), UTF-8.
   Amounts are plain numbers (no currency sign, no thousands separator).
 * XLSX (openpyxl): header facts, notes and every table on one sheet; amounts are numbers with a currency format.
@@ -80,6 +81,12 @@ def write_csv(doc: Document, path: Path, dialect: str = "excel-de") -> Path:
     table = doc.tables[doc.main]
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
+    # the header block: what the numbers are (municipality, period, cost column, key, notes), then an empty row
+    for key, value in doc.meta:
+        writer.writerow([spreadsheet_text(key), spreadsheet_text(value)])
+    for note in doc.notes:
+        writer.writerow([spreadsheet_text(doc.note_label), spreadsheet_text(note)])
+    writer.writerow([])
     writer.writerow([c.header + (" %" if c.kind == "pct" else "") for c in table.columns])
     for row in [*table.rows, *([table.total] if table.total else [])]:
         writer.writerow([csv_cell(v, c.kind, dialect) for v, c in zip(row, table.columns, strict=True)])

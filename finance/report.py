@@ -168,6 +168,10 @@ class Document:
     data: dict
     """The JSON form."""
 
+    @property
+    def note_label(self) -> str:
+        return "Hinweis" if self.lang == "de" else "Note"
+
 
 COST_COLUMNS = {
     "de": {
@@ -189,9 +193,19 @@ COST_COLUMNS = {
 
 
 def cost_column_text(a: Allocation, lang: str) -> str | None:
-    """Which cost the amounts are (FOCUS sources), in words; None for sources without a choice of column."""
+    """Which cost the amounts are, in words (FOCUS: the chosen column; other sources: their measure)."""
+    de = lang == "de"
     column = getattr(a.source, "cost_column", None)
-    return COST_COLUMNS[lang].get(column) if column else None
+    if column:
+        return COST_COLUMNS[lang].get(column, column)
+    if a.source.name == "estimate":
+        return ("geschätzte Kosten: gebuchte Ressourcen × Preiskatalog" if de
+                else "estimated cost: booked resources × price catalogue")
+    if a.source.name == "aws":
+        return f"{getattr(a.source, 'metric', 'UnblendedCost')} (AWS Cost Explorer)"
+    if a.source.name == "opencost":
+        return "totalCost (OpenCost)"
+    return None
 
 
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:

@@ -68,6 +68,15 @@ def test_the_german_csv_opens_in_excel_semicolon_decimal_comma_bom(default_repor
     raw = (default_report / "statement-verl.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    blank = rows.index([])
+    header, rows = dict(r for r in rows[:blank] if r[0] != "Hinweis"), rows[blank + 1:]
+    notes = [r[1] for r in list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))[:blank]
+             if r[0] == "Hinweis"]
+    # the header block says whose figures these are, for when, which cost, which key, and that prices are examples
+    assert header["Kommune"] == "Verl" and header["Zeitraum"] == "2026-10"
+    assert header["Kostenspalte"].startswith("geschätzte Kosten")
+    assert header["Verteilschlüssel"].startswith("Grundanteil nach Einwohnern, Modulanteil gleich")
+    assert any(n.startswith("BEISPIELPREISE") for n in notes)
     assert rows[0][:4] == ["Monat", "Art", "Modul", "Leistung"] and rows[0][-1] == "Betrag"
     total = rows[-1]
     assert total[0] == "Summe" and "," in total[-1] and "." not in total[-1]
@@ -99,7 +108,8 @@ def test_english_plain_csv_and_selected_formats(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".csv"] * (len(SLUGS) + 1) + [".json"] * (len(SLUGS) + 1)
     text = (tmp_path / "overview.csv").read_text(encoding="utf-8")
-    assert text.startswith("Municipality,AGS,Population,Direct costs")
+    assert text.startswith("Period,2026-01..2026-03\n")
+    assert text.split("\n\n", 1)[1].startswith("Municipality,AGS,Population,Direct costs")
     stmt = json.loads((tmp_path / "statement-verl.json").read_text(encoding="utf-8"))
     assert {ln["month"] for ln in stmt["lines"]} == {"2026-01", "2026-02", "2026-03"}
     assert stmt["key"]["code"] == "population"
