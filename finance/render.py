@@ -117,7 +117,7 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
 
     labels = [label for label, _ in doc.chart] or ["–"]
     series = list(doc.chart[0][1]) if doc.chart else ["amount"]
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(labels)))
+    fig, ax = plt.subplots(figsize=(11, 1.4 + 0.3 * len(labels)))
     try:
         left = [0.0] * len(labels)
         for s in series:
@@ -275,29 +275,60 @@ def _sheet_title(doc: Document, i: int) -> str:
 # -- PDF ----------------------------------------------------------------------------------------------------
 
 
+def _numbered_canvas(doc: Document):
+    """A reportlab canvas that writes "Seite N von M" / "Page N of M" and the title on every page (two passes:
+    the page count is known only at the end)."""
+    from reportlab.lib.units import cm
+    from reportlab.pdfgen.canvas import Canvas
+
+    label = ("Seite {n} von {m}" if doc.lang == "de" else "Page {n} of {m}")
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):  # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            for state in self._pages:
+                self.__dict__.update(state)
+                width, _ = self._pagesize
+                self.setFont("Helvetica", 7.5)
+                self.drawString(1.5 * cm, 0.7 * cm, doc.title)
+                self.drawRightString(width - 1.5 * cm, 0.7 * cm,
+                                     label.format(n=self._pageNumber, m=len(self._pages)))
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
+    """Landscape A4. Page 1: title, the total, the facts (key included), the summary table and the notes; then the
+    chart, scaled to fit a page, and the tables. A heading never stands alone at the bottom of a page (a page
+    break comes first when less than a few rows fit below it); every page carries "page N of M"."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
-    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+    from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as RLTable
+
+    from finance.report import t
 
     png = png if png is not None else chart_png(doc)
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
-    story = [Paragraph(html.escape(doc.title), styles["Title"])]
-    meta = RLTable([[Paragraph(f"<b>{html.escape(k)}</b>", small), Paragraph(html.escape(v), small)]
-                    for k, v in doc.meta], colWidths=[4.5 * cm, 21 * cm])
-    meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story += [meta, Spacer(1, 6)]
-    story += [Paragraph(html.escape(n), small) for n in doc.notes]
-    img = Image(io.BytesIO(png))
-    scale = min(1.0, (24 * cm) / img.drawWidth, (11 * cm) / img.drawHeight)
-    img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
-    story += [Spacer(1, 6), img]
-    for table in doc.tables:
-        story += [Spacer(1, 8), Paragraph(html.escape(table.title), styles["Heading2"])]
+    big = styles["BodyText"].clone("big", fontSize=13, leading=16, spaceAfter=6)
+    heading = styles["Heading2"]
+    page_w, page_h = landscape(A4)
+    margin = 1.5 * cm
+    frame_w, frame_h = page_w - 2 * margin, page_h - 2.4 * cm - 1.2 * cm
+
+    def table_flowable(table: Table) -> RLTable:
         data = [[Paragraph(f"<b>{html.escape(c.header)}</b>", small) for c in table.columns]]
         rows = [*table.rows, *([table.total] if table.total else [])]
         for row in rows:
@@ -307,12 +338,39 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
         rl = RLTable(data, repeatRows=1)
         style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF3F7")),
                  ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTSIZE", (0, 1), (-1, -1), 7.5)]
+        if table.total:
+            style.append(("FONTNAME", (0, len(data) - 1), (-1, len(data) - 1), "Helvetica-Bold"))
         for i, col in enumerate(table.columns):
             if col.kind != "text":
                 style.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
         rl.setStyle(TableStyle(style))
-        story.append(rl)
+        return rl
+
+    def section(title: str, flowable) -> list:
+        # a heading needs room for itself and a few rows below it, else it starts the next page
+        return [CondPageBreak(3.5 * cm), Paragraph(html.escape(title), heading), flowable]
+
+    total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
+    total_label = t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total")
+    story = [Paragraph(html.escape(doc.title), styles["Title"])]
+    if total is not None:
+        story.append(Paragraph(f"<b>{html.escape(total_label)}: {html.escape(fmt_money(int(total), doc.lang, doc.currency))}</b>", big))
+    meta = RLTable([[Paragraph(f"<b>{html.escape(k)}</b>", small), Paragraph(html.escape(v), small)]
+                    for k, v in doc.meta], colWidths=[4.5 * cm, frame_w - 4.5 * cm])
+    meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [meta, Spacer(1, 6)]
+    first, rest = (doc.tables[0], doc.tables[1:]) if doc.data.get("document") == "statement" else (None, doc.tables)
+    if first is not None:  # the statement's summary by kind: on page 1 with the total
+        story += section(first.title, table_flowable(first))
+    story += [Spacer(1, 4), *(Paragraph(html.escape(n), small) for n in doc.notes)]
+    img = Image(io.BytesIO(png))
+    scale = min(frame_w / img.drawWidth, (frame_h - 2 * cm) / img.drawHeight)
+    img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
+    story += [CondPageBreak(img.drawHeight + 0.5 * cm), Spacer(1, 6), img]  # the chart carries its own title
+    for table in rest:
+        if table.rows or table.total:
+            story += section(table.title, table_flowable(table))
     pdf = SimpleDocTemplate(str(path), pagesize=landscape(A4), title=doc.title, author="Urban Stack",
-                            leftMargin=1.5 * cm, rightMargin=1.5 * cm, topMargin=1.2 * cm, bottomMargin=1.2 * cm)
-    pdf.build(story)
+                            leftMargin=margin, rightMargin=margin, topMargin=1.2 * cm, bottomMargin=1.2 * cm)
+    pdf.build(story, canvasmaker=_numbered_canvas(doc))
     return path

@@ -284,8 +284,9 @@ def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
         service_name(ln.service, ln.module, lang, fixed),
         RESOURCE[lang].get(ln.resource or "", ln.resource or t(lang, "none")),
         ln.quantity,
-        to_cents_exact(ln.pool),
-        ln.share,
+        # pool and share only where something was split: a direct line is the municipality's own cost
+        to_cents_exact(ln.pool) if ln.kind not in ("direct", UNALLOCATED) else None,
+        ln.share if ln.kind not in ("direct", UNALLOCATED) else None,
         basis_text(ln.basis, lang),
         ln.cents,
     ]

@@ -260,3 +260,41 @@ def test_statements_are_german_throughout_or_english_throughout_and_name_no_repo
         assert "hybrid(" not in de and "hybrid(" not in en
         assert not repo_file.search(de.replace("DCAT-AP.de", "")), repo_file.search(de)
         assert not repo_file.search(en.replace("DCAT-AP.de", "")), repo_file.search(en)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_pdf_has_total_and_key_on_page_one_page_numbers_and_no_lonely_heading(tmp_path, monkeypatch, lang):
+    """Read from the uncompressed PDF: each page's text comes before its footer "page N of M"."""
+    import re
+
+    from reportlab import rl_config
+
+    from finance.allocate import allocate
+    from finance.model import Key, parse_period
+    from finance.prices import load_prices
+    from finance.render import write_pdf
+    from finance.report import overview, statement
+    from finance.sources.estimate import EstimateSource
+
+    monkeypatch.setattr(rl_config, "pageCompression", 0)
+    members = load_members()
+    a = allocate(EstimateSource(members, load_prices()), members, Key("hybrid"), parse_period("2026-10"),
+                 example_prices=True)
+    words = (b"Grundanteil nach Einwohnern" if lang == "de" else b"base share by population")
+    page_word = b"Seite" if lang == "de" else b"Page"
+    for doc in [statement(a, "guetersloh", lang, "Kreis"), overview(a, lang, "Kreis")]:
+        raw = write_pdf(doc, tmp_path / f"{doc.stem}-{lang}.pdf").read_bytes()
+        footers = re.findall(rb"\(" + page_word + rb" (\d+) (?:von|of) (\d+)\)", raw)
+        count = int(footers[0][1])
+        assert count >= 2 and [int(n) for n, _ in footers] == list(range(1, count + 1))
+        pages = re.split(rb"\(" + page_word + rb" \d+ (?:von|of) \d+\)", raw)[:count]
+        total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
+        amount = fmt_money(total, lang).replace("€", "").strip().encode()
+        assert amount in pages[0] and words in pages[0]  # the total and the key on page 1
+        headings = [tb.title.encode("latin-1") for tb in doc.tables]
+        for page in pages:
+            for heading in headings:
+                at = page.find(b"(" + heading + b")")
+                if at >= 0:  # a heading is followed on its page by its table's header and at least one row
+                    after = page[at:]
+                    assert after.count(b"Tj") >= 2 + len(doc.tables[headings.index(heading)].columns), heading
