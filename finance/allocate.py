@@ -233,7 +233,7 @@ def apportion(ideals: list[Fraction], target: int, first: int = 0, rank: list | 
             raise FinanceError(f"rounding: {target} cents and nothing to put them on")
         return []
     shift = (Fraction(target) - sum(ideals, Fraction(0))) / n
-    adjusted = [Fraction(v) + shift for v in ideals]
+    adjusted = [Fraction(v) + shift for v in ideals] if shift else [Fraction(v) for v in ideals]
     floors = [math.floor(v) for v in adjusted]
     missing = target - sum(floors)
     priority = rank if rank is not None else [(i - first) % n for i in range(n)]
@@ -331,6 +331,8 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
     days: dict[tuple[dt.date, str], dict[str, int]] = {}
     pools: dict[tuple[dt.date, str, str], list[tuple[str, Fraction]]] = {}
     pool_reasons: dict[tuple[dt.date, str, str], str | None] = {}
+    # the shares as printed (30 significant digits); the rounding uses the exact fractions
+    decimal_shares: dict[tuple[dt.date, str, str], list[Decimal]] = {}
 
     def whole(g: Group, pool_id: int, tenant: str | None, kind: str, reason: str | None, basis: str) -> None:
         lines.append(Line(g.month, tenant, kind, g.module, g.service, g.service_category, g.resource, g.quantity,
@@ -359,6 +361,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
         if pkey not in pools:
             weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month)
             pools[pkey] = shares_of(weights) if not reason else []
+            decimal_shares[pkey] = [as_decimal(sh) for _, sh in pools[pkey]]
             pool_reasons[pkey] = reason
             if not reason:
                 used[(g.month, basis)] = {s: as_decimal(sh) for s, sh in pools[pkey]}
@@ -368,11 +371,11 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
         if pool_reasons[pkey]:
             whole(g, pool_id, None, UNALLOCATED, pool_reasons[pkey], "unallocated")
             continue
-        for slug, share in pools[pkey]:
-            ideal = Fraction(g.cost) * 100 * share
+        cost = Fraction(g.cost) * 100
+        for (slug, share), printed in zip(pools[pkey], decimal_shares[pkey], strict=True):
             lines.append(Line(g.month, slug, g.kind, g.module, g.service, g.service_category, g.resource,
-                              g.quantity, g.cost, pool_id, as_decimal(share), basis, as_decimal(ideal / 100),
-                              g.rows, ideal=ideal))
+                              g.quantity, g.cost, pool_id, printed, basis, g.cost * printed, g.rows,
+                              ideal=cost * share))
 
     input_exact = sum((g.cost for g in groups), Decimal(0))
     _round(lines, pools, to_cents(input_exact), sorted(members))
@@ -459,12 +462,13 @@ def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[s
             ln.cents = c
     # c. each pool split once among its members; ties go round (module docstring 4c)
     received: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    position = {s: i for i, s in enumerate(everyone)}
     for pkey in pool_keys:
         month = pkey[0]
         shares = pools[pkey]
         slugs = [s for s, _ in shares]
         first = tie_start(month, len(everyone))
-        rank = [(received[month][s], (everyone.index(s) - first) % len(everyone)) for s in slugs]
+        rank = [(received[month][s], (position[s] - first) % len(everyone)) for s in slugs]
         cents = pool_cents[pkey]
         ideals = [cents * sh for _, sh in shares]
         given = apportion(ideals, cents, rank=rank)
