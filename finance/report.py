@@ -8,6 +8,7 @@ PDF or JSON. Amounts in tables are integer cents, shares Decimals: nothing is ro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -274,6 +275,27 @@ def fixed_names(a: Allocation) -> dict[str, str]:
     return {f.name: f.nameEn for f in prices.platform.fixed if f.nameEn}
 
 
+REASONS_DE = [
+    (re.compile(r"^unknown municipality tag '(.*)' \(no tenant file\)$"), r"unbekannte Kommune '\1' (kein Mitglied)"),
+    (re.compile(r"^outside the period (\S+) \(charge month (\S+)\)$"), r"außerhalb des Zeitraums \1 (Monat \2)"),
+    (re.compile(r"^module '(.*)' is booked by no municipality in (\S+)$"), r"Modul '\1' hat im \2 keine Kommune gebucht"),
+    (re.compile(r"^usage key: no municipality has direct costs in (\S+)$"),
+     r"Nutzungsschlüssel: keine Kommune hat im \1 direkte Kosten"),
+    (re.compile(r"^no municipality is a member in (\S+)$"), r"im \1 ist keine Kommune Mitglied"),
+    (re.compile(r"^not attributable$"), "nicht zuzuordnen"),
+]
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """Why a line is unallocated, in ``lang`` (the allocator words it in English)."""
+    if not reason or lang != "de":
+        return reason or ""
+    for pattern, german in REASONS_DE:
+        if pattern.match(reason):
+            return pattern.sub(german, reason)
+    return reason
+
+
 def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
     from finance.names import module_name, service_name
 
@@ -378,7 +400,8 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
         [Column("month", t(lang, "month")), Column("service", t(lang, "service")), Column("module", t(lang, "module")),
          Column("tenant", "Tag"), Column("reason", t(lang, "reason")), Column("rows", t(lang, "rows"), "int"),
          Column("amount", t(lang, "amount"), "money")],
-        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), ln.reason or "", ln.rows,
+        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), reason_text(ln.reason, lang),
+          ln.rows,
           ln.cents] for ln in unalloc],
         [t(lang, "total"), "", "", "", "", None, unalloc_total],
     )
