@@ -232,12 +232,17 @@ def apportion(ideals: list[Fraction], target: int, first: int = 0, rank: list | 
         if target:  # pragma: no cover - callers never pass an empty list with a target
             raise FinanceError(f"rounding: {target} cents and nothing to put them on")
         return []
+    if n == 1:
+        return [target]
     shift = (Fraction(target) - sum(ideals, Fraction(0))) / n
     adjusted = [Fraction(v) + shift for v in ideals] if shift else [Fraction(v) for v in ideals]
     floors = [math.floor(v) for v in adjusted]
     missing = target - sum(floors)
+    if missing == 0:
+        return floors
+    remainders = [v - f for v, f in zip(adjusted, floors, strict=True)]
     priority = rank if rank is not None else [(i - first) % n for i in range(n)]
-    bonus = set(sorted(range(n), key=lambda i: (-(adjusted[i] - floors[i]), priority[i]))[:missing])
+    bonus = set(sorted(range(n), key=lambda i: (-remainders[i], priority[i]))[:missing])
     return [f + (1 if i in bonus else 0) for i, f in enumerate(floors)]
 
 
