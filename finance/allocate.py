@@ -336,6 +336,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
     days: dict[tuple[dt.date, str], dict[str, int]] = {}
     pools: dict[tuple[dt.date, str, str], list[tuple[str, Fraction]]] = {}
     pool_reasons: dict[tuple[dt.date, str, str], str | None] = {}
+    pool_costs: dict[tuple[dt.date, str, str], Decimal] = defaultdict(Decimal)
     # the shares as printed (30 significant digits); the rounding uses the exact fractions
     decimal_shares: dict[tuple[dt.date, str, str], list[Decimal]] = {}
 
@@ -376,6 +377,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
         if pool_reasons[pkey]:
             whole(g, pool_id, None, UNALLOCATED, pool_reasons[pkey], "unallocated")
             continue
+        pool_costs[pkey] += g.cost
         cost = Fraction(g.cost) * 100
         for (slug, share), printed in zip(pools[pkey], decimal_shares[pkey], strict=True):
             lines.append(Line(g.month, slug, g.kind, g.module, g.service, g.service_category, g.resource,
@@ -383,7 +385,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                               ideal=cost * share))
 
     input_exact = sum((g.cost for g in groups), Decimal(0))
-    _round(lines, pools, to_cents(input_exact), sorted(members))
+    _round(lines, pools, pool_costs, to_cents(input_exact), sorted(members))
     return Allocation(period=period, key=key, members=members, currency=currency, source=source, lines=lines,
                       input_exact=input_exact, input_rows=sum(g.rows for g in groups),
                       example_prices=example_prices, weights=used, days=days, unknown_tags=unknown_tags,
@@ -422,6 +424,26 @@ def _pool_weights(month: dt.date, basis: str, module: str | None, key: Key, orde
     return weights, None
 
 
+def _spread(lns: list[Line], target: int) -> list[int]:
+    """``target`` cents over lines that share one share of a pool (or are one member's direct lines): in
+    proportion to their input amounts, by the largest remainder method in exact integers (amounts are
+    DECIMAL(38,10)); ties to the earlier line. Lines with amounts that are not all positive: :func:`apportion` of
+    their exact ideals."""
+    if len(lns) == 1:
+        return [target]
+    weights = []
+    for ln in lns:
+        scaled = ln.pool.scaleb(10)
+        if scaled <= 0 or scaled != scaled.to_integral_value():
+            return apportion([ln.ideal for ln in lns], target)
+        weights.append(int(scaled))
+    total = sum(weights)
+    parts = [divmod(target * w, total) for w in weights]
+    floors = [q for q, _ in parts]
+    bonus = set(sorted(range(len(lns)), key=lambda i: (-parts[i][1], i))[:target - sum(floors)])
+    return [f + (1 if i in bonus else 0) for i, f in enumerate(floors)]
+
+
 def tie_start(month: dt.date, n: int) -> int:
     """Position (in the alphabetical list of all ``n`` members) where the tie order of ``month`` starts
     (module docstring, 4c)."""
@@ -429,7 +451,7 @@ def tie_start(month: dt.date, n: int) -> int:
 
 
 def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[str, Fraction]]],
-           input_cents: int, everyone: list[str]) -> None:
+           pool_costs: dict[tuple[dt.date, str, str], Decimal], input_cents: int, everyone: list[str]) -> None:
     """Rounding as late as possible (module docstring, step 4); ``everyone``: all member slugs, sorted."""
     direct: dict[str, list[Line]] = defaultdict(list)
     unallocated: list[Line] = []
@@ -446,7 +468,7 @@ def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[s
     direct_cents = {slug: _half_up(sum((ln.ideal for ln in lns), Fraction(0))) for slug, lns in direct.items()}
     # b. pools (or, without pools, the unallocated lines; without either, the direct totals) carry the difference
     pool_keys = sorted(pooled, key=lambda k: (k[0], KINDS.index(k[2]), k[1]))
-    pool_ideals = [sum((ln.ideal for ln in pooled[k]), Fraction(0)) for k in pool_keys]
+    pool_ideals = [Fraction(pool_costs[k]) * 100 for k in pool_keys]
     if pool_keys:
         fixed = sum(direct_cents.values()) + sum(_half_up(ln.ideal) for ln in unallocated)
         pool_cents = dict(zip(pool_keys, apportion(pool_ideals, input_cents - fixed), strict=True))
@@ -463,7 +485,7 @@ def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[s
         exact = [sum((ln.ideal for ln in direct[s]), Fraction(0)) for s in slugs]
         direct_cents = dict(zip(slugs, apportion(exact, input_cents), strict=True))
     for slug, lns in direct.items():
-        for ln, c in zip(lns, apportion([ln.ideal for ln in lns], direct_cents[slug]), strict=True):
+        for ln, c in zip(lns, _spread(lns, direct_cents[slug]), strict=True):
             ln.cents = c
     # c. each pool split once among its members; ties go round (module docstring 4c)
     received: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -485,5 +507,5 @@ def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[s
         for ln in pooled[pkey]:
             by_member[ln.tenant].append(ln)
         for slug, lns in by_member.items():
-            for ln, c in zip(lns, apportion([ln.ideal for ln in lns], member_cents[slug]), strict=True):
+            for ln, c in zip(lns, _spread(lns, member_cents[slug]), strict=True):
                 ln.cents = c
