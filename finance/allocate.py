@@ -1,30 +1,42 @@
 """Allocation: every euro of input on exactly one statement, or on an explicit "unallocated" line.
 
 1. The source's records are aggregated in DuckDB by month, kind, tenant, module, service and resource (a few
-   hundred groups however many input rows there are).
+   hundred groups however many input rows there are). Module tags are normalised by the catalogue
+   (:func:`components.modules.module_label`: ``lowCode`` and ``lowcode`` are the same module); a module or
+   tenant tag value nobody knows is listed with its amount (:attr:`Allocation.unknown_tags`, a warning).
 2. ``direct`` groups go to their municipality. A tenant tag that names no member, a month outside the period,
    or a record the source could not attribute becomes an **unallocated line with its reason**.
-3. ``shared``, ``untagged`` and ``idle`` groups are pools, split by the key (:class:`finance.model.Key`)
-   among the members: ``equal``, ``population``, ``usage`` (share of the month's direct cost) or ``hybrid``
-   (platform base equally or by population; a module's shared cost only among the municipalities that booked
-   it). A pool the key cannot split (no member booked the module; nobody had direct cost under ``usage``) is an
-   unallocated line with the reason. The last member of a split receives ``pool - sum(others)``, so a split is
-   exact before rounding.
-4. Rounding, in two steps of the largest remainder method (Hare-Niemeyer): first the input groups are rounded
-   to cents so that they add up to the input total (the exact sum of all input amounts, rounded half-up to the
-   cent); then each group's cents are split among its lines by their shares. Each step rounds every value down
-   and gives the missing cents, one each, to the largest remainders (ties: the earlier one; the order is fixed).
-   So the lines, and hence statements plus unallocated lines, add up to the input total to the cent; every pool
-   is split without a lost or invented cent; and no value is off by a whole cent from its exact share.
+3. ``shared``, ``untagged`` and ``idle`` groups are split by the key (:class:`finance.model.Key`) among the
+   members: ``equal``, ``population``, ``usage`` (share of the month's direct cost) or ``hybrid`` (platform base
+   equally or by population; a module's shared cost only among the municipalities that booked it). Every weight
+   is multiplied by the member's days of membership (and, for a module, of booking) in the month.
+   All groups of one month and kind split by the same weights form one **pool**, split once. A pool the key cannot split
+   (no member booked the module; nobody had direct cost under ``usage``) is an unallocated line with the reason.
+4. Rounding, as late as possible and with exact fractions (docs/finance.md, "Rounding"):
+
+   a. a member's **direct cost** is the exact sum of its direct rows, rounded half-up to the cent once;
+   b. **pools** are rounded so that direct costs + pools + unallocated lines add up to the input total (the
+      exact sum of all input amounts, rounded half-up once): the pools carry the rounding differences of the
+      direct costs (at most half a cent per member); with no pool, the unallocated lines do;
+   c. each pool's cents are split among its members by the largest remainder method (Hare-Niemeyer): members
+      with equal weights differ by at most one cent. **Ties go round**: a tie goes to the member who has received
+      the fewest rounding cents so far in the month (pools in the order shared, untagged, idle; by basis name
+      within a kind), and among those to the first in the alphabetical list of all ``n`` members read from
+      position ``(months since 2000-01) mod n`` onwards, wrapping around. So no member is favoured every month,
+      and members with equal weights end a month at most a cent apart;
+   d. a member's direct cost, and its part of each pool, is spread over its lines (month x module x service) by
+      the largest remainder method: the lines add up to the total, never the other way round.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 
 import duckdb
 
@@ -52,15 +64,30 @@ class Line:
     share: Decimal
     """This line's share of the pool (1 for direct and unallocated lines)."""
     basis: str
-    """How the share was computed, e.g. ``population``, ``equal among bookers of dashboards``, ``direct``."""
+    """How the share was computed, e.g. ``population``, ``equal:dashboards``, ``direct``."""
     exact: Decimal
     rows: int
     reason: str | None = None
     cents: int = 0
+    ideal: Fraction = Fraction(0)
+    """The exact amount in cents (``exact * 100`` without any rounding)."""
 
     @property
     def amount(self) -> Decimal:
         return Decimal(self.cents) / 100
+
+
+@dataclass(frozen=True)
+class UnknownTag:
+    """A tag value that names no municipality or module, with the amount it carries."""
+
+    tag: str
+    """``urban-stack/tenant`` or ``urban-stack/module``."""
+    value: str
+    cost: Decimal
+    rows: int
+    handling: str
+    """What happened to the amount (English)."""
 
 
 @dataclass
@@ -78,6 +105,11 @@ class Allocation:
     example_prices: bool = False
     weights: dict[tuple[dt.date, str], dict[str, Decimal]] = field(default_factory=dict)
     """The shares used, per (month, basis) -> member -> share (printed on the statements)."""
+    days: dict[tuple[dt.date, str], dict[str, int]] = field(default_factory=dict)
+    """Days of membership (or booking) per (month, basis) -> member, when not the whole month."""
+    unknown_tags: list[UnknownTag] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the report must say but is not an error (unknown tags, rows left out), for the screen and the overview."""
 
     @property
     def input_cents(self) -> int:
@@ -102,6 +134,11 @@ class Allocation:
 
 def to_cents(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _half_up(value: Fraction) -> int:
+    """``value`` rounded half away from zero (like :func:`to_cents`)."""
+    return math.floor(value + Fraction(1, 2)) if value >= 0 else -math.floor(-value + Fraction(1, 2))
 
 
 # -- aggregation --------------------------------------------------------------------------------------------
@@ -146,47 +183,83 @@ def aggregate(rel: duckdb.DuckDBPyRelation) -> list[Group]:
 # -- weights ------------------------------------------------------------------------------------------------
 
 
-def _weights(kind: str, members: list[Member]) -> dict[str, Decimal]:
-    if kind == "equal":
-        return {m.slug: Decimal(1) for m in members}
-    if kind == "population":
-        return {m.slug: Decimal(m.population) for m in members}
-    raise ValueError(kind)  # pragma: no cover
-
-
-def shares_of(weights: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
-    """``[(slug, share)]`` in slug order for the positive weights; the shares add up to 1."""
-    items = [(s, w) for s, w in sorted(weights.items()) if w > 0]
-    total = sum((w for _, w in items), Decimal(0))
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return [(slug, w / total) for slug, w in items]
-
-
-def split(pool: Decimal, weights: Mapping[str, Decimal] | None = None, *,
-          shares: list[tuple[str, Decimal]] | None = None) -> list[tuple[str, Decimal, Decimal]]:
-    """``[(slug, share, amount)]``; the amounts add up to ``pool`` exactly (the last one takes the rest).
-
-    Pass ``shares`` (from :func:`shares_of`) when many pools are split by the same weights."""
-    if shares is None:
-        shares = shares_of(weights or {})
-    out, given = [], Decimal(0)
-    with localcontext() as ctx:
-        ctx.prec = 50
-        last = len(shares) - 1
-        for i, (slug, share) in enumerate(shares):
-            amount = pool - given if i == last else pool * share
-            given += amount
-            out.append((slug, share, amount))
+def _weights(kind: str, members: list[Member], month: dt.date, module: str | None = None) -> dict[str, Fraction]:
+    """Weights of ``members`` in ``month``: 1 (equal) or the population, times the share of the month's days the
+    member was a member (and booked ``module``)."""
+    out = {}
+    for m in members:
+        days = m.days_in(month, module)
+        if not days:
+            continue
+        base = Fraction(1) if kind == "equal" else Fraction(m.population)
+        out[m.slug] = base * Fraction(days, month_days(month))
+    if kind not in ("equal", "population"):  # pragma: no cover
+        raise ValueError(kind)
     return out
+
+
+def month_days(month: dt.date) -> int:
+    from finance.model import next_month
+
+    return (next_month(month) - month).days
+
+
+def shares_of(weights: Mapping[str, Fraction]) -> list[tuple[str, Fraction]]:
+    """``[(slug, share)]`` in slug order for the positive weights; the shares add up to exactly 1."""
+    items = [(s, Fraction(w)) for s, w in sorted(weights.items()) if w > 0]
+    total = sum((w for _, w in items), Fraction(0))
+    return [(slug, w / total) for slug, w in items]
+
+
+def as_decimal(value: Fraction) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 30
+        return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+# -- rounding -----------------------------------------------------------------------------------------------
+
+
+def apportion(ideals: list[Fraction], target: int, first: int = 0, rank: list | None = None) -> list[int]:
+    """Integers that add up to ``target``, by the largest remainder method (Hare-Niemeyer).
+
+    ``target - sum(ideals)`` (a rounding difference carried from elsewhere) is first spread evenly over the values;
+    then every value is rounded down and the missing units go, one each, to the largest remainders. Ties go to the
+    lowest ``rank`` (any comparable values, one per ideal) or, without ``rank``, first to position ``first`` and then
+    onwards (wrapping around). With ``target == sum(ideals)`` every result is within one unit of its ideal."""
+    n = len(ideals)
+    if n == 0:
+        if target:  # pragma: no cover - callers never pass an empty list with a target
+            raise FinanceError(f"rounding: {target} cents and nothing to put them on")
+        return []
+    if n == 1:
+        return [target]
+    shift = (Fraction(target) - sum(ideals, Fraction(0))) / n
+    adjusted = [Fraction(v) + shift for v in ideals] if shift else [Fraction(v) for v in ideals]
+    floors = [math.floor(v) for v in adjusted]
+    missing = target - sum(floors)
+    if missing == 0:
+        return floors
+    remainders = [v - f for v, f in zip(adjusted, floors, strict=True)]
+    priority = rank if rank is not None else [(i - first) % n for i in range(n)]
+    bonus = set(sorted(range(n), key=lambda i: (-remainders[i], priority[i]))[:missing])
+    return [f + (1 if i in bonus else 0) for i, f in enumerate(floors)]
+
+
+def largest_remainder(ideals: list[Decimal], target: int) -> list[int]:
+    """:func:`apportion` for Decimal ideals (ties: the earlier one)."""
+    return apportion([Fraction(v) for v in ideals], target)
 
 
 # -- the allocation -----------------------------------------------------------------------------------------
 
 
 def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period: Period, *,
-             con: duckdb.DuckDBPyConnection | None = None, example_prices: bool = False) -> Allocation:
-    """Load ``source`` for ``period`` and allocate every euro (see the module docstring)."""
+             con: duckdb.DuckDBPyConnection | None = None, example_prices: bool = False,
+             allow_empty: bool = False) -> Allocation:
+    """Load ``source`` for ``period`` and allocate every euro (see the module docstring).
+
+    A period without any cost record is an error unless ``allow_empty`` (then every statement is 0)."""
     if not members:
         raise FinanceError("no municipalities: the tenant folder has no tenant files")
     own = con is None
@@ -197,14 +270,23 @@ def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period
     finally:
         if own:
             con.close()
-    return allocate_groups(groups, members, key, period, source, example_prices=example_prices)
+    return allocate_groups(groups, members, key, period, source, example_prices=example_prices,
+                           allow_empty=allow_empty)
 
 
 def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key, period: Period,
-                    source: CostSource, *, example_prices: bool = False) -> Allocation:
+                    source: CostSource, *, example_prices: bool = False, allow_empty: bool = False) -> Allocation:
+    from components.modules import module_label, module_names
+
     members = dict(members)
+    warnings = list(getattr(source, "warnings", []) or [])
     if not groups:
-        raise FinanceError(f"{source.describe('en')}: no cost records for {period.label}: nothing to allocate")
+        if not allow_empty:
+            raise FinanceError(f"{source.describe('en')}: no cost records for {period.label}: nothing to allocate "
+                               "(--allow-empty writes statements of 0.00 on purpose)")
+        return Allocation(period=period, key=key, members=members, currency=getattr(source, "currency", "EUR"),
+                          source=source, lines=[], input_exact=Decimal(0), input_rows=0,
+                          example_prices=example_prices, warnings=warnings)
     currencies = sorted({g.currency or "" for g in groups})
     if len(currencies) > 1 or not currencies[0]:
         amounts = defaultdict(Decimal)
@@ -214,10 +296,36 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
         raise FinanceError(f"{source.describe('en')}: BillingCurrency: costs in several currencies ({listed}); "
                            "a statement has one currency: convert or split the input first")
     currency = currencies[0]
-    from components.modules import module_names
-
     bookable = module_names()
     ordered = members_sorted(members)
+
+    # module tags in either spelling; unknown values are reported with their amount
+    unknown: dict[tuple[str, str], list] = {}
+    normalised = []
+    for g in groups:
+        module = g.module
+        if module not in (None, ""):
+            label = module_label(module)
+            if label is None:
+                handling = ("split as platform base" if g.kind == "shared" and key.name == "hybrid"
+                            else "kept on its line")
+                u = unknown.setdefault(("urban-stack/module", module), [Decimal(0), 0, handling])
+                u[0] += g.cost
+                u[1] += g.rows
+            module = label or module
+        if g.kind == "direct" and g.tenant not in members and g.reason is None:
+            u = unknown.setdefault(("urban-stack/tenant", g.tenant or ""), [Decimal(0), 0, "unallocated"])
+            u[0] += g.cost
+            u[1] += g.rows
+        normalised.append(Group(g.month, g.kind, g.tenant, module or None, g.service, g.service_category, g.resource,
+                                g.currency, g.reason, g.cost, g.quantity, g.rows))
+    groups = normalised
+    unknown_tags = [UnknownTag(tag, value, cost, rows, handling)
+                    for (tag, value), (cost, rows, handling) in sorted(unknown.items())]
+    for u in unknown_tags:
+        warnings.append(f"unknown {u.tag} value {u.value!r}: {u.cost.normalize():f} {currency} in {u.rows} "
+                        f"row(s), {u.handling}")
+
     direct_by_month: dict[dt.date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for g in groups:
         if g.kind == "direct" and g.tenant in members and g.month in period and g.reason is None:
@@ -225,11 +333,16 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
 
     lines: list[Line] = []
     used: dict[tuple[dt.date, str], dict[str, Decimal]] = {}
-    weights_cache: dict[tuple, tuple[str, list[tuple[str, Decimal]], str | None]] = {}
+    days: dict[tuple[dt.date, str], dict[str, int]] = {}
+    pools: dict[tuple[dt.date, str, str], list[tuple[str, Fraction]]] = {}
+    pool_reasons: dict[tuple[dt.date, str, str], str | None] = {}
+    pool_costs: dict[tuple[dt.date, str, str], Decimal] = defaultdict(Decimal)
+    # the shares as printed (30 significant digits); the rounding uses the exact fractions
+    decimal_shares: dict[tuple[dt.date, str, str], list[Decimal]] = {}
 
     def whole(g: Group, pool_id: int, tenant: str | None, kind: str, reason: str | None, basis: str) -> None:
         lines.append(Line(g.month, tenant, kind, g.module, g.service, g.service_category, g.resource, g.quantity,
-                          g.cost, pool_id, Decimal(1), basis, g.cost, g.rows, reason))
+                          g.cost, pool_id, Decimal(1), basis, g.cost, g.rows, reason, ideal=Fraction(g.cost) * 100))
 
     for pool_id, g in enumerate(groups):
         if g.kind not in (*KINDS, UNALLOCATED):
@@ -248,73 +361,151 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                 whole(g, pool_id, None, UNALLOCATED, f"unknown municipality tag {g.tenant!r} (no tenant file)",
                       "unallocated")
             continue
-        # a pool: shared, untagged or idle; pools split by the same weights share one computation
-        cache_key = (g.kind == "shared" and g.module in bookable and g.module,
-                     g.month if key.name == "usage" else None)
-        if cache_key not in weights_cache:
-            basis, weights, reason = _pool_weights(g, key, ordered, bookable, direct_by_month)
-            weights_cache[cache_key] = (basis, shares_of(weights) if not reason else [], reason)
-        basis, shares, reason = weights_cache[cache_key]
-        if reason:
-            whole(g, pool_id, None, UNALLOCATED, reason, "unallocated")
+        # a pool: shared, untagged or idle; all groups of a month split by the same weights form one pool
+        basis, module = _basis(g, key, bookable)
+        pkey = (g.month, basis, g.kind)
+        if pkey not in pools:
+            weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month)
+            pools[pkey] = shares_of(weights) if not reason else []
+            decimal_shares[pkey] = [as_decimal(sh) for _, sh in pools[pkey]]
+            pool_reasons[pkey] = reason
+            if not reason:
+                used[(g.month, basis)] = {s: as_decimal(sh) for s, sh in pools[pkey]}
+                partial = {m.slug: m.days_in(g.month, module) for m in ordered if m.slug in weights}
+                if any(d != month_days(g.month) for d in partial.values()):
+                    days[(g.month, basis)] = partial
+        if pool_reasons[pkey]:
+            whole(g, pool_id, None, UNALLOCATED, pool_reasons[pkey], "unallocated")
             continue
-        used.setdefault((g.month, basis), dict(shares))
-        for slug, share, amount in split(g.cost, shares=shares):
+        pool_costs[pkey] += g.cost
+        cost = Fraction(g.cost) * 100
+        for (slug, share), printed in zip(pools[pkey], decimal_shares[pkey], strict=True):
             lines.append(Line(g.month, slug, g.kind, g.module, g.service, g.service_category, g.resource,
-                              g.quantity, g.cost, pool_id, share, basis, amount, g.rows))
+                              g.quantity, g.cost, pool_id, printed, basis, g.cost * printed, g.rows,
+                              ideal=cost * share))
 
     input_exact = sum((g.cost for g in groups), Decimal(0))
-    _round(lines, groups, input_exact)
+    _round(lines, pools, pool_costs, to_cents(input_exact), sorted(members))
     return Allocation(period=period, key=key, members=members, currency=currency, source=source, lines=lines,
                       input_exact=input_exact, input_rows=sum(g.rows for g in groups),
-                      example_prices=example_prices, weights=used)
+                      example_prices=example_prices, weights=used, days=days, unknown_tags=unknown_tags,
+                      warnings=warnings)
 
 
-def _pool_weights(g: Group, key: Key, ordered: list[Member], bookable: set[str],
-                  direct_by_month) -> tuple[str, dict[str, Decimal], str | None]:
-    """``(basis, weights, reason)``: how the pool ``g`` is split, or why it cannot be."""
-    if key.name in ("equal", "population"):
-        return key.name, _weights(key.name, ordered), None
-    if key.name == "usage":
-        direct = direct_by_month.get(g.month, {})
-        weights = {m.slug: max(direct.get(m.slug, Decimal(0)), Decimal(0)) for m in ordered}
-        if sum(weights.values()) <= 0:
-            return "usage", {}, f"usage key: no municipality has direct costs in {g.month:%Y-%m}"
-        return "usage", weights, None
-    # hybrid
+def _basis(g: Group, key: Key, bookable: set[str]) -> tuple[str, str | None]:
+    """``(basis, module)``: the name of the weights the pool group ``g`` is split by, and the module whose bookers
+    share it (hybrid only)."""
+    if key.name in ("equal", "population", "usage"):
+        return key.name, None
     if g.kind == "shared" and g.module in bookable:
-        bookers = [m for m in ordered if m.books(g.module)]
-        if not bookers:
-            return f"{key.modules}:{g.module}", {}, f"module {g.module!r} is booked by no municipality"
-        return f"{key.modules}:{g.module}", _weights(key.modules, bookers), None
-    return key.base, _weights(key.base, ordered), None
+        return f"{key.modules}:{g.module}", g.module
+    return key.base, None
 
 
-def largest_remainder(ideals: list[Decimal], target: int) -> list[int]:
-    """Integers as close to ``ideals`` as possible that add up to ``target`` (which must equal their sum up to
-    rounding): every value rounded down, the missing units to the largest remainders, ties to the earlier one."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        floors = [int(v.to_integral_value(rounding=ROUND_FLOOR)) for v in ideals]
-        remainders = [v - f for v, f in zip(ideals, floors, strict=True)]
-    missing = target - sum(floors)
-    if not 0 <= missing <= len(ideals):  # pragma: no cover - impossible when the ideals add up to the target
-        raise FinanceError(f"rounding: {missing} cents to distribute over {len(ideals)} lines")
-    bonus = set(sorted(range(len(ideals)), key=lambda i: (-remainders[i], i))[:missing])
+def _pool_weights(month: dt.date, basis: str, module: str | None, key: Key, ordered: list[Member],
+                  direct_by_month) -> tuple[dict[str, Fraction], str | None]:
+    """``(weights, reason)``: how the pool ``(month, basis)`` is split, or why it cannot be."""
+    if basis == "usage":
+        direct = direct_by_month.get(month, {})
+        weights = {m.slug: Fraction(max(direct.get(m.slug, Decimal(0)), Decimal(0))) for m in ordered
+                   if m.days_in(month)}
+        if sum(weights.values()) <= 0:
+            return {}, f"usage key: no municipality has direct costs in {month:%Y-%m}"
+        return weights, None
+    how = basis.split(":", 1)[0]
+    if module is not None:
+        weights = _weights(how, ordered, month, module)
+        if not weights:
+            return {}, f"module {module!r} is booked by no municipality in {month:%Y-%m}"
+        return weights, None
+    weights = _weights(how, ordered, month)
+    if not weights:
+        return {}, f"no municipality is a member in {month:%Y-%m}"
+    return weights, None
+
+
+def _spread(lns: list[Line], target: int) -> list[int]:
+    """``target`` cents over lines that share one share of a pool (or are one member's direct lines): in
+    proportion to their input amounts, by the largest remainder method in exact integers (amounts are
+    DECIMAL(38,10)); ties to the earlier line. Lines with amounts that are not all positive: :func:`apportion` of
+    their exact ideals."""
+    if len(lns) == 1:
+        return [target]
+    weights = []
+    for ln in lns:
+        scaled = ln.pool.scaleb(10)
+        if scaled <= 0 or scaled != scaled.to_integral_value():
+            return apportion([ln.ideal for ln in lns], target)
+        weights.append(int(scaled))
+    total = sum(weights)
+    parts = [divmod(target * w, total) for w in weights]
+    floors = [q for q, _ in parts]
+    bonus = set(sorted(range(len(lns)), key=lambda i: (-parts[i][1], i))[:target - sum(floors)])
     return [f + (1 if i in bonus else 0) for i, f in enumerate(floors)]
 
 
-def _round(lines: list[Line], groups: list[Group], input_exact: Decimal) -> None:
-    """Two-step largest-remainder rounding (module docstring, step 4)."""
-    group_cents = largest_remainder([g.cost * 100 for g in groups], to_cents(input_exact))
-    by_pool: dict[int, list[Line]] = defaultdict(list)
+def tie_start(month: dt.date, n: int) -> int:
+    """Position (in the alphabetical list of all ``n`` members) where the tie order of ``month`` starts
+    (module docstring, 4c)."""
+    return ((month.year - 2000) * 12 + month.month - 1) % n if n else 0
+
+
+def _round(lines: list[Line], pools: dict[tuple[dt.date, str, str], list[tuple[str, Fraction]]],
+           pool_costs: dict[tuple[dt.date, str, str], Decimal], input_cents: int, everyone: list[str]) -> None:
+    """Rounding as late as possible (module docstring, step 4); ``everyone``: all member slugs, sorted."""
+    direct: dict[str, list[Line]] = defaultdict(list)
+    unallocated: list[Line] = []
+    pooled: dict[tuple[dt.date, str, str], list[Line]] = defaultdict(list)
     for ln in lines:
-        by_pool[ln.pool_id].append(ln)
-    for pool_id, pool_lines in by_pool.items():
-        cents = group_cents[pool_id]
-        with localcontext() as ctx:
-            ctx.prec = 60
-            ideals = [Decimal(cents) * ln.share for ln in pool_lines[:-1]]
-            ideals.append(Decimal(cents) - sum(ideals, Decimal(0)))
-        for ln, c in zip(pool_lines, largest_remainder(ideals, cents), strict=True):
+        if ln.tenant is None:
+            unallocated.append(ln)
+        elif ln.kind == "direct":
+            direct[ln.tenant].append(ln)
+        else:
+            pooled[(ln.month, ln.basis, ln.kind)].append(ln)
+
+    # a. each member's direct cost: the exact sum of its rows, rounded once; spread over its lines (d.)
+    direct_cents = {slug: _half_up(sum((ln.ideal for ln in lns), Fraction(0))) for slug, lns in direct.items()}
+    # b. pools (or, without pools, the unallocated lines; without either, the direct totals) carry the difference
+    pool_keys = sorted(pooled, key=lambda k: (k[0], KINDS.index(k[2]), k[1]))
+    pool_ideals = [Fraction(pool_costs[k]) * 100 for k in pool_keys]
+    if pool_keys:
+        fixed = sum(direct_cents.values()) + sum(_half_up(ln.ideal) for ln in unallocated)
+        pool_cents = dict(zip(pool_keys, apportion(pool_ideals, input_cents - fixed), strict=True))
+        for ln, c in zip(unallocated, (_half_up(ln.ideal) for ln in unallocated), strict=True):
             ln.cents = c
+    elif unallocated:
+        pool_cents = {}
+        for ln, c in zip(unallocated, apportion([ln.ideal for ln in unallocated],
+                                                input_cents - sum(direct_cents.values())), strict=True):
+            ln.cents = c
+    else:
+        pool_cents = {}
+        slugs = sorted(direct_cents)
+        exact = [sum((ln.ideal for ln in direct[s]), Fraction(0)) for s in slugs]
+        direct_cents = dict(zip(slugs, apportion(exact, input_cents), strict=True))
+    for slug, lns in direct.items():
+        for ln, c in zip(lns, _spread(lns, direct_cents[slug]), strict=True):
+            ln.cents = c
+    # c. each pool split once among its members; ties go round (module docstring 4c)
+    received: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    position = {s: i for i, s in enumerate(everyone)}
+    for pkey in pool_keys:
+        month = pkey[0]
+        shares = pools[pkey]
+        slugs = [s for s, _ in shares]
+        first = tie_start(month, len(everyone))
+        rank = [(received[month][s], (position[s] - first) % len(everyone)) for s in slugs]
+        cents = pool_cents[pkey]
+        ideals = [cents * sh for _, sh in shares]
+        given = apportion(ideals, cents, rank=rank)
+        member_cents = dict(zip(slugs, given, strict=True))
+        for slug, c, v in zip(slugs, given, ideals, strict=True):
+            received[month][slug] += c - math.floor(v)
+        # d. each member's part spread over its lines of the pool
+        by_member: dict[str, list[Line]] = defaultdict(list)
+        for ln in pooled[pkey]:
+            by_member[ln.tenant].append(ln)
+        for slug, lns in by_member.items():
+            for ln, c in zip(lns, _spread(lns, member_cents[slug]), strict=True):
+                ln.cents = c

@@ -81,6 +81,8 @@ def report(
     tag_column: Annotated[str | None, typer.Option(
         "--tag-column", help="focus: an x_ column holding the tenant slug, instead of the Tags JSON.")] = None,
     currency: Annotated[str, typer.Option("--currency", help="opencost: currency of OpenCost's figures.")] = "EUR",
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Write statements of 0.00 for a period without cost records (otherwise an error).")] = False,
 ) -> None:
     """Allocate the costs of a period and write statements, overview and FOCUS dataset.
 
@@ -98,7 +100,10 @@ def report(
         if tag_column:
             options["tag_column"] = tag_column
         src = make_source(source, inputs=inputs, members=members, prices=catalogue, **options)
-        allocation = allocate(src, members, k, p, example_prices=catalogue.example and source == "estimate")
+        allocation = allocate(src, members, k, p, example_prices=catalogue.example and source == "estimate",
+                              allow_empty=allow_empty)
+        for warning in allocation.warnings:
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         target = out_dir or Path("build") / "costs" / p.label
         written = write_all(allocation, target, formats=fmts, lang=lang, csv_dialect=csv_dialect)
         table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")
@@ -127,6 +132,10 @@ def report(
 def simulate_cmd(
     add: Annotated[list[Path] | None, typer.Option("--add", help="Tenant file of a joining municipality. Repeatable.")] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Slug of a leaving municipality. Repeatable.")] = None,
+    join: Annotated[str | None, typer.Option(
+        "--join", help="Day the --add municipalities join (2026-10-17); that month is split by days.")] = None,
+    leave: Annotated[str | None, typer.Option(
+        "--leave", help="Last day of the --remove municipalities (2026-10-15); that month is split by days.")] = None,
     period: PeriodOpt = None,
     key: KeyOpt = None,
     lang: LangOpt = "de",
@@ -135,28 +144,47 @@ def simulate_cmd(
     tenants: TenantsOpt = None,
 ) -> None:
     """What-if: each member's monthly cost before and after a join or leave, and standalone (estimate)."""
+    from finance.model import FinanceError
     from finance.report import fmt_money
-    from finance.simulate import chart, simulate, to_csv
+    from finance.simulate import chart, parse_day, simulate, to_csv, totals
 
     with _errors():
+        join_day = parse_day(join, "--join") if join else None
+        leave_day = parse_day(leave, "--leave") if leave else None
+        day = join_day or leave_day
+        if period is None and day is not None:
+            period = f"{day:%Y-%m}"
         p, catalogue, members, k = _setup(period, prices, tenants, key)
-        rows = simulate(members, catalogue, k, p, add=add, remove=remove)
+        if day is not None and not p.first <= day.replace(day=1) <= p.last:
+            raise FinanceError(f"--join/--leave: {day.isoformat()} lies outside --period {p.label}")
+        rows = simulate(members, catalogue, k, p, add=add, remove=remove, join=join_day, leave=leave_day)
         de = lang == "de"
-        table = Table(title=("Was wäre wenn" if de else "What-if") + f" · {p.first:%Y-%m} · {k.code}")
+        title = ("Was wäre wenn" if de else "What-if") + f" · {p.first:%Y-%m} · {k.words(lang)}"
+        table = Table(title=title)
         for col in (("Kommune", "vorher", "nachher", "Änderung", "allein") if de else
                     ("Municipality", "before", "after", "change", "standalone")):
             table.add_column(col, justify="left" if col in ("Kommune", "Municipality") else "right")
 
-        def money(c: int | None) -> str:
-            return "–" if c is None else fmt_money(c, lang, catalogue.currency)
+        def money(c: int | None, signed: bool = False) -> str:
+            if c is None:
+                return "–"
+            text = fmt_money(c, lang, catalogue.currency)
+            return f"+{text}" if signed and c > 0 else text
 
         for r in rows:
-            table.add_row(r.name, money(r.before), money(r.after), money(r.change), money(r.standalone))
+            table.add_row(r.name, money(r.before), money(r.after), money(r.change, True), money(r.standalone))
+        tot = totals(rows)
+        table.add_row("Summe" if de else "Total", money(tot.before), money(tot.after), money(tot.change, True), "")
         out.print(table)
+        if catalogue.example:
+            out.print("BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten und sind keine Rechnung." if de
+                      else "EXAMPLE PRICES: the amounts are based on example values; this is not an invoice.",
+                      style="yellow")
         target = out_dir or Path("build") / "costs" / "simulate"
         target.mkdir(parents=True, exist_ok=True)
         dialect = "excel-de" if de else "plain"
-        (target / "simulate.csv").write_text(to_csv(rows, dialect), encoding="utf-8-sig" if de else "utf-8", newline="")
+        (target / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example), encoding="utf-8-sig" if de else "utf-8",
+                                             newline="")
         (target / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
 

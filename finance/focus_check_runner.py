@@ -4,8 +4,9 @@ Executed by the interpreter of ``.venv-focus`` (see :mod:`finance.focuscheck`), 
 ``urbanstack`` package: it only needs what focus-validator brings (pandas, pyarrow, PyYAML).
 
 Usage: ``python focus_check_runner.py DATA.parquet CONFIG.yaml``. CONFIG is ``finance/focus-validator.yaml``:
-``overrides`` go to the validator's ``--override-file``; ``renames`` map FOCUS 1.x column ids to the pre-1.0 ids
-the validator's rules use. The validator itself always exits 0, so its Python API is used and every check's
+``overrides`` go to the validator's ``--override-file`` (kept empty: no rule is skipped); ``copies`` add columns
+that copy a FOCUS column under the pre-1.0 id a rule still reads; ``renames`` map FOCUS 1.x column ids to the
+pre-1.0 ids the validator's rules use. The validator itself always exits 0, so its Python API is used and every check's
 status is read.
 """
 
@@ -24,7 +25,11 @@ def main(data: str, config: str) -> int:
     config = os.path.abspath(config)
     with open(config, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
-    frame = pd.read_parquet(data).rename(columns=cfg.get("renames") or {})
+    frame = pd.read_parquet(data)
+    for copy, column in (cfg.get("copies") or {}).items():
+        if column in frame.columns:
+            frame[copy] = frame[column]
+    frame = frame.rename(columns=cfg.get("renames") or {})
     with tempfile.TemporaryDirectory() as tmp:
         renamed = os.path.join(tmp, "focus.parquet")
         frame.to_parquet(renamed, index=False)

@@ -127,7 +127,11 @@ def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str
     amount = Decimal(cents) / 100
     end = next_month(month)
     row = dict.fromkeys(COLUMNS)
+    sku = f"urban-stack/{_sku_part(service)}"
     row.update({
+        # FOCUS 1.2 SkuPriceId: not null for Usage unless ChargeClass is Correction; a provider without price ids
+        # MAY use the SkuId (FOCUS_Spec specification/columns/skupriceid.md). One SKU per allocated service.
+        "SkuId": sku, "SkuPriceId": sku,
         "BilledCost": amount, "ContractedCost": amount, "EffectiveCost": amount, "ListCost": amount,
         "ListUnitPrice": amount, "ContractedUnitPrice": amount, "PricingQuantity": Decimal(1), "PricingUnit": "Month",
         "ConsumedQuantity": Decimal(1), "ConsumedUnit": "Month", "PricingCategory": "Standard",
@@ -144,6 +148,12 @@ def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str
     return row
 
 
+def _sku_part(service: str) -> str:
+    """``Object storage`` -> ``object-storage``: a stable id part from a service name."""
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in service)
+    return "-".join(p for p in out.split("-") if p) or "service"
+
+
 def arrow_table(a: Allocation, issuer: str) -> pa.Table:
     data = rows(a, issuer)
     arrays = {}
@@ -157,7 +167,10 @@ def arrow_table(a: Allocation, issuer: str) -> pa.Table:
 
 
 def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
-    """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point)."""
+    """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point; text that
+    starts like a spreadsheet formula gets a leading ``'`` in the CSV, the Parquet file keeps the exact text)."""
+    from finance.render import spreadsheet_text
+
     table = arrow_table(a, issuer)
     parquet = out_dir / "focus-allocation.parquet"
     pq.write_table(table, parquet)
@@ -168,7 +181,8 @@ def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
         if col in DECIMAL_COLUMNS:
             text_cols[col] = pa.array([None if r[col] is None else _decimal_text(r[col]) for r in data], pa.string())
         else:
-            text_cols[col] = table.column(col)
+            text_cols[col] = pa.array([None if r[col] is None else spreadsheet_text(str(r[col])) for r in data],
+                                      pa.string())
     pacsv.write_csv(pa.table(text_cols), csv_path)
     return parquet, csv_path
 

@@ -112,18 +112,42 @@ class Member:
     plan: str
     modules: tuple[str, ...]
     """Booked modules by name (label value ``urban-stack/module``), catalogue order."""
+    since: dt.date | None = None
+    """First day of membership (``memberSince``); None: a member since before any period."""
+    until: dt.date | None = None
+    """Last day of membership (``memberUntil``, included); None: still a member."""
+    bookings: tuple[tuple[str, dt.date | None, dt.date | None], ...] = ()
+    """``(module, since, until)`` of booked modules whose booking starts or ends (both days included)."""
 
     def books(self, module: str) -> bool:
         return module in self.modules
+
+    def days_in(self, month: dt.date, module: str | None = None) -> int:
+        """Days of ``month`` on which the municipality was a member (and, with ``module``, had it booked)."""
+        first, last = month, next_month(month) - dt.timedelta(days=1)
+        spans = [(self.since, self.until)]
+        if module is not None:
+            if not self.books(module):
+                return 0
+            spans += [(s, u) for m, s, u in self.bookings if m == module]
+        for since, until in spans:
+            first = max(first, since or first)
+            last = min(last, until or last)
+        return max(0, (last - first).days + 1)
 
 
 def member_of(tenant) -> Member:
     from components.modules import CATALOGUE
 
+    booked = tenant.booked()
     return Member(
         slug=tenant.slug, name=tenant.name, ags=tenant.ags, population=tenant.population,
         cost_center=tenant.costCenter, plan=tenant.plan,
-        modules=tuple(CATALOGUE[key].SPEC.name for key in tenant.booked()),
+        modules=tuple(CATALOGUE[key].SPEC.name for key in booked),
+        since=getattr(tenant, "memberSince", None), until=getattr(tenant, "memberUntil", None),
+        bookings=tuple((CATALOGUE[key].SPEC.name, getattr(opts, "since", None), getattr(opts, "until", None))
+                       for key, opts in booked.items()
+                       if getattr(opts, "since", None) or getattr(opts, "until", None)),
     )
 
 
@@ -161,6 +185,21 @@ class Key:
         if self.name == "hybrid":
             return f"hybrid(base={self.base},modules={self.modules})"
         return self.name
+
+    def words(self, lang: str = "de") -> str:
+        """The key in a few words, for statements ("Grundanteil nach Einwohnern, Modulanteil gleich unter den
+        buchenden Kommunen")."""
+        de = lang == "de"
+        if self.name == "equal":
+            return "gleiche Anteile für alle Kommunen" if de else "equal shares for all municipalities"
+        if self.name == "population":
+            return "Anteile nach Einwohnern" if de else "shares by population"
+        if self.name == "usage":
+            return "Anteile nach den direkten Kosten" if de else "shares by direct cost"
+        base = {"equal": "gleich" if de else "equal", "population": "nach Einwohnern" if de else "by population"}
+        return (f"Grundanteil {base[self.base]}, Modulanteil {base[self.modules]} unter den buchenden Kommunen" if de
+                else f"base share {base[self.base]}, module share {base[self.modules]} among the booking "
+                     "municipalities")
 
     def describe(self, lang: str = "de") -> str:
         de = lang == "de"

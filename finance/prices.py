@@ -53,7 +53,9 @@ class FixedCost(_Strict):
     """A fixed monthly cost of the platform that no municipality causes alone."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$", description="Short identifier (`operations`).")
-    name: str = Field(min_length=1, max_length=120, description="Name printed on statements.")
+    name: str = Field(min_length=1, max_length=120, description="Name printed on German statements.")
+    nameEn: str | None = Field(None, min_length=1, max_length=120,
+                               description="Name printed on English statements; omitted = `name`.")
     monthly: Money = _amount("Amount per month.")
     serviceCategory: Literal[SERVICE_CATEGORIES] = Field(  # type: ignore[valid-type]
         "Management and Governance", description="FOCUS ServiceCategory of this cost."

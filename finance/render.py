@@ -1,6 +1,7 @@
 """Writers for :class:`finance.report.Document`: CSV, XLSX, HTML (with chart), PDF (with chart), JSON.
 
-* CSV: the document's main table. ``excel-de`` (default for ``--lang de``): ``;`` separator, decimal comma, UTF-8
+* CSV: a header block (the document's facts and notes: municipality, period, cost column, key, example-prices
+  note; one ``name;value`` row each), an empty row, then the document's main table. ``excel-de`` (default for ``--lang de``): ``;`` separator, decimal comma, UTF-8
   BOM, so German Excel opens it correctly by double-click; ``plain``: ``,`` and ``.`` (RFC 4180), UTF-8.
   Amounts are plain numbers (no currency sign, no thousands separator).
 * XLSX (openpyxl): header facts, notes and every table on one sheet; amounts are numbers with a currency format.
@@ -27,6 +28,16 @@ KIND_COLORS = {"direct": "#1f5f8b", "shared": "#7fb3d5", "untagged": "#f0b27a", 
 
 
 # -- cells --------------------------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection")."""
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text for a CSV cell that a spreadsheet shows as text: a leading ``'`` before ``= + - @``, tab or CR (a
+    municipality called ``=HYPERLINK(...)`` must not become a formula). Numbers are written by :func:`csv_cell`
+    and never pass through here."""
+    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def cell_text(value, kind: str, lang: str, currency: str) -> str:
@@ -57,7 +68,7 @@ def csv_cell(value, kind: str, dialect: str) -> str:
     elif kind == "int":
         text = str(int(value))
     else:
-        return str(value)
+        return spreadsheet_text(str(value))
     return text.replace(".", ",") if dialect == "excel-de" else text
 
 
@@ -70,6 +81,12 @@ def write_csv(doc: Document, path: Path, dialect: str = "excel-de") -> Path:
     table = doc.tables[doc.main]
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
+    # the header block: what the numbers are (municipality, period, cost column, key, notes), then an empty row
+    for key, value in doc.meta:
+        writer.writerow([spreadsheet_text(key), spreadsheet_text(value)])
+    for note in doc.notes:
+        writer.writerow([spreadsheet_text(doc.note_label), spreadsheet_text(note)])
+    writer.writerow([])
     writer.writerow([c.header + (" %" if c.kind == "pct" else "") for c in table.columns])
     for row in [*table.rows, *([table.total] if table.total else [])]:
         writer.writerow([csv_cell(v, c.kind, dialect) for v, c in zip(row, table.columns, strict=True)])
@@ -100,7 +117,7 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
 
     labels = [label for label, _ in doc.chart] or ["–"]
     series = list(doc.chart[0][1]) if doc.chart else ["amount"]
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(labels)))
+    fig, ax = plt.subplots(figsize=(11, 1.4 + 0.3 * len(labels)))
     try:
         left = [0.0] * len(labels)
         for s in series:
@@ -174,6 +191,15 @@ def write_html(doc: Document, path: Path, png: bytes | None = None) -> Path:
 # -- XLSX ---------------------------------------------------------------------------------------------------
 
 
+def _text_cells(ws, row: int) -> None:
+    """Text cells of ``row`` that start like a formula stay text: string type and Excel's quote prefix (openpyxl
+    would otherwise store ``=...`` as a formula)."""
+    for c in ws[row]:
+        if isinstance(c.value, str) and c.value.startswith(FORMULA_START):
+            c.data_type = "s"
+            c.quotePrefix = True
+
+
 def _sheet(ws, doc: Document) -> None:
     from openpyxl.styles import Font, PatternFill
 
@@ -181,12 +207,15 @@ def _sheet(ws, doc: Document) -> None:
     head_fill = PatternFill("solid", fgColor="EEF3F7")
     money_fmt = '#,##0.00 "€"' if doc.currency == "EUR" else f'#,##0.00 "{doc.currency}"'
     ws.append([doc.title])
+    _text_cells(ws, ws.max_row)
     ws.cell(ws.max_row, 1).font = Font(bold=True, size=14)
     for k, v in doc.meta:
         ws.append([k, v])
+        _text_cells(ws, ws.max_row)
         ws.cell(ws.max_row, 1).font = bold
     for n in doc.notes:
         ws.append([n])
+        _text_cells(ws, ws.max_row)
     for table in doc.tables:
         ws.append([])
         ws.append([table.title])
@@ -207,6 +236,7 @@ def _sheet(ws, doc: Document) -> None:
                 else:
                     values.append(value)
             ws.append(values)
+            _text_cells(ws, ws.max_row)
             for i, col in enumerate(table.columns, start=1):
                 c = ws.cell(ws.max_row, i)
                 if col.kind == "money":
@@ -245,29 +275,60 @@ def _sheet_title(doc: Document, i: int) -> str:
 # -- PDF ----------------------------------------------------------------------------------------------------
 
 
+def _numbered_canvas(doc: Document):
+    """A reportlab canvas that writes "Seite N von M" / "Page N of M" and the title on every page (two passes:
+    the page count is known only at the end)."""
+    from reportlab.lib.units import cm
+    from reportlab.pdfgen.canvas import Canvas
+
+    label = ("Seite {n} von {m}" if doc.lang == "de" else "Page {n} of {m}")
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            for state in self._pages:
+                self.__dict__.update(state)
+                width, _ = self._pagesize
+                self.setFont("Helvetica", 7.5)
+                self.drawString(1.5 * cm, 0.7 * cm, doc.title)
+                self.drawRightString(width - 1.5 * cm, 0.7 * cm,
+                                     label.format(n=self._pageNumber, m=len(self._pages)))
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
+    """Landscape A4. Page 1: title, the total, the facts (key included), the summary table and the notes; then the
+    chart, scaled to fit a page, and the tables. A heading never stands alone at the bottom of a page (a page
+    break comes first when less than a few rows fit below it); every page carries "page N of M"."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
-    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+    from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as RLTable
+
+    from finance.report import t
 
     png = png if png is not None else chart_png(doc)
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
-    story = [Paragraph(html.escape(doc.title), styles["Title"])]
-    meta = RLTable([[Paragraph(f"<b>{html.escape(k)}</b>", small), Paragraph(html.escape(v), small)]
-                    for k, v in doc.meta], colWidths=[4.5 * cm, 21 * cm])
-    meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story += [meta, Spacer(1, 6)]
-    story += [Paragraph(html.escape(n), small) for n in doc.notes]
-    img = Image(io.BytesIO(png))
-    scale = min(1.0, (24 * cm) / img.drawWidth, (11 * cm) / img.drawHeight)
-    img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
-    story += [Spacer(1, 6), img]
-    for table in doc.tables:
-        story += [Spacer(1, 8), Paragraph(html.escape(table.title), styles["Heading2"])]
+    big = styles["BodyText"].clone("big", fontSize=13, leading=16, spaceAfter=6)
+    heading = styles["Heading2"]
+    page_w, page_h = landscape(A4)
+    margin = 1.5 * cm
+    frame_w, frame_h = page_w - 2 * margin, page_h - 2.4 * cm - 1.2 * cm
+
+    def table_flowable(table: Table) -> RLTable:
         data = [[Paragraph(f"<b>{html.escape(c.header)}</b>", small) for c in table.columns]]
         rows = [*table.rows, *([table.total] if table.total else [])]
         for row in rows:
@@ -277,12 +338,39 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
         rl = RLTable(data, repeatRows=1)
         style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF3F7")),
                  ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTSIZE", (0, 1), (-1, -1), 7.5)]
+        if table.total:
+            style.append(("FONTNAME", (0, len(data) - 1), (-1, len(data) - 1), "Helvetica-Bold"))
         for i, col in enumerate(table.columns):
             if col.kind != "text":
                 style.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
         rl.setStyle(TableStyle(style))
-        story.append(rl)
+        return rl
+
+    def section(title: str, flowable) -> list:
+        # a heading needs room for itself and a few rows below it, else it starts the next page
+        return [CondPageBreak(3.5 * cm), Paragraph(html.escape(title), heading), flowable]
+
+    total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
+    total_label = t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total")
+    story = [Paragraph(html.escape(doc.title), styles["Title"])]
+    if total is not None:
+        story.append(Paragraph(f"<b>{html.escape(total_label)}: {html.escape(fmt_money(int(total), doc.lang, doc.currency))}</b>", big))
+    meta = RLTable([[Paragraph(f"<b>{html.escape(k)}</b>", small), Paragraph(html.escape(v), small)]
+                    for k, v in doc.meta], colWidths=[4.5 * cm, frame_w - 4.5 * cm])
+    meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [meta, Spacer(1, 6)]
+    first, rest = (doc.tables[0], doc.tables[1:]) if doc.data.get("document") == "statement" else (None, doc.tables)
+    if first is not None:  # the statement's summary by kind: on page 1 with the total
+        story += section(first.title, table_flowable(first))
+    story += [Spacer(1, 4), *(Paragraph(html.escape(n), small) for n in doc.notes)]
+    img = Image(io.BytesIO(png))
+    scale = min(frame_w / img.drawWidth, (frame_h - 2 * cm) / img.drawHeight)
+    img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
+    story += [CondPageBreak(img.drawHeight + 0.5 * cm), Spacer(1, 6), img]  # the chart carries its own title
+    for table in rest:
+        if table.rows or table.total:
+            story += section(table.title, table_flowable(table))
     pdf = SimpleDocTemplate(str(path), pagesize=landscape(A4), title=doc.title, author="Urban Stack",
-                            leftMargin=1.5 * cm, rightMargin=1.5 * cm, topMargin=1.2 * cm, bottomMargin=1.2 * cm)
-    pdf.build(story)
+                            leftMargin=margin, rightMargin=margin, topMargin=1.2 * cm, bottomMargin=1.2 * cm)
+    pdf.build(story, canvasmaker=_numbered_canvas(doc))
     return path

@@ -8,6 +8,7 @@ PDF or JSON. Amounts in tables are integer cents, shares Decimals: nothing is ro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,14 +30,20 @@ T = {
         "direct": "Direkte Kosten", "shared": "Gemeinsame Kosten (anteilig)",
         "untagged": "Nicht zugeordnete Kosten (anteilig)", "idle": "Leerlaufkosten (anteilig)",
         "kind_unallocated": "Nicht verteilt",
-        "example": "BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten aus finance/prices.yaml und sind keine "
+        "example": "BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten des Preiskatalogs und sind keine "
                    "Rechnung.",
         "reconciled": "Summe der Aufstellungen + nicht verteilte Beträge = Eingangssumme (auf den Cent)",
         "not_reconciled": "ABWEICHUNG zwischen Aufstellungen und Eingangssumme",
         "rounding": "Rundung: jede Position auf den Cent abgerundet, fehlende Cent nach größtem Rest verteilt "
                     "(Hare-Niemeyer), sodass alle Positionen exakt die Eingangssumme ergeben.",
-        "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 GkG NRW), siehe docs/finance.md.",
+        "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 Abs. 1 GkG NRW): direkte Kosten trägt die verursachende "
+                 "Kommune, gemeinsame Kosten werden nach dem Verteilschlüssel aufgeteilt.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
+        "cost_column": "Kostenspalte",
+        "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
+        "warnings": "Hinweise",
+        "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
+        "handled_kept": "auf der eigenen Position belassen",
     },
     "en": {
         "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
@@ -50,14 +57,20 @@ T = {
         "share_of_total": "Share of total", "none": "–",
         "direct": "Direct costs", "shared": "Shared costs (share)", "untagged": "Untagged costs (share)",
         "idle": "Idle costs (share)", "kind_unallocated": "Unallocated",
-        "example": "EXAMPLE PRICES: amounts are based on example values from finance/prices.yaml; this is not an "
+        "example": "EXAMPLE PRICES: amounts are based on example values of the price catalogue; this is not an "
                    "invoice.",
         "reconciled": "Sum of statements + unallocated amounts = input total (to the cent)",
         "not_reconciled": "MISMATCH between statements and input total",
         "rounding": "Rounding: every line rounded down to the cent, missing cents to the largest remainders "
                     "(largest remainder method), so all lines add up exactly to the input total.",
-        "legal": "Split by benefit (§ 19 GkG NRW), see docs/finance.md.",
+        "legal": "Split by benefit (§ 19 (1) GkG NRW): direct costs are borne by the municipality that causes them, "
+                 "shared costs are split by the allocation key.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
+        "cost_column": "Cost column",
+        "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
+        "warnings": "Warnings",
+        "handled_unallocated": "unallocated", "handled_base": "split as platform base",
+        "handled_kept": "kept on its line",
     },
 }
 
@@ -106,13 +119,16 @@ def fmt_month(month: dt.date) -> str:
 
 
 def basis_text(basis: str, lang: str) -> str:
+    from finance.names import module_name
+
     de = lang == "de"
     names = {"equal": "gleich" if de else "equal", "population": "Einwohner" if de else "population",
              "usage": "Nutzung" if de else "usage", "direct": "direkt" if de else "direct",
              "unallocated": "nicht verteilt" if de else "unallocated"}
     if ":" in basis:
         how, module = basis.split(":", 1)
-        return (f"{names[how]}, nur Buchende von {module}" if de else f"{names[how]}, bookers of {module} only")
+        title = module_name(module, lang)
+        return (f"{names[how]}, nur Kommunen mit {title}" if de else f"{names[how]}, municipalities booking {title} only")
     return names.get(basis, basis)
 
 
@@ -153,12 +169,53 @@ class Document:
     data: dict
     """The JSON form."""
 
+    @property
+    def note_label(self) -> str:
+        return "Hinweis" if self.lang == "de" else "Note"
+
+
+COST_COLUMNS = {
+    "de": {
+        "BilledCost": "BilledCost – der in Rechnung gestellte Betrag (stimmt mit der Rechnung des Anbieters überein)",
+        "EffectiveCost": "EffectiveCost – amortisierte Kosten: Vorauszahlungen und Zusagerabatte auf die Nutzung "
+                         "verteilt (Kostentransparenz, nicht rechnungsgleich)",
+        "ListCost": "ListCost – Listenpreise ohne Rabatte (Vergleichswert, nicht rechnungsgleich)",
+        "ContractedCost": "ContractedCost – Vertragspreise ohne Amortisierung (Vergleichswert, nicht rechnungsgleich)",
+    },
+    "en": {
+        "BilledCost": "BilledCost – the amount invoiced (reconciles with the provider's invoice)",
+        "EffectiveCost": "EffectiveCost – amortised cost: prepayments and commitment discounts spread over usage "
+                         "(showback, does not match the invoice)",
+        "ListCost": "ListCost – list prices without discounts (for comparison, does not match the invoice)",
+        "ContractedCost": "ContractedCost – contracted prices without amortisation (for comparison, does not match "
+                          "the invoice)",
+    },
+}
+
+
+def cost_column_text(a: Allocation, lang: str) -> str | None:
+    """Which cost the amounts are, in words (FOCUS: the chosen column; other sources: their measure)."""
+    de = lang == "de"
+    column = getattr(a.source, "cost_column", None)
+    if column:
+        return COST_COLUMNS[lang].get(column, column)
+    if a.source.name == "estimate":
+        return ("geschätzte Kosten: gebuchte Ressourcen × Preiskatalog" if de
+                else "estimated cost: booked resources × price catalogue")
+    if a.source.name == "aws":
+        return f"{getattr(a.source, 'metric', 'UnblendedCost')} (AWS Cost Explorer)"
+    if a.source.name == "opencost":
+        return "totalCost (OpenCost)"
+    return None
+
 
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
+    column = cost_column_text(a, lang)
     return [
         (t(lang, "period"), a.period.label),
         (t(lang, "source"), a.source.describe(lang)),
-        (t(lang, "key"), f"{a.key.code}: {a.key.describe(lang)}"),
+        *([(t(lang, "cost_column"), column)] if column else []),
+        (t(lang, "key"), f"{a.key.words(lang)}. {a.key.describe(lang)}"),
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),
     ]
@@ -174,42 +231,84 @@ def _notes(a: Allocation, lang: str) -> list[str]:
 
 
 def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
-    """The member's shares under each basis used in the period, with what they are computed from."""
+    """The member's shares under each basis used in the period, with what they are computed from and, in a month
+    the municipality was a member (or booked the module) for part of, the days."""
     member = a.members[slug]
+    de = lang == "de"
     out = []
     seen = set()
     for (month, basis), weights in sorted(a.weights.items()):
-        if slug not in weights or (basis != "usage" and basis in seen):
-            continue  # equal and population shares are the same every month; usage shares are per month
-        seen.add(basis)
+        if slug not in weights:
+            continue
+        days = a.days.get((month, basis), {})
         share = weights[slug]
+        if (basis, share, tuple(sorted(days.items()))) in seen and basis != "usage":
+            continue  # the same share as in an earlier month: printed once
+        seen.add((basis, share, tuple(sorted(days.items()))))
         label = basis_text(basis, lang)
         if basis.startswith("population"):
-            pool_members = [a.members[s] for s in weights]
-            total_pop = sum(m.population for m in pool_members)
+            total_pop = sum(a.members[s].population for s in weights)
             detail = (f"{fmt_number(Decimal(member.population), lang, 0)} von "
-                      f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if lang == "de" else
+                      f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if de else
                       f"{fmt_number(Decimal(member.population), lang, 0)} of {fmt_number(Decimal(total_pop), lang, 0)} inhabitants")
         elif basis.startswith("equal"):
-            detail = (f"1 von {len(weights)} Kommunen" if lang == "de" else f"1 of {len(weights)} municipalities")
+            detail = (f"1 von {len(weights)} Kommunen" if de else f"1 of {len(weights)} municipalities")
         else:
-            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if lang == "de"
+            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if de
                       else f"share of direct costs {fmt_month(month)}")
-        prefix = f"{fmt_month(month)} " if basis == "usage" else ""
+        if days:
+            from finance.allocate import month_days
+
+            mine, whole = days.get(slug, 0), month_days(month)
+            detail += (f"; {mine} von {whole} Tagen im {fmt_month(month)}, anteilig nach Tagen" if de
+                       else f"; {mine} of {whole} days in {fmt_month(month)}, pro rata by days")
+        prefix = f"{fmt_month(month)} " if basis == "usage" or days else ""
         out.append(f"{prefix}{label}: {fmt_pct(share, lang)} ({detail})")
     return out
 
 
-def _line_row(ln: Line, lang: str) -> list:
+def fixed_names(a: Allocation) -> dict[str, str]:
+    """German -> English names of the price catalogue's fixed costs (estimate source)."""
+    prices = getattr(a.source, "prices", None)
+    if prices is None:
+        return {}
+    return {f.name: f.nameEn for f in prices.platform.fixed if f.nameEn}
+
+
+REASONS_DE = [
+    (re.compile(r"^unknown municipality tag '(.*)' \(no tenant file\)$"), r"unbekannte Kommune '\1' (kein Mitglied)"),
+    (re.compile(r"^outside the period (\S+) \(charge month (\S+)\)$"), r"außerhalb des Zeitraums \1 (Monat \2)"),
+    (re.compile(r"^module '(.*)' is booked by no municipality in (\S+)$"), r"Modul '\1' hat im \2 keine Kommune gebucht"),
+    (re.compile(r"^usage key: no municipality has direct costs in (\S+)$"),
+     r"Nutzungsschlüssel: keine Kommune hat im \1 direkte Kosten"),
+    (re.compile(r"^no municipality is a member in (\S+)$"), r"im \1 ist keine Kommune Mitglied"),
+    (re.compile(r"^not attributable$"), "nicht zuzuordnen"),
+]
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """Why a line is unallocated, in ``lang`` (the allocator words it in English)."""
+    if not reason or lang != "de":
+        return reason or ""
+    for pattern, german in REASONS_DE:
+        if pattern.match(reason):
+            return pattern.sub(german, reason)
+    return reason
+
+
+def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
+    from finance.names import module_name, service_name
+
     return [
         fmt_month(ln.month),
         t(lang, ln.kind) if ln.kind != UNALLOCATED else t(lang, "kind_unallocated"),
-        ln.module or t(lang, "none"),
-        ln.service,
+        module_name(ln.module, lang) or t(lang, "none"),
+        service_name(ln.service, ln.module, lang, fixed),
         RESOURCE[lang].get(ln.resource or "", ln.resource or t(lang, "none")),
         ln.quantity,
-        to_cents_exact(ln.pool),
-        ln.share,
+        # pool and share only where something was split: a direct line is the municipality's own cost
+        to_cents_exact(ln.pool) if ln.kind not in ("direct", UNALLOCATED) else None,
+        ln.share if ln.kind not in ("direct", UNALLOCATED) else None,
         basis_text(ln.basis, lang),
         ln.cents,
     ]
@@ -250,11 +349,14 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> D
         meta.append((t(lang, "your_share"), text))
     summary = Table(t(lang, "summary"), [Column("kind", t(lang, "kind")), Column("amount", t(lang, "amount"), "money")],
                     [[t(lang, k), by_kind[k]] for k in KINDS], [t(lang, "total"), total])
-    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang) for ln in lines],
+    fixed = fixed_names(a)
+    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang, fixed) for ln in lines],
                   [t(lang, "total"), "", "", "", "", None, None, None, "", total])
+    from finance.names import module_name, service_name
+
     per_service: dict[str, int] = defaultdict(int)
     for ln in lines:
-        per_service[ln.module or ln.service] += ln.cents
+        per_service[module_name(ln.module, lang) or service_name(ln.service, None, lang, fixed)] += ln.cents
     chart = [(name, {"amount": cents}) for name, cents in sorted(per_service.items(), key=lambda x: -x[1])]
     data = {
         "document": "statement", "period": a.period.label, "currency": a.currency, "issuer": issuer,
@@ -298,9 +400,18 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
         [Column("month", t(lang, "month")), Column("service", t(lang, "service")), Column("module", t(lang, "module")),
          Column("tenant", "Tag"), Column("reason", t(lang, "reason")), Column("rows", t(lang, "rows"), "int"),
          Column("amount", t(lang, "amount"), "money")],
-        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), ln.reason or "", ln.rows,
+        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), reason_text(ln.reason, lang),
+          ln.rows,
           ln.cents] for ln in unalloc],
         [t(lang, "total"), "", "", "", "", None, unalloc_total],
+    )
+    handled = {"unallocated": "handled_unallocated", "split as platform base": "handled_base",
+               "kept on its line": "handled_kept"}
+    unknown_table = Table(
+        t(lang, "unknown_tags"),
+        [Column("tag", t(lang, "tag")), Column("value", t(lang, "value")), Column("rows", t(lang, "rows"), "int"),
+         Column("amount", t(lang, "amount"), "money"), Column("handling", t(lang, "handling"))],
+        [[u.tag, u.value, u.rows, to_cents_exact(u.cost), t(lang, handled[u.handling])] for u in a.unknown_tags],
     )
     ok = statements_total + unalloc_total == a.input_cents
     check = Table(
@@ -322,6 +433,11 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
                      "costCenter": m.cost_center, **{f"{k}Cents": a.by_kind(m.slug)[k] for k in KINDS},
                      "totalCents": a.total_cents(m.slug)} for m in members],
         "unallocated": [_line_json(ln) for ln in unalloc],
+        "unknownTags": [{"tag": u.tag, "value": u.value, "rows": u.rows, "amount": str(u.cost),
+                         "cents": to_cents_exact(u.cost), "handling": u.handling} for u in a.unknown_tags],
+        "warnings": list(a.warnings),
     }
+    notes = [*_notes(a, lang), *(f"{t(lang, 'warnings')}: {w}" for w in a.warnings)]
     return Document("overview", f"{t(lang, 'overview')} {a.period.label}", lang, a.currency, meta,
-                    _notes(a, lang), [member_table, unalloc_table, check], 0, t(lang, "chart_overview"), chart, data)
+                    notes, [member_table, unalloc_table, unknown_table, check], 0, t(lang, "chart_overview"),
+                    chart, data)

@@ -10,8 +10,10 @@ the consortium.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 from finance.allocate import allocate, to_cents
@@ -36,14 +38,20 @@ class SimRow:
         return None if self.before is None or self.after is None else self.after - self.before
 
 
-def changed_members(members: dict[str, Member], add: list[Path], remove: list[str]) -> dict[str, Member]:
+def changed_members(members: dict[str, Member], add: list[Path], remove: list[str], *,
+                    join: dt.date | None = None, leave: dt.date | None = None) -> dict[str, Member]:
+    """The members after the change. ``join``: the day the added municipalities become members (default: their
+    ``memberSince``); ``leave``: the last day of the removed ones (default: they are gone for the whole month)."""
     from urbanstack.tenants import TenantError, load_tenant
 
     after = dict(members)
     for slug in remove:
         if slug not in after:
             raise FinanceError(f"--remove: {slug!r} is not a member ({', '.join(sorted(members))})")
-        del after[slug]
+        if leave is None:
+            del after[slug]
+        else:
+            after[slug] = replace(after[slug], until=leave)
     for path in add:
         try:
             tenant = load_tenant(path)
@@ -54,17 +62,25 @@ def changed_members(members: dict[str, Member], add: list[Path], remove: list[st
         clash = [m.slug for m in after.values() if m.ags == tenant.ags]
         if clash:
             raise FinanceError(f"{path}: ags {tenant.ags!r} is already used by {clash[0]}")
-        after[tenant.slug] = member_of(tenant)
+        member = member_of(tenant)
+        after[tenant.slug] = replace(member, since=join) if join is not None else member
     if not after:
         raise FinanceError("no members would be left")
     return after
 
 
 def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, period: Period,
-             add: list[Path] | None = None, remove: list[str] | None = None) -> list[SimRow]:
+             add: list[Path] | None = None, remove: list[str] | None = None, *,
+             join: dt.date | None = None, leave: dt.date | None = None) -> list[SimRow]:
+    """Each member's cost in the first month of ``period`` before and after the change. With ``join``/``leave``
+    inside that month, the shared costs of that month are split by the days of membership."""
     if not add and not remove:
         raise FinanceError("simulate needs --add FILE or --remove SLUG")
-    after_members = changed_members(members, list(add or []), list(remove or []))
+    if join is not None and not add:
+        raise FinanceError("--join: needs --add FILE (the municipality that joins)")
+    if leave is not None and not remove:
+        raise FinanceError("--leave: needs --remove SLUG (the municipality that leaves)")
+    after_members = changed_members(members, list(add or []), list(remove or []), join=join, leave=leave)
     month = Period(period.first, period.first)
     before = allocate(EstimateSource(members, prices), members, key, month, example_prices=prices.example)
     after = allocate(EstimateSource(after_members, prices), after_members, key, month, example_prices=prices.example)
@@ -81,18 +97,43 @@ def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, perio
     return rows
 
 
-def to_csv(rows: list[SimRow], dialect: str = "excel-de") -> str:
-    def num(cents: int | None) -> str:
+def parse_day(text: str, option: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise FinanceError(f"{option}: {text!r} is not a date like 2026-10-17") from None
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2199, 12, 31):
+        raise FinanceError(f"{option}: {text!r} lies outside 2000-01-01..2199-12-31")
+    return day
+
+
+def totals(rows: list[SimRow]) -> SimRow:
+    """The consortium's total before and after (``change`` = the signed difference)."""
+    return SimRow("", "", sum(r.before or 0 for r in rows), sum(r.after or 0 for r in rows), 0)
+
+
+def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = False) -> str:
+    """The table with a total row; a note row first when the prices are examples. Changes are signed."""
+    from finance.render import spreadsheet_text
+
+    def num(cents: int | None, signed: bool = False) -> str:
         if cents is None:
             return ""
-        text = f"{cents / 100:.2f}"
+        text = f"{Decimal(cents) / 100:.2f}"
+        text = f"+{text}" if signed and cents > 0 else text
         return text.replace(".", ",") if dialect == "excel-de" else text
 
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
+    if example:
+        w.writerow(["note", "EXAMPLE PRICES / BEISPIELPREISE: not an invoice / keine Rechnung"])
+        w.writerow([])
     w.writerow(["slug", "name", "before", "after", "change", "standalone"])
     for r in rows:
-        w.writerow([r.slug, r.name, num(r.before), num(r.after), num(r.change), num(r.standalone)])
+        w.writerow([r.slug, spreadsheet_text(r.name), num(r.before), num(r.after), num(r.change, True),
+                    num(r.standalone)])
+    tot = totals(rows)
+    w.writerow(["total", "", num(tot.before), num(tot.after), num(tot.change, True), ""])
     return buf.getvalue()
 
 

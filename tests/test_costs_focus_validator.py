@@ -14,10 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from finance.cli import app
-from finance.focuscheck import validate
+from finance.focuscheck import CONFIG, validate
 from finance.model import load_members
 
 runner = CliRunner()
@@ -76,7 +77,29 @@ def test_the_focus_allocation_dataset_passes_focus_validator(report):
     result = validate(dataset)
     assert result.ok, result.failed
     assert len(result.summary["passed"]) > 100
-    assert result.summary["skipped"] == ["SkuPriceId_Nullable"]  # the documented override
+    assert result.summary["skipped"] == []  # no rule is skipped
+    assert "SkuPriceId_Nullable" in result.summary["passed"]
+    assert all(r["SkuPriceId"] and r["SkuPriceId"] == r["SkuId"] for r in rows)  # FOCUS 1.2: not null for Usage
+
+
+def test_the_validator_bug_behind_the_chargetype_copy_shown_with_a_minimal_file(report, tmp_path):
+    """focus-validator 1.0.0's SkuPriceId_Nullable reads ChargeType (the pre-1.0 name of ChargeCategory): on a
+    one-row FOCUS 1.x file it errors unless the runner hands it a copy; with the copy the rule really checks."""
+    one = pq.read_table(report / "focus-allocation.parquet").slice(0, 1)
+    minimal = tmp_path / "one-row.parquet"
+    pq.write_table(one, minimal)
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    without = tmp_path / "without-copy.yaml"
+    without.write_text(yaml.safe_dump({**config, "copies": {}}), encoding="utf-8")
+    bug = validate(minimal, config=without)
+    assert [f["check"] for f in bug.failed] == ["SkuPriceId_Nullable"]  # fails although SkuPriceId is set ...
+    [case] = bug.summary["failureCases"]
+    assert case["Values"] == 'KeyError("ChargeType")'  # ... because the rule reads a column FOCUS 1.x does not have
+    assert "SkuPriceId_Nullable" in validate(minimal).summary["passed"]
+    idx = one.schema.get_field_index("SkuPriceId")
+    null_price = tmp_path / "null-sku-price.parquet"
+    pq.write_table(one.set_column(idx, "SkuPriceId", pa.array([None], pa.string())), null_price)
+    assert "SkuPriceId_Nullable" in {f["check"] for f in validate(null_price).failed}
 
 
 def test_focus_validator_does_reject_a_broken_dataset(report, tmp_path):

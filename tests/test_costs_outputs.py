@@ -68,6 +68,15 @@ def test_the_german_csv_opens_in_excel_semicolon_decimal_comma_bom(default_repor
     raw = (default_report / "statement-verl.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    blank = rows.index([])
+    header, rows = dict(r for r in rows[:blank] if r[0] != "Hinweis"), rows[blank + 1:]
+    notes = [r[1] for r in list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))[:blank]
+             if r[0] == "Hinweis"]
+    # the header block says whose figures these are, for when, which cost, which key, and that prices are examples
+    assert header["Kommune"] == "Verl" and header["Zeitraum"] == "2026-10"
+    assert header["Kostenspalte"].startswith("geschätzte Kosten")
+    assert header["Verteilschlüssel"].startswith("Grundanteil nach Einwohnern, Modulanteil gleich")
+    assert any(n.startswith("BEISPIELPREISE") for n in notes)
     assert rows[0][:4] == ["Monat", "Art", "Modul", "Leistung"] and rows[0][-1] == "Betrag"
     total = rows[-1]
     assert total[0] == "Summe" and "," in total[-1] and "." not in total[-1]
@@ -78,7 +87,8 @@ def test_the_german_csv_opens_in_excel_semicolon_decimal_comma_bom(default_repor
 def test_the_key_is_printed_on_every_statement(default_report):
     for slug in SLUGS:
         html = (default_report / f"statement-{slug}.html").read_text(encoding="utf-8")
-        assert "Verteilschlüssel" in html and "hybrid(base=population,modules=equal)" in html
+        assert "Verteilschlüssel" in html
+        assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in html
         assert "Ihr Anteil" in html and "BEISPIELPREISE" in html
         assert 'src="data:image/png;base64,' in html  # the chart is embedded
 
@@ -98,7 +108,8 @@ def test_english_plain_csv_and_selected_formats(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".csv"] * (len(SLUGS) + 1) + [".json"] * (len(SLUGS) + 1)
     text = (tmp_path / "overview.csv").read_text(encoding="utf-8")
-    assert text.startswith("Municipality,AGS,Population,Direct costs")
+    assert text.startswith("Period,2026-01..2026-03\n")
+    assert text.split("\n\n", 1)[1].startswith("Municipality,AGS,Population,Direct costs")
     stmt = json.loads((tmp_path / "statement-verl.json").read_text(encoding="utf-8"))
     assert {ln["month"] for ln in stmt["lines"]} == {"2026-01", "2026-02", "2026-03"}
     assert stmt["key"]["code"] == "population"
@@ -126,13 +137,20 @@ def test_simulate_shows_before_after_and_standalone(tmp_path, tenants_copy):
                        .replace("urbanstack.verl.example", "urbanstack.halle.example"), encoding="utf-8")
     result = runner.invoke(app, ["simulate", "--add", str(joining), "--period", "2026-10", "--out", str(tmp_path / "sim")])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")),
-                               delimiter=";"))
+    text = (tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")
+    note, table = text.split("\n\n", 1)  # the example-prices note first, then the table
+    assert note.startswith("note;EXAMPLE PRICES / BEISPIELPREISE")
+    rows = list(csv.DictReader(io.StringIO(table), delimiter=";"))
     by = {r["slug"]: r for r in rows}
     assert by["halle"]["before"] == "" and by["halle"]["after"]
     for slug in SLUGS:  # a new member shares the platform base: everyone else pays less
-        assert Decimal(by[slug]["change"].replace(",", ".")) < 0
+        assert by[slug]["change"].startswith("-")
         assert Decimal(by[slug]["after"].replace(",", ".")) < Decimal(by[slug]["standalone"].replace(",", "."))
+    total = by["total"]  # the consortium's totals and the signed difference
+    assert Decimal(total["before"].replace(",", ".")) == sum(Decimal(by[s]["before"].replace(",", ".")) for s in SLUGS)
+    assert total["change"].startswith("+")  # one more member: the consortium's total grows
+    assert "Summe" in result.output and "BEISPIELPREISE" in result.output and "+" in result.output
+    assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in " ".join(result.output.split())
     assert (tmp_path / "sim" / "simulate.png").read_bytes().startswith(b"\x89PNG")
     result = runner.invoke(app, ["simulate", "--remove", "nowhere"])
     assert result.exit_code == 1 and "--remove: 'nowhere' is not a member" in result.output
@@ -158,3 +176,125 @@ def test_the_costs_command_is_mounted_in_urbanstack():
 
     result = runner.invoke(main_app, ["costs", "--help"])
     assert result.exit_code == 0 and "report" in result.output and "simulate" in result.output
+
+
+def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_text(tmp_path):
+    """Spreadsheet formula injection (OWASP "CSV Injection"): names starting with = + - @ tab or CR stay text."""
+    import zipfile
+
+    from finance.allocate import allocate
+    from finance.model import Key, Member, parse_period
+    from finance.outputs import write_all
+    from finance.prices import load_prices
+    from finance.simulate import SimRow, to_csv
+    from finance.sources.estimate import EstimateSource
+
+    evil = ['=HYPERLINK("http://evil.example","Rechnung")', "+49 Gemeinde", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
+    members = {f"m{i}": Member(f"m{i}", name, f"0575400{i}", 10000 + i, f"K-{i}", "small", ())
+               for i, name in enumerate(evil)}
+    prices = load_prices()
+    a = allocate(EstimateSource(members, prices), members, Key("equal"), parse_period("2026-10"))
+    written = write_all(a, tmp_path, formats=("csv", "xlsx", "focus"), lang="de", issuer="Betreiber")
+    assert written
+    with open(tmp_path / "overview.csv", encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh, delimiter=";") for c in row]
+    for name in evil:
+        assert f"'{name}" in cells and name not in cells
+    assert not any(c.startswith(("=", "+", "@", "\t", "\r")) for c in cells)  # numbers such as -1,00 stay numbers
+    focus_text = (tmp_path / "focus-allocation.csv").read_text(encoding="utf-8")
+    focus_cells = [c for row in csv.reader(io.StringIO(focus_text, newline="")) for c in row]
+    assert f"'{evil[0]}" in focus_cells and evil[0] not in focus_cells
+    # XLSX: the exact name, stored as text with Excel's quote prefix, never as a formula
+    for book in ("overview.xlsx", "statement-m0.xlsx"):
+        with zipfile.ZipFile(tmp_path / book) as z:
+            assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+        wb = load_workbook(tmp_path / book)
+        readable = evil[:-1]  # XML reads a lone CR back as a line feed; the written cell is checked by "<f>" above
+        texts = [c for ws in wb for row in ws.iter_rows() for c in row if c.value in readable]
+        assert {c.value for c in texts} >= ({evil[0]} if book.startswith("statement") else set(readable))
+        assert all(c.data_type == "s" and c.quotePrefix for c in texts)
+    sim = to_csv([SimRow("m0", evil[0], 100, 200, 300)], "plain")
+    assert f"'{evil[0]}".replace('"', '""') in sim
+
+
+def _document_texts(doc) -> list[str]:
+    texts = [doc.title, *(f"{k}: {v}" for k, v in doc.meta), *doc.notes, doc.chart_title,
+             *(label for label, _ in doc.chart)]
+    for table in doc.tables:
+        texts += [table.title, *(c.header for c in table.columns)]
+        texts += [str(v) for row in [*table.rows, *([table.total] if table.total else [])] for v in row
+                  if isinstance(v, str)]
+    return texts
+
+
+def test_statements_are_german_throughout_or_english_throughout_and_name_no_repository_file():
+    import re
+
+    from components.labels import PLATFORM_MODULES
+    from components.modules import CATALOGUE
+    from finance.allocate import allocate
+    from finance.model import Key, parse_period
+    from finance.names import NAMES
+    from finance.prices import load_prices
+    from finance.report import statement
+    from finance.sources.estimate import EstimateSource
+
+    assert set(NAMES) >= {m.SPEC.name for m in CATALOGUE.values()} | set(PLATFORM_MODULES)
+    members = load_members()
+    prices = load_prices()
+    a = allocate(EstimateSource(members, prices), members, Key("hybrid"), parse_period("2026-10"),
+                 example_prices=True)
+    english_titles = ({m.SPEC.title for m in CATALOGUE.values()} | set(PLATFORM_MODULES.values())) - {
+        de for de, _ in NAMES.values()}  # "Geoportal (Masterportal)" is German too
+    german_fixed = {f.name for f in prices.platform.fixed}
+    repo_file = re.compile(r"[\w-]+/[\w./-]+|\b[\w-]+\.(py|ya?ml|md)\b")
+    for slug in SLUGS:
+        de = " | ".join(_document_texts(statement(a, slug, "de", "Kreis Gütersloh")))
+        en = " | ".join(_document_texts(statement(a, slug, "en", "Kreis Gütersloh")))
+        assert not [title for title in english_titles if title in de]
+        assert "Datenvisualisierung (Apache Superset)" in de or "dashboards" not in members[slug].modules
+        assert "Datenbank (PostgreSQL mit PostGIS)" in de and "Database (PostgreSQL with PostGIS)" in en
+        assert not [name for name in german_fixed if name in en]
+        assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in de
+        assert "base share by population, module share equal among the booking municipalities" in en
+        assert "hybrid(" not in de and "hybrid(" not in en
+        assert not repo_file.search(de.replace("DCAT-AP.de", "")), repo_file.search(de)
+        assert not repo_file.search(en.replace("DCAT-AP.de", "")), repo_file.search(en)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_pdf_has_total_and_key_on_page_one_page_numbers_and_no_lonely_heading(tmp_path, monkeypatch, lang):
+    """Read from the uncompressed PDF: each page's text comes before its footer "page N of M"."""
+    import re
+
+    from reportlab import rl_config
+
+    from finance.allocate import allocate
+    from finance.model import Key, parse_period
+    from finance.prices import load_prices
+    from finance.render import write_pdf
+    from finance.report import overview, statement
+    from finance.sources.estimate import EstimateSource
+
+    monkeypatch.setattr(rl_config, "pageCompression", 0)
+    members = load_members()
+    a = allocate(EstimateSource(members, load_prices()), members, Key("hybrid"), parse_period("2026-10"),
+                 example_prices=True)
+    words = (b"Grundanteil nach Einwohnern" if lang == "de" else b"base share by population")
+    page_word = b"Seite" if lang == "de" else b"Page"
+    for doc in [statement(a, "guetersloh", lang, "Kreis"), overview(a, lang, "Kreis")]:
+        raw = write_pdf(doc, tmp_path / f"{doc.stem}-{lang}.pdf").read_bytes()
+        footers = re.findall(rb"\(" + page_word + rb" (\d+) (?:von|of) (\d+)\)", raw)
+        count = int(footers[0][1])
+        assert count >= 2 and [int(n) for n, _ in footers] == list(range(1, count + 1))
+        pages = re.split(rb"\(" + page_word + rb" \d+ (?:von|of) \d+\)", raw)[:count]
+        total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
+        amount = fmt_money(total, lang).replace("€", "").strip().encode()
+        assert amount in pages[0] and words in pages[0]  # the total and the key on page 1
+        headings = [tb.title.encode("latin-1") for tb in doc.tables]
+        for page in pages:
+            for heading in headings:
+                at = page.find(b"(" + heading + b")")
+                if at >= 0:  # a heading is followed on its page by its table's header and at least one row
+                    after = page[at:]
+                    assert after.count(b"Tj") >= 2 + len(doc.tables[headings.index(heading)].columns), heading

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Annotated, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components import names
 from components.base import HttpsUrl
@@ -235,6 +235,38 @@ class Backup(Strict):
     )
 
 
+DATE_RANGE = (dt.date(2000, 1, 1), dt.date(2199, 12, 31))
+"""Membership and booking dates must lie in this range (the months a cost report accepts)."""
+
+
+def check_date_span(since: dt.date | None, until: dt.date | None, since_name: str, until_name: str) -> None:
+    """``since``/``until`` (optional, both days included) inside :data:`DATE_RANGE`, ``until`` after ``since``."""
+    first, last = DATE_RANGE
+    for name, value in ((since_name, since), (until_name, until)):
+        if value is not None and not first <= value <= last:
+            raise ValueError(f"{name}: {value.isoformat()} lies outside {first.isoformat()}..{last.isoformat()}")
+    if since is not None and until is not None and until <= since:
+        raise ValueError(f"{until_name} ({until.isoformat()}) must be after {since_name} ({since.isoformat()})")
+
+
+def _booking_dates(self):
+    check_date_span(self.since, self.until, "since", "until")
+    return self
+
+
+def booking_model(options: type[BaseModel]) -> type[BaseModel]:
+    """A module's options plus the booking dates ``since``/``until`` (read by finance, not by the module)."""
+    return pydantic.create_model(
+        options.__name__, __base__=options, __doc__=options.__doc__, __module__=options.__module__,
+        __validators__={"_booking_dates": model_validator(mode="after")(_booking_dates)},
+        since=(dt.date | None, Field(None, description=(
+            "First day the module is booked (ISO date, e.g. 2026-07-01); omitted = booked for the whole "
+            "membership. Finance splits the module's shared cost by the days booked in each month."))),
+        until=(dt.date | None, Field(None, description=(
+            "Last day the module is booked (ISO date, included; after `since`); omitted = still booked."))),
+    )
+
+
 def modules_model() -> type[BaseModel]:
     """``modules:`` as a model built from the catalogue: one optional field per module."""
     from components.modules import CATALOGUE
@@ -247,7 +279,7 @@ def _modules_model(entries: tuple) -> type[BaseModel]:
     """``entries``: the catalogue's (key, module file) pairs."""
     fields = {
         key: (
-            mod.Options | None,
+            booking_model(mod.Options) | None,
             Field(None, description=f"{mod.SPEC.title}. {mod.SPEC.description} Omitted = not booked."),
         )
         for key, mod in entries
@@ -316,6 +348,15 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         )
         identity: Identity = Field(description="The municipality's realm: admins and optional federation.")
         backup: Backup = Field(default_factory=Backup, description="Database backups: retention and optional own target.")
+        memberSince: dt.date | None = Field(
+            None, description=(
+                "First day of membership in the consortium (ISO date); omitted = a member since before any "
+                "reporting period. Finance splits shared costs by the days of membership in each month."
+            ),
+        )
+        memberUntil: dt.date | None = Field(
+            None, description="Last day of membership (ISO date, included; after `memberSince`) when leaving; omitted = still a member.",
+        )
 
         @field_validator("slug")
         @classmethod
@@ -344,6 +385,11 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
             if v.endswith(".svc") or v.endswith(".cluster.local"):
                 raise ValueError(f"must be a public DNS name, not a cluster-internal one (got {v!r})")
             return v
+
+        @model_validator(mode="after")
+        def _membership_dates(self):
+            check_date_span(self.memberSince, self.memberUntil, "memberSince", "memberUntil")
+            return self
 
         def booked(self) -> dict[str, object]:
             """Booked modules in catalogue order: key -> options."""

@@ -43,3 +43,17 @@ def module_label_values() -> set[str]:
     from components.labels import PLATFORM_MODULES
 
     return module_names() | set(PLATFORM_MODULES)
+
+
+def module_label(tag: str | None) -> str | None:
+    """Normalise a module tag value to its label value: the label spelling (``lowcode``) and the tenant-file
+    spelling (``lowCode``) of a catalogue module, or a platform component (``identity``). ``None`` when the
+    value names neither (the caller reports it)."""
+    if not tag:
+        return None
+    for mod in CATALOGUE.values():
+        if tag in (mod.SPEC.name, mod.SPEC.key):
+            return mod.SPEC.name
+    from components.labels import PLATFORM_MODULES
+
+    return tag if tag in PLATFORM_MODULES else None

@@ -140,8 +140,26 @@ class EstimateSource:
         return recs
 
     def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
+        """The monthly records for every month of ``period``; a municipality's own resources only for the days it
+        is a member (and has the module booked) in that month, pro rata."""
+        from components.modules import module_names
+        from finance.allocate import month_days
+
+        bookable = module_names()
         month_recs = self.monthly_records()
-        records = [{**r, "charge_month": m} for m in period.months for r in month_recs]
+        records = []
+        for m in period.months:
+            for r in month_recs:
+                if r["kind"] == "direct":
+                    member = self.members[r["tenant"]]
+                    days = member.days_in(m, r["module"] if r["module"] in bookable else None)
+                    if days == 0:
+                        continue
+                    if days != month_days(m):
+                        factor = Decimal(days) / Decimal(month_days(m))
+                        r = {**r, "cost": (r["cost"] * factor).quantize(Decimal("1e-10")),
+                             "quantity": (r["quantity"] * factor).quantize(Decimal("1e-6"))}
+                records.append({**r, "charge_month": m})
         return records_relation(con, records, "estimate_records")
 
     # -- what-if ---------------------------------------------------------------------------------------------

@@ -7,15 +7,18 @@ Everything runs in DuckDB: one streaming, columnar pass reads the files, checks 
 to a few hundred groups; no input row becomes a Python object. ``s3://`` objects are downloaded with boto3 to a
 temporary file first (no DuckDB extension download needed).
 
-Row rules (docs/finance.md):
+Row rules (docs/finance.md). Every error names the file, the column, the rows (CSV: line numbers, the header
+is line 1; Parquet: row numbers from 1) and the values; nothing is allocated when there is one:
 
 * required columns: the cost column (``BilledCost`` by default), ``BillingCurrency``, ``ChargePeriodStart``,
   ``ServiceName`` and ``Tags`` (or the ``tag_column``) -> otherwise an error naming the file and the columns;
-* a cost that is empty or not a number -> error naming the file, the column, the count and an example;
+* a cost that is empty or not a number -> error;
 * a negative cost -> error, unless ``ChargeCategory`` is ``Credit`` or ``Adjustment`` or ``ChargeClass`` is
   ``Correction`` (FOCUS's ways of saying money comes back);
-* an unreadable ``ChargePeriodStart`` -> error; a charge month outside the period -> unallocated line;
-* ``Tags`` that is not a JSON object -> unallocated line with the reason;
+* an unreadable ``ChargePeriodStart`` -> error;
+* ``Tags`` that is not empty and not a JSON object -> error (FOCUS 1.2: Tags is a JSON object);
+* a charge outside the period -> left out, with a warning naming the file, the rows and the amount;
+* the same file twice (identical content), or the same row in two files (identical in every column) -> error;
 * tenant tag ``shared`` -> shared; ``__idle__`` or ``CommitmentDiscountStatus = 'Unused'`` -> idle; missing, empty or
   ``__unallocated__`` -> untagged; any other value -> direct (an unknown value is reported by the allocator);
 * an empty file or one with no rows -> error.
@@ -23,6 +26,7 @@ Row rules (docs/finance.md):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +37,8 @@ from finance.model import IDLE_TAGS, MODULE_TAG, SHARED_TAG, TENANT_TAG, UNTAGGE
 
 REQUIRED = ("BillingCurrency", "ChargePeriodStart", "ServiceName")
 CREDIT_CATEGORIES = ("Credit", "Adjustment")
+SHOWN_ROWS = 10
+"""How many row numbers an error or warning lists (then "and N more")."""
 
 
 def _quote_ident(name: str) -> str:
@@ -65,6 +71,9 @@ class FocusSource:
         self.tag_column = tag_column
         self._s3 = s3_client
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._local_cache: dict[str, Path] = {}
+        self.warnings: list[str] = []
+        """Rows left out (outside the period), set by :meth:`load`; the allocator passes them on."""
 
     def describe(self, lang: str = "de") -> str:
         names = ", ".join(os.path.basename(i) or i for i in self.inputs)
@@ -72,6 +81,12 @@ class FocusSource:
 
     # -- files --------------------------------------------------------------------------------------------
     def _local(self, ref: str) -> Path:
+        path = self._local_cache.get(ref)
+        if path is None:
+            path = self._local_cache[ref] = self._fetch(ref)
+        return path
+
+    def _fetch(self, ref: str) -> Path:
         if not ref.startswith("s3://"):
             path = Path(ref)
             if not path.is_file():
@@ -172,22 +187,23 @@ class FocusSource:
         """, idle_tags, untagged, credit
 
     def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
-        parts, idle_tags, untagged, credit = [], "", "", ""
+        self.warnings = []
+        files: dict[str, tuple[str, dict[str, str], bool]] = {}
+        digests: dict[str, str] = {}
         for ref in self.inputs:
             path = self._local(ref)
+            digest = _sha256(path)
+            if digest in digests:
+                raise FinanceError(f"{ref}: the same file as {digests[digest]} (identical content, sha256 "
+                                   f"{digest[:16]}…): each export may be given once")
+            digests[digest] = ref
             reader, types = self._check_file(con, ref, path)
             select, idle_tags, untagged, credit = self._select(reader, types, ref)
-            parts.append(select)
-        union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
-        problem = f"""CASE
-              WHEN cost IS NULL AND (cost_raw IS NULL OR TRIM(cost_raw) = '') THEN 'empty'
-              WHEN cost IS NULL THEN 'not a number'
-              WHEN start_ts IS NULL THEN 'bad ChargePeriodStart'
-              WHEN cost < 0 AND COALESCE(category, '') NOT IN ({credit}) AND COALESCE(charge_class, '') <> 'Correction'
-                THEN 'negative'
-            END"""
+            files[ref] = (select, types, reader.startswith("read_csv"))
+        union = " UNION ALL BY NAME ".join(f"({sel})" for sel, _, _ in files.values())
+        in_period = (f"(start_ts IS NULL OR (start_ts >= TIMESTAMPTZ {_lit(period.start.isoformat())} "
+                     f"AND start_ts < TIMESTAMPTZ {_lit(period.end.isoformat())}))")
         kind = f"""CASE
-              WHEN NOT tags_ok THEN 'unallocated'
               WHEN COALESCE(commitment_status, '') = 'Unused' OR tag IN ({idle_tags}) THEN 'idle'
               WHEN tag IS NULL OR TRIM(tag) IN ({untagged}) THEN 'untagged'
               WHEN tag = {_lit(SHARED_TAG)} THEN 'shared'
@@ -197,10 +213,12 @@ class FocusSource:
             CREATE OR REPLACE TEMP TABLE focus_groups AS
             WITH src AS ({union}),
             classified AS (
-              SELECT *, {problem} AS problem, {kind} AS kind FROM src
+              SELECT *, {self._problem(credit)} AS problem, {kind} AS kind, {in_period} AS in_period FROM src
             )
             SELECT
               problem,
+              in_period,
+              CASE WHEN problem IS NOT NULL OR NOT in_period THEN file END AS bad_file,
               CAST(date_trunc('month', start_ts) AS DATE) AS charge_month,
               kind,
               CASE WHEN kind = 'direct' THEN tag END AS tenant,
@@ -210,11 +228,7 @@ class FocusSource:
               currency,
               SUM(cost) AS cost,
               COUNT(*) AS rows,
-              CASE WHEN kind = 'unallocated' THEN 'Tags is not a JSON object' END AS reason,
-              ANY_VALUE(file) AS example_file,
-              ANY_VALUE(CASE WHEN problem = 'bad ChargePeriodStart' THEN start_raw
-                             WHEN kind = 'unallocated' THEN tags_raw
-                             ELSE cost_raw END) AS example
+              NULL::VARCHAR AS reason
             FROM classified
             GROUP BY ALL
         """
@@ -222,31 +236,110 @@ class FocusSource:
             con.execute(sql)
         except duckdb.Error as exc:
             raise FinanceError(f"{', '.join(self.inputs)}: cannot read: {str(exc).splitlines()[0]}") from None
-        self._raise_problems(con)
-        rel = con.sql("SELECT charge_month, kind, tenant, module, service, service_category, resource, quantity, "
-                      "currency, cost, rows, reason FROM focus_groups")
+        self._raise_problems(con, files, credit)
         if con.execute("SELECT COALESCE(SUM(rows), 0) FROM focus_groups").fetchall()[0][0] == 0:
             raise FinanceError(f"{', '.join(self.inputs)}: no cost rows (the file has only a header)")
-        return rel
+        if len(files) > 1:
+            self._raise_duplicate_rows(con, files)
+        self._warn_outside(con, files, in_period, period)
+        return con.sql("SELECT charge_month, kind, tenant, module, service, service_category, resource, quantity, "
+                       "currency, cost, rows, reason FROM focus_groups WHERE in_period")
 
-    def _raise_problems(self, con: duckdb.DuckDBPyConnection) -> None:
-        rows = con.execute("""
-            SELECT problem, example_file, SUM(rows), ANY_VALUE(example) FROM focus_groups
-            WHERE problem IS NOT NULL GROUP BY ALL ORDER BY 1, 2
+    def _problem(self, credit: str) -> str:
+        """SQL: what is wrong with a row of a file's SELECT, or NULL."""
+        return f"""CASE
+              WHEN cost IS NULL AND (cost_raw IS NULL OR TRIM(cost_raw) = '') THEN 'empty'
+              WHEN cost IS NULL THEN 'not a number'
+              WHEN start_ts IS NULL THEN 'bad ChargePeriodStart'
+              WHEN NOT tags_ok THEN 'bad Tags'
+              WHEN cost < 0 AND COALESCE(category, '') NOT IN ({credit}) AND COALESCE(charge_class, '') <> 'Correction'
+                THEN 'negative'
+            END"""
+
+    @staticmethod
+    def _numbered(select: str) -> str:
+        """The file's SELECT with ``row_no``: 1 for the first row after the header (DuckDB keeps file order)."""
+        return f"(SELECT row_number() OVER () AS row_no, * FROM ({select}))"
+
+    @staticmethod
+    def _where(rows: list[int], count: int, csv: bool) -> str:
+        """``lines 2, 5, 9`` (CSV: header = line 1) or ``rows 1, 4, 8`` (Parquet), with "and N more"."""
+        shown = ", ".join(str(r + 1 if csv else r) for r in rows)
+        more = f" and {count - len(rows)} more" if count > len(rows) else ""
+        return f"{'line' if csv else 'row'}{'s' if count > 1 else ''} {shown}{more}"
+
+    def _raise_problems(self, con: duckdb.DuckDBPyConnection, files: dict, credit: str) -> None:
+        found = con.execute("""
+            SELECT problem, bad_file, SUM(rows) FROM focus_groups
+            WHERE problem IS NOT NULL GROUP BY ALL ORDER BY 2, 1
         """).fetchall()
-        if not rows:
+        if not found:
             return
+        column = {"bad ChargePeriodStart": "ChargePeriodStart", "bad Tags": "Tags"}
+        value = {"bad ChargePeriodStart": "start_raw", "bad Tags": "tags_raw"}
+        what = {
+            "empty": "no value",
+            "not a number": "not a number",
+            "bad ChargePeriodStart": "not an ISO 8601 date-time",
+            "bad Tags": "not a JSON object (FOCUS: Tags is a JSON object of key-value pairs)",
+            "negative": "a negative cost although ChargeCategory is not Credit/Adjustment and ChargeClass is "
+                        "not Correction",
+        }
         msgs = []
-        for problem, file, count, example in rows:
-            if problem == "bad ChargePeriodStart":
-                msgs.append(f"{file}: ChargePeriodStart: {count} row(s) without a readable ISO 8601 date-time, "
-                            f"e.g. {example!r}")
-            elif problem == "negative":
-                msgs.append(f"{file}: {self.cost_column}: {count} row(s) with a negative cost although "
-                            f"ChargeCategory is not Credit/Adjustment and ChargeClass is not Correction, "
-                            f"e.g. {example!r}")
-            elif problem == "empty":
-                msgs.append(f"{file}: {self.cost_column}: {count} row(s) without a value")
-            else:
-                msgs.append(f"{file}: {self.cost_column}: {count} row(s) that are not a number, e.g. {example!r}")
+        for problem, ref, count in found:
+            select, _, csv = files[ref]
+            rows = con.execute(
+                f"SELECT row_no, {value.get(problem, 'cost_raw')} FROM {self._numbered(select)} "
+                f"WHERE ({self._problem(credit)}) = {_lit(problem)} ORDER BY row_no LIMIT {SHOWN_ROWS}"
+            ).fetchall()
+            values = ", ".join(dict.fromkeys(repr(v) for _, v in rows))
+            msgs.append(f"{ref}: {column.get(problem, self.cost_column)}: {self._where([r for r, _ in rows], count, csv)}: "
+                        f"{what[problem]}" + (f": {values}" if problem != "empty" else ""))
         raise FinanceError("\n".join(msgs))
+
+    def _raise_duplicate_rows(self, con: duckdb.DuckDBPyConnection, files: dict) -> None:
+        """The same row (identical in every column) in two files: overlapping exports would be counted twice."""
+        parts = []
+        for ref, (_, types, _) in files.items():
+            cols = ", ".join(f"COALESCE(CAST({_quote_ident(c)} AS VARCHAR), chr(30))" for c in sorted(types))
+            reader = self._reader_of(ref)
+            parts.append(f"SELECT {_lit(ref)} AS file, row_number() OVER () AS row_no, "
+                         f"md5(concat_ws(chr(31), {cols})) AS identity FROM {reader}")
+        rows = con.execute(f"""
+            WITH h AS ({" UNION ALL ".join(f"({p})" for p in parts)}),
+            d AS (SELECT identity FROM h GROUP BY identity HAVING COUNT(DISTINCT file) > 1)
+            SELECT file, COUNT(*), list(row_no ORDER BY row_no)[1:{SHOWN_ROWS}] FROM h JOIN d USING (identity)
+            GROUP BY file ORDER BY file
+        """).fetchall()
+        if rows:
+            where = "; ".join(f"{ref}: {self._where(list(nos), n, files[ref][2])}" for ref, n, nos in rows)
+            raise FinanceError(f"the same rows (identical in every column) appear in more than one file, so they "
+                               f"would be counted twice: {where}. Give each export once, or remove the overlap.")
+
+    def _reader_of(self, ref: str) -> str:
+        return self._reader(self._local_cache[ref])
+
+    def _warn_outside(self, con: duckdb.DuckDBPyConnection, files: dict, in_period: str, period: Period) -> None:
+        found = con.execute("""
+            SELECT bad_file, SUM(rows), SUM(cost), MIN(charge_month), MAX(charge_month), ANY_VALUE(currency)
+            FROM focus_groups WHERE NOT in_period GROUP BY ALL ORDER BY 1
+        """).fetchall()
+        for ref, count, cost, first, last, currency in found:
+            select, _, csv = files[ref]
+            rows = [r for (r,) in con.execute(
+                f"SELECT row_no FROM {self._numbered(select)} WHERE NOT {in_period} ORDER BY row_no "
+                f"LIMIT {SHOWN_ROWS}").fetchall()]
+            months = f"{first:%Y-%m}" if first == last else f"{first:%Y-%m}..{last:%Y-%m}"
+            verbs = "lie outside" if count > 1 else "lies outside"
+            left = "are left out" if count > 1 else "is left out"
+            self.warnings.append(f"{ref}: ChargePeriodStart: {self._where(rows, count, csv)} {verbs} "
+                                 f"{period.label} (charge months {months}) and {left}: "
+                                 f"{cost.normalize():f} {currency or ''}".rstrip())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
