@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from urbanstack.checks.base import DEFAULT_CHECKOV, ROOT, CheckResult, Failure, Plan
+from urbanstack.checks.base import DEFAULT_CHECKOV, ORIGINS, ROOT, CheckResult, Failure, Plan, origin_of_folder
+from urbanstack.plan import plan_files
 
 NAME = "checkov"
 SKIPS_FILE = ROOT / "checks" / "checkov-skips.yaml"
@@ -106,6 +107,15 @@ def _file_of(target: Path, reported: str) -> Path:
     return base / reported.lstrip("/") if not Path(reported).is_file() else Path(reported)
 
 
+def count_files(plan_dir: Path, files: list[Path]) -> dict[str, int]:
+    """Scanned files per origin (a stack's own files are ``ours``; see ``base.origin_of_folder``)."""
+    out = dict.fromkeys(ORIGINS, 0)
+    for f in files:
+        origin = "ours" if f.parent.parent == plan_dir else origin_of_folder(f.parent.name)
+        out[origin] += 1
+    return out
+
+
 def run(plan: Plan, checkov: Path = DEFAULT_CHECKOV, skips_file: Path = SKIPS_FILE,
         target: Path | None = None) -> CheckResult:
     """checkov over the whole plan (or over ``target``, a folder or one file of it)."""
@@ -120,8 +130,13 @@ def run(plan: Plan, checkov: Path = DEFAULT_CHECKOV, skips_file: Path = SKIPS_FI
     if report["parsing_errors"]:
         failures.append(Failure(str(scanned), "checkov-parse", f"checkov could not parse {report['parsing_errors']} "
                                                                f"file(s)"))
-    files = len(list(scanned.glob("*/*.yaml"))) if scanned.is_dir() else 1
-    return CheckResult(NAME, files, "files", failures,
+    if scanned.is_dir():
+        scanned_files = [f for stack in sorted(p for p in scanned.iterdir() if p.is_dir()) for f in plan_files(stack)]
+        origins = count_files(scanned, scanned_files)
+    else:
+        scanned_files, origins = [scanned], {}
+    files = len(scanned_files)
+    return CheckResult(NAME, files, "files", failures, origins=origins, origin_unit="files",
                        detail=f"{report['resource_count']} resources, {report['passed']} passed and "
                               f"{report['failed']} failed checks, {len(skips)} check ids skipped with a reason in "
                               f"{skips_file.relative_to(ROOT) if skips_file.is_relative_to(ROOT) else skips_file}")

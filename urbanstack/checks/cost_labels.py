@@ -42,5 +42,5 @@ def run(plan: Plan) -> CheckResult:
                 failures.append(Failure(plan.rel(po.path), RULE,
                                         f"{what}: label {labels.COST_CENTER}={cc!r} but {expected_tenant!r} is "
                                         f"charged to {expected_cc!r}"))
-    return CheckResult(NAME, len(plan.objects), "objects", failures,
+    return CheckResult(NAME, len(plan.objects), "objects", failures, origins=plan.origins,
                        detail=f"{places} label sets incl. pod and PVC templates")

@@ -490,7 +490,7 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
                                         f"flows of {FLOWS_FILE.relative_to(ROOT)} may"))
     n_policies = sum(len(v) for v in model.policies.values())
     concrete = sum(1 for p in model.pods if not p.open_labels)
-    return CheckResult(NAME, pairs, "pod pairs", failures,
+    return CheckResult(NAME, pairs, "pod pairs", failures, origins=plan.origins,
                        detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
                               f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
                               f"namespaces, {len(flows)} listed platform flows")
