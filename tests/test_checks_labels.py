@@ -12,7 +12,8 @@ from urbanstack.checks.base import load_plan
 def test_the_crafted_copy_is_fully_labelled_and_the_figure_counts_templates(crafted):
     result = cost_labels.run(load_plan(crafted))
     assert result.failures == [], "\n".join(map(str, result.failures))
-    assert result.figure().startswith(f"cost labels: {result.checked} objects checked, 0 failures")
+    assert result.figure().startswith(f"cost labels: {result.checked} objects checked [ours ")
+    assert "objects], 0 failures" in result.figure()
     assert "label sets incl. pod and PVC templates" in result.figure()
 
 

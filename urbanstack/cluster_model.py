@@ -246,6 +246,10 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
         postgres: Obj = {
             "name": "postgres", "image": spec.get("imageName", ""), "imagePullPolicy": pull,
             "command": ["/controller/manager", "instance", "run"],
+            # url.go: /startupz, /readyz, /healthz on the status port 8000; pods.go: period 10 s, timeout 5 s
+            **{probe: {"periodSeconds": 10, "timeoutSeconds": 5, "httpGet": {"path": path, "port": 8000}}
+               for probe, path in (("startupProbe", "/startupz"), ("readinessProbe", "/readyz"),
+                                   ("livenessProbe", "/healthz"))},
             "ports": [{"name": "postgresql", "containerPort": 5432, "protocol": "TCP"},
                       {"name": "metrics", "containerPort": 9187, "protocol": "TCP"},
                       {"name": "status", "containerPort": 8000, "protocol": "TCP"}],
@@ -330,6 +334,11 @@ def envoy_resource_name(gateway_ns: str, gateway_name: str) -> str:
     return f"envoy-{resource}-{digest[:8]}"
 
 
+def _http_probe(path: str, port: int, period: int, failures: int) -> Obj:
+    return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": period,
+            "successThreshold": 1, "failureThreshold": failures}
+
+
 def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
     """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
 
@@ -338,7 +347,8 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     ``expectedEnvoySecurityContext``: the EnvoyProxy's ``container.securityContext`` replaces the default for both
     containers), ``internal/infrastructure/kubernetes/resource/resource.go`` (``ExpectedServiceSpec``) and
     ``internal/gatewayapi/translator.go``/``listener.go`` (owner labels, port names ``<proto>-<port>``, container port
-    = listener port + 10000 below 1024). Objects live in the controller's namespace (no gateway-namespace mode).
+    = listener port + 10000 below 1024; probes: envoy ``/ready`` on 19003, shutdown-manager ``/healthz`` on 19002,
+    from ``internal/xds/bootstrap/bootstrap.go`` and ``internal/cmd/envoy/shutdown_manager.go``). Objects live in the controller's namespace (no gateway-namespace mode).
     Deployment and Service labels are the app labels, the owning-gateway labels and the Gateway's
     ``spec.infrastructure.labels``; only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy, and only
     the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
@@ -380,11 +390,17 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
              "imagePullPolicy": "IfNotPresent", "command": ["envoy"], "securityContext": security,
              "ports": [{"name": "metrics", "containerPort": 19001, "protocol": "TCP"},
                        {"name": "readiness", "containerPort": 19003, "protocol": "TCP"}],
+             "startupProbe": _http_probe("/ready", 19003, 10, 30),
+             "readinessProbe": _http_probe("/ready", 19003, 5, 1),
+             "livenessProbe": _http_probe("/ready", 19003, 10, 3),
              "volumeMounts": [{"name": "certs", "mountPath": "/certs", "readOnly": True},
                               {"name": "sds", "mountPath": "/sds"}],
              **({"resources": container_cfg["resources"]} if container_cfg.get("resources") else {})},
             {"name": "shutdown-manager", "image": shutdown_image, "imagePullPolicy": "IfNotPresent",
-             "command": ["envoy-gateway"], "args": ["envoy", "shutdown-manager"], "securityContext": security},
+             "command": ["envoy-gateway"], "args": ["envoy", "shutdown-manager"], "securityContext": security,
+             "startupProbe": _http_probe("/healthz", 19002, 10, 30),
+             "readinessProbe": _http_probe("/healthz", 19002, 10, 3),
+             "livenessProbe": _http_probe("/healthz", 19002, 10, 3)},
         ],
         "volumes": [{"name": "certs", "secret": {"secretName": "envoy", "defaultMode": 420}},
                     {"name": "sds", "configMap": {"name": name, "defaultMode": 420}}],
