@@ -198,12 +198,13 @@ def _cnpg_inherited(cluster: Obj, inherited_keys: Iterable[str]) -> dict[str, st
 
 
 def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterable[str],
-                       barman_sidecar_image: str | None) -> list[Obj]:
+                       barman_sidecar_image: str | None, sidecar_resources: Obj | None = None) -> list[Obj]:
     """The instance pods of a CloudNativePG ``Cluster``.
 
     Follows cloudnative-pg v1.27.1 ``pkg/specs/pods.go`` (``buildInstance``, ``createClusterPodSpec``,
     ``createPostgresContainers``, ``CreatePodSecurityContext``), ``pkg/specs/containers.go``
-    (``createBootstrapContainer``, ``CreateContainerSecurityContext``), ``pkg/specs/volumes.go`` and
+    (``createBootstrapContainer``: the cluster's resources and volume mounts, ``CreateContainerSecurityContext``),
+    ``pkg/specs/volumes.go`` and
     ``internal/controller/cluster_create.go`` (``InheritLabels`` with the fixed ``inheritedMetadata`` and the
     operator's ``INHERITED_LABELS``; ``SetInstanceRole``): pods ``<cluster>-1..N`` with labels ``cnpg.io/cluster``,
     ``cnpg.io/instanceName``, ``cnpg.io/podRole: instance``, ``role``/``cnpg.io/instanceRole`` (the first is
@@ -213,7 +214,8 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
     with a ``barmanObjectName`` gets the plugin's sidecar as a restartable init container ``plugin-barman-cloud``
     (cloudnative-pg/plugin-barman-cloud v0.10.0 ``internal/cnpgi/operator/lifecycle.go``, ``reconcilePodSpec`` and
     ``InjectPluginVolumePodSpec``: fixed restricted security context, ``restartPolicy: Always``, the image from
-    the plugin's ``SIDECAR_IMAGE``, an emptyDir ``plugins`` volume).
+    the plugin's ``SIDECAR_IMAGE``, resources from the ObjectStore's ``instanceSidecarConfiguration.resources``
+    (``sidecar_resources``; none when it sets none), an emptyDir ``plugins`` volume).
     """
     spec = cluster.get("spec") or {}
     name, ns = _md(cluster)["name"], _md(cluster).get("namespace")
@@ -235,14 +237,15 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
         ]
         if spec.get("walStorage"):
             volumes.append({"name": "pg-wal", "persistentVolumeClaim": {"claimName": f"{pod_name}-wal"}})
-        init = [{"name": "bootstrap-controller", "image": operator_image, "imagePullPolicy": pull,
-                 "command": ["/manager", "bootstrap", "/controller/manager"], "securityContext": dict(restricted),
-                 "volumeMounts": [{"name": "scratch-data", "mountPath": "/controller"}]}]
         mounts = [{"name": "pgdata", "mountPath": "/var/lib/postgresql/data"},
                   {"name": "scratch-data", "mountPath": "/run"}, {"name": "scratch-data", "mountPath": "/controller"},
                   {"name": "shm", "mountPath": "/dev/shm"}]
         if spec.get("walStorage"):
             mounts.append({"name": "pg-wal", "mountPath": "/var/lib/postgresql/wal"})
+        init: list[Obj] = [{"name": "bootstrap-controller", "image": operator_image, "imagePullPolicy": pull,
+                            "command": ["/manager", "bootstrap", "/controller/manager"],
+                            "securityContext": dict(restricted), "volumeMounts": [dict(m) for m in mounts],
+                            **({"resources": spec["resources"]} if spec.get("resources") else {})}]
         postgres: Obj = {
             "name": "postgres", "image": spec.get("imageName", ""), "imagePullPolicy": pull,
             "command": ["/controller/manager", "instance", "run"],
@@ -268,6 +271,7 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
                                     "capabilities": {"drop": ["ALL"]}},
                 "volumeMounts": [m for m in mounts if m["name"] != "shm"] + [{"name": "plugins",
                                                                               "mountPath": "/plugins"}],
+                **({"resources": sidecar_resources} if sidecar_resources else {}),
             })
         pod_spec: Obj = {
             "hostname": pod_name, "initContainers": init, "containers": [postgres], "volumes": volumes,
@@ -585,7 +589,13 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
         if kind == "Keycloak" and api.startswith("k8s.keycloak.org/"):
             add("keycloak", [keycloak_statefulset(cr), *keycloak_services(cr)])
         elif kind == "Cluster" and api.startswith("postgresql.cnpg.io/"):
-            add("cluster", [*cnpg_instance_pods(cr, operator_image, inherited_keys, sidecar_image),
+            store_name = next(((p.get("parameters") or {}).get("barmanObjectName")
+                               for p in (cr.get("spec") or {}).get("plugins") or [] if p.get("name") == BARMAN_PLUGIN),
+                              None)
+            stores = _find(context, "ObjectStore", store_name, _md(cr).get("namespace"), "barmancloud.cnpg.io")
+            resources = (((stores[0].get("spec") or {}).get("instanceSidecarConfiguration") or {}).get("resources")
+                         if stores else None)
+            add("cluster", [*cnpg_instance_pods(cr, operator_image, inherited_keys, sidecar_image, resources),
                             *cnpg_services(cr, inherited_keys)])
         elif kind == "Gateway" and api.startswith("gateway.networking.k8s.io/") and eg_ns:
             gw_class = _find(context, "GatewayClass", (cr.get("spec") or {}).get("gatewayClassName"))
