@@ -402,6 +402,8 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
              **({"resources": container_cfg["resources"]} if container_cfg.get("resources") else {})},
             {"name": "shutdown-manager", "image": shutdown_image, "imagePullPolicy": "IfNotPresent",
              "command": ["envoy-gateway"], "args": ["envoy", "shutdown-manager"], "securityContext": security,
+             # api/v1alpha1 DefaultShutdownManagerContainerResourceRequirements: requests only, no limits
+             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
              "startupProbe": _http_probe("/healthz", 19002, 10, 30),
              "readinessProbe": _http_probe("/healthz", 19002, 10, 3),
              "livenessProbe": _http_probe("/healthz", 19002, 10, 3)},
