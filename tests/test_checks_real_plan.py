@@ -19,7 +19,8 @@ def test_the_real_plan_passes(real_plan, check):
     [result] = run_all(real_plan, only=[check])
     assert result.failures == [], "\n".join(map(str, result.failures))
     assert result.checked > 0
-    assert result.figure().startswith(f"{result.name}: {result.checked} {result.unit} checked, 0 failures")
+    assert result.figure().startswith(f"{result.name}: {result.checked} {result.unit} checked [ours ")
+    assert "], 0 failures" in result.figure()
 
 
 def test_the_plan_covers_shared_and_every_example_municipality(real_plan):

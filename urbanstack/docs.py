@@ -108,12 +108,17 @@ def modules_doc() -> str:
 
 def versions_doc() -> str:
     from components.versions import CHARTS, IMAGES, MANIFESTS
+    from urbanstack.render import REFRESH_CHART, REFRESH_MANIFESTS
 
     out = [HEADER + "# Pinned versions\n", "Generated from `components/versions.py`, the only place versions are set.\n",
            "## Helm charts\n", "| key | chart | repository | version |", "|---|---|---|---|"]
     out += [f"| {k} | `{c.chart}` | {c.repo or '(OCI)'} | `{c.version}` |" for k, c in CHARTS.items()]
     out += ["\n## Release manifests (no Helm chart upstream)\n", "| key | base | version | files |", "|---|---|---|---|"]
     out += [f"| {k} | {m.base} | `{m.version}` | {', '.join(f'`{f}`' for f in m.files)} |" for k, m in MANIFESTS.items()]
+    out += ["\n## Bumping a chart or the release manifests\n",
+            "`make plan` renders every chart and the Keycloak operator's manifests offline from the copies in "
+            "`vendor/` (`urbanstack/render.py`); `tests/test_render.py` fails while a pinned version has no copy.\n",
+            f"* Chart: {REFRESH_CHART}", f"* Keycloak operator: {REFRESH_MANIFESTS}"]
     out += ["\n## Images\n", "| key | image | tag | digest |", "|---|---|---|---|"]
     out += [f"| {k} | `{'<imageRegistry>/' if i.built_here else ''}{i.repository}` | `{i.tag}` | "
             f"{f'`{i.digest}`' if i.digest else '(not recorded)'} |"

@@ -74,6 +74,8 @@ class StackPlan:
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    transforms: list[Callable] = field(default_factory=list)
+    """The stack's resource transforms, in registration order (the engine applies them to chart children too)."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -127,6 +129,25 @@ def _fake_value(type_: str, name: str, inputs: dict) -> dict:
     return {}
 
 
+def apply_transforms(transforms: list[Callable], type_: str, name: str, props: dict[str, Any],
+                     parent_urn: str | None, custom: bool = True) -> dict[str, Any]:
+    """Run resource transforms on one resource's props, in order, as the engine does.
+
+    The engine hands each transform the resource's type, name, props and options with the parent; the label
+    transform reads the parent's URN from there. Also used for the children of Helm charts and ConfigGroups
+    (``urbanstack/render.py``), which the engine registers with the chart as their parent.
+    """
+    for transform in transforms:
+        opts = pulumi.ResourceOptions(parent=pulumi.resource.DependencyResource(parent_urn) if parent_urn else None)
+        targs = pulumi.ResourceTransformArgs(custom=custom, type_=type_, name=name, props=props, opts=opts)
+        result = transform(targs)
+        if hasattr(result, "__await__"):
+            result = _sync_await(result)
+        if result is not None:
+            props = dict(result.props)
+    return props
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that apply registered transforms and record every resource (thread-safe)."""
 
@@ -148,17 +169,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         parent = getattr(args, "parent", None) or None
-        inputs = dict(args.inputs)
-        for transform in self.transforms:
-            opts = pulumi.ResourceOptions(parent=pulumi.resource.DependencyResource(parent) if parent else None)
-            targs = pulumi.ResourceTransformArgs(
-                custom=bool(args.custom), type_=args.typ, name=args.name, props=inputs, opts=opts
-            )
-            result = transform(targs)
-            if hasattr(result, "__await__"):
-                result = _sync_await(result)
-            if result is not None:
-                inputs = dict(result.props)
+        inputs = apply_transforms(self.transforms, args.typ, args.name, dict(args.inputs), parent, bool(args.custom))
         if args.typ == "pulumi:pulumi:StackReference":
             ref = inputs.get("name") or args.name
             outputs = self.stack_outputs.get(ref)
@@ -278,4 +289,5 @@ def run_stack(
         resources=mocks.resources,
         outputs={k: v for k, (v, _) in result.items()},
         secret_outputs={k for k, (_, s) in result.items() if s},
+        transforms=list(mocks.transforms),
     )

@@ -4,6 +4,11 @@
 Kubernetes object per file; cluster-scoped objects use ``cluster`` as namespace) and
 ``DIR/<stack>/resources.json`` (every registered resource with its inputs and options). No cluster, no
 Pulumi CLI and no engine are involved.
+
+Below each stack's folder, one subfolder per origin that is not this project's own code
+(:func:`write_cluster_model`): ``chart-<release>/`` (a Helm chart rendered by Helm, ``urbanstack/render.py``),
+``manifests-keycloak-operator/`` (the operator's release manifests) and ``operator-<kind>/`` (what an operator makes
+from our custom resources, ``urbanstack/cluster_model.py``). The file names follow the same rule.
 """
 
 from __future__ import annotations
@@ -135,7 +140,11 @@ def object_filename(obj: dict[str, Any]) -> str:
     return "-".join(str(p).lower() for p in parts) + ".yaml"
 
 
-class _Dumper(yaml.SafeDumper):
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it (chart CRDs are large), else the pure-Python one."""
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     pass
 
 
@@ -196,14 +205,65 @@ def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
                 r.setdefault("outputs", REDACTED)
         (folder / "resources.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),
                                                encoding="utf-8")
+        write_cluster_model(plan, folder, plans)
         written.append(WrittenStack(plan.stack, len(plan.resources), len(names), dict(sorted(kinds.items()))))
     return written
 
 
+def _write_object(folder: Path, obj: dict[str, Any], names: set[str], where: str) -> None:
+    fname = object_filename(obj)
+    if fname in names:
+        raise RuntimeError(f"{where}: two objects would be written as {fname}")
+    names.add(fname)
+    (folder / fname).write_text(yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -> dict[str, int]:
+    """Write what the stack's Helm charts, release manifests and operators add, one subfolder per origin.
+
+    ``plans`` are the stacks planned together: a municipality's operator-made objects depend on ``shared``'s
+    (its ClusterIssuer, GatewayClass, the operators' configuration). Returns objects per subfolder. Secret values
+    are redacted as for our own objects; ``render.json`` in a chart's folder names the vendored copy and the Helm
+    hooks that ``helm.v4.Chart`` leaves out.
+    """
+    from urbanstack import cluster_model, render
+
+    counts: dict[str, int] = {}
+    rendered = render.render_stack(plan)
+    for pkg in rendered:
+        sub = folder / pkg.folder
+        sub.mkdir(parents=True, exist_ok=False)
+        names: set[str] = set()
+        for obj in pkg.objects:
+            _write_object(sub, manifest(obj), names, f"stack {plan.stack}, {pkg.folder}")
+        (sub / "render.json").write_text(json.dumps({"source": pkg.source, "skippedHooks": pkg.skipped_hooks},
+                                                    indent=1), encoding="utf-8")
+        counts[pkg.folder] = len(names)
+    # The operators' configuration lives in shared (and the stack itself): never every other municipality's objects,
+    # which would make planning N municipalities quadratic.
+    near = [p for p in plans if p.stack in (SHARED, plan.stack)]
+    context = [manifest(r.inputs) for p in near for r in p.kube_objects()]
+    context += [o for p in near for pkg in render.render_stack(p) for o in pkg.objects]
+    ours = [manifest(r.inputs) for r in plan.kube_objects()]
+    for sub_name, objs in cluster_model.expand(ours, context).items():
+        sub = folder / sub_name
+        sub.mkdir(parents=True, exist_ok=False)
+        names = set()
+        for obj in objs:
+            _write_object(sub, manifest(obj), names, f"stack {plan.stack}, {sub_name}")
+        counts[sub_name] = len(names)
+    return counts
+
+
+def plan_files(stack_folder: Path) -> list[Path]:
+    """Every object file of one stack: its own (``*.yaml``) and those of its chart/manifests/operator folders."""
+    return sorted(stack_folder.glob("*.yaml")) + sorted(stack_folder.glob("*/*.yaml"))
+
+
 def read_objects(plan_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
-    """Read a written plan back: stack -> [(file, object)]."""
+    """Read a written plan back: stack -> [(file, object)], the subfolders' objects included."""
     out: dict[str, list[tuple[Path, dict]]] = {}
     for folder in sorted(p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        out[folder.name] = [(f, yaml.safe_load(f.read_text(encoding="utf-8")))
-                            for f in sorted(folder.glob("*.yaml"))]
+        out[folder.name] = [(f, yaml.load(f.read_text(encoding="utf-8"), Loader=FAST_LOADER))
+                            for f in plan_files(folder)]
     return out

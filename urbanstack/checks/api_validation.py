@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from components import labels as cost_labels
-from urbanstack.checks.base import CheckResult, Failure, Plan, origin_counts, pod_template
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, pod_template
 
 NAME = "API validation"
 RULE_PDB = "pdb-min-and-max"
@@ -269,4 +269,4 @@ def problems_of(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
 def run(plan: Plan) -> CheckResult:
     failures = [Failure(plan.rel(po.path), rule, f"{po.ref()}: {message}")
                 for po in plan.objects for rule, message in problems_of(po.obj)]
-    return CheckResult(NAME, len(plan.objects), "objects", failures, detail=origin_counts(plan.objects))
+    return CheckResult(NAME, len(plan.objects), "objects", failures, origins=count_origins(plan.objects))

@@ -1,7 +1,10 @@
 """What every outside check shares: the rendered plan as files, the facts to check against, and the result.
 
 A check reads the written offline plan (``build/plan/<stack>/<kind>-<namespace>-<name>.yaml``, see
-``urbanstack/plan.py``), never the Python objects that produced it: it sees exactly what would be applied.
+``urbanstack/plan.py``), never the Python objects that produced it: it sees exactly what would be applied. That
+includes the subfolders of each stack: ``chart-<release>/`` and ``manifests-<name>/`` (rendered from an upstream
+Helm chart or release manifests) and ``operator-<kind>/`` (what an operator makes from our custom resources); every
+object knows its :attr:`PlanObject.origin`.
 Each check returns a :class:`CheckResult` whose :meth:`CheckResult.figure` is the one line the run prints
 (what was checked, how many failures), and whose failures each name the file and the rule.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,13 +31,27 @@ DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 """checkov in its own virtualenv (``make checkov-venv``): it cannot share one with pulumi."""
 
 
+ORIGINS = ("ours", "chart", "operator")
+"""Where an object of the plan comes from: this project's code, an upstream chart or release manifests, an operator."""
+
+
+def origin_of_folder(folder: str) -> str:
+    """``chart-*``/``manifests-*`` -> ``chart``, ``operator-*`` -> ``operator``; a stack's own folder -> ``ours``."""
+    if folder.startswith(("chart-", "manifests-")):
+        return "chart"
+    if folder.startswith("operator-"):
+        return "operator"
+    return "ours"
+
+
 @dataclass(frozen=True)
 class PlanObject:
-    """One rendered Kubernetes object of the plan and the file it was read from."""
+    """One rendered Kubernetes object of the plan, the file it was read from and where it comes from."""
 
     stack: str
     path: Path
     obj: dict[str, Any]
+    origin: str = "ours"
 
     @property
     def kind(self) -> str:
@@ -87,6 +104,9 @@ class CheckResult:
     unit: str
     failures: list[Failure] = field(default_factory=list)
     detail: str = ""
+    origins: dict[str, int] = field(default_factory=dict)
+    """Objects looked at per origin (``ours``/``chart``/``operator``), for the figure."""
+    origin_unit: str = "objects"
 
     @property
     def ok(self) -> bool:
@@ -94,7 +114,18 @@ class CheckResult:
 
     def figure(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
-        return f"{self.name}: {self.checked} {self.unit} checked, {len(self.failures)} failures{extra}"
+        split = ""
+        if self.origins:
+            split = " [" + ", ".join(f"{o} {self.origins.get(o, 0)}" for o in ORIGINS) + f" {self.origin_unit}]"
+        return f"{self.name}: {self.checked} {self.unit} checked{split}, {len(self.failures)} failures{extra}"
+
+
+def count_origins(objects: list[PlanObject]) -> dict[str, int]:
+    """Objects per origin, every origin present (0 where none)."""
+    out = dict.fromkeys(ORIGINS, 0)
+    for po in objects:
+        out[po.origin] = out.get(po.origin, 0) + 1
+    return out
 
 
 @dataclass
@@ -112,13 +143,22 @@ class Plan:
 
     @cached_property
     def objects(self) -> list[PlanObject]:
+        """Every object of every stack, the chart, manifests and operator subfolders included."""
+        from urbanstack.plan import FAST_LOADER, plan_files
+
         out = []
         for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
-            for f in sorted(folder.glob("*.yaml")):
-                obj = yaml.safe_load(f.read_text(encoding="utf-8"))
+            for f in plan_files(folder):
+                obj = yaml.load(f.read_text(encoding="utf-8"), Loader=FAST_LOADER)
                 if isinstance(obj, dict):
-                    out.append(PlanObject(folder.name, f, obj))
+                    origin = "ours" if f.parent == folder else origin_of_folder(f.parent.name)
+                    out.append(PlanObject(folder.name, f, obj, origin))
         return out
+
+    @cached_property
+    def origins(self) -> dict[str, int]:
+        """Objects per origin over the whole plan (every check's figure shows it)."""
+        return count_origins(self.objects)
 
     @cached_property
     def resources(self) -> dict[str, list[dict[str, Any]]]:
@@ -206,17 +246,3 @@ def pod_template(obj: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     md = node.get("metadata") if isinstance(node.get("metadata"), Mapping) else {}
     spec = node.get("spec") if isinstance(node.get("spec"), Mapping) else {}
     return dict(md), dict(spec)
-
-
-def origin_of(po: PlanObject) -> str:
-    """``ours``, ``chart`` or ``operator``: who makes the object (``PlanObject.origin`` where the plan has it)."""
-    return str(getattr(po, "origin", None) or "ours")
-
-
-def origin_counts(objects: Iterable[PlanObject]) -> str:
-    """The part of a check's line that counts the objects it looked at by origin."""
-    counts = dict.fromkeys(ORIGINS, 0)
-    for po in objects:
-        o = origin_of(po)
-        counts[o] = counts.get(o, 0) + 1
-    return ", ".join(f"{n} {o}" for o, n in counts.items())

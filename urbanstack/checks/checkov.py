@@ -3,8 +3,10 @@
 checkov runs from its own virtualenv ``.venv-checkov`` (``make checkov-venv``): it pins ``packaging<24`` and
 pulumi needs ``packaging>=26``, so the two cannot share one. It runs offline (``--skip-download``: no
 vendor server) on the Kubernetes framework only. Checks skipped for the whole plan are listed in ONE file,
-``checks/checkov-skips.yaml``, with a reason per check id; checks on privilege escalation, root, host
-namespaces, capabilities and service-account tokens can never be skipped (:data:`FORBIDDEN_SKIPS`).
+``checks/checkov-skips.yaml``, with a reason per check id; its ``upstream`` section lists, with a reason each,
+checks skipped only for chart-rendered and operator-made objects (what upstream decides there, not this
+project). Checks on privilege escalation, root, host namespaces, capabilities and service-account tokens can never
+be skipped, in either place (:data:`FORBIDDEN_SKIPS`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from urbanstack.checks.base import DEFAULT_CHECKOV, ROOT, CheckResult, Failure, Plan
+from urbanstack.checks.base import DEFAULT_CHECKOV, ORIGINS, ROOT, CheckResult, Failure, Plan, origin_of_folder
+from urbanstack.plan import plan_files
 
 NAME = "checkov"
 SKIPS_FILE = ROOT / "checks" / "checkov-skips.yaml"
@@ -56,11 +59,21 @@ class CheckovError(Exception):
     """checkov is missing, or its skip file or output is unusable."""
 
 
-def load_skips(path: Path = SKIPS_FILE) -> dict[str, str]:
-    """Check id -> reason from the skip file; refuses bad ids, empty reasons and forbidden skips."""
+UPSTREAM_KEY = "upstream"
+"""Key of the skip file's section that holds skips for chart-rendered and operator-made objects only."""
+
+
+def load_skips(path: Path = SKIPS_FILE, section: str | None = None) -> dict[str, str]:
+    """Check id -> reason from the skip file (``section=UPSTREAM_KEY``: the skips for chart-rendered and
+    operator-made objects only); refuses bad ids, empty reasons and forbidden skips."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if not isinstance(data, dict):
         raise CheckovError(f"{path}: must be a mapping of checkov check id -> reason")
+    upstream = data.pop(UPSTREAM_KEY, None) or {}
+    if section == UPSTREAM_KEY:
+        if not isinstance(upstream, dict):
+            raise CheckovError(f"{path}: {UPSTREAM_KEY}: must be a mapping of checkov check id -> reason")
+        data = upstream
     problems = []
     for check_id, reason in data.items():
         if not isinstance(check_id, str) or not CHECK_ID.match(check_id):
@@ -106,22 +119,44 @@ def _file_of(target: Path, reported: str) -> Path:
     return base / reported.lstrip("/") if not Path(reported).is_file() else Path(reported)
 
 
+def count_files(plan_dir: Path, files: list[Path]) -> dict[str, int]:
+    """Scanned files per origin (a stack's own files are ``ours``; see ``base.origin_of_folder``)."""
+    out = dict.fromkeys(ORIGINS, 0)
+    for f in files:
+        origin = "ours" if f.parent.parent == plan_dir else origin_of_folder(f.parent.name)
+        out[origin] += 1
+    return out
+
+
 def run(plan: Plan, checkov: Path = DEFAULT_CHECKOV, skips_file: Path = SKIPS_FILE,
         target: Path | None = None) -> CheckResult:
     """checkov over the whole plan (or over ``target``, a folder or one file of it)."""
     skips = load_skips(skips_file)
+    upstream_skips = load_skips(skips_file, UPSTREAM_KEY)
     scanned = target or plan.directory
     report = run_checkov(checkov, scanned, skips)
     failures = []
+    upstream_skipped = 0
     for f in report["failed_checks"]:
-        where = plan.rel(_file_of(scanned, f.get("file_path", "?")))
+        path = _file_of(scanned, f.get("file_path", "?"))
+        if f.get("check_id") in upstream_skips and origin_of_folder(path.parent.name) != "ours":
+            upstream_skipped += 1
+            continue
+        where = plan.rel(path)
         failures.append(Failure(where, f"{f.get('check_id')} {f.get('check_name')}",
                                 f"{f.get('resource')}: checkov check failed"))
     if report["parsing_errors"]:
         failures.append(Failure(str(scanned), "checkov-parse", f"checkov could not parse {report['parsing_errors']} "
                                                                f"file(s)"))
-    files = len(list(scanned.glob("*/*.yaml"))) if scanned.is_dir() else 1
-    return CheckResult(NAME, files, "files", failures,
+    if scanned.is_dir():
+        scanned_files = [f for stack in sorted(p for p in scanned.iterdir() if p.is_dir()) for f in plan_files(stack)]
+        origins = count_files(scanned, scanned_files)
+    else:
+        scanned_files, origins = [scanned], {}
+    files = len(scanned_files)
+    return CheckResult(NAME, files, "files", failures, origins=origins, origin_unit="files",
                        detail=f"{report['resource_count']} resources, {report['passed']} passed and "
                               f"{report['failed']} failed checks, {len(skips)} check ids skipped with a reason in "
-                              f"{skips_file.relative_to(ROOT) if skips_file.is_relative_to(ROOT) else skips_file}")
+                              f"{skips_file.relative_to(ROOT) if skips_file.is_relative_to(ROOT) else skips_file}, "
+                              f"{upstream_skipped} results on chart/operator objects skipped by its "
+                              f"'{UPSTREAM_KEY}' section")

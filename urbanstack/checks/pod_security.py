@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from urbanstack.checks.base import CheckResult, Failure, Plan, origin_counts, pod_template
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, pod_template
 
 NAME = "pod security"
 RULE = "pod-security-admission"
@@ -259,6 +259,6 @@ def run(plan: Plan) -> CheckResult:
             what = po.ref() if po.kind == "Pod" else f"pods of {po.ref()}"
             failures.append(Failure(plan.rel(po.path), RULE,
                                     f"{what} are refused by Pod Security {level!r} of namespace {ns}: {why}"))
-    return CheckResult(NAME, checked, "pod templates", failures,
-                       detail=f"{origin_counts(pods)}; {outside} in namespaces outside the plan, assumed "
-                              f"{DEFAULT_LEVEL!r}")
+    return CheckResult(NAME, checked, "pod templates", failures, origins=count_origins(pods),
+                       origin_unit="pod-making objects",
+                       detail=f"{outside} in namespaces outside the plan, assumed {DEFAULT_LEVEL!r}")

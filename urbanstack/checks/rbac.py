@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.tenant.tenancy import group_name
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, origin_counts
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins
 from urbanstack.checks.bootstrap_roles import BOOTSTRAP_CLUSTER_ROLES
 from urbanstack.checks.reachability import selector_matches
 
@@ -149,5 +149,5 @@ def run(plan: Plan) -> CheckResult:
                                             f"group {group} can {capability} in {where} through {b.ref()} -> "
                                             f"{ref.get('kind')} {ref.get('name')} (rules from {', '.join(via)})"))
     return CheckResult(NAME, len(groups_seen), "municipality groups", failures,
-                       detail=f"{len(bindings)} bindings, {len(cr_rules)} ClusterRoles incl. built-in admin/edit/view; "
-                              f"RBAC objects: {origin_counts(rbac_objects)}")
+                       origins=count_origins(rbac_objects), origin_unit="RBAC objects",
+                       detail=f"{len(bindings)} bindings, {len(cr_rules)} ClusterRoles incl. built-in admin/edit/view")

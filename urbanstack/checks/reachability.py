@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 from components import labels, names
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, origin_counts, pod_template
+from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, pod_template
 
 NAME = "network reachability"
 RULE_CROSS = "isolation-between-municipalities"
@@ -571,9 +571,8 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
     n_policies = sum(len(v) for v in model.policies.values())
     concrete = sum(1 for p in model.pods if not p.open_labels)
     absent_text = f" ({len(absent)} without pods in the plan: {', '.join(absent)})" if absent else ""
-    return CheckResult(NAME, pairs + required_pairs, "pod pairs", failures,
-                       detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic "
-                              f"(pod-making objects: {origin_counts(model.sources)}), "
+    return CheckResult(NAME, pairs + required_pairs, "pod pairs", failures, origins=plan.origins,
+                       detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
                               f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
                               f"namespaces, {len(flows)} listed platform flows, {len(required)} required flows"
                               f"{absent_text}")

@@ -6,7 +6,9 @@ against its CRD's schema.
 * Custom resources: the operator's CRD schema from ``<crd_dir>/<group>/<kind>_<version>.json``
   (default ``vendor/crds``, vendored with provenance). Their schemas allow anything at the top level and in ``metadata``, so
   unknown top-level fields are rejected here and ``metadata`` is validated as a strict ``ObjectMeta``.
-  A custom resource whose CRD schema is missing is a failure, never a silent pass.
+  A custom resource whose CRD schema is not vendored is validated against the CRD the plan installs (a chart's
+  ``crds/``, converted the same strict way); one whose CRD schema is missing altogether is a failure, never a
+  silent pass.
 
 Loaded schemas and validators are cached: ``kubernetes-validate`` itself reloads the schema files on every
 call (about 15 ms per manifest); cached it is about 1 ms.
@@ -92,8 +94,55 @@ def _may_be_builtin(api_version: str) -> bool:
     return "." not in group or group.endswith(".k8s.io")
 
 
-def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VERSION) -> tuple[str, list[str]]:
-    """``(rule, problems)`` for one object: rule ``k8s-schema`` or ``crd-schema``."""
+def strict_crd_schema(schema: Any) -> Any:
+    """A CRD's ``openAPIV3Schema`` as a strict JSON schema, the way the vendored catalogue converts them.
+
+    The API server prunes fields a structural schema does not name; strict validation reports them instead:
+    every object schema with ``properties`` and without ``x-kubernetes-preserve-unknown-fields`` or an
+    ``additionalProperties`` of its own gets ``additionalProperties: false``. ``nullable: true`` admits ``null``.
+    """
+    if isinstance(schema, list):
+        return [strict_crd_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict_crd_schema(v) if k in ("properties", "items", "additionalProperties", "anyOf", "allOf",
+                                           "oneOf", "not") else v for k, v in schema.items()}
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: strict_crd_schema(v) for k, v in schema["properties"].items()}
+        if "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+    if out.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def plan_crd_schemas(objects: list[PlanObject]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``(group, kind, version)`` -> strict schema, from the CustomResourceDefinitions the plan installs."""
+    out = {}
+    for po in objects:
+        if po.kind != "CustomResourceDefinition":
+            continue
+        spec = po.obj.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind")
+        for v in spec.get("versions") or []:
+            schema = (v.get("schema") or {}).get("openAPIV3Schema")
+            if kind and schema:
+                out[(spec.get("group", ""), kind, v.get("name", ""))] = strict_crd_schema(schema)
+    return out
+
+
+@cache
+def _plan_crd_validator(key: tuple[str, str, str], schema_json: str):
+    return jsonschema.Draft4Validator(json.loads(schema_json))
+
+
+def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VERSION,
+                    plan_crds: dict[tuple[str, str, str], dict[str, Any]] | None = None) -> tuple[str, list[str]]:
+    """``(rule, problems)`` for one object: rule ``k8s-schema`` or ``crd-schema``.
+
+    A custom resource is validated against the vendored schema of its CRD, or, where none is vendored, against
+    the CRD that the plan itself installs (``plan_crds``: a chart's own CRDs, e.g. kube-prometheus-stack's).
+    """
     if not po.kind or not po.api_version:
         return "k8s-schema", ["apiVersion and kind are required"]
     builtin = builtin_validator(po.kind, po.api_version, version) if _may_be_builtin(po.api_version) else None
@@ -101,6 +150,10 @@ def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VER
         return "k8s-schema", _errors(builtin, po.obj)
     path = crd_schema_path(crd_dir, po.api_version, po.kind)
     validator = crd_validator(path)
+    group, _, crd_version = po.api_version.rpartition("/")
+    if validator is None and plan_crds and (group, po.kind, crd_version) in plan_crds:
+        key = (group, po.kind, crd_version)
+        validator = _plan_crd_validator(key, json.dumps(plan_crds[key], sort_keys=True))
     if validator is None:
         return "crd-schema", [f"no schema for {po.api_version} {po.kind}: {path} does not exist (a custom resource "
                               f"without its CRD schema cannot be checked, so it fails)"]
@@ -116,8 +169,9 @@ def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VER
 def run(plan: Plan, version: str = KUBERNETES_VERSION) -> CheckResult:
     failures: list[Failure] = []
     builtin = custom = 0
+    plan_crds = plan_crd_schemas(plan.objects)
     for po in plan.objects:
-        rule, problems = validate_object(po, plan.crd_dir, version)
+        rule, problems = validate_object(po, plan.crd_dir, version, plan_crds)
         if rule == "crd-schema":
             custom += 1
         else:
@@ -128,6 +182,6 @@ def run(plan: Plan, version: str = KUBERNETES_VERSION) -> CheckResult:
         schema = f"Kubernetes {version} (strict)" if rule == "k8s-schema" else "its CRD schema"
         for p in shown:
             failures.append(Failure(plan.rel(po.path), rule, f"{po.ref()} does not validate against {schema}: {p}"))
-    return CheckResult(NAME, len(plan.objects), "objects", failures,
+    return CheckResult(NAME, len(plan.objects), "objects", failures, origins=plan.origins,
                        detail=f"{builtin} against Kubernetes {version} strict, {custom} custom resources against "
                               f"CRD schemas")

@@ -1,0 +1,124 @@
+"""What the operators make from our custom resources (``urbanstack/cluster_model.py``), read from the real plan
+and from small CRs, against what the operators' code at our pinned versions does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from urbanstack import cluster_model as cm
+
+
+def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
+    return {f.name: yaml.safe_load(f.read_text(encoding="utf-8"))
+            for f in sorted((plan_dir / stack / folder).glob("*.yaml"))}
+
+
+def test_a_municipality_database_gets_instance_pods_with_the_barman_sidecar_and_its_inherited_cost_labels(
+        real_plan_dir):
+    objs = objects_of(real_plan_dir, "verl", "operator-cluster")
+    pod = objs["pod-verl-postgis-1.yaml"]
+    assert pod["metadata"]["labels"]["cnpg.io/instanceRole"] == "primary"
+    assert pod["metadata"]["labels"]["urban-stack/tenant"] == "verl"
+    init = {c["name"]: c for c in pod["spec"]["initContainers"]}
+    sidecar = init["plugin-barman-cloud"]
+    assert sidecar["restartPolicy"] == "Always"
+    # the image the plugin chart's ConfigMap gives the plugin (SIDECAR_IMAGE), not a guess
+    assert sidecar["image"] == "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.10.0"
+    assert init["bootstrap-controller"]["image"] == "ghcr.io/cloudnative-pg/cloudnative-pg:1.27.1"
+    assert pod["spec"]["securityContext"]["runAsUser"] == 26
+    assert objs["pod-verl-postgis-2.yaml"]["metadata"]["labels"]["cnpg.io/instanceRole"] == "replica"
+    assert {n for n in objs if n.startswith("service-")} == {"service-verl-postgis-rw.yaml",
+                                                            "service-verl-postgis-ro.yaml",
+                                                            "service-verl-postgis-r.yaml"}
+    assert objs["service-verl-postgis-rw.yaml"]["spec"]["selector"] == {"cnpg.io/cluster": "postgis",
+                                                                        "cnpg.io/instanceRole": "primary"}
+
+
+def test_a_cluster_without_the_plugin_has_no_sidecar_and_disabled_default_services_are_not_made():
+    cluster = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+               "metadata": {"name": "db", "namespace": "x", "labels": {"team": "a", "other": "b"}},
+               "spec": {"instances": 1, "imageName": "img:1", "inheritedMetadata": {"labels": {"fixed": "1"}},
+                        "managed": {"services": {"disabledDefaultServices": ["ro", "r"]}}}}
+    [pod] = cm.cnpg_instance_pods(cluster, "op:1", ["team"], "sidecar:1")
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["bootstrap-controller"]
+    assert {"fixed": "1", "team": "a"}.items() <= pod["metadata"]["labels"].items()
+    assert "other" not in pod["metadata"]["labels"]
+    assert [s["metadata"]["name"] for s in cm.cnpg_services(cluster, ["team"])] == ["db-rw"]
+
+
+def test_keycloak_pods_come_from_the_pod_template_and_the_operator_adds_no_security_context(real_plan_dir):
+    objs = objects_of(real_plan_dir, "shared", "operator-keycloak")
+    sts = objs["statefulset-urban-identity-keycloak.yaml"]
+    template = sts["spec"]["template"]
+    assert template["metadata"]["labels"]["urban-stack/module"] == "identity"
+    assert template["metadata"]["labels"]["app.kubernetes.io/component"] == "server"
+    assert sts["spec"]["serviceName"] == "keycloak-discovery"
+    [container] = template["spec"]["containers"]
+    assert [p["containerPort"] for p in container["ports"]] == [8443, 8080, 9000]
+    cr = yaml.safe_load((real_plan_dir / "shared" / "keycloak-urban-identity-keycloak.yaml").read_text())
+    template_sc = (cr["spec"]["unsupported"]["podTemplate"].get("spec") or {}).get("securityContext")
+    assert template["spec"].get("securityContext") == template_sc
+    discovery = objs["service-urban-identity-keycloak-discovery.yaml"]
+    assert discovery["spec"]["clusterIP"] == "None" and discovery["spec"]["ports"][0]["port"] == 7800
+
+
+def test_keycloak_service_ports_follow_http_and_tls_settings():
+    cr = {"metadata": {"name": "kc", "namespace": "id"},
+          "spec": {"http": {"tlsSecret": "tls", "labels": {"a": "b"}}}}
+    service, _ = cm.keycloak_services(cr)
+    assert [p["name"] for p in service["spec"]["ports"]] == ["https", "management"]
+    assert service["metadata"]["labels"]["a"] == "b"
+
+
+def test_the_gateway_gets_an_envoy_deployment_and_service_in_envoy_gateways_namespace(real_plan_dir):
+    objs = objects_of(real_plan_dir, "shared", "operator-gateway")
+    name = cm.envoy_resource_name("urban-gateway", "urban-gateway")
+    deploy = objs[f"deployment-urban-gateway-{name}.yaml"]
+    service = objs[f"service-urban-gateway-{name}.yaml"]
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        ("http-80", 80, 10080), ("https-443", 443, 10443)]
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["urban-stack/module"] == "gateway"  # from the EnvoyProxy's pod labels
+    assert pod_labels["gateway.envoyproxy.io/owning-gateway-name"] == "urban-gateway"
+    envoy, shutdown = deploy["spec"]["template"]["spec"]["containers"]
+    assert envoy["securityContext"] == shutdown["securityContext"]  # the EnvoyProxy's container context, both
+
+
+def test_envoy_resource_names_are_hashed_like_envoy_gateway():
+    # internal/utils/misc.go GetHashedName: name, '-', first 8 hex of sha256("<ns>/<name>")
+    assert cm.envoy_resource_name("ns", "gw").startswith("envoy-ns-gw-")
+    long = cm.envoy_resource_name("n" * 30, "g" * 30)
+    assert len(long) == len("envoy-") + 48 + 9
+
+
+def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its_namespace(real_plan_dir):
+    cert = yaml.safe_load((real_plan_dir / "verl" / "certificate-verl-verl-tls.yaml").read_text())
+    objs = list(objects_of(real_plan_dir, "verl", "operator-certificate").values())
+    names = cert["spec"]["dnsNames"]
+    pods = [o for o in objs if o["kind"] == "Pod"]
+    assert len(pods) == len(names) == len([o for o in objs if o["kind"] == "HTTPRoute"])
+    assert all(o["metadata"]["namespace"] == "verl" for o in objs)
+    pod = pods[0]
+    assert pod["metadata"]["labels"]["acme.cert-manager.io/http01-solver"] == "true"
+    assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/jetstack/cert-manager-acmesolver:v1.19.1"
+    route = next(o for o in objs if o["kind"] == "HTTPRoute")
+    assert route["spec"]["parentRefs"][0]["sectionName"] == "http"
+
+
+def test_a_certificate_from_a_ca_issuer_makes_no_solver():
+    issuer = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "ca"},
+              "spec": {"ca": {"secretName": "root"}}}
+    cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c", "namespace": "x"},
+            "spec": {"dnsNames": ["a.example"], "issuerRef": {"kind": "ClusterIssuer", "name": "ca"}}}
+    assert cm.expand([cert], [issuer, cert]) == {}
+
+
+def test_a_bucket_claim_gets_an_unlabelled_secret_and_config_map_of_its_name(real_plan_dir):
+    objs = objects_of(real_plan_dir, "verl", "operator-objectbucketclaim")
+    assert set(objs) == {"secret-verl-verl-bucket.yaml", "configmap-verl-verl-bucket.yaml"}
+    assert all("labels" not in o["metadata"] for o in objs.values())
+    assert all(o["metadata"]["finalizers"] == ["objectbucket.io/finalizer"] for o in objs.values())

@@ -1,0 +1,167 @@
+"""The plan shows what the Helm charts and the Keycloak operator's release manifests install, rendered offline
+by Helm's own engine from the vendored copies, with exactly the inputs the program passes to ``helm.v4.Chart``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import versions
+from components.versions import CHARTS, MANIFESTS
+from urbanstack import render
+from urbanstack.checks.base import load_plan, origin_of_folder
+from urbanstack.plan import read_objects
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chart_resource(plan, release):
+    [res] = [r for r in plan.resources if r.type == render.CHART_TYPE and r.name == release]
+    return res
+
+
+def objects_of(plan_dir: Path, stack: str, folder: str) -> list[dict]:
+    return [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))]
+
+
+def find(objs, kind, name):
+    [obj] = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    return obj
+
+
+# -- vendored copies ------------------------------------------------------------------------------------------------
+
+def test_every_pinned_chart_and_the_keycloak_operator_release_have_a_vendored_copy():
+    assert render.missing_copies() == []
+
+
+def test_a_chart_version_bump_without_a_copy_fails_with_how_to_refresh_it(monkeypatch):
+    bumped = dict(CHARTS, **{"cert-manager": replace(CHARTS["cert-manager"], version="v1.20.0")})
+    monkeypatch.setattr(render, "CHARTS", bumped)
+    [problem] = render.missing_copies()
+    assert "cert-manager" in problem and "v1.20.0" in problem
+    assert "vendor/charts/cert-manager-v1.20.0/ does not exist" in problem
+    assert "Refresh the copy" in problem and "PROVENANCE.md" in problem
+
+
+def test_a_keycloak_operator_bump_without_a_copy_that_stands_for_it_fails(monkeypatch):
+    bumped = {"keycloak-operator": replace(MANIFESTS["keycloak-operator"], version="26.5.0")}
+    monkeypatch.setattr(render, "MANIFESTS", bumped)
+    [problem] = render.missing_copies()
+    assert "keycloak-operator 26.5.0" in problem and "release.yaml" in problem
+
+
+def test_the_keycloak_operator_copy_is_the_upstream_file_its_provenance_names():
+    folder = render.manifests_folder(MANIFESTS["keycloak-operator"].version)
+    release = yaml.safe_load((folder / "release.yaml").read_text(encoding="utf-8"))
+    assert release["pinned"] == MANIFESTS["keycloak-operator"].version
+    digest = hashlib.sha256((folder / "kubernetes.yml").read_bytes()).hexdigest()
+    provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert digest in provenance and release["upstream_commit"] in provenance
+    assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_docs_versions_says_how_to_refresh_a_chart_copy():
+    from urbanstack.docs import versions_doc
+
+    assert render.REFRESH_CHART in versions_doc()
+    assert render.REFRESH_MANIFESTS in versions_doc()
+
+
+# -- rendering as helm.v4.Chart does --------------------------------------------------------------------------------
+
+def test_charts_are_rendered_with_the_values_release_and_namespace_the_program_passes(real_plan_dir):
+    cnpg = objects_of(real_plan_dir, "shared", "chart-cloudnative-pg")
+    deploy = find(cnpg, "Deployment", "cloudnative-pg")
+    assert deploy["metadata"]["namespace"] == "urban-operators"
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "urban-platform-critical"  # components/shared/operators.py cnpg_values
+    config = find(cnpg, "ConfigMap", "cnpg-controller-manager-config")
+    assert config["data"]["INHERITED_LABELS"] == "urban-stack/tenant,urban-stack/module,urban-stack/cost-center," \
+                                                 "urban-stack/cost-share"
+
+
+def test_hook_objects_are_left_out_as_helm_v4_chart_leaves_them_and_listed(real_plan_dir):
+    objs = objects_of(real_plan_dir, "shared", "chart-envoy-gateway")
+    assert not [o for o in objs if "helm.sh/hook" in (o["metadata"].get("annotations") or {})]
+    assert not [o for o in objs if o["kind"] == "Job"]
+    listed = json.loads((real_plan_dir / "shared" / "chart-envoy-gateway" / "render.json").read_text())
+    assert any(h.startswith("Job envoy-gateway-gateway-helm-certgen") for h in listed["skippedHooks"])
+
+
+def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack):
+    plan = plan_stack("shared")
+    res = chart_resource(plan, "envoy-gateway")
+    kinds = [o["kind"] for o in render.render_chart(res, plan.transforms).objects]
+    assert kinds.count("CustomResourceDefinition") == 19
+    skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
+    assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
+
+
+def test_namespaced_chart_objects_without_a_namespace_land_in_the_release_namespace(plan_stack):
+    plan = plan_stack("shared")
+    rendered = render.render_chart(chart_resource(plan, "rook-ceph"), plan.transforms)
+    for obj in rendered.objects:
+        ns = obj["metadata"].get("namespace")
+        if obj["kind"] in render.CLUSTER_SCOPED_KINDS:
+            assert ns is None, obj["metadata"]["name"]
+        else:
+            assert ns, f"{obj['kind']} {obj['metadata']['name']} has no namespace"
+
+
+def test_the_stacks_label_transform_labels_chart_children_with_the_charts_component_as_module(real_plan_dir):
+    for folder, module in (("chart-cert-manager", "operators"), ("chart-kube-prometheus-stack", "monitoring")):
+        for obj in objects_of(real_plan_dir, "shared", folder):
+            labels = obj["metadata"].get("labels") or {}
+            assert labels.get("urban-stack/module") == module, f"{folder} {obj['kind']} {obj['metadata']['name']}"
+            assert labels.get("urban-stack/tenant") == "shared"
+
+
+def test_an_unpinned_chart_is_refused(plan_stack):
+    plan = plan_stack("shared")
+    res = chart_resource(plan, "opencost")
+    with pytest.raises(RuntimeError, match=r"not pinned in components/versions\.py"):
+        render.render_chart(replace(res, inputs={**res.inputs, "version": "9.9.9"}), plan.transforms)
+
+
+# -- the Keycloak operator's own objects -----------------------------------------------------------------------------
+
+def test_keycloak_operator_objects_are_placed_in_urban_identity_at_the_pinned_release(real_plan_dir):
+    objs = objects_of(real_plan_dir, "shared", "manifests-keycloak-operator")
+    assert sorted({o["kind"] for o in objs}) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role",
+                                                 "RoleBinding", "Service", "ServiceAccount"]
+    deploy = find(objs, "Deployment", "keycloak-operator")
+    assert deploy["metadata"]["namespace"] == "urban-identity"
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    pinned = versions.MANIFESTS["keycloak-operator"].version
+    assert container["image"] == f"quay.io/keycloak/keycloak-operator:{pinned}"
+    assert {"name": "RELATED_IMAGE_KEYCLOAK", "value": f"quay.io/keycloak/keycloak:{pinned}"} in container["env"]
+    binding = find(objs, "ClusterRoleBinding", "keycloak-operator-clusterrole-binding")
+    assert binding["subjects"][0]["namespace"] == "urban-identity"
+    assert deploy["spec"]["template"]["metadata"]["labels"]["urban-stack/module"] == "operators"
+
+
+# -- where objects come from ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("folder", "origin"), [("verl", "ours"), ("chart-opencost", "chart"),
+                                                 ("manifests-keycloak-operator", "chart"),
+                                                 ("operator-cluster", "operator")])
+def test_the_origin_of_an_object_follows_its_folder(folder, origin):
+    assert origin_of_folder(folder) == origin
+
+
+def test_reading_the_plan_includes_chart_and_operator_folders_and_every_check_counts_them(real_plan_dir):
+    files = {p.parent.name for p, _ in read_objects(real_plan_dir)["shared"]}
+    assert {"shared", "chart-cert-manager", "manifests-keycloak-operator", "operator-keycloak"} <= files
+    plan = load_plan(real_plan_dir)
+    assert all(plan.origins[o] > 0 for o in ("ours", "chart", "operator"))
+    from urbanstack.checks import schemas
+
+    figure = schemas.run(plan).figure()
+    assert (f"[ours {plan.origins['ours']}, chart {plan.origins['chart']}, operator {plan.origins['operator']} "
+            "objects]") in figure

@@ -1,0 +1,621 @@
+"""What the operators make from this project's custom resources, as far as admission, network and cost labels go.
+
+A custom resource in the plan is only half of what runs: the operator turns it into pods, Services and Secrets
+that the Kubernetes admission, the NetworkPolicies and the cost report see. Each function below builds those
+objects from the CR the way the operator's code at our pinned version does (its docstring names the upstream file
+and release it follows). What is modelled: names, namespaces, labels and the annotations the operator really sets,
+pod and container security contexts, ports, service accounts, volumes of the pod, Service selectors and ports,
+the labels an operator copies from the CR. What is not: owner references (they need the CR's uid, which only the
+API server assigns), status, environment variables other than those that change a port, and values only a live
+cluster knows (an ACME challenge token, generated name suffixes): where the operator uses such a value the model
+uses a stand-in and says so.
+
+:func:`expand` maps every CR of one stack to ``{"operator-<kind>": [objects]}``; ``context`` holds the objects of
+the other stacks (``shared``'s ClusterIssuer, GatewayClass, StorageClass and chart objects for a municipality).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def _md(obj: Obj) -> Obj:
+    md = obj.get("metadata")
+    return md if isinstance(md, dict) else {}
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    return dict(_md(obj).get("labels") or {})
+
+
+def _find(objs: Iterable[Obj], kind: str, name: str | None = None, namespace: str | None = None,
+          api_group: str | None = None) -> list[Obj]:
+    out = []
+    for o in objs:
+        if o.get("kind") != kind:
+            continue
+        if api_group is not None and not str(o.get("apiVersion", "")).startswith(api_group + "/"):
+            continue
+        if name is not None and _md(o).get("name") != name:
+            continue
+        if namespace is not None and _md(o).get("namespace") != namespace:
+            continue
+        out.append(o)
+    return out
+
+
+def _container_env(obj: Obj, container: str, env: str) -> str | None:
+    for c in (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+        if c.get("name") == container:
+            for e in c.get("env") or []:
+                if e.get("name") == env and "value" in e:
+                    return str(e["value"])
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Keycloak operator 26.4 (keycloak/keycloak, operator/src/main/java/org/keycloak/operator/...)
+# --------------------------------------------------------------------------------------------------------------
+
+KEYCLOAK_DEFAULT_LABELS = {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}
+"""``Constants.DEFAULT_LABELS_AS_STRING`` (``app=keycloak,app.kubernetes.io/managed-by=keycloak-operator``)."""
+KEYCLOAK_HTTP_PORT, KEYCLOAK_HTTPS_PORT, KEYCLOAK_MANAGEMENT_PORT, KEYCLOAK_DISCOVERY_PORT = 8080, 8443, 9000, 7800
+
+
+def keycloak_instance_labels(cr: Obj) -> dict[str, str]:
+    """``Utils.allInstanceLabels``: the default labels plus ``app.kubernetes.io/instance: <name>``."""
+    return {**KEYCLOAK_DEFAULT_LABELS, "app.kubernetes.io/instance": _md(cr)["name"]}
+
+
+def keycloak_statefulset(cr: Obj) -> Obj:
+    """The StatefulSet of a ``Keycloak`` CR.
+
+    Follows ``KeycloakDeploymentDependentResource.createBaseDeployment`` of the Keycloak operator 26.4 line
+    (keycloak/keycloak ``operator/src/main/java/org/keycloak/operator/controllers/KeycloakDeploymentDependentResource.java``,
+    ports and labels from ``operator/src/main/java/org/keycloak/operator/Constants.java``): the pod template is
+    ``spec.unsupported.podTemplate`` (labels merged with the instance labels and ``app.kubernetes.io/component:
+    server``); the operator adds no securityContext of its own, so the pod runs with whatever the template sets;
+    priority class and affinity from ``spec.scheduling`` unless the template sets them; two default topology spread
+    constraints; container ``keycloak`` (first container of the template) with the CR's image, arguments
+    ``-Djgroups.bind.address=$(POD_IP) --verbose start`` plus ``--optimized`` when ``spec.image`` is set and
+    ``spec.startOptimized`` is not false; ports https 8443, http 8080, management 9000; probes on the management
+    port (``health-enabled``); resources from ``spec.resources``. The StatefulSet's own labels and selector are
+    the instance labels only; its ``serviceName`` is ``<name>-discovery``.
+    """
+    spec = cr.get("spec") or {}
+    name, ns = _md(cr)["name"], _md(cr).get("namespace")
+    instance = keycloak_instance_labels(cr)
+    template = copy.deepcopy(((spec.get("unsupported") or {}).get("podTemplate")) or {})
+    tmd = template.setdefault("metadata", {})
+    tmd["labels"] = {**(tmd.get("labels") or {}), **instance, "app.kubernetes.io/component": "server"}
+    pod = template.setdefault("spec", {})
+    if spec.get("imagePullSecrets"):
+        pod["imagePullSecrets"] = spec["imagePullSecrets"]
+    pod.setdefault("restartPolicy", "Always")
+    pod.setdefault("terminationGracePeriodSeconds", 30)
+    pod.setdefault("dnsPolicy", "ClusterFirst")
+    scheduling = spec.get("scheduling") or {}
+    for key in ("priorityClassName", "affinity", "tolerations", "topologySpreadConstraints"):
+        if key not in pod and scheduling.get(key) is not None:
+            pod[key] = scheduling[key]
+    if not pod.get("topologySpreadConstraints"):
+        selector = {"matchLabels": {**instance, "app.kubernetes.io/component": "server"}}
+        pod["topologySpreadConstraints"] = [
+            {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector}
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
+    containers = pod.setdefault("containers", [])
+    if not containers:
+        containers.append({})
+    kc = containers[0]
+    kc["name"] = "keycloak"
+    kc["image"] = spec.get("image") or "quay.io/keycloak/keycloak"
+    kc.setdefault("imagePullPolicy", "Always")
+    args = list(kc.get("args") or ["--verbose", "start"])
+    if spec.get("startOptimized") is True or (spec.get("startOptimized") is None and spec.get("image")):
+        args.append("--optimized")
+    kc["args"] = ["-Djgroups.bind.address=$(POD_IP)", *args]
+    tls = bool((spec.get("http") or {}).get("tlsSecret"))
+    probe_scheme = "HTTPS" if tls else "HTTP"
+    for probe, path, period, failures in (("readinessProbe", "ready", 10, 3), ("livenessProbe", "live", 10, 3),
+                                          ("startupProbe", "started", 1, 600)):
+        kc.setdefault(probe, {"periodSeconds": period, "failureThreshold": failures, "httpGet": {
+            "scheme": probe_scheme, "port": KEYCLOAK_MANAGEMENT_PORT, "path": f"/health/{path}"}})
+    kc["ports"] = [*(kc.get("ports") or []),
+                   {"name": "https", "containerPort": KEYCLOAK_HTTPS_PORT, "protocol": "TCP"},
+                   {"name": "http", "containerPort": KEYCLOAK_HTTP_PORT, "protocol": "TCP"},
+                   {"name": "management", "containerPort": KEYCLOAK_MANAGEMENT_PORT, "protocol": "TCP"}]
+    if spec.get("resources"):
+        kc["resources"] = spec["resources"]
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": ns, "labels": dict(instance),
+                     "annotations": {"operator.keycloak.org/migrating": "false"}},
+        "spec": {"replicas": spec.get("instances", 1), "selector": {"matchLabels": dict(instance)},
+                 "serviceName": f"{name}-discovery", "template": template},
+    }
+
+
+def keycloak_services(cr: Obj) -> list[Obj]:
+    """The two Services of a ``Keycloak`` CR.
+
+    ``KeycloakServiceDependentResource`` (26.4 line): ``<name>-service`` (or ``spec.http.serviceName``), labels the
+    instance labels plus ``spec.http.labels``, annotations ``spec.http.annotations``; port ``http`` when TLS is not
+    configured or HTTP is enabled, ``https`` when ``spec.http.tlsSecret`` is set, always ``management`` (9000).
+    ``KeycloakDiscoveryServiceDependentResource``: ``<name>-discovery``, headless, ``publishNotReadyAddresses``,
+    port ``tcp`` 7800 (JGroups), labels the instance labels only.
+    """
+    spec = cr.get("spec") or {}
+    http = spec.get("http") or {}
+    name, ns = _md(cr)["name"], _md(cr).get("namespace")
+    instance = keycloak_instance_labels(cr)
+    tls = bool(http.get("tlsSecret"))
+    ports = []
+    if not tls or http.get("httpEnabled"):
+        container = int(http.get("httpPort", KEYCLOAK_HTTP_PORT))
+        ports.append({"port": int(http.get("serviceHttpPort", container)), "targetPort": container, "name": "http",
+                      "protocol": "TCP"})
+    if tls:
+        container = int(http.get("httpsPort", KEYCLOAK_HTTPS_PORT))
+        ports.append({"port": int(http.get("serviceHttpsPort", container)), "targetPort": container,
+                      "name": "https", "protocol": "TCP"})
+    management = int((spec.get("httpManagement") or {}).get("port", KEYCLOAK_MANAGEMENT_PORT))
+    ports.append({"port": management, "name": "management", "protocol": "TCP"})
+    service_md: Obj = {"name": http.get("serviceName") or f"{name}-service", "namespace": ns,
+                       "labels": {**instance, **(http.get("labels") or {})}}
+    if http.get("annotations"):
+        service_md["annotations"] = dict(http["annotations"])
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": service_md,
+         "spec": {"selector": dict(instance), "ports": ports}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": f"{name}-discovery", "namespace": ns, "labels": dict(instance)},
+         "spec": {"ports": [{"name": "tcp", "protocol": "TCP", "port": KEYCLOAK_DISCOVERY_PORT}],
+                  "selector": dict(instance), "clusterIP": "None", "publishNotReadyAddresses": True}},
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CloudNativePG 1.27.1 (cloudnative-pg/cloudnative-pg tag v1.27.1) + Barman Cloud plugin v0.10.0
+# --------------------------------------------------------------------------------------------------------------
+
+CNPG_POSTGRES_UID = 26
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+
+
+def _cnpg_inherited(cluster: Obj, inherited_keys: Iterable[str]) -> dict[str, str]:
+    """``utils.InheritLabels``: ``spec.inheritedMetadata.labels`` plus the CR's labels named in ``INHERITED_LABELS``."""
+    out = dict(((cluster.get("spec") or {}).get("inheritedMetadata") or {}).get("labels") or {})
+    for key, value in _labels(cluster).items():
+        if key in inherited_keys:
+            out[key] = value
+    return out
+
+
+def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterable[str],
+                       barman_sidecar_image: str | None, sidecar_resources: Obj | None = None) -> list[Obj]:
+    """The instance pods of a CloudNativePG ``Cluster``.
+
+    Follows cloudnative-pg v1.27.1 ``pkg/specs/pods.go`` (``buildInstance``, ``createClusterPodSpec``,
+    ``createPostgresContainers``, ``CreatePodSecurityContext``), ``pkg/specs/containers.go``
+    (``createBootstrapContainer``: the cluster's resources and volume mounts, ``CreateContainerSecurityContext``),
+    ``pkg/specs/volumes.go`` and
+    ``internal/controller/cluster_create.go`` (``InheritLabels`` with the fixed ``inheritedMetadata`` and the
+    operator's ``INHERITED_LABELS``; ``SetInstanceRole``): pods ``<cluster>-1..N`` with labels ``cnpg.io/cluster``,
+    ``cnpg.io/instanceName``, ``cnpg.io/podRole: instance``, ``role``/``cnpg.io/instanceRole`` (the first is
+    modelled as primary), service account ``<cluster>``, pod security context runAsNonRoot/UID 26/GID 26/fsGroup 26/
+    RuntimeDefault, init container ``bootstrap-controller`` (the operator image) and container ``postgres``
+    (ports postgresql 5432, metrics 9187, status 8000), both restricted. A cluster that names the Barman Cloud plugin
+    with a ``barmanObjectName`` gets the plugin's sidecar as a restartable init container ``plugin-barman-cloud``
+    (cloudnative-pg/plugin-barman-cloud v0.10.0 ``internal/cnpgi/operator/lifecycle.go``, ``reconcilePodSpec`` and
+    ``InjectPluginVolumePodSpec``: fixed restricted security context, ``restartPolicy: Always``, the image from
+    the plugin's ``SIDECAR_IMAGE``, resources from the ObjectStore's ``instanceSidecarConfiguration.resources``
+    (``sidecar_resources``; none when it sets none), an emptyDir ``plugins`` volume).
+    """
+    spec = cluster.get("spec") or {}
+    name, ns = _md(cluster)["name"], _md(cluster).get("namespace")
+    inherited = _cnpg_inherited(cluster, inherited_keys)
+    seccomp = spec.get("seccompProfile") or {"type": "RuntimeDefault"}
+    restricted = {"capabilities": {"drop": ["ALL"]}, "privileged": False, "runAsNonRoot": True,
+                  "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "seccompProfile": seccomp}
+    pull = spec.get("imagePullPolicy", "IfNotPresent")
+    barman = next((p for p in spec.get("plugins") or [] if p.get("name") == BARMAN_PLUGIN
+                   and (p.get("parameters") or {}).get("barmanObjectName")), None)
+    pods = []
+    for serial in range(1, int(spec.get("instances", 1)) + 1):
+        pod_name = f"{name}-{serial}"
+        role = "primary" if serial == 1 else "replica"
+        volumes: list[Obj] = [
+            {"name": "pgdata", "persistentVolumeClaim": {"claimName": pod_name}},
+            {"name": "scratch-data", "emptyDir": {}},
+            {"name": "shm", "emptyDir": {"medium": "Memory"}},
+        ]
+        if spec.get("walStorage"):
+            volumes.append({"name": "pg-wal", "persistentVolumeClaim": {"claimName": f"{pod_name}-wal"}})
+        mounts = [{"name": "pgdata", "mountPath": "/var/lib/postgresql/data"},
+                  {"name": "scratch-data", "mountPath": "/run"}, {"name": "scratch-data", "mountPath": "/controller"},
+                  {"name": "shm", "mountPath": "/dev/shm"}]
+        if spec.get("walStorage"):
+            mounts.append({"name": "pg-wal", "mountPath": "/var/lib/postgresql/wal"})
+        init: list[Obj] = [{"name": "bootstrap-controller", "image": operator_image, "imagePullPolicy": pull,
+                            "command": ["/manager", "bootstrap", "/controller/manager"],
+                            "securityContext": dict(restricted), "volumeMounts": [dict(m) for m in mounts],
+                            **({"resources": spec["resources"]} if spec.get("resources") else {})}]
+        postgres: Obj = {
+            "name": "postgres", "image": spec.get("imageName", ""), "imagePullPolicy": pull,
+            "command": ["/controller/manager", "instance", "run"],
+            # url.go: /startupz, /readyz, /healthz on the status port 8000; pods.go: period 10 s, timeout 5 s
+            **{probe: {"periodSeconds": 10, "timeoutSeconds": 5, "httpGet": {"path": path, "port": 8000}}
+               for probe, path in (("startupProbe", "/startupz"), ("readinessProbe", "/readyz"),
+                                   ("livenessProbe", "/healthz"))},
+            "ports": [{"name": "postgresql", "containerPort": 5432, "protocol": "TCP"},
+                      {"name": "metrics", "containerPort": 9187, "protocol": "TCP"},
+                      {"name": "status", "containerPort": 8000, "protocol": "TCP"}],
+            "securityContext": dict(restricted), "volumeMounts": mounts,
+        }
+        if spec.get("resources"):
+            postgres["resources"] = spec["resources"]
+        if barman and barman_sidecar_image:
+            volumes.append({"name": "plugins", "emptyDir": {}})
+            postgres["volumeMounts"].append({"name": "plugins", "mountPath": "/plugins"})
+            init.append({
+                "name": "plugin-barman-cloud", "image": barman_sidecar_image, "imagePullPolicy": pull,
+                "args": ["instance"], "restartPolicy": "Always",
+                "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "privileged": False,
+                                    "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"},
+                                    "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [m for m in mounts if m["name"] != "shm"] + [{"name": "plugins",
+                                                                              "mountPath": "/plugins"}],
+                **({"resources": sidecar_resources} if sidecar_resources else {}),
+            })
+        pod_spec: Obj = {
+            "hostname": pod_name, "initContainers": init, "containers": [postgres], "volumes": volumes,
+            "serviceAccountName": name,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": CNPG_POSTGRES_UID, "runAsGroup": CNPG_POSTGRES_UID,
+                                "fsGroup": CNPG_POSTGRES_UID, "seccompProfile": seccomp},
+        }
+        if spec.get("priorityClassName"):
+            pod_spec["priorityClassName"] = spec["priorityClassName"]
+        labels = {**inherited, "cnpg.io/cluster": name, "cnpg.io/instanceName": pod_name,
+                  "cnpg.io/podRole": "instance", "role": role, "cnpg.io/instanceRole": role}
+        pods.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": pod_name, "namespace": ns, "labels": labels,
+                                  "annotations": {"cnpg.io/nodeSerial": str(serial)}},
+                     "spec": pod_spec})
+    return pods
+
+
+def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
+    """The Services ``<cluster>-rw``, ``-ro`` and ``-r`` of a CloudNativePG ``Cluster``.
+
+    cloudnative-pg v1.27.1 ``pkg/specs/services.go`` (``CreateClusterReadWriteService`` and siblings: ClusterIP,
+    port ``postgres`` 5432; selectors ``cnpg.io/cluster`` plus ``cnpg.io/instanceRole: primary`` (rw), ``replica``
+    (ro), ``cnpg.io/podRole: instance`` (r)); ``internal/controller/cluster_create.go`` gives each the inherited
+    labels (``SetInheritedDataAndOwnership``). Services listed in ``spec.managed.services.disabledDefaultServices``
+    are not created (``-rw`` cannot be disabled).
+    """
+    spec = cluster.get("spec") or {}
+    name, ns = _md(cluster)["name"], _md(cluster).get("namespace")
+    disabled = set(((spec.get("managed") or {}).get("services") or {}).get("disabledDefaultServices") or [])
+    inherited = _cnpg_inherited(cluster, inherited_keys)
+    selectors = {
+        "rw": {"cnpg.io/cluster": name, "cnpg.io/instanceRole": "primary"},
+        "ro": {"cnpg.io/cluster": name, "cnpg.io/instanceRole": "replica"},
+        "r": {"cnpg.io/cluster": name, "cnpg.io/podRole": "instance"},
+    }
+    out = []
+    for suffix, selector in selectors.items():
+        if suffix in disabled:
+            continue
+        out.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": f"{name}-{suffix}", "namespace": ns, "labels": dict(inherited)},
+                    "spec": {"type": "ClusterIP", "selector": selector,
+                             "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432, "protocol": "TCP"}]}})
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Envoy Gateway v1.5.4 (envoyproxy/gateway tag v1.5.4)
+# --------------------------------------------------------------------------------------------------------------
+
+ENVOY_APP_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
+                    "app.kubernetes.io/managed-by": "envoy-gateway"}
+ENVOY_DEFAULT_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.35.6"
+
+
+def envoy_resource_name(gateway_ns: str, gateway_name: str) -> str:
+    """``ExpectedResourceHashedName(<ns>/<name>)``: ``envoy-<ns>-<name>-<sha256[:8]>`` (``internal/utils/misc.go``)."""
+    ns_name = f"{gateway_ns}/{gateway_name}"
+    digest = hashlib.sha256(ns_name.encode()).hexdigest()
+    resource = ns_name.replace("/", "-")
+    if len(resource) > 48:
+        resource = resource[:48].rstrip("-")
+    return f"envoy-{resource}-{digest[:8]}"
+
+
+def _http_probe(path: str, port: int, period: int, failures: int) -> Obj:
+    return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": period,
+            "successThreshold": 1, "failureThreshold": failures}
+
+
+def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
+    """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
+
+    Follows Envoy Gateway v1.5.4 ``internal/infrastructure/kubernetes/proxy/resource_provider.go`` (``Deployment``,
+    ``Service``, ``getPodLabels``), ``.../proxy/resource.go`` (``expectedProxyContainers``,
+    ``expectedEnvoySecurityContext``: the EnvoyProxy's ``container.securityContext`` replaces the default for both
+    containers), ``internal/infrastructure/kubernetes/resource/resource.go`` (``ExpectedServiceSpec``) and
+    ``internal/gatewayapi/translator.go``/``listener.go`` (owner labels, port names ``<proto>-<port>``, container port
+    = listener port + 10000 below 1024; probes: envoy ``/ready`` on 19003, shutdown-manager ``/healthz`` on 19002,
+    from ``internal/xds/bootstrap/bootstrap.go`` and ``internal/cmd/envoy/shutdown_manager.go``). Objects live in the controller's namespace (no gateway-namespace mode).
+    Deployment and Service labels are the app labels, the owning-gateway labels and the Gateway's
+    ``spec.infrastructure.labels``; only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy, and only
+    the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
+    ``KubernetesPodSpec`` has no such field.
+    """
+    gw_md = _md(gateway)
+    gw_ns, gw_name = gw_md.get("namespace"), gw_md["name"]
+    kube = ((((proxy or {}).get("spec") or {}).get("provider") or {}).get("kubernetes")) or {}
+    deploy_cfg = kube.get("envoyDeployment") or {}
+    pod_cfg = deploy_cfg.get("pod") or {}
+    container_cfg = deploy_cfg.get("container") or {}
+    service_cfg = kube.get("envoyService") or {}
+    infra_labels = dict(((gateway.get("spec") or {}).get("infrastructure") or {}).get("labels") or {})
+    owner = {"gateway.envoyproxy.io/owning-gateway-name": gw_name,
+             "gateway.envoyproxy.io/owning-gateway-namespace": gw_ns}
+    resource_labels = {**ENVOY_APP_LABELS, **infra_labels, **owner}
+    pod_labels = {**infra_labels, **owner, **(pod_cfg.get("labels") or {}), **ENVOY_APP_LABELS}
+    name = envoy_resource_name(gw_ns, gw_name)
+    default_sc = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
+                  "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                  "seccompProfile": {"type": "RuntimeDefault"}}
+    security = container_cfg.get("securityContext") or default_sc
+    ports: list[Obj] = []
+    seen = set()
+    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+        proto, port = str(listener.get("protocol", "HTTP")), int(listener["port"])
+        if (proto, port) in seen:
+            continue
+        seen.add((proto, port))
+        container_port = port + 10000 if port < 1024 else port
+        ports.append({"name": f"{proto.lower()}-{port}", "protocol": "UDP" if proto == "UDP" else "TCP",
+                      "port": port, "targetPort": container_port})
+    pod: Obj = {
+        "automountServiceAccountToken": False, "serviceAccountName": name,
+        "terminationGracePeriodSeconds": 360, "dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
+        "schedulerName": "default-scheduler",
+        "containers": [
+            {"name": "envoy", "image": container_cfg.get("image") or ENVOY_DEFAULT_IMAGE,
+             "imagePullPolicy": "IfNotPresent", "command": ["envoy"], "securityContext": security,
+             "ports": [{"name": "metrics", "containerPort": 19001, "protocol": "TCP"},
+                       {"name": "readiness", "containerPort": 19003, "protocol": "TCP"}],
+             "startupProbe": _http_probe("/ready", 19003, 10, 30),
+             "readinessProbe": _http_probe("/ready", 19003, 5, 1),
+             "livenessProbe": _http_probe("/ready", 19003, 10, 3),
+             "volumeMounts": [{"name": "certs", "mountPath": "/certs", "readOnly": True},
+                              {"name": "sds", "mountPath": "/sds"}],
+             **({"resources": container_cfg["resources"]} if container_cfg.get("resources") else {})},
+            {"name": "shutdown-manager", "image": shutdown_image, "imagePullPolicy": "IfNotPresent",
+             "command": ["envoy-gateway"], "args": ["envoy", "shutdown-manager"], "securityContext": security,
+             # api/v1alpha1 DefaultShutdownManagerContainerResourceRequirements: requests only, no limits
+             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+             "startupProbe": _http_probe("/healthz", 19002, 10, 30),
+             "readinessProbe": _http_probe("/healthz", 19002, 10, 3),
+             "livenessProbe": _http_probe("/healthz", 19002, 10, 3)},
+        ],
+        "volumes": [{"name": "certs", "secret": {"secretName": "envoy", "defaultMode": 420}},
+                    {"name": "sds", "configMap": {"name": name, "defaultMode": 420}}],
+    }
+    for key in ("securityContext", "affinity", "tolerations", "imagePullSecrets", "nodeSelector",
+                "topologySpreadConstraints"):
+        if pod_cfg.get(key) is not None:
+            pod[key] = pod_cfg[key]
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": deploy_cfg.get("name") or name, "namespace": controller_ns, "labels": resource_labels},
+        "spec": {"replicas": deploy_cfg.get("replicas", 1),
+                 "selector": {"matchLabels": {**ENVOY_APP_LABELS, **owner}},
+                 "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+                 "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
+    }
+    service_spec: Obj = {"type": service_cfg.get("type", "LoadBalancer"), "sessionAffinity": "None",
+                         "selector": {**ENVOY_APP_LABELS, **owner}, "ports": ports}
+    if service_spec["type"] == "LoadBalancer":
+        service_spec["externalTrafficPolicy"] = service_cfg.get("externalTrafficPolicy", "Local")
+    service_md: Obj = {"name": service_cfg.get("name") or name, "namespace": controller_ns,
+                       "labels": {**resource_labels, **(service_cfg.get("labels") or {})}}
+    if service_cfg.get("annotations"):
+        service_md["annotations"] = dict(service_cfg["annotations"])
+    return [deployment, {"apiVersion": "v1", "kind": "Service", "metadata": service_md, "spec": service_spec}]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# cert-manager v1.19.1 ACME HTTP-01 solver (cert-manager/cert-manager tag v1.19.1, pkg/issuer/acme/http/)
+# --------------------------------------------------------------------------------------------------------------
+
+ACME_SOLVER_PORT = 8089
+ACME_STAND_IN_TOKEN = "offline-plan-stand-in-token"
+"""The ACME server hands out the challenge token; the model uses this stand-in for the token-derived values."""
+
+
+def acme_solver_labels(dns_name: str, token: str = ACME_STAND_IN_TOKEN) -> dict[str, str]:
+    """``podLabels``: adler32 of domain and token, and ``acme.cert-manager.io/http01-solver: "true"``."""
+    return {"acme.cert-manager.io/http-domain": str(zlib.adler32(dns_name.encode())),
+            "acme.cert-manager.io/http-token": str(zlib.adler32(token.encode())),
+            "acme.cert-manager.io/http01-solver": "true"}
+
+
+def acme_http01_solver(cert: Obj, solver: Obj, solver_image: str) -> list[Obj]:
+    """Solver Pod, Service and HTTPRoute per DNS name of a Certificate issued by ACME HTTP-01 (gatewayHTTPRoute).
+
+    Follows cert-manager v1.19.1 ``pkg/issuer/acme/http/pod.go`` (``buildDefaultPod``,
+    ``mergePodObjectMetaWithPodTemplate``), ``service.go`` (``buildService``: NodePort unless ``serviceType`` says
+    otherwise) and ``httproute.go`` (``createGatewayHTTPRoute``, ``generateHTTPRouteSpec``), with the controller's
+    defaults of ``internal/apis/config/controller/v1alpha1/defaults.go`` (solver image, 10m/64Mi requests,
+    100m/64Mi limits, runAsNonRoot). Everything lives in the Certificate's namespace (the Challenge's). Real objects
+    get ``generateName: cm-acme-http-solver-``; the model names them ``cm-acme-http-solver-<domain hash>``.
+    """
+    http01 = (solver.get("http01") or {}).get("gatewayHTTPRoute") or {}
+    ns = _md(cert).get("namespace")
+    tmpl = http01.get("podTemplate") or {}
+    out: list[Obj] = []
+    for dns in (cert.get("spec") or {}).get("dnsNames") or []:
+        labels = acme_solver_labels(dns)
+        name = f"cm-acme-http-solver-{labels['acme.cert-manager.io/http-domain']}"
+        pod_labels = {**labels, **((tmpl.get("metadata") or {}).get("labels") or {})}
+        pod_annotations = {"sidecar.istio.io/inject": "false", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true",
+                           **((tmpl.get("metadata") or {}).get("annotations") or {})}
+        pod_spec: Obj = {
+            "automountServiceAccountToken": False, "nodeSelector": {"kubernetes.io/os": "linux"},
+            "restartPolicy": "OnFailure", "enableServiceLinks": False,
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "acmesolver", "image": solver_image, "imagePullPolicy": "IfNotPresent",
+                "args": [f"--listen-port={ACME_SOLVER_PORT}", f"--domain={dns}"],
+                "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+                "ports": [{"name": "http", "containerPort": ACME_SOLVER_PORT}],
+                "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]}},
+            }],
+        }
+        tspec = tmpl.get("spec") or {}
+        for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName", "serviceAccountName"):
+            if tspec.get(key):
+                pod_spec[key] = tspec[key]
+        if tspec.get("securityContext"):
+            pod_spec["securityContext"] = dict(tspec["securityContext"])
+        out.append({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": ns, "labels": pod_labels, "annotations": pod_annotations},
+                    "spec": pod_spec})
+        out.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": name, "namespace": ns, "labels": dict(labels),
+                                 "annotations": {"auth.istio.io/8089": "NONE"}},
+                    "spec": {"type": http01.get("serviceType") or "NodePort", "selector": dict(labels),
+                             "ports": [{"name": "http", "port": ACME_SOLVER_PORT, "targetPort": ACME_SOLVER_PORT}]}})
+        out.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": {"name": name, "namespace": ns, "labels": {**labels, **(http01.get("labels") or {})}},
+                    "spec": {"parentRefs": http01.get("parentRefs") or [], "hostnames": [dns],
+                             "rules": [{"matches": [{"path": {
+                                 "type": "Exact", "value": f"/.well-known/acme-challenge/{ACME_STAND_IN_TOKEN}"}}],
+                                 "backendRefs": [{"group": "", "kind": "Service", "name": name, "namespace": ns,
+                                                  "port": ACME_SOLVER_PORT, "weight": 1}]}]}})
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Rook v1.18.6 ObjectBucketClaim (kube-object-storage/lib-bucket-provisioner, pkg/provisioner/resourcehandlers.go)
+# --------------------------------------------------------------------------------------------------------------
+
+def obc_outputs(obc: Obj) -> list[Obj]:
+    """The Secret and ConfigMap the bucket provisioner library writes for an ``ObjectBucketClaim``.
+
+    kube-object-storage/lib-bucket-provisioner ``pkg/provisioner/resourcehandlers.go`` (``newCredentialsSecret``,
+    ``newBucketConfigMap``; rook v1.18.6's ``go.mod`` pins the library at ``d1a8c34382f1``): both named like the
+    claim, in its namespace, finalizer ``objectbucket.io/finalizer``, owned by the claim, **no labels** (nothing is
+    copied from the claim). Keys: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``; ``BUCKET_NAME``, ``BUCKET_HOST``,
+    ``BUCKET_PORT``, ``BUCKET_SSL``, ``BUCKET_REGION``, ``BUCKET_SUBREGION`` (values only the provisioner knows).
+    """
+    md = {"name": _md(obc)["name"], "namespace": _md(obc).get("namespace"), "finalizers": ["objectbucket.io/finalizer"]}
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": dict(md), "type": "Opaque",
+         "data": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": dict(md),
+         "data": {k: "" for k in ("BUCKET_NAME", "BUCKET_HOST", "BUCKET_PORT", "BUCKET_SSL", "BUCKET_REGION",
+                                  "BUCKET_SUBREGION")}},
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+def _issuer_of(cert: Obj, objs: list[Obj]) -> Obj | None:
+    ref = (cert.get("spec") or {}).get("issuerRef") or {}
+    kind = ref.get("kind") or "Issuer"
+    ns = None if kind == "ClusterIssuer" else _md(cert).get("namespace")
+    found = _find(objs, kind, ref.get("name"), ns, api_group="cert-manager.io")
+    return found[0] if found else None
+
+
+def _solver_for(issuer: Obj, cert: Obj) -> Obj | None:
+    """The ACME solver cert-manager picks for the Certificate's names: the first without a selector, or one whose
+    ``selector.dnsNames`` lists a name (the model does not weigh label selectors)."""
+    solvers = ((issuer.get("spec") or {}).get("acme") or {}).get("solvers") or []
+    names = set((cert.get("spec") or {}).get("dnsNames") or [])
+    for s in solvers:
+        if names & set((s.get("selector") or {}).get("dnsNames") or []):
+            return s
+    return next((s for s in solvers if not s.get("selector")), None)
+
+
+def _chart_config(context: list[Obj], kind: str, labels: dict[str, str]) -> list[Obj]:
+    return [o for o in context if o.get("kind") == kind and all(_labels(o).get(k) == v for k, v in labels.items())]
+
+
+def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]:
+    """Every operator-made object of one stack: ``{"operator-<kind>": [objects]}``.
+
+    ``stack_objects`` are this stack's own objects (the CRs); ``context`` every object of this stack and of ``shared``,
+    chart-rendered ones included (the operators' configuration: the CloudNativePG operator's image and ``INHERITED_LABELS``, the
+    plugin's sidecar image, cert-manager's issuers, Envoy Gateway's namespace and GatewayClass).
+    """
+    out: dict[str, list[Obj]] = {}
+
+    def add(kind: str, objs: list[Obj]) -> None:
+        if objs:
+            out.setdefault(f"operator-{kind.lower()}", []).extend(objs)
+
+    cnpg_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/name": "cloudnative-pg"})
+    cnpg_cm = [o for o in context if o.get("kind") == "ConfigMap" and _md(o).get("name") == "cnpg-controller-manager-config"]
+    inherited_keys = [k.strip() for k in str(((cnpg_cm[0].get("data") or {}) if cnpg_cm else {})
+                                             .get("INHERITED_LABELS", "")).split(",") if k.strip()]
+    operator_image = (_container_env(cnpg_deploy[0], "manager", "OPERATOR_IMAGE_NAME") if cnpg_deploy else None) or ""
+    barman_cm = [o for o in context if o.get("kind") == "ConfigMap" and "SIDECAR_IMAGE" in (o.get("data") or {})]
+    sidecar_image = str(barman_cm[0]["data"]["SIDECAR_IMAGE"]) if barman_cm else None
+    eg_deploy = _chart_config(context, "Deployment", {"control-plane": "envoy-gateway"})
+    eg_ns = _md(eg_deploy[0]).get("namespace") if eg_deploy else None
+    eg_image = (eg_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("image", "")) if eg_deploy else ""
+    cm_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/name": "cert-manager",
+                                                      "app.kubernetes.io/component": "controller"})
+    solver_image = "quay.io/jetstack/cert-manager-acmesolver"
+    if cm_deploy:
+        for arg in cm_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("args") or []:
+            if str(arg).startswith("--acme-http01-solver-image="):
+                solver_image = str(arg).split("=", 1)[1]
+
+    for cr in stack_objects:
+        kind, api = cr.get("kind"), str(cr.get("apiVersion", ""))
+        if kind == "Keycloak" and api.startswith("k8s.keycloak.org/"):
+            add("keycloak", [keycloak_statefulset(cr), *keycloak_services(cr)])
+        elif kind == "Cluster" and api.startswith("postgresql.cnpg.io/"):
+            store_name = next(((p.get("parameters") or {}).get("barmanObjectName")
+                               for p in (cr.get("spec") or {}).get("plugins") or [] if p.get("name") == BARMAN_PLUGIN),
+                              None)
+            stores = _find(context, "ObjectStore", store_name, _md(cr).get("namespace"), "barmancloud.cnpg.io")
+            resources = (((stores[0].get("spec") or {}).get("instanceSidecarConfiguration") or {}).get("resources")
+                         if stores else None)
+            add("cluster", [*cnpg_instance_pods(cr, operator_image, inherited_keys, sidecar_image, resources),
+                            *cnpg_services(cr, inherited_keys)])
+        elif kind == "Gateway" and api.startswith("gateway.networking.k8s.io/") and eg_ns:
+            gw_class = _find(context, "GatewayClass", (cr.get("spec") or {}).get("gatewayClassName"))
+            ref = ((gw_class[0].get("spec") or {}).get("parametersRef") or {}) if gw_class else {}
+            infra_ref = (((cr.get("spec") or {}).get("infrastructure") or {}).get("parametersRef")) or {}
+            proxy = None
+            if infra_ref.get("kind") == "EnvoyProxy":
+                found = _find(context, "EnvoyProxy", infra_ref.get("name"), _md(cr).get("namespace"))
+                proxy = found[0] if found else None
+            elif ref.get("kind") == "EnvoyProxy":
+                found = _find(context, "EnvoyProxy", ref.get("name"), ref.get("namespace"))
+                proxy = found[0] if found else None
+            add("gateway", envoy_infra(cr, proxy, eg_ns, eg_image))
+        elif kind == "Certificate" and api.startswith("cert-manager.io/"):
+            issuer = _issuer_of(cr, context)
+            solver = _solver_for(issuer, cr) if issuer else None
+            if solver and (solver.get("http01") or {}).get("gatewayHTTPRoute") is not None:
+                add("certificate", acme_http01_solver(cr, solver, solver_image))
+        elif kind == "ObjectBucketClaim" and api.startswith("objectbucket.io/"):
+            add("objectbucketclaim", obc_outputs(cr))
+    return out

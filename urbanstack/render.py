@@ -1,0 +1,287 @@
+"""The upstream packages of a stack, rendered offline as the Kubernetes provider would apply them.
+
+A stack installs Helm charts (``helm.v4.Chart``) and the Keycloak operator's release manifests
+(``yaml.v2.ConfigGroup``). Under Pulumi's mocks both register once with no children (``/work/shared/NOTES.md``),
+so the plan would not show a single object of theirs. This module renders them from the vendored copies
+(``vendor/charts/<chart>-<version>/``, ``vendor/keycloak-operator-<version>/``) with exactly the inputs the program
+registered (release name, namespace, values: read from the recorded ``helm.v4.Chart`` resource), and applies what
+the provider and the engine do to a chart's children:
+
+* **Helm's template engine** itself: ``helm-python-sdk`` 0.2.2 bundles Helm v4 as a library (offline; ``lookup``
+  returns nothing). ``NOTES.txt`` and empty documents are skipped; manifests are split as Helm splits them.
+* **CRDs** of the chart's ``crds/`` folders are included unless the chart sets ``skipCrds``, as Helm's
+  ``IncludeCRDs`` does (pulumi-kubernetes ``provider/pkg/provider/helm/v4/chart.go``: ``cmd.IncludeCRDs =
+  !chartArgs.SkipCrds``).
+* **Hooks** (``helm.sh/hook`` annotation) are left out: the same file sets ``cmd.DisableHooks = true`` and
+  registers only ``release.Manifest``, which holds no hooks; pulumi-kubernetes 4.34.2's ``Chart`` docs say "By
+  default, Helm hook resources are omitted" (``includeHooks`` only works in render-to-directory mode). The
+  renderer reports the hooks it left out, because a chart that relies on one (e.g. a certificate generator) then
+  misses it on a real cluster too.
+* **Default namespace**: ``provideryamlv2.Normalize`` puts namespaced objects without a namespace into the chart's
+  namespace.
+* **Transforms**: the chart's children are registered with the chart as parent, so the stack's resource
+  transforms (the cost labels, ``components/labels.py``) run on them with the chart's URN as parent URN, and so do
+  transforms given to the chart component itself (the ConfigGroup's ``keycloak_operator_transform``), first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.versions import CHARTS, MANIFESTS, Chart
+from urbanstack.offline import RecordedResource, StackPlan, apply_transforms
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = ROOT / "vendor"
+CHARTS_DIR = VENDOR / "charts"
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
+CONFIG_GROUP_TYPE = "kubernetes:yaml/v2:ConfigGroup"
+HOOK_ANNOTATION = "helm.sh/hook"
+
+REFRESH_CHART = (
+    "Refresh the copy: unpack the published chart package of that version into vendor/charts/<chart>-<version>/ "
+    "(`helm pull <chart> --repo <repository> --version <version> --untar`, or rebuild it from the upstream tag as "
+    "vendor/charts/PROVENANCE.md describes), add its LICENSE, add a row to vendor/charts/PROVENANCE.md, run "
+    "`python3 vendor/charts/render_check.py`, and delete the old version's folder."
+)
+"""How to refresh a chart copy after a version bump (the test message and docs/versions.md say it)."""
+
+REFRESH_MANIFESTS = (
+    "Refresh the copy: put kubernetes/kubernetes.yml of keycloak/keycloak-k8s-resources at the pinned tag into "
+    "vendor/keycloak-operator-<version>/, set pinned/upstream_release/upstream_commit in its release.yaml and "
+    "update its PROVENANCE.md."
+)
+
+# Kinds the API server serves cluster-scoped (built-in), plus those of the CRDs a stack installs (added per render).
+CLUSTER_SCOPED_KINDS = frozenset({
+    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding", "APIService", "CSIDriver", "CSINode", "VolumeAttachment", "IngressClass",
+    "RuntimeClass", "PodSecurityPolicy", "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration",
+    "VolumeAttributesClass", "DeviceClass", "ClusterTrustBundle",
+})
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """SafeLoader (libyaml's when present: the CRDs are large) without YAML 1.1's ``=`` (value) tag: Kubernetes
+    reads a bare ``=`` as a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")  # Helm's releaseutil.SplitManifests
+
+
+def documents(text: str) -> Iterator[dict[str, Any]]:
+    """The non-empty YAML documents of a manifest stream, split the way Helm splits them."""
+    for part in _SEPARATOR.split(text):
+        if part.strip():
+            doc = yaml.load(part, Loader=_Loader)
+            if isinstance(doc, dict) and doc:
+                if doc.get("kind") == "List" or (str(doc.get("kind", "")).endswith("List") and "items" in doc):
+                    yield from (i for i in doc.get("items") or [] if isinstance(i, dict))
+                else:
+                    yield doc
+
+
+def chart_folder(chart: Chart) -> Path:
+    """``vendor/charts/<chart>-<version>`` for a pinned chart (``oci://…/gateway-helm`` -> ``gateway-helm``)."""
+    return CHARTS_DIR / f"{chart.chart.rstrip('/').rsplit('/', 1)[-1]}-{chart.version}"
+
+
+def manifests_folder(version: str) -> Path:
+    return VENDOR / f"keycloak-operator-{version}"
+
+
+def missing_copies() -> list[str]:
+    """One message per version pinned in ``components/versions.py`` that has no vendored copy."""
+    problems = []
+    for key, chart in CHARTS.items():
+        folder = chart_folder(chart)
+        if not (folder / "Chart.yaml").is_file():
+            problems.append(f"components/versions.py pins chart {key!r} {chart.version}, but "
+                            f"{folder.relative_to(ROOT)}/ does not exist. {REFRESH_CHART}")
+    pinned = MANIFESTS["keycloak-operator"].version
+    release = manifests_release(pinned)
+    if release is None:
+        problems.append(f"components/versions.py pins keycloak-operator {pinned}, but no vendored copy stands for "
+                        f"it ({manifests_folder(pinned).relative_to(ROOT)}/release.yaml). {REFRESH_MANIFESTS}")
+    return problems
+
+
+def manifests_release(version: str) -> dict[str, Any] | None:
+    """``release.yaml`` of the Keycloak operator copy for ``version``, if one stands for exactly that release."""
+    path = manifests_folder(version) / "release.yaml"
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return data if str(data.get("pinned")) == version else None
+
+
+@dataclass
+class Rendered:
+    """The objects one upstream package puts into a stack, and the hook objects that are never applied."""
+
+    folder: str
+    source: str
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    skipped_hooks: list[str] = field(default_factory=list)
+
+
+def _clean(value: Any) -> Any:
+    """Mocks deliver every number as float; Helm's values need the integers back."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def type_token(obj: dict[str, Any]) -> str:
+    """The Pulumi type of a Kubernetes object: ``apps/v1`` Deployment -> ``kubernetes:apps/v1:Deployment``."""
+    api = str(obj.get("apiVersion", ""))
+    group_version = api if "/" in api else f"core/{api}"
+    return f"kubernetes:{group_version}:{obj.get('kind', '')}"
+
+
+def _cluster_scoped(objs: list[dict[str, Any]]) -> set[str]:
+    kinds = set(CLUSTER_SCOPED_KINDS)
+    for obj in objs:
+        if obj.get("kind") == "CustomResourceDefinition" and (obj.get("spec") or {}).get("scope") == "Cluster":
+            kinds.add(str(((obj.get("spec") or {}).get("names") or {}).get("kind", "")))
+    return kinds
+
+
+def normalize(objs: list[dict[str, Any]], namespace: str, cluster_kinds: set[str]) -> list[dict[str, Any]]:
+    """Default namespace for namespaced objects without one (``provideryamlv2.Normalize``)."""
+    for obj in objs:
+        if obj.get("kind") in cluster_kinds:
+            continue
+        md = obj.setdefault("metadata", {})
+        if not md.get("namespace"):
+            md["namespace"] = namespace
+    return objs
+
+
+def _children(objs: list[dict[str, Any]], parent: RecordedResource, prefix: str,
+              transforms: list[Callable]) -> list[dict[str, Any]]:
+    out = []
+    for obj in objs:
+        md = obj.get("metadata") or {}
+        name = f"{prefix}:{md.get('namespace') + '/' if md.get('namespace') else ''}{md.get('name', '')}"
+        out.append(apply_transforms(transforms, type_token(obj), name, obj, parent.urn, True))
+    return out
+
+
+def render_chart(resource: RecordedResource, transforms: list[Callable], extra_cluster_kinds: set[str] = frozenset()
+                 ) -> Rendered:
+    """The objects ``helm.v4.Chart`` registers for one recorded chart resource, transforms applied."""
+    from helm_python import Chart as HelmChart
+
+    inputs = _clean(resource.inputs)
+    key = resource.name
+    spec = CHARTS.get(key)
+    if spec is None or spec.version != inputs.get("version"):
+        raise RuntimeError(f"chart {key!r} {inputs.get('version')}: not pinned in components/versions.py")
+    folder = chart_folder(spec)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no vendored copy of chart {key!r} {spec.version}. {REFRESH_CHART}")
+    release = inputs.get("name") or key
+    namespace = inputs.get("namespace") or "default"
+    result = Rendered(folder=f"chart-{release}", source=f"{folder.relative_to(ROOT)} (release {release!r} in "
+                                                         f"namespace {namespace!r})")
+    objs: list[dict[str, Any]] = []
+    with HelmChart.load(folder) as chart:
+        if not inputs.get("skipCrds"):
+            for crd in chart.crds:
+                objs.extend(documents(crd["data"]))
+        rendered = chart.render(values=inputs.get("values") or {}, name=release, namespace=namespace)
+    for path in sorted(rendered):
+        if path.endswith("NOTES.txt"):
+            continue
+        for doc in documents(rendered[path]):
+            if HOOK_ANNOTATION in ((doc.get("metadata") or {}).get("annotations") or {}):
+                md = doc.get("metadata") or {}
+                result.skipped_hooks.append(f"{doc.get('kind')} {md.get('name')} ({path})")
+                continue
+            objs.append(doc)
+    objs = normalize(objs, namespace, _cluster_scoped(objs) | set(extra_cluster_kinds))
+    result.objects = _children(objs, resource, key, transforms)
+    return result
+
+
+_VERSION_KEYS = ("app.kubernetes.io/version",)
+
+
+def _pin_version(obj: Any, found: str, pinned: str) -> Any:
+    """Replace the copy's release in version labels, image tags and ``RELATED_IMAGE_*`` values."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, str) and ((k in _VERSION_KEYS and v == found) or (k in ("image", "value")
+                                       and v.startswith("quay.io/keycloak/") and v.endswith(f":{found}"))):
+                v = v[: -len(found)] + pinned
+            out[k] = _pin_version(v, found, pinned)
+        return out
+    if isinstance(obj, list):
+        return [_pin_version(v, found, pinned) for v in obj]
+    return obj
+
+
+def render_keycloak_operator(resource: RecordedResource, transforms: list[Callable]) -> Rendered:
+    """The Keycloak operator's release manifests as the ConfigGroup applies them.
+
+    The ConfigGroup's own transform (``components.shared.operators.keycloak_operator_transform``: namespace, priority
+    class, restricted container) runs first, then the stack's transforms.
+    """
+    from components.shared.operators import keycloak_operator_transform
+
+    pinned = MANIFESTS["keycloak-operator"].version
+    release = manifests_release(pinned)
+    if release is None:
+        raise FileNotFoundError(f"no vendored Keycloak operator manifests stand for {pinned}. {REFRESH_MANIFESTS}")
+    found = str(release["upstream_release"])
+    text = (manifests_folder(pinned) / "kubernetes.yml").read_text(encoding="utf-8")
+    objs = [_pin_version(d, found, pinned) for d in documents(text)]
+    source = manifests_folder(pinned) / "kubernetes.yml"
+    result = Rendered(folder="manifests-keycloak-operator",
+                      source=f"{source.relative_to(ROOT)} (upstream {found}, version strings set to {pinned})")
+    result.objects = _children(objs, resource, resource.name, [keycloak_operator_transform, *transforms])
+    # Objects the ConfigGroup transform does not place stay without namespace: the provider then uses its default
+    # namespace ("default"); none are left here (the transform covers every namespaced kind of this file).
+    return result
+
+
+_RENDERED: dict[int, tuple[StackPlan, list[Rendered]]] = {}
+
+
+def render_stack(plan: StackPlan) -> list[Rendered]:
+    """Every upstream package the stack installs, rendered (an empty list for stacks that install none).
+
+    Rendered once per plan object (a municipality's operator expansions read ``shared``'s rendered charts).
+    """
+    cached = _RENDERED.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    out = []
+    for res in plan.resources:
+        if res.type == CHART_TYPE:
+            out.append(render_chart(res, plan.transforms))
+        elif res.type == CONFIG_GROUP_TYPE and res.name == "keycloak-operator":
+            out.append(render_keycloak_operator(res, plan.transforms))
+        elif res.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")):
+            raise RuntimeError(f"stack {plan.stack}: {res.type} {res.name!r} has no offline renderer "
+                               "(urbanstack/render.py)")
+    _RENDERED[id(plan)] = (plan, out)
+    return out
