@@ -1,7 +1,7 @@
 """The upstream packages of a stack, rendered offline as the Kubernetes provider would apply them.
 
 A stack installs Helm charts (``helm.v4.Chart``) and the Keycloak operator's release manifests
-(``yaml.v2.ConfigGroup``). Under Pulumi's mocks both register once with no children (``/work/shared/NOTES.md``),
+(``yaml.v2.ConfigGroup``). Under Pulumi's mocks both register once with no children (a fact of the Pulumi SDK mocks),
 so the plan would not show a single object of theirs. This module renders them from the vendored copies
 (``vendor/charts/<chart>-<version>/``, ``vendor/keycloak-operator-<version>/``) with exactly the inputs the program
 registered (release name, namespace, values: read from the recorded ``helm.v4.Chart`` resource), and applies what
