@@ -165,6 +165,10 @@ def label_places(obj: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
             for i, item in enumerate(node):
                 yield from walk(item, f"{path}[{i}]")
 
+    if obj.get("kind") == "CustomResourceDefinition":
+        # Its spec is an OpenAPI schema: properties named "selector" or "labels" there are field definitions.
+        yield from walk({"metadata": obj.get("metadata") or {}}, "")
+        return
     yield from walk(obj, "")
     for path in cost_labels.POD_LABEL_MAP_PATHS.get(str(obj.get("kind", "")), ()):
         node: Any = obj
