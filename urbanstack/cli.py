@@ -257,9 +257,12 @@ def up(
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
     failed = [r for r in results if not r.ok]
+    # Every stack's result, in deployment order (deploy.up never drops one), then the verdict.
     for r in results:
-        out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False)
+        out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False, highlight=False)
     if failed:
+        err.print(f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(r.stack for r in failed)}",
+                  markup=False)
         raise typer.Exit(1)
 
 
