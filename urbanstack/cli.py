@@ -175,12 +175,15 @@ def tenants_offboard(
     export_dir: Annotated[Path, typer.Option(help="Where the export is written.")] = Path("build/offboarding"),
     release: Annotated[bool, typer.Option(help="After backup and export, release protection (irreversible path).")] = False,
     dry_run: Annotated[bool, typer.Option(help="Only print the steps.")] = False,
+    s3_endpoint: Annotated[str | None, typer.Option(
+        help="S3 endpoint reachable from here for the bucket copy (rook-ceph: a port-forward of the RGW).")] = None,
 ) -> None:
-    """Offboard a municipality: final backup, export, then (with --release) release of protection."""
+    """Offboard a municipality: final backup, export of every data store, checksums, then (with --release)
+    lock what stays and release protection."""
     from urbanstack.offboard import OffboardError, run
 
     try:
-        for step in run(slug, export_dir, release=release, dry_run=dry_run):
+        for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint):
             out.print(step, markup=False)
     except OffboardError as exc:
         err.print(str(exc), markup=False)
