@@ -134,6 +134,8 @@ class SharedRefs:
     s3_mode: str
     storage_class: Any
     mode_check: Any = None
+    offsite_backup: Any = None
+    """The operator's off-site backup target (``urbanstack.shared_config.OffsiteBackup``) or ``None``."""
 
 
 @dataclass

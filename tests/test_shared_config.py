@@ -13,6 +13,7 @@ VALID = {
     "operatorName": "Betrieb",
     "operatorCostCenter": "KST-1",
     "adminEmail": "betrieb@example.de",
+    "backup": {"offsite": {"endpoint": "https://s3.offsite.example", "bucket": "offsite-backups"}},
 }
 
 

@@ -6,6 +6,7 @@ stack's Kubernetes provider, composes the components and returns the stack outpu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,8 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
     from urbanstack.shared_config import parse
 
     raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
-    s3_mode = parse(raw).storage.mode
+    cfg = parse(raw)
     ref = pulumi.StackReference(shared_ref)
-    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode), opts=pulumi.ResourceOptions(providers=[provider]))
+    refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode), offsite_backup=cfg.backup.offsite)
+    muni = Municipality(tenant.slug, tenant, refs, opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

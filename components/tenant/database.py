@@ -44,6 +44,27 @@ def _role_comment(role: str, readers: list[str]) -> str:
     return f"owner of database {role}"
 
 
+def backup_store(tenant, bucket, offsite) -> dict:
+    """The ObjectStore spec of the municipality's backups, in this order of precedence:
+
+    1. its own S3 target (``backup.target`` of the tenant file, its own Secret);
+    2. the operator's off-site target (shared config ``backup.offsite``; Secret ``backup-offsite``), outside
+       the platform: required for profile ``production`` with ``rook-ceph`` (``urbanstack/shared_config.py``);
+    3. its bucket on the platform (dev, or storage mode ``external``, whose bucket is outside the cluster).
+    """
+    from urbanstack.shared_config import OFFSITE_SECRET
+
+    retention = f"{tenant.backup.retentionDays}d"
+    target = tenant.backup.target
+    if target is not None:
+        return object_store_spec(f"s3://{target.bucket}/{tenant.slug}/cnpg", str(target.endpoint).rstrip("/"),
+                                 target.credentialsSecret, EXTERNAL_KEYS, retention)
+    if offsite is not None:
+        return object_store_spec(f"s3://{offsite.bucket}/{tenant.slug}/cnpg", str(offsite.endpoint).rstrip("/"),
+                                 OFFSITE_SECRET, EXTERNAL_KEYS, retention)
+    return object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
+
+
 def role_secret_name(role: str) -> str:
     return f"db-{role.replace('_', '-')}"
 
@@ -74,14 +95,7 @@ class Database(pulumi.ComponentResource):
             secrets[role] = role_secret_name(role)
             del secret
 
-        # Backups go to the municipality's own bucket, or to its own S3 target when it has one.
-        target = tenant.backup.target
-        retention = f"{tenant.backup.retentionDays}d"
-        if target is None:
-            store = object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
-        else:
-            store = object_store_spec(f"s3://{target.bucket}/{tenant.slug}/cnpg", str(target.endpoint).rstrip("/"),
-                                      target.credentialsSecret, EXTERNAL_KEYS, retention)
+        store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
         self.object_store = k8s.apiextensions.CustomResource(
             "backup-store", api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
             metadata=kb.meta("backup-store", ns), spec=store,
