@@ -112,8 +112,9 @@ class ModuleComponent(pulumi.ComponentResource):
                     f"{self.ctx.slug}-{pvc}",
                     metadata=kb.meta(pvc, self.ns, self.selector(key)),
                     spec={"resources": {"requests": {"storage": f"{gi}Gi"}}},
-                    opts=kb.child(self, pulumi.ResourceOptions.merge(
-                        self.opts, pulumi.ResourceOptions(depends_on=[statefulset]))),
+                    # Kept like the volume it sizes: deleting a patch would withdraw its field from the claim.
+                    opts=kb.child(self, pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(
+                        depends_on=[statefulset], protect=True, retain_on_delete=True))),
                 )
 
     def service(self, key: str, ports: Mapping[str, int], headless: bool = False):
