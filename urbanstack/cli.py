@@ -190,6 +190,30 @@ def tenants_offboard(
         raise typer.Exit(1) from None
 
 
+@tenants_app.command("restore")
+def tenants_restore(
+    slug: Annotated[str, typer.Argument(help="The municipality whose database is restored.")],
+    to: Annotated[str | None, typer.Option("--to", help="Point in time (ISO 8601; UTC without a zone); "
+                                            "default: the end of the archived WAL.")] = None,
+    source: Annotated[str, typer.Option("--from", help="ObjectStore with the backups.")] = "backup-store",
+    switch_to: Annotated[str | None, typer.Option("--switch", help="Make this recovery cluster's data the "
+                                                   "running cluster's (after checking it).")] = None,
+    work_dir: Annotated[Path, typer.Option(help="Where manifests and dumps are written.")] = Path("build/restore"),
+    dry_run: Annotated[bool, typer.Option(help="Only print the steps and manifests.")] = False,
+) -> None:
+    """Restore a municipality's database: a recovery cluster beside the running one, then (--switch) the switch."""
+    from urbanstack.restore import RestoreError, restore, switch
+
+    try:
+        lines = (switch(slug, work_dir, switch_to, dry_run=dry_run) if switch_to
+                 else restore(slug, work_dir, to=to, source=source, dry_run=dry_run))
+        for line in lines:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    except RestoreError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
 @app.command("plan")
 def plan(
     out_dir: Annotated[Path, typer.Option(

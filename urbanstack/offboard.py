@@ -63,12 +63,14 @@ class Step:
     phase: str = "export"
     action: Callable[[], None] | None = None
     """A step done here in Python (bucket copy, checksums) instead of a command."""
+    stdin_from: Path | None = None
 
     def describe(self) -> str:
         if self.action is not None:
             return f"[{self.phase}] {self.title}"
         target = f" > {self.stdout_to}" if self.stdout_to else ""
-        return f"[{self.phase}] {self.title}: {' '.join(self.argv)}{target}"
+        source = f" < {self.stdin_from}" if self.stdin_from else ""
+        return f"[{self.phase}] {self.title}: {' '.join(self.argv)}{source}{target}"
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,50 @@ class VolumeExport:
         return f"volume-{self.module}-{self.workload}-{self.claim}-{self.replica}.tar"
 
 
-Runner = Callable[[Sequence[str], Path | None], int]
+Runner = Callable[..., int]
+"""``runner(argv, stdout_to)`` or, for a step that reads a file, ``runner(argv, stdout_to, stdin_from)``."""
 S3Client = Any
 """A boto3 S3 client for the municipality's bucket (its own keys)."""
 
 
-def _run(argv: Sequence[str], stdout_to: Path | None) -> int:
-    if stdout_to is None:
-        return subprocess.run(list(argv), check=False).returncode
-    with stdout_to.open("wb") as fh:
-        return subprocess.run(list(argv), stdout=fh, check=False).returncode
+def _run(argv: Sequence[str], stdout_to: Path | None, stdin_from: Path | None = None) -> int:
+    out = stdout_to.open("wb") if stdout_to else None
+    inp = stdin_from.open("rb") if stdin_from else None
+    try:
+        return subprocess.run(list(argv), stdout=out, stdin=inp, check=False).returncode
+    finally:
+        for fh in (out, inp):
+            if fh is not None:
+                fh.close()
+
+
+def check_tools(plan: Sequence[Step], what: str) -> None:
+    for tool in sorted({s.argv[0] for s in plan if s.argv}):
+        if shutil.which(tool) is None:
+            raise OffboardError(f"'{tool}' is needed for {what} but was not found on PATH")
+
+
+def execute(plan: Sequence[Step], runner: Runner | None = None, what: str = "offboarding",
+            still: str = "protection is still in place") -> Iterator[str]:
+    """Run the steps in order, one line each; stop at the first failure with an error naming the step."""
+    run_cmd = runner or _run
+    if runner is None:
+        check_tools(plan, what)
+    for s in plan:
+        if s.action is not None:
+            try:
+                s.action()
+            except OffboardError as exc:
+                raise OffboardError(f"step '{s.title}' failed: {exc}; nothing after it was done, {still}") from None
+            except Exception as exc:  # boto3/botocore and file errors: reported, never a traceback
+                raise OffboardError(f"step '{s.title}' failed: {type(exc).__name__}: {exc}; nothing after it "
+                                    f"was done, {still}") from None
+        else:
+            code = run_cmd(s.argv, s.stdout_to, s.stdin_from) if s.stdin_from else run_cmd(s.argv, s.stdout_to)
+            if code != 0:
+                raise OffboardError(f"step '{s.title}' failed (exit {code}): {' '.join(s.argv)}; "
+                                    f"nothing after it was done, {still}")
+        yield f"ok [{s.phase}] {s.title}"
 
 
 def backup_manifest(slug: str, stamp: str) -> str:
@@ -265,31 +301,13 @@ def run(slug: str, export_dir: Path, *, release: bool = False, dry_run: bool = F
         for s in plan:
             yield s.describe()
         return
-    run_cmd = runner or _run
     if runner is None:
-        for tool in {s.argv[0] for s in plan if s.argv}:
-            if shutil.which(tool) is None:
-                raise OffboardError(f"'{tool}' is needed for offboarding but was not found on PATH")
+        check_tools(plan, "offboarding")  # before anything is written
     out = export_dir / slug
     out.mkdir(parents=True, exist_ok=True)
     (out / "final-backup.yaml").write_text(backup_manifest(slug, stamp), encoding="utf-8")
     (out / "lock.yaml").write_text(lock_manifest(slug), encoding="utf-8")
-    for s in plan:
-        if s.action is not None:
-            try:
-                s.action()
-            except OffboardError as exc:
-                raise OffboardError(f"step '{s.title}' failed: {exc}; nothing after it was done, "
-                                    "protection is still in place") from None
-            except Exception as exc:  # boto3/botocore and file errors: reported, never a traceback
-                raise OffboardError(f"step '{s.title}' failed: {type(exc).__name__}: {exc}; nothing after it "
-                                    "was done, protection is still in place") from None
-        else:
-            code = run_cmd(s.argv, s.stdout_to)
-            if code != 0:
-                raise OffboardError(f"step '{s.title}' failed (exit {code}): {' '.join(s.argv)}; "
-                                    "nothing after it was done, protection is still in place")
-        yield f"ok [{s.phase}] {s.title}"
+    yield from execute(plan, runner)
     if not release:
         yield f"export complete and verified in {out}; run again with --release once the municipality has confirmed receipt"
 

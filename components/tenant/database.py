@@ -21,6 +21,8 @@ GEODATA = "geodata"
 """The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
 READONLY_ROLE = "geodata_readonly"
 """Login role with read access to ``geodata`` only (dashboards datasource, exports)."""
+BACKUP_STORE = "backup-store"
+"""The ObjectStore the cluster archives WAL and base backups to (and a restore reads from by default)."""
 BACKUP_SCHEDULE = "0 0 2 * * *"
 """Daily full backup at 02:00 (CloudNativePG cron format with seconds); WAL is archived continuously."""
 
@@ -42,6 +44,27 @@ def _role_comment(role: str, readers: list[str]) -> str:
     if role in readers:
         return f"login without privileges; the module grants read access to {role.removesuffix('_readonly')}"
     return f"owner of database {role}"
+
+
+def cluster_base_spec(tenant, plan_name: str, storage_class) -> dict:
+    """What every PostGIS cluster of a municipality has, the running one and a recovery cluster beside it
+    (``urbanstack/restore.py``): image, size, storage and parameters by plan; no bootstrap, roles or plugins."""
+    plan = TENANT_PLANS[plan_name]
+    return {
+        "description": f"PostGIS cluster of {tenant.name}",
+        "instances": plan.db_instances,
+        "imageName": IMAGES["postgis"].ref,
+        "imagePullPolicy": "Always",
+        "primaryUpdateStrategy": "unsupervised",
+        "enablePDB": plan.db_instances > 1,
+        "priorityClassName": names.PRIORITY_TENANT,
+        "storage": {"size": f"{plan.db_storage_gi}Gi", "storageClass": storage_class},
+        "walStorage": {"size": f"{plan.db_wal_storage_gi}Gi", "storageClass": storage_class},
+        "resources": plan.db_size.resources(),
+        "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
+                     "podAntiAffinityType": "preferred"},
+        "postgresql": {"parameters": {"password_encryption": "scram-sha-256", "log_connections": "on"}},
+    }
 
 
 def backup_store(tenant, bucket, offsite) -> dict:
@@ -78,7 +101,7 @@ class Database(pulumi.ComponentResource):
         """``databases``: database name -> PostgreSQL extensions it needs (created by the operator);
         ``readonly``: databases that also get a privilege-less login role ``<db>_readonly``."""
         super().__init__("urbanstack:tenant:database", name, None, opts)
-        tenant, ns, plan = ctx.tenant, ctx.namespace, TENANT_PLANS[ctx.plan]
+        tenant, ns = ctx.tenant, ctx.namespace
         in_ns = ctx.in_namespace
         roles = [GEODATA, *databases]
         readers = [f"{db}_readonly" for db in readonly]
@@ -97,28 +120,15 @@ class Database(pulumi.ComponentResource):
 
         store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
         self.object_store = k8s.apiextensions.CustomResource(
-            "backup-store", api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
-            metadata=kb.meta("backup-store", ns), spec=store,
+            BACKUP_STORE, api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
+            metadata=kb.meta(BACKUP_STORE, ns), spec=store,
             opts=kb.child(self, in_ns),
         )
-        size = plan.db_size
         self.cluster = k8s.apiextensions.CustomResource(
             DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
             metadata=kb.meta(DB_CLUSTER, ns),
             spec={
-                "description": f"PostGIS cluster of {tenant.name}",
-                "instances": plan.db_instances,
-                "imageName": IMAGES["postgis"].ref,
-                "imagePullPolicy": "Always",
-                "primaryUpdateStrategy": "unsupervised",
-                "enablePDB": plan.db_instances > 1,
-                "priorityClassName": names.PRIORITY_TENANT,
-                "storage": {"size": f"{plan.db_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
-                "walStorage": {"size": f"{plan.db_wal_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
-                "resources": size.resources(),
-                "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
-                             "podAntiAffinityType": "preferred"},
-                "postgresql": {"parameters": {"password_encryption": "scram-sha-256", "log_connections": "on"}},
+                **cluster_base_spec(tenant, ctx.plan, ctx.shared.storage_class),
                 "bootstrap": {"initdb": {
                     "database": GEODATA, "owner": GEODATA,
                     "secret": {"name": secrets[GEODATA]},
@@ -137,7 +147,7 @@ class Database(pulumi.ComponentResource):
                     for role in [*databases, READONLY_ROLE, *readers]
                 ]},
                 "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
-                             "parameters": {"barmanObjectName": "backup-store"}}],
+                             "parameters": {"barmanObjectName": BACKUP_STORE}}],
             },
             # The cluster is the municipality's data: never deleted by a Pulumi operation.
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
