@@ -207,10 +207,10 @@ def tenants_restore(
     try:
         lines = (switch(slug, work_dir, switch_to, dry_run=dry_run) if switch_to
                  else restore(slug, work_dir, to=to, source=source, dry_run=dry_run))
-        for line in lines:
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        for text in lines:
+            line(text)
     except RestoreError as exc:
-        err.print(str(exc), markup=False)
+        line(str(exc), to_err=True)
         raise typer.Exit(1) from None
 
 
@@ -288,8 +288,7 @@ def up(
     for r in results:
         out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False, highlight=False)
     if failed:
-        err.print(f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(r.stack for r in failed)}",
-                  markup=False)
+        line(f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(r.stack for r in failed)}", to_err=True)
         raise typer.Exit(1)
 
 
