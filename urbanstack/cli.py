@@ -184,9 +184,9 @@ def tenants_offboard(
 
     try:
         for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint):
-            out.print(step, markup=False)
+            line(step)
     except OffboardError as exc:
-        err.print(str(exc), markup=False)
+        line(str(exc), to_err=True)
         raise typer.Exit(1) from None
 
 
