@@ -20,7 +20,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 
-.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv images pulumi-cli lock
+.PHONY: help venv up test lint pytest check plan docs bench clean checkov-venv focus-venv images pulumi-cli lock postgres-server
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,14 +28,14 @@ help: ## List the targets
 $(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(STEP) "create .venv" $(PYTHON) -m venv --without-pip $(VENV)
 	@test -x $(UV) || $(STEP) "install uv $(UV_VERSION) into .venv" $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
-	@$(STEP) "install locked dependencies into .venv (requirements/dev.lock)" $(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	@$(STEP) "install locked dependencies into .venv (requirements/dev.lock)" $(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements/dev.lock
 	@$(STEP) "install this project into .venv (editable)" $(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the locked dependencies
 
 lock: $(STAMP) ## Re-resolve requirements/*.lock after changing a pin in pyproject.toml or requirements/*.in
-	$(UV) pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock
+	$(UV) pip compile --quiet pyproject.toml --extra dev --override requirements/overrides.txt --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock
 	$(UV) pip compile --quiet requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/checkov.lock
 
 pulumi-cli: ## Install the pinned Pulumi CLI into .pulumi/ unless one is on PATH (stops with what to do when it cannot)
@@ -64,7 +64,7 @@ up: venv pulumi-cli .pulumi-passphrase ## Deploy: shared, then every municipalit
 	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-$(CURDIR)/.pulumi-passphrase} \
 	  $(BIN)/urbanstack up --all $(if $(PARALLEL),--parallel $(PARALLEL),)
 
-test: venv checkov-venv focus-venv lint pytest check ## Lint, unit tests, then the manifest checks over the offline plan
+test: venv checkov-venv focus-venv postgres-server lint pytest check ## Lint, unit tests, then the manifest checks over the offline plan
 
 lint: venv ## ruff
 	@$(STEP) "lint (ruff)" $(BIN)/ruff check --quiet .
@@ -86,6 +86,16 @@ $(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
 	@touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov with the pinned checkov (own venv: conflicts with pulumi)
+
+# The restore drill (tests/test_restore_drill.py) runs a real PostgreSQL server: Debian's package `postgresql`
+# (it also creates the user postgres the drill runs the server as). Installed here when missing and we may
+# (root with apt-get, as on CI); otherwise the drill says what to install and skips (fails when CI=true).
+postgres-server: ## Install Debian's PostgreSQL server for the restore drill when missing (root only)
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  $(STEP) "install PostgreSQL server (apt-get, for the restore drill)" sh -c \
+	    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null'; \
+	else echo "PostgreSQL server not installed: the restore drill will skip (install Debian's postgresql package)"; fi
 
 # focus-validator 1.0.0 lives in its own virtualenv: it needs numpy<2 and pandas<3 (docs/finance.md). Pins in
 # finance/focus-validator.requirements.txt; the finance tests create it the same way when it is missing.

@@ -35,6 +35,32 @@ class ModuleOptions(pydantic.BaseModel):
 
 
 @dataclass(frozen=True)
+class DataStore:
+    """One place where a module keeps a municipality's data; offboarding exports each of them.
+
+    ``kind``:
+
+    * ``database`` – ``name`` is a database of the municipality's CloudNativePG cluster (``pg_dump``);
+    * ``volume`` – ``name`` is the volume claim template of StatefulSet workload ``workload``, mounted at
+      ``path`` in container ``container`` (exported as a tar stream of that folder, per replica);
+    * ``bucket`` – ``name`` is a key prefix in the municipality's bucket (the whole bucket is exported).
+    """
+
+    kind: str
+    name: str
+    description: str
+    workload: str = ""
+    container: str = ""
+    path: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("database", "volume", "bucket"):
+            raise ValueError(f"data store {self.name}: unknown kind {self.kind!r}")
+        if self.kind == "volume" and not (self.workload and self.container and self.path.startswith("/")):
+            raise ValueError(f"volume data store {self.name}: workload, container and an absolute path are needed")
+
+
+@dataclass(frozen=True)
 class ModuleSpec:
     """What the catalogue knows about one module, read by the schema, the stacks, the docs and finance.
 
@@ -56,6 +82,9 @@ class ModuleSpec:
             privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
         client_roles: roles of the module's OIDC client and the realm groups granted each
             (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
+        data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
+            databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
+            the declaration to what the module really creates.
     """
 
     key: str
@@ -71,6 +100,7 @@ class ModuleSpec:
     db_extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     readonly_roles: tuple[str, ...] = ()
     client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    data_stores: tuple[DataStore, ...] = ()
 
     @property
     def component_type(self) -> str:
@@ -108,6 +138,8 @@ class SharedRefs:
     mode_check: Any = None
     smtp: Any = None
     """Mail relay of the realms (``urbanstack.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
+    offsite_backup: Any = None
+    """The operator's off-site backup target (``urbanstack.shared_config.OffsiteBackup``) or ``None``."""
 
 
 @dataclass

@@ -14,7 +14,9 @@ offline plan (empty = the module honours the contract):
 * NetworkPolicy: every workload's pods are selected by a policy of the module that admits the gateway;
 * PodDisruptionBudget for every workload with more than one replica;
 * OIDC client: the ``<name>-oidc`` Secret is used by a container iff the module has ``oidc``;
-* databases: a ``Database`` for each of ``SPEC.databases``, whose credentials a container uses.
+* databases: a ``Database`` for each of ``SPEC.databases``, whose credentials a container uses;
+* data stores: every database, volume and bucket prefix is declared in ``SPEC.data_stores`` (what
+  offboarding exports), and every declared volume is mounted where the declaration says.
 """
 
 from __future__ import annotations
@@ -176,6 +178,42 @@ def check_module(plan, spec, tenant) -> list[str]:
             problems.append(f"module {name}: database {db} is not in the plan")
         if f"db-{db.replace('_', '-')}" not in used_secrets:
             problems.append(f"module {name}: no container uses the credentials of database {db}")
+    problems += _data_store_problems(spec, workloads)
+    return problems
+
+
+def _data_store_problems(spec, workloads: list[dict]) -> list[str]:
+    """Every database and every volume the module really has is declared in ``SPEC.data_stores`` (offboarding
+    exports exactly what is declared), and every declared volume is mounted where the declaration says."""
+    problems: list[str] = []
+    declared = {(d.kind, d.name, d.workload) for d in spec.data_stores}
+    for db in spec.databases:
+        if ("database", db, "") not in declared:
+            problems.append(f"module {spec.name}: database {db} is not declared in SPEC.data_stores")
+    real_volumes: set[tuple[str, str, str, str]] = set()
+    for o in workloads:
+        if o.get("kind") != "StatefulSet":
+            continue
+        workload = ((o.get("metadata") or {}).get("name") or "").removeprefix(f"{spec.name}-")
+        pod = (_pod_template(o) or {}).get("spec") or {}
+        for tpl in (o.get("spec") or {}).get("volumeClaimTemplates") or []:
+            claim = (tpl.get("metadata") or {}).get("name")
+            mounts = [(c.get("name"), m.get("mountPath")) for c in pod.get("containers", [])
+                      for m in c.get("volumeMounts", []) if m.get("name") == claim]
+            if ("volume", claim, workload) not in declared:
+                problems.append(f"module {spec.name}: volume {claim} of workload {workload} is not declared "
+                                "in SPEC.data_stores")
+            real_volumes |= {(workload, claim, c, path) for c, path in mounts}
+    for d in spec.data_stores:
+        if d.kind == "volume" and (d.workload, d.name, d.container, d.path) not in real_volumes:
+            problems.append(f"module {spec.name}: declared volume {d.name} is not mounted at {d.path} in "
+                            f"container {d.container} of workload {d.workload}")
+        if d.kind == "database" and d.name not in spec.databases:
+            problems.append(f"module {spec.name}: declared database {d.name} is not in SPEC.databases")
+        if d.kind == "bucket" and not spec.bucket:
+            problems.append(f"module {spec.name}: declares bucket prefix {d.name} but SPEC.bucket is false")
+    if spec.bucket and not any(d.kind == "bucket" for d in spec.data_stores):
+        problems.append(f"module {spec.name}: stores files in the bucket but declares no bucket prefix")
     return problems
 
 

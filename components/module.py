@@ -79,7 +79,12 @@ class ModuleComponent(pulumi.ComponentResource):
         gi = self.storage_gi(key)
         if claims and not gi:
             raise ValueError(f"{self.SPEC.key}.{key}: volume claims need storage_gi in the module's SPEC")
-        data_opts = pulumi.ResourceOptions(protect=True, retain_on_delete=True) if claims else None
+        # Volume claim templates are fixed at creation: Kubernetes refuses changes to them and
+        # pulumi-kubernetes would replace the StatefulSet (provider/pkg/provider/diff.go lists
+        # ".spec.volumeClaimTemplates" among the StatefulSet's force-new properties), which ``protect`` refuses.
+        # A plan change resizes the claims themselves instead (:meth:`_resize_claims`).
+        data_opts = pulumi.ResourceOptions(protect=True, retain_on_delete=True,
+                                           ignore_changes=["spec.volumeClaimTemplates"]) if claims else None
         obj = kb.workload(
             self, kind=kind, name=self.name(key), namespace=self.ns, selector=selector, replicas=replicas,
             containers=containers, volumes=volumes, init=init,
@@ -89,7 +94,28 @@ class ModuleComponent(pulumi.ComponentResource):
         )
         if replicas > 1:
             kb.pdb(self, self.name(key), self.ns, selector, opts=self.opts)
+        if claims:
+            self._resize_claims(key, obj, [claim for claim, _ in claims], replicas, gi)
         return obj
+
+    def _resize_claims(self, key: str, statefulset, claims: Sequence[str], replicas: int, gi: int) -> None:
+        """Size each replica's claim to the plan: a server-side-apply patch of ``spec.resources.requests``.
+
+        The StatefulSet controller names the claim of replica ``i`` ``<claim>-<statefulset>-<i>``; growing
+        ``requests.storage`` is the resize Kubernetes allows (the StorageClass needs
+        ``allowVolumeExpansion: true``; claims never shrink, a smaller plan is refused by the API server).
+        """
+        for claim in claims:
+            for i in range(replicas):
+                pvc = f"{claim}-{self.name(key)}-{i}"
+                k8s.core.v1.PersistentVolumeClaimPatch(
+                    f"{self.ctx.slug}-{pvc}",
+                    metadata=kb.meta(pvc, self.ns, self.selector(key)),
+                    spec={"resources": {"requests": {"storage": f"{gi}Gi"}}},
+                    # Kept like the volume it sizes: deleting a patch would withdraw its field from the claim.
+                    opts=kb.child(self, pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(
+                        depends_on=[statefulset], protect=True, retain_on_delete=True))),
+                )
 
     def service(self, key: str, ports: Mapping[str, int], headless: bool = False):
         return kb.service(self, self.name(key), self.ns, self.selector(key), ports, headless=headless, opts=self.opts)

@@ -3,6 +3,15 @@
 With a kubeconfig (``KUBECONFIG``, ``~/.kube/config`` or config ``kubernetes:kubeconfig``) the provider
 talks to that cluster. Without one it renders every manifest to ``build/rendered/<stack>/`` instead of
 touching a cluster (``renderYamlToDirectory``), so ``make up`` on a laptop shows what would be applied.
+
+Secrets in render mode: the provider writes every object as it would apply it, Secrets with their values in
+plain text. pulumi-kubernetes writes each file with mode 0600 and creates the folders with 0700
+(``provider/pkg/provider/provider.go``, ``renderYaml``: ``os.MkdirAll(..., 0o700)``,
+``os.WriteFile(path, yamlBytes, 0o600)``); folders that exist already keep their mode, so
+:func:`make_provider` tightens them to 0700 itself. And so that passwords that were written to disk never
+become live credentials, every generated password of a rendering stack carries the keeper
+:data:`RENDER_KEEPER` (pulumi-random: a changed ``keepers`` map replaces the value): a later deployment to
+a real cluster has no such keeper and therefore generates new passwords.
 """
 
 from __future__ import annotations
@@ -12,6 +21,10 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+RENDER_KEEPER = "urbanstack/rendered-to"
+"""Keeper on every generated password of a stack in render mode (value: the render folder)."""
+_PASSWORD_TYPES = ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 
 
 def has_kubeconfig() -> bool:
@@ -23,10 +36,39 @@ def has_kubeconfig() -> bool:
     return (Path.home() / ".kube" / "config").is_file()
 
 
+def rendered_passwords_transform(out: Path):
+    """Resource transform: give every generated password the render keeper (see the module doc)."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ not in _PASSWORD_TYPES:
+            return None
+        props = dict(args.props)
+        props["keepers"] = {**(props.get("keepers") or {}), RENDER_KEEPER: str(out)}
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
+
+
+def _tighten(out: Path, root: Path) -> None:
+    """Mode 0700 for the render folders that exist already (the provider creates missing ones with 0700)."""
+    for folder in (root / "build" / "rendered", out, out / "0-crd", out / "1-manifest"):
+        if folder.is_dir():
+            folder.chmod(0o700)
+    for file in out.glob("*/*.yaml") if out.is_dir() else ():
+        file.chmod(0o600)
+
+
 def make_provider(stack: str, root: Path) -> k8s.Provider:
     """One explicit provider per stack (server-side apply; render mode without a kubeconfig)."""
     if has_kubeconfig():
         return k8s.Provider("k8s", enable_server_side_apply=True)
     out = root / "build" / "rendered" / stack
-    pulumi.log.warn(f"no kubeconfig found: rendering manifests to {out} instead of applying them to a cluster")
+    _tighten(out, root)
+    pulumi.runtime.register_resource_transform(rendered_passwords_transform(out))
+    pulumi.log.warn(
+        f"no kubeconfig found: rendering manifests to {out} instead of applying them to a cluster. "
+        "Rendered Secrets hold their values in plain text (files mode 0600, folders 0700): do not share or "
+        "commit that folder. The passwords in it are never used for real: a deployment with a kubeconfig "
+        "generates new ones."
+    )
     return k8s.Provider("k8s", render_yaml_to_directory=str(out))

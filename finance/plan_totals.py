@@ -7,7 +7,8 @@ needs no Pulumi runtime. Counted, per object's ``urban-stack/tenant`` and ``urba
 * Deployment / StatefulSet: ``replicas`` (default 1) x the requests of every container (init containers do not
   run alongside, and our sizing catalogue has one size per workload), plus ``replicas`` x every
   ``volumeClaimTemplates`` request;
-* PersistentVolumeClaim: its storage request;
+* PersistentVolumeClaim: its storage request, unless it is the claim of a StatefulSet's replica
+  (``<template>-<statefulset>-<i>``, the resize patch of ``components/module.py``): the StatefulSet counts it;
 * CloudNativePG ``Cluster``: ``instances`` x ``resources.requests`` and ``instances`` x (``storage.size`` +
   ``walStorage.size``);
 * ``ObjectBucketClaim``: ``additionalConfig.maxSize`` as object storage.
@@ -95,8 +96,18 @@ def manifest_declared(obj: dict) -> Declared | None:
 
 def plan_totals(objects: Iterable[dict]) -> dict[tuple[str, str], Declared]:
     """``(tenant, module) -> Declared`` summed over the manifests that request something."""
+    objects = list(objects)
+    replica_claims = {
+        ((o.get("metadata") or {}).get("namespace"), f"{(t.get('metadata') or {}).get('name')}-{(o.get('metadata') or {}).get('name')}-{i}")
+        for o in objects if o.get("kind") == "StatefulSet"
+        for t in (o.get("spec") or {}).get("volumeClaimTemplates") or []
+        for i in range(int((o.get("spec") or {}).get("replicas", 1) or 0))
+    }
     out: dict[tuple[str, str], Declared] = defaultdict(Declared)
     for obj in objects:
+        md = obj.get("metadata") or {}
+        if obj.get("kind") == "PersistentVolumeClaim" and (md.get("namespace"), md.get("name")) in replica_claims:
+            continue
         declared = manifest_declared(obj)
         if declared is None:
             continue

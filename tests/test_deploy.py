@@ -104,5 +104,114 @@ def test_a_failed_shared_stack_stops_before_any_municipality(fake_engine, monkey
 
     monkeypatch.setattr(deploy, "up_stack", failing)
     results = deploy.up(["shared", "verl"], parallel=1)
-    assert [r.stack for r in results] == ["shared"]
+    assert [(r.stack, r.ok) for r in results] == [("shared", False), ("verl", False)]
+    assert "not deployed" in results[1].summary
     assert [name for name, _ in fake_engine] == ["shared"]
+
+
+def test_an_error_while_selecting_one_stack_is_that_stacks_result_and_the_others_are_kept(fake_engine, monkeypatch):
+    """``up --all --parallel``: a stack that cannot even be selected fails alone; every stack is reported."""
+    from pulumi import automation as auto
+
+    real_select = auto.create_or_select_stack
+    attempts: list[str] = []
+
+    def select(stack_name, work_dir, opts):
+        attempts.append(stack_name)
+        if stack_name == "verl":
+            raise auto.errors.CommandError(auto.CommandResult("", "error: could not read workspace settings", 255))
+        return real_select(stack_name, work_dir, opts)
+
+    monkeypatch.setattr(auto, "create_or_select_stack", select)
+    results = deploy.up(["shared", "verl", "guetersloh", "rietberg"], parallel=3)
+    by_stack = {r.stack: r for r in results}
+    assert [r.stack for r in results] == ["shared", "guetersloh", "rietberg", "verl"]
+    assert by_stack["shared"].ok and by_stack["guetersloh"].ok and not by_stack["rietberg"].ok
+    assert not by_stack["verl"].ok and "could not read workspace settings" in by_stack["verl"].summary
+    # Selecting is safe to repeat (it changes nothing deployed): tried SELECT_ATTEMPTS times, never updated.
+    assert attempts.count("verl") == deploy.SELECT_ATTEMPTS
+    assert "verl" not in [name for name, _ in fake_engine]
+
+
+def test_a_selection_that_succeeds_on_a_second_try_deploys_the_stack(fake_engine, monkeypatch):
+    from pulumi import automation as auto
+
+    real_select = auto.create_or_select_stack
+    failures = {"verl": 1}
+
+    def flaky(stack_name, work_dir, opts):
+        if failures.get(stack_name):
+            failures[stack_name] -= 1
+            raise auto.errors.CommandError(auto.CommandResult("", "error: the stack is locked", 255))
+        return real_select(stack_name, work_dir, opts)
+
+    monkeypatch.setattr(auto, "create_or_select_stack", flaky)
+    (result,) = deploy.up(["verl"], parallel=1)
+    assert result.ok and [name for name, _ in fake_engine] == ["verl"]
+
+
+def test_an_update_that_raises_is_reported_and_not_retried(fake_engine, monkeypatch):
+    """A failed update may have applied part of its changes: it is reported, never run again by itself."""
+    from pulumi import automation as auto
+
+    class Exploding:
+        def __init__(self, name):
+            self.name = name
+
+        def up(self, **kw):
+            fake_engine.append((self.name, kw))
+            raise RuntimeError("connection reset by peer")
+
+    monkeypatch.setattr(auto, "create_or_select_stack",
+                        lambda stack_name, work_dir, opts: Exploding(stack_name))
+    results = deploy.up(["verl", "rietberg"], parallel=2)
+    assert [(r.stack, r.ok) for r in results] == [("rietberg", False), ("verl", False)]
+    assert all("connection reset by peer" in r.summary and "not retried" in r.summary for r in results)
+    assert sorted(name for name, _ in fake_engine) == ["rietberg", "verl"]
+
+
+def test_cli_up_all_reports_every_stack_and_exits_non_zero_when_one_failed(fake_engine, monkeypatch):
+    from pulumi import automation as auto
+
+    real_select = auto.create_or_select_stack
+
+    def select(stack_name, work_dir, opts):
+        if stack_name == "verl":
+            raise ValueError("broken workspace")
+        return real_select(stack_name, work_dir, opts)
+
+    monkeypatch.setattr(auto, "create_or_select_stack", select)
+    result = CliRunner().invoke(app, ["up", "--all", "--parallel", "3"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    from urbanstack.tenants import load_all
+
+    for stack in ["shared", *load_all()]:
+        assert f" {stack}: " in result.output
+    assert "FAILED verl: selecting the stack failed" in result.output
+    assert "stack(s) failed" in result.output
+
+
+def test_files_written_during_up_are_private_to_the_owner(fake_engine, monkeypatch):
+    """State and rendered manifests (which hold Secrets in render mode) are created with umask 077."""
+    import os
+
+    from pulumi import automation as auto
+
+    seen: list[int] = []
+
+    class Recording:
+        def up(self, **kw):
+            current = os.umask(0o077)
+            os.umask(current)
+            seen.append(current)
+            return SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={}))
+
+    monkeypatch.setattr(auto, "create_or_select_stack", lambda stack_name, work_dir, opts: Recording())
+    before = os.umask(0o022)
+    try:
+        deploy.up(["verl"], parallel=1)
+        after = os.umask(0o022)
+    finally:
+        os.umask(before)
+    assert seen == [0o077] and after == 0o022

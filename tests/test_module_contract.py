@@ -124,3 +124,21 @@ def test_the_contract_accepts_the_same_module_once_it_uses_the_builders(plan_sta
     monkeypatch.setattr(SloppyComponent, "build", build)
     plan, tenant = plan_alone(plan_stack, tmp_path, "sloppy")
     assert check_module(plan, SLOPPY, tenant) == []
+
+
+def test_the_contract_holds_every_module_to_its_data_store_declaration(plan_stack, tmp_path):
+    """Offboarding exports what SPEC.data_stores declares: a store left out, or declared wrongly, is caught."""
+    import dataclasses
+
+    from components.base import DataStore
+
+    plan, tenant = plan_alone(plan_stack, tmp_path, "openData")
+    spec = CATALOGUE["openData"].SPEC
+    undeclared = dataclasses.replace(spec, data_stores=())
+    problems = check_module(plan, undeclared, tenant)
+    assert "module opendata: database ckan is not declared in SPEC.data_stores" in problems
+    assert "module opendata: volume storage of workload web is not declared in SPEC.data_stores" in problems
+    wrong_path = dataclasses.replace(spec, data_stores=tuple(
+        DataStore(d.kind, d.name, d.description, d.workload, d.container, "/elsewhere") if d.kind == "volume" else d
+        for d in spec.data_stores))
+    assert any("is not mounted at /elsewhere" in p for p in check_module(plan, wrong_path, tenant))

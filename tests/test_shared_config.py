@@ -14,6 +14,7 @@ VALID = {
     "operatorCostCenter": "KST-1",
     "adminEmail": "betrieb@example.de",
     "imageRegistry": "registry.example.de/urban-stack",
+    "backup": {"offsite": {"endpoint": "https://s3.offsite.example", "bucket": "offsite-backups"}},
 }
 
 

@@ -128,15 +128,42 @@ def tenants_offboard(
     export_dir: Annotated[Path, typer.Option(help="Where the export is written.")] = Path("build/offboarding"),
     release: Annotated[bool, typer.Option(help="After backup and export, release protection (irreversible path).")] = False,
     dry_run: Annotated[bool, typer.Option(help="Only print the steps.")] = False,
+    s3_endpoint: Annotated[str | None, typer.Option(
+        help="S3 endpoint reachable from here for the bucket copy (rook-ceph: a port-forward of the RGW).")] = None,
 ) -> None:
-    """Offboard a municipality: final backup, export, then (with --release) release of protection."""
+    """Offboard a municipality: final backup, export of every data store, checksums, then (with --release)
+    lock what stays and release protection."""
     from urbanstack.offboard import OffboardError, run
 
     try:
-        for step in run(slug, export_dir, release=release, dry_run=dry_run):
-            out.print(step, markup=False)
+        for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint):
+            line(step)
     except OffboardError as exc:
-        err.print(str(exc), markup=False)
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+
+
+@tenants_app.command("restore")
+def tenants_restore(
+    slug: Annotated[str, typer.Argument(help="The municipality whose database is restored.")],
+    to: Annotated[str | None, typer.Option("--to", help="Point in time (ISO 8601; UTC without a zone); "
+                                            "default: the end of the archived WAL.")] = None,
+    source: Annotated[str, typer.Option("--from", help="ObjectStore with the backups.")] = "backup-store",
+    switch_to: Annotated[str | None, typer.Option("--switch", help="Make this recovery cluster's data the "
+                                                   "running cluster's (after checking it).")] = None,
+    work_dir: Annotated[Path, typer.Option(help="Where manifests and dumps are written.")] = Path("build/restore"),
+    dry_run: Annotated[bool, typer.Option(help="Only print the steps and manifests.")] = False,
+) -> None:
+    """Restore a municipality's database: a recovery cluster beside the running one, then (--switch) the switch."""
+    from urbanstack.restore import RestoreError, restore, switch
+
+    try:
+        lines = (switch(slug, work_dir, switch_to, dry_run=dry_run) if switch_to
+                 else restore(slug, work_dir, to=to, source=source, dry_run=dry_run))
+        for text in lines:
+            line(text)
+    except RestoreError as exc:
+        line(str(exc), to_err=True)
         raise typer.Exit(1) from None
 
 
@@ -222,9 +249,11 @@ def up(
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
     failed = [r for r in results if not r.ok]
+    # Every stack's result, in deployment order (deploy.up never drops one), then the verdict.
     for r in results:
-        out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False)
+        out.print(f"{'ok    ' if r.ok else 'FAILED'} {r.stack}: {r.summary}", markup=False, highlight=False)
     if failed:
+        line(f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(r.stack for r in failed)}", to_err=True)
         raise typer.Exit(1)
 
 

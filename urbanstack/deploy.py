@@ -88,48 +88,97 @@ def order(stacks: Iterable[str]) -> list[str]:
     return ([SHARED] if SHARED in names else []) + [s for s in names if s != SHARED]
 
 
-def up_stack(name: str, on_output: Callable[[str], None] | None = None) -> StackResult:
-    """``pulumi up`` of one stack via the Automation API (stack created on first use)."""
-    from pulumi import automation as auto
+SELECT_ATTEMPTS = 3
+"""Selecting (or creating) a stack only reads and writes the workspace's stack settings: safe to try again,
+e.g. when parallel workers race on the local backend's lock files. ``up`` itself is never retried here: a
+failed update may have applied part of its changes, and whether to run it again is a person's decision."""
 
-    cli = find_cli()
-    command = auto.PulumiCommand(root=str(cli.parent.parent), skip_version_check=False)
-    env = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_") or k in ("KUBECONFIG", "HOME", "PATH")}
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT / '.pulumi-state'}")
-    stack = auto.create_or_select_stack(
-        stack_name=name, work_dir=str(ROOT),
-        opts=auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=env, project_settings=None),
-    )
+
+def _select(auto, name: str, command, env) -> object:
+    last: Exception | None = None
+    for _attempt in range(SELECT_ATTEMPTS):
+        try:
+            return auto.create_or_select_stack(
+                stack_name=name, work_dir=str(ROOT),
+                opts=auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=env, project_settings=None),
+            )
+        except Exception as exc:  # reported in the stack's result after the last attempt
+            last = exc
+    raise _SelectFailed(last)
+
+
+class _SelectFailed(Exception):
+    pass
+
+
+def _last_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[-1]}" if text else type(exc).__name__
+
+
+def up_stack(name: str, on_output: Callable[[str], None] | None = None) -> StackResult:
+    """``pulumi up`` of one stack via the Automation API (stack created on first use).
+
+    Never raises: every failure (selecting the stack, the update, anything unexpected) becomes this stack's
+    :class:`StackResult`, so that one stack's failure cannot hide the others' results.
+    """
     try:
+        from pulumi import automation as auto
+
+        cli = find_cli()
+        command = auto.PulumiCommand(root=str(cli.parent.parent), skip_version_check=False)
+        env = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_") or k in ("KUBECONFIG", "HOME", "PATH")}
+        env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT / '.pulumi-state'}")
+        try:
+            stack = _select(auto, name, command, env)
+        except _SelectFailed as exc:
+            cause = exc.args[0]
+            return StackResult(name, False, f"selecting the stack failed {SELECT_ATTEMPTS} times "
+                                            f"(nothing was deployed): {_last_line(cause)}")
         # The policy pack runs on every real deployment too (policy/, mandatory policies).
         result = stack.up(on_output=on_output or (lambda _line: None), color="never",
                           policy_packs=[str(ROOT / "policy")])
-    except auto.errors.CommandError as exc:
-        return StackResult(name, False, str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed")
+    except Exception as exc:  # one stack's failure is its result, not the end of the run
+        return StackResult(name, False, f"update failed (not retried; check the stack before running again): "
+                                        f"{_last_line(exc)}")
     changes = ", ".join(f"{k}={v}" for k, v in (result.summary.resource_changes or {}).items())
     return StackResult(name, result.summary.result == "succeeded", changes or "no changes")
 
 
 def up(stacks: Iterable[str], parallel: int = 1,
        progress: Callable[[str, str], None] | None = None) -> list[StackResult]:
-    """Deploy ``shared`` (if asked) first, then the municipalities, ``parallel`` at a time."""
+    """Deploy ``shared`` (if asked) first, then the municipalities, ``parallel`` at a time.
+
+    Returns one result per requested stack, in deployment order; municipalities not attempted because
+    ``shared`` failed are reported as failed too. Files the CLI and the provider write (state, rendered
+    manifests) are created readable by the owner only (umask 077).
+    """
     find_cli()
     ordered = order(stacks)
     say = progress or (lambda _s, _m: None)
     results: list[StackResult] = []
-    if ordered and ordered[0] == SHARED:
-        say(SHARED, "deploying")
-        res = up_stack(SHARED, lambda line: say(SHARED, line.rstrip()))
-        results.append(res)
-        if not res.ok:
-            say(SHARED, "failed: municipalities were not deployed")
-            return results
-        ordered = ordered[1:]
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = {pool.submit(up_stack, s, lambda line, s=s: say(s, line.rstrip())): s for s in ordered}
-        for fut in as_completed(futures):
-            results.append(fut.result())
-    return results
+    previous = os.umask(0o077)
+    try:
+        if ordered and ordered[0] == SHARED:
+            say(SHARED, "deploying")
+            res = up_stack(SHARED, lambda line: say(SHARED, line.rstrip()))
+            results.append(res)
+            if not res.ok:
+                say(SHARED, "failed: municipalities were not deployed")
+                return results + [StackResult(s, False, "not deployed: shared failed") for s in ordered[1:]]
+            ordered = ordered[1:]
+        done: dict[str, StackResult] = {}
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = {pool.submit(up_stack, s, lambda line, s=s: say(s, line.rstrip())): s for s in ordered}
+            for fut in as_completed(futures):
+                s = futures[fut]
+                try:
+                    done[s] = fut.result()
+                except Exception as exc:  # up_stack reports its failures; this is the last net
+                    done[s] = StackResult(s, False, _last_line(exc))
+        return results + [done[s] for s in ordered]
+    finally:
+        os.umask(previous)
 
 
 __all__ = ["PROJECT", "CliMissing", "StackResult", "find_cli", "order", "up"]

@@ -47,6 +47,7 @@ class RecordedResource:
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for ``resources.json`` (the plan writer redacts ``secret_paths`` in ``inputs``)."""
@@ -61,6 +62,7 @@ class RecordedResource:
                 "protect": self.protect,
                 "retainOnDelete": self.retain_on_delete,
                 "dependsOn": self.depends_on,
+                "ignoreChanges": self.ignore_changes,
                 "provider": self.provider,
             },
         }
@@ -199,6 +201,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     protect=bool(opts.get("protect")),
                     retain_on_delete=bool(opts.get("retain_on_delete")),
                     depends_on=list(opts.get("depends_on", [])),
+                    ignore_changes=list(opts.get("ignore_changes") or []),
                 )
             )
         return f"{args.name}-id", state
@@ -216,6 +219,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "protect": o.protect,
                 "retain_on_delete": o.retain_on_delete,
                 "depends_on": deps,
+                "ignore_changes": list(o.ignore_changes or []),
             }
         return None
 

@@ -104,6 +104,32 @@ class Smtp(_Strict):
     fromDisplayName: str = Field("Urban Stack", min_length=1, description="Sender name of the realms' e-mails.")
     starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
     ssl: bool = Field(False, description="Connect with TLS from the start (SMTPS, usually port 465).")
+OFFSITE_SECRET = "backup-offsite"
+"""Secret in each municipality's namespace with the operator's off-site key pair for that municipality
+(``ACCESS_KEY_ID``/``ACCESS_SECRET_KEY``), created by the operator; municipality groups must not read it."""
+
+
+class OffsiteBackup(_Strict):
+    """The operator's off-site target for municipalities' database backups: S3 storage outside the platform,
+    so that losing the cluster (and its Ceph) does not lose the backups."""
+
+    endpoint: HttpsUrl = Field(description="S3 endpoint URL (https) of a provider outside the platform.")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                        description="Bucket; each municipality's backups go below `<slug>/cnpg`.")
+    region: str = Field("eu-central-1", min_length=1, description="S3 region.")
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints (database egress, HTTPS).")
+
+
+class Backups(_Strict):
+    """Where municipalities' database backups are kept (a municipality's own `backup.target` takes precedence)."""
+
+    offsite: OffsiteBackup | None = Field(
+        None,
+        description="Operator's off-site target. Required for profile `production` with storage mode `rook-ceph` "
+        f"(the in-cluster bucket would be lost with the platform). Key pair per municipality in Secret "
+        f"`{OFFSITE_SECRET}` of its namespace (`ACCESS_KEY_ID`/`ACCESS_SECRET_KEY`, allowed on `<slug>/` only). "
+        "Enable versioning and object lock on the bucket at the provider (docs/operations.md, Backups).",
+    )
 
 
 class SharedConfig(_Strict):
@@ -134,6 +160,17 @@ class SharedConfig(_Strict):
     keycloakAdmin: KeycloakAdmin = Field(
         default_factory=KeycloakAdmin, description="Who may reach Keycloak's admin console (closed by default)."
     )
+    backup: Backups = Field(default_factory=Backups, description="Where database backups are kept.")
+
+    @model_validator(mode="after")
+    def _production_keeps_backups_outside(self):
+        if self.profile == "production" and self.storage.mode == "rook-ceph" and self.backup.offsite is None:
+            raise ValueError(
+                f"{CONFIG_NS}:backup.offsite: required for profile 'production' with storage.mode 'rook-ceph' "
+                "(endpoint, bucket of S3 storage outside the platform): database backups in the cluster's own "
+                "Ceph would be lost with the platform"
+            )
+        return self
 
     @property
     def replicas(self) -> int:
@@ -155,7 +192,8 @@ def parse(raw: dict[str, Any], source: str = CONFIG_FILE) -> SharedConfig:
             msg = "required key is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling)"
-            lines.append(f"{source}: {CONFIG_NS}:{key}: {msg}")
+            # Checks across keys (model validators) name their key in the message.
+            lines.append(f"{source}: {CONFIG_NS}:{key}: {msg}" if key else f"{source}: {msg}")
         raise ConfigError("\n".join(lines)) from None
 
 

@@ -6,6 +6,7 @@ stack's Kubernetes provider, composes the components and returns the stack outpu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,8 +39,8 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
 
     raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
     cfg = parse(raw)
-    s3_mode = cfg.storage.mode
     versions.use_registry(cfg.imageRegistry)
     ref = pulumi.StackReference(shared_ref)
-    muni = Municipality(tenant.slug, tenant, shared_refs(ref, s3_mode, cfg.smtp), opts=pulumi.ResourceOptions(providers=[provider]))
+    refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite)
+    muni = Municipality(tenant.slug, tenant, refs, opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from components import k8s as kb
 from components import valkey
-from components.base import ModuleOptions, ModuleSpec
+from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -46,6 +46,7 @@ SPEC = ModuleSpec(
         "cache": Workload(Size(100, 256), replicas={"small": 1, "medium": 1, "large": 1}),
     },
     databases=("superset",),
+    data_stores=(DataStore("database", "superset", "dashboards, charts, saved queries, users and roles"),),
 )
 
 

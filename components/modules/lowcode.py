@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from components import k8s as kb
-from components.base import ModuleOptions, ModuleSpec
+from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -31,6 +31,8 @@ SPEC = ModuleSpec(
         # The oauth2-proxy sidecar in the editor's pod (sized here so quota and cost estimate count it).
         "auth-proxy": Workload(Size(50, 64), replicas={"small": 1, "medium": 1, "large": 1}),
     },
+    data_stores=(DataStore("volume", "data", "Node-RED's user directory: flows, credentials file, installed nodes",
+                           workload="editor", container="node-red", path="/data"),),
 )
 
 

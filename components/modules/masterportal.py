@@ -103,6 +103,7 @@ SPEC = ModuleSpec(
     workloads={"web": Workload(Size(50, 64))},
     oidc=False,
     public=True,
+    data_stores=(),  # map layers come from the tenant file and external services; nothing is stored
 )
 
 

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from components import k8s as kb
 from components import valkey
-from components.base import ModuleOptions, ModuleSpec
+from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -83,6 +83,14 @@ SPEC = ModuleSpec(
     },
     databases=("ckan", "datastore"),
     readonly_roles=("datastore",),
+    data_stores=(
+        DataStore("database", "ckan", "the catalogue: datasets, resources, organisations, users"),
+        DataStore("database", "datastore", "tabular resources loaded into the DataStore"),
+        DataStore("volume", "storage", "uploaded resource files (CKAN's storage_path)",
+                  workload="web", container="ckan", path=STORAGE_PATH),
+        DataStore("volume", "data", "the Solr search index (rebuildable from the catalogue)",
+                  workload="solr", container="solr", path="/var/solr"),
+    ),
     public=True,
 )
 

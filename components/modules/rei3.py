@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from components import k8s as kb
-from components.base import ModuleOptions, ModuleSpec
+from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -47,6 +47,11 @@ SPEC = ModuleSpec(
                         storage_gi={"small": 10, "medium": 25, "large": 50}),
     },
     databases=("rei3",),
+    data_stores=(
+        DataStore("database", "rei3", "applications, their data and users"),
+        DataStore("volume", "data", "uploaded files, transfer and temporary data (REI3's data folder)",
+                  workload="app", container="rei3", path=DATA),
+    ),
 )
 
 

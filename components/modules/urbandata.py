@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from components import k8s as kb
-from components.base import ModuleOptions, ModuleSpec
+from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.sizing import Size, Workload
 from components.tenant import netpol
@@ -68,6 +68,7 @@ SPEC = ModuleSpec(
         "bus": Workload(Size(50, 64), replicas={"small": 1, "medium": 1, "large": 1}),
     },
     databases=("sensorthings",),
+    data_stores=(DataStore("database", "sensorthings", "things, sensors, datastreams and observations"),),
     db_extensions={"sensorthings": ("postgis",)},
     client_roles=CLIENT_ROLES,
 )

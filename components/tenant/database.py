@@ -21,6 +21,8 @@ GEODATA = "geodata"
 """The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
 READONLY_ROLE = "geodata_readonly"
 """Login role with read access to ``geodata`` only (dashboards datasource, exports)."""
+BACKUP_STORE = "backup-store"
+"""The ObjectStore the cluster archives WAL and base backups to (and a restore reads from by default)."""
 BACKUP_SCHEDULE = "0 0 2 * * *"
 """Daily full backup at 02:00 (CloudNativePG cron format with seconds); WAL is archived continuously."""
 
@@ -44,6 +46,48 @@ def _role_comment(role: str, readers: list[str]) -> str:
     return f"owner of database {role}"
 
 
+def cluster_base_spec(tenant, plan_name: str, storage_class) -> dict:
+    """What every PostGIS cluster of a municipality has, the running one and a recovery cluster beside it
+    (``urbanstack/restore.py``): image, size, storage and parameters by plan; no bootstrap, roles or plugins."""
+    plan = TENANT_PLANS[plan_name]
+    return {
+        "description": f"PostGIS cluster of {tenant.name}",
+        "instances": plan.db_instances,
+        "imageName": IMAGES["postgis"].ref,
+        "imagePullPolicy": kb.PULL_POLICY,
+        "primaryUpdateStrategy": "unsupervised",
+        "enablePDB": plan.db_instances > 1,
+        "priorityClassName": names.PRIORITY_TENANT,
+        "storage": {"size": f"{plan.db_storage_gi}Gi", "storageClass": storage_class},
+        "walStorage": {"size": f"{plan.db_wal_storage_gi}Gi", "storageClass": storage_class},
+        "resources": plan.db_size.resources(),
+        "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
+                     "podAntiAffinityType": "preferred"},
+        "postgresql": {"parameters": {"password_encryption": "scram-sha-256", "log_connections": "on"}},
+    }
+
+
+def backup_store(tenant, bucket, offsite) -> dict:
+    """The ObjectStore spec of the municipality's backups, in this order of precedence:
+
+    1. its own S3 target (``backup.target`` of the tenant file, its own Secret);
+    2. the operator's off-site target (shared config ``backup.offsite``; Secret ``backup-offsite``), outside
+       the platform: required for profile ``production`` with ``rook-ceph`` (``urbanstack/shared_config.py``);
+    3. its bucket on the platform (dev, or storage mode ``external``, whose bucket is outside the cluster).
+    """
+    from urbanstack.shared_config import OFFSITE_SECRET
+
+    retention = f"{tenant.backup.retentionDays}d"
+    target = tenant.backup.target
+    if target is not None:
+        return object_store_spec(f"s3://{target.bucket}/{tenant.slug}/cnpg", str(target.endpoint).rstrip("/"),
+                                 target.credentialsSecret, EXTERNAL_KEYS, retention)
+    if offsite is not None:
+        return object_store_spec(f"s3://{offsite.bucket}/{tenant.slug}/cnpg", str(offsite.endpoint).rstrip("/"),
+                                 OFFSITE_SECRET, EXTERNAL_KEYS, retention)
+    return object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
+
+
 def role_secret_name(role: str) -> str:
     return f"db-{role.replace('_', '-')}"
 
@@ -57,7 +101,7 @@ class Database(pulumi.ComponentResource):
         """``databases``: database name -> PostgreSQL extensions it needs (created by the operator);
         ``readonly``: databases that also get a privilege-less login role ``<db>_readonly``."""
         super().__init__("urbanstack:tenant:database", name, None, opts)
-        tenant, ns, plan = ctx.tenant, ctx.namespace, TENANT_PLANS[ctx.plan]
+        tenant, ns = ctx.tenant, ctx.namespace
         in_ns = ctx.in_namespace
         roles = [GEODATA, *databases]
         readers = [f"{db}_readonly" for db in readonly]
@@ -74,37 +118,17 @@ class Database(pulumi.ComponentResource):
             secrets[role] = role_secret_name(role)
             del secret
 
-        # Backups go to the municipality's own bucket, or to its own S3 target when it has one.
-        target = tenant.backup.target
-        retention = f"{tenant.backup.retentionDays}d"
-        if target is None:
-            store = object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
-        else:
-            store = object_store_spec(f"s3://{target.bucket}/{tenant.slug}/cnpg", str(target.endpoint).rstrip("/"),
-                                      target.credentialsSecret, EXTERNAL_KEYS, retention)
+        store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
         self.object_store = k8s.apiextensions.CustomResource(
-            "backup-store", api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
-            metadata=kb.meta("backup-store", ns), spec=store,
+            BACKUP_STORE, api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
+            metadata=kb.meta(BACKUP_STORE, ns), spec=store,
             opts=kb.child(self, in_ns),
         )
-        size = plan.db_size
         self.cluster = k8s.apiextensions.CustomResource(
             DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
             metadata=kb.meta(DB_CLUSTER, ns),
             spec={
-                "description": f"PostGIS cluster of {tenant.name}",
-                "instances": plan.db_instances,
-                "imageName": IMAGES["postgis"].ref,
-                "imagePullPolicy": kb.PULL_POLICY,
-                "primaryUpdateStrategy": "unsupervised",
-                "enablePDB": plan.db_instances > 1,
-                "priorityClassName": names.PRIORITY_TENANT,
-                "storage": {"size": f"{plan.db_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
-                "walStorage": {"size": f"{plan.db_wal_storage_gi}Gi", "storageClass": ctx.shared.storage_class},
-                "resources": size.resources(),
-                "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
-                             "podAntiAffinityType": "preferred"},
-                "postgresql": {"parameters": {"password_encryption": "scram-sha-256", "log_connections": "on"}},
+                **cluster_base_spec(tenant, ctx.plan, ctx.shared.storage_class),
                 "bootstrap": {"initdb": {
                     "database": GEODATA, "owner": GEODATA,
                     "secret": {"name": secrets[GEODATA]},
@@ -123,7 +147,7 @@ class Database(pulumi.ComponentResource):
                     for role in [*databases, READONLY_ROLE, *readers]
                 ]},
                 "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
-                             "parameters": {"barmanObjectName": "backup-store"}}],
+                             "parameters": {"barmanObjectName": BACKUP_STORE}}],
             },
             # The cluster is the municipality's data: never deleted by a Pulumi operation.
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(

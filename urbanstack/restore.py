@@ -1,0 +1,256 @@
+"""Restoring a municipality's database: a recovery cluster beside the running one, then an explicit switch.
+
+``urbanstack tenants restore SLUG [--to TIMESTAMP] [--from OBJECTSTORE]`` (docs/operations.md, "Restore",
+follows these steps one for one):
+
+1. writes and applies a NetworkPolicy for the recovery cluster's pods (the namespace denies everything by
+   default; the flows are those of the running cluster) and a CloudNativePG ``Cluster``
+   ``postgis-restore-<stamp>`` bootstrapped with ``bootstrap.recovery`` from the backups in the Barman Cloud
+   ``ObjectStore`` (``externalClusters[].plugin``: ``barman-cloud.cloudnative-pg.io`` with ``barmanObjectName``
+   and ``serverName`` = the running cluster's name, which is where the plugin archived it), to
+   ``recoveryTarget.targetTime`` when ``--to`` is given (else to the end of the archived WAL);
+2. waits until it is ready. The running cluster is not touched; check the recovered data with ``psql``.
+
+``urbanstack tenants restore SLUG --switch postgis-restore-<stamp>`` then makes the recovered state the live one:
+
+1. an on-demand backup of the running cluster (the state before the switch stays restorable), waited for;
+2. the municipality's workloads are scaled to zero (nothing writes during the switch);
+3. per database, ``pg_dump`` from the recovery cluster and ``pg_restore --clean --if-exists
+   --single-transaction`` into the running cluster (names, services, Secrets and the Pulumi state stay as
+   they are);
+4. ``pulumi up --refresh`` brings the workloads back at the plan's replicas.
+
+The recovery cluster is left for comparison; delete it with ``kubectl -n SLUG delete cluster <name>`` (and its
+NetworkPolicy) once the switch is confirmed.
+
+Upstream: CloudNativePG ``Cluster`` CRD (``bootstrap.recovery.source``, ``recoveryTarget.targetTime``: RFC 3339,
+"timestamps without an explicit timezone are interpreted as UTC"; ``externalClusters[].plugin``), vendored as
+``vendor/crds/postgresql.cnpg.io/cluster_v1.json``; the Barman Cloud plugin's recovery example
+(``barmanObjectName``, ``serverName``), plugin-barman-cloud v0.10.0 (chart 0.4.0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from components import names
+from components.k8s import peer, tcp
+from components.tenant.database import BACKUP_STORE, BARMAN_PLUGIN, cluster_base_spec
+from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress
+from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute
+from urbanstack.schema import SLUG_PATTERN
+
+RECOVERY_PREFIX = f"{DB_CLUSTER}-restore-"
+INSTANCE_MANAGER_PORT = 8000
+"""CloudNativePG's instance manager (status, backups), reached by the operator."""
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class RestoreError(Exception):
+    pass
+
+
+def parse_target_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``--to``: an ISO 8601 / RFC 3339 timestamp; without a zone it is UTC (as CloudNativePG reads it)."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RestoreError(f"--to {text!r}: not a timestamp (use e.g. 2026-11-28T09:30:00+01:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if when > (now or dt.datetime.now(dt.UTC)):
+        raise RestoreError(f"--to {text!r}: lies in the future")
+    return when
+
+
+def recovery_name(stamp: dt.datetime) -> str:
+    return f"{RECOVERY_PREFIX}{stamp.strftime('%Y%m%d%H%M%S')}"
+
+
+def recovery_cluster(tenant, storage_class: str, name: str, source_store: str = BACKUP_STORE,
+                     target_time: dt.datetime | None = None) -> dict:
+    """The recovery ``Cluster`` manifest: one instance, the running cluster's image and sizes, recovered from
+    the running cluster's backups in ``source_store``. It archives its own WAL to the same store under its own
+    server name, so it never writes into the running cluster's archive."""
+    spec = cluster_base_spec(tenant, tenant.plan, storage_class)
+    spec.update({
+        "description": f"Recovery of the PostGIS cluster of {tenant.name}",
+        "instances": 1,
+        "enablePDB": False,
+        "bootstrap": {"recovery": {"source": "origin"}},
+        "externalClusters": [{"name": "origin", "plugin": {
+            "name": BARMAN_PLUGIN,
+            "parameters": {"barmanObjectName": source_store, "serverName": DB_CLUSTER},
+        }}],
+        "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
+                     "parameters": {"barmanObjectName": source_store, "serverName": name}}],
+    })
+    if target_time is not None:
+        spec["bootstrap"]["recovery"]["recoveryTarget"] = {
+            "targetTime": target_time.astimezone(dt.UTC).isoformat(timespec="seconds")}
+    return {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": name, "namespace": tenant.slug,
+                         "labels": {"urban-stack/tenant": tenant.slug, "urban-stack/module": "database"}},
+            "spec": spec}
+
+
+def recovery_policy(slug: str, name: str, s3_rule: dict) -> dict:
+    """The flows of the running cluster (``components/tenant/database.py``) for the recovery cluster's pods,
+    except that no app connects to it."""
+    pods = {"cnpg.io/cluster": name}
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": slug},
+        "spec": {
+            "podSelector": {"matchLabels": pods},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {"from": [peer(None, pods)], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
+                {"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
+            ],
+            "egress": [
+                {"to": [peer(None, pods)], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
+                dns_egress(),
+                s3_rule,
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443, 6443)},
+            ],
+        },
+    }
+
+
+def restore_steps(slug: str, work: Path, name: str) -> list[Step]:
+    manifest = work / f"{name}.yaml"
+    return [
+        Step("recovery cluster: network policy and cluster", ["kubectl", "apply", "-f", str(manifest)],
+             phase="recover"),
+        Step("recovery cluster: wait until ready (recovery from the backup)",
+             ["kubectl", "-n", slug, "wait", f"cluster/{name}", "--for=condition=Ready", "--timeout=4h"],
+             phase="recover"),
+    ]
+
+
+def switch_steps(slug: str, work: Path, name: str, databases: Sequence[str], stamp: str) -> list[Step]:
+    plan = [
+        Step("switch: back up the running cluster first", ["kubectl", "apply", "-f", str(work / "pre-switch-backup.yaml")],
+             phase="backup"),
+        Step("switch: wait for that backup",
+             ["kubectl", "-n", slug, "wait", f"backup/pre-switch-{stamp}", "--for=jsonpath={.status.phase}=completed",
+              "--timeout=2h"], phase="backup"),
+        Step("switch: stop the municipality's workloads",
+             ["kubectl", "-n", slug, "scale", "deployment,statefulset", "--all", "--replicas=0"], phase="switch"),
+    ]
+    for db in databases:
+        dump = work / f"{db}.dump"
+        plan += [
+            Step(f"switch: dump {db} from {name}",
+                 ["kubectl", "-n", slug, "exec", f"svc/{name}-rw", "-c", "postgres", "--", "pg_dump", "-Fc", "-d", db],
+                 stdout_to=dump, phase="switch"),
+            Step(f"switch: load {db} into {DB_CLUSTER}",
+                 ["kubectl", "-n", slug, "exec", "-i", f"svc/{DB_CLUSTER}-rw", "-c", "postgres", "--",
+                  "pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", db],
+                 stdin_from=dump, phase="switch"),
+        ]
+    plan.append(Step("switch: bring the workloads back at the plan's replicas",
+                     ["pulumi", "up", "--refresh", "--yes", "--skip-preview", "-s", slug], phase="switch"))
+    return plan
+
+
+def _tenant(slug: str, tenants_dir: Path | None):
+    from urbanstack.tenants import TenantError, load_all
+
+    if not re.match(SLUG_PATTERN, slug):
+        raise RestoreError(f"'{slug}' is not a valid municipality slug")
+    try:
+        tenant = load_all([tenants_dir] if tenants_dir else None).get(slug)
+    except TenantError as exc:
+        raise RestoreError(f"the tenant files are invalid: {exc}") from None
+    if tenant is None:
+        raise RestoreError(f"tenants/{slug}.yaml not found")
+    return tenant
+
+
+def _shared_storage():
+    from urbanstack.plan import SHARED_CONFIG, stack_config
+    from urbanstack.shared_config import parse
+
+    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
+    return parse(raw).storage
+
+
+def _s3_rule(tenant, storage) -> dict:
+    if storage.mode == "rook-ceph" and tenant.backup.target is None:
+        return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
+    return {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443)}
+
+
+def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = BACKUP_STORE,
+            dry_run: bool = False, runner: Runner | None = None, now: dt.datetime | None = None,
+            tenants_dir: Path | None = None):
+    """Create the recovery cluster beside the running one; yields one line per step."""
+    tenant = _tenant(slug, tenants_dir)
+    if not _NAME.match(source):
+        raise RestoreError(f"--from {source!r}: not the name of an ObjectStore")
+    now = now or dt.datetime.now(dt.UTC)
+    target = parse_target_time(to, now) if to else None
+    name = recovery_name(now)
+    work = work_dir / slug
+    storage = _shared_storage()
+    docs = [recovery_policy(slug, name, _s3_rule(tenant, storage)),
+            recovery_cluster(tenant, storage.blockStorageClass, name, source, target)]
+    plan = restore_steps(slug, work, name)
+    if dry_run:
+        yield from (s.describe() for s in plan)
+        yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
+        return
+    _check(plan, runner)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    yield from _execute(plan, runner)
+    yield (f"recovery cluster {name} is ready beside {DB_CLUSTER}; check it "
+           f"(kubectl -n {slug} exec -it svc/{name}-rw -c postgres -- psql -d geodata), then switch with "
+           f"`urbanstack tenants restore {slug} --switch {name}`")
+
+
+def switch(slug: str, work_dir: Path, name: str, *, databases: Sequence[str] | None = None, dry_run: bool = False,
+           runner: Runner | None = None, now: dt.datetime | None = None, tenants_dir: Path | None = None):
+    """Make the recovery cluster's data the running cluster's; yields one line per step."""
+    from urbanstack.offboard import backup_manifest, data_stores_of
+
+    _tenant(slug, tenants_dir)
+    if not (name.startswith(RECOVERY_PREFIX) and _NAME.match(name)):
+        raise RestoreError(f"--switch {name!r}: not a recovery cluster (its name starts with {RECOVERY_PREFIX})")
+    if databases is None:
+        databases, _ = data_stores_of(slug, tenants_dir)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
+    work = work_dir / slug / name
+    plan = switch_steps(slug, work, name, databases, stamp)
+    if dry_run:
+        yield from (s.describe() for s in plan)
+        return
+    _check(plan, runner)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pre-switch-backup.yaml").write_text(
+        backup_manifest(slug, stamp).replace(f"offboarding-{stamp}", f"pre-switch-{stamp}"), encoding="utf-8")
+    yield from _execute(plan, runner)
+    yield f"switched: {DB_CLUSTER} holds the data of {name}; delete {name} once confirmed"
+
+
+def _check(plan: list[Step], runner: Runner | None) -> None:
+    if runner is None:
+        try:
+            check_tools(plan, "a restore")
+        except OffboardError as exc:
+            raise RestoreError(str(exc)) from None
+
+
+def _execute(plan: list[Step], runner: Runner | None):
+    try:
+        yield from execute(plan, runner, what="restore", still="the running cluster is unchanged unless the "
+                                                              "step was part of the switch")
+    except OffboardError as exc:
+        raise RestoreError(str(exc)) from None
