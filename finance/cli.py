@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from urbanstack.console import err, out, progress
 
 app = typer.Typer(help="Cost statements per municipality: estimate, FOCUS, AWS or OpenCost; allocation keys; what-if.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
+
+REPORT_KIND = "costs report"
+"""Owner name in the output folder's marker (urbanstack/outdir.py): a report replaces only an earlier report."""
 
 PeriodOpt = Annotated[str | None, typer.Option(
     "--period", help="Month (2026-10) or range of months (2026-01..2026-12); default: the previous month.")]
@@ -34,6 +36,7 @@ def _errors():
     from finance.focuscheck import FocusCheckError
     from finance.model import FinanceError
     from finance.prices import PriceError
+    from urbanstack.outdir import OutputRefused
     from urbanstack.tenants import TenantError
 
     try:
@@ -42,7 +45,7 @@ def _errors():
         for p in exc.problems:
             err.print(str(p), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    except (FinanceError, FocusCheckError) as exc:
+    except (FinanceError, FocusCheckError, OutputRefused) as exc:
         err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -92,9 +95,12 @@ def report(
     from finance.outputs import parse_formats, write_all
     from finance.report import fmt_money
     from finance.sources import make_source
+    from urbanstack.outdir import check_target, replace_owned
 
     with _errors():
         p, catalogue, members, k = _setup(period, prices, tenants, key)
+        target = out_dir or Path("build") / "costs" / p.label
+        check_target(target, REPORT_KIND)  # refuse before the allocation, not after
         fmts = parse_formats(formats)
         options = {"cost_column": cost_column, "currency": currency}
         if tag_column:
@@ -104,8 +110,11 @@ def report(
                               allow_empty=allow_empty)
         for warning in allocation.warnings:
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-        target = out_dir or Path("build") / "costs" / p.label
-        written = write_all(allocation, target, formats=fmts, lang=lang, csv_dialect=csv_dialect)
+        # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
+        # files looking like this run's output, and only what an earlier report wrote is replaced.
+        with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
+            written = write_all(allocation, staging, formats=fmts, lang=lang, csv_dialect=csv_dialect, step=step)
+        written = [w.moved(staging, target) for w in written]
         table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")
         for col in ("Kommune" if lang == "de" else "Municipality", "AGS", "Summe" if lang == "de" else "Total"):
             table.add_column(col)
@@ -147,6 +156,7 @@ def simulate_cmd(
     from finance.model import FinanceError
     from finance.report import fmt_money
     from finance.simulate import chart, parse_day, simulate, to_csv, totals
+    from urbanstack.outdir import replace_owned
 
     with _errors():
         join_day = parse_day(join, "--join") if join else None
@@ -181,11 +191,11 @@ def simulate_cmd(
                       else "EXAMPLE PRICES: the amounts are based on example values; this is not an invoice.",
                       style="yellow")
         target = out_dir or Path("build") / "costs" / "simulate"
-        target.mkdir(parents=True, exist_ok=True)
         dialect = "excel-de" if de else "plain"
-        (target / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example), encoding="utf-8-sig" if de else "utf-8",
-                                             newline="")
-        (target / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
+        with replace_owned(target, "costs simulate") as staging:
+            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example),
+                                                  encoding="utf-8-sig" if de else "utf-8", newline="")
+            (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
 
 

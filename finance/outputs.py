@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,10 @@ class Written:
     """Municipality slug, or None for consortium-wide files."""
     path: Path
 
+    def moved(self, old: Path, new: Path) -> Written:
+        """The same file after its folder ``old`` was moved to ``new``."""
+        return Written(self.tenant, new / self.path.relative_to(old))
+
 
 def parse_formats(text: str | list[str] | None) -> tuple[str, ...]:
     from finance.model import FinanceError
@@ -58,8 +63,11 @@ def parse_formats(text: str | list[str] | None) -> tuple[str, ...]:
 
 
 def write_all(a: Allocation, out_dir: Path, *, formats: tuple[str, ...] = ALL_FORMATS, lang: str = "de",
-              csv_dialect: str | None = None, issuer: str | None = None) -> list[Written]:
-    """Write the statements, the overview and the FOCUS dataset; return what was written."""
+              csv_dialect: str | None = None, issuer: str | None = None,
+              step: Callable[[str, int], None] = lambda name, total: None) -> list[Written]:
+    """Write the statements, the overview and the FOCUS dataset; return what was written.
+
+    ``step(document, total)`` is called as each document starts (progress of a long run)."""
     from finance.model import FinanceError
 
     if lang not in ("de", "en"):
@@ -71,6 +79,7 @@ def write_all(a: Allocation, out_dir: Path, *, formats: tuple[str, ...] = ALL_FO
     docs = [(slug, statement(a, slug, lang, issuer)) for slug in sorted(a.members)]
     over = overview(a, lang, issuer)
     for slug, doc in [*docs, (None, over)]:
+        step(doc.stem, len(docs) + 1)
         png = chart_png(doc) if {"html", "pdf"} & set(formats) else None
         base = out_dir / doc.stem
         if "csv" in formats:

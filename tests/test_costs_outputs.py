@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from finance.cli import app
 from finance.model import load_members
 from finance.report import fmt_money
+from urbanstack.outdir import MARKER
 
 runner = CliRunner()
 SLUGS = sorted(load_members())
@@ -106,7 +107,8 @@ def test_english_plain_csv_and_selected_formats(tmp_path):
     result = runner.invoke(app, ["report", "--period", "2026-01..2026-03", "--lang", "en", "--format", "csv,json",
                                  "--key", "population", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".csv"] * (len(SLUGS) + 1) + [".json"] * (len(SLUGS) + 1)
+    written = sorted(p.suffix for p in tmp_path.iterdir() if p.name != MARKER)
+    assert written == [".csv"] * (len(SLUGS) + 1) + [".json"] * (len(SLUGS) + 1)
     text = (tmp_path / "overview.csv").read_text(encoding="utf-8")
     assert text.startswith("Period,2026-01..2026-03\n")
     assert text.split("\n\n", 1)[1].startswith("Municipality,AGS,Population,Direct costs")
@@ -298,3 +300,36 @@ def test_pdf_has_total_and_key_on_page_one_page_numbers_and_no_lonely_heading(tm
                 if at >= 0:  # a heading is followed on its page by its table's header and at least one row
                     after = page[at:]
                     assert after.count(b"Tj") >= 2 + len(doc.tables[headings.index(heading)].columns), heading
+
+
+def test_a_report_refuses_a_folder_it_did_not_write_and_leaves_it_untouched(tmp_path):
+    (tmp_path / "budget-2027.xlsx").write_text("the treasurer's own file")
+    result = runner.invoke(app, ["report", "--period", "2026-10", "--format", "json", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not written by urbanstack" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["budget-2027.xlsx"]
+
+
+def test_a_failed_report_leaves_the_earlier_run_as_it_was(tmp_path, monkeypatch):
+    out = tmp_path / "costs"
+    assert runner.invoke(app, ["report", "--period", "2026-10", "--format", "json", "--out", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    import finance.outputs
+
+    def broken(doc, path):
+        path.write_text("{half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(finance.outputs, "write_json", broken)
+    result = runner.invoke(app, ["report", "--period", "2026-11", "--format", "json", "--out", str(out)])
+    assert result.exit_code != 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "the October files are untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["costs"], "no temporary folder is left behind"
+
+
+def test_a_report_replaces_only_what_an_earlier_report_wrote(tmp_path):
+    out = tmp_path / "costs"
+    assert runner.invoke(app, ["report", "--period", "2026-10", "--format", "csv,json", "--out", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["report", "--period", "2026-10", "--format", "json", "--out", str(out)]).exit_code == 0
+    assert not list(out.glob("*.csv")), "files of the earlier report are replaced, not mixed with the new run"
+    assert {p.suffix for p in out.iterdir() if p.name != MARKER} == {".json"}
