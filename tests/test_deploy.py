@@ -215,3 +215,13 @@ def test_files_written_during_up_are_private_to_the_owner(fake_engine, monkeypat
     finally:
         os.umask(before)
     assert seen == [0o077] and after == 0o022
+
+
+def test_up_all_shows_stacks_done_of_all_with_the_elapsed_time(fake_engine, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", "/no/such/kubeconfig")
+    result = CliRunner().invoke(app, ["up", "--all"])
+    lines = result.output.splitlines()
+    total = 1 + len([p for p in (deploy.ROOT / "tenants").glob("*.yaml")])
+    assert any(ln.startswith(f"[0/{total} done, ") and "[shared] deploying" in ln for ln in lines)
+    assert any(ln.startswith(f"[1/{total} done, ") and "[shared] finished: ok" in ln for ln in lines)
+    assert any(ln.startswith(f"[{total}/{total} done, ") for ln in lines), "the last stack's line counts all"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from importlib.metadata import version as _dist_version
 from pathlib import Path, PurePath
 from typing import Annotated
@@ -242,9 +243,16 @@ def up(
     from urbanstack.deploy import describe_target
 
     line(describe_target())
+    started, finished = time.monotonic(), []
+
+    def say(s: str, text: str) -> None:
+        # Progress in every line: stacks finished of all, elapsed time, then the stack's own output.
+        if text.startswith("finished: "):
+            finished.append(s)
+        line(f"[{len(finished)}/{len(targets)} done, {time.monotonic() - started:.0f} s] [{s}] {text}")
+
     try:
-        results = do_up(targets, parallel, lambda s, line: out.print(f"[{s}] {line}", markup=False,
-                                                                    highlight=False))
+        results = do_up(targets, parallel, say)
     except CliMissing as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None

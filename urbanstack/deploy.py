@@ -163,19 +163,26 @@ def up(stacks: Iterable[str], parallel: int = 1,
             say(SHARED, "deploying")
             res = up_stack(SHARED, lambda line: say(SHARED, line.rstrip()))
             results.append(res)
+            say(SHARED, f"finished: {'ok' if res.ok else 'FAILED'}, {res.summary}")
             if not res.ok:
                 say(SHARED, "failed: municipalities were not deployed")
                 return results + [StackResult(s, False, "not deployed: shared failed") for s in ordered[1:]]
             ordered = ordered[1:]
         done: dict[str, StackResult] = {}
+
+        def one(s: str) -> StackResult:
+            say(s, "deploying")
+            return up_stack(s, lambda line: say(s, line.rstrip()))
+
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = {pool.submit(up_stack, s, lambda line, s=s: say(s, line.rstrip())): s for s in ordered}
+            futures = {pool.submit(one, s): s for s in ordered}
             for fut in as_completed(futures):
                 s = futures[fut]
                 try:
                     done[s] = fut.result()
                 except Exception as exc:  # up_stack reports its failures; this is the last net
                     done[s] = StackResult(s, False, _last_line(exc))
+                say(s, f"finished: {'ok' if done[s].ok else 'FAILED'}, {done[s].summary}")
         return results + [done[s] for s in ordered]
     finally:
         os.umask(previous)
