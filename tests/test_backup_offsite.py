@@ -8,7 +8,7 @@ from components.backup import EXTERNAL_KEYS, ROOK_KEYS
 from urbanstack.shared_config import OFFSITE_SECRET, ConfigError, parse
 
 BASE = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "operatorCostCenter": "KST-1",
-        "adminEmail": "betrieb@example.de"}
+        "adminEmail": "betrieb@example.de", "imageRegistry": "registry.example.de/urban-stack"}
 OFFSITE = {"offsite": {"endpoint": "https://s3.offsite.example", "bucket": "offsite-backups"}}
 
 
@@ -21,7 +21,8 @@ def test_production_on_the_clusters_own_ceph_is_refused_without_an_offsite_targe
 
 def test_production_with_an_offsite_target_or_external_storage_and_dev_are_accepted():
     assert parse({**BASE, "backup": OFFSITE}).backup.offsite.bucket == "offsite-backups"
-    assert parse({**BASE, "storage": {"mode": "external", "external": {"endpoint": "https://s3.example.de"}}})
+    assert parse({**BASE, "storage": {"mode": "external", "blockStorageClass": "ceph-block",
+                                      "external": {"endpoint": "https://s3.example.de"}}})
     assert parse({**BASE, "profile": "dev"}).backup.offsite is None
 
 
