@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from urbanstack.offline import StackPlan
-from urbanstack.plan import SHARED_CONFIG, plan_shared, plan_tenant, stack_config
+from urbanstack.plan import plan_shared, plan_tenant
+from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANTS = ROOT / "tenants"

@@ -10,7 +10,8 @@ import pytest
 
 from urbanstack.checks.base import DEFAULT_CRD_DIR
 from urbanstack.checks.schemas import crd_schema_path, crd_validator
-from urbanstack.plan import SHARED_CONFIG, manifest, plan_shared, stack_config
+from urbanstack.plan import manifest, plan_shared
+from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
 SCHEMA_DIR = DEFAULT_CRD_DIR
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io", "storage.k8s.io",

@@ -28,7 +28,7 @@ def production(plan_stack) -> StackPlan:
 
 @pytest.fixture(scope="module")
 def dev() -> StackPlan:
-    from urbanstack.plan import SHARED_CONFIG, stack_config
+    from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
     cfg = dict(stack_config(SHARED_CONFIG))
     cfg.update({

@@ -50,12 +50,10 @@ def plan(registry: str, images_dir: Path = IMAGES_DIR) -> list[list[str]]:
 
 def registry_from_config() -> str:
     """``urban-stack:imageRegistry`` of ``stacks/Pulumi.shared.yaml``, validated like the shared stack does."""
-    from urbanstack.plan import SHARED_CONFIG, stack_config
-    from urbanstack.shared_config import CONFIG_NS, ConfigError, parse
+    from urbanstack.shared_config import ConfigError, load_file
 
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith(f"{CONFIG_NS}:")}
     try:
-        return parse(raw).imageRegistry
+        return load_file().imageRegistry
     except ConfigError as exc:
         raise ImagesError(str(exc)) from None
 

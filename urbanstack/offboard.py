@@ -344,11 +344,9 @@ def _bucket_client_factory(slug: str, endpoint: str | None) -> Callable[[], S3Cl
     The endpoint: ``endpoint`` if given, else the external provider's (``storage.external.endpoint``). Rook's
     RGW is reachable inside the cluster only: port-forward it and pass ``--s3-endpoint`` (docs/operations.md).
     """
-    from urbanstack.plan import SHARED_CONFIG, stack_config
-    from urbanstack.shared_config import parse
+    from urbanstack.shared_config import load_file
 
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
-    storage = parse(raw).storage
+    storage = load_file().storage
     if endpoint is None and storage.mode == "external" and storage.external is not None:
         endpoint = str(storage.external.endpoint).rstrip("/")
     if endpoint is None:

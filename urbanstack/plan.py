@@ -25,28 +25,12 @@ from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, run_stack
 from urbanstack.outdir import replace_owned
 from urbanstack.program import PROJECT, SHARED, build
+from urbanstack.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
 from urbanstack.tenants import load_all
-from urbanstack.yamlsafe import load_yaml
 
-SHARED_CONFIG = Path(__file__).resolve().parent.parent / "stacks" / "Pulumi.shared.yaml"
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
 CONFIG_NS = "urban-stack"
 REDACTED = "(secret: not written to the plan)"
-
-
-def stack_config(path: Path) -> dict[str, Any]:
-    """The ``config:`` of a ``Pulumi.<stack>.yaml`` file as flat ``ns:key`` -> value."""
-    if not path.is_file():
-        return {}
-    data = load_yaml(path).data or {}
-    config = data.get("config") or {}
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and "secure" in value:
-            out[key] = "offline-plan-placeholder"
-        else:
-            out[key] = value
-    return out
 
 
 def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None,
@@ -65,7 +49,7 @@ def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | N
     tenant = tenants.get(slug)
     ref = federation_secret_ref(tenant) if tenant else None
     if ref and f"{CONFIG_NS}:{ref}" not in cfg:
-        cfg[f"{CONFIG_NS}:{ref}"] = "offline-plan-placeholder"
+        cfg[f"{CONFIG_NS}:{ref}"] = ENCRYPTED
     return run_stack(slug, lambda: build(slug, tenants_dir, tenants), project=PROJECT, config=cfg,
                      stack_outputs={SHARED_REF: shared_outputs})
 

@@ -175,11 +175,9 @@ def _tenant(slug: str, tenants_dir: Path | None):
 
 
 def _shared_storage():
-    from urbanstack.plan import SHARED_CONFIG, stack_config
-    from urbanstack.shared_config import parse
+    from urbanstack.shared_config import load_file
 
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
-    return parse(raw).storage
+    return load_file().storage
 
 
 def _s3_rule(tenant, storage) -> dict:

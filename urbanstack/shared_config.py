@@ -3,6 +3,7 @@ registered. Every key is described here; ``docs/shared-config.md`` is generated 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
@@ -10,11 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from components.base import HttpsUrl
 from urbanstack.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
+from urbanstack.yamlsafe import load_yaml
 
 CONFIG_NS = "urban-stack"
 IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 """A registry host (optional port) and optional path, lower case, as image references spell them."""
 CONFIG_FILE = "stacks/Pulumi.shared.yaml"
+SHARED_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_FILE
+"""The shared stack's configuration file: read by the shared stack, and by municipality stacks and commands that
+need the platform's settings (storage mode, image registry, mail relay, off-site backups)."""
+ENCRYPTED = "offline-plan-placeholder"
+"""Stands in for a ``secure:`` value: it is encrypted for its own stack and is never read outside it."""
 
 
 class _Strict(BaseModel):
@@ -211,4 +218,19 @@ def from_pulumi() -> SharedConfig:
                 raw[key[len(prefix):]] = json.loads(value)
             except (ValueError, TypeError):
                 raw[key[len(prefix):]] = value
+    return parse(raw)
+
+
+def stack_config(path: Path) -> dict[str, Any]:
+    """The ``config:`` of a ``Pulumi.<stack>.yaml`` file as flat ``ns:key`` -> value (encrypted values: :data:`ENCRYPTED`)."""
+    if not path.is_file():
+        return {}
+    data = load_yaml(path).data or {}
+    config = data.get("config") or {}
+    return {key: ENCRYPTED if isinstance(value, dict) and "secure" in value else value for key, value in config.items()}
+
+
+def load_file(path: Path = SHARED_CONFIG) -> SharedConfig:
+    """The shared stack's settings from its configuration file, validated (:class:`ConfigError` names file and key)."""
+    raw = {k.split(":", 1)[1]: v for k, v in stack_config(path).items() if k.startswith(f"{CONFIG_NS}:")}
     return parse(raw)

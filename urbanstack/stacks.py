@@ -34,11 +34,9 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
 
     labels.register(labels.LabelScope(tenant.slug, tenant.costCenter, labels.DEDICATED))
     provider = make_provider(tenant.slug, ROOT)
-    from urbanstack.plan import SHARED_CONFIG, stack_config
-    from urbanstack.shared_config import parse
+    from urbanstack.shared_config import load_file
 
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(SHARED_CONFIG).items() if k.startswith("urban-stack:")}
-    cfg = parse(raw)
+    cfg = load_file()
     versions.use_registry(cfg.imageRegistry)
     ref = pulumi.StackReference(shared_ref)
     refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite)

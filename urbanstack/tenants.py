@@ -26,11 +26,11 @@ from typing import Any
 import pydantic
 
 from urbanstack.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
+from urbanstack.shared_config import SHARED_CONFIG
 from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / "tenants"
-SHARED_CONFIG = ROOT / "stacks" / "Pulumi.shared.yaml"
 """Where the platform's ``urban-stack:baseDomain`` is read from (no municipality may take a domain in it)."""
 UNIQUE_FIELDS = ("slug", "ags", "domain")
 MAX_PROBLEMS_PER_FILE = 100
