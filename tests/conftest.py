@@ -55,7 +55,7 @@ def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
 @pytest.fixture
 def crafted(real_plan_dir, tmp_path) -> Path:
     """A writable copy of the real plan plus a hardened sample workload in municipality ``verl``."""
-    from urbanstack.checks.sample import write_crafted_plan
+    from tests.sample_plan import write_crafted_plan
     from urbanstack.tenants import load_all
 
     tenants = {slug: t.costCenter for slug, t in load_all().items()}

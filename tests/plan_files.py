@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from components.contract import tenant_document
+from tests.module_contract import tenant_document
 from urbanstack.tenants import load_all
 
 SLUG = "contract"

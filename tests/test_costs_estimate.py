@@ -13,9 +13,9 @@ from components.base import ModuleOptions, ModuleSpec
 from components.sizing import TENANT_PLANS, Size, Workload
 from finance.allocate import allocate
 from finance.model import Key, Member, load_members, parse_period
-from finance.plan_totals import cpu_millis, gibibytes, manifest_declared, mebibytes, plan_totals
 from finance.prices import load_prices
 from finance.sources.estimate import Declared, EstimateSource, declared_for, declared_totals
+from tests.plan_totals import cpu_millis, gibibytes, manifest_declared, mebibytes, plan_totals
 
 VERL_SMALL = Member("verl", "Verl", "05754044", 26000, "VERL-1100", "small", ("dashboards", "urbandata"))
 

@@ -1,4 +1,4 @@
-"""Every module in the catalogue honours the same contract (components/contract.py).
+"""Every module in the catalogue honours the same contract (tests/module_contract.py).
 
 Each module is booked alone by a synthetic municipality (plan `medium`, so scalable workloads run more
 than one replica) and its plan is checked. A throw-away module added to the catalogue in the test shows
@@ -16,10 +16,10 @@ import pytest
 
 from components import k8s as kb
 from components.base import ModuleOptions, ModuleSpec
-from components.contract import check_module
 from components.module import ModuleComponent
 from components.modules import CATALOGUE
 from components.sizing import Size, Workload
+from tests.module_contract import check_module
 from tests.plan_files import plan_booking
 from urbanstack.tenants import load_all
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.contract import check_module, tenant_document
 from components.modules import masterportal
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
 from components.versions import IMAGES
+from tests.module_contract import check_module, tenant_document
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from components import k8s as kb
-from components.contract import booked_alone, check_module
 from components.modules import opendata
 from components.tenant import netpol
 from components.tenant.database import DatabaseInfo
 from components.versions import IMAGES
+from tests.module_contract import booked_alone, check_module
 from tests.plan_files import plan_booking as shared_plan_booking
 from urbanstack.tenants import TenantError, load_all
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from components.contract import check_module
 from components.modules import rei3
 from components.tenant import netpol
+from tests.module_contract import check_module
 from tests.plan_files import plan_booking
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan

@@ -16,7 +16,7 @@ import yaml
 
 from components import labels, names
 from policy import urbanstack_policies as pack
-from urbanstack.checks.sample import sample_stack
+from tests.sample_plan import sample_stack
 from urbanstack.tenants import load_all
 
 TENANTS = frozenset({"verl", "guetersloh"})
