@@ -19,7 +19,6 @@ GATEWAY_NAME = "urban-gateway"
 GATEWAY_CLASS = "urban-envoy"
 KEYCLOAK_NAME = "keycloak"
 KEYCLOAK_SERVICE = "keycloak-service"
-KEYCLOAK_PORT = 8443
 KEYCLOAK_HTTP_PORT = 8080
 """In-cluster HTTP port of Keycloak (realm jobs); everything from outside goes through the Gateway (HTTPS)."""
 KEYCLOAK_ADMIN_SECRET = "keycloak-initial-admin"

@@ -34,7 +34,6 @@ class Workload:
     """One workload of a module: per-replica size at plan ``small``, replicas per plan, volume size per plan.
 
     ``storage_gi`` is the size of its persistent volume (0 = none) per plan.
-    ``scalable`` says whether more replicas help (a Node-RED instance or a Solr core does not scale out).
     """
 
     size: Size

@@ -43,8 +43,6 @@ import duckdb
 from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted
 from finance.sources import RECORD_COLUMNS, CostSource
 
-CENT = Decimal("0.01")
-
 
 @dataclass
 class Line:

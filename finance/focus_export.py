@@ -46,15 +46,6 @@ UNALLOCATED_ACCOUNT = "unallocated"
 DECIMAL_COLUMNS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost", "PricingQuantity",
                    "ListUnitPrice", "ContractedUnitPrice", "ConsumedQuantity", "x_AllocationShare",
                    "x_AllocationPool", "x_DirectCost", "x_SharedCost", "x_UntaggedCost", "x_IdleCost")
-STRING_COLUMNS = (
-    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
-    "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency", "ChargePeriodStart", "ChargePeriodEnd",
-    "InvoiceIssuerName", "PricingCategory", "PricingUnit", "ConsumedUnit", "ProviderName", "PublisherName",
-    "ServiceCategory", "ServiceName", "SubAccountId", "SubAccountName", "ResourceId", "ResourceName", "ResourceType",
-    "RegionId", "RegionName", "SkuId", "SkuPriceId", "CommitmentDiscountCategory", "CommitmentDiscountId",
-    "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType", "Tags",
-    "x_AllocationKey", "x_CostCenter", "x_Source", "x_UnallocatedReason",
-)
 COLUMNS = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
     "BillingPeriodEnd", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency",

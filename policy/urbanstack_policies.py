@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("identity", names.NS_IDENTITY): (
         "A municipality's realm is managed by a keycloak-config-cli Job that must run next to the shared Keycloak "
-        "(it reads the master admin Secret there); the Job and its realm ConfigMap are charged to the municipality."
+        "(it logs in there with the municipality's own realm-job client); the Job and its realm Secret are charged "
+        "to the municipality."
     ),
 }
 """(module, namespace) where objects of a municipality's stack may live outside its namespace, and why."""

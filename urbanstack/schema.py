@@ -2,7 +2,7 @@
 
 ``tenants/<slug>.yaml`` is validated against :class:`Tenant`. The JSON Schema for editors
 (``schema/tenant.schema.json``) and the reference in ``docs/tenant-file.md`` are generated from this model
-(``urbanstack schema write``); ``tests/test_schema_docs.py`` fails when they are stale.
+(``urbanstack docs write``); ``tests/test_docs.py`` fails when they are stale.
 
 Module options are not listed here: each module brings its own model (``components/modules/*.py``)
 and :func:`modules_model` assembles ``modules:`` from the catalogue.
@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from components import names
 from components.base import HttpsUrl
 
-SCHEMA_VERSION = 1
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"

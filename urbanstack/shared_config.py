@@ -179,10 +179,6 @@ class SharedConfig(_Strict):
             )
         return self
 
-    @property
-    def replicas(self) -> int:
-        return 1 if self.profile == "dev" else 3
-
 
 class ConfigError(Exception):
     """Invalid shared stack configuration; the message names the file and every bad key."""

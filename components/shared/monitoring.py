@@ -32,7 +32,6 @@ MODULE = "monitoring"
 KPS_FULLNAME = "kps"
 PROMETHEUS_SERVICE = f"{KPS_FULLNAME}-prometheus"
 PROMETHEUS_PORT = 9090
-PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{names.NS_MONITORING}.svc:{PROMETHEUS_PORT}"
 
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": PROMETHEUS_SERVICE}
 """Labels the Prometheus operator puts on the pods of Prometheus ``kps-prometheus`` (CRD ``Prometheus``
