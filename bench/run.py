@@ -38,7 +38,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench import alloc_bench, checks_bench, fresh_bench, plan_bench
+    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, plan_bench
     from bench.synthetic import write_tenants
 
     quick = "--quick" in argv
@@ -71,8 +71,11 @@ def main(argv: list[str]) -> int:
     print("3. checks", flush=True)
     result["checks"] = checks_bench.run()
 
+    print("4. plan + render + every check: what one more municipality adds", flush=True)
+    result["plan_and_check"] = full_bench.run()
+
     if not quick:
-        print("4. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
+        print("5. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
         result["make_test"] = fresh_bench.run()
 
     result["total_s"] = time.perf_counter() - started
@@ -99,6 +102,10 @@ def print_table(r: dict) -> None:
               f"{x['rows_per_s'] / 1e6:.2f} M rows/s, peak RSS {x['peak_rss_mib']:.0f} MiB | "
               f"{'≤ 20 s, ≤ 2 GiB' if x['input_rows'] >= 10_000_000 else ''} |")
     print(f"| allocation vs pandas (1 M gzip CSV) | {r['allocation']['speedup_vs_pandas']:.1f}× faster | ≥ 3× |")
+    pc = r["plan_and_check"]
+    for n, x in pc["rows"].items():
+        print(f"| plan + check, N={n} | plan {x['plan_s']:.1f} s, checks {x['check_s']:.1f} s, {x['objects']} objects | |")
+    print(f"| one more municipality, planned, rendered and checked | {pc['per_municipality_s']:.2f} s | ≤ 2 s |")
     c = r["checks"]
     print(f"| manifest checks | {c['checks_s']:.1f} s over {c['objects']} objects | reported |")
     for name, label, target in (("fresh_cold", "fresh clone, empty package cache", "≤ 5 min"),
