@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS
+from tests.config_samples import OFFSITE
+from tests.config_samples import SHARED_REQUIRED as BASE
 from urbanstack.shared_config import OFFSITE_SECRET, ConfigError, parse
-
-BASE = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "operatorCostCenter": "KST-1",
-        "adminEmail": "betrieb@example.de", "imageRegistry": "registry.example.de/urban-stack"}
-OFFSITE = {"offsite": {"endpoint": "https://s3.offsite.example", "bucket": "offsite-backups"}}
 
 
 def test_production_on_the_clusters_own_ceph_is_refused_without_an_offsite_target():

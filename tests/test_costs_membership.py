@@ -18,26 +18,13 @@ from finance.cli import app
 from finance.model import Key, Member, member_of, parse_period
 from finance.report import statement
 from finance.sources.focus import FocusSource
+from tests.tenant_texts import tenant_text
 from urbanstack.tenants import TenantError, load_tenant
 
 runner = CliRunner()
 OCT = parse_period("2026-10")
 
-TENANT = """\
-schemaVersion: 1
-slug: halle
-name: "Halle (Westf.)"
-ags: "05754012"
-population: 21000
-populationDate: 2023-12-31
-costCenter: KST-1
-contact:
-  name: IT
-  email: it@example.org
-domain: halle.example.org
-identity:
-  admins: [admin@example.org]
-"""
+TENANT = tenant_text()
 
 
 def tenant_file(tmp_path: Path, extra: str) -> Path:

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.config_samples import SHARED_VALID
 from urbanstack.offline import run_stack
 from urbanstack.program import build
 from urbanstack.shared_config import ConfigError, parse
 
-VALID = {
-    "baseDomain": "urbanstack.example.de",
-    "operatorName": "Betrieb",
-    "operatorCostCenter": "KST-1",
-    "adminEmail": "betrieb@example.de",
-    "imageRegistry": "registry.example.de/urban-stack",
-    "backup": {"offsite": {"endpoint": "https://s3.offsite.example", "bucket": "offsite-backups"}},
-}
+VALID = SHARED_VALID
 
 
 @pytest.mark.parametrize(

@@ -8,27 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.tenant_texts import tenant_text
 from urbanstack.cli import app
 from urbanstack.tenants import TenantError, load_all, load_tenant
 
 runner = CliRunner()
 LINE = re.compile(r"^\S+\.yaml(:\d+)?: ")
 
-VALID = """\
-schemaVersion: 1
-slug: {slug}
-name: {name}
-ags: "{ags}"
-population: 21000
-populationDate: 2023-12-31
-costCenter: KST-1
-contact:
-  name: IT
-  email: it@example.org
-domain: {domain}
-identity:
-  admins: [admin@example.org]
-"""
 
 
 def write(folder: Path, slug: str, text: str | bytes) -> Path:
@@ -42,7 +28,7 @@ def write(folder: Path, slug: str, text: str | bytes) -> Path:
 
 
 def valid(slug="halle", name='"Halle (Westf.)"', ags="05754012", domain="halle.example.org") -> str:
-    return VALID.format(slug=slug, name=name, ags=ags, domain=domain)
+    return tenant_text(slug=slug, name=name, ags=ags, domain=domain)
 
 
 def problems_of(path_or_dir) -> list[str]:

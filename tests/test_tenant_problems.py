@@ -12,27 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from components import names
+from tests.config_samples import SHARED_VALID
+from tests.tenant_texts import tenant_text
 from urbanstack.cli import app
 from urbanstack.tenants import TenantError, load_all
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
 
-VALID = """\
-schemaVersion: 1
-slug: halle
-name: Halle (Westf.)
-ags: "05754012"
-population: 21000
-populationDate: 2023-12-31
-costCenter: KST-1
-contact:
-  name: IT
-  email: it@example.org
-domain: halle.example.org
-identity:
-  admins: [admin@example.org]
-"""
+VALID = tenant_text()
 
 
 def write(folder: Path, text: str, slug: str = "halle", mtime: float | None = None) -> Path:
@@ -240,8 +228,7 @@ def test_a_cost_center_must_be_a_valid_label_value(tmp_path, value):
 def test_the_operators_cost_center_must_be_a_valid_label_value_too(value):
     from urbanstack.shared_config import ConfigError, parse
 
-    raw = {"baseDomain": "urbanstack.example.de", "operatorName": "Betrieb", "adminEmail": "betrieb@example.de",
-           "imageRegistry": "registry.example.de/urban-stack"}
+    raw = {k: v for k, v in SHARED_VALID.items() if k != "operatorCostCenter"}
     assert parse({**raw, "operatorCostCenter": "BETRIEB-1"}).operatorCostCenter == "BETRIEB-1"
     with pytest.raises(ConfigError, match="urban-stack:operatorCostCenter"):
         parse({**raw, "operatorCostCenter": value})

@@ -295,3 +295,14 @@ def run_stack(
         secret_outputs={k for k, (_, s) in result.items() if s},
         transforms=list(mocks.transforms),
     )
+
+
+def integral_numbers(value: Any) -> Any:
+    """Mocks deliver every number as float: integral floats become ints again (plan files, Helm values)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(v) for v in value]
+    return value

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from components.tenant.identity import federation_secret_ref
-from urbanstack.offline import StackPlan, run_stack
+from urbanstack.offline import StackPlan, integral_numbers, run_stack
 from urbanstack.outdir import replace_owned
 from urbanstack.program import PROJECT, SHARED, build
 from urbanstack.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
@@ -79,18 +79,6 @@ def plan_all(tenants_dir: Path | None = None, only: str | None = None,
     return plans
 
 
-
-def _clean(value: Any) -> Any:
-    """Mocks deliver every number as float: integral floats become ints again."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _redact(obj: Any, path: tuple) -> None:
     node = obj
     for key in path[:-1]:
@@ -106,7 +94,7 @@ def _redact(obj: Any, path: tuple) -> None:
 
 def manifest(inputs: dict[str, Any], secret_paths: list[tuple] = ()) -> dict[str, Any]:
     """The Kubernetes object as it would be applied; Secret data and every secret value are redacted."""
-    cleaned = _clean(inputs)
+    cleaned = integral_numbers(inputs)
     for path in secret_paths:
         _redact(cleaned, path)
     head = {k: cleaned[k] for k in ("apiVersion", "kind", "metadata") if k in cleaned}
@@ -180,8 +168,8 @@ def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
             kinds[obj.get("kind", "?")] = kinds.get(obj.get("kind", "?"), 0) + 1
         doc = {
             "stack": plan.stack,
-            "outputs": {k: (REDACTED if k in plan.secret_outputs else _clean(v)) for k, v in plan.outputs.items()},
-            "resources": [_clean(r.to_json()) for r in plan.resources],
+            "outputs": {k: (REDACTED if k in plan.secret_outputs else integral_numbers(v)) for k, v in plan.outputs.items()},
+            "resources": [integral_numbers(r.to_json()) for r in plan.resources],
         }
         for r, res in zip(doc["resources"], plan.resources, strict=True):
             r["inputs"] = manifest(r["inputs"], res.secret_paths) if res.custom else r["inputs"]

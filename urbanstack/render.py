@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from components.versions import CHARTS, MANIFESTS, Chart
-from urbanstack.offline import RecordedResource, StackPlan, apply_transforms
+from urbanstack.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "vendor"
@@ -137,17 +137,6 @@ class Rendered:
     skipped_hooks: list[str] = field(default_factory=list)
 
 
-def _clean(value: Any) -> Any:
-    """Mocks deliver every number as float; Helm's values need the integers back."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def type_token(obj: dict[str, Any]) -> str:
     """The Pulumi type of a Kubernetes object: ``apps/v1`` Deployment -> ``kubernetes:apps/v1:Deployment``."""
     api = str(obj.get("apiVersion", ""))
@@ -189,7 +178,7 @@ def render_chart(resource: RecordedResource, transforms: list[Callable], extra_c
     """The objects ``helm.v4.Chart`` registers for one recorded chart resource, transforms applied."""
     from helm_python import Chart as HelmChart
 
-    inputs = _clean(resource.inputs)
+    inputs = integral_numbers(resource.inputs)
     key = resource.name
     spec = CHARTS.get(key)
     if spec is None or spec.version != inputs.get("version"):
