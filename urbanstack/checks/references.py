@@ -181,4 +181,4 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     return CheckResult(NAME, len(pods), "pod templates", failures, origins=count_origins(pods),
                        origin_unit="pod templates",
                        detail=f"{count} references to Secrets, ConfigMaps and ServiceAccounts, "
-                              f"{sum(1 for _ in used)} run-time entries used from {rel}")
+                              f"{len(used)} run-time entries used from {rel}")
