@@ -25,7 +25,7 @@ CACHE = kb.selector_labels("sample", "sample-cache", "cache")
 
 
 class SampleModule(pulumi.ComponentResource):
-    """A default-deny NetworkPolicy and, unless ``deny_only``, Deployment + StatefulSet + Service + ConfigMap +
+    """A default-deny NetworkPolicy and, unless ``deny_only``, Deployment + StatefulSet + Service + ConfigMap + Secret +
     HTTPRoute + NetworkPolicies in the municipality's namespace."""
 
     def __init__(self, namespace: str, deny_only: bool = False, opts: pulumi.ResourceOptions | None = None):
@@ -34,6 +34,8 @@ class SampleModule(pulumi.ComponentResource):
         if deny_only:
             self.register_outputs({})
             return
+        # The Secret the web container reads (the references check wants every referenced Secret created).
+        kb.secret(self, "sample-db", namespace, {"password": "sample-only-never-applied"})
         web = kb.Container("web", SAMPLE_IMAGE, Size(100, 256), ports={"http": 8080},
                            env={"LOG_LEVEL": "info", "OIDC_CLIENT_SECRET_FILE": "/run/secrets/oidc"},
                            secret_env={"DB_PASSWORD": ("sample-db", "password")},

@@ -15,7 +15,7 @@ from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
 SCHEMA_DIR = DEFAULT_CRD_DIR
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
-                  "rbac.authorization.k8s.io"}
+                  "rbac.authorization.k8s.io", "admissionregistration.k8s.io"}
 
 
 def validator(group: str, kind: str, version: str):

@@ -127,6 +127,17 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
             "podLabels": labels,
             "priorityClassName": names.PRIORITY_PLATFORM,
             "containerSecurityContext": RESTRICTED_CONTAINER,
+            # No admission webhooks, no operator TLS: the chart (kube-prometheus-stack 79.7.1) makes their
+            # certificate, Secret kps-admission, only in Helm hook Jobs (templates/prometheus-operator/
+            # admission-webhooks/job-patch/, helm.sh/hook pre-install/post-install), which helm.v4.Chart never
+            # runs; with tls.enabled the operator mounts that Secret (templates/prometheus-operator/deployment.yaml
+            # volume tls-secret) and never starts. admissionWebhooks.certManager would need cert-manager's CRDs
+            # before this chart, but cert-manager is installed after it (it needs this chart's ServiceMonitor CRD).
+            # Consequence: PrometheusRules are not validated when applied; the operator still checks every rule
+            # when it loads them and leaves out invalid ones (reported in its logs and in the operator's metrics),
+            # and its web endpoint (metrics, /healthz) serves HTTP on 8080 (deployment.yaml, service.yaml).
+            "admissionWebhooks": {"enabled": False},
+            "tls": {"enabled": False},
         },
         "prometheus": {
             "podDisruptionBudget": {"enabled": prom > 1, **PDB_ONE_AT_A_TIME},

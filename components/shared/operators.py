@@ -159,6 +159,137 @@ def envoy_gateway_values(profile: Profile) -> dict[str, Any]:
     }
 
 
+ENVOY_GATEWAY_FULLNAME = "envoy-gateway-gateway-helm"
+"""``eg.fullname`` of release ``envoy-gateway`` (gateway-helm v1.5.4 templates/_helpers.tpl: release name + chart name)."""
+ENVOY_GATEWAY_CERTGEN = f"{ENVOY_GATEWAY_FULLNAME}-certgen"
+ENVOY_GATEWAY_IMAGE = f"docker.io/envoyproxy/gateway:{CHARTS['envoy-gateway'].version}"
+"""The chart's controller image, which also runs ``certgen``: values.yaml ``global.images.envoyGateway.image``
+(``docker.io/envoyproxy/gateway:<appVersion>``; appVersion is the chart version, Chart.yaml of gateway-helm v1.5.4)."""
+ENVOY_GATEWAY_SECRETS = ("envoy-gateway", "envoy", "envoy-rate-limit", "envoy-oidc-hmac")
+"""The Secrets ``envoy-gateway certgen`` writes into its namespace (envoyproxy/gateway v1.5.4
+internal/provider/kubernetes/secrets.go ``CertsToSecret``; ``CreateOrUpdateSecrets`` reads each by name first)."""
+ENVOY_TOPOLOGY_WEBHOOK = f"envoy-gateway-topology-injector.{names.NS_GATEWAY}"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def api_token_volume(name: str = "kube-api-access") -> dict[str, Any]:
+    """The projected volume the kubelet mounts for ``automountServiceAccountToken: true`` (token, the cluster CA
+    from ConfigMap ``kube-root-ca.crt``, the namespace), written out so that only the pod that talks to the API
+    server gets it (Kubernetes docs "Configure Service Accounts for Pods", "Launch a Pod using service account
+    token projection"; in-cluster clients read these three files from :data:`SERVICE_ACCOUNT_DIR`)."""
+    return {"name": name, "projected": {"defaultMode": 0o444, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+    ]}}
+
+
+def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    """The chart's ``certgen`` pre-install hook, as regular objects created before the chart.
+
+    gateway-helm v1.5.4 creates the control-plane certificates only in a Helm hook (templates/certgen.yaml,
+    certgen-rbac.yaml and the topology injector's MutatingWebhookConfiguration in
+    envoy-proxy-topology-injector-webhook.yaml, all ``helm.sh/hook: pre-install, pre-upgrade``), and
+    ``helm.v4.Chart`` never applies hooks (pulumi-kubernetes 4.34.2 ``Chart`` docs: "By default, Helm hook
+    resources are omitted"). Without them the controller Deployment waits forever for Secret ``envoy-gateway``
+    (volume ``certs``), the Envoy proxies for Secret ``envoy``, and the topology injector (on by default) has no
+    webhook configuration. ``envoy-gateway certgen`` (envoyproxy/gateway v1.5.4 internal/cmd/certgen.go) writes the
+    :data:`ENVOY_GATEWAY_SECRETS` (keeping existing ones: no ``--overwrite``), then sets the CA bundle of the
+    webhook configuration, which must therefore exist first (it fails otherwise). Same names, image, command, env,
+    ClusterRole, binding subjects and webhook as the chart renders them (tests/test_chart_hooks.py compares them);
+    Pulumi waits for the Job to complete, so the chart (``depends_on`` these objects) starts its controller with
+    the Secrets in place. The CA bundle certgen writes is not part of our inputs: server-side apply leaves the
+    field to certgen's field manager. checkov's CKV_K8S_155 reports the ClusterRole (it ignores ``resourceNames``):
+    certgen may update exactly this one webhook configuration, which upstream's topology injector needs.
+
+    Deliberate differences from the chart's hook: the Role may read and update only those four Secrets (the chart
+    grants get/update on every Secret of the namespace; ``create`` cannot be limited by name), the API token is
+    mounted explicitly (:func:`api_token_volume`), the pod has a pod-level security context, resources and the
+    platform priority class, and there is no ``ttlSecondsAfterFinished: 30``: the Job is a Pulumi resource and must
+    not vanish.
+    """
+    ns = names.NS_GATEWAY
+    meta = {"name": ENVOY_GATEWAY_CERTGEN, "namespace": ns}
+    sa = k8s.core.v1.ServiceAccount("envoy-gateway-certgen", metadata=meta, automount_service_account_token=False,
+                                    opts=child(parent, opts))
+    role = k8s.rbac.v1.Role("envoy-gateway-certgen", metadata=meta, rules=[
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": list(ENVOY_GATEWAY_SECRETS),
+         "verbs": ["get", "update"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+    ], opts=child(parent, opts))
+    subjects = [{"kind": "ServiceAccount", "name": ENVOY_GATEWAY_CERTGEN, "namespace": ns}]
+    binding = k8s.rbac.v1.RoleBinding(
+        "envoy-gateway-certgen", metadata=meta, subjects=subjects,
+        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ENVOY_GATEWAY_CERTGEN},
+        opts=child(parent, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[sa, role]))))
+    cluster_name = f"{ENVOY_GATEWAY_CERTGEN}:{ns}"
+    cluster_role = k8s.rbac.v1.ClusterRole(
+        "envoy-gateway-certgen", metadata={"name": cluster_name},
+        rules=[{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"],
+                "verbs": ["get", "list", "watch"]},
+               {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"],
+                "resourceNames": [ENVOY_TOPOLOGY_WEBHOOK], "verbs": ["update", "patch"]}],
+        opts=child(parent, opts))
+    cluster_binding = k8s.rbac.v1.ClusterRoleBinding(
+        "envoy-gateway-certgen", metadata={"name": cluster_name}, subjects=subjects,
+        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
+        opts=child(parent, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[sa, cluster_role]))))
+    # failurePolicy Ignore: until the controller serves it with the CA certgen sets, pod bindings go through.
+    webhook = k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+        "envoy-gateway-topology-injector",
+        metadata={"name": ENVOY_TOPOLOGY_WEBHOOK, "labels": {"app.kubernetes.io/component": "topology-injector"}},
+        webhooks=[{
+            "name": "topology.webhook.gateway.envoyproxy.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "clientConfig": {"service": {"name": "envoy-gateway", "namespace": ns,
+                                         "path": "/inject-pod-topology", "port": 9443}},
+            "failurePolicy": "Ignore",
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                       "resources": ["pods/binding"]}],
+            "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                                        "values": [ns]}]},
+        }],
+        opts=child(parent, opts))
+    # The chart's certgen.job.securityContext (values.yaml), unchanged.
+    security = {**RESTRICTED_CONTAINER, "privileged": False, "runAsUser": 65532, "runAsGroup": 65532}
+    job = k8s.batch.v1.Job(
+        "envoy-gateway-certgen", metadata=meta,
+        spec={
+            "backoffLimit": 1, "completions": 1, "parallelism": 1,
+            "template": {
+                "metadata": {"labels": {"app": "certgen"}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "containers": [{
+                        "name": "envoy-gateway-certgen",
+                        "image": ENVOY_GATEWAY_IMAGE,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["envoy-gateway", "certgen"],
+                        "env": [{"name": "ENVOY_GATEWAY_NAMESPACE",
+                                 "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+                                {"name": "KUBERNETES_CLUSTER_DOMAIN", "value": "cluster.local"}],
+                        "securityContext": security,
+                        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                      "limits": {"cpu": "100m", "memory": "64Mi"}},
+                        "volumeMounts": [{"name": "kube-api-access", "mountPath": SERVICE_ACCOUNT_DIR,
+                                          "readOnly": True}],
+                    }],
+                    "priorityClassName": names.PRIORITY_PLATFORM,
+                    "restartPolicy": "Never",
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "serviceAccountName": ENVOY_GATEWAY_CERTGEN,
+                    "volumes": [api_token_volume()],
+                },
+            },
+        },
+        opts=child(parent, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[binding, cluster_binding, webhook]))))
+    return [sa, role, binding, cluster_role, cluster_binding, webhook, job]
+
+
 def rook_values() -> dict[str, Any]:
     # The Rook operator is a single instance; the Ceph daemons it runs are sized in storage.py.
     return {
@@ -223,9 +354,10 @@ class Operators(pulumi.ComponentResource):
         def in_ns(ns: str, *extra: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(depends_on=[namespaces[ns], *extra])
 
-        # Its chart installs the Gateway API CRDs (gateway-helm v1.5.4 crds/).
+        # Its chart installs the Gateway API CRDs (gateway-helm v1.5.4 crds/); its certgen hook runs first, as our Job.
+        self.envoy_gateway_certgen = envoy_gateway_certgen(self, in_ns(names.NS_GATEWAY))
         self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile),
-                                        in_ns(names.NS_GATEWAY))
+                                        in_ns(names.NS_GATEWAY, *self.envoy_gateway_certgen))
         # enableGatewayAPI: the controller watches Gateway API kinds and exits when their CRDs are missing.
         self.cert_manager = helm_chart(self, "cert-manager", names.NS_CERT_MANAGER, cert_manager_values(profile),
                                        in_ns(names.NS_CERT_MANAGER, self.envoy_gateway, monitoring_crds))

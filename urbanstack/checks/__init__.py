@@ -11,7 +11,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.policies` – the policy pack's rules on every recorded resource;
 * :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level;
 * :mod:`urbanstack.checks.rbac` – what each municipality group may do (bindings + ClusterRole aggregation);
-* :mod:`urbanstack.checks.api_validation` – API-server validation no schema expresses (PDBs, labels, ports).
+* :mod:`urbanstack.checks.api_validation` – API-server validation no schema expresses (PDBs, labels, ports);
+* :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created.
 """
 
 from __future__ import annotations
@@ -22,11 +23,21 @@ from pathlib import Path
 
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
-CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation")
+CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation",
+               "references")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
-    from urbanstack.checks import api_validation, cost_labels, pod_security, policies, rbac, reachability, schemas
+    from urbanstack.checks import (
+        api_validation,
+        cost_labels,
+        pod_security,
+        policies,
+        rbac,
+        reachability,
+        references,
+        schemas,
+    )
     from urbanstack.checks import checkov as checkov_check
 
     return {
@@ -38,6 +49,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "pod-security": pod_security.run,
         "rbac": rbac.run,
         "api-validation": api_validation.run,
+        "references": references.run,
     }
 
 

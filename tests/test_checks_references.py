@@ -1,0 +1,85 @@
+"""Every Secret, ConfigMap and ServiceAccount a pod template names is created by the plan (or, listed with its
+reason, by a controller at run time): deleting one on a copy of the real plan fails with the file and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.plan_files import edit
+from urbanstack.checks import references
+from urbanstack.checks.base import load_plan
+
+
+def add_volume(volume: dict):
+    """An edit that adds ``volume`` to a workload's pod template."""
+    def change(obj: dict) -> None:
+        spec = obj["spec"]["template"]["spec"]
+        spec["volumes"] = [*(spec.get("volumes") or []), volume]
+    return change
+
+
+def test_the_crafted_copy_passes_and_the_figure_counts_pod_templates_per_origin(crafted):
+    result = references.run(load_plan(crafted))
+    assert result.failures == [], "\n".join(map(str, result.failures))
+    assert result.figure().startswith(f"references: {result.checked} pod templates checked [ours ")
+    assert "pod templates], 0 failures" in result.figure()
+    assert "references to Secrets, ConfigMaps and ServiceAccounts" in result.figure()
+
+
+def test_a_deleted_secret_fails_every_pod_that_reads_it(crafted):
+    (crafted / "verl" / "secret-verl-db-superset.yaml").unlink()
+    failures = [f for f in references.run(load_plan(crafted)).failures if "verl/db-superset" in f.message]
+    assert failures
+    assert {f.rule for f in failures} == {"references"}
+    assert any(f.file.endswith("verl/deployment-verl-dashboards-web.yaml") for f in failures)
+    assert "env[" in failures[0].message and "is created by no object of the plan" in failures[0].message
+
+
+def test_a_chart_pod_mounting_a_secret_only_a_hook_would_create_fails(crafted):
+    # What the kube-prometheus-stack operator did before its TLS was turned off: Secret kps-admission comes from hooks.
+    path = next((crafted / "shared" / "chart-kube-prometheus-stack").glob("deployment-*-kps-operator.yaml"))
+    edit(path, add_volume({"name": "tls-secret", "secret": {"secretName": "kps-admission"}}))
+    [failure] = [f for f in references.run(load_plan(crafted)).failures if f.file.endswith(path.name)]
+    assert "volumes[tls-secret]: Secret urban-monitoring/kps-admission is created by no object" in failure.message
+
+
+def test_optional_references_are_not_required(crafted):
+    path = crafted / "verl" / "deployment-verl-dashboards-web.yaml"
+    edit(path, add_volume({"name": "extra", "configMap": {"name": "nowhere", "optional": True}}))
+    assert not [f for f in references.run(load_plan(crafted)).failures if "nowhere" in f.message]
+
+
+def test_a_certificates_secret_counts_as_created(crafted):
+    path = crafted / "verl" / "deployment-verl-dashboards-web.yaml"
+    certificate = next((crafted / "verl").glob("certificate-*.yaml"))
+    import yaml
+
+    secret_name = yaml.safe_load(certificate.read_text())["spec"]["secretName"]
+    edit(path, add_volume({"name": "tls", "secret": {"secretName": secret_name}}))
+    assert references.run(load_plan(crafted)).failures == []
+
+
+def test_the_envoy_proxies_need_the_certgen_job_for_their_certificate(crafted):
+    (crafted / "shared" / "job-urban-gateway-envoy-gateway-gateway-helm-certgen.yaml").unlink()
+    messages = [f.message for f in references.run(load_plan(crafted)).failures]
+    assert any("Secret urban-gateway/envoy-gateway is created by no object" in m for m in messages)
+    assert any("Secret urban-gateway/envoy is created by no object" in m for m in messages)
+
+
+def test_an_entry_of_the_runtime_list_that_nothing_uses_fails(crafted, tmp_path):
+    runtime = tmp_path / "runtime.yaml"
+    runtime.write_text(references.RUNTIME_FILE.read_text() + (
+        "- kind: Secret\n  name: \"{name}-stale\"\n  createdBy: {kind: Namespace}\n"
+        "  reason: an entry that no pod of the plan references at all, kept only for this test\n"))
+    messages = [f.message for f in references.run(load_plan(crafted), runtime).failures]
+    assert messages == ["run-time Secret '{name}-stale' (made for each Namespace) matches no reference of the plan "
+                        "(its creator is missing or no pod uses it): remove it"]
+
+
+def test_a_runtime_entry_without_a_reason_is_refused(tmp_path):
+    bad = tmp_path / "runtime.yaml"
+    bad.write_text("- kind: Secret\n  name: x\n  createdBy: {kind: Namespace}\n")
+    with pytest.raises(ValueError, match=r"entry 1: needs a reason"):
+        references.load_runtime_objects(Path(bad))

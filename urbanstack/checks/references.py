@@ -1,0 +1,184 @@
+"""Check: every Secret, ConfigMap and ServiceAccount a pod template names exists in the plan, in the pod's namespace.
+
+A pod whose volume, ``env``/``envFrom``, ``imagePullSecrets`` or ``serviceAccountName`` names an object nobody
+creates never starts (the kubelet waits for the volume; the API server refuses a pod of a missing ServiceAccount):
+a real ``pulumi up`` then hangs until the workload times out. This is what happens when a Helm chart leaves the
+creation of such an object to a hook, which ``helm.v4.Chart`` never runs (``urbanstack/render.py``). Every pod
+template of the plan is looked at, this project's own, chart-rendered and operator-made alike
+(:func:`urbanstack.checks.base.pod_template`).
+
+An object counts as created when the plan holds it in that namespace, when a cert-manager ``Certificate`` of the plan
+names it as ``spec.secretName``, or when a controller creates it at run time from an object of the plan: those are
+listed with their reason in ONE file, ``checks/runtime-objects.yaml`` (an entry that no reference uses fails the
+check, so the list cannot go stale). References marked ``optional: true`` are not required.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, count_origins, pod_template
+
+NAME = "references"
+RULE = "references"
+RUNTIME_FILE = ROOT / "checks" / "runtime-objects.yaml"
+KINDS = ("Secret", "ConfigMap", "ServiceAccount")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One object a pod template needs: its kind and name, and where in the template it is named."""
+
+    kind: str
+    name: str
+    where: str
+
+
+def _named(items: Any) -> Iterator[dict[str, Any]]:
+    return (i for i in items or [] if isinstance(i, dict))
+
+
+def references(spec: dict[str, Any]) -> Iterator[Reference]:
+    """The required (not ``optional``) Secrets, ConfigMaps and ServiceAccount of one pod spec."""
+    yield Reference("ServiceAccount", str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
+                    "serviceAccountName")
+    for i, ref in enumerate(_named(spec.get("imagePullSecrets"))):
+        if ref.get("name"):
+            yield Reference("Secret", str(ref["name"]), f"imagePullSecrets[{i}]")
+    for vol in _named(spec.get("volumes")):
+        where = f"volumes[{vol.get('name')}]"
+        sec, cm = vol.get("secret"), vol.get("configMap")
+        if isinstance(sec, dict) and sec.get("secretName") and not sec.get("optional"):
+            yield Reference("Secret", str(sec["secretName"]), where)
+        if isinstance(cm, dict) and cm.get("name") and not cm.get("optional"):
+            yield Reference("ConfigMap", str(cm["name"]), where)
+        for src in _named((vol.get("projected") or {}).get("sources")):
+            for key, kind in (("secret", "Secret"), ("configMap", "ConfigMap")):
+                ref = src.get(key)
+                if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                    yield Reference(kind, str(ref["name"]), f"{where}.projected")
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for c in _named(spec.get(group)):
+            prefix = f"{group}[{c.get('name')}]"
+            for env in _named(c.get("env")):
+                value_from = env.get("valueFrom") or {}
+                for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                    ref = value_from.get(key)
+                    if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                        yield Reference(kind, str(ref["name"]), f"{prefix}.env[{env.get('name')}]")
+            for i, env_from in enumerate(_named(c.get("envFrom"))):
+                for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                    ref = env_from.get(key)
+                    if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                        yield Reference(kind, str(ref["name"]), f"{prefix}.envFrom[{i}]")
+
+
+@dataclass(frozen=True)
+class RuntimeObject:
+    """Objects a controller creates at run time for each object of the plan that ``createdBy`` matches.
+
+    ``name`` is a pattern (``fnmatch``) in which ``{name}`` and ``{namespace}`` stand for the creating object's name
+    and namespace. The created object lives in the creator's namespace; for a creator of kind ``Namespace``, in that
+    namespace.
+    """
+
+    kind: str
+    name: str
+    created_by: str
+    creator_api: str
+    creator_name: str
+    reason: str
+
+    def creates_for(self, creator: PlanObject) -> bool:
+        return (creator.kind == self.created_by and fnmatch.fnmatchcase(creator.name, self.creator_name)
+                and (not self.creator_api or creator.api_version.startswith(self.creator_api)))
+
+    def pattern(self, creator: PlanObject) -> tuple[str, str]:
+        """``(namespace, name pattern)`` of what this entry makes for ``creator``."""
+        namespace = creator.name if creator.kind == "Namespace" else str(creator.namespace or "")
+        return namespace, self.name.replace("{name}", creator.name).replace("{namespace}", namespace)
+
+
+def load_runtime_objects(path: Path = RUNTIME_FILE) -> list[RuntimeObject]:
+    """The list of run-time objects; every entry needs a kind, a name, what it is made for, and a reason."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: must be a list of run-time objects")
+    out = []
+    for i, entry in enumerate(data):
+        where = f"{path}: entry {i + 1}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: must be a mapping")
+        kind = str(entry.get("kind", ""))
+        if kind not in KINDS:
+            raise ValueError(f"{where}: kind {kind!r} must be one of {', '.join(KINDS)}")
+        creator = entry.get("createdBy")
+        if not isinstance(creator, dict) or not creator.get("kind"):
+            raise ValueError(f"{where}: createdBy must name the kind of the plan object it is made for "
+                             "(createdBy: {kind: Cluster, apiVersion: postgresql.cnpg.io/})")
+        if not entry.get("name"):
+            raise ValueError(f"{where}: name is missing")
+        reason = str(entry.get("reason") or "").strip()
+        if len(reason) < 40:
+            raise ValueError(f"{where}: needs a reason naming the controller (and its source) that creates it")
+        out.append(RuntimeObject(kind, str(entry["name"]), str(creator["kind"]), str(creator.get("apiVersion") or ""),
+                                 str(creator.get("name") or "*"), reason))
+    return out
+
+
+def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
+    runtime = load_runtime_objects(runtime_file)
+    existing: set[tuple[str, str, str]] = set()
+    for po in plan.objects:
+        if po.kind in KINDS:
+            existing.add((po.kind, str(po.namespace or ""), po.name))
+        if po.kind == "Certificate" and po.api_version.startswith("cert-manager.io/"):
+            secret_name = (po.obj.get("spec") or {}).get("secretName")
+            if secret_name:
+                existing.add(("Secret", str(po.namespace or ""), str(secret_name)))
+    made_at_runtime: list[tuple[str, str, str, RuntimeObject]] = []
+    for po in plan.objects:
+        for entry in runtime:
+            if entry.creates_for(po):
+                made_at_runtime.append((entry.kind, *entry.pattern(po), entry))
+    used: set[RuntimeObject] = set()
+    failures: list[Failure] = []
+    pods: list[PlanObject] = []
+    count = 0
+    for po in plan.objects:
+        template = pod_template(po.obj)
+        if template is None:
+            continue
+        pods.append(po)
+        namespace = str(po.namespace or "")
+        for ref in references(template[1]):
+            count += 1
+            key = (ref.kind, namespace, ref.name)
+            if key in existing:
+                continue
+            entry = next((e for kind, ns, pattern, e in made_at_runtime
+                          if kind == ref.kind and ns == namespace and fnmatch.fnmatchcase(ref.name, pattern)), None)
+            if entry is not None:
+                used.add(entry)
+                continue
+            failures.append(Failure(plan.rel(po.path), RULE,
+                                    f"{po.ref()} {ref.where}: {ref.kind} {namespace}/{ref.name} is created by no "
+                                    "object of the plan (a Helm hook the chart relies on? see "
+                                    "urbanstack/render.py); create it, or list the controller that makes it at "
+                                    f"run time in {RUNTIME_FILE.relative_to(ROOT)}"))
+    rel = runtime_file.relative_to(ROOT) if runtime_file.is_relative_to(ROOT) else runtime_file
+    for entry in runtime:
+        if entry not in used:
+            failures.append(Failure(str(rel), RULE, f"run-time {entry.kind} {entry.name!r} (made for each "
+                                                     f"{entry.created_by}) matches no reference of the plan "
+                                                     "(its creator is missing or no pod uses it): remove it"))
+    return CheckResult(NAME, len(pods), "pod templates", failures, origins=count_origins(pods),
+                       origin_unit="pod templates",
+                       detail=f"{count} references to Secrets, ConfigMaps and ServiceAccounts, "
+                              f"{len(used)} run-time entries used from {rel}")
