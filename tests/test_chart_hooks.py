@@ -45,10 +45,10 @@ def hook_documents(shared, key: str) -> list[dict]:
     from helm_python import Chart as HelmChart
 
     from components.versions import CHARTS
-    from urbanstack.render import _clean
+    from urbanstack.offline import integral_numbers
 
     [res] = [r for r in shared.of_type("kubernetes:helm.sh/v4:Chart") if r.name == key]
-    inputs = _clean(res.inputs)
+    inputs = integral_numbers(res.inputs)
     with HelmChart.load(chart_folder(CHARTS[key])) as chart:
         rendered = chart.render(values=inputs["values"], name=inputs["name"], namespace=inputs["namespace"])
     return [d for path, text in rendered.items() if not path.endswith("NOTES.txt") for d in documents(text)
