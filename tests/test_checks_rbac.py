@@ -90,9 +90,9 @@ def test_a_chart_cluster_role_aggregated_into_edit_lets_editors_create_certifica
     # A view binding reads no Secret and creates nothing ...
     assert rbac.run(load_plan(crafted)).failures == []
     # ... until a chart labels a ClusterRole into view (labels chain: view -> edit -> admin, not the other way).
-    write(crafted / "shared" / "clusterrole-cluster-cert-manager-edit.yaml", CERT_MANAGER_EDIT)
+    write(crafted / "shared" / "chart-cert-manager" / "clusterrole-cluster-cert-manager-edit.yaml", CERT_MANAGER_EDIT)
     assert rbac.run(load_plan(crafted)).failures == [], "aggregate-to-edit does not reach view"
-    write(crafted / "shared" / "clusterrole-cluster-cert-manager-edit.yaml", {
+    write(crafted / "shared" / "chart-cert-manager" / "clusterrole-cluster-cert-manager-edit.yaml", {
         **CERT_MANAGER_EDIT, "metadata": {"name": "cert-manager-edit",
                                           "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}}})
     [failure] = rbac.run(load_plan(crafted)).failures
