@@ -24,6 +24,11 @@ from typing import Any
 
 Obj = dict[str, Any]
 
+EXPANDED_WITH_PODS: frozenset[tuple[str, str]] = frozenset({("k8s.keycloak.org", "Keycloak"),
+                                                           ("postgresql.cnpg.io", "Cluster")})
+"""``(API group, kind)`` of the custom resources whose pods :func:`expand` models (folder ``operator-<kind>``):
+the checks take those pods from there, never from the CR itself."""
+
 
 def _md(obj: Obj) -> Obj:
     md = obj.get("metadata")
