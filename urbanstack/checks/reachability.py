@@ -24,8 +24,8 @@ addresses), so only an ``ipBlock`` admits it. A required flow whose pods the pla
 ACME solver in internal-CA mode) is named in the check's line, not failed.
 
 Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod),
-whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak or CloudNativePG
-``Cluster`` CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model.py``, the one
+whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak, CloudNativePG
+``Cluster`` or Prometheus CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model.py``, the one
 model of what the operators create), so those pods are counted once, from there; a CR of those kinds whose
 operator-made objects are missing from the plan fails the check (rule ``operator-made-pods-in-plan``) rather than
 being left out silently. A CloudNativePG ``Pooler``, which the cluster model does not cover, gets its pod from
