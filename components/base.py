@@ -158,6 +158,10 @@ class TenantContext:
     namespace_resource: Any = None
     db: Any = None
     bucket: Any = None
+    prerequisites: tuple[pulumi.Resource, ...] = ()
+    """The municipality's components that make the Secrets module workloads name (the database component: role
+    Secrets ``db-<role>``; the identity component: ``<module>-oidc``). Every module workload and Job depends on
+    them (``ModuleComponent``): depending on a component waits for all its children."""
 
     @property
     def in_namespace(self) -> pulumi.ResourceOptions:

@@ -11,6 +11,11 @@ that module files only say what is specific to them:
 * :meth:`policy` – a NetworkPolicy for exactly the flows the module needs (peers in ``components.tenant.netpol``);
 * :meth:`secret`, :meth:`config_map`, :meth:`password` – configuration and generated credentials;
 * :meth:`job` – a run-to-completion Job (migrations, registrations) that runs again whenever it changes.
+
+Install order: every workload and Job is created after the Secrets and ConfigMaps the module made before it
+(:meth:`secret`, :meth:`config_map`, so a module makes its configuration first) and after the municipality's
+components that make the Secrets modules name (``TenantContext.prerequisites``: database role Secrets, OIDC
+client Secrets). A ``depends_on`` of the module component itself is not inherited by its children.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class ModuleComponent(pulumi.ComponentResource):
         self.ns = ctx.namespace
         self.host = ctx.host(self.SPEC)
         self.url = f"https://{self.host}"
+        self.configuration: list[pulumi.Resource] = []
+        """The Secrets and ConfigMaps made so far (:meth:`secret`, :meth:`config_map`); workloads wait for them."""
         self.build()
         self.register_outputs({"url": self.url})
 
@@ -59,6 +66,13 @@ class ModuleComponent(pulumi.ComponentResource):
     def opts(self) -> pulumi.ResourceOptions:
         """Options for every object: after the namespace exists."""
         return self.ctx.in_namespace
+
+    @property
+    def workload_opts(self) -> pulumi.ResourceOptions:
+        """Options for a workload or Job: after the namespace, the module's configuration made so far and the
+        municipality components that make the Secrets it names."""
+        return pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(
+            depends_on=[*self.configuration, *self.ctx.prerequisites]))
 
     def replicas(self, key: str) -> int:
         return self.SPEC.workloads[key].replicas[self.ctx.plan]
@@ -90,7 +104,7 @@ class ModuleComponent(pulumi.ComponentResource):
             containers=containers, volumes=volumes, init=init,
             claims=[(claim, gi, path) for claim, path in claims], annotations=annotations, fs_group=fs_group,
             storage_class=self.ctx.shared.storage_class,
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions.merge(self.opts, data_opts), extra_opts),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions.merge(self.workload_opts, data_opts), extra_opts),
         )
         if replicas > 1:
             kb.pdb(self, self.name(key), self.ns, selector, opts=self.opts)
@@ -143,10 +157,14 @@ class ModuleComponent(pulumi.ComponentResource):
                                      opts=pulumi.ResourceOptions(parent=self)).result
 
     def secret(self, part: str, data: Mapping[str, Any]):
-        return kb.secret(self, self.name(part), self.ns, data, opts=self.opts)
+        obj = kb.secret(self, self.name(part), self.ns, data, opts=self.opts)
+        self.configuration.append(obj)
+        return obj
 
     def config_map(self, part: str, data: Mapping[str, Any]):
-        return kb.config_map(self, self.name(part), self.ns, data, opts=self.opts)
+        obj = kb.config_map(self, self.name(part), self.ns, data, opts=self.opts)
+        self.configuration.append(obj)
+        return obj
 
     def job(self, key: str, containers: Sequence[kb.Container], *, volumes: Sequence[dict] = (),
             revision: str = "", backoff_limit: int = 6, deadline_s: int = 1800,
@@ -170,7 +188,7 @@ class ModuleComponent(pulumi.ComponentResource):
             metadata=kb.meta(name, self.ns, selector),
             spec={"backoffLimit": backoff_limit, "activeDeadlineSeconds": deadline_s,
                   "template": {"metadata": {"labels": dict(selector)}, "spec": spec}},
-            opts=kb.child(self, pulumi.ResourceOptions.merge(self.opts, extra_opts)),
+            opts=kb.child(self, pulumi.ResourceOptions.merge(self.workload_opts, extra_opts)),
         )
 
     @property

@@ -5,6 +5,7 @@ ingress."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from components import labels, names
 from urbanstack.checks import reachability as r
 from urbanstack.checks.base import Plan, load_plan
+from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
 
@@ -266,3 +268,46 @@ def test_keycloak_members_must_reach_each_other_on_jgroups(crafted):
     path.unlink()
     [f] = required(crafted)
     assert "keycloak-cluster-members" in f.message and "7800/TCP" in f.message
+
+
+def test_each_keycloak_and_cloudnative_pg_pod_is_modelled_once_from_the_operator_made_objects(real_plan_dir):
+    """Issue 13 item 7: the pods of a Keycloak, CloudNativePG Cluster or Prometheus CR are the operator-made objects
+    of the plan (urbanstack/cluster_model.py), not a second derivation from the CR: one pod per Cluster instance,
+    one Keycloak pod template, one Prometheus pod template per shard."""
+    plan = load_plan(real_plan_dir)
+    model = r.build_model(plan)
+    crs = [po for po in plan.objects if (po.api_version.split("/")[0], po.kind) in EXPANDED_WITH_PODS]
+    assert {po.kind for po in crs} == {"Keycloak", "Cluster", "Prometheus"}
+    assert len([po for po in crs if po.kind == "Cluster"]) == 1 + len(plan.tenants), "keycloak-db + one per municipality"
+    for cr in crs:
+        if cr.kind == "Cluster":
+            made = [p for p in model.pods if p.namespace == cr.namespace and not p.open_labels
+                    and p.labels.get("cnpg.io/cluster") == cr.name]
+            instances = [p.labels.get("cnpg.io/instanceName") for p in made]
+            assert sorted(instances) == sorted(f"{cr.name}-{i}" for i in range(1, int(cr.obj["spec"]["instances"]) + 1))
+        elif cr.kind == "Keycloak":
+            made = [p for p in model.pods if p.namespace == cr.namespace and not p.open_labels
+                    and p.labels.get("app") == "keycloak" and p.labels.get("app.kubernetes.io/instance") == cr.name]
+            assert len(made) == 1
+        else:  # one pod template per shard
+            made = [p for p in model.pods if p.namespace == cr.namespace and not p.open_labels
+                    and p.labels.get("operator.prometheus.io/name") == cr.name]
+            assert len(made) == int(cr.obj["spec"].get("shards") or 1)
+        assert all(f"/operator-{cr.kind.lower()}/" in p.file for p in made), [p.file for p in made]
+
+
+def test_a_keycloak_without_its_operator_made_objects_fails_instead_of_losing_its_pods(crafted):
+    shutil.rmtree(crafted / "shared" / "operator-keycloak")
+    failures = [f for f in r.run(load_plan(crafted)).failures if f.rule == r.RULE_OPERATOR]
+    assert [f.file.rsplit("/", 1)[-1] for f in failures] == ["keycloak-urban-identity-keycloak.yaml"]
+    assert "shared/operator-keycloak/" in failures[0].message
+
+
+def test_prometheus_scraping_the_keycloak_database_is_checked_on_the_operator_made_pods(crafted):
+    """The flow had no source pods while the Prometheus CR's pods were not in the plan; now they are
+    (operator-prometheus/), and without the policy that admits them the instances are not scraped."""
+    assert "without pods in the plan" not in r.run(load_plan(crafted)).detail
+    assert required(crafted) == []
+    (crafted / "shared" / "networkpolicy-urban-identity-urban-identity-monitoring.yaml").unlink()
+    failing = {f.message.split(" which ")[1].split(" ")[0] for f in required(crafted)}
+    assert "prometheus-scrapes-keycloak-database" in failing

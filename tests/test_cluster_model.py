@@ -122,3 +122,34 @@ def test_a_bucket_claim_gets_an_unlabelled_secret_and_config_map_of_its_name(rea
     assert set(objs) == {"secret-verl-verl-bucket.yaml", "configmap-verl-verl-bucket.yaml"}
     assert all("labels" not in o["metadata"] for o in objs.values())
     assert all(o["metadata"]["finalizers"] == ["objectbucket.io/finalizer"] for o in objs.values())
+
+
+def test_kube_prometheus_stacks_prometheus_gets_the_operators_statefulset_with_its_pod_labels(real_plan_dir):
+    """prometheus-operator v0.86.2 makes StatefulSet prometheus-<name> from the chart's Prometheus CR; its pods carry
+    the labels our NetworkPolicies select Prometheus by (components/shared/monitoring.py PROMETHEUS_POD_LABELS)."""
+    from components.shared.monitoring import PROMETHEUS_POD_LABELS
+
+    [sts] = objects_of(real_plan_dir, "shared", "operator-prometheus").values()
+    assert sts["metadata"]["name"] == "prometheus-kps-prometheus"
+    template = sts["spec"]["template"]
+    assert PROMETHEUS_POD_LABELS.items() <= template["metadata"]["labels"].items()
+    assert template["metadata"]["labels"]["urban-stack/module"] == "monitoring", "spec.podMetadata is copied"
+    assert sts["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    ports = {c["name"]: [p["containerPort"] for p in c["ports"]] for c in template["spec"]["containers"]}
+    assert ports == {"prometheus": [9090], "config-reloader": [8080]}
+    # the reloader image the chart passes to the operator (--prometheus-config-reloader), not a guess
+    assert {c["image"] for c in template["spec"]["initContainers"]} == {
+        "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.2"}
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "prometheus-kps-prometheus-db"
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["urban-stack/module"] == "monitoring"
+
+
+def test_a_sharded_prometheus_gets_a_statefulset_per_shard():
+    cr = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+          "metadata": {"name": "p", "namespace": "m", "labels": {"team": "a"}},
+          "spec": {"shards": 2, "version": "v3.7.3", "replicas": 1}}
+    first, second = cm.prometheus_statefulsets(cr, "reloader:1")
+    assert [first["metadata"]["name"], second["metadata"]["name"]] == ["prometheus-p", "prometheus-p-shard-1"]
+    assert second["spec"]["template"]["metadata"]["labels"]["operator.prometheus.io/shard"] == "1"
+    assert first["metadata"]["labels"]["team"] == "a" and "volumeClaimTemplates" not in first["spec"]
+    assert {"name": "prometheus-p-db", "emptyDir": {}} in first["spec"]["template"]["spec"]["volumes"]

@@ -20,8 +20,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from components.versions import CHARTS, MANIFESTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,10 +216,28 @@ def test_every_municipality_resource_comes_after_its_crds_priority_class_and_nam
         assert problems == [], f"{stack}:\n" + "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="municipality workloads name their Secrets (module, OIDC, database roles) "
-                   "without depending on them; the fix belongs to components/module.py and components/tenant/ "
-                   "(another change set): remove this marker with it")
 def test_every_municipality_workload_comes_after_the_secrets_it_names(real_plan_dir):
     for stack in municipality_stacks(real_plan_dir):
         problems = violations(stacks(real_plan_dir)[stack], kinds=("Secret",))
         assert problems == [], f"{stack}:\n" + "\n".join(problems)
+
+
+def test_no_municipality_secret_waits_for_a_workload_and_the_realm_waits_for_no_module(real_plan_dir):
+    """The order above without cycles: a module's Secrets and ConfigMaps and the database's role Secrets are made
+    before any workload, and the realm job (which registers the modules' OIDC clients) does not wait for modules."""
+    workloads = ("Deployment", "StatefulSet", "Job")
+    for stack in municipality_stacks(real_plan_dir):
+        resources = stacks(real_plan_dir)[stack]
+        order = Order(resources)
+        modules = {key(r) for r in resources if r["type"].startswith("urbanstack:modules:")}
+        assert modules, f"{stack}: no modules booked"
+        module_parts = modules | {d for m in modules for d in order.descendants(m)}
+        for r in resources:
+            if r["type"] in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap"):
+                waits_for = sorted(b for b in order.created_before(key(r)) if b.split("::")[0].endswith(workloads))
+                assert waits_for == [], f"{stack}: {key(r)} waits for {waits_for}"
+        identity = next(key(r) for r in resources if r["type"] == "urbanstack:tenant:identity")
+        realm_jobs = [d for d in order.descendants(identity) if d.startswith("kubernetes:batch/v1:Job::")]
+        assert realm_jobs, f"{stack}: no realm job"
+        for job in realm_jobs:
+            assert not order.created_before(job) & module_parts, f"{stack}: the realm job {job} waits for a module"

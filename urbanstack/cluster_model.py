@@ -24,6 +24,12 @@ from typing import Any
 
 Obj = dict[str, Any]
 
+EXPANDED_WITH_PODS: frozenset[tuple[str, str]] = frozenset({("k8s.keycloak.org", "Keycloak"),
+                                                           ("postgresql.cnpg.io", "Cluster"),
+                                                           ("monitoring.coreos.com", "Prometheus")})
+"""``(API group, kind)`` of the custom resources whose pods :func:`expand` models (folder ``operator-<kind>``):
+the checks take those pods from there, never from the CR itself."""
+
 
 def _md(obj: Obj) -> Obj:
     md = obj.get("metadata")
@@ -320,6 +326,132 @@ def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Prometheus operator v0.86.2 (prometheus-operator/prometheus-operator tag v0.86.2; kube-prometheus-stack 79.7.1)
+# --------------------------------------------------------------------------------------------------------------
+
+PROMETHEUS_CONFIG_RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader"
+_PROM_RESTRICTED = {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]}}
+
+
+def prometheus_selector_labels(cr: Obj, shard: int) -> dict[str, str]:
+    """``makeSelectorLabels`` (``pkg/prometheus/server/operator.go``) plus the shard label."""
+    name = _md(cr)["name"]
+    return {"app.kubernetes.io/managed-by": "prometheus-operator", "app.kubernetes.io/name": "prometheus",
+            "app.kubernetes.io/instance": name, "operator.prometheus.io/name": name, "prometheus": name,
+            "operator.prometheus.io/shard": str(shard)}
+
+
+def prometheus_statefulsets(cr: Obj, reloader_image: str) -> list[Obj]:
+    """The StatefulSets of a ``Prometheus`` CR, one per shard.
+
+    Follows prometheus-operator v0.86.2 ``pkg/prometheus/server/statefulset.go`` (``makeStatefulSet``,
+    ``makeStatefulSetSpec``) and ``pkg/prometheus/common.go`` (``ExpectedStatefulSetShardNames``: ``prometheus-<name>``,
+    ``-shard-<i>`` from the second shard; ``BuildCommonVolumes``, ``BuildConfigReloader``, ``MakeContainerPorts``):
+    the StatefulSet carries the CR's labels, ``operator.prometheus.io/mode: server`` and the selector labels
+    (``app.kubernetes.io/name: prometheus``, ``managed-by: prometheus-operator``, ``instance``/``prometheus``/
+    ``operator.prometheus.io/name: <name>``, ``operator.prometheus.io/shard``); the pod template has
+    ``app.kubernetes.io/version``, ``spec.podMetadata`` and the selector labels (``promcfg.go``
+    ``BuildPodMetadata``), container ``prometheus`` (port ``spec.portName`` 9090, read-only root, no privilege
+    escalation, all capabilities dropped), container ``config-reloader`` (port ``reloader-web`` 8080) and init
+    container ``init-config-reloader`` (``reloader-init`` 8081) with the same security context
+    (``pkg/operator/config_reloader.go``), the pod security context, service account, priority class, affinity,
+    tolerations and node selector of the CR, ``serviceName: prometheus-operated``, Parallel pod management,
+    volumes ``config``, ``tls-assets``, ``config-out``, ``web-config`` and the storage claim template
+    ``prometheus-<name>-db``. Not modelled: arguments and probes; the rule ConfigMaps (``prometheus-<name>-
+    rulefiles-<n>``, as many as the PrometheusRules in the cluster need; one stands in) and the governing Service.
+    """
+    spec = cr.get("spec") or {}
+    md = _md(cr)
+    name, ns = md["name"], md.get("namespace")
+    prefixed = f"prometheus-{name}"
+    port_name = spec.get("portName") or "web"
+    version = str(spec.get("version") or "").lstrip("v")
+    pull = spec.get("imagePullPolicy")
+    rules = f"{prefixed}-rulefiles-0"
+    storage = spec.get("storage") or {}
+    claim = dict(storage.get("volumeClaimTemplate") or {})
+    claim_name = (claim.get("metadata") or {}).get("name") or f"{prefixed}-db"
+    reloader_mounts = [{"name": "config", "mountPath": "/etc/prometheus/config"},
+                       {"name": "config-out", "mountPath": "/etc/prometheus/config_out"},
+                       {"name": rules, "mountPath": f"/etc/prometheus/rules/{rules}"}]
+
+    def reloader(container: str, port_name_: str, port: int) -> Obj:
+        out: Obj = {"name": container, "image": reloader_image,
+                    "ports": [{"name": port_name_, "containerPort": port, "protocol": "TCP"}],
+                    "securityContext": dict(_PROM_RESTRICTED), "volumeMounts": [dict(m) for m in reloader_mounts],
+                    "terminationMessagePolicy": "FallbackToLogsOnError"}
+        if pull:
+            out["imagePullPolicy"] = pull
+        return out
+
+    prometheus: Obj = {
+        "name": "prometheus", "image": spec.get("image") or f"quay.io/prometheus/prometheus:v{version}",
+        "ports": [{"name": port_name, "containerPort": 9090, "protocol": "TCP"}],
+        "securityContext": dict(_PROM_RESTRICTED), "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "config-out", "readOnly": True, "mountPath": "/etc/prometheus/config_out"},
+                         {"name": "tls-assets", "readOnly": True, "mountPath": "/etc/prometheus/certs"},
+                         {"name": claim_name, "mountPath": "/prometheus",
+                          **({"subPath": "prometheus-db"} if storage else {})},
+                         {"name": rules, "mountPath": f"/etc/prometheus/rules/{rules}"},
+                         {"name": "web-config", "subPath": "web-config.yaml", "readOnly": True,
+                          "mountPath": "/etc/prometheus/web_config/web-config.yaml"}],
+    }
+    if pull:
+        prometheus["imagePullPolicy"] = pull
+    if spec.get("resources"):
+        prometheus["resources"] = spec["resources"]
+    volumes: list[Obj] = [
+        {"name": "config", "secret": {"secretName": prefixed}},
+        {"name": "tls-assets", "projected": {"sources": [{"secret": {"name": f"{prefixed}-tls-assets-0"}}]}},
+        {"name": "config-out", "emptyDir": {"medium": "Memory"}},
+        {"name": rules, "configMap": {"name": rules}},
+        {"name": "web-config", "secret": {"secretName": f"{prefixed}-web-config"}},
+    ]
+    if not claim:
+        volumes.append({"name": claim_name, "emptyDir": dict(storage.get("emptyDir") or {})})
+    shards = max(int(spec.get("shards") or 1), 1)
+    replicas = int(spec["replicas"]) if spec.get("replicas") is not None and int(spec["replicas"]) >= 0 else 1
+    out = []
+    for shard in range(shards):
+        selector = prometheus_selector_labels(cr, shard)
+        pod_md = spec.get("podMetadata") or {}
+        pod: Obj = {
+            "shareProcessNamespace": False, "initContainers": [reloader("init-config-reloader", "reloader-init", 8081)],
+            "containers": [prometheus, reloader("config-reloader", "reloader-web", 8080)],
+            "automountServiceAccountToken": spec.get("automountServiceAccountToken", True),
+            "terminationGracePeriodSeconds": spec.get("terminationGracePeriodSeconds", 600),
+            "volumes": copy.deepcopy(volumes),
+        }
+        for key in ("securityContext", "serviceAccountName", "priorityClassName", "affinity", "tolerations",
+                    "nodeSelector", "hostNetwork"):
+            if spec.get(key) is not None:
+                pod[key] = copy.deepcopy(spec[key])
+        sset: Obj = {
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": prefixed if shard == 0 else f"{prefixed}-shard-{shard}", "namespace": ns,
+                         "labels": {**_labels(cr), "operator.prometheus.io/mode": "server", **selector}},
+            "spec": {
+                "serviceName": spec.get("serviceName") or "prometheus-operated", "replicas": replicas,
+                "podManagementPolicy": "Parallel", "updateStrategy": {"type": "RollingUpdate"},
+                "selector": {"matchLabels": dict(selector)},
+                "template": {"metadata": {"labels": {**({"app.kubernetes.io/version": version} if version else {}),
+                                                     **(pod_md.get("labels") or {}), **selector},
+                                          "annotations": {"kubectl.kubernetes.io/default-container": "prometheus",
+                                                          **(pod_md.get("annotations") or {})}},
+                             "spec": pod},
+            },
+        }
+        if claim:
+            sset["spec"]["volumeClaimTemplates"] = [{
+                "metadata": {**copy.deepcopy(claim.get("metadata") or {}), "name": claim_name},
+                "spec": {**copy.deepcopy(claim.get("spec") or {}),
+                         "accessModes": (claim.get("spec") or {}).get("accessModes") or ["ReadWriteOnce"]}}]
+        out.append(sset)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Envoy Gateway v1.5.4 (envoyproxy/gateway tag v1.5.4)
 # --------------------------------------------------------------------------------------------------------------
 
@@ -586,6 +718,13 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
             if str(arg).startswith("--acme-http01-solver-image="):
                 solver_image = str(arg).split("=", 1)[1]
 
+    po_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/component": "prometheus-operator"})
+    reloader_image = PROMETHEUS_CONFIG_RELOADER_IMAGE
+    if po_deploy:
+        for arg in po_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("args") or []:
+            if str(arg).startswith("--prometheus-config-reloader="):
+                reloader_image = str(arg).split("=", 1)[1]
+
     for cr in stack_objects:
         kind, api = cr.get("kind"), str(cr.get("apiVersion", ""))
         if kind == "Keycloak" and api.startswith("k8s.keycloak.org/"):
@@ -616,6 +755,8 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
             solver = _solver_for(issuer, cr) if issuer else None
             if solver and (solver.get("http01") or {}).get("gatewayHTTPRoute") is not None:
                 add("certificate", acme_http01_solver(cr, solver, solver_image))
+        elif kind == "Prometheus" and api.startswith("monitoring.coreos.com/"):
+            add("prometheus", prometheus_statefulsets(cr, reloader_image))
         elif kind == "ObjectBucketClaim" and api.startswith("objectbucket.io/"):
             add("objectbucketclaim", obc_outputs(cr))
     return out

@@ -216,7 +216,8 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
     near = [p for p in plans if p.stack in (SHARED, plan.stack)]
     context = [manifest(r.inputs) for p in near for r in p.kube_objects()]
     context += [o for p in near for pkg in render.render_stack(p) for o in pkg.objects]
-    ours = [manifest(r.inputs) for r in plan.kube_objects()]
+    # An operator acts on a CR whoever wrote it: ours, or a chart's (kube-prometheus-stack's Prometheus).
+    ours = [manifest(r.inputs) for r in plan.kube_objects()] + [o for pkg in rendered for o in pkg.objects]
     for sub_name, objs in cluster_model.expand(ours, context).items():
         sub = folder / sub_name
         sub.mkdir(parents=True, exist_ok=False)

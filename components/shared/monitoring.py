@@ -152,7 +152,11 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
                 "serviceMonitorSelectorNilUsesHelmValues": False,
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
-                "storageSpec": {"volumeClaimTemplate": {"spec": {
+                # The operator copies the claim template's metadata to the StatefulSet's claim template
+                # (prometheus-operator v0.86.2 pkg/operator/types.go MakeVolumeClaimTemplate; CRD field
+                # storage.volumeClaimTemplate.metadata "May contain labels and annotations that will be copied
+                # into the PVC", vendored kube-prometheus-stack 79.7.1 crd-prometheuses.yaml): cost labels on the volume.
+                "storageSpec": {"volumeClaimTemplate": {"metadata": {"labels": labels}, "spec": {
                     "storageClassName": cfg.storage.blockStorageClass,
                     "accessModes": ["ReadWriteOnce"],
                     "resources": {"requests": {"storage": f"{profile.prometheus_storage_gi}Gi"}},

@@ -106,6 +106,7 @@ class Database(pulumi.ComponentResource):
         roles = [GEODATA, *databases]
         readers = [f"{db}_readonly" for db in readonly]
         secrets: dict[str, str] = {}
+        role_secrets: list[k8s.core.v1.Secret] = []
         for role in [*roles, READONLY_ROLE, *readers]:
             password = random.RandomPassword(f"{role}-password", length=32, special=False,
                                              opts=pulumi.ResourceOptions(parent=self))
@@ -116,7 +117,7 @@ class Database(pulumi.ComponentResource):
                 opts=kb.child(self, in_ns),
             )
             secrets[role] = role_secret_name(role)
-            del secret
+            role_secrets.append(secret)
 
         store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
         self.object_store = k8s.apiextensions.CustomResource(
@@ -151,7 +152,8 @@ class Database(pulumi.ComponentResource):
             },
             # The cluster is the municipality's data: never deleted by a Pulumi operation.
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
-                protect=True, retain_on_delete=True, depends_on=[self.object_store]))),
+                # after the role Secrets its bootstrap and managed roles name (the operator reads them)
+                protect=True, retain_on_delete=True, depends_on=[self.object_store, *role_secrets]))),
         )
         for db, extensions in databases.items():
             spec = {"name": db, "owner": db, "cluster": {"name": DB_CLUSTER}, "ensure": "present",

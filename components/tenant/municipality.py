@@ -61,6 +61,8 @@ class Municipality(pulumi.ComponentResource):
         self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
         hosts = [ctx.host(mod.SPEC) for mod, _ in booked]
         self.exposure = Exposure("gateway", ctx, hosts, opts=child)
+        # The Secrets module workloads name come from these two (``TenantContext.prerequisites``).
+        ctx.prerequisites = (self.database, self.identity)
         self.modules = {
             mod.SPEC.key: mod.Component(ctx, options, opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.database, self.identity, self.exposure]))

@@ -23,9 +23,13 @@ API server is modelled as an address outside the pod network (it calls webhooks 
 addresses), so only an ``ipBlock`` admits it. A required flow whose pods the plan does not contain (e.g. no
 ACME solver in internal-CA mode) is named in the check's line, not failed.
 
-Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod)
-and from custom resources whose operator creates pods with known labels (CloudNativePG ``Cluster`` and
-``Pooler``, Keycloak). Because operators, Helm charts and people create pods the plan does not show, every
+Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod),
+whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak, CloudNativePG
+``Cluster`` or Prometheus CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model.py``, the one
+model of what the operators create), so those pods are counted once, from there; a CR of those kinds whose
+operator-made objects are missing from the plan fails the check (rule ``operator-made-pods-in-plan``) rather than
+being left out silently. A CloudNativePG ``Pooler``, which the cluster model does not cover, gets its pod from
+the CR here. Because operators, Helm charts and people create pods the plan does not show, every
 namespace also gets a symbolic **"any other pod"** with arbitrary labels, there is one for "a namespace
 outside the plan", and one for "outside the cluster" (reached only through ``ipBlock``). Where the model
 cannot know (arbitrary labels, unresolvable named ports, ``ipBlock`` ranges that overlap the pod network)
@@ -44,11 +48,13 @@ import yaml
 
 from components import labels, names
 from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, pod_template
+from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 NAME = "network reachability"
 RULE_CROSS = "isolation-between-municipalities"
 RULE_ENTRY = "entry-only-through-gateway"
 RULE_REQUIRED = "required-platform-flow"
+RULE_OPERATOR = "operator-made-pods-in-plan"
 API_SERVER = "apiserver"
 """``from: apiserver`` in a required flow: the Kubernetes API server calling in (admission webhooks)."""
 FLOWS_FILE = ROOT / "checks" / "platform-flows.yaml"
@@ -60,9 +66,7 @@ them may match pods, one outside them only addresses outside the cluster."""
 OUTSIDE_CLUSTER = "(outside the cluster)"
 OTHER_NAMESPACE = "(a namespace outside the plan)"
 
-CNPG_INSTANCE_PORTS = {"postgresql": 5432, "metrics": 9187, "status": 8000}
 CNPG_POOLER_PORTS = {"pgbouncer": 5432, "metrics": 9127}
-KEYCLOAK_PORTS = {"https": 8443, "http": 8080, "management": 9000}
 
 
 # -- the model ----------------------------------------------------------------------------------------
@@ -360,7 +364,12 @@ def _container_ports(pod_spec: Mapping[str, Any]) -> dict[str, int]:
 
 
 def pods_of(po: PlanObject, rel: str) -> list[Pod]:
-    """The pods an object makes (none for objects that make no pods)."""
+    """The pods an object makes (none for objects that make no pods).
+
+    A workload's or Pod's own template, whoever made it. The pods of the CRs in ``EXPANDED_WITH_PODS`` are the
+    operator-made objects of the plan (``urbanstack/cluster_model.py``), so this derives none from the CR: it
+    would count them twice. Only a CloudNativePG ``Pooler``, which the cluster model does not expand, gets its
+    pod here (labels ``cnpg.io/poolerName`` and ``cnpg.io/podRole: pooler``, cloudnative-pg ``pkg/specs/pgbouncer/deployments.go``, its test names both)."""
     ns = po.namespace or "default"
     obj = po.obj
     desc = f"pods of {po.ref()}"
@@ -370,22 +379,10 @@ def pods_of(po: PlanObject, rel: str) -> list[Pod]:
         return [Pod(ns, dict(md.get("labels") or {}), po.ref() if po.kind == "Pod" else desc, rel,
                     _container_ports(spec))]
     group = po.api_version.split("/")[0]
-    if group == "postgresql.cnpg.io" and po.kind == "Cluster":
-        inherited = dict(_dig(obj, ("spec", "inheritedMetadata", "labels")) or {})
-        roles = ["primary"] + (["replica"] if int(_dig(obj, ("spec", "instances")) or 1) > 1 else [])
-        return [Pod(ns, {**inherited, "cnpg.io/cluster": po.name, "cnpg.io/instanceName": f"{po.name}-{i + 1}",
-                         "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": role, "role": role},
-                    f"{role} instance pods of {po.ref()}", rel, dict(CNPG_INSTANCE_PORTS))
-                for i, role in enumerate(roles)]
     if group == "postgresql.cnpg.io" and po.kind == "Pooler":
         tmpl_labels = dict(_dig(obj, ("spec", "template", "metadata", "labels")) or {})
         return [Pod(ns, {**tmpl_labels, "cnpg.io/poolerName": po.name, "cnpg.io/podRole": "pooler"}, desc, rel,
                     dict(CNPG_POOLER_PORTS))]
-    if group == "k8s.keycloak.org" and po.kind == "Keycloak":
-        tmpl_labels = dict(_dig(obj, ("spec", "unsupported", "podTemplate", "metadata", "labels")) or {})
-        return [Pod(ns, {**tmpl_labels, "app": "keycloak", "app.kubernetes.io/instance": po.name,
-                         "app.kubernetes.io/managed-by": "keycloak-operator",
-                         "app.kubernetes.io/component": "server"}, desc, rel, dict(KEYCLOAK_PORTS))]
     return []
 
 
@@ -409,6 +406,18 @@ def _referenced_namespaces(policies: Iterable[Policy]) -> set[str]:
                 if name:
                     out.add(name)
     return out
+
+
+def missing_operator_objects(plan: Plan) -> list[Failure]:
+    """A CR whose pods only the operator-made objects of the plan show (``EXPANDED_WITH_PODS``), while its
+    stack has none of them in that namespace (a plan written before the operator model, or a broken one)."""
+    made = {(po.stack, po.path.parent.name, po.namespace) for po in plan.objects if po.origin == "operator"}
+    return [Failure(plan.rel(po.path), RULE_OPERATOR,
+                    f"{po.ref()}: the plan has no operator-made objects for it ({po.stack}/operator-{po.kind.lower()}/), "
+                    f"so its pods are missing from the reachability model; write the plan again (urbanstack plan)")
+            for po in plan.objects
+            if po.origin != "operator" and (po.api_version.split("/")[0], po.kind) in EXPANDED_WITH_PODS
+            and (po.stack, f"operator-{po.kind.lower()}", po.namespace) not in made]
 
 
 def build_model(plan: Plan) -> Model:
@@ -536,7 +545,7 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
     model = build_model(plan)
     flows = load_flows(flows_file)
     required = load_required(flows_file)
-    failures: list[Failure] = []
+    failures: list[Failure] = missing_operator_objects(plan)
     pairs = 0
     targets = [p for p in model.pods if p.tenant is not None]
     for dst in targets:
