@@ -106,7 +106,29 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
     assert pod["spec"]["containers"][0]["image"] == "quay.io/jetstack/cert-manager-acmesolver:v1.19.1"
     route = next(o for o in objs if o["kind"] == "HTTPRoute")
-    assert route["spec"]["parentRefs"][0]["sectionName"] == "http"
+    # The ClusterIssuer's solver for verl's zone answers on verl's own HTTP listener only (issue 15 item 1).
+    assert {o["spec"]["parentRefs"][0]["sectionName"] for o in objs if o["kind"] == "HTTPRoute"} == {"http-verl"}
+
+
+def test_the_solver_is_picked_per_name_by_dns_names_then_the_longest_zone_then_no_selector():
+    def solver(section, selector=None):
+        s = {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "gw", "sectionName": section}]}}}
+        return {**s, "selector": selector} if selector is not None else s
+
+    issuer = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "acme"},
+              "spec": {"acme": {"solvers": [
+                  solver("fallback"),
+                  solver("zone", {"dnsZones": ["example.org"]}),
+                  solver("subzone", {"dnsZones": ["verl.example.org"]}),
+                  solver("exact", {"dnsNames": ["id.example.org"]}),
+                  solver("labelled", {"dnsZones": ["verl.example.org"], "matchLabels": {"team": "x"}})]}}}
+    cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c", "namespace": "n"},
+            "spec": {"dnsNames": ["id.example.org", "a.verl.example.org", "b.example.org", "other.test"],
+                     "issuerRef": {"kind": "ClusterIssuer", "name": "acme"}}}
+    routes = [o for o in cm.expand([cert], [issuer, cert])["operator-certificate"] if o["kind"] == "HTTPRoute"]
+    picked = {r["spec"]["hostnames"][0]: r["spec"]["parentRefs"][0]["sectionName"] for r in routes}
+    assert picked == {"id.example.org": "exact", "a.verl.example.org": "subzone", "b.example.org": "zone",
+                      "other.test": "fallback"}
 
 
 def test_a_certificate_from_a_ca_issuer_makes_no_solver():

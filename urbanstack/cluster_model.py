@@ -672,15 +672,37 @@ def _issuer_of(cert: Obj, objs: list[Obj]) -> Obj | None:
     return found[0] if found else None
 
 
-def _solver_for(issuer: Obj, cert: Obj) -> Obj | None:
-    """The ACME solver cert-manager picks for the Certificate's names: the first without a selector, or one whose
-    ``selector.dnsNames`` lists a name (the model does not weigh label selectors)."""
-    solvers = ((issuer.get("spec") or {}).get("acme") or {}).get("solvers") or []
-    names = set((cert.get("spec") or {}).get("dnsNames") or [])
-    for s in solvers:
-        if names & set((s.get("selector") or {}).get("dnsNames") or []):
-            return s
-    return next((s for s in solvers if not s.get("selector")), None)
+def _solver_for(issuer: Obj, cert: Obj, dns_name: str) -> Obj | None:
+    """The ACME solver cert-manager picks for one DNS name of a Certificate, as the ClusterIssuer CRD documents it
+    (cert-manager v1.19.1, ``spec.acme.solvers[].selector``): a solver listing the name in ``dnsNames`` wins; else
+    the one with the most specific (longest) matching ``dnsZones`` entry; else one without a selector; on a tie
+    the earlier one. A selector's ``matchLabels`` must match the Certificate's labels (the model gives matching
+    labels no extra weight)."""
+    cert_labels = _md(cert).get("labels") or {}
+    best: tuple[int, int] | None = None
+    chosen = None
+    for index, solver in enumerate(((issuer.get("spec") or {}).get("acme") or {}).get("solvers") or []):
+        selector = solver.get("selector")
+        if selector is None:
+            rank = 0
+        else:
+            if any(cert_labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+                continue
+            names, zones = selector.get("dnsNames") or [], selector.get("dnsZones") or []
+            if dns_name in names:
+                rank = 10_000
+            elif zones:
+                matched = [z for z in zones if dns_name == z or dns_name.endswith(f".{z}")]
+                if not matched:
+                    continue
+                rank = 1 + max(len(z.split(".")) for z in matched)
+            elif names:
+                continue
+            else:
+                rank = 0  # a selector with only matchLabels
+        if best is None or (rank, -index) > best:
+            best, chosen = (rank, -index), solver
+    return chosen
 
 
 def _chart_config(context: list[Obj], kind: str, labels: dict[str, str]) -> list[Obj]:
@@ -752,9 +774,12 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
             add("gateway", envoy_infra(cr, proxy, eg_ns, eg_image))
         elif kind == "Certificate" and api.startswith("cert-manager.io/"):
             issuer = _issuer_of(cr, context)
-            solver = _solver_for(issuer, cr) if issuer else None
-            if solver and (solver.get("http01") or {}).get("gatewayHTTPRoute") is not None:
-                add("certificate", acme_http01_solver(cr, solver, solver_image))
+            for dns in ((cr.get("spec") or {}).get("dnsNames") or []) if issuer else []:
+                # cert-manager picks a solver per name (one Challenge per name).
+                solver = _solver_for(issuer, cr, dns)
+                if solver and (solver.get("http01") or {}).get("gatewayHTTPRoute") is not None:
+                    one = {**cr, "spec": {**cr["spec"], "dnsNames": [dns]}}
+                    add("certificate", acme_http01_solver(one, solver, solver_image))
         elif kind == "Prometheus" and api.startswith("monitoring.coreos.com/"):
             add("prometheus", prometheus_statefulsets(cr, reloader_image))
         elif kind == "ObjectBucketClaim" and api.startswith("objectbucket.io/"):

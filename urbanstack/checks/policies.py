@@ -24,13 +24,16 @@ NAME = "policy pack"
 
 
 def images_without_digest(plan: Plan) -> tuple[set[str], set[str]]:
-    """``(every image reference, those without a digest)`` of the plan's Kubernetes resources: the images the
+    """``(every image reference, those without a digest)`` of the plan's resources and chart-rendered objects: the images the
     pinned-images rule reads. A reference without ``@sha256:`` can change under the same tag."""
     refs: set[str] = set()
     for resources in plan.resources.values():
         for r in resources:
             if r["type"].startswith("kubernetes:") and isinstance(r["inputs"], dict):
                 refs.update(ref for _, ref in pack.images(r["inputs"]))
+    for po in plan.objects:
+        if po.origin == "chart":
+            refs.update(ref for _, ref in pack.images(po.obj))
     return refs, {ref for ref in refs if "@sha256:" not in ref}
 
 
@@ -82,10 +85,8 @@ def run(plan: Plan) -> CheckResult:
         urn = child_urn(parent, type_, po.name) if parent else None
         checked += 1
         origins["chart"] += 1
-        refs.update(ref for _, ref in pack.images(po.obj))
         for rule, message in _check(pack.POLICIES, type_, po.obj, urn, tenants):
             failures.append(Failure(plan.rel(po.path), f"policy {rule.name}", f"{type_}: {message}"))
-    undigested = {ref for ref in refs if "@sha256:" not in ref}
     # Reported, not failed: a digest is recorded in components/versions.py by whoever bumps a version.
     detail = (f"{len(pack.POLICIES)} mandatory policies; operator-made objects are not Pulumi resources, the pack "
               f"never sees them; {len(undigested)} of {len(refs)} image references without a digest"
