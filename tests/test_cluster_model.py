@@ -122,3 +122,19 @@ def test_a_bucket_claim_gets_an_unlabelled_secret_and_config_map_of_its_name(rea
     assert set(objs) == {"secret-verl-verl-bucket.yaml", "configmap-verl-verl-bucket.yaml"}
     assert all("labels" not in o["metadata"] for o in objs.values())
     assert all(o["metadata"]["finalizers"] == ["objectbucket.io/finalizer"] for o in objs.values())
+
+
+def test_gateway_infrastructure_labels_reach_the_envoy_deployment_its_pods_and_service_over_the_app_labels():
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"infrastructure": {"labels": {"urban-stack/tenant": "shared"}},
+                        "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    proxy = {"spec": {"provider": {"kubernetes": {"envoyDeployment": {
+        "pod": {"labels": {"app.kubernetes.io/managed-by": "someone-else"}}}}}}}
+    deploy, service = cm.envoy_infra(gateway, proxy, "eg", "img")
+    for labels in (deploy["metadata"]["labels"], deploy["spec"]["template"]["metadata"]["labels"],
+                   service["metadata"]["labels"]):
+        assert labels["urban-stack/tenant"] == "shared"
+    # resource_provider.go getPodLabels/envoyLabels: pod labels are copied over the app labels, while the selector
+    # keeps managed-by=envoy-gateway: such a pod template no longer matches its Deployment's selector.
+    assert deploy["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "someone-else"
+    assert deploy["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"

@@ -690,3 +690,24 @@ def test_keycloaks_database_is_backed_up_to_a_claimed_bucket_or_the_external_pla
     claim = one(production, "ObjectBucketClaim", "urban-keycloak-db-backups", names.NS_IDENTITY)["spec"]
     assert claim["storageClassName"] == names.OBJECT_BUCKET_STORAGE_CLASS
     assert dev.find("ObjectBucketClaim") == []
+
+
+def test_everything_envoy_gateway_makes_for_the_shared_gateway_carries_only_the_four_cost_labels(production):
+    # Envoy Gateway v1.5.4 copies Gateway.spec.infrastructure.labels onto the Envoy Deployment, its pods, Service,
+    # ServiceAccount and ConfigMap (internal/gatewayapi/translator.go infrastructureLabels; internal/infrastructure/
+    # kubernetes/proxy/resource_provider.go envoyLabels), OVER its own app labels: our managed-by must stay out.
+    gateway = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
+    assert gateway["infrastructure"]["labels"] == {
+        labels.TENANT: "shared", labels.MODULE: "gateway",
+        labels.COST_CENTER: gateway["infrastructure"]["labels"][labels.COST_CENTER], labels.COST_SHARE: "shared"}
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    pod_labels = envoy["envoyDeployment"]["pod"]["labels"]
+    assert set(pod_labels) == set(labels.COST_LABEL_KEYS)
+
+
+def test_keycloaks_service_gets_the_cost_labels_but_keeps_the_operators_own_labels(production):
+    # Keycloak operator 26.4 KeycloakServiceDependentResource.desired: instance labels, then spec.http.labels over
+    # them; its informer selects app=keycloak,app.kubernetes.io/managed-by=keycloak-operator.
+    http = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]["http"]
+    assert set(http["labels"]) == set(labels.COST_LABEL_KEYS)
+    assert http["labels"][labels.MODULE] == "identity" and http["labels"][labels.TENANT] == "shared"

@@ -354,8 +354,9 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     = listener port + 10000 below 1024; probes: envoy ``/ready`` on 19003, shutdown-manager ``/healthz`` on 19002,
     from ``internal/xds/bootstrap/bootstrap.go`` and ``internal/cmd/envoy/shutdown_manager.go``). Objects live in the controller's namespace (no gateway-namespace mode).
     Deployment and Service labels are the app labels, the owning-gateway labels and the Gateway's
-    ``spec.infrastructure.labels``; only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy, and only
-    the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
+    ``spec.infrastructure.labels`` (``translator.go`` ``infrastructureLabels``), copied over the app labels
+    (``envoyLabels``); only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy (``getPodLabels``,
+    also over the app labels), and only the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
     ``KubernetesPodSpec`` has no such field.
     """
     gw_md = _md(gateway)
@@ -368,8 +369,11 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     infra_labels = dict(((gateway.get("spec") or {}).get("infrastructure") or {}).get("labels") or {})
     owner = {"gateway.envoyproxy.io/owning-gateway-name": gw_name,
              "gateway.envoyproxy.io/owning-gateway-namespace": gw_ns}
+    # envoyLabels: the app labels first, the proxy metadata (infrastructure labels + owner labels) copied OVER them;
+    # getPodLabels adds the EnvoyProxy's pod labels to the metadata before that. The selector is the app labels
+    # plus the owner labels only (stableSelector), so labels that replace an app label unselect the pods.
     resource_labels = {**ENVOY_APP_LABELS, **infra_labels, **owner}
-    pod_labels = {**infra_labels, **owner, **(pod_cfg.get("labels") or {}), **ENVOY_APP_LABELS}
+    pod_labels = {**ENVOY_APP_LABELS, **infra_labels, **owner, **(pod_cfg.get("labels") or {})}
     name = envoy_resource_name(gw_ns, gw_name)
     default_sc = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
                   "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,

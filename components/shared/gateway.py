@@ -145,8 +145,6 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
     replicas = profile.gateway_replicas
     pod: dict[str, Any] = {
-        # Envoy Gateway creates these pods itself: like chart values, they get the cost labels explicitly.
-        "labels": labels.cost_labels(labels.active_scope(), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
     }
@@ -165,6 +163,23 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     if replicas > 1:
         kubernetes["envoyPDB"] = {"maxUnavailable": 1}
     return {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}}
+
+
+def gateway_infrastructure() -> dict[str, Any]:
+    """``spec.infrastructure`` of the shared Gateway: the four cost labels for everything Envoy Gateway makes for it.
+
+    Envoy Gateway v1.5.4 copies the Gateway's ``spec.infrastructure.labels`` into the proxy metadata
+    (internal/gatewayapi/translator.go ``infrastructureLabels``) and from there onto the Deployment, its pod
+    template, the Service, ServiceAccount and ConfigMap (internal/infrastructure/kubernetes/proxy/
+    resource_provider.go ``envoyLabels``, ``getLabels``, ``getPodLabels``, ``Service``). The EnvoyProxy's
+    ``envoyDeployment.pod.labels`` reach only the pods and ``envoyService.labels`` only the Service, so this is the
+    one place that labels all of them. ``envoyLabels`` copies these labels OVER its app labels
+    (``app.kubernetes.io/name``/``component``/``managed-by``) while the Deployment's selector keeps
+    ``managed-by: envoy-gateway``: so only the four cost labels, never our ``app.kubernetes.io/managed-by: pulumi``
+    (the pod template would no longer match the selector and the API server would refuse the Deployment).
+    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/crds/gateway.networking.k8s.io).
+    """
+    return {"labels": labels.cost_labels_for_operator(labels.active_scope(), MODULE)}
 
 
 class Gateway(pulumi.ComponentResource):
@@ -201,7 +216,8 @@ class Gateway(pulumi.ComponentResource):
         self.gateway = k8s.apiextensions.CustomResource(
             names.GATEWAY_NAME, api_version=GATEWAY_API, kind="Gateway",
             metadata=meta(names.GATEWAY_NAME, ns),
-            spec={"gatewayClassName": names.GATEWAY_CLASS, "listeners": listeners(cfg, tenants)},
+            spec={"gatewayClassName": names.GATEWAY_CLASS, "infrastructure": gateway_infrastructure(),
+                  "listeners": listeners(cfg, tenants)},
             opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, self.gateway_class])))
         self.redirect = k8s.apiextensions.CustomResource(
             "https-redirect", api_version=GATEWAY_API, kind="HTTPRoute",
