@@ -106,7 +106,9 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
     assert pod["spec"]["containers"][0]["image"] == "quay.io/jetstack/cert-manager-acmesolver:v1.19.1"
     route = next(o for o in objs if o["kind"] == "HTTPRoute")
-    assert route["spec"]["parentRefs"][0]["sectionName"] == "http"
+    # the ClusterIssuer's solver for the municipality's zone (selector.dnsZones) attaches to its own listener
+    assert route["spec"]["parentRefs"][0]["sectionName"] == "http-verl"
+    assert pod["spec"]["securityContext"]["runAsUser"] >= 10000  # the solver's podTemplate
 
 
 def test_a_certificate_from_a_ca_issuer_makes_no_solver():
@@ -138,3 +140,31 @@ def test_gateway_infrastructure_labels_reach_the_envoy_deployment_its_pods_and_s
     # keeps managed-by=envoy-gateway: such a pod template no longer matches its Deployment's selector.
     assert deploy["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "someone-else"
     assert deploy["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"
+
+
+def test_an_envoy_deployment_patch_merges_into_the_named_container_like_a_strategic_merge_patch():
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    limits = {"cpu": "100m", "memory": "64Mi"}
+    proxy = {"spec": {"provider": {"kubernetes": {"envoyDeployment": {"patch": {"type": "StrategicMerge", "value": {
+        "spec": {"template": {"spec": {"containers": [{"name": "shutdown-manager", "resources": {"limits": limits}}]}}}}}}}}}}
+    deploy, _ = cm.envoy_infra(gateway, proxy, "eg", "img")
+    by_name = {c["name"]: c for c in deploy["spec"]["template"]["spec"]["containers"]}
+    assert list(by_name) == ["envoy", "shutdown-manager"]
+    # internal/utils/merge.go MergeWithPatch: containers merge by name, the requests stay
+    assert by_name["shutdown-manager"]["resources"] == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": limits}
+    assert by_name["shutdown-manager"]["command"] == ["envoy-gateway"]
+
+
+def test_the_real_envoy_data_plane_has_limits_on_both_containers(real_plan_dir):
+    name = cm.envoy_resource_name("urban-gateway", "urban-gateway")
+    deploy = yaml.safe_load((real_plan_dir / "shared" / "operator-gateway" /
+                             f"deployment-urban-gateway-{name}.yaml").read_text())
+    for c in deploy["spec"]["template"]["spec"]["containers"]:
+        assert {"cpu", "memory"} <= set(c["resources"]["limits"]), c["name"]
+
+
+def test_tenant_database_pods_run_the_barman_sidecar_with_limits(real_plan_dir):
+    pod = yaml.safe_load((real_plan_dir / "verl" / "operator-cluster" / "pod-verl-postgis-1.yaml").read_text())
+    sidecar = next(c for c in pod["spec"]["initContainers"] if c["name"] == "plugin-barman-cloud")
+    assert {"cpu", "memory"} <= set(sidecar["resources"]["limits"])

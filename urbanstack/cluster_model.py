@@ -343,6 +343,35 @@ def _http_probe(path: str, port: int, period: int, failures: int) -> Obj:
             "successThreshold": 1, "failureThreshold": failures}
 
 
+_NAMED_LISTS = {"containers", "initContainers", "volumes"}
+"""Lists a strategic merge patch merges by ``name`` (their ``patchMergeKey`` in k8s.io/api core/v1 types.go)."""
+
+
+def strategic_merge(original: Any, patch: Any) -> Any:
+    """A Kubernetes strategic merge patch, as far as the modelled objects need it: maps merge key by key (``null``
+    deletes), the lists in :data:`_NAMED_LISTS` merge item by item on ``name`` (new names are appended), every
+    other value is replaced (k8s.io/apimachinery ``strategicpatch.StrategicMergePatch``)."""
+    if not (isinstance(original, dict) and isinstance(patch, dict)):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(original)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif key in _NAMED_LISTS and isinstance(value, list) and isinstance(out.get(key), list):
+            merged = list(out[key])
+            for item in value:
+                at = next((i for i, old in enumerate(merged) if isinstance(old, dict) and isinstance(item, dict)
+                           and old.get("name") == item.get("name")), None)
+                if at is None:
+                    merged.append(copy.deepcopy(item))
+                else:
+                    merged[at] = strategic_merge(merged[at], item)
+            out[key] = merged
+        else:
+            out[key] = strategic_merge(out.get(key), value)
+    return out
+
+
 def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
     """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
 
@@ -357,7 +386,9 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     ``spec.infrastructure.labels`` (``translator.go`` ``infrastructureLabels``), copied over the app labels
     (``envoyLabels``); only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy (``getPodLabels``,
     also over the app labels), and only the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
-    ``KubernetesPodSpec`` has no such field.
+    ``KubernetesPodSpec`` has no such field. The EnvoyProxy's ``envoyDeployment.patch`` and ``envoyService.patch``
+    (``StrategicMerge``, the default, or ``JSONMerge``) are applied last (``internal/utils/merge.go``
+    ``MergeWithPatch``).
     """
     gw_md = _md(gateway)
     gw_ns, gw_name = gw_md.get("namespace"), gw_md["name"]
@@ -435,7 +466,27 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
                        "labels": {**resource_labels, **(service_cfg.get("labels") or {})}}
     if service_cfg.get("annotations"):
         service_md["annotations"] = dict(service_cfg["annotations"])
-    return [deployment, {"apiVersion": "v1", "kind": "Service", "metadata": service_md, "spec": service_spec}]
+    service: Obj = {"apiVersion": "v1", "kind": "Service", "metadata": service_md, "spec": service_spec}
+    return [_patched(deployment, deploy_cfg.get("patch")), _patched(service, service_cfg.get("patch"))]
+
+
+def _patched(obj: Obj, patch: Obj | None) -> Obj:
+    """``MergeWithPatch``: a strategic merge patch unless ``type`` is ``JSONMerge`` (RFC 7386: lists replaced)."""
+    if not patch or patch.get("value") is None:
+        return obj
+    if patch.get("type") == "JSONMerge":
+        def merge(a: Any, b: Any) -> Any:
+            if not (isinstance(a, dict) and isinstance(b, dict)):
+                return copy.deepcopy(b)
+            out = dict(a)
+            for k, v in b.items():
+                if v is None:
+                    out.pop(k, None)
+                else:
+                    out[k] = merge(a.get(k), v)
+            return out
+        return merge(obj, patch["value"])
+    return strategic_merge(obj, patch["value"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -545,13 +596,25 @@ def _issuer_of(cert: Obj, objs: list[Obj]) -> Obj | None:
 
 
 def _solver_for(issuer: Obj, cert: Obj) -> Obj | None:
-    """The ACME solver cert-manager picks for the Certificate's names: the first without a selector, or one whose
-    ``selector.dnsNames`` lists a name (the model does not weigh label selectors)."""
+    """The ACME solver cert-manager picks for the Certificate's names: one whose ``selector.dnsNames`` lists a
+    name, else the one whose ``selector.dnsZones`` holds the longest zone containing a name (cert-manager v1.19.1
+    pkg/controller/acmeorders/selectors/dns_zones.go: every label of the zone must match), else the first without
+    a selector (the model does not weigh label selectors)."""
     solvers = ((issuer.get("spec") or {}).get("acme") or {}).get("solvers") or []
     names = set((cert.get("spec") or {}).get("dnsNames") or [])
     for s in solvers:
         if names & set((s.get("selector") or {}).get("dnsNames") or []):
             return s
+    best, best_labels = None, 0
+    for s in solvers:
+        for zone in (s.get("selector") or {}).get("dnsZones") or []:
+            zone = zone.strip(".").lower()
+            labels_of_zone = zone.count(".") + 1
+            if labels_of_zone > best_labels and any(n.lower() == zone or n.lower().endswith("." + zone)
+                                                    for n in names):
+                best, best_labels = s, labels_of_zone
+    if best is not None:
+        return best
     return next((s for s in solvers if not s.get("selector")), None)
 
 

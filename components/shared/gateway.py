@@ -141,6 +141,15 @@ shutdown; Envoy itself writes its log file and UDS socket there too (upstream's 
 Security ``restricted`` requires is set."""
 
 
+SHUTDOWN_MANAGER_RESOURCES: dict[str, Any] = {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                              "limits": {"cpu": "100m", "memory": "64Mi"}}
+"""Resources of the data plane's ``shutdown-manager`` container. Envoy Gateway v1.5.4 gives it requests only
+(internal/infrastructure/kubernetes/proxy/resource.go: ``DefaultShutdownManagerContainerResourceRequirements``,
+10m/32Mi) and has no field for them (api/v1alpha1 ``ShutdownManager`` holds only ``image``); the EnvoyProxy's
+``envoyDeployment.patch`` (a strategic merge patch over the rendered Deployment, internal/utils/merge.go
+``MergeWithPatch``, applied last in resource_provider.go ``Deployment``) adds the limits, keeping the requests."""
+
+
 def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
     replicas = profile.gateway_replicas
@@ -156,8 +165,10 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
             "pod": pod,
             "container": {
                 "securityContext": ENVOY_CONTAINER_SECURITY,
-                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
             },
+            "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": {"containers": [
+                {"name": "shutdown-manager", "resources": SHUTDOWN_MANAGER_RESOURCES}]}}}}},
         },
     }
     if replicas > 1:

@@ -266,6 +266,9 @@ def keycloak_pod_template() -> dict[str, Any]:
     return {
         "metadata": {"labels": labels.cost_labels(labels.active_scope(), MODULE)},
         "spec": {
+            # Keycloak never calls the Kubernetes API: the operator's cache stack finds the members by DNS
+            # through the headless <name>-discovery Service (jgroups DNS_PING), so its pods get no token.
+            "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
