@@ -5,8 +5,9 @@ pulumi needs ``packaging>=26``, so the two cannot share one. It runs offline (``
 vendor server) on the Kubernetes framework only. Checks skipped for the whole plan are listed in ONE file,
 ``checks/checkov-skips.yaml``, with a reason per check id; its ``upstream`` section lists, with a reason each,
 checks skipped only for chart-rendered and operator-made objects (what upstream decides there, not this
-project). Checks on privilege escalation, root, host namespaces, capabilities and service-account tokens can never
-be skipped, in either place (:data:`FORBIDDEN_SKIPS`).
+project), either for all of them or only for the files a glob names (:func:`load_upstream_skips`). Checks on
+privilege escalation, root, host namespaces, capabilities and service-account tokens (:data:`FORBIDDEN_SKIPS`)
+can never be skipped for the whole plan, and for upstream objects only file-scoped, each with its reason.
 """
 
 from __future__ import annotations
