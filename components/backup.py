@@ -12,6 +12,11 @@ ROOK_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 EXTERNAL_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 
 
+BARMAN_SIDECAR_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"},
+                            "limits": {"cpu": "500m", "memory": "512Mi"}}
+"""WAL archiving and base backups (barman-cloud-wal-archive, barman-cloud-backup) in the instance pod's sidecar."""
+
+
 def object_store_spec(destination: str, endpoint: Any, secret: str, keys: tuple[str, str],
                       retention: str) -> dict[str, Any]:
     """WAL and base backups (gzip) to ``destination`` (``s3://bucket/path``) at ``endpoint``, kept ``retention``
@@ -26,4 +31,7 @@ def object_store_spec(destination: str, endpoint: Any, secret: str, keys: tuple[
             "wal": {"compression": "gzip"},
             "data": {"compression": "gzip"},
         },
+        # The Barman Cloud plugin (v0.10.0 internal/cnpgi/operator/lifecycle.go) gives its sidecar in every
+        # instance pod exactly these resources; without them it runs unbounded next to PostgreSQL.
+        "instanceSidecarConfiguration": {"resources": BARMAN_SIDECAR_RESOURCES},
     }

@@ -87,6 +87,14 @@ def cost_labels(scope: LabelScope, module: str) -> dict[str, str]:
     }
 
 
+def cost_labels_for_operator(scope: LabelScope, module: str) -> dict[str, str]:
+    """Only the four cost labels, for an operator that merges them OVER its own labels (Envoy Gateway's
+    ``envoyLabels``, the Keycloak operator's Service labels): the recommended ``app.kubernetes.io/managed-by``
+    there would replace the operator's own value, which its selectors and informers match on."""
+    full = cost_labels(scope, module)
+    return {key: full[key] for key in COST_LABEL_KEYS}
+
+
 def module_from_type_chain(qualified_type: str) -> str:
     """Module named by the innermost ``urbanstack:<area>:<module>`` type of a ``$``-joined type chain."""
     for token in reversed(qualified_type.split("$")):
@@ -132,6 +140,11 @@ POD_LABEL_MAP_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     # Envoy Gateway: labels of the data-plane (Envoy) pods.
     "EnvoyProxy": (("spec", "provider", "kubernetes", "envoyDeployment", "pod", "labels"),),
 }
+COST_KEYS_ONLY_KINDS = {"EnvoyProxy"}
+"""Kinds whose label map (POD_LABEL_MAP_PATHS) the operator copies OVER its own app labels, which its selectors
+match: they get only the four cost labels. Envoy Gateway v1.5.4 (internal/infrastructure/kubernetes/proxy/
+resource_provider.go ``getPodLabels``/``envoyLabels``) would otherwise replace ``app.kubernetes.io/managed-by:
+envoy-gateway`` on the pod template by ours, and the Deployment's selector would no longer select its pods."""
 PVC_TEMPLATE_KINDS = {"StatefulSet"}
 UNLABELLED_TYPES = (
     "kubernetes:helm.sh/",
@@ -190,7 +203,9 @@ def apply_labels(type_: str, props: Mapping[str, Any], labels: Mapping[str, str]
             holder = _at(out, path[:-1], create=False)
             if holder is not None:
                 current = holder.get(path[-1]) if isinstance(holder.get(path[-1]), dict) else {}
-                holder[path[-1]] = _merge({"labels": current}, labels, COST_LABEL_KEYS)["labels"]
+                wanted = ({k: v for k, v in labels.items() if k in COST_LABEL_KEYS}
+                          if kind in COST_KEYS_ONLY_KINDS else labels)
+                holder[path[-1]] = _merge({"labels": current}, wanted, COST_LABEL_KEYS)["labels"]
     if kind in PVC_TEMPLATE_KINDS:
         for claim in (out.get("spec") or {}).get("volumeClaimTemplates") or []:
             if isinstance(claim, dict):

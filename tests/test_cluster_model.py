@@ -105,9 +105,9 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     assert pod["metadata"]["labels"]["acme.cert-manager.io/http01-solver"] == "true"
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
     assert pod["spec"]["containers"][0]["image"] == "quay.io/jetstack/cert-manager-acmesolver:v1.19.1"
-    route = next(o for o in objs if o["kind"] == "HTTPRoute")
     # The ClusterIssuer's solver for verl's zone answers on verl's own HTTP listener only (issue 15 item 1).
     assert {o["spec"]["parentRefs"][0]["sectionName"] for o in objs if o["kind"] == "HTTPRoute"} == {"http-verl"}
+    assert pod["spec"]["securityContext"]["runAsUser"] >= 10000  # the solver's podTemplate
 
 
 def test_the_solver_is_picked_per_name_by_dns_names_then_the_longest_zone_then_no_selector():
@@ -175,3 +175,45 @@ def test_a_sharded_prometheus_gets_a_statefulset_per_shard():
     assert second["spec"]["template"]["metadata"]["labels"]["operator.prometheus.io/shard"] == "1"
     assert first["metadata"]["labels"]["team"] == "a" and "volumeClaimTemplates" not in first["spec"]
     assert {"name": "prometheus-p-db", "emptyDir": {}} in first["spec"]["template"]["spec"]["volumes"]
+def test_gateway_infrastructure_labels_reach_the_envoy_deployment_its_pods_and_service_over_the_app_labels():
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"infrastructure": {"labels": {"urban-stack/tenant": "shared"}},
+                        "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    proxy = {"spec": {"provider": {"kubernetes": {"envoyDeployment": {
+        "pod": {"labels": {"app.kubernetes.io/managed-by": "someone-else"}}}}}}}
+    deploy, service = cm.envoy_infra(gateway, proxy, "eg", "img")
+    for labels in (deploy["metadata"]["labels"], deploy["spec"]["template"]["metadata"]["labels"],
+                   service["metadata"]["labels"]):
+        assert labels["urban-stack/tenant"] == "shared"
+    # resource_provider.go getPodLabels/envoyLabels: pod labels are copied over the app labels, while the selector
+    # keeps managed-by=envoy-gateway: such a pod template no longer matches its Deployment's selector.
+    assert deploy["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "someone-else"
+    assert deploy["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"
+
+
+def test_an_envoy_deployment_patch_merges_into_the_named_container_like_a_strategic_merge_patch():
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    limits = {"cpu": "100m", "memory": "64Mi"}
+    proxy = {"spec": {"provider": {"kubernetes": {"envoyDeployment": {"patch": {"type": "StrategicMerge", "value": {
+        "spec": {"template": {"spec": {"containers": [{"name": "shutdown-manager", "resources": {"limits": limits}}]}}}}}}}}}}
+    deploy, _ = cm.envoy_infra(gateway, proxy, "eg", "img")
+    by_name = {c["name"]: c for c in deploy["spec"]["template"]["spec"]["containers"]}
+    assert list(by_name) == ["envoy", "shutdown-manager"]
+    # internal/utils/merge.go MergeWithPatch: containers merge by name, the requests stay
+    assert by_name["shutdown-manager"]["resources"] == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": limits}
+    assert by_name["shutdown-manager"]["command"] == ["envoy-gateway"]
+
+
+def test_the_real_envoy_data_plane_has_limits_on_both_containers(real_plan_dir):
+    name = cm.envoy_resource_name("urban-gateway", "urban-gateway")
+    deploy = yaml.safe_load((real_plan_dir / "shared" / "operator-gateway" /
+                             f"deployment-urban-gateway-{name}.yaml").read_text())
+    for c in deploy["spec"]["template"]["spec"]["containers"]:
+        assert {"cpu", "memory"} <= set(c["resources"]["limits"]), c["name"]
+
+
+def test_tenant_database_pods_run_the_barman_sidecar_with_limits(real_plan_dir):
+    pod = yaml.safe_load((real_plan_dir / "verl" / "operator-cluster" / "pod-verl-postgis-1.yaml").read_text())
+    sidecar = next(c for c in pod["spec"]["initContainers"] if c["name"] == "plugin-barman-cloud")
+    assert {"cpu", "memory"} <= set(sidecar["resources"]["limits"])

@@ -57,3 +57,14 @@ def test_template_labels_reports_a_missing_pod_template():
                                                                                        "spec.template.metadata": {}}
     assert labels.template_labels({"kind": "Deployment", "metadata": {}, "spec": {}})[1] == ("spec.template.metadata",
                                                                                             None)
+
+
+def test_envoy_pods_get_only_the_cost_labels_so_envoy_gateways_managed_by_and_its_selector_still_match():
+    proxy = labels.apply_labels(
+        "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy",
+        {"kind": "EnvoyProxy", "metadata": {"name": "e"},
+         "spec": {"provider": {"kubernetes": {"envoyDeployment": {"pod": {"priorityClassName": "p"}}}}}}, COST)
+    pod_labels = proxy["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"]["labels"]
+    assert pod_labels == {key: COST[key] for key in labels.COST_LABEL_KEYS}
+    assert "app.kubernetes.io/managed-by" not in pod_labels
+    assert proxy["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pulumi"

@@ -87,3 +87,84 @@ def test_opencost_writes_its_config_path_on_a_writable_volume_under_a_read_only_
     assert config_path in mounts, "CONFIG_PATH has a volume of its own"
     volumes = {v["name"]: v for v in values["extraVolumes"]}
     assert "emptyDir" in volumes[mounts[config_path]]
+
+
+# ---- What the charts render with our values (the real offline plan, rendered by Helm's engine) ----------------
+
+def rendered(real_plan_dir: Path, folder: str, kind: str, name: str) -> dict:
+    """One chart-rendered (``chart-*``) or operator-made (``operator-*``) object of the shared stack's plan."""
+    for path in sorted((real_plan_dir / "shared" / folder).glob("*.yaml")):
+        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if obj.get("kind") == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(f"{folder}: no {kind} {name}")
+
+
+def containers(obj: dict) -> list[dict]:
+    spec = obj["spec"]["template"]["spec"]
+    return [*(spec.get("initContainers") or []), *spec["containers"]]
+
+
+BOUNDED_WORKLOADS = [
+    ("chart-cert-manager", "Deployment", "cert-manager"),
+    ("chart-cert-manager", "Deployment", "cert-manager-webhook"),
+    ("chart-cert-manager", "Deployment", "cert-manager-cainjector"),
+    ("chart-cloudnative-pg", "Deployment", "cloudnative-pg"),
+    ("chart-plugin-barman-cloud", "Deployment", "plugin-barman-cloud"),
+    ("chart-envoy-gateway", "Deployment", "envoy-gateway"),
+    ("chart-rook-ceph", "Deployment", "rook-ceph-operator"),
+    ("chart-opencost", "Deployment", "opencost"),
+    ("chart-kube-prometheus-stack", "Deployment", "kps-operator"),
+    ("chart-kube-prometheus-stack", "Deployment", "kube-prometheus-stack-kube-state-metrics"),
+    ("chart-kube-prometheus-stack", "Deployment", "kube-prometheus-stack-grafana"),
+    ("chart-kube-prometheus-stack", "DaemonSet", "kube-prometheus-stack-prometheus-node-exporter"),
+]
+
+
+@pytest.mark.parametrize(("folder", "kind", "name"), BOUNDED_WORKLOADS)
+def test_every_platform_chart_container_has_cpu_and_memory_requests_and_limits(real_plan_dir, folder, kind, name):
+    # The charts leave resources empty or set requests only (cert-manager v1.19.1, grafana and node-exporter
+    # values.yaml `resources: {}`); the values give every container both, so no platform pod runs unbounded.
+    for c in containers(rendered(real_plan_dir, folder, kind, name)):
+        res = c.get("resources") or {}
+        for part in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(res.get(part) or {}), f"{name}/{c['name']}: {part} {res}"
+
+
+@pytest.mark.parametrize("name", ["cert-manager", "cert-manager-webhook", "cert-manager-cainjector"])
+def test_cert_manager_runs_as_a_high_uid(real_plan_dir, name):
+    # hack/containers/Containerfile.* of cert-manager: a static binary on distroless static, USER 1000.
+    for c in containers(rendered(real_plan_dir, "chart-cert-manager", "Deployment", name)):
+        assert c["securityContext"]["runAsUser"] >= 10000 and c["securityContext"]["runAsNonRoot"] is True
+
+
+def test_opencost_and_the_ceph_csi_operator_run_as_high_uids(real_plan_dir):
+    opencost = containers(rendered(real_plan_dir, "chart-opencost", "Deployment", "opencost"))[0]
+    assert opencost["securityContext"]["runAsUser"] >= 10000
+    csi = rendered(real_plan_dir, "chart-rook-ceph", "Deployment", "ceph-csi-controller-manager")
+    pod_sc = csi["spec"]["template"]["spec"]["securityContext"]
+    assert pod_sc["runAsUser"] == 65532 and pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_node_exporter_keeps_only_the_host_namespaces_it_needs_and_no_capabilities(real_plan_dir):
+    ds = rendered(real_plan_dir, "chart-kube-prometheus-stack", "DaemonSet",
+                  "kube-prometheus-stack-prometheus-node-exporter")
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["hostPID"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = containers(ds)[0]["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize(("folder", "name"), [("chart-envoy-gateway", "envoy-gateway"),
+                                              ("chart-kube-prometheus-stack", "kube-prometheus-stack-grafana")])
+def test_controllers_that_write_no_files_get_a_read_only_root(real_plan_dir, folder, name):
+    for c in containers(rendered(real_plan_dir, folder, "Deployment", name)):
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, c["name"]
+
+
+def test_the_rook_operator_cannot_escalate_and_uses_the_runtime_seccomp_profile(real_plan_dir):
+    sc = containers(rendered(real_plan_dir, "chart-rook-ceph", "Deployment", "rook-ceph-operator"))[0]["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["runAsUser"] == 2016 and sc["capabilities"] == {"drop": ["ALL"]}

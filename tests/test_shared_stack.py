@@ -690,3 +690,55 @@ def test_keycloaks_database_is_backed_up_to_a_claimed_bucket_or_the_external_pla
     claim = one(production, "ObjectBucketClaim", "urban-keycloak-db-backups", names.NS_IDENTITY)["spec"]
     assert claim["storageClassName"] == names.OBJECT_BUCKET_STORAGE_CLASS
     assert dev.find("ObjectBucketClaim") == []
+
+
+def test_everything_envoy_gateway_makes_for_the_shared_gateway_carries_only_the_four_cost_labels(production):
+    # Envoy Gateway v1.5.4 copies Gateway.spec.infrastructure.labels onto the Envoy Deployment, its pods, Service,
+    # ServiceAccount and ConfigMap (internal/gatewayapi/translator.go infrastructureLabels; internal/infrastructure/
+    # kubernetes/proxy/resource_provider.go envoyLabels), OVER its own app labels: our managed-by must stay out.
+    gateway = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
+    assert gateway["infrastructure"]["labels"] == {
+        labels.TENANT: "shared", labels.MODULE: "gateway",
+        labels.COST_CENTER: gateway["infrastructure"]["labels"][labels.COST_CENTER], labels.COST_SHARE: "shared"}
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    pod_labels = envoy["envoyDeployment"]["pod"]["labels"]
+    assert set(pod_labels) == set(labels.COST_LABEL_KEYS)
+
+
+def test_keycloaks_service_gets_the_cost_labels_but_keeps_the_operators_own_labels(production):
+    # Keycloak operator 26.4 KeycloakServiceDependentResource.desired: instance labels, then spec.http.labels over
+    # them; its informer selects app=keycloak,app.kubernetes.io/managed-by=keycloak-operator.
+    http = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]["http"]
+    assert set(http["labels"]) == set(labels.COST_LABEL_KEYS)
+    assert http["labels"][labels.MODULE] == "identity" and http["labels"][labels.TENANT] == "shared"
+
+
+def test_keycloak_pods_get_no_service_account_token(production):
+    # Keycloak never calls the Kubernetes API (members find each other by DNS through <name>-discovery).
+    template = one(production, "Keycloak", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]["unsupported"]["podTemplate"]
+    assert template["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_barman_sidecar_of_every_database_pod_is_bounded(production):
+    # plugin-barman-cloud v0.10.0 lifecycle.go gives the sidecar the ObjectStore's instanceSidecarConfiguration.
+    store = one(production, "ObjectStore", "keycloak-db-backup", names.NS_IDENTITY)["spec"]
+    res = store["instanceSidecarConfiguration"]["resources"]
+    assert {"cpu", "memory"} <= set(res["requests"]) and {"cpu", "memory"} <= set(res["limits"])
+
+
+def test_the_envoy_shutdown_manager_gets_limits_through_the_deployment_patch(production):
+    # Envoy Gateway v1.5.4 gives shutdown-manager requests only and no field for its resources.
+    envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
+    patch = envoy["envoyDeployment"]["patch"]
+    assert patch["type"] == "StrategicMerge"
+    [container] = patch["value"]["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "shutdown-manager"
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    assert {"cpu", "memory"} <= set(envoy["envoyDeployment"]["container"]["resources"]["limits"])
+
+
+def test_acme_solver_pods_run_as_a_high_uid(production):
+    issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]
+    for solver in issuer["acme"]["solvers"]:
+        sc = solver["http01"]["gatewayHTTPRoute"]["podTemplate"]["spec"]["securityContext"]
+        assert sc["runAsUser"] >= 10000 and sc["runAsNonRoot"] is True

@@ -475,6 +475,35 @@ def _http_probe(path: str, port: int, period: int, failures: int) -> Obj:
             "successThreshold": 1, "failureThreshold": failures}
 
 
+_NAMED_LISTS = {"containers", "initContainers", "volumes"}
+"""Lists a strategic merge patch merges by ``name`` (their ``patchMergeKey`` in k8s.io/api core/v1 types.go)."""
+
+
+def strategic_merge(original: Any, patch: Any) -> Any:
+    """A Kubernetes strategic merge patch, as far as the modelled objects need it: maps merge key by key (``null``
+    deletes), the lists in :data:`_NAMED_LISTS` merge item by item on ``name`` (new names are appended), every
+    other value is replaced (k8s.io/apimachinery ``strategicpatch.StrategicMergePatch``)."""
+    if not (isinstance(original, dict) and isinstance(patch, dict)):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(original)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif key in _NAMED_LISTS and isinstance(value, list) and isinstance(out.get(key), list):
+            merged = list(out[key])
+            for item in value:
+                at = next((i for i, old in enumerate(merged) if isinstance(old, dict) and isinstance(item, dict)
+                           and old.get("name") == item.get("name")), None)
+                if at is None:
+                    merged.append(copy.deepcopy(item))
+                else:
+                    merged[at] = strategic_merge(merged[at], item)
+            out[key] = merged
+        else:
+            out[key] = strategic_merge(out.get(key), value)
+    return out
+
+
 def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
     """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
 
@@ -486,9 +515,12 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     = listener port + 10000 below 1024; probes: envoy ``/ready`` on 19003, shutdown-manager ``/healthz`` on 19002,
     from ``internal/xds/bootstrap/bootstrap.go`` and ``internal/cmd/envoy/shutdown_manager.go``). Objects live in the controller's namespace (no gateway-namespace mode).
     Deployment and Service labels are the app labels, the owning-gateway labels and the Gateway's
-    ``spec.infrastructure.labels``; only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy, and only
-    the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
-    ``KubernetesPodSpec`` has no such field.
+    ``spec.infrastructure.labels`` (``translator.go`` ``infrastructureLabels``), copied over the app labels
+    (``envoyLabels``); only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy (``getPodLabels``,
+    also over the app labels), and only the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
+    ``KubernetesPodSpec`` has no such field. The EnvoyProxy's ``envoyDeployment.patch`` and ``envoyService.patch``
+    (``StrategicMerge``, the default, or ``JSONMerge``) are applied last (``internal/utils/merge.go``
+    ``MergeWithPatch``).
     """
     gw_md = _md(gateway)
     gw_ns, gw_name = gw_md.get("namespace"), gw_md["name"]
@@ -500,8 +532,11 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     infra_labels = dict(((gateway.get("spec") or {}).get("infrastructure") or {}).get("labels") or {})
     owner = {"gateway.envoyproxy.io/owning-gateway-name": gw_name,
              "gateway.envoyproxy.io/owning-gateway-namespace": gw_ns}
+    # envoyLabels: the app labels first, the proxy metadata (infrastructure labels + owner labels) copied OVER them;
+    # getPodLabels adds the EnvoyProxy's pod labels to the metadata before that. The selector is the app labels
+    # plus the owner labels only (stableSelector), so labels that replace an app label unselect the pods.
     resource_labels = {**ENVOY_APP_LABELS, **infra_labels, **owner}
-    pod_labels = {**infra_labels, **owner, **(pod_cfg.get("labels") or {}), **ENVOY_APP_LABELS}
+    pod_labels = {**ENVOY_APP_LABELS, **infra_labels, **owner, **(pod_cfg.get("labels") or {})}
     name = envoy_resource_name(gw_ns, gw_name)
     default_sc = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
                   "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
@@ -563,7 +598,27 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
                        "labels": {**resource_labels, **(service_cfg.get("labels") or {})}}
     if service_cfg.get("annotations"):
         service_md["annotations"] = dict(service_cfg["annotations"])
-    return [deployment, {"apiVersion": "v1", "kind": "Service", "metadata": service_md, "spec": service_spec}]
+    service: Obj = {"apiVersion": "v1", "kind": "Service", "metadata": service_md, "spec": service_spec}
+    return [_patched(deployment, deploy_cfg.get("patch")), _patched(service, service_cfg.get("patch"))]
+
+
+def _patched(obj: Obj, patch: Obj | None) -> Obj:
+    """``MergeWithPatch``: a strategic merge patch unless ``type`` is ``JSONMerge`` (RFC 7386: lists replaced)."""
+    if not patch or patch.get("value") is None:
+        return obj
+    if patch.get("type") == "JSONMerge":
+        def merge(a: Any, b: Any) -> Any:
+            if not (isinstance(a, dict) and isinstance(b, dict)):
+                return copy.deepcopy(b)
+            out = dict(a)
+            for k, v in b.items():
+                if v is None:
+                    out.pop(k, None)
+                else:
+                    out[k] = merge(a.get(k), v)
+            return out
+        return merge(obj, patch["value"])
+    return strategic_merge(obj, patch["value"])
 
 
 # --------------------------------------------------------------------------------------------------------------

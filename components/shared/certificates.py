@@ -31,7 +31,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import names
-from components.k8s import child, meta
+from components.k8s import DEFAULT_UID, child, meta
 
 SELF_SIGNED = "urban-selfsigned"
 ROOT_CA = "urban-root-ca"
@@ -43,11 +43,20 @@ def platform_hosts(cfg) -> list[str]:
     return [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}", f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"]
 
 
+SOLVER_POD_SECURITY: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID,
+                                       "seccompProfile": {"type": "RuntimeDefault"}}
+"""Pod security context of the HTTP-01 solver pods. cert-manager v1.19.1 (pkg/issuer/acme/http/pod.go,
+``mergePodObjectMetaWithPodTemplate``) takes the pod's securityContext from the solver's ``podTemplate.spec``
+instead of its default (runAsNonRoot + RuntimeDefault, no UID); the acmesolver image is a static Go binary on
+distroless static with USER 1000 (hack/containers/Containerfile.acmesolver), so any UID runs it."""
+
+
 def _solver(section: str, selector: dict[str, list[str]]) -> dict[str, Any]:
-    return {"selector": selector, "http01": {"gatewayHTTPRoute": {"parentRefs": [{
-        "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": names.GATEWAY_NAME,
-        "namespace": names.NS_GATEWAY, "sectionName": section,
-    }]}}}
+    return {"selector": selector, "http01": {"gatewayHTTPRoute": {
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": names.GATEWAY_NAME,
+                        "namespace": names.NS_GATEWAY, "sectionName": section}],
+        "podTemplate": {"spec": {"securityContext": SOLVER_POD_SECURITY}},
+    }}}
 
 
 def acme_spec(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:

@@ -141,12 +141,19 @@ shutdown; Envoy itself writes its log file and UDS socket there too (upstream's 
 Security ``restricted`` requires is set."""
 
 
+SHUTDOWN_MANAGER_RESOURCES: dict[str, Any] = {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                              "limits": {"cpu": "100m", "memory": "64Mi"}}
+"""Resources of the data plane's ``shutdown-manager`` container. Envoy Gateway v1.5.4 gives it requests only
+(internal/infrastructure/kubernetes/proxy/resource.go: ``DefaultShutdownManagerContainerResourceRequirements``,
+10m/32Mi) and has no field for them (api/v1alpha1 ``ShutdownManager`` holds only ``image``); the EnvoyProxy's
+``envoyDeployment.patch`` (a strategic merge patch over the rendered Deployment, internal/utils/merge.go
+``MergeWithPatch``, applied last in resource_provider.go ``Deployment``) adds the limits, keeping the requests."""
+
+
 def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
     replicas = profile.gateway_replicas
     pod: dict[str, Any] = {
-        # Envoy Gateway creates these pods itself: like chart values, they get the cost labels explicitly.
-        "labels": labels.cost_labels(labels.active_scope(), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
     }
@@ -158,13 +165,32 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
             "pod": pod,
             "container": {
                 "securityContext": ENVOY_CONTAINER_SECURITY,
-                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
             },
+            "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": {"containers": [
+                {"name": "shutdown-manager", "resources": SHUTDOWN_MANAGER_RESOURCES}]}}}}},
         },
     }
     if replicas > 1:
         kubernetes["envoyPDB"] = {"maxUnavailable": 1}
     return {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}}
+
+
+def gateway_infrastructure() -> dict[str, Any]:
+    """``spec.infrastructure`` of the shared Gateway: the four cost labels for everything Envoy Gateway makes for it.
+
+    Envoy Gateway v1.5.4 copies the Gateway's ``spec.infrastructure.labels`` into the proxy metadata
+    (internal/gatewayapi/translator.go ``infrastructureLabels``) and from there onto the Deployment, its pod
+    template, the Service, ServiceAccount and ConfigMap (internal/infrastructure/kubernetes/proxy/
+    resource_provider.go ``envoyLabels``, ``getLabels``, ``getPodLabels``, ``Service``). The EnvoyProxy's
+    ``envoyDeployment.pod.labels`` reach only the pods and ``envoyService.labels`` only the Service, so this is the
+    one place that labels all of them. ``envoyLabels`` copies these labels OVER its app labels
+    (``app.kubernetes.io/name``/``component``/``managed-by``) while the Deployment's selector keeps
+    ``managed-by: envoy-gateway``: so only the four cost labels, never our ``app.kubernetes.io/managed-by: pulumi``
+    (the pod template would no longer match the selector and the API server would refuse the Deployment).
+    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/crds/gateway.networking.k8s.io).
+    """
+    return {"labels": labels.cost_labels_for_operator(labels.active_scope(), MODULE)}
 
 
 class Gateway(pulumi.ComponentResource):
@@ -201,7 +227,8 @@ class Gateway(pulumi.ComponentResource):
         self.gateway = k8s.apiextensions.CustomResource(
             names.GATEWAY_NAME, api_version=GATEWAY_API, kind="Gateway",
             metadata=meta(names.GATEWAY_NAME, ns),
-            spec={"gatewayClassName": names.GATEWAY_CLASS, "listeners": listeners(cfg, tenants)},
+            spec={"gatewayClassName": names.GATEWAY_CLASS, "infrastructure": gateway_infrastructure(),
+                  "listeners": listeners(cfg, tenants)},
             opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, self.gateway_class])))
         self.redirect = k8s.apiextensions.CustomResource(
             "https-redirect", api_version=GATEWAY_API, kind="HTTPRoute",

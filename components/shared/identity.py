@@ -266,6 +266,9 @@ def keycloak_pod_template() -> dict[str, Any]:
     return {
         "metadata": {"labels": labels.cost_labels(labels.active_scope(), MODULE)},
         "spec": {
+            # Keycloak never calls the Kubernetes API: the operator's cache stack finds the members by DNS
+            # through the headless <name>-discovery Service (jgroups DNS_PING), so its pods get no token.
+            "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
@@ -304,7 +307,11 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
         # both are created only when the master realm is created (an existing installation: see docs/operations.md).
         "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
                            "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
-        "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT},
+        # spec.http.labels: KeycloakServiceDependentResource.desired (operator 26.4) puts them on <name>-service
+        # over the instance labels; its informer selects app=keycloak,app.kubernetes.io/managed-by=keycloak-operator,
+        # so only the four cost labels (our managed-by would hide the Service from the operator).
+        "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT,
+                 "labels": labels.cost_labels_for_operator(labels.active_scope(), MODULE)},
         # hostname-admin (Keycloak 26.4 "Configuring the hostname (v2)": exposing the administration console
         # on a separate hostname); the admin REST API stays reachable on the frontend host unless the proxy
         # blocks it, which the public route does (PUBLIC_PATHS).

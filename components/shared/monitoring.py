@@ -24,7 +24,7 @@ import pulumi
 import pulumi_random as random
 
 from components import names
-from components.k8s import child, secret
+from components.k8s import DEFAULT_UID, child, secret
 from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
 from components.shared.profile import Profile
 
@@ -138,6 +138,7 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
             # and its web endpoint (metrics, /healthz) serves HTTP on 8080 (deployment.yaml, service.yaml).
             "admissionWebhooks": {"enabled": False},
             "tls": {"enabled": False},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
         },
         "prometheus": {
             "podDisruptionBudget": {"enabled": prom > 1, **PDB_ONE_AT_A_TIME},
@@ -177,9 +178,28 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
         # GF_SECURITY_ADMIN_USER/PASSWORD from admin.userKey/admin.passwordKey of that Secret (_pod.tpl).
         "grafana": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM,
                     "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
-                              "passwordKey": "admin-password"}},
-        "kube-state-metrics": {"customLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
-        "prometheus-node-exporter": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM},
+                              "passwordKey": "admin-password"},
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                  "limits": {"cpu": "1", "memory": "512Mi"}},
+                    # Grafana writes only to its volumes (storage emptyDir at /var/lib/grafana incl. plugins, the
+                    # sidecars' provisioning/dashboard emptyDirs; the chart's grafana.ini logs to the console).
+                    "containerSecurityContext": {"readOnlyRootFilesystem": True},
+                    "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                                              "limits": {"cpu": "200m", "memory": "256Mi"}},
+                                "securityContext": {"readOnlyRootFilesystem": True}}},
+        "kube-state-metrics": {"customLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM,
+                               "resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                                             "limits": {"cpu": "500m", "memory": "256Mi"}}},
+        "prometheus-node-exporter": {
+            "podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM,
+            "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}},
+            # Host network and PID stay (node-exporter reads the node's interfaces and processes); as UID 65534
+            # (the chart's securityContext) it needs no capability and no escalation: only hostPath reads.
+            "containerSecurityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                         "capabilities": {"drop": ["ALL"]}},
+            "securityContext": {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+        },
     }
 
 
@@ -194,8 +214,10 @@ def opencost_values(cfg) -> dict[str, Any]:
             "exporter": {
                 "replicas": 1,
                 "defaultClusterId": cfg.baseDomain,
-                "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": 1001},
-                "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                # The image runs a static binary as USER 1001 and reads only world-readable files (opencost
+                # Dockerfile: ADD --chmod=644 ./configs/*.json /models/); it writes only to CONFIG_PATH (emptyDir).
+                "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
+                "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
                 "extraVolumeMounts": [{"name": "config-path", "mountPath": OPENCOST_CONFIG_PATH}],
             },
             "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,

@@ -82,7 +82,7 @@ def cnpg_values(profile: Profile) -> dict[str, Any]:
         "priorityClassName": names.PRIORITY_PLATFORM,
         "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         "monitoring": {"podMonitorEnabled": True},
         # Tenant clusters and Keycloak's carry the cost labels; CloudNativePG copies them to pods and PVCs.
         "config": {"data": {"INHERITED_LABELS": ",".join(labels.COST_LABEL_KEYS)}},
@@ -100,8 +100,16 @@ def barman_values() -> dict[str, Any]:
         "priorityClassName": names.PRIORITY_PLATFORM,
         "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     }
+
+
+CERT_MANAGER_RESOURCES: dict[str, dict[str, Any]] = {
+    "controller": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+    "webhook": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+    "cainjector": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "512Mi"}},
+}
+"""cert-manager v1.19.1 values.yaml leaves ``resources``, ``webhook.resources`` and ``cainjector.resources`` empty."""
 
 
 def cert_manager_values(profile: Profile) -> dict[str, Any]:
@@ -125,7 +133,10 @@ def cert_manager_values(profile: Profile) -> dict[str, Any]:
         section: dict[str, Any] = {
             "replicaCount": profile.controller_replicas,
             "podLabels": pod_labels(),
-            "containerSecurityContext": RESTRICTED_CONTAINER,
+            # The images are a static Go binary on distroless static with USER 1000 (cert-manager v1.19.1
+            # hack/containers/Containerfile.*, make/base_images.mk): it reads no file of its own, so any UID runs it.
+            "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
+            "resources": CERT_MANAGER_RESOURCES[part],
             "podDisruptionBudget": {"enabled": ha, **({"maxUnavailable": 1} if ha else {})},
         }
         if ha:
@@ -147,8 +158,14 @@ def envoy_gateway_values(profile: Profile) -> dict[str, Any]:
         "deployment": {
             "replicas": profile.controller_replicas,
             "pod": pod,
-            "envoyGateway": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                           "limits": {"memory": "1024Mi"}}},
+            "envoyGateway": {
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                              "limits": {"cpu": "1", "memory": "1024Mi"}},
+                # Merged over the chart's own securityContext (gateway-helm v1.5.4 values.yaml, the one its
+                # certgen Job uses read-only too): in Kubernetes mode the controller writes no file (v1.5.4 writes
+                # only in certgen, the host provider and the Wasm cache, which is used for Wasm extensions only).
+                "securityContext": {"readOnlyRootFilesystem": True},
+            },
         },
         "podDisruptionBudget": {"minAvailable": 1 if ha else 0},
         "config": {"envoyGateway": {
@@ -288,6 +305,9 @@ def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions)
         opts=child(parent, pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=[binding, cluster_binding, webhook]))))
     return [sa, role, binding, cluster_role, cluster_binding, webhook, job]
+ROOK_UID = 2016
+"""The Rook operator's UID, the chart's default (rook-ceph v1.18.6 values.yaml ``containerSecurityContext``)."""
+CSI_OPERATOR_UID = 65532
 
 
 def rook_values() -> dict[str, Any]:
@@ -298,7 +318,17 @@ def rook_values() -> dict[str, Any]:
         "priorityClassName": names.PRIORITY_PLATFORM,
         "enableDiscoveryDaemon": False,
         "monitoring": {"enabled": True},
-        "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        # rook-ceph v1.18.6 values.yaml containerSecurityContext (UID/GID 2016, drop ALL) plus no escalation:
+        # a list value replaces the chart's, so it is written out in full.
+        "containerSecurityContext": {"runAsNonRoot": True, "runAsUser": ROOK_UID, "runAsGroup": ROOK_UID,
+                                     "capabilities": {"drop": ["ALL"]}, "allowPrivilegeEscalation": False,
+                                     "seccompProfile": {"type": "RuntimeDefault"}},
+        # ceph-csi-operator subchart: its image is a static Go binary on distroless with USER 65532:65532
+        # (ceph/ceph-csi-operator Dockerfile); the chart's podSecurityContext sets only runAsNonRoot.
+        "ceph-csi-operator": {"controllerManager": {"podSecurityContext": {
+            "runAsNonRoot": True, "runAsUser": CSI_OPERATOR_UID, "runAsGroup": CSI_OPERATOR_UID,
+            "seccompProfile": {"type": "RuntimeDefault"}}}},
     }
 
 

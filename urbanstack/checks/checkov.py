@@ -5,15 +5,18 @@ pulumi needs ``packaging>=26``, so the two cannot share one. It runs offline (``
 vendor server) on the Kubernetes framework only. Checks skipped for the whole plan are listed in ONE file,
 ``checks/checkov-skips.yaml``, with a reason per check id; its ``upstream`` section lists, with a reason each,
 checks skipped only for chart-rendered and operator-made objects (what upstream decides there, not this
-project). Checks on privilege escalation, root, host namespaces, capabilities and service-account tokens can never
-be skipped, in either place (:data:`FORBIDDEN_SKIPS`).
+project), either for all of them or only for the files a glob names (:func:`load_upstream_skips`). Checks on
+privilege escalation, root, host namespaces, capabilities and service-account tokens (:data:`FORBIDDEN_SKIPS`)
+can never be skipped for the whole plan, and for upstream objects only file-scoped, each with its reason.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,27 +64,99 @@ class CheckovError(Exception):
 
 UPSTREAM_KEY = "upstream"
 """Key of the skip file's section that holds skips for chart-rendered and operator-made objects only."""
+UPSTREAM_FOLDERS = ("chart-", "manifests-", "operator-")
+"""Plan subfolders of chart-rendered and operator-made objects (``base.origin_of_folder``)."""
+
+
+@dataclass(frozen=True)
+class UpstreamSkip:
+    """One skip of the ``upstream`` section: a check id, for every chart/operator object (``files is None``) or
+    only for the plan files matching ``files`` (a glob over ``<stack>/<folder>/<file>``), and the reason."""
+
+    check_id: str
+    files: str | None
+    reason: str
+
+    def covers(self, check_id: str, rel_path: str) -> bool:
+        """Does this skip cover ``check_id`` on the plan file ``rel_path`` (``<stack>/<folder>/<file>``)?"""
+        if check_id != self.check_id:
+            return False
+        parts = rel_path.split("/")
+        if len(parts) < 3 or not parts[-2].startswith(UPSTREAM_FOLDERS):
+            return False
+        return self.files is None or fnmatch.fnmatchcase("/".join(parts[-3:]), self.files)
+
+
+def _reason_problem(path: Path, what: str, reason: Any) -> str | None:
+    if not isinstance(reason, str) or len(reason.strip()) < 20:
+        return f"{path}: {what}: needs a reason (a sentence, not a placeholder)"
+    return None
+
+
+def _files_problem(path: Path, check_id: str, files: Any) -> str | None:
+    """A scoped skip names files of ONE upstream folder: ``<stack glob>/<chart-|manifests-|operator-...>/<file>``."""
+    parts = files.split("/") if isinstance(files, str) else []
+    if len(parts) != 3 or not parts[1].startswith(UPSTREAM_FOLDERS) or any(c in parts[1] for c in "*?["):
+        return (f"{path}: {UPSTREAM_KEY}: {check_id}: {files!r}: a file glob must read <stack>/<folder>/<file> with "
+                f"the folder of a chart, upstream manifest or operator (chart-*, manifests-*, operator-*) spelled out")
+    return None
+
+
+def load_upstream_skips(path: Path = SKIPS_FILE) -> list[UpstreamSkip]:
+    """The ``upstream`` section: ``<check id>: <reason>`` skips the check on every chart-rendered and operator-made
+    object (never a check of :data:`FORBIDDEN_SKIPS`); ``<check id>: {<file glob>: <reason>, ...}`` skips it only on
+    the plan files the globs match. A guarded check can be skipped only this way, scoped to named upstream
+    objects, each with the upstream property that forces it (a reviewer checks the reason against the source)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    upstream = (data or {}).get(UPSTREAM_KEY) or {} if isinstance(data, dict) else {}
+    if not isinstance(upstream, dict):
+        raise CheckovError(f"{path}: {UPSTREAM_KEY}: must be a mapping of checkov check id -> reason or "
+                           f"-> {{file glob: reason}}")
+    problems: list[str] = []
+    out: list[UpstreamSkip] = []
+    for check_id, value in upstream.items():
+        if not isinstance(check_id, str) or not CHECK_ID.match(check_id):
+            problems.append(f"{path}: {check_id!r}: not a checkov Kubernetes check id (CKV_K8S_<n>)")
+            continue
+        if isinstance(value, dict):
+            for files, reason in value.items():
+                problem = (_files_problem(path, check_id, files)
+                           or _reason_problem(path, f"{check_id} on {files}", reason))
+                if problem:
+                    problems.append(problem)
+                else:
+                    out.append(UpstreamSkip(check_id, str(files), str(reason)))
+            continue
+        if check_id in FORBIDDEN_SKIPS:
+            problems.append(f"{path}: {check_id}: guards {FORBIDDEN_SKIPS[check_id]} and may never be skipped "
+                            f"(for upstream objects only with a file glob naming the objects and the reason)")
+        elif problem := _reason_problem(path, check_id, value):
+            problems.append(problem)
+        else:
+            out.append(UpstreamSkip(check_id, None, str(value)))
+    if problems:
+        raise CheckovError("\n".join(problems))
+    return out
 
 
 def load_skips(path: Path = SKIPS_FILE, section: str | None = None) -> dict[str, str]:
-    """Check id -> reason from the skip file (``section=UPSTREAM_KEY``: the skips for chart-rendered and
-    operator-made objects only); refuses bad ids, empty reasons and forbidden skips."""
+    """Check id -> reason from the skip file (``section=UPSTREAM_KEY``: the skips of the ``upstream`` section that
+    cover every chart-rendered and operator-made object; the file-scoped ones: :func:`load_upstream_skips`);
+    refuses bad ids, empty reasons and forbidden skips."""
+    if section == UPSTREAM_KEY:
+        return {s.check_id: s.reason for s in load_upstream_skips(path) if s.files is None}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if not isinstance(data, dict):
         raise CheckovError(f"{path}: must be a mapping of checkov check id -> reason")
-    upstream = data.pop(UPSTREAM_KEY, None) or {}
-    if section == UPSTREAM_KEY:
-        if not isinstance(upstream, dict):
-            raise CheckovError(f"{path}: {UPSTREAM_KEY}: must be a mapping of checkov check id -> reason")
-        data = upstream
+    data.pop(UPSTREAM_KEY, None)
     problems = []
     for check_id, reason in data.items():
         if not isinstance(check_id, str) or not CHECK_ID.match(check_id):
             problems.append(f"{path}: {check_id!r}: not a checkov Kubernetes check id (CKV_K8S_<n>)")
         elif check_id in FORBIDDEN_SKIPS:
             problems.append(f"{path}: {check_id}: guards {FORBIDDEN_SKIPS[check_id]} and may never be skipped")
-        if not isinstance(reason, str) or len(reason.strip()) < 20:
-            problems.append(f"{path}: {check_id}: needs a reason (a sentence, not a placeholder)")
+        if problem := _reason_problem(path, str(check_id), reason):
+            problems.append(problem)
     if problems:
         raise CheckovError("\n".join(problems))
     return {str(k): str(v) for k, v in data.items()}
@@ -132,19 +207,30 @@ def run(plan: Plan, checkov: Path = DEFAULT_CHECKOV, skips_file: Path = SKIPS_FI
         target: Path | None = None) -> CheckResult:
     """checkov over the whole plan (or over ``target``, a folder or one file of it)."""
     skips = load_skips(skips_file)
-    upstream_skips = load_skips(skips_file, UPSTREAM_KEY)
+    upstream_skips = load_upstream_skips(skips_file)
     scanned = target or plan.directory
     report = run_checkov(checkov, scanned, skips)
     failures = []
     upstream_skipped = 0
+    used: set[UpstreamSkip] = set()
     for f in report["failed_checks"]:
         path = _file_of(scanned, f.get("file_path", "?"))
-        if f.get("check_id") in upstream_skips and origin_of_folder(path.parent.name) != "ours":
+        rel = path.resolve().relative_to(plan.directory.resolve()).as_posix() if path.resolve().is_relative_to(
+            plan.directory.resolve()) else path.as_posix()
+        covering = [s for s in upstream_skips if s.covers(str(f.get("check_id")), rel)]
+        if covering:
             upstream_skipped += 1
+            used.update(covering)
             continue
         where = plan.rel(path)
         failures.append(Failure(where, f"{f.get('check_id')} {f.get('check_name')}",
                                 f"{f.get('resource')}: checkov check failed"))
+    if target is None:
+        for s in upstream_skips:
+            if s.files is not None and s not in used:
+                failures.append(Failure(str(skips_file), f"stale-skip {s.check_id}",
+                                        f"{UPSTREAM_KEY}: {s.check_id} on {s.files} skips nothing in this plan: "
+                                        f"remove it (or fix the glob)"))
     if report["parsing_errors"]:
         failures.append(Failure(str(scanned), "checkov-parse", f"checkov could not parse {report['parsing_errors']} "
                                                                f"file(s)"))
