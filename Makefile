@@ -70,7 +70,7 @@ lint: venv ## ruff
 	@$(STEP) "lint (ruff)" $(BIN)/ruff check --quiet .
 
 pytest: venv ## Unit tests (Pulumi mocks, moto; no network, no cluster)
-	@$(STEP) "unit tests (pytest)" $(BIN)/python -m pytest
+	@$(STEP) "unit tests (pytest, one worker per core)" $(BIN)/python -m pytest -n auto
 
 plan: venv ## Offline plan of shared + every municipality into build/plan
 	@$(STEP) "offline plan into $(PLAN_DIR)" $(BIN)/urbanstack plan --out $(PLAN_DIR)
