@@ -35,11 +35,17 @@ ORIGINS = ("ours", "chart", "operator")
 """Where an object of the plan comes from: this project's code, an upstream chart or release manifests, an operator."""
 
 
+CHART_FOLDERS = ("chart-", "manifests-")
+OPERATOR_FOLDERS = ("operator-",)
+UPSTREAM_FOLDERS = (*CHART_FOLDERS, *OPERATOR_FOLDERS)
+"""Plan subfolders of chart-rendered (and release-manifest) and operator-made objects: upstream's, not ours."""
+
+
 def origin_of_folder(folder: str) -> str:
     """``chart-*``/``manifests-*`` -> ``chart``, ``operator-*`` -> ``operator``; a stack's own folder -> ``ours``."""
-    if folder.startswith(("chart-", "manifests-")):
+    if folder.startswith(CHART_FOLDERS):
         return "chart"
-    if folder.startswith("operator-"):
+    if folder.startswith(OPERATOR_FOLDERS):
         return "operator"
     return "ours"
 

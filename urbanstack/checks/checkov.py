@@ -22,7 +22,16 @@ from typing import Any
 
 import yaml
 
-from urbanstack.checks.base import DEFAULT_CHECKOV, ORIGINS, ROOT, CheckResult, Failure, Plan, origin_of_folder
+from urbanstack.checks.base import (
+    DEFAULT_CHECKOV,
+    ORIGINS,
+    ROOT,
+    UPSTREAM_FOLDERS,
+    CheckResult,
+    Failure,
+    Plan,
+    origin_of_folder,
+)
 from urbanstack.plan import plan_files
 
 NAME = "checkov"
@@ -64,8 +73,6 @@ class CheckovError(Exception):
 
 UPSTREAM_KEY = "upstream"
 """Key of the skip file's section that holds skips for chart-rendered and operator-made objects only."""
-UPSTREAM_FOLDERS = ("chart-", "manifests-", "operator-")
-"""Plan subfolders of chart-rendered and operator-made objects (``base.origin_of_folder``)."""
 
 
 @dataclass(frozen=True)

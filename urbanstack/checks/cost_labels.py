@@ -20,12 +20,11 @@ from pathlib import Path
 import yaml
 
 from components import labels
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, valid_modules
+from urbanstack.checks.base import ROOT, UPSTREAM_FOLDERS, CheckResult, Failure, Plan, PlanObject, valid_modules
 
 NAME = "cost labels"
 RULE = "cost-labels"
 EXCEPTIONS_FILE = ROOT / "checks" / "label-exceptions.yaml"
-UPSTREAM_FOLDERS = ("chart-", "manifests-", "operator-")
 
 
 @dataclass(frozen=True)
