@@ -226,7 +226,9 @@ def test_keycloak_serves_id_base_domain_with_its_own_database_and_generated_admi
     assert kc["ingress"]["enabled"] is False
     admin = production.find("Secret", names.KEYCLOAK_ADMIN_SECRET, names.NS_IDENTITY)[0].inputs
     assert set(revealed(admin["stringData"])) == {"username", "password"}
-    assert production.of_type("random:index/randomPassword:RandomPassword")[0].inputs["length"] == 32
+    [password] = [r for r in production.of_type("random:index/randomPassword:RandomPassword")
+                  if r.name == "keycloak-admin-password"]
+    assert password.inputs["length"] == 32
     assert {"keycloakAdminUsername", "keycloakAdminPassword"} <= production.secret_outputs
     route = one(production, "HTTPRoute", names.KEYCLOAK_NAME, names.NS_IDENTITY)["spec"]
     assert route["parentRefs"][0]["sectionName"] == names.HTTPS_LISTENER_PLATFORM
