@@ -86,29 +86,21 @@ def tenant_listener(slug: str, domain: str) -> dict[str, Any]:
     }
 
 
+def platform_listener(name: str, hostname: str) -> dict[str, Any]:
+    """An HTTPS listener of a platform host: TLS from the platform certificate, routes only from urban-identity."""
+    return {"name": name, "protocol": "HTTPS", "port": 443, "hostname": hostname,
+            "tls": {"mode": "Terminate", "certificateRefs": [
+                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
+            "allowedRoutes": routes_from(names.NS_IDENTITY)}
+
+
 def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every listener of the shared Gateway (see the module docstring)."""
     out = [
         {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": routes_from(names.NS_GATEWAY)},
-        {
-            "name": names.HTTPS_LISTENER_PLATFORM,
-            "protocol": "HTTPS",
-            "port": 443,
-            "hostname": f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}",
-            "tls": {"mode": "Terminate", "certificateRefs": [
-                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
-            "allowedRoutes": routes_from(names.NS_IDENTITY),
-        },
-        {
-            # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
-            "name": names.HTTPS_LISTENER_ADMIN,
-            "protocol": "HTTPS",
-            "port": 443,
-            "hostname": f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}",
-            "tls": {"mode": "Terminate", "certificateRefs": [
-                {"group": "", "kind": "Secret", "name": names.PLATFORM_TLS_SECRET}]},
-            "allowedRoutes": routes_from(names.NS_IDENTITY),
-        },
+        platform_listener(names.HTTPS_LISTENER_PLATFORM, f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"),
+        # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
+        platform_listener(names.HTTPS_LISTENER_ADMIN, f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"),
     ]
     out += [tenant_http_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
     out += [tenant_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
