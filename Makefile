@@ -110,7 +110,7 @@ docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write
 
 # Build AND push images/<key>/Dockerfile as <imageRegistry>/<name>:<tag> (registry: stacks/Pulumi.shared.yaml,
-# tags: components/versions.py); needs Docker and a `docker login` to the registry (urbanstack/images.py).
+# tags: catalogue/versions.py); needs Docker and a `docker login` to the registry (urbanstack/images.py).
 images: venv ## Build the images upstream does not publish and push them to urban-stack:imageRegistry
 	$(BIN)/python -m urbanstack.images
 

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+
 N_TENANTS = 400
 PERIOD = "2026-01..2026-12"
 MODULES = ("dashboards", "lowcode", "opendata", "urbandata", "masterportal", "rei3")

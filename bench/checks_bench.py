@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+
 FIGURE = re.compile(r"^(ok|FAILED)\s+(\S+).*?(\d+) (?:objects|resources|files|manifests|pods)", re.M)
 
 

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+
 STEP = re.compile(r"^step: (.+): ([\d.]+) s$", re.M)
 PYTEST = re.compile(r"^=*\s*(\d+ passed.* in [\d.]+s).*$", re.M)
 

@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+
 SIZES = (1, 10)
 
 

@@ -15,14 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+
 SIZES = (1, 10, 50, 400)
 
 
 def worker(n: int, folder: Path) -> dict:
     t0 = time.perf_counter()
+    from catalogue.tenants import load_all
     from urbanstack.plan import plan_shared, plan_tenant
-    from urbanstack.tenants import load_all
 
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()

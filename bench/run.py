@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
 
 
 def machine() -> dict:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import pydantic
 
-from components.sizing import Workload
+from catalogue.sizing import Workload
 
 if TYPE_CHECKING:  # pragma: no cover
     import pulumi
@@ -124,7 +124,7 @@ class SharedRefs:
     """What a tenant stack receives from the shared stack (its ``StackReference`` outputs).
 
     Values may be Pulumi Outputs under the real engine. ``gateway_namespace`` and ``s3_mode`` are plain values
-    (``components/names.py``, ``stacks/Pulumi.shared.yaml``): NetworkPolicies name the namespace, and the mode
+    (``catalogue/names.py``, ``stacks/Pulumi.shared.yaml``): NetworkPolicies name the namespace, and the mode
     decides which objects exist; ``mode_check`` fails the deployment if the deployed shared stack disagrees.
     """
 
@@ -137,16 +137,16 @@ class SharedRefs:
     storage_class: Any
     mode_check: Any = None
     smtp: Any = None
-    """Mail relay of the realms (``urbanstack.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
+    """Mail relay of the realms (``catalogue.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
     offsite_backup: Any = None
-    """The operator's off-site backup target (``urbanstack.shared_config.OffsiteBackup``) or ``None``."""
+    """The operator's off-site backup target (``catalogue.shared_config.OffsiteBackup``) or ``None``."""
 
 
 @dataclass
 class TenantContext:
     """Everything a tenant component needs to know about its municipality.
 
-    ``tenant`` is the validated tenant model (``urbanstack.schema.Tenant``); ``shared`` the shared stack's
+    ``tenant`` is the validated tenant model (``catalogue.schema.Tenant``); ``shared`` the shared stack's
     outputs; ``db`` is filled by the database component (service host, secrets per module).
     """
 

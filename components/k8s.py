@@ -17,12 +17,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.sizing import Size
-from components.versions import IMAGES
+from catalogue.sizing import Size
+from catalogue.versions import IMAGES
 
 PULL_POLICY = "IfNotPresent"
 """Pull policy of every container and database cluster: images are exact release tags, with digests where
-``components/versions.py`` records them. ``Always`` re-resolved the tag at every pod start (a re-pushed tag
+``catalogue/versions.py`` records them. ``Always`` re-resolved the tag at every pod start (a re-pushed tag
 silently changed the software) and made every restart depend on the registry being reachable."""
 
 DEFAULT_UID = 10001
@@ -81,7 +81,7 @@ class Probe:
 
 @dataclass
 class Container:
-    """One container. ``image`` is a key of ``components.versions.IMAGES``.
+    """One container. ``image`` is a key of ``catalogue.versions.IMAGES``.
 
     ``writable`` lists paths that get an ``emptyDir`` (the root filesystem stays read-only);
     ``mounts`` maps volume names to ``(path, read_only, sub_path)``; ``secret_env`` maps env names to

@@ -29,8 +29,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from catalogue import names
 from components import k8s as kb
-from components import names
 from components.base import ModuleSpec, TenantContext
 
 

@@ -10,8 +10,8 @@ queues. A generated password (``--requirepass``) guards it in addition to the mo
 
 from __future__ import annotations
 
+from catalogue.sizing import Size
 from components import k8s as kb
-from components.sizing import Size
 
 PORT = 6379
 PING = ("sh", "-c", 'valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG')

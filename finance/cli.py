@@ -33,11 +33,11 @@ TenantsOpt = Annotated[list[Path] | None, typer.Option(
 @contextmanager
 def _errors():
     """Bad input ends with the message (file and field) on stderr and exit code 1, never a traceback."""
+    from catalogue.prices import PriceError
+    from catalogue.tenants import TenantError
     from finance.focuscheck import FocusCheckError
     from finance.model import FinanceError
-    from finance.prices import PriceError
     from urbanstack.outdir import OutputRefused
-    from urbanstack.tenants import TenantError
 
     try:
         yield
@@ -51,8 +51,8 @@ def _errors():
 
 
 def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None):
+    from catalogue.prices import load_prices
     from finance.model import key_from_config, load_members, parse_period, previous_month
-    from finance.prices import load_prices
 
     p = parse_period(period) if period else previous_month()
     catalogue = load_prices(prices)

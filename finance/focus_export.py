@@ -113,7 +113,7 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
 
 def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str, account_name: str,
          sub: str | None, service: str, category: str, description: str, tags: dict, extra: dict) -> dict:
-    from finance.prices import SERVICE_CATEGORIES
+    from catalogue.prices import SERVICE_CATEGORIES
 
     amount = Decimal(cents) / 100
     end = next_month(month)

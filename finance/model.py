@@ -1,7 +1,7 @@
 """Basic types of the finance package: billing period, members of the consortium, the allocation key.
 
 Nothing here needs the Pulumi runtime: members are read from the tenant files through
-:mod:`urbanstack.tenants`, module facts from the catalogue in :mod:`components.modules`.
+:mod:`catalogue.tenants`, module facts from the catalogue in :mod:`components.modules`.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def member_of(tenant) -> Member:
 
 def load_members(paths: list[Path] | None = None) -> dict[str, Member]:
     """Members from tenant files or folders (default ``tenants/``); invalid files raise ``TenantError``."""
-    from urbanstack.tenants import load_all
+    from catalogue.tenants import load_all
 
     return {slug: member_of(t) for slug, t in load_all(paths or None).items()}
 
@@ -172,7 +172,7 @@ class Key:
     """hybrid only: how a module's shared cost is split among the municipalities booking it."""
 
     def __post_init__(self) -> None:
-        from finance.prices import KEYS
+        from catalogue.prices import KEYS
 
         if self.name not in KEYS:
             raise FinanceError(f"--key: {self.name!r} is not one of {', '.join(KEYS)}")

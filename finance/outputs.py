@@ -14,19 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalogue.paths import ROOT
 from finance.allocate import Allocation
 from finance.render import FORMATS, chart_png, write_csv, write_html, write_json, write_pdf, write_xlsx
 from finance.report import overview, statement
 
 ALL_FORMATS = (*FORMATS, "focus")
-ROOT = Path(__file__).resolve().parent.parent
 SHARED_STACK_CONFIG = ROOT / "stacks" / "Pulumi.shared.yaml"
 DEFAULT_ISSUER = "Urban Stack platform operator"
 
 
 def operator_name(config: Path = SHARED_STACK_CONFIG) -> str:
     """The platform operator (``urban-stack:operatorName`` of the shared stack): issuer on every statement."""
-    from urbanstack.yamlsafe import YamlError, load_yaml
+    from catalogue.yamlsafe import YamlError, load_yaml
 
     try:
         data = load_yaml(config).data

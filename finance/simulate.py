@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+from catalogue.prices import PriceCatalogue
 from finance.allocate import allocate, to_cents
 from finance.model import FinanceError, Key, Member, Period, member_of
-from finance.prices import PriceCatalogue
 from finance.sources.estimate import EstimateSource
 
 
@@ -42,7 +42,7 @@ def changed_members(members: dict[str, Member], add: list[Path], remove: list[st
                     join: dt.date | None = None, leave: dt.date | None = None) -> dict[str, Member]:
     """The members after the change. ``join``: the day the added municipalities become members (default: their
     ``memberSince``); ``leave``: the last day of the removed ones (default: they are gone for the whole month)."""
-    from urbanstack.tenants import TenantError, load_tenant
+    from catalogue.tenants import TenantError, load_tenant
 
     after = dict(members)
     for slug in remove:

@@ -25,12 +25,10 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from components import labels, names
-
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue import names
+from components import labels
 
 NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("identity", names.NS_IDENTITY): (
@@ -64,8 +62,7 @@ SETTING_LINE = re.compile(r"""^\s*["']?([A-Za-z0-9_.\-]+)["']?\s*[:=]\s*["']?(.*
 @lru_cache(maxsize=1)
 def known_tenants() -> frozenset[str]:
     """Slugs of the municipalities (``tenants/*.yaml``, or ``$URBANSTACK_TENANTS``)."""
-    from urbanstack.program import tenants_dir
-    from urbanstack.tenants import load_all
+    from catalogue.tenants import load_all, tenants_dir
 
     return frozenset(load_all([tenants_dir()]))
 

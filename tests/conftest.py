@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from catalogue.paths import ROOT
+from catalogue.shared_config import SHARED_CONFIG, stack_config
 from urbanstack.offline import StackPlan
 from urbanstack.plan import plan_shared, plan_tenant
-from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
-ROOT = Path(__file__).resolve().parent.parent
 TENANTS = ROOT / "tenants"
 
 
@@ -44,8 +44,8 @@ def plan_stack():
 @pytest.fixture(scope="session")
 def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
     """The offline plan of shared + every example municipality, written once per session (do not modify)."""
+    from catalogue.tenants import load_all
     from urbanstack.plan import write_plan
-    from urbanstack.tenants import load_all
 
     out = tmp_path_factory.mktemp("real") / "plan"
     write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
@@ -55,8 +55,8 @@ def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
 @pytest.fixture
 def crafted(real_plan_dir, tmp_path) -> Path:
     """A writable copy of the real plan plus a hardened sample workload in municipality ``verl``."""
+    from catalogue.tenants import load_all
     from tests.sample_plan import write_crafted_plan
-    from urbanstack.tenants import load_all
 
     tenants = {slug: t.costCenter for slug, t in load_all().items()}
     return write_crafted_plan(real_plan_dir, tmp_path / "plan", tenants, "verl")

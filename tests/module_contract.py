@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalogue.versions import IMAGES
 from components import labels
 from components.k8s import NAME
-from components.versions import IMAGES
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 
@@ -109,7 +109,7 @@ def check_module(plan, spec, tenant) -> list[str]:
         for c, init in [(c, False) for c in pspec.get("containers", [])] + [(c, True) for c in pspec.get("initContainers", [])]:
             cw = f"{where(o)} container {c.get('name')}"
             if c.get("image") not in image_refs:
-                problems.append(f"{cw}: image {c.get('image')!r} is not pinned in components/versions.py")
+                problems.append(f"{cw}: image {c.get('image')!r} is not pinned in catalogue/versions.py")
             sc = c.get("securityContext")
             if not sc:
                 problems.append(f"{cw}: no securityContext")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from catalogue.tenants import load_all
 from tests.module_contract import tenant_document
-from urbanstack.tenants import load_all
 
 SLUG = "contract"
 

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pulumi
 
+from catalogue import names
+from catalogue.sizing import Size
 from components import k8s as kb
-from components import labels, names
-from components.sizing import Size
+from components import labels
 from urbanstack.offline import StackPlan, run_stack
 from urbanstack.plan import write_plan
 
 SAMPLE_IMAGE = "keycloak"
-"""Any pinned image of ``components.versions.IMAGES`` will do: the sample never runs."""
+"""Any pinned image of ``catalogue.versions.IMAGES`` will do: the sample never runs."""
 WEB = kb.selector_labels("sample", "sample-web", "web")
 CACHE = kb.selector_labels("sample", "sample-cache", "cache")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from catalogue.tenants import load_all
 from tests.stack_urns import RECORDED, urns_by_stack
-from urbanstack.tenants import load_all
 
 
 def test_the_urns_of_every_example_stack_are_the_recorded_ones(plan_stack):

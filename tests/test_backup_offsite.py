@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from catalogue.shared_config import OFFSITE_SECRET, ConfigError, parse
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS
 from tests.config_samples import OFFSITE
 from tests.config_samples import SHARED_REQUIRED as BASE
-from urbanstack.shared_config import OFFSITE_SECRET, ConfigError, parse
 
 
 def test_production_on_the_clusters_own_ceph_is_refused_without_an_offsite_target():
@@ -51,9 +51,9 @@ def test_a_municipalitys_own_target_takes_precedence(plan_stack):
 
 def test_without_an_offsite_target_the_platform_bucket_is_used():
     """dev, or storage mode external (the bucket is at a provider outside the cluster)."""
+    from catalogue.tenants import load_all
     from components.tenant.database import backup_store
     from components.tenant.storage import BucketInfo
-    from urbanstack.tenants import load_all
 
     verl = load_all()["verl"]
     bucket = BucketInfo(name="urbanstack-verl", secret="verl-bucket", config_map="verl-bucket",

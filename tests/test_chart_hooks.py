@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import names
+from catalogue import names
 from urbanstack.plan import manifest
 from urbanstack.render import HOOK_ANNOTATION, chart_folder, documents, render_stack
 
@@ -44,7 +44,7 @@ def hook_documents(shared, key: str) -> list[dict]:
     """The hook objects chart ``key`` renders with the values the stack gives it."""
     from helm_python import Chart as HelmChart
 
-    from components.versions import CHARTS
+    from catalogue.versions import CHARTS
     from urbanstack.offline import integral_numbers
 
     [res] = [r for r in shared.of_type("kubernetes:helm.sh/v4:Chart") if r.name == key]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalogue.paths import ROOT
 from tests.plan_files import edit
 from urbanstack.checks import pod_security as ps
-from urbanstack.checks.base import ROOT, load_plan
+from urbanstack.checks.base import load_plan
 
 FIXTURES = ROOT / "vendor" / "pod-security-fixtures"
 

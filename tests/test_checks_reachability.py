@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import labels, names
+from catalogue import names
+from components import labels
 from urbanstack.checks import reachability as r
 from urbanstack.checks.base import Plan, load_plan
 from urbanstack.cluster_model import EXPANDED_WITH_PODS

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from catalogue.tenants import load_all
 from urbanstack.checks import CHECK_NAMES, run_all
 from urbanstack.checks.base import load_plan
-from urbanstack.tenants import load_all
 
 
 @pytest.fixture(scope="module")

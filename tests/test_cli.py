@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalogue.paths import ROOT
 from urbanstack.cli import EXIT_CODES, app
 from urbanstack.outdir import MARKER, OutputRefused, replace_owned
 
-ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from catalogue.prices import load_prices
+from catalogue.sizing import TENANT_PLANS, Size, Workload
 from components.base import ModuleOptions, ModuleSpec
-from components.sizing import TENANT_PLANS, Size, Workload
 from finance.allocate import allocate
 from finance.model import Key, Member, load_members, parse_period
-from finance.prices import load_prices
 from finance.sources.estimate import Declared, EstimateSource, declared_for, declared_totals
 from tests.plan_totals import cpu_millis, gibibytes, manifest_declared, mebibytes, plan_totals
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalogue.tenants import TenantError, load_tenant
 from finance.allocate import allocate
 from finance.cli import app
 from finance.model import Key, Member, member_of, parse_period
 from finance.report import statement
 from finance.sources.focus import FocusSource
 from tests.tenant_texts import tenant_text
-from urbanstack.tenants import TenantError, load_tenant
 
 runner = CliRunner()
 OCT = parse_period("2026-10")

@@ -184,10 +184,10 @@ def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_t
     """Spreadsheet formula injection (OWASP "CSV Injection"): names starting with = + - @ tab or CR stay text."""
     import zipfile
 
+    from catalogue.prices import load_prices
     from finance.allocate import allocate
     from finance.model import Key, Member, parse_period
     from finance.outputs import write_all
-    from finance.prices import load_prices
     from finance.simulate import SimRow, to_csv
     from finance.sources.estimate import EstimateSource
 
@@ -232,12 +232,12 @@ def _document_texts(doc) -> list[str]:
 def test_statements_are_german_throughout_or_english_throughout_and_name_no_repository_file():
     import re
 
+    from catalogue.prices import load_prices
     from components.labels import PLATFORM_MODULES
     from components.modules import CATALOGUE
     from finance.allocate import allocate
     from finance.model import Key, parse_period
     from finance.names import NAMES
-    from finance.prices import load_prices
     from finance.report import statement
     from finance.sources.estimate import EstimateSource
 
@@ -271,9 +271,9 @@ def test_pdf_has_total_and_key_on_page_one_page_numbers_and_no_lonely_heading(tm
 
     from reportlab import rl_config
 
+    from catalogue.prices import load_prices
     from finance.allocate import allocate
     from finance.model import Key, parse_period
-    from finance.prices import load_prices
     from finance.render import write_pdf
     from finance.report import overview, statement
     from finance.sources.estimate import EstimateSource

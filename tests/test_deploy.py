@@ -184,7 +184,7 @@ def test_cli_up_all_reports_every_stack_and_exits_non_zero_when_one_failed(fake_
     result = CliRunner().invoke(app, ["up", "--all", "--parallel", "3"])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    from urbanstack.tenants import load_all
+    from catalogue.tenants import load_all
 
     for stack in ["shared", *load_all()]:
         assert f" {stack}: " in result.output

@@ -8,7 +8,7 @@ def test_generated_docs_are_up_to_date():
 
 
 def test_every_tenant_file_field_has_a_description():
-    from urbanstack.schema import Tenant
+    from catalogue.schema import Tenant
 
     schema = Tenant.model_json_schema()
     missing = []

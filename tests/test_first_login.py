@@ -10,13 +10,13 @@ import re
 
 import pytest
 
-from components import names
-from components.realm_policy import PASSWORD_POLICY
+from catalogue import names
+from catalogue.realm_policy import PASSWORD_POLICY
+from catalogue.shared_config import ConfigError, parse
+from catalogue.tenants import load_all
 from components.shared.platform import flows
 from components.tenant import identity
 from tests.test_shared_config import VALID
-from urbanstack.shared_config import ConfigError, parse
-from urbanstack.tenants import load_all
 
 TENANTS = load_all()
 SLUG = "verl"

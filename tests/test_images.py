@@ -1,20 +1,19 @@
 """Images upstream does not publish (images/<key>/Dockerfile): `make images` builds them and pushes them to the
-operator's registry (shared config `imageRegistry`) with the tags of components/versions.py, and every pod pulls
+operator's registry (shared config `imageRegistry`) with the tags of catalogue/versions.py, and every pod pulls
 them from exactly there."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from components.versions import IMAGES, built_images
+from catalogue.paths import ROOT
+from catalogue.shared_config import ConfigError, parse
+from catalogue.versions import IMAGES, built_images
 from tests.test_shared_config import VALID
 from urbanstack import images
-from urbanstack.shared_config import ConfigError, parse
 
-ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "registry.example.de:5000/urban-stack"
 
 

@@ -20,9 +20,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from components.versions import CHARTS, MANIFESTS
+from catalogue.paths import ROOT
+from catalogue.versions import CHARTS, MANIFESTS
 
-ROOT = Path(__file__).resolve().parent.parent
 CHART = "kubernetes:helm.sh/v4:Chart"
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 MONITORING_GROUP = "monitoring.coreos.com"

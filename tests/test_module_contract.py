@@ -14,14 +14,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from catalogue.sizing import Size, Workload
+from catalogue.tenants import load_all
 from components import k8s as kb
 from components.base import ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.modules import CATALOGUE
-from components.sizing import Size, Workload
 from tests.module_contract import check_module
 from tests.plan_files import plan_booking
-from urbanstack.tenants import load_all
 
 
 def plan_alone(plan_stack, tmp_path, key, plan_name="medium"):
@@ -106,7 +106,7 @@ def test_the_contract_catches_a_module_without_labels_and_security_context(plan_
     assert any("sloppy-web: label urban-stack/module is 'tenancy', not 'sloppy'" in p for p in problems), problems
     assert any("container web: no securityContext" in p for p in problems), problems
     assert any("no NetworkPolicy of the module selects its pods" in p for p in problems), problems
-    assert any("is not pinned in components/versions.py" in p for p in problems), problems
+    assert any("is not pinned in catalogue/versions.py" in p for p in problems), problems
 
 
 def test_the_contract_accepts_the_same_module_once_it_uses_the_builders(plan_stack, tmp_path, sloppy_in_catalogue,

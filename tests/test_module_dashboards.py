@@ -13,10 +13,10 @@ import types
 
 import pytest
 
+from catalogue.versions import IMAGES
 from components import k8s as kb
 from components.modules import dashboards
 from components.tenant import netpol
-from components.versions import IMAGES
 from tests.module_contract import check_module
 from tests.plan_files import plan_booking as shared_plan_booking
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalogue.tenants import TenantError, load_all
+from catalogue.versions import IMAGES
 from components.modules import masterportal
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
-from components.versions import IMAGES
 from tests.module_contract import check_module, tenant_document
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
-from urbanstack.tenants import TenantError, load_all
 
 SLUG = "contract"
 WMS = {"id": "bplan", "name": "Bebauungspläne", "type": "WMS", "url": "https://geo.example.org/wms",

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalogue.paths import ROOT
+from catalogue.tenants import TenantError, load_all
+from catalogue.versions import IMAGES
 from components import k8s as kb
 from components.modules import opendata
 from components.tenant import netpol
 from components.tenant.database import DatabaseInfo
-from components.versions import IMAGES
 from tests.module_contract import booked_alone, check_module
 from tests.plan_files import plan_booking as shared_plan_booking
-from urbanstack.tenants import TenantError, load_all
 
 SPEC = opendata.SPEC
-ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "images" / "ckan" / "Dockerfile"
 CONTRIBUTOR = "http://dcat-ap.de/def/contributors/stadtGuetersloh"
 

@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from components import labels, names
-from components.sizing import TENANT_PLANS
+from catalogue import names
+from catalogue.sizing import TENANT_PLANS
+from catalogue.tenants import load_all
+from components import labels
 from urbanstack.offline import run_stack
 from urbanstack.program import UnknownStack, build
-from urbanstack.tenants import load_all
 
 TENANTS = load_all()
 SLUGS = sorted(TENANTS)

@@ -14,7 +14,8 @@ import copy
 
 import pytest
 
-from components import labels, names
+from catalogue import names
+from components import labels
 from components.shared.operators import CERT_MANAGER_POD_LABELS
 from components.tenant import netpol
 from urbanstack.checks import reachability as r

@@ -63,7 +63,7 @@ def test_every_claim_of_every_replica_is_resized_to_the_new_plan(small_and_large
 
 
 def test_the_database_grows_through_cloudnativepgs_storage_resize(small_and_large):
-    from components.sizing import TENANT_PLANS
+    from catalogue.sizing import TENANT_PLANS
 
     small, large = small_and_large
     (before,), (after,) = small.find("Cluster"), large.find("Cluster")

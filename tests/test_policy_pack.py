@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import labels, names
+from catalogue import names
+from catalogue.tenants import load_all
+from components import labels
 from policy import urbanstack_policies as pack
 from tests.sample_plan import sample_stack
-from urbanstack.tenants import load_all
 
 TENANTS = frozenset({"verl", "guetersloh"})
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"

@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import versions
-from components.versions import CHARTS, MANIFESTS
+from catalogue import versions
+from catalogue.versions import CHARTS, MANIFESTS
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
 from urbanstack.plan import read_objects
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def chart_resource(plan, release):

@@ -12,11 +12,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from catalogue.paths import ROOT
 from components.tenant.database import BACKUP_STORE, BARMAN_PLUGIN
 from urbanstack.cli import app
 from urbanstack.restore import RestoreError, parse_target_time, restore, switch
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 CLUSTER_SCHEMA = json.loads((ROOT / "vendor/crds/postgresql.cnpg.io/cluster_v1.json").read_text())
 

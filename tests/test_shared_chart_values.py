@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.versions import CHARTS
-
-ROOT = Path(__file__).resolve().parent.parent
+from catalogue.paths import ROOT
+from catalogue.versions import CHARTS
 
 
 def chart_dir(key: str) -> Path:

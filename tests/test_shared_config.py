@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from catalogue.shared_config import ConfigError, parse
 from tests.config_samples import SHARED_VALID
 from urbanstack.offline import run_stack
 from urbanstack.program import build
-from urbanstack.shared_config import ConfigError, parse
 
 VALID = SHARED_VALID
 

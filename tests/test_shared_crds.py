@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from catalogue.shared_config import SHARED_CONFIG, stack_config
 from urbanstack.checks.base import DEFAULT_CRD_DIR
 from urbanstack.checks.schemas import crd_schema_path, crd_validator
 from urbanstack.plan import manifest, plan_shared
-from urbanstack.shared_config import SHARED_CONFIG, stack_config
 
 SCHEMA_DIR = DEFAULT_CRD_DIR
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io", "storage.k8s.io",

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
-from components import labels, names
+from catalogue import names
+from catalogue.paths import ROOT
+from catalogue.prices import load_prices
+from catalogue.versions import CHARTS, MANIFESTS
+from components import labels
 from components.shared import realm_job as rj
 from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator
 from components.shared.platform import KUBE_API_PORTS
-from components.versions import CHARTS, MANIFESTS
-from finance.prices import load_prices
 from urbanstack.checks.pod_security import evaluate as pod_security
 from urbanstack.offline import StackPlan
 from urbanstack.plan import manifest, plan_shared
@@ -28,7 +29,7 @@ def production(plan_stack) -> StackPlan:
 
 @pytest.fixture(scope="module")
 def dev() -> StackPlan:
-    from urbanstack.shared_config import SHARED_CONFIG, stack_config
+    from catalogue.shared_config import SHARED_CONFIG, stack_config
 
     cfg = dict(stack_config(SHARED_CONFIG))
     cfg.update({
@@ -52,7 +53,6 @@ def one(plan: StackPlan, kind: str, name: str, namespace: str | None = None) -> 
     return manifest(found[0].inputs)
 
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -283,7 +283,7 @@ def test_configured_source_ranges_open_the_admin_console_to_those_addresses_only
 
 
 def test_the_admin_console_cannot_be_opened_to_everyone():
-    from urbanstack.shared_config import ConfigError, parse
+    from catalogue.shared_config import ConfigError, parse
 
     base = {"baseDomain": "urbanstack.example", "operatorName": "Betrieb", "operatorCostCenter": "KST-1",
             "adminEmail": "betrieb@urbanstack.example"}
@@ -365,7 +365,7 @@ def test_the_master_realm_job_logs_in_as_the_bootstrap_service_account_never_wit
 
 
 def test_each_municipality_gets_a_realm_job_client_with_admin_roles_of_its_own_realm_only(production):
-    from urbanstack.tenants import load_all
+    from catalogue.tenants import load_all
 
     slugs = sorted(load_all())
     secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
@@ -442,8 +442,8 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
         "https-guetersloh", "https-verl", "https-rheda-wiedenbrueck", "https-rietberg"}
     # The outputs stay the same size however many municipalities there are (every tenant stack reads them);
     # a municipality's listener name is derived, names.https_listener(slug).
+    from catalogue.tenants import load_all
     from urbanstack.plan import plan_shared
-    from urbanstack.tenants import load_all
 
     only_verl = plan_shared(tenants={"verl": load_all()["verl"]}).outputs
     assert only_verl == plan_shared().outputs
@@ -459,7 +459,7 @@ def test_acme_issues_through_the_shared_gateway(production):
 
 
 def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listener_from_its_own_namespace(production):
-    from urbanstack.tenants import load_all
+    from catalogue.tenants import load_all
 
     tenants = load_all()
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
@@ -494,7 +494,7 @@ def test_every_http_host_is_still_redirected_to_https(production):
 def test_cert_manager_does_not_aggregate_its_rights_into_admin_and_edit(production):
     import yaml
 
-    from components.versions import CHARTS
+    from catalogue.versions import CHARTS
 
     # The key exists in the pinned chart (defaults to true there) and we turn it off.
     spec = CHARTS["cert-manager"]

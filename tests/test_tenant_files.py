@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalogue.tenants import TenantError, load_all, load_tenant
 from tests.tenant_texts import tenant_text
 from urbanstack.cli import app
-from urbanstack.tenants import TenantError, load_all, load_tenant
 
 runner = CliRunner()
 LINE = re.compile(r"^\S+\.yaml(:\d+)?: ")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalogue.paths import ROOT
+from catalogue.tenants import load_all, load_tenant
 from urbanstack.cli import app
-from urbanstack.tenants import load_all, load_tenant
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def new(folder: Path, slug: str = "halle", **options: str):

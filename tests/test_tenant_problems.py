@@ -11,14 +11,14 @@ import pulumi
 import pytest
 from typer.testing import CliRunner
 
-from components import names
+from catalogue import names
+from catalogue.paths import ROOT
+from catalogue.tenants import TenantError, load_all
 from tests.config_samples import SHARED_VALID
 from tests.tenant_texts import tenant_text
 from urbanstack.cli import app
-from urbanstack.tenants import TenantError, load_all
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
 
 VALID = tenant_text()
 
@@ -109,7 +109,7 @@ def test_a_duplicate_slug_in_two_folders_is_reported(tmp_path):
 # -- messages that teach ------------------------------------------------------------------------------------
 
 def test_every_pattern_of_the_tenant_file_has_a_message_for_people():
-    from urbanstack.schema import PATTERN_HINTS, tenant_model
+    from catalogue.schema import PATTERN_HINTS, tenant_model
 
     patterns = set(re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', __import__("json").dumps(tenant_model().model_json_schema())))
     decoded = {__import__("json").loads(f'"{p}"') for p in patterns}
@@ -152,7 +152,7 @@ def test_population_is_a_whole_number_written_as_digits(tmp_path, written, needl
 
 
 def test_an_empty_modules_mapping_books_nothing(tmp_path):
-    from urbanstack.tenants import load_tenant
+    from catalogue.tenants import load_tenant
 
     path = write(tmp_path, VALID + "modules:\n#  dashboards: {}\n")
     assert load_tenant(path).booked() == {}
@@ -175,7 +175,7 @@ HOSTILE = [
 @pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
 @pytest.mark.parametrize(("old", "new", "line", "needle"), HOSTILE)
 def test_hostile_values_are_refused_with_file_and_line(tmp_path, monkeypatch, old, new, line, needle, libyaml):
-    from urbanstack import yamlsafe
+    from catalogue import yamlsafe
 
     if libyaml and not yamlsafe.HAVE_LIBYAML:
         pytest.skip("this PyYAML has no libyaml")
@@ -197,7 +197,7 @@ def test_plan_and_the_pulumi_program_see_a_tenant_error_for_a_hostile_file(tmp_p
 
 
 def test_a_file_that_breaks_the_checker_itself_still_gives_only_a_tenant_error(tmp_path, monkeypatch):
-    import urbanstack.tenants as tenants
+    import catalogue.tenants as tenants
 
     def broken(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
@@ -226,7 +226,7 @@ def test_a_cost_center_must_be_a_valid_label_value(tmp_path, value):
 
 @pytest.mark.parametrize("value", ["BETRIEB-", "-BETRIEB", "K" * 64])
 def test_the_operators_cost_center_must_be_a_valid_label_value_too(value):
-    from urbanstack.shared_config import ConfigError, parse
+    from catalogue.shared_config import ConfigError, parse
 
     raw = {k: v for k, v in SHARED_VALID.items() if k != "operatorCostCenter"}
     assert parse({**raw, "operatorCostCenter": "BETRIEB-1"}).operatorCostCenter == "BETRIEB-1"
@@ -235,7 +235,7 @@ def test_the_operators_cost_center_must_be_a_valid_label_value_too(value):
 
 
 def test_a_cost_center_of_63_characters_is_a_valid_label_value(tmp_path):
-    from urbanstack.tenants import load_tenant
+    from catalogue.tenants import load_tenant
 
     path = write(tmp_path, VALID.replace("costCenter: KST-1", f"costCenter: {'K' * 61}.1"))
     assert load_tenant(path).costCenter == "K" * 61 + ".1"
@@ -322,7 +322,7 @@ def test_the_backup_credentials_may_not_name_a_secret_of_the_platform(tmp_path, 
 
 
 def test_the_municipalitys_own_backup_credentials_are_accepted(tmp_path):
-    from urbanstack.tenants import load_tenant
+    from catalogue.tenants import load_tenant
 
     path = write(tmp_path, VALID + TARGET.format(secret="backup-s3-credentials"))
     assert load_tenant(path).backup.target.credentialsSecret == "backup-s3-credentials"
@@ -344,7 +344,7 @@ def test_a_url_with_user_and_password_is_refused(tmp_path, path, text):
 
 
 def test_a_file_with_thousands_of_mistakes_lists_the_first_hundred_and_counts_the_rest(tmp_path):
-    from urbanstack.tenants import MAX_PROBLEMS_PER_FILE
+    from catalogue.tenants import MAX_PROBLEMS_PER_FILE
 
     found = only(tmp_path, VALID + "".join(f"key{i}: 1\n" for i in range(5000)))
     assert len(found) == MAX_PROBLEMS_PER_FILE + 1

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from components.versions import IMAGES, Image
+from catalogue.versions import IMAGES, Image
 from urbanstack.checks import policies
 from urbanstack.checks.base import load_plan
 
@@ -62,7 +62,7 @@ def test_the_policy_check_reports_the_images_without_a_digest(real_plan_dir):
 
 
 def test_keycloak_config_cli_is_built_for_our_keycloak_line_or_the_pairing_is_recorded():
-    from components.versions import KEYCLOAK_CONFIG_CLI_PAIRINGS
+    from catalogue.versions import KEYCLOAK_CONFIG_CLI_PAIRINGS
 
     line = ".".join(IMAGES["keycloak"].tag.split(".")[:2])
     cli_tag = IMAGES["keycloak-config-cli"].tag

@@ -77,7 +77,7 @@ def tenants_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Tenant files or folders (default: tenants/).")] = None,
 ) -> None:
     """Validate tenant files: exit 0 with a summary, or 1 with one line per problem."""
-    from urbanstack.tenants import TenantError, load_all
+    from catalogue.tenants import TenantError, load_all
 
     try:
         tenants = load_all(paths or None)
@@ -110,7 +110,7 @@ def tenants_new(
     directory: Annotated[Path, typer.Option("--dir", help="Folder of tenant files.")] = Path("tenants"),
 ) -> None:
     """Write a new, valid, commented tenant file, checked against the files already there (never overwrites)."""
-    from urbanstack.tenants import NotWritten, new_tenant
+    from catalogue.tenants import NotWritten, new_tenant
 
     try:
         target = new_tenant(directory, slug, name=name, ags=ags, population=population, domain=domain,
@@ -179,10 +179,10 @@ def plan(
                           "an object (protected ones included).")] = None,
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
+    from catalogue.tenants import TenantError
     from urbanstack import compare as cmp
     from urbanstack.outdir import OutputRefused, check_target
     from urbanstack.plan import UnknownStack, plan_all, write_plan
-    from urbanstack.tenants import TenantError
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
@@ -223,9 +223,9 @@ def up(
     parallel: Annotated[int, typer.Option(help="Municipality stacks deployed at the same time.", min=1)] = 1,
 ) -> None:
     """Deploy for real through the Pulumi Automation API (needs the Pulumi CLI; `make up` installs it)."""
+    from catalogue.tenants import TenantError, load_all
     from urbanstack.deploy import CliMissing
     from urbanstack.deploy import up as do_up
-    from urbanstack.tenants import TenantError, load_all
 
     if bool(stack) == all_:
         err.print("give exactly one of --stack NAME or --all", markup=False)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from urbanstack.program import PROJECT, ROOT, SHARED
+from catalogue.paths import ROOT
+from urbanstack.program import PROJECT, SHARED
 
 PULUMI_VERSION = version("pulumi")
 """CLI version installed by ``make up``: the release of the pinned ``pulumi`` SDK (pyproject.toml, one place)."""

@@ -1,6 +1,6 @@
 """``make images``: build the images upstream does not publish and push them to the operator's registry.
 
-Every folder ``images/<key>/`` holds a Dockerfile; ``components/versions.py`` pins its tag
+Every folder ``images/<key>/`` holds a Dockerfile; ``catalogue/versions.py`` pins its tag
 (``IMAGES[<key>]``, ``built_here=True``) and the shared config names the registry (``urban-stack:imageRegistry``
 in ``stacks/Pulumi.shared.yaml``). For each image this runs
 
@@ -19,9 +19,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from components.versions import built_images
+from catalogue.paths import ROOT
+from catalogue.versions import built_images
 
-ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "images"
 
 
@@ -36,10 +36,10 @@ def plan(registry: str, images_dir: Path = IMAGES_DIR) -> list[list[str]]:
     unpinned = [key for key in folders if key not in refs]
     if unpinned:
         raise ImagesError(f"images/{unpinned[0]}/Dockerfile has no entry with built_here=True in "
-                          f"components/versions.py IMAGES: add one with the tag to publish")
+                          f"catalogue/versions.py IMAGES: add one with the tag to publish")
     missing = sorted(set(refs) - set(folders))
     if missing:
-        raise ImagesError(f"components/versions.py IMAGES['{missing[0]}'] is built_here, but "
+        raise ImagesError(f"catalogue/versions.py IMAGES['{missing[0]}'] is built_here, but "
                           f"images/{missing[0]}/Dockerfile does not exist")
     commands = []
     for key in folders:
@@ -50,7 +50,7 @@ def plan(registry: str, images_dir: Path = IMAGES_DIR) -> list[list[str]]:
 
 def registry_from_config() -> str:
     """``urban-stack:imageRegistry`` of ``stacks/Pulumi.shared.yaml``, validated like the shared stack does."""
-    from urbanstack.shared_config import ConfigError, load_file
+    from catalogue.shared_config import ConfigError, load_file
 
     try:
         return load_file().imageRegistry

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components import names
+from catalogue import names
+from catalogue.schema import SLUG_PATTERN
 from components.tenant.database import BARMAN_PLUGIN
 from components.tenant.netpol import DB_CLUSTER
 from components.tenant.storage import bucket_name
-from urbanstack.schema import SLUG_PATTERN
 
 CHECKSUMS = "SHA256SUMS"
 LOCK_POLICY = "offboarding-lock"
@@ -314,9 +314,9 @@ def run(slug: str, export_dir: Path, *, release: bool = False, dry_run: bool = F
 
 def data_stores_of(slug: str, tenants_dir: Path | None = None) -> tuple[list[str], list[VolumeExport]]:
     """Databases and volumes of the municipality: geodata plus the data stores its booked modules declare."""
+    from catalogue.tenants import TenantError, load_all
     from components.modules import CATALOGUE
     from components.tenant.database import GEODATA
-    from urbanstack.tenants import TenantError, load_all
 
     try:
         tenant = load_all([tenants_dir] if tenants_dir else None).get(slug)
@@ -344,7 +344,7 @@ def _bucket_client_factory(slug: str, endpoint: str | None) -> Callable[[], S3Cl
     The endpoint: ``endpoint`` if given, else the external provider's (``storage.external.endpoint``). Rook's
     RGW is reachable inside the cluster only: port-forward it and pass ``--s3-endpoint`` (docs/operations.md).
     """
-    from urbanstack.shared_config import load_file
+    from catalogue.shared_config import load_file
 
     storage = load_file().storage
     if endpoint is None and storage.mode == "external" and storage.external is not None:

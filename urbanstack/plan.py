@@ -21,12 +21,12 @@ from typing import Any
 
 import yaml
 
+from catalogue.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
+from catalogue.tenants import load_all
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
 from urbanstack.outdir import replace_owned
 from urbanstack.program import PROJECT, SHARED, build
-from urbanstack.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
-from urbanstack.tenants import load_all
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
 CONFIG_NS = "urban-stack"

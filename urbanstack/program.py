@@ -7,18 +7,18 @@ tenant file or shared config never leads to a half-applied deployment.
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from urbanstack.tenants import DEFAULT_DIR, TenantError, load_all
+from catalogue.shared_config import CONFIG_NS, ConfigError, SharedConfig, parse
+from catalogue.tenants import TenantError, load_all, tenants_dir
 
 SHARED = "shared"
 PROJECT = "urban-stack"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class UnknownStack(Exception):
@@ -34,10 +34,6 @@ def shared_stack_ref(org: str | None = None) -> str:
     return pulumi.Config(PROJECT).get("sharedStack") or f"{org or 'organization'}/{PROJECT}/{SHARED}"
 
 
-def tenants_dir() -> Path:
-    return Path(os.environ.get("URBANSTACK_TENANTS", DEFAULT_DIR))
-
-
 def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """Register the resources of ``stack`` and return its outputs.
 
@@ -50,7 +46,6 @@ def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, An
         except TenantError as exc:
             raise pulumi.RunError(f"invalid tenant files, nothing was registered:\n{exc}") from None
     if stack == SHARED:
-        from urbanstack.shared_config import ConfigError, from_pulumi
         from urbanstack.stacks import shared_stack
 
         try:
@@ -67,6 +62,19 @@ def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, An
         f"unknown stack '{stack}': valid stacks are {valid} "
         f"(a municipality's stack is named like its file tenants/<slug>.yaml)"
     )
+
+
+def from_pulumi() -> SharedConfig:
+    """Read every key of the ``urban-stack`` namespace from the running stack's config and validate it."""
+    prefix = f"{CONFIG_NS}:"
+    raw: dict[str, Any] = {}
+    for key, value in pulumi.runtime.config.CONFIG.get().items():
+        if key.startswith(prefix):
+            try:
+                raw[key[len(prefix):]] = json.loads(value)
+            except (ValueError, TypeError):
+                raw[key[len(prefix):]] = value
+    return parse(raw)
 
 
 def main() -> None:

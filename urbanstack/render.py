@@ -34,10 +34,10 @@ from typing import Any
 
 import yaml
 
-from components.versions import CHARTS, MANIFESTS, Chart
+from catalogue.paths import ROOT
+from catalogue.versions import CHARTS, MANIFESTS, Chart
 from urbanstack.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
 
-ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "vendor"
 CHARTS_DIR = VENDOR / "charts"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -103,17 +103,17 @@ def manifests_folder(version: str) -> Path:
 
 
 def missing_copies() -> list[str]:
-    """One message per version pinned in ``components/versions.py`` that has no vendored copy."""
+    """One message per version pinned in ``catalogue/versions.py`` that has no vendored copy."""
     problems = []
     for key, chart in CHARTS.items():
         folder = chart_folder(chart)
         if not (folder / "Chart.yaml").is_file():
-            problems.append(f"components/versions.py pins chart {key!r} {chart.version}, but "
+            problems.append(f"catalogue/versions.py pins chart {key!r} {chart.version}, but "
                             f"{folder.relative_to(ROOT)}/ does not exist. {REFRESH_CHART}")
     pinned = MANIFESTS["keycloak-operator"].version
     release = manifests_release(pinned)
     if release is None:
-        problems.append(f"components/versions.py pins keycloak-operator {pinned}, but no vendored copy stands for "
+        problems.append(f"catalogue/versions.py pins keycloak-operator {pinned}, but no vendored copy stands for "
                         f"it ({manifests_folder(pinned).relative_to(ROOT)}/release.yaml). {REFRESH_MANIFESTS}")
     return problems
 
@@ -182,7 +182,7 @@ def render_chart(resource: RecordedResource, transforms: list[Callable], extra_c
     key = resource.name
     spec = CHARTS.get(key)
     if spec is None or spec.version != inputs.get("version"):
-        raise RuntimeError(f"chart {key!r} {inputs.get('version')}: not pinned in components/versions.py")
+        raise RuntimeError(f"chart {key!r} {inputs.get('version')}: not pinned in catalogue/versions.py")
     folder = chart_folder(spec)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no vendored copy of chart {key!r} {spec.version}. {REFRESH_CHART}")

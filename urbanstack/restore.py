@@ -38,12 +38,12 @@ from pathlib import Path
 
 import yaml
 
-from components import names
+from catalogue import names
+from catalogue.schema import SLUG_PATTERN
 from components.k8s import peer, tcp
 from components.tenant.database import BACKUP_STORE, BARMAN_PLUGIN, cluster_base_spec
 from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress
 from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute
-from urbanstack.schema import SLUG_PATTERN
 
 RECOVERY_PREFIX = f"{DB_CLUSTER}-restore-"
 INSTANCE_MANAGER_PORT = 8000
@@ -161,7 +161,7 @@ def switch_steps(slug: str, work: Path, name: str, databases: Sequence[str], sta
 
 
 def _tenant(slug: str, tenants_dir: Path | None):
-    from urbanstack.tenants import TenantError, load_all
+    from catalogue.tenants import TenantError, load_all
 
     if not re.match(SLUG_PATTERN, slug):
         raise RestoreError(f"'{slug}' is not a valid municipality slug")
@@ -175,7 +175,7 @@ def _tenant(slug: str, tenants_dir: Path | None):
 
 
 def _shared_storage():
-    from urbanstack.shared_config import load_file
+    from catalogue.shared_config import load_file
 
     return load_file().storage
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pulumi
 
-from components import labels, versions
+from catalogue import versions
+from catalogue.paths import ROOT
+from components import labels
 from components.provider import make_provider
-from urbanstack.program import ROOT
 
 
 def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
 
     labels.register(labels.LabelScope(tenant.slug, tenant.costCenter, labels.DEDICATED))
     provider = make_provider(tenant.slug, ROOT)
-    from urbanstack.shared_config import load_file
+    from catalogue.shared_config import load_file
 
     cfg = load_file()
     versions.use_registry(cfg.imageRegistry)

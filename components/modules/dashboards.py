@@ -5,11 +5,11 @@ from __future__ import annotations
 import pulumi
 from pydantic import Field
 
+from catalogue.sizing import Size, Workload
 from components import k8s as kb
 from components import valkey
 from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.sizing import Size, Workload
 from components.tenant import netpol
 from components.tenant.database import GEODATA
 
@@ -172,7 +172,7 @@ class Component(ModuleComponent):
     is installed at run time and no pod needs the internet. The price: a larger image with development
     tools in it. Upstream's recommendation for production is an image derived from the lean tag with
     ``uv pip install psycopg2-binary Authlib``; switching to such an image is a change of the ``superset``
-    entry in ``components/versions.py`` only. The init Job fails loudly when either package is missing.
+    entry in ``catalogue/versions.py`` only. The init Job fails loudly when either package is missing.
 
     Users: the image's user is ``superset`` (UID 1000); the pods run as UID 10001 instead (checkov
     CKV_K8S_40, never skipped here). That works because the image's files are world-readable and Superset

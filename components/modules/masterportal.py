@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from catalogue.sizing import Size, Workload
 from components import k8s as kb
 from components.base import HttpsUrl, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.sizing import Size, Workload
 from components.tenant import netpol
 
 GERMANY_BOUNDS = (5.8, 47.2, 15.1, 55.1)
@@ -246,7 +246,7 @@ class Component(ModuleComponent):
       release pipeline does); it holds ``/masterportal/portal`` (the built example portal) and
       ``/masterportal/mastercode/<version>``. An init container copies it into an ``emptyDir`` and adds the
       generated configuration; nothing is downloaded at run time. The image must be built and pushed by the
-      platform's image pipeline before the module can run (it is pinned in ``components/versions.py``).
+      platform's image pipeline before the module can run (it is pinned in ``catalogue/versions.py``).
     * **Configuration** from the tenant file: ``config.json`` (title, map centre, zoom, layer tree with
       base and subject layers), ``services.json`` (one entry per layer: WMS/WFS/WMTS per upstream's
       services.json docs), ``config.js`` (paths, projection) in a ConfigMap. The map is in ETRS89/UTM 32N

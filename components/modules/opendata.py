@@ -9,11 +9,11 @@ from typing import Literal
 import pulumi
 from pydantic import Field, field_validator
 
+from catalogue.sizing import Size, Workload
 from components import k8s as kb
 from components import valkey
 from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.sizing import Size, Workload
 from components.tenant import netpol
 
 WEB_PORT = 5000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from catalogue.sizing import Size, Workload
 from components import k8s as kb
 from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.sizing import Size, Workload
 from components.tenant import netpol
 
 PORT = 8080
@@ -79,7 +79,7 @@ class Component(ModuleComponent):
     * **Image**: REI3 publishes no production image (upstream's r3-team/r3_docker is a dev/test Dockerfile
       that downloads the release archive). ``images/rei3/Dockerfile`` builds the same from the pinned
       release archive, non-root (UID 10001), without any configuration inside; the platform's image
-      pipeline must build and push it (``components/versions.py``). It runs ``r3 -run -http -config
+      pipeline must build and push it (``catalogue/versions.py``). It runs ``r3 -run -http -config
       /opt/r3/data/config.json``: plain HTTP on 8080, TLS ends at the Gateway.
     * **Writable config**: REI3 rewrites its JSON config file (it stores its cluster node ID there), so
       config.json lives on the persistent volume. The ConfigMap holds the template (upstream's

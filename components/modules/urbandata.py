@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from catalogue.sizing import Size, Workload
 from components import k8s as kb
 from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.sizing import Size, Workload
 from components.tenant import netpol
 
 HTTP_PORT = 8080

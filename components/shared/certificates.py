@@ -30,7 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import names
+from catalogue import names
 from components.k8s import DEFAULT_UID, child, meta
 
 SELF_SIGNED = "urban-selfsigned"

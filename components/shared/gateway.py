@@ -35,7 +35,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels, names
+from catalogue import names
+from components import labels
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
 from components.shared.operators import ENVOY_GATEWAY_CONTROLLER

@@ -23,7 +23,7 @@
   ``https-admin``; Keycloak ``hostname-admin`` and the master realm's ``frontendUrl``), open only to the
   client addresses of ``keycloakAdmin.allowedSourceRanges`` (Envoy Gateway ``SecurityPolicy`` authorization,
   default deny);
-* master realm hardening (``components/realm_policy.py``) applied declaratively by keycloak-config-cli
+* master realm hardening (``catalogue/realm_policy.py``) applied declaratively by keycloak-config-cli
   (``realm_job``), re-run whenever the document changes.
 """
 
@@ -37,13 +37,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import labels, names
+from catalogue import names
+from catalogue.realm_policy import REALM_SECURITY
+from catalogue.versions import IMAGES
+from components import labels
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
-from components.realm_policy import REALM_SECURITY
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
-from components.versions import IMAGES
 
 MODULE = "identity"
 ADMIN_USERNAME = "urban-admin"

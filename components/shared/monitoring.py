@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from components import names
+from catalogue import names
 from components.k8s import DEFAULT_UID, child, secret
 from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
 from components.shared.profile import Profile
@@ -87,7 +87,7 @@ def platform_prices() -> tuple[str, dict[str, float]]:
     """``(currency, prices per hour)`` from the one price catalogue, ``finance/prices.yaml``: the prices OpenCost
     meters usage with are the prices the finance statements charge (CPU = one vCPU, RAM = one GiB, storage =
     one GiB of persistent volume, each for one hour)."""
-    from finance.prices import load_prices
+    from catalogue.prices import load_prices
 
     catalogue = load_prices()
     unit = catalogue.unitPrices

@@ -1,4 +1,4 @@
-"""The operators of the shared platform, each a pinned Helm chart (versions in ``components/versions.py``).
+"""The operators of the shared platform, each a pinned Helm chart (versions in ``catalogue/versions.py``).
 
 =====================  =================  ==========================================================
 operator               namespace          why
@@ -27,11 +27,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels, names
+from catalogue import names
+from catalogue.versions import CHARTS, MANIFESTS
+from components import labels
 from components.k8s import DEFAULT_UID, child, pdb
 from components.labels import kind_of
 from components.shared.profile import Profile, spread
-from components.versions import CHARTS, MANIFESTS
 
 MODULE = "operators"
 

@@ -22,7 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels, names
+from catalogue import names
+from components import labels
 from components.k8s import child, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway

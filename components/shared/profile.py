@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.sizing import Size
+from catalogue.sizing import Size
 
 
 @dataclass(frozen=True)

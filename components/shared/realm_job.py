@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import names
+from catalogue import names
+from catalogue.sizing import Size
 from components.k8s import Container, child, meta, pod_spec
-from components.sizing import Size
 
 KEYCLOAK_INTERNAL_URL = (
     f"http://{names.KEYCLOAK_SERVICE}.{names.NS_IDENTITY}.svc:{names.KEYCLOAK_HTTP_PORT}"

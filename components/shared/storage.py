@@ -21,10 +21,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import names
+from catalogue import names
+from catalogue.versions import IMAGES
 from components.k8s import child, meta
 from components.shared.profile import Profile, spread
-from components.versions import IMAGES
 
 CEPH_CLUSTER = "urban-ceph"
 RGW_POD_LABELS = {"app": "rook-ceph-rgw", "rook_object_store": names.OBJECT_STORE}

@@ -8,13 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from catalogue import names
+from catalogue.sizing import TENANT_PLANS
+from catalogue.versions import IMAGES
 from components import k8s as kb
-from components import names
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.base import TenantContext
-from components.sizing import TENANT_PLANS
 from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress, from_pods, to_s3
-from components.versions import IMAGES
 
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 GEODATA = "geodata"
@@ -72,10 +72,10 @@ def backup_store(tenant, bucket, offsite) -> dict:
 
     1. its own S3 target (``backup.target`` of the tenant file, its own Secret);
     2. the operator's off-site target (shared config ``backup.offsite``; Secret ``backup-offsite``), outside
-       the platform: required for profile ``production`` with ``rook-ceph`` (``urbanstack/shared_config.py``);
+       the platform: required for profile ``production`` with ``rook-ceph`` (``catalogue/shared_config.py``);
     3. its bucket on the platform (dev, or storage mode ``external``, whose bucket is outside the cluster).
     """
-    from urbanstack.shared_config import OFFSITE_SECRET
+    from catalogue.shared_config import OFFSITE_SECRET
 
     retention = f"{tenant.backup.retentionDays}d"
     target = tenant.backup.target

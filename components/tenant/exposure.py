@@ -13,8 +13,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogue import names
 from components import k8s as kb
-from components import names
 from components.base import TenantContext
 from components.tenant import netpol
 

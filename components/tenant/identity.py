@@ -7,7 +7,7 @@ of the realm, so every change to the tenant file re-runs it on the next ``pulumi
 
 The realm has the groups admins/editors/viewers, the administrators from the tenant file, one confidential
 OIDC client per booked module that has one (its secret is delivered to the municipality's namespace as
-Secret ``<module>-oidc``), the platform's security settings (``components/realm_policy.py``) and the
+Secret ``<module>-oidc``), the platform's security settings (``catalogue/realm_policy.py``) and the
 optional federation to the municipality's own directory.
 """
 
@@ -21,10 +21,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from catalogue import names
+from catalogue.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
 from components import k8s as kb
-from components import names
 from components.base import TenantContext
-from components.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
 
 GROUPS = ("admins", "editors", "viewers")
 CONFIG_NS = "urban-stack"

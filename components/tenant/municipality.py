@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from components import names
+from catalogue import names
 from components.base import SharedRefs, TenantContext
 from components.modules import CATALOGUE
 from components.tenant.database import Database

@@ -6,7 +6,7 @@ once: DNS, gateway → apps, apps → their own database, apps → shared Keyclo
 
 from __future__ import annotations
 
-from components import names
+from catalogue import names
 from components.base import TenantContext
 from components.k8s import peer, tcp
 

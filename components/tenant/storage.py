@@ -18,8 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogue import names
 from components import k8s as kb
-from components import names
 from components.base import TenantContext
 
 
@@ -69,6 +69,6 @@ class Storage(pulumi.ComponentResource):
 
 
 def _quota_gi(ctx: TenantContext) -> int:
-    from components.sizing import TENANT_PLANS
+    from catalogue.sizing import TENANT_PLANS
 
     return TENANT_PLANS[ctx.plan].bucket_quota_gi

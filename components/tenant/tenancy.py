@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogue.sizing import LIMIT_RANGE_DEFAULT, LIMIT_RANGE_MAX, TENANT_PLANS
 from components import k8s as kb
 from components.base import TenantContext
-from components.sizing import LIMIT_RANGE_DEFAULT, LIMIT_RANGE_MAX, TENANT_PLANS
 from components.tenant import netpol
 
 PSA = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}

@@ -1,6 +1,6 @@
 """The ``estimate`` source: what each municipality has declared, priced with ``finance/prices.yaml``.
 
-It reads the same sizing catalogue the components size their objects from (``components/sizing.py`` and each
+It reads the same sizing catalogue the components size their objects from (``catalogue/sizing.py`` and each
 module's ``SPEC.workloads``), so the estimate and the offline plan agree
 (``tests/test_costs_estimate.py`` compares them). Per municipality and month:
 
@@ -22,8 +22,8 @@ from decimal import Decimal
 
 import duckdb
 
+from catalogue.prices import PriceCatalogue
 from finance.model import Member, Period
-from finance.prices import PriceCatalogue
 from finance.sources import records_relation, service_category
 
 DATABASE = "database"
@@ -50,8 +50,8 @@ class Declared:
 
 def declared_for(member: Member) -> dict[str, Declared]:
     """Declared totals of one municipality, by module label value (booked modules, ``database``, ``storage``)."""
+    from catalogue.sizing import TENANT_PLANS
     from components.modules import by_name
-    from components.sizing import TENANT_PLANS
 
     plan = member.plan
     out: dict[str, Declared] = {}

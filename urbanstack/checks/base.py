@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
+from catalogue.paths import ROOT
 from components import labels
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
 """CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), vendored with their licence and
 provenance in ``vendor/crds`` (``$URBANSTACK_CRD_DIR`` overrides)."""
@@ -202,8 +202,8 @@ def valid_modules() -> set[str]:
 def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | None = None,
               shared_config: Mapping[str, Any] | None = None) -> Plan:
     """The plan in ``directory`` with the municipalities of ``tenants_dir`` (default ``tenants/``)."""
+    from catalogue.tenants import load_all
     from urbanstack.plan import SHARED_CONFIG, stack_config
-    from urbanstack.tenants import load_all
 
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no plan here; run `urbanstack plan --out {directory}` first")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
+from catalogue.paths import ROOT
 from components import labels
-from urbanstack.checks.base import ROOT, UPSTREAM_FOLDERS, CheckResult, Failure, Plan, PlanObject, valid_modules
+from urbanstack.checks.base import UPSTREAM_FOLDERS, CheckResult, Failure, Plan, PlanObject, valid_modules
 
 NAME = "cost labels"
 RULE = "cost-labels"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan
+from catalogue.paths import ROOT
+from urbanstack.checks.base import CheckResult, Failure, Plan
 from urbanstack.render import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 if str(ROOT) not in sys.path:  # policy/ is the pack's folder, not an installed package
@@ -87,7 +88,7 @@ def run(plan: Plan) -> CheckResult:
         origins["chart"] += 1
         for rule, message in _check(pack.POLICIES, type_, po.obj, urn, tenants):
             failures.append(Failure(plan.rel(po.path), f"policy {rule.name}", f"{type_}: {message}"))
-    # Reported, not failed: a digest is recorded in components/versions.py by whoever bumps a version.
+    # Reported, not failed: a digest is recorded in catalogue/versions.py by whoever bumps a version.
     detail = (f"{len(pack.POLICIES)} mandatory policies; operator-made objects are not Pulumi resources, the pack "
               f"never sees them; {len(undigested)} of {len(refs)} image references without a digest"
               + (f": {', '.join(sorted(undigested))}" if undigested else ""))

@@ -46,8 +46,10 @@ from typing import Any
 
 import yaml
 
-from components import labels, names
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, pod_template
+from catalogue import names
+from catalogue.paths import ROOT
+from components import labels
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, pod_template
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 NAME = "network reachability"

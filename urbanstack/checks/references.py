@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from urbanstack.checks.base import ROOT, CheckResult, Failure, Plan, PlanObject, count_origins, pod_template
+from catalogue.paths import ROOT
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, pod_template
 
 NAME = "references"
 RULE = "references"

@@ -9,15 +9,15 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from catalogue.paths import STACKS
+from catalogue.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
+from catalogue.yamlsafe import load_yaml
 from components.base import HttpsUrl
-from urbanstack.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
-from urbanstack.yamlsafe import load_yaml
 
 CONFIG_NS = "urban-stack"
 IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 """A registry host (optional port) and optional path, lower case, as image references spell them."""
-CONFIG_FILE = "stacks/Pulumi.shared.yaml"
-SHARED_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_FILE
+SHARED_CONFIG = STACKS / "Pulumi.shared.yaml"
 """The shared stack's configuration file: read by the shared stack, and by municipality stacks and commands that
 need the platform's settings (storage mode, image registry, mail relay, off-site backups)."""
 ENCRYPTED = "offline-plan-placeholder"
@@ -155,7 +155,7 @@ class SharedConfig(_Strict):
         pattern=IMAGE_REGISTRY_PATTERN,
         description="Registry (host and optional path, e.g. `registry.example.de/urban-stack`) that holds the images "
         "upstream does not publish (`images/`: ckan, masterportal, rei3). The operator publishes them there with "
-        "`make images` (build and push, tags from `components/versions.py`) before the first deployment and after "
+        "`make images` (build and push, tags from `catalogue/versions.py`) before the first deployment and after "
         "every tag change; every pod pulls them from here, so the cluster must be able to pull from it.",
     )
     tls: Tls = Field(default_factory=Tls, description="Certificate issuing.")
@@ -184,7 +184,7 @@ class ConfigError(Exception):
     """Invalid shared stack configuration; the message names the file and every bad key."""
 
 
-def parse(raw: dict[str, Any], source: str = CONFIG_FILE) -> SharedConfig:
+def parse(raw: dict[str, Any], source: str = "stacks/Pulumi.shared.yaml") -> SharedConfig:
     """Validate raw config values (keys without namespace) or raise :class:`ConfigError`."""
     try:
         return SharedConfig.model_validate(raw)
@@ -199,22 +199,6 @@ def parse(raw: dict[str, Any], source: str = CONFIG_FILE) -> SharedConfig:
             lines.append(f"{source}: {CONFIG_NS}:{key}: {msg}" if key else f"{source}: {msg}")
         raise ConfigError("\n".join(lines)) from None
 
-
-def from_pulumi() -> SharedConfig:
-    """Read every key of the ``urban-stack`` namespace from the running stack's config and validate it."""
-    import json
-
-    import pulumi
-
-    prefix = f"{CONFIG_NS}:"
-    raw: dict[str, Any] = {}
-    for key, value in pulumi.runtime.config.CONFIG.get().items():
-        if key.startswith(prefix):
-            try:
-                raw[key[len(prefix):]] = json.loads(value)
-            except (ValueError, TypeError):
-                raw[key[len(prefix):]] = value
-    return parse(raw)
 
 
 def stack_config(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import os
 import re
 import typing
 import unicodedata
@@ -25,12 +26,17 @@ from typing import Any
 
 import pydantic
 
-from urbanstack.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
-from urbanstack.shared_config import SHARED_CONFIG
-from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
+from catalogue.paths import ROOT, TENANTS
+from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
+from catalogue.shared_config import SHARED_CONFIG
+from catalogue.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = ROOT / "tenants"
+DEFAULT_DIR = TENANTS
+
+
+def tenants_dir() -> Path:
+    """The folder of tenant files the stacks read: ``$URBANSTACK_TENANTS`` or ``tenants/``."""
+    return Path(os.environ.get("URBANSTACK_TENANTS", DEFAULT_DIR))
 """Where the platform's ``urban-stack:baseDomain`` is read from (no municipality may take a domain in it)."""
 UNIQUE_FIELDS = ("slug", "ags", "domain")
 MAX_PROBLEMS_PER_FILE = 100
@@ -421,7 +427,7 @@ contact:
   name: {contact_name}
   email: {contact_email}
 domain: {domain}      # services are published as <module>.<domain>
-plan: {plan}                # small | medium | large (components/sizing.py)
+plan: {plan}                # small | medium | large (catalogue/sizing.py)
 # Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
 modules:
 {module_lines}

@@ -14,9 +14,10 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from urbanstack.yamlsafe import LoadedYaml, Problem, YamlError, load_yaml
+from catalogue.paths import PRICES
+from catalogue.yamlsafe import LoadedYaml, Problem, YamlError, load_yaml
 
-DEFAULT_PRICES = Path(__file__).resolve().parent / "prices.yaml"
+DEFAULT_PRICES = PRICES
 
 KEYS = ("equal", "population", "usage", "hybrid")
 """Allocation keys: how shared, untagged and idle costs are split (docs/finance.md)."""

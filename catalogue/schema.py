@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components import names
+from catalogue import names
 from components.base import HttpsUrl
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
@@ -43,13 +43,13 @@ PATTERN_HINTS: dict[str, str] = {
 """What a ``pattern`` means, said for people: a pattern failure names the expectation and an example, never the
 regular expression (``tests/test_tenant_problems.py`` holds every pattern of the tenant schema to it)."""
 
-_NAMESPACE_REASON = "a namespace of the shared platform (components/names.py)"
+_NAMESPACE_REASON = "a namespace of the shared platform (catalogue/names.py)"
 RESERVED_SLUGS: dict[str, str] = {
     **{ns: _NAMESPACE_REASON for ns in names.PLATFORM_NAMESPACES},
     "shared": "the name of the shared platform's stack and of its cost label",
     "master": "Keycloak's administration realm",
     "admin": "reserved for administration",
-    "platform": "the shared Gateway's listener for platform hosts is https-platform (components/names.py)",
+    "platform": "the shared Gateway's listener for platform hosts is https-platform (catalogue/names.py)",
     "default": "a namespace every Kubernetes cluster has",
     # Namespaces that the usual installations of the components we run (or of common cluster add-ons) create,
     # so that a cluster set up by hand or by a provider's defaults cannot clash with a municipality.
@@ -62,7 +62,7 @@ RESERVED_SLUGS: dict[str, str] = {
 """Slugs a municipality may not take: the slug becomes a namespace, a realm and a stack name."""
 RESERVED_SLUG_PREFIXES: dict[str, str] = {
     "kube-": "Kubernetes' own namespaces (kube-system, kube-public, kube-node-lease)",
-    "urban-": "the shared platform's namespaces (components/names.py), present and future",
+    "urban-": "the shared platform's namespaces (catalogue/names.py), present and future",
     "openshift": "OpenShift's own namespaces",
 }
 
@@ -79,9 +79,9 @@ def platform_secret(name: str) -> str | None:
 
     Names as the stacks create them: database role secrets (``components/tenant/database.py``), CloudNativePG's
     own secrets of the cluster (``<cluster>-app``, ``-superuser``, ...), OIDC client secrets
-    (``components/tenant/identity.py``), the certificate (``components.names.tenant_tls_secret``), the bucket
+    (``components/tenant/identity.py``), the certificate (``catalogue.names.tenant_tls_secret``), the bucket
     keys (``<slug>-bucket``, ``components/tenant/storage.py``), module secrets (``<module>-<part>``,
-    ``components/module.py``) and the platform's own secrets (``components/names.py``, shared config).
+    ``components/module.py``) and the platform's own secrets (``catalogue/names.py``, shared config).
     """
     from components.modules import CATALOGUE
     from components.tenant.database import role_secret_name
@@ -340,7 +340,7 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
             description="DNS name under which services are published as `<module>.<domain>` (lower case).",
         )
         plan: Literal["small", "medium", "large"] = Field(
-            "small", description="Size: quota, database instances and storage, module replicas (`components/sizing.py`)."
+            "small", description="Size: quota, database instances and storage, module replicas (`catalogue/sizing.py`)."
         )
         modules: Modules | None = Field(  # type: ignore[valid-type]
             default_factory=Modules, description="Booked modules; omitted or empty = none booked."

@@ -39,7 +39,7 @@ def registry() -> str:
     """The registry set by :func:`use_registry`; an error names the setting when no stack has set it."""
     if not _REGISTRY:
         raise RuntimeError("no image registry is set: the stack reads urban-stack:imageRegistry from "
-                           "stacks/Pulumi.shared.yaml and calls components.versions.use_registry first")
+                           "stacks/Pulumi.shared.yaml and calls catalogue.versions.use_registry first")
     return _REGISTRY[0]
 
 
