@@ -87,7 +87,7 @@ class Platform(_Strict):
     @field_validator("modules")
     @classmethod
     def _known_platform_modules(cls, v: dict[str, Money]) -> dict[str, Money]:
-        from components.labels import PLATFORM_MODULES
+        from catalogue.labels import PLATFORM_MODULES
 
         unknown = sorted(set(v) - set(PLATFORM_MODULES))
         if unknown:
@@ -144,7 +144,7 @@ class PriceCatalogue(_Strict):
     @field_validator("modules")
     @classmethod
     def _known_modules(cls, v: dict[str, ModulePrice]) -> dict[str, ModulePrice]:
-        from components.modules import module_names
+        from catalogue.modules import module_names
 
         unknown = sorted(set(v) - module_names())
         if unknown:

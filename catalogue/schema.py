@@ -19,7 +19,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalogue import names
-from components.base import HttpsUrl
+from catalogue.spec import HttpsUrl
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
@@ -83,7 +83,7 @@ def platform_secret(name: str) -> str | None:
     keys (``<slug>-bucket``, ``components/tenant/storage.py``), module secrets (``<module>-<part>``,
     ``components/module.py``) and the platform's own secrets (``catalogue/names.py``, shared config).
     """
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
     from components.tenant.database import role_secret_name
     from components.tenant.identity import oidc_secret_name
     from components.tenant.netpol import DB_CLUSTER
@@ -93,14 +93,14 @@ def platform_secret(name: str) -> str | None:
     prefixes = {
         role_secret_name("x")[:-1]: "the prefix of the platform's database role secrets",
         f"{DB_CLUSTER}-": "the prefix of the secrets CloudNativePG creates for the municipality's database",
-        **{f"{m.SPEC.name}-": f"the prefix of the {m.SPEC.key} module's own objects" for m in CATALOGUE.values()},
+        **{f"{m.name}-": f"the prefix of the {m.key} module's own objects" for m in CATALOGUE.values()},
     }
     suffixes = {
         oidc_secret_name("x")[1:]: "the suffix of the modules' OIDC client secrets",
         names.tenant_tls_secret("x")[1:]: "the suffix of the municipality's certificate secret",
         "-bucket": "the suffix of the municipality's bucket keys",
     }
-    if name in {m.SPEC.name for m in CATALOGUE.values()}:
+    if name in {m.name for m in CATALOGUE.values()}:
         return "the name of a module's own objects"
     for prefix, why in prefixes.items():
         if name.startswith(prefix):
@@ -268,7 +268,7 @@ def booking_model(options: type[BaseModel]) -> type[BaseModel]:
 
 def modules_model() -> type[BaseModel]:
     """``modules:`` as a model built from the catalogue: one optional field per module."""
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     return _modules_model(tuple(CATALOGUE.items()))
 
@@ -278,8 +278,8 @@ def _modules_model(entries: tuple) -> type[BaseModel]:
     """``entries``: the catalogue's (key, module file) pairs."""
     fields = {
         key: (
-            booking_model(mod.Options) | None,
-            Field(None, description=f"{mod.SPEC.title}. {mod.SPEC.description} Omitted = not booked."),
+            booking_model(mod.options) | None,
+            Field(None, description=f"{mod.title}. {mod.description} Omitted = not booked."),
         )
         for key, mod in entries
     }

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from catalogue.paths import STACKS
 from catalogue.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
+from catalogue.spec import HttpsUrl
 from catalogue.yamlsafe import load_yaml
-from components.base import HttpsUrl
 
 CONFIG_NS = "urban-stack"
 IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"

@@ -371,7 +371,7 @@ def load_all(paths: Iterable[Path | str] | None = None, shared_config: Path | No
     Results are cached per set of files (path, mtime, size), so planning many stacks in one process
     validates each file once.
     """
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     files = tenant_files(paths)
     extra = [Path(shared_config)] if shared_config is not None else []
@@ -457,10 +457,10 @@ def _scalar(value: str) -> str:
 
 def module_lines() -> list[str]:
     """One commented line per module of the catalogue; removing the '#' books it with its defaults."""
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     width = max(len(key) for key in CATALOGUE) + 4
-    return [f"#  {f'{key}: {{}}':<{width}}  # {mod.SPEC.title}" for key, mod in CATALOGUE.items()]
+    return [f"#  {f'{key}: {{}}':<{width}}  # {mod.title}" for key, mod in CATALOGUE.items()]
 
 
 def template(*, slug: str, name: str, ags: str, population: int, domain: str, population_date: str = "",

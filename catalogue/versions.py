@@ -26,23 +26,6 @@ class Chart:
     homepage: str
 
 
-_REGISTRY: list[str] = []
-"""The registry of the images built here, set by each stack from the shared config (:func:`use_registry`)."""
-
-
-def use_registry(registry: str) -> None:
-    """Set the registry the images built from ``images/`` are pulled from (shared config ``imageRegistry``)."""
-    _REGISTRY[:] = [registry.rstrip("/")]
-
-
-def registry() -> str:
-    """The registry set by :func:`use_registry`; an error names the setting when no stack has set it."""
-    if not _REGISTRY:
-        raise RuntimeError("no image registry is set: the stack reads urban-stack:imageRegistry from "
-                           "stacks/Pulumi.shared.yaml and calls catalogue.versions.use_registry first")
-    return _REGISTRY[0]
-
-
 @dataclass(frozen=True)
 class Image:
     """A container image pinned to an exact release tag and, where recorded, to its digest.
@@ -65,13 +48,20 @@ class Image:
         if self.digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.digest):
             raise ValueError(f"{self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex digits>")
 
-    @property
-    def full_repository(self) -> str:
-        return f"{registry()}/{self.repository}" if self.built_here else self.repository
+    def ref_from(self, registry: str | None) -> str:
+        """The reference pods pull; an image built here comes from ``registry`` (shared config ``imageRegistry``)."""
+        repository = self.repository
+        if self.built_here:
+            if not registry:
+                raise ValueError(f"image {self.repository} is built here: its reference needs the registry "
+                                 "(urban-stack:imageRegistry in stacks/Pulumi.shared.yaml)")
+            repository = f"{registry.rstrip('/')}/{self.repository}"
+        return f"{repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
     @property
     def ref(self) -> str:
-        return f"{self.full_repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+        """The reference of an image upstream publishes (one built here: :meth:`ref_from` with the registry)."""
+        return self.ref_from(None)
 
 
 def built_images(registry_name: str) -> dict[str, str]:

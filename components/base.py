@@ -1,122 +1,13 @@
-"""Shared building blocks: the module contract and the context a tenant stack hands its components."""
+"""The context a tenant stack hands its components: the shared stack's outputs and the municipality."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
-import pydantic
+import pulumi
 
-from catalogue.sizing import Workload
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pulumi
-
-
-def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
-    if url.scheme != "https":
-        raise ValueError("must use https")
-    if url.username is not None or url.password is not None:
-        raise ValueError("must not contain a user name or password ('user:pass@'); credentials belong in a Secret")
-    return url
-
-
-HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
-"""An https URL without ``user:pass@`` (tenant files, module options, shared config)."""
-
-
-class ModuleOptions(pydantic.BaseModel):
-    """Base of every module's options in the tenant file (``modules.<key>: {...}``).
-
-    Unknown keys are errors; every field must carry a description (the docs are generated from it).
-    """
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-@dataclass(frozen=True)
-class DataStore:
-    """One place where a module keeps a municipality's data; offboarding exports each of them.
-
-    ``kind``:
-
-    * ``database`` – ``name`` is a database of the municipality's CloudNativePG cluster (``pg_dump``);
-    * ``volume`` – ``name`` is the volume claim template of StatefulSet workload ``workload``, mounted at
-      ``path`` in container ``container`` (exported as a tar stream of that folder, per replica);
-    * ``bucket`` – ``name`` is a key prefix in the municipality's bucket (the whole bucket is exported).
-    """
-
-    kind: str
-    name: str
-    description: str
-    workload: str = ""
-    container: str = ""
-    path: str = ""
-
-    def __post_init__(self):
-        if self.kind not in ("database", "volume", "bucket"):
-            raise ValueError(f"data store {self.name}: unknown kind {self.kind!r}")
-        if self.kind == "volume" and not (self.workload and self.container and self.path.startswith("/")):
-            raise ValueError(f"volume data store {self.name}: workload, container and an absolute path are needed")
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    """What the catalogue knows about one module, read by the schema, the stacks, the docs and finance.
-
-    Attributes:
-        key: key under ``modules:`` in the tenant file (camelCase, e.g. ``lowCode``).
-        name: DNS-safe name: label value ``urban-stack/module``, Kubernetes name prefix and host name
-            (``<name>.<domain>``).
-        title: one line for people (docs, statements).
-        description: what a municipality gets when it books the module.
-        options: pydantic model of the module's options in the tenant file.
-        workloads: sizing per workload (the component and the cost estimate both read it).
-        databases: databases the module needs in the municipality's CloudNativePG cluster.
-        oidc: whether the module gets an OIDC client in the municipality's realm.
-        public: whether anonymous users may read it (e.g. open data portal, geoportal).
-        bucket: whether it stores files in the municipality's bucket.
-        db_extensions: PostgreSQL extensions per database (``{"sensorthings": ("postgis",)}``), created by
-            the database component (module owner roles may not create them).
-        readonly_roles: databases (of ``databases``) that also get a login role ``<db>_readonly`` without
-            privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
-        client_roles: roles of the module's OIDC client and the realm groups granted each
-            (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
-        data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
-            databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
-            the declaration to what the module really creates.
-    """
-
-    key: str
-    name: str
-    title: str
-    description: str
-    options: type[ModuleOptions]
-    workloads: dict[str, Workload]
-    databases: tuple[str, ...] = ()
-    oidc: bool = True
-    public: bool = False
-    bucket: bool = False
-    db_extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    readonly_roles: tuple[str, ...] = ()
-    client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    data_stores: tuple[DataStore, ...] = ()
-
-    @property
-    def component_type(self) -> str:
-        """Pulumi type token of the module's component; its last part is the module label value."""
-        return f"urbanstack:modules:{self.name}"
-
-
-class Module:
-    """Mixin contract of a module component class (see ``components/modules/__init__.py``).
-
-    A module file defines ``Options`` (a :class:`ModuleOptions`), ``SPEC`` (a :class:`ModuleSpec`) and a
-    ``ComponentResource`` subclass with ``SPEC`` as class attribute and the constructor
-    ``(name, ctx: TenantContext, options, opts=None)``.
-    """
-
-    SPEC: ClassVar[ModuleSpec]
+from catalogue.spec import ModuleSpec
 
 
 @dataclass(frozen=True)
@@ -140,6 +31,8 @@ class SharedRefs:
     """Mail relay of the realms (``catalogue.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
     offsite_backup: Any = None
     """The operator's off-site backup target (``catalogue.shared_config.OffsiteBackup``) or ``None``."""
+    image_registry: str = ""
+    """Registry of the images built here (shared config ``imageRegistry``): module pods pull them from there."""
 
 
 @dataclass
@@ -166,8 +59,6 @@ class TenantContext:
     @property
     def in_namespace(self) -> pulumi.ResourceOptions:
         """Options for every object in the municipality's namespace: created after the namespace exists."""
-        import pulumi
-
         return pulumi.ResourceOptions(depends_on=[self.namespace_resource] if self.namespace_resource else [])
 
     @property

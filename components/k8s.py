@@ -103,10 +103,11 @@ class Container:
     run_as_user: int = DEFAULT_UID
     read_only_root: bool = True
 
-    def render(self) -> dict:
+    def render(self, registry: str | None = None) -> dict:
+        """The container; ``registry`` (shared config ``imageRegistry``) holds the images built here."""
         c: dict[str, Any] = {
             "name": self.name,
-            "image": IMAGES[self.image].ref,
+            "image": IMAGES[self.image].ref_from(registry),
             "imagePullPolicy": PULL_POLICY,
             "resources": self.size.resources(),
             "securityContext": {
@@ -155,8 +156,10 @@ def _vol_name(path: str) -> str:
 
 def pod_spec(containers: Sequence[Container], volumes: Sequence[dict] = (), init: Sequence[Container] = (),
              fs_group: int = DEFAULT_UID, service_account: str | None = None,
-             anti_affinity: Mapping[str, str] | None = None, priority_class: str | None = None) -> dict:
-    """A hardened pod spec; ``anti_affinity`` spreads replicas with these labels across nodes."""
+             anti_affinity: Mapping[str, str] | None = None, priority_class: str | None = None,
+             registry: str | None = None) -> dict:
+    """A hardened pod spec; ``anti_affinity`` spreads replicas with these labels across nodes; ``registry`` holds
+    the images built here (:meth:`Container.render`)."""
     vols = list(volumes)
     seen = {v["name"] for v in vols}
     for c in (*init, *containers):
@@ -174,12 +177,12 @@ def pod_spec(containers: Sequence[Container], volumes: Sequence[dict] = (), init
             "fsGroup": fs_group,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [c.render() for c in containers],
+        "containers": [c.render(registry) for c in containers],
     }
     if service_account:
         spec["serviceAccountName"] = service_account
     if init:
-        spec["initContainers"] = [c.render() for c in init]
+        spec["initContainers"] = [c.render(registry) for c in init]
     if vols:
         spec["volumes"] = vols
     if priority_class:
@@ -205,11 +208,12 @@ def workload(parent: pulumi.Resource, *, kind: str, name: str, namespace: str, s
              replicas: int, containers: Sequence[Container], volumes: Sequence[dict] = (),
              init: Sequence[Container] = (), claims: Sequence[tuple[str, int, str]] = (),
              annotations: Mapping[str, str] | None = None, fs_group: int = DEFAULT_UID,
-             storage_class: Any = None, priority_class: str | None = None,
+             storage_class: Any = None, priority_class: str | None = None, registry: str | None = None,
              opts: pulumi.ResourceOptions | None = None) -> pulumi.CustomResource:
     """A Deployment or StatefulSet. ``claims`` are ``(name, GiB, mountPath)`` PVC templates (StatefulSet)."""
     spec_pod = pod_spec(containers, volumes, init, fs_group=fs_group,
-                        anti_affinity=selector if replicas > 1 else None, priority_class=priority_class)
+                        anti_affinity=selector if replicas > 1 else None, priority_class=priority_class,
+                        registry=registry)
     template = {"metadata": {"labels": dict(selector), "annotations": dict(annotations or {})}, "spec": spec_pod}
     spec: dict[str, Any] = {
         "replicas": replicas,

@@ -30,8 +30,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from catalogue import names
+from catalogue.spec import ModuleSpec
 from components import k8s as kb
-from components.base import ModuleSpec, TenantContext
+from components.base import TenantContext
 
 
 class ModuleComponent(pulumi.ComponentResource):
@@ -103,7 +104,7 @@ class ModuleComponent(pulumi.ComponentResource):
             self, kind=kind, name=self.name(key), namespace=self.ns, selector=selector, replicas=replicas,
             containers=containers, volumes=volumes, init=init,
             claims=[(claim, gi, path) for claim, path in claims], annotations=annotations, fs_group=fs_group,
-            storage_class=self.ctx.shared.storage_class,
+            storage_class=self.ctx.shared.storage_class, registry=self.ctx.shared.image_registry,
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions.merge(self.workload_opts, data_opts), extra_opts),
         )
         if replicas > 1:
@@ -176,7 +177,7 @@ class ModuleComponent(pulumi.ComponentResource):
         unchanged Job is left alone. The pod spec must be plain data (no Outputs) so that it can be hashed.
         """
         selector = self.selector(key)
-        spec = kb.pod_spec(containers, volumes)
+        spec = kb.pod_spec(containers, volumes, registry=self.ctx.shared.image_registry)
         spec["restartPolicy"] = "Never"
         try:
             document = json.dumps([spec, revision], sort_keys=True)

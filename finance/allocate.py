@@ -274,7 +274,7 @@ def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period
 
 def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key, period: Period,
                     source: CostSource, *, example_prices: bool = False, allow_empty: bool = False) -> Allocation:
-    from components.modules import module_label, module_names
+    from catalogue.modules import module_label, module_names
 
     members = dict(members)
     warnings = list(getattr(source, "warnings", []) or [])

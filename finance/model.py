@@ -137,15 +137,15 @@ class Member:
 
 
 def member_of(tenant) -> Member:
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     booked = tenant.booked()
     return Member(
         slug=tenant.slug, name=tenant.name, ags=tenant.ags, population=tenant.population,
         cost_center=tenant.costCenter, plan=tenant.plan,
-        modules=tuple(CATALOGUE[key].SPEC.name for key in booked),
+        modules=tuple(CATALOGUE[key].name for key in booked),
         since=getattr(tenant, "memberSince", None), until=getattr(tenant, "memberUntil", None),
-        bookings=tuple((CATALOGUE[key].SPEC.name, getattr(opts, "since", None), getattr(opts, "until", None))
+        bookings=tuple((CATALOGUE[key].name, getattr(opts, "since", None), getattr(opts, "until", None))
                        for key, opts in booked.items()
                        if getattr(opts, "since", None) or getattr(opts, "until", None)),
     )

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from catalogue import names
-from components import labels
+from catalogue import labels, names
 
 NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("identity", names.NS_IDENTITY): (
@@ -68,7 +67,7 @@ def known_tenants() -> frozenset[str]:
 
 
 def known_modules() -> set[str]:
-    from components.modules import module_label_values
+    from catalogue.modules import module_label_values
 
     return module_label_values()
 

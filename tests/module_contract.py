@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalogue import labels
+from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
-from components import labels
 from components.k8s import NAME
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -75,7 +76,8 @@ def check_module(plan, spec, tenant) -> list[str]:
 
     if not mine:
         return [f"module {name}: no objects in the plan of {ns}"]
-    image_refs = {i.ref for i in IMAGES.values()}
+    registry = load_file().imageRegistry
+    image_refs = {i.ref_from(registry) for i in IMAGES.values()}
     workloads = [o for o in mine if o.get("kind") in WORKLOAD_KINDS]
     if not workloads:
         problems.append(f"module {name}: no workload")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pulumi
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.sizing import Size
 from components import k8s as kb
-from components import labels
+from components.labels import register as register_labels
 from urbanstack.offline import StackPlan, run_stack
 from urbanstack.plan import write_plan
 
@@ -67,7 +67,7 @@ def sample_stack(slug: str, cost_center: str, deny_only: bool = False) -> StackP
     """The sample registered as municipality ``slug`` under the mocks (recorded resources, labels applied)."""
 
     def program():
-        labels.register(labels.LabelScope(slug, cost_center, labels.DEDICATED))
+        register_labels(labels.tenant_scope(slug, cost_center))
         SampleModule(slug, deny_only)
         return {}
 

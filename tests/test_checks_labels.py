@@ -3,7 +3,7 @@ stack; removing or falsifying one on a copy of the plan fails with the file and 
 
 from __future__ import annotations
 
-from components import labels
+from catalogue import labels
 from tests.plan_files import edit
 from urbanstack.checks import cost_labels
 from urbanstack.checks.base import load_plan

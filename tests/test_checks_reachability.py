@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalogue import names
-from components import labels
+from catalogue import labels, names
 from urbanstack.checks import reachability as r
 from urbanstack.checks.base import Plan, load_plan
 from urbanstack.cluster_model import EXPANDED_WITH_PODS

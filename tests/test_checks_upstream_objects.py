@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from components import labels
+from catalogue import labels
 from tests.plan_files import edit
 from urbanstack.checks import cost_labels, policies, schemas
 from urbanstack.checks.base import load_plan

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from catalogue.prices import load_prices
 from catalogue.sizing import TENANT_PLANS, Size, Workload
-from components.base import ModuleOptions, ModuleSpec
+from catalogue.spec import ModuleOptions, ModuleSpec
 from finance.allocate import allocate
 from finance.model import Key, Member, load_members, parse_period
 from finance.sources.estimate import Declared, EstimateSource, declared_for, declared_totals
@@ -32,11 +31,11 @@ EXAMPLE_SPEC = ModuleSpec(
 
 @pytest.fixture
 def example_module(monkeypatch):
-    import components.modules
+    import catalogue.modules
 
-    real = components.modules.by_name
-    monkeypatch.setattr(components.modules, "by_name",
-                        lambda name: SimpleNamespace(SPEC=EXAMPLE_SPEC) if name == "example" else real(name))
+    real = catalogue.modules.by_name
+    monkeypatch.setattr(catalogue.modules, "by_name",
+                        lambda name: EXAMPLE_SPEC if name == "example" else real(name))
 
 
 def test_declared_totals_are_replicas_times_per_replica_size_plus_one_volume_per_replica(example_module):

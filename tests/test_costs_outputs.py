@@ -232,21 +232,21 @@ def _document_texts(doc) -> list[str]:
 def test_statements_are_german_throughout_or_english_throughout_and_name_no_repository_file():
     import re
 
+    from catalogue.labels import PLATFORM_MODULES
+    from catalogue.modules import CATALOGUE
     from catalogue.prices import load_prices
-    from components.labels import PLATFORM_MODULES
-    from components.modules import CATALOGUE
     from finance.allocate import allocate
     from finance.model import Key, parse_period
     from finance.names import NAMES
     from finance.report import statement
     from finance.sources.estimate import EstimateSource
 
-    assert set(NAMES) >= {m.SPEC.name for m in CATALOGUE.values()} | set(PLATFORM_MODULES)
+    assert set(NAMES) >= {m.name for m in CATALOGUE.values()} | set(PLATFORM_MODULES)
     members = load_members()
     prices = load_prices()
     a = allocate(EstimateSource(members, prices), members, Key("hybrid"), parse_period("2026-10"),
                  example_prices=True)
-    english_titles = ({m.SPEC.title for m in CATALOGUE.values()} | set(PLATFORM_MODULES.values())) - {
+    english_titles = ({m.title for m in CATALOGUE.values()} | set(PLATFORM_MODULES.values())) - {
         de for de, _ in NAMES.values()}  # "Geoportal (Masterportal)" is German too
     german_fixed = {f.name for f in prices.platform.fixed}
     repo_file = re.compile(r"[\w-]+/[\w./-]+|\b[\w-]+\.(py|ya?ml|md)\b")

@@ -20,7 +20,7 @@ def test_every_tenant_file_field_has_a_description():
 
 
 def test_the_tenant_reference_lists_every_module():
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     doc = next(c for p, c in generated().items() if p.name == "tenant-file.md")
     for key in CATALOGUE:

@@ -3,7 +3,7 @@ Envoy Gateway), and ``template_labels`` lists exactly the places it writes."""
 
 from __future__ import annotations
 
-from components import labels
+from catalogue import labels
 
 SCOPE = labels.LabelScope("verl", "VERL-1100", labels.DEDICATED)
 COST = labels.cost_labels(SCOPE, "database")

@@ -14,12 +14,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from catalogue.modules import CATALOGUE, FILES
 from catalogue.sizing import Size, Workload
+from catalogue.spec import ModuleOptions, ModuleSpec
 from catalogue.tenants import load_all
 from components import k8s as kb
-from components.base import ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
-from components.modules import CATALOGUE
+from components.modules import component
 from tests.module_contract import check_module
 from tests.plan_files import plan_booking
 
@@ -31,12 +32,12 @@ def plan_alone(plan_stack, tmp_path, key, plan_name="medium"):
 @pytest.mark.parametrize("key", list(CATALOGUE))
 def test_every_catalogue_module_honours_the_contract(plan_stack, tmp_path, key):
     plan, tenant = plan_alone(plan_stack, tmp_path, key)
-    assert check_module(plan, CATALOGUE[key].SPEC, tenant) == []
+    assert check_module(plan, CATALOGUE[key], tenant) == []
 
 
 @pytest.mark.parametrize("key", list(CATALOGUE))
 def test_a_municipality_that_books_a_module_gets_its_objects_and_one_that_does_not_gets_none(plan_stack, key):
-    spec = CATALOGUE[key].SPEC
+    spec = CATALOGUE[key]
     for slug, tenant in load_all().items():
         objs = [r for r in plan_stack(slug).kube_objects()
                 if (r.inputs.get("metadata") or {}).get("labels", {}).get("urban-stack/module") == spec.name]
@@ -47,8 +48,16 @@ def test_a_municipality_that_books_a_module_gets_its_objects_and_one_that_does_n
             assert objs == [], (slug, key)
 
 
+def test_every_catalogue_module_has_its_component_file_of_the_same_name():
+    """Adding a module = its catalogue file (Options, SPEC), one line in the catalogue, its component file."""
+    for key, spec in CATALOGUE.items():
+        cls = component(key)
+        assert cls.SPEC is spec, key
+        assert cls.__module__ == f"components.modules.{FILES[key]}", key
+
+
 def test_module_names_are_unique_and_dns_safe():
-    names = [m.SPEC.name for m in CATALOGUE.values()]
+    names = [spec.name for spec in CATALOGUE.values()]
     assert len(set(names)) == len(names)
     assert all(n.isalnum() and n.islower() for n in names)
 
@@ -87,11 +96,13 @@ class SloppyComponent(ModuleComponent):
 
 @pytest.fixture
 def sloppy_in_catalogue(monkeypatch):
-    mod = types.ModuleType("components.modules.sloppy")
-    mod.SPEC, mod.Options, mod.Component = SLOPPY, SloppyOptions, SloppyComponent
-    monkeypatch.setitem(sys.modules, "components.modules.sloppy", mod)
-    monkeypatch.setitem(CATALOGUE, "sloppy", mod)
-    return mod
+    """The two parts of a module: its catalogue entry (spec and options) and its component file."""
+    component_file = types.ModuleType("components.modules.sloppy")
+    component_file.Component = SloppyComponent
+    monkeypatch.setitem(sys.modules, "components.modules.sloppy", component_file)
+    monkeypatch.setitem(CATALOGUE, "sloppy", SLOPPY)
+    monkeypatch.setitem(FILES, "sloppy", "sloppy")
+    return SLOPPY
 
 
 def test_a_throwaway_module_added_to_the_catalogue_is_bookable(plan_stack, tmp_path, sloppy_in_catalogue):
@@ -130,10 +141,10 @@ def test_the_contract_holds_every_module_to_its_data_store_declaration(plan_stac
     """Offboarding exports what SPEC.data_stores declares: a store left out, or declared wrongly, is caught."""
     import dataclasses
 
-    from components.base import DataStore
+    from catalogue.spec import DataStore
 
     plan, tenant = plan_alone(plan_stack, tmp_path, "openData")
-    spec = CATALOGUE["openData"].SPEC
+    spec = CATALOGUE["openData"]
     undeclared = dataclasses.replace(spec, data_stores=())
     problems = check_module(plan, undeclared, tenant)
     assert "module opendata: database ckan is not declared in SPEC.data_stores" in problems

@@ -13,14 +13,16 @@ import types
 
 import pytest
 
+from catalogue.modules.dashboards import SPEC
+from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
 from components import k8s as kb
-from components.modules import dashboards
 from components.tenant import netpol
 from tests.module_contract import check_module
 from tests.plan_files import plan_booking as shared_plan_booking
 
-SPEC = dashboards.SPEC
+REGISTRY = load_file().imageRegistry
+"""Where the pods pull the images built here from (stacks/Pulumi.shared.yaml)."""
 
 
 def plan_booking(plan_stack, tmp_path, modules: dict, plan_name: str = "small"):
@@ -108,14 +110,14 @@ def test_a_municipality_without_dashboards_gets_no_superset(plan_stack, tmp_path
                 if (r.inputs.get("metadata") or {}).get("labels", {}).get("urban-stack/module") == "dashboards"]
     assert labelled == []
     assert "superset" not in {(r.inputs.get("spec") or {}).get("name") for r in plan.find("Database")}
-    assert IMAGES["superset"].ref not in str([r.inputs for r in plan.kube_objects()])
+    assert IMAGES["superset"].ref_from(REGISTRY) not in str([r.inputs for r in plan.kube_objects()])
 
 
 def test_a_municipality_that_books_dashboards_gets_web_worker_cache_and_an_init_job(booked):
-    assert container(booked, "Deployment", "dashboards-web")["image"] == IMAGES["superset"].ref
-    assert container(booked, "Deployment", "dashboards-worker")["image"] == IMAGES["superset"].ref
-    assert container(booked, "Deployment", "dashboards-cache")["image"] == IMAGES["valkey"].ref
-    assert init_job(booked)["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGES["superset"].ref
+    assert container(booked, "Deployment", "dashboards-web")["image"] == IMAGES["superset"].ref_from(REGISTRY)
+    assert container(booked, "Deployment", "dashboards-worker")["image"] == IMAGES["superset"].ref_from(REGISTRY)
+    assert container(booked, "Deployment", "dashboards-cache")["image"] == IMAGES["valkey"].ref_from(REGISTRY)
+    assert init_job(booked)["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGES["superset"].ref_from(REGISTRY)
 
 
 def test_superset_honours_the_module_contract_in_every_plan(plan_stack, tmp_path):

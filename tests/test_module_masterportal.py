@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalogue.modules.masterportal import SPEC
 from catalogue.tenants import TenantError, load_all
 from catalogue.versions import IMAGES
-from components.modules import masterportal
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
 from tests.module_contract import check_module, tenant_document
 from urbanstack.checks import schemas
@@ -65,7 +65,7 @@ def portal(plan_stack, tmp_path):
 
 def test_the_module_honours_the_module_contract(portal):
     plan, tenant = portal
-    assert check_module(plan, masterportal.SPEC, tenant) == []
+    assert check_module(plan, SPEC, tenant) == []
 
 
 def test_a_municipality_without_masterportal_gets_no_geoportal(plan_stack, tmp_path):
@@ -170,7 +170,7 @@ def test_a_change_of_the_options_rolls_the_pods(plan_stack, tmp_path):
 
 def test_the_geoportal_is_public_without_login_and_needs_no_egress(portal):
     plan, tenant = portal
-    assert masterportal.SPEC.oidc is False and masterportal.SPEC.public is True
+    assert SPEC.oidc is False and SPEC.public is True
     assert not plan.find("Secret", "masterportal-oidc")
     (route,) = plan.find("HTTPRoute", "masterportal")
     assert route.inputs["spec"]["hostnames"] == [f"masterportal.{tenant.domain}"]

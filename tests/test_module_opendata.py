@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalogue.modules.opendata import SPEC, STORAGE_PATH
 from catalogue.paths import ROOT
+from catalogue.shared_config import load_file
 from catalogue.tenants import TenantError, load_all
 from catalogue.versions import IMAGES
 from components import k8s as kb
@@ -24,7 +26,9 @@ from components.tenant.database import DatabaseInfo
 from tests.module_contract import booked_alone, check_module
 from tests.plan_files import plan_booking as shared_plan_booking
 
-SPEC = opendata.SPEC
+REGISTRY = load_file().imageRegistry
+"""Where the pods pull the images built here from (stacks/Pulumi.shared.yaml)."""
+
 DOCKERFILE = ROOT / "images" / "ckan" / "Dockerfile"
 CONTRIBUTOR = "http://dcat-ap.de/def/contributors/stadtGuetersloh"
 
@@ -86,14 +90,14 @@ def test_a_municipality_without_open_data_gets_no_ckan(plan_stack, tmp_path):
                 if (r.inputs.get("metadata") or {}).get("labels", {}).get("urban-stack/module") == "opendata"]
     assert labelled == []
     assert not {"ckan", "datastore"} & {(r.inputs.get("spec") or {}).get("name") for r in plan.find("Database")}
-    assert IMAGES["ckan"].ref not in str([r.inputs for r in plan.kube_objects()])
+    assert IMAGES["ckan"].ref_from(REGISTRY) not in str([r.inputs for r in plan.kube_objects()])
 
 
 def test_a_municipality_that_books_open_data_gets_ckan_solr_valkey_and_an_init_job(booked):
-    assert pod(booked, "StatefulSet", "opendata-web")["containers"][0]["image"] == IMAGES["ckan"].ref
-    assert pod(booked, "StatefulSet", "opendata-solr")["containers"][0]["image"] == IMAGES["ckan-solr"].ref
-    assert pod(booked, "Deployment", "opendata-cache")["containers"][0]["image"] == IMAGES["valkey"].ref
-    assert init_container(booked)["image"] == IMAGES["ckan"].ref
+    assert pod(booked, "StatefulSet", "opendata-web")["containers"][0]["image"] == IMAGES["ckan"].ref_from(REGISTRY)
+    assert pod(booked, "StatefulSet", "opendata-solr")["containers"][0]["image"] == IMAGES["ckan-solr"].ref_from(REGISTRY)
+    assert pod(booked, "Deployment", "opendata-cache")["containers"][0]["image"] == IMAGES["valkey"].ref_from(REGISTRY)
+    assert init_container(booked)["image"] == IMAGES["ckan"].ref_from(REGISTRY)
 
 
 def test_ckan_honours_the_module_contract_in_every_plan(plan_stack, tmp_path):
@@ -345,7 +349,7 @@ def test_the_base_image_environment_does_not_override_site_url_or_plugins(booked
         assert settings["ckan.site_url"] == "https://opendata.contract.example.org"
         assert settings["ckan.plugins"].split() == list(opendata.PLUGINS)
         assert "oidc_pkce" in settings["ckan.plugins"].split() and "activity" in settings["ckan.plugins"].split()
-        assert settings["ckan.storage_path"] == opendata.STORAGE_PATH
+        assert settings["ckan.storage_path"] == STORAGE_PATH
 
 
 def test_every_base_image_variable_ckan_or_uwsgi_reads_is_set_on_the_pods(booked):

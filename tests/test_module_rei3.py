@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from catalogue.modules.rei3 import DATA, SPEC
 from components.modules import rei3
 from components.tenant import netpol
 from tests.module_contract import check_module
@@ -49,7 +50,7 @@ def env(c) -> dict:
 
 def test_the_module_honours_the_module_contract(planned):
     plan, tenant = planned
-    assert check_module(plan, rei3.SPEC, tenant) == []
+    assert check_module(plan, SPEC, tenant) == []
 
 
 def test_a_municipality_without_rei3_gets_none_of_it(plan_stack, tmp_path):
@@ -98,7 +99,7 @@ def run_render(tmp_path: Path, template: dict, password: str) -> dict:
     data.mkdir(exist_ok=True)
     config.mkdir(exist_ok=True)
     (config / "config.json").write_text(json.dumps(template, indent=2), encoding="utf-8")
-    script = rei3.RENDER_CONFIG.replace(rei3.DATA, str(data)).replace("/config/config.json", str(config / "config.json"))
+    script = rei3.RENDER_CONFIG.replace(DATA, str(data)).replace("/config/config.json", str(config / "config.json"))
     subprocess.run(["sh", "-c", script], check=True, env={"DB_PASSWORD": password, "PATH": "/usr/bin:/bin"})
     assert {p.name for p in data.iterdir()} >= {"files", "certificates", "temp", "transfer"}
     return json.loads((data / "config.json").read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from catalogue.modules.urbandata import CLIENT_ROLES, SPEC
 from components import k8s as kb
-from components.modules import urbandata
 from components.tenant import netpol
 from tests.module_contract import check_module
 from tests.plan_files import plan_booking
@@ -58,7 +58,7 @@ def private_http_only(plan_stack, tmp_path):
 
 def test_the_module_honours_the_module_contract(full, private_http_only):
     for plan, tenant in (full, private_http_only):
-        assert check_module(plan, urbandata.SPEC, tenant) == []
+        assert check_module(plan, SPEC, tenant) == []
 
 
 def test_a_municipality_without_urban_data_gets_no_frost(plan_stack, tmp_path):
@@ -99,11 +99,11 @@ def test_login_is_frost_keycloak_provider_configured_from_the_municipality_realm
         assert e["auth_keycloakConfigFile"] == "/etc/frost/keycloak/keycloak.json"
         assert "auth_keycloakConfigUrl" not in e, "no download through the public address"
         assert {e[f"auth_role_{r}"] for r in ("read", "create", "update", "delete", "admin")} == set(
-            urbandata.CLIENT_ROLES)
+            CLIENT_ROLES)
 
 
 def test_frost_roles_are_declared_as_client_roles_for_the_realm_groups():
-    roles = urbandata.SPEC.client_roles
+    roles = SPEC.client_roles
     assert roles["read"] == ("admins", "editors", "viewers")
     assert "viewers" not in roles["create"] + roles["update"] + roles["delete"]
     assert roles["admin"] == ("admins",)

@@ -10,10 +10,9 @@ import json
 
 import pytest
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.sizing import TENANT_PLANS
 from catalogue.tenants import load_all
-from components import labels
 from urbanstack.offline import run_stack
 from urbanstack.program import UnknownStack, build
 
@@ -213,10 +212,10 @@ def test_a_municipality_has_one_postgis_cluster_sized_by_its_plan(plans, slug):
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_each_booked_module_database_gets_a_database_and_an_owner_role_with_a_generated_password(plans, slug):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     plan = plans[slug]
-    wanted = {db for key in TENANTS[slug].booked() for db in CATALOGUE[key].SPEC.databases}
+    wanted = {db for key in TENANTS[slug].booked() for db in CATALOGUE[key].databases}
     dbs = {r.inputs["spec"]["name"]: r.inputs["spec"] for r in objects(plan, "Database")}
     assert set(dbs) == wanted
     (cluster,) = objects(plan, "Cluster")
@@ -259,7 +258,7 @@ def realm_of(plan, slug) -> dict:
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_a_municipality_gets_its_own_realm_with_groups_admins_and_one_client_per_booked_module(plans, slug):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     plan, tenant = plans[slug], TENANTS[slug]
     realm = realm_of(plan, slug)
@@ -267,7 +266,7 @@ def test_a_municipality_gets_its_own_realm_with_groups_admins_and_one_client_per
     assert {g["name"] for g in realm["groups"]} == {"admins", "editors", "viewers"}
     assert {u["email"] for u in realm["users"]} == {str(a).lower() for a in tenant.identity.admins}
     assert all(u["groups"] == ["admins"] for u in realm["users"])
-    with_oidc = {CATALOGUE[k].SPEC.name for k in tenant.booked() if CATALOGUE[k].SPEC.oidc}
+    with_oidc = {CATALOGUE[k].name for k in tenant.booked() if CATALOGUE[k].oidc}
     assert {c["clientId"] for c in realm["clients"]} == with_oidc
     for c in realm["clients"]:
         assert c["redirectUris"] == [f"https://{c['clientId']}.{tenant.domain}/*"]
@@ -397,13 +396,13 @@ def test_every_object_in_the_namespace_is_created_after_the_namespace(plans, slu
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_stack_outputs_name_urls_realm_database_service_and_bucket(plans, slug):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     out, tenant = plans[slug].outputs, TENANTS[slug]
     assert out["realm"] == slug and out["namespace"] == slug
     assert out["databaseService"] == f"postgis-rw.{slug}.svc"
     assert out["bucket"] == f"urbanstack-{slug}"
-    assert out["urls"] == {k: f"https://{CATALOGUE[k].SPEC.name}.{tenant.domain}" for k in tenant.booked()}
+    assert out["urls"] == {k: f"https://{CATALOGUE[k].name}.{tenant.domain}" for k in tenant.booked()}
     assert out["issuerUrl"].endswith(f"/realms/{slug}")
 
 

@@ -14,8 +14,7 @@ import copy
 
 import pytest
 
-from catalogue import names
-from components import labels
+from catalogue import labels, names
 from components.shared.operators import CERT_MANAGER_POD_LABELS
 from components.tenant import netpol
 from urbanstack.checks import reachability as r

@@ -12,7 +12,7 @@ import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from components.modules import CATALOGUE
+from catalogue.modules import CATALOGUE
 from tests.plan_files import SLUG, plan_booking
 from urbanstack.cli import app
 from urbanstack.offboard import (
@@ -164,7 +164,7 @@ def test_offboarding_exports_every_data_store_a_module_declares(plan_stack, tmp_
     plan, _ = plan_booking(plan_stack, folder, {key: {}}, "large")
     databases, volumes = data_stores_of(SLUG, folder)
     commands = [" ".join(s.argv) for s in steps(SLUG, tmp_path, databases, False, "20261128", volumes)]
-    spec = CATALOGUE[key].SPEC
+    spec = CATALOGUE[key]
     for store in spec.data_stores:
         if store.kind == "database":
             assert f"pg_dump -Fc -d {store.name}" in " | ".join(commands), store

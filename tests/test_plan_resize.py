@@ -44,7 +44,7 @@ def test_no_protected_statefulset_would_be_replaced_by_a_plan_change(small_and_l
 
 
 def test_every_claim_of_every_replica_is_resized_to_the_new_plan(small_and_large):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     _, large = small_and_large
     patches = {r.inputs["metadata"]["name"]: r for r in large.kube_objects()
@@ -52,7 +52,7 @@ def test_every_claim_of_every_replica_is_resized_to_the_new_plan(small_and_large
     for sts in large.find("StatefulSet"):
         name = sts.inputs["metadata"]["name"]
         module, key = name.split("-", 1)
-        spec = next(m.SPEC for m in CATALOGUE.values() if m.SPEC.name == module)
+        spec = next(m for m in CATALOGUE.values() if m.name == module)
         want = f"{spec.workloads[key].storage_gi['large']}Gi"
         for template in sts.inputs["spec"]["volumeClaimTemplates"]:
             for i in range(int(sts.inputs["spec"]["replicas"])):

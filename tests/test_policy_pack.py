@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.tenants import load_all
-from components import labels
 from policy import urbanstack_policies as pack
 from tests.sample_plan import sample_stack
 

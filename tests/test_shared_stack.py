@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.paths import ROOT
 from catalogue.prices import load_prices
 from catalogue.versions import CHARTS, MANIFESTS
-from components import labels
 from components.shared import realm_job as rj
 from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator

@@ -30,7 +30,7 @@ def listing(folder: Path) -> dict[str, bytes]:
 
 
 def test_the_template_offers_every_module_of_the_catalogue_commented_out(tmp_path):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     assert new(tmp_path).exit_code == 0
     text = (tmp_path / "halle.yaml").read_text(encoding="utf-8")
@@ -40,7 +40,7 @@ def test_the_template_offers_every_module_of_the_catalogue_commented_out(tmp_pat
 
 
 def test_uncommenting_any_one_module_line_books_exactly_that_module(tmp_path):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     assert new(tmp_path).exit_code == 0
     path = tmp_path / "halle.yaml"
@@ -51,7 +51,7 @@ def test_uncommenting_any_one_module_line_books_exactly_that_module(tmp_path):
 
 
 def test_uncommenting_every_module_line_books_them_all(tmp_path):
-    from components.modules import CATALOGUE
+    from catalogue.modules import CATALOGUE
 
     assert new(tmp_path).exit_code == 0
     path = tmp_path / "halle.yaml"

@@ -72,3 +72,14 @@ def test_keycloak_config_cli_is_built_for_our_keycloak_line_or_the_pairing_is_re
         assert line in KEYCLOAK_CONFIG_CLI_PAIRINGS, f"keycloak-config-cli {cli_tag} with Keycloak {line}: record why"
         assert KEYCLOAK_CONFIG_CLI_PAIRINGS[line][0] == cli_tag
         assert KEYCLOAK_CONFIG_CLI_PAIRINGS[line][1].strip()
+
+
+def test_an_image_built_here_is_pulled_from_the_registry_the_stack_names_and_has_no_reference_without_one():
+    """No hidden registry state: the registry is an argument (the shared config's ``imageRegistry``)."""
+    ckan = IMAGES["ckan"]
+    assert ckan.built_here
+    assert ckan.ref_from("registry.example.de/urban/") == f"registry.example.de/urban/{ckan.repository}:{ckan.tag}" + (
+        f"@{ckan.digest}" if ckan.digest else "")
+    with pytest.raises(ValueError, match="imageRegistry"):
+        _ = ckan.ref
+    assert IMAGES["keycloak"].ref_from("registry.example.de") == IMAGES["keycloak"].ref

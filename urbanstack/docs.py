@@ -83,27 +83,27 @@ def tenant_json_schema() -> str:
 
 
 def modules_doc() -> str:
+    from catalogue.modules import CATALOGUE
     from catalogue.sizing import PLANS
-    from components.modules import CATALOGUE
 
     out = [HEADER + "# Module catalogue\n",
            "Generated from `components/modules/__init__.py`. Book a module by adding its key under `modules:` "
            "in a tenant file; its options are listed in [tenant-file.md](tenant-file.md).\n",
            "| key | host | title | databases | OIDC client | public | bucket |", "|---|---|---|---|---|---|---|"]
     for key, mod in CATALOGUE.items():
-        s = mod.SPEC
+        s = mod
         out.append(f"| `{key}` | `{s.name}.<domain>` | {s.title} | {', '.join(s.databases) or '–'} | "
                    f"{'yes' if s.oidc else 'no'} | {'yes' if s.public else 'no'} | {'yes' if s.bucket else 'no'} |")
     out.append("\n## Sizing per plan\n\nPer replica: requests (limits: CPU ×2, memory ×1). Replicas and volume size by plan.\n")
     out.append("| module | workload | " + " | ".join(PLANS) + " |\n|---|---|" + "---|" * len(PLANS))
     for mod in CATALOGUE.values():
-        for wname, w in mod.SPEC.workloads.items():
+        for wname, w in mod.workloads.items():
             cells = []
             for plan in PLANS:
                 size = w.size_for(plan)
                 vol = f", {w.storage_gi[plan]} GiB" if w.storage_gi[plan] else ""
                 cells.append(f"{w.replicas[plan]}× {size.cpu_m}m/{size.memory_mi}Mi{vol}")
-            out.append(f"| {mod.SPEC.key} | {wname} | " + " | ".join(cells) + " |")
+            out.append(f"| {mod.key} | {wname} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 

@@ -314,8 +314,8 @@ def run(slug: str, export_dir: Path, *, release: bool = False, dry_run: bool = F
 
 def data_stores_of(slug: str, tenants_dir: Path | None = None) -> tuple[list[str], list[VolumeExport]]:
     """Databases and volumes of the municipality: geodata plus the data stores its booked modules declare."""
+    from catalogue.modules import CATALOGUE
     from catalogue.tenants import TenantError, load_all
-    from components.modules import CATALOGUE
     from components.tenant.database import GEODATA
 
     try:
@@ -327,7 +327,7 @@ def data_stores_of(slug: str, tenants_dir: Path | None = None) -> tuple[list[str
                             "(the file may already have been removed; restore it from git for the offboarding)")
     databases, volumes = [GEODATA], []
     for key in tenant.booked():
-        spec = CATALOGUE[key].SPEC
+        spec = CATALOGUE[key]
         for store in spec.data_stores:
             if store.kind == "database":
                 databases.append(store.name)

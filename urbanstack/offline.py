@@ -84,7 +84,7 @@ class StackPlan:
 
     def kube_objects(self) -> list[RecordedResource]:
         """Kubernetes objects (everything the provider would apply), charts and providers excluded."""
-        from components.labels import is_labelled_type
+        from catalogue.labels import is_labelled_type
 
         return [r for r in self.resources if r.custom and is_labelled_type(r.type)]
 

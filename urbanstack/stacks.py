@@ -12,9 +12,9 @@ from typing import Any
 
 import pulumi
 
-from catalogue import versions
+from catalogue import labels
 from catalogue.paths import ROOT
-from components import labels
+from components.labels import register as register_labels
 from components.provider import make_provider
 
 
@@ -22,8 +22,7 @@ def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
     """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared)."""
     from components.shared.platform import SharedPlatform
 
-    labels.register(labels.LabelScope(labels.SHARED_TENANT, cfg.operatorCostCenter, labels.SHARED))
-    versions.use_registry(cfg.imageRegistry)
+    register_labels(labels.shared_scope(cfg.operatorCostCenter))
     provider = make_provider("shared", ROOT)
     platform = SharedPlatform("shared", cfg, tenants, opts=pulumi.ResourceOptions(providers=[provider]))
     return platform.outputs
@@ -33,13 +32,13 @@ def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
     """One municipality: tenancy baseline, database, realm, bucket, booked modules (see components/tenant)."""
     from components.tenant.municipality import Municipality, shared_refs
 
-    labels.register(labels.LabelScope(tenant.slug, tenant.costCenter, labels.DEDICATED))
+    register_labels(labels.tenant_scope(tenant.slug, tenant.costCenter))
     provider = make_provider(tenant.slug, ROOT)
     from catalogue.shared_config import load_file
 
     cfg = load_file()
-    versions.use_registry(cfg.imageRegistry)
     ref = pulumi.StackReference(shared_ref)
-    refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite)
+    refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite,
+                               image_registry=cfg.imageRegistry)
     muni = Municipality(tenant.slug, tenant, refs, opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pulumi
-from pydantic import Field
 
-from catalogue.sizing import Size, Workload
+from catalogue.modules.dashboards import SPEC
+from catalogue.sizing import Size
 from components import k8s as kb
 from components import valkey
-from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.tenant import netpol
 from components.tenant.database import GEODATA
@@ -24,30 +23,6 @@ ROLES_MAPPING = {"admins": ["Admin"], "editors": ["Alpha"], "viewers": ["Gamma"]
 INIT_SIZE = Size(500, 1024)
 """The init Job (``superset db upgrade`` needs about as much memory as a web worker)."""
 WORKER_CONCURRENCY = 2
-
-
-class Options(ModuleOptions):
-    """Options of the `dashboards` module (Apache Superset)."""
-
-    readOnlyDatasource: bool = Field(
-        True, description="Register the municipality's PostGIS database as a read-only Superset datasource."
-    )
-
-
-SPEC = ModuleSpec(
-    key="dashboards",
-    name="dashboards",
-    title="Data visualisation (Apache Superset)",
-    description="Dashboards and charts on the municipality's data, login through its realm.",
-    options=Options,
-    workloads={
-        "web": Workload(Size(500, 1024)),
-        "worker": Workload(Size(500, 1024), replicas={"small": 1, "medium": 1, "large": 2}),
-        "cache": Workload(Size(100, 256), replicas={"small": 1, "medium": 1, "large": 1}),
-    },
-    databases=("superset",),
-    data_stores=(DataStore("database", "superset", "dashboards, charts, saved queries, users and roles"),),
-)
 
 
 SUPERSET_CONFIG = '''\

@@ -5,18 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-
-from catalogue.sizing import Size, Workload
+from catalogue.modules.masterportal import GERMANY_BOUNDS, MAX_ZOOM, SPEC, Layer, Options
+from catalogue.sizing import Size
 from components import k8s as kb
-from components.base import HttpsUrl, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.tenant import netpol
-
-GERMANY_BOUNDS = (5.8, 47.2, 15.1, 55.1)
-"""Longitude/latitude bounding box of Germany (WGS84): west, south, east, north."""
 
 PORT = 8080
 """nginx-unprivileged listens on 8080 (it cannot bind ports below 1024)."""
@@ -28,7 +22,6 @@ ARTIFACT_DIR = "/masterportal"
 
 EPSG = "EPSG:25832"
 UTM32_PROJ4 = "+title=ETRS89/UTM 32N +proj=utm +zone=32 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"
-MAX_ZOOM = 20
 XYZ_RESOLUTION_0 = 156543.03392804097
 """Resolution (m/px) of zoom level 0 of common web maps (OpenStreetMap/XYZ tiles); each level halves it."""
 METERS_PER_INCH = 0.0254
@@ -39,72 +32,6 @@ DEFAULT_BASEMAP = {
     "visible": True, "baselayer": True,
 }
 """Base map when the tenant file names none: basemap.de (BKG, open data, nationwide)."""
-
-
-class Layer(ModuleOptions):
-    """One map layer offered by the geoportal."""
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Layer ID, unique within the portal.")
-    name: str = Field(min_length=1, max_length=100, description="Name shown in the layer tree.")
-    type: Literal["WMS", "WFS", "WMTS"] = Field("WMS", description="OGC service type.")
-    url: HttpsUrl = Field(description="Service URL; must be https. For WMTS: the URL of the capabilities document.")
-    layers: str = Field(min_length=1, description="Layer name(s) in the service (comma-separated for WMS; "
-                                                  "the feature type for WFS).")
-    visible: bool = Field(False, description="Shown when the portal opens.")
-    baselayer: bool = Field(False, description="Offer as a base map (background) instead of a subject layer.")
-    featureNS: str | None = Field(None, min_length=1, description="WFS only (required there): the feature type's "
-                                                                  "namespace URI from the service's capabilities.")
-
-    @model_validator(mode="after")
-    def _wfs_namespace(self):
-        if self.type == "WFS" and not self.featureNS:
-            raise ValueError("a WFS layer needs featureNS (the namespace URI of its feature type)")
-        if self.type != "WFS" and self.featureNS:
-            raise ValueError("featureNS applies to WFS layers only")
-        return self
-
-
-class Options(ModuleOptions):
-    """Options of the `masterportal` module."""
-
-    title: str | None = Field(None, max_length=100, description="Portal title; default: 'Geoportal <name>'.")
-    center: tuple[float, float] = Field(
-        (8.38, 51.9), description="Map centre as [longitude, latitude] (WGS84), within Germany."
-    )
-    zoom: int = Field(6, ge=0, le=MAX_ZOOM, description="Initial zoom level (0–20), as on common web maps "
-                                                        "(OpenStreetMap): 6 shows Germany, 12 a town.")
-    layers: list[Layer] = Field(default_factory=list, max_length=200,
-                                description="Layers of the portal. Without a base map, basemap.de is offered.")
-
-    @field_validator("center")
-    @classmethod
-    def _in_germany(cls, v):
-        lon, lat = v
-        w, s, e, n = GERMANY_BOUNDS
-        if not (w <= lon <= e and s <= lat <= n):
-            raise ValueError(f"centre ({lon}, {lat}) lies outside Germany ({w}–{e} E, {s}–{n} N)")
-        return v
-
-    @field_validator("layers")
-    @classmethod
-    def _unique_ids(cls, v):
-        ids = [layer.id for layer in v]
-        if len(set(ids)) != len(ids):
-            raise ValueError("layer ids must be unique")
-        return v
-
-
-SPEC = ModuleSpec(
-    key="masterportal",
-    name="masterportal",
-    title="Geoportal (Masterportal)",
-    description="The Masterportal geoportal with the municipality's map layers, public read access.",
-    options=Options,
-    workloads={"web": Workload(Size(50, 64))},
-    oidc=False,
-    public=True,
-    data_stores=(),  # map layers come from the tenant file and external services; nothing is stored
-)
 
 
 # -- coordinates ----------------------------------------------------------------------------------------

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
-from typing import Literal
 
 import pulumi
-from pydantic import Field, field_validator
 
-from catalogue.sizing import Size, Workload
+from catalogue.modules.opendata import SPEC, STORAGE_PATH
+from catalogue.sizing import Size
 from components import k8s as kb
 from components import valkey
-from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.tenant import netpol
 
 WEB_PORT = 5000
 SOLR_PORT = 8983
 CONFIG_DIR = "/srv/app/config"
-STORAGE_PATH = "/var/lib/ckan"
 INIT_SIZE = Size(250, 768)
 DATASTORE_READER = "datastore_readonly"
 """Login role that reads the datastore (requested from the database component, see datastore_reader())."""
-CONTRIBUTORS = "https://www.dcat-ap.de/def/contributors/"
-CONTRIBUTOR_URI = re.compile(r"https?://(www\.)?dcat-ap\.de/def/contributors/[A-Za-z0-9]+")
 HARAKIRI_S = 60
 """uwsgi kills a worker whose request takes longer than this (seconds)."""
 BASE_IMAGE_ENV = {
@@ -45,54 +39,6 @@ uwsgi reads ``UWSGI_<OPTION>`` variables as options. The pods therefore set each
 PLUGINS = ("activity", "dcat", "dcatde", "structured_data", "datastore", "oidc_pkce",
            "image_view", "text_view", "datatables_view", "envvars")
 """CKAN plugins in load order; ``envvars`` must come last (ckanext-envvars)."""
-
-
-class Options(ModuleOptions):
-    """Options of the `openData` module (CKAN with ckanext-dcat and ckanext-dcatde)."""
-
-    siteTitle: str | None = Field(None, max_length=100, description="Portal title; default: 'Open Data <name>'.")
-    locale: Literal["de", "en"] = Field("de", description="Default language of the portal.")
-    contributorId: str | None = Field(
-        None,
-        description="DCAT-AP.de contributor ID (URI from dcat-ap.de/def/contributors) that GovData harvests by; "
-                    "stored on the municipality's CKAN organization.",
-        json_schema_extra={"pattern": f"^{CONTRIBUTOR_URI.pattern}$"},
-    )
-
-    @field_validator("contributorId")
-    @classmethod
-    def _contributor_uri(cls, value: str | None) -> str | None:
-        if value is not None and not CONTRIBUTOR_URI.fullmatch(value):
-            raise ValueError(f"must be a contributor URI from {CONTRIBUTORS}, e.g. "
-                             f"http://dcat-ap.de/def/contributors/stadtGuetersloh (got {value!r})")
-        return value
-
-
-SPEC = ModuleSpec(
-    key="openData",
-    name="opendata",
-    title="Open data portal (CKAN, DCAT-AP.de)",
-    description="A CKAN portal whose catalogue GovData can harvest (DCAT-AP.de), with datastore.",
-    options=Options,
-    workloads={
-        "web": Workload(Size(500, 1024), replicas={"small": 1, "medium": 1, "large": 1},
-                        storage_gi={"small": 5, "medium": 10, "large": 25}),
-        "solr": Workload(Size(250, 1024), replicas={"small": 1, "medium": 1, "large": 1},
-                         storage_gi={"small": 5, "medium": 10, "large": 20}),
-        "cache": Workload(Size(100, 256), replicas={"small": 1, "medium": 1, "large": 1}),
-    },
-    databases=("ckan", "datastore"),
-    readonly_roles=("datastore",),
-    data_stores=(
-        DataStore("database", "ckan", "the catalogue: datasets, resources, organisations, users"),
-        DataStore("database", "datastore", "tabular resources loaded into the DataStore"),
-        DataStore("volume", "storage", "uploaded resource files (CKAN's storage_path)",
-                  workload="web", container="ckan", path=STORAGE_PATH),
-        DataStore("volume", "data", "the Solr search index (rebuildable from the catalogue)",
-                  workload="solr", container="solr", path="/var/solr"),
-    ),
-    public=True,
-)
 
 
 def datastore_reader(db) -> str:

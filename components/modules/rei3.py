@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 
-from catalogue.sizing import Size, Workload
+from catalogue.modules.rei3 import DATA, SPEC
+from catalogue.sizing import Size
 from components import k8s as kb
-from components.base import DataStore, ModuleOptions, ModuleSpec
 from components.module import ModuleComponent
 from components.tenant import netpol
 
 PORT = 8080
 """REI3's web server port, set in its config.json (``web.port``); ``-http`` serves plain HTTP behind the Gateway."""
-DATA = "/opt/r3/data"
-"""The persistent volume: config.json (REI3 rewrites it), files, certificates, temp and transfer folders."""
 CONFIG = f"{DATA}/config.json"
 PASSWORD_PLACEHOLDER = "__DB_PASSWORD__"
 NODE_PLACEHOLDER = "__NODE_ID__"
@@ -29,30 +27,6 @@ mkdir -p {DATA}/certificates {DATA}/files {DATA}/temp {DATA}/transfer
 sed -e "s|{PASSWORD_PLACEHOLDER}|$DB_PASSWORD|" -e "s|{NODE_PLACEHOLDER}|$node|" /config/config.json > {CONFIG}.new
 mv {CONFIG}.new {CONFIG}
 """
-
-
-class Options(ModuleOptions):
-    """Options of the `rei3` module (none yet: REI3 keeps its settings, languages and OIDC clients in its own
-    database, set in its admin UI; book it with `rei3: {}`)."""
-
-
-SPEC = ModuleSpec(
-    key="rei3",
-    name="rei3",
-    title="Business applications (REI3)",
-    description="REI3 low-code business applications, data in the municipality's database.",
-    options=Options,
-    workloads={
-        "app": Workload(Size(500, 1024), replicas={"small": 1, "medium": 1, "large": 1},
-                        storage_gi={"small": 10, "medium": 25, "large": 50}),
-    },
-    databases=("rei3",),
-    data_stores=(
-        DataStore("database", "rei3", "applications, their data and users"),
-        DataStore("volume", "data", "uploaded files, transfer and temporary data (REI3's data folder)",
-                  workload="app", container="rei3", path=DATA),
-    ),
-)
 
 
 def config_template(db_host: str, db_port: int) -> dict:

@@ -35,8 +35,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from catalogue import names
-from components import labels
+from catalogue import labels, names
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
 from components.shared.operators import ENVOY_GATEWAY_CONTROLLER
@@ -169,7 +168,7 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     return {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}}
 
 
-def gateway_infrastructure() -> dict[str, Any]:
+def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
     """``spec.infrastructure`` of the shared Gateway: the four cost labels for everything Envoy Gateway makes for it.
 
     Envoy Gateway v1.5.4 copies the Gateway's ``spec.infrastructure.labels`` into the proxy metadata
@@ -183,7 +182,7 @@ def gateway_infrastructure() -> dict[str, Any]:
     (the pod template would no longer match the selector and the API server would refuse the Deployment).
     At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/crds/gateway.networking.k8s.io).
     """
-    return {"labels": labels.cost_labels_for_operator(labels.active_scope(), MODULE)}
+    return {"labels": labels.cost_labels_for_operator(scope, MODULE)}
 
 
 class Gateway(pulumi.ComponentResource):
@@ -192,6 +191,7 @@ class Gateway(pulumi.ComponentResource):
     def __init__(self, name: str, cfg, profile: Profile, tenants: Mapping[str, Any], namespace: pulumi.Resource,
                  operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:gateway", name, None, opts)
+        scope = labels.shared_scope(cfg.operatorCostCenter)
         ns = names.NS_GATEWAY
         after_operator = pulumi.ResourceOptions(depends_on=[namespace, operators.envoy_gateway])
         self.envoy_proxy = k8s.apiextensions.CustomResource(
@@ -220,7 +220,7 @@ class Gateway(pulumi.ComponentResource):
         self.gateway = k8s.apiextensions.CustomResource(
             names.GATEWAY_NAME, api_version=GATEWAY_API, kind="Gateway",
             metadata=meta(names.GATEWAY_NAME, ns),
-            spec={"gatewayClassName": names.GATEWAY_CLASS, "infrastructure": gateway_infrastructure(),
+            spec={"gatewayClassName": names.GATEWAY_CLASS, "infrastructure": gateway_infrastructure(scope),
                   "listeners": listeners(cfg, tenants)},
             opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, self.gateway_class])))
         self.redirect = k8s.apiextensions.CustomResource(

@@ -37,10 +37,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.realm_policy import REALM_SECURITY
 from catalogue.versions import IMAGES
-from components import labels
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
 from components.shared.profile import Profile, spread
@@ -252,7 +251,7 @@ KEYCLOAK_UID = 1000
 """``USER 1000`` of the Keycloak image (keycloak/keycloak quarkus/container/Dockerfile; files owned 1000:0)."""
 
 
-def keycloak_pod_template() -> dict[str, Any]:
+def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     """``spec.unsupported.podTemplate``: the Pod Security ``restricted`` settings of the Keycloak pods.
 
     The Keycloak operator 26.x builds its StatefulSet on this template (``KeycloakDeploymentDependentResource.
@@ -265,7 +264,7 @@ def keycloak_pod_template() -> dict[str, Any]:
     ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
     """
     return {
-        "metadata": {"labels": labels.cost_labels(labels.active_scope(), MODULE)},
+        "metadata": {"labels": labels.cost_labels(scope, MODULE)},
         "spec": {
             # Keycloak never calls the Kubernetes API: the operator's cache stack finds the members by DNS
             # through the headless <name>-discovery Service (jgroups DNS_PING), so its pods get no token.
@@ -288,6 +287,7 @@ def keycloak_pod_template() -> dict[str, Any]:
 
 
 def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
+    scope = labels.shared_scope(cfg.operatorCostCenter)
     instances = profile.keycloak_instances
     spec: dict[str, Any] = {
         "instances": instances,
@@ -312,7 +312,7 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
         # over the instance labels; its informer selects app=keycloak,app.kubernetes.io/managed-by=keycloak-operator,
         # so only the four cost labels (our managed-by would hide the Service from the operator).
         "http": {"httpEnabled": True, "httpPort": names.KEYCLOAK_HTTP_PORT,
-                 "labels": labels.cost_labels_for_operator(labels.active_scope(), MODULE)},
+                 "labels": labels.cost_labels_for_operator(scope, MODULE)},
         # hostname-admin (Keycloak 26.4 "Configuring the hostname (v2)": exposing the administration console
         # on a separate hostname); the admin REST API stays reachable on the frontend host unless the proxy
         # blocks it, which the public route does (PUBLIC_PATHS).
@@ -327,7 +327,7 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
             {"name": "health-enabled", "value": "true"},
         ],
         "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
-        "unsupported": {"podTemplate": keycloak_pod_template()},
+        "unsupported": {"podTemplate": keycloak_pod_template(scope)},
     }
     if instances > 1:
         spec["scheduling"]["affinity"] = spread(names.KEYCLOAK_POD_LABELS)

@@ -24,6 +24,7 @@ import pulumi
 import pulumi_random as random
 
 from catalogue import names
+from catalogue.labels import shared_scope
 from components.k8s import DEFAULT_UID, child, secret
 from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
 from components.shared.profile import Profile
@@ -116,7 +117,7 @@ def opencost_cost_model() -> dict[str, Any]:
 
 
 def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
-    labels = pod_labels(MODULE)
+    labels = pod_labels(shared_scope(cfg.operatorCostCenter), MODULE)
     prom = profile.prometheus_replicas
     alert = profile.alertmanager_replicas
     return {
@@ -205,7 +206,7 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
 
 def opencost_values(cfg) -> dict[str, Any]:
     return {
-        "podLabels": pod_labels(MODULE),
+        "podLabels": pod_labels(shared_scope(cfg.operatorCostCenter), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         # Top-level `extraVolumes` and `opencost.exporter.extraVolumeMounts` (templates/deployment.yaml).

@@ -27,11 +27,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from catalogue import names
+from catalogue import labels, names
+from catalogue.labels import kind_of
 from catalogue.versions import CHARTS, MANIFESTS
-from components import labels
 from components.k8s import DEFAULT_UID, child, pdb
-from components.labels import kind_of
 from components.shared.profile import Profile, spread
 
 MODULE = "operators"
@@ -71,15 +70,15 @@ def helm_chart(parent: pulumi.Resource, key: str, namespace: str, values: dict[s
     )
 
 
-def pod_labels(module: str = MODULE) -> dict[str, str]:
+def pod_labels(scope: labels.LabelScope, module: str = MODULE) -> dict[str, str]:
     """The cost labels for chart values (charts render inside the provider, out of a transform's reach)."""
-    return labels.cost_labels(labels.active_scope(), module)
+    return labels.cost_labels(scope, module)
 
 
-def cnpg_values(profile: Profile) -> dict[str, Any]:
+def cnpg_values(profile: Profile, scope: labels.LabelScope) -> dict[str, Any]:
     values: dict[str, Any] = {
         "replicaCount": profile.controller_replicas,
-        "podLabels": pod_labels(),
+        "podLabels": pod_labels(scope),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -93,11 +92,11 @@ def cnpg_values(profile: Profile) -> dict[str, Any]:
     return values
 
 
-def barman_values() -> dict[str, Any]:
+def barman_values(scope: labels.LabelScope) -> dict[str, Any]:
     # One replica: the plugin only supports the Recreate strategy (values.yaml of the chart).
     return {
         "replicaCount": 1,
-        "podLabels": pod_labels(),
+        "podLabels": pod_labels(scope),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -113,14 +112,14 @@ CERT_MANAGER_RESOURCES: dict[str, dict[str, Any]] = {
 """cert-manager v1.19.1 values.yaml leaves ``resources``, ``webhook.resources`` and ``cainjector.resources`` empty."""
 
 
-def cert_manager_values(profile: Profile) -> dict[str, Any]:
+def cert_manager_values(profile: Profile, scope: labels.LabelScope) -> dict[str, Any]:
     ha = profile.controller_replicas > 1
     values: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
         # No aggregation of cert-manager-edit/-view into admin/edit/view (default true, vendored chart
         # cert-manager-v1.19.1 values.yaml global.rbac.aggregateClusterRoles, templates/rbac.yaml): only the
         # platform requests certificates (components/shared/certificates.py).
-        "global": {"priorityClassName": names.PRIORITY_PLATFORM, "commonLabels": pod_labels(),
+        "global": {"priorityClassName": names.PRIORITY_PLATFORM, "commonLabels": pod_labels(scope),
                    "rbac": {"aggregateClusterRoles": False}},
         # cert-manager ≥ 1.15: solve HTTP-01 with HTTPRoutes on the shared Gateway.
         "config": {
@@ -133,7 +132,7 @@ def cert_manager_values(profile: Profile) -> dict[str, Any]:
     for part, key in (("controller", None), ("webhook", "webhook"), ("cainjector", "cainjector")):
         section: dict[str, Any] = {
             "replicaCount": profile.controller_replicas,
-            "podLabels": pod_labels(),
+            "podLabels": pod_labels(scope),
             # The images are a static Go binary on distroless static with USER 1000 (cert-manager v1.19.1
             # hack/containers/Containerfile.*, make/base_images.mk): it reads no file of its own, so any UID runs it.
             "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
@@ -146,13 +145,13 @@ def cert_manager_values(profile: Profile) -> dict[str, Any]:
             values.update(section)
         else:
             values[key] = section
-    values["startupapicheck"] = {"podLabels": pod_labels(), "containerSecurityContext": RESTRICTED_CONTAINER}
+    values["startupapicheck"] = {"podLabels": pod_labels(scope), "containerSecurityContext": RESTRICTED_CONTAINER}
     return values
 
 
-def envoy_gateway_values(profile: Profile) -> dict[str, Any]:
+def envoy_gateway_values(profile: Profile, scope: labels.LabelScope) -> dict[str, Any]:
     ha = profile.controller_replicas > 1
-    pod: dict[str, Any] = {"labels": pod_labels()}
+    pod: dict[str, Any] = {"labels": pod_labels(scope)}
     if ha:
         pod["affinity"] = spread(ENVOY_GATEWAY_POD_LABELS)
     return {
@@ -381,21 +380,22 @@ class Operators(pulumi.ComponentResource):
         """``monitoring_crds``: the chart that installs the ServiceMonitor/PodMonitor CRDs (kube-prometheus-stack);
         the charts that create monitors, and the operators whose clusters do, are installed after it."""
         super().__init__("urbanstack:shared:operators", name, None, opts)
+        scope = labels.shared_scope(cfg.operatorCostCenter)
 
         def in_ns(ns: str, *extra: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(depends_on=[namespaces[ns], *extra])
 
         # Its chart installs the Gateway API CRDs (gateway-helm v1.5.4 crds/); its certgen hook runs first, as our Job.
         self.envoy_gateway_certgen = envoy_gateway_certgen(self, in_ns(names.NS_GATEWAY))
-        self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile),
+        self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile, scope),
                                         in_ns(names.NS_GATEWAY, *self.envoy_gateway_certgen))
         # enableGatewayAPI: the controller watches Gateway API kinds and exits when their CRDs are missing.
-        self.cert_manager = helm_chart(self, "cert-manager", names.NS_CERT_MANAGER, cert_manager_values(profile),
+        self.cert_manager = helm_chart(self, "cert-manager", names.NS_CERT_MANAGER, cert_manager_values(profile, scope),
                                        in_ns(names.NS_CERT_MANAGER, self.envoy_gateway, monitoring_crds))
-        self.cnpg = helm_chart(self, "cloudnative-pg", names.NS_OPERATORS, cnpg_values(profile),
+        self.cnpg = helm_chart(self, "cloudnative-pg", names.NS_OPERATORS, cnpg_values(profile, scope),
                                in_ns(names.NS_OPERATORS, monitoring_crds))
         # The plugin's chart asks cert-manager for its certificates.
-        self.barman = helm_chart(self, "plugin-barman-cloud", names.NS_OPERATORS, barman_values(),
+        self.barman = helm_chart(self, "plugin-barman-cloud", names.NS_OPERATORS, barman_values(scope),
                                  in_ns(names.NS_OPERATORS, self.cnpg, self.cert_manager))
         manifests = MANIFESTS["keycloak-operator"]
         self.keycloak = k8s.yaml.v2.ConfigGroup(

@@ -22,8 +22,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from catalogue import names
-from components import labels
+from catalogue import labels, names
 from components.k8s import child, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway

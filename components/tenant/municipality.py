@@ -7,8 +7,9 @@ from typing import Any
 import pulumi
 
 from catalogue import names
+from catalogue.modules import CATALOGUE
 from components.base import SharedRefs, TenantContext
-from components.modules import CATALOGUE
+from components.modules import component
 from components.tenant.database import Database
 from components.tenant.exposure import Exposure
 from components.tenant.identity import Identity
@@ -54,17 +55,17 @@ class Municipality(pulumi.ComponentResource):
         ctx.namespace_resource = self.tenancy.namespace
         self.storage = Storage("storage", ctx, opts=child)
         ctx.bucket = self.storage.info
-        databases = {db: mod.SPEC.db_extensions.get(db, ()) for mod, _ in booked for db in mod.SPEC.databases}
-        readonly = tuple(db for mod, _ in booked for db in mod.SPEC.readonly_roles)
+        databases = {db: mod.db_extensions.get(db, ()) for mod, _ in booked for db in mod.databases}
+        readonly = tuple(db for mod, _ in booked for db in mod.readonly_roles)
         self.database = Database("database", ctx, databases, ctx.bucket, opts=child, readonly=readonly)
         ctx.db = self.database.info
-        self.identity = Identity("identity", ctx, [mod.SPEC for mod, _ in booked], opts=child)
-        hosts = [ctx.host(mod.SPEC) for mod, _ in booked]
+        self.identity = Identity("identity", ctx, [mod for mod, _ in booked], opts=child)
+        hosts = [ctx.host(mod) for mod, _ in booked]
         self.exposure = Exposure("gateway", ctx, hosts, opts=child)
         # The Secrets module workloads name come from these two (``TenantContext.prerequisites``).
         ctx.prerequisites = (self.database, self.identity)
         self.modules = {
-            mod.SPEC.key: mod.Component(ctx, options, opts=pulumi.ResourceOptions(
+            mod.key: component(mod.key)(ctx, options, opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.database, self.identity, self.exposure]))
             for mod, options in booked
         }
@@ -72,7 +73,7 @@ class Municipality(pulumi.ComponentResource):
             "namespace": ctx.namespace,
             "realm": tenant.slug,
             "issuerUrl": ctx.issuer_url,
-            "urls": {mod.SPEC.key: f"https://{ctx.host(mod.SPEC)}" for mod, _ in booked},
+            "urls": {mod.key: f"https://{ctx.host(mod)}" for mod, _ in booked},
             "databaseService": ctx.db.host,
             "databases": sorted(ctx.db.credentials),
             "bucket": ctx.bucket.name,

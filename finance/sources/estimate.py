@@ -50,13 +50,13 @@ class Declared:
 
 def declared_for(member: Member) -> dict[str, Declared]:
     """Declared totals of one municipality, by module label value (booked modules, ``database``, ``storage``)."""
+    from catalogue.modules import by_name
     from catalogue.sizing import TENANT_PLANS
-    from components.modules import by_name
 
     plan = member.plan
     out: dict[str, Declared] = {}
     for module in member.modules:
-        spec = by_name(module).SPEC
+        spec = by_name(module)
         total = Declared()
         for workload in spec.workloads.values():
             replicas = workload.replicas[plan]
@@ -77,11 +77,11 @@ def declared_totals(members: Mapping[str, Member]) -> dict[tuple[str, str], Decl
 
 def service_name(module: str) -> str:
     """Service name printed on statements for a module or platform component."""
-    from components.labels import PLATFORM_MODULES
-    from components.modules import by_name
+    from catalogue.labels import PLATFORM_MODULES
+    from catalogue.modules import by_name
 
     try:
-        return by_name(module).SPEC.title
+        return by_name(module).title
     except KeyError:
         return PLATFORM_MODULES.get(module, module)
 
@@ -142,7 +142,7 @@ class EstimateSource:
     def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
         """The monthly records for every month of ``period``; a municipality's own resources only for the days it
         is a member (and has the module booked) in that month, pro rata."""
-        from components.modules import module_names
+        from catalogue.modules import module_names
         from finance.allocate import month_days
 
         bookable = module_names()

@@ -11,7 +11,7 @@ Every rule names the Kubernetes function it follows (kubernetes/kubernetes, read
   name of at most 63 characters of ``[A-Za-z0-9_.-]`` starting and ending alphanumeric) and
   ``IsValidLabelValue`` (at most 63 such characters, may be empty). Checked on every label map of every object
   (``metadata``, pod templates, PVC templates, ``inheritedMetadata``, the operator label maps of
-  :data:`components.labels.POD_LABEL_MAP_PATHS`), on Service selectors and on every label selector
+  :data:`catalogue.labels.POD_LABEL_MAP_PATHS`), on Service selectors and on every label selector
   (``matchLabels``; ``matchExpressions`` keys, operators and values), wherever it sits.
 * ``selector-matches-template`` – ``pkg/apis/apps/validation/validation.go`` (``ValidateDeploymentSpec``,
   ``ValidateStatefulSetSpec``, ``ValidateDaemonSetSpec``, ``ValidateReplicaSetSpec``): the selector must be
@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components import labels as cost_labels
+from catalogue import labels as cost_labels
 from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, pod_template
 
 NAME = "API validation"

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
+from catalogue import labels
 from catalogue.paths import ROOT
-from components import labels
 
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
 """CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), vendored with their licence and
@@ -194,7 +194,7 @@ class Plan:
 
 def valid_modules() -> set[str]:
     """Every valid ``urban-stack/module`` value (``components.modules.module_label_values``)."""
-    from components.modules import module_label_values
+    from catalogue.modules import module_label_values
 
     return module_label_values()
 

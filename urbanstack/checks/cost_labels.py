@@ -1,6 +1,6 @@
 """Check: every object, pod template and PVC template carries the four cost labels with valid values.
 
-Valid means (``components.labels.check_labels``): all four present; tenant a known municipality or
+Valid means (``catalogue.labels.check_labels``): all four present; tenant a known municipality or
 ``shared``; module a catalogue module or platform component; cost share ``dedicated``/``shared`` and fitting
 the tenant. On top of that the values must fit the stack the object comes from: objects of stack ``verl``
 are charged to ``verl`` and its ``costCenter``, objects of ``shared`` to ``shared`` and the operator's cost
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from catalogue import labels
 from catalogue.paths import ROOT
-from components import labels
 from urbanstack.checks.base import UPSTREAM_FOLDERS, CheckResult, Failure, Plan, PlanObject, valid_modules
 
 NAME = "cost labels"

@@ -46,9 +46,8 @@ from typing import Any
 
 import yaml
 
-from catalogue import names
+from catalogue import labels, names
 from catalogue.paths import ROOT
-from components import labels
 from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, pod_template
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 

@@ -1,0 +1,108 @@
+"""What the catalogue says about a module: its options model, its spec and where it keeps data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import pydantic
+
+from catalogue.sizing import Workload
+
+
+def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
+    if url.scheme != "https":
+        raise ValueError("must use https")
+    if url.username is not None or url.password is not None:
+        raise ValueError("must not contain a user name or password ('user:pass@'); credentials belong in a Secret")
+    return url
+
+
+HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
+"""An https URL without ``user:pass@`` (tenant files, module options, shared config)."""
+
+
+class ModuleOptions(pydantic.BaseModel):
+    """Base of every module's options in the tenant file (``modules.<key>: {...}``).
+
+    Unknown keys are errors; every field must carry a description (the docs are generated from it).
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class DataStore:
+    """One place where a module keeps a municipality's data; offboarding exports each of them.
+
+    ``kind``:
+
+    * ``database`` – ``name`` is a database of the municipality's CloudNativePG cluster (``pg_dump``);
+    * ``volume`` – ``name`` is the volume claim template of StatefulSet workload ``workload``, mounted at
+      ``path`` in container ``container`` (exported as a tar stream of that folder, per replica);
+    * ``bucket`` – ``name`` is a key prefix in the municipality's bucket (the whole bucket is exported).
+    """
+
+    kind: str
+    name: str
+    description: str
+    workload: str = ""
+    container: str = ""
+    path: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("database", "volume", "bucket"):
+            raise ValueError(f"data store {self.name}: unknown kind {self.kind!r}")
+        if self.kind == "volume" and not (self.workload and self.container and self.path.startswith("/")):
+            raise ValueError(f"volume data store {self.name}: workload, container and an absolute path are needed")
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleSpec:
+    """What the catalogue knows about one module, read by the schema, the stacks, the docs and finance.
+
+    Compared by identity (each module has one spec), so specs can key caches.
+
+    Attributes:
+        key: key under ``modules:`` in the tenant file (camelCase, e.g. ``lowCode``).
+        name: DNS-safe name: label value ``urban-stack/module``, Kubernetes name prefix and host name
+            (``<name>.<domain>``).
+        title: one line for people (docs, statements).
+        description: what a municipality gets when it books the module.
+        options: pydantic model of the module's options in the tenant file.
+        workloads: sizing per workload (the component and the cost estimate both read it).
+        databases: databases the module needs in the municipality's CloudNativePG cluster.
+        oidc: whether the module gets an OIDC client in the municipality's realm.
+        public: whether anonymous users may read it (e.g. open data portal, geoportal).
+        bucket: whether it stores files in the municipality's bucket.
+        db_extensions: PostgreSQL extensions per database (``{"sensorthings": ("postgis",)}``), created by
+            the database component (module owner roles may not create them).
+        readonly_roles: databases (of ``databases``) that also get a login role ``<db>_readonly`` without
+            privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
+        client_roles: roles of the module's OIDC client and the realm groups granted each
+            (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
+        data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
+            databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
+            the declaration to what the module really creates.
+    """
+
+    key: str
+    name: str
+    title: str
+    description: str
+    options: type[ModuleOptions]
+    workloads: dict[str, Workload]
+    databases: tuple[str, ...] = ()
+    oidc: bool = True
+    public: bool = False
+    bucket: bool = False
+    db_extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    readonly_roles: tuple[str, ...] = ()
+    client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    data_stores: tuple[DataStore, ...] = ()
+
+    @property
+    def component_type(self) -> str:
+        """Pulumi type token of the module's component (part of every URN below it: never change it). Who pays
+        for what the component creates is ``name`` (``catalogue.modules.cost_modules``), not this token."""
+        return f"urbanstack:modules:{self.name}"
