@@ -1,5 +1,11 @@
-"""Fixed names that the shared stack creates and the tenant stacks refer to (NetworkPolicies need them
-as plain strings). Changing one is a migration: both stacks must be updated together."""
+"""Fixed names: what the shared stack creates and the tenant stacks refer to (NetworkPolicies need them as plain
+strings), and the naming rules of a municipality's objects that the stacks, the tenant schema (names a
+municipality must not use) and the commands (offboarding, restore) share. Changing one is a migration: every
+stack must be updated together."""
+
+PROJECT = "urban-stack"
+"""The Pulumi project (``Pulumi.yaml``); also the namespace of the stacks' config keys (``urban-stack:<key>``)."""
+CONFIG_NS = PROJECT
 
 NS_OPERATORS = "urban-operators"
 """Operators: CloudNativePG and its Barman Cloud plugin (the Keycloak operator runs in NS_IDENTITY: it watches only
@@ -82,3 +88,27 @@ def realm_job_client(slug: str) -> str:
 def tenant_tls_secret(slug: str) -> str:
     """Secret (in the municipality's namespace) with the certificate for ``*.<domain>``."""
     return f"{slug}-tls"
+
+
+# --- a municipality's objects --------------------------------------------------------------------------------
+DB_CLUSTER = "postgis"
+"""The municipality's CloudNativePG cluster (Services ``postgis-rw``/``-ro``, Secrets ``postgis-app``, ...)."""
+DB_PORT = 5432
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+"""Name of the Barman Cloud CNPG-I plugin in a cluster's ``plugins`` and a backup's ``pluginConfiguration``
+(plugin-barman-cloud v0.4.0 chart; the plugin registers under this name)."""
+
+
+def role_secret_name(role: str) -> str:
+    """Secret with the credentials of database role ``role`` (``db-<role>``, ``_`` as ``-``)."""
+    return f"db-{role.replace('_', '-')}"
+
+
+def oidc_secret_name(module: str) -> str:
+    """Secret with the OIDC client of ``module`` in the municipality's realm."""
+    return f"{module}-oidc"
+
+
+def bucket_claim(slug: str) -> str:
+    """The municipality's bucket claim and the Secret with its keys."""
+    return f"{slug}-bucket"

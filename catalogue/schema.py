@@ -84,21 +84,18 @@ def platform_secret(name: str) -> str | None:
     ``components/module.py``) and the platform's own secrets (``catalogue/names.py``, shared config).
     """
     from catalogue.modules import CATALOGUE
-    from components.tenant.database import role_secret_name
-    from components.tenant.identity import oidc_secret_name
-    from components.tenant.netpol import DB_CLUSTER
 
     if name in (names.KEYCLOAK_ADMIN_SECRET, names.PLATFORM_TLS_SECRET, "external-s3-credentials"):
         return "a secret of the shared platform"
     prefixes = {
-        role_secret_name("x")[:-1]: "the prefix of the platform's database role secrets",
-        f"{DB_CLUSTER}-": "the prefix of the secrets CloudNativePG creates for the municipality's database",
+        names.role_secret_name("x")[:-1]: "the prefix of the platform's database role secrets",
+        f"{names.DB_CLUSTER}-": "the prefix of the secrets CloudNativePG creates for the municipality's database",
         **{f"{m.name}-": f"the prefix of the {m.key} module's own objects" for m in CATALOGUE.values()},
     }
     suffixes = {
-        oidc_secret_name("x")[1:]: "the suffix of the modules' OIDC client secrets",
+        names.oidc_secret_name("x")[1:]: "the suffix of the modules' OIDC client secrets",
         names.tenant_tls_secret("x")[1:]: "the suffix of the municipality's certificate secret",
-        "-bucket": "the suffix of the municipality's bucket keys",
+        names.bucket_claim("x")[1:]: "the suffix of the municipality's bucket keys",
     }
     if name in {m.name for m in CATALOGUE.values()}:
         return "the name of a module's own objects"

@@ -9,12 +9,12 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from catalogue.names import CONFIG_NS
 from catalogue.paths import STACKS
 from catalogue.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
 from catalogue.spec import HttpsUrl
 from catalogue.yamlsafe import load_yaml
 
-CONFIG_NS = "urban-stack"
 IMAGE_REGISTRY_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 """A registry host (optional port) and optional path, lower case, as image references spell them."""
 SHARED_CONFIG = STACKS / "Pulumi.shared.yaml"

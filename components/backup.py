@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalogue import names
+
 ROOK_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 EXTERNAL_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 
@@ -15,6 +17,20 @@ EXTERNAL_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 BARMAN_SIDECAR_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"},
                             "limits": {"cpu": "500m", "memory": "512Mi"}}
 """WAL archiving and base backups (barman-cloud-wal-archive, barman-cloud-backup) in the instance pod's sidecar."""
+
+
+def wal_archiver(store: str, server_name: str | None = None) -> dict[str, Any]:
+    """A cluster's ``plugins`` entry: the Barman Cloud plugin archives WAL (and takes base backups) into
+    ObjectStore ``store``, under ``server_name`` (default: the cluster's name)."""
+    parameters = {"barmanObjectName": store, **({"serverName": server_name} if server_name else {})}
+    return {"name": names.BARMAN_PLUGIN, "isWALArchiver": True, "parameters": parameters}
+
+
+def scheduled_backup_spec(cluster: str, schedule: str) -> dict[str, Any]:
+    """A ``ScheduledBackup`` of ``cluster`` through the Barman Cloud plugin at ``schedule`` (six-field cron, with
+    seconds), a first backup at once, owned by the ScheduledBackup."""
+    return {"schedule": schedule, "backupOwnerReference": "self", "immediate": True,
+            "cluster": {"name": cluster}, "method": "plugin", "pluginConfiguration": {"name": names.BARMAN_PLUGIN}}
 
 
 def object_store_spec(destination: str, endpoint: Any, secret: str, keys: tuple[str, str],

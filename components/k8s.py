@@ -33,6 +33,14 @@ INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 
 
+def dns_egress() -> dict:
+    """Egress rule: cluster DNS (kube-dns / CoreDNS in kube-system)."""
+    return {
+        "to": [peer("kube-system", {"k8s-app": "kube-dns"})],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
 def child(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
     """Options of an object created by a component: parented to it, merged with ``opts`` (e.g. depends_on)."""
     return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), opts)

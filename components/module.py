@@ -195,6 +195,4 @@ class ModuleComponent(pulumi.ComponentResource):
     @property
     def oidc_secret(self) -> str:
         """Secret with ``client-id``, ``client-secret`` and ``issuer-url`` of this module's OIDC client."""
-        from components.tenant.identity import oidc_secret_name
-
-        return oidc_secret_name(self.SPEC.name)
+        return names.oidc_secret_name(self.SPEC.name)

@@ -40,6 +40,7 @@ from fractions import Fraction
 
 import duckdb
 
+from catalogue import labels
 from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted
 from finance.sources import RECORD_COLUMNS, CostSource
 
@@ -307,12 +308,12 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
             if label is None:
                 handling = ("split as platform base" if g.kind == "shared" and key.name == "hybrid"
                             else "kept on its line")
-                u = unknown.setdefault(("urban-stack/module", module), [Decimal(0), 0, handling])
+                u = unknown.setdefault((labels.MODULE, module), [Decimal(0), 0, handling])
                 u[0] += g.cost
                 u[1] += g.rows
             module = label or module
         if g.kind == "direct" and g.tenant not in members and g.reason is None:
-            u = unknown.setdefault(("urban-stack/tenant", g.tenant or ""), [Decimal(0), 0, "unallocated"])
+            u = unknown.setdefault((labels.TENANT, g.tenant or ""), [Decimal(0), 0, "unallocated"])
             u[0] += g.cost
             u[1] += g.rows
         normalised.append(Group(g.month, g.kind, g.tenant, module or None, g.service, g.service_category, g.resource,

@@ -39,8 +39,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from catalogue import labels
 from finance.allocate import Allocation
-from finance.model import KINDS, TENANT_TAG, next_month
+from finance.model import KINDS, next_month
 
 UNALLOCATED_ACCOUNT = "unallocated"
 DECIMAL_COLUMNS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost", "PricingQuantity",
@@ -93,7 +94,7 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
             a, issuer, month, cents, account=m.ags, account_name=m.name, sub=m.slug, service=service,
             category=g["category"],
             description=f"{service}: {', '.join(k for k in KINDS if g['cents'][k])} – key {key_code}",
-            tags={TENANT_TAG: m.slug, "urban-stack/cost-center": m.cost_center},
+            tags={labels.TENANT: m.slug, labels.COST_CENTER: m.cost_center},
             extra={"x_AllocationKey": key_code, "x_AllocationShare": share.quantize(Decimal("0.000001")),
                    "x_AllocationPool": pool.quantize(Decimal("0.01")),
                    **{f"x_{k.capitalize()}Cost": Decimal(g["cents"][k]) / 100 for k in KINDS},

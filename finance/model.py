@@ -1,7 +1,7 @@
 """Basic types of the finance package: billing period, members of the consortium, the allocation key.
 
 Nothing here needs the Pulumi runtime: members are read from the tenant files through
-:mod:`catalogue.tenants`, module facts from the catalogue in :mod:`components.modules`.
+:mod:`catalogue.tenants`, module facts from the catalogue in :mod:`catalogue.modules`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ KINDS = ("direct", "shared", "untagged", "idle")
 """Kinds of input cost: ``direct`` (tagged with a municipality), ``shared`` (tagged ``shared``: the platform),
 ``untagged`` (no tenant tag), ``idle`` (capacity nobody used). Lines that cannot be charged are ``unallocated``."""
 UNALLOCATED = "unallocated"
-SHARED_TAG = "shared"
-TENANT_TAG = "urban-stack/tenant"
-MODULE_TAG = "urban-stack/module"
 IDLE_TAGS = ("__idle__",)
 """Tenant tag values that mean idle capacity (OpenCost's name for it)."""
 UNTAGGED_TAGS = ("", "__unallocated__")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalogue import labels
+from catalogue import labels, names
 from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
 from components.k8s import NAME
@@ -169,7 +169,7 @@ def check_module(plan, spec, tenant) -> list[str]:
             problems.append(f"{where(o)}: no NetworkPolicy of the module selects its pods")
     if routes and not any("urban-gateway" in str((p.get("spec") or {}).get("ingress")) for p in policies):
         problems.append(f"module {name}: no NetworkPolicy admits the gateway")
-    oidc_secret = f"{name}-oidc"
+    oidc_secret = names.oidc_secret_name(name)
     if spec.oidc and oidc_secret not in used_secrets:
         problems.append(f"module {name}: has an OIDC client but no container uses Secret {oidc_secret}")
     if not spec.oidc and oidc_secret in used_secrets:
@@ -178,7 +178,7 @@ def check_module(plan, spec, tenant) -> list[str]:
     for db in spec.databases:
         if db not in dbs:
             problems.append(f"module {name}: database {db} is not in the plan")
-        if f"db-{db.replace('_', '-')}" not in used_secrets:
+        if names.role_secret_name(db) not in used_secrets:
             problems.append(f"module {name}: no container uses the credentials of database {db}")
     problems += _data_store_problems(spec, workloads)
     return problems

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from finance.model import MODULE_TAG, TENANT_TAG
+from catalogue.labels import MODULE, TENANT
 from finance.sources.estimate import Declared
 
 _SUFFIX = {
@@ -112,5 +112,5 @@ def plan_totals(objects: Iterable[dict]) -> dict[tuple[str, str], Declared]:
         if declared is None:
             continue
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        out[(labels.get(TENANT_TAG, "?"), labels.get(MODULE_TAG, "?"))] += declared
+        out[(labels.get(TENANT, "?"), labels.get(MODULE, "?"))] += declared
     return dict(out)

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from catalogue import names
 from catalogue.paths import ROOT
-from components.tenant.database import BACKUP_STORE, BARMAN_PLUGIN
+from components.tenant.database import BACKUP_STORE
 from urbanstack.cli import app
 from urbanstack.restore import RestoreError, parse_target_time, restore, switch
 
@@ -51,7 +52,7 @@ def test_the_recovery_cluster_recovers_the_running_clusters_backups_to_the_given
     recovery = spec["bootstrap"]["recovery"]
     (origin,) = spec["externalClusters"]
     assert recovery == {"source": origin["name"], "recoveryTarget": {"targetTime": "2026-11-28T08:30:00+00:00"}}
-    assert origin["plugin"] == {"name": BARMAN_PLUGIN,
+    assert origin["plugin"] == {"name": names.BARMAN_PLUGIN,
                                 "parameters": {"barmanObjectName": BACKUP_STORE, "serverName": "postgis"}}
     # It archives under its own server name: the running cluster's archive is never written to.
     (archiver,) = spec["plugins"]

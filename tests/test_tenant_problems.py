@@ -306,12 +306,9 @@ backup:
 
 
 def platform_secret_names() -> list[str]:
-    from components.tenant.database import role_secret_name
-    from components.tenant.identity import oidc_secret_name
-    from components.tenant.netpol import DB_CLUSTER
 
-    return [role_secret_name("geodata"), role_secret_name("opendata"), oidc_secret_name("dashboards"),
-            names.tenant_tls_secret("halle"), "halle-bucket", f"{DB_CLUSTER}-app", f"{DB_CLUSTER}-superuser",
+    return [names.role_secret_name("geodata"), names.role_secret_name("opendata"), names.oidc_secret_name("dashboards"),
+            names.tenant_tls_secret("halle"), "halle-bucket", f"{names.DB_CLUSTER}-app", f"{names.DB_CLUSTER}-superuser",
             "opendata-secrets", "dashboards", names.KEYCLOAK_ADMIN_SECRET, names.PLATFORM_TLS_SECRET]
 
 

@@ -22,6 +22,8 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
+from catalogue import names
+
 Obj = dict[str, Any]
 
 EXPANDED_WITH_PODS: frozenset[tuple[str, str]] = frozenset({("k8s.keycloak.org", "Keycloak"),
@@ -191,7 +193,6 @@ def keycloak_services(cr: Obj) -> list[Obj]:
 # --------------------------------------------------------------------------------------------------------------
 
 CNPG_POSTGRES_UID = 26
-BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 
 
 def _cnpg_inherited(cluster: Obj, inherited_keys: Iterable[str]) -> dict[str, str]:
@@ -230,7 +231,7 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
     restricted = {"capabilities": {"drop": ["ALL"]}, "privileged": False, "runAsNonRoot": True,
                   "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "seccompProfile": seccomp}
     pull = spec.get("imagePullPolicy", "IfNotPresent")
-    barman = next((p for p in spec.get("plugins") or [] if p.get("name") == BARMAN_PLUGIN
+    barman = next((p for p in spec.get("plugins") or [] if p.get("name") == names.BARMAN_PLUGIN
                    and (p.get("parameters") or {}).get("barmanObjectName")), None)
     pods = []
     for serial in range(1, int(spec.get("instances", 1)) + 1):
@@ -808,7 +809,7 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
             add("keycloak", [keycloak_statefulset(cr), *keycloak_services(cr)])
         elif kind == "Cluster" and api.startswith("postgresql.cnpg.io/"):
             store_name = next(((p.get("parameters") or {}).get("barmanObjectName")
-                               for p in (cr.get("spec") or {}).get("plugins") or [] if p.get("name") == BARMAN_PLUGIN),
+                               for p in (cr.get("spec") or {}).get("plugins") or [] if p.get("name") == names.BARMAN_PLUGIN),
                               None)
             stores = _find(context, "ObjectStore", store_name, _md(cr).get("namespace"), "barmancloud.cnpg.io")
             resources = (((stores[0].get("spec") or {}).get("instanceSidecarConfiguration") or {}).get("resources")

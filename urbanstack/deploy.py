@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from catalogue.names import PROJECT
 from catalogue.paths import ROOT
-from urbanstack.program import PROJECT, SHARED
+from urbanstack.program import SHARED
 
 PULUMI_VERSION = version("pulumi")
 """CLI version installed by ``make up``: the release of the pinned ``pulumi`` SDK (pyproject.toml, one place)."""

@@ -41,8 +41,6 @@ from typing import Any
 
 from catalogue import names
 from catalogue.schema import SLUG_PATTERN
-from components.tenant.database import BARMAN_PLUGIN
-from components.tenant.netpol import DB_CLUSTER
 from components.tenant.storage import bucket_name
 
 CHECKSUMS = "SHA256SUMS"
@@ -143,8 +141,8 @@ def backup_manifest(slug: str, stamp: str) -> str:
     return (
         "apiVersion: postgresql.cnpg.io/v1\nkind: Backup\n"
         f"metadata:\n  name: offboarding-{stamp}\n  namespace: {slug}\n"
-        f"spec:\n  cluster:\n    name: {DB_CLUSTER}\n  method: plugin\n"
-        f"  pluginConfiguration:\n    name: {BARMAN_PLUGIN}\n"
+        f"spec:\n  cluster:\n    name: {names.DB_CLUSTER}\n  method: plugin\n"
+        f"  pluginConfiguration:\n    name: {names.BARMAN_PLUGIN}\n"
     )
 
 
@@ -227,7 +225,7 @@ def steps(slug: str, export_dir: Path, databases: Sequence[str], release: bool, 
     for db in databases:
         # svc/postgis-rw resolves to the primary; pg_dump runs as postgres over the local socket.
         plan.append(Step(f"export database {db}",
-                         ["kubectl", "-n", slug, "exec", f"svc/{DB_CLUSTER}-rw", "-c", "postgres", "--",
+                         ["kubectl", "-n", slug, "exec", f"svc/{names.DB_CLUSTER}-rw", "-c", "postgres", "--",
                           "pg_dump", "-Fc", "-d", db],
                          stdout_to=out / f"{db}.dump"))
     for v in volumes:
@@ -243,7 +241,7 @@ def steps(slug: str, export_dir: Path, databases: Sequence[str], release: bool, 
                                        str(out / "realm.json")]),
         # ConfigMap <slug>-bucket exists in both storage modes (Rook writes it for the claim; in external
         # mode the stack publishes it), unlike the ObjectBucketClaim.
-        Step("bucket coordinates", ["kubectl", "-n", slug, "get", "configmap", f"{slug}-bucket", "-o", "yaml"],
+        Step("bucket coordinates", ["kubectl", "-n", slug, "get", "configmap", names.bucket_claim(slug), "-o", "yaml"],
              stdout_to=out / "bucket.yaml"),
     ]
 
@@ -263,10 +261,10 @@ def steps(slug: str, export_dir: Path, databases: Sequence[str], release: bool, 
             Step("lock: deny all traffic in the namespace (kept after destroy)",
                  ["kubectl", "apply", "-f", str(out / "lock.yaml")], phase="release"),
             Step("lock: hibernate the database (pods removed, volumes kept)",
-                 ["kubectl", "-n", slug, "annotate", f"cluster/{DB_CLUSTER}", "--overwrite", f"{HIBERNATION}=on"],
+                 ["kubectl", "-n", slug, "annotate", f"cluster/{names.DB_CLUSTER}", "--overwrite", f"{HIBERNATION}=on"],
                  phase="release"),
             Step("lock: wait until the database is hibernated",
-                 ["kubectl", "-n", slug, "wait", f"cluster/{DB_CLUSTER}", f"--for=condition={HIBERNATION}",
+                 ["kubectl", "-n", slug, "wait", f"cluster/{names.DB_CLUSTER}", f"--for=condition={HIBERNATION}",
                   "--timeout=15m"], phase="release"),
             Step("lock: stop the module workloads (volumes kept)",
                  ["kubectl", "-n", slug, "scale", "statefulset,deployment", "--all", "--replicas=0"],
@@ -362,10 +360,10 @@ def _bucket_client_factory(slug: str, endpoint: str | None) -> Callable[[], S3Cl
 
         import boto3
 
-        got = subprocess.run(["kubectl", "-n", slug, "get", "secret", f"{slug}-bucket", "-o", "json"],
+        got = subprocess.run(["kubectl", "-n", slug, "get", "secret", names.bucket_claim(slug), "-o", "json"],
                              capture_output=True, check=False)
         if got.returncode != 0:
-            raise OffboardError(f"Secret {slug}/{slug}-bucket could not be read: {got.stderr.decode().strip()}")
+            raise OffboardError(f"Secret {slug}/{names.bucket_claim(slug)} could not be read: {got.stderr.decode().strip()}")
         data = json.loads(got.stdout)["data"]
         key, secret = (base64.b64decode(data[k]).decode() for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
         return boto3.client("s3", endpoint_url=endpoint, region_name=region,

@@ -21,15 +21,15 @@ from typing import Any
 
 import yaml
 
+from catalogue.names import CONFIG_NS, PROJECT
 from catalogue.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
 from catalogue.tenants import load_all
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
 from urbanstack.outdir import replace_owned
-from urbanstack.program import PROJECT, SHARED, build
+from urbanstack.program import SHARED, build
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
-CONFIG_NS = "urban-stack"
 REDACTED = "(secret: not written to the plan)"
 
 

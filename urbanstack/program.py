@@ -14,11 +14,11 @@ from typing import Any
 
 import pulumi
 
-from catalogue.shared_config import CONFIG_NS, ConfigError, SharedConfig, parse
+from catalogue.names import CONFIG_NS, PROJECT
+from catalogue.shared_config import ConfigError, SharedConfig, parse
 from catalogue.tenants import TenantError, load_all, tenants_dir
 
 SHARED = "shared"
-PROJECT = "urban-stack"
 
 
 class UnknownStack(Exception):

@@ -40,12 +40,12 @@ import yaml
 
 from catalogue import names
 from catalogue.schema import SLUG_PATTERN
-from components.k8s import peer, tcp
-from components.tenant.database import BACKUP_STORE, BARMAN_PLUGIN, cluster_base_spec
-from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress
+from components.backup import wal_archiver
+from components.k8s import dns_egress, peer, tcp
+from components.tenant.database import BACKUP_STORE, cluster_base_spec
 from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute
 
-RECOVERY_PREFIX = f"{DB_CLUSTER}-restore-"
+RECOVERY_PREFIX = f"{names.DB_CLUSTER}-restore-"
 INSTANCE_MANAGER_PORT = 8000
 """CloudNativePG's instance manager (status, backups), reached by the operator."""
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -84,11 +84,10 @@ def recovery_cluster(tenant, storage_class: str, name: str, source_store: str = 
         "enablePDB": False,
         "bootstrap": {"recovery": {"source": "origin"}},
         "externalClusters": [{"name": "origin", "plugin": {
-            "name": BARMAN_PLUGIN,
-            "parameters": {"barmanObjectName": source_store, "serverName": DB_CLUSTER},
+            "name": names.BARMAN_PLUGIN,
+            "parameters": {"barmanObjectName": source_store, "serverName": names.DB_CLUSTER},
         }}],
-        "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
-                     "parameters": {"barmanObjectName": source_store, "serverName": name}}],
+        "plugins": [wal_archiver(source_store, server_name=name)],
     })
     if target_time is not None:
         spec["bootstrap"]["recovery"]["recoveryTarget"] = {
@@ -110,11 +109,11 @@ def recovery_policy(slug: str, name: str, s3_rule: dict) -> dict:
             "podSelector": {"matchLabels": pods},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
-                {"from": [peer(None, pods)], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
-                {"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
+                {"from": [peer(None, pods)], "ports": tcp(names.DB_PORT, INSTANCE_MANAGER_PORT)},
+                {"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(names.DB_PORT, INSTANCE_MANAGER_PORT)},
             ],
             "egress": [
-                {"to": [peer(None, pods)], "ports": tcp(DB_PORT, INSTANCE_MANAGER_PORT)},
+                {"to": [peer(None, pods)], "ports": tcp(names.DB_PORT, INSTANCE_MANAGER_PORT)},
                 dns_egress(),
                 s3_rule,
                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443, 6443)},
@@ -150,8 +149,8 @@ def switch_steps(slug: str, work: Path, name: str, databases: Sequence[str], sta
             Step(f"switch: dump {db} from {name}",
                  ["kubectl", "-n", slug, "exec", f"svc/{name}-rw", "-c", "postgres", "--", "pg_dump", "-Fc", "-d", db],
                  stdout_to=dump, phase="switch"),
-            Step(f"switch: load {db} into {DB_CLUSTER}",
-                 ["kubectl", "-n", slug, "exec", "-i", f"svc/{DB_CLUSTER}-rw", "-c", "postgres", "--",
+            Step(f"switch: load {db} into {names.DB_CLUSTER}",
+                 ["kubectl", "-n", slug, "exec", "-i", f"svc/{names.DB_CLUSTER}-rw", "-c", "postgres", "--",
                   "pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", db],
                  stdin_from=dump, phase="switch"),
         ]
@@ -209,7 +208,7 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
     yield from _execute(plan, runner)
-    yield (f"recovery cluster {name} is ready beside {DB_CLUSTER}; check it "
+    yield (f"recovery cluster {name} is ready beside {names.DB_CLUSTER}; check it "
            f"(kubectl -n {slug} exec -it svc/{name}-rw -c postgres -- psql -d geodata), then switch with "
            f"`urbanstack tenants restore {slug} --switch {name}`")
 
@@ -235,7 +234,7 @@ def switch(slug: str, work_dir: Path, name: str, *, databases: Sequence[str] | N
     (work / "pre-switch-backup.yaml").write_text(
         backup_manifest(slug, stamp).replace(f"offboarding-{stamp}", f"pre-switch-{stamp}"), encoding="utf-8")
     yield from _execute(plan, runner)
-    yield f"switched: {DB_CLUSTER} holds the data of {name}; delete {name} once confirmed"
+    yield f"switched: {names.DB_CLUSTER} holds the data of {name}; delete {name} once confirmed"
 
 
 def _check(plan: list[Step], runner: Runner | None) -> None:

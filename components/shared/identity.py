@@ -40,7 +40,7 @@ import pulumi_random as random
 from catalogue import labels, names
 from catalogue.realm_policy import REALM_SECURITY
 from catalogue.versions import IMAGES
-from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
+from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
@@ -52,7 +52,6 @@ DB_OWNER = "keycloak"
 DB_APP_SECRET = f"{names.KEYCLOAK_DB_CLUSTER}-app"
 """Secret CloudNativePG creates for the application owner (keys ``username``, ``password``)."""
 DB_POD_LABELS = {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER}
-BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 BACKUP_STORE = f"{names.KEYCLOAK_DB_CLUSTER}-backup"
 BACKUP_BUCKET = "urban-keycloak-db-backups"
 """Bucket claimed from the Rook object store (storage mode ``rook-ceph``) for Keycloak's database backups."""
@@ -233,7 +232,7 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
             "podAntiAffinityType": "preferred",
         },
         "monitoring": {"enablePodMonitor": True},
-        "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": BACKUP_STORE}}],
+        "plugins": [wal_archiver(BACKUP_STORE)],
     }
 
 
@@ -396,9 +395,7 @@ class Identity(pulumi.ComponentResource):
         self.scheduled_backup = k8s.apiextensions.CustomResource(
             f"{names.KEYCLOAK_DB_CLUSTER}-daily", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
             metadata=meta(f"{names.KEYCLOAK_DB_CLUSTER}-daily", ns),
-            spec={"schedule": BACKUP_SCHEDULE, "backupOwnerReference": "self", "immediate": True,
-                  "cluster": {"name": names.KEYCLOAK_DB_CLUSTER}, "method": "plugin",
-                  "pluginConfiguration": {"name": BARMAN_PLUGIN}},
+            spec=scheduled_backup_spec(names.KEYCLOAK_DB_CLUSTER, BACKUP_SCHEDULE),
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.database])))
         self.keycloak = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_NAME,

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
-from components.k8s import child, meta, network_policy, peer, tcp
+from components.k8s import child, dns_egress, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
 from components.shared.identity import Identity
@@ -92,11 +92,6 @@ OIDC clients of their realm, which use Keycloak's in-cluster Service for back-ch
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
               {"protocol": "TCP", "port": 6800, "endPort": 7568}]
 """Ceph mon (msgr2, msgr1) and OSD/MGR ports: kernel RBD/CephFS clients on the nodes connect to them."""
-
-
-def dns_egress() -> dict:
-    return {"to": [peer("kube-system", {"k8s-app": "kube-dns"})],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
 
 
 def s3_egress(cfg) -> dict:

@@ -12,11 +12,10 @@ from catalogue import names
 from catalogue.sizing import TENANT_PLANS
 from catalogue.versions import IMAGES
 from components import k8s as kb
-from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec
+from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
 from components.base import TenantContext
-from components.tenant.netpol import DB_CLUSTER, DB_PORT, dns_egress, from_pods, to_s3
+from components.tenant.netpol import from_pods, to_s3
 
-BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 GEODATA = "geodata"
 """The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
 READONLY_ROLE = "geodata_readonly"
@@ -88,10 +87,6 @@ def backup_store(tenant, bucket, offsite) -> dict:
     return object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
 
 
-def role_secret_name(role: str) -> str:
-    return f"db-{role.replace('_', '-')}"
-
-
 class Database(pulumi.ComponentResource):
     """One CloudNativePG ``Cluster`` with PostGIS, a ``Database`` and owner role per module that needs one,
     continuous backup with the Barman Cloud plugin and a daily ``ScheduledBackup``."""
@@ -111,12 +106,12 @@ class Database(pulumi.ComponentResource):
             password = random.RandomPassword(f"{role}-password", length=32, special=False,
                                              opts=pulumi.ResourceOptions(parent=self))
             secret = k8s.core.v1.Secret(
-                role_secret_name(role), metadata=kb.meta(role_secret_name(role), ns),
+                names.role_secret_name(role), metadata=kb.meta(names.role_secret_name(role), ns),
                 type="kubernetes.io/basic-auth",
                 string_data={"username": role, "password": password.result},
                 opts=kb.child(self, in_ns),
             )
-            secrets[role] = role_secret_name(role)
+            secrets[role] = names.role_secret_name(role)
             role_secrets.append(secret)
 
         store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
@@ -126,8 +121,8 @@ class Database(pulumi.ComponentResource):
             opts=kb.child(self, in_ns),
         )
         self.cluster = k8s.apiextensions.CustomResource(
-            DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
-            metadata=kb.meta(DB_CLUSTER, ns),
+            names.DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
+            metadata=kb.meta(names.DB_CLUSTER, ns),
             spec={
                 **cluster_base_spec(tenant, ctx.plan, ctx.shared.storage_class),
                 "bootstrap": {"initdb": {
@@ -147,8 +142,7 @@ class Database(pulumi.ComponentResource):
                      "passwordSecret": {"name": secrets[role]}, "comment": _role_comment(role, readers)}
                     for role in [*databases, READONLY_ROLE, *readers]
                 ]},
-                "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True,
-                             "parameters": {"barmanObjectName": BACKUP_STORE}}],
+                "plugins": [wal_archiver(BACKUP_STORE)],
             },
             # The cluster is the municipality's data: never deleted by a Pulumi operation.
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
@@ -156,7 +150,7 @@ class Database(pulumi.ComponentResource):
                 protect=True, retain_on_delete=True, depends_on=[self.object_store, *role_secrets]))),
         )
         for db, extensions in databases.items():
-            spec = {"name": db, "owner": db, "cluster": {"name": DB_CLUSTER}, "ensure": "present",
+            spec = {"name": db, "owner": db, "cluster": {"name": names.DB_CLUSTER}, "ensure": "present",
                     "databaseReclaimPolicy": "retain"}
             if extensions:
                 spec["extensions"] = [{"name": ext, "ensure": "present"} for ext in extensions]
@@ -170,32 +164,30 @@ class Database(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             "daily-backup", api_version="postgresql.cnpg.io/v1", kind="ScheduledBackup",
             metadata=kb.meta("daily-backup", ns),
-            spec={"schedule": BACKUP_SCHEDULE, "backupOwnerReference": "self", "immediate": True,
-                  "cluster": {"name": DB_CLUSTER}, "method": "plugin",
-                  "pluginConfiguration": {"name": BARMAN_PLUGIN}},
+            spec=scheduled_backup_spec(names.DB_CLUSTER, BACKUP_SCHEDULE),
             opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.cluster]))),
         )
         # Network: instances replicate among themselves; the operator and the plugin manage them;
         # instances archive to S3 and talk to the Kubernetes API (instance manager).
-        db_pods = {"cnpg.io/cluster": DB_CLUSTER}
+        db_pods = {"cnpg.io/cluster": names.DB_CLUSTER}
         kb.network_policy(
             self, "database", ns, db_pods,
             ingress=[
-                from_pods(db_pods, DB_PORT, 8000),
+                from_pods(db_pods, names.DB_PORT, 8000),
                 # The municipality's own apps (their egress policies say which may connect).
-                {"from": [kb.peer(None, {})], "ports": kb.tcp(DB_PORT)},
-                {"from": [kb.peer(names.NS_OPERATORS, {})], "ports": kb.tcp(DB_PORT, 8000)},
+                {"from": [kb.peer(None, {})], "ports": kb.tcp(names.DB_PORT)},
+                {"from": [kb.peer(names.NS_OPERATORS, {})], "ports": kb.tcp(names.DB_PORT, 8000)},
             ],
             egress=[
-                {"to": [kb.peer(None, db_pods)], "ports": kb.tcp(DB_PORT, 8000)},
-                dns_egress(),
+                {"to": [kb.peer(None, db_pods)], "ports": kb.tcp(names.DB_PORT, 8000)},
+                kb.dns_egress(),
                 to_s3(ctx),
                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": kb.tcp(443, 6443)},
             ],
             opts=in_ns,
         )
         self.info = DatabaseInfo(
-            cluster=DB_CLUSTER, host=f"{DB_CLUSTER}-rw.{ns}.svc", port=DB_PORT,
+            cluster=names.DB_CLUSTER, host=f"{names.DB_CLUSTER}-rw.{ns}.svc", port=names.DB_PORT,
             credentials={db: secrets[db] for db in [*roles, *readers]}, readonly_secret=secrets[READONLY_ROLE],
         )
-        self.register_outputs({"cluster": DB_CLUSTER, "host": self.info.host})
+        self.register_outputs({"cluster": names.DB_CLUSTER, "host": self.info.host})

@@ -27,7 +27,6 @@ from components import k8s as kb
 from components.base import TenantContext
 
 GROUPS = ("admins", "editors", "viewers")
-CONFIG_NS = "urban-stack"
 REALM_SSL_REQUIRED = "external"
 """Municipality realms accept plain HTTP from private addresses only (the modules' back channel to Keycloak's
 in-cluster Service; TLS ends at the Gateway for everything else). With ``all`` Keycloak answers "HTTPS required"
@@ -36,10 +35,6 @@ to every back-channel call: its endpoints check the scheme of the URL the reques
 and ``external`` exempts loopback, site-local (RFC 1918) and link-local/ULA client addresses
 (``org.keycloak.common.enums.SslRequired.isLocal``). Requests through the Gateway come from public client
 addresses (``proxy-headers: xforwarded``) over HTTPS, as before; the master realm does the same for the realm jobs."""
-
-
-def oidc_secret_name(module: str) -> str:
-    return f"{module}-oidc"
 
 
 OIDC_PATHS = {"auth-url": "auth", "token-url": "token", "userinfo-url": "userinfo", "jwks-url": "certs"}
@@ -236,11 +231,11 @@ def federation_secret(tenant) -> Any:
     ref = federation_secret_ref(tenant)
     if ref is None:
         return None
-    value = pulumi.Config(CONFIG_NS).get_secret(ref)
+    value = pulumi.Config(names.CONFIG_NS).get_secret(ref)
     if value is None:
         raise pulumi.RunError(
             f"tenants/{tenant.slug}.yaml: identity.federation refers to config secret '{ref}', which stack "
-            f"'{tenant.slug}' does not have: run `pulumi config set --secret {CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
+            f"'{tenant.slug}' does not have: run `pulumi config set --secret {names.CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
         )
     return value
 
@@ -262,7 +257,7 @@ class Identity(pulumi.ComponentResource):
             host = ctx.host(spec)
             clients.append(client(spec.name, spec.title, host, secret.result))
             self.client_secrets[spec.name] = k8s.core.v1.Secret(
-                oidc_secret_name(spec.name), metadata=kb.meta(oidc_secret_name(spec.name), ctx.namespace),
+                names.oidc_secret_name(spec.name), metadata=kb.meta(names.oidc_secret_name(spec.name), ctx.namespace),
                 type="Opaque",
                 string_data={
                     "client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url,

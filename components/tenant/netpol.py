@@ -10,9 +10,7 @@ from catalogue import names
 from components.base import TenantContext
 from components.k8s import peer, tcp
 
-DB_CLUSTER = "postgis"
-DB_PORT = 5432
-DB_POD_LABELS = {"cnpg.io/cluster": DB_CLUSTER}
+DB_POD_LABELS = {"cnpg.io/cluster": names.DB_CLUSTER}
 ENVOY_HTTPS_PORT = 10443
 """Container port of Envoy's HTTPS listener (Envoy Gateway maps port 443 to 10443 to run unprivileged)."""
 ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
@@ -23,14 +21,6 @@ it sets (``http-domain``, ``http-token``) are hashes that differ per challenge."
 ACME_SOLVER_PORT = 8089
 """Port of the solver pod's ``acmesolver`` container (cert-manager v1.19.1 pkg/issuer/acme/http/http.go
 ``acmeSolverListenPort = 8089``, passed as ``--listen-port`` and declared as container port ``http``)."""
-
-
-def dns_egress() -> dict:
-    """Egress rule: cluster DNS (kube-dns / CoreDNS in kube-system)."""
-    return {
-        "to": [peer("kube-system", {"k8s-app": "kube-dns"})],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }
 
 
 def from_gateway(*ports: int) -> dict:
@@ -49,7 +39,7 @@ def acme_solver_ingress() -> dict:
 
 def to_database() -> dict:
     """Egress rule: the municipality's own CloudNativePG cluster (same namespace)."""
-    return {"to": [peer(None, DB_POD_LABELS)], "ports": tcp(DB_PORT)}
+    return {"to": [peer(None, DB_POD_LABELS)], "ports": tcp(names.DB_PORT)}
 
 
 def to_keycloak() -> dict:

@@ -46,7 +46,7 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, ctx: TenantContext, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:tenant:storage", name, None, opts)
         ns, slug = ctx.namespace, ctx.slug
-        claim = f"{slug}-bucket"
+        claim = names.bucket_claim(slug)
         keep = pulumi.ResourceOptions.merge(ctx.in_namespace,
                                             pulumi.ResourceOptions(protect=True, retain_on_delete=True))
         if ctx.shared.s3_mode == "rook-ceph":

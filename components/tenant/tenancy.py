@@ -8,7 +8,6 @@ import pulumi_kubernetes as k8s
 from catalogue.sizing import LIMIT_RANGE_DEFAULT, LIMIT_RANGE_MAX, TENANT_PLANS
 from components import k8s as kb
 from components.base import TenantContext
-from components.tenant import netpol
 
 PSA = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 READ = ["get", "list", "watch"]
@@ -107,5 +106,5 @@ class Tenancy(pulumi.ComponentResource):
             )
         after_ns = pulumi.ResourceOptions(depends_on=[self.namespace])
         kb.network_policy(self, "default-deny", ns, {}, ingress=[], egress=[], opts=after_ns)
-        kb.network_policy(self, "allow-dns", ns, {}, egress=[netpol.dns_egress()], opts=after_ns)
+        kb.network_policy(self, "allow-dns", ns, {}, egress=[kb.dns_egress()], opts=after_ns)
         self.register_outputs({"namespace": ns})

@@ -13,7 +13,8 @@ from decimal import Decimal, InvalidOperation
 
 import duckdb
 
-from finance.model import IDLE_TAGS, SHARED_TAG, TENANT_TAG, UNTAGGED_TAGS, FinanceError, Period
+from catalogue import labels
+from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
 from finance.sources import records_relation
 
 MAX_PAGES = 1000
@@ -25,7 +26,7 @@ class AwsCostExplorerSource:
 
     name = "aws"
 
-    def __init__(self, client=None, tag_key: str = TENANT_TAG, metric: str = "UnblendedCost"):
+    def __init__(self, client=None, tag_key: str = labels.TENANT, metric: str = "UnblendedCost"):
         self._client = client
         self.tag_key = tag_key
         self.metric = metric
@@ -98,7 +99,7 @@ def _record(month: dt.date, tag: str | None, service: str, amount: Decimal, unit
         kind, tenant = "idle", None
     elif tag in UNTAGGED_TAGS:
         kind, tenant = "untagged", None
-    elif tag == SHARED_TAG:
+    elif tag == labels.SHARED_TENANT:
         kind, tenant = "shared", None
     else:
         kind, tenant = "direct", tag

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import duckdb
 
-from finance.model import IDLE_TAGS, MODULE_TAG, SHARED_TAG, TENANT_TAG, UNTAGGED_TAGS, FinanceError, Period
+from catalogue import labels
+from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
 
 REQUIRED = ("BillingCurrency", "ChargePeriodStart", "ServiceName")
 CREDIT_CATEGORIES = ("Credit", "Adjustment")
@@ -150,8 +151,8 @@ class FocusSource:
             module = "NULL"
             tags_ok = "TRUE"
         elif types["Tags"].startswith("MAP"):
-            tenant = f"{q('Tags')}[{_lit(TENANT_TAG)}]"
-            module = f"{q('Tags')}[{_lit(MODULE_TAG)}]"
+            tenant = f"{q('Tags')}[{_lit(labels.TENANT)}]"
+            module = f"{q('Tags')}[{_lit(labels.MODULE)}]"
             tags_ok = "TRUE"
         else:
             tags = col("Tags")
@@ -159,7 +160,7 @@ class FocusSource:
             # DuckDB may evaluate both branches of a CASE: hand json_extract_string only valid JSON.
             safe = f"(CASE WHEN {tags_ok} AND {tags} IS NOT NULL AND TRIM({tags}) <> '' THEN {tags} ELSE '{{}}' END)"
             # One JSON parse per row for both tags (a list of paths), instead of one per tag.
-            both = f"json_extract_string({safe}, [{_json_path(TENANT_TAG)}, {_json_path(MODULE_TAG)}])"
+            both = f"json_extract_string({safe}, [{_json_path(labels.TENANT)}, {_json_path(labels.MODULE)}])"
             tenant = f"{both}[1]"
             module = f"{both}[2]"
         idle_tags = ", ".join(_lit(t) for t in IDLE_TAGS)
@@ -206,7 +207,7 @@ class FocusSource:
         kind = f"""CASE
               WHEN COALESCE(commitment_status, '') = 'Unused' OR tag IN ({idle_tags}) THEN 'idle'
               WHEN tag IS NULL OR TRIM(tag) IN ({untagged}) THEN 'untagged'
-              WHEN tag = {_lit(SHARED_TAG)} THEN 'shared'
+              WHEN tag = {_lit(labels.SHARED_TENANT)} THEN 'shared'
               ELSE 'direct'
             END"""
         sql = f"""

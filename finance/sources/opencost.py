@@ -23,7 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from finance.model import IDLE_TAGS, SHARED_TAG, TENANT_TAG, UNTAGGED_TAGS, FinanceError, Period
+from catalogue import labels
+from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
 from finance.sources import records_relation
 
 COMPONENTS = {
@@ -62,7 +63,7 @@ class OpenCostSource:
                     end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
                     query = urllib.parse.urlencode({
                         "window": f"{month.isoformat()}T00:00:00Z,{end.isoformat()}T00:00:00Z",
-                        "aggregate": f"label:{TENANT_TAG}", "accumulate": "true", "includeIdle": "true",
+                        "aggregate": f"label:{labels.TENANT}", "accumulate": "true", "includeIdle": "true",
                     })
                     url = f"{ref.rstrip('/')}/allocation?{query}"
                     try:
@@ -126,7 +127,7 @@ class OpenCostSource:
             kind, tenant = "idle", None
         elif tenant_part in (*UNTAGGED_TAGS, ):
             kind, tenant = "untagged", None
-        elif tenant_part == SHARED_TAG:
+        elif tenant_part == labels.SHARED_TENANT:
             kind, tenant = "shared", None
         else:
             kind, tenant = "direct", tenant_part
