@@ -109,6 +109,11 @@ def oidc_secret_name(module: str) -> str:
     return f"{module}-oidc"
 
 
+def group_name(slug: str, group: str) -> str:
+    """Kubernetes group of a realm group, as the cluster's OIDC authenticator presents it."""
+    return f"urban-stack:{slug}:{group}"
+
+
 def bucket_claim(slug: str) -> str:
     """The municipality's bucket claim and the Secret with its keys."""
     return f"{slug}-bucket"

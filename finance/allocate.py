@@ -41,7 +41,7 @@ from fractions import Fraction
 import duckdb
 
 from catalogue import labels
-from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted
+from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted, month_days
 from finance.sources import RECORD_COLUMNS, CostSource
 
 
@@ -195,12 +195,6 @@ def _weights(kind: str, members: list[Member], month: dt.date, module: str | Non
     if kind not in ("equal", "population"):  # pragma: no cover
         raise ValueError(kind)
     return out
-
-
-def month_days(month: dt.date) -> int:
-    from finance.model import next_month
-
-    return (next_month(month) - month).days
 
 
 def shares_of(weights: Mapping[str, Fraction]) -> list[tuple[str, Fraction]]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from urbanstack.console import err, out, progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from finance.sources import CostSource
 
 app = typer.Typer(help="Cost statements per municipality: estimate, FOCUS, AWS or OpenCost; allocation keys; what-if.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -94,7 +97,6 @@ def report(
     from finance.allocate import allocate
     from finance.outputs import parse_formats, write_all
     from finance.report import fmt_money
-    from finance.sources import make_source
     from urbanstack.outdir import check_target, replace_owned
 
     with _errors():
@@ -220,3 +222,26 @@ def focus_check(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:
+    """The source called ``name`` with its inputs (files or URLs) and options."""
+    if name == "estimate":
+        from finance.sources.estimate import EstimateSource
+
+        return EstimateSource(members=members, prices=prices)
+    if name == "focus":
+        from finance.sources.focus import FocusSource
+
+        return FocusSource(inputs or [], **{k: v for k, v in options.items() if k in ("cost_column", "tag_column", "s3_client")})
+    if name == "aws":
+        from finance.sources.aws import AwsCostExplorerSource
+
+        return AwsCostExplorerSource(**{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
+    if name == "opencost":
+        from finance.sources.opencost import OpenCostSource
+
+        return OpenCostSource(inputs or [], **{k: v for k, v in options.items() if k in ("currency",)})
+    from finance.model import FinanceError
+
+    raise FinanceError(f"--source: {name!r} is not one of estimate, focus, aws, opencost")

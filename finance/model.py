@@ -67,6 +67,11 @@ def next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
+def month_days(month: dt.date) -> int:
+    """Days of the month that starts on ``month``."""
+    return (next_month(month) - month).days
+
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 

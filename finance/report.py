@@ -257,7 +257,7 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
             detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if de
                       else f"share of direct costs {fmt_month(month)}")
         if days:
-            from finance.allocate import month_days
+            from finance.model import month_days
 
             mine, whole = days.get(slug, 0), month_days(month)
             detail += (f"; {mine} von {whole} Tagen im {fmt_month(month)}, anteilig nach Tagen" if de

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from components.tenant.tenancy import group_name
+from catalogue import names
 from urbanstack.checks import rbac
 from urbanstack.checks.base import load_plan
 
@@ -50,7 +50,7 @@ def bind_to_builtin(plan_dir: Path, role: str, group: str) -> None:
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": f"realm-{group}", "namespace": SLUG},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"kind": "Group", "name": group_name(SLUG, group)}]})
+        "subjects": [{"kind": "Group", "name": names.group_name(SLUG, group)}]})
 
 
 def test_the_real_plan_gives_no_municipality_group_a_forbidden_right(crafted):
@@ -86,7 +86,7 @@ def test_a_chart_cluster_role_aggregated_into_edit_lets_editors_create_certifica
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": "realm-editors", "namespace": SLUG},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-        "subjects": [{"kind": "Group", "name": group_name(SLUG, "editors")}]})
+        "subjects": [{"kind": "Group", "name": names.group_name(SLUG, "editors")}]})
     # A view binding reads no Secret and creates nothing ...
     assert rbac.run(load_plan(crafted)).failures == []
     # ... until a chart labels a ClusterRole into view (labels chain: view -> edit -> admin, not the other way).

@@ -16,8 +16,9 @@ import requests
 from moto import mock_aws
 
 from finance.allocate import allocate
+from finance.cli import make_source
 from finance.model import FinanceError, Key, Member, parse_period
-from finance.sources import CostSource, make_source
+from finance.sources import CostSource
 from finance.sources.aws import AwsCostExplorerSource
 from finance.sources.focus import FocusSource
 from finance.sources.opencost import OpenCostSource

@@ -15,11 +15,11 @@ from catalogue import versions
 from catalogue.versions import CHARTS, MANIFESTS
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.plan import read_objects
+from urbanstack.plan_format import CHART_TYPE, read_objects
 
 
 def chart_resource(plan, release):
-    [res] = [r for r in plan.resources if r.type == render.CHART_TYPE and r.name == release]
+    [res] = [r for r in plan.resources if r.type == CHART_TYPE and r.name == release]
     return res
 
 

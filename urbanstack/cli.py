@@ -274,7 +274,7 @@ def check(
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
     """Outside checks over a written plan: schemas, checkov, cost labels, reachability, policy pack."""
-    from urbanstack.checks.__main__ import run
+    from urbanstack.checks.command import run
 
     raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))
 

@@ -27,6 +27,7 @@ from catalogue.tenants import load_all
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
 from urbanstack.outdir import replace_owned
+from urbanstack.plan_format import object_filename
 from urbanstack.program import SHARED, build
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
@@ -104,16 +105,6 @@ def manifest(inputs: dict[str, Any], secret_paths: list[tuple] = ()) -> dict[str
             if isinstance(obj.get(key), dict):
                 obj[key] = {k: REDACTED for k in obj[key]}
     return obj
-
-
-def object_filename(obj: dict[str, Any]) -> str:
-    md = obj.get("metadata") or {}
-    parts = [obj.get("kind", "Unknown"), md.get("namespace") or "cluster", md.get("name") or "unnamed"]
-    return "-".join(str(p).lower() for p in parts) + ".yaml"
-
-
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML has it (chart CRDs are large), else the pure-Python one."""
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
@@ -226,17 +217,3 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
             _write_object(sub, manifest(obj), names, f"stack {plan.stack}, {sub_name}")
         counts[sub_name] = len(names)
     return counts
-
-
-def plan_files(stack_folder: Path) -> list[Path]:
-    """Every object file of one stack: its own (``*.yaml``) and those of its chart/manifests/operator folders."""
-    return sorted(stack_folder.glob("*.yaml")) + sorted(stack_folder.glob("*/*.yaml"))
-
-
-def read_objects(plan_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
-    """Read a written plan back: stack -> [(file, object)], the subfolders' objects included."""
-    out: dict[str, list[tuple[Path, dict]]] = {}
-    for folder in sorted(p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        out[folder.name] = [(f, yaml.load(f.read_text(encoding="utf-8"), Loader=FAST_LOADER))
-                            for f in plan_files(folder)]
-    return out

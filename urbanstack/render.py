@@ -37,11 +37,10 @@ import yaml
 from catalogue.paths import ROOT
 from catalogue.versions import CHARTS, MANIFESTS, Chart
 from urbanstack.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
+from urbanstack.plan_format import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 VENDOR = ROOT / "vendor"
 CHARTS_DIR = VENDOR / "charts"
-CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
-CONFIG_GROUP_TYPE = "kubernetes:yaml/v2:ConfigGroup"
 HOOK_ANNOTATION = "helm.sh/hook"
 
 REFRESH_CHART = (
@@ -135,13 +134,6 @@ class Rendered:
     source: str
     objects: list[dict[str, Any]] = field(default_factory=list)
     skipped_hooks: list[str] = field(default_factory=list)
-
-
-def type_token(obj: dict[str, Any]) -> str:
-    """The Pulumi type of a Kubernetes object: ``apps/v1`` Deployment -> ``kubernetes:apps/v1:Deployment``."""
-    api = str(obj.get("apiVersion", ""))
-    group_version = api if "/" in api else f"core/{api}"
-    return f"kubernetes:{group_version}:{obj.get('kind', '')}"
 
 
 def _cluster_scoped(objs: list[dict[str, Any]]) -> set[str]:

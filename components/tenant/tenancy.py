@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogue import names
 from catalogue.sizing import LIMIT_RANGE_DEFAULT, LIMIT_RANGE_MAX, TENANT_PLANS
 from components import k8s as kb
 from components.base import TenantContext
@@ -44,11 +45,6 @@ why). Deliberately never: read Secrets (database passwords, OIDC client secrets,
 or port-forward into pods, write NetworkPolicies, RBAC, cert-manager objects or pod templates, delete
 PersistentVolumeClaims. Kubernetes' ``admin``/``edit`` ClusterRoles allow all of that (and controllers
 aggregate their own rights into them, e.g. cert-manager's ``cert-manager-edit``), so they are not used."""
-
-
-def group_name(slug: str, group: str) -> str:
-    """Kubernetes group of a realm group, as the cluster's OIDC authenticator presents it."""
-    return f"urban-stack:{slug}:{group}"
 
 
 def role_name(group: str) -> str:
@@ -101,7 +97,7 @@ class Tenancy(pulumi.ComponentResource):
                 f"{group}-binding", metadata=kb.meta(f"realm-{group}", ns),
                 role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name(group)},
                 subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                           "name": group_name(ctx.slug, group)}],
+                           "name": names.group_name(ctx.slug, group)}],
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])),
             )
         after_ns = pulumi.ResourceOptions(depends_on=[self.namespace])

@@ -100,26 +100,3 @@ SERVICE_CATEGORY = {
 
 def service_category(module: str | None) -> str:
     return SERVICE_CATEGORY.get(module or "", "Other")
-
-
-def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:
-    """The source called ``name`` with its inputs (files or URLs) and options."""
-    if name == "estimate":
-        from finance.sources.estimate import EstimateSource
-
-        return EstimateSource(members=members, prices=prices)
-    if name == "focus":
-        from finance.sources.focus import FocusSource
-
-        return FocusSource(inputs or [], **{k: v for k, v in options.items() if k in ("cost_column", "tag_column", "s3_client")})
-    if name == "aws":
-        from finance.sources.aws import AwsCostExplorerSource
-
-        return AwsCostExplorerSource(**{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
-    if name == "opencost":
-        from finance.sources.opencost import OpenCostSource
-
-        return OpenCostSource(inputs or [], **{k: v for k, v in options.items() if k in ("currency",)})
-    from finance.model import FinanceError
-
-    raise FinanceError(f"--source: {name!r} is not one of estimate, focus, aws, opencost")

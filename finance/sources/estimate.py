@@ -143,7 +143,7 @@ class EstimateSource:
         """The monthly records for every month of ``period``; a municipality's own resources only for the days it
         is a member (and has the module booked) in that month, pro rata."""
         from catalogue.modules import module_names
-        from finance.allocate import month_days
+        from finance.model import month_days
 
         bookable = module_names()
         month_recs = self.monthly_records()

@@ -1,57 +1,14 @@
-"""``python -m urbanstack.checks PLAN_DIR`` (= ``urbanstack check``): every outside check over a written plan."""
+"""``python -m urbanstack.checks PLAN_DIR``: the same command line as ``urbanstack check``."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
-from urbanstack.checks import CHECK_NAMES, run_all
-from urbanstack.checks.base import DEFAULT_CHECKOV, DEFAULT_CRD_DIR, load_plan
-from urbanstack.checks.checkov import CheckovError
-from urbanstack.console import line, progress
-
-
-class UnknownCheck(ValueError):
-    pass
-
-
-def run(plan_dir: Path, *, only: Sequence[str] | None = None, checkov: Path | None = None,
-        crd_dir: Path | None = None, tenants: Path | None = None) -> int:
-    """Run the checks, one line each; returns the exit code (0 ok, 1 failures, 2 usage)."""
-    unknown = [name for name in only or () if name not in CHECK_NAMES]
-    if unknown:
-        line(f"unknown check {', '.join(unknown)}: valid checks are {', '.join(CHECK_NAMES)}", to_err=True)
-        return 2
-    if not plan_dir.is_dir():
-        line(f"{plan_dir}: no plan there; write one with `urbanstack plan --out {plan_dir}`", to_err=True)
-        return 1
-    plan = load_plan(plan_dir, tenants, crd_dir or DEFAULT_CRD_DIR)
-    failures = []
-    names = list(only or CHECK_NAMES)
-
-    with progress("check", len(names)) as step:
-        def report(result, seconds):
-            line(f"{'ok    ' if result.ok else 'FAILED'} {result.figure()} [{seconds:.1f} s]")
-            failures.extend(result.failures)
-
-        try:
-            run_all(plan, names, checkov or DEFAULT_CHECKOV, report, step)
-        except CheckovError as exc:
-            line(f"FAILED checkov: {exc}", to_err=True)
-            return 1
-    for f in failures:
-        line(str(f))
-    if failures:
-        line(f"{len(failures)} failure(s) over the plan in {plan_dir}")
-        return 1
-    return 0
+from urbanstack.cli import app
 
 
 def main(argv: list[str] | None = None) -> None:
     """The same command line as ``urbanstack check`` (exits with its code)."""
-    from urbanstack.cli import app
-
     app(["check", *(sys.argv[1:] if argv is None else argv)], prog_name="python -m urbanstack.checks")
 
 

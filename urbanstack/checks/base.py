@@ -150,7 +150,7 @@ class Plan:
     @cached_property
     def objects(self) -> list[PlanObject]:
         """Every object of every stack, the chart, manifests and operator subfolders included."""
-        from urbanstack.plan import FAST_LOADER, plan_files
+        from urbanstack.plan_format import FAST_LOADER, plan_files
 
         out = []
         for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
@@ -202,8 +202,8 @@ def valid_modules() -> set[str]:
 def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | None = None,
               shared_config: Mapping[str, Any] | None = None) -> Plan:
     """The plan in ``directory`` with the municipalities of ``tenants_dir`` (default ``tenants/``)."""
+    from catalogue.shared_config import SHARED_CONFIG, stack_config
     from catalogue.tenants import load_all
-    from urbanstack.plan import SHARED_CONFIG, stack_config
 
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no plan here; run `urbanstack plan --out {directory}` first")

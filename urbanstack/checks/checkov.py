@@ -32,7 +32,7 @@ from urbanstack.checks.base import (
     Plan,
     origin_of_folder,
 )
-from urbanstack.plan import plan_files
+from urbanstack.plan_format import plan_files
 
 NAME = "checkov"
 SKIPS_FILE = ROOT / "checks" / "checkov-skips.yaml"

@@ -1,7 +1,7 @@
 """Check: what each municipality group may do in Kubernetes, computed as the RBAC authorizer would.
 
 A municipality's realm groups reach the cluster as Kubernetes groups ``urban-stack:<slug>:<group>``
-(``components.tenant.tenancy.group_name``). Their rights are the rules of every Role and ClusterRole bound to
+(``catalogue.names.group_name``). Their rights are the rules of every Role and ClusterRole bound to
 them by a RoleBinding (in that namespace) or a ClusterRoleBinding (in every namespace). ClusterRoles with an
 ``aggregationRule`` take the rules of every ClusterRole whose labels match its selectors, repeatedly
 (Kubernetes' clusterrole-aggregation controller), so a chart's ClusterRole labelled
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.tenant.tenancy import group_name
+from catalogue import names
 from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins
 from urbanstack.checks.bootstrap_roles import BOOTSTRAP_CLUSTER_ROLES
 from urbanstack.checks.reachability import selector_matches
@@ -127,7 +127,7 @@ def run(plan: Plan) -> CheckResult:
             roles[(po.namespace or "default", po.name)] = [Grant(r, f"Role {po.name}") for r in po.obj.get("rules") or []]
         elif po.kind in ("RoleBinding", "ClusterRoleBinding"):
             bindings.append(po)
-    prefixes = {group_name(slug, ""): slug for slug in plan.tenants}
+    prefixes = {names.group_name(slug, ""): slug for slug in plan.tenants}
     failures: list[Failure] = []
     groups_seen: set[str] = set()
     for b in bindings:

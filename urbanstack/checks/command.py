@@ -1,0 +1,48 @@
+"""``urbanstack check PLAN_DIR`` (also ``python -m urbanstack.checks``): every outside check over a written plan, one
+line each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from urbanstack.checks import CHECK_NAMES, run_all
+from urbanstack.checks.base import DEFAULT_CHECKOV, DEFAULT_CRD_DIR, load_plan
+from urbanstack.checks.checkov import CheckovError
+from urbanstack.console import line, progress
+
+
+class UnknownCheck(ValueError):
+    pass
+
+
+def run(plan_dir: Path, *, only: Sequence[str] | None = None, checkov: Path | None = None,
+        crd_dir: Path | None = None, tenants: Path | None = None) -> int:
+    """Run the checks, one line each; returns the exit code (0 ok, 1 failures, 2 usage)."""
+    unknown = [name for name in only or () if name not in CHECK_NAMES]
+    if unknown:
+        line(f"unknown check {', '.join(unknown)}: valid checks are {', '.join(CHECK_NAMES)}", to_err=True)
+        return 2
+    if not plan_dir.is_dir():
+        line(f"{plan_dir}: no plan there; write one with `urbanstack plan --out {plan_dir}`", to_err=True)
+        return 1
+    plan = load_plan(plan_dir, tenants, crd_dir or DEFAULT_CRD_DIR)
+    failures = []
+    names = list(only or CHECK_NAMES)
+
+    with progress("check", len(names)) as step:
+        def report(result, seconds):
+            line(f"{'ok    ' if result.ok else 'FAILED'} {result.figure()} [{seconds:.1f} s]")
+            failures.extend(result.failures)
+
+        try:
+            run_all(plan, names, checkov or DEFAULT_CHECKOV, report, step)
+        except CheckovError as exc:
+            line(f"FAILED checkov: {exc}", to_err=True)
+            return 1
+    for f in failures:
+        line(str(f))
+    if failures:
+        line(f"{len(failures)} failure(s) over the plan in {plan_dir}")
+        return 1
+    return 0
