@@ -11,7 +11,7 @@ Every Kubernetes object of every stack, every pod template and every PVC templat
 
 plus the Kubernetes recommended ``app.kubernetes.io/*`` labels.
 
-How they get there: each stack registers one Pulumi *resource transform* (``catalogue/labels.py``) that runs
+How they get there: each stack registers one Pulumi *resource transform* (``components/labels.py``) that runs
 for every resource of the stack, including the children of Helm charts under the real engine. It takes
 
 * tenant, cost centre and cost share from the stack (:class:`LabelScope`: :func:`shared_scope`,

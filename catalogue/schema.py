@@ -4,7 +4,7 @@
 (``schema/tenant.schema.json``) and the reference in ``docs/tenant-file.md`` are generated from this model
 (``urbanstack docs write``); ``tests/test_docs.py`` fails when they are stale.
 
-Module options are not listed here: each module brings its own model (``components/modules/*.py``)
+Module options are not listed here: each module brings its own model (``catalogue/modules/*.py``)
 and :func:`modules_model` assembles ``modules:`` from the catalogue.
 """
 

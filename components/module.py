@@ -1,7 +1,8 @@
 """``ModuleComponent``: the base every module's component derives from.
 
-It names the component after the module (type token ``urbanstack:modules:<name>``, so the label transform
-labels everything inside with ``urban-stack/module=<name>``) and gives each module the same few verbs, so
+It names the component after the module (type token ``SPEC.component_type``, which the catalogue maps to the
+cost module ``SPEC.name``, so the label transform labels everything inside with ``urban-stack/module=<name>``) and
+gives each module the same few verbs, so
 that module files only say what is specific to them:
 
 * :meth:`workload` – a hardened Deployment/StatefulSet sized from ``SPEC.workloads[<key>]`` and the plan,

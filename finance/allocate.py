@@ -2,7 +2,7 @@
 
 1. The source's records are aggregated in DuckDB by month, kind, tenant, module, service and resource (a few
    hundred groups however many input rows there are). Module tags are normalised by the catalogue
-   (:func:`components.modules.module_label`: ``lowCode`` and ``lowcode`` are the same module); a module or
+   (:func:`catalogue.modules.module_label`: ``lowCode`` and ``lowcode`` are the same module); a module or
    tenant tag value nobody knows is listed with its amount (:attr:`Allocation.unknown_tags`, a warning).
 2. ``direct`` groups go to their municipality. A tenant tag that names no member, a month outside the period,
    or a record the source could not attribute becomes an **unallocated line with its reason**.

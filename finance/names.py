@@ -1,6 +1,6 @@
 """Names printed on statements, in the statement's language: modules, platform components, fixed costs.
 
-The catalogue (``components/modules``, ``components/labels.PLATFORM_MODULES``) names things in English for the
+The catalogue (``catalogue/modules``, ``catalogue.labels.PLATFORM_MODULES``) names things in English for the
 docs; a German statement is German throughout, so every module and platform component has a name in both
 languages here (``tests/test_costs_outputs.py`` holds every catalogue entry to it). Fixed costs carry ``name``
 (German) and ``nameEn`` in the price catalogue. Names from a provider's bill (``Amazon Elastic Compute Cloud``)

@@ -407,7 +407,7 @@ def test_stack_outputs_name_urls_realm_database_service_and_bucket(plans, slug):
 
 
 def test_modules_that_check_client_roles_get_them_in_the_realm_granted_to_groups(plans):
-    from components.modules.urbandata import SPEC
+    from catalogue.modules.urbandata import SPEC
 
     realm = realm_of(plans["guetersloh"], "guetersloh")
     assert {r["name"] for r in realm["roles"]["client"]["urbandata"]} == set(SPEC.client_roles)

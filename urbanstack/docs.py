@@ -87,7 +87,7 @@ def modules_doc() -> str:
     from catalogue.sizing import PLANS
 
     out = [HEADER + "# Module catalogue\n",
-           "Generated from `components/modules/__init__.py`. Book a module by adding its key under `modules:` "
+           "Generated from `catalogue/modules/`. Book a module by adding its key under `modules:` "
            "in a tenant file; its options are listed in [tenant-file.md](tenant-file.md).\n",
            "| key | host | title | databases | OIDC client | public | bucket |", "|---|---|---|---|---|---|---|"]
     for key, mod in CATALOGUE.items():

@@ -20,7 +20,7 @@ the provider and the engine do to a chart's children:
 * **Default namespace**: ``provideryamlv2.Normalize`` puts namespaced objects without a namespace into the chart's
   namespace.
 * **Transforms**: the chart's children are registered with the chart as parent, so the stack's resource
-  transforms (the cost labels, ``catalogue/labels.py``) run on them with the chart's URN as parent URN, and so do
+  transforms (the cost labels, ``components/labels.py``) run on them with the chart's URN as parent URN, and so do
   transforms given to the chart component itself (the ConfigGroup's ``keycloak_operator_transform``), first.
 """
 

@@ -1,5 +1,8 @@
 """The shared platform, composed of one component per concern.
 
+Each component's type token is part of the URNs below it; who pays for its objects is the cost module the
+catalogue names for that token (``catalogue.labels.PLATFORM_COMPONENTS``), here the token's last part.
+
 =================  ===========================  ============================================================
 component          type token                   what
 =================  ===========================  ============================================================

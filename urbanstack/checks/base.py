@@ -193,7 +193,7 @@ class Plan:
 
 
 def valid_modules() -> set[str]:
-    """Every valid ``urban-stack/module`` value (``components.modules.module_label_values``)."""
+    """Every valid ``urban-stack/module`` value (``catalogue.modules.module_label_values``)."""
     from catalogue.modules import module_label_values
 
     return module_label_values()
