@@ -9,18 +9,18 @@ gRPC server for the Pulumi CLI and blocks.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from catalogue import labels, names
+from catalogue.paths import ROOT
 from catalogue.tenants import load_all
 from policy import urbanstack_policies as pack
 from tests.sample_plan import sample_stack
 
 TENANTS = frozenset({"verl", "guetersloh"})
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
+POLICY_DIR = ROOT / "policy"
 
 
 @pytest.fixture(scope="module")
