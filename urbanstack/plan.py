@@ -175,6 +175,9 @@ def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
             r["inputs"] = manifest(r["inputs"], res.secret_paths) if res.custom else r["inputs"]
             if r["type"].startswith("random:"):
                 r.setdefault("outputs", REDACTED)
+        # By URN, not in registration order: components register concurrently, so two runs of one program may
+        # register in different orders, and two plans must differ only where the stacks differ.
+        doc["resources"].sort(key=lambda r: r["urn"])
         (folder / "resources.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),
                                                encoding="utf-8")
         write_cluster_model(plan, folder, plans)
