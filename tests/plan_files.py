@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.module_contract import tenant_document
+from urbanstack.planfiles import FAST_LOADER
 from urbanstack.tenants import load_all
 
 SLUG = "contract"
@@ -23,6 +24,16 @@ def plan_booking(plan_stack, folder: Path, modules: dict, plan_name: str = "medi
 
 def edit(path, change) -> None:
     """Load one plan file, apply ``change(obj)``, write it back."""
-    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    obj = read(path)
     change(obj)
     path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+
+
+def read(path: Path) -> dict:
+    """One plan file (libyaml's loader: chart CRDs are large)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER)
+
+
+def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
+    """File name -> object of one chart/manifests/operator folder of a written plan."""
+    return {f.name: read(f) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))}

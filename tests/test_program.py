@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from urbanstack.cli import app
 from urbanstack.offline import run_stack
-from urbanstack.plan import plan_shared, read_objects
+from urbanstack.plan import plan_shared
+from urbanstack.planfiles import read_objects
 from urbanstack.program import UnknownStack, build
 
 

@@ -14,9 +14,10 @@ import yaml
 
 from components import versions
 from components.versions import CHARTS, MANIFESTS
+from tests import plan_files
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.plan import read_objects
+from urbanstack.planfiles import read_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ def chart_resource(plan, release):
 
 
 def objects_of(plan_dir: Path, stack: str, folder: str) -> list[dict]:
-    return [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))]
+    return list(plan_files.objects_of(plan_dir, stack, folder).values())
 
 
 def find(objs, kind, name):

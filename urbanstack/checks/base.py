@@ -19,9 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components import labels
+from urbanstack.planfiles import read_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
@@ -150,15 +149,12 @@ class Plan:
     @cached_property
     def objects(self) -> list[PlanObject]:
         """Every object of every stack, the chart, manifests and operator subfolders included."""
-        from urbanstack.plan import FAST_LOADER, plan_files
-
         out = []
-        for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
-            for f in plan_files(folder):
-                obj = yaml.load(f.read_text(encoding="utf-8"), Loader=FAST_LOADER)
+        for stack, objects in read_objects(self.directory).items():
+            for f, obj in objects:
                 if isinstance(obj, dict):
-                    origin = "ours" if f.parent == folder else origin_of_folder(f.parent.name)
-                    out.append(PlanObject(folder.name, f, obj, origin))
+                    origin = "ours" if f.parent.name == stack else origin_of_folder(f.parent.name)
+                    out.append(PlanObject(stack, f, obj, origin))
         return out
 
     @cached_property
