@@ -230,8 +230,3 @@ def claim_templates(obj: Mapping[str, Any], shape: Shape | None = None) -> list[
     if path is None:
         return []
     return [((*path, i), c) for i, c in enumerate(_list(at(obj, path))) if isinstance(c, Mapping)]
-
-
-def containers(obj: Mapping[str, Any]) -> list[Container]:
-    """Every container of every pod spec of a manifest (:func:`pod_specs`)."""
-    return [c for t in pod_specs(obj) for c in t.containers()]

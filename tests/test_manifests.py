@@ -107,7 +107,7 @@ def test_an_unlisted_custom_resource_is_searched_for_pod_specs_by_their_containe
                   "spec": {"containers": [{"name": "prometheus"}], "alerting": {"alertmanagers": []}}}
     [found] = manifests.pod_specs(prometheus)
     assert (found.spec_path, found.metadata) == (("spec",), None)
-    assert [c.name for c in manifests.containers(prometheus)] == ["prometheus"]
+    assert [c.name for c in found.containers()] == ["prometheus"]
 
 
 def test_a_listed_kind_is_not_searched_beyond_its_template():
