@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.module_contract import tenant_document
-from urbanstack.planfiles import FAST_LOADER
+from urbanstack.planfiles import load_file
 from urbanstack.tenants import load_all
 
 SLUG = "contract"
@@ -31,7 +31,7 @@ def edit(path, change) -> None:
 
 def read(path: Path) -> dict:
     """One plan file (libyaml's loader: chart CRDs are large)."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER)
+    return load_file(path)
 
 
 def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
