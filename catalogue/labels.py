@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from catalogue import manifests
+
 TENANT = "urban-stack/tenant"
 MODULE = "urban-stack/module"
 COST_CENTER = "urban-stack/cost-center"
@@ -138,39 +140,12 @@ def module_of_parent(parent_urn: str | None, modules: Mapping[str, str]) -> str:
     return UNASSIGNED
 
 
-# Where pod templates and PVC templates live, per kind. Paths are camelCase wire names.
-POD_TEMPLATE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "Deployment": (("spec", "template", "metadata"),),
-    "StatefulSet": (("spec", "template", "metadata"),),
-    "DaemonSet": (("spec", "template", "metadata"),),
-    "ReplicaSet": (("spec", "template", "metadata"),),
-    "Job": (("spec", "template", "metadata"),),
-    "CronJob": (("spec", "jobTemplate", "metadata"), ("spec", "jobTemplate", "spec", "template", "metadata")),
-    # CloudNativePG copies inheritedMetadata onto its pods, PVCs and services.
-    "Cluster": (("spec", "inheritedMetadata"),),
-    # The Keycloak operator merges this pod template into the pods it creates.
-    "Keycloak": (("spec", "unsupported", "podTemplate", "metadata"),),
-}
-# CloudNativePG poolers take a pod template like a Deployment's.
-POD_TEMPLATE_PATHS["Pooler"] = (("spec", "template", "metadata"),)
-
-# Custom resources that take a plain label map for the pods (or jobs) their operator creates. A map is only
-# added where its parent object exists already (the transform never invents e.g. an Envoy deployment spec).
-POD_LABEL_MAP_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    # Rook: labels for every Ceph daemon pod of the cluster (``all``), and for the RGW pods of an object store.
-    "CephCluster": (("spec", "labels", "all"),),
-    "CephObjectStore": (("spec", "gateway", "labels"),),
-    # Keycloak operator: labels of the Job that imports a realm.
-    "KeycloakRealmImport": (("spec", "labels"),),
-    # Envoy Gateway: labels of the data-plane (Envoy) pods.
-    "EnvoyProxy": (("spec", "provider", "kubernetes", "envoyDeployment", "pod", "labels"),),
-}
 COST_KEYS_ONLY_KINDS = {"EnvoyProxy"}
-"""Kinds whose label map (POD_LABEL_MAP_PATHS) the operator copies OVER its own app labels, which its selectors
-match: they get only the four cost labels. Envoy Gateway v1.5.4 (internal/infrastructure/kubernetes/proxy/
-resource_provider.go ``getPodLabels``/``envoyLabels``) would otherwise replace ``app.kubernetes.io/managed-by:
-envoy-gateway`` on the pod template by ours, and the Deployment's selector would no longer select its pods."""
-PVC_TEMPLATE_KINDS = {"StatefulSet"}
+"""Kinds whose pod label map (``catalogue.manifests.Shape.pod_labels``) the operator copies OVER its own app labels,
+which its selectors match: they get only the four cost labels. Envoy Gateway v1.5.4 (internal/infrastructure/
+kubernetes/proxy/resource_provider.go ``getPodLabels``/``envoyLabels``) would otherwise replace
+``app.kubernetes.io/managed-by: envoy-gateway`` on the pod template by ours, and the Deployment's selector would no
+longer select its pods."""
 UNLABELLED_TYPES = (
     "kubernetes:helm.sh/",
     "kubernetes:yaml/",
@@ -220,21 +195,21 @@ def apply_labels(type_: str, props: Mapping[str, Any], labels: Mapping[str, str]
     """
     out = copy.deepcopy(dict(props))
     kind = kind_of(type_)
+    shape = manifests.SHAPES.get(kind, manifests.NO_SHAPE)
     _merge(_at(out, ("metadata",), create=True), labels, COST_LABEL_KEYS)
     if isinstance(out.get("spec"), dict):
-        for path in POD_TEMPLATE_PATHS.get(kind, ()):
+        for path in shape.label_metadata():
             _merge(_at(out, path, create=True), labels, COST_LABEL_KEYS)
-        for path in POD_LABEL_MAP_PATHS.get(kind, ()):
+        if shape.pod_labels is not None:
+            path = shape.pod_labels
             holder = _at(out, path[:-1], create=False)
             if holder is not None:
                 current = holder.get(path[-1]) if isinstance(holder.get(path[-1]), dict) else {}
                 wanted = ({k: v for k, v in labels.items() if k in COST_LABEL_KEYS}
                           if kind in COST_KEYS_ONLY_KINDS else labels)
                 holder[path[-1]] = _merge({"labels": current}, wanted, COST_LABEL_KEYS)["labels"]
-    if kind in PVC_TEMPLATE_KINDS:
-        for claim in (out.get("spec") or {}).get("volumeClaimTemplates") or []:
-            if isinstance(claim, dict):
-                _merge(claim.setdefault("metadata", {}), labels, COST_LABEL_KEYS)
+    for _, claim in manifests.claim_templates(out, shape):
+        _merge(claim.setdefault("metadata", {}), labels, COST_LABEL_KEYS)
     return out
 
 
@@ -246,22 +221,18 @@ def template_labels(obj: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]
     pod template's ``metadata``) is missing altogether. Used by the label check
     and the policy pack, so that both look exactly where :func:`apply_labels` writes.
     """
-    kind = str(obj.get("kind", ""))
     md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     out: list[tuple[str, Mapping[str, Any] | None]] = [("metadata", md.get("labels") or {})]
     if not isinstance(obj.get("spec"), dict):
         return out
-    for path in POD_TEMPLATE_PATHS.get(kind, ()):
-        node = _at(dict(obj), path, create=False)
-        out.append((".".join(path), None if node is None else node.get("labels") or {}))
-    for path in POD_LABEL_MAP_PATHS.get(kind, ()):
-        holder = _at(dict(obj), path[:-1], create=False)
-        if holder is not None:
-            out.append((".".join(path), holder.get(path[-1]) or {}))
-    if kind in PVC_TEMPLATE_KINDS:
-        for i, claim in enumerate(obj["spec"].get("volumeClaimTemplates") or []):
-            if isinstance(claim, dict):
-                out.append((f"spec.volumeClaimTemplates[{i}].metadata", (claim.get("metadata") or {}).get("labels") or {}))
+    shape = manifests.shape_of(obj)
+    for path in shape.label_metadata():
+        node = manifests.at(obj, path)
+        out.append((manifests.dotted(path), (node.get("labels") or {}) if isinstance(node, dict) else None))
+    if shape.pod_labels is not None and isinstance(manifests.at(obj, shape.pod_labels[:-1]), dict):
+        out.append((manifests.dotted(shape.pod_labels), manifests.at(obj, shape.pod_labels) or {}))
+    for path, claim in manifests.claim_templates(obj):
+        out.append((manifests.dotted((*path, "metadata")), (claim.get("metadata") or {}).get("labels") or {}))
     return out
 
 

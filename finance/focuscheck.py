@@ -62,7 +62,7 @@ def ensure_venv(venv_dir: Path = VENV, base_python: str | None = None) -> Path:
         if uv:  # `make venv` puts uv into .venv: seconds instead of a minute with pip
             _run([uv, "venv", "--quiet", "--clear", "--python", base_python or sys.executable, str(venv_dir)],
                  "create the virtualenv")
-            _run([uv, "pip", "install", "--quiet", "--python", str(python(venv_dir)), "--no-deps", "-r",
+            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python(venv_dir)), "--no-deps", "-r",
                   str(REQUIREMENTS)], "install focus-validator")
         else:
             if base_python:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from catalogue import labels, names
+from catalogue import labels, manifests, names
 
 NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("identity", names.NS_IDENTITY): (
@@ -89,29 +89,6 @@ def _ref(props: Mapping[str, Any]) -> str:
     return f"{props.get('kind', '?')} {ns + '/' if ns else ''}{md.get('name', '?')}"
 
 
-# -- walking pod specs and containers ---------------------------------------------------------------------------
-
-def pod_specs(props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every pod spec in an object (``(path, spec)``): any mapping with a ``containers`` list."""
-    def walk(node: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        if isinstance(node, Mapping):
-            if isinstance(node.get("containers"), list):
-                yield path or "(top level)", node
-            for key, value in node.items():
-                yield from walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                yield from walk(value, f"{path}[{i}]")
-    yield from walk(props.get("spec"), "spec")
-
-
-def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for c in spec.get(key) or []:
-            if isinstance(c, Mapping):
-                yield c
-
-
 # -- policy: cost labels -------------------------------------------------------------------------------------------
 
 def cost_labels_policy(resource_type: str, props: Mapping[str, Any], urn: str | None = None,
@@ -166,14 +143,11 @@ def municipality_namespace_policy(resource_type: str, props: Mapping[str, Any], 
 
 # -- policy: no host access ---------------------------------------------------------------------------------------------
 
-def _host_exception(props: Mapping[str, Any]) -> bool:
+def _host_exception(props: Mapping[str, Any], template: manifests.PodTemplate) -> bool:
     md = props.get("metadata") or {}
     if (md.get("labels") or {}).get(labels.TENANT) != labels.SHARED_TENANT:
         return False
-    pod_labels = dict(md.get("labels") or {})
-    template = props.get("spec", {}).get("template") if isinstance(props.get("spec"), Mapping) else None
-    if isinstance(template, Mapping):
-        pod_labels.update((template.get("metadata") or {}).get("labels") or {})
+    pod_labels = {**(md.get("labels") or {}), **template.labels}
     for namespace, wanted, _ in HOST_ACCESS_EXCEPTIONS:
         if md.get("namespace") == namespace and all(pod_labels.get(k) == v for k, v in wanted.items()):
             return True
@@ -185,16 +159,18 @@ def no_host_access_policy(resource_type: str, props: Mapping[str, Any], urn: str
     if not _kube(resource_type, props):
         return []
     out = []
-    for path, spec in pod_specs(props):
-        if _host_exception(props):
+    for template in manifests.pod_specs(props):
+        if _host_exception(props, template):
             continue
+        path = manifests.dotted(template.spec_path)
         for flag in ("hostNetwork", "hostPID", "hostIPC"):
-            if spec.get(flag):
+            if template.spec.get(flag):
                 out.append(f"{_ref(props)} {path}: {flag}: true shares a host namespace")
-        for vol in spec.get("volumes") or []:
-            if isinstance(vol, Mapping) and "hostPath" in vol:
+        for _, vol in template.volumes():
+            if "hostPath" in vol:
                 out.append(f"{_ref(props)} {path}: volume {vol.get('name')!r} is a hostPath")
-        for c in containers(spec):
+        for container in template.containers():
+            c = container.body
             sc = c.get("securityContext") or {}
             if sc.get("privileged"):
                 out.append(f"{_ref(props)} {path}: container {c.get('name')!r} is privileged")

@@ -23,24 +23,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalogue import labels, names
+from catalogue import labels, manifests, names
 from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
 from components.k8s import NAME
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 
-
-def _pod_template(obj: dict) -> dict | None:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "CronJob":
-        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
-    return spec.get("template")
-
-
-def _secret_refs(pod: dict) -> set[str]:
+def _secret_refs(template: manifests.PodTemplate) -> set[str]:
     refs = set()
-    for c in [*pod.get("containers", []), *pod.get("initContainers", [])]:
+    for container in template.containers(("containers", "initContainers")):
+        c = container.body
         for e in c.get("env", []):
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
             if ref:
@@ -48,7 +40,7 @@ def _secret_refs(pod: dict) -> set[str]:
         for ef in c.get("envFrom", []):
             if "secretRef" in ef:
                 refs.add(ef["secretRef"]["name"])
-    for v in pod.get("volumes", []):
+    for _, v in template.volumes():
         if "secret" in v:
             refs.add(v["secret"]["secretName"])
         for src in (v.get("projected") or {}).get("sources", []):
@@ -78,7 +70,7 @@ def check_module(plan, spec, tenant) -> list[str]:
         return [f"module {name}: no objects in the plan of {ns}"]
     registry = load_file().imageRegistry
     image_refs = {i.ref_from(registry) for i in IMAGES.values()}
-    workloads = [o for o in mine if o.get("kind") in WORKLOAD_KINDS]
+    workloads = [o for o in mine if manifests.workload_pod(o) is not None]
     if not workloads:
         problems.append(f"module {name}: no workload")
     for o in mine:
@@ -91,14 +83,14 @@ def check_module(plan, spec, tenant) -> list[str]:
     used_secrets: set[str] = set()
     pod_labels_of: list[tuple[dict, dict]] = []
     for o in workloads:
-        pod = _pod_template(o) or {}
-        tpl_labels = (pod.get("metadata") or {}).get("labels") or {}
+        template = manifests.workload_pod(o)
+        tpl_labels = template.labels
         for key in labels.COST_LABEL_KEYS:
             if not tpl_labels.get(key):
                 problems.append(f"{where(o)}: pod template label {key} missing")
         pod_labels_of.append((o, tpl_labels))
-        pspec = pod.get("spec") or {}
-        used_secrets |= _secret_refs(pspec)
+        pspec = template.spec
+        used_secrets |= _secret_refs(template)
         psc = pspec.get("securityContext") or {}
         if not psc.get("runAsNonRoot"):
             problems.append(f"{where(o)}: pod securityContext.runAsNonRoot is not true")
@@ -108,7 +100,8 @@ def check_module(plan, spec, tenant) -> list[str]:
             if pspec.get(key):
                 problems.append(f"{where(o)}: {key} is set")
         long_running = o.get("kind") in ("Deployment", "StatefulSet", "DaemonSet")
-        for c, init in [(c, False) for c in pspec.get("containers", [])] + [(c, True) for c in pspec.get("initContainers", [])]:
+        for container in template.containers(("containers", "initContainers")):
+            c, init = container.body, container.group == "initContainers"
             cw = f"{where(o)} container {c.get('name')}"
             if c.get("image") not in image_refs:
                 problems.append(f"{cw}: image {c.get('image')!r} is not pinned in catalogue/versions.py")
@@ -197,11 +190,11 @@ def _data_store_problems(spec, workloads: list[dict]) -> list[str]:
         if o.get("kind") != "StatefulSet":
             continue
         workload = ((o.get("metadata") or {}).get("name") or "").removeprefix(f"{spec.name}-")
-        pod = (_pod_template(o) or {}).get("spec") or {}
-        for tpl in (o.get("spec") or {}).get("volumeClaimTemplates") or []:
+        template = manifests.workload_pod(o)
+        for _, tpl in manifests.claim_templates(o):
             claim = (tpl.get("metadata") or {}).get("name")
-            mounts = [(c.get("name"), m.get("mountPath")) for c in pod.get("containers", [])
-                      for m in c.get("volumeMounts", []) if m.get("name") == claim]
+            mounts = [(c.name, m.get("mountPath")) for c in template.containers(("containers",))
+                      for m in c.body.get("volumeMounts", []) if m.get("name") == claim]
             if ("volume", claim, workload) not in declared:
                 problems.append(f"module {spec.name}: volume {claim} of workload {workload} is not declared "
                                 "in SPEC.data_stores")

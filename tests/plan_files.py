@@ -8,6 +8,7 @@ import yaml
 
 from catalogue.tenants import load_all
 from tests.module_contract import tenant_document
+from urbanstack.planfiles import load_file
 
 SLUG = "contract"
 
@@ -23,6 +24,16 @@ def plan_booking(plan_stack, folder: Path, modules: dict, plan_name: str = "medi
 
 def edit(path, change) -> None:
     """Load one plan file, apply ``change(obj)``, write it back."""
-    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    obj = read(path)
     change(obj)
     path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+
+
+def read(path: Path) -> dict:
+    """One plan file (libyaml's loader: chart CRDs are large)."""
+    return load_file(path)
+
+
+def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
+    """File name -> object of one chart/manifests/operator folder of a written plan."""
+    return {f.name: read(f) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))}

@@ -3,11 +3,16 @@ and never include privilege escalation, root, host namespaces, capabilities or s
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+
 import pytest
 import yaml
 
+from tests.plan_files import read
 from urbanstack.checks import checkov
-from urbanstack.checks.base import load_plan
+from urbanstack.checks.base import DEFAULT_CHECKOV, load_plan
 
 GUARDED = {
     "privilege escalation": {"CKV_K8S_5", "CKV_K8S_20"},
@@ -124,3 +129,37 @@ def test_a_scoped_skip_that_skips_nothing_fails_as_stale(crafted, tmp_path):
     stale = [f for f in result.failures if f.rule.startswith("stale-skip")]
     assert [f.rule for f in stale] == ["stale-skip CKV_K8S_38"]
     assert "deployment-none-such.yaml skips nothing" in stale[0].message
+
+
+def test_checkov_has_no_check_for_custom_resource_definitions_so_they_are_not_given_to_it():
+    # What NOT_SCANNED relies on, asked of the pinned checkov itself: the kinds its Kubernetes resource checks
+    # and graph checks read (checkov/kubernetes/checks/resource/registry.py, checks/graph_checks/*.json).
+    script = (
+        "import json, pathlib, checkov.kubernetes.checks.resource.registry as r\n"
+        "kinds = set(r.registry.checks) | set(getattr(r.registry, 'wildcard_checks', {}))\n"
+        "def walk(node):\n"
+        "    if isinstance(node, dict):\n"
+        "        for key in ('resource_types', 'connected_resource_types'):\n"
+        "            kinds.update(node.get(key) or [])\n"
+        "        if node.get('cond_type') == 'filter' and node.get('attribute') in ('kind', 'resource_type'):\n"
+        "            kinds.update(node.get('value') or [])\n"
+        "        for value in node.values(): walk(value)\n"
+        "    elif isinstance(node, list):\n"
+        "        for value in node: walk(value)\n"
+        "for f in (pathlib.Path(r.__file__).parent.parent / 'graph_checks').glob('*.json'):\n"
+        "    walk(json.loads(f.read_text()))\n"
+        "print(json.dumps(sorted(kinds)))\n")
+    proc = subprocess.run([str(DEFAULT_CHECKOV.parent / "python"), "-c", script], capture_output=True, text=True,
+                          check=True)
+    kinds = set(json.loads(proc.stdout))
+    assert {"Deployment", "ClusterRole", "NetworkPolicy"} <= kinds, "the registry was read"
+    assert checkov.UNCHECKED_KIND not in kinds and "*" not in kinds
+
+
+def test_the_plan_files_checkov_is_not_given_are_exactly_the_custom_resource_definitions(real_plan_dir):
+    names = {f.name for f in real_plan_dir.rglob("*.yaml")}
+    skipped = {n for n in names if re.search(checkov.NOT_SCANNED, f"x/{n}")}
+    kinds = {read(f)["kind"] for f in real_plan_dir.rglob("*.yaml") if f.name in skipped}
+    assert skipped and kinds == {checkov.UNCHECKED_KIND}
+    crd_files = {f.name for f in real_plan_dir.rglob("customresourcedefinition-*.yaml")}
+    assert skipped == crd_files

@@ -3,16 +3,10 @@ and from small CRs, against what the operators' code at our pinned versions does
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
+from tests.plan_files import objects_of
 from urbanstack import cluster_model as cm
-
-
-def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
-    return {f.name: yaml.safe_load(f.read_text(encoding="utf-8"))
-            for f in sorted((plan_dir / stack / folder).glob("*.yaml"))}
 
 
 def test_a_municipality_database_gets_instance_pods_with_the_barman_sidecar_and_its_inherited_cost_labels(

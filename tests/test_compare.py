@@ -84,20 +84,21 @@ def test_a_pvc_may_grow_through_the_api_but_never_shrink():
 
 
 def test_plan_compare_on_the_command_line_reports_and_exits_non_zero(real_plan_dir, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(real_plan_dir, old)
+    old = tmp_path / "old"  # shared + verl: what `plan --stack verl` writes
+    shutil.copytree(real_plan_dir, old, ignore=lambda d, names: [
+        n for n in names if d == str(real_plan_dir) and (real_plan_dir / n).is_dir() and n not in ("shared", "verl")])
     planned_role = yaml.safe_load((old / "verl" / "rolebinding-verl-realm-editors.yaml").read_text())["roleRef"]["name"]
     edit(old / "verl" / "rolebinding-verl-realm-editors.yaml", lambda o: o["roleRef"].update(name="view"))
-    result = runner.invoke(app, ["plan", "--out", str(tmp_path / "new"), "--compare", str(old)])
+    result = runner.invoke(app, ["plan", "--stack", "verl", "--out", str(tmp_path / "new"), "--compare", str(old)])
     assert result.exit_code == 1, result.output
     assert "[replaced] RoleBinding verl/realm-editors (stack verl): roleRef" in result.output
     assert "1 change(s) against" in result.output
     # The same folder as --out and --compare: the old plan is read before it is replaced.
-    result = runner.invoke(app, ["plan", "--out", str(old), "--compare", str(old)])
+    result = runner.invoke(app, ["plan", "--stack", "verl", "--out", str(old), "--compare", str(old)])
     assert result.exit_code == 1 and "1 change(s) against" in result.output, result.output
     assert yaml.safe_load((old / "verl" / "rolebinding-verl-realm-editors.yaml").read_text())["roleRef"]["name"] \
         == planned_role
-    result = runner.invoke(app, ["plan", "--out", str(old), "--compare", str(old)])
+    result = runner.invoke(app, ["plan", "--stack", "verl", "--out", str(old), "--compare", str(old)])
     assert result.exit_code == 0 and "0 change(s)" in result.output, result.output
 
 

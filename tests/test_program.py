@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from urbanstack.cli import app
 from urbanstack.offline import run_stack
 from urbanstack.plan import plan_shared
-from urbanstack.plan_format import read_objects
+from urbanstack.planfiles import read_objects
 from urbanstack.program import UnknownStack, build
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import yaml
 
 from catalogue import versions
 from catalogue.versions import CHARTS, MANIFESTS
+from tests import plan_files
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.plan_format import CHART_TYPE, read_objects
+from urbanstack.planfiles import CHART_TYPE, read_objects
 
 
 def chart_resource(plan, release):
@@ -24,7 +26,7 @@ def chart_resource(plan, release):
 
 
 def objects_of(plan_dir: Path, stack: str, folder: str) -> list[dict]:
-    return [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))]
+    return list(plan_files.objects_of(plan_dir, stack, folder).values())
 
 
 def find(objs, kind, name):
@@ -99,6 +101,34 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     assert kinds.count("CustomResourceDefinition") == 19
     skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
+
+
+def test_manifests_are_split_into_the_documents_helms_own_pattern_gives():
+    helm_split = re.compile(r"(?:^|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")  # Helm releaseutil/manifest.go
+    text = ("---\na: 1\n  \n---\nb:\n  c: |\n    ---x\n    y\n   \n\n---   \n# only a comment\n---\n"
+            "kind: List\nitems:\n- {d: 4}\n--- \ne: [1, 2]\n---\n\n")
+    helm_docs = []
+    for part in helm_split.split(text):
+        if part.strip():
+            doc = yaml.safe_load(part)
+            if isinstance(doc, dict):
+                helm_docs.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+    assert render.split_manifests(text) == helm_split.split(text)
+    assert list(render.documents(text)) == helm_docs == [{"a": 1}, {"b": {"c": "---x\ny"}}, {"d": 4}, {"e": [1, 2]}]
+
+
+def test_rendering_a_chart_again_gives_equal_objects_that_do_not_share_state(plan_stack):
+    plan = plan_stack("shared")
+    res = chart_resource(plan, "cert-manager")
+    first = render.render_chart(res, plan.transforms)
+    first.objects[0]["metadata"]["name"] = "changed-by-a-caller"
+    second, third = (render.render_chart(res, plan.transforms) for _ in range(2))
+    assert second.objects == third.objects and second.skipped_hooks == third.skipped_hooks
+    assert second.objects[0]["metadata"]["name"] != "changed-by-a-caller"
+    other_values = replace(res, inputs={**res.inputs, "values": {**res.inputs["values"], "replicaCount": 3}})
+    deployments = [o for o in render.render_chart(other_values, plan.transforms).objects
+                   if o["kind"] == "Deployment" and o["metadata"]["name"] == "cert-manager"]
+    assert deployments[0]["spec"]["replicas"] == 3
 
 
 def test_namespaced_chart_objects_without_a_namespace_land_in_the_release_namespace(plan_stack):

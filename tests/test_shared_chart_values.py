@@ -15,6 +15,7 @@ import yaml
 
 from catalogue.paths import ROOT
 from catalogue.versions import CHARTS
+from tests.plan_files import read
 
 
 def chart_dir(key: str) -> Path:
@@ -92,8 +93,8 @@ def test_opencost_writes_its_config_path_on_a_writable_volume_under_a_read_only_
 
 def rendered(real_plan_dir: Path, folder: str, kind: str, name: str) -> dict:
     """One chart-rendered (``chart-*``) or operator-made (``operator-*``) object of the shared stack's plan."""
-    for path in sorted((real_plan_dir / "shared" / folder).glob("*.yaml")):
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for path in sorted((real_plan_dir / "shared" / folder).glob(f"{kind.lower()}-*.yaml")):
+        obj = read(path)
         if obj.get("kind") == kind and obj["metadata"]["name"] == name:
             return obj
     raise AssertionError(f"{folder}: no {kind} {name}")

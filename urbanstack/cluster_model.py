@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from catalogue import names
+from catalogue import manifests, names
 
 Obj = dict[str, Any]
 
@@ -58,8 +58,14 @@ def _find(objs: Iterable[Obj], kind: str, name: str | None = None, namespace: st
     return out
 
 
+def _containers(obj: Obj) -> list[Obj]:
+    """The regular containers of a workload's pod template (none for other objects)."""
+    template = manifests.workload_pod(obj)
+    return [dict(c.body) for c in template.containers(("containers",))] if template else []
+
+
 def _container_env(obj: Obj, container: str, env: str) -> str | None:
-    for c in (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+    for c in _containers(obj):
         if c.get("name") == container:
             for e in c.get("env") or []:
                 if e.get("name") == env and "value" in e:
@@ -99,7 +105,7 @@ def keycloak_statefulset(cr: Obj) -> Obj:
     spec = cr.get("spec") or {}
     name, ns = _md(cr)["name"], _md(cr).get("namespace")
     instance = keycloak_instance_labels(cr)
-    template = copy.deepcopy(((spec.get("unsupported") or {}).get("podTemplate")) or {})
+    template = copy.deepcopy(manifests.at(cr, manifests.SHAPES["Keycloak"].pod_template) or {})
     tmd = template.setdefault("metadata", {})
     tmd["labels"] = {**(tmd.get("labels") or {}), **instance, "app.kubernetes.io/component": "server"}
     pod = template.setdefault("spec", {})
@@ -787,19 +793,19 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
     sidecar_image = str(barman_cm[0]["data"]["SIDECAR_IMAGE"]) if barman_cm else None
     eg_deploy = _chart_config(context, "Deployment", {"control-plane": "envoy-gateway"})
     eg_ns = _md(eg_deploy[0]).get("namespace") if eg_deploy else None
-    eg_image = (eg_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("image", "")) if eg_deploy else ""
+    eg_image = (_containers(eg_deploy[0])[0].get("image", "")) if eg_deploy else ""
     cm_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/name": "cert-manager",
                                                       "app.kubernetes.io/component": "controller"})
     solver_image = "quay.io/jetstack/cert-manager-acmesolver"
     if cm_deploy:
-        for arg in cm_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("args") or []:
+        for arg in _containers(cm_deploy[0])[0].get("args") or []:
             if str(arg).startswith("--acme-http01-solver-image="):
                 solver_image = str(arg).split("=", 1)[1]
 
     po_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/component": "prometheus-operator"})
     reloader_image = PROMETHEUS_CONFIG_RELOADER_IMAGE
     if po_deploy:
-        for arg in po_deploy[0]["spec"]["template"]["spec"]["containers"][0].get("args") or []:
+        for arg in _containers(po_deploy[0])[0].get("args") or []:
             if str(arg).startswith("--prometheus-config-reloader="):
                 reloader_image = str(arg).split("=", 1)[1]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from urbanstack.planfiles import read_objects
 
 REFUSED, REPLACED, PROTECTED = "refused", "replaced", "protected"
 
@@ -70,7 +70,8 @@ def snapshot(directory: Path) -> dict[str, Entry]:
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no plan here to compare with")
     out: dict[str, Entry] = {}
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+    for stack, objects in read_objects(directory).items():
+        folder = directory / stack
         registered: dict[str, tuple[str, tuple[str, ...]]] = {}
         doc = folder / "resources.json"
         if doc.is_file():
@@ -80,8 +81,7 @@ def snapshot(directory: Path) -> dict[str, Entry]:
                     opts = r.get("options") or {}
                     flags = tuple(k for k in ("protect", "retainOnDelete") if opts.get(k))
                     registered[_identity(folder.name, inputs)] = (r["urn"], flags)
-        for f in sorted(folder.rglob("*.yaml")):
-            obj = yaml.safe_load(f.read_text(encoding="utf-8"))
+        for f, obj in objects:
             if not isinstance(obj, dict):
                 continue
             ident = _identity(folder.name, obj)

@@ -27,7 +27,6 @@ from catalogue.tenants import load_all
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
 from urbanstack.outdir import replace_owned
-from urbanstack.plan_format import object_filename
 from urbanstack.program import SHARED, build
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
@@ -107,6 +106,12 @@ def manifest(inputs: dict[str, Any], secret_paths: list[tuple] = ()) -> dict[str
     return obj
 
 
+def object_filename(obj: dict[str, Any]) -> str:
+    md = obj.get("metadata") or {}
+    parts = [obj.get("kind", "Unknown"), md.get("namespace") or "cluster", md.get("name") or "unnamed"]
+    return "-".join(str(p).lower() for p in parts) + ".yaml"
+
+
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     pass
 
@@ -166,6 +171,9 @@ def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
             r["inputs"] = manifest(r["inputs"], res.secret_paths) if res.custom else r["inputs"]
             if r["type"].startswith("random:"):
                 r.setdefault("outputs", REDACTED)
+        # By URN, not in registration order: components register concurrently, so two runs of one program may
+        # register in different orders, and two plans must differ only where the stacks differ.
+        doc["resources"].sort(key=lambda r: r["urn"])
         (folder / "resources.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),
                                                encoding="utf-8")
         write_cluster_model(plan, folder, plans)
@@ -217,3 +225,5 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
             _write_object(sub, manifest(obj), names, f"stack {plan.stack}, {sub_name}")
         counts[sub_name] = len(names)
     return counts
+
+

@@ -26,6 +26,8 @@ the provider and the engine do to a chart's children:
 
 from __future__ import annotations
 
+import json
+import pickle
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ import yaml
 from catalogue.paths import ROOT
 from catalogue.versions import CHARTS, MANIFESTS, Chart
 from urbanstack.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
-from urbanstack.plan_format import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
+from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 VENDOR = ROOT / "vendor"
 CHARTS_DIR = VENDOR / "charts"
@@ -77,12 +79,22 @@ _Loader.yaml_implicit_resolvers = {
     key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")  # Helm's releaseutil.SplitManifests
+_SEPARATOR = re.compile(r"(?:^|\n)---[\t\n\f\r ]*")
+_GO_SPACE = "\t\n\f\r "  # RE2's \s
+
+
+def split_manifests(text: str) -> list[str]:
+    """The parts Helm's ``releaseutil.SplitManifests`` gives: it splits at ``(?:^|\\s*\\n)---\\s*`` (RE2, where
+    ``\\s`` is ``[\\t\\n\\f\\r ]``). Its leading ``\\s*`` takes the whitespace that ends the part before a
+    separator, which matters for a block scalar at the end of a document; here that is an ``rstrip``, because
+    Python's engine backtracks that pattern over every indented line (most of the time of rendering a chart)."""
+    parts = _SEPARATOR.split(text)
+    return [part.rstrip(_GO_SPACE) for part in parts[:-1]] + parts[-1:]
 
 
 def documents(text: str) -> Iterator[dict[str, Any]]:
     """The non-empty YAML documents of a manifest stream, split the way Helm splits them."""
-    for part in _SEPARATOR.split(text):
+    for part in split_manifests(text):
         if part.strip():
             doc = yaml.load(part, Loader=_Loader)
             if isinstance(doc, dict) and doc:
@@ -168,8 +180,6 @@ def _children(objs: list[dict[str, Any]], parent: RecordedResource, prefix: str,
 def render_chart(resource: RecordedResource, transforms: list[Callable], extra_cluster_kinds: set[str] = frozenset()
                  ) -> Rendered:
     """The objects ``helm.v4.Chart`` registers for one recorded chart resource, transforms applied."""
-    from helm_python import Chart as HelmChart
-
     inputs = integral_numbers(resource.inputs)
     key = resource.name
     spec = CHARTS.get(key)
@@ -182,24 +192,50 @@ def render_chart(resource: RecordedResource, transforms: list[Callable], extra_c
     namespace = inputs.get("namespace") or "default"
     result = Rendered(folder=f"chart-{release}", source=f"{folder.relative_to(ROOT)} (release {release!r} in "
                                                          f"namespace {namespace!r})")
-    objs: list[dict[str, Any]] = []
-    with HelmChart.load(folder) as chart:
-        if not inputs.get("skipCrds"):
-            for crd in chart.crds:
-                objs.extend(documents(crd["data"]))
-        rendered = chart.render(values=inputs.get("values") or {}, name=release, namespace=namespace)
-    for path in sorted(rendered):
-        if path.endswith("NOTES.txt"):
-            continue
-        for doc in documents(rendered[path]):
-            if HOOK_ANNOTATION in ((doc.get("metadata") or {}).get("annotations") or {}):
-                md = doc.get("metadata") or {}
-                result.skipped_hooks.append(f"{doc.get('kind')} {md.get('name')} ({path})")
-                continue
-            objs.append(doc)
+    objs, result.skipped_hooks = _helm_template(folder, inputs, release, namespace)
     objs = normalize(objs, namespace, _cluster_scoped(objs) | set(extra_cluster_kinds))
     result.objects = _children(objs, resource, key, transforms)
     return result
+
+
+_TEMPLATED: dict[tuple[str, str, str, str], bytes] = {}
+"""Helm's output per (chart copy, values, release, namespace), parsed and pickled: within one process the same
+inputs are rendered once (a test session plans ``shared`` many times)."""
+_CRDS: dict[str, bytes] = {}
+"""The parsed ``crds/`` documents per chart copy (they do not depend on values; parsing them is most of the cost)."""
+
+
+def _helm_template(folder: Path, inputs: dict[str, Any], release: str, namespace: str
+                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The documents ``helm template`` gives for the chart copy in ``folder`` (CRDs first, unless ``skipCrds``;
+    ``NOTES.txt`` and hooks left out) and a description of each hook left out. A fresh copy on every call: the
+    caller's transforms change the objects."""
+    values = inputs.get("values") or {}
+    key = (str(folder), json.dumps(values, sort_keys=True, default=str), release, namespace)
+    if key not in _TEMPLATED or str(folder) not in _CRDS:
+        from helm_python import Chart as HelmChart
+
+        with HelmChart.load(folder) as chart:
+            if str(folder) not in _CRDS:
+                crds = [doc for crd in chart.crds for doc in documents(crd["data"])]
+                _CRDS[str(folder)] = pickle.dumps(crds, protocol=pickle.HIGHEST_PROTOCOL)
+            if key not in _TEMPLATED:
+                rendered = chart.render(values=values, name=release, namespace=namespace)
+                objs: list[dict[str, Any]] = []
+                hooks: list[str] = []
+                for path in sorted(rendered):
+                    if path.endswith("NOTES.txt"):
+                        continue
+                    for doc in documents(rendered[path]):
+                        if HOOK_ANNOTATION in ((doc.get("metadata") or {}).get("annotations") or {}):
+                            md = doc.get("metadata") or {}
+                            hooks.append(f"{doc.get('kind')} {md.get('name')} ({path})")
+                            continue
+                        objs.append(doc)
+                _TEMPLATED[key] = pickle.dumps((objs, hooks), protocol=pickle.HIGHEST_PROTOCOL)
+    objs, hooks = pickle.loads(_TEMPLATED[key])
+    crds = [] if inputs.get("skipCrds") else pickle.loads(_CRDS[str(folder)])
+    return [*crds, *objs], hooks
 
 
 _VERSION_KEYS = ("app.kubernetes.io/version",)

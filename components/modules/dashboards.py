@@ -140,46 +140,14 @@ CELERY_PING = ("sh", "-c", 'celery --broker "redis://:${VALKEY_PASSWORD}@${VALKE
 class Component(ModuleComponent):
     """Apache Superset: web server, Celery worker, a Valkey cache and an init Job.
 
-    Image: ``apache/superset:<release>-dev``. Superset's plain release tags ("lean") ship no database driver,
-    not even psycopg2 for the metadata database, and not Authlib, which Flask-AppBuilder's OAuth login
-    needs (upstream docs "Docker builds"; ``requirements/base.txt``). The ``-dev`` tag of the same release
-    is built from ``requirements/development.txt`` and ships ``psycopg2-binary`` and Authlib, so nothing
-    is installed at run time and no pod needs the internet. The price: a larger image with development
-    tools in it. Upstream's recommendation for production is an image derived from the lean tag with
-    ``uv pip install psycopg2-binary Authlib``; switching to such an image is a change of the ``superset``
-    entry in ``catalogue/versions.py`` only. The init Job fails loudly when either package is missing.
-
-    Users: the image's user is ``superset`` (UID 1000); the pods run as UID 10001 instead (checkov
-    CKV_K8S_40, never skipped here). That works because the image's files are world-readable and Superset
-    only writes to ``$SUPERSET_HOME`` and ``/tmp``, which are ``emptyDir`` volumes (the root filesystem is
-    read-only). The ``emptyDir`` hides the headless browser the image keeps in ``$SUPERSET_HOME``: alerts,
-    reports and thumbnails (off by default) would need it.
-
-    Configuration: ``superset_config.py`` and a small security manager are generated into a ConfigMap on
-    ``/app/pythonpath``; every secret reaches Superset as an environment variable from a Secret
-    (``SECRET_KEY`` generated here, the owner role of database ``superset``, the OIDC client, Valkey).
-
-    Login: Flask-AppBuilder ``AUTH_OAUTH`` against the municipality's realm (authorization code with PKCE S256,
-    redirect ``/oauth-authorized/keycloak``). Authlib reads the discovery document from Keycloak's in-cluster
-    Service (``server_metadata_url``): issuer and login page there are public, token, userinfo and keys are
-    in-cluster, and Authlib checks the ID token's ``iss`` against the document's (public) issuer. New users are
-    registered with the empty role ``Public``; the realm groups in the ``groups`` claim are mapped at every
-    login: ``admins`` → Admin, ``editors`` → Alpha, ``viewers`` → Gamma. Admins grant Gamma users access to
-    datasets and dashboards in Superset. There is no local admin account.
-
-    Datasource: the init Job registers the municipality's PostGIS database ``geodata`` with
-    ``superset set-database-uri`` under the read-only role ``geodata_readonly`` (SELECT only, from the
-    database component), with ``default_transaction_read_only=on`` on every connection as a second guard.
-    The Job runs ``superset db upgrade`` and ``superset init`` first; its name carries a hash of what it
-    runs, so a new image or configuration runs it again before web and worker are updated.
-
-    Valkey (``components/valkey.py``): Celery broker, SQL Lab results and the chart/data cache. It is not
-    persistent: everything in it is recomputed or retried, and the municipality's data lives in PostgreSQL.
-    Its eviction policy drops only cache entries (they expire), never the broker's queues.
-
-    Celery beat is not deployed: upstream runs it only for alerts and reports, which are off. The worker
-    runs SQL Lab's asynchronous queries. Its probes ping it over the broker with a bare Celery client
-    (``celery inspect ping``) instead of loading Superset in the probe.
+    Superset (``apache/superset:<release>-dev``, as UID 10001 on a read-only root filesystem) logs users in through
+    the municipality's realm only (Flask-AppBuilder ``AUTH_OAUTH``; the groups ``admins``/``editors``/``viewers``
+    become Admin/Alpha/Gamma at every login) and reads the municipality's PostGIS database ``geodata`` as the
+    read-only role ``geodata_readonly``. ``superset_config.py`` and a small security manager come from a ConfigMap on
+    ``/app/pythonpath``, every secret from a Secret in the environment; Valkey (``components/valkey.py``) is broker,
+    results store and cache. The init Job (``superset db upgrade``, ``superset init``, the datasource) carries a hash
+    of what it runs in its name, so a new image or configuration runs it again before web and worker are updated.
+    Why the ``-dev`` image, UID 10001, no local admin and no Celery beat: ``docs/decisions/0004-dashboards-superset.md``.
     """
 
     SPEC = SPEC

@@ -167,13 +167,11 @@ server {{
 class Component(ModuleComponent):
     """The Masterportal, served as static files by nginx (``nginxinc/nginx-unprivileged``, port 8080).
 
-    * **The build**: the Masterportal project publishes no container image (releases are tags and example
-      archives on Bitbucket). This project builds an artifact image from the pinned upstream release with
-      upstream's own build (``images/masterportal/Dockerfile``: ``npm run buildExamples``, as upstream's
-      release pipeline does); it holds ``/masterportal/portal`` (the built example portal) and
-      ``/masterportal/mastercode/<version>``. An init container copies it into an ``emptyDir`` and adds the
-      generated configuration; nothing is downloaded at run time. The image must be built and pushed by the
-      platform's image pipeline before the module can run (it is pinned in ``catalogue/versions.py``).
+    * **The build**: an artifact image this project builds from the pinned upstream release
+      (``images/masterportal/Dockerfile``; why: ``docs/decisions/0003-images-built-by-the-platform.md``) holds
+      ``/masterportal/portal`` (the built example portal) and ``/masterportal/mastercode/<version>``. An init
+      container copies it into an ``emptyDir`` and adds the generated configuration; nothing is downloaded at run
+      time.
     * **Configuration** from the tenant file: ``config.json`` (title, map centre, zoom, layer tree with
       base and subject layers), ``services.json`` (one entry per layer: WMS/WFS/WMTS per upstream's
       services.json docs), ``config.js`` (paths, projection) in a ConfigMap. The map is in ETRS89/UTM 32N

@@ -198,53 +198,16 @@ def image_env_overrides(site_url: str) -> dict[str, str]:
 class Component(ModuleComponent):
     """CKAN with DCAT-AP.de, Solr, a Valkey cache and an init Job.
 
-    Image: ``<imageRegistry>/ckan``, built by this project from ``images/ckan/Dockerfile`` (``make images``): the official
-    ``ckan/ckan-base`` plus ckanext-dcatde (with the ckanext-dcat version GovData pins), ckanext-oidc-pkce and
-    ckanapi. The official image has none of them, and no maintained public image carries ckanext-dcatde on a
-    supported CKAN release (see the Dockerfile). The image's ``start_ckan.sh`` is not used: it writes into
-    ``ckan.ini``. Instead ``ckan.ini`` (no secrets) comes from a ConfigMap, ``env.sh`` composes the connection
-    URLs from the Secrets in the environment, and uwsgi runs with the base image's options. The base image's
-    ``ENV`` would override ckan.ini (site URL ``http://localhost:5000``, its own plugin list): the pods set
-    those variables to our values (:data:`BASE_IMAGE_ENV`, :func:`image_env_overrides`). CKAN runs as UID
-    10001 on a read-only root filesystem; it writes to ``/tmp`` (``emptyDir``) and its storage path.
-
-    Login: ckanext-oidc-pkce against the municipality's realm (authorization code with PKCE; confidential
-    client; callback ``/user/login/oidc-pkce/callback``). ckanext-oidc-pkce 0.4.1 builds the login page, token
-    and userinfo URLs from one ``base_url`` (ckanext/oidc_pkce/config.py: ``base_url() + auth_path()`` etc.), so its
-    back channel cannot use Keycloak's in-cluster Service: it goes to the public address, and the web pod may reach
-    it both ways (``netpol.to_keycloak_public``). Its base URL, client ID and secret reach CKAN as
-    ckanext-envvars variables from Secret ``opendata-oidc``; accounts are only created by that login. CKAN has
-    no notion of the realm's groups: sysadmins are appointed in CKAN (``ckan sysadmin add <user>`` after the
-    first login), editors are made members of the municipality's organization there.
-
-    Public: anonymous users read public datasets and the DCAT endpoints (``/catalog.rdf``, ``.ttl``,
-    ``.jsonld``, ``/dataset/<id>.rdf``) with the profiles ``euro_dcat_ap_2 dcatap_de``, which GovData
-    harvests. The init Job declares the municipality's organization (name = slug) and, with the option
-    ``contributorId``, stores the DCAT-AP.de contributor ID on it (extra ``contributorID``, a JSON list like
-    the dataset field of the same name; dcatde's ``contributor-id-migrate`` copies it into datasets).
-
-    Databases: ``ckan`` (metadata) and ``datastore`` in the municipality's cluster, each written by its owner
-    role. The datastore is read by a second role with SELECT only (:func:`datastore_reader`). The grants are
-    declared by the init Job: it runs the SQL of ``ckan datastore set-permissions`` connected as the datastore
-    owner instead of a superuser. That works from PostgreSQL 15 on, where schema ``public`` belongs to
-    ``pg_database_owner`` (the owner of the current database, i.e. the datastore role): the owner may revoke
-    CREATE/USAGE on ``public`` from PUBLIC, grant it, grant CONNECT on its own database, and grant SELECT and
-    default privileges on the tables it creates; before 15, ``public`` belonged to the superuser. The Job then
-    revokes CONNECT on both databases from PUBLIC, as each database's owner, so the read role reaches the
-    datastore only (``set-permissions`` revokes only a grant to the role itself, not PUBLIC's).
-
-    Files: uploads live on a volume (``/var/lib/ckan``, StatefulSet, one replica), not in the municipality's
-    bucket. The S3 extensions (ckanext-s3filestore) answer downloads with a redirect to a signed URL on the
-    S3 endpoint, which browsers cannot reach when the platform runs Rook's RGW (in the cluster only). One
-    replica suits a municipal portal (GovData harvests once a day); the volume is protected like all data.
-
-    Solr: ``ckan/ckan-solr`` (CKAN 2.11 schema, Solr 9), core ``ckan`` on its volume ``/var/solr``; Solr keeps
-    every writable path there, so its root filesystem is read-only too. Valkey (``components/valkey.py``):
-    CKAN requires Redis at start and keeps its job queue there; not persistent. No background worker runs:
-    none of the enabled plugins enqueues jobs (no xloader, no harvester).
-
-    The init Job (``ckan db init``, plugin migrations, datastore permissions, organization) runs after Solr
-    and Valkey are up and before the web server starts; its name carries a hash of what it runs.
+    The municipality's open data portal: anonymous users read public datasets and the DCAT endpoints (``/catalog.rdf``,
+    ``.ttl``, ``.jsonld``, ``/dataset/<id>.rdf``; profiles ``euro_dcat_ap_2 dcatap_de``, which GovData harvests), staff
+    log in through the municipality's realm (ckanext-oidc-pkce, client in Secret ``opendata-oidc``; accounts are only
+    created by that login). Metadata and datastore live in databases ``ckan`` and ``datastore`` of the municipality's
+    cluster, the datastore read by a SELECT-only role (:func:`datastore_reader`); uploads on a volume
+    (``/var/lib/ckan``), Solr's core ``ckan`` on its own (``/var/solr``). The init Job (``ckan db init``, plugin
+    migrations, datastore permissions, the organization named like the slug, with ``contributorId`` its DCAT-AP.de
+    contributor ID as extra ``contributorID``) runs after Solr and Valkey are up and before the web server; its name
+    carries a hash of what it runs. Why the image, the login, the volume, the grants and no worker:
+    ``docs/decisions/0005-opendata-ckan.md``; first steps: ``docs/operations.md``, "Module first steps".
     """
 
     SPEC = SPEC

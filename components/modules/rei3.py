@@ -50,36 +50,14 @@ def config_template(db_host: str, db_port: int) -> dict:
 class Component(ModuleComponent):
     """REI3 (one instance per municipality), a StatefulSet with a persistent ``/opt/r3/data``.
 
-    * **Image**: REI3 publishes no production image (upstream's r3-team/r3_docker is a dev/test Dockerfile
-      that downloads the release archive). ``images/rei3/Dockerfile`` builds the same from the pinned
-      release archive, non-root (UID 10001), without any configuration inside; the platform's image
-      pipeline must build and push it (``catalogue/versions.py``). It runs ``r3 -run -http -config
-      /opt/r3/data/config.json``: plain HTTP on 8080, TLS ends at the Gateway.
-    * **Writable config**: REI3 rewrites its JSON config file (it stores its cluster node ID there), so
-      config.json lives on the persistent volume. The ConfigMap holds the template (upstream's
-      config_template.json keys: database, paths, web); an init container renders it into the volume on
-      every start with the database password from ``db-rei3`` and keeps the node ID REI3 wrote. Everything
-      else stays owned by the tenant file and this module.
-    * **Database**: ``rei3`` in the municipality's CloudNativePG cluster, owner role ``rei3``; TLS to the
-      cluster is on but unverified (``sslSkipVerify``: REI3 cannot be given the cluster's CA; the flow stays
-      inside the namespace and is limited by NetworkPolicy).
-    * **Files**: the file store, certificates, temp and transfer folders are on the same volume
-      (``storage_gi`` by plan; protected, retained on delete). REI3 cannot share them between replicas on a
-      ReadWriteOnce volume, so it runs one replica in every plan.
-    * **Login (OIDC)**: REI3 keeps its OpenID Connect clients in its own database, configured in its admin
-      UI; there is no config-file or environment setting for them. The realm client and its credentials
-      are delivered as Secret ``rei3-oidc`` (``client-id``, ``client-secret``, ``issuer-url``) and exposed
-      to the container as ``OIDC_CLIENT_ID``/``OIDC_CLIENT_SECRET``/``OIDC_ISSUER_URL`` so an administrator
-      can read them (``kubectl exec``) for the **one-time step**: Admin → OAuth clients → new client (flow
-      authorization code, provider = the issuer URL, these credentials, redirect
-      ``https://rei3.<domain>/``, role claim ``groups`` mapping ``admins`` to REI3's admin role). REI3's
-      first login is the built-in ``admin``/``admin`` account: the municipality's administrator must change
-      it on first access, before the OIDC step.
-    * **Egress**: the database, Keycloak (token exchange at login) through the public issuer URL, the only
-      provider setting REI3 has (``netpol.to_keycloak_public``: the Envoy pods and HTTPS outside the private
-      ranges), which also covers REI3's online application repository and mail relays over HTTPS.
-    * REI3's default language lives in its database too (admin UI → configuration), set in the same step.
-    * The root filesystem is read-only; ``/tmp`` (ImageMagick, Ghostscript) is an ``emptyDir``.
+    REI3 runs from this project's image (``images/rei3/Dockerfile``: ``r3 -run -http -config
+    /opt/r3/data/config.json``, plain HTTP on 8080 behind the Gateway, UID 10001, read-only root filesystem with
+    ``/tmp`` an ``emptyDir``) with one replica in every plan. Its config file is rendered into the volume by an init
+    container on every start (ConfigMap template, password of ``db-rei3``, the node ID REI3 wrote kept); its files
+    live on the same volume (``storage_gi`` by plan, protected). The realm client is delivered as Secret
+    ``rei3-oidc`` (and as ``OIDC_*`` variables) for the one-time step in REI3's admin UI, in which the built-in
+    ``admin`` account's password is changed too (``docs/operations.md``, "Module first steps"). Egress: the database,
+    and Keycloak through the public issuer URL (``netpol.to_keycloak_public``). Why: ``docs/decisions/0007-rei3.md``.
     """
 
     SPEC = SPEC

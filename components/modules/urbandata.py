@@ -44,39 +44,16 @@ log_dest stdout
 class Component(ModuleComponent):
     """FROST-Server 2.x, split as upstream's Helm chart does: HTTP, MQTT and a message bus between them.
 
-    * **HTTP** (``fraunhoferiosb/frost-server-http``, Tomcat on 8080, API at
-      ``https://urbandata.<domain>/FROST-Server/v1.1``): a Deployment scaled by plan; it owns the schema
-      (``persistence_autoUpdateDatabase=true``, Liquibase with its own lock table, so concurrent replicas
-      are safe). Settings are upstream's environment names (dots replaced by underscores).
-    * **MQTT** (``fraunhoferiosb/frost-server-mqtt``): the SensorThings MQTT extension. The shared Gateway
-      has HTTPS listeners only, so MQTT is offered as **MQTT over secure WebSocket**: the HTTPRoute sends
-      ``/mqtt`` to FROST's WebSocket port 9876 (Moquette serves ``/mqtt``); Envoy Gateway upgrades
-      WebSockets on HTTPRoutes by default. Clients connect to ``wss://urbandata.<domain>/mqtt``. Plain
-      MQTT (1883) is not exposed outside the pod network; a TCP listener on the shared Gateway would be a
-      platform change. Without ``options.mqtt`` neither MQTT nor the bus exist and HTTP uses FROST's
-      in-process bus.
-    * **Bus**: HTTP and MQTT are separate processes (and may have several replicas), so they exchange
-      create/update events over an MQTT message bus, as upstream's chart does with a ``bus`` Mosquitto.
-      Mosquitto listens without authentication; only FROST's own pods may reach it (NetworkPolicy), and it
-      keeps nothing on disk.
-    * **Database**: the module's database ``sensorthings`` in the municipality's CloudNativePG cluster,
-      owner role from ``db-sensorthings``. FROST needs the ``postgis`` extension in it, which only a
-      superuser can create: ``SPEC.db_extensions`` asks the database component for it.
-    * **Login**: FROST's ``KeycloakAuthProvider`` against the municipality's realm. Its Keycloak adapter
-      configuration is the file ``keycloak.json`` of Secret ``urbandata-oidc`` (``auth_keycloakConfigFile``),
-      the same document Keycloak's client installation endpoint offers, but with Keycloak's in-cluster URL as
-      ``auth-server-url``: the adapter reads issuer, token endpoint and keys from the realm's discovery
-      document there (public issuer, in-cluster back channel), so FROST never calls the public address.
-      HTTP accepts bearer tokens of the realm;
-      MQTT accepts an access token as password (FROST treats passwords longer than 50 characters as
-      bearer tokens; short passwords would need direct access grants, which the realm does not enable).
-      FROST checks its client's roles read/create/update/delete/admin; ``SPEC.client_roles`` maps
-      them to the realm groups (viewers read, editors write, admins everything).
-    * **publicRead**: ``auth_allowAnonymousRead`` lets anyone GET; CORS is then enabled for GET/HEAD/OPTIONS
-      from any origin (public data, no credentials), so the Masterportal can show SensorThings layers.
-    * Both Java images run as UID 10001 with a read-only root filesystem: Tomcat gets ``emptyDir``s for
-      ``temp``, ``work``, ``logs`` and ``conf/Catalina``, both get ``/tmp``. The JVM sizes its heap from the
-      container limit (``-XX:MaxRAMPercentage=75``).
+    The SensorThings API at ``https://urbandata.<domain>/FROST-Server/v1.1`` (the HTTP Deployment, scaled by plan,
+    owns the schema in database ``sensorthings``, which gets ``postgis`` through ``SPEC.db_extensions``) and, with
+    ``options.mqtt``, its MQTT extension as MQTT over secure WebSocket at ``wss://urbandata.<domain>/mqtt``; HTTP and
+    MQTT exchange events over a Mosquitto bus that only FROST's pods reach. Logins: tokens of the municipality's realm
+    (``KeycloakAuthProvider``, adapter file ``keycloak.json`` of Secret ``urbandata-oidc`` with Keycloak's in-cluster
+    URL; MQTT takes an access token as password), FROST's client roles mapped to the realm groups by
+    ``SPEC.client_roles``; ``publicRead`` allows anonymous GET with CORS. Both Java images run as UID 10001 on a
+    read-only root filesystem (``emptyDir``s for Tomcat's ``temp``, ``work``, ``logs``, ``conf/Catalina`` and for
+    ``/tmp``; heap ``-XX:MaxRAMPercentage=75``). Why the split and the WebSocket:
+    ``docs/decisions/0006-urbandata-frost-mqtt-over-websocket.md``.
     """
 
     SPEC = SPEC

@@ -23,8 +23,8 @@ A route attaches only to a listener whose hostname matches its own, and a munici
 only by its own listeners: an HTTP-01 solver created in one municipality's namespace can never answer for
 another municipality's or the platform's hosts (see ``components/shared/certificates.py``).
 
-Why Envoy Gateway: it is maintained (CNCF, Envoy project), implements the Gateway API natively and passes
-its conformance tests, and runs its data plane unprivileged; ingress-nginx is retired.
+Why Envoy Gateway (maintained, Gateway API natively and conformant, unprivileged data plane; ingress-nginx is
+retired): ``docs/decisions/0001-envoy-gateway.md``.
 """
 
 from __future__ import annotations

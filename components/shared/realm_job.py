@@ -1,7 +1,7 @@
 """Declarative Keycloak realms: keycloak-config-cli run as a Job against the shared Keycloak.
 
-The Keycloak operator's ``KeycloakRealmImport`` only creates a realm and never updates it, so realms are
-applied with keycloak-config-cli (adorsys), which creates *and* updates a realm from a JSON document.
+keycloak-config-cli (adorsys) creates *and* updates a realm from a JSON document; the Keycloak operator's
+``KeycloakRealmImport`` only creates one (``docs/decisions/0002-realm-job-keycloak-config-cli.md``).
 The shared stack uses it for the master realm, the tenant stacks for every municipality's realm:
 
     secret, job = realm_job(parent, "realm-verl", realm_json)

@@ -11,7 +11,7 @@ Every rule names the Kubernetes function it follows (kubernetes/kubernetes, read
   name of at most 63 characters of ``[A-Za-z0-9_.-]`` starting and ending alphanumeric) and
   ``IsValidLabelValue`` (at most 63 such characters, may be empty). Checked on every label map of every object
   (``metadata``, pod templates, PVC templates, ``inheritedMetadata``, the operator label maps of
-  :data:`catalogue.labels.POD_LABEL_MAP_PATHS`), on Service selectors and on every label selector
+  :attr:`catalogue.manifests.Shape.pod_labels`), on Service selectors and on every label selector
   (``matchLabels``; ``matchExpressions`` keys, operators and values), wherever it sits.
 * ``selector-matches-template`` – ``pkg/apis/apps/validation/validation.go`` (``ValidateDeploymentSpec``,
   ``ValidateStatefulSetSpec``, ``ValidateDaemonSetSpec``, ``ValidateReplicaSetSpec``): the selector must be
@@ -32,8 +32,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from catalogue import labels as cost_labels
-from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, pod_template
+from catalogue import manifests
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins
 
 NAME = "API validation"
 RULE_PDB = "pdb-min-and-max"
@@ -170,12 +170,9 @@ def label_places(obj: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
         yield from walk({"metadata": obj.get("metadata") or {}}, "")
         return
     yield from walk(obj, "")
-    for path in cost_labels.POD_LABEL_MAP_PATHS.get(str(obj.get("kind", "")), ()):
-        node: Any = obj
-        for key in path:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if node is not None:
-            yield ".".join(path), "labels", node
+    pod_labels = manifests.shape_of(obj).pod_labels
+    if pod_labels is not None and manifests.at(obj, pod_labels) is not None:
+        yield manifests.dotted(pod_labels), "labels", manifests.at(obj, pod_labels)
     if obj.get("kind") == "Service" and isinstance((obj.get("spec") or {}).get("selector"), Mapping):
         yield "spec.selector", "labels", obj["spec"]["selector"]
 
@@ -197,23 +194,25 @@ def _pdb(obj: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _container_ports(spec: Mapping[str, Any]) -> list[str]:
+def _container_ports(template: manifests.PodTemplate) -> list[str]:
     out = []
-    for key in ("initContainers", "containers"):
-        for c in spec.get(key) or []:
-            names: set[str] = set()
-            for p in c.get("ports") or []:
-                where = f"{key} {c.get('name')!r} port {p.get('name') or p.get('containerPort')!r}"
-                if p.get("name"):
-                    problems = port_name_problems(p["name"])
-                    out += [f"{where}: {x}" for x in problems]
-                    if not problems and p["name"] in names:
-                        out.append(f"{where}: duplicate port name {p['name']!r} in the container")
-                    names.add(p["name"])
-                if not _port_number_ok(p.get("containerPort")):
-                    out.append(f"{where}: containerPort {p.get('containerPort')!r} must be 1-65535")
-                if p.get("hostPort") not in (None, 0) and not _port_number_ok(p.get("hostPort")):
-                    out.append(f"{where}: hostPort {p.get('hostPort')!r} must be 1-65535")
+    # Ephemeral containers may declare no ports at all (same file: ``allowedEphemeralContainerFields`` has
+    # ``"Ports": false``, enforced by ``validateEphemeralContainers``), so they are not looked at here.
+    for container in template.containers(("initContainers", "containers")):
+        key, c = container.group, container.body
+        names: set[str] = set()
+        for p in c.get("ports") or []:
+            where = f"{key} {c.get('name')!r} port {p.get('name') or p.get('containerPort')!r}"
+            if p.get("name"):
+                problems = port_name_problems(p["name"])
+                out += [f"{where}: {x}" for x in problems]
+                if not problems and p["name"] in names:
+                    out.append(f"{where}: duplicate port name {p['name']!r} in the container")
+                names.add(p["name"])
+            if not _port_number_ok(p.get("containerPort")):
+                out.append(f"{where}: containerPort {p.get('containerPort')!r} must be 1-65535")
+            if p.get("hostPort") not in (None, 0) and not _port_number_ok(p.get("hostPort")):
+                out.append(f"{where}: hostPort {p.get('hostPort')!r} must be 1-65535")
     return out
 
 
@@ -254,12 +253,12 @@ def problems_of(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     for where, what, value in label_places(obj):
         found = labels_problems(value) if what == "labels" else selector_problems(value)
         out += [(RULE_LABELS, f"{where}: {m}") for m in found]
-    template = pod_template(obj)
+    template = manifests.workload_pod(obj)
     if template is not None:
-        out += [(RULE_CONTAINER_PORTS, m) for m in _container_ports(template[1])]
+        out += [(RULE_CONTAINER_PORTS, m) for m in _container_ports(template)]
         if kind in SELECTOR_WORKLOADS:
             sel = (obj.get("spec") or {}).get("selector") or {}
-            tmpl_labels = template[0].get("labels") or {}
+            tmpl_labels = template.labels
             if not sel.get("matchLabels") and not sel.get("matchExpressions"):
                 out.append((RULE_SELECTOR, "spec.selector: empty selector (it must select the pod template)"))
             elif not selects(sel, tmpl_labels):

@@ -19,10 +19,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalogue import labels
 from catalogue.paths import ROOT
+from urbanstack.planfiles import read_objects
 
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
 """CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), vendored with their licence and
@@ -150,15 +149,12 @@ class Plan:
     @cached_property
     def objects(self) -> list[PlanObject]:
         """Every object of every stack, the chart, manifests and operator subfolders included."""
-        from urbanstack.plan_format import FAST_LOADER, plan_files
-
         out = []
-        for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
-            for f in plan_files(folder):
-                obj = yaml.load(f.read_text(encoding="utf-8"), Loader=FAST_LOADER)
+        for stack, objects in read_objects(self.directory).items():
+            for f, obj in objects:
                 if isinstance(obj, dict):
-                    origin = "ours" if f.parent == folder else origin_of_folder(f.parent.name)
-                    out.append(PlanObject(folder.name, f, obj, origin))
+                    origin = "ours" if f.parent.name == stack else origin_of_folder(f.parent.name)
+                    out.append(PlanObject(stack, f, obj, origin))
         return out
 
     @cached_property
@@ -215,40 +211,3 @@ def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | 
         operator_cost_center=str(cfg.get("urban-stack:operatorCostCenter", "")),
         crd_dir=crd_dir or DEFAULT_CRD_DIR,
     )
-
-
-# -- what every check needs about pods and origins ------------------------------------------------------
-
-WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
-"""Where each workload kind of the core API keeps the template of the pods it makes (a ``Pod`` is its own)."""
-ORIGINS = ("ours", "chart", "operator")
-
-
-def pod_template(obj: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """``(pod metadata, pod spec)`` of a Pod or of the pod template of a workload; ``None`` for other kinds.
-
-    The one walker over pods every check uses (Pod Security, API validation, reachability), whatever made the
-    object (this project, a chart, an operator). Custom resources whose operator makes pods are expanded into
-    those workloads in the plan itself (``operator-<kind>/``), so they are seen here as what they become."""
-    kind = str(obj.get("kind", ""))
-    if kind == "Pod" and str(obj.get("apiVersion", "")) == "v1":
-        node: Any = obj
-    elif kind in WORKLOAD_TEMPLATES and isinstance(obj.get("spec"), Mapping):
-        node = obj
-        for key in WORKLOAD_TEMPLATES[kind]:
-            node = node.get(key) if isinstance(node, Mapping) else None
-    else:
-        return None
-    if not isinstance(node, Mapping):
-        return None
-    md = node.get("metadata") if isinstance(node.get("metadata"), Mapping) else {}
-    spec = node.get("spec") if isinstance(node.get("spec"), Mapping) else {}
-    return dict(md), dict(spec)

@@ -3,7 +3,7 @@
 Kubernetes' PodSecurity admission plugin refuses a pod whose spec breaks the level named by its namespace's
 ``pod-security.kubernetes.io/enforce`` label. For a Deployment, StatefulSet, Job, ... the API server only warns;
 the controller's pods are then refused one by one and the workload never runs. So every pod template is
-evaluated here (ours, chart-rendered, operator-made: whatever :func:`urbanstack.checks.base.pod_template`
+evaluated here (ours, chart-rendered, operator-made: whatever :func:`catalogue.manifests.workload_pod`
 finds), as the API server evaluates the pods made from it.
 
 The rules are those of the Pod Security Standards at policy version **v1.33** as implemented upstream in
@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, pod_template
+from catalogue import manifests
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins
 
 NAME = "pod security"
 RULE = "pod-security-admission"
@@ -55,10 +56,8 @@ PROFILE_OK = ("RuntimeDefault", "Localhost")
 
 def _containers(spec: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """visitor.go visitContainers: init containers, containers, ephemeral containers."""
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for c in spec.get(key) or []:
-            if isinstance(c, Mapping):
-                yield dict(c)
+    for c in manifests.spec_containers(spec):
+        yield dict(c.body)
 
 
 def _sc(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,7 +241,7 @@ def run(plan: Plan) -> CheckResult:
     failures: list[Failure] = []
     checked, outside, pods = 0, 0, []
     for po in plan.objects:
-        template = pod_template(po.obj)
+        template = manifests.workload_pod(po.obj)
         if template is None:
             continue
         pods.append(po)
@@ -255,7 +254,7 @@ def run(plan: Plan) -> CheckResult:
                                                         f"Security level (the API server refuses the label)"))
             continue
         checked += 1
-        for why in evaluate(*template, level):
+        for why in evaluate(template.metadata or {}, template.spec, level):
             what = po.ref() if po.kind == "Pod" else f"pods of {po.ref()}"
             failures.append(Failure(plan.rel(po.path), RULE,
                                     f"{what} are refused by Pod Security {level!r} of namespace {ns}: {why}"))

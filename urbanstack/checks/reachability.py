@@ -46,9 +46,9 @@ from typing import Any
 
 import yaml
 
-from catalogue import labels, names
+from catalogue import labels, manifests, names
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, pod_template
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 NAME = "network reachability"
@@ -346,19 +346,10 @@ def connection(src: Pod, dst: Pod, model: Model) -> tuple[frozenset | None, list
 
 # -- building the model from the plan ------------------------------------------------------------------------
 
-def _dig(obj: Mapping[str, Any], path: Iterable[str]) -> Any:
-    node: Any = obj
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _container_ports(pod_spec: Mapping[str, Any]) -> dict[str, int]:
+def _container_ports(template: manifests.PodTemplate) -> dict[str, int]:
     out = {}
-    for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]:
-        for p in c.get("ports") or []:
+    for container in template.containers(("containers", "initContainers")):
+        for p in container.body.get("ports") or []:
             if p.get("name"):
                 out[p["name"]] = int(p["containerPort"])
     return out
@@ -374,14 +365,12 @@ def pods_of(po: PlanObject, rel: str) -> list[Pod]:
     ns = po.namespace or "default"
     obj = po.obj
     desc = f"pods of {po.ref()}"
-    template = pod_template(obj)
+    template = manifests.workload_pod(obj)
     if template is not None:
-        md, spec = template
-        return [Pod(ns, dict(md.get("labels") or {}), po.ref() if po.kind == "Pod" else desc, rel,
-                    _container_ports(spec))]
+        return [Pod(ns, template.labels, po.ref() if po.kind == "Pod" else desc, rel, _container_ports(template))]
     group = po.api_version.split("/")[0]
     if group == "postgresql.cnpg.io" and po.kind == "Pooler":
-        tmpl_labels = dict(_dig(obj, ("spec", "template", "metadata", "labels")) or {})
+        tmpl_labels = next((t.labels for t in manifests.pod_templates(obj)), {})
         return [Pod(ns, {**tmpl_labels, "cnpg.io/poolerName": po.name, "cnpg.io/podRole": "pooler"}, desc, rel,
                     dict(CNPG_POOLER_PORTS))]
     return []

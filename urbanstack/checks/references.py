@@ -5,7 +5,7 @@ creates never starts (the kubelet waits for the volume; the API server refuses a
 a real ``pulumi up`` then hangs until the workload times out. This is what happens when a Helm chart leaves the
 creation of such an object to a hook, which ``helm.v4.Chart`` never runs (``urbanstack/render.py``). Every pod
 template of the plan is looked at, this project's own, chart-rendered and operator-made alike
-(:func:`urbanstack.checks.base.pod_template`).
+(:func:`catalogue.manifests.workload_pod`).
 
 An object counts as created when the plan holds it in that namespace, when a cert-manager ``Certificate`` of the plan
 names it as ``spec.secretName``, or when a controller creates it at run time from an object of the plan: those are
@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
+from catalogue import manifests
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, pod_template
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins
 
 NAME = "references"
 RULE = "references"
@@ -52,7 +53,7 @@ def references(spec: dict[str, Any]) -> Iterator[Reference]:
     for i, ref in enumerate(_named(spec.get("imagePullSecrets"))):
         if ref.get("name"):
             yield Reference("Secret", str(ref["name"]), f"imagePullSecrets[{i}]")
-    for vol in _named(spec.get("volumes")):
+    for _, vol in manifests.spec_volumes(spec):
         where = f"volumes[{vol.get('name')}]"
         sec, cm = vol.get("secret"), vol.get("configMap")
         if isinstance(sec, dict) and sec.get("secretName") and not sec.get("optional"):
@@ -64,20 +65,20 @@ def references(spec: dict[str, Any]) -> Iterator[Reference]:
                 ref = src.get(key)
                 if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
                     yield Reference(kind, str(ref["name"]), f"{where}.projected")
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        for c in _named(spec.get(group)):
-            prefix = f"{group}[{c.get('name')}]"
-            for env in _named(c.get("env")):
-                value_from = env.get("valueFrom") or {}
-                for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
-                    ref = value_from.get(key)
-                    if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
-                        yield Reference(kind, str(ref["name"]), f"{prefix}.env[{env.get('name')}]")
-            for i, env_from in enumerate(_named(c.get("envFrom"))):
-                for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
-                    ref = env_from.get(key)
-                    if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
-                        yield Reference(kind, str(ref["name"]), f"{prefix}.envFrom[{i}]")
+    for container in manifests.spec_containers(spec):
+        c = container.body
+        prefix = f"{container.group}[{container.name}]"
+        for env in _named(c.get("env")):
+            value_from = env.get("valueFrom") or {}
+            for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                ref = value_from.get(key)
+                if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                    yield Reference(kind, str(ref["name"]), f"{prefix}.env[{env.get('name')}]")
+        for i, env_from in enumerate(_named(c.get("envFrom"))):
+            for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                ref = env_from.get(key)
+                if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                    yield Reference(kind, str(ref["name"]), f"{prefix}.envFrom[{i}]")
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,12 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     pods: list[PlanObject] = []
     count = 0
     for po in plan.objects:
-        template = pod_template(po.obj)
+        template = manifests.workload_pod(po.obj)
         if template is None:
             continue
         pods.append(po)
         namespace = str(po.namespace or "")
-        for ref in references(template[1]):
+        for ref in references(template.spec):
             count += 1
             key = (ref.kind, namespace, ref.name)
             if key in existing:
