@@ -153,7 +153,7 @@ def test_the_stacks_label_transform_labels_chart_children_with_the_charts_compon
 def test_an_unpinned_chart_is_refused(plan_stack):
     plan = plan_stack("shared")
     res = chart_resource(plan, "opencost")
-    with pytest.raises(RuntimeError, match=r"not pinned in components/versions\.py"):
+    with pytest.raises(RuntimeError, match=r"not pinned in catalogue/versions\.py"):
         render.render_chart(replace(res, inputs={**res.inputs, "version": "9.9.9"}), plan.transforms)
 
 
