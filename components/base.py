@@ -7,6 +7,8 @@ from typing import Any
 
 import pulumi
 
+from catalogue.schema import Tenant
+from catalogue.shared_config import OffsiteBackup, Smtp
 from catalogue.spec import ModuleSpec
 
 
@@ -27,9 +29,9 @@ class SharedRefs:
     s3_mode: str
     storage_class: Any
     mode_check: Any = None
-    smtp: Any = None
+    smtp: Smtp | None = None
     """Mail relay of the realms (``catalogue.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
-    offsite_backup: Any = None
+    offsite_backup: OffsiteBackup | None = None
     """The operator's off-site backup target (``catalogue.shared_config.OffsiteBackup``) or ``None``."""
     image_registry: str = ""
     """Registry of the images built here (shared config ``imageRegistry``): module pods pull them from there."""
@@ -39,16 +41,16 @@ class SharedRefs:
 class TenantContext:
     """Everything a tenant component needs to know about its municipality.
 
-    ``tenant`` is the validated tenant model (``catalogue.schema.Tenant``); ``shared`` the shared stack's
-    outputs; ``db`` is filled by the database component (service host, secrets per module).
+    ``tenant`` is the validated tenant file; ``shared`` the shared stack's outputs; ``db`` is filled by the
+    database component (service host, secrets per module).
     """
 
-    tenant: Any
+    tenant: Tenant
     shared: SharedRefs
     namespace: str
-    issuer_url: Any = None
+    issuer_url: pulumi.Output[str] | None = None
     """OIDC issuer of the municipality's realm (``<keycloakUrl>/realms/<slug>``)."""
-    namespace_resource: Any = None
+    namespace_resource: pulumi.Resource | None = None
     db: Any = None
     bucket: Any = None
     prerequisites: tuple[pulumi.Resource, ...] = ()

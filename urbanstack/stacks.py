@@ -14,11 +14,13 @@ import pulumi
 
 from catalogue import labels
 from catalogue.paths import ROOT
+from catalogue.schema import Tenant
+from catalogue.shared_config import SharedConfig
 from components.labels import register as register_labels
 from components.provider import make_provider
 
 
-def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
+def shared_stack(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any]:
     """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared)."""
     from components.shared.platform import SharedPlatform
 
@@ -28,7 +30,7 @@ def shared_stack(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
     return platform.outputs
 
 
-def tenant_stack(tenant, shared_ref: str) -> dict[str, Any]:
+def tenant_stack(tenant: Tenant, shared_ref: str) -> dict[str, Any]:
     """One municipality: tenancy baseline, database, realm, bucket, booked modules (see components/tenant)."""
     from components.tenant.municipality import Municipality, shared_refs
 

@@ -31,6 +31,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import names
+from catalogue.schema import Tenant
+from catalogue.shared_config import SharedConfig
 from components.k8s import DEFAULT_UID, child, meta
 
 SELF_SIGNED = "urban-selfsigned"
@@ -38,7 +40,7 @@ ROOT_CA = "urban-root-ca"
 ACME_ACCOUNT_KEY = "urban-issuer-acme-account"
 
 
-def platform_hosts(cfg) -> list[str]:
+def platform_hosts(cfg: SharedConfig) -> list[str]:
     """DNS names of the platform certificate ``platform-tls``."""
     return [f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}", f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"]
 
@@ -59,7 +61,7 @@ def _solver(section: str, selector: dict[str, list[str]]) -> dict[str, Any]:
     }}}
 
 
-def acme_spec(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
+def acme_spec(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any]:
     """ACME ClusterIssuer: one HTTP-01 solver per municipality on its own listener, one for the platform hosts."""
     solvers = [_solver(names.HTTP_LISTENER, {"dnsNames": platform_hosts(cfg)})]
     solvers += [_solver(names.http_listener(slug), {"dnsZones": [str(tenant.domain)]})
@@ -75,7 +77,7 @@ def acme_spec(cfg, tenants: Mapping[str, Any]) -> dict[str, Any]:
 class Certificates(pulumi.ComponentResource):
     """The platform's ClusterIssuer (ACME or internal CA)."""
 
-    def __init__(self, name: str, cfg, tenants: Mapping[str, Any], namespace: pulumi.Resource, operators,
+    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], namespace: pulumi.Resource, operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:certificates", name, None, opts)
         after = pulumi.ResourceOptions(depends_on=[namespace, operators.cert_manager])

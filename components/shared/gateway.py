@@ -36,6 +36,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
+from catalogue.schema import Tenant
+from catalogue.shared_config import SharedConfig
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
 from components.shared.operators import ENVOY_GATEWAY_CONTROLLER
@@ -68,7 +70,7 @@ def tenant_http_listener(slug: str, domain: str) -> dict[str, Any]:
             "allowedRoutes": routes_from(slug, names.NS_GATEWAY)}
 
 
-def http_listener_names(tenants: Mapping[str, Any]) -> list[str]:
+def http_listener_names(tenants: Mapping[str, Tenant]) -> list[str]:
     """Every HTTP listener: the HTTPS redirect attaches to all of them."""
     return [names.HTTP_LISTENER, *(names.http_listener(slug) for slug in sorted(tenants))]
 
@@ -94,7 +96,7 @@ def platform_listener(name: str, hostname: str) -> dict[str, Any]:
             "allowedRoutes": routes_from(names.NS_IDENTITY)}
 
 
-def listeners(cfg, tenants: Mapping[str, Any]) -> list[dict[str, Any]]:
+def listeners(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> list[dict[str, Any]]:
     """Every listener of the shared Gateway (see the module docstring)."""
     out = [
         {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": routes_from(names.NS_GATEWAY)},
@@ -188,7 +190,7 @@ def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
 class Gateway(pulumi.ComponentResource):
     """GatewayClass, EnvoyProxy, the shared Gateway, its platform certificate and the HTTPS redirect."""
 
-    def __init__(self, name: str, cfg, profile: Profile, tenants: Mapping[str, Any], namespace: pulumi.Resource,
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, tenants: Mapping[str, Tenant], namespace: pulumi.Resource,
                  operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:gateway", name, None, opts)
         scope = labels.shared_scope(cfg.operatorCostCenter)

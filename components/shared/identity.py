@@ -39,6 +39,8 @@ import pulumi_random as random
 
 from catalogue import labels, names
 from catalogue.realm_policy import REALM_SECURITY
+from catalogue.schema import Tenant
+from catalogue.shared_config import SharedConfig
 from catalogue.versions import IMAGES
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
@@ -119,11 +121,11 @@ MASTER_CLOSED_ROUTE = "keycloak-master-closed"
 SECURITY_POLICY_API = "gateway.envoyproxy.io/v1alpha1"
 
 
-def keycloak_host(cfg) -> str:
+def keycloak_host(cfg: SharedConfig) -> str:
     return f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"
 
 
-def admin_host(cfg) -> str:
+def admin_host(cfg: SharedConfig) -> str:
     return f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"
 
 
@@ -136,18 +138,18 @@ def _route(host: str, section: str, paths: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def public_route_spec(cfg) -> dict[str, Any]:
+def public_route_spec(cfg: SharedConfig) -> dict[str, Any]:
     """``id.<baseDomain>``: the recommended public paths only."""
     return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, PUBLIC_PATHS)
 
 
-def master_closed_route_spec(cfg) -> dict[str, Any]:
+def master_closed_route_spec(cfg: SharedConfig) -> dict[str, Any]:
     """``id.<baseDomain>/realms/master``: a longer prefix than ``/realms`` (it wins, Gateway API HTTPRoute
     precedence), attached to a SecurityPolicy that denies every request."""
     return _route(keycloak_host(cfg), names.HTTPS_LISTENER_PLATFORM, (MASTER_REALM_PATH,))
 
 
-def admin_route_spec(cfg) -> dict[str, Any]:
+def admin_route_spec(cfg: SharedConfig) -> dict[str, Any]:
     """``id-admin.<baseDomain>``: the admin console, its API and the master realm."""
     return _route(admin_host(cfg), names.HTTPS_LISTENER_ADMIN, ("/",))
 
@@ -213,7 +215,7 @@ def master_realm(client_secrets: Mapping[str, Any] | None = None, frontend_url: 
     }
 
 
-def database_spec(cfg, profile: Profile) -> dict[str, Any]:
+def database_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
     instances = profile.database_instances
     return {
         "description": "Database of the shared Keycloak",
@@ -236,7 +238,7 @@ def database_spec(cfg, profile: Profile) -> dict[str, Any]:
     }
 
 
-def backup_store_spec(cfg, s3_endpoint: str) -> dict[str, Any]:
+def backup_store_spec(cfg: SharedConfig, s3_endpoint: str) -> dict[str, Any]:
     """Barman Cloud ObjectStore: the claimed Rook bucket, or the external provider's platform bucket."""
     if cfg.storage.mode == "rook-ceph":
         return object_store_spec(f"s3://{BACKUP_BUCKET}/{names.KEYCLOAK_DB_CLUSTER}", s3_endpoint, BACKUP_BUCKET,
@@ -285,7 +287,7 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     }
 
 
-def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
+def keycloak_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
     scope = labels.shared_scope(cfg.operatorCostCenter)
     instances = profile.keycloak_instances
     spec: dict[str, Any] = {
@@ -336,8 +338,8 @@ def keycloak_spec(cfg, profile: Profile) -> dict[str, Any]:
 class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
-    def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, gateway: pulumi.Resource, tenants: Mapping[str, Any] | None = None,
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource,
+                 operators, storage, gateway: pulumi.Resource, tenants: Mapping[str, Tenant] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY

@@ -25,6 +25,7 @@ import pulumi_random as random
 
 from catalogue import names
 from catalogue.labels import shared_scope
+from catalogue.shared_config import SharedConfig
 from components.k8s import DEFAULT_UID, child, secret
 from components.shared.operators import RESTRICTED_CONTAINER, helm_chart, pod_labels
 from components.shared.profile import Profile
@@ -116,7 +117,7 @@ def opencost_cost_model() -> dict[str, Any]:
     }
 
 
-def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
+def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
     labels = pod_labels(shared_scope(cfg.operatorCostCenter), MODULE)
     prom = profile.prometheus_replicas
     alert = profile.alertmanager_replicas
@@ -204,7 +205,7 @@ def prometheus_values(profile: Profile, cfg) -> dict[str, Any]:
     }
 
 
-def opencost_values(cfg) -> dict[str, Any]:
+def opencost_values(cfg: SharedConfig) -> dict[str, Any]:
     return {
         "podLabels": pod_labels(shared_scope(cfg.operatorCostCenter), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
@@ -234,7 +235,7 @@ def opencost_values(cfg) -> dict[str, Any]:
 class Monitoring(pulumi.ComponentResource):
     """kube-prometheus-stack and OpenCost."""
 
-    def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource,
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:monitoring", name, None, opts)
         self.grafana_password = random.RandomPassword("grafana-admin-password", length=32, special=False,

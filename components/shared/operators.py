@@ -29,6 +29,7 @@ import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
 from catalogue.labels import kind_of
+from catalogue.shared_config import SharedConfig
 from catalogue.versions import CHARTS, MANIFESTS
 from components.k8s import DEFAULT_UID, child, pdb
 from components.shared.profile import Profile, spread
@@ -375,7 +376,7 @@ def keycloak_operator_transform(args: pulumi.ResourceTransformArgs) -> pulumi.Re
 class Operators(pulumi.ComponentResource):
     """Every operator of the platform (see the module docstring)."""
 
-    def __init__(self, name: str, cfg, profile: Profile, namespaces: dict[str, pulumi.Resource],
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespaces: dict[str, pulumi.Resource],
                  monitoring_crds: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         """``monitoring_crds``: the chart that installs the ServiceMonitor/PodMonitor CRDs (kube-prometheus-stack);
         the charts that create monitors, and the operators whose clusters do, are installed after it."""

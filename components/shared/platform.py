@@ -26,6 +26,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
+from catalogue.schema import Tenant
+from catalogue.shared_config import SharedConfig
 from components.k8s import child, dns_egress, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
@@ -97,14 +99,14 @@ CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 678
 """Ceph mon (msgr2, msgr1) and OSD/MGR ports: kernel RBD/CephFS clients on the nodes connect to them."""
 
 
-def s3_egress(cfg) -> dict:
+def s3_egress(cfg: SharedConfig) -> dict:
     """Egress rule to the object store: Rook's RGW pods, or the external provider's addresses (HTTPS)."""
     if cfg.storage.mode == "rook-ceph":
         return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
     return {"to": [{"ipBlock": {"cidr": cfg.storage.external.egressCidr}}], "ports": tcp(443)}
 
 
-def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
+def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
 
     Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, and scraping by
@@ -174,7 +176,7 @@ def flows(cfg) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[d
 class Hygiene(pulumi.ComponentResource):
     """Platform namespaces with Pod Security labels, PriorityClasses, default-deny NetworkPolicies plus flows."""
 
-    def __init__(self, name: str, cfg, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:platform", name, None, opts)
         self.priority_classes = {
             pc: k8s.scheduling.v1.PriorityClass(
@@ -222,7 +224,7 @@ class Hygiene(pulumi.ComponentResource):
 class SharedPlatform(pulumi.ComponentResource):
     """Everything that exists once for all municipalities; ``tenants`` are the validated tenant files."""
 
-    def __init__(self, name: str, cfg, tenants: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
         here = pulumi.ResourceOptions(parent=self)

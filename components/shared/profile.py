@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalogue.shared_config import SharedConfig
 from catalogue.sizing import Size
 
 
@@ -69,7 +70,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def profile_of(cfg) -> Profile:
+def profile_of(cfg: SharedConfig) -> Profile:
     """The profile named by the shared config (``urban-stack:profile``)."""
     return PROFILES[cfg.profile]
 

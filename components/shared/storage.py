@@ -22,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import names
+from catalogue.shared_config import SharedConfig
 from catalogue.versions import IMAGES
 from components.k8s import child, meta
 from components.shared.profile import Profile, spread
@@ -105,7 +106,7 @@ def object_store_spec(profile: Profile) -> dict[str, Any]:
 class Storage(pulumi.ComponentResource):
     """Rook-Ceph object storage, or the description of an external S3 provider."""
 
-    def __init__(self, name: str, cfg, profile: Profile, namespace: pulumi.Resource, operators,
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource, operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:storage", name, None, opts)
         self.mode = cfg.storage.mode

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from catalogue import names
+from catalogue.schema import Tenant
 from catalogue.sizing import TENANT_PLANS
 from catalogue.versions import IMAGES
 from components import k8s as kb
@@ -45,7 +46,7 @@ def _role_comment(role: str, readers: list[str]) -> str:
     return f"owner of database {role}"
 
 
-def cluster_base_spec(tenant, plan_name: str, storage_class) -> dict:
+def cluster_base_spec(tenant: Tenant, plan_name: str, storage_class) -> dict:
     """What every PostGIS cluster of a municipality has, the running one and a recovery cluster beside it
     (``urbanstack/restore.py``): image, size, storage and parameters by plan; no bootstrap, roles or plugins."""
     plan = TENANT_PLANS[plan_name]
@@ -66,7 +67,7 @@ def cluster_base_spec(tenant, plan_name: str, storage_class) -> dict:
     }
 
 
-def backup_store(tenant, bucket, offsite) -> dict:
+def backup_store(tenant: Tenant, bucket, offsite) -> dict:
     """The ObjectStore spec of the municipality's backups, in this order of precedence:
 
     1. its own S3 target (``backup.target`` of the tenant file, its own Secret);

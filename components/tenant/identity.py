@@ -23,6 +23,7 @@ import pulumi_random as random
 
 from catalogue import names
 from catalogue.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
+from catalogue.schema import Tenant
 from components import k8s as kb
 from components.base import TenantContext
 
@@ -192,7 +193,7 @@ def admin_user(address: str, password: Any, smtp) -> dict:
     }
 
 
-def realm(tenant, clients: list[dict], federation_secret: Any, modules: list = (), smtp=None,
+def realm(tenant: Tenant, clients: list[dict], federation_secret: Any, modules: list = (), smtp=None,
           admin_passwords: dict[str, Any] | None = None) -> dict:
     """The complete realm representation of one municipality (values may be Outputs)."""
     roles, grants = client_roles(list(modules))
@@ -220,13 +221,13 @@ def password_key(address: str) -> str:
     return re.sub(r"[^-._a-zA-Z0-9]", "_", address)
 
 
-def federation_secret_ref(tenant) -> str | None:
+def federation_secret_ref(tenant: Tenant) -> str | None:
     """Name of the config secret the tenant's federation needs (OIDC client secret or LDAP bind password)."""
     fed = tenant.identity.federation
     return getattr(fed, "clientSecretRef", None) or getattr(fed, "bindCredentialRef", None)
 
 
-def federation_secret(tenant) -> Any:
+def federation_secret(tenant: Tenant) -> Any:
     """The federation's secret from the municipality's stack config (``pulumi config set --secret``)."""
     ref = federation_secret_ref(tenant)
     if ref is None:

@@ -8,6 +8,7 @@ import pulumi
 
 from catalogue import names
 from catalogue.modules import CATALOGUE
+from catalogue.schema import Tenant
 from components.base import SharedRefs, TenantContext
 from components.modules import component
 from components.tenant.database import Database
@@ -45,7 +46,7 @@ def shared_refs(ref: pulumi.StackReference, s3_mode: str, smtp: Any = None) -> S
 class Municipality(pulumi.ComponentResource):
     """Tenancy baseline → bucket → database → realm → gateway certificate → booked modules."""
 
-    def __init__(self, name: str, tenant, shared: SharedRefs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, tenant: Tenant, shared: SharedRefs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:municipality", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug,
