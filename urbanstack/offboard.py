@@ -363,7 +363,8 @@ def _bucket_client_factory(slug: str, endpoint: str | None) -> Callable[[], S3Cl
         got = subprocess.run(["kubectl", "-n", slug, "get", "secret", names.bucket_claim(slug), "-o", "json"],
                              capture_output=True, check=False)
         if got.returncode != 0:
-            raise OffboardError(f"Secret {slug}/{names.bucket_claim(slug)} could not be read: {got.stderr.decode().strip()}")
+            raise OffboardError(f"Secret {slug}/{names.bucket_claim(slug)} could not be read: "
+                                f"{got.stderr.decode().strip()}")
         data = json.loads(got.stdout)["data"]
         key, secret = (base64.b64decode(data[k]).decode() for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
         return boto3.client("s3", endpoint_url=endpoint, region_name=region,

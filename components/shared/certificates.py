@@ -34,6 +34,7 @@ from catalogue import names
 from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
 from components.k8s import DEFAULT_UID, child, meta
+from components.shared.operators import Operators
 
 SELF_SIGNED = "urban-selfsigned"
 ROOT_CA = "urban-root-ca"
@@ -77,7 +78,8 @@ def acme_spec(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any
 class Certificates(pulumi.ComponentResource):
     """The platform's ClusterIssuer (ACME or internal CA)."""
 
-    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], namespace: pulumi.Resource, operators,
+    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], namespace: pulumi.Resource,
+                 operators: Operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:certificates", name, None, opts)
         after = pulumi.ResourceOptions(depends_on=[namespace, operators.cert_manager])

@@ -40,7 +40,7 @@ from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
-from components.shared.operators import ENVOY_GATEWAY_CONTROLLER
+from components.shared.operators import ENVOY_GATEWAY_CONTROLLER, Operators
 from components.shared.profile import Profile, spread
 
 MODULE = "gateway"
@@ -190,8 +190,9 @@ def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
 class Gateway(pulumi.ComponentResource):
     """GatewayClass, EnvoyProxy, the shared Gateway, its platform certificate and the HTTPS redirect."""
 
-    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, tenants: Mapping[str, Tenant], namespace: pulumi.Resource,
-                 operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, tenants: Mapping[str, Tenant],
+                 namespace: pulumi.Resource,
+                 operators: Operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:gateway", name, None, opts)
         scope = labels.shared_scope(cfg.operatorCostCenter)
         ns = names.NS_GATEWAY

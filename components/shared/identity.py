@@ -44,8 +44,10 @@ from catalogue.shared_config import SharedConfig
 from catalogue.versions import IMAGES
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
+from components.shared.operators import Operators
 from components.shared.profile import Profile, spread
 from components.shared.realm_job import KEYCLOAK_INTERNAL_URL, Login, realm_job
+from components.shared.storage import Storage
 
 MODULE = "identity"
 ADMIN_USERNAME = "urban-admin"
@@ -339,7 +341,8 @@ class Identity(pulumi.ComponentResource):
     """Keycloak, its database, its admin credentials and the hardened master realm."""
 
     def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource,
-                 operators, storage, gateway: pulumi.Resource, tenants: Mapping[str, Tenant] | None = None,
+                 operators: Operators, storage: Storage, gateway: pulumi.Resource,
+                 tenants: Mapping[str, Tenant] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
@@ -380,7 +383,7 @@ class Identity(pulumi.ComponentResource):
             backup_deps.append(self.backup_bucket)
         self.backup_store = k8s.apiextensions.CustomResource(
             BACKUP_STORE, api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
-            metadata=meta(BACKUP_STORE, ns), spec=backup_store_spec(cfg, storage.outputs["s3Endpoint"]),
+            metadata=meta(BACKUP_STORE, ns), spec=backup_store_spec(cfg, storage.s3_endpoint),
             opts=child(self, pulumi.ResourceOptions(depends_on=backup_deps)))
         self.database = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_DB_CLUSTER,

@@ -224,7 +224,8 @@ class Hygiene(pulumi.ComponentResource):
 class SharedPlatform(pulumi.ComponentResource):
     """Everything that exists once for all municipalities; ``tenants`` are the validated tenant files."""
 
-    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
         here = pulumi.ResourceOptions(parent=self)

@@ -25,6 +25,7 @@ from catalogue import names
 from catalogue.shared_config import SharedConfig
 from catalogue.versions import IMAGES
 from components.k8s import child, meta
+from components.shared.operators import Operators
 from components.shared.profile import Profile, spread
 
 CEPH_CLUSTER = "urban-ceph"
@@ -106,7 +107,7 @@ def object_store_spec(profile: Profile) -> dict[str, Any]:
 class Storage(pulumi.ComponentResource):
     """Rook-Ceph object storage, or the description of an external S3 provider."""
 
-    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource, operators,
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource, operators: Operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:storage", name, None, opts)
         self.mode = cfg.storage.mode
@@ -143,9 +144,11 @@ class Storage(pulumi.ComponentResource):
                 allow_volume_expansion=True,
                 parameters=rbd_storage_class_parameters(),
                 opts=child(self, pulumi.ResourceOptions(depends_on=[self.block_pool])))
+            self.s3_endpoint = rgw_endpoint()
+            """Where the platform's S3 clients reach the object store (in-cluster RGW, or the external provider)."""
             self.outputs: dict[str, Any] = {
                 "s3Mode": self.mode,
-                "s3Endpoint": rgw_endpoint(),
+                "s3Endpoint": self.s3_endpoint,
                 "s3Region": "us-east-1",
                 "s3CredentialsSecret": None,
                 "bucketStorageClass": names.OBJECT_BUCKET_STORAGE_CLASS,
@@ -153,9 +156,10 @@ class Storage(pulumi.ComponentResource):
             }
         else:
             ext = cfg.storage.external
+            self.s3_endpoint = str(ext.endpoint).rstrip("/")
             self.outputs = {
                 "s3Mode": self.mode,
-                "s3Endpoint": str(ext.endpoint).rstrip("/"),
+                "s3Endpoint": self.s3_endpoint,
                 "s3Region": ext.region,
                 "s3CredentialsSecret": ext.credentialsSecret,
                 "bucketStorageClass": None,

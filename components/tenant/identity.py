@@ -236,7 +236,8 @@ def federation_secret(tenant: Tenant) -> Any:
     if value is None:
         raise pulumi.RunError(
             f"tenants/{tenant.slug}.yaml: identity.federation refers to config secret '{ref}', which stack "
-            f"'{tenant.slug}' does not have: run `pulumi config set --secret {names.CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
+            f"'{tenant.slug}' does not have: run "
+            f"`pulumi config set --secret {names.CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
         )
     return value
 
