@@ -136,8 +136,8 @@ def test_help_shows_placeholders_not_python_types_and_the_exit_codes(path):
     assert result.exit_code == 0
     for python_type in ("<bool>", "<str>", "<int>", "<path>", "<list[", "<float>"):
         assert python_type not in result.output, f"urbanstack {' '.join(path)} --help shows {python_type}"
-    assert "Exit codes: 0 ok" in result.output, f"urbanstack {' '.join(path)} --help documents no exit codes"
-    assert EXIT_CODES.startswith("Exit codes")
+    assert " ".join(EXIT_CODES.split()) in " ".join(result.output.split()), \
+        f"urbanstack {' '.join(path)} --help documents no exit codes"
 
 
 def test_check_help_lists_its_own_options():

@@ -13,7 +13,9 @@ from our custom resources, ``urbanstack/cluster_model.py``). The file names foll
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +125,23 @@ def _str_presenter(dumper, data):
 
 _Dumper.add_representer(str, _str_presenter)
 
+_DUMPED: dict[bytes, str] = {}
+"""Pickled object digest -> its YAML text, for large objects (the chart CRDs: most of a plan's bytes): one written
+before in this process is not serialised again (the tests write the shared stack many times)."""
+_LARGE = 32 * 1024
+
+
+def to_yaml(obj: dict[str, Any]) -> str:
+    """One plan file's text: block style, keys in the object's order, multi-line strings as ``|`` blocks."""
+    pickled = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(pickled) < _LARGE:
+        return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    key = hashlib.blake2b(pickled, digest_size=20).digest()
+    text = _DUMPED.get(key)
+    if text is None:
+        text = _DUMPED[key] = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return text
+
 
 @dataclass
 class WrittenStack:
@@ -159,8 +178,7 @@ def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
             if fname in names:
                 raise RuntimeError(f"stack {plan.stack}: two objects would be written as {fname}")
             names.add(fname)
-            (folder / fname).write_text(yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True),
-                                        encoding="utf-8")
+            (folder / fname).write_text(to_yaml(obj), encoding="utf-8")
             kinds[obj.get("kind", "?")] = kinds.get(obj.get("kind", "?"), 0) + 1
         doc = {
             "stack": plan.stack,
@@ -186,7 +204,7 @@ def _write_object(folder: Path, obj: dict[str, Any], names: set[str], where: str
     if fname in names:
         raise RuntimeError(f"{where}: two objects would be written as {fname}")
     names.add(fname)
-    (folder / fname).write_text(yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (folder / fname).write_text(to_yaml(obj), encoding="utf-8")
 
 
 def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -> dict[str, int]:
