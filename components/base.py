@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -37,26 +37,44 @@ class SharedRefs:
     """Registry of the images built here (shared config ``imageRegistry``): module pods pull them from there."""
 
 
-@dataclass
-class TenantContext:
-    """Everything a tenant component needs to know about its municipality.
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """How modules reach the municipality's cluster (``components.tenant.database``): ``credentials[db]`` is a
+    basic-auth Secret (username/password)."""
 
-    ``tenant`` is the validated tenant file; ``shared`` the shared stack's outputs; ``db`` is filled by the
-    database component (service host, secrets per module).
-    """
+    cluster: str
+    host: str
+    port: int
+    credentials: dict[str, str] = field(default_factory=dict)
+    readonly_secret: str = ""
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    """Where a module finds the municipality's bucket (``components.tenant.storage``): ``secret`` (keys) and
+    ``config_map`` (coordinates) share a name."""
+
+    name: str
+    secret: str
+    config_map: str
+    endpoint: Any
+
+    def url_for(self, prefix: str) -> str:
+        return f"s3://{self.name}/{prefix}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantContext:
+    """What every component of a municipality's stack knows: the validated tenant file, the shared stack's
+    outputs, its namespace and realm issuer, and the namespace object everything in it is created after
+    (``None`` only for the component that creates it, ``components.tenant.tenancy``)."""
 
     tenant: Tenant
     shared: SharedRefs
     namespace: str
-    issuer_url: pulumi.Output[str] | None = None
+    issuer_url: pulumi.Output[str] | str
     """OIDC issuer of the municipality's realm (``<keycloakUrl>/realms/<slug>``)."""
     namespace_resource: pulumi.Resource | None = None
-    db: Any = None
-    bucket: Any = None
-    prerequisites: tuple[pulumi.Resource, ...] = ()
-    """The municipality's components that make the Secrets module workloads name (the database component: role
-    Secrets ``db-<role>``; the identity component: ``<module>-oidc``). Every module workload and Job depends on
-    them (``ModuleComponent``): depending on a component waits for all its children."""
 
     @property
     def in_namespace(self) -> pulumi.ResourceOptions:
@@ -74,3 +92,16 @@ class TenantContext:
     def host(self, spec: ModuleSpec) -> str:
         return f"{spec.name}.{self.tenant.domain}"
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleContext(TenantContext):
+    """What a booked module's component knows besides the :class:`TenantContext`: the municipality's database and
+    bucket, and the components that make the Secrets its workloads name. Built once, after those components."""
+
+    db: DatabaseInfo
+    bucket: BucketInfo
+    prerequisites: tuple[pulumi.Resource, ...]
+    """The municipality's components that make the Secrets module workloads name (the database component: role
+    Secrets ``db-<role>``; the identity component: ``<module>-oidc``). Every module workload and Job depends on
+    them (``ModuleComponent``): depending on a component waits for all its children."""

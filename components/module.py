@@ -15,7 +15,7 @@ that module files only say what is specific to them:
 
 Install order: every workload and Job is created after the Secrets and ConfigMaps the module made before it
 (:meth:`secret`, :meth:`config_map`, so a module makes its configuration first) and after the municipality's
-components that make the Secrets modules name (``TenantContext.prerequisites``: database role Secrets, OIDC
+components that make the Secrets modules name (``ModuleContext.prerequisites``: database role Secrets, OIDC
 client Secrets). A ``depends_on`` of the module component itself is not inherited by its children.
 """
 
@@ -33,13 +33,13 @@ import pulumi_random as random
 from catalogue import names
 from catalogue.spec import ModuleSpec
 from components import k8s as kb
-from components.base import TenantContext
+from components.base import ModuleContext
 
 
 class ModuleComponent(pulumi.ComponentResource):
     SPEC: ClassVar[ModuleSpec]
 
-    def __init__(self, ctx: TenantContext, options: Any, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, ctx: ModuleContext, options: Any, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.SPEC.component_type, f"{ctx.slug}-{self.SPEC.name}", None, opts)
         self.ctx = ctx
         self.options = options

@@ -52,8 +52,8 @@ def test_a_municipalitys_own_target_takes_precedence(plan_stack):
 def test_without_an_offsite_target_the_platform_bucket_is_used():
     """dev, or storage mode external (the bucket is at a provider outside the cluster)."""
     from catalogue.tenants import load_all
+    from components.base import BucketInfo
     from components.tenant.database import backup_store
-    from components.tenant.storage import BucketInfo
 
     verl = load_all()["verl"]
     bucket = BucketInfo(name="urbanstack-verl", secret="verl-bucket", config_map="verl-bucket",

@@ -20,9 +20,9 @@ from catalogue.shared_config import load_file
 from catalogue.tenants import TenantError, load_all
 from catalogue.versions import IMAGES
 from components import k8s as kb
+from components.base import DatabaseInfo
 from components.modules import opendata
 from components.tenant import netpol
-from components.tenant.database import DatabaseInfo
 from tests.module_contract import booked_alone, check_module
 from tests.plan_files import plan_booking as shared_plan_booking
 

@@ -2,7 +2,7 @@
 and spec are ``catalogue/modules/<file>.py`` (same file name, ``catalogue.modules.FILES``).
 
 Every component file defines ``Component``, a :class:`components.module.ModuleComponent` with ``SPEC`` (the
-catalogue's spec) as class attribute and the constructor ``Component(ctx: TenantContext, options, opts=None)``.
+catalogue's spec) as class attribute and the constructor ``Component(ctx: ModuleContext, options, opts=None)``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
@@ -14,7 +12,7 @@ from catalogue.sizing import TENANT_PLANS
 from catalogue.versions import IMAGES
 from components import k8s as kb
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
-from components.base import TenantContext
+from components.base import DatabaseInfo, TenantContext
 from components.tenant.netpol import from_pods, to_s3
 
 GEODATA = "geodata"
@@ -25,17 +23,6 @@ BACKUP_STORE = "backup-store"
 """The ObjectStore the cluster archives WAL and base backups to (and a restore reads from by default)."""
 BACKUP_SCHEDULE = "0 0 2 * * *"
 """Daily full backup at 02:00 (CloudNativePG cron format with seconds); WAL is archived continuously."""
-
-
-@dataclass
-class DatabaseInfo:
-    """How modules reach the cluster: ``credentials[db]`` is a basic-auth Secret (username/password)."""
-
-    cluster: str
-    host: str
-    port: int
-    credentials: dict[str, str] = field(default_factory=dict)
-    readonly_secret: str = ""
 
 
 def _role_comment(role: str, readers: list[str]) -> str:

@@ -9,7 +9,7 @@ import pulumi
 from catalogue import names
 from catalogue.modules import CATALOGUE
 from catalogue.schema import Tenant
-from components.base import SharedRefs, TenantContext
+from components.base import ModuleContext, SharedRefs, TenantContext
 from components.modules import component
 from components.tenant.database import Database
 from components.tenant.exposure import Exposure
@@ -49,24 +49,25 @@ class Municipality(pulumi.ComponentResource):
     def __init__(self, name: str, tenant: Tenant, shared: SharedRefs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:municipality", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ctx = TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug,
-                            issuer_url=pulumi.Output.concat(shared.keycloak_url, "/realms/", tenant.slug))
+        issuer_url = pulumi.Output.concat(shared.keycloak_url, "/realms/", tenant.slug)
         booked = [(CATALOGUE[key], options) for key, options in tenant.booked().items()]
-        self.tenancy = Tenancy("tenancy", ctx, opts=child)
-        ctx.namespace_resource = self.tenancy.namespace
+        self.tenancy = Tenancy("tenancy", TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug,
+                                                        issuer_url=issuer_url), opts=child)
+        ctx = TenantContext(tenant=tenant, shared=shared, namespace=tenant.slug, issuer_url=issuer_url,
+                            namespace_resource=self.tenancy.namespace)
         self.storage = Storage("storage", ctx, opts=child)
-        ctx.bucket = self.storage.info
         databases = {db: mod.db_extensions.get(db, ()) for mod, _ in booked for db in mod.databases}
         readonly = tuple(db for mod, _ in booked for db in mod.readonly_roles)
-        self.database = Database("database", ctx, databases, ctx.bucket, opts=child, readonly=readonly)
-        ctx.db = self.database.info
+        self.database = Database("database", ctx, databases, self.storage.info, opts=child, readonly=readonly)
         self.identity = Identity("identity", ctx, [mod for mod, _ in booked], opts=child)
         hosts = [ctx.host(mod) for mod, _ in booked]
         self.exposure = Exposure("gateway", ctx, hosts, opts=child)
-        # The Secrets module workloads name come from these two (``TenantContext.prerequisites``).
-        ctx.prerequisites = (self.database, self.identity)
+        # The Secrets module workloads name come from the database and identity components.
+        module_ctx = ModuleContext(tenant=tenant, shared=shared, namespace=tenant.slug, issuer_url=issuer_url,
+                                   namespace_resource=self.tenancy.namespace, db=self.database.info,
+                                   bucket=self.storage.info, prerequisites=(self.database, self.identity))
         self.modules = {
-            mod.key: component(mod.key)(ctx, options, opts=pulumi.ResourceOptions(
+            mod.key: component(mod.key)(module_ctx, options, opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.database, self.identity, self.exposure]))
             for mod, options in booked
         }
@@ -75,10 +76,10 @@ class Municipality(pulumi.ComponentResource):
             "realm": tenant.slug,
             "issuerUrl": ctx.issuer_url,
             "urls": {mod.key: f"https://{ctx.host(mod)}" for mod, _ in booked},
-            "databaseService": ctx.db.host,
-            "databases": sorted(ctx.db.credentials),
-            "bucket": ctx.bucket.name,
-            "backupDestination": tenant.backup.target.bucket if tenant.backup.target else ctx.bucket.url_for("cnpg"),
+            "databaseService": self.database.info.host,
+            "databases": sorted(self.database.info.credentials),
+            "bucket": self.storage.info.name,
+            "backupDestination": tenant.backup.target.bucket if tenant.backup.target else self.storage.info.url_for("cnpg"),
             "storageMode": shared.mode_check,
         }
         self.register_outputs(self.outputs)

@@ -12,28 +12,12 @@ coordinates in ConfigMap ``<slug>-bucket`` so modules read them the same way in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import names
 from components import k8s as kb
-from components.base import TenantContext
-
-
-@dataclass
-class BucketInfo:
-    """Where a module finds the bucket: ``secret`` (keys) and ``config_map`` (coordinates) share a name."""
-
-    name: str
-    secret: str
-    config_map: str
-    endpoint: Any
-
-    def url_for(self, prefix: str) -> str:
-        return f"s3://{self.name}/{prefix}"
+from components.base import BucketInfo, TenantContext
 
 
 def bucket_name(slug: str) -> str:
