@@ -78,9 +78,9 @@ def test_the_module_of_an_object_is_the_cost_module_the_catalogue_names_for_its_
     modules = cost_modules()
     chain = "urn:pulumi:verl::urban-stack::urbanstack:stack:municipality$urbanstack:modules:lowcode::verl-lowcode"
     assert labels.module_of_parent(chain, modules) == "lowcode"
-    # The tenant stack's Exposure component (token ...:tenant:gateway) is charged to the platform module gateway.
-    exposure = "urn:pulumi:verl::urban-stack::urbanstack:stack:municipality$urbanstack:tenant:gateway::gateway"
-    assert labels.module_of_parent(exposure, modules) == "gateway"
+    # The tenant stack's Gateway component (token ...:tenant:gateway) is charged to the platform module gateway.
+    gateway = "urn:pulumi:verl::urban-stack::urbanstack:stack:municipality$urbanstack:tenant:gateway::gateway"
+    assert labels.module_of_parent(gateway, modules) == "gateway"
 
 
 def test_a_component_whose_type_token_the_catalogue_does_not_know_is_charged_to_nobody_not_to_its_tokens_last_part():

@@ -6,7 +6,7 @@ catalogue names for that token (``catalogue.labels.PLATFORM_COMPONENTS``), here 
 =================  ===========================  ============================================================
 component          type token                   what
 =================  ===========================  ============================================================
-Hygiene            urbanstack:shared:platform   namespaces (Pod Security), PriorityClasses, NetworkPolicies
+Platform           urbanstack:shared:platform   namespaces (Pod Security), PriorityClasses, NetworkPolicies
 Operators          urbanstack:shared:operators  CloudNativePG (+ Barman Cloud), cert-manager, Envoy Gateway,
                                                 Keycloak operator, Rook (mode ``rook-ceph``)
 Certificates       urbanstack:shared:certificates  ClusterIssuer (ACME or internal CA)
@@ -173,7 +173,7 @@ def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] 
     return out
 
 
-class Hygiene(pulumi.ComponentResource):
+class Platform(pulumi.ComponentResource):
     """Platform namespaces with Pod Security labels, PriorityClasses, default-deny NetworkPolicies plus flows."""
 
     def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None):
@@ -229,8 +229,8 @@ class SharedPlatform(pulumi.ComponentResource):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
         here = pulumi.ResourceOptions(parent=self)
-        self.hygiene = Hygiene("platform", cfg, opts=here)
-        ns = self.hygiene.namespaces
+        self.platform = Platform("platform", cfg, opts=here)
+        ns = self.platform.namespaces
         # Monitoring first: its chart installs the monitoring CRDs (ServiceMonitor, PodMonitor) that the
         # operators' charts and the clusters they run create.
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)

@@ -12,7 +12,7 @@ from catalogue.schema import Tenant
 from components.base import ModuleContext, SharedRefs, TenantContext
 from components.modules import component
 from components.tenant.database import Database
-from components.tenant.exposure import Exposure
+from components.tenant.gateway import Gateway
 from components.tenant.identity import Identity
 from components.tenant.storage import Storage
 from components.tenant.tenancy import Tenancy
@@ -61,14 +61,14 @@ class Municipality(pulumi.ComponentResource):
         self.database = Database("database", ctx, databases, self.storage.info, opts=child, readonly=readonly)
         self.identity = Identity("identity", ctx, [mod for mod, _ in booked], opts=child)
         hosts = [ctx.host(mod) for mod, _ in booked]
-        self.exposure = Exposure("gateway", ctx, hosts, opts=child)
+        self.gateway = Gateway("gateway", ctx, hosts, opts=child)
         # The Secrets module workloads name come from the database and identity components.
         module_ctx = ModuleContext(tenant=tenant, shared=shared, namespace=tenant.slug, issuer_url=issuer_url,
                                    namespace_resource=self.tenancy.namespace, db=self.database.info,
                                    bucket=self.storage.info, prerequisites=(self.database, self.identity))
         self.modules = {
             mod.key: component(mod.key)(module_ctx, options, opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.database, self.identity, self.exposure]))
+                parent=self, depends_on=[self.database, self.identity, self.gateway]))
             for mod, options in booked
         }
         self.outputs: dict[str, Any] = {

@@ -19,7 +19,9 @@ from components.base import TenantContext
 from components.tenant import netpol
 
 
-class Exposure(pulumi.ComponentResource):
+class Gateway(pulumi.ComponentResource):
+    """The municipality's part of the shared Gateway: certificate, ReferenceGrant, solver flows."""
+
     def __init__(self, name: str, ctx: TenantContext, hosts: list[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:tenant:gateway", name, None, opts)
         ns, secret = ctx.namespace, names.tenant_tls_secret(ctx.slug)
