@@ -220,10 +220,6 @@ def focus_check(
         raise typer.Exit(1)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:
     """The source called ``name`` with its inputs (files or URLs) and options."""
     if name == "estimate":
@@ -245,3 +241,7 @@ def make_source(name: str, *, inputs: list[str] | None = None, members=None, pri
     from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
 
     raise FinanceError(f"--source: {name!r} is not one of estimate, focus, aws, opencost")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
