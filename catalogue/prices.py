@@ -14,6 +14,8 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from catalogue.labels import PLATFORM_MODULES
+from catalogue.modules import module_names
 from catalogue.paths import PRICES
 from catalogue.yamlsafe import LoadedYaml, Problem, YamlError, load_yaml
 
@@ -87,8 +89,6 @@ class Platform(_Strict):
     @field_validator("modules")
     @classmethod
     def _known_platform_modules(cls, v: dict[str, Money]) -> dict[str, Money]:
-        from catalogue.labels import PLATFORM_MODULES
-
         unknown = sorted(set(v) - set(PLATFORM_MODULES))
         if unknown:
             raise ValueError(f"unknown platform component(s) {', '.join(unknown)}; known: {', '.join(PLATFORM_MODULES)}")
@@ -144,8 +144,6 @@ class PriceCatalogue(_Strict):
     @field_validator("modules")
     @classmethod
     def _known_modules(cls, v: dict[str, ModulePrice]) -> dict[str, ModulePrice]:
-        from catalogue.modules import module_names
-
         unknown = sorted(set(v) - module_names())
         if unknown:
             raise ValueError(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(sorted(module_names()))}")

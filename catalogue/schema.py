@@ -19,6 +19,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalogue import names
+from catalogue.modules import CATALOGUE
 from catalogue.spec import HttpsUrl
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
@@ -83,8 +84,6 @@ def platform_secret(name: str) -> str | None:
     keys (``<slug>-bucket``, ``components/tenant/storage.py``), module secrets (``<module>-<part>``,
     ``components/module.py``) and the platform's own secrets (``catalogue/names.py``, shared config).
     """
-    from catalogue.modules import CATALOGUE
-
     if name in (names.KEYCLOAK_ADMIN_SECRET, names.PLATFORM_TLS_SECRET, "external-s3-credentials"):
         return "a secret of the shared platform"
     prefixes = {
@@ -265,8 +264,6 @@ def booking_model(options: type[BaseModel]) -> type[BaseModel]:
 
 def modules_model() -> type[BaseModel]:
     """``modules:`` as a model built from the catalogue: one optional field per module."""
-    from catalogue.modules import CATALOGUE
-
     return _modules_model(tuple(CATALOGUE.items()))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pydantic
 
+from catalogue.modules import CATALOGUE
 from catalogue.paths import ROOT, TENANTS
 from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
 from catalogue.shared_config import SHARED_CONFIG
@@ -371,8 +372,6 @@ def load_all(paths: Iterable[Path | str] | None = None, shared_config: Path | No
     Results are cached per set of files (path, mtime, size), so planning many stacks in one process
     validates each file once.
     """
-    from catalogue.modules import CATALOGUE
-
     files = tenant_files(paths)
     extra = [Path(shared_config)] if shared_config is not None else []
     key = (tuple(CATALOGUE), _signature(files), _signature(extra))
@@ -457,8 +456,6 @@ def _scalar(value: str) -> str:
 
 def module_lines() -> list[str]:
     """One commented line per module of the catalogue; removing the '#' books it with its defaults."""
-    from catalogue.modules import CATALOGUE
-
     width = max(len(key) for key in CATALOGUE) + 4
     return [f"#  {f'{key}: {{}}':<{width}}  # {mod.title}" for key, mod in CATALOGUE.items()]
 

@@ -41,6 +41,7 @@ from fractions import Fraction
 import duckdb
 
 from catalogue import labels
+from catalogue.modules import module_label, module_names
 from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted, month_days
 from finance.sources import RECORD_COLUMNS, CostSource
 
@@ -269,8 +270,6 @@ def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period
 
 def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key, period: Period,
                     source: CostSource, *, example_prices: bool = False, allow_empty: bool = False) -> Allocation:
-    from catalogue.modules import module_label, module_names
-
     members = dict(members)
     warnings = list(getattr(source, "warnings", []) or [])
     if not groups:

@@ -1,6 +1,11 @@
 """``urbanstack costs``: cost statements per municipality, the consortium overview, what-if, FOCUS check.
 
 Mounted by ``urbanstack/cli.py``; also runnable alone as ``python -m finance.cli``.
+
+``urbanstack --help`` imports this module, so each command imports its machinery inside the function: the
+tenant schema and price models (catalogue.tenants, catalogue.prices), duckdb and pyarrow (allocation, sources,
+outputs) load only when a command runs (``tests/test_cli.py`` holds ``--help`` to that). Each such import names
+what it keeps out.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from finance.focuscheck import FocusCheckError, validate
 from urbanstack.console import err, out, progress
+from urbanstack.outdir import OutputRefused, check_target, replace_owned
 
 if TYPE_CHECKING:  # pragma: no cover
     from finance.sources import CostSource
@@ -36,11 +43,9 @@ TenantsOpt = Annotated[list[Path] | None, typer.Option(
 @contextmanager
 def _errors():
     """Bad input ends with the message (file and field) on stderr and exit code 1, never a traceback."""
-    from catalogue.prices import PriceError
-    from catalogue.tenants import TenantError
-    from finance.focuscheck import FocusCheckError
-    from finance.model import FinanceError
-    from urbanstack.outdir import OutputRefused
+    from catalogue.prices import PriceError  # lazy: builds the price models
+    from catalogue.tenants import TenantError  # lazy: builds the tenant schema
+    from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
 
     try:
         yield
@@ -54,8 +59,8 @@ def _errors():
 
 
 def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None):
-    from catalogue.prices import load_prices
-    from finance.model import key_from_config, load_members, parse_period, previous_month
+    from catalogue.prices import load_prices  # lazy: builds the price models
+    from finance.model import key_from_config, load_members, parse_period, previous_month  # lazy: tenant schema
 
     p = parse_period(period) if period else previous_month()
     catalogue = load_prices(prices)
@@ -94,10 +99,10 @@ def report(
 
     With no options: the estimate for the municipalities in tenants/, every format, into build/costs/<period>/.
     """
-    from finance.allocate import allocate
-    from finance.outputs import parse_formats, write_all
-    from finance.report import fmt_money
-    from urbanstack.outdir import check_target, replace_owned
+    from finance.allocate import allocate  # lazy: duckdb
+    from finance.archive import upload as do_upload  # lazy: duckdb, pyarrow (via finance.outputs)
+    from finance.outputs import parse_formats, write_all  # lazy: duckdb, pyarrow
+    from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
 
     with _errors():
         p, catalogue, members, k = _setup(period, prices, tenants, key)
@@ -133,8 +138,6 @@ def report(
                       else "EXAMPLE PRICES (finance/prices.yaml: example: true)", style="yellow")
         out.print(f"{len(written)} file(s) in {target}", markup=False)
         if upload:
-            from finance.archive import upload as do_upload
-
             keys = do_upload(written, upload, p.label)
             out.print(f"uploaded {len(keys)} object(s) to {upload}", markup=False)
 
@@ -155,10 +158,9 @@ def simulate_cmd(
     tenants: TenantsOpt = None,
 ) -> None:
     """What-if: each member's monthly cost before and after a join or leave, and standalone (estimate)."""
-    from finance.model import FinanceError
-    from finance.report import fmt_money
-    from finance.simulate import chart, parse_day, simulate, to_csv, totals
-    from urbanstack.outdir import replace_owned
+    from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
+    from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
+    from finance.simulate import chart, parse_day, simulate, to_csv, totals  # lazy: duckdb, pyarrow
 
     with _errors():
         join_day = parse_day(join, "--join") if join else None
@@ -206,8 +208,6 @@ def focus_check(
     parquet: Annotated[Path, typer.Argument(help="A FOCUS Parquet file, e.g. build/costs/2026-10/focus-allocation.parquet.")],
 ) -> None:
     """Validate a FOCUS dataset with focus-validator 1.0.0 (creates .venv-focus when missing)."""
-    from finance.focuscheck import validate
-
     with _errors():
         result = validate(parquet)
     s = result.summary
@@ -220,28 +220,28 @@ def focus_check(
         raise typer.Exit(1)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:
     """The source called ``name`` with its inputs (files or URLs) and options."""
     if name == "estimate":
-        from finance.sources.estimate import EstimateSource
+        from finance.sources.estimate import EstimateSource  # lazy: duckdb, pyarrow
 
         return EstimateSource(members=members, prices=prices)
     if name == "focus":
-        from finance.sources.focus import FocusSource
+        from finance.sources.focus import FocusSource  # lazy: duckdb, pyarrow
 
         return FocusSource(inputs or [], **{k: v for k, v in options.items() if k in ("cost_column", "tag_column", "s3_client")})
     if name == "aws":
-        from finance.sources.aws import AwsCostExplorerSource
+        from finance.sources.aws import AwsCostExplorerSource  # lazy: duckdb, pyarrow
 
         return AwsCostExplorerSource(**{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
     if name == "opencost":
-        from finance.sources.opencost import OpenCostSource
+        from finance.sources.opencost import OpenCostSource  # lazy: duckdb, pyarrow
 
         return OpenCostSource(inputs or [], **{k: v for k, v in options.items() if k in ("currency",)})
-    from finance.model import FinanceError
+    from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
 
     raise FinanceError(f"--source: {name!r} is not one of estimate, focus, aws, opencost")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -40,8 +40,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from catalogue import labels
+from catalogue.prices import SERVICE_CATEGORIES
 from finance.allocate import Allocation
 from finance.model import KINDS, next_month
+from finance.render import spreadsheet_text
 
 UNALLOCATED_ACCOUNT = "unallocated"
 DECIMAL_COLUMNS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost", "PricingQuantity",
@@ -114,8 +116,6 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
 
 def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str, account_name: str,
          sub: str | None, service: str, category: str, description: str, tags: dict, extra: dict) -> dict:
-    from catalogue.prices import SERVICE_CATEGORIES
-
     amount = Decimal(cents) / 100
     end = next_month(month)
     row = dict.fromkeys(COLUMNS)
@@ -161,8 +161,6 @@ def arrow_table(a: Allocation, issuer: str) -> pa.Table:
 def write(a: Allocation, issuer: str, out_dir: Path) -> tuple[Path, Path]:
     """``focus-allocation.parquet`` and ``focus-allocation.csv`` (plain CSV, every decimal with a point; text that
     starts like a spreadsheet formula gets a leading ``'`` in the CSV, the Parquet file keeps the exact text)."""
-    from finance.render import spreadsheet_text
-
     table = arrow_table(a, issuer)
     parquet = out_dir / "focus-allocation.parquet"
     pq.write_table(table, parquet)

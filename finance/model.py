@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalogue.modules import CATALOGUE
+from catalogue.prices import KEYS
+from catalogue.tenants import load_all
+
 KINDS = ("direct", "shared", "untagged", "idle")
 """Kinds of input cost: ``direct`` (tagged with a municipality), ``shared`` (tagged ``shared``: the platform),
 ``untagged`` (no tenant tag), ``idle`` (capacity nobody used). Lines that cannot be charged are ``unallocated``."""
@@ -139,8 +143,6 @@ class Member:
 
 
 def member_of(tenant) -> Member:
-    from catalogue.modules import CATALOGUE
-
     booked = tenant.booked()
     return Member(
         slug=tenant.slug, name=tenant.name, ags=tenant.ags, population=tenant.population,
@@ -155,8 +157,6 @@ def member_of(tenant) -> Member:
 
 def load_members(paths: list[Path] | None = None) -> dict[str, Member]:
     """Members from tenant files or folders (default ``tenants/``); invalid files raise ``TenantError``."""
-    from catalogue.tenants import load_all
-
     return {slug: member_of(t) for slug, t in load_all(paths or None).items()}
 
 
@@ -174,8 +174,6 @@ class Key:
     """hybrid only: how a module's shared cost is split among the municipalities booking it."""
 
     def __post_init__(self) -> None:
-        from catalogue.prices import KEYS
-
         if self.name not in KEYS:
             raise FinanceError(f"--key: {self.name!r} is not one of {', '.join(KEYS)}")
         for field, value in (("base", self.base), ("modules", self.modules)):

@@ -9,6 +9,8 @@ are product names and stay as they are.
 
 from __future__ import annotations
 
+from finance.sources.estimate import service_name as catalogue_service
+
 NAMES: dict[str, tuple[str, str]] = {
     # bookable modules: (de, en)
     "dashboards": ("Datenvisualisierung (Apache Superset)", "Data visualisation (Apache Superset)"),
@@ -44,8 +46,6 @@ def module_name(module: str | None, lang: str) -> str | None:
 def service_name(service: str, module: str | None, lang: str, fixed: dict[str, str] | None = None) -> str:
     """The service of a line in ``lang``: the estimate's module and component services by their names here,
     fixed costs by the catalogue's ``nameEn`` (``fixed``: German name -> English name), anything else as given."""
-    from finance.sources.estimate import service_name as catalogue_service
-
     if module in NAMES and service == catalogue_service(module):
         return module_name(module, lang)
     if lang == "en" and fixed and service in fixed:

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalogue.paths import ROOT
+from catalogue.yamlsafe import YamlError, load_yaml
+from finance import focus_export
 from finance.allocate import Allocation
+from finance.model import FinanceError
 from finance.render import FORMATS, chart_png, write_csv, write_html, write_json, write_pdf, write_xlsx
 from finance.report import overview, statement
 
@@ -26,8 +29,6 @@ DEFAULT_ISSUER = "Urban Stack platform operator"
 
 def operator_name(config: Path = SHARED_STACK_CONFIG) -> str:
     """The platform operator (``urban-stack:operatorName`` of the shared stack): issuer on every statement."""
-    from catalogue.yamlsafe import YamlError, load_yaml
-
     try:
         data = load_yaml(config).data
     except YamlError:
@@ -48,8 +49,6 @@ class Written:
 
 
 def parse_formats(text: str | list[str] | None) -> tuple[str, ...]:
-    from finance.model import FinanceError
-
     if not text:
         return ALL_FORMATS
     items = text if isinstance(text, list) else [text]
@@ -68,8 +67,6 @@ def write_all(a: Allocation, out_dir: Path, *, formats: tuple[str, ...] = ALL_FO
     """Write the statements, the overview and the FOCUS dataset; return what was written.
 
     ``step(document, total)`` is called as each document starts (progress of a long run)."""
-    from finance.model import FinanceError
-
     if lang not in ("de", "en"):
         raise FinanceError(f"--lang: {lang!r} is not de or en")
     issuer = issuer or operator_name()
@@ -94,8 +91,6 @@ def write_all(a: Allocation, out_dir: Path, *, formats: tuple[str, ...] = ALL_FO
         if "json" in formats:
             written.append(Written(slug, write_json(doc, base.with_suffix(".json"))))
     if "focus" in formats:
-        from finance import focus_export
-
         for path in focus_export.write(a, issuer, out_dir):
             written.append(Written(None, path))
     return written

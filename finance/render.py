@@ -20,7 +20,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from finance.report import Document, Table, fmt_money, fmt_number, fmt_pct
+from finance.report import Document, Table, fmt_money, fmt_number, fmt_pct, t
 
 FORMATS = ("csv", "xlsx", "html", "pdf", "json")
 KIND_COLORS = {"direct": "#1f5f8b", "shared": "#7fb3d5", "untagged": "#f0b27a", "idle": "#bfbfbf",
@@ -112,8 +112,6 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
-
-    from finance.report import t
 
     labels = [label for label, _ in doc.chart] or ["–"]
     series = list(doc.chart[0][1]) if doc.chart else ["amount"]
@@ -316,8 +314,6 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
     from reportlab.lib.units import cm
     from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as RLTable
-
-    from finance.report import t
 
     png = png if png is not None else chart_png(doc)
     styles = getSampleStyleSheet()

@@ -13,8 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from finance.allocate import Allocation, Line
-from finance.model import KINDS, UNALLOCATED
+from finance.allocate import Allocation, Line, to_cents
+from finance.model import KINDS, UNALLOCATED, month_days
+from finance.names import module_name, service_name
 
 T = {
     "de": {
@@ -119,8 +120,6 @@ def fmt_month(month: dt.date) -> str:
 
 
 def basis_text(basis: str, lang: str) -> str:
-    from finance.names import module_name
-
     de = lang == "de"
     names = {"equal": "gleich" if de else "equal", "population": "Einwohner" if de else "population",
              "usage": "Nutzung" if de else "usage", "direct": "direkt" if de else "direct",
@@ -257,8 +256,6 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
             detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if de
                       else f"share of direct costs {fmt_month(month)}")
         if days:
-            from finance.model import month_days
-
             mine, whole = days.get(slug, 0), month_days(month)
             detail += (f"; {mine} von {whole} Tagen im {fmt_month(month)}, anteilig nach Tagen" if de
                        else f"; {mine} of {whole} days in {fmt_month(month)}, pro rata by days")
@@ -297,8 +294,6 @@ def reason_text(reason: str | None, lang: str) -> str:
 
 
 def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
-    from finance.names import module_name, service_name
-
     return [
         fmt_month(ln.month),
         t(lang, ln.kind) if ln.kind != UNALLOCATED else t(lang, "kind_unallocated"),
@@ -315,8 +310,6 @@ def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
 
 
 def to_cents_exact(amount: Decimal) -> int:
-    from finance.allocate import to_cents
-
     return to_cents(amount)
 
 
@@ -352,8 +345,6 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> D
     fixed = fixed_names(a)
     items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang, fixed) for ln in lines],
                   [t(lang, "total"), "", "", "", "", None, None, None, "", total])
-    from finance.names import module_name, service_name
-
     per_service: dict[str, int] = defaultdict(int)
     for ln in lines:
         per_service[module_name(ln.module, lang) or service_name(ln.service, None, lang, fixed)] += ln.cents

@@ -17,8 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from catalogue.prices import PriceCatalogue
+from catalogue.tenants import TenantError, load_tenant
 from finance.allocate import allocate, to_cents
 from finance.model import FinanceError, Key, Member, Period, member_of
+from finance.render import axis_money, spreadsheet_text
 from finance.sources.estimate import EstimateSource
 
 
@@ -42,8 +44,6 @@ def changed_members(members: dict[str, Member], add: list[Path], remove: list[st
                     join: dt.date | None = None, leave: dt.date | None = None) -> dict[str, Member]:
     """The members after the change. ``join``: the day the added municipalities become members (default: their
     ``memberSince``); ``leave``: the last day of the removed ones (default: they are gone for the whole month)."""
-    from catalogue.tenants import TenantError, load_tenant
-
     after = dict(members)
     for slug in remove:
         if slug not in after:
@@ -114,8 +114,6 @@ def totals(rows: list[SimRow]) -> SimRow:
 
 def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = False) -> str:
     """The table with a total row; a note row first when the prices are examples. Changes are signed."""
-    from finance.render import spreadsheet_text
-
     def num(cents: int | None, signed: bool = False) -> str:
         if cents is None:
             return ""
@@ -142,8 +140,6 @@ def chart(rows: list[SimRow], lang: str, currency: str = "EUR") -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from finance.render import axis_money
 
     de = lang == "de"
     labels = [r.name for r in rows]

@@ -119,6 +119,27 @@ def import_cycles(root: Path) -> list[list[str]]:
     return cycles
 
 
+def unexplained_function_imports(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """One message per project import inside a function of ``packages`` whose line gives no reason (a comment:
+    an import cycle, or a heavy dependency kept out of ``--help``). Without a reason it belongs at the top."""
+    problems = []
+    for module, path in project_modules(root).items():
+        if not any(_within(module, p) for p in packages):
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for func in ast.walk(ast.parse("\n".join(lines), filename=str(path))):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else
+                         [a.name for a in node.names] if isinstance(node, ast.Import) else
+                         ["."] if isinstance(node, ast.ImportFrom) else [])
+                project = any(n == "." or n.split(".")[0] in PACKAGES for n in names)
+                if project and "#" not in "".join(lines[node.lineno - 1:node.end_lineno]):
+                    problems.append(f"{path.relative_to(root)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return sorted(set(problems))
+
+
 # -- the project -------------------------------------------------------------------------------------------------
 
 def test_no_import_points_against_the_layering():
@@ -127,6 +148,10 @@ def test_no_import_points_against_the_layering():
 
 def test_no_project_modules_import_each_other_in_a_ring():
     assert import_cycles(ROOT) == []
+
+
+def test_finance_and_the_catalogue_import_project_modules_at_the_top_unless_a_comment_says_why():
+    assert unexplained_function_imports(ROOT, ("catalogue", "finance")) == []
 
 
 PULUMI_FREE = """
@@ -201,6 +226,13 @@ def test_two_modules_that_import_each_other_are_a_ring(tmp_path):
                             "urbanstack/b.py": "def f():\n    from urbanstack.a import g\n",
                             "urbanstack/c.py": "from urbanstack import a\n"})
     assert import_cycles(root) == [["urbanstack.a", "urbanstack.b"]]
+
+
+def test_a_project_import_inside_a_function_without_a_reason_is_named_by_file_and_line(tmp_path):
+    root = _tree(tmp_path, {"finance/a.py": "def f():\n    from catalogue import names\n    return names\n",
+                            "finance/b.py": "def g():\n    from finance import a  # cycle: a -> b -> a\n",
+                            "finance/c.py": "def h():\n    import json\n    return json\n"})
+    assert unexplained_function_imports(root, ("finance",)) == ["finance/a.py:2: from catalogue import names"]
 
 
 # -- URNs ----------------------------------------------------------------------------------------------------------

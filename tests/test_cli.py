@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,27 @@ def test_help_shows_placeholders_not_python_types_and_the_exit_codes(path):
         assert python_type not in result.output, f"urbanstack {' '.join(path)} --help shows {python_type}"
     assert " ".join(EXIT_CODES.split()) in " ".join(result.output.split()), \
         f"urbanstack {' '.join(path)} --help documents no exit codes"
+
+
+HELP_IMPORTS = """
+import json, sys
+from typer.testing import CliRunner
+from urbanstack.cli import app
+for path in ([], ["costs"], ["costs", "report"], ["costs", "simulate"], ["costs", "focus-check"], ["plan"]):
+    assert CliRunner().invoke(app, [*path, "--help"]).exit_code == 0, path
+print(json.dumps(sorted(set(sys.modules) & set(sys.argv[1:]))))
+"""
+
+
+def test_help_loads_neither_pulumi_nor_the_tenant_and_price_models_nor_the_cost_engine():
+    # Why urbanstack/cli.py and finance/cli.py import inside their commands: --help stays fast.
+    # (typer itself loads pydantic; building the tenant schema and price models costs as much again.)
+    heavy = ("pulumi", "pulumi_kubernetes", "catalogue.tenants", "catalogue.prices", "duckdb", "pyarrow", "boto3",
+             "matplotlib")
+    result = subprocess.run([sys.executable, "-c", HELP_IMPORTS, *heavy], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
 
 
 def test_check_help_lists_its_own_options():

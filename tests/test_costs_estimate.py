@@ -31,10 +31,10 @@ EXAMPLE_SPEC = ModuleSpec(
 
 @pytest.fixture
 def example_module(monkeypatch):
-    import catalogue.modules
+    import finance.sources.estimate
 
-    real = catalogue.modules.by_name
-    monkeypatch.setattr(catalogue.modules, "by_name",
+    real = finance.sources.estimate.by_name
+    monkeypatch.setattr(finance.sources.estimate, "by_name",
                         lambda name: EXAMPLE_SPEC if name == "example" else real(name))
 
 

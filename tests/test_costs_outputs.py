@@ -180,6 +180,19 @@ def test_the_costs_command_is_mounted_in_urbanstack():
     assert result.exit_code == 0 and "report" in result.output and "simulate" in result.output
 
 
+def test_the_costs_commands_also_run_alone_as_python_m_finance_cli(tmp_path):
+    # The docstring promises `python -m finance.cli`; `report` used to end in a NameError (make_source was
+    # defined below the `__main__` block, so it did not exist yet when the command ran).
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "finance.cli", "report", "--period", "2026-10", "--format", "json",
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    written = {p.name for p in (tmp_path / "out").glob("*.json")}
+    assert written == {"overview.json", *(f"statement-{s}.json" for s in SLUGS)}
+
+
 def test_a_municipality_name_that_looks_like_a_formula_reaches_csv_and_xlsx_as_text(tmp_path):
     """Spreadsheet formula injection (OWASP "CSV Injection"): names starting with = + - @ tab or CR stay text."""
     import zipfile

@@ -1,4 +1,8 @@
-"""``urbanstack``: the command line of the Urban Stack (tenants, offline plan, deployments, docs, costs)."""
+"""``urbanstack``: the command line of the Urban Stack (tenants, offline plan, deployments, docs, costs).
+
+Each command imports what it needs inside its function (Pulumi, the tenant schema, the plan, the cost engine),
+so ``urbanstack --help`` stays fast (``tests/test_cli.py`` holds it to that).
+"""
 
 from __future__ import annotations
 

@@ -22,8 +22,11 @@ from decimal import Decimal
 
 import duckdb
 
+from catalogue.labels import PLATFORM_MODULES
+from catalogue.modules import by_name, module_names
 from catalogue.prices import PriceCatalogue
-from finance.model import Member, Period
+from catalogue.sizing import TENANT_PLANS
+from finance.model import Member, Period, month_days
 from finance.sources import records_relation, service_category
 
 DATABASE = "database"
@@ -50,9 +53,6 @@ class Declared:
 
 def declared_for(member: Member) -> dict[str, Declared]:
     """Declared totals of one municipality, by module label value (booked modules, ``database``, ``storage``)."""
-    from catalogue.modules import by_name
-    from catalogue.sizing import TENANT_PLANS
-
     plan = member.plan
     out: dict[str, Declared] = {}
     for module in member.modules:
@@ -77,9 +77,6 @@ def declared_totals(members: Mapping[str, Member]) -> dict[tuple[str, str], Decl
 
 def service_name(module: str) -> str:
     """Service name printed on statements for a module or platform component."""
-    from catalogue.labels import PLATFORM_MODULES
-    from catalogue.modules import by_name
-
     try:
         return by_name(module).title
     except KeyError:
@@ -142,9 +139,6 @@ class EstimateSource:
     def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
         """The monthly records for every month of ``period``; a municipality's own resources only for the days it
         is a member (and has the module booked) in that month, pro rata."""
-        from catalogue.modules import module_names
-        from finance.model import month_days
-
         bookable = module_names()
         month_recs = self.monthly_records()
         records = []
