@@ -160,11 +160,43 @@ def test_kube_prometheus_stacks_prometheus_gets_the_operators_statefulset_with_i
     assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["urban-stack/module"] == "monitoring"
 
 
+def test_the_operator_made_prometheus_has_the_operators_probes_and_the_reloaders_the_flags_resources(real_plan_dir):
+    [sts] = objects_of(real_plan_dir, "shared", "operator-prometheus").values()
+    pod = sts["spec"]["template"]["spec"]
+    prometheus = next(c for c in pod["containers"] if c["name"] == "prometheus")
+    # promcfg.go BuildProbes (v0.86.2): startup 15 s x 60 on /-/ready, readiness 5 s x 3, liveness 5 s x 6
+    assert prometheus["startupProbe"] == {"httpGet": {"path": "/-/ready", "port": "http-web"}, "timeoutSeconds": 3,
+                                          "periodSeconds": 15, "failureThreshold": 60}
+    assert prometheus["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    reloaders = {c["name"]: c for c in [*pod["initContainers"], *pod["containers"]] if "reloader" in c["name"]}
+    assert set(reloaders) == {"init-config-reloader", "config-reloader"}
+    for c in reloaders.values():
+        assert c["resources"] == {"limits": {"cpu": "100m", "memory": "32Mi"},
+                                  "requests": {"cpu": "20m", "memory": "32Mi"}}, c["name"]
+    assert reloaders["config-reloader"]["readinessProbe"] == {"httpGet": {"path": "/healthz", "port": 8080}}
+    assert "readinessProbe" not in reloaders["init-config-reloader"]
+
+
+def test_reloaders_of_an_operator_given_zero_quantities_run_without_resources_and_probes():
+    cr = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "metadata": {"name": "p", "namespace": "m"},
+          "spec": {"version": "v3.7.3", "routePrefix": "/prom/", "maximumStartupDurationSeconds": 600}}
+    args = ["--prometheus-config-reloader=r:1", "--config-reloader-cpu-request=0", "--config-reloader-cpu-limit=0",
+            "--config-reloader-memory-request=0", "--config-reloader-memory-limit=0"]
+    [sts] = cm.prometheus_statefulsets(cr, cm.ReloaderConfig.from_args(args))
+    pod = sts["spec"]["template"]["spec"]
+    reloader = next(c for c in pod["containers"] if c["name"] == "config-reloader")
+    assert reloader["image"] == "r:1" and reloader["resources"] == {} and "livenessProbe" not in reloader
+    prometheus = next(c for c in pod["containers"] if c["name"] == "prometheus")
+    # getStatupProbePeriodSecondsAndFailureThreshold(600) = (60, 10); path.Clean(routePrefix + "/-/ready")
+    assert prometheus["startupProbe"]["httpGet"]["path"] == "/prom/-/ready"
+    assert (prometheus["startupProbe"]["periodSeconds"], prometheus["startupProbe"]["failureThreshold"]) == (60, 10)
+
+
 def test_a_sharded_prometheus_gets_a_statefulset_per_shard():
     cr = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
           "metadata": {"name": "p", "namespace": "m", "labels": {"team": "a"}},
           "spec": {"shards": 2, "version": "v3.7.3", "replicas": 1}}
-    first, second = cm.prometheus_statefulsets(cr, "reloader:1")
+    first, second = cm.prometheus_statefulsets(cr, cm.ReloaderConfig(image="reloader:1"))
     assert [first["metadata"]["name"], second["metadata"]["name"]] == ["prometheus-p", "prometheus-p-shard-1"]
     assert second["spec"]["template"]["metadata"]["labels"]["operator.prometheus.io/shard"] == "1"
     assert first["metadata"]["labels"]["team"] == "a" and "volumeClaimTemplates" not in first["spec"]

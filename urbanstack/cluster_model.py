@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
+import posixpath
+import re
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from catalogue import manifests, names
@@ -337,6 +341,41 @@ def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
 # --------------------------------------------------------------------------------------------------------------
 
 PROMETHEUS_CONFIG_RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader"
+PROMETHEUS_PROBE_TIMEOUT_S = 3  # pkg/prometheus/common.go ProbeTimeoutSeconds
+CONFIG_RELOADER_PORT = 8080  # pkg/operator/config_reloader.go configReloaderPort
+
+
+@dataclass(frozen=True)
+class ReloaderConfig:
+    """What the operator's flags say about the config-reloader containers it adds (``cmd/operator``
+    ``--prometheus-config-reloader``, ``--config-reloader-{cpu,memory}-{request,limit}``,
+    ``--enable-config-reloader-probes``; kube-prometheus-stack 79.7.1 templates/prometheus-operator/deployment.yaml
+    renders them from ``prometheusOperator.prometheusConfigReloader``)."""
+
+    image: str = PROMETHEUS_CONFIG_RELOADER_IMAGE
+    cpu_request: str = "0"
+    cpu_limit: str = "0"
+    memory_request: str = "0"
+    memory_limit: str = "0"
+    probes: bool = False
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> ReloaderConfig:
+        flags = {"--prometheus-config-reloader": "image", "--config-reloader-cpu-request": "cpu_request",
+                 "--config-reloader-cpu-limit": "cpu_limit", "--config-reloader-memory-request": "memory_request",
+                 "--config-reloader-memory-limit": "memory_limit", "--enable-config-reloader-probes": "probes"}
+        found: dict[str, Any] = {}
+        for arg in map(str, args):
+            flag, _, value = arg.partition("=")
+            if flag in flags:
+                found[flags[flag]] = value.lower() == "true" if flag == "--enable-config-reloader-probes" else value
+        return cls(**found)
+
+    def resources(self) -> Obj:
+        """``ContainerConfig.ResourceRequirements`` (pkg/operator/config.go): a quantity of "0" is left out."""
+        requests = {k: v for k, v in (("cpu", self.cpu_request), ("memory", self.memory_request)) if v != "0"}
+        limits = {k: v for k, v in (("cpu", self.cpu_limit), ("memory", self.memory_limit)) if v != "0"}
+        return {**({"limits": limits} if limits else {}), **({"requests": requests} if requests else {})}
 _PROM_RESTRICTED = {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
                     "capabilities": {"drop": ["ALL"]}}
 
@@ -349,7 +388,7 @@ def prometheus_selector_labels(cr: Obj, shard: int) -> dict[str, str]:
             "operator.prometheus.io/shard": str(shard)}
 
 
-def prometheus_statefulsets(cr: Obj, reloader_image: str) -> list[Obj]:
+def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
     """The StatefulSets of a ``Prometheus`` CR, one per shard.
 
     Follows prometheus-operator v0.86.2 ``pkg/prometheus/server/statefulset.go`` (``makeStatefulSet``,
@@ -365,7 +404,11 @@ def prometheus_statefulsets(cr: Obj, reloader_image: str) -> list[Obj]:
     (``pkg/operator/config_reloader.go``), the pod security context, service account, priority class, affinity,
     tolerations and node selector of the CR, ``serviceName: prometheus-operated``, Parallel pod management,
     volumes ``config``, ``tls-assets``, ``config-out``, ``web-config`` and the storage claim template
-    ``prometheus-<name>-db``. Not modelled: arguments and probes; the rule ConfigMaps (``prometheus-<name>-
+    ``prometheus-<name>-db``. Probes: ``promcfg.go`` ``BuildProbes`` (startup and readiness on ``/-/ready``,
+    liveness on ``/-/healthy``, under ``spec.routePrefix``, on the port ``spec.portName``; HTTPS with
+    ``spec.web.tlsConfig``); the reloader containers get the resources of the operator's flags and, with
+    ``--enable-config-reloader-probes``, probes on ``/healthz`` (the init container none; ``config_reloader.go``).
+    Not modelled: arguments; ``spec.listenLocal`` (exec probes); the rule ConfigMaps (``prometheus-<name>-
     rulefiles-<n>``, as many as the PrometheusRules in the cluster need; one stands in) and the governing Service.
     """
     spec = cr.get("spec") or {}
@@ -383,19 +426,43 @@ def prometheus_statefulsets(cr: Obj, reloader_image: str) -> list[Obj]:
                        {"name": "config-out", "mountPath": "/etc/prometheus/config_out"},
                        {"name": rules, "mountPath": f"/etc/prometheus/rules/{rules}"}]
 
-    def reloader(container: str, port_name_: str, port: int) -> Obj:
-        out: Obj = {"name": container, "image": reloader_image,
+    def reloader_container(container: str, port_name_: str, port: int) -> Obj:
+        out: Obj = {"name": container, "image": reloader.image,
                     "ports": [{"name": port_name_, "containerPort": port, "protocol": "TCP"}],
+                    "resources": reloader.resources(),
                     "securityContext": dict(_PROM_RESTRICTED), "volumeMounts": [dict(m) for m in reloader_mounts],
                     "terminationMessagePolicy": "FallbackToLogsOnError"}
+        if reloader.probes and container == "config-reloader":
+            handler = {"httpGet": {"path": "/healthz", "port": CONFIG_RELOADER_PORT}}
+            out |= {"livenessProbe": dict(handler), "readinessProbe": dict(handler), "startupProbe": dict(handler)}
         if pull:
             out["imagePullPolicy"] = pull
         return out
 
+    def probe_handler(probe_path: str) -> Obj:
+        prefix = str(spec.get("routePrefix") or "/")
+        # Go's path.Clean(prefix + path); posixpath keeps a leading "//", Go does not
+        get: Obj = {"path": re.sub("/+", "/", posixpath.normpath(prefix + probe_path)), "port": port_name}
+        if ((spec.get("web") or {}).get("tlsConfig")) is not None:
+            get["scheme"] = "HTTPS"
+        return {"httpGet": get}
+
+    max_startup = int(spec.get("maximumStartupDurationSeconds") or 0)
+    startup_failures = math.ceil(max_startup / 60) if max_startup >= 60 else 60
+    startup_period = math.ceil(max_startup / startup_failures) if max_startup >= 60 else 15
+    probes: Obj = {} if spec.get("listenLocal") else {
+        "startupProbe": {**probe_handler("/-/ready"), "timeoutSeconds": PROMETHEUS_PROBE_TIMEOUT_S,
+                         "periodSeconds": startup_period, "failureThreshold": startup_failures},
+        "readinessProbe": {**probe_handler("/-/ready"), "timeoutSeconds": PROMETHEUS_PROBE_TIMEOUT_S,
+                           "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**probe_handler("/-/healthy"), "timeoutSeconds": PROMETHEUS_PROBE_TIMEOUT_S,
+                          "periodSeconds": 5, "failureThreshold": 6},
+    }
+
     prometheus: Obj = {
         "name": "prometheus", "image": spec.get("image") or f"quay.io/prometheus/prometheus:v{version}",
         "ports": [{"name": port_name, "containerPort": 9090, "protocol": "TCP"}],
-        "securityContext": dict(_PROM_RESTRICTED), "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": dict(_PROM_RESTRICTED), "terminationMessagePolicy": "FallbackToLogsOnError", **probes,
         "volumeMounts": [{"name": "config-out", "readOnly": True, "mountPath": "/etc/prometheus/config_out"},
                          {"name": "tls-assets", "readOnly": True, "mountPath": "/etc/prometheus/certs"},
                          {"name": claim_name, "mountPath": "/prometheus",
@@ -424,8 +491,9 @@ def prometheus_statefulsets(cr: Obj, reloader_image: str) -> list[Obj]:
         selector = prometheus_selector_labels(cr, shard)
         pod_md = spec.get("podMetadata") or {}
         pod: Obj = {
-            "shareProcessNamespace": False, "initContainers": [reloader("init-config-reloader", "reloader-init", 8081)],
-            "containers": [prometheus, reloader("config-reloader", "reloader-web", 8080)],
+            "shareProcessNamespace": False,
+            "initContainers": [reloader_container("init-config-reloader", "reloader-init", 8081)],
+            "containers": [prometheus, reloader_container("config-reloader", "reloader-web", CONFIG_RELOADER_PORT)],
             "automountServiceAccountToken": spec.get("automountServiceAccountToken", True),
             "terminationGracePeriodSeconds": spec.get("terminationGracePeriodSeconds", 600),
             "volumes": copy.deepcopy(volumes),
@@ -803,11 +871,8 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
                 solver_image = str(arg).split("=", 1)[1]
 
     po_deploy = _chart_config(context, "Deployment", {"app.kubernetes.io/component": "prometheus-operator"})
-    reloader_image = PROMETHEUS_CONFIG_RELOADER_IMAGE
-    if po_deploy:
-        for arg in _containers(po_deploy[0])[0].get("args") or []:
-            if str(arg).startswith("--prometheus-config-reloader="):
-                reloader_image = str(arg).split("=", 1)[1]
+    reloader = ReloaderConfig.from_args(_containers(po_deploy[0])[0].get("args") or []) if po_deploy \
+        else ReloaderConfig()
 
     for cr in stack_objects:
         kind, api = cr.get("kind"), str(cr.get("apiVersion", ""))
@@ -843,7 +908,7 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
                     one = {**cr, "spec": {**cr["spec"], "dnsNames": [dns]}}
                     add("certificate", acme_http01_solver(one, solver, solver_image))
         elif kind == "Prometheus" and api.startswith("monitoring.coreos.com/"):
-            add("prometheus", prometheus_statefulsets(cr, reloader_image))
+            add("prometheus", prometheus_statefulsets(cr, reloader))
         elif kind == "ObjectBucketClaim" and api.startswith("objectbucket.io/"):
             add("objectbucketclaim", obc_outputs(cr))
     return out

@@ -141,6 +141,16 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
             "admissionWebhooks": {"enabled": False},
             "tls": {"enabled": False},
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+            # The config-reloader containers the operator adds to Prometheus and Alertmanager pods: the chart passes
+            # these as --config-reloader-{cpu,memory}-{request,limit} (templates/prometheus-operator/
+            # deployment.yaml, `| default 0`), and the operator leaves out a quantity of 0 (prometheus-operator
+            # v0.86.2 pkg/operator/config.go ResourceRequirements): with the chart's `resources: {}` they would run
+            # unbounded. enableProbe gives them liveness/readiness/startup probes on /healthz
+            # (--enable-config-reloader-probes, pkg/operator/config_reloader.go addProbes).
+            "prometheusConfigReloader": {
+                "enableProbe": True,
+                "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},
+            },
         },
         "prometheus": {
             "podDisruptionBudget": {"enabled": prom > 1, **PDB_ONE_AT_A_TIME},
