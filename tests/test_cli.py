@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +162,15 @@ def test_help_loads_neither_pulumi_nor_the_tenant_and_price_models_nor_the_cost_
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_the_help_names_every_check_the_way_only_takes_it():
+    from urbanstack.checks import CHECK_NAMES
+
+    for args in (["--help"], ["check", "--help"]):
+        text = " ".join(runner.invoke(app, args, terminal_width=300).output.split())
+        for name in CHECK_NAMES:
+            assert re.search(rf"[\s:,]{re.escape(name)}[\s,.]", text), f"urbanstack {' '.join(args)}: {name}"
 
 
 def test_check_help_lists_its_own_options():

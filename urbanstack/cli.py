@@ -277,7 +277,8 @@ def check(
     crd_dir: Annotated[Path | None, typer.Option(help="CRD JSON schemas (default: vendor/crds).")] = None,
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
-    """Outside checks over a written plan: schemas, checkov, cost labels, reachability, policy pack."""
+    """Every check over a written plan (the names --only takes): schemas, checkov, labels, reachability, policies,
+    pod-security, rbac, api-validation, references."""
     from urbanstack.checks.command import run
 
     raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))
