@@ -168,3 +168,19 @@ def test_the_rook_operator_cannot_escalate_and_uses_the_runtime_seccomp_profile(
     sc = containers(rendered(real_plan_dir, "chart-rook-ceph", "Deployment", "rook-ceph-operator"))[0]["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False and sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert sc["runAsUser"] == 2016 and sc["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_operator_made_alertmanager_and_config_reloader_containers_have_requests_and_limits(real_plan_dir):
+    # The Alertmanager CR carries alertmanagerSpec.resources (kube-prometheus-stack 79.7.1
+    # templates/alertmanager/alertmanager.yaml renders it only when set); the operator copies it to the
+    # alertmanager container, and gives its config-reloaders the resources of its --config-reloader-* flags,
+    # leaving out a quantity of 0 (prometheus-operator v0.86.2 pkg/operator/config.go).
+    cr = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Alertmanager", "kps-alertmanager")
+    operator = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Deployment", "kps-operator")
+    args = dict(a.split("=", 1) for a in containers(operator)[0]["args"] if a.startswith("--config-reloader-"))
+    for res in (cr["spec"]["resources"], {"requests": {"cpu": args["--config-reloader-cpu-request"],
+                                                        "memory": args["--config-reloader-memory-request"]},
+                                           "limits": {"cpu": args["--config-reloader-cpu-limit"],
+                                                      "memory": args["--config-reloader-memory-limit"]}}):
+        for part in ("requests", "limits"):
+            assert all(res[part].get(k) not in (None, "0") for k in ("cpu", "memory")), res

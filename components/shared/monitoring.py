@@ -183,6 +183,10 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
                 "podAntiAffinity": "soft" if alert > 1 else "",
                 "podMetadata": {"labels": labels},
                 "priorityClassName": names.PRIORITY_PLATFORM,
+                # The chart's default is `resources: {}` (values.yaml), rendered into the Alertmanager CR only when
+                # set (templates/alertmanager/alertmanager.yaml): without it the operator's pods run unbounded.
+                "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                              "limits": {"cpu": "200m", "memory": "128Mi"}},
             },
         },
         # Grafana chart 10.2.0 (vendored under kube-prometheus-stack 79.7.1 charts/grafana): with
