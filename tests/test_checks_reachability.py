@@ -315,3 +315,13 @@ def test_prometheus_scraping_the_keycloak_database_is_checked_on_the_operator_ma
     (crafted / "shared" / "networkpolicy-urban-identity-urban-identity-monitoring.yaml").unlink()
     failing = {f.message.split(" which ")[1].split(" ")[0] for f in required(crafted)}
     assert "prometheus-scrapes-keycloak-database" in failing
+
+
+def test_a_platform_flow_that_is_not_a_mapping_is_refused_naming_the_file_and_the_entry(tmp_path):
+    path = tmp_path / "platform-flows.yaml"
+    path.write_text("flows: []\nrequired:\n  - just a sentence\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"platform-flows\.yaml: required\[0\]: must be a mapping"):
+        r.load_required(path)
+    path.write_text("flows: {from: a}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"platform-flows\.yaml: flows: must be a list of flows"):
+        r.load_flows(path)

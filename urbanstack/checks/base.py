@@ -19,6 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from catalogue import labels
 from catalogue.paths import ROOT
 from urbanstack.planfiles import read_objects
@@ -86,6 +88,25 @@ class PlanObject:
     def ref(self) -> str:
         """``Kind namespace/name`` for messages."""
         return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+def list_entries(path: Path, what: str, section: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The entries of a list in one of the checks' files (``checks/*.yaml``), each with where it stands
+    (``FILE: entry N``, or ``FILE: section[i]`` for the list under a top-level key). A missing file has no entries
+    unless a section is asked for; a list that is not one, or an entry that is not a mapping, is refused."""
+    if section is None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+    else:
+        data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(section) or []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: {section + ': ' if section else ''}must be a list of {what}")
+    out = []
+    for i, entry in enumerate(data):
+        where = f"{path}: {section}[{i}]" if section else f"{path}: entry {i + 1}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: must be a mapping")
+        out.append((where, entry))
+    return out
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,17 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from catalogue import labels
 from catalogue.paths import ROOT
-from urbanstack.checks.base import UPSTREAM_FOLDERS, CheckResult, Failure, Plan, PlanObject, valid_modules
+from urbanstack.checks.base import (
+    UPSTREAM_FOLDERS,
+    CheckResult,
+    Failure,
+    Plan,
+    PlanObject,
+    list_entries,
+    valid_modules,
+)
 
 NAME = "cost labels"
 RULE = "cost-labels"
@@ -46,14 +52,8 @@ class LabelException:
 
 def load_exceptions(path: Path = EXCEPTIONS_FILE) -> list[LabelException]:
     """The exception list; refuses entries for this project's own objects and entries without a reason."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: must be a list of exceptions")
     out = []
-    for i, entry in enumerate(data):
-        where = f"{path}: entry {i + 1}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: must be a mapping")
+    for where, entry in list_entries(path, "exceptions"):
         folder = str(entry.get("folder", ""))
         if not folder.startswith(UPSTREAM_FOLDERS):
             raise ValueError(f"{where}: folder {folder!r} must be a chart-*, manifests-* or operator-* folder "

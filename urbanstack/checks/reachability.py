@@ -44,11 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalogue import labels, manifests, names
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, list_entries
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 NAME = "network reachability"
@@ -450,29 +448,27 @@ def build_model(plan: Plan) -> Model:
 # -- platform flows ---------------------------------------------------------------------------------------------
 
 def load_flows(path: Path = FLOWS_FILE) -> list[Flow]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     flows = []
-    for i, entry in enumerate(data.get("flows") or []):
+    for where, entry in list_entries(path, "flows", "flows"):
         missing = [k for k in ("from", "to", "ports", "reason") if not entry.get(k)]
         if missing:
-            raise ValueError(f"{path}: flows[{i}]: missing {', '.join(missing)}")
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
         flows.append(Flow(entry["from"], entry["to"], [int(p) for p in entry["ports"]], entry["reason"]))
     return flows
 
 
 def load_required(path: Path = FLOWS_FILE) -> list[RequiredFlow]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = []
-    for i, entry in enumerate(data.get("required") or []):
+    for where, entry in list_entries(path, "required flows", "required"):
         missing = [k for k in ("name", "from", "to", "ports", "reason") if not entry.get(k)]
         if missing:
-            raise ValueError(f"{path}: required[{i}]: missing {', '.join(missing)}")
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
         src = entry["from"]
         if src != API_SERVER and not (isinstance(src, Mapping) and src.get("namespace")):
-            raise ValueError(f"{path}: required[{i}].from: give '{API_SERVER}' or a namespace (and pods)")
+            raise ValueError(f"{where}.from: give '{API_SERVER}' or a namespace (and pods)")
         to = entry["to"]
         if not isinstance(to, Mapping) or "pods" not in to:
-            raise ValueError(f"{path}: required[{i}].to: give pods (a label selector) and optionally a namespace")
+            raise ValueError(f"{where}.to: give pods (a label selector) and optionally a namespace")
         out.append(RequiredFlow(
             entry["name"], None if src == API_SERVER else src["namespace"],
             {} if src == API_SERVER else (src.get("pods") or {}), to.get("namespace"), to["pods"] or {},

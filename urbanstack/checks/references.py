@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalogue import manifests
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries
 
 NAME = "references"
 RULE = "references"
@@ -109,14 +107,8 @@ class RuntimeObject:
 
 def load_runtime_objects(path: Path = RUNTIME_FILE) -> list[RuntimeObject]:
     """The list of run-time objects; every entry needs a kind, a name, what it is made for, and a reason."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: must be a list of run-time objects")
     out = []
-    for i, entry in enumerate(data):
-        where = f"{path}: entry {i + 1}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: must be a mapping")
+    for where, entry in list_entries(path, "run-time objects"):
         kind = str(entry.get("kind", ""))
         if kind not in KINDS:
             raise ValueError(f"{where}: kind {kind!r} must be one of {', '.join(KINDS)}")
