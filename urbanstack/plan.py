@@ -126,21 +126,18 @@ def _str_presenter(dumper, data):
 _Dumper.add_representer(str, _str_presenter)
 
 _DUMPED: dict[bytes, str] = {}
-"""Pickled object digest -> its YAML text, for large objects (the chart CRDs: most of a plan's bytes): one written
-before in this process is not serialised again (the tests write the shared stack many times)."""
-_LARGE = 32 * 1024
+"""Pickled CustomResourceDefinition digest -> its YAML text: a CRD written before in this process is not serialised
+again (the charts' CRDs are most of a plan's bytes, and the tests write the shared stack many times)."""
 
 
 def to_yaml(obj: dict[str, Any]) -> str:
     """One plan file's text: block style, keys in the object's order, multi-line strings as ``|`` blocks."""
-    pickled = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(pickled) < _LARGE:
+    if obj.get("kind") != "CustomResourceDefinition":
         return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    key = hashlib.blake2b(pickled, digest_size=20).digest()
-    text = _DUMPED.get(key)
-    if text is None:
-        text = _DUMPED[key] = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    return text
+    key = hashlib.blake2b(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), digest_size=20).digest()
+    if key not in _DUMPED:
+        _DUMPED[key] = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return _DUMPED[key]
 
 
 @dataclass

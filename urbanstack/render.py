@@ -205,34 +205,41 @@ _CRDS: dict[str, bytes] = {}
 """The parsed ``crds/`` documents per chart copy (they do not depend on values; parsing them is most of the cost)."""
 
 
+def _chart_crds(chart) -> list[dict[str, Any]]:
+    return [doc for crd in chart.crds for doc in documents(crd["data"])]
+
+
+def _chart_manifests(chart, values: dict[str, Any], release: str, namespace: str
+                     ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rendered templates (``NOTES.txt`` and hooks left out) and a description of each hook left out."""
+    rendered = chart.render(values=values, name=release, namespace=namespace)
+    objs: list[dict[str, Any]] = []
+    hooks: list[str] = []
+    for path in sorted(p for p in rendered if not p.endswith("NOTES.txt")):
+        for doc in documents(rendered[path]):
+            md = doc.get("metadata") or {}
+            if HOOK_ANNOTATION in (md.get("annotations") or {}):
+                hooks.append(f"{doc.get('kind')} {md.get('name')} ({path})")
+            else:
+                objs.append(doc)
+    return objs, hooks
+
+
 def _helm_template(folder: Path, inputs: dict[str, Any], release: str, namespace: str
                    ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The documents ``helm template`` gives for the chart copy in ``folder`` (CRDs first, unless ``skipCrds``;
-    ``NOTES.txt`` and hooks left out) and a description of each hook left out. A fresh copy on every call: the
-    caller's transforms change the objects."""
+    """The documents ``helm template`` gives for the chart copy in ``folder`` (CRDs first, unless ``skipCrds``)
+    and the hooks left out. A fresh copy on every call: the caller's transforms change the objects."""
+    from helm_python import Chart as HelmChart
+
     values = inputs.get("values") or {}
     key = (str(folder), json.dumps(values, sort_keys=True, default=str), release, namespace)
     if key not in _TEMPLATED or str(folder) not in _CRDS:
-        from helm_python import Chart as HelmChart
-
         with HelmChart.load(folder) as chart:
             if str(folder) not in _CRDS:
-                crds = [doc for crd in chart.crds for doc in documents(crd["data"])]
-                _CRDS[str(folder)] = pickle.dumps(crds, protocol=pickle.HIGHEST_PROTOCOL)
+                _CRDS[str(folder)] = pickle.dumps(_chart_crds(chart), protocol=pickle.HIGHEST_PROTOCOL)
             if key not in _TEMPLATED:
-                rendered = chart.render(values=values, name=release, namespace=namespace)
-                objs: list[dict[str, Any]] = []
-                hooks: list[str] = []
-                for path in sorted(rendered):
-                    if path.endswith("NOTES.txt"):
-                        continue
-                    for doc in documents(rendered[path]):
-                        if HOOK_ANNOTATION in ((doc.get("metadata") or {}).get("annotations") or {}):
-                            md = doc.get("metadata") or {}
-                            hooks.append(f"{doc.get('kind')} {md.get('name')} ({path})")
-                            continue
-                        objs.append(doc)
-                _TEMPLATED[key] = pickle.dumps((objs, hooks), protocol=pickle.HIGHEST_PROTOCOL)
+                _TEMPLATED[key] = pickle.dumps(_chart_manifests(chart, values, release, namespace),
+                                               protocol=pickle.HIGHEST_PROTOCOL)
     objs, hooks = pickle.loads(_TEMPLATED[key])
     crds = [] if inputs.get("skipCrds") else pickle.loads(_CRDS[str(folder)])
     return [*crds, *objs], hooks
