@@ -71,9 +71,9 @@ def built_images(registry_name: str) -> dict[str, str]:
 
 
 CHARTS: dict[str, Chart] = {
-    "cloudnative-pg": Chart("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "0.26.1",
+    "cloudnative-pg": Chart("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "0.29.0",
                             "https://cloudnative-pg.io"),
-    "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.4.0",
+    "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.7.0",
                                  "https://cloudnative-pg.io/plugin-barman-cloud/"),
     "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.19.1", "https://cert-manager.io"),
     "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.5.4",

@@ -47,7 +47,7 @@ def object_store_spec(destination: str, endpoint: Any, secret: str, keys: tuple[
             "wal": {"compression": "gzip"},
             "data": {"compression": "gzip"},
         },
-        # The Barman Cloud plugin (v0.10.0 internal/cnpgi/operator/lifecycle.go) gives its sidecar in every
+        # The Barman Cloud plugin (v0.13.0 internal/cnpgi/operator/lifecycle.go) gives its sidecar in every
         # instance pod exactly these resources; without them it runs unbounded next to PostgreSQL.
         "instanceSidecarConfiguration": {"resources": BARMAN_SIDECAR_RESOURCES},
     }

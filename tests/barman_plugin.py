@@ -1,7 +1,8 @@
 """The Barman Cloud plugin's translation of an ``ObjectStore`` into barman-cloud command lines, for the drill.
 
-The plugin (plugin-barman-cloud v0.10.0, chart 0.4.0, sidecar image with ``barman[cloud]==3.16.2`` from
-``containers/sidecar-requirements.in``) builds its commands with github.com/cloudnative-pg/barman-cloud v0.4.0:
+The plugin (plugin-barman-cloud v0.13.0, chart 0.7.0, sidecar image with ``barman[cloud]==3.19.1`` from
+``containers/sidecar-requirements.in``) builds its commands with github.com/cloudnative-pg/barman-cloud
+v0.5.2-0.20260609065833-bd68198c31dc (its go.mod; the S3 command lines below are unchanged since v0.4.0, diff read):
 
 * WAL archive (``pkg/archiver/command.go``): ``--<wal.compression>``, ``--endpoint-url``, ``--cloud-provider
   aws-s3`` (``pkg/command/commandbuilder.go``: S3 credentials present), destination path, server name;

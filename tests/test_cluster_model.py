@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import yaml
 
+from catalogue.versions import CHARTS
 from tests.plan_files import objects_of
 from urbanstack import cluster_model as cm
+from urbanstack.render import chart_folder
+
+
+def app_version(key: str) -> str:
+    """``appVersion`` of the vendored copy of the pinned chart ``key`` (the release its images carry)."""
+    return str(yaml.safe_load((chart_folder(CHARTS[key]) / "Chart.yaml").read_text(encoding="utf-8"))["appVersion"])
 
 
 def test_a_municipality_database_gets_instance_pods_with_the_barman_sidecar_and_its_inherited_cost_labels(
@@ -19,8 +26,8 @@ def test_a_municipality_database_gets_instance_pods_with_the_barman_sidecar_and_
     sidecar = init["plugin-barman-cloud"]
     assert sidecar["restartPolicy"] == "Always"
     # the image the plugin chart's ConfigMap gives the plugin (SIDECAR_IMAGE), not a guess
-    assert sidecar["image"] == "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.10.0"
-    assert init["bootstrap-controller"]["image"] == "ghcr.io/cloudnative-pg/cloudnative-pg:1.27.1"
+    assert sidecar["image"] == f"ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:{app_version('plugin-barman-cloud')}"
+    assert init["bootstrap-controller"]["image"] == f"ghcr.io/cloudnative-pg/cloudnative-pg:{app_version('cloudnative-pg')}"
     assert pod["spec"]["securityContext"]["runAsUser"] == 26
     assert objs["pod-verl-postgis-2.yaml"]["metadata"]["labels"]["cnpg.io/instanceRole"] == "replica"
     assert {n for n in objs if n.startswith("service-")} == {"service-verl-postgis-rw.yaml",
@@ -28,6 +35,23 @@ def test_a_municipality_database_gets_instance_pods_with_the_barman_sidecar_and_
                                                             "service-verl-postgis-r.yaml"}
     assert objs["service-verl-postgis-rw.yaml"]["spec"]["selector"] == {"cnpg.io/cluster": "postgis",
                                                                         "cnpg.io/instanceRole": "primary"}
+
+
+def test_instance_pods_and_services_carry_the_app_labels_of_cloudnative_pg_1_30_and_inherited_labels_win():
+    cluster = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+               "metadata": {"name": "db", "namespace": "x", "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
+               "spec": {"instances": 1, "imageName": "ghcr.io/cloudnative-pg/postgis:18.4-3.6.4-202608031108-system-trixie"}}
+    [pod] = cm.cnpg_instance_pods(cluster, "op:1", ["app.kubernetes.io/managed-by"], None)
+    rw = cm.cnpg_services(cluster, ["app.kubernetes.io/managed-by"])[0]
+    for labels in (pod["metadata"]["labels"], rw["metadata"]["labels"]):
+        assert labels["app.kubernetes.io/name"] == "postgresql"
+        assert labels["app.kubernetes.io/instance"] == "db"
+        assert labels["app.kubernetes.io/version"] == "18"
+        assert labels["app.kubernetes.io/component"] == "database"
+        assert labels["app.kubernetes.io/managed-by"] == "pulumi"  # utils.InheritLabels runs after buildInstance
+    assert rw["metadata"]["labels"]["cnpg.io/cluster"] == "db"
+    catalog = {**cluster, "spec": {"instances": 1, "imageCatalogRef": {"kind": "ImageCatalog", "name": "c", "major": 17}}}
+    assert cm.cnpg_app_labels(catalog)["app.kubernetes.io/version"] == "17"
 
 
 def test_a_cluster_without_the_plugin_has_no_sidecar_and_disabled_default_services_are_not_made():

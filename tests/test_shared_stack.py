@@ -721,7 +721,7 @@ def test_keycloak_pods_get_no_service_account_token(production):
 
 
 def test_the_barman_sidecar_of_every_database_pod_is_bounded(production):
-    # plugin-barman-cloud v0.10.0 lifecycle.go gives the sidecar the ObjectStore's instanceSidecarConfiguration.
+    # plugin-barman-cloud v0.13.0 lifecycle.go gives the sidecar the ObjectStore's instanceSidecarConfiguration.
     store = one(production, "ObjectStore", "keycloak-db-backup", names.NS_IDENTITY)["spec"]
     res = store["instanceSidecarConfiguration"]["resources"]
     assert {"cpu", "memory"} <= set(res["requests"]) and {"cpu", "memory"} <= set(res["limits"])

@@ -199,10 +199,33 @@ def keycloak_services(cr: Obj) -> list[Obj]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# CloudNativePG 1.27.1 (cloudnative-pg/cloudnative-pg tag v1.27.1) + Barman Cloud plugin v0.10.0
+# CloudNativePG 1.30.0 (cloudnative-pg/cloudnative-pg tag v1.30.0) + Barman Cloud plugin v0.13.0
 # --------------------------------------------------------------------------------------------------------------
 
 CNPG_POSTGRES_UID = 26
+
+
+def cnpg_major_version(cluster: Obj) -> int | None:
+    """``Cluster.GetPostgresqlMajorVersion`` (v1.30.0 ``api/v1/cluster_funcs.go``): the catalog reference's
+    ``major``, else the major of the ``imageName`` tag (``version.FromTag``: ``18.4-3.6.4-…`` -> 18)."""
+    spec = cluster.get("spec") or {}
+    if (spec.get("imageCatalogRef") or {}).get("major") is not None:
+        return int(spec["imageCatalogRef"]["major"])
+    image = str(spec.get("imageName") or "")
+    tag = image.rsplit("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    match = re.match(r"(\d+)", tag)
+    return int(match.group(1)) if match else None
+
+
+def cnpg_app_labels(cluster: Obj) -> dict[str, str]:
+    """The ``app.kubernetes.io`` labels CloudNativePG 1.30 gives instance pods (``pkg/specs/pods.go``
+    ``buildInstance``) and the ``-rw``/``-ro``/``-r`` Services (``pkg/specs/services.go``): name ``postgresql``,
+    instance the cluster, version the PostgreSQL major, component ``database``, managed-by ``cloudnative-pg``
+    (``pkg/utils/labels_annotations.go``). New in 1.28-1.30: 1.27 set none of them."""
+    major = cnpg_major_version(cluster)
+    return {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": _md(cluster)["name"],
+            "app.kubernetes.io/version": str(major if major is not None else 0),
+            "app.kubernetes.io/component": "database", "app.kubernetes.io/managed-by": "cloudnative-pg"}
 
 
 def _cnpg_inherited(cluster: Obj, inherited_keys: Iterable[str]) -> dict[str, str]:
@@ -218,18 +241,19 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
                        barman_sidecar_image: str | None, sidecar_resources: Obj | None = None) -> list[Obj]:
     """The instance pods of a CloudNativePG ``Cluster``.
 
-    Follows cloudnative-pg v1.27.1 ``pkg/specs/pods.go`` (``buildInstance``, ``createClusterPodSpec``,
+    Follows cloudnative-pg v1.30.0 ``pkg/specs/pods.go`` (``buildInstance``, ``createClusterPodSpec``,
     ``createPostgresContainers``, ``CreatePodSecurityContext``), ``pkg/specs/containers.go``
     (``createBootstrapContainer``: the cluster's resources and volume mounts, ``CreateContainerSecurityContext``),
     ``pkg/specs/volumes.go`` and
     ``internal/controller/cluster_create.go`` (``InheritLabels`` with the fixed ``inheritedMetadata`` and the
     operator's ``INHERITED_LABELS``; ``SetInstanceRole``): pods ``<cluster>-1..N`` with labels ``cnpg.io/cluster``,
     ``cnpg.io/instanceName``, ``cnpg.io/podRole: instance``, ``role``/``cnpg.io/instanceRole`` (the first is
-    modelled as primary), service account ``<cluster>``, pod security context runAsNonRoot/UID 26/GID 26/fsGroup 26/
+    modelled as primary) and the ``app.kubernetes.io`` labels of :func:`cnpg_app_labels` (inherited labels are
+    applied after them: ``utils.InheritLabels`` overwrites), service account ``<cluster>``, pod security context runAsNonRoot/UID 26/GID 26/fsGroup 26/
     RuntimeDefault, init container ``bootstrap-controller`` (the operator image) and container ``postgres``
     (ports postgresql 5432, metrics 9187, status 8000), both restricted. A cluster that names the Barman Cloud plugin
     with a ``barmanObjectName`` gets the plugin's sidecar as a restartable init container ``plugin-barman-cloud``
-    (cloudnative-pg/plugin-barman-cloud v0.10.0 ``internal/cnpgi/operator/lifecycle.go``, ``reconcilePodSpec`` and
+    (cloudnative-pg/plugin-barman-cloud v0.13.0 ``internal/cnpgi/operator/lifecycle.go``, unchanged since v0.10.0, ``reconcilePodSpec`` and
     ``InjectPluginVolumePodSpec``: fixed restricted security context, ``restartPolicy: Always``, the image from
     the plugin's ``SIDECAR_IMAGE``, resources from the ObjectStore's ``instanceSidecarConfiguration.resources``
     (``sidecar_resources``; none when it sets none), an emptyDir ``plugins`` volume).
@@ -298,7 +322,7 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
         }
         if spec.get("priorityClassName"):
             pod_spec["priorityClassName"] = spec["priorityClassName"]
-        labels = {**inherited, "cnpg.io/cluster": name, "cnpg.io/instanceName": pod_name,
+        labels = {**cnpg_app_labels(cluster), **inherited, "cnpg.io/cluster": name, "cnpg.io/instanceName": pod_name,
                   "cnpg.io/podRole": "instance", "role": role, "cnpg.io/instanceRole": role}
         pods.append({"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": pod_name, "namespace": ns, "labels": labels,
@@ -310,10 +334,10 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
 def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
     """The Services ``<cluster>-rw``, ``-ro`` and ``-r`` of a CloudNativePG ``Cluster``.
 
-    cloudnative-pg v1.27.1 ``pkg/specs/services.go`` (``CreateClusterReadWriteService`` and siblings: ClusterIP,
+    cloudnative-pg v1.30.0 ``pkg/specs/services.go`` (``CreateClusterReadWriteService`` and siblings: ClusterIP,
     port ``postgres`` 5432; selectors ``cnpg.io/cluster`` plus ``cnpg.io/instanceRole: primary`` (rw), ``replica``
-    (ro), ``cnpg.io/podRole: instance`` (r)); ``internal/controller/cluster_create.go`` gives each the inherited
-    labels (``SetInheritedDataAndOwnership``). Services listed in ``spec.managed.services.disabledDefaultServices``
+    (ro), ``cnpg.io/podRole: instance`` (r); since 1.30 labels ``cnpg.io/cluster`` and :func:`cnpg_app_labels`);
+    ``internal/controller/cluster_create.go`` gives each the inherited labels (``SetInheritedDataAndOwnership``). Services listed in ``spec.managed.services.disabledDefaultServices``
     are not created (``-rw`` cannot be disabled).
     """
     spec = cluster.get("spec") or {}
@@ -330,7 +354,8 @@ def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
         if suffix in disabled:
             continue
         out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": f"{name}-{suffix}", "namespace": ns, "labels": dict(inherited)},
+                    "metadata": {"name": f"{name}-{suffix}", "namespace": ns,
+                                 "labels": {"cnpg.io/cluster": name, **cnpg_app_labels(cluster), **inherited}},
                     "spec": {"type": "ClusterIP", "selector": selector,
                              "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432, "protocol": "TCP"}]}})
     return out

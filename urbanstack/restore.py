@@ -26,7 +26,7 @@ NetworkPolicy) once the switch is confirmed.
 Upstream: CloudNativePG ``Cluster`` CRD (``bootstrap.recovery.source``, ``recoveryTarget.targetTime``: RFC 3339,
 "timestamps without an explicit timezone are interpreted as UTC"; ``externalClusters[].plugin``), vendored as
 ``vendor/crds/postgresql.cnpg.io/cluster_v1.json``; the Barman Cloud plugin's recovery example
-(``barmanObjectName``, ``serverName``), plugin-barman-cloud v0.10.0 (chart 0.4.0).
+(``barmanObjectName``, ``serverName``), plugin-barman-cloud v0.13.0 (chart 0.7.0).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prome
 set to "prometheus", "operator.prometheus.io/name" set to the name of the Prometheus object; the object's name is
 ``<fullname>-prometheus``, templates/_helpers.tpl ``kube-prometheus-stack.prometheus.crname``)."""
 SCRAPE_PORTS: dict[str, tuple[int, ...]] = {
-    # CloudNativePG operator: PodMonitor on container port "metrics" 8080 (vendored chart cloudnative-pg 0.26.1,
+    # CloudNativePG operator: PodMonitor on container port "metrics" 8080 (vendored chart cloudnative-pg 0.29.0,
     # templates/podmonitor.yaml, deployment.yaml).
     names.NS_OPERATORS: (8080,),
     # cert-manager controller, webhook, cainjector: ServiceMonitor on 9402 (vendored chart cert-manager v1.19.1,
