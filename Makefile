@@ -105,7 +105,7 @@ postgres-server: ## Install Debian's PostgreSQL server for the restore drill whe
 focus-venv: venv ## Create .venv-focus with the pinned focus-validator 1.0.0 (own venv: numpy<2, pandas<3)
 	@$(STEP) "focus-validator venv (.venv-focus)" $(BIN)/python -m finance.focuscheck --ensure
 
-check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost labels, reachability, policy pack, pod security, RBAC, API validation, references
+check: plan checkov-venv ## Checks over the offline plan: schemas, checkov, cost labels, reachability, policy pack, pod security, RBAC, API validation, references, supported releases
 	@$(STEP) "generated docs up to date" $(BIN)/urbanstack docs check
 	@$(STEP) "checks over the plan" $(BIN)/urbanstack check $(PLAN_DIR) --checkov $(CHECKOV_VENV)/bin/checkov
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -177,3 +178,209 @@ IMAGES: dict[str, Image] = {
     # this project builds the same from the release archive as a non-root image (images/rei3/Dockerfile).
     "rei3": Image("rei3", "3.11", "https://rei3.de", built_here=True),
 }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Supported releases: upstream's end of support of every pin above, with the record it was read from
+# --------------------------------------------------------------------------------------------------------------
+
+REVIEW_INTERVAL_DAYS = 183
+"""Records of pins without a published end date (upstream supports only its newest release, or gives no window) are
+re-read at least this often: the ``support`` check fails on a record older than that (``Support.review_by``)."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """Upstream's end of support of one pin, as one upstream record states it.
+
+    ``version`` is the pin the record was made for (a test holds it equal to the pin: bump both together).
+    ``ends`` is the last day of upstream support, stated by ``source`` or following from its ``rule``; ``None`` when
+    upstream names no date yet (a newest release or a line whose end starts only with its successor). ``says`` is
+    what the record says, ``as_of`` the date of the newest upstream record read. An open record must be re-read by
+    ``review_by`` (default ``as_of`` + :data:`REVIEW_INTERVAL_DAYS`; earlier where the rule's grace period is
+    shorter). ``newer``: a newer release the record names that replaces the pin under the rule (only the newest
+    release is supported): the pin is then unsupported. ``waiver``: who moves a pin that is past support, reported
+    and not failed until ``waiver_until``.
+    """
+
+    version: str
+    ends: date | None
+    rule: str
+    source: str
+    says: str
+    as_of: date
+    newer: str = ""
+    review_by: date | None = None
+    waiver: str = ""
+    waiver_until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.ends is None and self.review_by is None:
+            object.__setattr__(self, "review_by", self.as_of + timedelta(days=REVIEW_INTERVAL_DAYS))
+        if self.waiver and self.waiver_until is None:
+            raise ValueError(f"support record {self.version}: a waiver needs waiver_until (a date)")
+
+
+def pinned_versions() -> dict[str, str]:
+    """Key -> pinned version of every chart, manifest set and image (the keys of ``SUPPORT``)."""
+    pins: dict[str, str] = {}
+    for table in (CHARTS, MANIFESTS, IMAGES):
+        for key, pin in table.items():
+            if key in pins:
+                raise ValueError(f"catalogue/versions.py: key {key!r} is used by two tables")
+            pins[key] = pin.tag if isinstance(pin, Image) else pin.version
+    return pins
+
+
+_KEYCLOAK_WAIVER = ("moved by helper keycloak (issue 20 item 2: Keycloak at a version the pinned operator serves); "
+                    "the lead reconciles this record at merge")
+
+SUPPORT: dict[str, Support] = {
+    # ---- charts
+    "cloudnative-pg": Support(
+        "0.29.0", None,
+        "a minor is supported until 3 months after the next minor's .0; only its last patch release",
+        "https://github.com/cloudnative-pg/cloudnative-pg/blob/main/docs/src/supported_releases.md",
+        "1.30.x (chart 0.29.0): currently supported, released 29 Jun 2026, end of life '~ Dec 2026' (3 months after "
+        "1.31.0, expected '~ Sep, 2026'); 1.27.x: end of life March 9, 2026. As of 2026-09-22 the next releases were "
+        "1.30.1 and 1.29.3 (cloudnative-pg#11502), no 1.31.0: 1.30 is supported at least until 1.31.0 + 3 months",
+        date(2026, 9, 22), review_by=date(2026, 12, 21)),
+    "plugin-barman-cloud": Support(
+        "0.7.0", None,
+        "no published support window (pre-1.0); the chart installs only the newest plugin release",
+        "https://github.com/cloudnative-pg/charts/blob/main/charts/plugin-barman-cloud/README.md",
+        "'this chart supports only the latest point release of the plugin'; 0.7.0 (plugin v0.13.0, needs "
+        "CloudNativePG 1.26 or later: plugin-barman-cloud v0.13.0 web/docs/intro.md) is the newest chart in the "
+        "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet",
+        date(2026, 7, 20)),
+    "cert-manager": Support(
+        "v1.19.1", date(2026, 7, 8),
+        "each minor is supported until the release of the minor after next (1.19 until 1.21.0)",
+        "https://cert-manager.io/docs/releases/",
+        "1.19: released Oct 07, 2025, end of life 'Release of 1.21'; cert-manager v1.21.0 released Jul 8, 2026 "
+        "(cert-manager/website#2202); cert-manager/testing#1218: '1.19 is no longer supported since the release of "
+        "1.21'", date(2026, 7, 10)),
+    "envoy-gateway": Support(
+        "v1.5.4", date(2026, 2, 13),
+        "a dated end of life per minor (compatibility matrix)",
+        "https://gateway.envoyproxy.io/news/releases/matrix",
+        "v1.5: Envoy Proxy distroless-v1.35.0, Gateway API v1.3.0, Kubernetes v1.30-v1.33, End of Life 2026/02/13",
+        date(2026, 9, 7),
+        waiver="moved by another issue (the lead's Envoy Gateway upgrade; issue 20 says not to touch it here)",
+        waiver_until=date(2026, 12, 20)),
+    "kube-prometheus-stack": Support(
+        "79.7.1", None,
+        "no published support window: only the newest chart release gets fixes",
+        "https://github.com/prometheus-community/helm-charts/releases",
+        "kube-prometheus-stack releases several times a month; 82.0.0 was published 2026-02-15, 82.8.0 2026-03-03 "
+        "(Renovate pull requests szinn/k8s-homelab#7286, #7456, which quote the release)",
+        date(2026, 3, 3), newer="82.8.0"),
+    "opencost": Support(
+        "2.4.1", None,
+        "no published support window: only the newest chart release gets fixes",
+        "https://github.com/opencost/opencost-helm-chart/releases",
+        "2.4.1 (OpenCost 1.118.0) is the release read for the vendored copy (pinned in commit e2b308a, "
+        "2026-11-28); no newer release record read since", date(2026, 11, 28)),
+    "rook-ceph": Support(
+        "v1.18.6", None,
+        "Rook patches only its newest minor releases; Ceph Squid (19.2), which v1.18 runs here, has left support",
+        "https://docs.ceph.com/en/latest/releases/",
+        "Ceph releases page: Squid 19.2, end of life (estimated) 2026-10-31 (endoflife.date: 2026-12-02); Tentacle "
+        "20.2 until 2027-06-01; Rook v1.18 runs quay.io/ceph/ceph:v19.2.3 here (IMAGES['ceph'])",
+        date(2026, 11, 18), newer="Rook with Ceph Tentacle v20.2 (rook/rook#17774: v20.2.2 builds, 2026-06-17)"),
+    # ---- release manifests
+    "keycloak-operator": Support(
+        "26.4.5", date(2026, 1, 6),
+        "the Keycloak community supports the most recent release only",
+        "https://www.keycloak.org/docs/latest/upgrading/",
+        "'The Keycloak community supports the most recent release'; 26.5.0 was released 2026-01-06, 26.7.0 on "
+        "2026-07-09 (keycloak.org blog release announcements)",
+        date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+    # ---- images
+    "keycloak": Support(
+        "26.4.5", date(2026, 1, 6),
+        "the Keycloak community supports the most recent release only",
+        "https://www.keycloak.org/docs/latest/upgrading/",
+        "'The Keycloak community supports the most recent release'; 26.5.0 was released 2026-01-06, 26.7.0 on "
+        "2026-07-09", date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+    "keycloak-config-cli": Support(
+        "6.5.0-26.5.4", None,
+        "no published support window; releases follow Keycloak's lines (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
+        "https://github.com/adorsys/keycloak-config-cli/releases",
+        "6.5.0 is the first release with Keycloak 26.4 support (CHANGELOG); paired with the Keycloak pin",
+        date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+    "postgis": Support(
+        "18.4-3.6.4-202608031108-system-trixie", date(2030, 11, 14),
+        "PostgreSQL supports a major version for five years; CloudNativePG rebuilds its images weekly",
+        "https://www.postgresql.org/support/versioning/",
+        "PostgreSQL 18: first release September 25, 2025, final release November 14, 2030",
+        date(2026, 8, 3)),
+    "postgresql": Support(
+        "17.6-202511100807-system-trixie", date(2029, 11, 8),
+        "PostgreSQL supports a major version for five years",
+        "https://www.postgresql.org/support/versioning/",
+        "PostgreSQL 17: first release September 26, 2024, final release November 8, 2029",
+        date(2025, 11, 15)),
+    "ceph": Support(
+        "v19.2.3-20250717", date(2026, 10, 31),
+        "each Ceph stable release is maintained for about two years; dated end of life per release",
+        "https://docs.ceph.com/en/latest/releases/",
+        "Squid (19.2): initial release 2024-09-26, end of life (estimated) 2026-10-31 (endoflife.date/ceph, "
+        "generated 2026-11-18: 2026-12-02); Tentacle (20.2) until 2027-06-01",
+        date(2026, 11, 18)),
+    "node-red": Support(
+        "4.1.10-22", None,
+        "only the newest release of the current major line is maintained",
+        "https://github.com/node-red/node-red/releases",
+        "4.1.10 was released 2026-05-08; maintenance releases followed up to 4.1.15 on 2026-09-09 "
+        "(node-red/node-red#5940)", date(2026, 9, 9), newer="4.1.15"),
+    "oauth2-proxy": Support(
+        "v7.15.2", None, "no published support window: only the newest release gets fixes",
+        "https://github.com/oauth2-proxy/oauth2-proxy/releases",
+        "pinned in commit e2b308a (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "superset": Support(
+        "6.1.0-dev", None, "no published support window: fixes land in the newest release",
+        "https://github.com/apache/superset/releases",
+        "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "valkey": Support(
+        "9.1.1-alpine", None, "the newest patch of each maintained minor gets fixes",
+        "https://github.com/valkey-io/valkey/releases",
+        "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "ckan": Support(
+        "2.11.4-1", None,
+        "security fixes for the 2 most recent minor releases, 'only the latest patch release contains all security "
+        "patches'", "https://github.com/ckan/ckan/blob/master/SECURITY.md",
+        "docs.ckan.org releases page: 'The currently supported CKAN version is CKAN 2.11.5'",
+        date(2026, 12, 1), newer="2.11.5"),
+    "ckan-solr": Support(
+        "2.11-solr9.8", None, "rebuilt from the dev-v2.11 branch while CKAN 2.11 is supported",
+        "https://github.com/ckan/ckan-solr", "no release tags; `2.11-solr9.8` follows the CKAN 2.11 line",
+        date(2026, 12, 1)),
+    "frost-http": Support(
+        "2.8.0", None, "no published support window: only the newest release gets fixes",
+        "https://github.com/FraunhoferIOSB/FROST-Server/releases",
+        "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "frost-mqtt": Support(
+        "2.8.0", None, "no published support window: only the newest release gets fixes",
+        "https://github.com/FraunhoferIOSB/FROST-Server/releases",
+        "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "mosquitto": Support(
+        "2.0.22", None, "no published support window: only the newest release gets fixes",
+        "https://mosquitto.org/ChangeLog.txt",
+        "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "nginx-unprivileged": Support(
+        "1.29.8-alpine", date(2026, 5, 13),
+        "nginx maintains the current mainline and the current stable branch; a mainline branch ends with the next",
+        "https://endoflife.date/api/nginx.json",
+        "1.29 (mainline): end of life 2026-05-13 (1.31 mainline released); 1.30 (stable, 2026-04-14): maintained, "
+        "latest 1.30.4 (2026-07-15)", date(2026, 7, 15)),
+    "masterportal": Support(
+        "3.7.0", None, "no published support window: only the newest release gets fixes",
+        "https://bitbucket.org/geowerkstatt-hamburg/masterportal/src/dev/",
+        "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+    "rei3": Support(
+        "3.11", None, "no published support window: only the newest release gets fixes",
+        "https://rei3.de/en/downloads", "pinned in commit a8d59f0 (2026-12-01) as the release line then; an exact release is pinned by the image build", date(2026, 12, 1)),
+}
+"""Upstream's end of support of every pin, keyed like CHARTS, MANIFESTS and IMAGES (``urbanstack check --only
+support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` says how to move one)."""

@@ -12,7 +12,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level;
 * :mod:`urbanstack.checks.rbac` – what each municipality group may do (bindings + ClusterRole aggregation);
 * :mod:`urbanstack.checks.api_validation` – API-server validation no schema expresses (PDBs, labels, ports);
-* :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created.
+* :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created;
+* :mod:`urbanstack.checks.support` – every pinned chart, manifest set and image is inside upstream's support window.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
 CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation",
-               "references")
+               "references", "support")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
@@ -37,6 +38,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         reachability,
         references,
         schemas,
+        support,
     )
     from urbanstack.checks import checkov as checkov_check
 
@@ -50,6 +52,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "rbac": rbac.run,
         "api-validation": api_validation.run,
         "references": references.run,
+        "support": support.run,
     }
 
 
