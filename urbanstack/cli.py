@@ -46,8 +46,11 @@ app = typer.Typer(help="Urban Stack: shared urban data platform for several muni
 tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True, epilog=EXIT_CODES)
 docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
                        no_args_is_help=True, epilog=EXIT_CODES)
+vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh one from its published release.",
+                         no_args_is_help=True, epilog=EXIT_CODES)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
+app.add_typer(vendor_app, name="vendor")
 
 
 def _version(value: bool) -> None:
@@ -282,6 +285,23 @@ def check(
     from urbanstack.checks.command import run
 
     raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))
+
+
+@vendor_app.command("refresh")
+def vendor_refresh(
+    chart: Annotated[str, typer.Argument(help="A chart key of catalogue/versions.py (e.g. cloudnative-pg).")],
+) -> None:
+    """Download the pinned chart's published package (network), check its digest against the repository index,
+    unpack it into vendor/charts/<chart>-<version>/ and append its provenance; never overwrites a copy."""
+    from urbanstack.vendor import RefreshError, refresh
+
+    try:
+        folder = refresh(chart)
+    except RefreshError as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from exc
+    line(f"wrote {folder} and its entry in vendor/charts/PROVENANCE.md; next: delete the old version's folder, "
+         "python3 vendor/charts/render_check.py, urbanstack plan --compare (docs/upgrades.md)")
 
 
 @docs_app.command("write")
