@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAN_DIR ?= build/plan
 STEP := scripts/step
-# uv installs from the hash-checked lock files in requirements/ (seconds instead of minutes with pip). The checkov
+# uv itself is installed by pip from requirements/uv.txt (--require-hashes: every published file's SHA-256); it installs
+# from the hash-checked lock files in requirements/ (seconds instead of minutes with pip). The checkov
 # and focus-validator venvs get their bytecode at install time, as pip would write it (--compile-bytecode): with
 # PYTHONDONTWRITEBYTECODE set (as on our build machine) each checkov run compiled checkov again (3.4 s of its 5.8 s
 # start-up, 2026-12-01). Not .venv: compiling it took 47 s on a fresh clone, and pytest was not faster with it.
@@ -28,9 +29,9 @@ export PATH := $(PULUMI_ROOT)/bin:$(PATH)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements/dev.lock
+$(STAMP): pyproject.toml requirements/dev.lock requirements/uv.txt
 	@test -x $(BIN)/python || $(STEP) "create .venv" $(PYTHON) -m venv --without-pip $(VENV)
-	@test -x $(UV) || $(STEP) "install uv $(UV_VERSION) into .venv" $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	@test -x $(UV) || $(STEP) "install uv $(UV_VERSION) into .venv (requirements/uv.txt, hash-checked)" $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
 	@$(STEP) "install locked dependencies into .venv (requirements/dev.lock)" $(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements/dev.lock
 	@$(STEP) "install this project into .venv (editable)" $(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
@@ -40,6 +41,8 @@ venv: $(STAMP) ## Create .venv and install the locked dependencies
 lock: $(STAMP) ## Re-resolve requirements/*.lock after changing a pin in pyproject.toml or requirements/*.in
 	$(UV) pip compile --quiet pyproject.toml --extra dev --override requirements/overrides.txt --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock
 	$(UV) pip compile --quiet requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements/checkov.lock
+	$(UV) pip compile --quiet requirements/uv.in --generate-hashes --universal -o requirements/uv.txt
+	$(UV) pip compile --quiet requirements/focus-validator.in --no-deps --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o finance/focus-validator.requirements.txt
 
 pulumi-cli: ## Install the pinned Pulumi CLI into .pulumi/ unless one is on PATH (stops with what to do when it cannot)
 	@if command -v pulumi >/dev/null 2>&1; then echo "Pulumi CLI: $$(command -v pulumi) ($$(pulumi version))"; exit 0; fi; \

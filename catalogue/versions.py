@@ -171,12 +171,16 @@ IMAGES: dict[str, Image] = {
     "mosquitto": Image("docker.io/library/eclipse-mosquitto", "2.0.22", "https://mosquitto.org"),
     # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
-    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.29.8-alpine",
+    # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged stable/alpine
+    # (commit e26803b, 2026-07-15) builds NGINX_VERSION 1.30.4; .github/workflows/alpine-stable.yml tags it
+    # `<major>.<minor>.<patch>-alpine`.
+    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.30.4-alpine",
                                 "https://github.com/nginx/docker-nginx-unprivileged"),
     "masterportal": Image("masterportal", "3.7.0", "https://www.masterportal.org", built_here=True),
-    # rei3: upstream publishes no image, only release archives and a dev/test Dockerfile (r3-team/r3_docker);
-    # this project builds the same from the release archive as a non-root image (images/rei3/Dockerfile).
-    "rei3": Image("rei3", "3.11", "https://rei3.de", built_here=True),
+    # rei3: upstream publishes no image, only release archives (no published checksums) and a dev/test Dockerfile
+    # (r3-team/r3_docker); this project builds the exact release from its tagged source, the tag checked against its
+    # commit, as a non-root image (images/rei3/Dockerfile).
+    "rei3": Image("rei3", "3.12.7", "https://rei3.de", built_here=True),
 }
 
 
@@ -369,18 +373,24 @@ SUPPORT: dict[str, Support] = {
         "https://mosquitto.org/ChangeLog.txt",
         "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
     "nginx-unprivileged": Support(
-        "1.29.8-alpine", date(2026, 5, 13),
-        "nginx maintains the current mainline and the current stable branch; a mainline branch ends with the next",
+        "1.30.4-alpine", None,
+        "nginx maintains the current mainline and the current stable branch; a stable branch ends with the next "
+        "stable (each April)",
         "https://endoflife.date/api/nginx.json",
-        "1.29 (mainline): end of life 2026-05-13 (1.31 mainline released); 1.30 (stable, 2026-04-14): maintained, "
-        "latest 1.30.4 (2026-07-15)", date(2026, 7, 15)),
+        "1.30 (stable, released 2026-04-14): maintained, latest 1.30.4 (2026-07-15); 1.29 (mainline): end of life "
+        "2026-05-13. nginx/docker-nginx-unprivileged stable/alpine builds 1.30.4 (commit e26803b, 2026-07-15)",
+        date(2026, 7, 15)),
     "masterportal": Support(
         "3.7.0", None, "no published support window: only the newest release gets fixes",
         "https://bitbucket.org/geowerkstatt-hamburg/masterportal/src/dev/",
         "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
     "rei3": Support(
-        "3.11", None, "no published support window: only the newest release gets fixes",
-        "https://rei3.de/en/downloads", "pinned in commit a8d59f0 (2026-12-01) as the release line then; an exact release is pinned by the image build", date(2026, 12, 1)),
+        "3.12.7", None,
+        "the main branch carries the current minor release and its patches; a new minor gets a branch until released",
+        "https://github.com/r3-team/r3/blob/main/README.md",
+        "'The branch main will contain the currently released minor version of REI3; patches for this version can "
+        "directly be submitted for the main branch.' v3.12 was tagged 2026-04-17 (3.11 left main then), v3.12.7 on "
+        "2026-07-20, the newest tag on 2026-07-22", date(2026, 7, 22)),
 }
 """Upstream's end of support of every pin, keyed like CHARTS, MANIFESTS and IMAGES (``urbanstack check --only
 support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` says how to move one)."""

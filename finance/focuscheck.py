@@ -62,15 +62,15 @@ def ensure_venv(venv_dir: Path = VENV, base_python: str | None = None) -> Path:
         if uv:  # `make venv` puts uv into .venv: seconds instead of a minute with pip
             _run([uv, "venv", "--quiet", "--clear", "--python", base_python or sys.executable, str(venv_dir)],
                  "create the virtualenv")
-            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python(venv_dir)), "--no-deps", "-r",
-                  str(REQUIREMENTS)], "install focus-validator")
+            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python(venv_dir)), "--no-deps",
+                  "--require-hashes", "-r", str(REQUIREMENTS)], "install focus-validator")
         else:
             if base_python:
                 _run([base_python, "-m", "venv", "--clear", str(venv_dir)], "create the virtualenv")
             else:
                 venv.EnvBuilder(clear=True, with_pip=True).create(venv_dir)
             _run([str(python(venv_dir)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                  "--no-deps", "-r", str(REQUIREMENTS)], "install focus-validator")
+                  "--no-deps", "--require-hashes", "-r", str(REQUIREMENTS)], "install focus-validator")
         _run([str(python(venv_dir)), "-c", "import focus_validator.validator"], "import focus_validator")
         stamp.write_text(wanted, encoding="utf-8")
         return python(venv_dir)

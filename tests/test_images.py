@@ -94,3 +94,37 @@ def test_pods_pull_the_built_images_from_the_configured_registry(plan_stack, tmp
     registry = shared_config["urban-stack:imageRegistry"]
     assert set(built_images(registry).values()) <= refs
     assert not any(ref.startswith("ghcr.io/urban-stack/") for ref in refs), "nothing publishes there"
+
+
+def from_lines(key: str) -> list[str]:
+    text = (ROOT / "images" / key / "Dockerfile").read_text(encoding="utf-8")
+    return re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("key", ["ckan", "masterportal", "rei3"])
+def test_every_base_image_of_our_builds_names_a_registry_and_an_exact_release_tag(key):
+    for ref in from_lines(key):
+        repository, _, tag = ref.partition(":")
+        assert repository.startswith("docker.io/") and tag, ref
+        assert tag != "latest" and re.search(r"\d+\.\d+|\d{8}", tag), f"{key}: {ref} names no exact release"
+
+
+def test_the_rei3_build_refuses_a_release_tag_that_is_not_the_pinned_commit():
+    text = (ROOT / "images" / "rei3" / "Dockerfile").read_text(encoding="utf-8")
+    [commit] = re.findall(r"^ARG R3_COMMIT=(\S+)$", text, flags=re.MULTILINE)
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    assert 'git clone --depth 1 --branch "v${R3_VERSION}"' in text
+    assert 'test "$(git -C /src rev-parse HEAD)" = "${R3_COMMIT}"' in text
+    assert "go mod verify" in text
+    # nothing is downloaded unverified: no archive from rei3.de, no curl/wget
+    assert "rei3.de/downloads" not in text and "curl" not in text and "wget" not in text
+    assert re.fullmatch(r"\d+\.\d+\.\d+", IMAGES["rei3"].tag), "an exact release, not a release line"
+
+
+def test_the_ckan_build_installs_ckanext_dcatde_by_commit_and_every_other_package_by_exact_version():
+    text = (ROOT / "images" / "ckan" / "Dockerfile").read_text(encoding="utf-8")
+    [commit] = re.findall(r"^ARG DCATDE_COMMIT=(\S+)$", text, flags=re.MULTILINE)
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    assert "ckanext-dcatde.git@${DCATDE_COMMIT}" in text
+    for requirement in re.findall(r'^\s+"([a-z][^"@ ]*)"', text, flags=re.MULTILINE):
+        assert "==" in requirement, requirement
