@@ -148,7 +148,9 @@ IMAGES: dict[str, Image] = {
     "ceph": Image("quay.io/ceph/ceph", "v19.2.3-20250717", "https://ceph.io"),
     # Modules
     "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
-    "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.2", "https://oauth2-proxy.github.io/oauth2-proxy/"),
+    # v7.15.4: https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4 (the newest v7.15 patch on 2026-08-24,
+    # after the v7.15.2 security-audit release and v7.15.3, 2026-06; oauth2-proxy/manifests#412 bumps the chart to it).
+    "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.4", "https://oauth2-proxy.github.io/oauth2-proxy/"),
     # Superset's plain release tags ("lean") ship neither psycopg2 nor Authlib; the -dev variant of the same
     # release ships both (see components/modules/dashboards.py).
     "superset": Image("docker.io/apache/superset", "6.1.0-dev", "https://superset.apache.org"),
@@ -339,17 +341,19 @@ SUPPORT: dict[str, Support] = {
         "4.1.10 was released 2026-05-08; maintenance releases followed up to 4.1.15 on 2026-09-09 "
         "(node-red/node-red#5940)", date(2026, 9, 9), newer="4.1.15"),
     "oauth2-proxy": Support(
-        "v7.15.2", None, "no published support window: only the newest release gets fixes",
+        "v7.15.4", None, "no published support window: only the newest release gets fixes",
         "https://github.com/oauth2-proxy/oauth2-proxy/releases",
-        "pinned in commit e2b308a (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+        "v7.15.4 is the newest release cited on 2026-08-24 (l10178/idaas-book#202: production baseline v7.15.4, after "
+        "the v7.15.2 security-audit release and v7.15.3 of 2026-06)", date(2026, 8, 24)),
     "superset": Support(
         "6.1.0-dev", None, "no published support window: fixes land in the newest release",
         "https://github.com/apache/superset/releases",
         "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
     "valkey": Support(
-        "9.1.1-alpine", None, "the newest patch of each maintained minor gets fixes",
+        "9.1.1-alpine", None, "the newest patch release of the current minor gets fixes",
         "https://github.com/valkey-io/valkey/releases",
-        "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+        "9.1 is GA; Docker Hub publishes 9.1.1 as the newest 9.1 tag on 2026-07-14 (langchain4j/langchain4j#5768: "
+        "'9', '9.1', '9.1.1', 'latest', all sharing one digest)", date(2026, 7, 14)),
     "ckan": Support(
         "2.11.4-1", None,
         "security fixes for the 2 most recent minor releases, 'only the latest patch release contains all security "
@@ -369,9 +373,10 @@ SUPPORT: dict[str, Support] = {
         "https://github.com/FraunhoferIOSB/FROST-Server/releases",
         "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
     "mosquitto": Support(
-        "2.0.22", None, "no published support window: only the newest release gets fixes",
-        "https://mosquitto.org/ChangeLog.txt",
-        "pinned in commit a4e4a32 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+        "2.0.22", None, "the official image builds the newest release of each maintained line",
+        "https://github.com/docker-library/official-images/blob/master/library/eclipse-mosquitto",
+        "library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.1.2-alpine (latest) and 2.0.22, 2.0 (the "
+        "2.0 line, still built)", date(2026, 8, 21)),
     "nginx-unprivileged": Support(
         "1.30.4-alpine", None,
         "nginx maintains the current mainline and the current stable branch; a stable branch ends with the next "
@@ -394,3 +399,34 @@ SUPPORT: dict[str, Support] = {
 }
 """Upstream's end of support of every pin, keyed like CHARTS, MANIFESTS and IMAGES (``urbanstack check --only
 support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` says how to move one)."""
+
+RELEASE_RECORDS: dict[str, str] = {
+    "keycloak": "keycloak/keycloak tag 26.4.5 (https://github.com/keycloak/keycloak/releases/tag/26.4.5); the operator "
+                "manifests of the same tag name this image (keycloak/keycloak-k8s-resources 26.4.5 kubernetes.yml)",
+    "keycloak-config-cli": "adorsys/keycloak-config-cli .github/workflows/ci.yaml of v6.5.0 builds the tag "
+                           "6.5.0-26.5.4 (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
+    "postgis": "cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml (commit db39ba5, "
+               "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
+    "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
+                  "17.6-202511100807-system-trixie with its digest",
+    "ceph": "rook/rook v1.18.6 images/ceph/Makefile: v19.2.3-20250717, the Ceph build Rook v1.18.6 itself uses",
+    "node-red": "node-red/node-red-docker tag v4.1.10; .github/workflows/main.yml tags <version>-<node> for node 18, 20, "
+                "22",
+    "oauth2-proxy": "https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4",
+    "superset": "apache/superset release 6.1.0; its docker workflow publishes the `-dev` variant of each release tag",
+    "valkey": "valkey-io/valkey-container (Valkey-Release-Automation; 9.1.0 in #144, 2026-05-19); Docker Hub tags "
+              "9.1.1 for the newest 9.1 patch (langchain4j/langchain4j#5768, 2026-07-14)",
+    "ckan": "images/ckan/Dockerfile: ckan/ckan-base 2.11.4 (ckan/ckan-docker-base ckan-2.11/VERSION.txt) + revision 1",
+    "ckan-solr": "ckan/ckan-solr solr-9/Makefile: `2.11-solr9.8`, rebuilt from the dev-v2.11 branch (no release tags)",
+    "frost-http": "FraunhoferIOSB/FROST-Server release v2.8.0: the release build pushes fraunhoferiosb/frost-server-http "
+                  "with the version tag",
+    "frost-mqtt": "FraunhoferIOSB/FROST-Server release v2.8.0: the release build pushes fraunhoferiosb/frost-server-mqtt "
+                  "with the version tag",
+    "mosquitto": "docker-library/official-images library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.0.22",
+    "nginx-unprivileged": "nginx/docker-nginx-unprivileged stable/alpine (commit e26803b, 2026-07-15): NGINX_VERSION "
+                          "1.30.4; .github/workflows/alpine-stable.yml tags <version>-alpine",
+    "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg)",
+    "rei3": "images/rei3/Dockerfile: r3-team/r3 tag v3.12.7 = commit aed80bb0b9551d43d339116a452fe5cfe80e04c1",
+}
+"""Every image tag traced to the upstream record it was read from (a tag, release notes, a catalog, a chart's or
+release manifests' default), keyed like IMAGES; images rendered by a pinned chart are traced by the chart itself."""

@@ -94,3 +94,11 @@ def test_support_ending_soon_is_named_in_the_figure():
 
 def test_the_support_check_is_registered_with_the_others():
     assert "support" in CHECK_NAMES and set(checks()) == set(CHECK_NAMES)
+
+
+def test_every_image_tag_is_traced_to_the_upstream_record_it_was_read_from():
+    assert set(versions.RELEASE_RECORDS) == set(versions.IMAGES)
+    for key, image in versions.IMAGES.items():
+        record = versions.RELEASE_RECORDS[key]
+        version = image.tag.split("-")[0].lstrip("v")
+        assert image.tag in record or version in record, f"{key}: the record names neither the tag nor its release"

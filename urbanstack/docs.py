@@ -108,10 +108,11 @@ def modules_doc() -> str:
 
 
 def versions_doc() -> str:
-    from catalogue.versions import CHARTS, IMAGES, MANIFESTS
+    from catalogue.versions import CHARTS, IMAGES, MANIFESTS, RELEASE_RECORDS, REVIEW_INTERVAL_DAYS, SUPPORT
     from urbanstack.render import REFRESH_CHART, REFRESH_MANIFESTS
 
-    out = [HEADER + "# Pinned versions\n", "Generated from `catalogue/versions.py`, the only place versions are set.\n",
+    out = [HEADER + "# Pinned versions\n", "Generated from `catalogue/versions.py`, the only place versions are set. "
+           "How a version is bumped and reviewed: [upgrades.md](upgrades.md).\n",
            "## Helm charts\n", "| key | chart | repository | version |", "|---|---|---|---|"]
     out += [f"| {k} | `{c.chart}` | {c.repo or '(OCI)'} | `{c.version}` |" for k, c in CHARTS.items()]
     out += ["\n## Release manifests (no Helm chart upstream)\n", "| key | base | version | files |", "|---|---|---|---|"]
@@ -120,10 +121,26 @@ def versions_doc() -> str:
             "`make plan` renders every chart and the Keycloak operator's manifests offline from the copies in "
             "`vendor/` (`urbanstack/render.py`); `tests/test_render.py` fails while a pinned version has no copy.\n",
             f"* Chart: {REFRESH_CHART}", f"* Keycloak operator: {REFRESH_MANIFESTS}"]
-    out += ["\n## Images\n", "| key | image | tag | digest |", "|---|---|---|---|"]
+    out += ["\n## Images\n", "| key | image | tag | digest | upstream record of the tag |", "|---|---|---|---|---|"]
     out += [f"| {k} | `{'<imageRegistry>/' if i.built_here else ''}{i.repository}` | `{i.tag}` | "
-            f"{f'`{i.digest}`' if i.digest else '(not recorded)'} |"
+            f"{f'`{i.digest}`' if i.digest else '(not recorded)'} | {RELEASE_RECORDS.get(k, '(none)')} |"
             for k, i in IMAGES.items()]
+    digested = sum(1 for i in IMAGES.values() if i.digest)
+    out += [f"\n{digested} of {len(IMAGES)} images pinned here carry a digest; `urbanstack check --only policies` "
+            "names every image reference of the plan without one (chart-rendered images included).\n"]
+    out += ["\n## Supported releases\n",
+            "Upstream's end of support of every pin (`SUPPORT`), as the named record states it. `urbanstack check` "
+            "(check `support`) fails on a pin past its end on the day of the run, on a record made for another "
+            "version, on a pin the record says a newer release replaces, and on an open record (no end date) not "
+            f"re-read by its review date (default: {REVIEW_INTERVAL_DAYS} days after the record).\n",
+            "| key | version | end of support | rule | record (as of) | waiver |", "|---|---|---|---|---|---|"]
+    for key, rec in SUPPORT.items():
+        end = rec.ends.isoformat() if rec.ends else f"open (re-read by {rec.review_by.isoformat() if rec.review_by else '-'})"
+        if rec.newer:
+            end += f"; replaced by {rec.newer}"
+        waiver = f"{rec.waiver} (until {rec.waiver_until.isoformat()})" if rec.waiver and rec.waiver_until else ""
+        out.append(f"| {key} | `{rec.version}` | {end} | {rec.rule} | {rec.source}: {rec.says} "
+                   f"({rec.as_of.isoformat()}) | {waiver} |")
     return "\n".join(out) + "\n"
 
 

@@ -46,10 +46,11 @@ CHARTS_DIR = VENDOR / "charts"
 HOOK_ANNOTATION = "helm.sh/hook"
 
 REFRESH_CHART = (
-    "Refresh the copy: unpack the published chart package of that version into vendor/charts/<chart>-<version>/ "
-    "(`helm pull <chart> --repo <repository> --version <version> --untar`, or rebuild it from the upstream tag as "
-    "vendor/charts/PROVENANCE.md describes), add its LICENSE, add a row to vendor/charts/PROVENANCE.md, run "
-    "`python3 vendor/charts/render_check.py`, and delete the old version's folder."
+    "Refresh the copy: `urbanstack vendor refresh <chart key>` (network) unpacks the published chart package of that "
+    "version into vendor/charts/<chart>-<version>/ after checking its digest against the repository index, and appends "
+    "its provenance to vendor/charts/PROVENANCE.md (offline: rebuild it from the upstream tag as PROVENANCE.md "
+    "describes); add its LICENSE if the package ships none, run `python3 vendor/charts/render_check.py`, and delete "
+    "the old version's folder."
 )
 """How to refresh a chart copy after a version bump (the test message and docs/versions.md say it)."""
 
