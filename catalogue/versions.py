@@ -76,7 +76,7 @@ CHARTS: dict[str, Chart] = {
                             "https://cloudnative-pg.io"),
     "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.7.0",
                                  "https://cloudnative-pg.io/plugin-barman-cloud/"),
-    "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.19.1", "https://cert-manager.io"),
+    "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1", "https://cert-manager.io"),
     "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.5.4",
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
@@ -260,12 +260,13 @@ SUPPORT: dict[str, Support] = {
         "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet",
         date(2026, 7, 20)),
     "cert-manager": Support(
-        "v1.19.1", date(2026, 7, 8),
-        "each minor is supported until the release of the minor after next (1.19 until 1.21.0)",
+        "v1.21.1", None,
+        "each minor is supported until the release of the minor after next (1.21 until 1.23.0)",
         "https://cert-manager.io/docs/releases/",
-        "1.19: released Oct 07, 2025, end of life 'Release of 1.21'; cert-manager v1.21.0 released Jul 8, 2026 "
-        "(cert-manager/website#2202); cert-manager/testing#1218: '1.19 is no longer supported since the release of "
-        "1.21'", date(2026, 7, 10)),
+        "1.19: end of life 'Release of 1.21' (1.21.0 released Jul 8, 2026: cert-manager/website#2202); 1.21 is "
+        "supported until 1.23 is released; 1.22 was 'due around November 2026' (Rusty-Gopher/kupre v0.3.0, "
+        "2026-10-22, running v1.21.2). v1.21.1 (tag 2026-07-29) is the newest tag read (cert-manager/cert-manager, "
+        "2026-08-22)", date(2026, 10, 22), newer=""),
     "envoy-gateway": Support(
         "v1.5.4", date(2026, 2, 13),
         "a dated end of life per minor (compatibility matrix)",

@@ -12,7 +12,7 @@ from urbanstack.plan import manifest
 from urbanstack.render import HOOK_ANNOTATION, chart_folder, documents, render_stack
 
 CHECKS_ONLY = {
-    # cert-manager v1.19.1 templates/startupapicheck-*.yaml (helm.sh/hook: post-install): runs `cmctl check api`
+    # cert-manager v1.21.1 templates/startupapicheck-*.yaml (helm.sh/hook: post-install): runs `cmctl check api`
     # until the webhook answers, so that `helm install --wait` returns only then; it creates nothing others use.
     "cert-manager": {"Job cert-manager-startupapicheck", "Role cert-manager-startupapicheck:create-cert",
                      "RoleBinding cert-manager-startupapicheck:create-cert",

@@ -18,8 +18,8 @@ OWN_ROLE = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                        "verbs": ["get", "list", "watch"]},
                       {"apiGroups": [""], "resources": ["pods", "pods/log", "configmaps", "services"],
                        "verbs": ["get", "list", "watch"]}]}
-# cert-manager v1.19.1's ClusterRole as its chart renders it with the default global.rbac.aggregateClusterRoles
-# (vendor/charts/cert-manager-v1.19.1/templates/rbac.yaml, "-edit").
+# cert-manager v1.21.1's ClusterRole as its chart renders it with the default global.rbac.aggregateClusterRoles
+# (vendor/charts/cert-manager-v1.21.1/templates/rbac.yaml, "-edit").
 CERT_MANAGER_EDIT = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                      "metadata": {"name": "cert-manager-edit",
                                   "labels": {"rbac.authorization.k8s.io/aggregate-to-edit": "true",

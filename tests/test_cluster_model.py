@@ -122,7 +122,7 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     pod = pods[0]
     assert pod["metadata"]["labels"]["acme.cert-manager.io/http01-solver"] == "true"
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
-    assert pod["spec"]["containers"][0]["image"] == "quay.io/jetstack/cert-manager-acmesolver:v1.19.1"
+    assert pod["spec"]["containers"][0]["image"] == f"quay.io/jetstack/cert-manager-acmesolver:{app_version('cert-manager')}"
     # The ClusterIssuer's solver for verl's zone answers on verl's own HTTP listener only (issue 15 item 1).
     assert {o["spec"]["parentRefs"][0]["sectionName"] for o in objs if o["kind"] == "HTTPRoute"} == {"http-verl"}
     assert pod["spec"]["securityContext"]["runAsUser"] >= 10000  # the solver's podTemplate

@@ -26,7 +26,7 @@ resource.go ``EnvoyAppLabel`` plus the owning-gateway labels; testdata/deploymen
 controller's namespace."""
 SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-domain": "1234567",
                  "acme.cert-manager.io/http-token": "7654321"}
-"""Labels cert-manager v1.19.1 puts on a solver pod (pkg/issuer/acme/http/pod.go ``podLabels``)."""
+"""Labels cert-manager v1.21.1 puts on a solver pod (pkg/issuer/acme/http/pod.go ``podLabels``)."""
 
 
 def envoy() -> r.Pod:

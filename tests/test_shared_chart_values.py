@@ -123,7 +123,7 @@ BOUNDED_WORKLOADS = [
 
 @pytest.mark.parametrize(("folder", "kind", "name"), BOUNDED_WORKLOADS)
 def test_every_platform_chart_container_has_cpu_and_memory_requests_and_limits(real_plan_dir, folder, kind, name):
-    # The charts leave resources empty or set requests only (cert-manager v1.19.1, grafana and node-exporter
+    # The charts leave resources empty or set requests only (cert-manager v1.21.1, grafana and node-exporter
     # values.yaml `resources: {}`); the values give every container both, so no platform pod runs unbounded.
     for c in containers(rendered(real_plan_dir, folder, kind, name)):
         res = c.get("resources") or {}

@@ -722,7 +722,8 @@ def _patched(obj: Obj, patch: Obj | None) -> Obj:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# cert-manager v1.19.1 ACME HTTP-01 solver (cert-manager/cert-manager tag v1.19.1, pkg/issuer/acme/http/)
+# cert-manager v1.21.1 ACME HTTP-01 solver (tag v1.21.1, pkg/issuer/acme/http/; as in v1.19.1 but for the optional
+# --acme-http01-solver-extra-labels and runtime class, which the platform does not set)
 # --------------------------------------------------------------------------------------------------------------
 
 ACME_SOLVER_PORT = 8089
@@ -740,7 +741,7 @@ def acme_solver_labels(dns_name: str, token: str = ACME_STAND_IN_TOKEN) -> dict[
 def acme_http01_solver(cert: Obj, solver: Obj, solver_image: str) -> list[Obj]:
     """Solver Pod, Service and HTTPRoute per DNS name of a Certificate issued by ACME HTTP-01 (gatewayHTTPRoute).
 
-    Follows cert-manager v1.19.1 ``pkg/issuer/acme/http/pod.go`` (``buildDefaultPod``,
+    Follows cert-manager v1.21.1 ``pkg/issuer/acme/http/pod.go`` (``buildDefaultPod``,
     ``mergePodObjectMetaWithPodTemplate``), ``service.go`` (``buildService``: NodePort unless ``serviceType`` says
     otherwise) and ``httproute.go`` (``createGatewayHTTPRoute``, ``generateHTTPRouteSpec``), with the controller's
     defaults of ``internal/apis/config/controller/v1alpha1/defaults.go`` (solver image, 10m/64Mi requests,
@@ -829,7 +830,7 @@ def _issuer_of(cert: Obj, objs: list[Obj]) -> Obj | None:
 
 def _solver_for(issuer: Obj, cert: Obj, dns_name: str) -> Obj | None:
     """The ACME solver cert-manager picks for one DNS name of a Certificate, as the ClusterIssuer CRD documents it
-    (cert-manager v1.19.1, ``spec.acme.solvers[].selector``): a solver listing the name in ``dnsNames`` wins; else
+    (cert-manager v1.21.1, ``spec.acme.solvers[].selector``): a solver listing the name in ``dnsNames`` wins; else
     the one with the most specific (longest) matching ``dnsZones`` entry; else one without a selector; on a tie
     the earlier one. A selector's ``matchLabels`` must match the Certificate's labels (the model gives matching
     labels no extra weight)."""

@@ -48,7 +48,7 @@ def platform_hosts(cfg: SharedConfig) -> list[str]:
 
 SOLVER_POD_SECURITY: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID,
                                        "seccompProfile": {"type": "RuntimeDefault"}}
-"""Pod security context of the HTTP-01 solver pods. cert-manager v1.19.1 (pkg/issuer/acme/http/pod.go,
+"""Pod security context of the HTTP-01 solver pods. cert-manager v1.21.1 (pkg/issuer/acme/http/pod.go,
 ``mergePodObjectMetaWithPodTemplate``) takes the pod's securityContext from the solver's ``podTemplate.spec``
 instead of its default (runAsNonRoot + RuntimeDefault, no UID); the acmesolver image is a static Go binary on
 distroless static with USER 1000 (hack/containers/Containerfile.acmesolver), so any UID runs it."""

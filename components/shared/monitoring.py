@@ -44,7 +44,7 @@ SCRAPE_PORTS: dict[str, tuple[int, ...]] = {
     # CloudNativePG operator: PodMonitor on container port "metrics" 8080 (vendored chart cloudnative-pg 0.29.0,
     # templates/podmonitor.yaml, deployment.yaml).
     names.NS_OPERATORS: (8080,),
-    # cert-manager controller, webhook, cainjector: ServiceMonitor on 9402 (vendored chart cert-manager v1.19.1,
+    # cert-manager controller, webhook, cainjector: ServiceMonitor on 9402 (vendored chart cert-manager v1.21.1,
     # templates/servicemonitor.yaml, service.yaml, *-deployment.yaml containerPort 9402).
     names.NS_CERT_MANAGER: (9402,),
     # Keycloak: the operator's ServiceMonitor (Keycloak CR spec.serviceMonitor, enabled by default) on the

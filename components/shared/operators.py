@@ -110,7 +110,7 @@ CERT_MANAGER_RESOURCES: dict[str, dict[str, Any]] = {
     "webhook": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
     "cainjector": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "512Mi"}},
 }
-"""cert-manager v1.19.1 values.yaml leaves ``resources``, ``webhook.resources`` and ``cainjector.resources`` empty."""
+"""cert-manager v1.21.1 values.yaml leaves ``resources``, ``webhook.resources`` and ``cainjector.resources`` empty."""
 
 
 def cert_manager_values(profile: Profile, scope: labels.LabelScope) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def cert_manager_values(profile: Profile, scope: labels.LabelScope) -> dict[str,
     values: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
         # No aggregation of cert-manager-edit/-view into admin/edit/view (default true, vendored chart
-        # cert-manager-v1.19.1 values.yaml global.rbac.aggregateClusterRoles, templates/rbac.yaml): only the
+        # cert-manager-v1.21.1 values.yaml global.rbac.aggregateClusterRoles, templates/rbac.yaml): only the
         # platform requests certificates (components/shared/certificates.py).
         "global": {"priorityClassName": names.PRIORITY_PLATFORM, "commonLabels": pod_labels(scope),
                    "rbac": {"aggregateClusterRoles": False}},
@@ -134,8 +134,9 @@ def cert_manager_values(profile: Profile, scope: labels.LabelScope) -> dict[str,
         section: dict[str, Any] = {
             "replicaCount": profile.controller_replicas,
             "podLabels": pod_labels(scope),
-            # The images are a static Go binary on distroless static with USER 1000 (cert-manager v1.19.1
-            # hack/containers/Containerfile.*, make/base_images.mk): it reads no file of its own, so any UID runs it.
+            # The images are a static Go binary on distroless static-debian13 (cert-manager v1.21.1
+            # hack/containers/Containerfile.*, make/base_images.mk; since v1.20 without a USER line, v1.19 had USER
+            # 1000): it reads no file of its own, so any UID runs it, and the UID is set here.
             "containerSecurityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
             "resources": CERT_MANAGER_RESOURCES[part],
             "podDisruptionBudget": {"enabled": ha, **({"maxUnavailable": 1} if ha else {})},

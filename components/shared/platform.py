@@ -85,7 +85,7 @@ ENVOY_HTTP_PORT = 10080
 ENVOY_PORTS = (ENVOY_HTTP_PORT, 10443)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
 CERT_MANAGER_CONTROLLER_LABELS = CERT_MANAGER_POD_LABELS["controller"]
-"""Pod labels of cert-manager's controller (chart v1.19.1 templates/deployment.yaml), which runs the self check."""
+"""Pod labels of cert-manager's controller (chart v1.21.1 templates/deployment.yaml), which runs the self check."""
 MUNICIPALITY_OIDC_CLIENTS = {
     "namespaceSelector": {"matchExpressions": [
         {"key": labels.TENANT, "operator": "Exists"},

@@ -15,11 +15,11 @@ ENVOY_HTTPS_PORT = 10443
 """Container port of Envoy's HTTPS listener (Envoy Gateway maps port 443 to 10443 to run unprivileged)."""
 ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
 """Label cert-manager puts on every HTTP-01 solver pod it starts in the Certificate's namespace
-(cert-manager v1.19.1 pkg/issuer/acme/http/pod.go ``podLabels``: ``cmacme.SolverIdentificationLabelKey`` =
+(cert-manager v1.21.1 pkg/issuer/acme/http/pod.go ``podLabels``: ``cmacme.SolverIdentificationLabelKey`` =
 ``acme.cert-manager.io/http01-solver`` with value ``"true"``, pkg/apis/acme/v1/types.go); the other two labels
 it sets (``http-domain``, ``http-token``) are hashes that differ per challenge."""
 ACME_SOLVER_PORT = 8089
-"""Port of the solver pod's ``acmesolver`` container (cert-manager v1.19.1 pkg/issuer/acme/http/http.go
+"""Port of the solver pod's ``acmesolver`` container (cert-manager v1.21.1 pkg/issuer/acme/http/http.go
 ``acmeSolverListenPort = 8089``, passed as ``--listen-port`` and declared as container port ``http``)."""
 
 
