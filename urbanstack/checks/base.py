@@ -133,6 +133,9 @@ class CheckResult:
     origins: dict[str, int] = field(default_factory=dict)
     """Objects looked at per origin (``ours``/``chart``/``operator``), for the figure."""
     origin_unit: str = "objects"
+    report: list[str] = field(default_factory=list)
+    """One line per item the check judged, where it says more than the figure (``schemas``: per custom resource,
+    its CRD and where the plan installs it, version served, pruned fields, CEL rules evaluated / not evaluated)."""
 
     @property
     def ok(self) -> bool:
