@@ -274,7 +274,7 @@ def check(
     plan_dir: Annotated[Path, typer.Argument(help="A written offline plan (urbanstack plan).")] = Path("build/plan"),
     only: Annotated[list[str] | None, typer.Option(help="Run only this check (repeatable).")] = None,
     checkov: Annotated[Path | None, typer.Option(help="checkov executable (default: .venv-checkov/bin/checkov).")] = None,
-    crd_dir: Annotated[Path | None, typer.Option(help="CRD JSON schemas (default: vendor/crds).")] = None,
+    crd_dir: Annotated[Path | None, typer.Option(help="CRDs of documented cluster prerequisites, *.yaml (default: vendor/crds).")] = None,
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
     """Every check over a written plan (the names --only takes): schemas, checkov, labels, reachability, policies,
