@@ -345,3 +345,21 @@ def test_every_function_the_installed_crds_rules_call_is_standard_cel_or_impleme
                     called |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", stripped))
     assert called - known == set()
     assert "split" in called and "duration" in called
+
+
+def test_the_plan_summary_counts_the_custom_resources_judged_by_the_crds_the_plan_installs(plan_stack):
+    import re
+
+    from urbanstack import render
+    from urbanstack.plan import crd_summary
+
+    shared = plan_stack("shared")
+    installed = sum(1 for pkg in render.render_stack(shared) for o in pkg.objects
+                    if o["kind"] == "CustomResourceDefinition")
+    summary = crd_summary([shared])
+    found = re.match(r"(\d+) custom resources, judged by the (\d+) CRDs this plan installs: (\d+) of a served version, "
+                     r"(\d+) without an installed CRD of their version, (\d+) with fields the API server would prune",
+                     summary)
+    assert found, summary
+    total, crd_count, served, refused, _ = map(int, found.groups())
+    assert crd_count == installed > 50 and total == served + refused > 50

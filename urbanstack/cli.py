@@ -186,7 +186,7 @@ def plan(
     from catalogue.tenants import TenantError
     from urbanstack import compare as cmp
     from urbanstack.outdir import OutputRefused, check_target
-    from urbanstack.plan import UnknownStack, plan_all, write_plan
+    from urbanstack.plan import UnknownStack, crd_summary, plan_all, write_plan
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
@@ -209,6 +209,7 @@ def plan(
     for w in written:
         table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
     out.print(table)
+    line(crd_summary(plans))
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
     if before is not None:

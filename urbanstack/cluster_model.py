@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalogue import manifests, names
+from urbanstack import crds
 
 Obj = dict[str, Any]
 
@@ -847,8 +848,6 @@ def as_stored(stack_objects: list[Obj], context: list[Obj]) -> tuple[list[Obj], 
     """The one place the model reads custom resources: each as the API server stores it, pruned and defaulted by the
     CRD that ``shared`` (``context``) or the stack installs (``urbanstack.crds.defaulted``). A CR without an installed
     CRD of its version stays as written (the schemas check fails it)."""
-    from urbanstack import crds
-
     installed, _ = crds.index_crds((o, "plan") for o in [*context, *stack_objects])
     if not installed:
         return stack_objects, context
