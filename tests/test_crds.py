@@ -363,3 +363,13 @@ def test_the_plan_summary_counts_the_custom_resources_judged_by_the_crds_the_pla
     assert found, summary
     total, crd_count, served, refused, _ = map(int, found.groups())
     assert crd_count == installed > 50 and total == served + refused > 50
+
+
+def test_duplicate_keys_of_a_list_map_are_refused_as_the_api_server_does():
+    widget_crd = copy.deepcopy(load_crds(WIDGET_CRD)[0])
+    widget_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["ports"] = {
+        "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+        "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}}
+    widget_index, _ = crds.index_crds([(widget_crd, "fixture")])
+    twice = crds.judge(widget(ports=[{"name": "http", "port": 80}, {"name": "http", "port": 8080}]), widget_index)
+    assert ("crd-schema", "spec.ports[1]: Duplicate value: name='http' (x-kubernetes-list-type: map)") in twice.failures

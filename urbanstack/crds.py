@@ -339,7 +339,36 @@ def schema_errors(obj: Obj, schema: Obj) -> list[str]:
         for p in e.absolute_path:
             where = _join(where, p)
         out.append(f"{where or '(top level)'}: {e.message}")
-    return out
+    return out + list(list_type_errors(obj, schema))
+
+
+def list_type_errors(value: Any, schema: Obj | None, path: str = "") -> Iterator[str]:
+    """Duplicates in lists of ``x-kubernetes-list-type: set`` (equal items) or ``map`` (equal values of the
+    ``x-kubernetes-list-map-keys``), which the API server refuses ("Duplicate value", apiextensions-apiserver
+    ``pkg/apiserver/schema/listtype``)."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            if key in props:
+                yield from list_type_errors(sub, props[key], _join(path, key))
+            elif isinstance(extra, dict):
+                yield from list_type_errors(sub, extra, _join(path, key))
+    elif isinstance(value, list):
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: set[str] = set()
+        for i, item in enumerate(value):
+            if list_type in ("set", "map"):
+                ident = repr([item.get(k) for k in keys] if list_type == "map" and isinstance(item, dict)
+                             else item)
+                if ident in seen:
+                    what = ", ".join(f"{k}={item.get(k)!r}" for k in keys) if list_type == "map" else repr(item)
+                    yield f"{_join(path, i)}: Duplicate value: {what} (x-kubernetes-list-type: {list_type})"
+                seen.add(ident)
+            yield from list_type_errors(item, schema.get("items"), _join(path, i))
 
 
 # ------------------------------------------------------------------------------------------------------------------
