@@ -556,7 +556,7 @@ def evaluate_rule(rule: Obj, value: Any, schema: Obj, path: str) -> RuleOutcome:
     try:
         program = cel_program(text)
     except Exception as exc:
-        return RuleOutcome(path, text, "not-evaluated", reason=f"cannot compile: {exc}")
+        return RuleOutcome(path, text, "not-evaluated", reason="cannot compile: " + " ".join(str(exc).split()))
     if _OLD_SELF.search(text):
         return RuleOutcome(path, text, "not-evaluated", reason="optionalOldSelf (optional types) not supported")
     activation = {"self": to_cel(value, schema)}
@@ -570,8 +570,10 @@ def evaluate_rule(rule: Obj, value: Any, schema: Obj, path: str) -> RuleOutcome:
             where = _join(path, str(rule.get("fieldPath", "")).lstrip(".")) if rule.get("fieldPath") else path
             return RuleOutcome(where or "(top level)", text, "failed",
                                message=f"evaluation error: {detail.splitlines()[0][:200]}")
-        return RuleOutcome(path, text, "not-evaluated", reason=detail.splitlines()[0][:200] if detail else
-                           type(result).__name__)
+        undeclared = re.search(r"undeclared reference to '([^']+)'", detail)
+        reason = (f"{undeclared.group(1)!r} is not implemented here" if undeclared
+                  else detail.splitlines()[0][:200] if detail else type(result).__name__)
+        return RuleOutcome(path, text, "not-evaluated", reason=reason)
     if not isinstance(result, bool | int):
         return RuleOutcome(path, text, "not-evaluated", reason=f"rule returned {type(result).__name__}, not a bool")
     if bool(result):
