@@ -37,3 +37,18 @@ def read(path: Path) -> dict:
 def objects_of(plan_dir: Path, stack: str, folder: str) -> dict[str, dict]:
     """File name -> object of one chart/manifests/operator folder of a written plan."""
     return {f.name: read(f) for f in sorted((plan_dir / stack / folder).glob("*.yaml"))}
+
+
+def add_installed_crds(plan_dir: Path, real_plan_dir: Path) -> Path:
+    """Copy the CRDs ``shared`` installs (its chart and manifests folders in ``real_plan_dir``) into ``plan_dir``: a
+    municipality's plan written on its own then holds the CRDs its custom resources are judged by, as on a cluster
+    where ``shared`` is deployed first."""
+    import shutil
+
+    for crd in sorted((real_plan_dir / "shared").glob("*/customresourcedefinition-*.yaml")):
+        folder = plan_dir / "shared" / crd.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(crd, folder / crd.name)
+        if (crd.parent / "render.json").is_file():
+            shutil.copyfile(crd.parent / "render.json", folder / "render.json")
+    return plan_dir

@@ -17,6 +17,7 @@ from catalogue.tenants import TenantError, load_all
 from catalogue.versions import IMAGES
 from components.modules.masterportal import germany_extent, to_utm32, zoom_levels
 from tests.module_contract import check_module, tenant_document
+from tests.plan_files import add_installed_crds
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
@@ -179,9 +180,10 @@ def test_the_geoportal_is_public_without_login_and_needs_no_egress(portal):
     assert [p["port"] for p in policy.inputs["spec"]["ingress"][0]["ports"]] == [8080]
 
 
-def test_every_object_validates_against_the_kubernetes_and_crd_schemas(portal, tmp_path):
+def test_every_object_validates_against_the_kubernetes_and_crd_schemas(portal, tmp_path, real_plan_dir):
     plan, _ = portal
     write_plan([plan], tmp_path / "plan")
+    add_installed_crds(tmp_path / "plan", real_plan_dir)  # the CRDs shared installs
     mine = {f"{r.inputs['kind'].lower()}-{SLUG}-{r.inputs['metadata']['name']}" for r in plan.kube_objects()
             if (r.inputs["metadata"].get("labels") or {}).get("urban-stack/module") == "masterportal"}
     assert mine <= {p.stem for p in (tmp_path / "plan" / SLUG).glob("*.yaml")}

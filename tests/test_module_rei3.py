@@ -17,7 +17,7 @@ from catalogue.modules.rei3 import DATA, SPEC
 from components.modules import rei3
 from components.tenant import netpol
 from tests.module_contract import check_module
-from tests.plan_files import plan_booking
+from tests.plan_files import add_installed_crds, plan_booking
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
@@ -145,9 +145,10 @@ def test_rei3_is_behind_the_gateway_with_probes_and_exactly_its_flows(planned):
     assert netpol.to_internet_https() in spec["egress"], "REI3's online repository and mail relays"
 
 
-def test_every_object_validates_against_the_kubernetes_and_crd_schemas(planned, tmp_path):
+def test_every_object_validates_against_the_kubernetes_and_crd_schemas(planned, tmp_path, real_plan_dir):
     plan, _ = planned
     write_plan([plan], tmp_path / "plan")
+    add_installed_crds(tmp_path / "plan", real_plan_dir)  # the CRDs shared installs
     mine = {f"{r.inputs['kind'].lower()}-{SLUG}-{r.inputs['metadata']['name']}" for r in plan.kube_objects()
             if (r.inputs["metadata"].get("labels") or {}).get("urban-stack/module") == "rei3"}
     assert mine <= {p.stem for p in (tmp_path / "plan" / SLUG).glob("*.yaml")}

@@ -14,7 +14,7 @@ from catalogue.modules.urbandata import CLIENT_ROLES, SPEC
 from components import k8s as kb
 from components.tenant import netpol
 from tests.module_contract import check_module
-from tests.plan_files import plan_booking
+from tests.plan_files import add_installed_crds, plan_booking
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
 from urbanstack.plan import write_plan
@@ -186,9 +186,10 @@ def test_every_container_runs_read_only_with_probes_and_sized_by_plan(plan_stack
     assert {"/tmp", "/usr/local/tomcat/temp", "/usr/local/tomcat/work", "/usr/local/tomcat/logs"} <= mounts
 
 
-def test_every_object_validates_against_the_kubernetes_and_crd_schemas(full, tmp_path):
+def test_every_object_validates_against_the_kubernetes_and_crd_schemas(full, tmp_path, real_plan_dir):
     plan, _ = full
     write_plan([plan], tmp_path / "plan")
+    add_installed_crds(tmp_path / "plan", real_plan_dir)  # the CRDs shared installs
     mine = {f"{r.inputs['kind'].lower()}-{SLUG}-{r.inputs['metadata']['name']}" for r in module_objects(plan)}
     assert mine <= {p.stem for p in (tmp_path / "plan" / SLUG).glob("*.yaml")}
     result = schemas.run(load_plan(tmp_path / "plan"))

@@ -4,22 +4,26 @@ Cloud plugin), then an explicit switch (docs/operations.md "Restore" follows the
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from catalogue import names
-from catalogue.paths import ROOT
 from components.tenant.database import BACKUP_STORE
 from urbanstack.cli import app
 from urbanstack.restore import RestoreError, parse_target_time, restore, switch
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
-CLUSTER_SCHEMA = json.loads((ROOT / "vendor/crds/postgresql.cnpg.io/cluster_v1.json").read_text())
+
+
+def installed_crds(plan_stack) -> dict:
+    """The CRDs the shared stack installs (the CloudNativePG chart's ``Cluster`` CRD among them)."""
+    from urbanstack import crds, render
+
+    rendered = [(o, pkg.folder) for pkg in render.render_stack(plan_stack("shared")) for o in pkg.objects]
+    return crds.index_crds(rendered)[0]
 
 
 class FakeRunner:
@@ -44,9 +48,11 @@ def manifests(tmp_path, **kw):
     return runner, lines, policy, cluster
 
 
-def test_the_recovery_cluster_recovers_the_running_clusters_backups_to_the_given_time(tmp_path):
+def test_the_recovery_cluster_recovers_the_running_clusters_backups_to_the_given_time(tmp_path, plan_stack):
+    from urbanstack import crds
+
     _, _, _, cluster = manifests(tmp_path, to="2026-11-28T09:30:00+01:00")
-    jsonschema.validate(cluster, CLUSTER_SCHEMA)
+    assert crds.judge(cluster, installed_crds(plan_stack)).failures == []
     spec = cluster["spec"]
     assert cluster["metadata"]["name"] == "postgis-restore-20261128120000"
     recovery = spec["bootstrap"]["recovery"]

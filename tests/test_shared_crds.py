@@ -1,41 +1,25 @@
-"""Every custom resource the shared stack plans is valid against its operator's CRD schema.
-
-Schemas: ``vendor/crds/<group>/<kind>_<version>.json`` (``$URBANSTACK_CRD_DIR`` overrides, as for the checks), published
-CRD schemas with ``additionalProperties: false``, so a misspelt or unknown field fails here.
-"""
+"""Every custom resource the shared stack plans is admitted by the CRD the same plan installs (a chart's ``crds/`` or
+CRD templates, the Keycloak operator's release files), in every profile: the CRD is installed, serves the CR's
+version, prunes no field of it, and its schema and CEL rules pass (``urbanstack/crds.py``, the schemas check's own
+implementation)."""
 
 from __future__ import annotations
 
 import pytest
 
 from catalogue.shared_config import SHARED_CONFIG, stack_config
-from urbanstack.checks.base import DEFAULT_CRD_DIR
-from urbanstack.checks.schemas import crd_schema_path, crd_validator
+from urbanstack import crds, render
 from urbanstack.plan import manifest, plan_shared
 
-SCHEMA_DIR = DEFAULT_CRD_DIR
-BUILTIN_GROUPS = {"", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
-                  "rbac.authorization.k8s.io", "admissionregistration.k8s.io"}
 
-
-def validator(group: str, kind: str, version: str):
-    """The manifest checks' own CRD validator (urbanstack/checks/schemas.py): one implementation."""
-    path = crd_schema_path(SCHEMA_DIR, f"{group}/{version}", kind)
-    found = crd_validator(path)
-    if found is None:
-        raise AssertionError(f"no CRD schema for {group}/{version} {kind} ({path}): ask for it, don't skip it")
-    return found
-
-
-def custom_resources(config: dict | None) -> list[dict]:
+def planned(config: dict | None) -> tuple[list[dict], dict]:
+    """The shared stack's own objects and the CRDs its plan installs."""
     plan = plan_shared(config=config)
-    out = []
-    for r in plan.kube_objects():
-        obj = manifest(r.inputs)
-        group, _, _ = obj["apiVersion"].rpartition("/")
-        if group not in BUILTIN_GROUPS:
-            out.append(obj)
-    return out
+    ours = [manifest(r.inputs) for r in plan.kube_objects()]
+    rendered = [(o, pkg.folder) for pkg in render.render_stack(plan) for o in pkg.objects]
+    installed, problems = crds.index_crds([*((o, "shared") for o in ours), *rendered])
+    assert problems == []
+    return ours, installed
 
 
 def variant(**keys) -> dict:
@@ -53,21 +37,18 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_every_custom_resource_of_the_shared_plan_matches_its_crd_schema(name):
-    objects = custom_resources(VARIANTS[name])
-    kinds = {o["kind"] for o in objects}
-    assert {"Keycloak", "Cluster", "Gateway", "GatewayClass", "HTTPRoute", "ClusterIssuer", "EnvoyProxy"} <= kinds
-    problems = []
-    for obj in objects:
-        group, _, version = obj["apiVersion"].rpartition("/")
-        for err in validator(group, obj["kind"], version).iter_errors(obj):
-            path = ".".join(str(p) for p in err.absolute_path)
-            problems.append(f"{obj['kind']} {obj['metadata'].get('name')}: {path}: {err.message}")
+def test_every_custom_resource_of_the_shared_plan_is_admitted_by_the_crd_the_plan_installs(name):
+    ours, installed = planned(VARIANTS[name])
+    custom = [o for o in ours if crds.is_custom(o)]
+    assert {"Keycloak", "Cluster", "Gateway", "GatewayClass", "HTTPRoute", "ClusterIssuer", "EnvoyProxy"} <= {
+        o["kind"] for o in custom}
+    problems = [f"{o['kind']} {o['metadata'].get('name')}: [{rule}] {message}"
+                for o in custom for rule, message in crds.judge(o, installed).failures]
     assert problems == []
 
 
-def test_the_validation_catches_an_unknown_field():
-    keycloak = {"apiVersion": "k8s.keycloak.org/v2beta1", "kind": "Keycloak", "metadata": {"name": "k"},
-                "spec": {"instances": 1, "replica": 2}}
-    errors = list(validator("k8s.keycloak.org", "Keycloak", "v2beta1").iter_errors(keycloak))
-    assert any("replica" in e.message for e in errors)
+def test_the_validation_catches_an_unknown_field_the_api_server_would_prune():
+    _, installed = planned(None)
+    gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "g"},
+                     "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller", "paramRef": {}}}
+    assert crds.judge(gateway_class, installed).admitted.pruned == ["spec.paramRef"]

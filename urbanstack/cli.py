@@ -189,7 +189,7 @@ def plan(
     from catalogue.tenants import TenantError
     from urbanstack import compare as cmp
     from urbanstack.outdir import OutputRefused, check_target
-    from urbanstack.plan import UnknownStack, plan_all, write_plan
+    from urbanstack.plan import UnknownStack, crd_summary, plan_all, write_plan
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
@@ -212,6 +212,7 @@ def plan(
     for w in written:
         table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
     out.print(table)
+    line(crd_summary(plans))
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
     if before is not None:
@@ -277,7 +278,7 @@ def check(
     plan_dir: Annotated[Path, typer.Argument(help="A written offline plan (urbanstack plan).")] = Path("build/plan"),
     only: Annotated[list[str] | None, typer.Option(help="Run only this check (repeatable).")] = None,
     checkov: Annotated[Path | None, typer.Option(help="checkov executable (default: .venv-checkov/bin/checkov).")] = None,
-    crd_dir: Annotated[Path | None, typer.Option(help="CRD JSON schemas (default: vendor/crds).")] = None,
+    crd_dir: Annotated[Path | None, typer.Option(help="CRDs of documented cluster prerequisites, *.yaml (default: vendor/crds).")] = None,
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
     """Every check over a written plan (the names --only takes): schemas, checkov, labels, reachability, policies,

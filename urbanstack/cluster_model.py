@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalogue import manifests, names
+from urbanstack import crds
 
 Obj = dict[str, Any]
 
@@ -265,6 +266,8 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
     restricted = {"capabilities": {"drop": ["ALL"]}, "privileged": False, "runAsNonRoot": True,
                   "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "seccompProfile": seccomp}
     pull = spec.get("imagePullPolicy", "IfNotPresent")
+    uid = int(spec.get("postgresUID", CNPG_POSTGRES_UID))
+    gid = int(spec.get("postgresGID", CNPG_POSTGRES_UID))
     barman = next((p for p in spec.get("plugins") or [] if p.get("name") == names.BARMAN_PLUGIN
                    and (p.get("parameters") or {}).get("barmanObjectName")), None)
     pods = []
@@ -317,8 +320,10 @@ def cnpg_instance_pods(cluster: Obj, operator_image: str, inherited_keys: Iterab
         pod_spec: Obj = {
             "hostname": pod_name, "initContainers": init, "containers": [postgres], "volumes": volumes,
             "serviceAccountName": name,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": CNPG_POSTGRES_UID, "runAsGroup": CNPG_POSTGRES_UID,
-                                "fsGroup": CNPG_POSTGRES_UID, "seccompProfile": seccomp},
+            # CreatePodSecurityContext(seccomp, GetPostgresUID(), GetPostgresGID()): user, group and fsGroup from the
+            # Cluster's postgresUID/postgresGID, which the CRD defaults to 26 (read through as_stored).
+            "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+                                "seccompProfile": seccomp},
         }
         if spec.get("priorityClassName"):
             pod_spec["priorityClassName"] = spec["priorityClassName"]
@@ -865,6 +870,23 @@ def _chart_config(context: list[Obj], kind: str, labels: dict[str, str]) -> list
     return [o for o in context if o.get("kind") == kind and all(_labels(o).get(k) == v for k, v in labels.items())]
 
 
+def as_stored(stack_objects: list[Obj], context: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """The one place the model reads custom resources: each as the API server stores it, pruned and defaulted by the
+    CRD that ``shared`` (``context``) or the stack installs (``urbanstack.crds.defaulted``). A CR without an installed
+    CRD of its version stays as written (the schemas check fails it)."""
+    installed, _ = crds.index_crds((o, "plan") for o in [*context, *stack_objects])
+    if not installed:
+        return stack_objects, context
+    stored: dict[int, Obj] = {}
+
+    def read(obj: Obj) -> Obj:
+        if id(obj) not in stored:
+            stored[id(obj)] = crds.defaulted(obj, installed)
+        return stored[id(obj)]
+
+    return [read(o) for o in stack_objects], [read(o) for o in context]
+
+
 def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]:
     """Every operator-made object of one stack: ``{"operator-<kind>": [objects]}``.
 
@@ -873,6 +895,7 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
     plugin's sidecar image, cert-manager's issuers, Envoy Gateway's namespace and GatewayClass).
     """
     out: dict[str, list[Obj]] = {}
+    stack_objects, context = as_stored(stack_objects, context)
 
     def add(kind: str, objs: list[Obj]) -> None:
         if objs:

@@ -242,3 +242,24 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
     return counts
 
 
+
+
+def crd_summary(plans: list[StackPlan]) -> str:
+    """One line for ``urbanstack plan``: the custom resources of the planned stacks (this project's and the charts'),
+    judged by the CRDs the same plan installs (``urbanstack/crds.py``); the per-resource report is the ``schemas``
+    check's."""
+    from urbanstack import crds, render
+
+    objects = [(manifest(r.inputs), p.stack) for p in plans for r in p.kube_objects()]
+    objects += [(o, f"{p.stack}/{pkg.folder}") for p in plans for pkg in render.render_stack(p) for o in pkg.objects]
+    installed, conflicts = crds.index_crds(objects)
+    judged = [crds.judge(o, installed) for o, _ in objects
+              if o.get("kind") != "CustomResourceDefinition" and crds.is_custom(o)]
+    refused = sum(1 for j in judged if j.admitted.problems)
+    pruned = sum(1 for j in judged if j.admitted.pruned)
+    rules = sum(len(j.rules) for j in judged)
+    return (f"{len(judged)} custom resources, judged by the {len(installed)} CRDs this plan installs: "
+            f"{len(judged) - refused} of a served version, {refused} without an installed CRD of their version, "
+            f"{pruned} with fields the API server would prune, {rules} CEL rule runs"
+            + (f", {len(conflicts)} CRDs installed twice differently" if conflicts else "")
+            + "; per resource: `urbanstack check PLAN --only schemas`")

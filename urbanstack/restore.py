@@ -24,8 +24,8 @@ The recovery cluster is left for comparison; delete it with ``kubectl -n SLUG de
 NetworkPolicy) once the switch is confirmed.
 
 Upstream: CloudNativePG ``Cluster`` CRD (``bootstrap.recovery.source``, ``recoveryTarget.targetTime``: RFC 3339,
-"timestamps without an explicit timezone are interpreted as UTC"; ``externalClusters[].plugin``), vendored as
-``vendor/crds/postgresql.cnpg.io/cluster_v1.json``; the Barman Cloud plugin's recovery example
+"timestamps without an explicit timezone are interpreted as UTC"; ``externalClusters[].plugin``), as the CloudNativePG chart
+installs it (``vendor/charts/cloudnative-pg-*/``); the Barman Cloud plugin's recovery example
 (``barmanObjectName``, ``serverName``), plugin-barman-cloud v0.13.0 (chart 0.7.0).
 """
 

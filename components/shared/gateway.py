@@ -47,7 +47,7 @@ MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 MAX_LISTENERS = 64
-"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (vendor/crds/gateway.networking.k8s.io/gateway_v1.json):
+"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs: vendor/charts/gateway-helm-v1.5.4/crds/gatewayapi-crds.yaml):
 two per municipality (HTTP and HTTPS) plus the platform's three, so at most 30 municipalities share one Gateway."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
@@ -182,7 +182,7 @@ def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
     (``app.kubernetes.io/name``/``component``/``managed-by``) while the Deployment's selector keeps
     ``managed-by: envoy-gateway``: so only the four cost labels, never our ``app.kubernetes.io/managed-by: pulumi``
     (the pod template would no longer match the selector and the API server would refuse the Deployment).
-    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/crds/gateway.networking.k8s.io).
+    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/charts/gateway-helm-v1.5.4/crds/gatewayapi-crds.yaml).
     """
     return {"labels": labels.cost_labels_for_operator(scope, MODULE)}
 

@@ -21,7 +21,7 @@ VIEWER_RULES: list[dict] = [
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": READ},
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ},
     {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": READ},
-    # CloudNativePG resources (plural names from vendor/crds/postgresql.cnpg.io, CloudNativePG 1.30).
+    # CloudNativePG resources (plural names of the CRDs its chart installs, vendor/charts/cloudnative-pg-*/, CloudNativePG 1.30).
     {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"], "verbs": READ},
 ]
 EDITOR_RULES: list[dict] = [

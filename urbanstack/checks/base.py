@@ -26,8 +26,9 @@ from catalogue.paths import ROOT
 from urbanstack.planfiles import read_objects
 
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
-"""CRD JSON schemas of the operators (``<group>/<kind>_<version>.json``), vendored with their licence and
-provenance in ``vendor/crds`` (``$URBANSTACK_CRD_DIR`` overrides)."""
+"""CRDs (``*.yaml``) of documented cluster prerequisites that the plan does not install, each named with its version
+in ``vendor/crds/README.md`` (``$URBANSTACK_CRD_DIR`` overrides). Every other custom resource is judged by the CRD the
+plan installs."""
 DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 """checkov in its own virtualenv (``make checkov-venv``): it cannot share one with pulumi."""
 
@@ -133,6 +134,9 @@ class CheckResult:
     origins: dict[str, int] = field(default_factory=dict)
     """Objects looked at per origin (``ours``/``chart``/``operator``), for the figure."""
     origin_unit: str = "objects"
+    report: list[str] = field(default_factory=list)
+    """One line per item the check judged, where it says more than the figure (``schemas``: per custom resource,
+    its CRD and where the plan installs it, version served, pruned fields, CEL rules evaluated / not evaluated)."""
 
     @property
     def ok(self) -> bool:

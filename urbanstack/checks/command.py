@@ -33,6 +33,8 @@ def run(plan_dir: Path, *, only: Sequence[str] | None = None, checkov: Path | No
     with progress("check", len(names)) as step:
         def report(result, seconds):
             line(f"{'ok    ' if result.ok else 'FAILED'} {result.figure()} [{seconds:.1f} s]")
+            for entry in result.report:
+                line(f"         {entry}")
             failures.extend(result.failures)
 
         try:

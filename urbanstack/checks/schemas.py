@@ -1,31 +1,38 @@
 """Check: every object validates against the official Kubernetes schema (strict), every custom resource
-against its CRD's schema.
+against the CustomResourceDefinition the plan installs.
 
 * Built-in kinds: the JSON schemas bundled with ``kubernetes-validate`` for :data:`KUBERNETES_VERSION`, in
   **strict** mode (unknown fields are errors, which is what catches typos in field names).
-* Custom resources: the operator's CRD schema from ``<crd_dir>/<group>/<kind>_<version>.json``
-  (default ``vendor/crds``, vendored with provenance). Their schemas allow anything at the top level and in ``metadata``, so
-  unknown top-level fields are rejected here and ``metadata`` is validated as a strict ``ObjectMeta``.
-  A custom resource whose CRD schema is not vendored is validated against the CRD the plan installs (a chart's
-  ``crds/``, converted the same strict way); one whose CRD schema is missing altogether is a failure, never a
-  silent pass.
+* Custom resources: the CRD of their group and kind that the plan itself installs (a chart's ``crds/`` or CRD
+  templates, release manifests: whatever ``CustomResourceDefinition`` objects the plan holds), or, for a kind the
+  platform documents as a cluster prerequisite, the CRD file in ``<crd_dir>`` (default ``vendor/crds``, its README
+  names each with its version). Judged by that CRD's own ``versions[]`` entry as the API server would
+  (``urbanstack/crds.py``): version served (rule ``crd-version``), no field the API server would prune
+  (``crd-pruned``), the OpenAPI schema after defaulting (``crd-schema``), every CEL rule (``crd-cel``; a rule that
+  cannot be evaluated offline is a failure of its own, ``crd-cel-not-evaluated``, naming CRD, field path and rule);
+  ``metadata`` as a strict ``ObjectMeta``. A CR without an installed CRD fails (``crd-installed``).
+  The result lists one line per custom resource (:attr:`CheckResult.report`).
 
 Loaded schemas and validators are cached: ``kubernetes-validate`` itself reloads the schema files on every
-call (about 15 ms per manifest); cached it is about 1 ms.
+call (about 15 ms per manifest); cached it is about 1 ms. CEL programs are compiled once per rule text.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
+from urbanstack import crds
 from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject
+from urbanstack.planfiles import FAST_LOADER
 
 NAME = "schemas"
 KUBERNETES_VERSION = "1.34"
@@ -62,21 +69,6 @@ def builtin_validator(kind: str, api_version: str, version: str = KUBERNETES_VER
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
-def crd_schema_path(crd_dir: Path, api_version: str, kind: str) -> Path:
-    group, _, version = api_version.rpartition("/")
-    return crd_dir / group / f"{kind.lower()}_{version}.json"
-
-
-@cache
-def crd_validator(path: Path):
-    """Validator of one CRD schema file, or ``None`` when the file does not exist."""
-    if not path.is_file():
-        return None
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)
-    return cls(schema)
-
-
 def _where(error: jsonschema.ValidationError, prefix: str = "") -> str:
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     return (prefix + path).lstrip(".") or "(top level)"
@@ -89,99 +81,115 @@ def _errors(validator, obj: Any, prefix: str = "") -> list[str]:
 
 def _may_be_builtin(api_version: str) -> bool:
     """Built-in groups have no dot (``apps``, core ``v1``) or end in ``.k8s.io``; CRD groups such as
-    ``gateway.networking.k8s.io`` end in ``.k8s.io`` too, and fall through to their CRD schema."""
+    ``gateway.networking.k8s.io`` end in ``.k8s.io`` too, and fall through to their CRD."""
     group = api_version.rpartition("/")[0]
     return "." not in group or group.endswith(".k8s.io")
 
 
-def strict_crd_schema(schema: Any) -> Any:
-    """A CRD's ``openAPIV3Schema`` as a strict JSON schema, the way the vendored catalogue converts them.
-
-    The API server prunes fields a structural schema does not name; strict validation reports them instead:
-    every object schema with ``properties`` and without ``x-kubernetes-preserve-unknown-fields`` or an
-    ``additionalProperties`` of its own gets ``additionalProperties: false``. ``nullable: true`` admits ``null``.
-    """
-    if isinstance(schema, list):
-        return [strict_crd_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: strict_crd_schema(v) if k in ("properties", "items", "additionalProperties", "anyOf", "allOf",
-                                           "oneOf", "not") else v for k, v in schema.items()}
-    if isinstance(out.get("properties"), dict):
-        out["properties"] = {k: strict_crd_schema(v) for k, v in schema["properties"].items()}
-        if "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
-            out["additionalProperties"] = False
-    if out.get("nullable") and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
-    return out
-
-
-def plan_crd_schemas(objects: list[PlanObject]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """``(group, kind, version)`` -> strict schema, from the CustomResourceDefinitions the plan installs."""
-    out = {}
-    for po in objects:
-        if po.kind != "CustomResourceDefinition":
-            continue
-        spec = po.obj.get("spec") or {}
-        kind = (spec.get("names") or {}).get("kind")
-        for v in spec.get("versions") or []:
-            schema = (v.get("schema") or {}).get("openAPIV3Schema")
-            if kind and schema:
-                out[(spec.get("group", ""), kind, v.get("name", ""))] = strict_crd_schema(schema)
-    return out
+def _where_installed(po: PlanObject, plan: Plan) -> str:
+    """``shared/chart-envoy-gateway (vendor/charts/gateway-helm-v1.5.4 ...)``: the plan folder and what it renders."""
+    folder = po.path.parent
+    where = f"{po.stack}/{folder.name}" if folder.name != po.stack else f"{po.stack} (this project's code)"
+    source = _render_source(folder / "render.json")
+    return f"{where} ({source})" if source else where
 
 
 @cache
-def _plan_crd_validator(key: tuple[str, str, str], schema_json: str):
-    return jsonschema.Draft4Validator(json.loads(schema_json))
+def _render_source(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    return str(json.loads(path.read_text(encoding="utf-8")).get("source", ""))
 
 
-def validate_object(po: PlanObject, crd_dir: Path, version: str = KUBERNETES_VERSION,
-                    plan_crds: dict[tuple[str, str, str], dict[str, Any]] | None = None) -> tuple[str, list[str]]:
-    """``(rule, problems)`` for one object: rule ``k8s-schema`` or ``crd-schema``.
+def prerequisite_crds(crd_dir: Path) -> list[tuple[dict[str, Any], str]]:
+    """The CRDs of documented cluster prerequisites (``<crd_dir>/*.yaml``, named with their version in its README)."""
+    out = []
+    for path in sorted(crd_dir.glob("*.yaml")) if crd_dir.is_dir() else []:
+        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=FAST_LOADER):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                out.append((doc, f"documented cluster prerequisite {path.name}"))
+    return out
 
-    A custom resource is validated against the vendored schema of its CRD, or, where none is vendored, against
-    the CRD that the plan itself installs (``plan_crds``: a chart's own CRDs, e.g. kube-prometheus-stack's).
-    """
-    if not po.kind or not po.api_version:
-        return "k8s-schema", ["apiVersion and kind are required"]
-    builtin = builtin_validator(po.kind, po.api_version, version) if _may_be_builtin(po.api_version) else None
-    if builtin is not None:
-        return "k8s-schema", _errors(builtin, po.obj)
-    path = crd_schema_path(crd_dir, po.api_version, po.kind)
-    validator = crd_validator(path)
-    group, _, crd_version = po.api_version.rpartition("/")
-    if validator is None and plan_crds and (group, po.kind, crd_version) in plan_crds:
-        key = (group, po.kind, crd_version)
-        validator = _plan_crd_validator(key, json.dumps(plan_crds[key], sort_keys=True))
-    if validator is None:
-        return "crd-schema", [f"no schema for {po.api_version} {po.kind}: {path} does not exist (a custom resource "
-                              f"without its CRD schema cannot be checked, so it fails)"]
-    problems = _errors(validator, po.obj)
-    known = {"apiVersion", "kind", "metadata", *validator.schema.get("properties", {})}
-    problems += [f"{key}: unknown top-level field of {po.kind}" for key in po.obj if key not in known]
+
+def installed_crds(plan: Plan) -> tuple[dict[tuple[str, str], crds.InstalledCrd], list[str]]:
+    """Every CRD the plan installs, by ``(group, kind)``, then the documented prerequisites'; and conflicts."""
+    found = [(po.obj, _where_installed(po, plan)) for po in plan.objects if po.kind == "CustomResourceDefinition"]
+    return crds.index_crds([*found, *prerequisite_crds(plan.crd_dir)])
+
+
+def _metadata_problems(po: PlanObject, version: str) -> list[str]:
     meta = builtin_validator("ConfigMap", "v1", version)
     wrapped = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": po.obj.get("metadata") or {}}
-    problems += [p for p in _errors(meta, wrapped) if p.startswith("metadata")]
-    return "crd-schema", problems
+    return [p for p in _errors(meta, wrapped) if p.startswith("metadata")]
+
+
+def validate_builtin(po: PlanObject, version: str = KUBERNETES_VERSION) -> list[str] | None:
+    """Strict schema problems of a built-in object, or ``None`` when its kind is no built-in one."""
+    if not _may_be_builtin(po.api_version):
+        return None
+    builtin = builtin_validator(po.kind, po.api_version, version)
+    return None if builtin is None else _errors(builtin, po.obj)
+
+
+def judge_custom(po: PlanObject, installed: dict[tuple[str, str], crds.InstalledCrd],
+                 version: str = KUBERNETES_VERSION) -> tuple[crds.Judgement, list[tuple[str, str]]]:
+    """The judgement of one custom resource and its failures ``(rule, message)``, strict ``metadata`` included."""
+    judgement = crds.judge(po.obj, installed)
+    failures = judgement.failures
+    failures += [("crd-schema", p) for p in _metadata_problems(po, version)]
+    return judgement, failures
+
+
+def report_line(po: PlanObject, judgement: crds.Judgement, failures: int) -> str:
+    """One custom resource in the check's report: CRD and where the plan installs it, version, schema, CEL rules."""
+    a = judgement.admitted
+    head = f"{po.ref()} ({po.api_version}, {po.stack})"
+    if a.crd is None:
+        return f"{head}: no CRD installed"
+    if a.problems:
+        return f"{head}: CRD {a.crd.name} from {a.crd.source}; version {a.version} NOT served"
+    transition = judgement.count("transition")
+    return (f"{head}: CRD {a.crd.name} from {a.crd.source}; version {a.version} served; schema: {len(a.pruned)} "
+            f"pruned fields, {len(judgement.schema_errors)} errors; CEL rules: {judgement.count('passed')} passed, "
+            f"{judgement.count('failed')} failed, {judgement.count('not-evaluated')} not evaluated"
+            + (f", {transition} transition rules (update only)" if transition else "")
+            + (f"; {failures} failures" if failures else ""))
 
 
 def run(plan: Plan, version: str = KUBERNETES_VERSION) -> CheckResult:
     failures: list[Failure] = []
-    builtin = custom = 0
-    plan_crds = plan_crd_schemas(plan.objects)
+    builtin = 0
+    installed, conflicts = installed_crds(plan)
+    totals: Counter[str] = Counter()
+    report: list[str] = []
+    failures += [Failure(str(plan.crd_dir), "crd-installed", c) for c in conflicts]
     for po in plan.objects:
-        rule, problems = validate_object(po, plan.crd_dir, version, plan_crds)
-        if rule == "crd-schema":
-            custom += 1
-        else:
+        if not po.kind or not po.api_version:
+            failures.append(Failure(plan.rel(po.path), "k8s-schema", f"{po.ref()}: apiVersion and kind are required"))
+            continue
+        problems = validate_builtin(po, version)
+        if problems is not None:
             builtin += 1
-        shown = problems[:MAX_ERRORS_PER_OBJECT]
-        if len(problems) > len(shown):
-            shown.append(f"... and {len(problems) - len(shown)} more")
-        schema = f"Kubernetes {version} (strict)" if rule == "k8s-schema" else "its CRD schema"
-        for p in shown:
-            failures.append(Failure(plan.rel(po.path), rule, f"{po.ref()} does not validate against {schema}: {p}"))
+            found = [("k8s-schema", f"{po.ref()} does not validate against Kubernetes {version} (strict): {p}")
+                     for p in problems]
+        else:
+            judgement, judged = judge_custom(po, installed, version)
+            totals["custom"] += 1
+            totals["served"] += not judgement.admitted.problems
+            totals["pruned"] += len(judgement.admitted.pruned)
+            for status in ("passed", "failed", "not-evaluated", "transition"):
+                totals[status] += judgement.count(status)
+            report.append(report_line(po, judgement, len(judged)))
+            found = [(rule, f"{po.ref()} ({po.api_version}): {message}") for rule, message in judged]
+        shown = found[:MAX_ERRORS_PER_OBJECT]
+        if len(found) > len(shown):
+            shown.append((shown[-1][0], f"{po.ref()}: ... and {len(found) - len(shown)} more"))
+        failures += [Failure(plan.rel(po.path), rule, message) for rule, message in shown]
+    evaluated = totals["passed"] + totals["failed"]
     return CheckResult(NAME, len(plan.objects), "objects", failures, origins=plan.origins,
-                       detail=f"{builtin} against Kubernetes {version} strict, {custom} custom resources against "
-                              f"CRD schemas")
+                       detail=f"{builtin} against Kubernetes {version} strict, {totals['custom']} custom resources "
+                              f"against the CRDs the plan installs ({len(installed)} CRDs): {totals['served']} "
+                              f"versions served, {totals['pruned']} pruned fields, CEL rules {evaluated} evaluated "
+                              f"({totals['failed']} failed), {totals['not-evaluated']} not evaluated, "
+                              f"{totals['transition']} transition rules (update only)",
+                       report=report)
