@@ -18,8 +18,18 @@ def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
     return url
 
 
-HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
-"""An https URL without ``user:pass@`` (tenant files, module options, shared config)."""
+def _parsed_https(value: object, info: pydantic.ValidationInfo) -> object:
+    """Parse the URL as written with the catalogue's one URL parser (``catalogue/urls.py``) before pydantic
+    reads it: one URL, https, a public host name, not a platform name (validation context)."""
+    from catalogue.urls import CONTEXT_PLATFORM, https_url
+
+    return https_url(value, (info.context or {}).get(CONTEXT_PLATFORM))
+
+
+HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.BeforeValidator(_parsed_https), pydantic.AfterValidator(_require_https)]
+"""An https URL to a service outside the platform, parsed by ``catalogue/urls.py`` (one URL, a public host name,
+no IP literal, no cluster-internal or platform name, no ``user:pass@``): tenant files, module options, shared
+config."""
 
 
 class ModuleOptions(pydantic.BaseModel):
