@@ -91,6 +91,9 @@ class ModuleSpec:
             privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
         client_roles: roles of the module's OIDC client and the realm groups granted each
             (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
+        oidc_callbacks: the exact paths on ``https://<name>.<domain>`` to which the realm may send a browser back
+            after login (the client's ``redirectUris``; no wildcard). Empty for a module with an OIDC client but no
+            browser login (its client gets no authorization-code flow).
         data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
             databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
             the declaration to what the module really creates.
@@ -110,6 +113,7 @@ class ModuleSpec:
     readonly_roles: tuple[str, ...] = ()
     client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_stores: tuple[DataStore, ...] = ()
+    oidc_callbacks: tuple[str, ...] = ()
 
     @property
     def component_type(self) -> str:
