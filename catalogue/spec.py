@@ -8,6 +8,7 @@ from typing import Annotated
 import pydantic
 
 from catalogue.sizing import Workload
+from catalogue.urls import CONTEXT_PLATFORM, https_url
 
 
 def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
@@ -21,8 +22,6 @@ def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
 def _parsed_https(value: object, info: pydantic.ValidationInfo) -> object:
     """Parse the URL as written with the catalogue's one URL parser (``catalogue/urls.py``) before pydantic
     reads it: one URL, https, a public host name, not a platform name (validation context)."""
-    from catalogue.urls import CONTEXT_PLATFORM, https_url
-
     return https_url(value, (info.context or {}).get(CONTEXT_PLATFORM))
 
 

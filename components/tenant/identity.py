@@ -31,6 +31,7 @@ from catalogue.realm_policy import (
 from catalogue.schema import Tenant, admin_key
 from components import k8s as kb
 from components.base import TenantContext
+from components.provider import stack_secret
 
 GROUPS = ("admins", "editors", "viewers")
 REALM_SSL_REQUIRED = "external"
@@ -260,7 +261,8 @@ def federation_secret(tenant: Tenant) -> Any:
             f"'{tenant.slug}' does not have: run "
             f"`pulumi config set --secret {names.CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
         )
-    return value
+    # Render mode writes Secrets in plain text to disk: there the realm carries a placeholder instead.
+    return stack_secret(value)
 
 
 class Identity(pulumi.ComponentResource):
