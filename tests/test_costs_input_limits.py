@@ -58,8 +58,8 @@ def test_a_gzip_that_inflates_to_a_gibibyte_is_refused_after_reading_only_the_ca
     assert bomb.stat().st_size < 4 * 1024 * 1024
     counted = CountingReads(monkeypatch)
     message = refused(bomb)
-    assert message == (f"{bomb}: inflates to more than 256 MiB (the limit per input file); split the export by "
-                       "month or filter it to the platform's accounts")
+    assert message == (f"{bomb}: inflates to more than 128 MiB (the limit per input file); split the export by "
+                       "month or filter it to the platform's accounts (or set URBANSTACK_MAX_INPUT_MIB)")
     assert counted.inflated <= limits.MAX_INFLATED_BYTES + limits.CHUNK
 
 
@@ -102,7 +102,18 @@ def test_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path, mon
     path = write(tmp_path / "large.csv", HEADER + row("1.00") * 100)
     monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1024)
     assert refused(path) == (f"{path}: {path.stat().st_size:,} bytes is larger than the limit of 1 KiB per input "
-                             "file; split the export by month or filter it to the platform's accounts")
+                             "file; split the export by month or filter it to the platform's accounts (or set "
+                             "URBANSTACK_MAX_INPUT_MIB)")
+
+
+def test_a_run_that_reads_larger_exports_on_purpose_raises_the_size_limits(tmp_path, monkeypatch):
+    path = write(tmp_path / "large.csv", HEADER + row("1.00") * 100)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(limits, "MAX_INFLATED_BYTES", 1024)
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_MIB, "1")
+    assert alloc(FocusSource([path])) is not None
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_MIB, "viel")
+    assert "URBANSTACK_MAX_INPUT_MIB='viel': expected a whole number of MiB" in refused(path)
 
 
 def test_too_many_lines_are_refused(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ not parsed for minutes: a CSV with one 50 MB cell took 50 s to be refused and a 
   lines, and no line longer than :data:`MAX_LINE_BYTES` (so no cell either); DuckDB then reads with the same
   ``max_line_size`` (a quoted cell with line breaks counts as one line there);
 * a Parquet file's footer says its rows and its uncompressed size: the same limits on rows and inflated bytes;
+* :data:`ENV_MAX_INPUT_MIB` raises the size limits for a run that reads larger exports on purpose;
 * an OpenCost JSON document is at most :data:`MAX_JSON_BYTES`;
 * every value an error quotes is cut to :data:`MAX_SHOWN_CHARS` characters (:func:`shown`), every error line
   to :data:`MAX_ERROR_CHARS`.
@@ -17,20 +18,24 @@ not parsed for minutes: a CSV with one 50 MB cell took 50 s to be refused and a 
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 
 from finance.model import FinanceError
 
-MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_FILE_BYTES = 128 * 1024 * 1024
 """Largest input file (CSV, gzip CSV or Parquet as stored; an ``s3://`` object before it is downloaded)."""
-MAX_INFLATED_BYTES = 256 * 1024 * 1024
+MAX_INFLATED_BYTES = 128 * 1024 * 1024
 """Largest CSV after inflating a gzip, and largest uncompressed Parquet data. A month of FOCUS rows of this platform
 is a few megabytes; larger exports are split by month or filtered to the platform's accounts first."""
 MAX_LINE_BYTES = 64 * 1024
 """Longest CSV line (so the longest cell). A FOCUS row with its Tags is a few kilobytes."""
 MAX_LINES = 5_000_000
 """Most CSV lines, or Parquet rows, per file."""
+ENV_MAX_INPUT_MIB = "URBANSTACK_MAX_INPUT_MIB"
+"""Environment variable that raises (or lowers) both size limits, in MiB, for a run that reads larger exports on
+purpose (``make bench`` reads 10 million rows); lines are then allowed in proportion (one per 64 bytes)."""
 MAX_JSON_BYTES = 64 * 1024 * 1024
 """Largest OpenCost allocation document (file or HTTP answer)."""
 MAX_SHOWN_CHARS = 60
@@ -63,11 +68,27 @@ def _size(n: int) -> str:
     return f"{n:,} bytes"
 
 
+def _caps() -> tuple[int, int, int]:
+    """``(file bytes, inflated bytes, lines)`` in force: the constants, or :data:`ENV_MAX_INPUT_MIB`."""
+    raw = os.environ.get(ENV_MAX_INPUT_MIB, "").strip()
+    if not raw:
+        return MAX_FILE_BYTES, MAX_INFLATED_BYTES, MAX_LINES
+    try:
+        mib = int(raw)
+        if mib <= 0:
+            raise ValueError
+    except ValueError:
+        raise FinanceError(f"{ENV_MAX_INPUT_MIB}={raw!r}: expected a whole number of MiB, like 4096") from None
+    size = mib * 1024 * 1024
+    return size, size, max(MAX_LINES, size // 64)
+
+
 def check_size(ref: str, size: int) -> None:
     """A file (or ``s3://`` object) of ``size`` bytes may be read."""
-    if size > MAX_FILE_BYTES:
-        raise FinanceError(f"{ref}: {_size(size)} is larger than the limit of {_size(MAX_FILE_BYTES)} per input "
-                           "file; split the export by month or filter it to the platform's accounts")
+    cap = _caps()[0]
+    if size > cap:
+        raise FinanceError(f"{ref}: {_size(size)} is larger than the limit of {_size(cap)} per input file; split "
+                           f"the export by month or filter it to the platform's accounts (or set {ENV_MAX_INPUT_MIB})")
 
 
 def _chunks(path: Path, compressed: bool):
@@ -110,14 +131,16 @@ def scan_csv(ref: str, path: Path, compressed: bool) -> int:
     are found without splitting: a line longer than :data:`MAX_LINE_BYTES` covers a whole aligned block of half that
     size without a line break, and only such blocks are looked at closely."""
     half = max(MAX_LINE_BYTES // 2, 1)
+    _, max_inflated, max_lines = _caps()
     total = lines = current = 0
     try:
         for chunk in _chunks(path, compressed):
             total += len(chunk)
-            if total > MAX_INFLATED_BYTES:
+            if total > max_inflated:
                 what = "inflates to more than" if compressed else "is larger than"
-                raise FinanceError(f"{ref}: {what} {_size(MAX_INFLATED_BYTES)} (the limit per input file); "
-                                   "split the export by month or filter it to the platform's accounts")
+                raise FinanceError(f"{ref}: {what} {_size(max_inflated)} (the limit per input file); split the "
+                                   f"export by month or filter it to the platform's accounts (or set "
+                                   f"{ENV_MAX_INPUT_MIB})")
             first = chunk.find(b"\n")
             if first == -1:
                 current += len(chunk)
@@ -137,8 +160,8 @@ def scan_csv(ref: str, path: Path, compressed: bool) -> int:
             current = len(chunk) - chunk.rfind(b"\n") - 1
             if current > MAX_LINE_BYTES:
                 raise _too_long(ref, lines + 1)
-            if lines > MAX_LINES:
-                raise FinanceError(f"{ref}: more than {MAX_LINES:,} lines (the limit per input file); split the "
+            if lines > max_lines:
+                raise FinanceError(f"{ref}: more than {max_lines:,} lines (the limit per input file); split the "
                                    "export by month")
     except (OSError, EOFError, zlib.error) as exc:
         raise FinanceError(f"{ref}: cannot read{' as gzip' if compressed else ''}: {cut(str(exc))}") from None
@@ -154,12 +177,13 @@ def check_parquet(ref: str, path: Path) -> None:
     except Exception as exc:  # pyarrow raises several kinds for a broken footer
         raise FinanceError(f"{ref}: cannot read as Parquet: {cut(str(exc))}") from None
     inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if meta.num_rows > MAX_LINES:
-        raise FinanceError(f"{ref}: {meta.num_rows:,} rows, more than the limit of {MAX_LINES:,} per input file; "
+    _, max_inflated, max_lines = _caps()
+    if meta.num_rows > max_lines:
+        raise FinanceError(f"{ref}: {meta.num_rows:,} rows, more than the limit of {max_lines:,} per input file; "
                            "split the export by month")
-    if inflated > MAX_INFLATED_BYTES:
+    if inflated > max_inflated:
         raise FinanceError(f"{ref}: {_size(inflated)} of uncompressed data, more than the limit of "
-                           f"{_size(MAX_INFLATED_BYTES)} per input file; split the export by month")
+                           f"{_size(max_inflated)} per input file; split the export by month")
 
 
 def read_json_bytes(ref: str, stream) -> bytes:
