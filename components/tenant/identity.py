@@ -221,6 +221,9 @@ def realm(tenant: Tenant, clients: list[dict], federation_secret: Any, modules: 
         **REALM_SECURITY,
         "sslRequired": REALM_SSL_REQUIRED,
         **ADMIN_SECOND_FACTOR,
+        # Realm roles listed here are managed by keycloak-config-cli (import.managed.role "full", remote state on:
+        # it deletes only roles it created; Keycloak's default roles are kept, RoleImportService /
+        # KeycloakUtil.isDefaultRole), so offline_access, uma_authorization and default-roles-<slug> stay.
         "roles": {"realm": [{"name": SECOND_FACTOR_ROLE, "description": "asked for a one-time code at every login"}],
                   **({"client": roles} if roles else {})},
         "groups": [{"name": g, **({"realmRoles": [SECOND_FACTOR_ROLE]} if g == "admins" else {}),
