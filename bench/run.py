@@ -38,7 +38,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, plan_bench
+    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, hostile_bench, plan_bench
     from bench.synthetic import write_tenants
 
     quick = "--quick" in argv
@@ -74,8 +74,11 @@ def main(argv: list[str]) -> int:
     print("4. plan + render + every check: what one more municipality adds", flush=True)
     result["plan_and_check"] = full_bench.run()
 
+    print("5. hostile input: every hostile tenant file of the reviews, hostile finance exports", flush=True)
+    result["hostile"] = hostile_bench.run()
+
     if not quick:
-        print("5. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
+        print("6. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
         result["make_test"] = fresh_bench.run()
 
     result["total_s"] = time.perf_counter() - started
@@ -106,6 +109,10 @@ def print_table(r: dict) -> None:
     for n, x in pc["rows"].items():
         print(f"| plan + check, N={n} | plan {x['plan_s']:.1f} s, checks {x['check_s']:.1f} s, {x['objects']} objects | |")
     print(f"| one more municipality, planned, rendered and checked | {pc['per_municipality_s']:.2f} s | ≤ 2 s |")
+    if "hostile" in r:
+        from bench import hostile_bench
+
+        hostile_bench.print_table(r["hostile"])
     c = r["checks"]
     print(f"| manifest checks | {c['checks_s']:.1f} s over {c['objects']} objects | reported |")
     for name, label, target in (("fresh_cold", "fresh clone, empty package cache", "≤ 5 min"),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from catalogue import names
 from catalogue.modules import CATALOGUE
 from catalogue.spec import HttpsUrl
+from catalogue.urls import CONTEXT_PLATFORM, host_problem, is_public_suffix, ldaps_url
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
@@ -38,7 +39,6 @@ PATTERN_HINTS: dict[str, str] = {
                           "(it becomes a Kubernetes label value), like VERL-1100"),
     SECRET_NAME_PATTERN: "a Kubernetes Secret name of lower-case letters, digits and '-', like backup-s3-credentials",
     r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": "an S3 bucket name of 3–63 lower-case letters, digits, '.' and '-', like verl-backups",
-    r"^ldaps://": "an LDAP URL with TLS, like ldaps://dc1.verl.example:636",
     r"^[A-Za-z0-9_-]{1,40}$": "an ID of 1–40 letters, digits, '_' or '-', like bebauungsplaene",
 }
 """What a ``pattern`` means, said for people: a pattern failure names the expectation and an example, never the
@@ -58,13 +58,24 @@ RESERVED_SLUGS: dict[str, str] = {
         "cert-manager", "monitoring", "cnpg-system", "rook-ceph", "envoy-gateway-system", "keycloak",
         "ingress-nginx", "gateway-system", "opencost", "prometheus", "local-path-storage", "longhorn-system",
         "calico-system", "tigera-operator", "cilium", "metallb-system", "velero", "argocd", "flux-system",
-        "gatekeeper-system", "kyverno")},
+        "gatekeeper-system", "kyverno", "istio-system", "istio-ingress", "istio-egress", "linkerd",
+        "linkerd-viz", "kubernetes-dashboard", "nginx-gateway", "traefik", "external-dns", "sealed-secrets")},
 }
 """Slugs a municipality may not take: the slug becomes a namespace, a realm and a stack name."""
 RESERVED_SLUG_PREFIXES: dict[str, str] = {
     "kube-": "Kubernetes' own namespaces (kube-system, kube-public, kube-node-lease)",
     "urban-": "the shared platform's namespaces (catalogue/names.py), present and future",
     "openshift": "OpenShift's own namespaces",
+    "istio-": "Istio's namespaces (istio-system, istio-ingress, ...)",
+    # Names the platform derives from a slug in one namespace (urban-identity): a slug with these parts would
+    # name another municipality's object (slug 'job-verl': realm Secret 'realm-job-verl' = verl's realm-job client
+    # Secret, catalogue.names.realm_job_client). The plan check 'references' finds any other such clash.
+    "job-": "its realm Secret realm-<slug> would be the realm-job-<slug> Secret of another municipality "
+            "(catalogue/names.py)",
+}
+RESERVED_SLUG_SUFFIXES: dict[str, str] = {
+    "-initial-passwords": ("its realm Secret realm-<slug> would be the realm-<slug>-initial-passwords Secret of "
+                           "another municipality (components/tenant/identity.py)"),
 }
 
 
@@ -72,7 +83,31 @@ def reserved_slug(slug: str) -> str | None:
     """Why ``slug`` is reserved, or None."""
     if slug in RESERVED_SLUGS:
         return RESERVED_SLUGS[slug]
-    return next((why for prefix, why in RESERVED_SLUG_PREFIXES.items() if slug.startswith(prefix)), None)
+    return next((why for prefix, why in RESERVED_SLUG_PREFIXES.items() if slug.startswith(prefix)), None) or next(
+        (why for suffix, why in RESERVED_SLUG_SUFFIXES.items() if slug.endswith(suffix)), None)
+
+
+def admin_key(address: str) -> str:
+    """Key of an administrator's address in the Secret of first passwords (Secret keys allow ``-._`` and
+    alphanumerics only, so other characters become ``_``): two addresses with one key are refused by
+    validation (``catalogue/tenants.py``)."""
+    return re.sub(r"[^-._a-zA-Z0-9]", "_", address.lower())
+
+
+def _public_host(value: str) -> str:
+    """A municipality's ``domain``: a public DNS name of its own (``catalogue/urls.py``: no cluster-internal or
+    IDN name, no IP address) and not a public suffix (``co.uk``, ``github.io``: anyone may register below it)."""
+    problem = host_problem(value)
+    if problem:
+        raise ValueError(problem.replace(f"host '{value}'", f"'{value}'"))
+    if is_public_suffix(value):
+        raise ValueError(f"'{value}' is a public suffix (Public Suffix List): anyone may register names below it; "
+                         f"use a domain of the municipality's own, like urbanstack.verl.example")
+    return value
+
+
+def _ldaps_url(value: object, info: pydantic.ValidationInfo) -> str:
+    return ldaps_url(value, (info.context or {}).get(CONTEXT_PLATFORM))
 
 
 def platform_secret(name: str) -> str | None:
@@ -107,14 +142,6 @@ def platform_secret(name: str) -> str | None:
     return None
 
 
-def _single_host(url: str) -> str:
-    """Refuse ``user:pass@`` in a URL: credentials belong in a Secret, not in a file in git."""
-    rest = url.split("://", 1)[-1]
-    if "@" in rest.split("/", 1)[0]:
-        raise ValueError("must not contain a user name or password ('user:pass@'); credentials belong in a Secret")
-    return url
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True)
 
@@ -127,6 +154,12 @@ class Contact(Strict):
 
     name: str = Field(min_length=1, max_length=200, description="Name of the responsible person or office.")
     email: pydantic.EmailStr = Field(description="E-mail address of the responsible person or office.")
+
+
+VERIFIES_EMAIL = (
+    "Whether the municipality's directory verifies every user's e-mail address (then Keycloak trusts the address "
+    "it sends: `trustEmail`); default `false`: an address from the directory counts as unverified, so nobody can "
+    "take over an account of the realm by entering its address at the directory.")
 
 
 class OidcFederation(Strict):
@@ -148,6 +181,7 @@ class OidcFederation(Strict):
     jwksUrl: HttpsUrl | None = Field(
         None, description="JWKS (signing keys) endpoint; default: `<issuer>/protocol/openid-connect/certs`."
     )
+    verifiesEmail: bool = Field(False, description=VERIFIES_EMAIL)
 
 
 class SamlFederation(Strict):
@@ -156,14 +190,16 @@ class SamlFederation(Strict):
     type: Literal["saml"] = Field(description="Federation protocol: SAML 2.0.")
     metadataUrl: HttpsUrl = Field(description="URL of the IdP's SAML metadata (https).")
     entityId: str = Field(min_length=1, description="Entity ID of the identity provider.")
+    verifiesEmail: bool = Field(False, description=VERIFIES_EMAIL)
 
 
 class LdapFederation(Strict):
     """Read users from the municipality's LDAP / Active Directory (user federation in Keycloak)."""
 
     type: Literal["ldap"] = Field(description="Federation protocol: LDAP (user federation).")
-    url: Annotated[str, pydantic.AfterValidator(_single_host)] = Field(
-        pattern=r"^ldaps://", description="LDAP server URL; must be `ldaps://` (TLS), without credentials."
+    url: Annotated[str, pydantic.BeforeValidator(_ldaps_url)] = Field(
+        description="LDAP server URL: exactly one `ldaps://host[:port]` (TLS), no list of servers, no credentials, "
+                    "a public host name (no IP address, no cluster-internal or platform name)."
     )
     usersDn: str = Field(min_length=1, description="Base DN under which users are found.")
     bindDn: str = Field(min_length=1, description="DN of the read-only bind account.")
@@ -171,6 +207,7 @@ class LdapFederation(Strict):
         min_length=1, description="Name of the Pulumi config secret holding the bind password."
     )
     vendor: Literal["ad", "other"] = Field("ad", description="Directory vendor: `ad` (Active Directory) or `other`.")
+    verifiesEmail: bool = Field(False, description=VERIFIES_EMAIL)
 
 
 Federation = Annotated[OidcFederation | SamlFederation | LdapFederation, Field(discriminator="type")]
@@ -180,7 +217,8 @@ class Identity(Strict):
     """The municipality's realm in the shared Keycloak."""
 
     admins: list[pydantic.EmailStr] = Field(
-        min_length=1, description="E-mail addresses of the realm's administrators (at least one)."
+        min_length=1, description="E-mail addresses of the realm's administrators (at least one; two "
+        "addresses that differ only in characters a Secret key cannot hold, like `a+b@…` and `a_b@…`, are refused)."
     )
     federation: Federation | None = Field(
         None, description="Optional link to the municipality's own directory (`type: oidc|saml|ldap`)."
@@ -307,7 +345,9 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
             description=(
                 "Short name: lower case letters, digits and '-', 3–30 characters, equal to the file name. "
                 "Becomes the namespace, the Keycloak realm and the Pulumi stack name. Reserved: the platform's "
-                "and Kubernetes' namespaces (`urban-…`, `kube-…`, `default`, `cert-manager`, …), `shared`, `master`."
+                "and Kubernetes' namespaces and those of common add-ons (`urban-…`, `kube-…`, `istio-…`, `default`, "
+                "`cert-manager`, …), `shared`, `master`, and slugs whose derived names would be another "
+                "municipality's (`job-…`, `…-initial-passwords`)."
             ),
         )
         name: str = Field(min_length=1, max_length=120, description="Display name, any UTF-8 (\"Schloß Holte-Stukenbrock\").")
@@ -331,7 +371,9 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         contact: Contact = Field(description="Contact for operations and finance.")
         domain: str = Field(
             pattern=DOMAIN_PATTERN, max_length=200,
-            description="DNS name under which services are published as `<module>.<domain>` (lower case).",
+            description="DNS name under which services are published as `<module>.<domain>` (lower case): a public "
+                        "name of the municipality's own, not a public suffix (`co.uk`, `github.io`), no IDN (`xn--`) "
+                        "label, no cluster-internal name.",
         )
         plan: Literal["small", "medium", "large"] = Field(
             "small", description="Size: quota, database instances and storage, module replicas (`catalogue/sizing.py`)."
@@ -374,10 +416,8 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
 
         @field_validator("domain")
         @classmethod
-        def _domain_not_platform_internal(cls, v):
-            if v.endswith(".svc") or v.endswith(".cluster.local"):
-                raise ValueError(f"must be a public DNS name, not a cluster-internal one (got {v!r})")
-            return v
+        def _domain_public(cls, v):
+            return _public_host(v)
 
         @model_validator(mode="after")
         def _membership_dates(self):

@@ -8,6 +8,7 @@ from typing import Annotated
 import pydantic
 
 from catalogue.sizing import Workload
+from catalogue.urls import CONTEXT_PLATFORM, https_url
 
 
 def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
@@ -18,8 +19,16 @@ def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
     return url
 
 
-HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.AfterValidator(_require_https)]
-"""An https URL without ``user:pass@`` (tenant files, module options, shared config)."""
+def _parsed_https(value: object, info: pydantic.ValidationInfo) -> object:
+    """Parse the URL as written with the catalogue's one URL parser (``catalogue/urls.py``) before pydantic
+    reads it: one URL, https, a public host name, not a platform name (validation context)."""
+    return https_url(value, (info.context or {}).get(CONTEXT_PLATFORM))
+
+
+HttpsUrl = Annotated[pydantic.HttpUrl, pydantic.BeforeValidator(_parsed_https), pydantic.AfterValidator(_require_https)]
+"""An https URL to a service outside the platform, parsed by ``catalogue/urls.py`` (one URL, a public host name,
+no IP literal, no cluster-internal or platform name, no ``user:pass@``): tenant files, module options, shared
+config."""
 
 
 class ModuleOptions(pydantic.BaseModel):
@@ -81,6 +90,9 @@ class ModuleSpec:
             privileges; the module grants it SELECT where it needs (e.g. CKAN's datastore reader).
         client_roles: roles of the module's OIDC client and the realm groups granted each
             (``{"read": ("admins", "editors", "viewers")}``), for apps that check client roles.
+        oidc_callbacks: the exact paths on ``https://<name>.<domain>`` to which the realm may send a browser back
+            after login (the client's ``redirectUris``; no wildcard). Empty for a module with an OIDC client but no
+            browser login (its client gets no authorization-code flow).
         data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
             databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
             the declaration to what the module really creates.
@@ -100,6 +112,7 @@ class ModuleSpec:
     readonly_roles: tuple[str, ...] = ()
     client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_stores: tuple[DataStore, ...] = ()
+    oidc_callbacks: tuple[str, ...] = ()
 
     @property
     def component_type(self) -> str:

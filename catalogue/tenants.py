@@ -28,8 +28,9 @@ import pydantic
 
 from catalogue.modules import CATALOGUE
 from catalogue.paths import ROOT, TENANTS
-from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, reserved_slug, slug_ok, tenant_model
+from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, admin_key, reserved_slug, slug_ok, tenant_model
 from catalogue.shared_config import SHARED_CONFIG
+from catalogue.urls import CONTEXT_PLATFORM
 from catalogue.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
 
 DEFAULT_DIR = TENANTS
@@ -136,7 +137,10 @@ def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
     return msg
 
 
-_CONTROL = {"Cc", "Zl", "Zp"}
+_CONTROL = {"Cc", "Zl", "Zp", "Cf"}
+"""Control characters, line and paragraph separators, and invisible formatting characters (``Cf``: bidi
+overrides such as U+202E, zero-width space and joiners, soft hyphen), which make a value read differently from
+what it is."""
 
 
 def _control_characters(data: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:
@@ -179,9 +183,47 @@ class Checked:
         return f"{self.file}:{line}" if line else self.file
 
 
-def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterable[Problem] = ()) -> Checked:
+def _platform_names(doc: LoadedYaml, platform: PlatformDomain | None) -> list[tuple[str, str]]:
+    """Names a URL of this file must not point into (``catalogue/urls.py``): the platform's ``baseDomain``
+    (Keycloak's ``id.<baseDomain>`` and master realm included) and the municipality's own ``domain``."""
+    out = []
+    if platform is not None:
+        out.append((platform.domain, f"the platform's domain ({platform.where}), where Keycloak and its master "
+                                     "realm are served"))
+    own = doc.data.get("domain") if isinstance(doc.data, dict) else None
+    if isinstance(own, str) and own.strip():
+        out.append((own.strip().lower().rstrip("."), "this municipality's own domain, served by the platform"))
+    return out
+
+
+def _admin_key_problems(doc: LoadedYaml) -> list[Problem]:
+    """Two administrators whose addresses map to one key of the first-passwords Secret (``a+b@x``, ``a_b@x``)."""
+    identity = doc.data.get("identity") if isinstance(doc.data, dict) else None
+    admins = identity.get("admins") if isinstance(identity, dict) else None
+    if not isinstance(admins, list):
+        return []
+    seen: dict[str, int] = {}
+    problems = []
+    for i, address in enumerate(admins):
+        if not isinstance(address, str):
+            continue
+        key = admin_key(address.strip())
+        if key in seen and admins[seen[key]].strip().lower() != address.strip().lower():
+            first = seen[key]
+            problems.append(Problem(doc.file, doc.line_of(("identity", "admins", i)), f"identity.admins.{i}",
+                                    f"'{address.strip()}' and '{admins[first].strip()}' (line "
+                                    f"{doc.line_of(('identity', 'admins', first))}) map to the same account key "
+                                    f"'{key}' (characters other than letters, digits and '-._' become '_'); "
+                                    "give each administrator an address of their own"))
+        seen.setdefault(key, i)
+    return problems
+
+
+def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterable[Problem] = (),
+                   platform: PlatformDomain | None = None) -> Checked:
     """Every problem of one parsed document (never raises). ``reported``: problems found while reading it
-    (values YAML could not construct); pydantic's view of those same fields is left out."""
+    (values YAML could not construct); pydantic's view of those same fields is left out. ``platform``: the
+    platform's domain, which no URL of the file may point into."""
     checked = Checked(file=doc.file, doc=doc, problems=list(reported))
     if not isinstance(doc.data, dict):
         checked.problems.append(Problem(doc.file, 1, "", f"expected a mapping of fields, found {type(doc.data).__name__}"))
@@ -189,13 +231,19 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
     taken = {p.path for p in checked.problems}
     for path, char in _control_characters(doc.data):
         dotted = ".".join(str(p) for p in path)
-        what = "a line break" if char in "\n\r\x85\u2028\u2029" else f"the control character U+{ord(char):04X}"
-        checked.problems.append(Problem(doc.file, doc.line_of(path), dotted,
-                                        f"contains {what}; every value must be one line of text"))
+        if char in "\n\r\x85\u2028\u2029":
+            what = "a line break"
+        elif unicodedata.category(char) == "Cf":
+            what = f"the invisible formatting character U+{ord(char):04X} (bidi or zero-width)"
+        else:
+            what = f"the control character U+{ord(char):04X}"
+        rule = ("no value may hold invisible characters" if unicodedata.category(char) == "Cf"
+                else "every value must be one line of text")
+        checked.problems.append(Problem(doc.file, doc.line_of(path), dotted, f"contains {what}; {rule}"))
         taken.add(dotted)
     tenant, errors = None, []
     try:
-        tenant = tenant_model().model_validate(doc.data)
+        tenant = tenant_model().model_validate(doc.data, context={CONTEXT_PLATFORM: _platform_names(doc, platform)})
     except pydantic.ValidationError as exc:
         for err in exc.errors(include_url=False):
             path = _walk(doc.data, tuple(err["loc"]))
@@ -211,6 +259,10 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
     if len(errors) > room:
         checked.problems.append(Problem(doc.file, errors[room][0], "", f"… and {len(errors) - room} more problems "
                                         f"in this file from this line on (fix the ones above first)"))
+    for problem in _admin_key_problems(doc):
+        if problem.path not in taken:
+            taken.add(problem.path)
+            checked.problems.append(problem)
     slug = doc.data.get("slug")
     if expected_slug is not None and isinstance(slug, str) and "slug" not in taken and slug.strip() != expected_slug:
         checked.problems.append(Problem(doc.file, doc.line_of(("slug",)), "slug",
@@ -220,7 +272,7 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
     return checked
 
 
-def check_file(path: Path | str, display: str | None = None) -> Checked:
+def check_file(path: Path | str, display: str | None = None, platform: PlatformDomain | None = None) -> Checked:
     """Read and check one tenant file; never raises: everything that is wrong is in ``problems``."""
     path = Path(path)
     file = display or str(path)
@@ -235,7 +287,7 @@ def check_file(path: Path | str, display: str | None = None) -> Checked:
             doc, reported = exc.partial, exc.problems
         except YamlError as exc:
             return Checked(file=file, problems=list(exc.problems), mtime=mtime)
-        checked = check_document(doc, Path(file).stem, reported)
+        checked = check_document(doc, Path(file).stem, reported, platform)
     except Exception as exc:  # callers must only ever see TenantError; one file must not stop all
         return Checked(file=file, mtime=mtime, problems=[Problem(file, None, "", f"cannot be checked ({type(exc).__name__}: "
                                                                   f"{_shown(str(exc))}); please report this")])
@@ -388,7 +440,7 @@ def _load_all(files: list[Path], platform: PlatformDomain | None) -> dict[str, T
         if path.suffix == ".yml":
             problems.append(Problem(str(path), None, "", "tenant files end in .yaml"))
             continue
-        checked.append(check_file(path))
+        checked.append(check_file(path, platform=platform))
     cross = cross_problems(checked, platform)
     for c in checked:
         problems.extend(sorted([*c.problems, *(p for p in cross if p.file == c.file)], key=lambda p: p.line or 0))
@@ -503,10 +555,11 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
         doc, reported = exc.partial, exc.problems
     except YamlError as exc:  # the template quotes every value, so this means a bug in the template
         raise NotWritten([f"cannot write a valid file: {p}" for p in exc.problems]) from None
-    new = check_document(doc, slug, reported)
+    platform = platform_domain()
+    new = check_document(doc, slug, reported, platform)
     new.mtime = float("inf")  # the file being made is the one changed last: conflicts are its own
     existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
-    problems = new.problems + [p for p in cross_problems([*existing, new], platform_domain()) if p.file == display]
+    problems = new.problems + [p for p in cross_problems([*existing, new], platform) if p.file == display]
     if problems:
         raise NotWritten([_option_line(p) for p in problems] + [f"{target} was not written"])
     try:

@@ -12,6 +12,11 @@ plain text. pulumi-kubernetes writes each file with mode 0600 and creates the fo
 become live credentials, every generated password of a rendering stack carries the keeper
 :data:`RENDER_KEEPER` (pulumi-random: a changed ``keepers`` map replaces the value): a later deployment to
 a real cluster has no such keeper and therefore generates new passwords.
+
+Secrets that are not generated but come from a stack's configuration (``pulumi config set --secret``: the
+federation's client secret, the LDAP bind password) are real credentials of the municipality's own directory; a
+new deployment cannot replace them. In render mode they never reach the render folder: :func:`stack_secret`
+gives :data:`RENDER_PLACEHOLDER` in their place (the rendered realm shows where the secret goes, not what it is).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import pulumi_kubernetes as k8s
 
 RENDER_KEEPER = "urbanstack/rendered-to"
 """Keeper on every generated password of a stack in render mode (value: the render folder)."""
+RENDER_PLACEHOLDER = "rendered-placeholder-set-by-a-real-deployment"
+"""What a rendered Secret holds in place of a stack configuration secret (see the module doc)."""
 _PASSWORD_TYPES = ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 
 
@@ -34,6 +41,14 @@ def has_kubeconfig() -> bool:
     if env:
         return any(Path(p).is_file() for p in env.split(os.pathsep) if p)
     return (Path.home() / ".kube" / "config").is_file()
+
+
+def stack_secret(value: pulumi.Input[str] | None) -> pulumi.Input[str] | None:
+    """A secret from the stack's configuration as the stack may write it into a Secret: the value itself when
+    deploying to a cluster, :data:`RENDER_PLACEHOLDER` in render mode (no kubeconfig). ``None`` stays ``None``."""
+    if value is None or has_kubeconfig():
+        return value
+    return pulumi.Output.secret(RENDER_PLACEHOLDER)
 
 
 def rendered_passwords_transform(out: Path):
@@ -69,6 +84,7 @@ def make_provider(stack: str, root: Path) -> k8s.Provider:
         f"no kubeconfig found: rendering manifests to {out} instead of applying them to a cluster. "
         "Rendered Secrets hold their values in plain text (files mode 0600, folders 0700): do not share or "
         "commit that folder. The passwords in it are never used for real: a deployment with a kubeconfig "
-        "generates new ones."
+        "generates new ones; secrets from the stack's configuration (federation client secret, LDAP bind "
+        f"password) are rendered as '{RENDER_PLACEHOLDER}'."
     )
     return k8s.Provider("k8s", render_yaml_to_directory=str(out))

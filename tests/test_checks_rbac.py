@@ -117,3 +117,17 @@ def test_rule_matching_follows_rbac_wildcards():
     assert rbac.allows({"apiGroups": [""], "resources": ["*/exec"], "verbs": ["create"]}, "", "pods/exec", "create")
     assert not rbac.allows({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}, "", "pods/exec", "create")
     assert not rbac.allows({"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["get"]}, "", "secrets", "get")
+
+
+def test_operations_and_governance_describe_the_roles_the_municipality_stack_binds():
+    """docs/operations.md and docs/governance.md describe components/tenant/tenancy.py: each realm group bound to
+    a Role of our own in its namespace, never to the built-in admin/edit/view ClusterRoles."""
+    from catalogue.paths import ROOT
+    from components.tenant.tenancy import GROUP_RULES, role_name
+
+    for doc in ("operations.md", "governance.md"):
+        text = " ".join((ROOT / "docs" / doc).read_text(encoding="utf-8").split())
+        assert "urban-stack-admins|editors|viewers" in text, doc
+        assert {role_name(g) for g in GROUP_RULES} == {f"urban-stack-{g}" for g in ("admins", "editors", "viewers")}
+        assert "bound to the ClusterRoles `admin`, `edit`, `view`" not in text, doc
+        assert "realm groups hold `admin` and `edit`" not in text, doc

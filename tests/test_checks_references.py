@@ -83,3 +83,28 @@ def test_a_runtime_entry_without_a_reason_is_refused(tmp_path):
     bad.write_text("- kind: Secret\n  name: x\n  createdBy: {kind: Namespace}\n")
     with pytest.raises(ValueError, match=r"entry 1: needs a reason"):
         references.load_runtime_objects(Path(bad))
+
+
+def test_the_same_object_in_two_stacks_fails_naming_both(crafted):
+    """What slug 'job-verl' did before it was reserved: its realm Secret realm-job-verl is the shared stack's
+    Secret of verl's realm-job client, in the same namespace; validate and plan passed, the cluster refused."""
+    import shutil
+
+    import yaml
+
+    shared = next((crafted / "shared").glob("secret-urban-identity-realm-job-verl.yaml"))
+    copy = crafted / "verl" / "secret-urban-identity-realm-job-verl.yaml"
+    shutil.copy(shared, copy)
+    obj = yaml.safe_load(copy.read_text())
+    obj["metadata"]["labels"]["urban-stack/tenant"] = "verl"
+    copy.write_text(yaml.safe_dump(obj))
+    [failure] = [f for f in references.run(load_plan(crafted)).failures if "more than one stack" in f.message]
+    assert failure.file.endswith("verl/secret-urban-identity-realm-job-verl.yaml")
+    assert "Secret urban-identity/realm-job-verl is created by more than one stack: stack shared (" in failure.message
+    assert "stack verl (" in failure.message
+
+
+def test_in_the_real_plan_every_object_is_created_by_one_stack_only(crafted):
+    result = references.run(load_plan(crafted))
+    assert not [f for f in result.failures if "more than one stack" in f.message]
+    assert "each created by one stack only" in result.figure()

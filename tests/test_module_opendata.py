@@ -68,9 +68,14 @@ def config_files(plan) -> dict:
     return one(plan, "ConfigMap", "opendata-config")["data"]
 
 
-def ckan_ini(plan) -> configparser.RawConfigParser:
-    parser = configparser.RawConfigParser()
+def ckan_ini(plan) -> configparser.ConfigParser:
+    """ckan.ini read as CKAN reads it: ``configparser.ConfigParser`` with basic interpolation, keys as written and
+    the defaults ``here`` and ``__file__`` (ckan/cli/__init__.py ``CKANConfigLoader``)."""
+    parser = configparser.ConfigParser()
+    parser.optionxform = str
     parser.read_string(config_files(plan)["ckan.ini"])
+    parser["DEFAULT"]["here"] = "/srv/app"
+    parser["DEFAULT"]["__file__"] = "/srv/app/ckan.ini"
     return parser
 
 
@@ -171,6 +176,12 @@ def test_site_title_and_language_come_from_the_tenant_file(plan_stack, tmp_path,
                            {"openData": {"siteTitle": "Offene Daten Testhausen", "locale": "en"}})
     app = ckan_ini(plan)["app:main"]
     assert app["ckan.site_title"] == "Offene Daten Testhausen" and app["ckan.locale_default"] == "en"
+
+
+@pytest.mark.parametrize("title", ["100% offen %(here)s", "Daten %", "%%(__file__)s"])
+def test_a_percent_sign_in_the_site_title_reaches_ckan_as_written(plan_stack, tmp_path, title):
+    plan, _ = plan_booking(plan_stack, tmp_path / "tenants", {"openData": {"siteTitle": title}})
+    assert ckan_ini(plan)["app:main"]["ckan.site_title"] == title
 
 
 def test_no_secret_is_in_the_config_map_every_secret_comes_from_a_secret(booked):

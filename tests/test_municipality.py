@@ -11,6 +11,7 @@ import json
 import pytest
 
 from catalogue import labels, names
+from catalogue.paths import ROOT
 from catalogue.sizing import TENANT_PLANS
 from catalogue.tenants import load_all
 from urbanstack.offline import run_stack
@@ -269,7 +270,8 @@ def test_a_municipality_gets_its_own_realm_with_groups_admins_and_one_client_per
     with_oidc = {CATALOGUE[k].name for k in tenant.booked() if CATALOGUE[k].oidc}
     assert {c["clientId"] for c in realm["clients"]} == with_oidc
     for c in realm["clients"]:
-        assert c["redirectUris"] == [f"https://{c['clientId']}.{tenant.domain}/*"]
+        spec = next(m for m in CATALOGUE.values() if m.name == c["clientId"])
+        assert c["redirectUris"] == [f"https://{c['clientId']}.{tenant.domain}{p}" for p in spec.oidc_callbacks]
         assert c["attributes"]["pkce.code.challenge.method"] == "S256" and not c["publicClient"]
     delivered = {name_of(r) for r in objects(plan, "Secret") if ns_of(r) == slug}
     assert {f"{m}-oidc" for m in with_oidc} <= delivered
@@ -285,6 +287,53 @@ def test_realms_carry_the_platform_security_policy(plans, slug):
     assert realm["bruteForceProtected"] is True and realm["sslRequired"] == "external"
     assert "length(12)" in realm["passwordPolicy"] and "passwordHistory" in realm["passwordPolicy"]
     assert realm["accessTokenLifespan"] <= 300 and realm["registrationAllowed"] is False
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_no_client_of_a_realm_accepts_a_wildcard_redirect(plans, slug):
+    for c in realm_of(plans[slug], slug)["clients"]:
+        uris = [*c["redirectUris"], c["attributes"]["post.logout.redirect.uris"]]
+        assert not [u for u in uris if "*" in u or u == "+"], (c["clientId"], uris)
+        assert c["standardFlowEnabled"] == bool(c["redirectUris"])
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_admins_of_a_realm_are_asked_for_a_second_factor_at_every_login(plans, slug):
+    from catalogue.realm_policy import BROWSER_FLOW, POST_BROKER_FLOW, SECOND_FACTOR_ROLE
+
+    realm = realm_of(plans[slug], slug)
+    (admins,) = [g for g in realm["groups"] if g["name"] == "admins"]
+    assert admins["realmRoles"] == [SECOND_FACTOR_ROLE]
+    assert all(SECOND_FACTOR_ROLE not in g.get("realmRoles", []) for g in realm["groups"] if g["name"] != "admins")
+    assert realm["browserFlow"] == BROWSER_FLOW
+    flows = {f["alias"]: f for f in realm["authenticationFlows"]}
+    configs = {c["alias"]: c["config"] for c in realm["authenticatorConfig"]}
+
+    def otp_steps(alias: str) -> list[tuple[str, str]]:
+        """(condition role, OTP requirement) of every CONDITIONAL sub-flow reached from flow ``alias``."""
+        found = []
+        for step in flows[alias]["authenticationExecutions"]:
+            if step.get("authenticatorFlow"):
+                sub = flows[step["flowAlias"]]["authenticationExecutions"]
+                if step["requirement"] == "CONDITIONAL":
+                    cond = next(x for x in sub if x["authenticator"] == "conditional-user-role")
+                    otp = next(x for x in sub if x.get("authenticator") == "auth-otp-form")
+                    found.append((configs[cond["authenticatorConfig"]]["condUserRole"], otp["requirement"]))
+                found += otp_steps(step["flowAlias"])
+        return found
+
+    assert otp_steps(BROWSER_FLOW) == [(SECOND_FACTOR_ROLE, "REQUIRED")]
+    assert otp_steps(POST_BROKER_FLOW) == [(SECOND_FACTOR_ROLE, "REQUIRED")]
+    for idp in realm.get("identityProviders", []):
+        assert idp["postBrokerLoginFlowAlias"] == POST_BROKER_FLOW
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_offline_sessions_end_within_a_week(plans, slug):
+    realm = realm_of(plans[slug], slug)
+    assert realm["offlineSessionMaxLifespanEnabled"] is True
+    assert realm["offlineSessionMaxLifespan"] <= 7 * 86400
+    assert realm["offlineSessionIdleTimeout"] <= realm["offlineSessionMaxLifespan"]
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -332,6 +381,26 @@ def test_federation_links_a_realm_to_the_municipalitys_own_directory(plans):
     assert ldap["providerId"] == "ldap" and ldap["config"]["connectionUrl"] == ["ldaps://dc01.rietberg.example:636"]
     assert ldap["config"]["editMode"] == ["READ_ONLY"]
     assert "identityProviders" not in realm_of(plans["verl"], "verl")
+
+
+def test_a_directorys_e_mail_addresses_are_trusted_only_when_the_tenant_file_says_it_verifies_them(tmp_path):
+    from catalogue.tenants import load_tenant
+    from components.tenant.identity import federation
+
+    for name in ("rheda-wiedenbrueck", "rietberg"):
+        text = (ROOT / "tenants" / f"{name}.yaml").read_text(encoding="utf-8")
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+        fed = load_tenant(tmp_path / f"{name}.yaml").identity.federation
+        assert fed.verifiesEmail is False
+        trusted = federation(fed, "s")
+        verified = federation(fed.model_copy(update={"verifiesEmail": True}), "s")
+        if fed.type == "ldap":
+            (untrusting,) = trusted["components"]["org.keycloak.storage.UserStorageProvider"]
+            (trusting,) = verified["components"]["org.keycloak.storage.UserStorageProvider"]
+            assert untrusting["config"]["trustEmail"] == ["false"] and trusting["config"]["trustEmail"] == ["true"]
+        else:
+            assert trusted["identityProviders"][0]["trustEmail"] is False
+            assert verified["identityProviders"][0]["trustEmail"] is True
 
 
 def test_a_changed_tenant_file_changes_the_realm_job_so_it_runs_again(tenants_copy, plan_stack):
@@ -414,7 +483,7 @@ def test_modules_that_check_client_roles_get_them_in_the_realm_granted_to_groups
     groups = {g["name"]: g.get("clientRoles", {}) for g in realm["groups"]}
     assert set(groups["viewers"]["urbandata"]) == {"read"}
     assert set(groups["admins"]["urbandata"]) == set(SPEC.client_roles)
-    assert "roles" not in realm_of(plans["rietberg"], "rietberg"), "no module with client roles booked"
+    assert "client" not in realm_of(plans["rietberg"], "rietberg")["roles"], "no module with client roles booked"
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -66,3 +66,26 @@ def test_the_transform_leaves_other_resources_alone_and_keeps_existing_keepers(t
                                         props={"length": 32, "keepers": {"rotation": "2026"}},
                                         opts=pulumi.ResourceOptions())
     assert transform(args).props["keepers"] == {"rotation": "2026", provider.RENDER_KEEPER: str(tmp_path)}
+
+
+@pytest.mark.parametrize(("stack", "ref"), [("rietberg", "ldapBindPassword"),
+                                            ("rheda-wiedenbrueck", "federationClientSecret")])
+def test_a_rendering_stack_writes_a_placeholder_never_the_directorys_real_secret(plan_stack, monkeypatch, stack, ref):
+    """The federation's secret comes from the stack's config and is a real credential of the municipality's own
+    directory: render mode (Secrets in plain text on disk) puts a placeholder in the realm instead."""
+    import json
+
+    real = "the-directorys-real-secret-4711"
+    config = {f"urban-stack:{ref}": real}
+
+    def realm_text(kubeconfig: bool) -> str:
+        monkeypatch.setattr(provider, "has_kubeconfig", lambda: kubeconfig)
+        plan = plan_stack(stack, config=config)
+        (secret,) = [r for r in plan.of_type("kubernetes:core/v1:Secret")
+                     if r.inputs["metadata"]["name"] == f"realm-{stack}"]
+        return json.dumps(secret.inputs["stringData"])
+
+    rendered = realm_text(kubeconfig=False)
+    assert real not in rendered and provider.RENDER_PLACEHOLDER in rendered
+    deployed = realm_text(kubeconfig=True)
+    assert real in deployed and provider.RENDER_PLACEHOLDER not in deployed

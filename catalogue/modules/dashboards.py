@@ -32,4 +32,6 @@ SPEC = ModuleSpec(
     },
     databases=("superset",),
     data_stores=(DataStore("database", "superset", "dashboards, charts, saved queries, users and roles"),),
+    # OIDC callback paths: Flask-AppBuilder's OAuth view `/oauth-authorized/<provider>` (provider `keycloak`, components/modules/dashboards.py).
+    oidc_callbacks=("/oauth-authorized/keycloak",),
 )

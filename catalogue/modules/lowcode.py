@@ -31,4 +31,6 @@ SPEC = ModuleSpec(
     },
     data_stores=(DataStore("volume", "data", "Node-RED's user directory: flows, credentials file, installed nodes",
                            workload="editor", container="node-red", path="/data"),),
+    # OIDC callback paths: oauth2-proxy's callback (OAUTH2_PROXY_REDIRECT_URL, components/modules/lowcode.py).
+    oidc_callbacks=("/oauth2/callback",),
 )

@@ -64,4 +64,6 @@ SPEC = ModuleSpec(
                   workload="solr", container="solr", path="/var/solr"),
     ),
     public=True,
+    # OIDC callback paths: ckanext-oidc-pkce's default ckanext.oidc_pkce.redirect_path.
+    oidc_callbacks=("/user/login/oidc-pkce/callback",),
 )

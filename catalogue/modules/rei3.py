@@ -32,4 +32,6 @@ SPEC = ModuleSpec(
         DataStore("volume", "data", "uploaded files, transfer and temporary data (REI3's data folder)",
                   workload="app", container="rei3", path=DATA),
     ),
+    # OIDC callback paths: the redirect URL entered in REI3's admin UI at the one-time OIDC step: the app's root (docs/operations.md).
+    oidc_callbacks=("/",),
 )

@@ -47,4 +47,6 @@ SPEC = ModuleSpec(
     data_stores=(DataStore("database", "sensorthings", "things, sensors, datastreams and observations"),),
     db_extensions={"sensorthings": ("postgis",)},
     client_roles=CLIENT_ROLES,
+    # OIDC callback paths: none: FROST checks bearer tokens of API clients and logs no browser in, so the client has no browser flow.
+    oidc_callbacks=(),
 )

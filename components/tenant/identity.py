@@ -14,7 +14,6 @@ optional federation to the municipality's own directory.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 import pulumi
@@ -22,10 +21,17 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from catalogue import names
-from catalogue.realm_policy import ADMIN_REQUIRED_ACTIONS, REALM_SECURITY
-from catalogue.schema import Tenant
+from catalogue.realm_policy import (
+    ADMIN_REQUIRED_ACTIONS,
+    ADMIN_SECOND_FACTOR,
+    POST_BROKER_FLOW,
+    REALM_SECURITY,
+    SECOND_FACTOR_ROLE,
+)
+from catalogue.schema import Tenant, admin_key
 from components import k8s as kb
 from components.base import TenantContext
+from components.provider import stack_secret
 
 GROUPS = ("admins", "editors", "viewers")
 REALM_SSL_REQUIRED = "external"
@@ -86,28 +92,39 @@ def _groups_mapper() -> dict:
     }
 
 
-def client(module: str, title: str, host: str, secret: Any) -> dict:
-    """A confidential OIDC client (authorization code + PKCE S256) for ``https://<host>``."""
+def client(module: str, title: str, host: str, secret: Any, callbacks: tuple[str, ...] = ()) -> dict:
+    """A confidential OIDC client (authorization code + PKCE S256) for ``https://<host>``.
+
+    ``redirectUris`` are exactly the module's callback URLs (``ModuleSpec.oidc_callbacks``), no wildcard: a
+    wildcard lets any page of the host (an open redirect, a user's page in Node-RED or CKAN) receive the
+    authorization code. A module without callbacks gets no browser flow at all. After logout the browser may
+    only go back to the host's root page."""
     return {
         "clientId": module, "name": title, "enabled": True, "protocol": "openid-connect",
         "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": secret,
-        "standardFlowEnabled": True, "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
+        "standardFlowEnabled": bool(callbacks), "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
         "serviceAccountsEnabled": False, "frontchannelLogout": True,
-        "redirectUris": [f"https://{host}/*"], "webOrigins": [f"https://{host}"], "rootUrl": f"https://{host}",
-        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": f"https://{host}/*"},
+        "redirectUris": [f"https://{host}{path}" for path in callbacks],
+        "webOrigins": [f"https://{host}"], "rootUrl": f"https://{host}",
+        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": f"https://{host}/"},
         "protocolMappers": [_groups_mapper()],
     }
 
 
 def federation(fed, secret: Any) -> dict:
-    """Realm fields for the municipality's own directory (OIDC or SAML broker, or LDAP user federation)."""
+    """Realm fields for the municipality's own directory (OIDC or SAML broker, or LDAP user federation).
+
+    ``trustEmail`` only when the tenant file says the directory verifies addresses (``verifiesEmail``); a login
+    through a broker runs the post-broker flow, which asks administrators for their one-time code
+    (``catalogue/realm_policy.py``, ``ADMIN_SECOND_FACTOR``)."""
     if fed is None:
         return {}
     if fed.type == "oidc":
         issuer = str(fed.issuer).rstrip("/")
         return {"identityProviders": [{
             "alias": "municipality", "displayName": "Anmeldung der Verwaltung", "providerId": "oidc",
-            "enabled": True, "trustEmail": True, "firstBrokerLoginFlowAlias": "first broker login",
+            "enabled": True, "trustEmail": fed.verifiesEmail, "firstBrokerLoginFlowAlias": "first broker login",
+            "postBrokerLoginFlowAlias": POST_BROKER_FLOW,
             "config": {
                 "issuer": issuer, "clientId": fed.clientId, "clientSecret": secret,
                 "clientAuthMethod": "client_secret_post", "syncMode": "IMPORT",
@@ -121,7 +138,8 @@ def federation(fed, secret: Any) -> dict:
     if fed.type == "saml":
         return {"identityProviders": [{
             "alias": "municipality", "displayName": "Anmeldung der Verwaltung", "providerId": "saml",
-            "enabled": True, "trustEmail": True, "firstBrokerLoginFlowAlias": "first broker login",
+            "enabled": True, "trustEmail": fed.verifiesEmail, "firstBrokerLoginFlowAlias": "first broker login",
+            "postBrokerLoginFlowAlias": POST_BROKER_FLOW,
             "config": {
                 "idpEntityId": fed.entityId, "metadataDescriptorUrl": str(fed.metadataUrl),
                 "useMetadataDescriptorUrl": "true", "validateSignature": "true", "wantAssertionsSigned": "true",
@@ -139,7 +157,7 @@ def federation(fed, secret: Any) -> dict:
             "usernameLDAPAttribute": ["sAMAccountName" if ad else "uid"], "rdnLDAPAttribute": ["cn"],
             "uuidLDAPAttribute": ["objectGUID" if ad else "entryUUID"],
             "userObjectClasses": ["person, organizationalPerson, user" if ad else "inetOrgPerson, organizationalPerson"],
-            "searchScope": ["2"], "useTruststoreSpi": ["always"], "trustEmail": ["true"], "pagination": ["true"],
+            "searchScope": ["2"], "useTruststoreSpi": ["always"], "trustEmail": [str(fed.verifiesEmail).lower()], "pagination": ["true"],
             "connectionPooling": ["true"], "startTls": ["false"],
         },
     }]}}
@@ -202,8 +220,14 @@ def realm(tenant: Tenant, clients: list[dict], federation_secret: Any, modules: 
         "realm": tenant.slug, "enabled": True, "displayName": tenant.name,
         **REALM_SECURITY,
         "sslRequired": REALM_SSL_REQUIRED,
-        **({"roles": {"client": roles}} if roles else {}),
-        "groups": [{"name": g, **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
+        **ADMIN_SECOND_FACTOR,
+        # Realm roles listed here are managed by keycloak-config-cli (import.managed.role "full", remote state on:
+        # it deletes only roles it created; Keycloak's default roles are kept, RoleImportService /
+        # KeycloakUtil.isDefaultRole), so offline_access, uma_authorization and default-roles-<slug> stay.
+        "roles": {"realm": [{"name": SECOND_FACTOR_ROLE, "description": "asked for a one-time code at every login"}],
+                  **({"client": roles} if roles else {})},
+        "groups": [{"name": g, **({"realmRoles": [SECOND_FACTOR_ROLE]} if g == "admins" else {}),
+                    **({"clientRoles": grants[g]} if grants[g] else {})} for g in GROUPS],
         "users": [admin_user(str(a).lower(), passwords.get(str(a).lower()), smtp) for a in tenant.identity.admins],
         "clients": clients,
         **federation(tenant.identity.federation, federation_secret),
@@ -217,8 +241,9 @@ def initial_passwords_secret_name(slug: str) -> str:
 
 
 def password_key(address: str) -> str:
-    """Secret data key of an administrator's address (Secret keys allow ``-._`` and alphanumerics only)."""
-    return re.sub(r"[^-._a-zA-Z0-9]", "_", address)
+    """Secret data key of an administrator's address (``catalogue.schema.admin_key``: validation refuses two
+    addresses with one key)."""
+    return admin_key(address)
 
 
 def federation_secret_ref(tenant: Tenant) -> str | None:
@@ -239,7 +264,8 @@ def federation_secret(tenant: Tenant) -> Any:
             f"'{tenant.slug}' does not have: run "
             f"`pulumi config set --secret {names.CONFIG_NS}:{ref} VALUE -s {tenant.slug}`"
         )
-    return value
+    # Render mode writes Secrets in plain text to disk: there the realm carries a placeholder instead.
+    return stack_secret(value)
 
 
 class Identity(pulumi.ComponentResource):
@@ -257,7 +283,7 @@ class Identity(pulumi.ComponentResource):
             secret = random.RandomPassword(f"{spec.name}-client-secret", length=40, special=False,
                                            opts=pulumi.ResourceOptions(parent=self))
             host = ctx.host(spec)
-            clients.append(client(spec.name, spec.title, host, secret.result))
+            clients.append(client(spec.name, spec.title, host, secret.result, spec.oidc_callbacks))
             self.client_secrets[spec.name] = k8s.core.v1.Secret(
                 names.oidc_secret_name(spec.name), metadata=kb.meta(names.oidc_secret_name(spec.name), ctx.namespace),
                 type="Opaque",

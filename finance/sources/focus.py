@@ -22,6 +22,10 @@ is line 1; Parquet: row numbers from 1) and the values; nothing is allocated whe
 * tenant tag ``shared`` -> shared; ``__idle__`` or ``CommitmentDiscountStatus = 'Unused'`` -> idle; missing, empty or
   ``__unallocated__`` -> untagged; any other value -> direct (an unknown value is reported by the allocator);
 * an empty file or one with no rows -> error.
+
+Before any of that, the input is bounded (``finance/sources/limits.py``, docs/finance.md "Input limits"): file
+size, inflated size, lines and line length are checked in one streaming pass that stops at the first limit, and
+every value an error quotes is cut to a readable length.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import duckdb
 
 from catalogue import labels
 from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
+from finance.sources import limits
 
 REQUIRED = ("BillingCurrency", "ChargePeriodStart", "ServiceName")
 CREDIT_CATEGORIES = ("Credit", "Adjustment")
@@ -105,9 +110,14 @@ class FocusSource:
 
             client = boto3.client("s3")
         try:
+            size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except Exception as exc:  # botocore raises many kinds; name the object either way
+            raise FinanceError(f"{ref}: cannot download: {limits.cut(str(exc))}") from None
+        limits.check_size(ref, int(size))  # before a byte is downloaded
+        try:
             client.download_file(bucket, key, str(target))
         except Exception as exc:  # botocore raises many kinds; name the object either way
-            raise FinanceError(f"{ref}: cannot download: {exc}") from None
+            raise FinanceError(f"{ref}: cannot download: {limits.cut(str(exc))}") from None
         return target
 
     @staticmethod
@@ -117,24 +127,33 @@ class FocusSource:
         if name.endswith(".parquet"):
             return f"read_parquet({p})"
         if name.endswith((".csv", ".csv.gz", ".csv.gzip")):
-            return f"read_csv({p}, header=true, all_varchar=true, auto_detect=true)"
+            return (f"read_csv({p}, header=true, all_varchar=true, auto_detect=true, "
+                    f"max_line_size={limits.MAX_LINE_BYTES})")
         raise FinanceError(f"{path.name}: unknown file type: use .csv, .csv.gz or .parquet")
 
     def _check_file(self, con: duckdb.DuckDBPyConnection, ref: str, path: Path) -> tuple[str, dict[str, str]]:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise FinanceError(f"{ref}: empty file")
         reader = self._reader(path)
+        limits.check_size(ref, size)
+        if reader.startswith("read_parquet"):
+            limits.check_parquet(ref, path)
+        else:
+            limits.scan_csv(ref, path, compressed=path.name.lower().endswith((".gz", ".gzip")))
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
         except duckdb.Error as exc:
             raise FinanceError(f"{ref}: cannot read as {'Parquet' if 'parquet' in reader else 'CSV'}: "
-                               f"{str(exc).splitlines()[0]}") from None
+                               f"{limits.cut(str(exc))}") from None
         types = {row[0]: row[1] for row in described}
         needed = [self.cost_column, *REQUIRED, self.tag_column or "Tags"]
         missing = [c for c in needed if c not in types]
         if missing:
+            found = [limits.shown(c)[1:-1] if len(c) > 40 else c for c in list(types)[:30]]
+            more = f" and {len(types) - 30} more" if len(types) > 30 else ""
             raise FinanceError(f"{ref}: missing FOCUS column(s) {', '.join(missing)} "
-                               f"(found: {', '.join(types) or 'none'})")
+                               f"(found: {', '.join(found) or 'none'}{more})")
         return reader, types
 
     # -- the query ----------------------------------------------------------------------------------------
@@ -236,7 +255,7 @@ class FocusSource:
         try:
             con.execute(sql)
         except duckdb.Error as exc:
-            raise FinanceError(f"{', '.join(self.inputs)}: cannot read: {str(exc).splitlines()[0]}") from None
+            raise FinanceError(f"{', '.join(self.inputs)}: cannot read: {limits.cut(str(exc))}") from None
         self._raise_problems(con, files, credit)
         if con.execute("SELECT COALESCE(SUM(rows), 0) FROM focus_groups").fetchall()[0][0] == 0:
             raise FinanceError(f"{', '.join(self.inputs)}: no cost rows (the file has only a header)")
@@ -293,7 +312,7 @@ class FocusSource:
                 f"SELECT row_no, {value.get(problem, 'cost_raw')} FROM {self._numbered(select)} "
                 f"WHERE ({self._problem(credit)}) = {_lit(problem)} ORDER BY row_no LIMIT {SHOWN_ROWS}"
             ).fetchall()
-            values = ", ".join(dict.fromkeys(repr(v) for _, v in rows))
+            values = ", ".join(dict.fromkeys(limits.shown(v) for _, v in rows))
             msgs.append(f"{ref}: {column.get(problem, self.cost_column)}: {self._where([r for r, _ in rows], count, csv)}: "
                         f"{what[problem]}" + (f": {values}" if problem != "empty" else ""))
         raise FinanceError("\n".join(msgs))

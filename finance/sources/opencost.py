@@ -25,7 +25,7 @@ import duckdb
 
 from catalogue import labels
 from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
-from finance.sources import records_relation
+from finance.sources import limits, records_relation
 
 COMPONENTS = {
     "cpuCost": ("cpu", "Compute"),
@@ -68,13 +68,16 @@ class OpenCostSource:
                     url = f"{ref.rstrip('/')}/allocation?{query}"
                     try:
                         with urllib.request.urlopen(url, timeout=60) as resp:
-                            docs.append((url, json.load(resp)))
+                            docs.append((url, json.loads(limits.read_json_bytes(url, resp))))
                     except (OSError, ValueError) as exc:
-                        raise FinanceError(f"{url}: cannot read OpenCost allocation: {exc}") from None
+                        raise FinanceError(f"{url}: cannot read OpenCost allocation: {limits.cut(str(exc))}") from None
             else:
                 path = Path(ref)
                 try:
-                    text = path.read_text(encoding="utf-8")
+                    with open(path, "rb") as fh:
+                        text = limits.read_json_bytes(ref, fh).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FinanceError(f"{ref}: not UTF-8 text") from None
                 except OSError as exc:
                     raise FinanceError(f"{ref}: cannot read: {exc.strerror or exc}") from None
                 if not text.strip():
@@ -82,7 +85,7 @@ class OpenCostSource:
                 try:
                     docs.append((ref, json.loads(text)))
                 except ValueError as exc:
-                    raise FinanceError(f"{ref}: not JSON: {exc}") from None
+                    raise FinanceError(f"{ref}: not JSON: {limits.cut(str(exc))}") from None
         return docs
 
     def records(self, period: Period) -> list[dict]:

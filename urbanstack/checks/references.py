@@ -11,6 +11,11 @@ An object counts as created when the plan holds it in that namespace, when a cer
 names it as ``spec.secretName``, or when a controller creates it at run time from an object of the plan: those are
 listed with their reason in ONE file, ``checks/runtime-objects.yaml`` (an entry that no reference uses fails the
 check, so the list cannot go stale). References marked ``optional: true`` are not required.
+
+And every object is named once: the same (kind, namespace, name) in two stacks means two Pulumi stacks each own one
+object, and the cluster refuses the second (or, with server-side apply, the two fight over it). Names derived from
+a municipality's slug can collide this way (slug ``job-verl``: its realm Secret ``realm-job-verl`` is the shared
+stack's Secret of verl's realm-job client); the tenant schema refuses the known cases, this check finds any.
 """
 
 from __future__ import annotations
@@ -126,6 +131,33 @@ def load_runtime_objects(path: Path = RUNTIME_FILE) -> list[RuntimeObject]:
     return out
 
 
+def _api_group(api_version: str) -> str:
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def owned_twice(plan: Plan) -> list[Failure]:
+    """Objects (API group, kind, namespace, name) that two stacks of the plan both create."""
+    owners: dict[tuple[str, str, str, str], dict[str, PlanObject]] = {}
+    for po in plan.objects:
+        if not po.kind or not po.name:
+            continue
+        key = (_api_group(po.api_version), po.kind, str(po.namespace or ""), po.name)
+        owners.setdefault(key, {}).setdefault(po.stack, po)
+    failures = []
+    for (_, kind, namespace, name), by_stack in sorted(owners.items()):
+        if len(by_stack) < 2:
+            continue
+        first, *others = sorted(by_stack.values(), key=lambda o: o.stack)
+        where = ", ".join(f"stack {o.stack} ({plan.rel(o.path)})" for o in [first, *others])
+        for po in others:
+            failures.append(Failure(plan.rel(po.path), RULE,
+                                    f"{kind} {namespace + '/' if namespace else ''}{name} is created by more than "
+                                    f"one stack: {where}; the cluster keeps one object per name, so the second "
+                                    "deployment fails or takes the other's object (a slug whose derived names "
+                                    "are another's? catalogue/schema.py reserved slugs)"))
+    return failures
+
+
 def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     runtime = load_runtime_objects(runtime_file)
     existing: set[tuple[str, str, str]] = set()
@@ -166,6 +198,8 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
                                     "object of the plan (a Helm hook the chart relies on? see "
                                     "urbanstack/render.py); create it, or list the controller that makes it at "
                                     f"run time in {RUNTIME_FILE.relative_to(ROOT)}"))
+    twice = owned_twice(plan)
+    failures.extend(twice)
     rel = runtime_file.relative_to(ROOT) if runtime_file.is_relative_to(ROOT) else runtime_file
     for entry in runtime:
         if entry not in used:
@@ -175,4 +209,5 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     return CheckResult(NAME, len(pods), "pod templates", failures, origins=count_origins(pods),
                        origin_unit="pod templates",
                        detail=f"{count} references to Secrets, ConfigMaps and ServiceAccounts, "
-                              f"{len(used)} run-time entries used from {rel}")
+                              f"{len(used)} run-time entries used from {rel}; "
+                              f"{len(plan.objects)} objects, each created by one stack only")
