@@ -38,6 +38,9 @@ LangOpt = Annotated[str, typer.Option("--lang", help="Language of the statements
 PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price catalogue (default: finance/prices.yaml).")]
 TenantsOpt = Annotated[list[Path] | None, typer.Option(
     "--tenants", help="Tenant files or folders (default: tenants/). Repeatable.")]
+ProviderOpt = Annotated[str | None, typer.Option(
+    "--provider", help="Unit prices of a cloud provider (stackit, ionos, plusserver, hetzner: "
+                       "finance/prices/providers/NAME.yaml, or a file) instead of those in the prices file.")]
 
 
 @contextmanager
@@ -58,12 +61,16 @@ def _errors():
         raise typer.Exit(1) from None
 
 
-def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None):
-    from catalogue.prices import load_prices  # lazy: builds the price models
+def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None,
+           provider: str | None = None):
+    from catalogue.prices import load_prices, load_provider, with_provider  # lazy: builds the price models
     from finance.model import key_from_config, load_members, parse_period, previous_month  # lazy: tenant schema
+    from finance.report import price_warnings
 
     p = parse_period(period) if period else previous_month()
-    catalogue = load_prices(prices)
+    catalogue = with_provider(load_prices(prices), load_provider(provider) if provider else None)
+    for warning in price_warnings(catalogue):
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     members = load_members(tenants)
     return p, catalogue, members, key_from_config(catalogue.allocation, key)
 
@@ -86,6 +93,7 @@ def report(
     upload: Annotated[str | None, typer.Option(
         "--upload", help="Also store every file in s3://bucket/prefix/<period>/ with tags tenant and period.")] = None,
     prices: PricesOpt = None,
+    provider: ProviderOpt = None,
     tenants: TenantsOpt = None,
     cost_column: Annotated[str, typer.Option(
         "--cost-column", help="focus: BilledCost | EffectiveCost | ListCost | ContractedCost.")] = "BilledCost",
@@ -105,7 +113,7 @@ def report(
     from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
 
     with _errors():
-        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
         target = out_dir or Path("build") / "costs" / p.label
         check_target(target, REPORT_KIND)  # refuse before the allocation, not after
         fmts = parse_formats(formats)
@@ -117,6 +125,11 @@ def report(
                               allow_empty=allow_empty)
         for warning in allocation.warnings:
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        if source == "estimate":
+            from finance.report import prices_text
+
+            out.print(("Preise: " if lang == "de" else "Prices: ") + prices_text(catalogue, lang), markup=False,
+                      highlight=False, soft_wrap=True)
         # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
         # files looking like this run's output, and only what an earlier report wrote is replaced.
         with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
@@ -155,6 +168,7 @@ def simulate_cmd(
     lang: LangOpt = "de",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for table and chart (default: build/costs/simulate).")] = None,
     prices: PricesOpt = None,
+    provider: ProviderOpt = None,
     tenants: TenantsOpt = None,
 ) -> None:
     """What-if: each member's monthly cost before and after a join or leave, and standalone (estimate)."""
@@ -168,7 +182,7 @@ def simulate_cmd(
         day = join_day or leave_day
         if period is None and day is not None:
             period = f"{day:%Y-%m}"
-        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
         if day is not None and not p.first <= day.replace(day=1) <= p.last:
             raise FinanceError(f"--join/--leave: {day.isoformat()} lies outside --period {p.label}")
         rows = simulate(members, catalogue, k, p, add=add, remove=remove, join=join_day, leave=leave_day)
@@ -190,6 +204,10 @@ def simulate_cmd(
         tot = totals(rows)
         table.add_row("Summe" if de else "Total", money(tot.before), money(tot.after), money(tot.change, True), "")
         out.print(table)
+        from finance.report import prices_text
+
+        out.print(("Preise: " if de else "Prices: ") + prices_text(catalogue, lang), markup=False, highlight=False,
+                  soft_wrap=True)
         if catalogue.example:
             out.print("BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten und sind keine Rechnung." if de
                       else "EXAMPLE PRICES: the amounts are based on example values; this is not an invoice.",

@@ -40,7 +40,7 @@ T = {
         "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 Abs. 1 GkG NRW): direkte Kosten trägt die verursachende "
                  "Kommune, gemeinsame Kosten werden nach dem Verteilschlüssel aufgeteilt.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
-        "cost_column": "Kostenspalte",
+        "cost_column": "Kostenspalte", "prices": "Preise",
         "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
         "warnings": "Hinweise",
         "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
@@ -67,7 +67,7 @@ T = {
         "legal": "Split by benefit (§ 19 (1) GkG NRW): direct costs are borne by the municipality that causes them, "
                  "shared costs are split by the allocation key.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
-        "cost_column": "Cost column",
+        "cost_column": "Cost column", "prices": "Prices",
         "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
         "warnings": "Warnings",
         "handled_unallocated": "unallocated", "handled_base": "split as platform base",
@@ -208,12 +208,33 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
     return None
 
 
+def prices_text(prices, lang: str) -> str:
+    """Which prices an estimate used: the operator's catalogue and, with ``--provider``, whose unit prices from
+    which file, read when."""
+    de = lang == "de"
+    own = ("finance/prices.yaml (Betreiber: Fixkosten, Modulanteile, Verteilschlüssel)" if de
+           else "finance/prices.yaml (operator: fixed costs, module shares, allocation key)")
+    if prices.provider is None:
+        return own + ("; Stückpreise ebenda" if de else "; unit prices from the same file")
+    return own + ("; Stückpreise (vCPU, GiB RAM, Block- und Objektspeicher): " if de
+                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(lang)
+
+
+def price_warnings(prices, lang: str = "en", today: dt.date | None = None) -> list[str]:
+    """The provider file's prices older than 180 days, as one warning (empty when none or no provider)."""
+    provider = getattr(prices, "provider", None)
+    warning = provider.stale_warning(today, lang) if provider is not None else None
+    return [warning] if warning else []
+
+
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
     column = cost_column_text(a, lang)
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
     return [
         (t(lang, "period"), a.period.label),
         (t(lang, "source"), a.source.describe(lang)),
         *([(t(lang, "cost_column"), column)] if column else []),
+        *([(t(lang, "prices"), prices_text(prices, lang))] if prices is not None else []),
         (t(lang, "key"), f"{a.key.words(lang)}. {a.key.describe(lang)}"),
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),
@@ -224,6 +245,8 @@ def _notes(a: Allocation, lang: str) -> list[str]:
     notes = []
     if a.example_prices:
         notes.append(t(lang, "example"))
+    if a.source.name == "estimate":
+        notes += price_warnings(getattr(a.source, "prices", None), lang)
     notes.append(t(lang, "rounding"))
     notes.append(t(lang, "legal"))
     return notes
