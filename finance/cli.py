@@ -40,7 +40,8 @@ TenantsOpt = Annotated[list[Path] | None, typer.Option(
     "--tenants", help="Tenant files or folders (default: tenants/). Repeatable.")]
 ProviderOpt = Annotated[str | None, typer.Option(
     "--provider", help="Unit prices of a cloud provider (stackit, ionos, plusserver, hetzner: "
-                       "finance/prices/providers/NAME.yaml, or a file) instead of those in the prices file.")]
+                       "finance/prices/providers/NAME.yaml, or a file); none: those of the prices file. Default: "
+                       "urban-stack:pricesProvider of stacks/Pulumi.shared.yaml (what OpenCost meters with).")]
 
 
 @contextmanager
@@ -68,11 +69,25 @@ def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, 
     from finance.report import price_warnings
 
     p = parse_period(period) if period else previous_month()
-    catalogue = with_provider(load_prices(prices), load_provider(provider) if provider else None)
+    provider = provider or configured_provider()
+    catalogue = with_provider(load_prices(prices), load_provider(provider) if provider != "none" else None)
     for warning in price_warnings(catalogue):
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     members = load_members(tenants)
     return p, catalogue, members, key_from_config(catalogue.allocation, key)
+
+
+def configured_provider() -> str:
+    """The shared stack's ``urban-stack:pricesProvider`` (the prices OpenCost meters with), or ``none``."""
+    from catalogue.paths import STACKS
+    from catalogue.yamlsafe import YamlError, load_yaml
+
+    try:
+        data = load_yaml(STACKS / "Pulumi.shared.yaml").data
+    except YamlError:
+        return "none"
+    value = ((data or {}).get("config") or {}).get("urban-stack:pricesProvider")
+    return str(value) if value else "none"
 
 
 @app.command("report")

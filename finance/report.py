@@ -227,6 +227,19 @@ def price_warnings(prices, lang: str = "en", today: dt.date | None = None) -> li
     return [warning] if warning else []
 
 
+def prices_json(a: Allocation) -> dict | None:
+    """Which prices an estimate used, for the JSON form (None for other sources)."""
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
+    if prices is None:
+        return None
+    provider = prices.provider
+    return {"catalogue": "finance/prices.yaml", "example": prices.example,
+            "provider": provider.provider if provider else None,
+            "file": f"finance/prices/providers/{provider.provider}.yaml" if provider else None,
+            "read": sorted({r.read.isoformat() for _, r in provider.rows()}) if provider else None,
+            "warnings": price_warnings(prices)}
+
+
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
     column = cost_column_text(a, lang)
     prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
@@ -377,7 +390,7 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> D
         "municipality": {"slug": m.slug, "name": m.name, "ags": m.ags, "costCenter": m.cost_center,
                          "population": m.population, "plan": m.plan, "modules": list(m.modules)},
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
-        "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices,
+        "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices, "prices": prices_json(a),
         "totals": {**{k: f"{Decimal(v) / 100:.2f}" for k, v in by_kind.items()}, "total": f"{Decimal(total) / 100:.2f}"},
         "totalCents": total, "lines": [_line_json(ln) for ln in lines],
     }
@@ -439,7 +452,7 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
     data = {
         "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
-        "examplePrices": a.example_prices, "inputRows": a.input_rows,
+        "examplePrices": a.example_prices, "prices": prices_json(a), "inputRows": a.input_rows,
         "inputTotal": f"{Decimal(a.input_cents) / 100:.2f}", "inputTotalCents": a.input_cents,
         "inputTotalExact": str(a.input_exact),
         "statementsTotalCents": statements_total, "unallocatedCents": unalloc_total, "reconciled": ok,
