@@ -276,28 +276,52 @@ class ProviderPrices(_Strict):
         limit = (today or dt.date.today()) - dt.timedelta(days=days)
         return [(path, r) for path, r in self.rows() if r.read < limit]
 
-    def stale_warning(self, today: dt.date | None = None, lang: str = "en") -> str | None:
-        """One line naming every price older than :data:`STALE_DAYS` days, or None."""
+    def stale_warning(self, today: dt.date | None = None, lang: str = "en", *, path: bool = True) -> str | None:
+        """One line naming every price older than :data:`STALE_DAYS` days, or None. ``path``: name the file (for
+        the screen); documents name the price list and each price in ``lang`` instead."""
         old = self.stale(today)
         if not old:
             return None
         by_date: dict[dt.date, list[str]] = {}
-        for path, r in old:
-            by_date.setdefault(r.read, []).append(path)
-        word = "gelesen" if lang == "de" else "read"
+        for field_path, r in old:
+            by_date.setdefault(r.read, []).append(field_path if path else price_name(field_path, lang))
+        de = lang == "de"
+        word = "gelesen" if de else "read"
         names = "; ".join(f"{word} {d.isoformat()}: {', '.join(paths)}" for d, paths in sorted(by_date.items()))
-        if lang == "de":
-            return (f"Preisliste {self.provider}.yaml: {len(old)} Preis(e) älter als {STALE_DAYS} Tage, vor "
-                    f"Verwendung prüfen ({names})")
-        return (f"price list {self.provider}.yaml: {len(old)} price(s) older than {STALE_DAYS} days, check before "
-                f"use ({names})")
+        what = f"{self.provider}.yaml" if path else self.name
+        if de:
+            return (f"Preisliste {what}: {len(old)} Preis(e) älter als {STALE_DAYS} Tage, vor Verwendung prüfen "
+                    f"({names})")
+        return f"price list {what}: {len(old)} price(s) older than {STALE_DAYS} days, check before use ({names})"
 
-    def label(self, lang: str = "de") -> str:
-        """``STACKIT (finance/prices/providers/stackit.yaml, Preise gelesen 2026-05-20 bis 2026-08-17)``."""
+    def label(self, lang: str = "de", *, path: bool = False) -> str:
+        """``STACKIT (Preisliste stackit, Preise gelesen 2026-05-20)``; with ``path`` the file instead of its name."""
         dates = sorted({r.read for _, r in self.rows()})
-        span = dates[0].isoformat() if len(dates) == 1 else f"{dates[0].isoformat()} {'bis' if lang == 'de' else 'to'} {dates[-1].isoformat()}"
-        return (f"{self.name} (finance/prices/providers/{self.provider}.yaml, "
-                f"{'Preise gelesen' if lang == 'de' else 'prices read'} {span})")
+        to = "bis" if lang == "de" else "to"
+        span = dates[0].isoformat() if len(dates) == 1 else f"{dates[0].isoformat()} {to} {dates[-1].isoformat()}"
+        where = f"finance/prices/providers/{self.provider}.yaml" if path else (
+            f"Preisliste {self.provider}" if lang == "de" else f"price list {self.provider}")
+        return f"{self.name} ({where}, {'Preise gelesen' if lang == 'de' else 'prices read'} {span})"
+
+
+PRICE_NAMES = {
+    "unitPrices.vcpuMonth": ("vCPU", "vCPU"),
+    "unitPrices.ramGibMonth": ("Arbeitsspeicher", "memory"),
+    "unitPrices.blockStorageGibMonth": ("Blockspeicher", "block storage"),
+    "unitPrices.objectStorageGibMonth": ("Objektspeicher", "object storage"),
+    "services.egressGib": ("Datenverkehr ins Internet", "internet egress"),
+    "services.loadBalancerMonth": ("Load Balancer", "load balancer"),
+    "services.kubernetesControlPlaneMonth": ("Kubernetes-Steuerungsebene", "Kubernetes control plane"),
+    "services.postgresqlMonth": ("PostgreSQL (verwaltet)", "managed PostgreSQL"),
+}
+
+
+def price_name(field_path: str, lang: str = "de") -> str:
+    """A provider file's price in words (``unitPrices.vcpuMonth`` -> ``vCPU``, ``vmSizes.CCX23`` -> ``VM CCX23``)."""
+    if field_path.startswith("vmSizes."):
+        return f"VM {field_path.removeprefix('vmSizes.')}"
+    de, en = PRICE_NAMES.get(field_path, (field_path, field_path))
+    return de if lang == "de" else en
 
 
 _AMBIGUOUS = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")

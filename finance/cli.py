@@ -143,8 +143,8 @@ def report(
         if source == "estimate":
             from finance.report import prices_text
 
-            out.print(("Preise: " if lang == "de" else "Prices: ") + prices_text(catalogue, lang), markup=False,
-                      highlight=False, soft_wrap=True)
+            out.print(("Preise: " if lang == "de" else "Prices: ") + prices_text(catalogue, lang, paths=True),
+                      markup=False, highlight=False, soft_wrap=True)
         # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
         # files looking like this run's output, and only what an earlier report wrote is replaced.
         with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
@@ -221,8 +221,8 @@ def simulate_cmd(
         out.print(table)
         from finance.report import prices_text
 
-        out.print(("Preise: " if de else "Prices: ") + prices_text(catalogue, lang), markup=False, highlight=False,
-                  soft_wrap=True)
+        out.print(("Preise: " if de else "Prices: ") + prices_text(catalogue, lang, paths=True), markup=False,
+                  highlight=False, soft_wrap=True)
         if catalogue.example:
             out.print("BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten und sind keine Rechnung." if de
                       else "EXAMPLE PRICES: the amounts are based on example values; this is not an invoice.",

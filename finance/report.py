@@ -208,22 +208,23 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
     return None
 
 
-def prices_text(prices, lang: str) -> str:
-    """Which prices an estimate used: the operator's catalogue and, with ``--provider``, whose unit prices from
-    which file, read when."""
+def prices_text(prices, lang: str, *, paths: bool = False) -> str:
+    """Which prices an estimate used: the operator's catalogue and, with a provider, whose unit prices, read when.
+    ``paths`` (the screen): the files; documents name no repository file."""
     de = lang == "de"
-    own = ("finance/prices.yaml (Betreiber: Fixkosten, Modulanteile, Verteilschlüssel)" if de
-           else "finance/prices.yaml (operator: fixed costs, module shares, allocation key)")
+    own = "finance/prices.yaml" if paths else ("Preiskatalog des Betreibers" if de else "operator's price catalogue")
+    own += (" (Fixkosten, Modulanteile, Verteilschlüssel)" if de else " (fixed costs, module shares, allocation key)")
     if prices.provider is None:
-        return own + ("; Stückpreise ebenda" if de else "; unit prices from the same file")
-    return own + ("; Stückpreise (vCPU, GiB RAM, Block- und Objektspeicher): " if de
-                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(lang)
+        return own + ("; Stückpreise ebenda" if de else "; unit prices from the same catalogue")
+    return own + ("; Stückpreise (vCPU, GiB Arbeitsspeicher, Block- und Objektspeicher): " if de
+                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(
+        lang, path=paths)
 
 
-def price_warnings(prices, lang: str = "en", today: dt.date | None = None) -> list[str]:
+def price_warnings(prices, lang: str = "en", today: dt.date | None = None, *, path: bool = True) -> list[str]:
     """The provider file's prices older than 180 days, as one warning (empty when none or no provider)."""
     provider = getattr(prices, "provider", None)
-    warning = provider.stale_warning(today, lang) if provider is not None else None
+    warning = provider.stale_warning(today, lang, path=path) if provider is not None else None
     return [warning] if warning else []
 
 
@@ -259,7 +260,7 @@ def _notes(a: Allocation, lang: str) -> list[str]:
     if a.example_prices:
         notes.append(t(lang, "example"))
     if a.source.name == "estimate":
-        notes += price_warnings(getattr(a.source, "prices", None), lang)
+        notes += price_warnings(getattr(a.source, "prices", None), lang, path=False)
     notes.append(t(lang, "rounding"))
     notes.append(t(lang, "legal"))
     return notes
