@@ -11,6 +11,7 @@ what it keeps out.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -234,6 +235,54 @@ def simulate_cmd(
                                                   encoding="utf-8-sig" if de else "utf-8", newline="")
             (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
+
+
+@app.command("offer")
+def offer_cmd(
+    tenant: Annotated[Path, typer.Option("--tenant", help="Tenant file of a municipality that is not yet a member.")],
+    provider: ProviderOpt = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: build/costs/offer-<slug>).")] = None,
+    period: Annotated[str | None, typer.Option(
+        "--period", help="Month whose membership and prices are used (2026-10); default: the previous month.")] = None,
+    key: KeyOpt = None,
+    lang: LangOpt = "de",
+    prices: PricesOpt = None,
+    tenants: TenantsOpt = None,
+) -> None:
+    """An offer for a municipality that considers joining: its monthly share at today's membership (each key),
+    everyone else's change, and what the same modules would cost it alone, per provider (PDF, HTML, CSV)."""
+    from catalogue.prices import load_prices  # lazy: builds the price models
+    from finance.offer import document, make_offer  # lazy: duckdb (via finance.allocate)
+    from finance.outputs import operator_name  # lazy: duckdb, pyarrow
+    from finance.render import chart_png, write_csv, write_html, write_pdf  # lazy: matplotlib, reportlab
+    from finance.report import fmt_money
+
+    with _errors():
+        if lang not in ("de", "en"):
+            from finance.model import FinanceError
+
+            raise FinanceError(f"--lang: {lang!r} is not de or en")
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
+        offer = make_offer(tenant, members, catalogue, load_prices(prices), k, p.first)
+        slug = offer.candidate.slug
+        target = out_dir or Path("build") / "costs" / f"offer-{slug}"
+        check_target(target, "costs offer")
+        doc = document(offer, lang, operator_name())
+        with replace_owned(target, "costs offer") as staging:
+            png = chart_png(doc)
+            base = staging / doc.stem
+            write_pdf(doc, base.with_suffix(".pdf"), png)
+            write_html(doc, base.with_suffix(".html"), png)
+            dialect = "excel-de" if lang == "de" else "plain"
+            for index, suffix in ((2, ""), (1, "-schluessel" if lang == "de" else "-keys"),
+                                  (3, "-mitglieder" if lang == "de" else "-members")):
+                write_csv(replace(doc, main=index), staging / f"{doc.stem}{suffix}.csv", dialect)
+        de = lang == "de"
+        c = offer.candidate
+        out.print(f"{c.name}: {fmt_money(offer.share, lang)} {'im Monat' if de else 'a month'} "
+                  f"({'allein' if de else 'alone'}: {fmt_money(offer.chosen.standalone, lang)}); "
+                  f"{'Angebot in' if de else 'offer in'} {target}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("focus-check")

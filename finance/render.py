@@ -347,7 +347,8 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
         return [CondPageBreak(3.5 * cm), Paragraph(html.escape(title), heading), flowable]
 
     total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
-    total_label = t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total")
+    total_label = doc.data.get("totalLabel") or (
+        t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total"))
     story = [Paragraph(html.escape(doc.title), styles["Title"])]
     if total is not None:
         story.append(Paragraph(f"<b>{html.escape(total_label)}: {html.escape(fmt_money(int(total), doc.lang, doc.currency))}</b>", big))
@@ -355,8 +356,9 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
                     for k, v in doc.meta], colWidths=[4.5 * cm, frame_w - 4.5 * cm])
     meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [meta, Spacer(1, 6)]
-    first, rest = (doc.tables[0], doc.tables[1:]) if doc.data.get("document") == "statement" else (None, doc.tables)
-    if first is not None:  # the statement's summary by kind: on page 1 with the total
+    first, rest = ((doc.tables[0], doc.tables[1:]) if doc.data.get("document") in ("statement", "offer")
+                   else (None, doc.tables))
+    if first is not None:  # the statement's summary by kind, the offer's summary: on page 1 with the total
         story += section(first.title, table_flowable(first))
     story += [Spacer(1, 4), *(Paragraph(html.escape(n), small) for n in doc.notes)]
     img = Image(io.BytesIO(png))
