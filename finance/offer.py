@@ -115,6 +115,13 @@ def make_offer(path: Path, members: dict[str, Member], catalogue: PriceCatalogue
     return Offer(candidate, month, key, catalogue, by_key, rows, providers)
 
 
+def day_text(iso: str, lang: str) -> str:
+    """``2026-05-20`` -> ``20.05.2026`` in German documents (comma-separated lists too)."""
+    if lang != "de" or not iso:
+        return iso
+    return ", ".join(dt.date.fromisoformat(d.strip()).strftime("%d.%m.%Y") for d in iso.split(","))
+
+
 def month_words(month: dt.date, lang: str) -> str:
     return f"{MONTHS_DE[month.month - 1]} {month.year}" if lang == "de" else month.strftime("%B %Y")
 
@@ -148,7 +155,8 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         return fmt_money(cents, lang, cur)
 
     prov = o.catalogue.provider
-    price_line = (f"{prov.name}: Stückpreise aus der öffentlichen Preisliste, gelesen {chosen.read}; Fixkosten und "
+    price_line = (f"{prov.name}: Stückpreise aus der öffentlichen Preisliste, gelesen {day_text(chosen.read, lang)}; "
+                  f"Fixkosten und "
                   f"Modulanteile aus dem Preiskatalog des Betreibers" if de and prov else
                   f"{prov.name}: unit prices from the public price list, read {chosen.read}; fixed costs and module "
                   f"shares from the operator's price catalogue" if prov else
@@ -228,7 +236,8 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
          Column("alone", "allein" if de else "alone", "money"),
          Column("saving", "Vorteil" if de else "saving", "money"),
          Column("read", "Preise gelesen" if de else "prices read")],
-        [[p.name, p.share, p.standalone, p.standalone - p.share, p.read or "–"] for p in o.providers],
+        [[p.name, p.share, p.standalone, p.standalone - p.share, day_text(p.read, lang) or "–"]
+         for p in o.providers],
     )
     others = Table(
         "Was sich für die heutigen Mitglieder ändert" if de else "What changes for today's members",
@@ -244,7 +253,7 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         for field_path, row in prov.rows():
             amount = fmt_number(row.amount, lang, 4)
             sources_rows.append([price_name(field_path, lang), f"{amount} €" if de else f"€{amount}", row.unit,
-                                 row.read.isoformat(), row.version, row.source])
+                                 day_text(row.read.isoformat(), lang), row.version, row.source])
     sources = Table(
         (f"Preisquellen ({prov.name})" if de else f"Price sources ({prov.name})") if prov else
         ("Preisquellen" if de else "Price sources"),
