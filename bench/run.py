@@ -38,7 +38,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, plan_bench
+    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, plan_bench, report_bench
     from bench.synthetic import write_tenants
 
     quick = "--quick" in argv
@@ -74,6 +74,10 @@ def main(argv: list[str]) -> int:
     print("4. plan + render + every check: what one more municipality adds", flush=True)
     result["plan_and_check"] = full_bench.run()
 
+    print("6. a small cost report: 300 FOCUS rows, every format (start-up, loading, allocation, each output)",
+          flush=True)
+    result["small_report"] = report_bench.run()
+
     if not quick:
         print("5. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
         result["make_test"] = fresh_bench.run()
@@ -106,6 +110,13 @@ def print_table(r: dict) -> None:
     for n, x in pc["rows"].items():
         print(f"| plan + check, N={n} | plan {x['plan_s']:.1f} s, checks {x['check_s']:.1f} s, {x['objects']} objects | |")
     print(f"| one more municipality, planned, rendered and checked | {pc['per_municipality_s']:.2f} s | ≤ 2 s |")
+    if "small_report" in r:
+        x = r["small_report"]
+        outputs = ", ".join(f"{f} {x[f + '_s']:.2f} s" for f in ("csv", "xlsx", "html", "pdf", "json", "focus"))
+        print(f"| small report, {x['rows']} rows, every format | {x['end_to_end_s']:.2f} s wall "
+              f"({x['end_to_end_cpu_s']:.2f} s CPU, load {x['load_average']:.1f}); start-up {x['startup_s']:.2f} s, "
+              f"imports {x['imports_s']:.2f} s, loading {x['loading_s']:.2f} s, allocation {x['allocation_s']:.2f} s, "
+              f"charts {x['charts_s']:.2f} s; {outputs} | < 3 s |")
     c = r["checks"]
     print(f"| manifest checks | {c['checks_s']:.1f} s over {c['objects']} objects | reported |")
     for name, label, target in (("fresh_cold", "fresh clone, empty package cache", "≤ 5 min"),

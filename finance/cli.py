@@ -45,6 +45,35 @@ ProviderOpt = Annotated[str | None, typer.Option(
                        "urban-stack:pricesProvider of stacks/Pulumi.shared.yaml (what OpenCost meters with).")]
 
 
+def arrow_without_pandas() -> None:
+    """Tell pyarrow once that it has no pandas to look for.
+
+    pyarrow imports pandas, when it is installed (it is, for the benchmark's baseline), the first time it converts
+    Python objects (``pa.array``), to check whether they are pandas objects: 250 modules and a second or more of a
+    small report (bench/report_bench.py). The cost commands never hand pyarrow a pandas object, so pyarrow's lazy
+    import (pyarrow/pandas-shim.pxi, ``_PandasAPIShim._import_pandas``: tried once per process, ImportError means
+    no pandas) is answered with "not installed" before the first conversion. Nothing else is changed: ``import
+    pandas`` works as before afterwards."""
+    import sys
+
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    class NoPandas:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "pandas":
+                raise ImportError("pandas is not used by the cost commands")
+            return None
+
+    sys.meta_path.insert(0, NoPandas)  # `import pandas` raises ImportError while pyarrow looks for it
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(NoPandas)
+
+
 @contextmanager
 def _errors():
     """Bad input ends with the message (file and field) on stderr and exit code 1, never a traceback."""
@@ -64,7 +93,9 @@ def _errors():
 
 
 def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None,
-           provider: str | None = None):
+           provider: str | None = None, *, warn: bool = True):
+    """Period, price catalogue (with the provider's unit prices), members and key. ``warn``: print the warning
+    about old provider prices (reports whose amounts come from the prices: the estimate, what-if, offers)."""
     from catalogue.prices import load_prices, load_provider, with_provider  # lazy: builds the price models
     from finance.model import key_from_config, load_members, parse_period, previous_month  # lazy: tenant schema
     from finance.report import price_warnings
@@ -72,7 +103,7 @@ def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, 
     p = parse_period(period) if period else previous_month()
     provider = provider or configured_provider()
     catalogue = with_provider(load_prices(prices), load_provider(provider) if provider != "none" else None)
-    for warning in price_warnings(catalogue):
+    for warning in price_warnings(catalogue) if warn else []:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     members = load_members(tenants)
     return p, catalogue, members, key_from_config(catalogue.allocation, key)
@@ -129,7 +160,8 @@ def report(
     from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
 
     with _errors():
-        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
+        arrow_without_pandas()
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider, warn=source == "estimate")
         target = out_dir or Path("build") / "costs" / p.label
         check_target(target, REPORT_KIND)  # refuse before the allocation, not after
         fmts = parse_formats(formats)
@@ -193,6 +225,7 @@ def simulate_cmd(
     from finance.simulate import chart, parse_day, simulate, to_csv, totals  # lazy: duckdb, pyarrow
 
     with _errors():
+        arrow_without_pandas()
         join_day = parse_day(join, "--join") if join else None
         leave_day = parse_day(leave, "--leave") if leave else None
         day = join_day or leave_day
@@ -259,6 +292,7 @@ def offer_cmd(
     from finance.report import fmt_money
 
     with _errors():
+        arrow_without_pandas()
         if lang not in ("de", "en"):
             from finance.model import FinanceError
 
