@@ -138,13 +138,17 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
         if ln.tenant is not None and ln.kind != "direct":
             pools[(ln.service, ln.month)][ln.pool_id] = ln.pool
     grouped: dict[tuple, dict] = {}
+    prices = unit_prices(a)
     for ln in a.lines:
         if ln.tenant is None:
             continue
-        key = (ln.tenant, ln.service, ln.month)
+        priced = ln.resource if ln.kind == "direct" and ln.resource in prices else None
+        key = (ln.tenant, ln.service, ln.month, priced)
         g = grouped.setdefault(key, {"category": ln.service_category, "cents": dict.fromkeys(KINDS, 0),
-                                     "exact_non_direct": Decimal(0), "pools": {}})
+                                     "exact_non_direct": Decimal(0), "pools": {}, "quantity": Decimal(0)})
         g["cents"][ln.kind] += ln.cents
+        if priced:
+            g["quantity"] += ln.quantity or 0
         if ln.kind != "direct":
             g["exact_non_direct"] += ln.exact
             part = g["pools"].setdefault(ln.pool_id, {"kind": ln.kind, "basis": ln.basis, "pool": ln.pool, "cents": 0})
@@ -153,7 +157,8 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
     out = []
     key_code = a.key.code
     source = a.source.describe("en")
-    for (slug, service, month), g in sorted(grouped.items(), key=lambda x: (x[0][0], x[0][2], x[0][1])):
+    for (slug, service, month, priced), g in sorted(grouped.items(),
+                                                     key=lambda x: (x[0][0], x[0][2], x[0][1], x[0][3] or "")):
         m = a.members[slug]
         pool = sum(pools.get((service, month), {}).values(), Decimal(0))
         share = (g["exact_non_direct"] / pool) if pool else Decimal(0)
@@ -167,7 +172,8 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
                    "x_AllocationPool": pool.quantize(Decimal("0.01")),
                    **{f"x_{k.capitalize()}Cost": Decimal(g["cents"][k]) / 100 for k in KINDS},
                    "x_CostCenter": m.cost_center, "x_Source": source, "x_UnallocatedReason": None,
-                   **_allocated_columns(a, slug, service, month, g["pools"], ratios)},
+                   **_allocated_columns(a, slug, service, month, g["pools"], ratios),
+                   **(_priced(service, priced, g["quantity"], prices[priced]) if priced else {})},
         ))
     for ln in a.unallocated:
         out.append(_row(
@@ -179,6 +185,33 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
                    "x_Source": source, "x_UnallocatedReason": ln.reason},
         ))
     return out
+
+
+PRICED = {"cpu": ("vcpuMonth", "vCPU-Month"), "memory": ("ramGibMonth", "GiB-Month"),
+          "block-storage": ("blockStorageGibMonth", "GiB-Month"), "object-storage": ("objectStorageGibMonth", "GiB-Month")}
+"""Estimate resources priced per unit: the unit price field of the price catalogue and the FOCUS PricingUnit."""
+
+
+def unit_prices(a: Allocation) -> dict[str, Decimal]:
+    """Resource -> unit price of an estimate (the catalogue's, or the provider file's with ``--provider``): the
+    ListUnitPrice and ContractedUnitPrice of its direct rows. Empty for other sources (their rows are what the
+    allocation charged per service and month)."""
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
+    if prices is None:
+        return {}
+    return {resource: getattr(prices.unitPrices, field) for resource, (field, _) in PRICED.items()}
+
+
+def _priced(service: str, resource: str, quantity: Decimal, price: Decimal) -> dict:
+    """FOCUS price columns of an estimate's direct row: quantity x unit price of the price list the estimate used.
+    ListCost and ContractedCost are that product (FOCUS: unit price x PricingQuantity); BilledCost stays the
+    allocated amount, rounded to the cent."""
+    sku = f"urban-stack/{_sku_part(service)}/{resource}"
+    cost = (quantity * price).quantize(Decimal("0.0000000001"))
+    unit = PRICED[resource][1]
+    return {"PricingQuantity": quantity, "PricingUnit": unit, "ConsumedQuantity": quantity, "ConsumedUnit": unit,
+            "ListUnitPrice": price, "ContractedUnitPrice": price, "ListCost": cost, "ContractedCost": cost,
+            "SkuId": sku, "SkuPriceId": sku}
 
 
 def _allocated_columns(a: Allocation, slug: str, service: str, month: dt.date, pools: dict[int, dict],

@@ -230,3 +230,31 @@ def test_the_estimate_with_provider_prices_still_reconciles_to_the_cent():
 
     a = allocate(EstimateSource(members, mixed), members, Key(), parse_period("2026-10"))
     assert a.input_cents == sum(a.total_cents(s) for s in members) + sum(ln.cents for ln in a.unallocated)
+
+
+# -- FOCUS unit prices of the estimate -------------------------------------------------------------------------
+
+
+def test_the_estimates_focus_list_and_contracted_unit_prices_come_from_the_chosen_provider_file(tmp_path):
+    from finance import focus_export
+    from finance.allocate import allocate
+    from finance.focuscheck import validate
+
+    members = load_members()
+    ionos = load_provider("ionos")
+    prices = with_provider(load_prices(), ionos)
+    a = allocate(EstimateSource(members, prices), members, Key(), parse_period("2026-10"))
+    rows = focus_export.rows(a, "Urban Stack Betrieb")
+    expected = {"vCPU-Month": {ionos.unitPrices.vcpuMonth.amount},
+                "GiB-Month": {ionos.unitPrices.ramGibMonth.amount, ionos.unitPrices.blockStorageGibMonth.amount,
+                              ionos.unitPrices.objectStorageGibMonth.amount}}
+    priced = [r for r in rows if r["PricingUnit"] in expected]
+    assert {r["PricingUnit"] for r in priced} == set(expected)
+    for r in priced:
+        assert r["ListUnitPrice"] == r["ContractedUnitPrice"] and r["ListUnitPrice"] in expected[r["PricingUnit"]]
+        assert r["ListCost"] == (r["PricingQuantity"] * r["ListUnitPrice"]).quantize(Decimal("1e-10"))
+        assert abs(r["ListCost"] - r["BilledCost"]) < Decimal("0.01")
+    assert sum(r["BilledCost"] for r in rows) * 100 == a.input_cents
+    focus_export.write(a, "Urban Stack Betrieb", tmp_path)
+    result = validate(tmp_path / "focus-allocation.parquet")
+    assert result.ok, result.failed
