@@ -179,7 +179,7 @@ class SharedConfig(_Strict):
     @model_validator(mode="after")
     def _provider_file_exists(self):
         if self.pricesProvider is not None:
-            from catalogue.prices import provider_names
+            from catalogue.prices import provider_names  # lazy: catalogue.prices builds the price models
 
             known = provider_names()
             if self.pricesProvider not in known:

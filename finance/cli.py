@@ -98,7 +98,7 @@ def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, 
     about old provider prices (reports whose amounts come from the prices: the estimate, what-if, offers)."""
     from catalogue.prices import load_prices, load_provider, with_provider  # lazy: builds the price models
     from finance.model import key_from_config, load_members, parse_period, previous_month  # lazy: tenant schema
-    from finance.report import price_warnings
+    from finance.report import price_warnings  # lazy: duckdb (via finance.allocate)
 
     p = parse_period(period) if period else previous_month()
     provider = provider or configured_provider()
@@ -111,8 +111,8 @@ def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, 
 
 def configured_provider() -> str:
     """The shared stack's ``urban-stack:pricesProvider`` (the prices OpenCost meters with), or ``none``."""
-    from catalogue.paths import STACKS
-    from catalogue.yamlsafe import YamlError, load_yaml
+    from catalogue.paths import STACKS  # lazy: only when no --provider is given
+    from catalogue.yamlsafe import YamlError, load_yaml  # lazy: only when no --provider is given
 
     try:
         data = load_yaml(STACKS / "Pulumi.shared.yaml").data
@@ -174,7 +174,7 @@ def report(
         for warning in allocation.warnings:
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         if source == "estimate":
-            from finance.report import prices_text
+            from finance.report import prices_text  # lazy: duckdb (via finance.allocate)
 
             out.print(("Preise: " if lang == "de" else "Prices: ") + prices_text(catalogue, lang, paths=True),
                       markup=False, highlight=False, soft_wrap=True)
@@ -253,7 +253,7 @@ def simulate_cmd(
         tot = totals(rows)
         table.add_row("Summe" if de else "Total", money(tot.before), money(tot.after), money(tot.change, True), "")
         out.print(table)
-        from finance.report import prices_text
+        from finance.report import prices_text  # lazy: duckdb (via finance.allocate)
 
         out.print(("Preise: " if de else "Prices: ") + prices_text(catalogue, lang, paths=True), markup=False,
                   highlight=False, soft_wrap=True)
@@ -289,12 +289,12 @@ def offer_cmd(
     from finance.offer import document, make_offer  # lazy: duckdb (via finance.allocate)
     from finance.outputs import operator_name  # lazy: duckdb, pyarrow
     from finance.render import chart_png, write_csv, write_html, write_pdf  # lazy: matplotlib, reportlab
-    from finance.report import fmt_money
+    from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
 
     with _errors():
         arrow_without_pandas()
         if lang not in ("de", "en"):
-            from finance.model import FinanceError
+            from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
 
             raise FinanceError(f"--lang: {lang!r} is not de or en")
         p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
