@@ -38,7 +38,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, hostile_bench, plan_bench
+    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, hostile_bench, plan_bench, report_bench
     from bench.synthetic import write_tenants
 
     quick = "--quick" in argv
@@ -77,8 +77,12 @@ def main(argv: list[str]) -> int:
     print("5. hostile input: every hostile tenant file of the reviews, hostile finance exports", flush=True)
     result["hostile"] = hostile_bench.run()
 
+    print("6. a small cost report: 300 FOCUS rows, every format (start-up, loading, allocation, each output)",
+          flush=True)
+    result["small_report"] = report_bench.run()
+
     if not quick:
-        print("6. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
+        print("7. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
         result["make_test"] = fresh_bench.run()
 
     result["total_s"] = time.perf_counter() - started
@@ -113,6 +117,13 @@ def print_table(r: dict) -> None:
         from bench import hostile_bench
 
         hostile_bench.print_table(r["hostile"])
+    if "small_report" in r:
+        x = r["small_report"]
+        outputs = ", ".join(f"{f} {x[f + '_s']:.2f} s" for f in ("csv", "xlsx", "html", "pdf", "json", "focus"))
+        print(f"| small report, {x['rows']} rows, every format | {x['end_to_end_s']:.2f} s wall "
+              f"({x['end_to_end_cpu_s']:.2f} s CPU, load {x['load_average']:.1f}); start-up {x['startup_s']:.2f} s, "
+              f"imports {x['imports_s']:.2f} s, loading {x['loading_s']:.2f} s, allocation {x['allocation_s']:.2f} s, "
+              f"charts {x['charts_s']:.2f} s; {outputs} | < 3 s |")
     c = r["checks"]
     print(f"| manifest checks | {c['checks_s']:.1f} s over {c['objects']} objects | reported |")
     for name, label, target in (("fresh_cold", "fresh clone, empty package cache", "≤ 5 min"),

@@ -168,6 +168,24 @@ class SharedConfig(_Strict):
         default_factory=KeycloakAdmin, description="Who may reach Keycloak's admin console (closed by default)."
     )
     backup: Backups = Field(default_factory=Backups, description="Where database backups are kept.")
+    pricesProvider: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9-]{1,30}$",
+        description="Provider price list (`stackit`, `ionos`, `plusserver`, `hetzner`: "
+        "`finance/prices/providers/<name>.yaml`) whose unit prices (vCPU, GiB memory, GiB block storage, egress) "
+        "OpenCost meters usage with, in EUR, and which `urbanstack costs` uses when no `--provider` is given. "
+        "Omitted: the unit prices of `finance/prices.yaml`. One price source for OpenCost and the statements "
+        "(docs/finance.md).")
+
+    @model_validator(mode="after")
+    def _provider_file_exists(self):
+        if self.pricesProvider is not None:
+            from catalogue.prices import provider_names  # lazy: catalogue.prices builds the price models
+
+            known = provider_names()
+            if self.pricesProvider not in known:
+                raise ValueError(f"{CONFIG_NS}:pricesProvider: no price list {self.pricesProvider!r} in "
+                                 f"finance/prices/providers/ (known: {', '.join(known)})")
+        return self
 
     @model_validator(mode="after")
     def _production_keeps_backups_outside(self):

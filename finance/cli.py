@@ -11,6 +11,7 @@ what it keeps out.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,39 @@ LangOpt = Annotated[str, typer.Option("--lang", help="Language of the statements
 PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price catalogue (default: finance/prices.yaml).")]
 TenantsOpt = Annotated[list[Path] | None, typer.Option(
     "--tenants", help="Tenant files or folders (default: tenants/). Repeatable.")]
+ProviderOpt = Annotated[str | None, typer.Option(
+    "--provider", help="Unit prices of a cloud provider (stackit, ionos, plusserver, hetzner: "
+                       "finance/prices/providers/NAME.yaml, or a file); none: those of the prices file. Default: "
+                       "urban-stack:pricesProvider of stacks/Pulumi.shared.yaml (what OpenCost meters with).")]
+
+
+def arrow_without_pandas() -> None:
+    """Tell pyarrow once that it has no pandas to look for.
+
+    pyarrow imports pandas, when it is installed (it is, for the benchmark's baseline), the first time it converts
+    Python objects (``pa.array``), to check whether they are pandas objects: 250 modules and a second or more of a
+    small report (bench/report_bench.py). The cost commands never hand pyarrow a pandas object, so pyarrow's lazy
+    import (pyarrow/pandas-shim.pxi, ``_PandasAPIShim._import_pandas``: tried once per process, ImportError means
+    no pandas) is answered with "not installed" before the first conversion. Nothing else is changed: ``import
+    pandas`` works as before afterwards."""
+    import sys
+
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    class NoPandas:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "pandas":
+                raise ImportError("pandas is not used by the cost commands")
+            return None
+
+    sys.meta_path.insert(0, NoPandas)  # `import pandas` raises ImportError while pyarrow looks for it
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(NoPandas)
 
 
 @contextmanager
@@ -58,14 +92,34 @@ def _errors():
         raise typer.Exit(1) from None
 
 
-def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None):
-    from catalogue.prices import load_prices  # lazy: builds the price models
+def _setup(period: str | None, prices: Path | None, tenants: list[Path] | None, key: str | None,
+           provider: str | None = None, *, warn: bool = True):
+    """Period, price catalogue (with the provider's unit prices), members and key. ``warn``: print the warning
+    about old provider prices (reports whose amounts come from the prices: the estimate, what-if, offers)."""
+    from catalogue.prices import load_prices, load_provider, with_provider  # lazy: builds the price models
     from finance.model import key_from_config, load_members, parse_period, previous_month  # lazy: tenant schema
+    from finance.report import price_warnings  # lazy: duckdb (via finance.allocate)
 
     p = parse_period(period) if period else previous_month()
-    catalogue = load_prices(prices)
+    provider = provider or configured_provider()
+    catalogue = with_provider(load_prices(prices), load_provider(provider) if provider != "none" else None)
+    for warning in price_warnings(catalogue) if warn else []:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     members = load_members(tenants)
     return p, catalogue, members, key_from_config(catalogue.allocation, key)
+
+
+def configured_provider() -> str:
+    """The shared stack's ``urban-stack:pricesProvider`` (the prices OpenCost meters with), or ``none``."""
+    from catalogue.paths import STACKS  # lazy: only when no --provider is given
+    from catalogue.yamlsafe import YamlError, load_yaml  # lazy: only when no --provider is given
+
+    try:
+        data = load_yaml(STACKS / "Pulumi.shared.yaml").data
+    except YamlError:
+        return "none"
+    value = ((data or {}).get("config") or {}).get("urban-stack:pricesProvider")
+    return str(value) if value else "none"
 
 
 @app.command("report")
@@ -86,6 +140,7 @@ def report(
     upload: Annotated[str | None, typer.Option(
         "--upload", help="Also store every file in s3://bucket/prefix/<period>/ with tags tenant and period.")] = None,
     prices: PricesOpt = None,
+    provider: ProviderOpt = None,
     tenants: TenantsOpt = None,
     cost_column: Annotated[str, typer.Option(
         "--cost-column", help="focus: BilledCost | EffectiveCost | ListCost | ContractedCost.")] = "BilledCost",
@@ -105,7 +160,8 @@ def report(
     from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
 
     with _errors():
-        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        arrow_without_pandas()
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider, warn=source == "estimate")
         target = out_dir or Path("build") / "costs" / p.label
         check_target(target, REPORT_KIND)  # refuse before the allocation, not after
         fmts = parse_formats(formats)
@@ -117,6 +173,11 @@ def report(
                               allow_empty=allow_empty)
         for warning in allocation.warnings:
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        if source == "estimate":
+            from finance.report import prices_text  # lazy: duckdb (via finance.allocate)
+
+            out.print(("Preise: " if lang == "de" else "Prices: ") + prices_text(catalogue, lang, paths=True),
+                      markup=False, highlight=False, soft_wrap=True)
         # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
         # files looking like this run's output, and only what an earlier report wrote is replaced.
         with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
@@ -155,6 +216,7 @@ def simulate_cmd(
     lang: LangOpt = "de",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for table and chart (default: build/costs/simulate).")] = None,
     prices: PricesOpt = None,
+    provider: ProviderOpt = None,
     tenants: TenantsOpt = None,
 ) -> None:
     """What-if: each member's monthly cost before and after a join or leave, and standalone (estimate)."""
@@ -163,12 +225,13 @@ def simulate_cmd(
     from finance.simulate import chart, parse_day, simulate, to_csv, totals  # lazy: duckdb, pyarrow
 
     with _errors():
+        arrow_without_pandas()
         join_day = parse_day(join, "--join") if join else None
         leave_day = parse_day(leave, "--leave") if leave else None
         day = join_day or leave_day
         if period is None and day is not None:
             period = f"{day:%Y-%m}"
-        p, catalogue, members, k = _setup(period, prices, tenants, key)
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
         if day is not None and not p.first <= day.replace(day=1) <= p.last:
             raise FinanceError(f"--join/--leave: {day.isoformat()} lies outside --period {p.label}")
         rows = simulate(members, catalogue, k, p, add=add, remove=remove, join=join_day, leave=leave_day)
@@ -190,6 +253,10 @@ def simulate_cmd(
         tot = totals(rows)
         table.add_row("Summe" if de else "Total", money(tot.before), money(tot.after), money(tot.change, True), "")
         out.print(table)
+        from finance.report import prices_text  # lazy: duckdb (via finance.allocate)
+
+        out.print(("Preise: " if de else "Prices: ") + prices_text(catalogue, lang, paths=True), markup=False,
+                  highlight=False, soft_wrap=True)
         if catalogue.example:
             out.print("BEISPIELPREISE: Die Beträge beruhen auf Beispielwerten und sind keine Rechnung." if de
                       else "EXAMPLE PRICES: the amounts are based on example values; this is not an invoice.",
@@ -201,6 +268,55 @@ def simulate_cmd(
                                                   encoding="utf-8-sig" if de else "utf-8", newline="")
             (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
+
+
+@app.command("offer")
+def offer_cmd(
+    tenant: Annotated[Path, typer.Option("--tenant", help="Tenant file of a municipality that is not yet a member.")],
+    provider: ProviderOpt = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: build/costs/offer-<slug>).")] = None,
+    period: Annotated[str | None, typer.Option(
+        "--period", help="Month whose membership and prices are used (2026-10); default: the previous month.")] = None,
+    key: KeyOpt = None,
+    lang: LangOpt = "de",
+    prices: PricesOpt = None,
+    tenants: TenantsOpt = None,
+) -> None:
+    """An offer for a municipality that considers joining: its monthly share at today's membership (each key),
+    everyone else's change, and what the same modules would cost it alone, per provider (PDF, HTML, CSV)."""
+    from catalogue.prices import load_prices  # lazy: builds the price models
+    from finance.offer import document, make_offer  # lazy: duckdb (via finance.allocate)
+    from finance.outputs import operator_name  # lazy: duckdb, pyarrow
+    from finance.render import chart_png, write_csv, write_html, write_pdf  # lazy: matplotlib, reportlab
+    from finance.report import fmt_money  # lazy: duckdb (via finance.allocate)
+
+    with _errors():
+        arrow_without_pandas()
+        if lang not in ("de", "en"):
+            from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
+
+            raise FinanceError(f"--lang: {lang!r} is not de or en")
+        p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
+        offer = make_offer(tenant, members, catalogue, load_prices(prices), k, p.first)
+        slug = offer.candidate.slug
+        target = out_dir or Path("build") / "costs" / f"offer-{slug}"
+        check_target(target, "costs offer")
+        doc = document(offer, lang, operator_name())
+        with replace_owned(target, "costs offer") as staging:
+            png = chart_png(doc)
+            base = staging / doc.stem
+            write_pdf(doc, base.with_suffix(".pdf"), png)
+            write_html(doc, base.with_suffix(".html"), png)
+            dialect = "excel-de" if lang == "de" else "plain"
+            for index, suffix in ((2, ""), (1, "-schluessel" if lang == "de" else "-keys"),
+                                  (3, "-mitglieder" if lang == "de" else "-members")):
+                write_csv(replace(doc, main=index), staging / f"{doc.stem}{suffix}.csv", dialect)
+        de = lang == "de"
+        c = offer.candidate
+        out.print(f"{c.name}: {fmt_money(offer.share, lang)} {'im Monat' if de else 'a month'} "
+                  f"({'allein' if de else 'alone'}: {fmt_money(offer.chosen.standalone, lang)}); "
+                  f"{'Angebot in' if de else 'offer in'} {target}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("focus-check")

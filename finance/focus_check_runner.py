@@ -6,7 +6,8 @@ Executed by the interpreter of ``.venv-focus`` (see :mod:`finance.focuscheck`), 
 Usage: ``python focus_check_runner.py DATA.parquet CONFIG.yaml``. CONFIG is ``finance/focus-validator.yaml``:
 ``overrides`` go to the validator's ``--override-file`` (kept empty: no rule is skipped); ``copies`` add columns
 that copy a FOCUS column under the pre-1.0 id a rule still reads; ``renames`` map FOCUS 1.x column ids to the
-pre-1.0 ids the validator's rules use. The validator itself always exits 0, so its Python API is used and every check's
+pre-1.0 ids the validator's rules use; ``hide`` lists columns left out of the copy (the FOCUS 1.3 columns the
+validator does not know). The validator itself always exits 0, so its Python API is used and every check's
 status is read.
 """
 
@@ -26,6 +27,7 @@ def main(data: str, config: str) -> int:
     with open(config, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
     frame = pd.read_parquet(data)
+    frame = frame.drop(columns=[c for c in (cfg.get("hide") or []) if c in frame.columns])
     for copy, column in (cfg.get("copies") or {}).items():
         if column in frame.columns:
             frame[copy] = frame[column]

@@ -23,6 +23,26 @@ x_Source           where the input came from
 x_UnallocatedReason why a row could not be charged (unallocated rows only)
 ================== =========================================================================================
 
+FOCUS 1.3 allocation columns (FOCUS_Spec ``specification/columns/allocated*.md``, 1.3): a row that carries a part
+of a shared, untagged or idle pool is an *allocated charge* of a data generator-calculated split cost allocation:
+
+====================== ======================================================================================
+AllocatedMethodId      a stable id per key: ``urban-stack/equal``, ``urban-stack/population``, ``urban-stack/usage``,
+                       ``urban-stack/hybrid`` (:data:`METHOD_IDS`; docs/finance.md documents each)
+AllocatedMethodDetails ``{"Elements": [...]}``: one element per origin charge (input group of a pool) this row
+                       takes a part of, with ``AllocatedRatio`` (the row's part of that charge; the ratios of one
+                       origin charge add up to exactly 1) and ``x_`` properties: pool kind, basis, the
+                       municipality's share and the key's inputs (population, members, days), the amount
+                       (``x_AllocatedCost``), the origin charge (``x_OriginId``, unique in the report) and its amount; the root carries ``x_Key``
+AllocatedResourceId    what the cost was allocated to: ``urban-stack/tenant/<slug>``
+AllocatedResourceName  the municipality's name
+AllocatedTags          ``{"urban-stack/cost-share": "shared"}`` (tags not already in ``Tags``)
+====================== ======================================================================================
+
+A row with only direct cost and the unallocated remainder rows leave the five columns empty (null).
+focus-validator 1.0.0 knows FOCUS 1.2 at most; the runner hands it a copy without the 1.3 columns
+(``finance/focus-validator.yaml``, ``hide``).
+
 Money columns are written as float64 with two decimals (what focus-validator checks) and as exact decimal
 strings in the CSV.
 """
@@ -33,6 +53,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,7 +62,7 @@ import pyarrow.parquet as pq
 
 from catalogue import labels
 from catalogue.prices import SERVICE_CATEGORIES
-from finance.allocate import Allocation
+from finance.allocate import Allocation, apportion
 from finance.model import KINDS, next_month
 from finance.render import spreadsheet_text
 
@@ -60,7 +81,49 @@ COLUMNS = (
     "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
     "x_AllocationKey", "x_AllocationShare", "x_AllocationPool", "x_DirectCost", "x_SharedCost", "x_UntaggedCost",
     "x_IdleCost", "x_CostCenter", "x_Source", "x_UnallocatedReason",
+    "AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags",
 )
+FOCUS_13_COLUMNS = ("AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName",
+                    "AllocatedTags")
+"""The FOCUS 1.3 split cost allocation columns."""
+METHOD_IDS = {"equal": "urban-stack/equal", "population": "urban-stack/population", "usage": "urban-stack/usage",
+              "hybrid": "urban-stack/hybrid"}
+"""AllocatedMethodId per allocation key: stable, documented in docs/finance.md ("FOCUS 1.3 allocation columns")."""
+RATIO_PLACES = 12
+"""AllocatedRatio is written with this many decimals; the ratios of one origin charge add up to exactly 1."""
+
+
+def _ratios(a: Allocation) -> dict[int, dict[tuple, Decimal]]:
+    """pool id -> (slug, service, month) -> AllocatedRatio: each row's part of the origin charge, rounded to
+    :data:`RATIO_PLACES` decimals by the largest remainder so that every origin charge's ratios add up to 1."""
+    parts: dict[int, dict[tuple, Fraction]] = defaultdict(lambda: defaultdict(Fraction))
+    for ln in a.lines:
+        if ln.tenant is not None and ln.kind != "direct" and ln.pool:
+            parts[ln.pool_id][(ln.tenant, ln.service, ln.month)] += Fraction(ln.exact) / Fraction(ln.pool)
+    unit = 10 ** RATIO_PLACES
+    out: dict[int, dict[tuple, Decimal]] = {}
+    for pool_id, rows_of in parts.items():
+        keys = sorted(rows_of)
+        total = sum(rows_of.values())
+        ideals = [rows_of[k] / total * unit for k in keys]
+        units = apportion(ideals, unit)
+        out[pool_id] = {k: Decimal(u).scaleb(-RATIO_PLACES) for k, u in zip(keys, units, strict=True)}
+    return out
+
+
+def _key_inputs(a: Allocation, slug: str, month: dt.date, basis: str) -> dict:
+    """What the municipality's share of a pool is computed from (the key's inputs), as ``x_`` properties."""
+    weights = a.weights.get((month, basis), {})
+    how = basis.split(":", 1)[0]
+    out: dict = {"x_Basis": basis, "x_MemberShare": str(weights.get(slug, Decimal(0))),
+                 "x_Members": len(weights)}
+    if how == "population":
+        out["x_Population"] = a.members[slug].population
+        out["x_PopulationTotal"] = sum(a.members[s].population for s in weights)
+    days = a.days.get((month, basis))
+    if days:
+        out["x_DaysOfMembership"] = days.get(slug, 0)
+    return out
 
 
 def _iso(d: dt.date) -> str:
@@ -75,19 +138,27 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
         if ln.tenant is not None and ln.kind != "direct":
             pools[(ln.service, ln.month)][ln.pool_id] = ln.pool
     grouped: dict[tuple, dict] = {}
+    prices = unit_prices(a)
     for ln in a.lines:
         if ln.tenant is None:
             continue
-        key = (ln.tenant, ln.service, ln.month)
+        priced = ln.resource if ln.kind == "direct" and ln.resource in prices else None
+        key = (ln.tenant, ln.service, ln.month, priced)
         g = grouped.setdefault(key, {"category": ln.service_category, "cents": dict.fromkeys(KINDS, 0),
-                                     "exact_non_direct": Decimal(0)})
+                                     "exact_non_direct": Decimal(0), "pools": {}, "quantity": Decimal(0)})
         g["cents"][ln.kind] += ln.cents
+        if priced:
+            g["quantity"] += ln.quantity or 0
         if ln.kind != "direct":
             g["exact_non_direct"] += ln.exact
+            part = g["pools"].setdefault(ln.pool_id, {"kind": ln.kind, "basis": ln.basis, "pool": ln.pool, "cents": 0})
+            part["cents"] += ln.cents
+    ratios = _ratios(a)
     out = []
     key_code = a.key.code
     source = a.source.describe("en")
-    for (slug, service, month), g in sorted(grouped.items(), key=lambda x: (x[0][0], x[0][2], x[0][1])):
+    for (slug, service, month, priced), g in sorted(grouped.items(),
+                                                     key=lambda x: (x[0][0], x[0][2], x[0][1], x[0][3] or "")):
         m = a.members[slug]
         pool = sum(pools.get((service, month), {}).values(), Decimal(0))
         share = (g["exact_non_direct"] / pool) if pool else Decimal(0)
@@ -100,7 +171,9 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
             extra={"x_AllocationKey": key_code, "x_AllocationShare": share.quantize(Decimal("0.000001")),
                    "x_AllocationPool": pool.quantize(Decimal("0.01")),
                    **{f"x_{k.capitalize()}Cost": Decimal(g["cents"][k]) / 100 for k in KINDS},
-                   "x_CostCenter": m.cost_center, "x_Source": source, "x_UnallocatedReason": None},
+                   "x_CostCenter": m.cost_center, "x_Source": source, "x_UnallocatedReason": None,
+                   **_allocated_columns(a, slug, service, month, g["pools"], ratios),
+                   **(_priced(service, priced, g["quantity"], prices[priced]) if priced else {})},
         ))
     for ln in a.unallocated:
         out.append(_row(
@@ -112,6 +185,60 @@ def rows(a: Allocation, issuer: str) -> list[dict]:
                    "x_Source": source, "x_UnallocatedReason": ln.reason},
         ))
     return out
+
+
+PRICED = {"cpu": ("vcpuMonth", "vCPU-Month"), "memory": ("ramGibMonth", "GiB-Month"),
+          "block-storage": ("blockStorageGibMonth", "GiB-Month"), "object-storage": ("objectStorageGibMonth", "GiB-Month")}
+"""Estimate resources priced per unit: the unit price field of the price catalogue and the FOCUS PricingUnit."""
+
+
+def unit_prices(a: Allocation) -> dict[str, Decimal]:
+    """Resource -> unit price of an estimate (the catalogue's, or the provider file's with ``--provider``): the
+    ListUnitPrice and ContractedUnitPrice of its direct rows. Empty for other sources (their rows are what the
+    allocation charged per service and month)."""
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
+    if prices is None:
+        return {}
+    return {resource: getattr(prices.unitPrices, field) for resource, (field, _) in PRICED.items()}
+
+
+def _priced(service: str, resource: str, quantity: Decimal, price: Decimal) -> dict:
+    """FOCUS price columns of an estimate's direct row: quantity x unit price of the price list the estimate used.
+    ListCost and ContractedCost are that product (FOCUS: unit price x PricingQuantity); BilledCost stays the
+    allocated amount, rounded to the cent."""
+    sku = f"urban-stack/{_sku_part(service)}/{resource}"
+    cost = (quantity * price).quantize(Decimal("0.0000000001"))
+    unit = PRICED[resource][1]
+    return {"PricingQuantity": quantity, "PricingUnit": unit, "ConsumedQuantity": quantity, "ConsumedUnit": unit,
+            "ListUnitPrice": price, "ContractedUnitPrice": price, "ListCost": cost, "ContractedCost": cost,
+            "SkuId": sku, "SkuPriceId": sku}
+
+
+def _allocated_columns(a: Allocation, slug: str, service: str, month: dt.date, pools: dict[int, dict],
+                       ratios: dict[int, dict[tuple, Decimal]]) -> dict:
+    """The FOCUS 1.3 allocation columns of one municipality's row (all null when it holds no pool part)."""
+    if not pools:
+        return {}
+    elements = []
+    for pool_id in sorted(pools):
+        part = pools[pool_id]
+        elements.append({
+            # a JSON number (NumericFormat); float() of a 12-decimal value prints those 12 decimals again
+            "AllocatedRatio": float(ratios[pool_id][(slug, service, month)]),
+            "x_OriginId": f"{month:%Y-%m}/{part['kind']}/{pool_id}",
+            "x_PoolKind": part["kind"],
+            "x_OriginCost": str(part["pool"].quantize(Decimal("0.0000000001"))),
+            "x_AllocatedCost": f"{Decimal(part['cents']) / 100:.2f}",
+            **_key_inputs(a, slug, month, part["basis"]),
+        })
+    details = {"Elements": elements, "x_Key": a.key.code}
+    return {
+        "AllocatedMethodId": METHOD_IDS[a.key.name],
+        "AllocatedMethodDetails": json.dumps(details, ensure_ascii=False, sort_keys=False),
+        "AllocatedResourceId": f"urban-stack/tenant/{slug}",
+        "AllocatedResourceName": a.members[slug].name,
+        "AllocatedTags": json.dumps({labels.COST_SHARE: "shared"}, ensure_ascii=False),
+    }
 
 
 def _row(a: Allocation, issuer: str, month: dt.date, cents: int, *, account: str, account_name: str,

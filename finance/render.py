@@ -107,15 +107,18 @@ def write_json(doc: Document, path: Path) -> Path:
 
 def chart_png(doc: Document, dpi: int = 110) -> bytes:
     """Horizontal (stacked) bars of the document's chart data, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's object API with the Agg canvas, not pyplot: pyplot's import (backend selection, the global
+    # figure manager) is a third of matplotlib's start-up and nothing here needs it (bench/report_bench.py).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     labels = [label for label, _ in doc.chart] or ["–"]
     series = list(doc.chart[0][1]) if doc.chart else ["amount"]
-    fig, ax = plt.subplots(figsize=(11, 1.4 + 0.3 * len(labels)))
+    width, height = 11, 1.4 + 0.3 * len(labels)
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     try:
         left = [0.0] * len(labels)
         for s in series:
@@ -129,12 +132,17 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
         if len(series) > 1:
             ax.legend(loc="lower right", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
-        fig.tight_layout()
+        # Fixed margins from the longest label instead of tight_layout(), which measures every text by drawing
+        # it (a third of each chart's time, bench/report_bench.py): DejaVu Sans at 10 pt is at most ~0.085 in per
+        # character; the title and the axis ticks need ~0.45 in each.
+        label_in = 0.25 + 0.085 * max(len(str(x)) for x in labels)
+        fig.subplots_adjust(left=min(0.6, label_in / width), right=0.98, top=1 - 0.45 / height,
+                            bottom=0.45 / height)
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=dpi)
         return out.getvalue()
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def axis_money(value: float, lang: str, currency: str) -> str:
@@ -347,7 +355,8 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
         return [CondPageBreak(3.5 * cm), Paragraph(html.escape(title), heading), flowable]
 
     total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
-    total_label = t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total")
+    total_label = doc.data.get("totalLabel") or (
+        t(doc.lang, "total") if doc.data.get("document") == "statement" else t(doc.lang, "input_total"))
     story = [Paragraph(html.escape(doc.title), styles["Title"])]
     if total is not None:
         story.append(Paragraph(f"<b>{html.escape(total_label)}: {html.escape(fmt_money(int(total), doc.lang, doc.currency))}</b>", big))
@@ -355,8 +364,9 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
                     for k, v in doc.meta], colWidths=[4.5 * cm, frame_w - 4.5 * cm])
     meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [meta, Spacer(1, 6)]
-    first, rest = (doc.tables[0], doc.tables[1:]) if doc.data.get("document") == "statement" else (None, doc.tables)
-    if first is not None:  # the statement's summary by kind: on page 1 with the total
+    first, rest = ((doc.tables[0], doc.tables[1:]) if doc.data.get("document") in ("statement", "offer")
+                   else (None, doc.tables))
+    if first is not None:  # the statement's summary by kind, the offer's summary: on page 1 with the total
         story += section(first.title, table_flowable(first))
     story += [Spacer(1, 4), *(Paragraph(html.escape(n), small) for n in doc.notes)]
     img = Image(io.BytesIO(png))

@@ -40,7 +40,7 @@ T = {
         "legal": "Verteilung nach dem Vorteilsprinzip (§ 19 Abs. 1 GkG NRW): direkte Kosten trägt die verursachende "
                  "Kommune, gemeinsame Kosten werden nach dem Verteilschlüssel aufgeteilt.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
-        "cost_column": "Kostenspalte",
+        "cost_column": "Kostenspalte", "prices": "Preise",
         "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
         "warnings": "Hinweise",
         "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
@@ -67,7 +67,7 @@ T = {
         "legal": "Split by benefit (§ 19 (1) GkG NRW): direct costs are borne by the municipality that causes them, "
                  "shared costs are split by the allocation key.",
         "chart_overview": "Who pays what", "chart_statement": "Cost by service",
-        "cost_column": "Cost column",
+        "cost_column": "Cost column", "prices": "Prices",
         "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
         "warnings": "Warnings",
         "handled_unallocated": "unallocated", "handled_base": "split as platform base",
@@ -208,12 +208,47 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
     return None
 
 
+def prices_text(prices, lang: str, *, paths: bool = False) -> str:
+    """Which prices an estimate used: the operator's catalogue and, with a provider, whose unit prices, read when.
+    ``paths`` (the screen): the files; documents name no repository file."""
+    de = lang == "de"
+    own = "finance/prices.yaml" if paths else ("Preiskatalog des Betreibers" if de else "operator's price catalogue")
+    own += (" (Fixkosten, Modulanteile, Verteilschlüssel)" if de else " (fixed costs, module shares, allocation key)")
+    if prices.provider is None:
+        return own + ("; Stückpreise ebenda" if de else "; unit prices from the same catalogue")
+    return own + ("; Stückpreise (vCPU, GiB Arbeitsspeicher, Block- und Objektspeicher): " if de
+                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(
+        lang, path=paths)
+
+
+def price_warnings(prices, lang: str = "en", today: dt.date | None = None, *, path: bool = True) -> list[str]:
+    """The provider file's prices older than 180 days, as one warning (empty when none or no provider)."""
+    provider = getattr(prices, "provider", None)
+    warning = provider.stale_warning(today, lang, path=path) if provider is not None else None
+    return [warning] if warning else []
+
+
+def prices_json(a: Allocation) -> dict | None:
+    """Which prices an estimate used, for the JSON form (None for other sources)."""
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
+    if prices is None:
+        return None
+    provider = prices.provider
+    return {"catalogue": "finance/prices.yaml", "example": prices.example,
+            "provider": provider.provider if provider else None,
+            "file": f"finance/prices/providers/{provider.provider}.yaml" if provider else None,
+            "read": sorted({r.read.isoformat() for _, r in provider.rows()}) if provider else None,
+            "warnings": price_warnings(prices)}
+
+
 def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
     column = cost_column_text(a, lang)
+    prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
     return [
         (t(lang, "period"), a.period.label),
         (t(lang, "source"), a.source.describe(lang)),
         *([(t(lang, "cost_column"), column)] if column else []),
+        *([(t(lang, "prices"), prices_text(prices, lang))] if prices is not None else []),
         (t(lang, "key"), f"{a.key.words(lang)}. {a.key.describe(lang)}"),
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),
@@ -224,6 +259,8 @@ def _notes(a: Allocation, lang: str) -> list[str]:
     notes = []
     if a.example_prices:
         notes.append(t(lang, "example"))
+    if a.source.name == "estimate":
+        notes += price_warnings(getattr(a.source, "prices", None), lang, path=False)
     notes.append(t(lang, "rounding"))
     notes.append(t(lang, "legal"))
     return notes
@@ -354,7 +391,7 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> D
         "municipality": {"slug": m.slug, "name": m.name, "ags": m.ags, "costCenter": m.cost_center,
                          "population": m.population, "plan": m.plan, "modules": list(m.modules)},
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
-        "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices,
+        "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices, "prices": prices_json(a),
         "totals": {**{k: f"{Decimal(v) / 100:.2f}" for k, v in by_kind.items()}, "total": f"{Decimal(total) / 100:.2f}"},
         "totalCents": total, "lines": [_line_json(ln) for ln in lines],
     }
@@ -416,7 +453,7 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
     data = {
         "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
-        "examplePrices": a.example_prices, "inputRows": a.input_rows,
+        "examplePrices": a.example_prices, "prices": prices_json(a), "inputRows": a.input_rows,
         "inputTotal": f"{Decimal(a.input_cents) / 100:.2f}", "inputTotalCents": a.input_cents,
         "inputTotalExact": str(a.input_exact),
         "statementsTotalCents": statements_total, "unallocatedCents": unalloc_total, "reconciled": ok,

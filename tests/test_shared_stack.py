@@ -9,7 +9,8 @@ import pytest
 
 from catalogue import labels, names
 from catalogue.paths import ROOT
-from catalogue.prices import load_prices
+from catalogue.prices import load_prices, load_provider, with_provider
+from catalogue.shared_config import SHARED_CONFIG, stack_config
 from catalogue.versions import CHARTS, MANIFESTS
 from components.shared import realm_job as rj
 from components.shared.monitoring import HOURS_PER_MONTH
@@ -670,7 +671,10 @@ def test_opencost_prices_usage_with_the_platform_price_list(production):
     oc = chart(production, "opencost")["values"]["opencost"]
     model = oc["customPricing"]["costModel"]
     assert oc["customPricing"]["enabled"] is True
-    prices = load_prices().unitPrices  # the one price catalogue, finance/prices.yaml
+    # the one price source: finance/prices.yaml with the unit prices of urban-stack:pricesProvider
+    provider = stack_config(SHARED_CONFIG).get("urban-stack:pricesProvider")
+    prices = with_provider(load_prices(), load_provider(provider) if provider else None).unitPrices
+    assert model["currencyCode"] == "EUR"
     assert (model["CPU"], model["RAM"], model["storage"]) == (
         float(prices.vcpuMonth) / HOURS_PER_MONTH, float(prices.ramGibMonth) / HOURS_PER_MONTH,
         float(prices.blockStorageGibMonth) / HOURS_PER_MONTH)

@@ -82,6 +82,15 @@ def tenant_json_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
+def provider_json_schema() -> str:
+    from catalogue.prices import ProviderPrices
+
+    schema = ProviderPrices.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://urban-stack.example/schema/provider-prices.schema.json"
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
 def modules_doc() -> str:
     from catalogue.modules import CATALOGUE
     from catalogue.sizing import PLANS
@@ -146,6 +155,7 @@ def versions_doc() -> str:
 
 def generated() -> dict[Path, str]:
     """Every generated file and its expected content."""
+    from catalogue.prices import ProviderPrices
     from catalogue.schema import tenant_model
     from catalogue.shared_config import SharedConfig
 
@@ -154,6 +164,9 @@ def generated() -> dict[Path, str]:
         ROOT / "docs" / "tenant-file.md": model_tables(tenant_model(), "Tenant file reference (`tenants/<slug>.yaml`)"),
         ROOT / "docs" / "shared-config.md": model_tables(
             SharedConfig, "Shared stack configuration (`stacks/Pulumi.shared.yaml`, keys under `urban-stack:`)"),
+        ROOT / "schema" / "provider-prices.schema.json": provider_json_schema(),
+        ROOT / "docs" / "provider-prices.md": model_tables(
+            ProviderPrices, "Provider price list reference (`finance/prices/providers/<name>.yaml`)"),
         ROOT / "docs" / "modules.md": modules_doc(),
         ROOT / "docs" / "versions.md": versions_doc(),
     }

@@ -85,26 +85,38 @@ HOURS_PER_MONTH = 730
 """8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
 
 
-def platform_prices() -> tuple[str, dict[str, float]]:
-    """``(currency, prices per hour)`` from the one price catalogue, ``finance/prices.yaml``: the prices OpenCost
-    meters usage with are the prices the finance statements charge (CPU = one vCPU, RAM = one GiB, storage =
-    one GiB of persistent volume, each for one hour)."""
-    from catalogue.prices import load_prices
+def platform_prices(provider: str | None = None) -> tuple[str, dict[str, float], str]:
+    """``(currency, prices, where from)`` from the one price source: the unit prices of ``finance/prices.yaml``,
+    replaced by those of the provider file ``urban-stack:pricesProvider`` names
+    (``finance/prices/providers/<name>.yaml``, via :func:`catalogue.prices.with_provider`, the same function
+    ``urbanstack costs --provider`` uses). The prices OpenCost meters usage with are the prices the statements
+    charge: CPU = one vCPU, RAM = one GiB, storage = one GiB of persistent volume, each for one hour; internet
+    egress per GiB (the provider's price; 0 without a provider file)."""
+    from catalogue.prices import load_prices, load_provider, with_provider
 
-    catalogue = load_prices()
+    catalogue = with_provider(load_prices(), load_provider(provider) if provider else None)
     unit = catalogue.unitPrices
+    egress = catalogue.provider.services.egressGib.amount if catalogue.provider else 0
+    where = f"finance/prices/providers/{provider}.yaml" if provider else "finance/prices.yaml"
     return catalogue.currency, {
         "CPU": float(unit.vcpuMonth) / HOURS_PER_MONTH,
         "RAM": float(unit.ramGibMonth) / HOURS_PER_MONTH,
         "storage": float(unit.blockStorageGibMonth) / HOURS_PER_MONTH,
-    }
+        "internetNetworkEgress": float(egress),
+    }, where
 
 
-def opencost_cost_model() -> dict[str, Any]:
-    """OpenCost ``customPricing.costModel``: the platform prices, no GPU, spot or network charges."""
-    currency, prices = platform_prices()
+def opencost_cost_model(provider: str | None = None) -> dict[str, Any]:
+    """OpenCost ``customPricing.costModel``: the platform prices, no GPU or spot surcharges.
+
+    The keys are those of OpenCost's ``CustomPricing`` (opencost pkg/cloud/models/models.go: ``CPU`` per
+    core-hour, ``RAM`` per GiB-hour, ``storage`` per GB-hour, ``internetNetworkEgress`` per GB, ``currencyCode``);
+    the opencost chart 2.4.1 writes every key of ``costModel`` into the pricing file
+    (templates/configmap-custom-pricing.yaml). Without ``currencyCode`` OpenCost reports in USD."""
+    currency, prices, where = platform_prices(provider)
     return {
-        "description": f"Urban Stack platform price list ({currency} per hour, from finance/prices.yaml)",
+        "description": f"Urban Stack platform price list ({currency} per hour, from {where})",
+        "currencyCode": currency,
         "CPU": prices["CPU"],
         "spotCPU": prices["CPU"],
         "RAM": prices["RAM"],
@@ -113,7 +125,7 @@ def opencost_cost_model() -> dict[str, Any]:
         "storage": prices["storage"],
         "zoneNetworkEgress": 0.0,
         "regionNetworkEgress": 0.0,
-        "internetNetworkEgress": 0.0,
+        "internetNetworkEgress": prices["internetNetworkEgress"],
     }
 
 
@@ -237,7 +249,8 @@ def opencost_values(cfg: SharedConfig) -> dict[str, Any]:
                 "extraVolumeMounts": [{"name": "config-path", "mountPath": OPENCOST_CONFIG_PATH}],
             },
             "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,
-                              "configPath": OPENCOST_CONFIG_PATH, "costModel": opencost_cost_model()},
+                              "configPath": OPENCOST_CONFIG_PATH,
+                              "costModel": opencost_cost_model(cfg.pricesProvider)},
             "prometheus": {"internal": {"enabled": True, "serviceName": PROMETHEUS_SERVICE,
                                         "namespaceName": names.NS_MONITORING, "port": PROMETHEUS_PORT}},
             "metrics": {"serviceMonitor": {"enabled": True}},

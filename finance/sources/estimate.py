@@ -130,7 +130,7 @@ class EstimateSource:
             recs.append({"kind": "shared", "module": module, "service": service_name(module),
                          "service_category": service_category(module), "resource": "fixed", "currency": cur,
                          "cost": amount})
-        for module, price in p.modules.items():
+        for module, price in p.module_prices().items():
             recs.append({"kind": "shared", "module": module, "service": service_name(module),
                          "service_category": service_category(module), "resource": "module-shared",
                          "currency": cur, "cost": price.sharedMonthly})
