@@ -343,7 +343,7 @@ def _export_files(out: Path) -> list[Path]:
 
 def write_checksums(out: Path) -> None:
     lines = [f"{_sha256(p)}  {p.relative_to(out).as_posix()}" for p in _export_files(out)]
-    (out / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    private_file(out / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def verify_checksums(out: Path) -> None:
