@@ -121,8 +121,8 @@ OFFSITE_CREDENTIALS = {"ACCESS_KEY_ID": "offsiteAccessKeyId", "ACCESS_SECRET_KEY
 
 
 class OffsiteBackup(_Strict):
-    """The operator's off-site target for municipalities' database backups: S3 storage outside the platform,
-    so that losing the cluster (and its Ceph) does not lose the backups."""
+    """The operator's off-site target for the database backups of Keycloak and of the municipalities: S3 storage
+    outside the platform, so that losing the cluster (and its Ceph) does not lose the backups."""
 
     endpoint: HttpsUrl = Field(description="S3 endpoint URL (https) of a provider outside the platform.")
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -132,7 +132,7 @@ class OffsiteBackup(_Strict):
 
 
 class Backups(_Strict):
-    """Where municipalities' database backups are kept (a municipality's own `backup.target` takes precedence)."""
+    """Where database backups are kept (a municipality's own `backup.target` takes precedence for its database)."""
 
     offsite: OffsiteBackup | None = Field(
         None,

@@ -161,9 +161,11 @@ def test_without_the_config_secrets_the_stack_refuses_before_anything_is_registe
     assert registered == [stack]
 
 
-def test_the_config_secrets_are_documented_in_the_shared_config_reference():
+def test_the_config_secrets_are_documented_in_the_shared_config_and_tenant_file_references():
     from pathlib import Path
 
-    doc = Path("docs/shared-config.md").read_text(encoding="utf-8")
+    shared = Path("docs/shared-config.md").read_text(encoding="utf-8")
+    tenant = Path("docs/tenant-file.md").read_text(encoding="utf-8")
     for name in OFFSITE_CREDENTIALS.values():
-        assert f"`{name}`" in doc
+        assert f"`{name}`" in shared
+        assert f"urban-stack:{name}" in tenant

@@ -267,7 +267,9 @@ def delete_prefix(client: S3Client, bucket: str, prefix: str) -> int:
                  for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
         for start in range(0, len(batch), 1000):
             chunk = batch[start:start + 1000]
-            done = client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+            # GOVERNANCE-mode object lock (docs/operations.md, Backups): honoured only with s3:BypassGovernanceRetention.
+            done = client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True},
+                                         BypassGovernanceRetention=True)
             if done.get("Errors"):
                 first = done["Errors"][0]
                 raise OffboardError(f"s3://{bucket}/{first.get('Key')}: {first.get('Code')} {first.get('Message')} "
