@@ -80,6 +80,8 @@ class Step:
         if self.action is not None:
             return f"[{self.phase}] {self.title}"
         target = f" > {self.stdout_to}" if self.stdout_to else ""
+        if self.stdout_to and self.seal is not None:
+            target += f" (then encrypted into {self.stdout_to.name}{AGE_SUFFIX}, the plaintext removed)"
         source = f" < {self.stdin_from}" if self.stdin_from else ""
         return f"[{self.phase}] {self.title}: {' '.join(self.argv)}{source}{target}"
 
@@ -231,6 +233,11 @@ def sealer(recipients: Sequence[str]) -> Callable[[Path], None]:
     return seal
 
 
+def _not_run(path: Path) -> None:
+    """The seal of a ``--dry-run`` without recipients: steps are only described, never run."""
+    raise OffboardError(f"{path}: a dry run encrypts nothing")
+
+
 def export_bucket(client: S3Client, bucket: str, dest: Path, seal: Callable[[Path], None] | None = None,
                   prefix: str = "") -> int:
     """Copy every object of ``bucket`` below ``prefix`` into ``dest`` (folders 0700, files 0600, each sealed at
@@ -326,7 +333,10 @@ def identity_steps(slug: str) -> tuple[list[Step], list[Step]]:
     with the master realm's job client ``realm-job-<slug>`` and its Secret."""
     client = names.realm_job_client(slug)
     first = [Step(f"identity: disable realm {slug} at once (its users can no longer log in)",
-                  keycloak_exec(kcadm_script(f"k update realms/{slug} -s enabled=false")), phase="identity")]
+                  keycloak_exec(kcadm_script(
+                      f"if k get realms/{slug} --fields realm >/dev/null 2>&1; then k update realms/{slug} -s "
+                      f"enabled=false; else echo 'realm {slug} does not exist (already deleted)' >&2; fi")),
+                  phase="identity")]
     release = [
         Step(f"identity: delete realm {slug} (users, password hashes, one-time-code seeds, directory credentials)",
              keycloak_exec(kcadm_script(
@@ -420,8 +430,9 @@ def steps(slug: str, export_dir: Path, databases: Sequence[str], release: bool, 
             raise OffboardError("no S3 access to the bucket was given")
         export_bucket(s3(), bucket, out / "bucket", seal)
 
+    sealed = ", each object encrypted" if seal is not None else ""
     plan.append(Step(f"export every object of s3://{bucket} into {out / 'bucket'} (module files; the database "
-                     "backups too where they are kept in the bucket)", action=copy_bucket))
+                     f"backups too where they are kept in the bucket{sealed})", action=copy_bucket))
     if offsite is not None:
         def copy_offsite() -> None:
             if offsite_s3 is None:
@@ -429,7 +440,8 @@ def steps(slug: str, export_dir: Path, databases: Sequence[str], release: bool, 
             export_bucket(offsite_s3(), offsite.bucket, out / "offsite-backups", seal, prefix=offsite.prefix)
 
         plan.append(Step(f"export the off-site database backups s3://{offsite.bucket}/{offsite.prefix} into "
-                         f"{out / 'offsite-backups'}", action=copy_offsite))
+                         f"{out / 'offsite-backups'}{' (each object encrypted)' if seal is not None else ''}",
+                         action=copy_offsite))
     plan += [
         Step(f"write {CHECKSUMS}", phase="verify", action=lambda: write_checksums(out)),
         Step(f"verify every exported file against {CHECKSUMS}", phase="verify", action=lambda: verify_checksums(out)),
@@ -489,7 +501,7 @@ def run(slug: str, export_dir: Path, *, release: bool = False, dry_run: bool = F
         volumes = found_volumes if volumes is None else volumes
         offsite = offsite_of(slug) if offsite is None else offsite
     stamp = (today or dt.date.today()).strftime("%Y%m%d")
-    seal = None if dry_run else sealer(recipients)
+    seal = _not_run if dry_run and not recipients else sealer(recipients)
     if s3 is None and not dry_run:
         s3 = _bucket_client_factory(slug, s3_endpoint)
     if offsite is not None and offsite_s3 is None and not dry_run:
