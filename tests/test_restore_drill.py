@@ -162,6 +162,10 @@ def test_keycloaks_database_restores_from_its_offsite_backup_to_a_point_in_time(
     (cluster,) = plan_stack("shared").find("Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)
     assert cluster.inputs["spec"]["plugins"][0]["parameters"] == {"barmanObjectName": BACKUP_STORE}
     assert cluster.inputs["spec"]["bootstrap"]["initdb"]["database"] == DB_NAME
+    conf = store.inputs["spec"]["configuration"]
+    assert conf["endpointURL"].startswith("https://") and conf["destinationPath"].endswith("/urban-identity/cnpg"), \
+        "the drill restores what production keeps: the off-site copy"
+    assert conf["wal"]["encryption"] == conf["data"]["encryption"] == "AES256"
     drill(parts, store.inputs["spec"], names.KEYCLOAK_DB_CLUSTER, DB_NAME)
 
 
