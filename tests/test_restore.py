@@ -209,3 +209,11 @@ def test_cli_platform_restore_dry_run_prints_each_step_and_the_manifests(tmp_pat
                                           "--dry-run", "--work-dir", str(tmp_path)])
     assert switch_run.exit_code == 0 and "[switch] switch: stop Keycloak" in switch_run.output
     assert not (tmp_path / "urban-identity").exists()
+
+
+def test_a_municipalitys_recovery_cluster_reaches_the_offsite_target_its_backups_are_at(tmp_path):
+    """verl backs up off-site: its recovery pods were given the in-cluster RGW instead."""
+    _, _, policy, _ = manifests(tmp_path)
+    egress = policy["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+    assert not [rule for rule in egress if "urban-storage" in str(rule)]

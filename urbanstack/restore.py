@@ -186,14 +186,20 @@ def _tenant(slug: str, tenants_dir: Path | None):
     return tenant
 
 
-def _shared_storage():
+def _shared_config_file():
     from catalogue.shared_config import load_file
 
-    return load_file().storage
+    return load_file()
 
 
-def _s3_rule(tenant, storage) -> dict:
-    if storage.mode == "rook-ceph" and tenant.backup.target is None:
+def _s3_rule(tenant, cfg) -> dict:
+    """Egress to where the municipality's backups are: the off-site target's addresses, its own target (HTTPS),
+    or in dev the in-cluster RGW."""
+    from components.tenant.database import uses_offsite
+
+    if uses_offsite(tenant, cfg.backup.offsite):
+        return {"to": [{"ipBlock": {"cidr": cfg.backup.offsite.egressCidr}}], "ports": tcp(443)}
+    if cfg.storage.mode == "rook-ceph" and tenant.backup.target is None:
         return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
     return {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443)}
 
@@ -209,9 +215,9 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     target = parse_target_time(to, now) if to else None
     name = recovery_name(now)
     work = work_dir / slug
-    storage = _shared_storage()
-    docs = [recovery_policy(slug, name, _s3_rule(tenant, storage)),
-            recovery_cluster(tenant, storage.blockStorageClass, name, source, target)]
+    cfg = _shared_config_file()
+    docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg)),
+            recovery_cluster(tenant, cfg.storage.blockStorageClass, name, source, target)]
     plan = restore_steps(slug, work, name)
     if dry_run:
         yield from (s.describe() for s in plan)
