@@ -130,6 +130,10 @@ def parts():
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto's backends live in this process, shared by every server it starts: each drill starts empty.
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
     base = Path(tempfile.mkdtemp(prefix="urbanstack-drill-", dir="/tmp"))
     try:
         yield bin_dir, tools, f"http://127.0.0.1:{port}", base
