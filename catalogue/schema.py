@@ -264,7 +264,10 @@ class Backup(Strict):
 
     retentionDays: int = Field(30, ge=7, le=3650, description="How long backups are kept, in days (7–3650).")
     target: BackupTarget | None = Field(
-        None, description="Own S3 target; omitted = the municipality's bucket on the platform."
+        None, description="Own S3 target; omitted = the operator's off-site target (shared config `backup.offsite`: "
+        "then the municipality's stack needs its off-site key pair as config secrets, `pulumi config set --secret "
+        "urban-stack:offsiteAccessKeyId … -s <slug>` and `… urban-stack:offsiteSecretAccessKey …`, which it writes "
+        "into Secret `backup-offsite`), or in dev the municipality's bucket on the platform."
     )
 
 

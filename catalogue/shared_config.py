@@ -112,13 +112,17 @@ class Smtp(_Strict):
     starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
     ssl: bool = Field(False, description="Connect with TLS from the start (SMTPS, usually port 465).")
 OFFSITE_SECRET = "backup-offsite"
-"""Secret in each municipality's namespace with the operator's off-site key pair for that municipality
-(``ACCESS_KEY_ID``/``ACCESS_SECRET_KEY``), created by the operator; municipality groups must not read it."""
+"""Secret with the off-site key pair (``ACCESS_KEY_ID``/``ACCESS_SECRET_KEY``): in ``urban-identity`` (Keycloak's
+database) and in each municipality's namespace (that municipality's own pair). Each stack creates it from its own
+config secrets (:data:`OFFSITE_CREDENTIALS`) in the same ``pulumi up`` that creates the namespace, before the
+database; municipality groups must not read it."""
+OFFSITE_CREDENTIALS = {"ACCESS_KEY_ID": "offsiteAccessKeyId", "ACCESS_SECRET_KEY": "offsiteSecretAccessKey"}
+"""Key of Secret :data:`OFFSITE_SECRET` -> the stack config secret (``urban-stack:<name>``) it is made from."""
 
 
 class OffsiteBackup(_Strict):
-    """The operator's off-site target for municipalities' database backups: S3 storage outside the platform,
-    so that losing the cluster (and its Ceph) does not lose the backups."""
+    """The operator's off-site target for the database backups of Keycloak and of the municipalities: S3 storage
+    outside the platform, so that losing the cluster (and its Ceph) does not lose the backups."""
 
     endpoint: HttpsUrl = Field(description="S3 endpoint URL (https) of a provider outside the platform.")
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -128,14 +132,16 @@ class OffsiteBackup(_Strict):
 
 
 class Backups(_Strict):
-    """Where municipalities' database backups are kept (a municipality's own `backup.target` takes precedence)."""
+    """Where database backups are kept (a municipality's own `backup.target` takes precedence for its database)."""
 
     offsite: OffsiteBackup | None = Field(
         None,
-        description="Operator's off-site target. Required for profile `production` with storage mode `rook-ceph` "
-        f"(the in-cluster bucket would be lost with the platform). Key pair per municipality in Secret "
-        f"`{OFFSITE_SECRET}` of its namespace (`ACCESS_KEY_ID`/`ACCESS_SECRET_KEY`, allowed on `<slug>/` only). "
-        "Enable versioning and object lock on the bucket at the provider (docs/operations.md, Backups).",
+        description="Operator's off-site target. Required for profile `production`. Keycloak's database is backed "
+        "up below `urban-identity/cnpg` (key pair: config secrets `offsiteAccessKeyId`/`offsiteSecretAccessKey` of "
+        "the shared stack), each municipality's below `<slug>/cnpg` (its own pair, allowed on `<slug>/` only: the "
+        "same two config secrets in the municipality's stack). Each stack writes its pair into Secret "
+        f"`{OFFSITE_SECRET}` of its namespace. Objects are written with server-side encryption (`AES256`); "
+        "enable default bucket encryption, versioning and object lock at the provider (docs/operations.md, Backups).",
     )
 
 
@@ -186,14 +192,30 @@ class SharedConfig(_Strict):
                 raise ValueError(f"{CONFIG_NS}:pricesProvider: no price list {self.pricesProvider!r} in "
                                  f"finance/prices/providers/ (known: {', '.join(known)})")
         return self
+    offsiteAccessKeyId: pydantic.SecretStr | None = Field(
+        None,
+        description="Secret (`pulumi config set --secret urban-stack:offsiteAccessKeyId … -s shared`): access key "
+        "of the off-site target for the platform's own backups (Keycloak's database, below `urban-identity/` of "
+        f"`backup.offsite.bucket`). Required with `backup.offsite`; the stack writes it into Secret "
+        f"`{OFFSITE_SECRET}` of `urban-identity`. Each municipality's stack has its own pair under the same two "
+        "keys (docs/operations.md, Backups).",
+    )
+    offsiteSecretAccessKey: pydantic.SecretStr | None = Field(
+        None,
+        description="Secret (`pulumi config set --secret urban-stack:offsiteSecretAccessKey … -s shared`): the "
+        "secret key belonging to `offsiteAccessKeyId`.",
+    )
 
     @model_validator(mode="after")
     def _production_keeps_backups_outside(self):
-        if self.profile == "production" and self.storage.mode == "rook-ceph" and self.backup.offsite is None:
+        # Every database, Keycloak's included, is backed up to the off-site target in production: storage mode
+        # `external` alone is no second site (its provider may be the cluster's own), rook-ceph's RGW is in the
+        # cluster and would be lost with it.
+        if self.profile == "production" and self.backup.offsite is None:
             raise ValueError(
-                f"{CONFIG_NS}:backup.offsite: required for profile 'production' with storage.mode 'rook-ceph' "
-                "(endpoint, bucket of S3 storage outside the platform): database backups in the cluster's own "
-                "Ceph would be lost with the platform"
+                f"{CONFIG_NS}:backup.offsite: required for profile 'production' (endpoint, bucket of S3 storage "
+                "outside the platform): Keycloak's database and every municipality's database are backed up "
+                "there; backups in the cluster's own storage would be lost with the platform"
             )
         return self
 

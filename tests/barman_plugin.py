@@ -4,10 +4,12 @@ The plugin (plugin-barman-cloud v0.13.0, chart 0.7.0, sidecar image with ``barma
 ``containers/sidecar-requirements.in``) builds its commands with github.com/cloudnative-pg/barman-cloud
 v0.5.2-0.20260609065833-bd68198c31dc (its go.mod; the S3 command lines below are unchanged since v0.4.0, diff read):
 
-* WAL archive (``pkg/archiver/command.go``): ``--<wal.compression>``, ``--endpoint-url``, ``--cloud-provider
-  aws-s3`` (``pkg/command/commandbuilder.go``: S3 credentials present), destination path, server name;
+* WAL archive (``pkg/archiver/command.go``): ``--<wal.compression>``, ``-e <wal.encryption>``, ``--endpoint-url``,
+  ``--cloud-provider aws-s3`` (``pkg/command/commandbuilder.go``: S3 credentials present), destination path,
+  server name;
 * base backup (``pkg/backup/backup.go``): ``--user postgres --name <name>``, ``--<data.compression>``,
-  ``--endpoint-url``, ``--cloud-provider aws-s3``, destination path, server name;
+  ``--encryption <data.encryption>``, ``--endpoint-url``, ``--cloud-provider aws-s3``, destination path, server
+  name;
 * retention (``pkg/command/backupdelete.go``): ``--retention-policy`` from ``pkg/utils/barman.go``
   ``ParsePolicy`` (``30d`` -> ``RECOVERY WINDOW OF 30 DAYS``);
 * restore (plugin ``internal/cnpgi/restore/restore.go``) and WAL restore (``CloudWalRestoreOptions``);
@@ -45,14 +47,16 @@ def retention_policy(policy: str) -> str:
 
 def wal_archive(bin_dir: Path, conf: Mapping, server: str, wal: Path) -> list[str]:
     compression = [f"--{conf['wal']['compression']}"] if (conf.get("wal") or {}).get("compression") else []
-    return [str(bin_dir / "barman-cloud-wal-archive"), *compression, *_provider(conf),
+    encryption = ["-e", conf["wal"]["encryption"]] if (conf.get("wal") or {}).get("encryption") else []
+    return [str(bin_dir / "barman-cloud-wal-archive"), *compression, *encryption, *_provider(conf),
             conf["destinationPath"], server, str(wal)]
 
 
 def backup(bin_dir: Path, conf: Mapping, server: str, name: str, host: str, port: int) -> list[str]:
     compression = [f"--{conf['data']['compression']}"] if (conf.get("data") or {}).get("compression") else []
+    encryption = ["--encryption", conf["data"]["encryption"]] if (conf.get("data") or {}).get("encryption") else []
     # --host/--port: the sidecar reaches PostgreSQL through the pod's socket; here a socket folder of the drill.
-    return [str(bin_dir / "barman-cloud-backup"), "--user", "postgres", "--name", name, *compression,
+    return [str(bin_dir / "barman-cloud-backup"), "--user", "postgres", "--name", name, *compression, *encryption,
             *_provider(conf), "--host", host, "--port", str(port), conf["destinationPath"], server]
 
 

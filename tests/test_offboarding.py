@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import boto3
+import pyrage
 import pytest
 import yaml
 from moto import mock_aws
@@ -16,10 +17,12 @@ from catalogue.modules import CATALOGUE
 from tests.plan_files import SLUG, plan_booking
 from urbanstack.cli import app
 from urbanstack.offboard import (
+    AGE_SUFFIX,
     CHECKSUMS,
     HIBERNATION,
     LOCK_POLICY,
     OffboardError,
+    OffsiteBackups,
     VolumeExport,
     data_stores_of,
     run,
@@ -30,6 +33,9 @@ from urbanstack.offboard import (
 
 DAY = dt.date(2026, 11, 28)
 NODE_RED = VolumeExport("lowcode", "editor", "data", "node-red", "/data")
+KEY = pyrage.x25519.Identity.generate()
+"""The municipality's (and operator's) age key pair: the export is encrypted to its public key."""
+RECIPIENTS = [str(KEY.to_public())]
 
 
 class FakeRunner:
@@ -43,8 +49,6 @@ class FakeRunner:
             return 1
         if stdout_to is not None:
             stdout_to.write_bytes(f"output of {argv[-1]}".encode())
-        if argv[:1] == ["kubectl"] and "cp" in argv:
-            Path(argv[-1]).write_text("{}")
         return 0
 
 
@@ -61,15 +65,19 @@ def bucket():
         yield lambda: client
 
 
-def offboard(tmp_path, bucket, runner, release=False, volumes=(NODE_RED,)):
+def offboard(tmp_path, bucket, runner, release=False, volumes=(NODE_RED,), **kw):
     return list(run("verl", tmp_path, release=release, databases=["geodata"], volumes=list(volumes),
-                    runner=runner, s3=bucket, today=DAY))
+                    runner=runner, s3=bucket, today=DAY, recipients=RECIPIENTS, **kw))
+
+
+def plain(path: Path) -> bytes:
+    return pyrage.decrypt(path.read_bytes(), [KEY])
 
 
 def test_the_order_is_backup_then_export_then_verify_then_release(tmp_path):
     plan = steps("verl", tmp_path, ["geodata", "superset"], release=True, stamp="20261128", volumes=[NODE_RED])
     phases = [s.phase for s in plan]
-    assert phases == sorted(phases, key=["backup", "export", "verify", "release"].index)
+    assert phases == sorted(phases, key=["identity", "backup", "export", "verify", "release"].index)
     assert [s.title for s in plan if s.phase == "verify"] == [f"write {CHECKSUMS}",
                                                              f"verify every exported file against {CHECKSUMS}"]
     assert {s.argv[-1] for s in plan if "pg_dump" in s.argv} == {"geodata", "superset"}
@@ -83,13 +91,14 @@ def test_every_data_store_is_exported_and_the_checksums_are_verified_without_rel
     assert "verified" in lines[-1] and "--release" in lines[-1]
     assert ["kubectl", "-n", "verl", "exec", "lowcode-editor-0", "-c", "node-red", "--",
             "tar", "-C", "/data", "-cf", "-", "."] in runner.calls
-    # Every object of the bucket, the database backups included.
-    assert (out / "bucket" / "cnpg/postgis/base/20261127T020000/data.tar.gz").read_bytes() == b"base"
-    assert (out / "bucket" / "opendata/resources/a.csv").exists()
+    # Every object of the bucket, the database backups kept there included (encrypted).
+    assert plain(out / "bucket" / f"cnpg/postgis/base/20261127T020000/data.tar.gz{AGE_SUFFIX}") == b"base"
+    assert (out / "bucket" / f"opendata/resources/a.csv{AGE_SUFFIX}").exists()
     listed = {line.split("  ", 1)[1] for line in (out / CHECKSUMS).read_text().splitlines()}
-    assert {"geodata.dump", "volume-lowcode-editor-data-0.tar", "realm.json", "bucket.yaml",
-            "bucket/cnpg/postgis/wals/0000000100000000/000000010000000000000001.gz",
-            "bucket/opendata/resources/a.csv", "final-backup.yaml"} <= listed
+    assert {f"{name}{AGE_SUFFIX}" for name in (
+        "geodata.dump", "volume-lowcode-editor-data-0.tar", "realm.json", "bucket.yaml",
+        "bucket/cnpg/postgis/wals/0000000100000000/000000010000000000000001.gz",
+        "bucket/opendata/resources/a.csv")} | {"final-backup.yaml"} <= listed
     verify_checksums(out)
     backup = (out / "final-backup.yaml").read_text()
     assert "kind: Backup" in backup and "method: plugin" in backup and "name: offboarding-20261128" in backup
@@ -131,7 +140,7 @@ def test_an_unreadable_bucket_stops_before_release_without_a_traceback(tmp_path)
     runner = FakeRunner()
     with pytest.raises(OffboardError, match=r"ConnectionError: endpoint unreachable.*protection is still in place"):
         list(run("verl", tmp_path, release=True, databases=["geodata"], volumes=[], runner=runner, s3=broken,
-                 today=DAY))
+                 today=DAY, recipients=RECIPIENTS))
     assert not [c for c in runner.calls if c[0] == "pulumi"]
 
 
@@ -189,11 +198,14 @@ def test_cli_dry_run_lists_the_data_stores_of_the_tenant_file(tmp_path):
     assert "exec rei3-app-0 -c rei3 -- tar -C /opt/r3/data -cf - ." in result.output
     assert "s3://urbanstack-rietberg" in result.output
     assert "unprotect" not in result.output and "objectbucketclaim" not in result.output
+    # rietberg has no own target: its backups at the off-site target are exported too, and the text says so.
+    assert "export the off-site database backups s3://urbanstack-offsite-backups/rietberg/cnpg/" in result.output
 
 
 def test_in_rook_mode_the_bucket_copy_needs_a_reachable_endpoint(tmp_path, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda _tool: "/usr/bin/true")
-    result = CliRunner().invoke(app, ["tenants", "offboard", "verl", "--export-dir", str(tmp_path)])
+    result = CliRunner().invoke(app, ["tenants", "offboard", "verl", "--export-dir", str(tmp_path),
+                                      "--recipient", RECIPIENTS[0]])
     assert result.exit_code == 1
     assert "port-forward svc/rook-ceph-rgw-urban-objects" in result.output and "--s3-endpoint" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "verl").exists()
@@ -202,3 +214,144 @@ def test_in_rook_mode_the_bucket_copy_needs_a_reachable_endpoint(tmp_path, monke
 def test_an_invalid_slug_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["tenants", "offboard", "Not A Slug", "--dry-run"])
     assert result.exit_code == 1 and "not a valid municipality slug" in result.output
+
+
+# Identity: the realm is closed at once, exported, and deleted only after the confirmed release (issue 23.3).
+
+def test_the_realm_is_disabled_first_and_deleted_with_its_job_client_and_secret_only_on_release(tmp_path, bucket):
+    runner = FakeRunner()
+    offboard(tmp_path, bucket, runner)
+    calls = [" ".join(c) for c in runner.calls]
+    assert calls[0].startswith("kubectl -n urban-identity exec keycloak-0 -- /bin/bash -c ")
+    assert "k update realms/verl -s enabled=false" in calls[0], "the first step disables the realm"
+    assert not [c for c in calls if "delete realms/verl" in c or "realm-job-verl" in c], "no release: kept"
+
+    released = FakeRunner()
+    offboard(tmp_path / "second", bucket, released, release=True)
+    calls = [" ".join(c) for c in released.calls]
+    lock = calls.index(f"kubectl apply -f {tmp_path / 'second' / 'verl' / 'lock.yaml'}")
+    delete_realm = next(i for i, c in enumerate(calls) if "k delete realms/verl" in c)
+    client = next(i for i, c in enumerate(calls) if "-q clientId=realm-job-verl" in c and "k delete clients/" in c)
+    secret = calls.index("kubectl -n urban-identity delete secret realm-job-verl --ignore-not-found")
+    unprotect = calls.index("pulumi state unprotect --all --yes -s verl")
+    assert lock < delete_realm < client < secret < unprotect
+    # Resumable: a realm that is already gone is no failure.
+    assert "if k get realms/verl" in calls[delete_realm] and "already deleted" in calls[delete_realm]
+
+
+def test_the_kcadm_session_in_the_pod_keeps_its_token_private_and_removes_it_however_it_ends(tmp_path):
+    (disable,) = [s for s in steps("verl", tmp_path, [], False, "20261128") if s.phase == "identity"]
+    script = disable.argv[-1]
+    assert script.startswith("umask 077; f=$(mktemp); trap 'rm -f \"$f\"' EXIT; trap 'exit 1' HUP INT TERM; ")
+    assert '--client "$KC_BOOTSTRAP_ADMIN_CLIENT_ID" --secret "$KC_BOOTSTRAP_ADMIN_CLIENT_SECRET"' in script
+    assert "--server http://localhost:8080 --realm master" in script
+
+
+def test_the_realm_dump_is_streamed_out_and_removed_in_the_pod_in_the_same_step(tmp_path, bucket):
+    """It was written to /tmp in the pod by one step, copied by another, and never removed."""
+    runner = FakeRunner()
+    offboard(tmp_path, bucket, runner)
+    realm = [c for c in runner.calls if any("kc.sh export" in part for part in c)]
+    assert len(realm) == 1
+    script = realm[0][-1]
+    assert realm[0][:-1] == ["kubectl", "-n", "urban-identity", "exec", "keycloak-0", "--", "/bin/bash", "-c"]
+    assert script == ("umask 077; f=/tmp/realm-export-verl.json; rm -f \"$f\"; "
+                      "trap 'rm -f \"$f\"' EXIT; trap 'exit 1' HUP INT TERM; "
+                      "/opt/keycloak/bin/kc.sh export --realm verl --users realm_file --file \"$f\" >&2 && cat \"$f\"")
+    assert not [c for c in runner.calls if c[:1] == ["kubectl"] and "cp" in c], "no copy step, no dump left"
+    assert plain(tmp_path / "verl" / f"realm.json{AGE_SUFFIX}") == runner_output(script)
+
+
+def runner_output(last_arg: str) -> bytes:
+    return f"output of {last_arg}".encode()
+
+
+# The export: private, encrypted, never left in plaintext (issue 23.6).
+
+def test_export_folders_are_0700_and_files_0600_whatever_the_umask(tmp_path, bucket):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        offboard(tmp_path, bucket, FakeRunner())
+    finally:
+        os.umask(old)
+    out = tmp_path / "verl"
+    folders = [out, *(p for p in out.rglob("*") if p.is_dir())]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(folders) > 3 and len(files) > 6
+    assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o700"}
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}
+
+
+def test_every_exported_data_file_is_encrypted_to_the_recipient_and_no_plaintext_is_left(tmp_path, bucket):
+    runner = FakeRunner()
+    offboard(tmp_path, bucket, runner)
+    out = tmp_path / "verl"
+    data = [p for p in out.rglob("*") if p.is_file() and p.name not in (CHECKSUMS, "final-backup.yaml", "lock.yaml")]
+    assert data and all(p.name.endswith(AGE_SUFFIX) for p in data), [p.name for p in data]
+    assert plain(out / f"geodata.dump{AGE_SUFFIX}") == b"output of geodata"
+    assert plain(out / "bucket" / f"opendata/resources/a.csv{AGE_SUFFIX}") == b"x;y\n1;2\n"
+    assert b"x;y" not in (out / "bucket" / f"opendata/resources/a.csv{AGE_SUFFIX}").read_bytes()
+
+
+def test_a_failed_export_step_leaves_no_partial_plaintext(tmp_path, bucket):
+    with pytest.raises(OffboardError):
+        offboard(tmp_path, bucket, FakeRunner(fail_on="tar"))
+    out = tmp_path / "verl"
+    assert not (out / "volume-lowcode-editor-data-0.tar").exists()
+    assert [p.name for p in out.iterdir() if p.suffix in (".dump", ".tar", ".json")] == []
+
+
+@pytest.mark.parametrize("recipients", [[], ["not-a-key"]])
+def test_an_export_refuses_to_run_without_a_valid_recipient_before_anything_is_written(tmp_path, bucket, recipients):
+    runner = FakeRunner()
+    with pytest.raises(OffboardError, match="recipient"):
+        list(run("verl", tmp_path, databases=["geodata"], volumes=[], runner=runner, s3=bucket, today=DAY,
+                 recipients=recipients))
+    assert runner.calls == [] and not (tmp_path / "verl").exists()
+
+
+# The off-site backups: exported, and removed after the confirmed release (issue 23.5).
+
+@pytest.fixture
+def offsite():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="urbanstack-offsite-backups")
+        for key, body in (("verl/cnpg/postgis/base/20261127T020000/data.tar", b"offsite base"),
+                          ("verl/cnpg/postgis/wals/0000000100000000/000000010000000000000002.gz", b"offsite wal"),
+                          ("guetersloh/cnpg/postgis/base/20261127T020000/data.tar", b"not verl's")):
+            client.put_object(Bucket="urbanstack-offsite-backups", Key=key, Body=body)
+        yield client
+
+
+def test_the_offsite_backups_are_exported_and_removed_only_after_the_confirmed_release(tmp_path, bucket, offsite):
+    target = OffsiteBackups("urbanstack-offsite-backups", "verl/cnpg/")
+    lines = offboard(tmp_path, bucket, FakeRunner(), offsite=target, offsite_s3=lambda: offsite)
+    out = tmp_path / "verl" / "offsite-backups"
+    assert plain(out / f"postgis/base/20261127T020000/data.tar{AGE_SUFFIX}") == b"offsite base"
+    assert plain(out / f"postgis/wals/0000000100000000/000000010000000000000002.gz{AGE_SUFFIX}") == b"offsite wal"
+    assert "ok [export] export the off-site database backups s3://urbanstack-offsite-backups/verl/cnpg/" in \
+        " | ".join(lines)
+    keys = lambda: sorted(o["Key"] for o in offsite.list_objects_v2(Bucket="urbanstack-offsite-backups")["Contents"])  # noqa: E731
+    assert len(keys()) == 3, "without --release nothing is removed"
+
+    runner = FakeRunner()
+    lines = offboard(tmp_path / "second", bucket, runner, release=True, offsite=target, offsite_s3=lambda: offsite)
+    assert keys() == ["guetersloh/cnpg/postgis/base/20261127T020000/data.tar"], "only verl's, only on release"
+    removed = next(i for i, text in enumerate(lines) if "remove the off-site database backups" in text)
+    locked = next(i for i, text in enumerate(lines) if "lock: hibernate the database" in text)
+    destroy = next(i for i, text in enumerate(lines) if "remove the stack's resources" in text)
+    assert locked < removed < destroy
+
+
+def test_no_step_claims_a_copy_it_does_not_make(tmp_path):
+    """The bucket step claimed 'database backups included' where they were at the off-site target."""
+    plan = steps("verl", tmp_path, ["geodata"], True, "20261128",
+                 offsite=OffsiteBackups("urbanstack-offsite-backups", "verl/cnpg/"))
+    titles = [s.title for s in plan]
+    assert not [t for t in titles if "database backups included" in t]
+    assert any(t.startswith("export the off-site database backups s3://urbanstack-offsite-backups/verl/cnpg/")
+               for t in titles)
+    assert any(t.startswith("remove the off-site database backups") for t in titles)

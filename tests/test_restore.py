@@ -134,3 +134,94 @@ def test_cli_restore_dry_run_prints_steps_and_manifests_and_a_bad_time_is_one_li
     assert not (tmp_path / "verl").exists()
     bad = CliRunner().invoke(app, ["tenants", "restore", "verl", "--to", "soon", "--dry-run"])
     assert bad.exit_code == 1 and "not a timestamp" in bad.output and "Traceback" not in bad.output
+
+
+# Keycloak's database: `urbanstack platform restore`, the same mechanism in urban-identity.
+
+def platform_manifests(tmp_path, **kw):
+    from catalogue.shared_config import load_file
+    from urbanstack.restore import platform_restore
+
+    runner = FakeRunner()
+    lines = list(platform_restore(tmp_path, runner=runner, now=NOW, cfg=load_file(), **kw))
+    (path,) = (tmp_path / "urban-identity").glob("keycloak-db-restore-*.yaml")
+    policy, cluster = yaml.safe_load_all(path.read_text())
+    return runner, lines, policy, cluster, path
+
+
+def test_keycloaks_database_is_recovered_from_its_offsite_backup_into_a_new_cluster(tmp_path, plan_stack):
+    from urbanstack import crds
+
+    runner, lines, policy, cluster, path = platform_manifests(tmp_path, to="2026-11-28T09:30:00+01:00")
+    assert crds.judge(cluster, installed_crds(plan_stack)).failures == []
+    name = cluster["metadata"]["name"]
+    assert name == "keycloak-db-restore-20261128120000" and cluster["metadata"]["namespace"] == "urban-identity"
+    spec = cluster["spec"]
+    (origin,) = spec["externalClusters"]
+    assert spec["bootstrap"]["recovery"] == {"source": origin["name"],
+                                             "recoveryTarget": {"targetTime": "2026-11-28T08:30:00+00:00"}}
+    # The running cluster's ObjectStore, which in production is the off-site target (plan of the shared stack).
+    assert origin["plugin"]["parameters"] == {"barmanObjectName": "keycloak-db-backup", "serverName": "keycloak-db"}
+    (store,) = plan_stack("shared").find("ObjectStore", "keycloak-db-backup", "urban-identity")
+    assert store.inputs["spec"]["configuration"]["destinationPath"].endswith("/urban-identity/cnpg")
+    (archiver,) = spec["plugins"]
+    assert archiver["parameters"]["serverName"] == name, "never writes into the running cluster's archive"
+    (running,) = plan_stack("shared").find("Cluster", "keycloak-db", "urban-identity")
+    assert spec["imageName"] == running.inputs["spec"]["imageName"] and spec["instances"] == 1
+    # Its pods reach the operator, DNS, the off-site target (HTTPS) and the API; nothing else reaches them.
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"cnpg.io/cluster": name}}
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]} in \
+        policy["spec"]["egress"]
+    assert [c[0][:2] for c in runner.calls] == [["kubectl", "apply"], ["kubectl", "-n"]]
+    assert not any("keycloak-db-rw" in " ".join(argv) for argv, _ in runner.calls), "running cluster untouched"
+    assert f"urbanstack platform restore --switch {name}" in lines[-1]
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_keycloak_switch_backs_up_stops_keycloak_copies_the_database_and_brings_keycloak_back(tmp_path):
+    from urbanstack.restore import platform_switch
+
+    runner = FakeRunner()
+    name = "keycloak-db-restore-20261128120000"
+    lines = list(platform_switch(tmp_path, name, runner=runner, now=NOW))
+    commands = [" ".join(argv) for argv, _ in runner.calls]
+    assert commands[0].startswith("kubectl apply -f") and "pre-switch-backup.yaml" in commands[0]
+    assert "wait backup/pre-switch-20261128120000" in commands[1]
+    assert commands[2] == ("kubectl -n urban-identity patch keycloak/keycloak --type merge -p "
+                           '{"spec":{"instances":0}}')
+    assert commands[3].startswith("kubectl -n urban-identity wait pod -l app=keycloak,") and "--for=delete" in commands[3]
+    assert commands[4] == f"kubectl -n urban-identity exec svc/{name}-rw -c postgres -- pg_dump -Fc -d keycloak"
+    argv, stdin = runner.calls[5]
+    assert argv[4:6] == ["-i", "svc/keycloak-db-rw"] and argv[-1] == "keycloak" and "pg_restore" in argv
+    assert stdin == tmp_path / "urban-identity" / name / "keycloak.dump"
+    assert commands[-1] == "pulumi up --refresh --yes --skip-preview -s shared"
+    backup = yaml.safe_load((tmp_path / "urban-identity" / name / "pre-switch-backup.yaml").read_text())
+    assert backup["spec"]["cluster"] == {"name": "keycloak-db"} and backup["metadata"]["namespace"] == "urban-identity"
+    assert len(lines) == len(commands) + 1 and all(text.startswith("ok [") for text in lines[:-1])
+
+
+def test_only_a_recovery_cluster_of_keycloaks_database_can_be_switched_to(tmp_path):
+    from urbanstack.restore import platform_switch
+
+    for wrong in ("keycloak-db", "postgis-restore-20261128120000"):
+        with pytest.raises(RestoreError, match="not a recovery cluster of Keycloak's database"):
+            list(platform_switch(tmp_path, wrong, runner=FakeRunner(), now=NOW))
+
+
+def test_cli_platform_restore_dry_run_prints_each_step_and_the_manifests(tmp_path):
+    result = CliRunner().invoke(app, ["platform", "restore", "--dry-run", "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "[recover] recovery cluster: network policy and cluster: kubectl apply -f" in result.output
+    assert "serverName: keycloak-db" in result.output and "namespace: urban-identity" in result.output
+    switch_run = CliRunner().invoke(app, ["platform", "restore", "--switch", "keycloak-db-restore-20261128120000",
+                                          "--dry-run", "--work-dir", str(tmp_path)])
+    assert switch_run.exit_code == 0 and "[switch] switch: stop Keycloak" in switch_run.output
+    assert not (tmp_path / "urban-identity").exists()
+
+
+def test_a_municipalitys_recovery_cluster_reaches_the_offsite_target_its_backups_are_at(tmp_path):
+    """verl backs up off-site: its recovery pods were given the in-cluster RGW instead."""
+    _, _, policy, _ = manifests(tmp_path)
+    egress = policy["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+    assert not [rule for rule in egress if "urban-storage" in str(rule)]

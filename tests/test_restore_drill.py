@@ -1,9 +1,11 @@
-"""The restore drill on real parts: the backup settings we generate can be restored to a point in time.
+"""The restore drill on real parts: the backup settings we generate can be restored to a point in time, for a
+municipality's database and for the shared Keycloak's (the same drill over each one's ObjectStore).
 
 A real PostgreSQL server (the distribution's package, started as a non-root user in a temporary folder),
 the Barman Cloud tools the plugin's sidecar runs (``barman[cloud]``, same version) and an S3 server on
 localhost (moto's server mode). The ObjectStore spec is taken from the offline plan of municipality
-``verl`` (destination path, compression, retention, credential layout); only the endpoint is moto's.
+``verl`` and of the shared stack (``keycloak-db-backup``: destination path, compression, server-side encryption,
+retention, credential layout); only the endpoint is moto's.
 The steps follow docs/operations.md "Restore drill" one for one:
 
 1. WAL archiving on; 2. base backup; 3. more writes, WAL archived; 4. retention applied; 5. the server is
@@ -98,15 +100,15 @@ class Postgres:
     def stop(self) -> None:
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
-    def connect(self):
+    def connect(self, dbname: str = "postgres"):
         import psycopg2
 
-        conn = psycopg2.connect(host=str(self.sock), port=self.port, user="postgres", dbname="postgres")
+        conn = psycopg2.connect(host=str(self.sock), port=self.port, user="postgres", dbname=dbname)
         conn.autocommit = True
         return conn
 
-    def sql(self, query: str):
-        with self.connect() as conn, conn.cursor() as cur:
+    def sql(self, query: str, dbname: str = "postgres"):
+        with self.connect(dbname) as conn, conn.cursor() as cur:
             cur.execute(query)
             return cur.fetchall() if cur.description else None
 
@@ -128,6 +130,10 @@ def parts():
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto's backends live in this process, shared by every server it starts: each drill starts empty.
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
     base = Path(tempfile.mkdtemp(prefix="urbanstack-drill-", dir="/tmp"))
     try:
         yield bin_dir, tools, f"http://127.0.0.1:{port}", base
@@ -145,13 +151,36 @@ def _has_user(name: str) -> bool:
 
 
 def test_a_base_backup_and_archived_wal_restore_to_a_point_in_time_between_writes(parts, plan_stack):
+    """A municipality's database (verl: the operator's off-site target, encrypted)."""
+    (store,) = plan_stack("verl").find("ObjectStore")
+    drill(parts, store.inputs["spec"], SERVER, "postgres")
+
+
+def test_keycloaks_database_restores_from_its_offsite_backup_to_a_point_in_time(parts, plan_stack):
+    """The shared Keycloak's database: its ObjectStore in the shared stack's plan (off-site target, encrypted),
+    server name ``keycloak-db`` (the cluster's name), database ``keycloak`` (``database_spec`` bootstrap)."""
+    from catalogue import names
+    from components.shared.identity import BACKUP_STORE, DB_NAME
+
+    (store,) = plan_stack("shared").find("ObjectStore", BACKUP_STORE, names.NS_IDENTITY)
+    (cluster,) = plan_stack("shared").find("Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)
+    assert cluster.inputs["spec"]["plugins"][0]["parameters"] == {"barmanObjectName": BACKUP_STORE}
+    assert cluster.inputs["spec"]["bootstrap"]["initdb"]["database"] == DB_NAME
+    conf = store.inputs["spec"]["configuration"]
+    assert conf["endpointURL"].startswith("https://") and conf["destinationPath"].endswith("/urban-identity/cnpg"), \
+        "the drill restores what production keeps: the off-site copy"
+    assert conf["wal"]["encryption"] == conf["data"]["encryption"] == "AES256"
+    drill(parts, store.inputs["spec"], names.KEYCLOAK_DB_CLUSTER, DB_NAME)
+
+
+def drill(parts, spec: dict, server: str, dbname: str) -> None:
+    """The drill over one ObjectStore ``spec`` (only the endpoint is moto's), archiving as server ``server``,
+    writing into database ``dbname`` (created when it is not ``postgres``)."""
     import boto3
 
     bin_dir, tools, endpoint, base = parts
-    (store,) = plan_stack("verl").find("ObjectStore")
-    spec = store.inputs["spec"]
     conf = {**spec["configuration"], "endpointURL": endpoint}  # the layout is ours; only the endpoint is moto's
-    # The Secret the ObjectStore names, with the keys it names (the operator creates it in the namespace).
+    # The Secret the ObjectStore names, with the keys it names (the stack creates it in the namespace).
     creds = conf["s3Credentials"]
     secrets = {creds["accessKeyId"]["name"]: {creds["accessKeyId"]["key"]: "drill-key",
                                               creds["secretAccessKey"]["key"]: "drill-secret"}}
@@ -171,8 +200,11 @@ def test_a_base_backup_and_archived_wal_restore_to_a_point_in_time_between_write
     def archive_finished_segments() -> None:
         for wal in sorted(spool.iterdir()):
             if wal.name not in archived:
-                tool(plugin.wal_archive(tools, conf, SERVER, wal))
+                tool(plugin.wal_archive(tools, conf, server, wal))
                 archived.add(wal.name)
+
+    def sql(server_: Postgres, query: str):
+        return server_.sql(query, dbname)
 
     # 1. A server with WAL archiving on.
     for folder in ("sock", "spool", "fetched"):
@@ -184,18 +216,24 @@ def test_a_base_backup_and_archived_wal_restore_to_a_point_in_time_between_write
                  archive_command=f"'test ! -f {spool}/%f && cp %p {spool}/%f'")
     pg.start()
     try:
-        pg.sql("CREATE TABLE readings (id int PRIMARY KEY, note text)")
-        pg.sql("INSERT INTO readings SELECT i, 'before the base backup' FROM generate_series(1, 3) i")
+        if dbname != "postgres":
+            conn = pg.connect()  # not in `with`: psycopg2 2.9 opens a transaction there, CREATE DATABASE refuses
+            try:
+                conn.cursor().execute(f"CREATE DATABASE {dbname}")
+            finally:
+                conn.close()
+        sql(pg, "CREATE TABLE readings (id int PRIMARY KEY, note text)")
+        sql(pg, "INSERT INTO readings SELECT i, 'before the base backup' FROM generate_series(1, 3) i")
 
-        # 2. Base backup with the ObjectStore's data compression and credentials.
-        tool(plugin.backup(tools, conf, SERVER, "drill-base", str(pg.sock), pg.port))
+        # 2. Base backup with the ObjectStore's data compression, encryption and credentials.
+        tool(plugin.backup(tools, conf, server, "drill-base", str(pg.sock), pg.port))
         pg.sql("SELECT pg_switch_wal()")
 
         # 3. More writes; the point in time lies between two committed batches; WAL archived.
-        pg.sql("INSERT INTO readings SELECT i, 'after the backup, before the target' FROM generate_series(4, 6) i")
+        sql(pg, "INSERT INTO readings SELECT i, 'after the backup, before the target' FROM generate_series(4, 6) i")
         ((target,),) = pg.sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
                               "'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
-        pg.sql("INSERT INTO readings SELECT i, 'after the target' FROM generate_series(7, 9) i")
+        sql(pg, "INSERT INTO readings SELECT i, 'after the target' FROM generate_series(7, 9) i")
         pg.sql("SELECT pg_switch_wal()")
         pg.sql("CHECKPOINT")
         pg.sql("SELECT pg_switch_wal()")
@@ -205,28 +243,34 @@ def test_a_base_backup_and_archived_wal_restore_to_a_point_in_time_between_write
     assert archived, "PostgreSQL archived no WAL segment"
 
     # 4. Retention as the ObjectStore says: the fresh backup is inside the recovery window and stays.
-    tool(plugin.delete_by_retention(tools, {**spec, "configuration": conf}, SERVER))
-    backups = json.loads(tool(plugin.backup_list(tools, conf, SERVER)))["backups_list"]
+    tool(plugin.delete_by_retention(tools, {**spec, "configuration": conf}, server))
+    backups = json.loads(tool(plugin.backup_list(tools, conf, server)))["backups_list"]
     assert [b["backup_name"] for b in backups] == ["drill-base"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=destination.netloc)["Contents"]]
-    prefix = f"{destination.path.strip('/')}/{SERVER}/"
+    prefix = f"{destination.path.strip('/')}/{server}/"
     assert all(k.startswith(prefix) for k in keys)
     assert any(k.startswith(prefix + "wals/") and k.endswith(".gz") for k in keys), "WAL is gzip-compressed"
     assert any(k.startswith(prefix + "base/") and k.endswith(".tar.gz") for k in keys), "data is gzip-compressed"
+    # Server-side encryption as the ObjectStore asks, on every WAL segment and base backup object.
+    wanted = {"wals/": (conf.get("wal") or {}).get("encryption"), "base/": (conf.get("data") or {}).get("encryption")}
+    for key in keys:
+        part = key[len(prefix):].split("/", 1)[0] + "/"
+        if wanted.get(part):
+            assert s3.head_object(Bucket=destination.netloc, Key=key).get("ServerSideEncryption") == wanted[part], key
 
     # 5. The server is lost.
     shutil.rmtree(pg.data)
 
     # 6. Restore the base backup into a new data folder.
     restored = Postgres(bin_dir, base, base / "restored")
-    tool(plugin.restore(tools, conf, SERVER, backups[0]["backup_id"], restored.data))
+    tool(plugin.restore(tools, conf, server, backups[0]["backup_id"], restored.data))
 
     # 7. Replay archived WAL up to the point in time, then promote.
     for key in keys:
         name = Path(key).name.removesuffix(".gz")
         # Segments and timeline histories (not the .backup labels, which recovery never asks for).
         if key.startswith(prefix + "wals/") and re.fullmatch(r"[0-9A-F]{24}|[0-9A-F]{8}\.history", name):
-            tool(plugin.wal_restore(tools, conf, SERVER, name, base / "fetched" / name))
+            tool(plugin.wal_restore(tools, conf, server, name, base / "fetched" / name))
     (restored.data / "recovery.signal").touch()
     restored.configure(archive_mode="off", restore_command=f"'cp {base / 'fetched'}/%f %p'",
                        recovery_target_time=f"'{target}'", recovery_target_action="'promote'")
@@ -239,6 +283,6 @@ def test_a_base_backup_and_archived_wal_restore_to_a_point_in_time_between_write
                 break
             subprocess.run(["sleep", "0.1"], check=True)
         # 8. Exactly the rows committed before the point in time.
-        assert restored.sql("SELECT id FROM readings ORDER BY id") == [(i,) for i in range(1, 7)]
+        assert sql(restored, "SELECT id FROM readings ORDER BY id") == [(i,) for i in range(1, 7)]
     finally:
         restored.stop()

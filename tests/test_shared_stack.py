@@ -681,20 +681,28 @@ def test_opencost_prices_usage_with_the_platform_price_list(production):
     assert oc["prometheus"]["internal"]["namespaceName"] == names.NS_MONITORING
 
 
-def test_keycloaks_database_is_backed_up_to_a_claimed_bucket_or_the_external_platform_bucket(production, dev):
-    for plan, destination in ((production, "s3://urban-keycloak-db-backups/keycloak-db"),
-                              (dev, "s3://urban-platform-backups/keycloak-db")):
+def test_keycloaks_database_is_backed_up_off_site_in_production_and_to_a_platform_bucket_in_dev(production):
+    from catalogue.shared_config import SHARED_CONFIG, stack_config
+
+    base = {k: v for k, v in stack_config(SHARED_CONFIG).items() if k != "urban-stack:backup"}
+    dev_rook = plan_shared(config={**base, "urban-stack:profile": "dev"})
+    dev_external = plan_shared(config={**base, "urban-stack:profile": "dev", "urban-stack:storage": {
+        "mode": "external", "blockStorageClass": "standard", "external": {"endpoint": "https://s3.example-cloud.de"}}})
+    for plan, destination, endpoint in (
+            (production, "s3://urbanstack-offsite-backups/urban-identity/cnpg", "https://s3.offsite-backup.example"),
+            (dev_rook, "s3://urban-keycloak-db-backups/keycloak-db", dev_rook.outputs["s3Endpoint"]),
+            (dev_external, "s3://urban-platform-backups/keycloak-db", dev_external.outputs["s3Endpoint"])):
         store = one(plan, "ObjectStore", "keycloak-db-backup", names.NS_IDENTITY)["spec"]
         assert store["configuration"]["destinationPath"] == destination
-        assert store["configuration"]["endpointURL"] == plan.outputs["s3Endpoint"]
+        assert store["configuration"]["endpointURL"] == endpoint
         db = one(plan, "Cluster", names.KEYCLOAK_DB_CLUSTER, names.NS_IDENTITY)["spec"]
         assert db["plugins"] == [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
                                   "parameters": {"barmanObjectName": "keycloak-db-backup"}}]
         daily = one(plan, "ScheduledBackup", "keycloak-db-daily", names.NS_IDENTITY)["spec"]
         assert daily["method"] == "plugin" and daily["cluster"] == {"name": names.KEYCLOAK_DB_CLUSTER}
-    claim = one(production, "ObjectBucketClaim", "urban-keycloak-db-backups", names.NS_IDENTITY)["spec"]
+    claim = one(dev_rook, "ObjectBucketClaim", "urban-keycloak-db-backups", names.NS_IDENTITY)["spec"]
     assert claim["storageClassName"] == names.OBJECT_BUCKET_STORAGE_CLASS
-    assert dev.find("ObjectBucketClaim") == []
+    assert production.find("ObjectBucketClaim") == dev_external.find("ObjectBucketClaim") == []
 
 
 def test_everything_envoy_gateway_makes_for_the_shared_gateway_carries_only_the_four_cost_labels(production):

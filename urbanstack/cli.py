@@ -51,6 +51,37 @@ vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
 app.add_typer(vendor_app, name="vendor")
+# --- platform (identitydata): restore of Keycloak's database ---
+platform_app = typer.Typer(help="The shared platform: restore Keycloak's database.", no_args_is_help=True,
+                           epilog=EXIT_CODES)
+app.add_typer(platform_app, name="platform")
+
+
+@platform_app.command("restore")
+def platform_restore(
+    to: Annotated[str | None, typer.Option("--to", help="Point in time (ISO 8601; UTC without a zone); "
+                                            "default: the end of the archived WAL.")] = None,
+    source: Annotated[str | None, typer.Option("--from", help="ObjectStore with the backups "
+                                               "(default: keycloak-db-backup).")] = None,
+    switch_to: Annotated[str | None, typer.Option("--switch", help="Make this recovery cluster's data Keycloak's "
+                                                   "database (after checking it).")] = None,
+    work_dir: Annotated[Path, typer.Option(help="Where manifests and dumps are written.")] = Path("build/restore"),
+    dry_run: Annotated[bool, typer.Option(help="Only print the steps and manifests.")] = False,
+) -> None:
+    """Restore Keycloak's database from its (off-site) backup: a recovery cluster beside the running one, then
+    (--switch) the switch."""
+    from urbanstack.restore import RestoreError, platform_switch
+    from urbanstack.restore import platform_restore as restore_keycloak
+
+    try:
+        lines = (platform_switch(work_dir, switch_to, dry_run=dry_run) if switch_to
+                 else restore_keycloak(work_dir, to=to, source=source, dry_run=dry_run))
+        for text in lines:
+            line(text)
+    except RestoreError as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+# --- end platform ---
 
 
 def _version(value: bool) -> None:
@@ -138,13 +169,16 @@ def tenants_offboard(
     dry_run: Annotated[bool, typer.Option(help="Only print the steps.")] = False,
     s3_endpoint: Annotated[str | None, typer.Option(
         help="S3 endpoint reachable from here for the bucket copy (rook-ceph: a port-forward of the RGW).")] = None,
+    recipient: Annotated[list[str] | None, typer.Option(
+        help="age public key (age1…) the export is encrypted to; repeat for several (required).")] = None,
 ) -> None:
-    """Offboard a municipality: final backup, export of every data store, checksums, then (with --release)
-    lock what stays and release protection."""
+    """Offboard a municipality: realm disabled, final backup, encrypted export of every data store, checksums,
+    then (with --release) lock what stays, delete the realm and the off-site backups, release protection."""
     from urbanstack.offboard import OffboardError, run
 
     try:
-        for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint):
+        for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint,
+                        recipients=recipient or []):
             line(step)
     except OffboardError as exc:
         line(str(exc), to_err=True)

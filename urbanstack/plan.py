@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from catalogue.names import CONFIG_NS, PROJECT
-from catalogue.shared_config import ENCRYPTED, SHARED_CONFIG, stack_config
+from catalogue.shared_config import ENCRYPTED, OFFSITE_CREDENTIALS, SHARED_CONFIG, stack_config
 from catalogue.tenants import load_all
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
@@ -35,9 +35,16 @@ SHARED_REF = f"organization/{PROJECT}/{SHARED}"
 REDACTED = "(secret: not written to the plan)"
 
 
+def _offline_secrets(cfg: dict[str, Any], refs: list[str]) -> dict[str, Any]:
+    """Config secrets live only in the real stack's encrypted config; the offline plan stands in a placeholder
+    for each one not given (secret values never reach the plan files)."""
+    return {**{f"{CONFIG_NS}:{ref}": ENCRYPTED for ref in refs}, **cfg}
+
+
 def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None,
                 tenants: Mapping[str, Any] | None = None) -> StackPlan:
     cfg = stack_config(SHARED_CONFIG) if config is None else config
+    cfg = _offline_secrets(cfg, list(OFFSITE_CREDENTIALS.values()))
     return run_stack(SHARED, lambda: build(SHARED, tenants_dir, tenants), project=PROJECT, config=cfg)
 
 
@@ -50,8 +57,7 @@ def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | N
         tenants = load_all([tenants_dir] if tenants_dir else None)
     tenant = tenants.get(slug)
     ref = federation_secret_ref(tenant) if tenant else None
-    if ref and f"{CONFIG_NS}:{ref}" not in cfg:
-        cfg[f"{CONFIG_NS}:{ref}"] = ENCRYPTED
+    cfg = _offline_secrets(cfg, [*([ref] if ref else []), *OFFSITE_CREDENTIALS.values()])
     return run_stack(slug, lambda: build(slug, tenants_dir, tenants), project=PROJECT, config=cfg,
                      stack_outputs={SHARED_REF: shared_outputs})
 

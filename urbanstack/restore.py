@@ -43,7 +43,7 @@ from catalogue.schema import SLUG_PATTERN
 from components.backup import wal_archiver
 from components.k8s import dns_egress, peer, tcp
 from components.tenant.database import BACKUP_STORE, cluster_base_spec
-from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute
+from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute, private_dir, private_file
 
 RECOVERY_PREFIX = f"{names.DB_CLUSTER}-restore-"
 INSTANCE_MANAGER_PORT = 8000
@@ -72,26 +72,39 @@ def recovery_name(stamp: dt.datetime) -> str:
     return f"{RECOVERY_PREFIX}{stamp.strftime('%Y%m%d%H%M%S')}"
 
 
-def recovery_cluster(tenant, storage_class: str, name: str, source_store: str = BACKUP_STORE,
-                     target_time: dt.datetime | None = None) -> dict:
-    """The recovery ``Cluster`` manifest: one instance, the running cluster's image and sizes, recovered from
-    the running cluster's backups in ``source_store``. It archives its own WAL to the same store under its own
-    server name, so it never writes into the running cluster's archive."""
-    spec = cluster_base_spec(tenant, tenant.plan, storage_class)
+def recovery_spec(base: dict, description: str, name: str, server: str, source_store: str,
+                  target_time: dt.datetime | None) -> dict:
+    """A running cluster's spec (``base``) turned into its recovery cluster's: one instance, bootstrapped from
+    ``server``'s backups in ``source_store``; it archives its own WAL to the same store under its own server name
+    ``name``, so it never writes into the running cluster's archive. One mechanism for municipalities and for
+    Keycloak's database."""
+    spec = {k: v for k, v in base.items() if k not in ("bootstrap", "managed", "plugins")}
     spec.update({
-        "description": f"Recovery of the PostGIS cluster of {tenant.name}",
+        "description": description,
         "instances": 1,
         "enablePDB": False,
         "bootstrap": {"recovery": {"source": "origin"}},
         "externalClusters": [{"name": "origin", "plugin": {
             "name": names.BARMAN_PLUGIN,
-            "parameters": {"barmanObjectName": source_store, "serverName": names.DB_CLUSTER},
+            "parameters": {"barmanObjectName": source_store, "serverName": server},
         }}],
         "plugins": [wal_archiver(source_store, server_name=name)],
     })
+    if isinstance(spec.get("affinity"), dict):
+        spec["affinity"] = {**spec["affinity"], "enablePodAntiAffinity": False}
     if target_time is not None:
         spec["bootstrap"]["recovery"]["recoveryTarget"] = {
             "targetTime": target_time.astimezone(dt.UTC).isoformat(timespec="seconds")}
+    return spec
+
+
+def recovery_cluster(tenant, storage_class: str, name: str, source_store: str = BACKUP_STORE,
+                     target_time: dt.datetime | None = None) -> dict:
+    """The recovery ``Cluster`` manifest of a municipality: the running cluster's image and sizes, recovered from
+    its backups in ``source_store`` (:func:`recovery_spec`)."""
+    spec = recovery_spec(cluster_base_spec(tenant, tenant.plan, storage_class),
+                         f"Recovery of the PostGIS cluster of {tenant.name}", name, names.DB_CLUSTER,
+                         source_store, target_time)
     return {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
             "metadata": {"name": name, "namespace": tenant.slug,
                          "labels": {"urban-stack/tenant": tenant.slug, "urban-stack/module": "database"}},
@@ -173,14 +186,20 @@ def _tenant(slug: str, tenants_dir: Path | None):
     return tenant
 
 
-def _shared_storage():
+def _shared_config_file():
     from catalogue.shared_config import load_file
 
-    return load_file().storage
+    return load_file()
 
 
-def _s3_rule(tenant, storage) -> dict:
-    if storage.mode == "rook-ceph" and tenant.backup.target is None:
+def _s3_rule(tenant, cfg) -> dict:
+    """Egress to where the municipality's backups are: the off-site target's addresses, its own target (HTTPS),
+    or in dev the in-cluster RGW."""
+    from components.tenant.database import uses_offsite
+
+    if uses_offsite(tenant, cfg.backup.offsite):
+        return {"to": [{"ipBlock": {"cidr": cfg.backup.offsite.egressCidr}}], "ports": tcp(443)}
+    if cfg.storage.mode == "rook-ceph" and tenant.backup.target is None:
         return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
     return {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443)}
 
@@ -196,17 +215,17 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     target = parse_target_time(to, now) if to else None
     name = recovery_name(now)
     work = work_dir / slug
-    storage = _shared_storage()
-    docs = [recovery_policy(slug, name, _s3_rule(tenant, storage)),
-            recovery_cluster(tenant, storage.blockStorageClass, name, source, target)]
+    cfg = _shared_config_file()
+    docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg)),
+            recovery_cluster(tenant, cfg.storage.blockStorageClass, name, source, target)]
     plan = restore_steps(slug, work, name)
     if dry_run:
         yield from (s.describe() for s in plan)
         yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
         return
     _check(plan, runner)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    private_dir(work)
+    private_file(work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
     yield from _execute(plan, runner)
     yield (f"recovery cluster {name} is ready beside {names.DB_CLUSTER}; check it "
            f"(kubectl -n {slug} exec -it svc/{name}-rw -c postgres -- psql -d geodata), then switch with "
@@ -230,9 +249,9 @@ def switch(slug: str, work_dir: Path, name: str, *, databases: Sequence[str] | N
         yield from (s.describe() for s in plan)
         return
     _check(plan, runner)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "pre-switch-backup.yaml").write_text(
-        backup_manifest(slug, stamp).replace(f"offboarding-{stamp}", f"pre-switch-{stamp}"), encoding="utf-8")
+    private_dir(work)
+    private_file(work / "pre-switch-backup.yaml").write_text(backup_manifest(slug, stamp, name=f"pre-switch-{stamp}"),
+                                                             encoding="utf-8")
     yield from _execute(plan, runner)
     yield f"switched: {names.DB_CLUSTER} holds the data of {name}; delete {name} once confirmed"
 
@@ -251,3 +270,153 @@ def _execute(plan: list[Step], runner: Runner | None):
                                                               "step was part of the switch")
     except OffboardError as exc:
         raise RestoreError(str(exc)) from None
+
+
+# Keycloak's database (``urbanstack platform restore``): the same mechanism, in namespace urban-identity.
+
+PLATFORM_RECOVERY_PREFIX = f"{names.KEYCLOAK_DB_CLUSTER}-restore-"
+PLATFORM_STACK = "shared"
+
+
+def platform_recovery_name(stamp: dt.datetime) -> str:
+    return f"{PLATFORM_RECOVERY_PREFIX}{stamp.strftime('%Y%m%d%H%M%S')}"
+
+
+def platform_recovery_cluster(cfg, name: str, source_store: str | None = None,
+                              target_time: dt.datetime | None = None) -> dict:
+    """The recovery ``Cluster`` of Keycloak's database: the running cluster's image and sizes
+    (``components/shared/identity.py`` ``database_spec``), recovered from server ``keycloak-db`` in its
+    ObjectStore (in production the off-site target, ``backup_store_spec``)."""
+    from components.shared.identity import BACKUP_STORE as KEYCLOAK_STORE
+    from components.shared.identity import database_spec
+    from components.shared.profile import profile_of
+
+    spec = recovery_spec(database_spec(cfg, profile_of(cfg)), "Recovery of the database of the shared Keycloak",
+                         name, names.KEYCLOAK_DB_CLUSTER, source_store or KEYCLOAK_STORE, target_time)
+    spec.pop("monitoring", None)  # no PodMonitor (and no alerts) for a cluster that is checked by hand
+    return {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": name, "namespace": names.NS_IDENTITY,
+                         "labels": {"urban-stack/module": "identity"}},
+            "spec": spec}
+
+
+def platform_s3_rule(cfg) -> dict:
+    """Egress of the recovery pods to where the backups are: the off-site target's addresses (HTTPS), else the
+    platform's object store (``components/shared/platform.py`` ``s3_egress``)."""
+    from components.shared.platform import s3_egress
+
+    if cfg.backup.offsite is not None:
+        return {"to": [{"ipBlock": {"cidr": cfg.backup.offsite.egressCidr}}], "ports": tcp(443)}
+    return s3_egress(cfg)
+
+
+def platform_recovery_policy(cfg, name: str) -> dict:
+    """What the running cluster's flows in urban-identity (``components/shared/platform.py``: ``keycloak-db``,
+    ``kube-api-db``) give its pods, for the recovery cluster's pods; the namespace's baseline (deny all, DNS,
+    traffic inside the namespace) stays as it is."""
+    pods = {"cnpg.io/cluster": name}
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": names.NS_IDENTITY},
+        "spec": {
+            "podSelector": {"matchLabels": pods},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(names.DB_PORT, INSTANCE_MANAGER_PORT)}],
+            "egress": [
+                {"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)},
+                dns_egress(),
+                platform_s3_rule(cfg),
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443, 6443)},
+            ],
+        },
+    }
+
+
+def platform_switch_steps(work: Path, name: str, stamp: str) -> list[Step]:
+    ns, db = names.NS_IDENTITY, f"svc/{names.KEYCLOAK_DB_CLUSTER}-rw"
+    dump = work / "keycloak.dump"
+    selector = ",".join(f"{k}={v}" for k, v in names.KEYCLOAK_POD_LABELS.items())
+    return [
+        Step("switch: back up Keycloak's running database first",
+             ["kubectl", "apply", "-f", str(work / "pre-switch-backup.yaml")], phase="backup"),
+        Step("switch: wait for that backup",
+             ["kubectl", "-n", ns, "wait", f"backup/pre-switch-{stamp}", "--for=jsonpath={.status.phase}=completed",
+              "--timeout=2h"], phase="backup"),
+        # Keycloak CR spec.instances (operator 26.4.5: an integer, no minimum): the operator scales its
+        # StatefulSet to zero; scaling the StatefulSet itself would be undone by the operator.
+        Step("switch: stop Keycloak (instances 0; nobody can log in until the last step)",
+             ["kubectl", "-n", ns, "patch", f"keycloak/{names.KEYCLOAK_NAME}", "--type", "merge",
+              "-p", '{"spec":{"instances":0}}'], phase="switch"),
+        Step("switch: wait until every Keycloak pod is gone",
+             ["kubectl", "-n", ns, "wait", "pod", "-l", selector, "--for=delete", "--timeout=10m"], phase="switch"),
+        Step(f"switch: dump database keycloak from {name}",
+             ["kubectl", "-n", ns, "exec", f"svc/{name}-rw", "-c", "postgres", "--", "pg_dump", "-Fc", "-d", "keycloak"],
+             stdout_to=dump, phase="switch"),
+        Step(f"switch: load it into {names.KEYCLOAK_DB_CLUSTER}",
+             ["kubectl", "-n", ns, "exec", "-i", db, "-c", "postgres", "--",
+              "pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", "keycloak"],
+             stdin_from=dump, phase="switch"),
+        Step("switch: bring Keycloak back at the profile's instances (and re-apply every realm job)",
+             ["pulumi", "up", "--refresh", "--yes", "--skip-preview", "-s", PLATFORM_STACK], phase="switch"),
+    ]
+
+
+def _shared_config(cfg):
+    from catalogue.shared_config import ConfigError, load_file
+
+    if cfg is not None:
+        return cfg
+    try:
+        return load_file()
+    except ConfigError as exc:
+        raise RestoreError(str(exc)) from None
+
+
+def platform_restore(work_dir: Path, *, to: str | None = None, source: str | None = None, dry_run: bool = False,
+                     runner: Runner | None = None, now: dt.datetime | None = None, cfg=None):
+    """Create the recovery cluster of Keycloak's database beside the running one (from its off-site backup in
+    production); yields one line per step."""
+    cfg = _shared_config(cfg)
+    if source is not None and not _NAME.match(source):
+        raise RestoreError(f"--from {source!r}: not the name of an ObjectStore")
+    now = now or dt.datetime.now(dt.UTC)
+    target = parse_target_time(to, now) if to else None
+    name = platform_recovery_name(now)
+    work = work_dir / names.NS_IDENTITY
+    docs = [platform_recovery_policy(cfg, name), platform_recovery_cluster(cfg, name, source, target)]
+    plan = restore_steps(names.NS_IDENTITY, work, name)
+    if dry_run:
+        yield from (s.describe() for s in plan)
+        yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
+        return
+    _check(plan, runner)
+    private_dir(work)
+    private_file(work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    yield from _execute(plan, runner)
+    yield (f"recovery cluster {name} is ready beside {names.KEYCLOAK_DB_CLUSTER}; check it (kubectl -n "
+           f"{names.NS_IDENTITY} exec -it svc/{name}-rw -c postgres -- psql -d keycloak -c 'select name, enabled "
+           f"from realm'), then switch with `urbanstack platform restore --switch {name}`")
+
+
+def platform_switch(work_dir: Path, name: str, *, dry_run: bool = False, runner: Runner | None = None,
+                    now: dt.datetime | None = None):
+    """Make the recovery cluster's data Keycloak's database; yields one line per step."""
+    from urbanstack.offboard import backup_manifest
+
+    if not (name.startswith(PLATFORM_RECOVERY_PREFIX) and _NAME.match(name)):
+        raise RestoreError(f"--switch {name!r}: not a recovery cluster of Keycloak's database (its name starts "
+                           f"with {PLATFORM_RECOVERY_PREFIX})")
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
+    work = work_dir / names.NS_IDENTITY / name
+    plan = platform_switch_steps(work, name, stamp)
+    if dry_run:
+        yield from (s.describe() for s in plan)
+        return
+    _check(plan, runner)
+    private_dir(work)
+    private_file(work / "pre-switch-backup.yaml").write_text(
+        backup_manifest(names.NS_IDENTITY, stamp, cluster=names.KEYCLOAK_DB_CLUSTER, name=f"pre-switch-{stamp}"),
+        encoding="utf-8")
+    yield from _execute(plan, runner)
+    yield (f"switched: {names.KEYCLOAK_DB_CLUSTER} holds the data of {name}; Keycloak is back; delete {name} "
+           f"(and its NetworkPolicy) once confirmed")

@@ -22,8 +22,11 @@ from components.provider import make_provider
 
 def shared_stack(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any]:
     """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared)."""
+    from components.backup import offsite_credentials
     from components.shared.platform import SharedPlatform
 
+    if cfg.backup.offsite is not None:  # refused before anything is registered (Secret backup-offsite)
+        offsite_credentials("shared", "Keycloak's database backup (backup.offsite)")
     register_labels(labels.shared_scope(cfg.operatorCostCenter))
     provider = make_provider("shared", ROOT)
     platform = SharedPlatform("shared", cfg, tenants, opts=pulumi.ResourceOptions(providers=[provider]))
@@ -32,13 +35,16 @@ def shared_stack(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, 
 
 def tenant_stack(tenant: Tenant, shared_ref: str) -> dict[str, Any]:
     """One municipality: tenancy baseline, database, realm, bucket, booked modules (see components/tenant)."""
+    from catalogue.shared_config import load_file
+    from components.backup import offsite_credentials
+    from components.tenant.database import uses_offsite
     from components.tenant.municipality import Municipality, shared_refs
 
+    cfg = load_file()
+    if uses_offsite(tenant, cfg.backup.offsite):  # refused before anything is registered (Secret backup-offsite)
+        offsite_credentials(tenant.slug, "its database backup (shared config backup.offsite)")
     register_labels(labels.tenant_scope(tenant.slug, tenant.costCenter))
     provider = make_provider(tenant.slug, ROOT)
-    from catalogue.shared_config import load_file
-
-    cfg = load_file()
     ref = pulumi.StackReference(shared_ref)
     refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite,
                                image_registry=cfg.imageRegistry)

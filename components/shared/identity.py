@@ -12,8 +12,10 @@
   creates each municipality's (empty) realm first, so that its ``<slug>-realm`` client exists;
 * database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
-  backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
-  store, or to ``storage.external.platformBucket`` of the external provider;
+  backup) with the Barman Cloud plugin to the operator's off-site target (``backup.offsite``, required in
+  production; :func:`backup_store_spec`), in dev without one to bucket ``urban-keycloak-db-backups`` claimed from
+  the Rook object store or to ``storage.external.platformBucket``; restored with ``urbanstack platform restore``
+  (``urbanstack/restore.py``);
 * Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
   plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
   (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
@@ -40,9 +42,17 @@ import pulumi_random as random
 from catalogue import labels, names
 from catalogue.realm_policy import REALM_SECURITY
 from catalogue.schema import Tenant
-from catalogue.shared_config import SharedConfig
+from catalogue.shared_config import OFFSITE_SECRET, SharedConfig
 from catalogue.versions import IMAGES
-from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
+from components.backup import (
+    EXTERNAL_KEYS,
+    ROOK_KEYS,
+    object_store_spec,
+    offsite_credentials,
+    offsite_secret,
+    scheduled_backup_spec,
+    wal_archiver,
+)
 from components.k8s import PULL_POLICY, child, meta, pdb, secret
 from components.shared.operators import Operators
 from components.shared.profile import Profile, spread
@@ -62,6 +72,9 @@ BACKUP_BUCKET = "urban-keycloak-db-backups"
 BACKUP_SCHEDULE = "0 30 1 * * *"
 """Daily base backup at 01:30 (CloudNativePG cron with seconds); WAL is archived continuously."""
 BACKUP_RETENTION = "30d"
+OFFSITE_PREFIX = f"{names.NS_IDENTITY}/cnpg"
+"""Where Keycloak's database goes in the off-site bucket (beside each municipality's ``<slug>/cnpg``); the
+plugin adds the server name ``keycloak-db``."""
 
 MASTER_REALM_OVERRIDES: dict[str, Any] = {
     # Realm jobs log in to the master realm over the in-cluster HTTP service (TLS ends at the Gateway):
@@ -241,10 +254,22 @@ def database_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
 
 
 def backup_store_spec(cfg: SharedConfig, s3_endpoint: str) -> dict[str, Any]:
-    """Barman Cloud ObjectStore: the claimed Rook bucket, or the external provider's platform bucket."""
+    """Barman Cloud ObjectStore of Keycloak's database, in this order of precedence:
+
+    1. the operator's off-site target (``backup.offsite``, required in production): ``s3://<bucket>/urban-identity
+       /cnpg`` over TLS, server-side encrypted, key pair in Secret ``backup-offsite`` of ``urban-identity`` (made
+       from the shared stack's config secrets). ``urban-identity`` is a reserved slug, so no municipality's
+       ``<slug>/cnpg`` prefix can be the platform's;
+    2. the external provider's platform bucket (dev, storage mode ``external``), server-side encrypted;
+    3. the claimed Rook bucket (dev, in-cluster RGW over plain HTTP: no SSE, see ``components/backup.py``).
+    """
+    offsite = cfg.backup.offsite
+    if offsite is not None:
+        return object_store_spec(f"s3://{offsite.bucket}/{OFFSITE_PREFIX}", str(offsite.endpoint).rstrip("/"),
+                                 OFFSITE_SECRET, EXTERNAL_KEYS, BACKUP_RETENTION)
     if cfg.storage.mode == "rook-ceph":
         return object_store_spec(f"s3://{BACKUP_BUCKET}/{names.KEYCLOAK_DB_CLUSTER}", s3_endpoint, BACKUP_BUCKET,
-                                 ROOK_KEYS, BACKUP_RETENTION)
+                                 ROOK_KEYS, BACKUP_RETENTION, encryption=None)
     ext = cfg.storage.external
     return object_store_spec(f"s3://{ext.platformBucket}/{names.KEYCLOAK_DB_CLUSTER}", s3_endpoint,
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
@@ -373,7 +398,12 @@ class Identity(pulumi.ComponentResource):
                 {"client-id": names.realm_job_client(slug), "client-secret": value.result},
                 opts=pulumi.ResourceOptions(depends_on=[namespace], additional_secret_outputs=["stringData"]))
         backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
-        if cfg.storage.mode == "rook-ceph":
+        if cfg.backup.offsite is not None:
+            # The stack checked the key pair before registering anything (urbanstack/stacks.py).
+            backup_deps.append(offsite_secret(
+                self, ns, offsite_credentials("shared", "Keycloak's database backup (backup.offsite)"),
+                opts=pulumi.ResourceOptions(depends_on=[namespace])))
+        elif cfg.storage.mode == "rook-ceph":
             self.backup_bucket = k8s.apiextensions.CustomResource(
                 BACKUP_BUCKET, api_version="objectbucket.io/v1alpha1", kind="ObjectBucketClaim",
                 metadata=meta(BACKUP_BUCKET, ns),

@@ -11,7 +11,16 @@ from catalogue.schema import Tenant
 from catalogue.sizing import TENANT_PLANS
 from catalogue.versions import IMAGES
 from components import k8s as kb
-from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
+from components.backup import (
+    EXTERNAL_KEYS,
+    ROOK_KEYS,
+    SERVER_SIDE_ENCRYPTION,
+    object_store_spec,
+    offsite_credentials,
+    offsite_secret,
+    scheduled_backup_spec,
+    wal_archiver,
+)
 from components.base import DatabaseInfo, TenantContext
 from components.tenant.netpol import from_pods, to_s3
 
@@ -54,13 +63,22 @@ def cluster_base_spec(tenant: Tenant, plan_name: str, storage_class) -> dict:
     }
 
 
-def backup_store(tenant: Tenant, bucket, offsite) -> dict:
+def uses_offsite(tenant: Tenant, offsite) -> bool:
+    """The municipality's backups go to the operator's off-site target (and its stack needs the key pair)."""
+    return tenant.backup.target is None and offsite is not None
+
+
+def backup_store(tenant: Tenant, bucket, offsite, s3_mode: str = "rook-ceph") -> dict:
     """The ObjectStore spec of the municipality's backups, in this order of precedence:
 
     1. its own S3 target (``backup.target`` of the tenant file, its own Secret);
-    2. the operator's off-site target (shared config ``backup.offsite``; Secret ``backup-offsite``), outside
-       the platform: required for profile ``production`` with ``rook-ceph`` (``catalogue/shared_config.py``);
-    3. its bucket on the platform (dev, or storage mode ``external``, whose bucket is outside the cluster).
+    2. the operator's off-site target (shared config ``backup.offsite``; Secret ``backup-offsite``, which the
+       municipality's stack creates from its config secrets), outside the platform: required for profile
+       ``production`` (``catalogue/shared_config.py``);
+    3. its bucket on the platform (dev).
+
+    Server-side encryption (``components/backup.py``) for every target outside the cluster: 1, 2, and 3 in
+    storage mode ``external``; not for the in-cluster RGW (plain HTTP).
     """
     from catalogue.shared_config import OFFSITE_SECRET
 
@@ -72,7 +90,8 @@ def backup_store(tenant: Tenant, bucket, offsite) -> dict:
     if offsite is not None:
         return object_store_spec(f"s3://{offsite.bucket}/{tenant.slug}/cnpg", str(offsite.endpoint).rstrip("/"),
                                  OFFSITE_SECRET, EXTERNAL_KEYS, retention)
-    return object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention)
+    return object_store_spec(bucket.url_for("cnpg"), bucket.endpoint, bucket.secret, ROOK_KEYS, retention,
+                             encryption=SERVER_SIDE_ENCRYPTION if s3_mode == "external" else None)
 
 
 class Database(pulumi.ComponentResource):
@@ -102,11 +121,16 @@ class Database(pulumi.ComponentResource):
             secrets[role] = names.role_secret_name(role)
             role_secrets.append(secret)
 
-        store = backup_store(tenant, bucket, ctx.shared.offsite_backup)
+        store = backup_store(tenant, bucket, ctx.shared.offsite_backup, ctx.shared.s3_mode)
+        store_deps: list[pulumi.Resource] = []
+        if uses_offsite(tenant, ctx.shared.offsite_backup):
+            # The stack checked the key pair before registering anything (urbanstack/stacks.py).
+            store_deps.append(offsite_secret(self, ns, offsite_credentials(tenant.slug, "its database backup"),
+                                             opts=in_ns))
         self.object_store = k8s.apiextensions.CustomResource(
             BACKUP_STORE, api_version="barmancloud.cnpg.io/v1", kind="ObjectStore",
             metadata=kb.meta(BACKUP_STORE, ns), spec=store,
-            opts=kb.child(self, in_ns),
+            opts=kb.child(self, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=store_deps))),
         )
         self.cluster = k8s.apiextensions.CustomResource(
             names.DB_CLUSTER, api_version="postgresql.cnpg.io/v1", kind="Cluster",
