@@ -410,7 +410,7 @@ class NotWritten(Exception):
 OPTION_OF = {"slug": "SLUG", "name": "--name", "ags": "--ags", "population": "--population",
              "populationDate": "--population-date", "costCenter": "--cost-center", "contact.name": "--contact-name",
              "contact.email": "--contact-email", "domain": "--domain", "plan": "--plan", "identity.admins": "--admin",
-             "identity.admins.0": "--admin"}
+             "identity.admins.0": "--admin", "memberSince": "--member-since"}
 """Field of the tenant file -> the option of ``urbanstack tenants new`` that sets it."""
 
 TEMPLATE = """\
@@ -427,6 +427,7 @@ contact:
   email: {contact_email}
 domain: {domain}      # services are published as <module>.<domain>
 plan: {plan}                # small | medium | large (catalogue/sizing.py)
+memberSince: {member_since}    # first day of membership: shared costs are billed from this day on
 # Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
 modules:
 {module_lines}
@@ -462,15 +463,19 @@ def module_lines() -> list[str]:
 
 def template(*, slug: str, name: str, ags: str, population: int, domain: str, population_date: str = "",
              cost_center: str = "", contact_name: str = "IT", contact_email: str = "", admin: str = "",
-             plan: str = "small") -> str:
-    """The text of a new tenant file (values quoted so that none can change the file's structure)."""
+             plan: str = "small", member_since: str = "") -> str:
+    """The text of a new tenant file (values quoted so that none can change the file's structure).
+    ``member_since``: ISO date; default: the first day of next month (a new member is billed from the day it
+    joins, never for a month before)."""
     email = contact_email or f"it@{domain}"
     date = population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat()
+    since = member_since or (dt.date.today().replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
     return TEMPLATE.format(
         name_comment=" ".join(name.split()), slug=_scalar(slug), name=_scalar(name), ags=json.dumps(ags),
         population=population, population_date=date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else _scalar(date),
         cost_center=_scalar(cost_center or slug.upper()), contact_name=_scalar(contact_name),
         contact_email=_scalar(email), domain=_scalar(domain), plan=_scalar(plan), admin=_scalar(admin or email),
+        member_since=since if re.fullmatch(r"\d{4}-\d{2}-\d{2}", since) else _scalar(since),
         module_lines="\n".join(module_lines()),
     )
 
@@ -478,6 +483,28 @@ def template(*, slug: str, name: str, ags: str, population: int, domain: str, po
 def _option_line(problem: Problem) -> str:
     option = OPTION_OF.get(problem.path) or OPTION_OF.get(problem.path.split(".")[0]) or problem.path
     return f"{option}: {problem.message}" if option else problem.message
+
+
+def _given_options_only(problems: list[Problem], values: dict[str, Any]) -> list[Problem]:
+    """The problems of a new file as the options given cause them: an invalid ``--domain`` is reported once, not
+    again through the e-mail addresses derived from it (``it@<domain>``) or as a clash with other domains; a
+    7-digit ``--ags`` is told that its leading zero is missing (a shell or spreadsheet drops it), not to quote."""
+    bad_domain = any(p.path == "domain" for p in problems if "already used" not in p.message
+                     and "contains" not in p.message and "lies inside" not in p.message)
+    derived = {"contact.email"} if not values.get("contact_email") else set()
+    if not values.get("admin") and not values.get("contact_email"):
+        derived |= {"identity.admins", "identity.admins.0"}
+    out = []
+    for p in problems:
+        if bad_domain and (p.path in derived or (p.path == "domain" and ("contains" in p.message
+                                                                         or "lies inside" in p.message))):
+            continue
+        ags = str(values.get("ags", ""))
+        if p.path == "ags" and re.fullmatch(r"\d{7}", ags) and "already used" not in p.message:
+            p = Problem(p.file, p.line, p.path, f"{ags!r} has 7 digits: the leading zero is missing (Land codes "
+                                                f"01–09 start with 0); write --ags 0{ags}")
+        out.append(p)
+    return out
 
 
 def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
@@ -507,6 +534,7 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     new.mtime = float("inf")  # the file being made is the one changed last: conflicts are its own
     existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
     problems = new.problems + [p for p in cross_problems([*existing, new], platform_domain()) if p.file == display]
+    problems = _given_options_only(problems, values)
     if problems:
         raise NotWritten([_option_line(p) for p in problems] + [f"{target} was not written"])
     try:

@@ -103,7 +103,8 @@ def tenants_new(
     slug: Annotated[str, typer.Argument(help="Short name; becomes file name, namespace, realm, stack.")],
     name: Annotated[str, typer.Option(help="Display name, e.g. 'Halle (Westf.)'.")],
     ags: Annotated[str, typer.Option(help="Amtlicher Gemeindeschlüssel (8 digits).")],
-    population: Annotated[int, typer.Option(help="Inhabitants.")],
+    population: Annotated[str, typer.Option(
+        help="Inhabitants, a whole number: 21000, or with German thousands separators 21.000.")],
     domain: Annotated[str, typer.Option(help="DNS name for <module>.<domain>.")],
     population_date: Annotated[str, typer.Option(help="Reference date of the population (ISO).")] = "",
     cost_center: Annotated[str, typer.Option(help="Kostenstelle.")] = "",
@@ -111,20 +112,85 @@ def tenants_new(
     contact_email: Annotated[str, typer.Option(help="Contact e-mail (default: it@<domain>).")] = "",
     admin: Annotated[str, typer.Option(help="First realm admin e-mail (default: contact e-mail).")] = "",
     plan: Annotated[str, typer.Option(help="small | medium | large.")] = "small",
+    member_since: Annotated[str, typer.Option(
+        help="First day of membership, billed from then on (ISO date; default: the first day of next month).")] = "",
     directory: Annotated[Path, typer.Option("--dir", help="Folder of tenant files.")] = Path("tenants"),
 ) -> None:
     """Write a new, valid, commented tenant file, checked against the files already there (never overwrites)."""
     from catalogue.tenants import NotWritten, new_tenant
 
     try:
-        target = new_tenant(directory, slug, name=name, ags=ags, population=population, domain=domain,
-                            population_date=population_date, cost_center=cost_center, contact_name=contact_name,
-                            contact_email=contact_email, admin=admin, plan=plan)
-    except NotWritten as exc:
-        for line in exc.lines:
-            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        inhabitants, read_as = whole_number(population, "--population")
+        since = _member_since(member_since)
+    except ValueError as exc:
+        line(str(exc), to_err=True)
+        line(f"{directory / (slug + '.yaml')} was not written", to_err=True)
         raise typer.Exit(1) from None
-    out.print(f"wrote {target}; next: book modules, then `urbanstack tenants validate`", markup=False)
+    try:
+        target = new_tenant(directory, slug, name=name, ags=ags, population=inhabitants, domain=domain,
+                            population_date=population_date, cost_center=cost_center, contact_name=contact_name,
+                            contact_email=contact_email, admin=admin, plan=plan, member_since=since.isoformat())
+    except NotWritten as exc:
+        for text in exc.lines:
+            line(text, to_err=True)
+        raise typer.Exit(1) from None
+    if read_as:
+        line(f"--population {population}: read as {inhabitants} inhabitants ({read_as})")
+    line(f"memberSince: {since.isoformat()}: {slug} is billed from {since:%d.%m.%Y} on"
+         + ("" if member_since else " (the first day of next month; --member-since chooses another day)"))
+    line(f"wrote {target}; next: book modules, then `urbanstack tenants validate`")
+
+
+_GROUPED = {".": "German thousands separator", " ": "spaces between thousands",
+            "\u00a0": "spaces between thousands", "\u202f": "spaces between thousands", "'": "Swiss thousands separator"}
+
+
+def whole_number(text: str, option: str) -> tuple[int, str]:
+    """A whole number as a German writes it: ``21000``, ``21.000`` or ``21 000`` are 21000 (a dot groups
+    thousands, it is never a decimal point); ``21,5`` is refused (a decimal comma), and so is anything that can be
+    read two ways (``21,000``: 21 in German, 21000 in English). Returns the number and, when separators were
+    read, how (said in the command's output), else ``""``. Raises ValueError naming ``option``."""
+    import re
+
+    value = text.strip()
+    if re.fullmatch(r"\+?\d+", value):
+        return int(value), ""
+    for sep, words in _GROUPED.items():
+        if re.fullmatch(rf"\+?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+", value):
+            return int(re.sub(r"\D", "", value)), f"{words}"
+    if re.fullmatch(r"\+?\d{1,3}(?:,\d{3})+", value):
+        digits = re.sub(r"\D", "", value)
+        german = value.lstrip("+").replace(",", ".", 1).replace(",", "")
+        raise ValueError(f"{option}: {text!r} reads two ways: {german.replace('.', ',')} = {float(german):g} in "
+                         f"German (decimal comma), {digits} in English (thousands separator); write the digits "
+                         f"only, e.g. {digits}")
+    if re.fullmatch(r"[+-]?\d+(?:[.]\d{3})*,\d+", value):
+        raise ValueError(f"{option}: {text!r} is not a whole number (the comma is a decimal comma); "
+                         "write whole digits, e.g. 21000 or 21.000")
+    if re.fullmatch(r"-\d[\d.]*", value):
+        raise ValueError(f"{option}: {text!r} is negative; expected a whole number like 21000")
+    if re.fullmatch(r"\+?\d+\.\d+", value):
+        raise ValueError(f"{option}: {text!r}: a dot separates thousands in German (21.000 = 21000), but "
+                         f"{value.split('.')[1]!r} are not three digits; write the digits only, e.g. 21000")
+    raise ValueError(f"{option}: {text!r} is not a whole number; write digits only, e.g. 21000 (or 21.000)")
+
+
+def _member_since(text: str):
+    """``--member-since`` as a date (German ``1.1.2027`` is pointed to ISO); default: first day of next month."""
+    import datetime as dt
+    import re
+
+    if not text:
+        today = dt.date.today()
+        return (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    m = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text.strip())
+    if m:
+        raise ValueError(f"--member-since: {text!r} is a German date; write it as "
+                         f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d} (YYYY-MM-DD)")
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--member-since: {text!r} is not a date like 2027-01-01 (YYYY-MM-DD)") from None
 
 
 @tenants_app.command("offboard")
