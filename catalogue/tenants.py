@@ -101,6 +101,7 @@ def _shown(value: Any) -> str:
 
 
 GERMAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 
 def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
@@ -108,7 +109,21 @@ def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
     written = doc.texts.get(path)
     got = _shown(written if written is not None else err.get("input"))
     if kind == "missing":
-        return "required field is missing"
+        key = str(path[-1]) if path else ""
+        where = f" under '{'.'.join(str(x) for x in path[:-1])}'" if len(path) > 1 else ""
+        return f"required field is missing: add a line '{key}: …'{where} (docs/tenant-file.md)"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type") and written is not None:
+        german = GERMAN_DATE.fullmatch(written.strip())
+        if german:
+            return (f"{written} is a German date; write it as {german[3]}-{int(german[2]):02d}-"
+                    f"{int(german[1]):02d} (YYYY-MM-DD)")
+        return f"expected a date like 2024-12-31 (YYYY-MM-DD), got {got}"
+    if kind == "bool_parsing" and written is not None:
+        word = written.strip().lower()
+        meant = {"ja": "true", "nein": "false", "j": "true", "n": "false", "wahr": "true", "falsch": "false"}
+        if word in meant:
+            return f"expected true or false, got {written}; for '{written}' write {meant[word]}"
+        return f"expected true or false, got {got}"
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else ""
         valid = _keys_at(path[:-1])
@@ -193,6 +208,14 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
         checked.problems.append(Problem(doc.file, doc.line_of(path), dotted,
                                         f"contains {what}; every value must be one line of text"))
         taken.add(dotted)
+    modules = doc.data.get("modules")
+    for key, value in (modules.items() if isinstance(modules, dict) else ()):
+        if value is None and key in CATALOGUE:
+            # `dashboards:` with nothing after it is YAML null: it looks booked and books nothing.
+            checked.problems.append(Problem(doc.file, doc.line_of(("modules", key)), f"modules.{key}",
+                                            f"no value: write '{key}: {{}}' to book it with its defaults, or "
+                                            f"remove the line (or comment it out) to not book it"))
+            taken.add(f"modules.{key}")
     tenant, errors = None, []
     try:
         tenant = tenant_model().model_validate(doc.data)
@@ -202,12 +225,15 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
             dotted = ".".join(str(p) for p in path)
             if dotted not in taken:
                 taken.add(dotted)
-                errors.append((doc.line_of(path) or 0, path, dotted, err))
+                # A missing field has no line of its own: a top-level one none at all (not the first key's line),
+                # a nested one its parent's.
+                line = (None if err["type"] == "missing" and len(path) <= 1 else doc.line_of(path))
+                errors.append((line or 0, path, dotted, err))
     # Messages are worded for the first MAX_PROBLEMS_PER_FILE only (a file of 25,000 unknown keys is one mistake).
     errors.sort(key=lambda e: e[0])
     room = max(MAX_PROBLEMS_PER_FILE - len(checked.problems), 0)
     for line, path, dotted, err in errors[:room]:
-        checked.problems.append(Problem(doc.file, line, dotted, _message(err, doc, path)))
+        checked.problems.append(Problem(doc.file, line or None, dotted, _message(err, doc, path)))
     if len(errors) > room:
         checked.problems.append(Problem(doc.file, errors[room][0], "", f"… and {len(errors) - room} more problems "
                                         f"in this file from this line on (fix the ones above first)"))

@@ -80,11 +80,25 @@ def _problems(problems) -> None:
 def tenants_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Tenant files or folders (default: tenants/).")] = None,
 ) -> None:
-    """Validate tenant files: exit 0 with a summary, or 1 with one line per problem."""
-    from catalogue.tenants import TenantError, load_all
+    """Validate tenant files: exit 0 with a summary, or 1 with one line per problem.
 
+    A single file is also checked against the other files in its folder (slug, AGS and domain must be unique
+    there, as plan and up check them)."""
+    from catalogue.tenants import TenantError, load_all, tenant_files
+
+    given = list(paths or [Path("tenants")])
+    for folder in (p for p in given if p.is_dir()):
+        nested = sorted(f for f in folder.rglob("*.y*ml") if f.parent != folder and f.suffix in (".yaml", ".yml"))
+        for f in nested:
+            line(f"{f}: in a subfolder of {folder}: not read (tenant files lie directly in {folder}/); move it "
+                 f"there to make it a member, or out of {folder} to silence this", to_err=True)
+        if not tenant_files([folder]):
+            line(f"{folder}: no tenant files (*.yaml) in this folder; `urbanstack tenants new SLUG …` writes one",
+                 to_err=True)
+            raise typer.Exit(1)
     try:
-        tenants = load_all(paths or None)
+        tenants = load_all(given)
+        _against_neighbours([p for p in given if p.is_file()], given)
     except TenantError as exc:
         _problems(exc.problems)
         err.print(f"{len(exc.problems)} problem(s); nothing is valid until all are fixed.", style="red")
@@ -96,6 +110,28 @@ def tenants_validate(
         table.add_row(t.slug, t.name, t.ags, f"{t.population:,}".replace(",", "."), t.plan,
                       ", ".join(t.booked()) or "–", t.domain)
     out.print(table)
+
+
+def _against_neighbours(files: list[Path], given: list[Path]) -> None:
+    """Check ``files`` against the other tenant files of their folders (unique slug, AGS, domain; no domain
+    inside another's), reporting only the problems of ``files``: a file copied from Verl with Verl's AGS is
+    refused when validated alone, as plan would refuse it."""
+    from catalogue.tenants import TenantError, check_file, cross_problems, platform_domain, tenant_files
+
+    resolved = {f.resolve() for f in tenant_files(given)}
+    problems = []
+    for folder in sorted({f.parent for f in files}):
+        mine = [f for f in files if f.parent == folder]
+        others = [f for f in tenant_files([folder]) if f.resolve() not in resolved]
+        if not others:
+            continue
+        checked = [check_file(f) for f in [*mine, *others]]
+        for c in checked[: len(mine)]:
+            c.mtime = float("inf")  # a clash is reported on the file asked about, whichever changed last
+        names = {str(f) for f in mine}
+        problems += [p for p in cross_problems(checked, platform_domain()) if p.file in names]
+    if problems:
+        raise TenantError(problems)
 
 
 @tenants_app.command("new")
