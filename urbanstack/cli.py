@@ -292,17 +292,25 @@ def plan(
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
-        before = cmp.snapshot(compare) if compare is not None else None  # read first: --out may be the same folder
+        before = None
+        if compare is not None:  # read first: --out may be the same folder
+            asked = {"shared", stack} if stack else None
+            old_stacks = set(cmp.plan_stacks(compare))
+            if stack and stack not in old_stacks:
+                raise cmp.NotAPlan(f"{compare}: a plan of {', '.join(sorted(old_stacks))}, not of {stack}: compare "
+                                   f"with a plan that holds {stack} (`urbanstack plan --stack {stack} --out DIR`)")
+            before = cmp.snapshot(compare, asked)
         with progress("plan") as step:
             plans = plan_all(tenants, only=stack, step=step)
-        written = write_plan(plans, out_dir)
+            step("write the plan files")
+            written = write_plan(plans, out_dir)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
     except OutputRefused as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(1) from None
-    except (UnknownStack, FileNotFoundError) as exc:
+    except (UnknownStack, FileNotFoundError, cmp.NotAPlan) as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(2) from None
     table = Table(title=f"Offline plan in {out_dir}")
@@ -314,10 +322,14 @@ def plan(
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
     if before is not None:
-        changes = cmp.compare(before, cmp.snapshot(out_dir))
+        planned = {w.stack for w in written}
+        changes = cmp.compare(before, cmp.snapshot(out_dir, planned), planned)
         for change in changes:
             line(str(change))
-        line(f"{len(changes)} change(s) against {compare} the API server refuses or that replace an object")
+        for new_stack in sorted(planned - {e.stack for e in before.values()}):
+            line(f"{new_stack}: not in {compare} (a new stack: nothing to compare)")
+        line(f"{len(changes)} change(s) against {compare} (stacks {', '.join(sorted(planned))}) the API server "
+             "refuses or that replace an object")
         if changes:
             raise typer.Exit(1)
 
