@@ -64,15 +64,44 @@ def test_a_plan_replaces_an_earlier_plan_but_not_a_file_added_beside_it(tmp_path
     target = tmp_path / "plan"
     first = runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"])
     assert first.exit_code == 0, first.output
-    assert (target / MARKER).read_text().splitlines() == ["# plan", "shared"]
-    stale = target / "shared" / "stale-object.yaml"
-    stale.write_text("kind: Stale\n")
+    listed = (target / MARKER).read_text().splitlines()
+    assert listed[0] == "# plan" and "shared/resources.json" in listed, "the marker lists every file it wrote"
     assert runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"]).exit_code == 0
-    assert not stale.exists(), "an earlier plan's stack folder is replaced whole"
     (target / "mine.txt").write_text("not the plan's\n")
     refused = runner.invoke(app, ["plan", "--out", str(target), "--stack", "shared"])
     assert refused.exit_code == 1 and "mine.txt" in refused.output
     assert (target / "mine.txt").read_text() == "not the plan's\n"
+
+
+def test_a_file_of_the_user_one_folder_down_is_never_deleted(tmp_path):
+    """Issue 25 item 6: `plan --out` deleted build/plan/verl/notes.txt (the stack folder was replaced whole)."""
+    target = tmp_path / "plan"
+    with replace_owned(target, "plan") as staging:
+        (staging / "verl" / "chart-x").mkdir(parents=True)
+        (staging / "verl" / "resources.json").write_text("{}\n")
+        (staging / "verl" / "chart-x" / "a.yaml").write_text("kind: A\n")
+    for note in (target / "verl" / "notes.txt", target / "verl" / "chart-x" / "notes.txt"):
+        note.write_text("my notes\n")
+        refused = f"holds files urbanstack did not write \\({note.relative_to(target)}\\)"
+        with pytest.raises(OutputRefused, match=refused), replace_owned(target, "plan") as staging:
+            (staging / "verl").mkdir()
+            (staging / "verl" / "resources.json").write_text("{}\n")
+        assert note.read_text() == "my notes\n"
+        note.unlink()
+    with replace_owned(target, "plan") as staging:
+        (staging / "verl").mkdir()
+        (staging / "verl" / "resources.json").write_text("[]\n")
+    assert _tree(target) == {"verl/resources.json": "[]\n", MARKER: "# plan\nverl/resources.json\n"}
+
+
+def test_an_output_folder_whose_marker_lists_folders_only_is_refused_with_what_to_do(tmp_path):
+    target = tmp_path / "plan"
+    (target / "verl").mkdir(parents=True)
+    (target / "verl" / "notes.txt").write_text("my notes\n")
+    (target / MARKER).write_text("# plan\nverl\n")
+    with pytest.raises(OutputRefused, match="lists folders, not files \\(verl\\)"), replace_owned(target, "plan"):
+        pass
+    assert (target / "verl" / "notes.txt").read_text() == "my notes\n"
 
 
 def test_plan_stack_plans_that_municipality_after_shared_only(tmp_path):
