@@ -166,14 +166,16 @@ def simulate_cmd(
         join_day = parse_day(join, "--join") if join else None
         leave_day = parse_day(leave, "--leave") if leave else None
         day = join_day or leave_day
-        if period is None and day is not None:
-            period = f"{day:%Y-%m}"
+        if period is None and (day or _joining_day(add or [])) is not None:
+            period = f"{day or _joining_day(add or []):%Y-%m}"  # the month of the change, not the month before today
         p, catalogue, members, k = _setup(period, prices, tenants, key)
         if day is not None and not p.first <= day.replace(day=1) <= p.last:
             raise FinanceError(f"--join/--leave: {day.isoformat()} lies outside --period {p.label}")
         rows = simulate(members, catalogue, k, p, add=add, remove=remove, join=join_day, leave=leave_day)
         de = lang == "de"
-        title = ("Was wäre wenn" if de else "What-if") + f" · {p.first:%Y-%m} · {k.words(lang)}"
+        months = len(p.months)
+        span = (f" ({months} Monate)" if de else f" ({months} months)") if months > 1 else ""
+        title = ("Was wäre wenn" if de else "What-if") + f" · {p.label}{span} · {k.words(lang)}"
         table = Table(title=title)
         for col in (("Kommune", "vorher", "nachher", "Änderung", "allein") if de else
                     ("Municipality", "before", "after", "change", "standalone")):
@@ -197,10 +199,28 @@ def simulate_cmd(
         target = out_dir or Path("build") / "costs" / "simulate"
         dialect = "excel-de" if de else "plain"
         with replace_owned(target, "costs simulate") as staging:
-            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example),
+            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example, period=p, key=k),
                                                   encoding="utf-8-sig" if de else "utf-8", newline="")
             (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
+
+
+def _joining_day(add: list[Path]):
+    """The earliest ``memberSince`` of the ``--add`` files that lies in this month or later (a municipality that
+    ``tenants new`` wrote joins on the first day of next month): the default period of the what-if is that month."""
+    import datetime as dt
+
+    from catalogue.tenants import TenantError, load_tenant  # lazy: builds the tenant schema
+
+    days = []
+    for path in add:
+        try:
+            since = load_tenant(path).memberSince
+        except TenantError:
+            continue  # reported with the simulation
+        if since is not None and since >= dt.date.today().replace(day=1):
+            days.append(since)
+    return min(days, default=None)
 
 
 @app.command("focus-check")
