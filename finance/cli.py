@@ -119,7 +119,8 @@ def report(
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
         # files looking like this run's output, and only what an earlier report wrote is replaced.
-        with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
+        # "done" comes after the files are moved in (progress is the outer context).
+        with progress("costs report") as step, replace_owned(target, REPORT_KIND) as staging:
             written = write_all(allocation, staging, formats=fmts, lang=lang, csv_dialect=csv_dialect, step=step)
         written = [w.moved(staging, target) for w in written]
         table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")

@@ -112,6 +112,18 @@ def test_plan_stack_plans_that_municipality_after_shared_only(tmp_path):
     assert "plan [1/2] shared" in result.output and "plan [2/2] verl" in result.output
 
 
+def test_progress_says_done_only_when_done_and_labels_read_as_points_in_time(tmp_path):
+    """Issue 25 item 10: `plan` said "done" before writing the plan files (seconds of silence followed), and
+    "verl (6.4 s)" read like verl's duration while it was the time since the start."""
+    result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "verl"])
+    assert result.exit_code == 0, result.output
+    steps = [ln for ln in result.output.splitlines() if ln.startswith("plan")]
+    assert [re.sub(r"\d+\.\d s", "T", ln) for ln in steps] == [
+        "plan [1/2] shared (after T)", "plan [2/2] verl (after T)", "plan: write the plan files (after T)",
+        "plan: done in T (longest step: " + steps[-1].split("(longest step: ")[1].rsplit(" ", 2)[0] + " T)"]
+    assert (tmp_path / "p" / "verl" / "resources.json").is_file()
+
+
 def test_plan_of_an_unknown_stack_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "bielefeld"])
     assert result.exit_code == 2

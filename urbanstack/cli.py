@@ -300,10 +300,15 @@ def plan(
                 raise cmp.NotAPlan(f"{compare}: a plan of {', '.join(sorted(old_stacks))}, not of {stack}: compare "
                                    f"with a plan that holds {stack} (`urbanstack plan --stack {stack} --out DIR`)")
             before = cmp.snapshot(compare, asked)
+        changes = None
         with progress("plan") as step:
             plans = plan_all(tenants, only=stack, step=step)
-            step("write the plan files")
+            step("write the plan files", counted=False)
             written = write_plan(plans, out_dir)
+            if before is not None:
+                step(f"compare with {compare}", counted=False)
+                planned = {w.stack for w in written}
+                changes = cmp.compare(before, cmp.snapshot(out_dir, planned), planned)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
@@ -321,9 +326,8 @@ def plan(
     out.print(table)
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
-    if before is not None:
+    if before is not None and changes is not None:
         planned = {w.stack for w in written}
-        changes = cmp.compare(before, cmp.snapshot(out_dir, planned), planned)
         for change in changes:
             line(str(change))
         for new_stack in sorted(planned - {e.stack for e in before.values()}):
