@@ -229,8 +229,18 @@ def focus_check(
     parquet: Annotated[Path, typer.Argument(help="A FOCUS Parquet file, e.g. build/costs/2026-10/focus-allocation.parquet.")],
 ) -> None:
     """Validate a FOCUS dataset with focus-validator 1.0.0 (creates .venv-focus when missing)."""
-    with _errors():
+    problem = _not_parquet(parquet)
+    if problem:
+        err.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    try:
         result = validate(parquet)
+    except FocusCheckError as exc:
+        # One line: what failed and the validator's last word, never its traceback.
+        first, *rest = str(exc).splitlines() or [""]
+        last = next((ln.strip() for ln in reversed(rest) if ln.strip()), "")
+        err.print(f"{first.rstrip(':')}{': ' + last if last else ''}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     s = result.summary
     out.print(f"focus-validator 1.0.0 (rules 1.0): {len(s.get('passed', []))} passed, {len(s.get('failed', []))} failed, "
               f"{len(s.get('errored', []))} errored, {len(s.get('skipped', []))} skipped "
@@ -239,6 +249,23 @@ def focus_check(
         err.print(f"{parquet}: {f['column']}: {f['check']}: {f['description']} {f.get('error') or ''}", markup=False)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _not_parquet(path: Path) -> str | None:
+    """Why ``path`` cannot be a Parquet file (one line), or None. Parquet files begin and end with ``PAR1``."""
+    if not path.exists():
+        return f"{path}: no such file; focus-check reads a FOCUS Parquet file such as " \
+               "build/costs/<period>/focus-allocation.parquet (written by `urbanstack costs report`)"
+    if not path.is_file():
+        return f"{path}: not a file; give the FOCUS Parquet file itself"
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head != b"PAR1":
+        kind = "a CSV or text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "not Parquet"
+        return (f"{path}: {kind}, not a Parquet file; focus-check validates the FOCUS Parquet dataset "
+                "(focus-allocation.parquet from `urbanstack costs report`); a provider's FOCUS CSV is read with "
+                f"`urbanstack costs report --source focus --input {path}`")
+    return None
 
 
 def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:

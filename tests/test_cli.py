@@ -252,3 +252,42 @@ def test_piped_commands_stay_on_one_line_so_they_can_be_copied(tmp_path):
     commands = [text for text in lines if text.startswith("[") and ": " in text]  # "[phase] title: argv"
     assert commands and all("kubectl" in text for text in commands), "no command is broken over two lines"
     assert not [text for text in lines if text.startswith(" ")], "no wrapped continuation lines"
+
+
+@pytest.mark.parametrize("folder", ["empty", "build", "missing"])
+def test_check_on_a_folder_that_is_not_a_plan_is_one_line_and_a_usage_error(tmp_path, folder):
+    """Issue 25 item 11: `check` on an empty or wrong folder reported 51 failures and advised deleting entries from
+    the project's own lists."""
+    target = tmp_path / folder
+    if folder != "missing":
+        target.mkdir()
+    if folder == "build":
+        (target / "costs").mkdir()
+        (target / "costs" / "statement.csv").write_text("x\n")
+    result = runner.invoke(app, ["check", str(target)])
+    assert result.exit_code == 2
+    assert len(result.output.splitlines()) == 1, result.output
+    assert result.output.startswith(f"{target}: ") and f"`urbanstack plan --out {target}`" in result.output
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (None, "no such file; focus-check reads a FOCUS Parquet file"),
+    (b"BillingPeriodStart,BilledCost\n2026-10-01,1.00\n", "a CSV or text file, not a Parquet file"),
+])
+def test_focus_check_on_a_csv_or_a_missing_file_is_one_line(tmp_path, content, said):
+    path = tmp_path / "export.csv"
+    if content is not None:
+        path.write_bytes(content)
+    result = runner.invoke(app, ["costs", "focus-check", str(path)])
+    assert result.exit_code == 2
+    assert result.output == f"{path}: {said}" + result.output.split(said, 1)[1], result.output
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_focus_check_on_a_broken_parquet_file_is_one_line_without_the_validators_traceback(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1" + b"\0" * 16)
+    result = runner.invoke(app, ["costs", "focus-check", str(path)])
+    assert result.exit_code == 1
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output, result.output
+    assert result.output.startswith(f"focus-validator failed on {path}: ")
