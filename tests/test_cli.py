@@ -291,3 +291,37 @@ def test_focus_check_on_a_broken_parquet_file_is_one_line_without_the_validators
     assert result.exit_code == 1
     assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output, result.output
     assert result.output.startswith(f"focus-validator failed on {path}: ")
+
+
+def test_piped_help_and_usage_errors_are_never_wrapped_or_boxed():
+    """Issue 25 item 14: piped `--help` and usage errors were wrapped at 80 columns inside boxes."""
+    env = {**os.environ, "COLUMNS": "80"}
+    env.pop("TERMINAL_WIDTH", None)
+    cli = [sys.executable, "-m", "urbanstack.cli"]
+    helped = subprocess.run([*cli, "plan", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0
+    compare = next(ln for ln in helped.stdout.splitlines() if ln.strip().startswith("--compare"))
+    assert compare.rstrip().endswith("report every change the API server would refuse or that replaces an "
+                                      "object (protected ones included)."), helped.stdout
+    assert " ".join(EXIT_CODES.split()) in helped.stdout, "the exit codes on one line"
+    assert not set("╭╰│─") & set(helped.stdout)
+    wrong = subprocess.run([*cli, "plan", "--bogus"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2
+    assert "Error: No such option: --bogus" in wrong.stderr.splitlines()[-1]
+    assert not set("╭╰│─") & set(wrong.stderr)
+
+
+def test_the_plan_summary_is_a_narrow_table_and_one_line_of_kinds_per_stack(tmp_path):
+    result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "shared"])
+    assert result.exit_code == 0, result.output
+    table = [ln for ln in result.output.splitlines() if ln[:1] in "┏┃┡│└"]
+    assert table and max(len(ln) for ln in table) < 80, table
+    [kinds] = [ln for ln in result.output.splitlines() if ln.startswith("shared: ")]
+    assert "CephCluster 1" in kinds and "NetworkPolicy " in kinds
+
+
+def test_tenants_help_names_every_tenants_command():
+    """Issue 25 item 15: `tenants --help` said "validate, create, offboard" and left out restore."""
+    result = runner.invoke(app, ["tenants", "--help"])
+    summary = result.output.split("Options:")[0]
+    assert "restore" in summary and "validate" in summary and "offboard" in summary

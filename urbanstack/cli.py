@@ -14,9 +14,10 @@ from typing import Annotated
 
 import typer
 import typer.core
+import typer.rich_utils
 from rich.table import Table
 
-from urbanstack.console import err, line, out, progress
+from urbanstack.console import PIPED_WIDTH, err, line, out, progress
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 problems found (invalid input, failed checks or deployments, refused "
               "output folder); 2 usage error (unknown option or stack).")
@@ -41,9 +42,38 @@ def _human_type(self, ctx) -> str | None:
 typer.core.TyperOption.display_type = _human_type
 typer.core.TyperArgument.display_type = _human_type
 
+def _plain_when_piped(rich_format_help):
+    """Help on a terminal: typer's panels, fitted to the window. Piped (CI logs, ``| less``, a file): click's plain
+    layout with no width limit, so no line is wrapped at 80 columns or cut (typer's rich console is 80 columns
+    wide when it is not a terminal, ``typer/rich_utils.py`` ``_get_rich_console``, 0.29.1)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        if sys.stdout.isatty():
+            return rich_format_help(self, ctx, formatter)
+        formatter.width = PIPED_WIDTH
+        return super(type(self), self).format_help(ctx, formatter)  # click.Command / click.Group
+
+    return format_help
+
+
+def _plain_error_when_piped(rich_format_error):
+    """Usage errors: typer's panel on a terminal, click's plain lines (never wrapped) when stderr is piped."""
+
+    def format_error(exc) -> None:
+        if sys.stderr.isatty():
+            return rich_format_error(exc)
+        exc.show()
+
+    return format_error
+
+
+typer.core.TyperCommand.format_help = _plain_when_piped(typer.core.TyperCommand.format_help)
+typer.core.TyperGroup.format_help = _plain_when_piped(typer.core.TyperGroup.format_help)
+typer.rich_utils.rich_format_error = _plain_error_when_piped(typer.rich_utils.rich_format_error)
+
 app = typer.Typer(help="Urban Stack: shared urban data platform for several municipalities.",
                   epilog=EXIT_CODES, pretty_exceptions_enable=False, add_completion=False)
-tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True, epilog=EXIT_CODES)
+tenants_app = typer.Typer(help="Tenant files: validate, create, offboard, restore a municipality's database.", no_args_is_help=True, epilog=EXIT_CODES)
 docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
                        no_args_is_help=True, epilog=EXIT_CODES)
 app.add_typer(tenants_app, name="tenants")
@@ -238,8 +268,8 @@ def tenants_offboard(
     s3_endpoint: Annotated[str | None, typer.Option(
         help="S3 endpoint reachable from here for the bucket copy (rook-ceph: a port-forward of the RGW).")] = None,
 ) -> None:
-    """Offboard a municipality: final backup, export of every data store, checksums, then (with --release)
-    lock what stays and release protection."""
+    """Offboard a municipality: final backup, export of every data store, checksums, then (with --release) lock
+    what stays and release protection."""
     from urbanstack.offboard import OffboardError, run
 
     try:
@@ -318,12 +348,16 @@ def plan(
     except (UnknownStack, FileNotFoundError, cmp.NotAPlan) as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(2) from None
+    # The table stays narrow (piped, it was one 1,488-character line per stack); the kinds follow, one line per
+    # stack, word-wrapped on a terminal and never wrapped when piped.
     table = Table(title=f"Offline plan in {out_dir}")
     for col in ("stack", "resources", "k8s objects", "kinds"):
-        table.add_column(col)
+        table.add_column(col, justify="left" if col == "stack" else "right")
     for w in written:
-        table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
+        table.add_row(w.stack, str(w.resources), str(w.objects), str(len(w.kinds)))
     out.print(table)
+    for w in written:
+        line(f"{w.stack}: " + ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
     if before is not None and changes is not None:

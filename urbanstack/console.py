@@ -48,8 +48,10 @@ err: Console = _Consoles("stderr")  # type: ignore[assignment]
 
 
 def line(text: str, *, to_err: bool = False) -> None:
-    """One plain line: no markup, no highlighting, never wrapped."""
-    (err if to_err else out).print(text, markup=False, highlight=False, soft_wrap=True)
+    """One plain line: no markup, no highlighting; piped never wrapped, on a terminal broken between words at the
+    window's edge (not in the middle of one)."""
+    console = err if to_err else out
+    console.print(text, markup=False, highlight=False, soft_wrap=not console.is_terminal)
 
 
 @contextmanager
