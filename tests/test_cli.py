@@ -324,5 +324,5 @@ def test_tenants_help_names_every_tenants_command():
     """Issue 25 item 15: `tenants --help` said "validate, create, offboard" and left out restore."""
     result = runner.invoke(app, ["tenants", "--help"])
     lines = [ln.strip(" │") for ln in result.output.splitlines() if ln.strip(" │")]
-    summary = lines[[i for i, ln in enumerate(lines) if ln.startswith("Usage:")][0] + 1]
+    summary = lines[next(i for i, ln in enumerate(lines) if ln.startswith("Usage:")) + 1]
     assert all(word in summary for word in ("validate", "create", "offboard", "restore")), summary
