@@ -465,11 +465,23 @@ def _register_costs() -> None:
     app.add_typer(costs_app, name="costs", epilog=EXIT_CODES)
 
 
+def _paragraphs(text: str) -> str:
+    """A docstring as help text: the lines of a paragraph joined, so that a terminal's help wraps them at its own
+    width (typer's rich help keeps a docstring's line breaks: "… then (with --release) lock" / "what stays")."""
+    return "\n\n".join(" ".join(par.split()) for par in text.strip().split("\n\n"))
+
+
 def _document_exit_codes(*groups: typer.Typer) -> None:
-    """Every command's --help ends with the exit codes (one rule, also for commands added later)."""
+    """Every command's --help ends with the exit codes (one rule, also for commands added later), and its text
+    wraps at the terminal's width, not at the docstring's line breaks."""
+    import inspect
+
     for group in groups:
         for command in group.registered_commands:
             command.epilog = command.epilog or EXIT_CODES
+            doc = command.help or (inspect.getdoc(command.callback) if command.callback else None)
+            if doc:
+                command.help = _paragraphs(doc)
         _document_exit_codes(*(g.typer_instance for g in group.registered_groups))
 
 
