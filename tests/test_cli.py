@@ -326,3 +326,33 @@ def test_tenants_help_names_every_tenants_command():
     lines = [ln.strip(" │") for ln in result.output.splitlines() if ln.strip(" │")]
     summary = lines[next(i for i, ln in enumerate(lines) if ln.startswith("Usage:")) + 1]
     assert all(word in summary for word in ("validate", "create", "offboard", "restore")), summary
+
+
+def test_on_a_terminal_long_lines_break_between_words_and_help_paragraphs_wrap_at_its_width(monkeypatch):
+    """Issue 25 item 14: a long line on a terminal was cut mid-word by the terminal; a help summary broke where
+    the docstring had a line break ("… then (with --release) lock" / "what stays …")."""
+    import io
+
+    from urbanstack import console
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "40")
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    text = "plan: CephBlockPool 1, CephCluster 1, CephObjectStore 1, NetworkPolicy 42, StorageClass 2"
+    console.line(text)
+    rows = screen.getvalue().splitlines()
+    assert len(rows) > 1 and all(len(r) <= 40 for r in rows), rows
+    assert " ".join(rows).split() == text.split(" "), "no word is cut"
+
+    def commands(group):
+        yield from group.registered_commands
+        for sub in group.registered_groups:
+            yield from commands(sub.typer_instance)
+
+    for command in commands(app):
+        first = (command.help or "").split("\n\n")[0]
+        assert "\n" not in first, (command.name, first)
