@@ -405,7 +405,7 @@ def up(
         # Progress in every line: stacks finished of all, elapsed time, then the stack's own output.
         if text.startswith("finished: "):
             finished.append(s)
-        line(f"[{len(finished)}/{len(targets)} done, {time.monotonic() - started:.0f} s] [{s}] {text}")
+        line(f"[{len(finished)}/{len(targets)} done, after {time.monotonic() - started:.0f} s] [{s}] {text}")
 
     try:
         results = do_up(targets, parallel, say)
