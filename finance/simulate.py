@@ -131,6 +131,12 @@ def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, perio
 
 
 def parse_day(text: str, option: str) -> dt.date:
+    import re
+
+    german = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text.strip())
+    if german:
+        raise FinanceError(f"{option}: {text!r} is not a date like 2026-10-17: a German date; write it as "
+                           f"{german[3]}-{int(german[2]):02d}-{int(german[1]):02d}")
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:

@@ -86,3 +86,9 @@ def test_a_period_of_months_is_computed_month_by_month_and_recorded_with_its_key
     assert head["Verteilschlüssel"][0] == "equal"
     for slug in ("verl", "halle", "total"):
         assert euros(rows[slug]["after"]) == sums[slug], slug
+
+
+def test_a_german_join_date_is_shown_in_iso_form():
+    result = runner.invoke(costs, ["simulate", "--add", "tenants/verl.yaml", "--join", "17.10.2026"])
+    assert result.exit_code == 1
+    assert "--join: '17.10.2026' is not a date like 2026-10-17: a German date; write it as 2026-10-17" in result.output
