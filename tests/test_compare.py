@@ -80,11 +80,13 @@ def test_unsafe_changes_to_custom_resources_are_refused(real_plan_dir, tmp_path)
     shutil.copytree(real_plan_dir, new)
     edit(new / "verl" / "database-verl-db-superset.yaml", lambda o: o["spec"].update(name="superset2"))
     edit(new / "verl" / "cluster-verl-postgis.yaml", lambda o: o["spec"]["storage"].update(size="1Gi"))
+    edit(new / "rietberg" / "cluster-rietberg-postgis.yaml", lambda o: o["spec"].pop("walStorage"))
     edit(new / "rietberg" / "persistentvolumeclaim-rietberg-data-rei3-app-0.yaml",
          lambda o: o["spec"]["resources"]["requests"].update(storage="1Gi"))
     found = {(c.ref, c.verdict, c.message.split(" ", 1)[0]) for c in changes(real_plan_dir, new)}
     assert found == {("Database verl/db-superset (stack verl)", cmp.REFUSED, "spec.name"),
                      ("Cluster verl/postgis (stack verl)", cmp.REFUSED, "spec.storage.size"),
+                     ("Cluster rietberg/postgis (stack rietberg)", cmp.REFUSED, "spec.walStorage"),
                      ("PersistentVolumeClaim rietberg/data-rei3-app-0 (stack rietberg)", cmp.REFUSED,
                       "spec.resources.requests.storage")}
     assert any("name is immutable" in c.message for c in changes(real_plan_dir, new))

@@ -26,7 +26,9 @@ resources can be updated in place for all other properties"): a PersistentVolume
 storage grows the claim in place. Objects an operator makes (``operator-<kind>/``) are not Pulumi's: they follow
 their custom resource, compared in its place; CloudNativePG resizes its volumes in place when a Cluster's
 ``spec.storage.size`` grows and its webhook refuses a smaller one (``can't shrink existing storage``,
-cloudnative-pg ``internal/webhook/v1/cluster_webhook.go`` ``validateStorageChange``, 1.27).
+cloudnative-pg ``internal/webhook/v1/cluster_webhook.go`` ``validateStorageChange`` and
+``validateWalStorageChange``, read at v1.27.1, the operator of chart 0.26.1: also "walStorage cannot be disabled
+once configured").
 
 Only the stacks of the new plan are compared when :func:`compare` is given ``stacks`` (``plan --stack verl``
 plans shared and verl: the other municipalities are not removed, only not planned). A folder that is not a
@@ -252,8 +254,11 @@ def _field_changes(old: Mapping[str, Any], new: Mapping[str, Any], *, patch: boo
             before, after = _quantity(_get(old, fld)), _quantity(_get(new, fld))
             if before is not None and after is not None and after < before:
                 out.append((fld, REFUSED, "CloudNativePG's webhook refuses it (\"can't shrink existing storage\", "
-                                          "internal/webhook/v1/cluster_webhook.go validateStorageChange); a larger "
-                                          "size is resized in place by the operator"))
+                                          "internal/webhook/v1/cluster_webhook.go validateStorageChange, v1.27.1); "
+                                          "a larger size is resized in place by the operator"))
+        if _get(old, "spec.walStorage") is not None and _get(new, "spec.walStorage") is None:
+            out.append(("spec.walStorage", REFUSED, "CloudNativePG's webhook refuses it (\"walStorage cannot be "
+                                                    "disabled once configured\", validateWalStorageChange, v1.27.1)"))
     if patch:
         # A Patch resource is updated in place for every field but name and namespace (provider.go Diff); only the
         # API server may still refuse a claim that shrinks.
