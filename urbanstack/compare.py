@@ -19,8 +19,8 @@ The immutable fields follow the API server's update validation (kubernetes/kuber
 named per rule below) and, for custom resources, the transition rules of their CRDs (``x-kubernetes-validations``
 ``self == oldSelf`` in ``vendor/crds``: a CloudNativePG Database's ``spec.name``, for instance).
 
-What is **not** a change (pulumi-kubernetes ``provider/pkg/provider/provider.go`` ``Diff``, read at commit
-94977969): a field a resource lists in ``ignoreChanges`` (``resources.json`` options; the provider deletes every
+What is **not** a change (pulumi-kubernetes ``provider/pkg/provider/provider.go`` ``Diff``, read at v4.32.0, the
+newest tag of the stored snapshot; the pinned 4.34.2 is to be confirmed): a field a resource lists in ``ignoreChanges`` (``resources.json`` options; the provider deletes every
 diff path an ignore path contains), and any field of a ``...Patch`` resource but its name and namespace ("Patch
 resources can be updated in place for all other properties"): a PersistentVolumeClaimPatch that asks for more
 storage grows the claim in place. Objects an operator makes (``operator-<kind>/``) are not Pulumi's: they follow
