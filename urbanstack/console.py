@@ -78,23 +78,21 @@ def progress(title: str, total: int | None = None) -> Iterator[Callable[..., Non
                        TextColumn("{task.description}"), TimeElapsedColumn(), console=err._get(), transient=True)
         with bar:
             task = bar.add_task("", total=total)
-            started = [0]
+            running = [False]  # a counted step is running (it completes when the next step starts)
 
             def step(name: str, of: int | None = None, counted: bool = True) -> None:
                 finish_step()
                 current[:] = [name, time.monotonic()]
                 if of is not None:
                     bar.update(task, total=of)
-                if started[0]:
+                if running[0]:
                     bar.advance(task)
-                started[0] += 1
-                known = bar.tasks[0].total
-                if known is not None and started[0] > known:
-                    bar.update(task, total=started[0])
+                running[0] = counted  # an uncounted step (writing the files) leaves n of N as it is
                 bar.update(task, description=name)
 
             yield step
-            bar.update(task, completed=bar.tasks[0].total or started[0])
+            if running[0]:
+                bar.advance(task)
     else:
         count = [0]
         known = [total]
