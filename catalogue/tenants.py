@@ -145,6 +145,10 @@ def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
                     f"without the German thousands separator: {digits}")
         return f"expected a whole number (digits only, like 25500), got {got}"
     if kind == "string_type" and written is not None:
+        if path == ("ags",) and re.fullmatch(r"\d{7}", written.strip()):
+            # A spreadsheet or an unquoted YAML number drops the AGS's leading zero.
+            return (f"expected text, got {written}, which has lost its leading zero: put the 8 digits in quotes: "
+                    f"\"0{written.strip()}\"")
         return f"expected text, got {written}; put it in quotes: \"{written}\""
     if kind.startswith("literal_error") or kind == "enum":
         return f"expected {msg.removeprefix('Input should be ')}, got {got}"

@@ -203,6 +203,8 @@ def test_cli_new_rejects_invalid_values_without_writing(tmp_path):
      ":16: modules.urbanData.mqtt: expected true or false, got ja; for 'ja' write true"),
     (lambda t: t + "modules:\n  dashboards:\n",
      ":15: modules.dashboards: no value: write 'dashboards: {}' to book it with its defaults"),
+    (lambda t: t.replace('ags: "05754012"', "ags: 5754012"),
+     ':4: ags: expected text, got 5754012, which has lost its leading zero: put the 8 digits in quotes: "05754012"'),
     (lambda t: t.replace("name: Halle\n", ""),
      ": name: required field is missing: add a line 'name: …' (docs/tenant-file.md)"),
 ])
