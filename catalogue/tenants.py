@@ -102,6 +102,7 @@ def _shown(value: Any) -> str:
 
 
 GERMAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 
 def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
@@ -109,7 +110,21 @@ def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
     written = doc.texts.get(path)
     got = _shown(written if written is not None else err.get("input"))
     if kind == "missing":
-        return "required field is missing"
+        key = str(path[-1]) if path else ""
+        where = f" under '{'.'.join(str(x) for x in path[:-1])}'" if len(path) > 1 else ""
+        return f"required field is missing: add a line '{key}: …'{where} (docs/tenant-file.md)"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type") and written is not None:
+        german = GERMAN_DATE.fullmatch(written.strip())
+        if german:
+            return (f"{written} is a German date; write it as {german[3]}-{int(german[2]):02d}-"
+                    f"{int(german[1]):02d} (YYYY-MM-DD)")
+        return f"expected a date like 2024-12-31 (YYYY-MM-DD), got {got}"
+    if kind == "bool_parsing" and written is not None:
+        word = written.strip().lower()
+        meant = {"ja": "true", "nein": "false", "j": "true", "n": "false", "wahr": "true", "falsch": "false"}
+        if word in meant:
+            return f"expected true or false, got {written}; for '{written}' write {meant[word]}"
+        return f"expected true or false, got {got}"
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else ""
         valid = _keys_at(path[:-1])
@@ -131,6 +146,10 @@ def _message(err: dict, doc: LoadedYaml, path: tuple) -> str:
                     f"without the German thousands separator: {digits}")
         return f"expected a whole number (digits only, like 25500), got {got}"
     if kind == "string_type" and written is not None:
+        if path == ("ags",) and re.fullmatch(r"\d{7}", written.strip()):
+            # A spreadsheet or an unquoted YAML number drops the AGS's leading zero.
+            return (f"expected text, got {written}, which has lost its leading zero: put the 8 digits in quotes: "
+                    f"\"0{written.strip()}\"")
         return f"expected text, got {written}; put it in quotes: \"{written}\""
     if kind.startswith("literal_error") or kind == "enum":
         return f"expected {msg.removeprefix('Input should be ')}, got {got}"
@@ -241,6 +260,14 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
                 else "every value must be one line of text")
         checked.problems.append(Problem(doc.file, doc.line_of(path), dotted, f"contains {what}; {rule}"))
         taken.add(dotted)
+    modules = doc.data.get("modules")
+    for key, value in (modules.items() if isinstance(modules, dict) else ()):
+        if value is None and key in CATALOGUE:
+            # `dashboards:` with nothing after it is YAML null: it looks booked and books nothing.
+            checked.problems.append(Problem(doc.file, doc.line_of(("modules", key)), f"modules.{key}",
+                                            f"no value: write '{key}: {{}}' to book it with its defaults, or "
+                                            f"remove the line (or comment it out) to not book it"))
+            taken.add(f"modules.{key}")
     tenant, errors = None, []
     try:
         tenant = tenant_model().model_validate(doc.data, context={CONTEXT_PLATFORM: _platform_names(doc, platform)})
@@ -250,12 +277,15 @@ def check_document(doc: LoadedYaml, expected_slug: str | None, reported: Iterabl
             dotted = ".".join(str(p) for p in path)
             if dotted not in taken:
                 taken.add(dotted)
-                errors.append((doc.line_of(path) or 0, path, dotted, err))
+                # A missing field has no line of its own: a top-level one none at all (not the first key's line),
+                # a nested one its parent's.
+                line = (None if err["type"] == "missing" and len(path) <= 1 else doc.line_of(path))
+                errors.append((line or 0, path, dotted, err))
     # Messages are worded for the first MAX_PROBLEMS_PER_FILE only (a file of 25,000 unknown keys is one mistake).
     errors.sort(key=lambda e: e[0])
     room = max(MAX_PROBLEMS_PER_FILE - len(checked.problems), 0)
     for line, path, dotted, err in errors[:room]:
-        checked.problems.append(Problem(doc.file, line, dotted, _message(err, doc, path)))
+        checked.problems.append(Problem(doc.file, line or None, dotted, _message(err, doc, path)))
     if len(errors) > room:
         checked.problems.append(Problem(doc.file, errors[room][0], "", f"… and {len(errors) - room} more problems "
                                         f"in this file from this line on (fix the ones above first)"))
@@ -462,7 +492,7 @@ class NotWritten(Exception):
 OPTION_OF = {"slug": "SLUG", "name": "--name", "ags": "--ags", "population": "--population",
              "populationDate": "--population-date", "costCenter": "--cost-center", "contact.name": "--contact-name",
              "contact.email": "--contact-email", "domain": "--domain", "plan": "--plan", "identity.admins": "--admin",
-             "identity.admins.0": "--admin"}
+             "identity.admins.0": "--admin", "memberSince": "--member-since"}
 """Field of the tenant file -> the option of ``urbanstack tenants new`` that sets it."""
 
 TEMPLATE = """\
@@ -479,6 +509,7 @@ contact:
   email: {contact_email}
 domain: {domain}      # services are published as <module>.<domain>
 plan: {plan}                # small | medium | large (catalogue/sizing.py)
+memberSince: {member_since}    # first day of membership: shared costs are billed from this day on
 # Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
 modules:
 {module_lines}
@@ -514,15 +545,19 @@ def module_lines() -> list[str]:
 
 def template(*, slug: str, name: str, ags: str, population: int, domain: str, population_date: str = "",
              cost_center: str = "", contact_name: str = "IT", contact_email: str = "", admin: str = "",
-             plan: str = "small") -> str:
-    """The text of a new tenant file (values quoted so that none can change the file's structure)."""
+             plan: str = "small", member_since: str = "") -> str:
+    """The text of a new tenant file (values quoted so that none can change the file's structure).
+    ``member_since``: ISO date; default: the first day of next month (a new member is billed from the day it
+    joins, never for a month before)."""
     email = contact_email or f"it@{domain}"
     date = population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat()
+    since = member_since or (dt.date.today().replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
     return TEMPLATE.format(
         name_comment=" ".join(name.split()), slug=_scalar(slug), name=_scalar(name), ags=json.dumps(ags),
         population=population, population_date=date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else _scalar(date),
         cost_center=_scalar(cost_center or slug.upper()), contact_name=_scalar(contact_name),
         contact_email=_scalar(email), domain=_scalar(domain), plan=_scalar(plan), admin=_scalar(admin or email),
+        member_since=since if re.fullmatch(r"\d{4}-\d{2}-\d{2}", since) else _scalar(since),
         module_lines="\n".join(module_lines()),
     )
 
@@ -530,6 +565,28 @@ def template(*, slug: str, name: str, ags: str, population: int, domain: str, po
 def _option_line(problem: Problem) -> str:
     option = OPTION_OF.get(problem.path) or OPTION_OF.get(problem.path.split(".")[0]) or problem.path
     return f"{option}: {problem.message}" if option else problem.message
+
+
+def _given_options_only(problems: list[Problem], values: dict[str, Any]) -> list[Problem]:
+    """The problems of a new file as the options given cause them: an invalid ``--domain`` is reported once, not
+    again through the e-mail addresses derived from it (``it@<domain>``) or as a clash with other domains; a
+    7-digit ``--ags`` is told that its leading zero is missing (a shell or spreadsheet drops it), not to quote."""
+    bad_domain = any(p.path == "domain" for p in problems if "already used" not in p.message
+                     and "contains" not in p.message and "lies inside" not in p.message)
+    derived = {"contact.email"} if not values.get("contact_email") else set()
+    if not values.get("admin") and not values.get("contact_email"):
+        derived |= {"identity.admins", "identity.admins.0"}
+    out = []
+    for p in problems:
+        if bad_domain and (p.path in derived or (p.path == "domain" and ("contains" in p.message
+                                                                         or "lies inside" in p.message))):
+            continue
+        ags = str(values.get("ags", ""))
+        if p.path == "ags" and re.fullmatch(r"\d{7}", ags) and "already used" not in p.message:
+            p = Problem(p.file, p.line, p.path, f"{ags!r} has 7 digits: the leading zero is missing (Land codes "
+                                                f"01–09 start with 0); write --ags 0{ags}")
+        out.append(p)
+    return out
 
 
 def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
@@ -560,6 +617,7 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     new.mtime = float("inf")  # the file being made is the one changed last: conflicts are its own
     existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
     problems = new.problems + [p for p in cross_problems([*existing, new], platform) if p.file == display]
+    problems = _given_options_only(problems, values)
     if problems:
         raise NotWritten([_option_line(p) for p in problems] + [f"{target} was not written"])
     try:

@@ -251,9 +251,36 @@ def parse_yaml_text(text: str, file: str) -> LoadedYaml:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        tab = _tab_indent(text, line)
+        if tab:
+            raise YamlError([Problem(file, tab, "", "indented with a tab; YAML indents with spaces only: replace "
+                                                    "the tab by spaces (two per level, as in the lines above)")]) from None
         raise YamlError([Problem(file, line, "", f"YAML syntax error: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Problem(file, None, "", f"YAML error: {exc}")]) from None
+
+
+def _tab_indent(text: str, near: int | None) -> int | None:
+    """The line (1-based) indented with a tab that a syntax error at line ``near`` comes from, if any."""
+    lines = text.splitlines()
+    candidates = [near, *(range(1, len(lines) + 1))] if near else range(1, len(lines) + 1)
+    for n in candidates:
+        if n and n <= len(lines) and "\t" in lines[n - 1][: len(lines[n - 1]) - len(lines[n - 1].lstrip())]:
+            return n
+    return None
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> tuple[int, str]:
+    """Where a file is not UTF-8, and what it most likely is (a German editor's Latin-1 / Windows-1252)."""
+    line = raw[: exc.start].count(b"\n") + 1
+    try:
+        shown = raw[exc.start: exc.start + 1].decode("cp1252")
+    except UnicodeDecodeError:
+        shown = ""
+    if shown and shown.isprintable():
+        return line, (f"not UTF-8 text: byte {exc.start} is '{shown}' in Latin-1/Windows-1252; save the file as "
+                      f"UTF-8 (in the editor, or: iconv -f windows-1252 -t utf-8 FILE > NEW)")
+    return line, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
 
 
 def load_yaml(path: Path | str, display: str | None = None) -> LoadedYaml:
@@ -272,7 +299,8 @@ def load_yaml(path: Path | str, display: str | None = None) -> LoadedYaml:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YamlError([Problem(file, None, "", f"not UTF-8 text (byte {exc.start})")]) from None
+        line, message = _not_utf8(raw, exc)
+        raise YamlError([Problem(file, line, "", message)]) from None
     if not text.strip():
         raise YamlError([Problem(file, None, "", "file is empty")])
     return parse_yaml_text(text, file)

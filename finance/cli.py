@@ -180,7 +180,8 @@ def report(
                       markup=False, highlight=False, soft_wrap=True)
         # Written into a temporary folder and moved in on success: a failed run never leaves an earlier run's
         # files looking like this run's output, and only what an earlier report wrote is replaced.
-        with replace_owned(target, REPORT_KIND) as staging, progress("costs report") as step:
+        # "done" comes after the files are moved in (progress is the outer context).
+        with progress("costs report") as step, replace_owned(target, REPORT_KIND) as staging:
             written = write_all(allocation, staging, formats=fmts, lang=lang, csv_dialect=csv_dialect, step=step)
         written = [w.moved(staging, target) for w in written]
         table = Table(title=f"{'Kosten' if lang == 'de' else 'Costs'} {p.label} · {k.code} · {src.describe(lang)}")
@@ -229,14 +230,16 @@ def simulate_cmd(
         join_day = parse_day(join, "--join") if join else None
         leave_day = parse_day(leave, "--leave") if leave else None
         day = join_day or leave_day
-        if period is None and day is not None:
-            period = f"{day:%Y-%m}"
+        if period is None and (day or _joining_day(add or [])) is not None:
+            period = f"{day or _joining_day(add or []):%Y-%m}"  # the month of the change, not the month before today
         p, catalogue, members, k = _setup(period, prices, tenants, key, provider)
         if day is not None and not p.first <= day.replace(day=1) <= p.last:
             raise FinanceError(f"--join/--leave: {day.isoformat()} lies outside --period {p.label}")
         rows = simulate(members, catalogue, k, p, add=add, remove=remove, join=join_day, leave=leave_day)
         de = lang == "de"
-        title = ("Was wäre wenn" if de else "What-if") + f" · {p.first:%Y-%m} · {k.words(lang)}"
+        months = len(p.months)
+        span = (f" ({months} Monate)" if de else f" ({months} months)") if months > 1 else ""
+        title = ("Was wäre wenn" if de else "What-if") + f" · {p.label}{span} · {k.words(lang)}"
         table = Table(title=title)
         for col in (("Kommune", "vorher", "nachher", "Änderung", "allein") if de else
                     ("Municipality", "before", "after", "change", "standalone")):
@@ -264,7 +267,7 @@ def simulate_cmd(
         target = out_dir or Path("build") / "costs" / "simulate"
         dialect = "excel-de" if de else "plain"
         with replace_owned(target, "costs simulate") as staging:
-            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example),
+            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example, period=p, key=k),
                                                   encoding="utf-8-sig" if de else "utf-8", newline="")
             (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)
@@ -319,13 +322,41 @@ def offer_cmd(
                   f"{'Angebot in' if de else 'offer in'} {target}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _joining_day(add: list[Path]):
+    """The earliest ``memberSince`` of the ``--add`` files that lies in this month or later (a municipality that
+    ``tenants new`` wrote joins on the first day of next month): the default period of the what-if is that month."""
+    import datetime as dt
+
+    from catalogue.tenants import TenantError, load_tenant  # lazy: builds the tenant schema
+
+    days = []
+    for path in add:
+        try:
+            since = load_tenant(path).memberSince
+        except TenantError:
+            continue  # reported with the simulation
+        if since is not None and since >= dt.date.today().replace(day=1):
+            days.append(since)
+    return min(days, default=None)
+
+
 @app.command("focus-check")
 def focus_check(
     parquet: Annotated[Path, typer.Argument(help="A FOCUS Parquet file, e.g. build/costs/2026-10/focus-allocation.parquet.")],
 ) -> None:
     """Validate a FOCUS dataset with focus-validator 1.0.0 (creates .venv-focus when missing)."""
-    with _errors():
+    problem = _not_parquet(parquet)
+    if problem:
+        err.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    try:
         result = validate(parquet)
+    except FocusCheckError as exc:
+        # One line: what failed and the validator's last word, never its traceback.
+        first, *rest = str(exc).splitlines() or [""]
+        last = next((ln.strip() for ln in reversed(rest) if ln.strip()), "")
+        err.print(f"{first.rstrip(':')}{': ' + last if last else ''}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     s = result.summary
     out.print(f"focus-validator 1.0.0 (rules 1.0): {len(s.get('passed', []))} passed, {len(s.get('failed', []))} failed, "
               f"{len(s.get('errored', []))} errored, {len(s.get('skipped', []))} skipped "
@@ -334,6 +365,23 @@ def focus_check(
         err.print(f"{parquet}: {f['column']}: {f['check']}: {f['description']} {f.get('error') or ''}", markup=False)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _not_parquet(path: Path) -> str | None:
+    """Why ``path`` cannot be a Parquet file (one line), or None. Parquet files begin and end with ``PAR1``."""
+    if not path.exists():
+        return f"{path}: no such file; focus-check reads a FOCUS Parquet file such as " \
+               "build/costs/<period>/focus-allocation.parquet (written by `urbanstack costs report`)"
+    if not path.is_file():
+        return f"{path}: not a file; give the FOCUS Parquet file itself"
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head != b"PAR1":
+        kind = "a CSV or text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "not Parquet"
+        return (f"{path}: {kind}, not a Parquet file; focus-check validates the FOCUS Parquet dataset "
+                "(focus-allocation.parquet from `urbanstack costs report`); a provider's FOCUS CSV is read with "
+                f"`urbanstack costs report --source focus --input {path}`")
+    return None
 
 
 def make_source(name: str, *, inputs: list[str] | None = None, members=None, prices=None, **options) -> CostSource:

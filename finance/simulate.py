@@ -1,7 +1,10 @@
-"""What-if: how each member's monthly cost changes when a municipality joins or leaves.
+"""What-if: how each member's cost changes when a municipality joins or leaves.
 
-Uses the ``estimate`` source for one month: *before* is the consortium as the tenant files describe it, *after*
-the consortium with ``--add`` files and without ``--remove`` slugs. *Standalone* is what a municipality would pay
+Uses the ``estimate`` source for the whole period asked (one month or a range of months, every month computed):
+*before* is the consortium as the tenant files describe it, *after* the consortium with ``--add`` files and
+without ``--remove`` slugs. A file that is already in the tenants folder with a ``memberSince`` on the period's
+first day or later (``tenants new`` writes the first day of next month) is a *prospective* member: *before* is without it,
+*after* with it from its ``memberSince`` (or ``--join``). *Standalone* is what a municipality would pay
 running the same modules alone: the full platform base (fixed costs and platform components), its own resources,
 and the full shared part of every module it books. The gap between standalone and shared is the economic lever of
 the consortium.
@@ -19,7 +22,7 @@ from pathlib import Path
 from catalogue.prices import PriceCatalogue
 from catalogue.tenants import TenantError, load_tenant
 from finance.allocate import allocate, to_cents
-from finance.model import FinanceError, Key, Member, Period, member_of
+from finance.model import FinanceError, Key, Member, Period, member_of, next_month
 from finance.render import axis_money, spreadsheet_text
 from finance.sources.estimate import EstimateSource
 
@@ -40,10 +43,27 @@ class SimRow:
         return None if self.before is None or self.after is None else self.after - self.before
 
 
+def prospective(members: dict[str, Member], add: list[Path], period: Period) -> set[str]:
+    """Slugs of ``--add`` files that are in the folder already but join on or after the first day of ``period``:
+    the what-if of their joining."""
+    out = set()
+    for path in add:
+        try:
+            tenant = load_tenant(path)
+        except TenantError:
+            continue  # reported by changed_members
+        m = members.get(tenant.slug)
+        if m is not None and m.since is not None and m.since >= period.first and m.ags == tenant.ags:
+            out.add(tenant.slug)
+    return out
+
+
 def changed_members(members: dict[str, Member], add: list[Path], remove: list[str], *,
-                    join: dt.date | None = None, leave: dt.date | None = None) -> dict[str, Member]:
+                    join: dt.date | None = None, leave: dt.date | None = None,
+                    period: Period | None = None) -> dict[str, Member]:
     """The members after the change. ``join``: the day the added municipalities become members (default: their
-    ``memberSince``); ``leave``: the last day of the removed ones (default: they are gone for the whole month)."""
+    ``memberSince``); ``leave``: the last day of the removed ones (default: they are gone for the whole month).
+    ``members`` must not hold the prospective ones (:func:`prospective`) when ``period`` is given."""
     after = dict(members)
     for slug in remove:
         if slug not in after:
@@ -58,12 +78,21 @@ def changed_members(members: dict[str, Member], add: list[Path], remove: list[st
         except TenantError as exc:
             raise FinanceError(str(exc)) from None
         if tenant.slug in after:
-            raise FinanceError(f"{path}: slug {tenant.slug!r} is already a member")
+            since = after[tenant.slug].since
+            during = f" in {period.label}" if period else ""
+            raise FinanceError(
+                f"{path}: {tenant.slug!r} is already a member{during} (memberSince: {since or 'not set'}); for what "
+                f"its joining changes, set memberSince to the day it joins and simulate --period of that month; "
+                f"for what its leaving changes: --remove {tenant.slug}")
         clash = [m.slug for m in after.values() if m.ags == tenant.ags]
         if clash:
             raise FinanceError(f"{path}: ags {tenant.ags!r} is already used by {clash[0]}")
         member = member_of(tenant)
         after[tenant.slug] = replace(member, since=join) if join is not None else member
+        if period is not None and after[tenant.slug].since is not None \
+                and after[tenant.slug].since >= next_month(period.last):
+            raise FinanceError(f"{path}: {tenant.slug!r} joins on {after[tenant.slug].since}, after --period "
+                               f"{period.label}: simulate --period {after[tenant.slug].since:%Y-%m} (or give --join)")
     if not after:
         raise FinanceError("no members would be left")
     return after
@@ -72,18 +101,22 @@ def changed_members(members: dict[str, Member], add: list[Path], remove: list[st
 def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, period: Period,
              add: list[Path] | None = None, remove: list[str] | None = None, *,
              join: dt.date | None = None, leave: dt.date | None = None) -> list[SimRow]:
-    """Each member's cost in the first month of ``period`` before and after the change. With ``join``/``leave``
-    inside that month, the shared costs of that month are split by the days of membership."""
+    """Each member's cost over ``period`` (every month of it) before and after the change. With ``join``/``leave``
+    inside a month, the shared costs of that month are split by the days of membership; a prospective member
+    (:func:`prospective`) is left out of *before*. ``standalone``: running its modules alone for the period."""
     if not add and not remove:
         raise FinanceError("simulate needs --add FILE or --remove SLUG")
     if join is not None and not add:
         raise FinanceError("--join: needs --add FILE (the municipality that joins)")
     if leave is not None and not remove:
         raise FinanceError("--leave: needs --remove SLUG (the municipality that leaves)")
-    after_members = changed_members(members, list(add or []), list(remove or []), join=join, leave=leave)
-    month = Period(period.first, period.first)
-    before = allocate(EstimateSource(members, prices), members, key, month, example_prices=prices.example)
-    after = allocate(EstimateSource(after_members, prices), after_members, key, month, example_prices=prices.example)
+    joining = prospective(members, list(add or []), period)
+    members = {slug: m for slug, m in members.items() if slug not in joining}
+    after_members = changed_members(members, list(add or []), list(remove or []), join=join, leave=leave,
+                                    period=period)
+    before = allocate(EstimateSource(members, prices), members, key, period, example_prices=prices.example)
+    after = allocate(EstimateSource(after_members, prices), after_members, key, period, example_prices=prices.example)
+    months = len(period.months)
     rows = []
     for slug in sorted(set(members) | set(after_members)):
         m = after_members.get(slug) or members[slug]
@@ -92,12 +125,18 @@ def simulate(members: dict[str, Member], prices: PriceCatalogue, key: Key, perio
             slug, m.name,
             before.total_cents(slug) if slug in members else None,
             after.total_cents(slug) if slug in after_members else None,
-            to_cents(src.standalone_monthly(slug)),
+            to_cents(src.standalone_monthly(slug) * months),
         ))
     return rows
 
 
 def parse_day(text: str, option: str) -> dt.date:
+    import re
+
+    german = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text.strip())
+    if german:
+        raise FinanceError(f"{option}: {text!r} is not a date like 2026-10-17: a German date; write it as "
+                           f"{german[3]}-{int(german[2]):02d}-{int(german[1]):02d}")
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -112,8 +151,10 @@ def totals(rows: list[SimRow]) -> SimRow:
     return SimRow("", "", sum(r.before or 0 for r in rows), sum(r.after or 0 for r in rows), 0)
 
 
-def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = False) -> str:
-    """The table with a total row; a note row first when the prices are examples. Changes are signed."""
+def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = False, period: Period | None = None,
+           key: Key | None = None) -> str:
+    """The table with a total row; first what it was computed for (period, allocation key) and a note row when
+    the prices are examples. Changes are signed."""
     def num(cents: int | None, signed: bool = False) -> str:
         if cents is None:
             return ""
@@ -123,8 +164,15 @@ def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = Fal
 
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
+    de = dialect == "excel-de"
     if example:
         w.writerow(["note", "EXAMPLE PRICES / BEISPIELPREISE: not an invoice / keine Rechnung"])
+    if period is not None:
+        w.writerow(["Zeitraum" if de else "period", period.label,
+                    f"{len(period.months)} {'Monate' if de else 'months'}" if len(period.months) > 1 else ""])
+    if key is not None:
+        w.writerow(["Verteilschlüssel" if de else "key", key.code, key.words("de" if de else "en")])
+    if period is not None or key is not None or example:
         w.writerow([])
     w.writerow(["slug", "name", "before", "after", "change", "standalone"])
     for r in rows:

@@ -188,3 +188,62 @@ def test_cli_new_rejects_invalid_values_without_writing(tmp_path):
     assert result.exit_code == 1
     assert "ags:" in result.output
     assert not list(tmp_path.iterdir())
+
+
+# -- issue 25: a newcomer's mistakes get a message that says what to write instead ----------------------------
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda t: t.replace("  name: IT", "\tname: IT"),
+     ":9: indented with a tab; YAML indents with spaces only"),
+    (lambda t: t.replace("populationDate: 2023-12-31", "populationDate: 31.12.2023"),
+     ":6: populationDate: 31.12.2023 is a German date; write it as 2023-12-31 (YYYY-MM-DD)"),
+    (lambda t: t.replace("populationDate: 2023-12-31", "populationDate: Ende 2023"),
+     ":6: populationDate: expected a date like 2024-12-31 (YYYY-MM-DD), got 'Ende 2023'"),
+    (lambda t: t + "modules:\n  urbanData:\n    mqtt: ja\n",
+     ":16: modules.urbanData.mqtt: expected true or false, got ja; for 'ja' write true"),
+    (lambda t: t + "modules:\n  dashboards:\n",
+     ":15: modules.dashboards: no value: write 'dashboards: {}' to book it with its defaults"),
+    (lambda t: t.replace('ags: "05754012"', "ags: 5754012"),
+     ':4: ags: expected text, got 5754012, which has lost its leading zero: put the 8 digits in quotes: "05754012"'),
+    (lambda t: t.replace("name: Halle\n", ""),
+     ": name: required field is missing: add a line 'name: …' (docs/tenant-file.md)"),
+])
+def test_common_mistakes_get_a_message_naming_line_field_and_what_to_write(tmp_path, change, expected):
+    f = write(tmp_path, "halle", change(valid(name="Halle")))
+    [problem] = problems_of(f)
+    assert problem == f"{f}{expected}" or problem.startswith(f"{f}{expected}"), problem
+
+
+def test_a_latin1_file_is_told_where_and_how_to_save_it_as_utf8(tmp_path):
+    f = write(tmp_path, "halle", valid(name="Gütersloh").encode("latin-1"))
+    [problem] = problems_of(f)
+    assert problem.startswith(f"{f}:3: not UTF-8 text: byte ") and "is 'ü' in Latin-1/Windows-1252" in problem
+    assert "save the file as UTF-8" in problem
+
+
+def test_validating_one_file_checks_it_against_the_other_files_in_its_folder(tmp_path):
+    """Issue 25 item 3: a copy of Verl's file under another name was "1 valid" when validated alone."""
+    write(tmp_path, "verl", valid(slug="verl", ags="05754044", domain="urbanstack.verl.example"))
+    copy = write(tmp_path, "harsewinkel", valid(slug="harsewinkel", ags="05754044", domain="urbanstack.verl.example"))
+    (tmp_path / "harsewinkel.yaml").touch()
+    import os
+    os.utime(tmp_path / "verl.yaml")  # the neighbour changed last: the file asked about is still the one blamed
+    result = runner.invoke(app, ["tenants", "validate", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert f"{copy}:4: ags: '05754044' is already used by {tmp_path / 'verl.yaml'}:4" in result.output
+    assert f"{copy}:11: domain: 'urbanstack.verl.example' is already used by" in result.output
+    alone = runner.invoke(app, ["tenants", "validate", str(tmp_path / "verl.yaml"), str(copy)])
+    assert alone.exit_code == 1
+
+
+def test_an_empty_folder_is_not_valid_and_a_file_in_a_subfolder_is_named(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["tenants", "validate", str(empty)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{empty}: no tenant files (*.yaml) in this folder")
+    write(tmp_path / "t", "halle", valid())
+    write(tmp_path / "t" / "old", "verl", valid(slug="verl", ags="05754044", domain="urbanstack.verl.example"))
+    result = runner.invoke(app, ["tenants", "validate", str(tmp_path / "t")])
+    assert result.exit_code == 0
+    assert f"{tmp_path / 't' / 'old' / 'verl.yaml'}: in a subfolder of {tmp_path / 't'}: not read" in result.output

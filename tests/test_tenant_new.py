@@ -131,3 +131,69 @@ def test_a_folder_that_is_a_file_is_reported_without_a_traceback(tmp_path):
     assert result.exit_code == 1, result.output
     assert "cannot be written" in result.output and "Traceback" not in result.output
     assert (tmp_path / "tenants").read_text(encoding="utf-8") == "not a folder\n"
+
+
+@pytest.mark.parametrize(("written", "inhabitants"), [("21000", 21000), ("21.000", 21000), ("1.234.567", 1234567),
+                                                     ("21 000", 21000)])
+def test_a_population_with_german_thousands_separators_is_read_as_a_german_means_it(tmp_path, written, inhabitants):
+    """Issue 25 item 1: `--population 21.000` wrote `population: 21` (a thousandth of the town's share)."""
+    result = new(tmp_path, population=written)
+    assert result.exit_code == 0, result.output
+    assert load_tenant(tmp_path / "halle.yaml").population == inhabitants
+    if not written.isdigit():
+        assert f"--population {written}: read as {inhabitants} inhabitants" in result.output
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("21,5", "'21,5' is not a whole number (the comma is a decimal comma)"),
+    ("21,000", "'21,000' reads two ways: 21,000 = 21 in German (decimal comma), 21000 in English"),
+    ("21.00", "'21.00': a dot separates thousands in German (21.000 = 21000)"),
+    ("-5", "'-5' is negative"),
+    ("viele", "'viele' is not a whole number"),
+])
+def test_a_population_that_is_not_a_whole_number_or_reads_two_ways_is_refused(tmp_path, written, said):
+    result = new(tmp_path, population=written)
+    assert result.exit_code == 1
+    assert f"--population: {said}" in result.output, result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())
+
+
+def test_a_new_member_is_billed_from_the_first_day_of_next_month_and_the_output_says_so(tmp_path):
+    """Issue 25 item 7: without memberSince a town created today was billed for the running month."""
+    import datetime as dt
+
+    today = dt.date.today()
+    first_of_next = dt.date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    result = new(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert load_tenant(tmp_path / "halle.yaml").memberSince == first_of_next
+    assert f"memberSince: {first_of_next.isoformat()}: halle is billed from {first_of_next:%d.%m.%Y} on" \
+        in result.output
+
+
+def test_member_since_chooses_the_day_and_a_german_date_is_pointed_to_iso(tmp_path):
+    result = new(tmp_path, member_since="2027-03-15")
+    assert result.exit_code == 0, result.output
+    assert str(load_tenant(tmp_path / "halle.yaml").memberSince) == "2027-03-15"
+    german = new(tmp_path / "other", member_since="15.3.2027")
+    assert german.exit_code == 1
+    assert "--member-since: '15.3.2027' is a German date; write it as 2027-03-15" in german.output
+
+
+def test_a_seven_digit_ags_is_told_its_leading_zero_is_missing(tmp_path):
+    """Issue 25 item 12: `--ags 5754012` was told to use quotes (it came from a shell, not from YAML)."""
+    result = new(tmp_path, ags="5754012")
+    assert result.exit_code == 1
+    assert "--ags: '5754012' has 7 digits: the leading zero is missing" in result.output
+    assert "write --ags 05754012" in result.output and "quotes" not in result.output
+
+
+def test_an_invalid_domain_is_blamed_on_domain_only_not_on_options_never_given(tmp_path):
+    """Issue 25 item 12: `--domain example` blamed --contact-email and --admin, which were never given."""
+    for f in (ROOT / "tenants").glob("*.yaml"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    result = new(tmp_path, domain="example")
+    assert result.exit_code == 1
+    problems = result.output.splitlines()[:-1]
+    assert problems == ["--domain: expected a host name like urbanstack.verl.example (lower case, no https://, "
+                        "no path), got 'example'"], problems

@@ -14,9 +14,10 @@ from typing import Annotated
 
 import typer
 import typer.core
+import typer.rich_utils
 from rich.table import Table
 
-from urbanstack.console import err, line, out, progress
+from urbanstack.console import PIPED_WIDTH, err, line, out, progress
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 problems found (invalid input, failed checks or deployments, refused "
               "output folder); 2 usage error (unknown option or stack).")
@@ -41,9 +42,38 @@ def _human_type(self, ctx) -> str | None:
 typer.core.TyperOption.display_type = _human_type
 typer.core.TyperArgument.display_type = _human_type
 
+def _plain_when_piped(rich_format_help):
+    """Help on a terminal: typer's panels, fitted to the window. Piped (CI logs, ``| less``, a file): click's plain
+    layout with no width limit, so no line is wrapped at 80 columns or cut (typer's rich console is 80 columns
+    wide when it is not a terminal, ``typer/rich_utils.py`` ``_get_rich_console``, 0.29.1)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        if sys.stdout.isatty():
+            return rich_format_help(self, ctx, formatter)
+        formatter.width = PIPED_WIDTH
+        return super(type(self), self).format_help(ctx, formatter)  # click.Command / click.Group
+
+    return format_help
+
+
+def _plain_error_when_piped(rich_format_error):
+    """Usage errors: typer's panel on a terminal, click's plain lines (never wrapped) when stderr is piped."""
+
+    def format_error(exc) -> None:
+        if sys.stderr.isatty():
+            return rich_format_error(exc)
+        exc.show()
+
+    return format_error
+
+
+typer.core.TyperCommand.format_help = _plain_when_piped(typer.core.TyperCommand.format_help)
+typer.core.TyperGroup.format_help = _plain_when_piped(typer.core.TyperGroup.format_help)
+typer.rich_utils.rich_format_error = _plain_error_when_piped(typer.rich_utils.rich_format_error)
+
 app = typer.Typer(help="Urban Stack: shared urban data platform for several municipalities.",
                   epilog=EXIT_CODES, pretty_exceptions_enable=False, add_completion=False)
-tenants_app = typer.Typer(help="Tenant files: validate, create, offboard.", no_args_is_help=True, epilog=EXIT_CODES)
+tenants_app = typer.Typer(help="Tenant files: validate, create, offboard, restore a municipality's database.", no_args_is_help=True, epilog=EXIT_CODES)
 docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
                        no_args_is_help=True, epilog=EXIT_CODES)
 vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh one from its published release.",
@@ -114,11 +144,25 @@ def _problems(problems) -> None:
 def tenants_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Tenant files or folders (default: tenants/).")] = None,
 ) -> None:
-    """Validate tenant files: exit 0 with a summary, or 1 with one line per problem."""
-    from catalogue.tenants import TenantError, load_all
+    """Validate tenant files: exit 0 with a summary, or 1 with one line per problem.
 
+    A single file is also checked against the other files in its folder (slug, AGS and domain must be unique
+    there, as plan and up check them)."""
+    from catalogue.tenants import TenantError, load_all, tenant_files
+
+    given = list(paths or [Path("tenants")])
+    for folder in (p for p in given if p.is_dir()):
+        nested = sorted(f for f in folder.rglob("*.y*ml") if f.parent != folder and f.suffix in (".yaml", ".yml"))
+        for f in nested:
+            line(f"{f}: in a subfolder of {folder}: not read (tenant files lie directly in {folder}/); move it "
+                 f"there to make it a member, or out of {folder} to silence this", to_err=True)
+        if not tenant_files([folder]):
+            line(f"{folder}: no tenant files (*.yaml) in this folder; `urbanstack tenants new SLUG …` writes one",
+                 to_err=True)
+            raise typer.Exit(1)
     try:
-        tenants = load_all(paths or None)
+        tenants = load_all(given)
+        _against_neighbours([p for p in given if p.is_file()], given)
     except TenantError as exc:
         _problems(exc.problems)
         err.print(f"{len(exc.problems)} problem(s); nothing is valid until all are fixed.", style="red")
@@ -132,12 +176,35 @@ def tenants_validate(
     out.print(table)
 
 
+def _against_neighbours(files: list[Path], given: list[Path]) -> None:
+    """Check ``files`` against the other tenant files of their folders (unique slug, AGS, domain; no domain
+    inside another's), reporting only the problems of ``files``: a file copied from Verl with Verl's AGS is
+    refused when validated alone, as plan would refuse it."""
+    from catalogue.tenants import TenantError, check_file, cross_problems, platform_domain, tenant_files
+
+    resolved = {f.resolve() for f in tenant_files(given)}
+    problems = []
+    for folder in sorted({f.parent for f in files}):
+        mine = [f for f in files if f.parent == folder]
+        others = [f for f in tenant_files([folder]) if f.resolve() not in resolved]
+        if not others:
+            continue
+        checked = [check_file(f) for f in [*mine, *others]]
+        for c in checked[: len(mine)]:
+            c.mtime = float("inf")  # a clash is reported on the file asked about, whichever changed last
+        names = {str(f) for f in mine}
+        problems += [p for p in cross_problems(checked, platform_domain()) if p.file in names]
+    if problems:
+        raise TenantError(problems)
+
+
 @tenants_app.command("new")
 def tenants_new(
     slug: Annotated[str, typer.Argument(help="Short name; becomes file name, namespace, realm, stack.")],
     name: Annotated[str, typer.Option(help="Display name, e.g. 'Halle (Westf.)'.")],
     ags: Annotated[str, typer.Option(help="Amtlicher Gemeindeschlüssel (8 digits).")],
-    population: Annotated[int, typer.Option(help="Inhabitants.")],
+    population: Annotated[str, typer.Option(
+        help="Inhabitants, a whole number: 21000, or with German thousands separators 21.000.")],
     domain: Annotated[str, typer.Option(help="DNS name for <module>.<domain>.")],
     population_date: Annotated[str, typer.Option(help="Reference date of the population (ISO).")] = "",
     cost_center: Annotated[str, typer.Option(help="Kostenstelle.")] = "",
@@ -145,20 +212,85 @@ def tenants_new(
     contact_email: Annotated[str, typer.Option(help="Contact e-mail (default: it@<domain>).")] = "",
     admin: Annotated[str, typer.Option(help="First realm admin e-mail (default: contact e-mail).")] = "",
     plan: Annotated[str, typer.Option(help="small | medium | large.")] = "small",
+    member_since: Annotated[str, typer.Option(
+        help="First day of membership, billed from then on (ISO date; default: the first day of next month).")] = "",
     directory: Annotated[Path, typer.Option("--dir", help="Folder of tenant files.")] = Path("tenants"),
 ) -> None:
     """Write a new, valid, commented tenant file, checked against the files already there (never overwrites)."""
     from catalogue.tenants import NotWritten, new_tenant
 
     try:
-        target = new_tenant(directory, slug, name=name, ags=ags, population=population, domain=domain,
-                            population_date=population_date, cost_center=cost_center, contact_name=contact_name,
-                            contact_email=contact_email, admin=admin, plan=plan)
-    except NotWritten as exc:
-        for line in exc.lines:
-            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        inhabitants, read_as = whole_number(population, "--population")
+        since = _member_since(member_since)
+    except ValueError as exc:
+        line(str(exc), to_err=True)
+        line(f"{directory / (slug + '.yaml')} was not written", to_err=True)
         raise typer.Exit(1) from None
-    out.print(f"wrote {target}; next: book modules, then `urbanstack tenants validate`", markup=False)
+    try:
+        target = new_tenant(directory, slug, name=name, ags=ags, population=inhabitants, domain=domain,
+                            population_date=population_date, cost_center=cost_center, contact_name=contact_name,
+                            contact_email=contact_email, admin=admin, plan=plan, member_since=since.isoformat())
+    except NotWritten as exc:
+        for text in exc.lines:
+            line(text, to_err=True)
+        raise typer.Exit(1) from None
+    if read_as:
+        line(f"--population {population}: read as {inhabitants} inhabitants ({read_as})")
+    line(f"memberSince: {since.isoformat()}: {slug} is billed from {since:%d.%m.%Y} on"
+         + ("" if member_since else " (the first day of next month; --member-since chooses another day)"))
+    line(f"wrote {target}; next: book modules, then `urbanstack tenants validate`")
+
+
+_GROUPED = {".": "German thousands separator", " ": "spaces between thousands",
+            "\u00a0": "spaces between thousands", "\u202f": "spaces between thousands", "'": "Swiss thousands separator"}
+
+
+def whole_number(text: str, option: str) -> tuple[int, str]:
+    """A whole number as a German writes it: ``21000``, ``21.000`` or ``21 000`` are 21000 (a dot groups
+    thousands, it is never a decimal point); ``21,5`` is refused (a decimal comma), and so is anything that can be
+    read two ways (``21,000``: 21 in German, 21000 in English). Returns the number and, when separators were
+    read, how (said in the command's output), else ``""``. Raises ValueError naming ``option``."""
+    import re
+
+    value = text.strip()
+    if re.fullmatch(r"\+?\d+", value):
+        return int(value), ""
+    for sep, words in _GROUPED.items():
+        if re.fullmatch(rf"\+?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+", value):
+            return int(re.sub(r"\D", "", value)), f"{words}"
+    if re.fullmatch(r"\+?\d{1,3}(?:,\d{3})+", value):
+        digits = re.sub(r"\D", "", value)
+        german = value.lstrip("+").replace(",", ".", 1).replace(",", "")
+        raise ValueError(f"{option}: {text!r} reads two ways: {german.replace('.', ',')} = {float(german):g} in "
+                         f"German (decimal comma), {digits} in English (thousands separator); write the digits "
+                         f"only, e.g. {digits}")
+    if re.fullmatch(r"[+-]?\d+(?:[.]\d{3})*,\d+", value):
+        raise ValueError(f"{option}: {text!r} is not a whole number (the comma is a decimal comma); "
+                         "write whole digits, e.g. 21000 or 21.000")
+    if re.fullmatch(r"-\d[\d.]*", value):
+        raise ValueError(f"{option}: {text!r} is negative; expected a whole number like 21000")
+    if re.fullmatch(r"\+?\d+\.\d+", value):
+        raise ValueError(f"{option}: {text!r}: a dot separates thousands in German (21.000 = 21000), but "
+                         f"{value.split('.')[1]!r} are not three digits; write the digits only, e.g. 21000")
+    raise ValueError(f"{option}: {text!r} is not a whole number; write digits only, e.g. 21000 (or 21.000)")
+
+
+def _member_since(text: str):
+    """``--member-since`` as a date (German ``1.1.2027`` is pointed to ISO); default: first day of next month."""
+    import datetime as dt
+    import re
+
+    if not text:
+        today = dt.date.today()
+        return (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    m = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text.strip())
+    if m:
+        raise ValueError(f"--member-since: {text!r} is a German date; write it as "
+                         f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d} (YYYY-MM-DD)")
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--member-since: {text!r} is not a date like 2027-01-01 (YYYY-MM-DD)") from None
 
 
 @tenants_app.command("offboard")
@@ -227,33 +359,53 @@ def plan(
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
-        before = cmp.snapshot(compare) if compare is not None else None  # read first: --out may be the same folder
+        before = None
+        if compare is not None:  # read first: --out may be the same folder
+            asked = {"shared", stack} if stack else None
+            old_stacks = set(cmp.plan_stacks(compare))
+            if stack and stack not in old_stacks:
+                raise cmp.NotAPlan(f"{compare}: a plan of {', '.join(sorted(old_stacks))}, not of {stack}: compare "
+                                   f"with a plan that holds {stack} (`urbanstack plan --stack {stack} --out DIR`)")
+            before = cmp.snapshot(compare, asked)
+        changes = None
         with progress("plan") as step:
             plans = plan_all(tenants, only=stack, step=step)
-        written = write_plan(plans, out_dir)
+            step("write the plan files", counted=False)
+            written = write_plan(plans, out_dir)
+            if before is not None:
+                step(f"compare with {compare}", counted=False)
+                planned = {w.stack for w in written}
+                changes = cmp.compare(before, cmp.snapshot(out_dir, planned), planned)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
     except OutputRefused as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(1) from None
-    except (UnknownStack, FileNotFoundError) as exc:
+    except (UnknownStack, FileNotFoundError, cmp.NotAPlan) as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(2) from None
+    # The table stays narrow (piped, it was one 1,488-character line per stack); the kinds follow, one line per
+    # stack, word-wrapped on a terminal and never wrapped when piped.
     table = Table(title=f"Offline plan in {out_dir}")
     for col in ("stack", "resources", "k8s objects", "kinds"):
-        table.add_column(col)
+        table.add_column(col, justify="left" if col == "stack" else "right")
     for w in written:
-        table.add_row(w.stack, str(w.resources), str(w.objects), ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
+        table.add_row(w.stack, str(w.resources), str(w.objects), str(len(w.kinds)))
     out.print(table)
+    for w in written:
+        line(f"{w.stack}: " + ", ".join(f"{k} {n}" for k, n in w.kinds.items()))
     line(crd_summary(plans))
     line("No cluster, no Pulumi CLI and no Pulumi engine were used: the programs ran under Pulumi's "
          "unit-test mocks (pulumi.runtime.set_mocks).")
-    if before is not None:
-        changes = cmp.compare(before, cmp.snapshot(out_dir))
+    if before is not None and changes is not None:
+        planned = {w.stack for w in written}
         for change in changes:
             line(str(change))
-        line(f"{len(changes)} change(s) against {compare} the API server refuses or that replace an object")
+        for new_stack in sorted(planned - {e.stack for e in before.values()}):
+            line(f"{new_stack}: not in {compare} (a new stack: nothing to compare)")
+        line(f"{len(changes)} change(s) against {compare} (stacks {', '.join(sorted(planned))}) the API server "
+             "refuses or that replace an object")
         if changes:
             raise typer.Exit(1)
 
@@ -291,7 +443,7 @@ def up(
         # Progress in every line: stacks finished of all, elapsed time, then the stack's own output.
         if text.startswith("finished: "):
             finished.append(s)
-        line(f"[{len(finished)}/{len(targets)} done, {time.monotonic() - started:.0f} s] [{s}] {text}")
+        line(f"[{len(finished)}/{len(targets)} done, after {time.monotonic() - started:.0f} s] [{s}] {text}")
 
     try:
         results = do_up(targets, parallel, say)
@@ -368,11 +520,23 @@ def _register_costs() -> None:
     app.add_typer(costs_app, name="costs", epilog=EXIT_CODES)
 
 
+def _paragraphs(text: str) -> str:
+    """A docstring as help text: the lines of a paragraph joined, so that a terminal's help wraps them at its own
+    width (typer's rich help keeps a docstring's line breaks: "… then (with --release) lock" / "what stays")."""
+    return "\n\n".join(" ".join(par.split()) for par in text.strip().split("\n\n"))
+
+
 def _document_exit_codes(*groups: typer.Typer) -> None:
-    """Every command's --help ends with the exit codes (one rule, also for commands added later)."""
+    """Every command's --help ends with the exit codes (one rule, also for commands added later), and its text
+    wraps at the terminal's width, not at the docstring's line breaks."""
+    import inspect
+
     for group in groups:
         for command in group.registered_commands:
             command.epilog = command.epilog or EXIT_CODES
+            doc = command.help or (inspect.getdoc(command.callback) if command.callback else None)
+            if doc:
+                command.help = _paragraphs(doc)
         _document_exit_codes(*(g.typer_instance for g in group.registered_groups))
 
 

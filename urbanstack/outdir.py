@@ -4,10 +4,13 @@ Every command that writes a folder (``urbanstack plan --out``, ``costs report --
 goes through :func:`replace_owned`. The rules:
 
 * The folder may be new, empty, or one this tool wrote before: such a folder holds a marker file
-  (:data:`MARKER`) that lists, one per line, every entry the earlier run wrote. Only those entries are replaced.
-* Anything else in the folder (a file or folder the marker does not list, or a non-empty folder without a marker,
-  such as a checkout's root given as ``--out .``) makes the command refuse with one line, before anything is
-  written: :class:`OutputRefused`.
+  (:data:`MARKER`) that lists, one per line, every file the earlier run wrote, at any depth
+  (``verl/resources.json``). Only those files (and the folders that held nothing else) are replaced.
+* Anything else in the folder, at any depth (a file the marker does not list, such as a note kept in
+  ``build/plan/verl/``, or a non-empty folder without a marker, such as a checkout's root given as ``--out .``)
+  makes the command refuse with one line naming it, before anything is written: :class:`OutputRefused`.
+  A marker of an earlier version that listed whole folders cannot tell what was added inside them: such a
+  folder is refused too, with what to do.
 * The new content is built in a temporary folder beside the target and moved in only when the run succeeded; a
   failed run leaves the earlier run's files untouched and no half-written files behind.
 """
@@ -19,7 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 MARKER = ".urbanstack-output"
 """Marker file in every folder a command wrote; its lines name the entries that command wrote."""
@@ -30,7 +33,8 @@ class OutputRefused(Exception):
 
 
 def _owned(folder: Path, kind: str) -> set[str]:
-    """The entries of ``folder`` that an earlier run of ``kind`` wrote; refuses on anything foreign."""
+    """The top-level entries of ``folder`` that an earlier run of ``kind`` wrote (every file below them listed in
+    its marker); refuses on anything foreign, at any depth."""
     if not folder.exists():
         return set()
     if not folder.is_dir():
@@ -47,13 +51,32 @@ def _owned(folder: Path, kind: str) -> set[str]:
     if not lines or lines[0] != f"# {kind}":
         raise OutputRefused(f"{folder}: written by another urbanstack command ({lines[0][2:] if lines else '?'}), "
                             f"not by {kind}; choose another --out")
-    owned = {line for line in lines[1:] if line and "/" not in line and line not in (".", "..")}
-    foreign = sorted(entries - owned - {MARKER})
+    listed = {line for line in lines[1:] if line and not line.startswith("/")
+              and ".." not in PurePosixPath(line).parts and "." not in PurePosixPath(line).parts}
+    legacy = sorted(n for n in listed if "/" not in n and (folder / n).is_dir() and not (folder / n).is_symlink())
+    if legacy:
+        raise OutputRefused(f"{folder}: written by an earlier urbanstack whose {MARKER} lists folders, not files "
+                            f"({', '.join(legacy[:3])}): it cannot tell what was added inside them; move what you "
+                            f"keep there elsewhere, remove the folder, and run again")
+    foreign = sorted(rel for rel in _files(folder) if rel not in listed and rel != MARKER)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise OutputRefused(f"{folder}: holds entries urbanstack did not write ({shown}); "
+        raise OutputRefused(f"{folder}: holds files urbanstack did not write ({shown}); "
                             "refusing to replace them: move them away or choose another --out")
-    return owned
+    return {PurePosixPath(rel).parts[0] for rel in listed} & entries
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file, symbolic link and empty folder below ``folder``, as a relative POSIX path."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        here = Path(root)
+        links = [d for d in dirs if (here / d).is_symlink()]
+        dirs[:] = [d for d in dirs if d not in links]
+        found += [(here / name).relative_to(folder).as_posix() for name in [*files, *links]]
+        if not dirs and not files and not links and here != folder:
+            found.append(here.relative_to(folder).as_posix() + "/")
+    return found
 
 
 def check_target(folder: Path, kind: str) -> None:
@@ -74,6 +97,7 @@ def replace_owned(folder: Path, kind: str) -> Iterator[Path]:
     try:
         yield staging
         new = sorted(p.name for p in staging.iterdir() if p.name != MARKER)
+        written = sorted(rel for rel in _files(staging) if rel != MARKER)
         # Re-check right before the swap: nothing foreign may have appeared meanwhile.
         owned = _owned(folder, kind)
         folder.mkdir(exist_ok=True)
@@ -81,7 +105,7 @@ def replace_owned(folder: Path, kind: str) -> Iterator[Path]:
             _remove(folder / name)
         for name in new:
             os.replace(staging / name, folder / name)
-        (folder / MARKER).write_text("\n".join([f"# {kind}", *new]) + "\n", encoding="utf-8")
+        (folder / MARKER).write_text("\n".join([f"# {kind}", *written]) + "\n", encoding="utf-8")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

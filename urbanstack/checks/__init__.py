@@ -1,7 +1,7 @@
 """Outside checks over the rendered offline plan, run by ``make check`` (and so by ``make test``).
 
-``python -m urbanstack.checks build/plan`` runs every check and prints one line per check with what it
-checked and how many failures it found, then every failure as ``FILE: [RULE] message``. Exit code 1 when
+``.venv/bin/urbanstack check build/plan`` (or ``.venv/bin/python -m urbanstack.checks build/plan``) runs every
+check and prints one line per check with what it checked and how many failures it found, then every failure as ``FILE: [RULE] message``. Exit code 1 when
 anything failed. One module per check:
 
 * :mod:`urbanstack.checks.schemas` – official Kubernetes schemas (strict) and CRD schemas;

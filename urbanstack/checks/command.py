@@ -23,9 +23,12 @@ def run(plan_dir: Path, *, only: Sequence[str] | None = None, checkov: Path | No
     if unknown:
         line(f"unknown check {', '.join(unknown)}: valid checks are {', '.join(CHECK_NAMES)}", to_err=True)
         return 2
-    if not plan_dir.is_dir():
-        line(f"{plan_dir}: no plan there; write one with `urbanstack plan --out {plan_dir}`", to_err=True)
-        return 1
+    if not plan_dir.is_dir() or not any((p / "resources.json").is_file() for p in plan_dir.iterdir() if p.is_dir()):
+        # Checking a folder that is no plan would report every expected object as missing (and advise deleting
+        # entries from the project's own lists): a usage error, said in one line.
+        what = "no plan there" if not plan_dir.exists() else "not a plan (no <stack>/resources.json)"
+        line(f"{plan_dir}: {what}; write one with `urbanstack plan --out {plan_dir}`", to_err=True)
+        return 2
     plan = load_plan(plan_dir, tenants, crd_dir or DEFAULT_CRD_DIR)
     failures = []
     names = list(only or CHECK_NAMES)
