@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 
 class Options(ModuleOptions):
@@ -32,4 +32,6 @@ SPEC = ModuleSpec(
     },
     databases=("superset",),
     data_stores=(DataStore("database", "superset", "dashboards, charts, saved queries, users and roles"),),
+    # Superset reads discovery, redeems codes and fetches keys at the internal back channel.
+    backchannel={"web": BACKCHANNEL_INTERNAL},
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 
 class Options(ModuleOptions):
@@ -31,4 +31,6 @@ SPEC = ModuleSpec(
     },
     data_stores=(DataStore("volume", "data", "Node-RED's user directory: flows, credentials file, installed nodes",
                            workload="editor", container="node-red", path="/data"),),
+    # oauth2-proxy (sidecar of the Node-RED editor) redeems codes, reads the profile and keys there.
+    backchannel={"editor": BACKCHANNEL_INTERNAL},
 )

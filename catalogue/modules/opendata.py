@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_PUBLIC, DataStore, ModuleOptions, ModuleSpec
 
 STORAGE_PATH = "/var/lib/ckan"
 
@@ -64,4 +64,6 @@ SPEC = ModuleSpec(
                   workload="solr", container="solr", path="/var/solr"),
     ),
     public=True,
+    # ckanext-oidc-pkce takes one base URL for browser and back channel.
+    backchannel={"web": BACKCHANNEL_PUBLIC},
 )

@@ -7,7 +7,7 @@ builds it is ``components/modules/rei3.py``.
 from __future__ import annotations
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_PUBLIC, DataStore, ModuleOptions, ModuleSpec
 
 DATA = "/opt/r3/data"
 """The persistent volume: config.json (REI3 rewrites it), files, certificates, temp and transfer folders."""
@@ -32,4 +32,6 @@ SPEC = ModuleSpec(
         DataStore("volume", "data", "uploaded files, transfer and temporary data (REI3's data folder)",
                   workload="app", container="rei3", path=DATA),
     ),
+    # REI3 takes one issuer URL for browser and back channel.
+    backchannel={"app": BACKCHANNEL_PUBLIC},
 )

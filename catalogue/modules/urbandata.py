@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 CLIENT_ROLES: dict[str, tuple[str, ...]] = {
     "read": ("admins", "editors", "viewers"),
@@ -47,4 +47,6 @@ SPEC = ModuleSpec(
     data_stores=(DataStore("database", "sensorthings", "things, sensors, datastreams and observations"),),
     db_extensions={"sensorthings": ("postgis",)},
     client_roles=CLIENT_ROLES,
+    # FROST's Keycloak adapter reads discovery and keys and redeems basic-auth logins there.
+    backchannel={"http": BACKCHANNEL_INTERNAL, "mqtt": BACKCHANNEL_INTERNAL},
 )

@@ -238,7 +238,7 @@ class SharedPlatform(pulumi.ComponentResource):
         self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators,
                                          opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
-                               self.certificates.issuer, opts=here)
+                               self.certificates.issuer, opts=here, identity_namespace=ns[names.NS_IDENTITY])
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
                                  self.gateway.gateway, tenants, opts=here)

@@ -1,0 +1,79 @@
+"""Where pods may go outside the cluster: the ONE definition of "the internet", and the Kubernetes API server.
+
+Every egress rule that leaves the cluster is built from these two, in the shared stack
+(``components/shared/platform.py``) and in every municipality's (``components/tenant/netpol.py``,
+``components/tenant/database.py``); ``docs/operations.md`` ("Egress") says the same.
+
+* :func:`internet`: IPv4 ``0.0.0.0/0`` except every range that is not the public internet, namely the private
+  ranges (RFC 1918), shared address space / CGNAT (100.64.0.0/10, where pod networks often live),
+  link-local (169.254.0.0/16: cloud metadata services), loopback, "this network" (0.0.0.0/8), IETF protocol
+  assignments (192.0.0.0/24), benchmarking (198.18.0.0/15), multicast and reserved (224.0.0.0/4, 240.0.0.0/4) (RFC
+  6890 special-purpose registry), and the cluster's own pod, service and API-server ranges when the shared
+  config names them (``network``). So no rule built from it reaches a pod, a Service, a node's metadata
+  endpoint or the API server.
+* :func:`api_server`: 443/6443 to the API server's addresses (shared config ``network.apiServerCidrs``; without
+  them the private ranges, where a self-managed control plane lives), only for the pods that talk to the API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from components.k8s import tcp
+
+NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+                "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
+"""IPv4 ranges that are never "the internet" (RFC 6890 special-purpose ranges a pod could be tricked into)."""
+PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+"""Where a self-managed control plane's API server lives when ``network.apiServerCidrs`` does not say."""
+KUBE_API_PORTS = (443, 6443)
+
+
+def _cluster_ranges(network: Any) -> list[str]:
+    if network is None:
+        return []
+    return [str(n) for n in (*network.podCidrs, *network.serviceCidrs, *network.apiServerCidrs)]
+
+
+def internet_excepts(network: Any = None) -> list[str]:
+    """The ``except`` list of :func:`internet`: :data:`NOT_INTERNET` plus the configured IPv4 cluster ranges that
+    it does not already cover."""
+    fixed = [ipaddress.ip_network(n) for n in NOT_INTERNET]
+    out = list(NOT_INTERNET)
+    for cidr in _cluster_ranges(network):
+        net = ipaddress.ip_network(cidr, strict=False)
+        if net.version == 4 and not any(net.subnet_of(f) for f in fixed) and str(net) not in out:
+            out.append(str(net))
+    return out
+
+
+def internet(network: Any = None) -> list[dict]:
+    """NetworkPolicy peers: the public IPv4 internet (module docstring). ``network``: shared config ``network``."""
+    return [{"ipBlock": {"cidr": "0.0.0.0/0", "except": internet_excepts(network)}}]
+
+
+def to_internet(network: Any, *ports: int) -> dict:
+    """Egress rule: the public internet on ``ports``."""
+    return {"to": internet(network), "ports": tcp(*ports)}
+
+
+def to_cidr(cidr: str, network: Any, *ports: int) -> dict:
+    """Egress rule to a provider's address range (e.g. ``egressCidr`` of an S3 target) on ``ports``: the range
+    itself when it names one, :func:`internet` when it is ``0.0.0.0/0`` (the default: "anywhere on the internet",
+    never the cluster or the metadata service)."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    if net.prefixlen == 0:
+        return to_internet(network, *ports)
+    return {"to": [{"ipBlock": {"cidr": str(net)}}], "ports": tcp(*ports)}
+
+
+def api_server_ranges(network: Any = None) -> list[str]:
+    configured = [str(n) for n in network.apiServerCidrs] if network is not None else []
+    return configured or list(PRIVATE)
+
+
+def api_server(network: Any = None) -> dict:
+    """Egress rule: the Kubernetes API server on 443/6443 (the pods that talk to it only)."""
+    return {"to": [{"ipBlock": {"cidr": c}} for c in api_server_ranges(network)], "ports": tcp(*KUBE_API_PORTS)}
+
