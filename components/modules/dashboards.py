@@ -229,7 +229,7 @@ class Component(ModuleComponent):
         # Network: exactly these flows (DNS comes from the namespace baseline).
         to_cache = netpol.to_pods(self.selector("cache"), VALKEY_PORT)
         self.policy("web", ingress=[netpol.from_gateway(WEB_PORT)],
-                    egress=[netpol.to_database(), netpol.to_keycloak(), to_cache])
+                    egress=[netpol.to_database(), *self.to_keycloak("web"), to_cache])
         self.policy("worker", ingress=[], egress=[netpol.to_database(), to_cache])
         self.policy("cache", ingress=[netpol.from_pods(self.selector("web"), VALKEY_PORT),
                                       netpol.from_pods(self.selector("worker"), VALKEY_PORT)], egress=[])

@@ -107,5 +107,5 @@ class Component(ModuleComponent):
         self.policy(
             "editor",
             ingress=[netpol.from_gateway(PROXY_PORT)],
-            egress=[netpol.to_keycloak(), netpol.to_internet_https()],
+            egress=[*self.to_keycloak("editor"), netpol.to_internet_https(self.ctx)],
         )

@@ -111,7 +111,7 @@ class Component(ModuleComponent):
         self.policy(
             "http",
             ingress=[netpol.from_gateway(HTTP_PORT)],
-            egress=[netpol.to_database(), netpol.to_keycloak(), *to_bus],
+            egress=[netpol.to_database(), *self.to_keycloak("http"), *to_bus],
         )
         if not opts.mqtt:
             self.route("http", HTTP_PORT)
@@ -156,6 +156,6 @@ class Component(ModuleComponent):
         self.policy(
             "mqtt",
             ingress=[netpol.from_gateway(WEBSOCKET_PORT)],
-            egress=[netpol.to_database(), netpol.to_keycloak(), netpol.to_pods(self.selector("bus"), BUS_PORT)],
+            egress=[netpol.to_database(), *self.to_keycloak("mqtt"), netpol.to_pods(self.selector("bus"), BUS_PORT)],
         )
         self.route("http", HTTP_PORT, paths={MQTT_PATH: ("mqtt", WEBSOCKET_PORT)})

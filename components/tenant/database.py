@@ -13,7 +13,7 @@ from catalogue.versions import IMAGES
 from components import k8s as kb
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, object_store_spec, scheduled_backup_spec, wal_archiver
 from components.base import DatabaseInfo, TenantContext
-from components.tenant.netpol import from_pods, to_s3
+from components.tenant.netpol import from_pods, to_api_server, to_backup
 
 GEODATA = "geodata"
 """The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
@@ -169,8 +169,8 @@ class Database(pulumi.ComponentResource):
             egress=[
                 {"to": [kb.peer(None, db_pods)], "ports": kb.tcp(names.DB_PORT, 8000)},
                 kb.dns_egress(),
-                to_s3(ctx),
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": kb.tcp(443, 6443)},
+                to_backup(ctx),
+                to_api_server(ctx),
             ],
             opts=in_ns,
         )
