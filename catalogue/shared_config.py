@@ -65,8 +65,9 @@ class KeycloakAdmin(_Strict):
                 if net.prefixlen < bound:
                     given = [str(n) for n in nets if n.subnet_of(net)]
                     what = f"{given[0]} is" if given == [str(net)] else f"{', '.join(given)} together cover {net},"
-                    problems.append(f"{what} wider than /{bound}: that opens the admin console to a large part of "
-                                    f"the internet (at most /{bound} per range and in union)")
+                    whom = "everyone" if net.prefixlen == 0 else "a large part of the internet"
+                    problems.append(f"{what} wider than /{bound}: that opens the admin console to {whom} (at most "
+                                    f"/{bound} per range and in union)")
         if problems:
             raise ValueError("allowedSourceRanges: " + "; ".join(problems))
         return self
@@ -87,7 +88,7 @@ class Network(_Strict):
         default_factory=list, description="Addresses of the Kubernetes API server as pods reach it after Service "
         "translation (`kubectl get endpoints kubernetes`, e.g. `192.0.2.10/32`), on 443/6443. Only the operators, "
         "controllers and database instances reach them; every \"internet\" rule excludes them. Empty (the "
-        "default): the private ranges (RFC 1918, 100.64.0.0/10), where a self-managed control plane lives; a "
+        "default): the private ranges (RFC 1918), where a self-managed control plane lives; a "
         "managed cluster whose API server has a public address must name it here.")
 
 

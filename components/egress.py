@@ -12,7 +12,7 @@ Every egress rule that leaves the cluster is built from these two, in the shared
   config names them (``network``). So no rule built from it reaches a pod, a Service, a node's metadata
   endpoint or the API server.
 * :func:`api_server`: 443/6443 to the API server's addresses (shared config ``network.apiServerCidrs``; without
-  them the private ranges, where a self-managed control plane lives), only for the pods that talk to the API.
+  them the RFC 1918 ranges, where a self-managed control plane lives), only for the pods that talk to the API.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from components.k8s import tcp
 NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
                 "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
 """IPv4 ranges that are never "the internet" (RFC 6890 special-purpose ranges a pod could be tricked into)."""
-PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-"""Where a self-managed control plane's API server lives when ``network.apiServerCidrs`` does not say."""
+PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+"""Where a self-managed control plane's API server lives when ``network.apiServerCidrs`` does not say (RFC 1918;
+not the CGNAT range, where pod networks often live)."""
 KUBE_API_PORTS = (443, 6443)
 
 
