@@ -101,7 +101,9 @@ class ExternalS3(_Strict):
         "external-s3-credentials",
         description="Secret in `urban-storage` with `ACCESS_KEY_ID`/`ACCESS_SECRET_KEY` of an account that may create buckets.",
     )
-    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules.")
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules "
+                            "(HTTPS); `0.0.0.0/0` means the internet: never the cluster's, private or link-local "
+                            "ranges (docs/operations.md, Egress).")
     platformBucket: str = Field(
         "urban-platform-backups", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         description="Existing bucket for the platform's own backups (Keycloak's database under `keycloak-db/`); "
@@ -159,7 +161,9 @@ class OffsiteBackup(_Strict):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                         description="Bucket; each municipality's backups go below `<slug>/cnpg`.")
     region: str = Field("eu-central-1", min_length=1, description="S3 region.")
-    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints (database egress, HTTPS).")
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints: the municipalities' database "
+                            "instances reach it on HTTPS (their backups); `0.0.0.0/0` means the internet: never the "
+                            "cluster's, private or link-local ranges (docs/operations.md, Egress).")
 
 
 class Backups(_Strict):
