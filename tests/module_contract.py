@@ -233,10 +233,6 @@ def _backchannel_problems(spec, ns: str, workloads: list[dict], policies: list[d
         if to_envoy != wanted:
             problems.append(f"module {spec.name}: workload {workload} reaches the Envoy pods on "
                             f"{sorted(to_envoy)}, its back-channel declaration {declared!r} needs {sorted(wanted)}")
-    for workload in spec.backchannel:
-        if not any(((o.get("metadata") or {}).get("name") or "") == f"{spec.name}-{workload}" for o in workloads):
-            problems.append(f"module {spec.name}: declares a back channel for workload {workload}, which it does "
-                            "not create")
     return problems
 
 

@@ -158,3 +158,18 @@ def test_the_operators_offsite_target_has_an_egress_rule_for_the_shared_stack(co
     assert platform.offsite_egress(offsite) == {"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}],
                                                 "ports": [{"protocol": "TCP", "port": 443}]}
     assert platform.offsite_egress(parse({**SHARED_VALID, "profile": "dev", "backup": {}})) is None
+
+
+def test_a_recovery_cluster_reads_the_offsite_target_and_reaches_only_the_api_server_on_6443(tmp_path):
+    """The restore drill's recovery cluster gets the running cluster's egress (urbanstack/restore.py)."""
+    import yaml
+
+    from urbanstack.restore import restore
+
+    *_, manifests = restore("verl", tmp_path, dry_run=True)
+    policy = next(d for d in yaml.safe_load_all(manifests) if d["kind"] == "NetworkPolicy")
+    rules = policy["spec"]["egress"]
+    assert egress.to_internet(None, 443) in rules, "verl's backups are at the off-site target (egressCidr 0.0.0.0/0)"
+    assert egress.api_server(None) in rules
+    for rule in rules:
+        assert not admits(rule, "169.254.169.254") and not (admits(rule, "203.0.113.5") and 6443 in ports(rule))
