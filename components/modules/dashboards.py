@@ -77,8 +77,9 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 # Login: OpenID Connect against the municipality's realm (authorization code + PKCE). The discovery document
-# comes from Keycloak's in-cluster Service: it names the public issuer and login page (the browser's side) and
-# in-cluster token, userinfo and key endpoints (the back channel), so no call of this pod goes to the public address.
+# comes from the municipality's internal back-channel listener of the Gateway: it names the public issuer and login
+# page (the browser's side) and token, userinfo and key endpoints on that listener (the back channel), so no call
+# of this pod goes to the public address.
 AUTH_TYPE = AUTH_OAUTH
 OIDC_BACKCHANNEL = os.environ["OIDC_BACKCHANNEL_URL"].rstrip("/")
 REALM = {
