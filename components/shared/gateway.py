@@ -34,7 +34,9 @@ internal/xds/translator/listener.go sets ``NormalizePath: true``), so ``/realms/
 ``backchannel_port(slug)`` admits only pods of namespace ``<slug>`` with that label, and no address outside the
 cluster (the LoadBalancer Service Envoy Gateway makes lists every listener port; the policy drops those
 connections). Envoy Gateway keeps listener ports from 1024 up as container ports (internal/gatewayapi/listener.go,
-``servicePortToContainerPort``, v1.5.4).
+``servicePortToContainerPort``, v1.5.4) and, without a ClientTrafficPolicy, appends the pod's address to
+``X-Forwarded-For`` (internal/xds/translator/listener.go, ``useRemoteAddress := true``), which Keycloak
+(``proxy-headers: xforwarded``) takes as the client address for the realms' ``sslRequired: external``.
 
 A route attaches only to a listener whose hostname matches its own, and a municipality's namespace is admitted
 only by its own listeners: an HTTP-01 solver created in one municipality's namespace can never answer for
