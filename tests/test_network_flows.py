@@ -184,8 +184,11 @@ def test_the_internal_route_of_each_municipality_serves_only_its_realms_back_cha
     for ns in municipalities:
         listener = listeners[names.backchannel_listener(ns)]
         assert (listener["protocol"], listener["port"]) == ("HTTP", names.backchannel_port(ns))
+        # A parentRef without sectionName (and port) attaches to every listener that admits the route's namespace.
         attached = [route for route in routes.values() if any(
-            p.get("sectionName") == listener["name"] for p in route["spec"]["parentRefs"])]
+            p.get("name") == names.GATEWAY_NAME and p.get("sectionName", listener["name"]) == listener["name"]
+            and p.get("port", listener["port"]) == listener["port"] for p in route["spec"]["parentRefs"])
+            and route["metadata"]["namespace"] == names.NS_IDENTITY]
         assert len(attached) == 1, f"only the back-channel route on {listener['name']}"
         (rule,) = attached[0]["spec"]["rules"]
         assert rule["backendRefs"] == [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]
