@@ -8,9 +8,11 @@ Every egress rule that leaves the cluster is built from these two, in the shared
   ranges (RFC 1918), shared address space / CGNAT (100.64.0.0/10, where pod networks often live),
   link-local (169.254.0.0/16: cloud metadata services), loopback, "this network" (0.0.0.0/8), IETF protocol
   assignments (192.0.0.0/24), benchmarking (198.18.0.0/15), multicast and reserved (224.0.0.0/4, 240.0.0.0/4) (RFC
-  6890 special-purpose registry), and the cluster's own pod, service and API-server ranges when the shared
-  config names them (``network``). So no rule built from it reaches a pod, a Service, a node's metadata
-  endpoint or the API server.
+  6890 special-purpose registry); and IPv6 ``::/0`` except unique-local (fc00::/7, also AWS's IPv6 metadata
+  address), link-local, loopback and unspecified, multicast, IPv4-mapped and the NAT64 prefix (both reach IPv4
+  ranges), discard-only and documentation ranges; in both, the cluster's own pod, service and API-server ranges
+  when the shared config names them (``network``). So no rule built from it reaches a pod, a Service, a node's
+  metadata endpoint or the API server.
 * :func:`api_server`: 443/6443 to the API server's addresses (shared config ``network.apiServerCidrs``; without
   them the RFC 1918 ranges, where a self-managed control plane lives), only for the pods that talk to the API.
 """
@@ -25,6 +27,9 @@ from components.k8s import tcp
 NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
                 "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
 """IPv4 ranges that are never "the internet" (RFC 6890 special-purpose ranges a pod could be tricked into)."""
+NOT_INTERNET_V6 = ("fc00::/7", "fe80::/10", "::1/128", "::/128", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96",
+                   "64:ff9b:1::/48", "100::/64", "2001:db8::/32")
+"""IPv6 ranges that are never "the internet" (RFC 6890; IPv4-mapped and NAT64 prefixes lead to IPv4 ranges)."""
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where a self-managed control plane's API server lives when ``network.apiServerCidrs`` does not say (RFC 1918;
 not the CGNAT range, where pod networks often live)."""
@@ -37,21 +42,24 @@ def _cluster_ranges(network: Any) -> list[str]:
     return [str(n) for n in (*network.podCidrs, *network.serviceCidrs, *network.apiServerCidrs)]
 
 
-def internet_excepts(network: Any = None) -> list[str]:
-    """The ``except`` list of :func:`internet`: :data:`NOT_INTERNET` plus the configured IPv4 cluster ranges that
-    it does not already cover."""
-    fixed = [ipaddress.ip_network(n) for n in NOT_INTERNET]
-    out = list(NOT_INTERNET)
+def internet_excepts(network: Any = None, version: int = 4) -> list[str]:
+    """The ``except`` list of :func:`internet` for IP ``version``: :data:`NOT_INTERNET` (:data:`NOT_INTERNET_V6`)
+    plus the configured cluster ranges of that version that it does not already cover."""
+    base = NOT_INTERNET if version == 4 else NOT_INTERNET_V6
+    fixed = [ipaddress.ip_network(n) for n in base]
+    out = list(base)
     for cidr in _cluster_ranges(network):
         net = ipaddress.ip_network(cidr, strict=False)
-        if net.version == 4 and not any(net.subnet_of(f) for f in fixed) and str(net) not in out:
+        if net.version == version and not any(net.subnet_of(f) for f in fixed) and str(net) not in out:
             out.append(str(net))
     return out
 
 
 def internet(network: Any = None) -> list[dict]:
-    """NetworkPolicy peers: the public IPv4 internet (module docstring). ``network``: shared config ``network``."""
-    return [{"ipBlock": {"cidr": "0.0.0.0/0", "except": internet_excepts(network)}}]
+    """NetworkPolicy peers: the public internet, IPv4 and IPv6 (module docstring). ``network``: shared config
+    ``network``."""
+    return [{"ipBlock": {"cidr": "0.0.0.0/0", "except": internet_excepts(network, 4)}},
+            {"ipBlock": {"cidr": "::/0", "except": internet_excepts(network, 6)}}]
 
 
 def to_internet(network: Any, *ports: int) -> dict:

@@ -24,6 +24,7 @@ NOT_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"
                 "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"]
 """The ranges issue 23 names: never "the internet"."""
 METADATA = ipaddress.ip_address("169.254.169.254")
+METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
 CGNAT_POD = ipaddress.ip_address("100.64.3.7")
 API = "192.0.2.10/32"
 NETWORK = {"podCidrs": ["10.244.0.0/16", "fd00:10:244::/56"], "serviceCidrs": ["10.96.0.0/12"],
@@ -58,10 +59,15 @@ def configured():
 
 
 def test_the_internet_excludes_every_special_purpose_range_and_the_configured_cluster_ranges(configured):
-    blocks = egress.internet(configured.network)
-    assert blocks == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NOT_INTERNET, "192.0.2.10/32"]}}], \
+    v4, v6 = egress.internet(configured.network)
+    assert v4 == {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NOT_INTERNET, "192.0.2.10/32"]}}, \
         "pod and service ranges inside 10.0.0.0/8 are excepted already; the API server's address is added"
     assert egress.internet_excepts() == NOT_INTERNET
+    assert v6["ipBlock"]["cidr"] == "::/0"
+    rule = {"to": [v4, v6]}
+    for address in ("fd00:ec2::254", "fe80::1", "::1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "ff02::1"):
+        assert not admits(rule, address), address
+    assert admits(rule, "2a00:1450:4001:80b::200e") and admits(rule, "203.0.113.5")
 
 
 def test_no_egress_rule_of_the_plan_reaches_the_metadata_service_or_a_cgnat_pod_range(real_plan_dir):
@@ -81,6 +87,8 @@ def test_every_rule_towards_0_0_0_0_slash_0_carries_the_one_except_list(real_pla
             block = peer.get("ipBlock") or {}
             if block.get("cidr") == "0.0.0.0/0" and "urban-monitoring-scrape" not in file:
                 assert block.get("except") == NOT_INTERNET, file
+            if block.get("cidr") == "::/0" and "urban-monitoring-scrape" not in file:
+                assert block.get("except") == list(egress.NOT_INTERNET_V6), file
 
 
 def test_keycloak_leaves_the_cluster_for_directories_and_identity_providers_on_the_internet_only(configured):
