@@ -368,3 +368,42 @@ def test_an_ip_block_never_matches_a_pod_on_the_ipblock_blind_model(mini):
     assert r.peer_matches({"ipBlock": {"cidr": "0.0.0.0/0"}}, "b", outside, r.with_cni(model, r.CNI_IPBLOCK_BLIND))
     with pytest.raises(ValueError, match="unknown CNI model"):
         r.with_cni(model, "calico")
+
+
+# -- forbidden flows (checks/platform-flows.yaml `forbidden`) ------------------------------------------------------
+
+def test_no_pod_of_any_municipality_reaching_keycloak_is_a_listed_forbidden_flow():
+    (flow,) = [f for f in r.load_forbidden() if f.name == "municipality-pods-to-keycloak"]
+    assert flow.source_namespace is None and flow.namespace == names.NS_IDENTITY
+    assert flow.to == {"matchLabels": {"app": "keycloak"}} and len(flow.reason.split()) >= 10
+
+
+def test_the_planned_policies_keep_every_municipality_pod_away_from_keycloak(crafted, cni):
+    result = r.run(load_plan(crafted), cnis=(cni,))
+    assert [f for f in result.failures if f.rule == r.RULE_FORBIDDEN] == []
+    assert "1 forbidden flows" in result.detail
+
+
+def test_admitting_module_pods_at_keycloak_again_fails_the_check(crafted, cni):
+    """Issue 23 item 2 as it was: Keycloak admitted every module pod of every municipality on 8080, and a module's
+    egress rule to Keycloak's pods."""
+    path = crafted / "shared" / "networkpolicy-urban-identity-urban-identity-keycloak.yaml"
+    obj = yaml.safe_load(path.read_text())
+    obj["spec"]["ingress"][0]["from"].append({
+        "namespaceSelector": {"matchExpressions": [{"key": labels.TENANT, "operator": "Exists"}]},
+        "podSelector": {"matchExpressions": [{"key": labels.MODULE, "operator": "Exists"}]}})
+    path.write_text(yaml.safe_dump(obj))
+    put(crafted, "verl", policy("verl", "to-keycloak", {
+        "podSelector": {"matchLabels": {labels.MODULE: "lowcode"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [ns_peer(names.NS_IDENTITY, {"app": "keycloak"})], "ports": [{"port": 8080}]}]}))
+    failures = [f for f in r.run(load_plan(crafted), cnis=(cni,)).failures if f.rule == r.RULE_FORBIDDEN]
+    assert failures and all("municipality-pods-to-keycloak" in f.message and "8080/TCP" in f.message
+                            for f in failures)
+    assert any("verl" in f.message and "networkpolicy-verl-to-keycloak.yaml" in f.message for f in failures)
+
+
+def test_a_forbidden_flow_without_its_source_is_refused_naming_the_file_and_the_entry(tmp_path):
+    path = tmp_path / "platform-flows.yaml"
+    path.write_text("forbidden:\n  - {name: x, from: {pods: {}}, to: {pods: {}}, reason: because}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"platform-flows\.yaml: forbidden\[0\]\.from: give 'municipalities'"):
+        r.load_forbidden(path)

@@ -29,6 +29,11 @@ API server is modelled as an address outside the pod network (it calls webhooks 
 addresses), so only an ``ipBlock`` admits it. A required flow whose pods the plan does not contain (e.g. no
 ACME solver in internal-CA mode) is named in the check's line, not failed.
 
+A fourth property is negative (rule ``forbidden-platform-flow``): ``checks/platform-flows.yaml`` lists under
+``forbidden`` connections that must not exist at all, e.g. from any pod of any municipality (``from:
+municipalities``, the symbolic "any other pod" with arbitrary labels included) to Keycloak's pods, which are
+reached only through the Gateway.
+
 Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod),
 whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak, CloudNativePG
 ``Cluster`` or Prometheus CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model.py``, the one
@@ -61,6 +66,9 @@ RULE_CROSS = "isolation-between-municipalities"
 RULE_ENTRY = "entry-only-through-gateway"
 RULE_REQUIRED = "required-platform-flow"
 RULE_OPERATOR = "operator-made-pods-in-plan"
+RULE_FORBIDDEN = "forbidden-platform-flow"
+MUNICIPALITIES = "municipalities"
+"""``from: municipalities`` in a forbidden flow: every pod of every municipality namespace, symbolic ones included."""
 API_SERVER = "apiserver"
 """``from: apiserver`` in a required flow: the Kubernetes API server calling in (admission webhooks)."""
 FLOWS_FILE = ROOT / "checks" / "platform-flows.yaml"
@@ -498,6 +506,62 @@ def load_required(path: Path = FLOWS_FILE) -> list[RequiredFlow]:
     return out
 
 
+@dataclass
+class ForbiddenFlow:
+    """A connection that must not exist: from pods (or every municipality's pods) to pods, on any port."""
+
+    name: str
+    source_namespace: str | None
+    """``None``: every municipality namespace."""
+    source: Mapping[str, Any]
+    namespace: str | None
+    to: Mapping[str, Any]
+    reason: str
+
+
+def load_forbidden(path: Path = FLOWS_FILE) -> list[ForbiddenFlow]:
+    out = []
+    for where, entry in list_entries(path, "forbidden flows", "forbidden"):
+        missing = [k for k in ("name", "from", "to", "reason") if not entry.get(k)]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        src, to = entry["from"], entry["to"]
+        if src != MUNICIPALITIES and not (isinstance(src, Mapping) and src.get("namespace")):
+            raise ValueError(f"{where}.from: give '{MUNICIPALITIES}' or a namespace (and pods)")
+        if not isinstance(to, Mapping) or "pods" not in to:
+            raise ValueError(f"{where}.to: give pods (a label selector) and optionally a namespace")
+        out.append(ForbiddenFlow(entry["name"], None if src == MUNICIPALITIES else src["namespace"],
+                                 {} if src == MUNICIPALITIES else (src.get("pods") or {}), to.get("namespace"),
+                                 to["pods"] or {}, entry["reason"]))
+    return out
+
+
+def check_forbidden(model: Model, flows: list[ForbiddenFlow]) -> tuple[list[Failure], int]:
+    """Failures of the forbidden flows (every pod that matches the source, symbolic ones included, against every
+    concrete destination) and the number of pod pairs looked at."""
+    failures, pairs = [], 0
+    for flow in flows:
+        if flow.source_namespace is None:
+            sources = [p for p in model.pods if p.namespace in model.municipality_namespaces]
+        else:
+            sources = [p for p in model.pods if p.namespace == flow.source_namespace
+                       and (p.open_labels or pod_matches(flow.source, p))]
+        dests = [p for p in model.pods if not p.open_labels and not p.external
+                 and (flow.namespace is None or p.namespace == flow.namespace) and pod_matches(flow.to, p)]
+        for src in sources:
+            for dst in dests:
+                pairs += 1
+                ports, why = connection(src, dst, model)
+                if ports is not ALL_PORTS and not ports:
+                    continue
+                failures.append(Failure(
+                    dst.file or model.namespace_files.get(dst.namespace, dst.namespace), RULE_FORBIDDEN,
+                    f"{src.description} can reach {dst.description} on {describe_ports(ports)} "
+                    f"(allowed by {'; '.join(why)}), which {flow.name} forbids ({FLOWS_FILE.relative_to(ROOT)}): "
+                    f"{' '.join(flow.reason.split())}"))
+    return failures, pairs
+
+
 def _port_open(ports: frozenset | None, port: int) -> bool:
     if ports is ALL_PORTS:
         return True
@@ -565,6 +629,7 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_M
     model = with_cni(built, CNI_KUBERNETES if CNI_KUBERNETES in cnis else cnis[0])
     flows = load_flows(flows_file)
     required = load_required(flows_file)
+    forbidden = load_forbidden(flows_file)
     failures: list[Failure] = missing_operator_objects(plan)
     pairs = 0
     targets = [p for p in model.pods if p.tenant is not None]
@@ -601,6 +666,9 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_M
         required_failures, pairs_cni, absent = check_required(with_cni(built, cni), required, failed)
         failures += required_failures
         required_pairs += pairs_cni
+    forbidden_failures, forbidden_pairs = check_forbidden(model, forbidden)
+    failures += forbidden_failures
+    required_pairs += forbidden_pairs
     n_policies = sum(len(v) for v in model.policies.values())
     concrete = sum(1 for p in model.pods if not p.open_labels)
     absent_text = f" ({len(absent)} without pods in the plan: {', '.join(absent)})" if absent else ""
@@ -608,4 +676,5 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_M
                        detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
                               f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
                               f"namespaces, {len(flows)} listed platform flows, {len(required)} required flows "
-                              f"on {len(cnis)} CNI model(s) ({', '.join(cnis)}){absent_text}")
+                              f"on {len(cnis)} CNI model(s) ({', '.join(cnis)}), {len(forbidden)} forbidden "
+                              f"flows{absent_text}")
