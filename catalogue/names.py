@@ -3,6 +3,8 @@ strings), and the naming rules of a municipality's objects that the stacks, the 
 municipality must not use) and the commands (offboarding, restore) share. Changing one is a migration: every
 stack must be updated together."""
 
+import hashlib
+
 PROJECT = "urban-stack"
 """The Pulumi project (``Pulumi.yaml``); also the namespace of the stacks' config keys (``urban-stack:<key>``)."""
 CONFIG_NS = PROJECT
@@ -93,8 +95,6 @@ def backchannel_port(slug: str) -> int:
     """Port of municipality ``slug``'s internal back-channel listener on the shared Gateway: a pure function of the
     slug (sha256), so adding or removing a municipality never moves another one's port. Two slugs with the same
     port are refused by the shared stack (``components/shared/gateway.py``, ``backchannel_ports``)."""
-    import hashlib
-
     digest = int(hashlib.sha256(slug.encode()).hexdigest()[:8], 16)
     return BACKCHANNEL_PORT_BASE + digest % BACKCHANNEL_PORT_SPAN
 
