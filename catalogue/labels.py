@@ -38,6 +38,10 @@ MODULE = "urban-stack/module"
 COST_CENTER = "urban-stack/cost-center"
 COST_SHARE = "urban-stack/cost-share"
 COST_LABEL_KEYS = (TENANT, MODULE, COST_CENTER, COST_SHARE)
+OIDC_BACKCHANNEL = "urban-stack/oidc-backchannel"
+"""Pod label of the module workloads that call their realm's OIDC back channel (value ``internal`` or ``public``,
+declared in the module's catalogue entry, ``ModuleSpec.backchannel``): the only pods the Gateway's network
+policy admits for it."""
 
 SHARED_TENANT = "shared"
 DEDICATED = "dedicated"

@@ -3,6 +3,8 @@ strings), and the naming rules of a municipality's objects that the stacks, the 
 municipality must not use) and the commands (offboarding, restore) share. Changing one is a migration: every
 stack must be updated together."""
 
+import hashlib
+
 PROJECT = "urban-stack"
 """The Pulumi project (``Pulumi.yaml``); also the namespace of the stacks' config keys (``urban-stack:<key>``)."""
 CONFIG_NS = PROJECT
@@ -77,6 +79,40 @@ def https_listener(slug: str) -> str:
 def http_listener(slug: str) -> str:
     """Name of a municipality's HTTP listener (port 80, ``*.<domain>``): its ACME HTTP-01 solvers attach here."""
     return f"http-{slug}"
+
+
+BACKCHANNEL_SERVICE = "keycloak-backchannel"
+"""ClusterIP Service in NS_GATEWAY in front of the Envoy pods' internal back-channel listeners (never published
+outside the cluster by us; NetworkPolicies admit only the declared pods of each municipality, see
+``components/shared/gateway.py``)."""
+BACKCHANNEL_PORT_BASE = 20000
+BACKCHANNEL_PORT_SPAN = 10000
+"""Back-channel listener ports lie in 20000-29999: above Envoy Gateway's own ports (19000-19003) and the ports it
+shifts (a listener port below 1024 gets +10000), below Linux's ephemeral range (32768-60999)."""
+
+
+def backchannel_port(slug: str) -> int:
+    """Port of municipality ``slug``'s internal back-channel listener on the shared Gateway: a pure function of the
+    slug (sha256), so adding or removing a municipality never moves another one's port. Two slugs with the same
+    port are refused by the shared stack (``components/shared/gateway.py``, ``backchannel_ports``)."""
+    digest = int(hashlib.sha256(slug.encode()).hexdigest()[:8], 16)
+    return BACKCHANNEL_PORT_BASE + digest % BACKCHANNEL_PORT_SPAN
+
+
+def backchannel_listener(slug: str) -> str:
+    """Name of municipality ``slug``'s internal back-channel listener (HTTP, :func:`backchannel_port`)."""
+    return f"backchannel-{slug}"
+
+
+def backchannel_base_url(slug: str) -> str:
+    """Base URL of Keycloak's back channel for realm ``slug``'s modules: the internal listener of the Gateway."""
+    return f"http://{BACKCHANNEL_SERVICE}.{NS_GATEWAY}.svc:{backchannel_port(slug)}"
+
+
+BACKCHANNEL_ENDPOINTS = (".well-known/openid-configuration", "protocol/openid-connect/token",
+                         "protocol/openid-connect/userinfo", "protocol/openid-connect/certs")
+"""The only paths below ``/realms/<slug>/`` the back channel serves (discovery, token, userinfo, keys): exact paths,
+never the admin API, never another realm."""
 
 
 def realm_job_client(slug: str) -> str:

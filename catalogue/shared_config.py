@@ -3,6 +3,7 @@ registered. Every key is described here; ``docs/shared-config.md`` is generated 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,11 @@ class Tls(_Strict):
     )
 
 
+ADMIN_MIN_PREFIX = {4: 8, 6: 32}
+"""The widest admin source range allowed: no IPv4 range shorter than /8, no IPv6 range shorter than /32, also for
+the union of the list (adjacent ranges are merged before the bound is applied, so two /1 are one /0)."""
+
+
 class KeycloakAdmin(_Strict):
     """Keycloak's admin console and master realm, served only at `id-admin.<baseDomain>`."""
 
@@ -46,15 +52,44 @@ class KeycloakAdmin(_Strict):
         default_factory=list,
         description="Client address ranges (CIDR) that may reach the admin console and the master realm; "
         "empty (the default): nobody. The Gateway sees the client's own address (Envoy's Service keeps it: "
-        "`externalTrafficPolicy: Local`).",
+        "`externalTrafficPolicy: Local`). No range, and no union of adjacent ranges, wider than /8 (IPv4) or "
+        "/32 (IPv6); none may overlap `network.podCidrs` or `network.serviceCidrs` (it would admit every pod).",
     )
 
     @model_validator(mode="after")
     def _not_everyone(self):
-        for net in self.allowedSourceRanges:
-            if net.prefixlen == 0:
-                raise ValueError(f"keycloakAdmin.allowedSourceRanges: {net} would open the admin console to everyone")
+        problems = []
+        for version, bound in ADMIN_MIN_PREFIX.items():
+            nets = [n for n in self.allowedSourceRanges if n.version == version]
+            for net in ipaddress.collapse_addresses(nets):
+                if net.prefixlen < bound:
+                    given = [str(n) for n in nets if n.subnet_of(net)]
+                    what = f"{given[0]} is" if given == [str(net)] else f"{', '.join(given)} together cover {net},"
+                    whom = "everyone" if net.prefixlen == 0 else "a large part of the internet"
+                    problems.append(f"{what} wider than /{bound}: that opens the admin console to {whom} (at most "
+                                    f"/{bound} per range and in union)")
+        if problems:
+            raise ValueError("allowedSourceRanges: " + "; ".join(problems))
         return self
+
+
+class Network(_Strict):
+    """The cluster's own address ranges. Egress rules towards "the internet" exclude them (besides the private,
+    CGNAT, link-local, loopback and other special-purpose ranges they always exclude), and the pods that talk to
+    the Kubernetes API reach it only here."""
+
+    podCidrs: list[pydantic.IPvAnyNetwork] = Field(
+        default_factory=list, description="The cluster's pod network(s) (e.g. `10.244.0.0/16`): never \"internet\", "
+        "never an admin source range.")
+    serviceCidrs: list[pydantic.IPvAnyNetwork] = Field(
+        default_factory=list, description="The cluster's Service network(s) (e.g. `10.96.0.0/12`): never "
+        "\"internet\", never an admin source range.")
+    apiServerCidrs: list[pydantic.IPvAnyNetwork] = Field(
+        default_factory=list, description="Addresses of the Kubernetes API server as pods reach it after Service "
+        "translation (`kubectl get endpoints kubernetes`, e.g. `192.0.2.10/32`), on 443/6443. Only the operators, "
+        "controllers and database instances reach them; every \"internet\" rule excludes them. Empty (the "
+        "default): the private ranges (RFC 1918), where a self-managed control plane lives; a "
+        "managed cluster whose API server has a public address must name it here.")
 
 
 class ExternalS3(_Strict):
@@ -66,7 +101,9 @@ class ExternalS3(_Strict):
         "external-s3-credentials",
         description="Secret in `urban-storage` with `ACCESS_KEY_ID`/`ACCESS_SECRET_KEY` of an account that may create buckets.",
     )
-    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules.")
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints, for NetworkPolicy egress rules "
+                            "(HTTPS); `0.0.0.0/0` means the internet: never the cluster's, private or link-local "
+                            "ranges (docs/operations.md, Egress).")
     platformBucket: str = Field(
         "urban-platform-backups", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         description="Existing bucket for the platform's own backups (Keycloak's database under `keycloak-db/`); "
@@ -128,7 +165,9 @@ class OffsiteBackup(_Strict):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                         description="Bucket; each municipality's backups go below `<slug>/cnpg`.")
     region: str = Field("eu-central-1", min_length=1, description="S3 region.")
-    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints (database egress, HTTPS).")
+    egressCidr: str = Field("0.0.0.0/0", description="CIDR of the provider's endpoints: the municipalities' database "
+                            "instances reach it on HTTPS (their backups); `0.0.0.0/0` means the internet: never the "
+                            "cluster's, private or link-local ranges (docs/operations.md, Egress).")
 
 
 class Backups(_Strict):
@@ -205,6 +244,18 @@ class SharedConfig(_Strict):
         description="Secret (`pulumi config set --secret urban-stack:offsiteSecretAccessKey … -s shared`): the "
         "secret key belonging to `offsiteAccessKeyId`.",
     )
+
+    network: Network = Field(default_factory=Network, description="The cluster's own address ranges (egress rules).")
+
+    @model_validator(mode="after")
+    def _admin_ranges_outside_the_cluster(self):
+        cluster = [*self.network.podCidrs, *self.network.serviceCidrs]
+        clashes = [f"{net} overlaps {c}" for net in self.keycloakAdmin.allowedSourceRanges for c in cluster
+                   if net.version == c.version and net.overlaps(c)]
+        if clashes:
+            raise ValueError(f"{CONFIG_NS}:keycloakAdmin.allowedSourceRanges: {'; '.join(clashes)} (network.podCidrs/"
+                             "serviceCidrs): a range of the cluster's own network would admit every pod")
+        return self
 
     @model_validator(mode="after")
     def _production_keeps_backups_outside(self):

@@ -10,6 +10,14 @@ import pydantic
 from catalogue.sizing import Workload
 from catalogue.urls import CONTEXT_PLATFORM, https_url
 
+BACKCHANNEL_INTERNAL = "internal"
+"""A workload that calls its realm's OIDC back channel at the internal Gateway listener of its municipality
+(``components/shared/gateway.py``, back channel): token, userinfo, keys and discovery of its own realm, nothing else."""
+BACKCHANNEL_PUBLIC = "public"
+"""A workload that can be given only one base URL for browser and back channel alike (CKAN, REI3): it calls the
+realm at its public address ``https://id.<baseDomain>`` through the Gateway's HTTPS listener."""
+BACKCHANNEL_KINDS = (BACKCHANNEL_INTERNAL, BACKCHANNEL_PUBLIC)
+
 
 def _require_https(url: pydantic.HttpUrl) -> pydantic.HttpUrl:
     if url.scheme != "https":
@@ -96,6 +104,11 @@ class ModuleSpec:
         data_stores: every place the module keeps the municipality's data (:class:`DataStore`): its
             databases, volumes and bucket prefixes. Offboarding exports each; the module contract holds
             the declaration to what the module really creates.
+        backchannel: workloads (keys of ``workloads``) whose pods call their realm's OIDC back channel, and how
+            (:data:`BACKCHANNEL_INTERNAL` or :data:`BACKCHANNEL_PUBLIC`). Their pods, and only theirs, carry the
+            label ``urban-stack/oidc-backchannel`` with that value (``catalogue.labels.OIDC_BACKCHANNEL``), which
+            the network policies of the Gateway admit; no module pod reaches Keycloak's pods directly. The
+            module contract holds the declaration to what the module's pods and policies really do.
     """
 
     key: str
@@ -113,6 +126,17 @@ class ModuleSpec:
     client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_stores: tuple[DataStore, ...] = ()
     oidc_callbacks: tuple[str, ...] = ()
+    backchannel: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for workload, kind in self.backchannel.items():
+            if workload not in self.workloads:
+                raise ValueError(f"module {self.key}: backchannel names {workload!r}, which is not one of its workloads")
+            if kind not in BACKCHANNEL_KINDS:
+                raise ValueError(f"module {self.key}: backchannel of {workload!r} is {kind!r}, "
+                                 f"not one of {', '.join(BACKCHANNEL_KINDS)}")
+        if self.backchannel and not self.oidc:
+            raise ValueError(f"module {self.key}: a back channel needs an OIDC client (oidc=True)")
 
     @property
     def component_type(self) -> str:

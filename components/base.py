@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from catalogue.schema import Tenant
-from catalogue.shared_config import OffsiteBackup, Smtp
+from catalogue.shared_config import Network, OffsiteBackup, Smtp
 from catalogue.spec import ModuleSpec
 
 
@@ -33,6 +33,8 @@ class SharedRefs:
     """Mail relay of the realms (``catalogue.shared_config.Smtp``) or None: from ``stacks/Pulumi.shared.yaml``."""
     offsite_backup: OffsiteBackup | None = None
     """The operator's off-site backup target (``catalogue.shared_config.OffsiteBackup``) or ``None``."""
+    network: Network | None = None
+    """The cluster's address ranges (shared config ``network``): egress rules (``components/egress.py``)."""
     image_registry: str = ""
     """Registry of the images built here (shared config ``imageRegistry``): module pods pull them from there."""
 

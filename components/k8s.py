@@ -217,12 +217,15 @@ def workload(parent: pulumi.Resource, *, kind: str, name: str, namespace: str, s
              init: Sequence[Container] = (), claims: Sequence[tuple[str, int, str]] = (),
              annotations: Mapping[str, str] | None = None, fs_group: int = DEFAULT_UID,
              storage_class: Any = None, priority_class: str | None = None, registry: str | None = None,
+             pod_labels: Mapping[str, str] | None = None,
              opts: pulumi.ResourceOptions | None = None) -> pulumi.CustomResource:
-    """A Deployment or StatefulSet. ``claims`` are ``(name, GiB, mountPath)`` PVC templates (StatefulSet)."""
+    """A Deployment or StatefulSet. ``claims`` are ``(name, GiB, mountPath)`` PVC templates (StatefulSet);
+    ``pod_labels`` are added to the pod template's labels only (not to the selector)."""
     spec_pod = pod_spec(containers, volumes, init, fs_group=fs_group,
                         anti_affinity=selector if replicas > 1 else None, priority_class=priority_class,
                         registry=registry)
-    template = {"metadata": {"labels": dict(selector), "annotations": dict(annotations or {})}, "spec": spec_pod}
+    template = {"metadata": {"labels": {**selector, **(pod_labels or {})}, "annotations": dict(annotations or {})},
+                "spec": spec_pod}
     spec: dict[str, Any] = {
         "replicas": replicas,
         "selector": {"matchLabels": dict(selector)},

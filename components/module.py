@@ -30,10 +30,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from catalogue import names
-from catalogue.spec import ModuleSpec
+from catalogue import labels, names
+from catalogue.spec import BACKCHANNEL_INTERNAL, ModuleSpec
 from components import k8s as kb
 from components.base import ModuleContext
+from components.tenant import netpol
 
 
 class ModuleComponent(pulumi.ComponentResource):
@@ -101,8 +102,12 @@ class ModuleComponent(pulumi.ComponentResource):
         # A plan change resizes the claims themselves instead (:meth:`_resize_claims`).
         data_opts = pulumi.ResourceOptions(protect=True, retain_on_delete=True,
                                            ignore_changes=["spec.volumeClaimTemplates"]) if claims else None
+        # The back-channel label (catalogue ``backchannel``) goes on the pod template only, never into the selector
+        # (immutable): declaring it later must not replace the workload.
+        backchannel = self.SPEC.backchannel.get(key)
         obj = kb.workload(
             self, kind=kind, name=self.name(key), namespace=self.ns, selector=selector, replicas=replicas,
+            pod_labels={labels.OIDC_BACKCHANNEL: backchannel} if backchannel else None,
             containers=containers, volumes=volumes, init=init,
             claims=[(claim, gi, path) for claim, path in claims], annotations=annotations, fs_group=fs_group,
             storage_class=self.ctx.shared.storage_class, registry=self.ctx.shared.image_registry,
@@ -152,6 +157,18 @@ class ModuleComponent(pulumi.ComponentResource):
         """NetworkPolicy for the pods of workload ``key``: exactly these flows (plus DNS, from the baseline)."""
         return kb.network_policy(self, self.name(key), self.ns, self.selector(key),
                                  ingress=list(ingress), egress=list(egress), opts=self.opts)
+
+    def to_keycloak(self, key: str) -> list[dict]:
+        """Egress rules of workload ``key`` to its realm's OIDC back channel, as the catalogue declares it
+        (``SPEC.backchannel[key]``): the municipality's internal Gateway listener, or the public address
+        (Envoy's HTTPS port in the cluster and the internet). A workload that does not declare it gets none."""
+        kind = self.SPEC.backchannel.get(key)
+        if kind is None:
+            raise ValueError(f"{self.SPEC.key}.{key}: calls Keycloak's back channel without declaring it "
+                             f"(catalogue/modules/{self.SPEC.name}.py, SPEC backchannel)")
+        if kind == BACKCHANNEL_INTERNAL:
+            return [netpol.to_keycloak(self.ctx.slug)]
+        return netpol.to_keycloak_public(self.ctx)
 
     def password(self, purpose: str, length: int = 32) -> pulumi.Output[str]:
         """A generated secret value (pulumi-random; a Pulumi secret in the state)."""

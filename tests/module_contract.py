@@ -16,7 +16,12 @@ offline plan (empty = the module honours the contract):
 * OIDC client: the ``<name>-oidc`` Secret is used by a container iff the module has ``oidc``;
 * databases: a ``Database`` for each of ``SPEC.databases``, whose credentials a container uses;
 * data stores: every database, volume and bucket prefix is declared in ``SPEC.data_stores`` (what
-  offboarding exports), and every declared volume is mounted where the declaration says.
+  offboarding exports), and every declared volume is mounted where the declaration says;
+* back channel: the pods labelled ``urban-stack/oidc-backchannel`` are exactly the workloads of
+  ``SPEC.backchannel``, with the declared value; a declared workload reads its endpoints from the OIDC Secret
+  (back-channel URLs for ``internal``, the issuer for ``public``); only declared workloads have egress towards the Gateway's Envoy pods for it (their own
+  municipality's back-channel port, or Envoy's HTTPS port for ``public``), and no policy of the module has an
+  egress rule towards Keycloak's namespace.
 """
 
 from __future__ import annotations
@@ -174,6 +179,60 @@ def check_module(plan, spec, tenant) -> list[str]:
         if names.role_secret_name(db) not in used_secrets:
             problems.append(f"module {name}: no container uses the credentials of database {db}")
     problems += _data_store_problems(spec, workloads)
+    problems += _backchannel_problems(spec, ns, workloads, policies)
+    return problems
+
+
+BACKCHANNEL_SECRET_KEYS = {"backchannel-url", "token-url", "userinfo-url", "jwks-url", "keycloak.json"}
+"""Keys of the ``<module>-oidc`` Secret that name back-channel endpoints (components/tenant/identity.py)."""
+ENVOY_HTTPS_PORT = 10443
+
+
+def _oidc_keys_used(template: manifests.PodTemplate, secret: str) -> set[str]:
+    keys: set[str] = set()
+    for container in template.containers(("containers", "initContainers")):
+        for e in container.body.get("env", []):
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name") == secret:
+                keys.add(ref.get("key"))
+    for _, v in template.volumes():
+        if (v.get("secret") or {}).get("secretName") == secret:
+            keys |= {i.get("key") for i in v["secret"].get("items") or []} or {"keycloak.json"}
+    return keys
+
+
+def _backchannel_problems(spec, ns: str, workloads: list[dict], policies: list[dict]) -> list[str]:
+    problems: list[str] = []
+    secret = names.oidc_secret_name(spec.name)
+    for o in workloads:
+        if o.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        workload = ((o.get("metadata") or {}).get("name") or "").removeprefix(f"{spec.name}-")
+        template = manifests.workload_pod(o)
+        declared = spec.backchannel.get(workload)
+        label = template.labels.get(labels.OIDC_BACKCHANNEL)
+        if label != declared:
+            problems.append(f"module {spec.name}: workload {workload} has pod label {labels.OIDC_BACKCHANNEL}="
+                            f"{label!r}, the catalogue declares {declared!r}")
+        keys = _oidc_keys_used(template, secret)
+        needs = BACKCHANNEL_SECRET_KEYS if declared == "internal" else {"issuer-url"}
+        if declared is not None and not keys & needs:
+            problems.append(f"module {spec.name}: workload {workload} declares the back channel {declared!r} but "
+                            f"reads none of {', '.join(sorted(needs))} from Secret {secret}")
+        mine = [p for p in policies if _selects((p.get("spec") or {}).get("podSelector") or {}, template.labels)]
+        to_envoy: set[int] = set()
+        for p in mine:
+            for rule in (p.get("spec") or {}).get("egress") or []:
+                peers = rule.get("to") or []
+                if any(names.NS_IDENTITY in str(peer.get("namespaceSelector")) for peer in peers):
+                    problems.append(f"module {spec.name}: policy {(p.get('metadata') or {}).get('name')} has an "
+                                    f"egress rule towards {names.NS_IDENTITY} (Keycloak's pods)")
+                if any(names.NS_GATEWAY in str(peer.get("namespaceSelector")) for peer in peers):
+                    to_envoy |= {int(port["port"]) for port in rule.get("ports") or []}
+        wanted = {None: set(), "internal": {names.backchannel_port(ns)}, "public": {ENVOY_HTTPS_PORT}}[declared]
+        if to_envoy != wanted:
+            problems.append(f"module {spec.name}: workload {workload} reaches the Envoy pods on "
+                            f"{sorted(to_envoy)}, its back-channel declaration {declared!r} needs {sorted(wanted)}")
     return problems
 
 

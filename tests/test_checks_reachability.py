@@ -1,7 +1,8 @@
 """NetworkPolicy reachability: no pod of one municipality reaches a pod of another, and only the gateway
 (plus the listed platform flows) enters a municipality's namespace. Kubernetes semantics: a pod no policy
 selects is open in that direction, and a connection needs the source's egress and the destination's
-ingress."""
+ingress. Every test that runs the check runs it on both CNI models (``cni`` fixture): ``kubernetes`` and
+``ipblock_blind`` (CNIs such as Cilium that never match pod addresses by ``ipBlock``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from urbanstack.checks.base import Plan, load_plan
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
-
 
 
 
@@ -70,76 +70,82 @@ def mini(tmp_path) -> Path:
     return d
 
 
-def check(plan_dir: Path):
-    return r.run(Plan(plan_dir, tenants={"a": "A-1", "b": "B-1"}, operator_cost_center="OP"))
+@pytest.fixture(params=r.CNI_MODELS)
+def cni(request) -> str:
+    """Every test runs on both CNI models: ``kubernetes`` and ``ipblock_blind`` (Cilium)."""
+    return request.param
 
 
-def test_default_deny_plus_gateway_ingress_isolates_municipalities(mini):
-    result = check(mini)
+def check(plan_dir: Path, cni: str):
+    return r.run(Plan(plan_dir, tenants={"a": "A-1", "b": "B-1"}, operator_cost_center="OP"), cnis=(cni,))
+
+
+def test_default_deny_plus_gateway_ingress_isolates_municipalities(mini, cni):
+    result = check(mini, cni)
     assert result.failures == [], "\n".join(map(str, result.failures))
     assert "2 pods from the plan" in result.figure()
 
 
-def test_a_namespace_without_network_policies_is_open_to_everyone(mini):
+def test_a_namespace_without_network_policies_is_open_to_everyone(mini, cni):
     for f in (mini / "b").glob("networkpolicy-*"):
         f.unlink()
-    failures = check(mini).failures
+    failures = check(mini, cni).failures
     assert {f.rule for f in failures} == {r.RULE_ENTRY}, "a's own egress still denies, so no cross traffic"
     assert any(f.file.endswith("b/deployment-b-app.yaml") and "no Ingress NetworkPolicy selects" in f.message
                for f in failures)
 
 
-def test_municipalities_without_network_policies_reach_each_other(mini):
+def test_municipalities_without_network_policies_reach_each_other(mini, cni):
     for f in mini.glob("[ab]/networkpolicy-*"):
         f.unlink()
-    cross = [f for f in check(mini).failures if f.rule == r.RULE_CROSS]
+    cross = [f for f in check(mini, cni).failures if f.rule == r.RULE_CROSS]
     assert any(f.file.endswith("b/deployment-b-app.yaml") and "(municipality a) can reach pods of Deployment b/app"
                in f.message for f in cross)
 
 
-def test_ingress_alone_does_not_open_a_connection_the_source_egress_denies(mini):
+def test_ingress_alone_does_not_open_a_connection_the_source_egress_denies(mini, cni):
     put(mini, "b", policy("b", "from-a", {"podSelector": {}, "policyTypes": ["Ingress"],
                                           "ingress": [{"from": [ns_peer("a")]}]}))
-    assert check(mini).failures == []
+    assert check(mini, cni).failures == []
 
 
-def test_a_cross_municipality_policy_pair_is_found_and_named(mini):
+def test_a_cross_municipality_policy_pair_is_found_and_named(mini, cni):
     put(mini, "a", policy("a", "to-b", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [ns_peer("b")]}]}))
     bad = put(mini, "b", policy("b", "from-a", {"podSelector": {}, "policyTypes": ["Ingress"],
                                                 "ingress": [{"from": [ns_peer("a")], "ports": [{"port": 5432}]}]}))
-    failures = [f for f in check(mini).failures if f.rule == r.RULE_CROSS]
+    failures = [f for f in check(mini, cni).failures if f.rule == r.RULE_CROSS]
     assert failures
     assert all("5432/TCP" in f.message and bad.name in f.message for f in failures)
     assert {f.file.rsplit("/", 1)[-1] for f in failures} == {"deployment-b-app.yaml", bad.name}
 
 
-def test_only_the_gateway_enters_a_municipality_namespace(mini):
+def test_only_the_gateway_enters_a_municipality_namespace(mini, cni):
     put(mini, "a", policy("a", "from-everywhere", {"podSelector": {"matchLabels": {"app": "web"}},
                                                    "policyTypes": ["Ingress"],
                                                    "ingress": [{"from": [{"namespaceSelector": {}}]}]}))
-    failures = check(mini).failures
+    failures = check(mini, cni).failures
     assert failures and {f.rule for f in failures} == {r.RULE_ENTRY}
     assert any(f.file.endswith("a/deployment-a-app.yaml") and r.OTHER_NAMESPACE in f.message for f in failures)
     assert not any(r.OUTSIDE_CLUSTER in f.message for f in failures), "a namespaceSelector never matches outside"
 
 
-def test_an_ip_block_admits_clients_from_outside_the_cluster(mini):
+def test_an_ip_block_admits_clients_from_outside_the_cluster(mini, cni):
     put(mini, "a", policy("a", "from-internet", {"podSelector": {}, "policyTypes": ["Ingress"],
                                                  "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}))
-    failures = check(mini).failures
+    failures = check(mini, cni).failures
     assert any(r.OUTSIDE_CLUSTER in f.message and f.rule == r.RULE_ENTRY for f in failures)
 
 
-def test_listed_platform_flows_pass_on_their_ports_only(mini):
+def test_listed_platform_flows_pass_on_their_ports_only(mini, cni):
     put(mini, "a", deployment("a", "db", {"cnpg.io/cluster": "postgis"}, {"postgresql": 5432}))
     put(mini, "a", policy("a", "from-operator", {
         "podSelector": {"matchLabels": {"cnpg.io/cluster": "postgis"}}, "policyTypes": ["Ingress"],
         "ingress": [{"from": [ns_peer(names.NS_OPERATORS)], "ports": [{"port": 5432}, {"port": 8000}]}]}))
-    assert check(mini).failures == []
+    assert check(mini, cni).failures == []
     put(mini, "a", policy("a", "from-operator-too-much", {
         "podSelector": {"matchLabels": {"cnpg.io/cluster": "postgis"}}, "policyTypes": ["Ingress"],
         "ingress": [{"from": [ns_peer(names.NS_OPERATORS)], "ports": [{"port": 22}]}]}))
-    failures = check(mini).failures
+    failures = check(mini, cni).failures
     assert failures and all(f.rule == r.RULE_ENTRY and "22/TCP" in f.message for f in failures)
     assert any(f.file.endswith("a/deployment-a-db.yaml") for f in failures)
 
@@ -170,17 +176,17 @@ def test_ip_blocks_excepting_the_private_ranges_still_reach_cgnat_pod_ranges():
         == (False, True)
 
 
-def test_the_crafted_copy_of_the_real_plan_is_isolated(crafted):
-    result = r.run(load_plan(crafted))
+def test_the_crafted_copy_of_the_real_plan_is_isolated(crafted, cni):
+    result = r.run(load_plan(crafted), cnis=(cni,))
     assert result.failures == [], "\n".join(map(str, result.failures))
 
 
-def test_opening_the_sample_app_to_all_namespaces_on_a_copy_of_the_plan_fails(crafted):
+def test_opening_the_sample_app_to_all_namespaces_on_a_copy_of_the_plan_fails(crafted, cni):
     path = crafted / "verl" / "networkpolicy-verl-sample-web-from-gateway.yaml"
     obj = yaml.safe_load(path.read_text())
     obj["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]
     path.write_text(yaml.safe_dump(obj))
-    failures = r.run(load_plan(crafted)).failures
+    failures = r.run(load_plan(crafted), cnis=(cni,)).failures
     assert any(f.file.endswith("verl/deployment-verl-sample-web.yaml") and f.rule == r.RULE_ENTRY
                and path.name in f.message for f in failures)
 
@@ -207,8 +213,8 @@ def add_chart_pods(plan_dir: Path) -> None:
     put(plan_dir, "verl", solver)
 
 
-def required(plan_dir: Path) -> list:
-    return [f for f in r.run(load_plan(plan_dir)).failures if f.rule == r.RULE_REQUIRED]
+def required(plan_dir: Path, cni: str) -> list:
+    return [f for f in r.run(load_plan(plan_dir), cnis=(cni,)).failures if f.rule == r.RULE_REQUIRED]
 
 
 def test_every_required_flow_names_its_pods_ports_and_reason():
@@ -220,18 +226,18 @@ def test_every_required_flow_names_its_pods_ports_and_reason():
         "webhooks are called by the API server"
 
 
-def test_the_planned_policies_admit_acme_solvers_and_the_envoy_gateway_webhook(crafted):
+def test_the_planned_policies_admit_acme_solvers_and_the_envoy_gateway_webhook(crafted, cni):
     add_chart_pods(crafted)
-    assert required(crafted) == []
+    assert required(crafted, cni) == []
 
 
-def test_without_their_policies_acme_solvers_and_the_envoy_gateway_webhook_are_unreachable(crafted):
+def test_without_their_policies_acme_solvers_and_the_envoy_gateway_webhook_are_unreachable(crafted, cni):
     """Issue 14 items 3 and 10: default deny in the municipality admits nothing from Envoy on 8089, and without
     its webhook policy nothing in urban-gateway admits the API server on 9443."""
     add_chart_pods(crafted)
     (crafted / "verl" / "networkpolicy-verl-acme-http01-solver.yaml").unlink()
     (crafted / "shared" / "networkpolicy-urban-gateway-urban-gateway-webhooks.yaml").unlink()
-    failures = required(crafted)
+    failures = required(crafted, cni)
     found = {(f.file.rsplit("/", 1)[-1], f.message.split(" which ")[1].split(" ")[0]) for f in failures}
     solvers = {name for name, flow in found if flow == "acme-http01-solvers"}
     # every solver pod in verl (the one added here and those the operator model makes for verl's hosts), nothing else
@@ -244,7 +250,7 @@ def test_without_their_policies_acme_solvers_and_the_envoy_gateway_webhook_are_u
            "8089/TCP" in acme.message
 
 
-def test_policies_that_admit_the_needed_flows_pass(crafted):
+def test_policies_that_admit_the_needed_flows_pass(crafted, cni):
     add_chart_pods(crafted)
     put(crafted, "verl", policy("verl", "acme-solver", {
         "podSelector": {"matchLabels": SOLVER}, "policyTypes": ["Ingress"],
@@ -252,25 +258,25 @@ def test_policies_that_admit_the_needed_flows_pass(crafted):
     put(crafted, "shared", policy(names.NS_GATEWAY, "webhook", {
         "podSelector": {"matchLabels": {"control-plane": "envoy-gateway"}}, "policyTypes": ["Ingress"],
         "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 9443}]}]}))
-    assert required(crafted) == []
-    assert r.run(load_plan(crafted)).failures == [], "admitting the solver opens nothing else"
+    assert required(crafted, cni) == []
+    assert r.run(load_plan(crafted), cnis=(cni,)).failures == [], "admitting the solver opens nothing else"
 
 
-def test_a_webhook_admitted_only_from_the_pod_network_is_not_reached_by_the_api_server(crafted):
+def test_a_webhook_admitted_only_from_the_pod_network_is_not_reached_by_the_api_server(crafted, cni):
     add_chart_pods(crafted)
     (crafted / "shared" / "networkpolicy-urban-gateway-urban-gateway-webhooks.yaml").unlink()
     put(crafted, "shared", policy(names.NS_GATEWAY, "webhook", {
         "podSelector": {"matchLabels": {"control-plane": "envoy-gateway"}}, "policyTypes": ["Ingress"],
         "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 9443}]}]}))
     assert any("the API server cannot reach" in f.message and "envoy-gateway-webhook" in f.message
-               for f in required(crafted))
+               for f in required(crafted, cni))
 
 
-def test_keycloak_members_must_reach_each_other_on_jgroups(crafted):
+def test_keycloak_members_must_reach_each_other_on_jgroups(crafted, cni):
     path = crafted / "shared" / "networkpolicy-urban-identity-urban-identity-same-namespace.yaml"
-    assert required(crafted) == []
+    assert required(crafted, cni) == []
     path.unlink()
-    [f] = required(crafted)
+    [f] = required(crafted, cni)
     assert "keycloak-cluster-members" in f.message and "7800/TCP" in f.message
 
 
@@ -300,20 +306,20 @@ def test_each_keycloak_and_cloudnative_pg_pod_is_modelled_once_from_the_operator
         assert all(f"/operator-{cr.kind.lower()}/" in p.file for p in made), [p.file for p in made]
 
 
-def test_a_keycloak_without_its_operator_made_objects_fails_instead_of_losing_its_pods(crafted):
+def test_a_keycloak_without_its_operator_made_objects_fails_instead_of_losing_its_pods(crafted, cni):
     shutil.rmtree(crafted / "shared" / "operator-keycloak")
-    failures = [f for f in r.run(load_plan(crafted)).failures if f.rule == r.RULE_OPERATOR]
+    failures = [f for f in r.run(load_plan(crafted), cnis=(cni,)).failures if f.rule == r.RULE_OPERATOR]
     assert [f.file.rsplit("/", 1)[-1] for f in failures] == ["keycloak-urban-identity-keycloak.yaml"]
     assert "shared/operator-keycloak/" in failures[0].message
 
 
-def test_prometheus_scraping_the_keycloak_database_is_checked_on_the_operator_made_pods(crafted):
+def test_prometheus_scraping_the_keycloak_database_is_checked_on_the_operator_made_pods(crafted, cni):
     """The flow had no source pods while the Prometheus CR's pods were not in the plan; now they are
     (operator-prometheus/), and without the policy that admits them the instances are not scraped."""
-    assert "without pods in the plan" not in r.run(load_plan(crafted)).detail
-    assert required(crafted) == []
+    assert "without pods in the plan" not in r.run(load_plan(crafted), cnis=(cni,)).detail
+    assert required(crafted, cni) == []
     (crafted / "shared" / "networkpolicy-urban-identity-urban-identity-monitoring.yaml").unlink()
-    failing = {f.message.split(" which ")[1].split(" ")[0] for f in required(crafted)}
+    failing = {f.message.split(" which ")[1].split(" ")[0] for f in required(crafted, cni)}
     assert "prometheus-scrapes-keycloak-database" in failing
 
 
@@ -325,3 +331,79 @@ def test_a_platform_flow_that_is_not_a_mapping_is_refused_naming_the_file_and_th
     path.write_text("flows: {from: a}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"platform-flows\.yaml: flows: must be a list of flows"):
         r.load_flows(path)
+
+
+# -- both CNI models ------------------------------------------------------------------------------------------------
+
+def test_an_in_cluster_flow_admitted_only_by_an_ip_block_holds_on_kubernetes_and_fails_on_cilium(crafted):
+    """Issue 20: a flow between pods admitted by an ipBlock of the pod network works where the CNI matches pod
+    addresses by ipBlock and fails on Cilium; the check runs every required flow on both models."""
+    path = crafted / "shared" / "networkpolicy-urban-gateway-urban-gateway-envoy.yaml"
+    obj = yaml.safe_load(path.read_text())
+    for rule in obj["spec"]["ingress"]:
+        if any("podSelector" in p and "cert-manager" in str(p) for p in rule["from"]):
+            rule["from"] = [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    path.write_text(yaml.safe_dump(obj))
+    assert required(crafted, r.CNI_KUBERNETES) == []
+    failures = required(crafted, r.CNI_IPBLOCK_BLIND)
+    assert failures and all("acme-self-check-to-envoy" in f.message and "ipblock_blind" in f.message
+                            and "10080/TCP" in f.message for f in failures)
+    assert [f.message for f in r.run(load_plan(crafted)).failures if f.rule == r.RULE_REQUIRED] == \
+        [f.message for f in failures], "the check itself runs both models"
+
+
+def test_the_envoy_pods_and_the_cert_manager_self_check_are_required_flows():
+    flows = {f.name: f for f in r.load_required()}
+    assert flows["gateway-to-keycloak"].ports == [names.KEYCLOAK_HTTP_PORT]
+    assert flows["acme-self-check-to-envoy"].ports == [10080]
+
+
+def test_an_ip_block_never_matches_a_pod_on_the_ipblock_blind_model(mini):
+    model = r.build_model(load_plan(mini))
+    pod = next(p for p in model.pods if p.namespace == "a" and not p.open_labels)
+    peer = {"ipBlock": {"cidr": "10.0.0.0/8"}}
+    assert r.peer_matches(peer, "b", pod, model)
+    assert not r.peer_matches(peer, "b", pod, r.with_cni(model, r.CNI_IPBLOCK_BLIND))
+    outside = next(p for p in model.pods if p.external)
+    assert r.peer_matches({"ipBlock": {"cidr": "0.0.0.0/0"}}, "b", outside, r.with_cni(model, r.CNI_IPBLOCK_BLIND))
+    with pytest.raises(ValueError, match="unknown CNI model"):
+        r.with_cni(model, "calico")
+
+
+# -- forbidden flows (checks/platform-flows.yaml `forbidden`) ------------------------------------------------------
+
+def test_no_pod_of_any_municipality_reaching_keycloak_is_a_listed_forbidden_flow():
+    (flow,) = [f for f in r.load_forbidden() if f.name == "municipality-pods-to-keycloak"]
+    assert flow.source_namespace is None and flow.namespace == names.NS_IDENTITY
+    assert flow.to == {"matchLabels": {"app": "keycloak"}} and len(flow.reason.split()) >= 10
+
+
+def test_the_planned_policies_keep_every_municipality_pod_away_from_keycloak(crafted, cni):
+    result = r.run(load_plan(crafted), cnis=(cni,))
+    assert [f for f in result.failures if f.rule == r.RULE_FORBIDDEN] == []
+    assert "1 forbidden flows" in result.detail
+
+
+def test_admitting_module_pods_at_keycloak_again_fails_the_check(crafted, cni):
+    """Issue 23 item 2 as it was: Keycloak admitted every module pod of every municipality on 8080, and a module's
+    egress rule to Keycloak's pods."""
+    path = crafted / "shared" / "networkpolicy-urban-identity-urban-identity-keycloak.yaml"
+    obj = yaml.safe_load(path.read_text())
+    obj["spec"]["ingress"][0]["from"].append({
+        "namespaceSelector": {"matchExpressions": [{"key": labels.TENANT, "operator": "Exists"}]},
+        "podSelector": {"matchExpressions": [{"key": labels.MODULE, "operator": "Exists"}]}})
+    path.write_text(yaml.safe_dump(obj))
+    put(crafted, "verl", policy("verl", "to-keycloak", {
+        "podSelector": {"matchLabels": {labels.MODULE: "lowcode"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [ns_peer(names.NS_IDENTITY, {"app": "keycloak"})], "ports": [{"port": 8080}]}]}))
+    failures = [f for f in r.run(load_plan(crafted), cnis=(cni,)).failures if f.rule == r.RULE_FORBIDDEN]
+    assert failures and all("municipality-pods-to-keycloak" in f.message and "8080/TCP" in f.message
+                            for f in failures)
+    assert any("verl" in f.message and "networkpolicy-verl-to-keycloak.yaml" in f.message for f in failures)
+
+
+def test_a_forbidden_flow_without_its_source_is_refused_naming_the_file_and_the_entry(tmp_path):
+    path = tmp_path / "platform-flows.yaml"
+    path.write_text("forbidden:\n  - {name: x, from: {pods: {}}, to: {pods: {}}, reason: because}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"platform-flows\.yaml: forbidden\[0\]\.from: give 'municipalities'"):
+        r.load_forbidden(path)

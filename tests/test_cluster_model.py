@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import yaml
 
+from catalogue import names
+from catalogue.tenants import load_all
 from catalogue.versions import CHARTS
 from tests.plan_files import objects_of
 from urbanstack import cluster_model as cm
@@ -96,8 +98,11 @@ def test_the_gateway_gets_an_envoy_deployment_and_service_in_envoy_gateways_name
     deploy = objs[f"deployment-urban-gateway-{name}.yaml"]
     service = objs[f"service-urban-gateway-{name}.yaml"]
     assert service["spec"]["type"] == "LoadBalancer"
+    # Every listener port, the municipalities' internal back-channel listeners too (from 1024 up the container port
+    # is the listener port); Envoy's NetworkPolicy drops connections from outside to those (platform.py "envoy").
+    back = [names.backchannel_port(slug) for slug in sorted(load_all())]
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
-        ("http-80", 80, 10080), ("https-443", 443, 10443)]
+        ("http-80", 80, 10080), ("https-443", 443, 10443), *((f"http-{port}", port, port) for port in back)]
     pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["urban-stack/module"] == "gateway"  # from the EnvoyProxy's pod labels
     assert pod_labels["gateway.envoyproxy.io/owning-gateway-name"] == "urban-gateway"

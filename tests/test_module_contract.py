@@ -153,3 +153,34 @@ def test_the_contract_holds_every_module_to_its_data_store_declaration(plan_stac
         DataStore(d.kind, d.name, d.description, d.workload, d.container, "/elsewhere") if d.kind == "volume" else d
         for d in spec.data_stores))
     assert any("is not mounted at /elsewhere" in p for p in check_module(plan, wrong_path, tenant))
+
+
+def test_the_contract_holds_the_back_channel_declaration_to_the_pods_and_their_policies(plan_stack, tmp_path):
+    """A pod that calls the back channel without the declared label, or a policy towards Keycloak's pods, is a
+    violation (issue 23 item 2: only the declared pods, through the Gateway, never to Keycloak directly)."""
+    from components.tenant import netpol
+
+    plan, tenant = plan_alone(plan_stack, tmp_path, "dashboards")
+    spec = CATALOGUE["dashboards"]
+    (web,) = plan.find("Deployment", "dashboards-web")
+    del web.inputs["spec"]["template"]["metadata"]["labels"]["urban-stack/oidc-backchannel"]
+    (policy,) = plan.find("NetworkPolicy", "dashboards-worker")
+    policy.inputs["spec"]["egress"].append({"to": [kb.peer("urban-identity", {"app": "keycloak"})],
+                                            "ports": kb.tcp(8080)})
+    policy.inputs["spec"]["egress"].append(netpol.to_keycloak(tenant.slug))
+    problems = check_module(plan, spec, tenant)
+    assert "module dashboards: workload web has pod label urban-stack/oidc-backchannel=None, the catalogue " \
+           "declares 'internal'" in problems
+    assert any("dashboards-worker has an egress rule towards urban-identity" in p for p in problems)
+    assert any(p.startswith("module dashboards: workload worker reaches the Envoy pods on [") for p in problems)
+
+
+def test_a_back_channel_declaration_names_a_workload_of_the_module_and_a_known_kind():
+    base = CATALOGUE["dashboards"]
+    kwargs = dict(key="x", name="x", title="x", description="x", options=ModuleOptions, workloads=base.workloads)
+    with pytest.raises(ValueError, match="backchannel names 'api', which is not one of its workloads"):
+        ModuleSpec(**kwargs, backchannel={"api": "internal"})
+    with pytest.raises(ValueError, match="backchannel of 'web' is 'direct', not one of internal, public"):
+        ModuleSpec(**kwargs, backchannel={"web": "direct"})
+    with pytest.raises(ValueError, match="a back channel needs an OIDC client"):
+        ModuleSpec(**kwargs, oidc=False, backchannel={"web": "internal"})

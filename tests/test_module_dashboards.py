@@ -13,6 +13,7 @@ import types
 
 import pytest
 
+from catalogue import names
 from catalogue.modules.dashboards import SPEC
 from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
@@ -91,7 +92,7 @@ def superset_config(booked, monkeypatch):
         "SUPERSET_SECRET_KEY": "k" * 64, "DATABASE_USER": "superset", "DATABASE_PASSWORD": "p@ss",
         "DATABASE_HOST": "postgis-rw.contract.svc", "DATABASE_PORT": "5432", "DATABASE_DB": "superset",
         "VALKEY_HOST": "dashboards-cache.contract.svc", "VALKEY_PORT": "6379", "VALKEY_PASSWORD": "v",
-        "OIDC_BACKCHANNEL_URL": "http://keycloak-service.urban-identity.svc:8080/realms/contract/",
+        "OIDC_BACKCHANNEL_URL": f"{names.backchannel_base_url('contract')}/realms/contract/",
         "OIDC_CLIENT_ID": "dashboards",
         "OIDC_CLIENT_SECRET": "s",
     }
@@ -178,8 +179,9 @@ def test_superset_logs_in_through_the_realm_with_pkce(superset_config):
     (provider,) = superset_config["OAUTH_PROVIDERS"]
     app = provider["remote_app"]
     assert provider["name"] == "keycloak" and provider["token_key"] == "access_token"
-    # Discovery (and with it token, userinfo, keys) from Keycloak's in-cluster Service, never the public address.
-    assert app["server_metadata_url"] == ("http://keycloak-service.urban-identity.svc:8080/realms/contract"
+    # Discovery (and with it token, userinfo, keys) from the municipality's internal back-channel listener of the
+    # Gateway, never the public address.
+    assert app["server_metadata_url"] == (f"{names.backchannel_base_url('contract')}/realms/contract"
                                           "/.well-known/openid-configuration")
     assert app["client_id"] == "dashboards" and app["client_secret"] == "s"
     assert app["client_kwargs"]["code_challenge_method"] == "S256"
@@ -314,7 +316,7 @@ def test_network_policies_allow_exactly_the_modules_flows(booked):
     to_cache = netpol.to_pods(kb.selector_labels("dashboards", "contract-dashboards", "cache"), 6379)
     web = one(booked, "NetworkPolicy", "dashboards-web")["spec"]
     assert web["ingress"] == [netpol.from_gateway(8088)]
-    assert web["egress"] == [netpol.to_database(), netpol.to_keycloak(), to_cache]
+    assert web["egress"] == [netpol.to_database(), netpol.to_keycloak("contract"), to_cache]
     worker = one(booked, "NetworkPolicy", "dashboards-worker")["spec"]
     assert worker["ingress"] == [] and worker["egress"] == [netpol.to_database(), to_cache]
     cache = one(booked, "NetworkPolicy", "dashboards-cache")["spec"]

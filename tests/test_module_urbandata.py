@@ -162,10 +162,10 @@ def test_network_policies_allow_exactly_the_frost_flows(full):
     assert [p["port"] for p in http["ingress"][0]["ports"]] == [8080]
     assert "urban-gateway" in str(http["ingress"][0]["from"])
     bus_peer = netpol.to_pods(kb.selector_labels("urbandata", f"{SLUG}-urbandata", "bus"), 1883)
-    assert http["egress"] == [netpol.to_database(), netpol.to_keycloak(), bus_peer]
+    assert http["egress"] == [netpol.to_database(), netpol.to_keycloak(SLUG), bus_peer]
     mqtt = one(plan, "NetworkPolicy", "urbandata-mqtt")["spec"]
     assert [p["port"] for p in mqtt["ingress"][0]["ports"]] == [9876]
-    assert mqtt["egress"] == [netpol.to_database(), netpol.to_keycloak(), bus_peer]
+    assert mqtt["egress"] == [netpol.to_database(), netpol.to_keycloak(SLUG), bus_peer]
     bus = one(plan, "NetworkPolicy", "urbandata-bus")["spec"]
     sources = [rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for rule in bus["ingress"]]
     assert sorted(sources) == ["http", "mqtt"]

@@ -4,13 +4,16 @@ NetworkPolicy reachability model (urbanstack/checks/reachability.py) over the re
 * ACME HTTP-01: the Gateway's Envoy pods reach cert-manager's solver pods in every municipality namespace;
 * cert-manager's HTTP-01 self check reaches Envoy whichever way the Gateway's public address is published
   (kube-proxy rewriting an IP LoadBalancer to the Envoy pods, or a hostname / proxy-mode LoadBalancer outside);
-* the modules' OIDC back channel reaches Keycloak through its in-cluster Service, so it does not depend on that;
-* on CNIs that never match pod addresses by ``ipBlock`` (Cilium), every one of these in-cluster flows still holds.
+* the modules' OIDC back channel reaches Keycloak through their municipality's internal listener of the Gateway,
+  so it does not depend on that; no module pod reaches Keycloak's pods, and no municipality another's listener;
+* modules that take one base URL (CKAN, REI3) reach the public address both ways, the hairpin through kube-proxy
+  admitted by a pod/namespace peer.
+
+Every test runs on both CNI models of the reachability check (``kubernetes`` and ``ipblock_blind``, CNIs such as
+Cilium that never match pod addresses by ``ipBlock``): every in-cluster flow holds on both.
 """
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 
@@ -54,33 +57,15 @@ def ports(src: r.Pod, dst: r.Pod, model: r.Model) -> set[int]:
     return {p for rng in allowed if len(rng) == 3 for p in range(rng[1], rng[2] + 1)}
 
 
-def ipblock_blind(model: r.Model) -> r.Model:
-    """The same policies as a CNI sees them that never matches pod addresses by ipBlock (Cilium): ipBlock
-    peers stay for addresses outside the cluster only, so for pods they are dropped (a rule left without
-    peers is dropped too, it would otherwise admit everyone)."""
-    blind = copy.deepcopy(model)
-    for pols in blind.policies.values():
-        for pol in pols:
-            for direction, key in (("ingress", "from"), ("egress", "to")):
-                rules = getattr(pol, direction)
-                if rules is None:
-                    continue
-                kept = []
-                for rule in rules:
-                    peers = rule.get(key)
-                    if peers is None:
-                        kept.append(rule)
-                        continue
-                    pod_peers = [p for p in peers if "ipBlock" not in p]
-                    if pod_peers:
-                        kept.append({**rule, key: pod_peers})
-                setattr(pol, direction, kept)
-    return blind
-
-
 @pytest.fixture(scope="module")
-def model(real_plan_dir) -> r.Model:
+def planned(real_plan_dir) -> r.Model:
     return r.build_model(load_plan(real_plan_dir))
+
+
+@pytest.fixture(scope="module", params=r.CNI_MODELS)
+def model(request, planned) -> r.Model:
+    """The real plan's pods and policies as each CNI model sees them."""
+    return r.with_cni(planned, request.param)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +92,6 @@ def module_pods(model: r.Model, module: str) -> list[r.Pod]:
 def test_envoy_reaches_the_acme_solver_pods_in_every_municipality_namespace(model, municipalities):
     for ns in municipalities:
         assert netpol.ACME_SOLVER_PORT in ports(envoy(), solver(ns), model), ns
-        assert netpol.ACME_SOLVER_PORT in ports(envoy(), solver(ns), ipblock_blind(model)), ns
 
 
 def test_only_the_gateway_reaches_the_solver_pods(model, municipalities):
@@ -121,8 +105,7 @@ def test_only_the_gateway_reaches_the_solver_pods(model, municipalities):
 
 def test_the_self_check_reaches_envoy_when_kube_proxy_rewrites_the_load_balancer_ip(model):
     """kube-proxy turns <LoadBalancer IP>:80 into <Envoy pod>:10080 before policies are evaluated."""
-    assert 10080 in ports(cert_manager(), envoy(), model)
-    assert 10080 in ports(cert_manager(), envoy(), ipblock_blind(model)), "admitted by pod peers, not ipBlock only"
+    assert 10080 in ports(cert_manager(), envoy(), model), "admitted by pod peers, not ipBlock only"
 
 
 def test_the_self_check_reaches_envoy_through_a_hostname_or_proxy_mode_load_balancer(model):
@@ -133,27 +116,92 @@ def test_the_self_check_reaches_envoy_through_a_hostname_or_proxy_mode_load_bala
 
 # -- the modules' back channel to Keycloak -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("module", ["dashboards", "lowcode", "urbandata"])
-def test_modules_reach_keycloak_through_its_in_cluster_service(model, module):
-    pods = module_pods(model, module)
-    assert pods, f"no example municipality books {module}"
-    kc = keycloak(model)
+BACKCHANNEL = labels.OIDC_BACKCHANNEL
+
+
+def declared(model: r.Model, kind: str) -> list[r.Pod]:
+    """The plan's module pods that carry the back-channel label with value ``kind``."""
+    return [p for p in model.pods if p.namespace in model.municipality_namespaces and not p.open_labels
+            and p.labels.get(BACKCHANNEL) == kind]
+
+
+def every_municipality_pod(model: r.Model, ns: str) -> list[r.Pod]:
+    """Every pod of the plan in ``ns`` plus the symbolic one with arbitrary labels."""
+    return [p for p in model.pods if p.namespace == ns]
+
+
+def test_the_declared_pods_reach_their_own_municipalitys_back_channel_listener_and_no_other(model, municipalities):
+    pods = declared(model, "internal")
+    assert {p.namespace for p in pods} == {ns for ns in municipalities if any(
+        p.labels.get(labels.MODULE) in ("dashboards", "lowcode", "urbandata") for p in model.pods
+        if p.namespace == ns and not p.open_labels)}, "every municipality booking such a module has them"
     for pod in pods:
-        if netpol.to_keycloak() not in [rule for pol in model.policies[pod.namespace] if r.pod_matches(
-                pol.pod_selector, pod) for rule in (pol.egress or [])]:
-            continue  # a workload of the module without login (worker, cache, bus)
-        assert names.KEYCLOAK_HTTP_PORT in ports(pod, kc, model), pod.description
-        assert names.KEYCLOAK_HTTP_PORT in ports(pod, kc, ipblock_blind(model)), pod.description
+        reach = ports(pod, envoy(), model)
+        assert names.backchannel_port(pod.namespace) in reach, pod.description
+        others = {names.backchannel_port(ns) for ns in municipalities if ns != pod.namespace}
+        assert not reach & others, f"{pod.description} reaches another municipality's listener"
 
 
-def test_keycloak_admits_no_pod_of_a_municipality_without_a_module_label(model, municipalities):
-    stranger = r.Pod(municipalities[0], {labels.TENANT: municipalities[0]}, "a pod without module label", None, {})
-    assert ports(stranger, keycloak(model), model) == set()
+def test_no_pod_of_a_municipality_reaches_keycloaks_pods(model, municipalities):
+    """Issue 23 item 2: module pods (Node-RED runs the editors' code) had 8080 on Keycloak, admin API included."""
+    kc = keycloak(model)
+    for ns in municipalities:
+        for pod in every_municipality_pod(model, ns):
+            assert ports(pod, kc, model) == set(), pod.description
+
+
+def test_keycloak_is_reached_by_the_envoy_pods_and_the_realm_jobs_only(model):
+    kc = keycloak(model)
+    assert names.KEYCLOAK_HTTP_PORT in ports(envoy(), kc, model)
+    jobs = [p for p in model.pods if p.namespace == names.NS_IDENTITY and not p.open_labels
+            and all(p.labels.get(k) == v for k, v in names.REALM_JOB_LABELS.items())]
+    assert jobs and all(names.KEYCLOAK_HTTP_PORT in ports(job, kc, model) for job in jobs)
+    stranger = r.Pod(r.OTHER_NAMESPACE, {}, "a pod of any other namespace", None, None, open_labels=True)
+    assert ports(stranger, kc, model) == set()
+
+
+def test_a_municipality_pod_without_the_declaration_gets_no_back_channel(model, municipalities):
+    ns = municipalities[0]
+    stranger = r.Pod(ns, {labels.TENANT: ns, labels.MODULE: "lowcode"}, "a module pod without the label", None, {})
+    assert names.backchannel_port(ns) not in ports(stranger, envoy(), model)
+
+
+def test_nothing_outside_the_cluster_reaches_a_back_channel_listener(model, municipalities):
+    """The LoadBalancer Service Envoy Gateway makes lists every listener port; the policy drops these."""
+    reach = ports(outside(), envoy(), model)
+    assert not reach & {names.backchannel_port(ns) for ns in municipalities}
+    assert {10080, 10443} <= reach
+
+
+def test_the_internal_route_of_each_municipality_serves_only_its_realms_back_channel_paths(real_plan_dir,
+                                                                                            municipalities):
+    plan = load_plan(real_plan_dir)
+    gateway = next(po.obj for po in plan.objects if po.kind == "Gateway" and po.name == names.GATEWAY_NAME)
+    listeners = {lst["name"]: lst for lst in gateway["spec"]["listeners"]}
+    routes = {po.name: po.obj for po in plan.objects if po.kind == "HTTPRoute"}
+    allowed = {"discovery": ".well-known/openid-configuration", "token": "protocol/openid-connect/token",
+               "userinfo": "protocol/openid-connect/userinfo", "keys": "protocol/openid-connect/certs"}
+    for ns in municipalities:
+        listener = listeners[names.backchannel_listener(ns)]
+        assert (listener["protocol"], listener["port"]) == ("HTTP", names.backchannel_port(ns))
+        # A parentRef without sectionName (and port) attaches to every listener that admits the route's namespace.
+        attached = [route for route in routes.values() if any(
+            p.get("name") == names.GATEWAY_NAME and p.get("sectionName", listener["name"]) == listener["name"]
+            and p.get("port", listener["port"]) == listener["port"] for p in route["spec"]["parentRefs"])
+            and route["metadata"]["namespace"] == names.NS_IDENTITY]
+        assert len(attached) == 1, f"only the back-channel route on {listener['name']}"
+        (rule,) = attached[0]["spec"]["rules"]
+        assert rule["backendRefs"] == [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]
+        paths = [(m["path"]["type"], m["path"]["value"]) for m in rule["matches"]]
+        assert sorted(paths) == sorted(("Exact", f"/realms/{ns}/{p}") for p in allowed.values())
+        assert not any("/admin" in v or "/realms/master" in v for _, v in paths)
 
 
 @pytest.mark.parametrize("module", ["opendata", "rei3"])
 def test_modules_with_one_base_url_reach_keycloaks_public_address_both_ways(model, module):
-    pods = [p for p in module_pods(model, module) if p.labels.get("app.kubernetes.io/component") in ("web", "app")]
+    """Issue 20: with kube-proxy and an IP LoadBalancer the call to https://id.<baseDomain> becomes one to an Envoy
+    pod on 10443 (a hairpin), which only an ipBlock admitted: never on Cilium."""
+    pods = [p for p in module_pods(model, module) if p.labels.get(BACKCHANNEL) == "public"]
     assert pods, f"no example municipality books {module}"
     for pod in pods:
         assert netpol.ENVOY_HTTPS_PORT in ports(pod, envoy(), model), f"{pod.description}: kube-proxy mode"

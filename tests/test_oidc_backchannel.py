@@ -1,7 +1,8 @@
-"""The modules' OIDC back channel (discovery, token, userinfo, keys) goes to Keycloak's in-cluster Service, the
-browser's front channel to the public issuer, so logins work however the Gateway's public address is published
-(docs/operations.md, "Traffic to the Gateway's public address"). Stated on the offline plan of a synthetic
-municipality booking every module with a login (tests/plan_files.plan_booking: slug `contract`)."""
+"""The modules' OIDC back channel (discovery, token, userinfo, keys) goes to their municipality's internal listener of
+the shared Gateway (never to Keycloak's pods), the browser's front channel to the public issuer, so logins work
+however the Gateway's public address is published (docs/operations.md, "Traffic to the Gateway's public address").
+Stated on the offline plan of a synthetic municipality booking every module with a login
+(tests/plan_files.plan_booking: slug `contract`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import json
 
 import pytest
 
-from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
+from catalogue import labels, names
+from catalogue.modules import CATALOGUE
 from tests.plan_files import SLUG, plan_booking
 
-INTERNAL = f"{KEYCLOAK_INTERNAL_URL}/realms/{SLUG}"
+BASE = f"http://keycloak-backchannel.urban-gateway.svc:{names.backchannel_port(SLUG)}"
+INTERNAL = f"{BASE}/realms/{SLUG}"
 
 
 @pytest.fixture(scope="module")
 def plan(plan_stack, tmp_path_factory):
     plan, _ = plan_booking(plan_stack, tmp_path_factory.mktemp("backchannel") / "tenants",
-                           {"dashboards": {}, "lowCode": {}, "urbanData": {}, "openData": {}})
+                           {"dashboards": {}, "lowCode": {}, "urbanData": {}, "openData": {}, "rei3": {}})
     return plan
 
 
@@ -37,7 +40,32 @@ def env(c) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
 
 
-def test_every_oidc_secret_names_the_public_login_page_and_in_cluster_back_channel_endpoints(plan):
+def test_no_secret_or_container_of_a_municipality_names_keycloaks_in_cluster_service(plan):
+    """Issue 23 item 2: the module pods' back channel no longer goes to keycloak-service:8080 (no network path)."""
+    for obj in plan.kube_objects():
+        if (obj.inputs.get("metadata") or {}).get("namespace") == SLUG:
+            assert names.KEYCLOAK_SERVICE not in json.dumps(obj.inputs), obj.inputs["metadata"]["name"]
+
+
+def test_the_pods_that_call_the_back_channel_carry_the_label_their_catalogue_entry_declares(plan):
+    declared = {f"{spec.name}-{workload}": kind for spec in CATALOGUE.values()
+                for workload, kind in spec.backchannel.items()}
+    assert declared == {"dashboards-web": "internal", "lowcode-editor": "internal", "urbandata-http": "internal",
+                        "urbandata-mqtt": "internal", "opendata-web": "public", "rei3-app": "public"}
+    seen = {}
+    for kind in ("Deployment", "StatefulSet"):
+        for obj in plan.kube_objects():
+            if obj.inputs.get("kind") != kind:
+                continue
+            template = obj.inputs["spec"]["template"]["metadata"]["labels"]
+            if labels.OIDC_BACKCHANNEL in template:
+                seen[obj.inputs["metadata"]["name"]] = template[labels.OIDC_BACKCHANNEL]
+                assert labels.OIDC_BACKCHANNEL not in obj.inputs["spec"]["selector"]["matchLabels"], \
+                    "the selector is immutable: the label stays out of it"
+    assert seen == declared
+
+
+def test_every_oidc_secret_names_the_public_login_page_and_internal_back_channel_endpoints(plan):
     for module in ("dashboards", "lowcode", "urbandata", "opendata"):
         data = secret_data(plan, f"{module}-oidc")
         issuer = data["issuer-url"]
@@ -76,7 +104,7 @@ def test_superset_reads_discovery_from_the_in_cluster_service(plan):
 
 def test_frost_reads_an_adapter_configuration_that_points_at_keycloaks_in_cluster_service(plan):
     adapter = json.loads(secret_data(plan, "urbandata-oidc")["keycloak.json"])
-    assert adapter["auth-server-url"] == KEYCLOAK_INTERNAL_URL and adapter["realm"] == SLUG
+    assert adapter["auth-server-url"] == BASE and adapter["realm"] == SLUG
     assert adapter["resource"] == "urbandata" and adapter["use-resource-role-mappings"] is True
     assert adapter["ssl-required"] == "external", "Envoy reaches FROST over plain HTTP from a pod address"
     for kind, workload, name in (("Deployment", "urbandata-http", "frost-http"),

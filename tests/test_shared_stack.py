@@ -485,10 +485,13 @@ def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listene
 
 
 def test_every_http_host_is_still_redirected_to_https(production):
+    """Every public HTTP listener (port 80); the internal back-channel listeners are no host of the public."""
     route = one(production, "HTTPRoute", "https-redirect", names.NS_GATEWAY)["spec"]
-    http = {lst["name"] for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]
-            if lst["protocol"] == "HTTP"}
+    listeners = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]
+    http = {lst["name"] for lst in listeners if lst["protocol"] == "HTTP" and lst["port"] == 80}
     assert {ref["sectionName"] for ref in route["parentRefs"]} == http
+    assert {lst["name"] for lst in listeners if lst["protocol"] == "HTTP"} - http == {
+        names.backchannel_listener(slug) for slug in ("guetersloh", "rheda-wiedenbrueck", "rietberg", "verl")}
 
 
 def test_cert_manager_does_not_aggregate_its_rights_into_admin_and_edit(production):

@@ -124,11 +124,19 @@ def modules_doc() -> str:
     out = [HEADER + "# Module catalogue\n",
            "Generated from `catalogue/modules/`. Book a module by adding its key under `modules:` "
            "in a tenant file; its options are listed in [tenant-file.md](tenant-file.md).\n",
-           "| key | host | title | databases | OIDC client | public | bucket |", "|---|---|---|---|---|---|---|"]
+           "| key | host | title | databases | OIDC client | OIDC back channel | public | bucket |",
+           "|---|---|---|---|---|---|---|---|"]
     for key, mod in CATALOGUE.items():
         s = mod
+        back = ", ".join(f"{w} ({kind})" for w, kind in s.backchannel.items()) or "–"
         out.append(f"| `{key}` | `{s.name}.<domain>` | {s.title} | {', '.join(s.databases) or '–'} | "
-                   f"{'yes' if s.oidc else 'no'} | {'yes' if s.public else 'no'} | {'yes' if s.bucket else 'no'} |")
+                   f"{'yes' if s.oidc else 'no'} | {back} | {'yes' if s.public else 'no'} | "
+                   f"{'yes' if s.bucket else 'no'} |")
+    out.append("\nOIDC back channel: the workloads whose pods call their realm's token, userinfo, keys and discovery "
+               "endpoints (label `urban-stack/oidc-backchannel`). `internal`: at the municipality's own internal "
+               "listener of the shared Gateway, which serves only those four paths of its realm; `public`: at "
+               "`https://id.<baseDomain>` (apps that take one base URL for browser and back channel). No module pod "
+               "reaches Keycloak's pods (docs/operations.md, \"Keycloak's back channel\").")
     out.append("\n## Sizing per plan\n\nPer replica: requests (limits: CPU ×2, memory ×1). Replicas and volume size by plan.\n")
     out.append("| module | workload | " + " | ".join(PLANS) + " |\n|---|---|" + "---|" * len(PLANS))
     for mod in CATALOGUE.values():

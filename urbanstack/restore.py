@@ -40,6 +40,7 @@ import yaml
 
 from catalogue import names
 from catalogue.schema import SLUG_PATTERN
+from components import egress
 from components.backup import wal_archiver
 from components.k8s import dns_egress, peer, tcp
 from components.tenant.database import BACKUP_STORE, cluster_base_spec
@@ -111,9 +112,10 @@ def recovery_cluster(tenant, storage_class: str, name: str, source_store: str = 
             "spec": spec}
 
 
-def recovery_policy(slug: str, name: str, s3_rule: dict) -> dict:
+def recovery_policy(slug: str, name: str, s3_rule: dict, api_rule: dict | None = None) -> dict:
     """The flows of the running cluster (``components/tenant/database.py``) for the recovery cluster's pods,
-    except that no app connects to it."""
+    except that no app connects to it. ``api_rule``: egress to the API server (``components.egress.api_server``
+    of the shared config's ``network``; without it, that of an unconfigured network)."""
     pods = {"cnpg.io/cluster": name}
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -129,7 +131,7 @@ def recovery_policy(slug: str, name: str, s3_rule: dict) -> dict:
                 {"to": [peer(None, pods)], "ports": tcp(names.DB_PORT, INSTANCE_MANAGER_PORT)},
                 dns_egress(),
                 s3_rule,
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443, 6443)},
+                api_rule or egress.api_server(None),
             ],
         },
     }
@@ -186,22 +188,23 @@ def _tenant(slug: str, tenants_dir: Path | None):
     return tenant
 
 
-def _shared_config_file():
+def _shared_config():
     from catalogue.shared_config import load_file
 
     return load_file()
 
 
 def _s3_rule(tenant, cfg) -> dict:
-    """Egress to where the municipality's backups are: the off-site target's addresses, its own target (HTTPS),
-    or in dev the in-cluster RGW."""
+    """Where the recovery cluster reads the backups from, in the precedence of ``database.backup_store``: the
+    municipality's own target, the operator's off-site target (``egressCidr``), the bucket (as
+    ``components.tenant.netpol.to_backup``)."""
     from components.tenant.database import uses_offsite
 
     if uses_offsite(tenant, cfg.backup.offsite):
-        return {"to": [{"ipBlock": {"cidr": cfg.backup.offsite.egressCidr}}], "ports": tcp(443)}
+        return egress.to_cidr(cfg.backup.offsite.egressCidr, cfg.network, 443)
     if cfg.storage.mode == "rook-ceph" and tenant.backup.target is None:
         return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
-    return {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(443)}
+    return egress.to_internet(cfg.network, 443)
 
 
 def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = BACKUP_STORE,
@@ -215,8 +218,8 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     target = parse_target_time(to, now) if to else None
     name = recovery_name(now)
     work = work_dir / slug
-    cfg = _shared_config_file()
-    docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg)),
+    cfg = _shared_config()
+    docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg), egress.api_server(cfg.network)),
             recovery_cluster(tenant, cfg.storage.blockStorageClass, name, source, target)]
     plan = restore_steps(slug, work, name)
     if dry_run:

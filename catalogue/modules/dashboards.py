@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 
 class Options(ModuleOptions):
@@ -34,4 +34,6 @@ SPEC = ModuleSpec(
     data_stores=(DataStore("database", "superset", "dashboards, charts, saved queries, users and roles"),),
     # OIDC callback paths: Flask-AppBuilder's OAuth view `/oauth-authorized/<provider>` (provider `keycloak`, components/modules/dashboards.py).
     oidc_callbacks=("/oauth-authorized/keycloak",),
+    # Superset reads discovery, redeems codes and fetches keys at the internal back channel.
+    backchannel={"web": BACKCHANNEL_INTERNAL},
 )

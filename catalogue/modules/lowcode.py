@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 
 class Options(ModuleOptions):
@@ -33,4 +33,6 @@ SPEC = ModuleSpec(
                            workload="editor", container="node-red", path="/data"),),
     # OIDC callback paths: oauth2-proxy's callback (OAUTH2_PROXY_REDIRECT_URL, components/modules/lowcode.py).
     oidc_callbacks=("/oauth2/callback",),
+    # oauth2-proxy (sidecar of the Node-RED editor) redeems codes, reads the profile and keys there.
+    backchannel={"editor": BACKCHANNEL_INTERNAL},
 )

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_PUBLIC, DataStore, ModuleOptions, ModuleSpec
 
 STORAGE_PATH = "/var/lib/ckan"
 
@@ -66,4 +66,6 @@ SPEC = ModuleSpec(
     public=True,
     # OIDC callback paths: ckanext-oidc-pkce's default ckanext.oidc_pkce.redirect_path.
     oidc_callbacks=("/user/login/oidc-pkce/callback",),
+    # ckanext-oidc-pkce takes one base URL for browser and back channel.
+    backchannel={"web": BACKCHANNEL_PUBLIC},
 )

@@ -7,7 +7,7 @@ builds it is ``components/modules/rei3.py``.
 from __future__ import annotations
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_PUBLIC, DataStore, ModuleOptions, ModuleSpec
 
 DATA = "/opt/r3/data"
 """The persistent volume: config.json (REI3 rewrites it), files, certificates, temp and transfer folders."""
@@ -34,4 +34,6 @@ SPEC = ModuleSpec(
     ),
     # OIDC callback paths: the redirect URL entered in REI3's admin UI at the one-time OIDC step: the app's root (docs/operations.md).
     oidc_callbacks=("/",),
+    # REI3 takes one issuer URL for browser and back channel.
+    backchannel={"app": BACKCHANNEL_PUBLIC},
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from catalogue.sizing import Size, Workload
-from catalogue.spec import DataStore, ModuleOptions, ModuleSpec
+from catalogue.spec import BACKCHANNEL_INTERNAL, DataStore, ModuleOptions, ModuleSpec
 
 CLIENT_ROLES: dict[str, tuple[str, ...]] = {
     "read": ("admins", "editors", "viewers"),
@@ -49,4 +49,6 @@ SPEC = ModuleSpec(
     client_roles=CLIENT_ROLES,
     # OIDC callback paths: none: FROST checks bearer tokens of API clients and logs no browser in, so the client has no browser flow.
     oidc_callbacks=(),
+    # FROST's Keycloak adapter reads discovery and keys and redeems basic-auth logins there.
+    backchannel={"http": BACKCHANNEL_INTERNAL, "mqtt": BACKCHANNEL_INTERNAL},
 )

@@ -77,8 +77,9 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 # Login: OpenID Connect against the municipality's realm (authorization code + PKCE). The discovery document
-# comes from Keycloak's in-cluster Service: it names the public issuer and login page (the browser's side) and
-# in-cluster token, userinfo and key endpoints (the back channel), so no call of this pod goes to the public address.
+# comes from the municipality's internal back-channel listener of the Gateway: it names the public issuer and login
+# page (the browser's side) and token, userinfo and key endpoints on that listener (the back channel), so no call
+# of this pod goes to the public address.
 AUTH_TYPE = AUTH_OAUTH
 OIDC_BACKCHANNEL = os.environ["OIDC_BACKCHANNEL_URL"].rstrip("/")
 REALM = {
@@ -229,7 +230,7 @@ class Component(ModuleComponent):
         # Network: exactly these flows (DNS comes from the namespace baseline).
         to_cache = netpol.to_pods(self.selector("cache"), VALKEY_PORT)
         self.policy("web", ingress=[netpol.from_gateway(WEB_PORT)],
-                    egress=[netpol.to_database(), netpol.to_keycloak(), to_cache])
+                    egress=[netpol.to_database(), *self.to_keycloak("web"), to_cache])
         self.policy("worker", ingress=[], egress=[netpol.to_database(), to_cache])
         self.policy("cache", ingress=[netpol.from_pods(self.selector("web"), VALKEY_PORT),
                                       netpol.from_pods(self.selector("worker"), VALKEY_PORT)], egress=[])

@@ -38,8 +38,10 @@ class Component(ModuleComponent):
     Login: Node-RED's own ``adminAuth`` would need an extra npm strategy module installed at run time, so
     the editor is bound to ``127.0.0.1`` and published through an oauth2-proxy sidecar that logs users in
     against the municipality's realm (OIDC, PKCE) and admits the realm groups ``admins`` and ``editors``. The
-    proxy sends browsers to the realm's public login page and redeems codes and fetches keys at Keycloak's
-    in-cluster Service (discovery off, endpoints from Secret ``lowcode-oidc``).
+    proxy sends browsers to the realm's public login page and redeems codes and fetches keys at the municipality's
+    internal back-channel listener of the Gateway (discovery off, endpoints from Secret ``lowcode-oidc``); the pod
+    reaches only that realm's four back-channel paths of Keycloak, never its admin API (Node-RED runs the editors'
+    code in the same pod).
     Flow credentials are encrypted with a generated ``credentialSecret``. Node-RED does not scale out:
     one replica in every plan.
     """
@@ -80,7 +82,7 @@ class Component(ModuleComponent):
                 "OAUTH2_PROXY_SKIP_PROVIDER_BUTTON": "true",
                 "OAUTH2_PROXY_SKIP_OIDC_DISCOVERY": "true",
             },
-            # Back channel to Keycloak's in-cluster Service, front channel (login page) public: discovery is off
+            # Back channel at the internal Gateway listener, front channel (login page) public: discovery is off
             # and the endpoints are given one by one (oauth2-proxy v7.15.2 pkg/apis/options/legacy_options.go
             # skip-oidc-discovery, login-url, redeem-url, oidc-jwks-url, profile-url; with discovery off it
             # needs the JWKS URL, pkg/providers/oidc/provider_verifier.go). The ID token's issuer is still
@@ -107,5 +109,5 @@ class Component(ModuleComponent):
         self.policy(
             "editor",
             ingress=[netpol.from_gateway(PROXY_PORT)],
-            egress=[netpol.to_keycloak(), netpol.to_internet_https()],
+            egress=[*self.to_keycloak("editor"), netpol.to_internet_https(self.ctx)],
         )

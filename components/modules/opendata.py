@@ -303,7 +303,7 @@ class Component(ModuleComponent):
         to_solr = netpol.to_pods(self.selector("solr"), SOLR_PORT)
         to_cache = netpol.to_pods(self.selector("cache"), valkey.PORT)
         self.policy("web", ingress=[netpol.from_gateway(WEB_PORT)],
-                    egress=[netpol.to_database(), *netpol.to_keycloak_public(), to_solr, to_cache])
+                    egress=[netpol.to_database(), *self.to_keycloak("web"), to_solr, to_cache])
         self.policy("init", ingress=[], egress=[netpol.to_database(), to_solr, to_cache])
         clients = [self.selector("web"), self.selector("init")]
         self.policy("solr", ingress=[netpol.from_pods(c, SOLR_PORT) for c in clients], egress=[])

@@ -95,5 +95,5 @@ class Component(ModuleComponent):
         self.policy(
             "app",
             ingress=[netpol.from_gateway(PORT)],
-            egress=[netpol.to_database(), *netpol.to_keycloak_public()],
+            egress=[netpol.to_database(), *self.to_keycloak("app")],
         )

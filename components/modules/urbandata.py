@@ -28,7 +28,7 @@ KEYCLOAK_CONFIG_KEY = "keycloak.json"
 docs/settings/auth.md; FROST-Server.Auth.Keycloak ``Utils.getKeycloakConfig`` prefers ``keycloakConfig``, then the
 file, then the URL; read at v2.4.2, the newest release in the snapshot available here, not at the pinned 2.8.0: a
 first deployment must confirm it): key ``keycloak.json`` of Secret ``urbandata-oidc``, written by the realm
-component with Keycloak's in-cluster URL."""
+component with the municipality's internal back-channel URL of the Gateway."""
 
 
 MOSQUITTO_CONF = """\
@@ -48,8 +48,8 @@ class Component(ModuleComponent):
     owns the schema in database ``sensorthings``, which gets ``postgis`` through ``SPEC.db_extensions``) and, with
     ``options.mqtt``, its MQTT extension as MQTT over secure WebSocket at ``wss://urbandata.<domain>/mqtt``; HTTP and
     MQTT exchange events over a Mosquitto bus that only FROST's pods reach. Logins: tokens of the municipality's realm
-    (``KeycloakAuthProvider``, adapter file ``keycloak.json`` of Secret ``urbandata-oidc`` with Keycloak's in-cluster
-    URL; MQTT takes an access token as password), FROST's client roles mapped to the realm groups by
+    (``KeycloakAuthProvider``, adapter file ``keycloak.json`` of Secret ``urbandata-oidc`` with the internal
+    back-channel URL of the Gateway; MQTT takes an access token as password), FROST's client roles mapped to the realm groups by
     ``SPEC.client_roles``; ``publicRead`` allows anonymous GET with CORS. Both Java images run as UID 10001 on a
     read-only root filesystem (``emptyDir``s for Tomcat's ``temp``, ``work``, ``logs``, ``conf/Catalina`` and for
     ``/tmp``; heap ``-XX:MaxRAMPercentage=75``). Why the split and the WebSocket:
@@ -111,7 +111,7 @@ class Component(ModuleComponent):
         self.policy(
             "http",
             ingress=[netpol.from_gateway(HTTP_PORT)],
-            egress=[netpol.to_database(), netpol.to_keycloak(), *to_bus],
+            egress=[netpol.to_database(), *self.to_keycloak("http"), *to_bus],
         )
         if not opts.mqtt:
             self.route("http", HTTP_PORT)
@@ -156,6 +156,6 @@ class Component(ModuleComponent):
         self.policy(
             "mqtt",
             ingress=[netpol.from_gateway(WEBSOCKET_PORT)],
-            egress=[netpol.to_database(), netpol.to_keycloak(), netpol.to_pods(self.selector("bus"), BUS_PORT)],
+            egress=[netpol.to_database(), *self.to_keycloak("mqtt"), netpol.to_pods(self.selector("bus"), BUS_PORT)],
         )
         self.route("http", HTTP_PORT, paths={MQTT_PATH: ("mqtt", WEBSOCKET_PORT)})

@@ -17,7 +17,26 @@ listener            port   hostname                   routes from / certificate
                                                       ``<slug>`` (its Certificate and the ReferenceGrant
                                                       that lets the Gateway read it come from the
                                                       municipality's stack)
+``backchannel-      20000- (any)                      ``urban-identity`` only: the municipality's internal
+<slug>``            29999                             OIDC back channel (below)
 ==================  =====  =========================  ===================================================
+
+**The internal back channel.** Module pods never reach Keycloak's pods (``components/shared/platform.py``, flow
+``keycloak``): the workloads a module declares in its catalogue entry (``ModuleSpec.backchannel``, pod label
+``urban-stack/oidc-backchannel: internal``) call ``http://keycloak-backchannel.urban-gateway.svc:<port>``, a
+ClusterIP Service in front of the Envoy pods, on their municipality's own listener ``backchannel-<slug>``
+(port ``names.backchannel_port(slug)``, a pure function of the slug). That listener carries one HTTPRoute
+``backchannel-<slug>`` (in ``urban-identity``) with exact path matches for the realm's discovery, token, userinfo
+and keys endpoints (``names.BACKCHANNEL_ENDPOINTS``) and nothing else: Envoy answers 404 to ``/admin/``,
+``/realms/master/`` or another realm's paths. Envoy normalises paths before matching (Envoy Gateway v1.5.4
+internal/xds/translator/listener.go sets ``NormalizePath: true``), so ``/realms/<slug>/../master/`` is
+``/realms/master/``. What binds a listener to its municipality is the network policy of the Envoy pods: port
+``backchannel_port(slug)`` admits only pods of namespace ``<slug>`` with that label, and no address outside the
+cluster (the LoadBalancer Service Envoy Gateway makes lists every listener port; the policy drops those
+connections). Envoy Gateway keeps listener ports from 1024 up as container ports (internal/gatewayapi/listener.go,
+``servicePortToContainerPort``, v1.5.4) and, without a ClientTrafficPolicy, appends the pod's address to
+``X-Forwarded-For`` (internal/xds/translator/listener.go, ``useRemoteAddress := true``), which Keycloak
+(``proxy-headers: xforwarded``) takes as the client address for the realms' ``sslRequired: external``.
 
 A route attaches only to a listener whose hostname matches its own, and a municipality's namespace is admitted
 only by its own listeners: an HTTP-01 solver created in one municipality's namespace can never answer for
@@ -47,8 +66,9 @@ MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 MAX_LISTENERS = 64
-"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs: vendor/charts/gateway-helm-v1.5.4/crds/gatewayapi-crds.yaml):
-two per municipality (HTTP and HTTPS) plus the platform's three, so at most 30 municipalities share one Gateway."""
+"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs: the Envoy Gateway chart's
+``crds/gatewayapi-crds.yaml``): three per municipality (HTTP, HTTPS and the internal back channel) plus the
+platform's three, so at most 20 municipalities share one Gateway."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
     "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
@@ -96,6 +116,44 @@ def platform_listener(name: str, hostname: str) -> dict[str, Any]:
             "allowedRoutes": routes_from(names.NS_IDENTITY)}
 
 
+def backchannel_ports(tenants: Mapping[str, Tenant]) -> dict[str, int]:
+    """Port of every municipality's back-channel listener; two municipalities on one port are refused."""
+    seen: dict[int, str] = {}
+    for slug in sorted(tenants):
+        port = names.backchannel_port(slug)
+        if port in seen:
+            raise ValueError(f"tenants/{slug}.yaml: slug: its back-channel port {port} (names.backchannel_port) is "
+                             f"already that of tenants/{seen[port]}.yaml; one of the two needs another slug")
+        seen[port] = slug
+    return {slug: port for port, slug in seen.items()}
+
+
+def backchannel_listener(slug: str) -> dict[str, Any]:
+    """A municipality's internal back-channel listener: plain HTTP (TLS would end at Envoy either way, and the
+    path is inside the cluster), routes only from urban-identity (the back-channel HTTPRoute)."""
+    return {"name": names.backchannel_listener(slug), "protocol": "HTTP", "port": names.backchannel_port(slug),
+            "allowedRoutes": routes_from(names.NS_IDENTITY)}
+
+
+def backchannel_route_spec(slug: str) -> dict[str, Any]:
+    """The only route on ``backchannel-<slug>``: exact paths of realm ``slug``'s discovery, token, userinfo and
+    keys endpoints to Keycloak's Service; every other path (admin API, master realm, other realms) gets 404."""
+    return {
+        "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": names.NS_GATEWAY,
+                        "sectionName": names.backchannel_listener(slug)}],
+        "rules": [{"matches": [{"path": {"type": "Exact", "value": f"/realms/{slug}/{endpoint}"}}
+                               for endpoint in names.BACKCHANNEL_ENDPOINTS],
+                   "backendRefs": [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]}],
+    }
+
+
+def backchannel_service_spec(tenants: Mapping[str, Tenant]) -> dict[str, Any]:
+    """ClusterIP Service ``keycloak-backchannel`` in front of the Envoy pods: one port per municipality."""
+    return {"type": "ClusterIP", "selector": dict(names.GATEWAY_POD_LABELS),
+            "ports": [{"name": f"bc-{port}", "port": port, "targetPort": port, "protocol": "TCP"}
+                      for slug, port in sorted(backchannel_ports(tenants).items())]}
+
+
 def listeners(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> list[dict[str, Any]]:
     """Every listener of the shared Gateway (see the module docstring)."""
     out = [
@@ -106,6 +164,8 @@ def listeners(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> list[dict[str
     ]
     out += [tenant_http_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
     out += [tenant_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
+    backchannel_ports(tenants)
+    out += [backchannel_listener(slug) for slug in sorted(tenants)]
     if len(out) > MAX_LISTENERS:
         raise ValueError(f"tenants/: {len(tenants)} municipalities need {len(out)} listeners on the shared Gateway, "
                          f"the Gateway API allows at most {MAX_LISTENERS}")
@@ -192,7 +252,8 @@ class Gateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: SharedConfig, profile: Profile, tenants: Mapping[str, Tenant],
                  namespace: pulumi.Resource,
-                 operators: Operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+                 operators: Operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None,
+                 identity_namespace: pulumi.Resource | None = None):
         super().__init__("urbanstack:shared:gateway", name, None, opts)
         scope = labels.shared_scope(cfg.operatorCostCenter)
         ns = names.NS_GATEWAY
@@ -236,4 +297,18 @@ class Gateway(pulumi.ComponentResource):
                                         "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
             },
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.gateway])))
+        # The internal back channel (module docstring): a ClusterIP Service in front of the Envoy pods, and per
+        # municipality one route with the realm's exact back-channel paths, in urban-identity next to Keycloak's
+        # Service (no cross-namespace reference).
+        self.backchannel_service = k8s.core.v1.Service(
+            names.BACKCHANNEL_SERVICE, metadata=meta(names.BACKCHANNEL_SERVICE, ns),
+            spec=backchannel_service_spec(tenants), opts=child(self, pulumi.ResourceOptions(depends_on=[namespace])))
+        after_identity_ns = [identity_namespace] if identity_namespace is not None else []
+        self.backchannel_routes = [
+            k8s.apiextensions.CustomResource(
+                names.backchannel_listener(slug), api_version=GATEWAY_API, kind="HTTPRoute",
+                metadata=meta(names.backchannel_listener(slug), names.NS_IDENTITY),
+                spec=backchannel_route_spec(slug),
+                opts=child(self, pulumi.ResourceOptions(depends_on=[self.gateway, *after_identity_ns])))
+            for slug in sorted(tenants)]
         self.register_outputs({})

@@ -28,6 +28,8 @@ import pulumi_kubernetes as k8s
 from catalogue import labels, names
 from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
+from catalogue.spec import BACKCHANNEL_INTERNAL, BACKCHANNEL_PUBLIC
+from components import egress
 from components.k8s import child, dns_egress, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
 from components.shared.gateway import Gateway
@@ -58,8 +60,10 @@ PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
 }
 
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+"""Every address: only for ingress from clients outside the cluster and the API server's webhook calls, and for
+Prometheus reaching the nodes. Egress to the internet is ``components.egress.internet`` (never the cluster)."""
 ALL_NAMESPACES = [{"namespaceSelector": {}}]
-KUBE_API_PORTS = (443, 6443)
+KUBE_API_PORTS = egress.KUBE_API_PORTS
 WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
     names.NS_OPERATORS: (9443,),        # CloudNativePG admission webhooks
     names.NS_CERT_MANAGER: (10250,),    # cert-manager webhook
@@ -82,18 +86,32 @@ API_CLIENTS: dict[str, dict[str, dict[str, str]]] = {
 }
 """Where not every pod of a namespace talks to the kube-apiserver: flow name -> pods that do."""
 ENVOY_HTTP_PORT = 10080
-ENVOY_PORTS = (ENVOY_HTTP_PORT, 10443)
+ENVOY_HTTPS_PORT = 10443
+ENVOY_PORTS = (ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
 CERT_MANAGER_CONTROLLER_LABELS = CERT_MANAGER_POD_LABELS["controller"]
 """Pod labels of cert-manager's controller (chart v1.21.1 templates/deployment.yaml), which runs the self check."""
-MUNICIPALITY_OIDC_CLIENTS = {
-    "namespaceSelector": {"matchExpressions": [
-        {"key": labels.TENANT, "operator": "Exists"},
-        {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]},
-    "podSelector": {"matchExpressions": [{"key": labels.MODULE, "operator": "Exists"}]},
+MUNICIPALITY_NAMESPACES = {"matchExpressions": [
+    {"key": labels.TENANT, "operator": "Exists"},
+    {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]}
+"""Namespaces labelled with a municipality."""
+PUBLIC_BACKCHANNEL_CLIENTS = {
+    "namespaceSelector": MUNICIPALITY_NAMESPACES,
+    "podSelector": {"matchLabels": {labels.OIDC_BACKCHANNEL: BACKCHANNEL_PUBLIC}},
 }
-"""Pods of a municipality's modules (namespaces labelled with a municipality, pods with a module label):
-OIDC clients of their realm, which use Keycloak's in-cluster Service for back-channel calls."""
+"""Module pods of any municipality that call their realm at its public address (catalogue ``backchannel:
+public``, CKAN and REI3). With kube-proxy and an IP LoadBalancer their connection to the public address becomes
+one to an Envoy pod on 10443 (a hairpin): admitted by this pod/namespace peer, because CNIs such as Cilium never
+match pod addresses by the ``ipBlock`` that admits outside clients."""
+
+
+def backchannel_clients(slug: str) -> dict:
+    """Peer: the pods of municipality ``slug`` that declare the internal back channel (catalogue ``backchannel:
+    internal``); admitted on that municipality's back-channel port only."""
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": slug}},
+            "podSelector": {"matchLabels": {labels.OIDC_BACKCHANNEL: BACKCHANNEL_INTERNAL}}}
+
+
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
               {"protocol": "TCP", "port": 6800, "endPort": 7568}]
 """Ceph mon (msgr2, msgr1) and OSD/MGR ports: kernel RBD/CephFS clients on the nodes connect to them."""
@@ -103,11 +121,21 @@ def s3_egress(cfg: SharedConfig) -> dict:
     """Egress rule to the object store: Rook's RGW pods, or the external provider's addresses (HTTPS)."""
     if cfg.storage.mode == "rook-ceph":
         return {"to": [peer(names.NS_STORAGE, {"app": "rook-ceph-rgw"})], "ports": tcp(names.RGW_PORT)}
-    return {"to": [{"ipBlock": {"cidr": cfg.storage.external.egressCidr}}], "ports": tcp(443)}
+    return egress.to_cidr(cfg.storage.external.egressCidr, cfg.network, 443)
 
 
-def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
+def offsite_egress(cfg: SharedConfig) -> dict | None:
+    """Egress rule to the operator's off-site backup target (shared config ``backup.offsite.egressCidr``, HTTPS),
+    for the pods that send backups there; ``None`` without an off-site target."""
+    if cfg.backup.offsite is None:
+        return None
+    return egress.to_cidr(cfg.backup.offsite.egressCidr, cfg.network, 443)
+
+
+def flows(cfg: SharedConfig, tenants: Sequence[str] = ()) -> list[
+        tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
+    ``tenants``: the municipalities' slugs (each has a back-channel port on the Envoy pods).
 
     Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, and scraping by
     Prometheus on the namespace's metrics ports (``monitoring.SCRAPE_PORTS``).
@@ -115,7 +143,7 @@ def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] 
     out: list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]] = []
     for ns in API_CLIENT_NAMESPACES:
         for flow, pods in API_CLIENTS.get(ns, {"kube-api": {}}).items():
-            out.append((ns, flow, pods, None, [{"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}]))
+            out.append((ns, flow, pods, None, [egress.api_server(cfg.network)]))
     for ns, ports in WEBHOOK_PORTS.items():
         out.append((ns, "webhooks", {}, [{"from": ANYWHERE, "ports": tcp(*ports)}], None))
     out += [
@@ -131,32 +159,38 @@ def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] 
         # (second rule; the ipBlock alone would not do: the port is 10080, and CNIs such as Cilium never
         # match pod addresses by ipBlock).
         (names.NS_CERT_MANAGER, "acme", {}, None, [
-            {"to": ANYWHERE, "ports": tcp(80, 443)},
+            egress.to_internet(cfg.network, 80, 443),
             {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}]),
         # Envoy: clients from anywhere; upstreams are Services in any namespace (Keycloak, municipalities'
-        # modules, ACME solvers). cert-manager's self check, translated by kube-proxy, comes from a pod:
-        # admitted by a pod peer as well (see "acme").
+        # modules, ACME solvers). Connections from pods are admitted by pod/namespace peers, never by the
+        # ipBlock alone (Cilium never matches pod addresses by ipBlock): cert-manager's self check, translated by
+        # kube-proxy (see "acme"), and the hairpin of modules that call their realm at the public address.
+        # Each municipality's internal back-channel port admits only its own declared pods (gateway.py), and no
+        # address outside the cluster.
         (names.NS_GATEWAY, "envoy", dict(names.GATEWAY_POD_LABELS), [
             {"from": ANYWHERE, "ports": tcp(*ENVOY_PORTS)},
-            {"from": [peer(names.NS_CERT_MANAGER, CERT_MANAGER_CONTROLLER_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}],
+            {"from": [peer(names.NS_CERT_MANAGER, CERT_MANAGER_CONTROLLER_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)},
+            {"from": [PUBLIC_BACKCHANNEL_CLIENTS], "ports": tcp(ENVOY_HTTPS_PORT)},
+            *({"from": [backchannel_clients(slug)], "ports": tcp(names.backchannel_port(slug))}
+              for slug in sorted(tenants))],
          [{"to": ALL_NAMESPACES}]),
-        # Keycloak: from the Gateway's Envoy pods; to directories and identity providers of municipalities
-        # (LDAP/LDAPS, OIDC over HTTPS) and to the realms' mail relay (shared config smtp).
-        # Municipalities' module pods call Keycloak's in-cluster Service for the OIDC back channel (token,
-        # userinfo, keys): it works whatever kind of LoadBalancer publishes the Gateway (docs/operations.md).
+        # Keycloak: from the Gateway's Envoy pods (the public hosts and the municipalities' internal back
+        # channel, gateway.py) and the realm jobs, from no module pod; to directories and identity providers of
+        # municipalities (LDAP/LDAPS, OIDC over HTTPS) and the realms' mail relay (shared config smtp) on the
+        # internet only (components/egress.py: never the cluster, the metadata service or the API server).
         (names.NS_IDENTITY, "keycloak", dict(names.KEYCLOAK_POD_LABELS),
-         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS),
-                    MUNICIPALITY_OIDC_CLIENTS],
+         [{"from": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS), peer(None, names.REALM_JOB_LABELS)],
            "ports": tcp(names.KEYCLOAK_HTTP_PORT)}],
-         [{"to": ANYWHERE, "ports": tcp(389, 443, 636, *([cfg.smtp.port] if cfg.smtp else []))}]),
+         [egress.to_internet(cfg.network, 389, 443, 636, *([cfg.smtp.port] if cfg.smtp else []))]),
         # Realm jobs (master realm and every municipality's) talk to Keycloak only, never to each other.
         (names.NS_IDENTITY, "realm-jobs", dict(names.REALM_JOB_LABELS), None,
          [{"to": [peer(None, names.KEYCLOAK_POD_LABELS)], "ports": tcp(names.KEYCLOAK_HTTP_PORT)}]),
-        # Keycloak's database is managed by the CloudNativePG operator and archives to S3 through the
-        # Barman Cloud plugin.
+        # Keycloak's database is managed by the CloudNativePG operator and archives through the Barman Cloud
+        # plugin: to the off-site target when one is configured (components/shared/identity.py backup_store_spec,
+        # required in production), else to the platform's object store (dev).
         (names.NS_IDENTITY, "keycloak-db", {"cnpg.io/cluster": names.KEYCLOAK_DB_CLUSTER},
          [{"from": [peer(names.NS_OPERATORS, {})], "ports": tcp(8000, 5432)}],
-         [{"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)}, s3_egress(cfg)]),
+         [{"to": [peer(names.NS_OPERATORS, {})], "ports": tcp(9090)}, offsite_egress(cfg) or s3_egress(cfg)]),
         # Only Prometheus leaves the namespace to scrape: the metrics ports of what it scrapes, and the kubelets /
         # node exporters on the nodes (monitoring.SCRAPE_PORTS).
         (names.NS_MONITORING, "scrape", dict(PROMETHEUS_POD_LABELS), None,
@@ -176,7 +210,8 @@ def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] 
 class Platform(pulumi.ComponentResource):
     """Platform namespaces with Pod Security labels, PriorityClasses, default-deny NetworkPolicies plus flows."""
 
-    def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None,
+                 tenants: Sequence[str] = ()):
         super().__init__("urbanstack:shared:platform", name, None, opts)
         self.priority_classes = {
             pc: k8s.scheduling.v1.PriorityClass(
@@ -211,8 +246,8 @@ class Platform(pulumi.ComponentResource):
             if ns in SCRAPE_PORTS:
                 self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, PROMETHEUS_POD_LABELS)],
                                                      "ports": tcp(*SCRAPE_PORTS[ns])}], None)
-        for ns, flow, pods, ingress, egress in flows(cfg):
-            self._policy(ns, flow, pods, ingress, egress)
+        for ns, flow, pods, ingress, out in flows(cfg, tenants):
+            self._policy(ns, flow, pods, ingress, out)
         self.register_outputs({})
 
     def _policy(self, ns: str, flow: str, pods: Mapping[str, str], ingress: Sequence[dict] | None,
@@ -229,7 +264,7 @@ class SharedPlatform(pulumi.ComponentResource):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
         here = pulumi.ResourceOptions(parent=self)
-        self.platform = Platform("platform", cfg, opts=here)
+        self.platform = Platform("platform", cfg, opts=here, tenants=sorted(tenants))
         ns = self.platform.namespaces
         # Monitoring first: its chart installs the monitoring CRDs (ServiceMonitor, PodMonitor) that the
         # operators' charts and the clusters they run create.
@@ -238,7 +273,7 @@ class SharedPlatform(pulumi.ComponentResource):
         self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators,
                                          opts=here)
         self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
-                               self.certificates.issuer, opts=here)
+                               self.certificates.issuer, opts=here, identity_namespace=ns[names.NS_IDENTITY])
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
                                  self.gateway.gateway, tenants, opts=here)

@@ -22,7 +22,7 @@ from components.backup import (
     wal_archiver,
 )
 from components.base import DatabaseInfo, TenantContext
-from components.tenant.netpol import from_pods, to_s3
+from components.tenant.netpol import from_pods, to_api_server, to_backup
 
 GEODATA = "geodata"
 """The municipality's own spatial database (PostGIS), bootstrapped with the cluster."""
@@ -193,8 +193,8 @@ class Database(pulumi.ComponentResource):
             egress=[
                 {"to": [kb.peer(None, db_pods)], "ports": kb.tcp(names.DB_PORT, 8000)},
                 kb.dns_egress(),
-                to_s3(ctx),
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": kb.tcp(443, 6443)},
+                to_backup(ctx),
+                to_api_server(ctx),
             ],
             opts=in_ns,
         )

@@ -35,8 +35,9 @@ from components.provider import stack_secret
 
 GROUPS = ("admins", "editors", "viewers")
 REALM_SSL_REQUIRED = "external"
-"""Municipality realms accept plain HTTP from private addresses only (the modules' back channel to Keycloak's
-in-cluster Service; TLS ends at the Gateway for everything else). With ``all`` Keycloak answers "HTTPS required"
+"""Municipality realms accept plain HTTP from private addresses only (the modules' back channel through the
+Gateway's internal listener, whose Envoy forwards the pod's address in X-Forwarded-For; TLS ends at the Gateway
+for everything else). With ``all`` Keycloak answers "HTTPS required"
 to every back-channel call: its endpoints check the scheme of the URL the request came in on (Keycloak 26
 ``TokenEndpoint.checkSsl``: ``getBaseUri().getScheme()`` against ``realm.getSslRequired().isRequired(connection)``),
 and ``external`` exempts loopback, site-local (RFC 1918) and link-local/ULA client addresses
@@ -47,20 +48,21 @@ addresses (``proxy-headers: xforwarded``) over HTTPS, as before; the master real
 OIDC_PATHS = {"auth-url": "auth", "token-url": "token", "userinfo-url": "userinfo", "jwks-url": "certs"}
 """Keys of the OIDC Secret with an endpoint URL -> Keycloak's endpoint below ``<realm>/protocol/openid-connect/``."""
 FRONT_CHANNEL = {"auth-url"}
-"""Endpoints the browser opens: on the public host. The others are back channel: Keycloak's in-cluster Service."""
+"""Endpoints the browser opens: on the public host. The others are back channel: the Gateway's internal listener."""
 
 
 def backchannel_url(slug: str) -> str:
-    """The realm at Keycloak's in-cluster Service (``http://keycloak-service.urban-identity.svc:8080/realms/<slug>``).
+    """The realm at the municipality's internal back-channel listener of the shared Gateway
+    (``http://keycloak-backchannel.urban-gateway.svc:<port>/realms/<slug>``, ``names.backchannel_base_url``),
+    which serves only this realm's discovery, token, userinfo and keys paths (components/shared/gateway.py);
+    module pods have no network path to Keycloak's pods.
 
     Keycloak runs with ``hostname`` = the public URL and ``hostname-backchannel-dynamic`` (shared identity,
     ``keycloak_spec``): a request to this address gets the public issuer and login page but back-channel
     endpoints on the address it came in on (Keycloak 26 ``OIDCWellKnownProvider.getConfig``: issuer,
     authorization and logout from ``UrlType.FRONTEND``; token, introspection, userinfo and jwks from
-    ``UrlType.BACKEND``), and tokens carry the public issuer either way."""
-    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
-
-    return f"{KEYCLOAK_INTERNAL_URL}/realms/{slug}"
+    ``UrlType.BACKEND``; Envoy passes the Host header through), and tokens carry the public issuer either way."""
+    return f"{names.backchannel_base_url(slug)}/realms/{slug}"
 
 
 def endpoint_urls(issuer_url: Any, slug: str) -> dict[str, Any]:
@@ -72,13 +74,12 @@ def endpoint_urls(issuer_url: Any, slug: str) -> dict[str, Any]:
 
 
 def keycloak_adapter_config(slug: str, client_id: str, secret: Any, client_roles: bool) -> pulumi.Output:
-    """``keycloak.json`` of a client for Keycloak's OIDC adapter (FROST's KeycloakAuthProvider): the in-cluster
-    server URL; the adapter reads issuer, token and keys from its discovery document
-    (keycloak adapter ``KeycloakDeployment.resolveUrls``), so the tokens' public issuer is accepted."""
-    from components.shared.realm_job import KEYCLOAK_INTERNAL_URL
-
+    """``keycloak.json`` of a client for Keycloak's OIDC adapter (FROST's KeycloakAuthProvider): the server URL is
+    the municipality's internal back-channel listener (:func:`backchannel_url`); the adapter reads issuer, token
+    and keys from its discovery document (keycloak adapter ``KeycloakDeployment.resolveUrls``), so the tokens'
+    public issuer is accepted."""
     return pulumi.Output.json_dumps({
-        "realm": slug, "auth-server-url": KEYCLOAK_INTERNAL_URL, "ssl-required": REALM_SSL_REQUIRED,
+        "realm": slug, "auth-server-url": names.backchannel_base_url(slug), "ssl-required": REALM_SSL_REQUIRED,
         "resource": client_id, "credentials": {"secret": secret}, "confidential-port": 0,
         "use-resource-role-mappings": client_roles,
     })

@@ -14,6 +14,12 @@ ingress to allow it, on a common port. Peers are ``podSelector`` (same namespace
 both together, or ``ipBlock``; selectors support ``matchLabels`` and ``matchExpressions``; named ports are
 resolved against the destination pod's container ports.
 
+Two CNI models: ``kubernetes`` (the NetworkPolicy API as written: an ``ipBlock`` may match pod addresses that lie
+in its range) and ``ipblock_blind`` (CNIs such as Cilium, which never match a pod's address by ``ipBlock``: there
+an ``ipBlock`` peer matches only addresses outside the cluster). Isolation is proven on ``kubernetes``, the more
+permissive of the two (the blind model only removes matches); every required flow must hold on both, so an
+in-cluster flow admitted only by an ``ipBlock`` fails on ``ipblock_blind``.
+
 A third property is positive (rule ``required-platform-flow``): the connections the platform needs are
 open. ``checks/platform-flows.yaml`` lists them under ``required`` (ACME HTTP-01 solver pods reached from the
 Envoy pods, admission webhooks reached from the API server, operators reaching their instances, Prometheus
@@ -22,6 +28,11 @@ and destination (ours, chart-rendered, operator-made), the connection must be al
 API server is modelled as an address outside the pod network (it calls webhooks from the control plane's host
 addresses), so only an ``ipBlock`` admits it. A required flow whose pods the plan does not contain (e.g. no
 ACME solver in internal-CA mode) is named in the check's line, not failed.
+
+A fourth property is negative (rule ``forbidden-platform-flow``): ``checks/platform-flows.yaml`` lists under
+``forbidden`` connections that must not exist at all, e.g. from any pod of any municipality (``from:
+municipalities``, the symbolic "any other pod" with arbitrary labels included) to Keycloak's pods, which are
+reached only through the Gateway.
 
 Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod),
 whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak, CloudNativePG
@@ -38,6 +49,7 @@ it assumes the connection is possible: a pass is a proof, a failure may be conse
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +66,9 @@ RULE_CROSS = "isolation-between-municipalities"
 RULE_ENTRY = "entry-only-through-gateway"
 RULE_REQUIRED = "required-platform-flow"
 RULE_OPERATOR = "operator-made-pods-in-plan"
+RULE_FORBIDDEN = "forbidden-platform-flow"
+MUNICIPALITIES = "municipalities"
+"""``from: municipalities`` in a forbidden flow: every pod of every municipality namespace, symbolic ones included."""
 API_SERVER = "apiserver"
 """``from: apiserver`` in a required flow: the Kubernetes API server calling in (admission webhooks)."""
 FLOWS_FILE = ROOT / "checks" / "platform-flows.yaml"
@@ -62,6 +77,10 @@ POD_NETWORK = tuple(ipaddress.ip_network(n) for n in
                     ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
 """Address ranges pod IPs may come from (private and CGNAT ranges, IPv6 ULA): an ``ipBlock`` overlapping
 them may match pods, one outside them only addresses outside the cluster."""
+CNI_KUBERNETES = "kubernetes"
+CNI_IPBLOCK_BLIND = "ipblock_blind"
+CNI_MODELS = (CNI_KUBERNETES, CNI_IPBLOCK_BLIND)
+"""How a CNI matches ``ipBlock`` peers (module docstring)."""
 OUTSIDE_CLUSTER = "(outside the cluster)"
 OTHER_NAMESPACE = "(a namespace outside the plan)"
 
@@ -140,6 +159,15 @@ class Model:
     namespace_files: dict[str, str] = field(default_factory=dict)
     sources: list[PlanObject] = field(default_factory=list)
     """The plan objects the concrete pods come from."""
+    cni: str = CNI_KUBERNETES
+    """How ``ipBlock`` peers match (:data:`CNI_MODELS`)."""
+
+
+def with_cni(model: Model, cni: str) -> Model:
+    """The same pods and policies as a CNI of model ``cni`` sees them (:data:`CNI_MODELS`)."""
+    if cni not in CNI_MODELS:
+        raise ValueError(f"unknown CNI model {cni!r}: one of {', '.join(CNI_MODELS)}")
+    return dataclasses.replace(model, cni=cni)
 
 
 # -- selectors ------------------------------------------------------------------------------------------
@@ -286,6 +314,8 @@ def peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Pod, model: Mod
     """Whether a rule's peer (``from`` / ``to`` entry) of a policy in ``policy_ns`` matches pod ``other``."""
     if "ipBlock" in peer:
         may_pods, may_outside = _ip_block_scope(peer["ipBlock"])
+        if model.cni == CNI_IPBLOCK_BLIND:
+            may_pods = False  # Cilium: CIDR rules never select cluster endpoints
         return may_outside if other.external else may_pods
     if other.external:
         return False
@@ -476,14 +506,75 @@ def load_required(path: Path = FLOWS_FILE) -> list[RequiredFlow]:
     return out
 
 
+@dataclass
+class ForbiddenFlow:
+    """A connection that must not exist: from pods (or every municipality's pods) to pods, on any port."""
+
+    name: str
+    source_namespace: str | None
+    """``None``: every municipality namespace."""
+    source: Mapping[str, Any]
+    namespace: str | None
+    to: Mapping[str, Any]
+    reason: str
+
+
+def load_forbidden(path: Path = FLOWS_FILE) -> list[ForbiddenFlow]:
+    out = []
+    for where, entry in list_entries(path, "forbidden flows", "forbidden"):
+        missing = [k for k in ("name", "from", "to", "reason") if not entry.get(k)]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        src, to = entry["from"], entry["to"]
+        if src != MUNICIPALITIES and not (isinstance(src, Mapping) and src.get("namespace")):
+            raise ValueError(f"{where}.from: give '{MUNICIPALITIES}' or a namespace (and pods)")
+        if not isinstance(to, Mapping) or "pods" not in to:
+            raise ValueError(f"{where}.to: give pods (a label selector) and optionally a namespace")
+        out.append(ForbiddenFlow(entry["name"], None if src == MUNICIPALITIES else src["namespace"],
+                                 {} if src == MUNICIPALITIES else (src.get("pods") or {}), to.get("namespace"),
+                                 to["pods"] or {}, entry["reason"]))
+    return out
+
+
+def check_forbidden(model: Model, flows: list[ForbiddenFlow]) -> tuple[list[Failure], int]:
+    """Failures of the forbidden flows (every pod that matches the source, symbolic ones included, against every
+    concrete destination) and the number of pod pairs looked at."""
+    failures, pairs = [], 0
+    for flow in flows:
+        if flow.source_namespace is None:
+            sources = [p for p in model.pods if p.namespace in model.municipality_namespaces]
+        else:
+            sources = [p for p in model.pods if p.namespace == flow.source_namespace
+                       and (p.open_labels or pod_matches(flow.source, p))]
+        dests = [p for p in model.pods if not p.open_labels and not p.external
+                 and (flow.namespace is None or p.namespace == flow.namespace) and pod_matches(flow.to, p)]
+        for src in sources:
+            for dst in dests:
+                pairs += 1
+                ports, why = connection(src, dst, model)
+                if ports is not ALL_PORTS and not ports:
+                    continue
+                failures.append(Failure(
+                    dst.file or model.namespace_files.get(dst.namespace, dst.namespace), RULE_FORBIDDEN,
+                    f"{src.description} can reach {dst.description} on {describe_ports(ports)} "
+                    f"(allowed by {'; '.join(why)}), which {flow.name} forbids ({FLOWS_FILE.relative_to(ROOT)}): "
+                    f"{' '.join(flow.reason.split())}"))
+    return failures, pairs
+
+
 def _port_open(ports: frozenset | None, port: int) -> bool:
     if ports is ALL_PORTS:
         return True
     return any(len(p) == 3 and p[0] == "TCP" and p[1] <= port <= p[2] for p in ports)
 
 
-def check_required(model: Model, flows: list[RequiredFlow]) -> tuple[list[Failure], int, list[str]]:
-    """Failures of the required flows, the number of pod pairs looked at, and the flows without pods."""
+def check_required(model: Model, flows: list[RequiredFlow], failed: set | None = None
+                   ) -> tuple[list[Failure], int, list[str]]:
+    """Failures of the required flows, the number of pod pairs looked at, and the flows without pods.
+
+    ``failed`` collects ``(flow, source, destination)`` of every failure; one already in it (found on another CNI
+    model) is not reported again."""
+    failed = set() if failed is None else failed
     api_server = Pod(OUTSIDE_CLUSTER, {}, "the API server", None, {}, open_labels=False)
     concrete = [p for p in model.pods if not p.open_labels and not p.external]
     failures, pairs, absent = [], 0, []
@@ -500,11 +591,15 @@ def check_required(model: Model, flows: list[RequiredFlow]) -> tuple[list[Failur
                 pairs += 1
                 ports, _ = connection(src, dst, model)
                 closed = [p for p in flow.ports if not _port_open(ports, p)]
-                if closed:
+                key = (flow.name, id(src) if src is not api_server else None, id(dst))
+                if closed and key not in failed:
+                    failed.add(key)
+                    cni = "" if model.cni == CNI_KUBERNETES else \
+                        f" (CNI model {model.cni}: an ipBlock never matches a pod address there)"
                     failures.append(Failure(
                         dst.file or model.namespace_files.get(dst.namespace, dst.namespace), RULE_REQUIRED,
                         f"{src.description} cannot reach {dst.description} on "
-                        f"{', '.join(f'{p}/TCP' for p in closed)}, which {flow.name} needs "
+                        f"{', '.join(f'{p}/TCP' for p in closed)}{cni}, which {flow.name} needs "
                         f"({FLOWS_FILE.relative_to(ROOT)}): {' '.join(flow.reason.split())}"))
     return failures, pairs, absent
 
@@ -527,10 +622,14 @@ def _flow_allows(flow: Flow, src: Pod, dst: Pod, ports: frozenset | None) -> boo
 
 # -- the check ---------------------------------------------------------------------------------------------------
 
-def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
-    model = build_model(plan)
+def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_MODELS) -> CheckResult:
+    """The check on the CNI models ``cnis`` (all by default): isolation on the most permissive of them (on
+    ``kubernetes`` it implies isolation on ``ipblock_blind``, which only removes matches), required flows on each."""
+    built = build_model(plan)
+    model = with_cni(built, CNI_KUBERNETES if CNI_KUBERNETES in cnis else cnis[0])
     flows = load_flows(flows_file)
     required = load_required(flows_file)
+    forbidden = load_forbidden(flows_file)
     failures: list[Failure] = missing_operator_objects(plan)
     pairs = 0
     targets = [p for p in model.pods if p.tenant is not None]
@@ -561,13 +660,21 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE) -> CheckResult:
                                         f"{src.description} can reach {dst.description} in municipality namespace "
                                         f"{dst.namespace} on {where}; only the gateway ({names.NS_GATEWAY}) and the "
                                         f"flows of {FLOWS_FILE.relative_to(ROOT)} may"))
-    required_failures, required_pairs, absent = check_required(model, required)
-    failures += required_failures
+    required_pairs = 0
+    failed: set = set()
+    for cni in cnis:
+        required_failures, pairs_cni, absent = check_required(with_cni(built, cni), required, failed)
+        failures += required_failures
+        required_pairs += pairs_cni
+    forbidden_failures, forbidden_pairs = check_forbidden(model, forbidden)
+    failures += forbidden_failures
+    required_pairs += forbidden_pairs
     n_policies = sum(len(v) for v in model.policies.values())
     concrete = sum(1 for p in model.pods if not p.open_labels)
     absent_text = f" ({len(absent)} without pods in the plan: {', '.join(absent)})" if absent else ""
     return CheckResult(NAME, pairs + required_pairs, "pod pairs", failures, origins=plan.origins,
                        detail=f"{concrete} pods from the plan + {len(model.pods) - concrete} symbolic, "
                               f"{n_policies} NetworkPolicies, {len(model.municipality_namespaces)} municipality "
-                              f"namespaces, {len(flows)} listed platform flows, {len(required)} required flows"
-                              f"{absent_text}")
+                              f"namespaces, {len(flows)} listed platform flows, {len(required)} required flows "
+                              f"on {len(cnis)} CNI model(s) ({', '.join(cnis)}), {len(forbidden)} forbidden "
+                              f"flows{absent_text}")
