@@ -147,7 +147,9 @@ IMAGES: dict[str, Image] = {
     # v19.2.3-20250717 is the build Rook v1.18.6 itself uses, images/ceph/Makefile). Digest not recorded yet.
     "ceph": Image("quay.io/ceph/ceph", "v19.2.3-20250717", "https://ceph.io"),
     # Modules
-    "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
+    # 4.1.15 (node-red/node-red#5940, 2026-09-09), the newest 4.1 maintenance release; `-22`: the Node.js 22 build
+    # (node-red/node-red-docker .github/workflows/main.yml tags `<version>-<node>`; v4.1.13 builds node 18, 20, 22).
+    "node-red": Image("docker.io/nodered/node-red", "4.1.15-22", "https://nodered.org"),
     # v7.15.4: https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4 (the newest v7.15 patch on 2026-08-24,
     # after the v7.15.2 security-audit release and v7.15.3, 2026-06; oauth2-proxy/manifests#412 bumps the chart to it).
     "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.4", "https://oauth2-proxy.github.io/oauth2-proxy/"),
@@ -336,11 +338,11 @@ SUPPORT: dict[str, Support] = {
         "generated 2026-11-18: 2026-12-02); Tentacle (20.2) until 2027-06-01",
         date(2026, 11, 18)),
     "node-red": Support(
-        "4.1.10-22", None,
-        "only the newest release of the current major line is maintained",
+        "4.1.15-22", None,
+        "only the newest release of a maintained line gets fixes (4.1 maintenance releases continue beside 5.0)",
         "https://github.com/node-red/node-red/releases",
-        "4.1.10 was released 2026-05-08; maintenance releases followed up to 4.1.15 on 2026-09-09 "
-        "(node-red/node-red#5940)", date(2026, 9, 9), newer="4.1.15"),
+        "maintenance releases 4.1.10 (2026-05-08) to 4.1.15 (2026-09-09, node-red/node-red#5940 'Bump for 4.1.15 "
+        "release'); 5.0.4 is the newest 5.0 (node-red/node-red-docker, 2026-07-30)", date(2026, 9, 9)),
     "oauth2-proxy": Support(
         "v7.15.4", None, "no published support window: only the newest release gets fixes",
         "https://github.com/oauth2-proxy/oauth2-proxy/releases",
@@ -411,8 +413,8 @@ RELEASE_RECORDS: dict[str, str] = {
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
                   "17.6-202511100807-system-trixie with its digest",
     "ceph": "rook/rook v1.18.6 images/ceph/Makefile: v19.2.3-20250717, the Ceph build Rook v1.18.6 itself uses",
-    "node-red": "node-red/node-red-docker tag v4.1.10; .github/workflows/main.yml tags <version>-<node> for node 18, 20, "
-                "22",
+    "node-red": "node-red/node-red release 4.1.15 (node-red/node-red#5940, 2026-09-09); node-red/node-red-docker "
+                ".github/workflows/main.yml tags <version>-<node> (v4.1.13: node 18, 20, 22), hence 4.1.15-22",
     "oauth2-proxy": "https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4",
     "superset": "apache/superset release 6.1.0; its docker workflow publishes the `-dev` variant of each release tag",
     "valkey": "valkey-io/valkey-container (Valkey-Release-Automation; 9.1.0 in #144, 2026-05-19); Docker Hub tags "
