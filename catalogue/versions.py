@@ -83,7 +83,7 @@ CHARTS: dict[str, Chart] = {
                                    "79.7.1", "https://github.com/prometheus-community/helm-charts"),
     "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
                       "https://www.opencost.io"),
-    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.18.6", "https://rook.io"),
+    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.20.6", "https://rook.io"),
 }
 
 
@@ -143,9 +143,10 @@ IMAGES: dict[str, Image] = {
     "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-202511100807-system-trixie",
                         "https://github.com/cloudnative-pg/postgres-containers",
                         "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b"),
-    # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook v1.18.6 Documentation/CRDs/Cluster/ceph-cluster-crd.md;
-    # v19.2.3-20250717 is the build Rook v1.18.6 itself uses, images/ceph/Makefile). Digest not recorded yet.
-    "ceph": Image("quay.io/ceph/ceph", "v19.2.3-20250717", "https://ceph.io"),
+    # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook Documentation/CRDs/Cluster/ceph-cluster-crd.md);
+    # v20.2.4-20260818 (Tentacle) is the build Rook v1.20.6 itself uses (images/ceph/Makefile CEPH_VERSION); Rook
+    # v1.20 supports Squid v19.2.0+ and Tentacle v20.2.1+ (Documentation/Upgrade/ceph-upgrade.md). Digest not recorded.
+    "ceph": Image("quay.io/ceph/ceph", "v20.2.4-20260818", "https://ceph.io"),
     # Modules
     # 4.1.15 (node-red/node-red#5940, 2026-09-09), the newest 4.1 maintenance release; `-22`: the Node.js 22 build
     # (node-red/node-red-docker .github/workflows/main.yml tags `<version>-<node>`; v4.1.13 builds node 18, 20, 22).
@@ -291,12 +292,12 @@ SUPPORT: dict[str, Support] = {
         "2.4.1 (OpenCost 1.118.0) is the release read for the vendored copy (pinned in commit e2b308a, "
         "2026-11-28); no newer release record read since", date(2026, 11, 28)),
     "rook-ceph": Support(
-        "v1.18.6", None,
-        "Rook patches only its newest minor releases; Ceph Squid (19.2), which v1.18 runs here, has left support",
-        "https://docs.ceph.com/en/latest/releases/",
-        "Ceph releases page: Squid 19.2, end of life (estimated) 2026-10-31 (endoflife.date: 2026-12-02); Tentacle "
-        "20.2 until 2027-06-01; Rook v1.18 runs quay.io/ceph/ceph:v19.2.3 here (IMAGES['ceph'])",
-        date(2026, 11, 18), newer="Rook with Ceph Tentacle v20.2 (rook/rook#17774: v20.2.2 builds, 2026-06-17)"),
+        "v1.20.6", None,
+        "Rook releases a minor about every four months and patches the newest minors; no dated window is published",
+        "https://github.com/rook/rook/releases",
+        "v1.20.0 was tagged 2026-06-02, v1.20.6 on 2026-08-20 (the newest tag read, rook/rook 2026-08-21); v1.18 got "
+        "its last patch v1.18.11. Rook v1.20 runs Ceph Tentacle v20.2 (images/ceph/Makefile: v20.2.4-20260818)",
+        date(2026, 8, 21)),
     # ---- release manifests
     "keycloak-operator": Support(
         "26.4.5", date(2026, 1, 6),
@@ -331,11 +332,11 @@ SUPPORT: dict[str, Support] = {
         "PostgreSQL 17: first release September 26, 2024, final release November 8, 2029",
         date(2025, 11, 15)),
     "ceph": Support(
-        "v19.2.3-20250717", date(2026, 10, 31),
+        "v20.2.4-20260818", date(2027, 6, 1),
         "each Ceph stable release is maintained for about two years; dated end of life per release",
         "https://docs.ceph.com/en/latest/releases/",
-        "Squid (19.2): initial release 2024-09-26, end of life (estimated) 2026-10-31 (endoflife.date/ceph, "
-        "generated 2026-11-18: 2026-12-02); Tentacle (20.2) until 2027-06-01",
+        "Tentacle (20.2): initial release 2025-11-18, end of life (estimated) 2027-06-01 (endoflife.date/ceph, "
+        "generated 2026-11-18, also 2027-06-01); Squid (19.2): 2026-10-31 (endoflife.date: 2026-12-02)",
         date(2026, 11, 18)),
     "node-red": Support(
         "4.1.15-22", None,
@@ -412,7 +413,8 @@ RELEASE_RECORDS: dict[str, str] = {
                "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
                   "17.6-202511100807-system-trixie with its digest",
-    "ceph": "rook/rook v1.18.6 images/ceph/Makefile: v19.2.3-20250717, the Ceph build Rook v1.18.6 itself uses",
+    "ceph": "rook/rook v1.20.6 images/ceph/Makefile: CEPH_VERSION v20.2.4-20260818, the Ceph build Rook v1.20.6 "
+            "itself uses",
     "node-red": "node-red/node-red release 4.1.15 (node-red/node-red#5940, 2026-09-09); node-red/node-red-docker "
                 ".github/workflows/main.yml tags <version>-<node> (v4.1.13: node 18, 20, 22), hence 4.1.15-22",
     "oauth2-proxy": "https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4",
