@@ -83,7 +83,7 @@ CHARTS: dict[str, Chart] = {
                                    "79.7.1", "https://github.com/prometheus-community/helm-charts"),
     "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
                       "https://www.opencost.io"),
-    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.20.6", "https://rook.io"),
+    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.19.10", "https://rook.io"),
 }
 
 
@@ -144,8 +144,8 @@ IMAGES: dict[str, Image] = {
                         "https://github.com/cloudnative-pg/postgres-containers",
                         "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b"),
     # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook Documentation/CRDs/Cluster/ceph-cluster-crd.md);
-    # v20.2.4-20260818 (Tentacle) is the build Rook v1.20.6 itself uses (images/ceph/Makefile CEPH_VERSION); Rook
-    # v1.20 supports Squid v19.2.0+ and Tentacle v20.2.1+ (Documentation/Upgrade/ceph-upgrade.md). Digest not recorded.
+    # v20.2.4-20260818 (Tentacle) is the build Rook v1.19.10 itself uses (images/ceph/Makefile CEPH_VERSION); Rook
+    # v1.19 supports Squid v19.2.0+ and Tentacle v20.2.1+ (Documentation/Upgrade/ceph-upgrade.md). Digest not recorded.
     "ceph": Image("quay.io/ceph/ceph", "v20.2.4-20260818", "https://ceph.io"),
     # Modules
     # 4.1.15 (node-red/node-red#5940, 2026-09-09), the newest 4.1 maintenance release; `-22`: the Node.js 22 build
@@ -292,12 +292,14 @@ SUPPORT: dict[str, Support] = {
         "2.4.1 (OpenCost 1.118.0) is the release read for the vendored copy (pinned in commit e2b308a, "
         "2026-11-28); no newer release record read since", date(2026, 11, 28)),
     "rook-ceph": Support(
-        "v1.20.6", None,
-        "Rook releases a minor about every four months and patches the newest minors; no dated window is published",
+        "v1.19.10", None,
+        "no dated window is published; release-1.19 still gets patch releases (v1.19.10 the same day as v1.20.6); "
+        "upgrades go one minor at a time (Upgrade/rook-upgrade.md)",
         "https://github.com/rook/rook/releases",
-        "v1.20.0 was tagged 2026-06-02, v1.20.6 on 2026-08-20 (the newest tag read, rook/rook 2026-08-21); v1.18 got "
-        "its last patch v1.18.11. Rook v1.20 runs Ceph Tentacle v20.2 (images/ceph/Makefile: v20.2.4-20260818)",
-        date(2026, 8, 21)),
+        "v1.19.10 tagged 2026-08-20 (release-1.19 still patched, the same day as v1.20.6; rook/rook read 2026-08-21). "
+        "Rook v1.19 runs Ceph Tentacle v20.2 (images/ceph/Makefile: v20.2.4-20260818). v1.20 needs the new "
+        "ceph-csi-drivers chart besides rook-ceph (rook-upgrade.md v1.20.6: 'new requirement in v1.20') and an upgrade "
+        "from at least v1.19.5", date(2026, 8, 21)),
     # ---- release manifests
     "keycloak-operator": Support(
         "26.4.5", date(2026, 1, 6),
@@ -413,7 +415,7 @@ RELEASE_RECORDS: dict[str, str] = {
                "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
                   "17.6-202511100807-system-trixie with its digest",
-    "ceph": "rook/rook v1.20.6 images/ceph/Makefile: CEPH_VERSION v20.2.4-20260818, the Ceph build Rook v1.20.6 "
+    "ceph": "rook/rook v1.19.10 images/ceph/Makefile: CEPH_VERSION v20.2.4-20260818, the Ceph build Rook v1.19.10 "
             "itself uses",
     "node-red": "node-red/node-red release 4.1.15 (node-red/node-red#5940, 2026-09-09); node-red/node-red-docker "
                 ".github/workflows/main.yml tags <version>-<node> (v4.1.13: node 18, 20, 22), hence 4.1.15-22",
