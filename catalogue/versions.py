@@ -289,8 +289,10 @@ SUPPORT: dict[str, Support] = {
         "2.4.1", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/opencost/opencost-helm-chart/releases",
-        "2.4.1 (OpenCost 1.118.0) is the release read for the vendored copy (pinned in commit e2b308a, "
-        "2026-11-28); no newer release record read since", date(2026, 11, 28)),
+        "2.4.1 (OpenCost 1.118.0) was followed by 2.5.0 (OpenCost 1.119.0) and 2.5.1 (walnuts1018/infra#3161, "
+        "2026-01-06); the tags of opencost/opencost-helm-chart reach opencost-2.5.17 (OpenCost 1.120.1, 2026-04-28) and "
+        "a chart for OpenCost v1.120.2 was merged on 2026-05-19 (opencost-helm-chart#355)",
+        date(2026, 5, 19), newer="opencost-2.5.17 or later (OpenCost 1.120.x)"),
     "rook-ceph": Support(
         "v1.19.10", None,
         "no dated window is published; release-1.19 still gets patch releases (v1.19.10 the same day as v1.20.6); "
@@ -354,7 +356,8 @@ SUPPORT: dict[str, Support] = {
     "superset": Support(
         "6.1.0-dev", None, "no published support window: fixes land in the newest release",
         "https://github.com/apache/superset/releases",
-        "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+        "6.1.0 is the latest release on 2026-05-28 (apache/superset#40479: 'Now latest version is 6.1.0, prior is "
+        "6.0.0'); pinned in commit fd798b3 (2026-11-28); no newer release record read since", date(2026, 11, 28)),
     "valkey": Support(
         "9.1.1-alpine", None, "the newest patch release of the current minor gets fixes",
         "https://github.com/valkey-io/valkey/releases",
