@@ -282,9 +282,10 @@ SUPPORT: dict[str, Support] = {
         "79.7.1", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/prometheus-community/helm-charts/releases",
-        "kube-prometheus-stack releases several times a month; 82.0.0 was published 2026-02-15, 82.8.0 2026-03-03 "
-        "(Renovate pull requests szinn/k8s-homelab#7286, #7456, which quote the release)",
-        date(2026, 3, 3), newer="82.8.0"),
+        "82.0.0 was published 2026-02-15 (szinn/k8s-homelab#7286 quotes the release); the tags of "
+        "prometheus-community/helm-charts reach kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator "
+        "v0.93.1, grafana from grafana-community/helm-charts)", date(2026, 8, 21),
+        newer="88.5.3 (prometheus-operator v0.93.1)"),
     "opencost": Support(
         "2.4.1", None,
         "no published support window: only the newest chart release gets fixes",
