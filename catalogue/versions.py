@@ -83,7 +83,7 @@ CHARTS: dict[str, Chart] = {
                                    "79.7.1", "https://github.com/prometheus-community/helm-charts"),
     "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
                       "https://www.opencost.io"),
-    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.18.6", "https://rook.io"),
+    "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.19.10", "https://rook.io"),
 }
 
 
@@ -143,11 +143,14 @@ IMAGES: dict[str, Image] = {
     "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-202511100807-system-trixie",
                         "https://github.com/cloudnative-pg/postgres-containers",
                         "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b"),
-    # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook v1.18.6 Documentation/CRDs/Cluster/ceph-cluster-crd.md;
-    # v19.2.3-20250717 is the build Rook v1.18.6 itself uses, images/ceph/Makefile). Digest not recorded yet.
-    "ceph": Image("quay.io/ceph/ceph", "v19.2.3-20250717", "https://ceph.io"),
+    # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook Documentation/CRDs/Cluster/ceph-cluster-crd.md);
+    # v20.2.4-20260818 (Tentacle) is the build Rook v1.19.10 itself uses (images/ceph/Makefile CEPH_VERSION); Rook
+    # v1.19 supports Squid v19.2.0+ and Tentacle v20.2.1+ (Documentation/Upgrade/ceph-upgrade.md). Digest not recorded.
+    "ceph": Image("quay.io/ceph/ceph", "v20.2.4-20260818", "https://ceph.io"),
     # Modules
-    "node-red": Image("docker.io/nodered/node-red", "4.1.10-22", "https://nodered.org"),
+    # 4.1.15 (node-red/node-red#5940, 2026-09-09), the newest 4.1 maintenance release; `-22`: the Node.js 22 build
+    # (node-red/node-red-docker .github/workflows/main.yml tags `<version>-<node>`; v4.1.13 builds node 18, 20, 22).
+    "node-red": Image("docker.io/nodered/node-red", "4.1.15-22", "https://nodered.org"),
     # v7.15.4: https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4 (the newest v7.15 patch on 2026-08-24,
     # after the v7.15.2 security-audit release and v7.15.3, 2026-06; oauth2-proxy/manifests#412 bumps the chart to it).
     "oauth2-proxy": Image("quay.io/oauth2-proxy/oauth2-proxy", "v7.15.4", "https://oauth2-proxy.github.io/oauth2-proxy/"),
@@ -279,22 +282,27 @@ SUPPORT: dict[str, Support] = {
         "79.7.1", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/prometheus-community/helm-charts/releases",
-        "kube-prometheus-stack releases several times a month; 82.0.0 was published 2026-02-15, 82.8.0 2026-03-03 "
-        "(Renovate pull requests szinn/k8s-homelab#7286, #7456, which quote the release)",
-        date(2026, 3, 3), newer="82.8.0"),
+        "82.0.0 was published 2026-02-15 (szinn/k8s-homelab#7286 quotes the release); the tags of "
+        "prometheus-community/helm-charts reach kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator "
+        "v0.93.1, grafana from grafana-community/helm-charts)", date(2026, 8, 21),
+        newer="88.5.3 (prometheus-operator v0.93.1)"),
     "opencost": Support(
         "2.4.1", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/opencost/opencost-helm-chart/releases",
-        "2.4.1 (OpenCost 1.118.0) is the release read for the vendored copy (pinned in commit e2b308a, "
-        "2026-11-28); no newer release record read since", date(2026, 11, 28)),
+        "2.4.1 (OpenCost 1.118.0) was followed by 2.5.0 (OpenCost 1.119.0) and 2.5.1 (walnuts1018/infra#3161, "
+        "2026-01-06); the tags of opencost/opencost-helm-chart reach opencost-2.5.17 (OpenCost 1.120.1, 2026-04-28) and "
+        "a chart for OpenCost v1.120.2 was merged on 2026-05-19 (opencost-helm-chart#355)",
+        date(2026, 5, 19), newer="opencost-2.5.17 or later (OpenCost 1.120.x)"),
     "rook-ceph": Support(
-        "v1.18.6", None,
-        "Rook patches only its newest minor releases; Ceph Squid (19.2), which v1.18 runs here, has left support",
-        "https://docs.ceph.com/en/latest/releases/",
-        "Ceph releases page: Squid 19.2, end of life (estimated) 2026-10-31 (endoflife.date: 2026-12-02); Tentacle "
-        "20.2 until 2027-06-01; Rook v1.18 runs quay.io/ceph/ceph:v19.2.3 here (IMAGES['ceph'])",
-        date(2026, 11, 18), newer="Rook with Ceph Tentacle v20.2 (rook/rook#17774: v20.2.2 builds, 2026-06-17)"),
+        "v1.19.10", None,
+        "no dated window is published; release-1.19 still gets patch releases (v1.19.10 the same day as v1.20.6); "
+        "upgrades go one minor at a time (Upgrade/rook-upgrade.md)",
+        "https://github.com/rook/rook/releases",
+        "v1.19.10 tagged 2026-08-20 (release-1.19 still patched, the same day as v1.20.6; rook/rook read 2026-08-21). "
+        "Rook v1.19 runs Ceph Tentacle v20.2 (images/ceph/Makefile: v20.2.4-20260818). v1.20 needs the new "
+        "ceph-csi-drivers chart besides rook-ceph (rook-upgrade.md v1.20.6: 'new requirement in v1.20') and an upgrade "
+        "from at least v1.19.5", date(2026, 8, 21)),
     # ---- release manifests
     "keycloak-operator": Support(
         "26.4.5", date(2026, 1, 6),
@@ -329,18 +337,18 @@ SUPPORT: dict[str, Support] = {
         "PostgreSQL 17: first release September 26, 2024, final release November 8, 2029",
         date(2025, 11, 15)),
     "ceph": Support(
-        "v19.2.3-20250717", date(2026, 10, 31),
+        "v20.2.4-20260818", date(2027, 6, 1),
         "each Ceph stable release is maintained for about two years; dated end of life per release",
         "https://docs.ceph.com/en/latest/releases/",
-        "Squid (19.2): initial release 2024-09-26, end of life (estimated) 2026-10-31 (endoflife.date/ceph, "
-        "generated 2026-11-18: 2026-12-02); Tentacle (20.2) until 2027-06-01",
+        "Tentacle (20.2): initial release 2025-11-18, end of life (estimated) 2027-06-01 (endoflife.date/ceph, "
+        "generated 2026-11-18, also 2027-06-01); Squid (19.2): 2026-10-31 (endoflife.date: 2026-12-02)",
         date(2026, 11, 18)),
     "node-red": Support(
-        "4.1.10-22", None,
-        "only the newest release of the current major line is maintained",
+        "4.1.15-22", None,
+        "only the newest release of a maintained line gets fixes (4.1 maintenance releases continue beside 5.0)",
         "https://github.com/node-red/node-red/releases",
-        "4.1.10 was released 2026-05-08; maintenance releases followed up to 4.1.15 on 2026-09-09 "
-        "(node-red/node-red#5940)", date(2026, 9, 9), newer="4.1.15"),
+        "maintenance releases 4.1.10 (2026-05-08) to 4.1.15 (2026-09-09, node-red/node-red#5940 'Bump for 4.1.15 "
+        "release'); 5.0.4 is the newest 5.0 (node-red/node-red-docker, 2026-07-30)", date(2026, 9, 9)),
     "oauth2-proxy": Support(
         "v7.15.4", None, "no published support window: only the newest release gets fixes",
         "https://github.com/oauth2-proxy/oauth2-proxy/releases",
@@ -349,7 +357,8 @@ SUPPORT: dict[str, Support] = {
     "superset": Support(
         "6.1.0-dev", None, "no published support window: fixes land in the newest release",
         "https://github.com/apache/superset/releases",
-        "pinned in commit fd798b3 (2026-11-28) as the newest release then; no newer release record read since", date(2026, 11, 28)),
+        "6.1.0 is the latest release on 2026-05-28 (apache/superset#40479: 'Now latest version is 6.1.0, prior is "
+        "6.0.0'); pinned in commit fd798b3 (2026-11-28); no newer release record read since", date(2026, 11, 28)),
     "valkey": Support(
         "9.1.1-alpine", None, "the newest patch release of the current minor gets fixes",
         "https://github.com/valkey-io/valkey/releases",
@@ -410,9 +419,10 @@ RELEASE_RECORDS: dict[str, str] = {
                "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
                   "17.6-202511100807-system-trixie with its digest",
-    "ceph": "rook/rook v1.18.6 images/ceph/Makefile: v19.2.3-20250717, the Ceph build Rook v1.18.6 itself uses",
-    "node-red": "node-red/node-red-docker tag v4.1.10; .github/workflows/main.yml tags <version>-<node> for node 18, 20, "
-                "22",
+    "ceph": "rook/rook v1.19.10 images/ceph/Makefile: CEPH_VERSION v20.2.4-20260818, the Ceph build Rook v1.19.10 "
+            "itself uses",
+    "node-red": "node-red/node-red release 4.1.15 (node-red/node-red#5940, 2026-09-09); node-red/node-red-docker "
+                ".github/workflows/main.yml tags <version>-<node> (v4.1.13: node 18, 20, 22), hence 4.1.15-22",
     "oauth2-proxy": "https://github.com/oauth2-proxy/oauth2-proxy/releases/tag/v7.15.4",
     "superset": "apache/superset release 6.1.0; its docker workflow publishes the `-dev` variant of each release tag",
     "valkey": "valkey-io/valkey-container (Valkey-Release-Automation; 9.1.0 in #144, 2026-05-19); Docker Hub tags "

@@ -118,9 +118,10 @@ def test_the_ckan_image_is_built_here_from_the_official_base_of_the_pinned_relea
     (base,) = re.findall(r"^FROM docker\.io/ckan/ckan-base:(\S+)$", text, flags=re.MULTILINE)
     assert IMAGES["ckan"].tag.startswith(f"{base}-"), "the image tag names the CKAN release it is built on"
     assert IMAGES["ckan"].built_here and "make images" in text, "published by `make images` to imageRegistry"
-    for package in ("GovDataOfficial/ckanext-dcatde.git@${DCATDE_VERSION}", "ckanext-oidc-pkce==", "ckanapi=="):
+    for package in ("GovDataOfficial/ckanext-dcatde.git@${DCATDE_COMMIT}", "ckanext-oidc-pkce==", "ckanapi=="):
         assert package in text
-    assert re.search(r"ARG DCATDE_VERSION=\d+\.\d+\.\d+\n", text), "dcatde is pinned to a release"
+    assert re.search(r"ARG DCATDE_VERSION=\d+\.\d+\.\d+\nARG DCATDE_COMMIT=[0-9a-f]{40}\n", text), \
+        "dcatde is pinned to a release and installed by that release's commit"
     assert "pip3 check" in text
 
 

@@ -527,7 +527,7 @@ def test_rook_ceph_mode_offers_an_object_store_and_a_bucket_class(production):
 
 
 def test_rook_ceph_mode_creates_the_retained_block_storage_class_every_volume_uses(production, dev):
-    # Rook v1.18.6 deploy/examples/csi/rbd/storageclass.yaml, with the operator's and the cluster's namespace.
+    # Rook v1.19.10 deploy/examples/csi/rbd/storageclass.yaml, with the operator's and the cluster's namespace.
     block_class = production.outputs["storageClass"]
     sc = one(production, "StorageClass", block_class)
     assert sc["provisioner"] == f"{names.NS_STORAGE}.rbd.csi.ceph.com"

@@ -308,7 +308,7 @@ def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions)
             opts, pulumi.ResourceOptions(depends_on=[binding, cluster_binding, webhook]))))
     return [sa, role, binding, cluster_role, cluster_binding, webhook, job]
 ROOK_UID = 2016
-"""The Rook operator's UID, the chart's default (rook-ceph v1.18.6 values.yaml ``containerSecurityContext``)."""
+"""The Rook operator's UID, the chart's default (rook-ceph v1.19.10 values.yaml ``containerSecurityContext``)."""
 CSI_OPERATOR_UID = 65532
 
 
@@ -321,7 +321,7 @@ def rook_values() -> dict[str, Any]:
         "enableDiscoveryDaemon": False,
         "monitoring": {"enabled": True},
         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-        # rook-ceph v1.18.6 values.yaml containerSecurityContext (UID/GID 2016, drop ALL) plus no escalation:
+        # rook-ceph v1.19.10 values.yaml containerSecurityContext (UID/GID 2016, drop ALL) plus no escalation:
         # a list value replaces the chart's, so it is written out in full.
         "containerSecurityContext": {"runAsNonRoot": True, "runAsUser": ROOK_UID, "runAsGroup": ROOK_UID,
                                      "capabilities": {"drop": ["ALL"]}, "allowPrivilegeEscalation": False,

@@ -34,13 +34,13 @@ BUCKET_PROVISIONER = f"{names.NS_STORAGE}.ceph.rook.io/bucket"
 """Rook's bucket provisioner is named after the namespace of the operator."""
 BLOCK_POOL = "urban-block"
 RBD_PROVISIONER = f"{names.NS_STORAGE}.rbd.csi.ceph.com"
-"""Ceph CSI's RBD driver as Rook v1.18.6 names it: ``<operator namespace>.rbd.csi.ceph.com``
+"""Ceph CSI's RBD driver as Rook v1.19.10 names it: ``<operator namespace>.rbd.csi.ceph.com``
 (pkg/operator/ceph/csi/operator_driver.go; the chart's ``csi.csiDriverNamePrefix`` defaults to the operator's
 namespace, and we do not set it)."""
 
 
 def rbd_storage_class_parameters() -> dict[str, str]:
-    """Parameters of the block StorageClass, as Rook v1.18.6's deploy/examples/csi/rbd/storageclass.yaml sets
+    """Parameters of the block StorageClass, as Rook v1.19.10's deploy/examples/csi/rbd/storageclass.yaml sets
     them; ``clusterID`` and the secrets' namespace are the CephCluster's namespace (here the operator's too)."""
     ns = names.NS_STORAGE
     return {
