@@ -98,7 +98,13 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     plan = plan_stack("shared")
     res = chart_resource(plan, "envoy-gateway")
     kinds = [o["kind"] for o in render.render_chart(res, plan.transforms).objects]
-    assert kinds.count("CustomResourceDefinition") == 19
+    # gateway-helm v1.9.0 keeps its CRDs in the ``crds/`` folder of its subchart ``charts/crds`` (since v1.8.0);
+    # Helm installs the CRDs of every subchart that is enabled (``crds.enabled``, on by default)
+    folder = render.chart_folder(CHARTS["envoy-gateway"])
+    in_files = [d for f in sorted(folder.glob("charts/crds/crds/**/*.yaml"))
+                for d in yaml.safe_load_all(f.read_text(encoding="utf-8"))
+                if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+    assert kinds.count("CustomResourceDefinition") == len(in_files) == 21
     skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
 
