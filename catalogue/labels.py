@@ -146,7 +146,7 @@ def module_of_parent(parent_urn: str | None, modules: Mapping[str, str]) -> str:
 
 COST_KEYS_ONLY_KINDS = {"EnvoyProxy"}
 """Kinds whose pod label map (``catalogue.manifests.Shape.pod_labels``) the operator copies OVER its own app labels,
-which its selectors match: they get only the four cost labels. Envoy Gateway v1.5.4 (internal/infrastructure/
+which its selectors match: they get only the four cost labels. Envoy Gateway v1.9.0 (internal/infrastructure/
 kubernetes/proxy/resource_provider.go ``getPodLabels``/``envoyLabels``) would otherwise replace
 ``app.kubernetes.io/managed-by: envoy-gateway`` on the pod template by ours, and the Deployment's selector would no
 longer select its pods."""

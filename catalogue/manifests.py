@@ -87,7 +87,7 @@ SHAPES: dict[str, Shape] = {
     # Rook: labels for every Ceph daemon pod of the cluster (``all``), and for the RGW pods of an object store.
     "CephCluster": Shape(by_operator=True, pod_labels=("spec", "labels", "all")),
     "CephObjectStore": Shape(by_operator=True, pod_labels=("spec", "gateway", "labels")),
-    # Envoy Gateway v1.5.4: labels of the data-plane pods, and a strategic merge patch over the Envoy Deployment
+    # Envoy Gateway v1.9.0: labels of the data-plane pods, and a strategic merge patch over the Envoy Deployment
     # (internal/utils/merge.go ``MergeWithPatch``) whose pod template adds to the rendered one.
     "EnvoyProxy": Shape(
         pod_template=("spec", "provider", "kubernetes", "envoyDeployment", "patch", "value", "spec", "template"),

@@ -77,7 +77,7 @@ CHARTS: dict[str, Chart] = {
     "plugin-barman-cloud": Chart("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "0.7.0",
                                  "https://cloudnative-pg.io/plugin-barman-cloud/"),
     "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1", "https://cert-manager.io"),
-    "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.5.4",
+    "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.9.0",
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
                                    "79.7.1", "https://github.com/prometheus-community/helm-charts"),
@@ -271,13 +271,13 @@ SUPPORT: dict[str, Support] = {
         "2026-10-22, running v1.21.2). v1.21.1 (tag 2026-07-29) is the newest tag read (cert-manager/cert-manager, "
         "2026-08-22)", date(2026, 10, 22), newer=""),
     "envoy-gateway": Support(
-        "v1.5.4", date(2026, 2, 13),
+        "v1.9.0", date(2027, 2, 14),
         "a dated end of life per minor (compatibility matrix)",
         "https://gateway.envoyproxy.io/news/releases/matrix",
-        "v1.5: Envoy Proxy distroless-v1.35.0, Gateway API v1.3.0, Kubernetes v1.30-v1.33, End of Life 2026/02/13",
-        date(2026, 9, 7),
-        waiver="moved by another issue (the lead's Envoy Gateway upgrade; issue 20 says not to touch it here)",
-        waiver_until=date(2026, 12, 20)),
+        "v1.9: Envoy Proxy distroless-v1.39.0, Gateway API v1.6.1, Kubernetes v1.33-v1.36, End of Life 2027/02/14 "
+        "(envoyproxy/gateway site/content/en/news/releases/matrix.md at v1.9.0 and on main, 2026-08-21); v1.9.0 "
+        "(tag 2026-08-15) is the newest release tag read; v1.8 ends 2026/11/08, v1.5 ended 2026/02/13",
+        date(2026, 8, 21)),
     "kube-prometheus-stack": Support(
         "79.7.1", None,
         "no published support window: only the newest chart release gets fixes",

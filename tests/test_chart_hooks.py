@@ -27,7 +27,7 @@ ENVOY_GATEWAY_CERTGEN = "envoy-gateway-gateway-helm-certgen"
 REPLACED_BY_OUR_OBJECTS = {"envoy-gateway": {"ServiceAccount", "Role", "RoleBinding", "ClusterRole",
                                               "ClusterRoleBinding", "MutatingWebhookConfiguration", "Job"}}
 CERTGEN_SECRETS = {"envoy-gateway", "envoy", "envoy-rate-limit", "envoy-oidc-hmac"}
-"""What ``envoy-gateway certgen`` writes (envoyproxy/gateway v1.5.4 internal/provider/kubernetes CertsToSecret)."""
+"""What ``envoy-gateway certgen`` writes (envoyproxy/gateway v1.9.0 internal/provider/kubernetes CertsToSecret)."""
 
 
 @pytest.fixture(scope="module")

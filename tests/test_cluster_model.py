@@ -246,6 +246,36 @@ def test_gateway_infrastructure_labels_reach_the_envoy_deployment_its_pods_and_s
     assert deploy["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"
 
 
+def test_the_envoy_deployment_takes_the_envoyproxys_priority_class_service_account_and_leaves_replicas_to_an_hpa():
+    """Envoy Gateway v1.9.0 internal/infrastructure/kubernetes/proxy/resource_provider.go: ``PriorityClassName``
+    from ``envoyDeployment.pod`` (a field since v1.8), ``serviceAccountName()`` from ``envoyServiceAccount.name``,
+    and no ``replicas`` when ``envoyHpa`` is set."""
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    plain, _ = cm.envoy_infra(gateway, {"spec": {"provider": {"kubernetes": {"envoyDeployment": {"replicas": 2}}}}},
+                              "eg", "img")
+    assert "priorityClassName" not in plain["spec"]["template"]["spec"] and plain["spec"]["replicas"] == 2
+    assert plain["spec"]["template"]["spec"]["serviceAccountName"] == cm.envoy_resource_name("ns", "gw")
+    proxy = {"spec": {"provider": {"kubernetes": {
+        "envoyDeployment": {"replicas": 2, "pod": {"priorityClassName": "urban-platform-critical"}},
+        "envoyServiceAccount": {"name": "envoy-sa"}, "envoyHpa": {"maxReplicas": 4}}}}}
+    deploy, _ = cm.envoy_infra(gateway, proxy, "eg", "img")
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "urban-platform-critical" and pod["serviceAccountName"] == "envoy-sa"
+    assert "replicas" not in deploy["spec"]
+
+
+def test_a_nodeport_envoy_service_keeps_the_external_traffic_policy():
+    gateway = {"metadata": {"name": "gw", "namespace": "ns"},
+               "spec": {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+    proxy = {"spec": {"provider": {"kubernetes": {"envoyService": {"type": "NodePort"}}}}}
+    _, service = cm.envoy_infra(gateway, proxy, "eg", "img")
+    assert service["spec"]["externalTrafficPolicy"] == "Local"  # resource.go ExpectedServiceSpec, v1.9.0
+    _, cluster_ip = cm.envoy_infra(gateway, {"spec": {"provider": {"kubernetes": {
+        "envoyService": {"type": "ClusterIP"}}}}}, "eg", "img")
+    assert "externalTrafficPolicy" not in cluster_ip["spec"]
+
+
 def test_an_envoy_deployment_patch_merges_into_the_named_container_like_a_strategic_merge_patch():
     gateway = {"metadata": {"name": "gw", "namespace": "ns"},
                "spec": {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}

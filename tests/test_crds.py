@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from catalogue.paths import ROOT
+from catalogue.versions import CHARTS
 from tests.plan_files import read
 from urbanstack import cluster_model, crds
 from urbanstack.checks import schemas
@@ -23,7 +24,8 @@ from urbanstack.checks.base import load_plan
 from urbanstack.plan import object_filename, to_yaml
 
 FIXTURES = ROOT / "tests" / "fixtures" / "crds"
-EG_CHART = ROOT / "vendor" / "charts" / "gateway-helm-v1.5.4"
+EG_CHART = ROOT / "vendor" / "charts" / f"gateway-helm-{CHARTS['envoy-gateway'].version}"
+EG_CRDS = EG_CHART / "charts" / "crds" / "crds"
 
 
 def load_crds(*paths: Path) -> list[dict]:
@@ -39,8 +41,10 @@ def installed(*paths: Path) -> dict:
 
 KEYCLOAK_CRD = FIXTURES / "keycloak-26.4.5-served-versions.yaml"
 WIDGET_CRD = FIXTURES / "widgets.example.org.yaml"
-ENVOYPROXY_CRD = EG_CHART / "crds" / "generated" / "gateway.envoyproxy.io_envoyproxies.yaml"
-GATEWAY_API_CRDS = EG_CHART / "crds" / "gatewayapi-crds.yaml"
+ENVOYPROXY_CRD_V1_5_4 = FIXTURES / "envoy-gateway-v1.5.4-envoyproxies.yaml"
+"""Envoy Gateway v1.5.4's EnvoyProxy CRD (the release pinned before issue 20), kept as a fixture."""
+ENVOYPROXY_CRD = EG_CRDS / "generated" / "gateway.envoyproxy.io_envoyproxies.yaml"
+GATEWAY_API_CRDS = EG_CRDS / "gatewayapi-crds.yaml"
 
 TODAYS_KEYCLOAK = {
     "apiVersion": "k8s.keycloak.org/v2beta1", "kind": "Keycloak",
@@ -86,12 +90,39 @@ def test_the_same_keycloak_cr_at_v2alpha1_is_admitted():
 
 
 def test_todays_envoyproxy_pod_priority_class_is_pruned_by_envoy_gateway_v1_5_4s_own_crd():
-    judged = crds.judge(TODAYS_ENVOYPROXY, installed(ENVOYPROXY_CRD))
+    judged = crds.judge(TODAYS_ENVOYPROXY, installed(ENVOYPROXY_CRD_V1_5_4))
     assert judged.admitted.pruned == ["spec.provider.kubernetes.envoyDeployment.pod.priorityClassName"]
     assert [rule for rule, _ in judged.failures] == ["crd-pruned"]
     # what the API server stores (and the cluster model reads) has no such field
     pod = judged.admitted.obj["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"]
     assert "priorityClassName" not in pod and pod["labels"] == {"urban-stack/tenant": "shared"}
+
+
+def test_the_same_envoyproxy_has_no_pruned_field_under_the_crd_of_the_pinned_envoy_gateway():
+    """Envoy Gateway v1.8 added ``pod.priorityClassName`` to ``KubernetesPodSpec`` (release notes v1.8.0,
+    "Infrastructure & Helm"); the pinned release's CRD keeps it."""
+    judged = crds.judge(TODAYS_ENVOYPROXY, installed(ENVOYPROXY_CRD))
+    assert judged.admitted.pruned == [] and judged.failures == []
+    pod = judged.admitted.obj["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"]
+    assert pod["priorityClassName"] == "urban-platform-critical"
+
+
+def test_the_plans_envoyproxy_keeps_its_priority_class_and_the_modelled_envoy_pods_carry_it(real_plan_dir):
+    from catalogue import names
+
+    shared = real_plan_dir / "shared"
+    envoy_proxy = read(shared / "envoyproxy-urban-gateway-urban-envoy.yaml")
+    installed_crd = read(next((shared / "chart-envoy-gateway").glob(
+        "customresourcedefinition-*envoyproxies.gateway.envoyproxy.io.yaml")))
+    index, _ = crds.index_crds([(installed_crd, "chart-envoy-gateway")])
+    judged = crds.judge(envoy_proxy, index)
+    assert judged.admitted.pruned == [] and judged.failures == []
+    assert envoy_proxy["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"]["priorityClassName"] == \
+        names.PRIORITY_PLATFORM
+    [deployment] = [read(f) for f in (shared / "operator-gateway").glob("deployment-*.yaml")]
+    assert deployment["spec"]["template"]["spec"]["priorityClassName"] == names.PRIORITY_PLATFORM
+    envoy = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "envoy")
+    assert envoy["image"] == cluster_model.ENVOY_DEFAULT_IMAGE == "docker.io/envoyproxy/envoy:distroless-v1.39.0"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -131,6 +162,43 @@ def test_a_message_expression_and_field_path_are_reported_as_the_api_server_woul
     [failed] = [r for r in judged.rules if r.status == "failed"]
     assert failed.path == "spec.minReplicas"
     assert failed.message == "minReplicas (5) must not exceed maxReplicas"
+
+
+def tlsroute(*hostnames: str) -> dict:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "TLSRoute",
+            "metadata": {"name": "t", "namespace": "n"},
+            "spec": {"parentRefs": [{"name": "gw", "namespace": "urban-gateway"}], "hostnames": list(hostnames),
+                     "rules": [{"backendRefs": [{"name": "web", "port": 8443}]}]}}
+
+
+def test_the_kubernetes_ip_and_substring_functions_of_the_gateway_api_rules_are_implemented():
+    """Gateway API v1.6.1's TLSRoute rules call ``isIP`` (k8s IP library) and ``substring`` (strings extension)."""
+    index = installed(GATEWAY_API_CRDS)
+    assert crds.judge(tlsroute("a.example.de", "*.example.de"), index).failures == []
+    ip = crds.judge(tlsroute("10.0.0.1"), index)
+    assert [r.message for r in ip.rules if r.status == "failed"] == ["Hostnames cannot contain an IP"]
+    bad_wildcard = crds.judge(tlsroute("*.Example.de"), index)
+    assert [r.status for r in bad_wildcard.rules].count("failed") == 1
+    assert [r for r in bad_wildcard.rules if r.status == "not-evaluated"] == []
+
+
+def test_the_ascii_case_functions_are_implemented_as_the_strings_extension_defines_them():
+    """``upperAscii`` guards Envoy Gateway v1.9.0's active HTTP health check (a request body needs POST or PUT)."""
+    def outcome(text: str, value: str) -> str:
+        return crds.evaluate_rule({"rule": text}, value, {"type": "string"}, "spec.x").status
+
+    assert outcome("self.upperAscii() in ['POST','PUT']", "post") == "passed"
+    assert outcome("self.upperAscii() in ['POST','PUT']", "get") == "failed"
+    assert outcome("self.lowerAscii() != 'host'", "HoSt") == "failed"
+    assert outcome("self.upperAscii() == 'STRAßE'", "straße") == "passed"  # ASCII letters only
+
+
+def test_the_format_library_is_not_implemented_and_a_rule_using_it_is_reported_by_name():
+    """Only Gateway API v1.6.1's experimental XBackend calls ``format.dns1123Label().validate(...)``; the plan makes
+    no XBackend, and an object that reached that rule would be reported, not passed."""
+    outcome = crds.evaluate_rule({"rule": "size(self) == 0 || format.dns1123Label().validate(self) == null"},
+                                 "web", {"type": "string"}, "spec.ports[0].name")
+    assert (outcome.status, outcome.reason) == ("not-evaluated", "'validate' is not implemented here")
 
 
 def test_a_rule_calling_a_kubernetes_function_the_check_lacks_is_counted_and_fails_by_name():
@@ -271,7 +339,7 @@ def write_fixture_plan(out: Path, chart_crds: list[dict], objects: list[dict]) -
 
 
 def test_the_check_fails_todays_keycloak_and_envoyproxy_and_reports_every_custom_resource(tmp_path):
-    plan_dir = write_fixture_plan(tmp_path / "plan", load_crds(KEYCLOAK_CRD, ENVOYPROXY_CRD, WIDGET_CRD),
+    plan_dir = write_fixture_plan(tmp_path / "plan", load_crds(KEYCLOAK_CRD, ENVOYPROXY_CRD_V1_5_4, WIDGET_CRD),
                                   [TODAYS_KEYCLOAK, TODAYS_ENVOYPROXY, widget(homepage="https://x.example")])
     result = schemas.run(load_plan(plan_dir, crd_dir=tmp_path / "no-prerequisites"))
     by_file = {(Path(f.file).name, f.rule) for f in result.failures}
@@ -344,8 +412,9 @@ def test_every_function_the_installed_crds_rules_call_is_standard_cel_or_impleme
                     crds.cel_program(text)
                     stripped = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
                     called |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", stripped))
-    assert called - known == set()
-    assert "split" in called and "duration" in called
+    # the format library (``format.dns1123Label().validate``) is called only by the experimental XBackend CRD
+    assert called - known == {"dns1123Label", "validate"}
+    assert {"split", "duration", "substring", "isIP", "upperAscii", "lowerAscii"} <= called
 
 
 def test_the_plan_summary_counts_the_custom_resources_judged_by_the_crds_the_plan_installs(plan_stack):

@@ -24,7 +24,7 @@ from urbanstack.checks import reachability as r
 from urbanstack.checks.base import load_plan
 
 ENVOY_LABELS = {**names.GATEWAY_POD_LABELS, "app.kubernetes.io/component": "proxy"}
-"""Labels Envoy Gateway v1.5.4 puts on the proxy pods of a Gateway (internal/infrastructure/kubernetes/proxy/
+"""Labels Envoy Gateway v1.9.0 puts on the proxy pods of a Gateway (internal/infrastructure/kubernetes/proxy/
 resource.go ``EnvoyAppLabel`` plus the owning-gateway labels; testdata/deployments/default.yaml), in the
 controller's namespace."""
 SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-domain": "1234567",

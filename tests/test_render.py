@@ -98,7 +98,13 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     plan = plan_stack("shared")
     res = chart_resource(plan, "envoy-gateway")
     kinds = [o["kind"] for o in render.render_chart(res, plan.transforms).objects]
-    assert kinds.count("CustomResourceDefinition") == 19
+    # gateway-helm v1.9.0 keeps its CRDs in the ``crds/`` folder of its subchart ``charts/crds`` (since v1.8.0);
+    # Helm installs the CRDs of every subchart that is enabled (``crds.enabled``, on by default)
+    folder = render.chart_folder(CHARTS["envoy-gateway"])
+    in_files = [d for f in sorted(folder.glob("charts/crds/crds/**/*.yaml"))
+                for d in yaml.safe_load_all(f.read_text(encoding="utf-8"))
+                if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+    assert kinds.count("CustomResourceDefinition") == len(in_files) == 21
     skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
 
@@ -193,3 +199,29 @@ def test_reading_the_plan_includes_chart_and_operator_folders_and_every_check_co
     figure = schemas.run(plan).figure()
     assert (f"[ours {plan.origins['ours']}, chart {plan.origins['chart']}, operator {plan.origins['operator']} "
             "objects]") in figure
+
+
+def test_the_gateway_api_safe_upgrades_policy_is_planned_and_admits_the_crds_the_chart_installs(real_plan_dir):
+    """gateway-helm v1.9.0 templates the Gateway API safe-upgrades ValidatingAdmissionPolicy and its binding in its
+    ``crds`` subchart (moved out of the CRD bundle in v1.9.0, release notes). Its version rule admits the bundle the
+    chart installs (v1.6.1) and refuses the v1.3.0 bundle that gateway-helm v1.5.4 installed."""
+    from celpy import json_to_cel
+
+    from urbanstack import crds
+
+    folder = real_plan_dir / "shared" / "chart-envoy-gateway"
+    [policy] = [plan_files.read(f) for f in folder.glob("validatingadmissionpolicy-*.yaml")]
+    [binding] = [plan_files.read(f) for f in folder.glob("validatingadmissionpolicybinding-*.yaml")]
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "safe-upgrades.gateway.networking.k8s.io"
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    [version_rule] = [v for v in policy["spec"]["validations"] if "bundle-version" in v["expression"]
+                      and "channel" not in v["expression"]]
+    program = crds.cel_program(version_rule["expression"])
+    installed = [plan_files.read(f) for f in folder.glob("customresourcedefinition-*.yaml")]
+    gateway_api = [c for c in installed if c["spec"]["group"] == "gateway.networking.k8s.io"]
+    assert gateway_api and all(c["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] == "v1.6.1"
+                               for c in gateway_api)
+    assert all(bool(program.evaluate({"object": json_to_cel(c)})) for c in installed)
+    old = {**gateway_api[0], "metadata": {**gateway_api[0]["metadata"], "annotations": {
+        "gateway.networking.k8s.io/bundle-version": "v1.3.0", "gateway.networking.k8s.io/channel": "experimental"}}}
+    assert not bool(program.evaluate({"object": json_to_cel(old)}))

@@ -203,7 +203,7 @@ def test_production_gateway_data_plane_prometheus_and_ceph_are_spread_and_budget
 
 
 def test_the_envoy_data_plane_keeps_upstreams_writable_root_and_is_admitted_by_restricted(production):
-    # Envoy Gateway v1.5.4 (internal/infrastructure/kubernetes/proxy/resource.go) gives the EnvoyProxy's container
+    # Envoy Gateway v1.9.0 (internal/infrastructure/kubernetes/proxy/resource.go) gives the EnvoyProxy's container
     # securityContext to both containers, envoy and shutdown-manager; the shutdown manager writes
     # /tmp/shutdown-ready and cannot get a volume from the EnvoyProxy.
     envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
@@ -628,7 +628,7 @@ def test_grafana_gets_a_generated_admin_password_from_a_secret_of_our_own(produc
                  if r.name == "grafana-admin-password"]
     assert len(generated) == 1 and generated[0].inputs["length"] >= 32
 def test_the_api_server_reaches_envoy_gateways_topology_injector_webhook(production):
-    # gateway-helm v1.5.4: MutatingWebhookConfiguration envoy-gateway-topology-injector -> service port 9443,
+    # gateway-helm v1.9.0: MutatingWebhookConfiguration envoy-gateway-topology-injector -> service port 9443,
     # enabled by default (values.yaml topologyInjector.enabled).
     values = chart(production, "envoy-gateway")["values"]
     assert values.get("topologyInjector", {}).get("enabled", True) is True
@@ -709,7 +709,7 @@ def test_keycloaks_database_is_backed_up_off_site_in_production_and_to_a_platfor
 
 
 def test_everything_envoy_gateway_makes_for_the_shared_gateway_carries_only_the_four_cost_labels(production):
-    # Envoy Gateway v1.5.4 copies Gateway.spec.infrastructure.labels onto the Envoy Deployment, its pods, Service,
+    # Envoy Gateway v1.9.0 copies Gateway.spec.infrastructure.labels onto the Envoy Deployment, its pods, Service,
     # ServiceAccount and ConfigMap (internal/gatewayapi/translator.go infrastructureLabels; internal/infrastructure/
     # kubernetes/proxy/resource_provider.go envoyLabels), OVER its own app labels: our managed-by must stay out.
     gateway = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
@@ -743,7 +743,7 @@ def test_the_barman_sidecar_of_every_database_pod_is_bounded(production):
 
 
 def test_the_envoy_shutdown_manager_gets_limits_through_the_deployment_patch(production):
-    # Envoy Gateway v1.5.4 gives shutdown-manager requests only and no field for its resources.
+    # Envoy Gateway v1.9.0 gives shutdown-manager requests only and no field for its resources.
     envoy = one(production, "EnvoyProxy", "urban-envoy", names.NS_GATEWAY)["spec"]["provider"]["kubernetes"]
     patch = envoy["envoyDeployment"]["patch"]
     assert patch["type"] == "StrategicMerge"

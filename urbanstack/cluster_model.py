@@ -557,12 +557,14 @@ def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Envoy Gateway v1.5.4 (envoyproxy/gateway tag v1.5.4)
+# Envoy Gateway v1.9.0 (envoyproxy/gateway tag v1.9.0, 39763b1c07ec30a5526fe70434a2cfe4181de642)
 # --------------------------------------------------------------------------------------------------------------
 
 ENVOY_APP_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
                     "app.kubernetes.io/managed-by": "envoy-gateway"}
-ENVOY_DEFAULT_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.35.6"
+ENVOY_DEFAULT_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.39.0"
+"""The Envoy Proxy image the controller gives the data plane when the EnvoyProxy names none: v1.9.0
+api/v1alpha1/shared_types.go ``DefaultEnvoyProxyImage`` (the compatibility matrix: v1.9 runs distroless-v1.39.0)."""
 
 
 def envoy_resource_name(gateway_ns: str, gateway_name: str) -> str:
@@ -612,7 +614,7 @@ def strategic_merge(original: Any, patch: Any) -> Any:
 def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
     """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
 
-    Follows Envoy Gateway v1.5.4 ``internal/infrastructure/kubernetes/proxy/resource_provider.go`` (``Deployment``,
+    Follows Envoy Gateway v1.9.0 ``internal/infrastructure/kubernetes/proxy/resource_provider.go`` (``Deployment``,
     ``Service``, ``getPodLabels``), ``.../proxy/resource.go`` (``expectedProxyContainers``,
     ``expectedEnvoySecurityContext``: the EnvoyProxy's ``container.securityContext`` replaces the default for both
     containers), ``internal/infrastructure/kubernetes/resource/resource.go`` (``ExpectedServiceSpec``) and
@@ -622,8 +624,13 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     Deployment and Service labels are the app labels, the owning-gateway labels and the Gateway's
     ``spec.infrastructure.labels`` (``translator.go`` ``infrastructureLabels``), copied over the app labels
     (``envoyLabels``); only the pods also get ``envoyDeployment.pod.labels`` of the EnvoyProxy (``getPodLabels``,
-    also over the app labels), and only the Service ``envoyService.labels``. The EnvoyProxy's ``pod.priorityClassName`` is not copied: v1.5.4's
-    ``KubernetesPodSpec`` has no such field. The EnvoyProxy's ``envoyDeployment.patch`` and ``envoyService.patch``
+    also over the app labels), and only the Service ``envoyService.labels``. Since v1.8 the pod template takes the
+    EnvoyProxy's ``pod.priorityClassName`` (v1.9.0 ``Deployment``: ``PriorityClassName: ptr.Deref(
+    deploymentConfig.Pod.PriorityClassName, "")``; v1.5.4's ``KubernetesPodSpec`` had no such field and the API
+    server pruned it), the service account is ``envoyServiceAccount.name`` when set (``serviceAccountName``), and
+    ``spec.replicas`` is left out when ``envoyHpa`` is set (the HPA owns it). A ``NodePort`` Service also gets the
+    ``externalTrafficPolicy`` (internal/infrastructure/kubernetes/resource/resource.go ``ExpectedServiceSpec``).
+    The EnvoyProxy's ``envoyDeployment.patch`` and ``envoyService.patch``
     (``StrategicMerge``, the default, or ``JSONMerge``) are applied last (``internal/utils/merge.go``
     ``MergeWithPatch``).
     """
@@ -658,7 +665,8 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
         ports.append({"name": f"{proto.lower()}-{port}", "protocol": "UDP" if proto == "UDP" else "TCP",
                       "port": port, "targetPort": container_port})
     pod: Obj = {
-        "automountServiceAccountToken": False, "serviceAccountName": name,
+        "automountServiceAccountToken": False,
+        "serviceAccountName": (kube.get("envoyServiceAccount") or {}).get("name") or name,
         "terminationGracePeriodSeconds": 360, "dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
         "schedulerName": "default-scheduler",
         "containers": [
@@ -684,20 +692,20 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
                     {"name": "sds", "configMap": {"name": name, "defaultMode": 420}}],
     }
     for key in ("securityContext", "affinity", "tolerations", "imagePullSecrets", "nodeSelector",
-                "topologySpreadConstraints"):
+                "topologySpreadConstraints", "priorityClassName"):
         if pod_cfg.get(key) is not None:
             pod[key] = pod_cfg[key]
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": deploy_cfg.get("name") or name, "namespace": controller_ns, "labels": resource_labels},
-        "spec": {"replicas": deploy_cfg.get("replicas", 1),
+        "spec": {**({} if kube.get("envoyHpa") else {"replicas": deploy_cfg.get("replicas", 1)}),
                  "selector": {"matchLabels": {**ENVOY_APP_LABELS, **owner}},
                  "template": {"metadata": {"labels": pod_labels}, "spec": pod},
                  "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
     }
     service_spec: Obj = {"type": service_cfg.get("type", "LoadBalancer"), "sessionAffinity": "None",
                          "selector": {**ENVOY_APP_LABELS, **owner}, "ports": ports}
-    if service_spec["type"] == "LoadBalancer":
+    if service_spec["type"] in ("LoadBalancer", "NodePort"):
         service_spec["externalTrafficPolicy"] = service_cfg.get("externalTrafficPolicy", "Local")
     service_md: Obj = {"name": service_cfg.get("name") or name, "namespace": controller_ns,
                        "labels": {**resource_labels, **(service_cfg.get("labels") or {})}}

@@ -420,7 +420,16 @@ def _k8s_functions() -> dict[str, Callable[..., Any]]:
 
     * ``split`` (Kubernetes' strings extension, cel-go ``ext.Strings``: ``<string>.split(<string>) -> list``,
       ``<string>.split(<string>, <int>)`` with a limit);
-    * ``duration`` (CEL standard, but cel-python 0.5.0 reads ``100ms`` as 0 s): Go's ``time.ParseDuration``.
+    * ``duration`` (CEL standard, but cel-python 0.5.0 reads ``100ms`` as 0 s): Go's ``time.ParseDuration``;
+    * ``substring``, ``lowerAscii``, ``upperAscii`` (strings extension, cel-go ``ext/strings.go``: ``substring``
+      counts code points and errors when an index is out of range or ``end < start``; the case functions change
+      ASCII letters only), used by the Gateway API v1.6.1 and Envoy Gateway v1.9.0 CRDs;
+    * ``isIP`` (k8s.io/apiserver ``pkg/cel/library/ip.go``: ``netip.ParseAddr`` without a zone and not an
+      IPv4-mapped IPv6 address; IPv4 with leading zeros is refused), used by the Gateway API v1.6.1 CRDs.
+
+    Not implemented: the format library (``format.dns1123Label().validate(s)``, k8s.io/apiserver
+    ``pkg/cel/library/format.go``), called only by the experimental ``XBackend`` CRD of Gateway API v1.6.1, which
+    the plan creates no object of. A rule calling it is reported by name and counted as not evaluated.
     """
     from celpy import celtypes
 
@@ -439,10 +448,36 @@ def _k8s_functions() -> dict[str, Callable[..., Any]]:
             return value
         return celtypes.DurationType(parse_go_duration(str(value)))
 
-    return {"split": split, "duration": duration}
+    def substring(text: Any, start: Any, end: Any = None) -> Any:
+        s = str(text)
+        begin, stop = int(start), len(s) if end is None else int(end)
+        if begin < 0 or begin > len(s):
+            raise ValueError(f"index out of range: {begin}")
+        if stop < 0 or stop > len(s):
+            raise ValueError(f"index out of range: {stop}")
+        if stop < begin:
+            raise ValueError(f"invalid substring range. start: {begin}, end: {stop}")
+        return celtypes.StringType(s[begin:stop])
+
+    def ascii_case(upper: bool) -> Callable[[Any], Any]:
+        table = str.maketrans(*(("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")[::1 if upper else -1]))
+        return lambda text: celtypes.StringType(str(text).translate(table))
+
+    def is_ip(text: Any) -> Any:
+        s = str(text)
+        if "%" in s:  # a zone is refused
+            return celtypes.BoolType(False)
+        try:
+            addr = ipaddress.ip_address(s)
+        except ValueError:
+            return celtypes.BoolType(False)
+        return celtypes.BoolType(not (addr.version == 6 and addr.ipv4_mapped is not None))
+
+    return {"split": split, "duration": duration, "substring": substring, "lowerAscii": ascii_case(False),
+            "upperAscii": ascii_case(True), "isIP": is_ip}
 
 
-K8S_FUNCTIONS = ("split", "duration")
+K8S_FUNCTIONS = ("split", "duration", "substring", "lowerAscii", "upperAscii", "isIP")
 """Names of the functions :func:`_k8s_functions` adds or replaces."""
 
 

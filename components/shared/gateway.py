@@ -66,9 +66,9 @@ MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 MAX_LISTENERS = 64
-"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs: the Envoy Gateway chart's
-``crds/gatewayapi-crds.yaml``): three per municipality (HTTP, HTTPS and the internal back channel) plus the
-platform's three, so at most 20 municipalities share one Gateway."""
+"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs:
+vendor/charts/gateway-helm-v1.9.0/charts/crds/crds/gatewayapi-crds.yaml): three per municipality (HTTP, HTTPS and
+the internal back channel) plus the platform's three, so at most 20 municipalities share one Gateway."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
     "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
@@ -182,7 +182,7 @@ ENVOY_CONTAINER_SECURITY: dict[str, Any] = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-"""Container security context of the data plane: Envoy Gateway v1.5.4's own default, written out
+"""Container security context of the data plane: Envoy Gateway v1.9.0's own default, written out
 (internal/infrastructure/kubernetes/proxy/resource.go, ``expectedEnvoySecurityContext``:
 ``resource.DefaultSecurityContext()`` with UID/GID 65532 and ``ReadOnlyRootFilesystem = nil``).
 
@@ -197,7 +197,7 @@ Security ``restricted`` requires is set."""
 
 SHUTDOWN_MANAGER_RESOURCES: dict[str, Any] = {"requests": {"cpu": "10m", "memory": "32Mi"},
                                               "limits": {"cpu": "100m", "memory": "64Mi"}}
-"""Resources of the data plane's ``shutdown-manager`` container. Envoy Gateway v1.5.4 gives it requests only
+"""Resources of the data plane's ``shutdown-manager`` container. Envoy Gateway v1.9.0 gives it requests only
 (internal/infrastructure/kubernetes/proxy/resource.go: ``DefaultShutdownManagerContainerResourceRequirements``,
 10m/32Mi) and has no field for them (api/v1alpha1 ``ShutdownManager`` holds only ``image``); the EnvoyProxy's
 ``envoyDeployment.patch`` (a strategic merge patch over the rendered Deployment, internal/utils/merge.go
@@ -233,7 +233,7 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
 def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
     """``spec.infrastructure`` of the shared Gateway: the four cost labels for everything Envoy Gateway makes for it.
 
-    Envoy Gateway v1.5.4 copies the Gateway's ``spec.infrastructure.labels`` into the proxy metadata
+    Envoy Gateway v1.9.0 copies the Gateway's ``spec.infrastructure.labels`` into the proxy metadata
     (internal/gatewayapi/translator.go ``infrastructureLabels``) and from there onto the Deployment, its pod
     template, the Service, ServiceAccount and ConfigMap (internal/infrastructure/kubernetes/proxy/
     resource_provider.go ``envoyLabels``, ``getLabels``, ``getPodLabels``, ``Service``). The EnvoyProxy's
@@ -242,7 +242,7 @@ def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
     (``app.kubernetes.io/name``/``component``/``managed-by``) while the Deployment's selector keeps
     ``managed-by: envoy-gateway``: so only the four cost labels, never our ``app.kubernetes.io/managed-by: pulumi``
     (the pod template would no longer match the selector and the API server would refuse the Deployment).
-    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/charts/gateway-helm-v1.5.4/crds/gatewayapi-crds.yaml).
+    At most 8 labels (Gateway API v1 ``infrastructure.labels`` maxProperties, vendor/charts/gateway-helm-v1.9.0/charts/crds/crds/gatewayapi-crds.yaml).
     """
     return {"labels": labels.cost_labels_for_operator(scope, MODULE)}
 

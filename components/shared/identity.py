@@ -170,9 +170,9 @@ def admin_route_spec(cfg: SharedConfig) -> dict[str, Any]:
 
 
 def source_policy_spec(route: str, ranges: list[str]) -> dict[str, Any]:
-    """Envoy Gateway v1.5 SecurityPolicy on one HTTPRoute: allow the client address ranges, deny everything else
+    """Envoy Gateway v1.9 SecurityPolicy on one HTTPRoute: allow the client address ranges, deny everything else
     (``authorization.defaultAction``; rules need ``action`` and ``principal``, ``principal.clientCIDRs``:
-    vendor/charts/gateway-helm-v1.5.4/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml)."""
+    vendor/charts/gateway-helm-v1.9.0/charts/crds/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml)."""
     authorization: dict[str, Any] = {"defaultAction": "Deny"}
     if ranges:
         authorization["rules"] = [{"name": "allowed-source-ranges", "action": "Allow",

@@ -163,9 +163,10 @@ def envoy_gateway_values(profile: Profile, scope: labels.LabelScope) -> dict[str
             "envoyGateway": {
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                               "limits": {"cpu": "1", "memory": "1024Mi"}},
-                # Merged over the chart's own securityContext (gateway-helm v1.5.4 values.yaml, the one its
-                # certgen Job uses read-only too): in Kubernetes mode the controller writes no file (v1.5.4 writes
-                # only in certgen, the host provider and the Wasm cache, which is used for Wasm extensions only).
+                # Merged over the chart's own securityContext. gateway-helm v1.9.0 values.yaml sets a read-only
+                # root itself ("Hardened the gateway-helm chart", release notes v1.9.0); kept explicit because the
+                # platform relies on it: in Kubernetes mode the controller writes no file (only certgen, the host
+                # provider and the Wasm cache, which is used for Wasm extensions only, write files).
                 "securityContext": {"readOnlyRootFilesystem": True},
             },
         },
@@ -179,13 +180,14 @@ def envoy_gateway_values(profile: Profile, scope: labels.LabelScope) -> dict[str
 
 
 ENVOY_GATEWAY_FULLNAME = "envoy-gateway-gateway-helm"
-"""``eg.fullname`` of release ``envoy-gateway`` (gateway-helm v1.5.4 templates/_helpers.tpl: release name + chart name)."""
+"""``eg.fullname`` of release ``envoy-gateway`` (gateway-helm v1.9.0 templates/_helpers.tpl: release name + chart name)."""
 ENVOY_GATEWAY_CERTGEN = f"{ENVOY_GATEWAY_FULLNAME}-certgen"
 ENVOY_GATEWAY_IMAGE = f"docker.io/envoyproxy/gateway:{CHARTS['envoy-gateway'].version}"
 """The chart's controller image, which also runs ``certgen``: values.yaml ``global.images.envoyGateway.image``
-(``docker.io/envoyproxy/gateway:<appVersion>``; appVersion is the chart version, Chart.yaml of gateway-helm v1.5.4)."""
+(``docker.io/envoyproxy/gateway:<appVersion>``; appVersion is the chart version, Chart.yaml of gateway-helm v1.9.0,
+written by the release's ``helm package --app-version``, tools/make/helm.mk)."""
 ENVOY_GATEWAY_SECRETS = ("envoy-gateway", "envoy", "envoy-rate-limit", "envoy-oidc-hmac")
-"""The Secrets ``envoy-gateway certgen`` writes into its namespace (envoyproxy/gateway v1.5.4
+"""The Secrets ``envoy-gateway certgen`` writes into its namespace (envoyproxy/gateway v1.5.4 and v1.9.0
 internal/provider/kubernetes/secrets.go ``CertsToSecret``; ``CreateOrUpdateSecrets`` reads each by name first)."""
 ENVOY_TOPOLOGY_WEBHOOK = f"envoy-gateway-topology-injector.{names.NS_GATEWAY}"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -207,13 +209,13 @@ def api_token_volume(name: str = "kube-api-access") -> dict[str, Any]:
 def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
     """The chart's ``certgen`` pre-install hook, as regular objects created before the chart.
 
-    gateway-helm v1.5.4 creates the control-plane certificates only in a Helm hook (templates/certgen.yaml,
+    gateway-helm v1.9.0 (as v1.5.4) creates the control-plane certificates only in a Helm hook (templates/certgen.yaml,
     certgen-rbac.yaml and the topology injector's MutatingWebhookConfiguration in
     envoy-proxy-topology-injector-webhook.yaml, all ``helm.sh/hook: pre-install, pre-upgrade``), and
     ``helm.v4.Chart`` never applies hooks (pulumi-kubernetes 4.34.2 ``Chart`` docs: "By default, Helm hook
     resources are omitted"). Without them the controller Deployment waits forever for Secret ``envoy-gateway``
     (volume ``certs``), the Envoy proxies for Secret ``envoy``, and the topology injector (on by default) has no
-    webhook configuration. ``envoy-gateway certgen`` (envoyproxy/gateway v1.5.4 internal/cmd/certgen.go) writes the
+    webhook configuration. ``envoy-gateway certgen`` (envoyproxy/gateway v1.9.0 internal/cmd/certgen.go) writes the
     :data:`ENVOY_GATEWAY_SECRETS` (keeping existing ones: no ``--overwrite``), then sets the CA bundle of the
     webhook configuration, which must therefore exist first (it fails otherwise). Same names, image, command, env,
     ClusterRole, binding subjects and webhook as the chart renders them (tests/test_chart_hooks.py compares them);
@@ -224,9 +226,10 @@ def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions)
 
     Deliberate differences from the chart's hook: the Role may read and update only those four Secrets (the chart
     grants get/update on every Secret of the namespace; ``create`` cannot be limited by name), the API token is
-    mounted explicitly (:func:`api_token_volume`), the pod has a pod-level security context, resources and the
-    platform priority class, and there is no ``ttlSecondsAfterFinished: 30``: the Job is a Pulumi resource and must
-    not vanish.
+    mounted explicitly (:func:`api_token_volume`; v1.9.0's hook sets ``automountServiceAccountToken: true`` on the
+    pod, its ServiceAccount ``false``), the pod has resources and the platform priority class, and there is no
+    ``ttlSecondsAfterFinished: 30``: the Job is a Pulumi resource and must not vanish. The pod security context is
+    the chart's own since v1.9.0 (values.yaml ``certgen.job.pod.securityContext``).
     """
     ns = names.NS_GATEWAY
     meta = {"name": ENVOY_GATEWAY_CERTGEN, "namespace": ns}
@@ -297,8 +300,9 @@ def envoy_gateway_certgen(parent: pulumi.Resource, opts: pulumi.ResourceOptions)
                     }],
                     "priorityClassName": names.PRIORITY_PLATFORM,
                     "restartPolicy": "Never",
+                    # the chart's certgen.job.pod.securityContext (gateway-helm v1.9.0 values.yaml), unchanged
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                                        "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
                     "serviceAccountName": ENVOY_GATEWAY_CERTGEN,
                     "volumes": [api_token_volume()],
                 },
@@ -387,7 +391,8 @@ class Operators(pulumi.ComponentResource):
         def in_ns(ns: str, *extra: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(depends_on=[namespaces[ns], *extra])
 
-        # Its chart installs the Gateway API CRDs (gateway-helm v1.5.4 crds/); its certgen hook runs first, as our Job.
+        # Its chart installs the Gateway API CRDs (gateway-helm v1.9.0 charts/crds/crds/); its certgen hook runs
+        # first, as our Job.
         self.envoy_gateway_certgen = envoy_gateway_certgen(self, in_ns(names.NS_GATEWAY))
         self.envoy_gateway = helm_chart(self, "envoy-gateway", names.NS_GATEWAY, envoy_gateway_values(profile, scope),
                                         in_ns(names.NS_GATEWAY, *self.envoy_gateway_certgen))

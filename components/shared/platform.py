@@ -68,7 +68,7 @@ WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
     names.NS_OPERATORS: (9443,),        # CloudNativePG admission webhooks
     names.NS_CERT_MANAGER: (10250,),    # cert-manager webhook
     # Envoy Gateway's topology injector (MutatingWebhookConfiguration on pods/binding, service port 9443;
-    # gateway-helm v1.5.4 templates/envoy-proxy-topology-injector-webhook.yaml, on by default). Its
+    # gateway-helm v1.9.0 templates/envoy-proxy-topology-injector-webhook.yaml, on by default). Its
     # failurePolicy is Ignore: blocked, every binding in urban-gateway waits for the timeout and Envoy pods
     # lose their zone labels.
     names.NS_GATEWAY: (9443,),

@@ -87,7 +87,7 @@ def _may_be_builtin(api_version: str) -> bool:
 
 
 def _where_installed(po: PlanObject, plan: Plan) -> str:
-    """``shared/chart-envoy-gateway (vendor/charts/gateway-helm-v1.5.4 ...)``: the plan folder and what it renders."""
+    """``shared/chart-envoy-gateway (vendor/charts/gateway-helm-v1.9.0 ...)``: the plan folder and what it renders."""
     folder = po.path.parent
     where = f"{po.stack}/{folder.name}" if folder.name != po.stack else f"{po.stack} (this project's code)"
     source = _render_source(folder / "render.json")
