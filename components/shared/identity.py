@@ -14,7 +14,7 @@
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
   store, or to ``storage.external.platformBucket`` of the external provider;
-* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
+* Keycloak CR (``k8s.keycloak.org/v2alpha1``, the only version operator 26.5 serves; docs/decisions/0008): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
   plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
   (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
   ("Exposed path recommendations", keycloak.org/server/reverseproxy) lists as exposed: ``/realms/``,
@@ -250,6 +250,12 @@ def backup_store_spec(cfg: SharedConfig, s3_endpoint: str) -> dict[str, Any]:
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
+KEYCLOAK_API_VERSION = "k8s.keycloak.org/v2alpha1"
+"""The Keycloak CR's version: the one the pinned operator serves (docs/decisions/0008-keycloak-operator-pairing.md)."""
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBE_ROOT_CA = "kube-root-ca.crt"
+"""ConfigMap the kube-controller-manager publishes in every namespace (key ``ca.crt``: the cluster's CA)."""
+
 KEYCLOAK_UID = 1000
 """``USER 1000`` of the Keycloak image (keycloak/keycloak quarkus/container/Dockerfile; files owned 1000:0)."""
 
@@ -265,6 +271,12 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     The root filesystem stays writable: the operator's image is the stock one, which re-augments at every start
     (``startOptimized: false`` in :func:`keycloak_spec`) and writes the build into ``/opt/keycloak/lib`` and
     ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
+
+    The operator always points ``KC_TRUSTSTORE_PATHS`` at the service-account ``ca.crt``
+    (``KeycloakDeploymentDependentResource.addEnvVars``, ``putIfAbsent``; modelled in ``urbanstack/cluster_model.py``)
+    and Keycloak refuses to start when a truststore path does not exist. The pod gets no token, so the cluster CA
+    is mounted on its own at that path (ConfigMap ``kube-root-ca.crt``, key ``ca.crt``, read-only): the file the
+    operator names exists, and no token does. The ``paths`` check holds every such path to a mount.
     """
     return {
         "metadata": {"labels": labels.cost_labels(scope, MODULE)},
@@ -274,8 +286,14 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [{"name": "kube-root-ca", "projected": {"sources": [
+                {"configMap": {"name": KUBE_ROOT_CA, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}],
             "containers": [{
                 "name": "keycloak",
+                # The operator keeps the template container's pull policy (createBaseDeployment: only when none is
+                # set does it use its own default, Always). Project rule: IfNotPresent with pinned tags.
+                "imagePullPolicy": PULL_POLICY,
+                "volumeMounts": [{"name": "kube-root-ca", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}],
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
                     "privileged": False,
@@ -404,7 +422,9 @@ class Identity(pulumi.ComponentResource):
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.database])))
         self.keycloak = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_NAME,
-            api_version="k8s.keycloak.org/v2beta1",
+            # The Keycloak operator 26.5 serves only v2alpha1 (its OLM bundle's CSV, customresourcedefinitions.owned;
+            # v2beta1 arrives with 26.6): docs/decisions/0008-keycloak-operator-pairing.md.
+            api_version=KEYCLOAK_API_VERSION,
             kind="Keycloak",
             # The provider waits for the operator's Ready condition before dependants (realm jobs) start.
             metadata=meta(names.KEYCLOAK_NAME, ns, annotations={"pulumi.com/waitFor": "condition=Ready"}),

@@ -31,7 +31,7 @@ from catalogue import labels, names
 from catalogue.labels import kind_of
 from catalogue.shared_config import SharedConfig
 from catalogue.versions import CHARTS, MANIFESTS
-from components.k8s import DEFAULT_UID, child, pdb
+from components.k8s import DEFAULT_UID, PULL_POLICY, child, pdb
 from components.shared.profile import Profile, spread
 
 MODULE = "operators"
@@ -341,7 +341,8 @@ def place_keycloak_operator(kind: str, props: dict[str, Any]) -> dict[str, Any]:
 
     The manifests carry no namespace (and the ClusterRoleBinding names ``keycloak``): namespaced objects
     go to ``urban-identity`` and every ServiceAccount subject points there. The operator Deployment gets
-    the platform priority class and a restricted, read-only container (its /tmp on an emptyDir).
+    the platform priority class, a restricted, read-only container (its /tmp on an emptyDir) and pull policy
+    ``IfNotPresent``.
     """
     import copy
 
@@ -361,6 +362,8 @@ def place_keycloak_operator(kind: str, props: dict[str, Any]) -> dict[str, Any]:
         pod["volumes"] = [*(pod.get("volumes") or []), {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
         for container in pod.get("containers") or []:
             container["securityContext"] = dict(RESTRICTED_CONTAINER)
+            # Upstream's kubernetes.yml pulls Always; the tag is pinned, so the project rule holds: IfNotPresent.
+            container["imagePullPolicy"] = PULL_POLICY
             container["volumeMounts"] = [*(container.get("volumeMounts") or []), {"name": "tmp", "mountPath": "/tmp"}]
     return out
 

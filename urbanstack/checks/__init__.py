@@ -12,7 +12,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.pod_security` – Pod Security admission of every pod at its namespace's level;
 * :mod:`urbanstack.checks.rbac` – what each municipality group may do (bindings + ClusterRole aggregation);
 * :mod:`urbanstack.checks.api_validation` – API-server validation no schema expresses (PDBs, labels, ports);
-* :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created.
+* :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created;
+* :mod:`urbanstack.checks.container_paths` – every file a container is pointed at is mounted or in its image.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from pathlib import Path
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
 CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation",
-               "references")
+               "references", "paths")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
     from urbanstack.checks import (
         api_validation,
+        container_paths,
         cost_labels,
         pod_security,
         policies,
@@ -50,6 +52,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "rbac": rbac.run,
         "api-validation": api_validation.run,
         "references": references.run,
+        "paths": container_paths.run,
     }
 
 
