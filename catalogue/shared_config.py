@@ -168,6 +168,11 @@ class SharedConfig(_Strict):
         default_factory=KeycloakAdmin, description="Who may reach Keycloak's admin console (closed by default)."
     )
     backup: Backups = Field(default_factory=Backups, description="Where database backups are kept.")
+    realmReapply: str = Field(
+        "", max_length=40, pattern=r"^[A-Za-z0-9._-]*$",
+        description="Re-apply the master realm: change this value (e.g. a date or a counter) to run its "
+                    "keycloak-config-cli Job again although the realm document is unchanged, after a Keycloak "
+                    "restore or a recreated Keycloak (docs/operations.md). Part of the Job's name; empty by default.")
 
     @model_validator(mode="after")
     def _production_keeps_backups_outside(self):

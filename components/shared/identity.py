@@ -459,7 +459,8 @@ class Identity(pulumi.ComponentResource):
         self.master_secret, self.master_job = realm_job(
             self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
             before=[(f"tenant-{slug}.json", json.dumps(empty_realm(slug), sort_keys=True)) for slug in sorted(tenants or {})],
-            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]))
+            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]),
+            reapply=cfg.realmReapply)
         self.outputs: dict[str, Any] = {
             "keycloakUrl": f"https://{keycloak_host(cfg)}",
             "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,
