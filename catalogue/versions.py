@@ -127,6 +127,8 @@ KEYCLOAK_CONFIG_CLI_PAIRINGS: dict[str, tuple[str, str]] = {
 When the tag's Keycloak part names the line of ``IMAGES["keycloak"]`` no entry is needed."""
 
 IMAGES: dict[str, Image] = {
+    # Keycloak, its operator (MANIFESTS) and keycloak-config-cli move together: docs/decisions/0008 (CR version served
+    # by the operator, the pairing to move to and what it waits for).
     "keycloak": Image("quay.io/keycloak/keycloak", "26.4.5", "https://www.keycloak.org"),
     # Tag `<release>-<Keycloak version it is built against>`; see KEYCLOAK_CONFIG_CLI_PAIRINGS.
     "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.0-26.5.4",
