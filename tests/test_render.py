@@ -56,13 +56,21 @@ def test_a_keycloak_operator_bump_without_a_copy_that_stands_for_it_fails(monkey
     assert "keycloak-operator 26.5.0" in problem and "release.yaml" in problem
 
 
-def test_the_keycloak_operator_copy_is_the_upstream_file_its_provenance_names():
-    folder = render.manifests_folder(MANIFESTS["keycloak-operator"].version)
+def test_the_keycloak_operator_copy_is_the_upstream_bundle_its_provenance_names():
+    pinned = MANIFESTS["keycloak-operator"].version
+    folder = render.manifests_folder(pinned)
     release = yaml.safe_load((folder / "release.yaml").read_text(encoding="utf-8"))
-    assert release["pinned"] == MANIFESTS["keycloak-operator"].version
-    digest = hashlib.sha256((folder / "kubernetes.yml").read_bytes()).hexdigest()
+    assert release["pinned"] == pinned
     provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
-    assert digest in provenance and release["upstream_commit"] in provenance
+    assert release["upstream_commit"] in provenance
+    # every vendored file of the bundle is named with its digest
+    for path in sorted(folder.iterdir()):
+        if path.name not in ("PROVENANCE.md", "release.yaml", "LICENSE"):
+            assert hashlib.sha256(path.read_bytes()).hexdigest() in provenance, path.name
+    # the CRD files the stack applies come from the same bundle commit and version
+    base = MANIFESTS["keycloak-operator"].base
+    assert base.endswith(f"/{release['upstream_repo']}/{release['upstream_commit']}/operators/keycloak-operator")
+    assert release["upstream_path"] == f"operators/keycloak-operator/{pinned}"
     assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
 
 
@@ -161,8 +169,9 @@ def test_an_unpinned_chart_is_refused(plan_stack):
 
 def test_keycloak_operator_objects_are_placed_in_urban_identity_at_the_pinned_release(real_plan_dir):
     objs = objects_of(real_plan_dir, "shared", "manifests-keycloak-operator")
-    assert sorted({o["kind"] for o in objs}) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role",
-                                                 "RoleBinding", "Service", "ServiceAccount"]
+    # the OLM bundle's install objects (no Service: the bundle has none); CRDs once their files are vendored
+    assert sorted({o["kind"] for o in objs} - {"CustomResourceDefinition"}) == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"]
     deploy = find(objs, "Deployment", "keycloak-operator")
     assert deploy["metadata"]["namespace"] == "urban-identity"
     [container] = deploy["spec"]["template"]["spec"]["containers"]

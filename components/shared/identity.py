@@ -14,7 +14,7 @@
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to bucket ``urban-keycloak-db-backups`` claimed from the Rook object
   store, or to ``storage.external.platformBucket`` of the external provider;
-* Keycloak CR (``k8s.keycloak.org/v2alpha1``, the only version operator 26.5 serves; docs/decisions/0008): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
+* Keycloak CR (``k8s.keycloak.org/v2beta1``, the storage version of operator 26.8.0; docs/decisions/0008): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
   plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
   (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
   ("Exposed path recommendations", keycloak.org/server/reverseproxy) lists as exposed: ``/realms/``,
@@ -250,8 +250,10 @@ def backup_store_spec(cfg: SharedConfig, s3_endpoint: str) -> dict[str, Any]:
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
-KEYCLOAK_API_VERSION = "k8s.keycloak.org/v2alpha1"
-"""The Keycloak CR's version: the one the pinned operator serves (docs/decisions/0008-keycloak-operator-pairing.md)."""
+KEYCLOAK_API_VERSION = "k8s.keycloak.org/v2beta1"
+"""The Keycloak CR's version: the pinned operator 26.8.0 serves ``v2beta1`` (its storage version) and ``v2alpha1``
+(``storage: false``): the CSV's ``customresourcedefinitions.owned`` and ``keycloaks.k8s.keycloak.org-v1.crd.yml``
+of its OLM bundle (docs/decisions/0008-keycloak-operator-pairing.md)."""
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 KUBE_ROOT_CA = "kube-root-ca.crt"
 """ConfigMap the kube-controller-manager publishes in every namespace (key ``ca.crt``: the cluster's CA)."""
@@ -272,11 +274,14 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     (``startOptimized: false`` in :func:`keycloak_spec`) and writes the build into ``/opt/keycloak/lib`` and
     ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
 
-    The operator always points ``KC_TRUSTSTORE_PATHS`` at the service-account ``ca.crt``
-    (``KeycloakDeploymentDependentResource.addEnvVars``, ``putIfAbsent``; modelled in ``urbanstack/cluster_model.py``)
-    and Keycloak refuses to start when a truststore path does not exist. The pod gets no token, so the cluster CA
-    is mounted on its own at that path (ConfigMap ``kube-root-ca.crt``, key ``ca.crt``, read-only): the file the
-    operator names exists, and no token does. The ``paths`` check holds every such path to a mount.
+    Operators before 26.5 always pointed ``KC_TRUSTSTORE_PATHS`` at the service-account ``ca.crt``
+    (``KeycloakDeploymentDependentResource.addEnvVars``, ``putIfAbsent``), and Keycloak refuses to start when a
+    truststore path does not exist: with no token that crash-looped. Since 26.5 (keycloak/keycloak#44506, the pinned
+    26.8.0 included) the operator sets no truststore path and the server itself adds that ``ca.crt`` when the file is
+    present (``truststore-kubernetes-enabled``, default on); both are modelled in ``urbanstack/cluster_model.py``
+    and the ``paths`` check holds every path a container is pointed at to a mount. The pod gets no token; the
+    cluster CA is mounted on its own at the service-account path (ConfigMap ``kube-root-ca.crt``, key ``ca.crt``,
+    read-only), so the server trusts the cluster CA as a pod with a token would, and no token exists.
     """
     return {
         "metadata": {"labels": labels.cost_labels(scope, MODULE)},
@@ -325,7 +330,7 @@ def keycloak_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
             "usernameSecret": {"name": DB_APP_SECRET, "key": "username"},
             "passwordSecret": {"name": DB_APP_SECRET, "key": "password"},
         },
-        # Keycloak operator 26.4 CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
+        # Keycloak operator 26.x CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
         # both are created only when the master realm is created (an existing installation: see docs/operations.md).
         "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
                            "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
@@ -348,6 +353,9 @@ def keycloak_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
             {"name": "health-enabled", "value": "true"},
         ],
         "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
+        # spec.automountServiceAccountToken (operator 26.5+, keycloak/keycloak#38843): the operator sets the pod's
+        # automountServiceAccountToken from it (default true); the pod template says the same.
+        "automountServiceAccountToken": False,
         "unsupported": {"podTemplate": keycloak_pod_template(scope)},
     }
     if instances > 1:
@@ -422,8 +430,7 @@ class Identity(pulumi.ComponentResource):
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.database])))
         self.keycloak = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_NAME,
-            # The Keycloak operator 26.5 serves only v2alpha1 (its OLM bundle's CSV, customresourcedefinitions.owned;
-            # v2beta1 arrives with 26.6): docs/decisions/0008-keycloak-operator-pairing.md.
+            # v2beta1: the storage version of the pinned operator 26.8.0 (docs/decisions/0008-keycloak-operator-pairing.md).
             api_version=KEYCLOAK_API_VERSION,
             kind="Keycloak",
             # The provider waits for the operator's Ready condition before dependants (realm jobs) start.
