@@ -1,7 +1,9 @@
 """Every file a container is pointed at (by its environment, its arguments or its operator) exists in its pod:
 under a volume mount or in a folder its image creates. The check would have caught the truststore failure of
-issue 20: the Keycloak operator points KC_TRUSTSTORE_PATHS at the service-account ca.crt, and a pod template with
-automountServiceAccountToken false has no such file unless it mounts one."""
+issue 20: the Keycloak operator before 26.5 points KC_TRUSTSTORE_PATHS at the service-account ca.crt, and a pod
+template with automountServiceAccountToken false has no such file unless it mounts one. Those tests keep the 26.4
+operator's behaviour as their fixture (cluster_model.keycloak_statefulset(..., operator="26.4.5")); the pinned
+26.8.0 operator sets no truststore path (keycloak/keycloak#44506)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from urbanstack.checks import container_paths
 from urbanstack.checks.base import load_plan
 
 SA_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+OPERATOR_26_4 = "26.4.5"
+"""The operator release of issue 20's finding (it injects KC_TRUSTSTORE_PATHS)."""
 
 
 def keycloak_cr(plan_dir) -> dict:
@@ -43,34 +47,44 @@ def test_the_plan_passes_and_the_figure_counts_the_paths(crafted):
 
 
 def test_the_keycloak_operator_truststore_in_a_pod_without_a_token_fails(real_plan_dir):
-    sts = cm.keycloak_statefulset(todays_template(keycloak_cr(real_plan_dir)))
+    sts = cm.keycloak_statefulset(todays_template(keycloak_cr(real_plan_dir)), operator=OPERATOR_26_4)
     [message] = problems_of(sts["spec"]["template"]["spec"])
     assert "containers[keycloak].env[KC_TRUSTSTORE_PATHS]" in message and SA_CA in message
     assert "automountServiceAccountToken is false" in message
 
 
-def test_the_fixed_keycloak_pod_template_passes(real_plan_dir):
-    sts = cm.keycloak_statefulset(keycloak_cr(real_plan_dir))
+def test_the_fixed_keycloak_pod_template_passes_with_the_26_4_and_the_pinned_operator(real_plan_dir):
+    for operator in (OPERATOR_26_4, cm.KEYCLOAK_OPERATOR):
+        sts = cm.keycloak_statefulset(keycloak_cr(real_plan_dir), operator=operator)
+        assert problems_of(sts["spec"]["template"]["spec"]) == []
+
+
+def test_the_pinned_operator_points_at_no_truststore_so_even_todays_template_passes(real_plan_dir):
+    sts = cm.keycloak_statefulset(todays_template(keycloak_cr(real_plan_dir)))
+    assert cm.KEYCLOAK_OPERATOR == "26.8.0"
+    assert "KC_TRUSTSTORE_PATHS" not in {e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert problems_of(sts["spec"]["template"]["spec"]) == []
 
 
 def test_with_the_token_mounted_the_service_account_ca_is_there(real_plan_dir):
     cr = todays_template(keycloak_cr(real_plan_dir))
     cr["spec"]["unsupported"]["podTemplate"]["spec"]["automountServiceAccountToken"] = True
-    assert problems_of(cm.keycloak_statefulset(cr)["spec"]["template"]["spec"]) == []
+    assert problems_of(cm.keycloak_statefulset(cr, operator=OPERATOR_26_4)["spec"]["template"]["spec"]) == []
     # unset on the pod: its ServiceAccount decides
     del cr["spec"]["unsupported"]["podTemplate"]["spec"]["automountServiceAccountToken"]
-    spec = cm.keycloak_statefulset(cr)["spec"]["template"]["spec"]
+    spec = cm.keycloak_statefulset(cr, operator=OPERATOR_26_4)["spec"]["template"]["spec"]
     assert problems_of(spec) == []
     assert len(problems_of(spec, accounts={("ns", "default"): False})) == 1
 
 
-def test_the_plan_with_the_keycloak_mount_removed_fails_with_file_and_rule(crafted):
+def test_the_plan_with_the_26_4_truststore_path_and_no_ca_mount_fails_with_file_and_rule(crafted):
     path = crafted / "shared" / "operator-keycloak" / "statefulset-urban-identity-keycloak.yaml"
 
-    def drop_mount(obj):
-        obj["spec"]["template"]["spec"]["containers"][0].pop("volumeMounts")
-    edit(path, drop_mount)
+    def as_the_26_4_operator_made_it_without_our_mount(obj):
+        kc = obj["spec"]["template"]["spec"]["containers"][0]
+        kc.pop("volumeMounts")
+        kc["env"].append({"name": "KC_TRUSTSTORE_PATHS", "value": SA_CA})
+    edit(path, as_the_26_4_operator_made_it_without_our_mount)
     [failure] = container_paths.run(load_plan(crafted)).failures
     assert failure.rule == "paths" and failure.file.endswith("operator-keycloak/statefulset-urban-identity-keycloak.yaml")
     assert "KC_TRUSTSTORE_PATHS" in failure.message

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalogue import manifests, names
+from catalogue.versions import MANIFESTS
 
 Obj = dict[str, Any]
 
@@ -78,11 +79,35 @@ def _container_env(obj: Obj, container: str, env: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Keycloak operator 26.5 (keycloak/keycloak, operator/src/main/java/org/keycloak/operator/...)
+# Keycloak operator 26.x (keycloak/keycloak, operator/src/main/java/org/keycloak/operator/...)
 # Read in the code index's stored copies of ``controllers/KeycloakDeploymentDependentResource.java`` (commit
-# 0064e060fc5d), ``controllers/KeycloakDistConfigurator.java`` (commit 0c8d71d12866) and ``Constants.java``: the
-# 26.x code that builds the StatefulSet; the tag 26.5.4 itself could not be read offline (docs/decisions/0008).
+# 0064e060fc5d: still the code before 26.5, it sets KC_TRUSTSTORE_PATHS), ``controllers/KeycloakDistConfigurator.java``
+# (commit 0c8d71d12866) and ``Constants.java``: the 26.x code that builds the StatefulSet. The index holds no copy at
+# the pinned tag 26.8.0 (the repository is too large to fetch here); what changed by then is taken from the merged
+# pull requests and 26.5.0 upgrade notes:
+# * keycloak/keycloak#44506 ("Moved adding Kubernetes/OpenShift CAs to the server", upgrading/changes-26_5_0.adoc):
+#   the operator no longer sets KC_TRUSTSTORE_PATHS; the server adds /var/run/secrets/kubernetes.io/serviceaccount/
+#   ca.crt (and service-ca.crt) to its truststore "if present in the container filesystem"
+#   (TruststoreOptions ``truststore-kubernetes-enabled``, default true): a missing file is no error;
+# * keycloak/keycloak#38843 (pull request #40605, release 26.5.0): ``spec.automountServiceAccountToken`` (in the
+#   26.8.0 CRD: "Set this to to false to disable automounting the default ServiceAccount Token and Service CA. This
+#   is enabled by default.").
+# KEYCLOAK_OPERATOR is the release the model follows; 26.4 behaviour stays selectable for the tests of issue 20.
 # --------------------------------------------------------------------------------------------------------------
+
+KEYCLOAK_OPERATOR = MANIFESTS["keycloak-operator"].version
+"""The Keycloak operator release the plan pins (``catalogue/versions.py``); the model follows it."""
+
+
+def _line(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def operator_sets_truststore_paths(operator: str) -> bool:
+    """Before 26.5 the operator put ``KC_TRUSTSTORE_PATHS`` = the service-account ``ca.crt`` into every Keycloak pod
+    (keycloak/keycloak#44506 moved that into the server, which reads the file only when it exists)."""
+    return _line(operator) < (26, 5)
 
 KEYCLOAK_DEFAULT_LABELS = {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}
 """``Constants.DEFAULT_LABELS_AS_STRING`` (``app=keycloak,app.kubernetes.io/managed-by=keycloak-operator``)."""
@@ -154,16 +179,16 @@ def keycloak_first_class_env(cr: Obj) -> list[Obj]:
             if value is not None and str(value).strip() != ""]
 
 
-def keycloak_env(cr: Obj, template_env: list[Obj]) -> list[Obj]:
+def keycloak_env(cr: Obj, template_env: list[Obj], operator: str = KEYCLOAK_OPERATOR) -> list[Obj]:
     """``KeycloakDeploymentDependentResource.addEnvVars``: the container's environment as the operator sets it.
 
     In priority order (the first of a name wins): the podTemplate container's own ``env`` ("unsupported"), the
     first-class options (:func:`keycloak_first_class_env`), the default options merged with ``spec.additionalOptions``
     (each option not among the defaults also gets ``KCKEY_<NAME>`` with the option name), ``POD_IP`` and
-    ``KC_SPI_CACHE_EMBEDDED_DEFAULT_MACHINE_NAME`` from the downward API, ``spec.env``. Then, unless already set,
-    ``KC_TRUSTSTORE_PATHS`` = the service-account ``ca.crt`` (``putIfAbsent``: the operator adds it whether or not
-    the pod mounts a token; plus ``service-ca.crt`` on OpenShift only, where the operator's own pod has that file),
-    and the tracing variables ``KC_TRACING_SERVICE_NAME`` (the CR's name) and ``KC_TRACING_RESOURCE_ATTRIBUTES``.
+    ``KC_SPI_CACHE_EMBEDDED_DEFAULT_MACHINE_NAME`` from the downward API, ``spec.env``. Then, unless already set and
+    only for an ``operator`` before 26.5 (:func:`operator_sets_truststore_paths`), ``KC_TRUSTSTORE_PATHS`` = the
+    service-account ``ca.crt`` (``putIfAbsent``: the operator adds it whether or not the pod mounts a token; plus
+    ``service-ca.crt`` on OpenShift only, where the operator's own pod has that file), and the tracing variables ``KC_TRACING_SERVICE_NAME`` (the CR's name) and ``KC_TRACING_RESOURCE_ATTRIBUTES``.
     """
     spec = cr.get("spec") or {}
     additional = list(spec.get("additionalOptions") or [])
@@ -184,7 +209,8 @@ def keycloak_env(cr: Obj, template_env: list[Obj]) -> list[Obj]:
     out: dict[str, Obj] = {}
     for env in [*template_env, *keycloak_first_class_env(cr), *merged, *own]:
         out.setdefault(env["name"], env)
-    out.setdefault("KC_TRUSTSTORE_PATHS", {"name": "KC_TRUSTSTORE_PATHS", "value": f"{SERVICE_ACCOUNT_DIR}/ca.crt"})
+    if operator_sets_truststore_paths(operator):
+        out.setdefault("KC_TRUSTSTORE_PATHS", {"name": "KC_TRUSTSTORE_PATHS", "value": f"{SERVICE_ACCOUNT_DIR}/ca.crt"})
     out.setdefault("KC_TRACING_SERVICE_NAME", {"name": "KC_TRACING_SERVICE_NAME", "value": _md(cr)["name"]})
     out["KC_TRACING_RESOURCE_ATTRIBUTES"] = out.get("KC_TRACING_RESOURCE_ATTRIBUTES") or {
         "name": "KC_TRACING_RESOURCE_ATTRIBUTES", "value": f"k8s.namespace.name={_md(cr).get('namespace')}"}
@@ -220,7 +246,7 @@ def keycloak_instance_labels(cr: Obj) -> dict[str, str]:
     return {**KEYCLOAK_DEFAULT_LABELS, "app.kubernetes.io/instance": _md(cr)["name"]}
 
 
-def keycloak_statefulset(cr: Obj) -> Obj:
+def keycloak_statefulset(cr: Obj, operator: str = KEYCLOAK_OPERATOR) -> Obj:
     """The StatefulSet of a ``Keycloak`` CR.
 
     Follows ``KeycloakDeploymentDependentResource.createBaseDeployment`` of the Keycloak operator 26.x line
@@ -233,8 +259,10 @@ def keycloak_statefulset(cr: Obj) -> Obj:
     ``-Djgroups.bind.address=$(POD_IP) --verbose start`` plus ``--optimized`` when ``spec.image`` is set and
     ``spec.startOptimized`` is not false; ports https 8443, http 8080, management 9000; probes on the management
     port (``health-enabled``); resources from ``spec.resources``; the environment of :func:`keycloak_env` and the
-    volumes and mounts of :func:`keycloak_volumes`. The operator never sets ``automountServiceAccountToken``: the
-    template's value (or the ServiceAccount's, or on) holds. The StatefulSet's own labels and selector are
+    volumes and mounts of :func:`keycloak_volumes`. ``automountServiceAccountToken``: from 26.5 on the CR's
+    ``spec.automountServiceAccountToken`` when it is set (which of it and the template wins when they differ could
+    not be read at 26.8.0; this platform sets both to false), otherwise the template's value (or the
+    ServiceAccount's, or on); before 26.5 the operator never set it. ``operator`` is the operator release followed. The StatefulSet's own labels and selector are
     the instance labels only; its ``serviceName`` is ``<name>-discovery``.
     """
     spec = cr.get("spec") or {}
@@ -288,7 +316,9 @@ def keycloak_statefulset(cr: Obj) -> Obj:
     if volumes:
         pod["volumes"] = [*volumes, *(pod.get("volumes") or [])]
         kc["volumeMounts"] = [*mounts, *(kc.get("volumeMounts") or [])]
-    kc["env"] = keycloak_env(cr, list(kc.get("env") or []))
+    kc["env"] = keycloak_env(cr, list(kc.get("env") or []), operator)
+    if not operator_sets_truststore_paths(operator) and spec.get("automountServiceAccountToken") is not None:
+        pod["automountServiceAccountToken"] = bool(spec["automountServiceAccountToken"])
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": ns, "labels": dict(instance),
