@@ -17,7 +17,7 @@ from catalogue.versions import CHARTS, MANIFESTS
 from tests import plan_files
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.planfiles import CHART_TYPE, read_objects
+from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, read_objects
 
 
 def chart_resource(plan, release):
@@ -109,6 +109,28 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     assert kinds.count("CustomResourceDefinition") == 19
     skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
+
+
+def test_a_keycloak_operator_crd_file_once_copied_is_rendered_as_a_crd_and_the_others_are_named(plan_stack, tmp_path,
+                                                                                              monkeypatch):
+    import shutil
+
+    plan = plan_stack("shared")
+    [res] = [r for r in plan.resources if r.type == CONFIG_GROUP_TYPE and r.name == "keycloak-operator"]
+    pinned = MANIFESTS["keycloak-operator"].version
+    copy = tmp_path / f"keycloak-operator-{pinned}"
+    shutil.copytree(render.manifests_folder(pinned), copy)
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "keycloaks.k8s.keycloak.org"},
+           "spec": {"group": "k8s.keycloak.org", "scope": "Namespaced", "names": {"kind": "Keycloak", "plural": "keycloaks"},
+                    "versions": [{"name": "v2beta1", "served": True, "storage": True}]}}
+    (copy / "keycloaks.k8s.keycloak.org-v1.crd.yml").write_text(yaml.safe_dump(crd), encoding="utf-8")
+    monkeypatch.setattr(render, "manifests_folder", lambda version: tmp_path / f"keycloak-operator-{version}")
+    rendered = render.render_keycloak_operator(res, plan.transforms)
+    [obj] = [o for o in rendered.objects if o["kind"] == "CustomResourceDefinition"]
+    assert obj["metadata"]["name"] == "keycloaks.k8s.keycloak.org" and "namespace" not in obj["metadata"]
+    assert len(rendered.not_rendered) == len(MANIFESTS["keycloak-operator"].files) - 1
+    assert not any("keycloaks.k8s.keycloak.org-v1.crd.yml" in line for line in rendered.not_rendered)
 
 
 def test_manifests_are_split_into_the_documents_helms_own_pattern_gives():

@@ -267,16 +267,17 @@ def render_keycloak_operator(resource: RecordedResource, transforms: list[Callab
     if manifests_release(pinned) is None:
         raise FileNotFoundError(f"no vendored Keycloak operator release files for {pinned}. {REFRESH_MANIFESTS}")
     folder = manifests_folder(pinned)
+    shown = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
     objs: list[dict[str, Any]] = []
     result = Rendered(folder="manifests-keycloak-operator",
-                      source=f"{folder.relative_to(ROOT)} (OLM bundle of {pinned}: CRD files, install objects derived "
+                      source=f"{shown} (OLM bundle of {pinned}: CRD files, install objects derived "
                              "from its ClusterServiceVersion)")
     for name in manifests.files:
         copy_path = folder / Path(name).name
         if copy_path.is_file():
             objs += list(documents(copy_path.read_text(encoding="utf-8")))
         else:
-            result.not_rendered.append(f"{manifests.base}/{pinned}/{name} (no copy at {copy_path.relative_to(ROOT)})")
+            result.not_rendered.append(f"{manifests.base}/{pinned}/{name} (no copy at {shown}/{copy_path.name})")
     from catalogue import names
     objs += keycloak_operator_objects(pinned, names.NS_IDENTITY)
     result.objects = _children(objs, resource, resource.name, [keycloak_operator_transform, *transforms])
