@@ -257,6 +257,12 @@ class SharedConfig(_Strict):
                              "serviceCidrs): a range of the cluster's own network would admit every pod")
         return self
 
+    realmReapply: str = Field(
+        "", max_length=40, pattern=r"^[A-Za-z0-9._-]*$",
+        description="Re-apply the master realm: change this value (e.g. a date or a counter) to run its "
+                    "keycloak-config-cli Job again although the realm document is unchanged, after a Keycloak "
+                    "restore or a recreated Keycloak (docs/operations.md). Part of the Job's name; empty by default.")
+
     @model_validator(mode="after")
     def _production_keeps_backups_outside(self):
         # Every database, Keycloak's included, is backed up to the off-site target in production: storage mode

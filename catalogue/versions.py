@@ -105,30 +105,40 @@ class Manifests:
 
 
 MANIFESTS: dict[str, Manifests] = {
-    # The Keycloak project publishes no Helm chart of its own for the operator (the community chart was
-    # declined upstream; a chart announced in the docs is not publicly pullable): its installation guide
-    # applies these files from keycloak/keycloak-k8s-resources, tagged like the Keycloak release.
+    # The Keycloak project publishes no Helm chart of its own for the operator. Its release's published install is
+    # the OLM bundle in k8s-operatorhub/community-operators (operators/keycloak-operator/<version>/), pinned here by
+    # commit: the stack applies the bundle's CRD files from these URLs and the ServiceAccount, RBAC and Deployment
+    # derived from the bundle's ClusterServiceVersion (vendor/keycloak-operator-<version>/, PROVENANCE.md;
+    # components/shared/operators.py keycloak_operator_objects). docs/decisions/0011.
     "keycloak-operator": Manifests(
-        "https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources", "26.4.5",
-        ("kubernetes/keycloaks.k8s.keycloak.org-v1.yml", "kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml",
-         "kubernetes/kubernetes.yml"),
+        "https://raw.githubusercontent.com/k8s-operatorhub/community-operators/"
+        "a663065dea7635fd889b5837d664188458d1f627/operators/keycloak-operator", "26.8.0",
+        ("manifests/keycloaks.k8s.keycloak.org-v1.crd.yml", "manifests/keycloakrealmimports.k8s.keycloak.org-v1.crd.yml",
+         # Owned by the 26.8.0 CSV and watched by its controllers (its RBAC and *_NAMESPACES variables); OLM only
+         # installs a bundle that ships every owned CRD. Not listed by the code index under 26.8.0/ (deduplicated):
+         # vendor/keycloak-operator-26.8.0/PROVENANCE.md.
+         "manifests/keycloakoidcclients.k8s.keycloak.org-v1.crd.yml",
+         "manifests/keycloaksamlclients.k8s.keycloak.org-v1.crd.yml"),
         "https://www.keycloak.org/operator/installation"),
 }
 
 KEYCLOAK_CONFIG_CLI_PAIRINGS: dict[str, tuple[str, str]] = {
     # Keycloak release line -> (keycloak-config-cli tag, why this build).
-    "26.4": ("6.5.0-26.5.4",
-             "No build for 26.4 is published: the release CI (adorsys/keycloak-config-cli .github/workflows/ci.yaml) "
-             "builds v6.4.1 for Keycloak up to 26.1.0 and v6.5.0 for 26.0.5, 26.1.0 and 26.5.4. 6.5.0 is the first "
-             "release with 26.4 support (CHANGELOG: user-profile defaultValue, Keycloak 26.4.0+) and reads newer or "
-             "older servers' responses leniently (FAIL_ON_UNKNOWN_PROPERTIES=false); its 26.5.4 build is the nearest "
-             "release line. Offline-only choice: confirm on a first real deployment (docs/operations.md)."),
+    "26.8": ("6.5.0-26.5.4",
+             "No build for 26.6, 26.7 or 26.8 is published: 6.5.0 (2026-03-12) is the newest release (tags of "
+             "adorsys/keycloak-config-cli; its main branch to 2026-04-16 is unreleased and tests Keycloak 26.5.5 "
+             "at most), and its release CI (.github/workflows/ci.yaml at v6.5.0) builds it for Keycloak 26.0.5, "
+             "26.1.0 and 26.5.4; 26.5.4 is the nearest line. It talks to the admin REST API only and reads newer "
+             "servers' responses leniently (FAIL_ON_UNKNOWN_PROPERTIES=false). Offline-only choice: confirm on a "
+             "first real deployment (docs/operations.md), and move to a 26.8 build once one is published."),
 }
 """Recorded pairings of keycloak-config-cli with a Keycloak release line for which no build of that line exists.
 When the tag's Keycloak part names the line of ``IMAGES["keycloak"]`` no entry is needed."""
 
 IMAGES: dict[str, Image] = {
-    "keycloak": Image("quay.io/keycloak/keycloak", "26.4.5", "https://www.keycloak.org"),
+    # Keycloak, its operator (MANIFESTS) and keycloak-config-cli move together: docs/decisions/0011 (CR version served
+    # by the operator, the pairing to move to and what it waits for).
+    "keycloak": Image("quay.io/keycloak/keycloak", "26.8.0", "https://www.keycloak.org"),
     # Tag `<release>-<Keycloak version it is built against>`; see KEYCLOAK_CONFIG_CLI_PAIRINGS.
     "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.0-26.5.4",
                                  "https://github.com/adorsys/keycloak-config-cli"),

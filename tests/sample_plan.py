@@ -41,9 +41,10 @@ class SampleModule(pulumi.ComponentResource):
                            env={"LOG_LEVEL": "info", "OIDC_CLIENT_SECRET_FILE": "/run/secrets/oidc"},
                            secret_env={"DB_PASSWORD": ("sample-db", "password")},
                            liveness=kb.Probe("http", "/health"), readiness=kb.Probe("http", "/ready"),
-                           writable=["/tmp"])
+                           writable=["/tmp"], mounts={"oidc": ("/run/secrets/oidc", True, "password")})
+        # OIDC_CLIENT_SECRET_FILE names a file: it is mounted (the paths check wants every such file in the pod).
         kb.workload(self, kind="Deployment", name="sample-web", namespace=namespace, selector=WEB, replicas=2,
-                    containers=[web])
+                    containers=[web], volumes=[{"name": "oidc", "secret": {"secretName": "sample-db"}}])
         cache = kb.Container("cache", SAMPLE_IMAGE, Size(100, 128), ports={"redis": 6379},
                              liveness=kb.Probe("redis"), readiness=kb.Probe("redis"),
                              mounts={"data": ("/data", False, None)})

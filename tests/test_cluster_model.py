@@ -302,3 +302,53 @@ def test_tenant_database_pods_run_the_barman_sidecar_with_limits(real_plan_dir):
     pod = yaml.safe_load((real_plan_dir / "verl" / "operator-cluster" / "pod-verl-postgis-1.yaml").read_text())
     sidecar = next(c for c in pod["spec"]["initContainers"] if c["name"] == "plugin-barman-cloud")
     assert {"cpu", "memory"} <= set(sidecar["resources"]["limits"])
+
+
+def test_the_keycloak_statefulset_carries_the_environment_the_operator_injects(real_plan_dir):
+    # KeycloakDeploymentDependentResource.addEnvVars / KeycloakDistConfigurator (operator 26.x, see cluster_model)
+    sts = objects_of(real_plan_dir, "shared", "operator-keycloak")["statefulset-urban-identity-keycloak.yaml"]
+    [kc] = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in kc["env"]}
+    # the pinned 26.8.0 operator sets no truststore path (keycloak/keycloak#44506: the server reads the SA ca.crt)
+    assert "KC_TRUSTSTORE_PATHS" not in env
+    assert env["KC_DB"]["value"] == "postgres" and env["KC_DB_URL_HOST"]["value"] == "keycloak-db-rw"
+    assert env["KC_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "keycloak-db-app", "key": "password"}
+    assert env["KC_BOOTSTRAP_ADMIN_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "client-secret"
+    assert env["KC_HEALTH_ENABLED"]["value"] == "true" and env["KC_CACHE"]["value"] == "ispn"
+    # an additional option that is not a default also names itself in KCKEY_<NAME>
+    assert env["KCKEY_METRICS_ENABLED"]["value"] == "metrics-enabled" and "KCKEY_HEALTH_ENABLED" not in env
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["KC_TRACING_SERVICE_NAME"]["value"] == "keycloak"
+    assert kc["args"][0] == "-Djgroups.bind.address=$(POD_IP)" and "--optimized" not in kc["args"]
+    # our CR and pod template: no token, the cluster CA mounted at the service-account path
+    spec = sts["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert {"name": "kube-root-ca", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "readOnly": True} in kc["volumeMounts"]
+    assert kc["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_before_26_5_the_operator_points_keycloak_at_the_service_account_ca_and_ignores_the_token_field():
+    cr = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {"automountServiceAccountToken": False}}
+    old = cm.keycloak_statefulset(cr, operator="26.4.5")
+    env = {e["name"]: e.get("value") for e in old["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KC_TRUSTSTORE_PATHS"] == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    assert "automountServiceAccountToken" not in old["spec"]["template"]["spec"]
+    new = cm.keycloak_statefulset(cr, operator="26.8.0")
+    assert "KC_TRUSTSTORE_PATHS" not in {e["name"] for e in new["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert new["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_keycloak_tls_and_truststores_get_the_operators_mounts_and_the_template_env_wins():
+    cr = {"metadata": {"name": "kc", "namespace": "id"},
+          "spec": {"http": {"tlsSecret": "kc-tls"}, "truststores": {"corp": {"secret": {"name": "corp-ca"}}},
+                   "unsupported": {"podTemplate": {"spec": {"containers": [{"env": [
+                       {"name": "KC_TRUSTSTORE_PATHS", "value": "/opt/keycloak/conf/truststores"}]}]}}}}}
+    sts = cm.keycloak_statefulset(cr)
+    [kc] = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in kc["env"]}
+    assert env["KC_HTTPS_CERTIFICATE_FILE"] == "/mnt/certificates/tls.crt"
+    assert env["KC_TRUSTSTORE_PATHS"] == "/opt/keycloak/conf/truststores"
+    assert [m["mountPath"] for m in kc["volumeMounts"]] == ["/mnt/certificates",
+                                                            "/opt/keycloak/conf/truststores/secret-corp-ca"]
+    assert kc["imagePullPolicy"] == "Always"  # the operator's default when the template names none

@@ -42,8 +42,8 @@ def crd_providers() -> dict[str, str]:
                     assert group, f"{path}: a CRD without spec.group"
                     out[group.group(1)] = f"{CHART}::{key}"
     for key, manifests in MANIFESTS.items():
-        for file in manifests.files:  # e.g. kubernetes/keycloaks.k8s.keycloak.org-v1.yml
-            match = re.fullmatch(r"[a-z]+\.([a-z0-9.-]+)-v\d+\.yml", file.rsplit("/", 1)[-1])
+        for file in manifests.files:  # e.g. manifests/keycloaks.k8s.keycloak.org-v1.crd.yml of an OLM bundle
+            match = re.fullmatch(r"[a-z]+\.([a-z0-9.-]+)-v\d+(?:\.crd)?\.yml", file.rsplit("/", 1)[-1])
             if match:
                 out[match.group(1)] = f"{CONFIG_GROUP}::{key}"
     return out

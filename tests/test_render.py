@@ -17,7 +17,7 @@ from catalogue.versions import CHARTS, MANIFESTS
 from tests import plan_files
 from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.planfiles import CHART_TYPE, read_objects
+from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, read_objects
 
 
 def chart_resource(plan, release):
@@ -56,13 +56,21 @@ def test_a_keycloak_operator_bump_without_a_copy_that_stands_for_it_fails(monkey
     assert "keycloak-operator 26.5.0" in problem and "release.yaml" in problem
 
 
-def test_the_keycloak_operator_copy_is_the_upstream_file_its_provenance_names():
-    folder = render.manifests_folder(MANIFESTS["keycloak-operator"].version)
+def test_the_keycloak_operator_copy_is_the_upstream_bundle_its_provenance_names():
+    pinned = MANIFESTS["keycloak-operator"].version
+    folder = render.manifests_folder(pinned)
     release = yaml.safe_load((folder / "release.yaml").read_text(encoding="utf-8"))
-    assert release["pinned"] == MANIFESTS["keycloak-operator"].version
-    digest = hashlib.sha256((folder / "kubernetes.yml").read_bytes()).hexdigest()
+    assert release["pinned"] == pinned
     provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
-    assert digest in provenance and release["upstream_commit"] in provenance
+    assert release["upstream_commit"] in provenance
+    # every vendored file of the bundle is named with its digest
+    for path in sorted(folder.iterdir()):
+        if path.name not in ("PROVENANCE.md", "release.yaml", "LICENSE"):
+            assert hashlib.sha256(path.read_bytes()).hexdigest() in provenance, path.name
+    # the CRD files the stack applies come from the same bundle commit and version
+    base = MANIFESTS["keycloak-operator"].base
+    assert base.endswith(f"/{release['upstream_repo']}/{release['upstream_commit']}/operators/keycloak-operator")
+    assert release["upstream_path"] == f"operators/keycloak-operator/{pinned}"
     assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
 
 
@@ -107,6 +115,28 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     assert kinds.count("CustomResourceDefinition") == len(in_files) == 21
     skipped = replace(res, inputs={**res.inputs, "skipCrds": True})
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
+
+
+def test_a_keycloak_operator_crd_file_once_copied_is_rendered_as_a_crd_and_the_others_are_named(plan_stack, tmp_path,
+                                                                                              monkeypatch):
+    import shutil
+
+    plan = plan_stack("shared")
+    [res] = [r for r in plan.resources if r.type == CONFIG_GROUP_TYPE and r.name == "keycloak-operator"]
+    pinned = MANIFESTS["keycloak-operator"].version
+    copy = tmp_path / f"keycloak-operator-{pinned}"
+    shutil.copytree(render.manifests_folder(pinned), copy)
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "keycloaks.k8s.keycloak.org"},
+           "spec": {"group": "k8s.keycloak.org", "scope": "Namespaced", "names": {"kind": "Keycloak", "plural": "keycloaks"},
+                    "versions": [{"name": "v2beta1", "served": True, "storage": True}]}}
+    (copy / "keycloaks.k8s.keycloak.org-v1.crd.yml").write_text(yaml.safe_dump(crd), encoding="utf-8")
+    monkeypatch.setattr(render, "manifests_folder", lambda version: tmp_path / f"keycloak-operator-{version}")
+    rendered = render.render_keycloak_operator(res, plan.transforms)
+    [obj] = [o for o in rendered.objects if o["kind"] == "CustomResourceDefinition"]
+    assert obj["metadata"]["name"] == "keycloaks.k8s.keycloak.org" and "namespace" not in obj["metadata"]
+    assert len(rendered.not_rendered) == len(MANIFESTS["keycloak-operator"].files) - 1
+    assert not any("keycloaks.k8s.keycloak.org-v1.crd.yml" in line for line in rendered.not_rendered)
 
 
 def test_manifests_are_split_into_the_documents_helms_own_pattern_gives():
@@ -167,8 +197,9 @@ def test_an_unpinned_chart_is_refused(plan_stack):
 
 def test_keycloak_operator_objects_are_placed_in_urban_identity_at_the_pinned_release(real_plan_dir):
     objs = objects_of(real_plan_dir, "shared", "manifests-keycloak-operator")
-    assert sorted({o["kind"] for o in objs}) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role",
-                                                 "RoleBinding", "Service", "ServiceAccount"]
+    # the OLM bundle's install objects (no Service: the bundle has none); CRDs once their files are vendored
+    assert sorted({o["kind"] for o in objs} - {"CustomResourceDefinition"}) == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"]
     deploy = find(objs, "Deployment", "keycloak-operator")
     assert deploy["metadata"]["namespace"] == "urban-identity"
     [container] = deploy["spec"]["template"]["spec"]["containers"]

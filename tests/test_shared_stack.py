@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -82,13 +83,16 @@ def test_no_chart_comes_from_bitnami_minio_or_ingress_nginx():
             assert banned not in f"{spec.chart} {spec.repo}".lower()
 
 
-def test_the_keycloak_operator_is_installed_from_its_release_manifests_pinned_by_version(production):
+def test_the_keycloak_operator_is_installed_from_its_release_bundle_pinned_by_commit_and_version(production):
     groups = production.of_type("kubernetes:yaml/v2:ConfigGroup")
     assert [g.name for g in groups] == ["keycloak-operator"]
     files = groups[0].inputs["files"]
     version = MANIFESTS["keycloak-operator"].version
-    assert files and all(f"/keycloak-k8s-resources/{version}/" in f for f in files)
-    assert any(f.endswith("kubernetes/kubernetes.yml") for f in files)
+    assert files and all(re.search(rf"/community-operators/[0-9a-f]{{40}}/operators/keycloak-operator/{version}/"
+                                   r"manifests/[a-z]+\.k8s\.keycloak\.org-v1\.crd\.yml$", f) for f in files)
+    # the install objects derived from the release's ClusterServiceVersion (vendor/keycloak-operator-<version>/)
+    kinds = sorted(o["kind"] for o in groups[0].inputs["objs"])
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"]
 
 
 def test_the_keycloak_operator_manifests_are_moved_to_the_identity_namespace_and_hardened():

@@ -83,3 +83,22 @@ def test_an_image_built_here_is_pulled_from_the_registry_the_stack_names_and_has
     with pytest.raises(ValueError, match="imageRegistry"):
         _ = ckan.ref
     assert IMAGES["keycloak"].ref_from("registry.example.de") == IMAGES["keycloak"].ref
+
+
+def test_no_container_of_the_plan_ours_chart_or_operator_is_pulled_always(real_plan_dir):
+    # The API server defaults a missing policy to Always for an image without a tag or with :latest.
+    from catalogue import manifests
+
+    always = []
+    plan = load_plan(real_plan_dir)
+    for po in plan.objects:
+        template = manifests.workload_pod(po.obj)
+        for container in (template.containers() if template else []):
+            image, policy = str(container.body.get("image")), container.body.get("imagePullPolicy")
+            untagged = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
+            if policy == "Always" or (policy is None and untagged):
+                always.append(f"{po.origin} {po.ref()} {container.name}")
+    assert always == []
+    operator = [po for po in plan.objects if po.kind == "Deployment" and po.name == "keycloak-operator"]
+    assert [c["imagePullPolicy"] for po in operator for c in po.obj["spec"]["template"]["spec"]["containers"]] == [
+        "IfNotPresent"]

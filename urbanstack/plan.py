@@ -228,8 +228,8 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
         names: set[str] = set()
         for obj in pkg.objects:
             _write_object(sub, manifest(obj), names, f"stack {plan.stack}, {pkg.folder}")
-        (sub / "render.json").write_text(json.dumps({"source": pkg.source, "skippedHooks": pkg.skipped_hooks},
-                                                    indent=1), encoding="utf-8")
+        info = {"source": pkg.source, "skippedHooks": pkg.skipped_hooks, "notRendered": pkg.not_rendered}
+        (sub / "render.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
         counts[pkg.folder] = len(names)
     # The operators' configuration lives in shared (and the stack itself): never every other municipality's objects,
     # which would make planning N municipalities quadratic.

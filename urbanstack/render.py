@@ -3,7 +3,7 @@
 A stack installs Helm charts (``helm.v4.Chart``) and the Keycloak operator's release manifests
 (``yaml.v2.ConfigGroup``). Under Pulumi's mocks both register once with no children (a fact of the Pulumi SDK mocks),
 so the plan would not show a single object of theirs. This module renders them from the vendored copies
-(``vendor/charts/<chart>-<version>/``, ``vendor/keycloak-operator-<version>/``) with exactly the inputs the program
+(``vendor/charts/<chart>-<version>/``, ``vendor/keycloak-operator-<version>/``: its OLM bundle) with exactly the inputs the program
 registered (release name, namespace, values: read from the recorded ``helm.v4.Chart`` resource), and applies what
 the provider and the engine do to a chart's children:
 
@@ -55,9 +55,12 @@ REFRESH_CHART = (
 """How to refresh a chart copy after a version bump (the test message and docs/versions.md say it)."""
 
 REFRESH_MANIFESTS = (
-    "Refresh the copy: put kubernetes/kubernetes.yml of keycloak/keycloak-k8s-resources at the pinned tag into "
-    "vendor/keycloak-operator-<version>/, set pinned/upstream_release/upstream_commit in its release.yaml and "
-    "update its PROVENANCE.md."
+    "Refresh the copy: from the release's OLM bundle in k8s-operatorhub/community-operators "
+    "(operators/keycloak-operator/<version>/ at a commit that holds it) put the CRD files of manifests/ verbatim and "
+    "the ClusterServiceVersion's apiVersion, kind, metadata.name, spec.customresourcedefinitions, spec.install, "
+    "spec.replaces and spec.version (olm-csv-<version>.excerpt.yaml) into vendor/keycloak-operator-<version>/, set "
+    "pinned/upstream_commit in its release.yaml, point MANIFESTS['keycloak-operator'] at that commit and update its "
+    "PROVENANCE.md."
 )
 
 # Kinds the API server serves cluster-scoped (built-in), plus those of the CRDs a stack installs (added per render).
@@ -125,13 +128,13 @@ def missing_copies() -> list[str]:
     pinned = MANIFESTS["keycloak-operator"].version
     release = manifests_release(pinned)
     if release is None:
-        problems.append(f"catalogue/versions.py pins keycloak-operator {pinned}, but no vendored copy stands for "
-                        f"it ({manifests_folder(pinned).relative_to(ROOT)}/release.yaml). {REFRESH_MANIFESTS}")
+        problems.append(f"catalogue/versions.py pins keycloak-operator {pinned}, but no vendored copy of that "
+                        f"release exists ({manifests_folder(pinned).relative_to(ROOT)}/release.yaml). {REFRESH_MANIFESTS}")
     return problems
 
 
 def manifests_release(version: str) -> dict[str, Any] | None:
-    """``release.yaml`` of the Keycloak operator copy for ``version``, if one stands for exactly that release."""
+    """``release.yaml`` of the Keycloak operator copy for ``version``, if it is of exactly that release."""
     path = manifests_folder(version) / "release.yaml"
     if not path.is_file():
         return None
@@ -147,6 +150,8 @@ class Rendered:
     source: str
     objects: list[dict[str, Any]] = field(default_factory=list)
     skipped_hooks: list[str] = field(default_factory=list)
+    not_rendered: list[str] = field(default_factory=list)
+    """Files the program applies that have no vendored copy (so the plan cannot show their objects)."""
 
 
 def _cluster_scoped(objs: list[dict[str, Any]]) -> set[str]:
@@ -246,45 +251,37 @@ def _helm_template(folder: Path, inputs: dict[str, Any], release: str, namespace
     return [*crds, *objs], hooks
 
 
-_VERSION_KEYS = ("app.kubernetes.io/version",)
-
-
-def _pin_version(obj: Any, found: str, pinned: str) -> Any:
-    """Replace the copy's release in version labels, image tags and ``RELATED_IMAGE_*`` values."""
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if isinstance(v, str) and ((k in _VERSION_KEYS and v == found) or (k in ("image", "value")
-                                       and v.startswith("quay.io/keycloak/") and v.endswith(f":{found}"))):
-                v = v[: -len(found)] + pinned
-            out[k] = _pin_version(v, found, pinned)
-        return out
-    if isinstance(obj, list):
-        return [_pin_version(v, found, pinned) for v in obj]
-    return obj
-
-
 def render_keycloak_operator(resource: RecordedResource, transforms: list[Callable]) -> Rendered:
-    """The Keycloak operator's release manifests as the ConfigGroup applies them.
+    """The Keycloak operator's release as the ConfigGroup applies it: the CRD files of its OLM bundle
+    (``MANIFESTS['keycloak-operator'].files``, rendered from their vendored copies) and the install objects derived
+    from the vendored ClusterServiceVersion (``components.shared.operators.keycloak_operator_objects``, the same
+    function the program passes as ``objs``).
 
     The ConfigGroup's own transform (``components.shared.operators.keycloak_operator_transform``: namespace, priority
-    class, restricted container) runs first, then the stack's transforms.
+    class, restricted container) runs first, then the stack's transforms. A CRD file without a vendored copy is
+    named in ``not_rendered`` (``render.json``): the cluster gets it, the plan cannot show it.
     """
-    from components.shared.operators import keycloak_operator_transform
+    from components.shared.operators import keycloak_operator_objects, keycloak_operator_transform
 
-    pinned = MANIFESTS["keycloak-operator"].version
-    release = manifests_release(pinned)
-    if release is None:
-        raise FileNotFoundError(f"no vendored Keycloak operator manifests stand for {pinned}. {REFRESH_MANIFESTS}")
-    found = str(release["upstream_release"])
-    text = (manifests_folder(pinned) / "kubernetes.yml").read_text(encoding="utf-8")
-    objs = [_pin_version(d, found, pinned) for d in documents(text)]
-    source = manifests_folder(pinned) / "kubernetes.yml"
+    manifests = MANIFESTS["keycloak-operator"]
+    pinned = manifests.version
+    if manifests_release(pinned) is None:
+        raise FileNotFoundError(f"no vendored Keycloak operator release files for {pinned}. {REFRESH_MANIFESTS}")
+    folder = manifests_folder(pinned)
+    shown = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    objs: list[dict[str, Any]] = []
     result = Rendered(folder="manifests-keycloak-operator",
-                      source=f"{source.relative_to(ROOT)} (upstream {found}, version strings set to {pinned})")
+                      source=f"{shown} (OLM bundle of {pinned}: CRD files, install objects derived "
+                             "from its ClusterServiceVersion)")
+    for name in manifests.files:
+        copy_path = folder / Path(name).name
+        if copy_path.is_file():
+            objs += list(documents(copy_path.read_text(encoding="utf-8")))
+        else:
+            result.not_rendered.append(f"{manifests.base}/{pinned}/{name} (no copy at {shown}/{copy_path.name})")
+    from catalogue import names
+    objs += keycloak_operator_objects(pinned, names.NS_IDENTITY)
     result.objects = _children(objs, resource, resource.name, [keycloak_operator_transform, *transforms])
-    # Objects the ConfigGroup transform does not place stay without namespace: the provider then uses its default
-    # namespace ("default"); none are left here (the transform covers every namespaced kind of this file).
     return result
 
 

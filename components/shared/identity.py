@@ -16,7 +16,7 @@
   production; :func:`backup_store_spec`), in dev without one to bucket ``urban-keycloak-db-backups`` claimed from
   the Rook object store or to ``storage.external.platformBucket``; restored with ``urbanstack platform restore``
   (``urbanstack/restore.py``);
-* Keycloak CR (``k8s.keycloak.org/v2beta1``): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
+* Keycloak CR (``k8s.keycloak.org/v2beta1``, the storage version of operator 26.8.0; docs/decisions/0011): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
   plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
   (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
   ("Exposed path recommendations", keycloak.org/server/reverseproxy) lists as exposed: ``/realms/``,
@@ -275,6 +275,14 @@ def backup_store_spec(cfg: SharedConfig, s3_endpoint: str) -> dict[str, Any]:
                              ext.credentialsSecret, EXTERNAL_KEYS, BACKUP_RETENTION)
 
 
+KEYCLOAK_API_VERSION = "k8s.keycloak.org/v2beta1"
+"""The Keycloak CR's version: the pinned operator 26.8.0 serves ``v2beta1`` (its storage version) and ``v2alpha1``
+(``storage: false``): the CSV's ``customresourcedefinitions.owned`` and ``keycloaks.k8s.keycloak.org-v1.crd.yml``
+of its OLM bundle (docs/decisions/0011-keycloak-operator-pairing.md)."""
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBE_ROOT_CA = "kube-root-ca.crt"
+"""ConfigMap the kube-controller-manager publishes in every namespace (key ``ca.crt``: the cluster's CA)."""
+
 KEYCLOAK_UID = 1000
 """``USER 1000`` of the Keycloak image (keycloak/keycloak quarkus/container/Dockerfile; files owned 1000:0)."""
 
@@ -290,6 +298,15 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     The root filesystem stays writable: the operator's image is the stock one, which re-augments at every start
     (``startOptimized: false`` in :func:`keycloak_spec`) and writes the build into ``/opt/keycloak/lib`` and
     ``/opt/keycloak/data``; ``restricted`` does not require a read-only root.
+
+    Operators before 26.5 always pointed ``KC_TRUSTSTORE_PATHS`` at the service-account ``ca.crt``
+    (``KeycloakDeploymentDependentResource.addEnvVars``, ``putIfAbsent``), and Keycloak refuses to start when a
+    truststore path does not exist: with no token that crash-looped. Since 26.5 (keycloak/keycloak#44506, the pinned
+    26.8.0 included) the operator sets no truststore path and the server itself adds that ``ca.crt`` when the file is
+    present (``truststore-kubernetes-enabled``, default on); both are modelled in ``urbanstack/cluster_model.py``
+    and the ``paths`` check holds every path a container is pointed at to a mount. The pod gets no token; the
+    cluster CA is mounted on its own at the service-account path (ConfigMap ``kube-root-ca.crt``, key ``ca.crt``,
+    read-only), so the server trusts the cluster CA as a pod with a token would, and no token exists.
     """
     return {
         "metadata": {"labels": labels.cost_labels(scope, MODULE)},
@@ -299,8 +316,14 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": KEYCLOAK_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [{"name": "kube-root-ca", "projected": {"sources": [
+                {"configMap": {"name": KUBE_ROOT_CA, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}],
             "containers": [{
                 "name": "keycloak",
+                # The operator keeps the template container's pull policy (createBaseDeployment: only when none is
+                # set does it use its own default, Always). Project rule: IfNotPresent with pinned tags.
+                "imagePullPolicy": PULL_POLICY,
+                "volumeMounts": [{"name": "kube-root-ca", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}],
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
                     "privileged": False,
@@ -332,7 +355,7 @@ def keycloak_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
             "usernameSecret": {"name": DB_APP_SECRET, "key": "username"},
             "passwordSecret": {"name": DB_APP_SECRET, "key": "password"},
         },
-        # Keycloak operator 26.4 CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
+        # Keycloak operator 26.x CRD: bootstrapAdmin.user (username/password) and .service (client-id/client-secret);
         # both are created only when the master realm is created (an existing installation: see docs/operations.md).
         "bootstrapAdmin": {"user": {"secret": names.KEYCLOAK_ADMIN_SECRET},
                            "service": {"secret": names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET}},
@@ -355,6 +378,9 @@ def keycloak_spec(cfg: SharedConfig, profile: Profile) -> dict[str, Any]:
             {"name": "health-enabled", "value": "true"},
         ],
         "scheduling": {"priorityClassName": names.PRIORITY_PLATFORM},
+        # spec.automountServiceAccountToken (operator 26.5+, keycloak/keycloak#38843): the operator sets the pod's
+        # automountServiceAccountToken from it (default true); the pod template says the same.
+        "automountServiceAccountToken": False,
         "unsupported": {"podTemplate": keycloak_pod_template(scope)},
     }
     if instances > 1:
@@ -434,7 +460,8 @@ class Identity(pulumi.ComponentResource):
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.database])))
         self.keycloak = k8s.apiextensions.CustomResource(
             names.KEYCLOAK_NAME,
-            api_version="k8s.keycloak.org/v2beta1",
+            # v2beta1: the storage version of the pinned operator 26.8.0 (docs/decisions/0011-keycloak-operator-pairing.md).
+            api_version=KEYCLOAK_API_VERSION,
             kind="Keycloak",
             # The provider waits for the operator's Ready condition before dependants (realm jobs) start.
             metadata=meta(names.KEYCLOAK_NAME, ns, annotations={"pulumi.com/waitFor": "condition=Ready"}),
@@ -469,7 +496,8 @@ class Identity(pulumi.ComponentResource):
         self.master_secret, self.master_job = realm_job(
             self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
             before=[(f"tenant-{slug}.json", json.dumps(empty_realm(slug), sort_keys=True)) for slug in sorted(tenants or {})],
-            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]))
+            opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]),
+            reapply=cfg.realmReapply)
         self.outputs: dict[str, Any] = {
             "keycloakUrl": f"https://{keycloak_host(cfg)}",
             "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,

@@ -22,16 +22,20 @@ for every controller that supports leader election.
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from catalogue import labels, names
 from catalogue.labels import kind_of
+from catalogue.paths import ROOT
 from catalogue.shared_config import SharedConfig
 from catalogue.versions import CHARTS, MANIFESTS
-from components.k8s import DEFAULT_UID, child, pdb
+from components.k8s import DEFAULT_UID, PULL_POLICY, child, pdb
 from components.shared.profile import Profile, spread
 
 MODULE = "operators"
@@ -338,18 +342,83 @@ def rook_values() -> dict[str, Any]:
     }
 
 
+def keycloak_operator_folder(version: str) -> Path:
+    """``vendor/keycloak-operator-<version>/``: the pinned release's OLM bundle files (PROVENANCE.md there)."""
+    return ROOT / "vendor" / f"keycloak-operator-{version}"
+
+
+def keycloak_operator_csv(version: str) -> dict[str, Any]:
+    """The vendored ClusterServiceVersion (verbatim excerpt) of the pinned Keycloak operator release."""
+    path = keycloak_operator_folder(version) / f"olm-csv-{version}.excerpt.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no vendored ClusterServiceVersion of Keycloak operator {version} "
+                                "(catalogue/versions.py MANIFESTS['keycloak-operator']); see vendor/README.md")
+    csv = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if str((csv.get("spec") or {}).get("version")) != version:
+        raise ValueError(f"{path}: spec.version is {csv['spec'].get('version')!r}, not the pinned {version}")
+    return csv
+
+
+KEYCLOAK_OPERATOR_LABELS = {"app.kubernetes.io/name": "keycloak-operator"}
+
+
+def keycloak_operator_objects(version: str, namespace: str) -> list[dict[str, Any]]:
+    """The operator's ServiceAccount, RBAC and Deployment, derived from its release's ClusterServiceVersion the way
+    OLM installs a bundle for an ``OwnNamespace`` OperatorGroup in ``namespace`` (``install.spec``):
+
+    * one ServiceAccount per ``serviceAccountName`` named by ``permissions``, ``clusterPermissions`` or a deployment;
+    * ``permissions[i]`` -> a Role with exactly those rules and a RoleBinding to its ServiceAccount (OLM names both
+      after the CSV with a hash; here ``keycloak-operator-role`` and ``-role-binding``, as the release's
+      ``kubernetes.yml`` names them);
+    * ``clusterPermissions[i]`` -> a ClusterRole and ClusterRoleBinding (``keycloak-operator-clusterrole`` and
+      ``-clusterrole-binding``);
+    * ``deployments[i]`` -> a Deployment of that name with the CSV's ``spec`` verbatim; as OLM does, its pod template
+      is annotated ``olm.targetNamespaces: <namespace>``, the annotation the controllers' ``*_NAMESPACES`` variables
+      read (``fieldRef``), so the operator watches its own namespace only. The label
+      ``app.kubernetes.io/name: keycloak-operator`` is added to the pod template (the network policy's peer).
+
+    The CSV's ``imagePullPolicy: Always`` and the platform's hardening are changed later by
+    :func:`place_keycloak_operator`, the ConfigGroup's transform, like every other upstream object."""
+    install = keycloak_operator_csv(version)["spec"]["install"]["spec"]
+    objs: list[dict[str, Any]] = []
+    accounts = sorted({p["serviceAccountName"] for key in ("permissions", "clusterPermissions")
+                       for p in install.get(key) or []}
+                      | {d["spec"]["template"]["spec"]["serviceAccountName"] for d in install.get("deployments") or []})
+    md = {"labels": dict(KEYCLOAK_OPERATOR_LABELS)}
+    objs += [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, **md}} for sa in accounts]
+    for key, role_kind, suffix in (("clusterPermissions", "ClusterRole", "clusterrole"),
+                                   ("permissions", "Role", "role")):
+        for i, grant in enumerate(install.get(key) or []):
+            name = f"keycloak-operator-{suffix}" + (f"-{i}" if i else "")
+            objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role_kind,
+                         "metadata": {"name": name, **md}, "rules": grant["rules"]})
+            objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{role_kind}Binding",
+                         "metadata": {"name": f"{name}-binding", **md},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+                         "subjects": [{"kind": "ServiceAccount", "name": grant["serviceAccountName"],
+                                       "namespace": namespace}]})
+    for deployment in install.get("deployments") or []:
+        spec = copy.deepcopy(deployment["spec"])
+        tmd = spec["template"].setdefault("metadata", {})
+        tmd["labels"] = {**(tmd.get("labels") or {}), **KEYCLOAK_OPERATOR_LABELS}
+        tmd["annotations"] = {**(tmd.get("annotations") or {}), "olm.targetNamespaces": namespace}
+        objs.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                     "metadata": {"name": deployment["name"], **md}, "spec": spec})
+    return objs
+
+
 _NAMESPACED_KINDS = {"ServiceAccount", "Role", "RoleBinding", "Service", "Deployment"}
 
 
 def place_keycloak_operator(kind: str, props: dict[str, Any]) -> dict[str, Any]:
-    """Adapt one object of the upstream Keycloak operator manifests to this platform.
+    """Adapt one object of the Keycloak operator's release (:func:`keycloak_operator_objects`, its CRDs) to this
+    platform.
 
-    The manifests carry no namespace (and the ClusterRoleBinding names ``keycloak``): namespaced objects
-    go to ``urban-identity`` and every ServiceAccount subject points there. The operator Deployment gets
-    the platform priority class and a restricted, read-only container (its /tmp on an emptyDir).
+    The objects carry no namespace: namespaced ones go to ``urban-identity`` and every ServiceAccount subject
+    points there (CRDs are cluster-scoped and stay as the release ships them). The operator Deployment gets
+    the platform priority class, a restricted, read-only container (its /tmp on an emptyDir) and pull policy
+    ``IfNotPresent``.
     """
-    import copy
-
     out = copy.deepcopy(props)
     md = out.setdefault("metadata", {})
     if kind in _NAMESPACED_KINDS:
@@ -366,6 +435,8 @@ def place_keycloak_operator(kind: str, props: dict[str, Any]) -> dict[str, Any]:
         pod["volumes"] = [*(pod.get("volumes") or []), {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
         for container in pod.get("containers") or []:
             container["securityContext"] = dict(RESTRICTED_CONTAINER)
+            # The release's CSV pulls Always; the tag is pinned, so the project rule holds: IfNotPresent.
+            container["imagePullPolicy"] = PULL_POLICY
             container["volumeMounts"] = [*(container.get("volumeMounts") or []), {"name": "tmp", "mountPath": "/tmp"}]
     return out
 
@@ -405,9 +476,12 @@ class Operators(pulumi.ComponentResource):
         self.barman = helm_chart(self, "plugin-barman-cloud", names.NS_OPERATORS, barman_values(scope),
                                  in_ns(names.NS_OPERATORS, self.cnpg, self.cert_manager))
         manifests = MANIFESTS["keycloak-operator"]
+        # The release's CRD files from its OLM bundle (pinned by commit), and its install objects derived from the
+        # vendored ClusterServiceVersion: urbanstack/render.py renders exactly these for the plan.
         self.keycloak = k8s.yaml.v2.ConfigGroup(
             "keycloak-operator",
             files=manifests.urls,
+            objs=keycloak_operator_objects(manifests.version, names.NS_IDENTITY),
             opts=child(self, pulumi.ResourceOptions(depends_on=[namespaces[names.NS_IDENTITY]],
                                                     transforms=[keycloak_operator_transform])),
         )

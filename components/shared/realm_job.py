@@ -98,7 +98,8 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
               namespace: str = names.NS_IDENTITY,
               opts: pulumi.ResourceOptions | None = None,
               secret_opts: pulumi.ResourceOptions | None = None,
-              before: Sequence[tuple[str, pulumi.Input[str]]] = ()) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+              before: Sequence[tuple[str, pulumi.Input[str]]] = (),
+              reapply: str = "") -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
     """A Secret with the realm document and the Job that applies it (see the module docstring).
 
     ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
@@ -106,7 +107,9 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
     keycloak-config-cli document (it may be a secret Output); ``before`` are ``(file name, document)`` pairs
     applied first, in order; ``login`` is the job's credential. ``opts`` adds e.g. ``depends_on``;
     ``secret_opts`` apply to the Secret only (e.g. ``protect``: the Secret is the realm's record in the
-    stack; the Job must stay replaceable, so it is never protected).
+    stack; the Job must stay replaceable, so it is never protected). ``reapply`` (stack config
+    ``urban-stack:realmReapply``): when not empty it is part of the hash, so changing it runs the Job again with
+    the same documents (after a Keycloak restore); empty leaves the name as the documents alone make it.
     """
     files = [*(file for file, _ in before), CONFIG_KEY]
     if len(set(files)) != len(files):
@@ -125,7 +128,8 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
     # The hash of a secret document reveals nothing about it; keeping the name non-secret keeps it readable.
     # With one document the hash is the document's; with more, it covers every file name and document.
     name_out = pulumi.Output.unsecret(documents.apply(lambda docs: job_name(name, "\n".join(
-        [*(f"{f}\n{d}" for f, d in zip(files[:-1], docs[:-1], strict=True)), docs[-1]]))))
+        [*(f"{f}\n{d}" for f, d in zip(files[:-1], docs[:-1], strict=True)), docs[-1],
+         *([f"reapply\n{reapply}"] if reapply else [])]))))
     spec = pod_spec(
         [realm_container(login, files)],
         volumes=[{"name": "realm-config", "secret": {"secretName": secret_name, "defaultMode": 0o440}}],

@@ -269,6 +269,21 @@ def federation_secret(tenant: Tenant) -> Any:
     return stack_secret(value)
 
 
+
+REALM_REAPPLY_PATTERN = r"^[A-Za-z0-9._-]{0,40}$"
+
+
+def realm_reapply() -> str:
+    """Stack config ``urban-stack:realmReapply`` of a municipality's stack (empty when unset); a value that is not
+    a short token of letters, digits, ``.``, ``_`` or ``-`` stops the stack with the key named."""
+    import re
+
+    value = pulumi.Config(names.CONFIG_NS).get("realmReapply") or ""
+    if not re.match(REALM_REAPPLY_PATTERN, value):
+        raise ValueError(f"stack config {names.CONFIG_NS}:realmReapply: {value!r} must be at most 40 letters, digits, "
+                         "'.', '_' or '-' (e.g. a date: 2026-12-06)")
+    return value
+
 class Identity(pulumi.ComponentResource):
     """Realm ``<slug>`` and the OIDC client Secrets of the booked modules."""
 
@@ -326,5 +341,8 @@ class Identity(pulumi.ComponentResource):
             Login(names.realm_job_client(tenant.slug)),
             namespace=names.NS_IDENTITY,
             secret_opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True),
+            # Stack config urban-stack:realmReapply of this municipality's stack: change it to apply the realm
+            # again with an unchanged document (after a Keycloak restore, docs/operations.md).
+            reapply=realm_reapply(),
         )
         self.register_outputs({"realm": tenant.slug})

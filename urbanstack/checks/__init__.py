@@ -13,6 +13,7 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.rbac` – what each municipality group may do (bindings + ClusterRole aggregation);
 * :mod:`urbanstack.checks.api_validation` – API-server validation no schema expresses (PDBs, labels, ports);
 * :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created;
+* :mod:`urbanstack.checks.container_paths` – every file a container is pointed at is mounted or in its image.
 * :mod:`urbanstack.checks.support` – every pinned chart, manifest set and image is inside upstream's support window.
 """
 
@@ -25,12 +26,13 @@ from pathlib import Path
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
 CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation",
-               "references", "support")
+               "references", "paths", "support")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
     from urbanstack.checks import (
         api_validation,
+        container_paths,
         cost_labels,
         pod_security,
         policies,
@@ -52,6 +54,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "rbac": rbac.run,
         "api-validation": api_validation.run,
         "references": references.run,
+        "paths": container_paths.run,
         "support": support.run,
     }
 
