@@ -251,9 +251,6 @@ def pinned_versions() -> dict[str, str]:
     return pins
 
 
-_KEYCLOAK_WAIVER = ("moved by helper keycloak (issue 20 item 2: Keycloak at a version the pinned operator serves); "
-                    "the lead reconciles this record at merge")
-
 SUPPORT: dict[str, Support] = {
     # ---- charts
     "cloudnative-pg": Support(
@@ -315,25 +312,25 @@ SUPPORT: dict[str, Support] = {
         "from at least v1.19.5", date(2026, 8, 21)),
     # ---- release manifests
     "keycloak-operator": Support(
-        "26.4.5", date(2026, 1, 6),
+        "26.8.0", None,
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
-        "'The Keycloak community supports the most recent release'; 26.5.0 was released 2026-01-06, 26.7.0 on "
-        "2026-07-09 (keycloak.org blog release announcements)",
-        date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+        "'The Keycloak community supports the most recent release'; 26.8.0 is the newest operator bundle in "
+        "k8s-operatorhub/community-operators (operators/keycloak-operator/26.8.0, commit a663065, replaces 26.7.5), "
+        "read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
     # ---- images
     "keycloak": Support(
-        "26.4.5", date(2026, 1, 6),
+        "26.8.0", None,
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
-        "'The Keycloak community supports the most recent release'; 26.5.0 was released 2026-01-06, 26.7.0 on "
-        "2026-07-09", date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+        "'The Keycloak community supports the most recent release'; 26.8.0 is the release of the newest operator "
+        "bundle (RELATED_IMAGE_KEYCLOAK of its CSV), read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
     "keycloak-config-cli": Support(
         "6.5.0-26.5.4", None,
         "no published support window; releases follow Keycloak's lines (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
         "https://github.com/adorsys/keycloak-config-cli/releases",
-        "6.5.0 is the first release with Keycloak 26.4 support (CHANGELOG); paired with the Keycloak pin",
-        date(2026, 7, 9), waiver=_KEYCLOAK_WAIVER, waiver_until=date(2026, 12, 20)),
+        "6.5.0 is the newest release; its CI builds it for Keycloak up to 26.5.4, no build for 26.6-26.8 exists "
+        "(docs/decisions/0011); paired with the Keycloak pin", date(2026, 12, 6), review_by=date(2027, 1, 6)),
     "postgis": Support(
         "18.4-3.6.4-202608031108-system-trixie", date(2030, 11, 14),
         "PostgreSQL supports a major version for five years; CloudNativePG rebuilds its images weekly",
@@ -421,8 +418,8 @@ SUPPORT: dict[str, Support] = {
 support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` says how to move one)."""
 
 RELEASE_RECORDS: dict[str, str] = {
-    "keycloak": "keycloak/keycloak tag 26.4.5 (https://github.com/keycloak/keycloak/releases/tag/26.4.5); the operator "
-                "manifests of the same tag name this image (keycloak/keycloak-k8s-resources 26.4.5 kubernetes.yml)",
+    "keycloak": "keycloak/keycloak tag 26.8.0 (https://github.com/keycloak/keycloak/releases/tag/26.8.0); the "
+                "operator's 26.8.0 OLM bundle names this image (CSV RELATED_IMAGE_KEYCLOAK, vendor/keycloak-operator-26.8.0)",
     "keycloak-config-cli": "adorsys/keycloak-config-cli .github/workflows/ci.yaml of v6.5.0 builds the tag "
                            "6.5.0-26.5.4 (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
     "postgis": "cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml (commit db39ba5, "
