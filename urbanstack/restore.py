@@ -188,7 +188,7 @@ def _tenant(slug: str, tenants_dir: Path | None):
     return tenant
 
 
-def _shared_config():
+def _shared_config_file():
     from catalogue.shared_config import load_file
 
     return load_file()
@@ -218,7 +218,7 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     target = parse_target_time(to, now) if to else None
     name = recovery_name(now)
     work = work_dir / slug
-    cfg = _shared_config()
+    cfg = _shared_config_file()
     docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg), egress.api_server(cfg.network)),
             recovery_cluster(tenant, cfg.storage.blockStorageClass, name, source, target)]
     plan = restore_steps(slug, work, name)
