@@ -6,7 +6,9 @@ resources."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import yaml
 
@@ -18,6 +20,44 @@ from tests.plan_files import objects_of
 
 PINNED = MANIFESTS["keycloak-operator"].version
 CSV = keycloak_operator_csv(PINNED)
+FOLDER = ROOT / "vendor" / f"keycloak-operator-{PINNED}"
+VENDORED_CRD_FILES = sorted(FOLDER.glob("*.crd.yml"))
+
+
+def vendored_crd(name: str) -> dict:
+    [doc] = list(yaml.safe_load_all((FOLDER / f"{name}-v1.crd.yml").read_text(encoding="utf-8")))
+    return doc
+
+
+def schema_problems(value, schema: dict, path: str) -> list[str]:
+    """Where ``value`` leaves the structural OpenAPI schema of a CRD version: a field it does not declare, or a
+    value of another type (what the API server's pruning and validation would drop or reject)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    kind = schema.get("type")
+    if isinstance(value, dict):
+        if kind != "object" and not ("properties" in schema or "additionalProperties" in schema):
+            return [f"{path}: an object where the schema has {kind}"]
+        problems = []
+        for key, item in value.items():
+            if key in schema.get("properties", {}):
+                problems += schema_problems(item, schema["properties"][key], f"{path}.{key}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                problems += schema_problems(item, schema["additionalProperties"], f"{path}.{key}")
+            else:
+                problems.append(f"{path}.{key}: no such field")
+        return problems
+    if isinstance(value, list):
+        if kind != "array":
+            return [f"{path}: a list where the schema has {kind}"]
+        return [p for i, item in enumerate(value) for p in schema_problems(item, schema.get("items", {}), f"{path}[{i}]")]
+    if schema.get("x-kubernetes-int-or-string"):
+        expected: tuple[type, ...] = (int, str)
+    else:
+        expected = {"string": (str,), "integer": (int,), "boolean": (bool,), "number": (int, float)}.get(kind, (object,))
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        return [f"{path}: {value!r} is not of type {kind}"]
+    return []
 
 
 def served(kind: str) -> set[str]:
@@ -60,6 +100,45 @@ def test_the_keycloak_cr_is_written_in_a_version_the_pinned_operator_serves(real
 def test_a_cr_in_a_version_the_release_does_not_serve_is_caught():
     assert "k8s.keycloak.org/v1" not in served("Keycloak")
     assert "k8s.keycloak.org/v2beta1" not in served("KeycloakOIDCClient")
+
+
+def test_the_vendored_crd_files_are_the_bundles_files_recorded_in_provenance_by_sha256_and_length():
+    provenance = (FOLDER / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert [p.name for p in VENDORED_CRD_FILES] == ["keycloakrealmimports.k8s.keycloak.org-v1.crd.yml",
+                                                    "keycloaks.k8s.keycloak.org-v1.crd.yml"]
+    for path in VENDORED_CRD_FILES:
+        data = path.read_bytes()
+        row = re.search(rf"^\| `{re.escape(path.name)}` \| `operators/keycloak-operator/{PINNED}/manifests/"
+                        rf"{re.escape(path.name)}` \| verbatim, ([\d,]+) characters[^|]*\| `([0-9a-f]{{64}})` \|$",
+                        provenance, re.MULTILINE)
+        assert row, f"PROVENANCE.md has no row for {path.name}"
+        assert int(row[1].replace(",", "")) == len(data.decode("utf-8")) and row[2] == hashlib.sha256(data).hexdigest()
+
+
+def test_each_vendored_crd_is_one_crd_of_its_file_name_serving_what_the_csv_owns():
+    owned: dict[str, set[str]] = {}
+    for crd in CSV["spec"]["customresourcedefinitions"]["owned"]:
+        owned.setdefault(crd["name"], set()).add(crd["version"])
+    for path in VENDORED_CRD_FILES:
+        name = path.name.removesuffix("-v1.crd.yml")
+        crd = vendored_crd(name)
+        assert crd["kind"] == "CustomResourceDefinition" and crd["metadata"]["name"] == name
+        assert owned[name] <= {v["name"] for v in crd["spec"]["versions"] if v["served"]}
+    # the CR's version is the storage version of the pinned keycloaks CRD
+    [storage] = [v["name"] for v in vendored_crd("keycloaks.k8s.keycloak.org")["spec"]["versions"] if v["storage"]]
+    assert f"k8s.keycloak.org/{storage}" == KEYCLOAK_API_VERSION
+
+
+def test_every_field_our_keycloak_cr_sets_is_in_the_pinned_crds_schema_of_its_version(real_plan_dir):
+    cr = yaml.safe_load((real_plan_dir / "shared" / "keycloak-urban-identity-keycloak.yaml").read_text())
+    version = cr["apiVersion"].split("/", 1)[1]
+    [schema] = [v["schema"]["openAPIV3Schema"] for v in vendored_crd("keycloaks.k8s.keycloak.org")["spec"]["versions"]
+                if v["name"] == version]
+    assert schema_problems(cr["spec"], schema["properties"]["spec"], "spec") == []
+    # a field the release does not know, or a wrong type, is caught
+    wrong = {**cr["spec"], "truststorePaths": ["/x"], "instances": "2"}
+    assert schema_problems(wrong, schema["properties"]["spec"], "spec") == [
+        "spec.instances: '2' is not of type integer", "spec.truststorePaths: no such field"]
 
 
 def test_the_stack_applies_every_crd_the_release_owns_from_its_bundle():

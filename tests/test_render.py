@@ -117,8 +117,20 @@ def test_crds_of_a_charts_crds_folder_are_installed_unless_skip_crds(plan_stack)
     assert "CustomResourceDefinition" not in [o["kind"] for o in render.render_chart(skipped, plan.transforms).objects]
 
 
-def test_a_keycloak_operator_crd_file_once_copied_is_rendered_as_a_crd_and_the_others_are_named(plan_stack, tmp_path,
-                                                                                              monkeypatch):
+def test_the_vendored_keycloak_operator_crd_files_are_rendered_as_crds_and_only_the_others_are_named(plan_stack):
+    plan = plan_stack("shared")
+    [res] = [r for r in plan.resources if r.type == CONFIG_GROUP_TYPE and r.name == "keycloak-operator"]
+    rendered = render.render_keycloak_operator(res, plan.transforms)
+    crds = [o for o in rendered.objects if o["kind"] == "CustomResourceDefinition"]
+    assert sorted(o["metadata"]["name"] for o in crds) == ["keycloakrealmimports.k8s.keycloak.org",
+                                                           "keycloaks.k8s.keycloak.org"]
+    assert not any("namespace" in o["metadata"] for o in crds)
+    # the client CRDs of the bundle have no vendored copy (vendor/keycloak-operator-<version>/PROVENANCE.md)
+    assert [line.split(" ", 1)[0].rsplit("/", 1)[-1] for line in rendered.not_rendered] == [
+        "keycloakoidcclients.k8s.keycloak.org-v1.crd.yml", "keycloaksamlclients.k8s.keycloak.org-v1.crd.yml"]
+
+
+def test_a_keycloak_operator_crd_file_without_a_vendored_copy_is_named_not_rendered(plan_stack, tmp_path, monkeypatch):
     import shutil
 
     plan = plan_stack("shared")
@@ -126,17 +138,12 @@ def test_a_keycloak_operator_crd_file_once_copied_is_rendered_as_a_crd_and_the_o
     pinned = MANIFESTS["keycloak-operator"].version
     copy = tmp_path / f"keycloak-operator-{pinned}"
     shutil.copytree(render.manifests_folder(pinned), copy)
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "keycloaks.k8s.keycloak.org"},
-           "spec": {"group": "k8s.keycloak.org", "scope": "Namespaced", "names": {"kind": "Keycloak", "plural": "keycloaks"},
-                    "versions": [{"name": "v2beta1", "served": True, "storage": True}]}}
-    (copy / "keycloaks.k8s.keycloak.org-v1.crd.yml").write_text(yaml.safe_dump(crd), encoding="utf-8")
+    (copy / "keycloaks.k8s.keycloak.org-v1.crd.yml").unlink()
     monkeypatch.setattr(render, "manifests_folder", lambda version: tmp_path / f"keycloak-operator-{version}")
     rendered = render.render_keycloak_operator(res, plan.transforms)
-    [obj] = [o for o in rendered.objects if o["kind"] == "CustomResourceDefinition"]
-    assert obj["metadata"]["name"] == "keycloaks.k8s.keycloak.org" and "namespace" not in obj["metadata"]
-    assert len(rendered.not_rendered) == len(MANIFESTS["keycloak-operator"].files) - 1
-    assert not any("keycloaks.k8s.keycloak.org-v1.crd.yml" in line for line in rendered.not_rendered)
+    assert [o["metadata"]["name"] for o in rendered.objects if o["kind"] == "CustomResourceDefinition"] == [
+        "keycloakrealmimports.k8s.keycloak.org"]
+    assert any("keycloaks.k8s.keycloak.org-v1.crd.yml (no copy at" in line for line in rendered.not_rendered)
 
 
 def test_manifests_are_split_into_the_documents_helms_own_pattern_gives():
