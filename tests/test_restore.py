@@ -223,5 +223,9 @@ def test_a_municipalitys_recovery_cluster_reaches_the_offsite_target_its_backups
     """verl backs up off-site: its recovery pods were given the in-cluster RGW instead."""
     _, _, policy, _ = manifests(tmp_path)
     egress = policy["spec"]["egress"]
-    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+    from catalogue.shared_config import load_file
+    from components import egress as internet
+
+    # The example's egressCidr is 0.0.0.0/0: the internet, never the cluster or the metadata service (issue 23.8).
+    assert internet.to_internet(load_file().network, 443) in egress
     assert not [rule for rule in egress if "urban-storage" in str(rule)]

@@ -65,8 +65,10 @@ def test_vendored_items_have_a_licence_and_a_provenance():
     items = sorted(p for p in vendor.iterdir() if p.is_dir())
     assert {p.name for p in items} >= {"crds", "charts", "pod-security-fixtures"}
     for item in items:
+        copies = [f for f in item.rglob("*") if f.is_file() and f.suffix != ".md" and not f.name.startswith("LICENSE")]
         licences = list(item.glob("LICENSE*")) or list(item.glob("*/LICENSE*"))
-        assert licences, f"vendor/{item.name}: no licence file"
+        # A folder that holds no upstream copy (vendor/crds: no cluster prerequisite today) needs no licence.
+        assert licences or not copies, f"vendor/{item.name}: no licence file"
         assert list(item.glob("*.md")), f"vendor/{item.name}: no README/PROVENANCE file"
         assert item.name in (vendor / "README.md").read_text(encoding="utf-8"), f"vendor/README.md omits {item.name}"
 
