@@ -81,7 +81,7 @@ CHARTS: dict[str, Chart] = {
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
                                    "79.7.1", "https://github.com/prometheus-community/helm-charts"),
-    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
+    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
                       "https://www.opencost.io"),
     "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.19.10", "https://rook.io"),
 }
@@ -287,13 +287,14 @@ SUPPORT: dict[str, Support] = {
         "v0.93.1, grafana from grafana-community/helm-charts)", date(2026, 8, 21),
         newer="88.5.3 (prometheus-operator v0.93.1)"),
     "opencost": Support(
-        "2.4.1", None,
+        "2.5.17", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/opencost/opencost-helm-chart/releases",
-        "2.4.1 (OpenCost 1.118.0) was followed by 2.5.0 (OpenCost 1.119.0) and 2.5.1 (walnuts1018/infra#3161, "
-        "2026-01-06); the tags of opencost/opencost-helm-chart reach opencost-2.5.17 (OpenCost 1.120.1, 2026-04-28) and "
-        "a chart for OpenCost v1.120.2 was merged on 2026-05-19 (opencost-helm-chart#355)",
-        date(2026, 5, 19), newer="opencost-2.5.17 or later (OpenCost 1.120.x)"),
+        "opencost-2.5.17 (OpenCost 1.120.1, tagged 2026-04-28) is the newest tag of the snapshot read here; later "
+        "charts: OpenCost v1.120.2 (opencost-helm-chart#355, merged 2026-05-19, chart 2.5.21), v1.120.3 (#357), "
+        "v1.121.1 (#377, 2026-08-05; charts/opencost/Chart.yaml version 2.5.29, appVersion 1.121.1) and v1.121.2 "
+        "(#384); their tags are not in any snapshot that can be had here, so the copy could not be assembled",
+        date(2026, 8, 5), newer="opencost-2.5.29 or later (OpenCost 1.121.x)"),
     "rook-ceph": Support(
         "v1.19.10", None,
         "no dated window is published; release-1.19 still gets patch releases (v1.19.10 the same day as v1.20.6); "

@@ -74,12 +74,12 @@ which the template's ``if`` skips."""
 
 OPENCOST_CONFIG_PATH = "/tmp/custom-config"
 """``CONFIG_PATH`` of the OpenCost exporter: the chart's ``opencost.customPricing.configPath`` default (opencost
-chart 2.4.1 values.yaml), set explicitly so the writable volume below follows it. OpenCost 1.118 writes into this
-directory (``ProviderConfig.loadConfig`` writes the default pricing file when one is missing; other config files
-and downloads go there too), while the chart mounts only the pricing file (``default.json`` for provider
-``custom``, templates/deployment.yaml) read-only into it: on a read-only root filesystem the directory needs an
-emptyDir of its own. Container runtimes mount the shorter path first (containerd and CRI-O sort mounts by path
-depth), so the ConfigMap's file still appears inside it."""
+chart 2.5.17 values.yaml), set explicitly so that tests and docs name it. OpenCost writes into this directory (its
+pricing file, other config files and downloads). Since chart 2.5.5 (opencost-helm-chart#316, commit e05653a) the
+chart itself mounts an emptyDir ``custom-configs`` at this path when custom pricing is on (templates/deployment.yaml)
+and no longer mounts the pricing ConfigMap into it: OpenCost reads the ConfigMap named by ``PRICING_CONFIGMAP_NAME``
+through the API and writes the pricing file here, so the read-only root filesystem needs no volume of ours (a
+second volume at the same path would be refused: mount paths of a container must be unique)."""
 
 HOURS_PER_MONTH = 730
 """8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
@@ -111,8 +111,10 @@ def opencost_cost_model(provider: str | None = None) -> dict[str, Any]:
 
     The keys are those of OpenCost's ``CustomPricing`` (opencost pkg/cloud/models/models.go: ``CPU`` per
     core-hour, ``RAM`` per GiB-hour, ``storage`` per GB-hour, ``internetNetworkEgress`` per GB, ``currencyCode``);
-    the opencost chart 2.4.1 writes every key of ``costModel`` into the pricing file
-    (templates/configmap-custom-pricing.yaml). Without ``currencyCode`` OpenCost reports in USD."""
+    the opencost chart 2.5.17 writes every key of ``costModel`` as one key of the ConfigMap
+    ``customPricing.configmapName`` (templates/configmap-custom-pricing.yaml: flat keys, values quoted, plus
+    ``provider``), which OpenCost reads by ``PRICING_CONFIGMAP_NAME`` (templates/deployment.yaml). Without
+    ``currencyCode`` OpenCost reports in USD."""
     currency, prices, where = platform_prices(provider)
     return {
         "description": f"Urban Stack platform price list ({currency} per hour, from {where})",
@@ -236,17 +238,15 @@ def opencost_values(cfg: SharedConfig) -> dict[str, Any]:
         "podLabels": pod_labels(shared_scope(cfg.operatorCostCenter), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        # Top-level `extraVolumes` and `opencost.exporter.extraVolumeMounts` (templates/deployment.yaml).
-        "extraVolumes": [{"name": "config-path", "emptyDir": {"sizeLimit": "64Mi"}}],
         "opencost": {
             "exporter": {
                 "replicas": 1,
                 "defaultClusterId": cfg.baseDomain,
                 # The image runs a static binary as USER 1001 and reads only world-readable files (opencost
-                # Dockerfile: ADD --chmod=644 ./configs/*.json /models/); it writes only to CONFIG_PATH (emptyDir).
+                # Dockerfile: ADD --chmod=644 ./configs/*.json /models/); it writes only to CONFIG_PATH, the
+                # chart's emptyDir (see OPENCOST_CONFIG_PATH).
                 "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
                 "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-                "extraVolumeMounts": [{"name": "config-path", "mountPath": OPENCOST_CONFIG_PATH}],
             },
             "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,
                               "configPath": OPENCOST_CONFIG_PATH,
