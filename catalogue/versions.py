@@ -80,7 +80,7 @@ CHARTS: dict[str, Chart] = {
     "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.5.4",
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
-                                   "79.7.1", "https://github.com/prometheus-community/helm-charts"),
+                                   "88.5.3", "https://github.com/prometheus-community/helm-charts"),
     "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
                       "https://www.opencost.io"),
     "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.19.10", "https://rook.io"),
@@ -279,13 +279,15 @@ SUPPORT: dict[str, Support] = {
         waiver="moved by another issue (the lead's Envoy Gateway upgrade; issue 20 says not to touch it here)",
         waiver_until=date(2026, 12, 20)),
     "kube-prometheus-stack": Support(
-        "79.7.1", None,
+        "88.5.3", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/prometheus-community/helm-charts/releases",
-        "82.0.0 was published 2026-02-15 (szinn/k8s-homelab#7286 quotes the release); the tags of "
-        "prometheus-community/helm-charts reach kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator "
-        "v0.93.1, grafana from grafana-community/helm-charts)", date(2026, 8, 21),
-        newer="88.5.3 (prometheus-operator v0.93.1)"),
+        "kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator v0.93.1, grafana 12.11.1 from "
+        "grafana-community/helm-charts) is the newest tag of the snapshot read here; later releases are quoted in "
+        "their release notes: 90.2.0 (2026-09-06, ocf/kubernetes#165), 91.2.1 (2026-09-13, AndreiGavriliu/homelab#7310; "
+        "prometheus-operator v0.94.0, prometheus-community/helm-charts#7156) and 91.5.0 (ocf/kubernetes#166); their tags "
+        "could not be read, so the copy could not be assembled", date(2026, 9, 13),
+        newer="91.5.0 or later (prometheus-operator v0.94.0)"),
     "opencost": Support(
         "2.5.17", None,
         "no published support window: only the newest chart release gets fixes",

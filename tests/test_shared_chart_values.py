@@ -44,11 +44,6 @@ def merged_values(plan, key: str) -> dict:
     return helm_merge(defaults, found[0].inputs["values"])
 
 
-def truthy(value: Any) -> bool:
-    """Go template truthiness (``{{ if x }}``): nil, false, 0, "" and empty collections are false."""
-    return bool(value)
-
-
 @pytest.fixture(scope="module")
 def production(plan_stack):
     return plan_stack("shared")
@@ -60,21 +55,20 @@ def test_the_pinned_charts_are_the_ones_read_here():
         assert meta["version"].lstrip("v") == CHARTS[key].version.lstrip("v")
 
 
-@pytest.mark.parametrize("section", ["prometheus", "alertmanager"])
-def test_prometheus_and_alertmanager_budgets_set_exactly_one_of_min_available_and_max_unavailable(production,
-                                                                                                    section):
-    # templates/{prometheus,alertmanager}/podDisruptionBudget.yaml of kube-prometheus-stack 79.7.1:
-    #   {{- if .Values.<section>.podDisruptionBudget.minAvailable }} minAvailable: ...
-    #   {{- if .Values.<section>.podDisruptionBudget.maxUnavailable }} maxUnavailable: ...
-    # The API server rejects a PodDisruptionBudget that sets both.
+@pytest.mark.parametrize(("section", "workload"), [("prometheus", "Prometheus"), ("alertmanager", "Alertmanager")])
+def test_prometheus_and_alertmanager_budgets_let_exactly_one_pod_go_and_set_one_field(real_plan_dir, section, workload):
+    # templates/{prometheus,alertmanager}/podDisruptionBudget.yaml of kube-prometheus-stack 88.5.3 write every key
+    # of podDisruptionBudget but `enabled` (toYaml (omit ... "enabled")) over the default minAvailable: 1. The API
+    # server rejects a PodDisruptionBudget that sets both minAvailable and maxUnavailable, or an empty one.
     template = (chart_dir("kube-prometheus-stack") / "templates" / section / "podDisruptionBudget.yaml").read_text()
-    assert f"if .Values.{section}.podDisruptionBudget.minAvailable" in template
-    assert f"if .Values.{section}.podDisruptionBudget.maxUnavailable" in template
-    pdb = merged_values(production, "kube-prometheus-stack")[section]["podDisruptionBudget"]
-    assert pdb["enabled"] is True, "production runs several replicas behind a budget"
-    rendered = [field for field in ("minAvailable", "maxUnavailable") if truthy(pdb.get(field))]
-    assert rendered == ["maxUnavailable"]
-    assert pdb["maxUnavailable"] == 1
+    assert f'omit .Values.{section}.podDisruptionBudget "enabled"' in template
+    pdb = rendered(real_plan_dir, "chart-kube-prometheus-stack", "PodDisruptionBudget", f"kps-{section}")["spec"]
+    replicas = rendered(real_plan_dir, "chart-kube-prometheus-stack", workload, f"kps-{section}")["spec"]["replicas"]
+    assert replicas > 1, "production runs several replicas behind a budget"
+    fields = [f for f in ("minAvailable", "maxUnavailable") if f in pdb]
+    assert len(fields) == 1, pdb
+    allowed = pdb["maxUnavailable"] if fields == ["maxUnavailable"] else replicas - pdb["minAvailable"]
+    assert isinstance(pdb[fields[0]], int) and allowed == 1, pdb
 
 
 # ---- What the charts render with our values (the real offline plan, rendered by Helm's engine) ----------------
@@ -159,10 +153,10 @@ def test_the_rook_operator_cannot_escalate_and_uses_the_runtime_seccomp_profile(
 
 
 def test_the_operator_made_alertmanager_and_config_reloader_containers_have_requests_and_limits(real_plan_dir):
-    # The Alertmanager CR carries alertmanagerSpec.resources (kube-prometheus-stack 79.7.1
+    # The Alertmanager CR carries alertmanagerSpec.resources (kube-prometheus-stack 88.5.3
     # templates/alertmanager/alertmanager.yaml renders it only when set); the operator copies it to the
     # alertmanager container, and gives its config-reloaders the resources of its --config-reloader-* flags,
-    # leaving out a quantity of 0 (prometheus-operator v0.86.2 pkg/operator/config.go).
+    # leaving out a quantity of 0 (prometheus-operator v0.93.0 pkg/operator/config.go).
     cr = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Alertmanager", "kps-alertmanager")
     operator = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Deployment", "kps-operator")
     args = dict(a.split("=", 1) for a in containers(operator)[0]["args"] if a.startswith("--config-reloader-"))
