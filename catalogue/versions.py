@@ -80,8 +80,8 @@ CHARTS: dict[str, Chart] = {
     "envoy-gateway": Chart("oci://docker.io/envoyproxy/gateway-helm", "", "v1.9.0",
                            "https://gateway.envoyproxy.io"),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
-                                   "79.7.1", "https://github.com/prometheus-community/helm-charts"),
-    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.4.1",
+                                   "88.5.3", "https://github.com/prometheus-community/helm-charts"),
+    "opencost": Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
                       "https://www.opencost.io"),
     "rook-ceph": Chart("rook-ceph", "https://charts.rook.io/release", "v1.19.10", "https://rook.io"),
 }
@@ -286,21 +286,30 @@ SUPPORT: dict[str, Support] = {
         "(tag 2026-08-15) is the newest release tag read; v1.8 ends 2026/11/08, v1.5 ended 2026/02/13",
         date(2026, 8, 21)),
     "kube-prometheus-stack": Support(
-        "79.7.1", None,
+        "88.5.3", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/prometheus-community/helm-charts/releases",
-        "82.0.0 was published 2026-02-15 (szinn/k8s-homelab#7286 quotes the release); the tags of "
-        "prometheus-community/helm-charts reach kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator "
-        "v0.93.1, grafana from grafana-community/helm-charts)", date(2026, 8, 21),
-        newer="88.5.3 (prometheus-operator v0.93.1)"),
+        "kube-prometheus-stack-88.5.3 (2026-08-21, prometheus-operator v0.93.1, grafana 12.11.1 from "
+        "grafana-community/helm-charts) is the newest tag of the snapshot read here; later releases are quoted in "
+        "their release notes: 90.2.0 (2026-09-06, ocf/kubernetes#165), 91.2.1 (2026-09-13, AndreiGavriliu/homelab#7310; "
+        "prometheus-operator v0.94.0, prometheus-community/helm-charts#7156) and 91.5.0 (ocf/kubernetes#166); their tags "
+        "could not be read, so the copy could not be assembled", date(2026, 9, 13),
+        newer="91.5.0 or later (prometheus-operator v0.94.0)",
+        waiver="the newest tags (91.x) cannot be read offline here; 88.5.3, the newest readable, was assembled "
+               "(docs/upgrades.md); move with `urbanstack vendor refresh kube-prometheus-stack` on a machine with "
+               "network access", waiver_until=date(2027, 1, 15)),
     "opencost": Support(
-        "2.4.1", None,
+        "2.5.17", None,
         "no published support window: only the newest chart release gets fixes",
         "https://github.com/opencost/opencost-helm-chart/releases",
-        "2.4.1 (OpenCost 1.118.0) was followed by 2.5.0 (OpenCost 1.119.0) and 2.5.1 (walnuts1018/infra#3161, "
-        "2026-01-06); the tags of opencost/opencost-helm-chart reach opencost-2.5.17 (OpenCost 1.120.1, 2026-04-28) and "
-        "a chart for OpenCost v1.120.2 was merged on 2026-05-19 (opencost-helm-chart#355)",
-        date(2026, 5, 19), newer="opencost-2.5.17 or later (OpenCost 1.120.x)"),
+        "opencost-2.5.17 (OpenCost 1.120.1, tagged 2026-04-28) is the newest tag of the snapshot read here; later "
+        "charts: OpenCost v1.120.2 (opencost-helm-chart#355, merged 2026-05-19, chart 2.5.21), v1.120.3 (#357), "
+        "v1.121.1 (#377, 2026-08-05; charts/opencost/Chart.yaml version 2.5.29, appVersion 1.121.1) and v1.121.2 "
+        "(#384); their tags are not in any snapshot that can be had here, so the copy could not be assembled",
+        date(2026, 8, 5), newer="opencost-2.5.29 or later (OpenCost 1.121.x)",
+        waiver="the newest tags (2.5.29) cannot be read offline here; 2.5.17, the newest readable, was assembled "
+               "(docs/upgrades.md); move with `urbanstack vendor refresh opencost` on a machine with network access",
+        waiver_until=date(2027, 1, 15)),
     "rook-ceph": Support(
         "v1.19.10", None,
         "no dated window is published; release-1.19 still gets patch releases (v1.19.10 the same day as v1.20.6); "
@@ -376,7 +385,9 @@ SUPPORT: dict[str, Support] = {
         "security fixes for the 2 most recent minor releases, 'only the latest patch release contains all security "
         "patches'", "https://github.com/ckan/ckan/blob/master/SECURITY.md",
         "docs.ckan.org releases page: 'The currently supported CKAN version is CKAN 2.11.5'",
-        date(2026, 12, 1), newer="2.11.5"),
+        date(2026, 12, 1), newer="2.11.5",
+        waiver="no ckan/ckan-base 2.11.5 image is traced to an upstream record (ckan-docker-base builds 2.11.4; "
+               "docs/upgrades.md): move when upstream publishes it", waiver_until=date(2027, 1, 15)),
     "ckan-solr": Support(
         "2.11-solr9.8", None, "rebuilt from the dev-v2.11 branch while CKAN 2.11 is supported",
         "https://github.com/ckan/ckan-solr", "no release tags; `2.11-solr9.8` follows the CKAN 2.11 line",

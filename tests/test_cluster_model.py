@@ -170,7 +170,7 @@ def test_a_bucket_claim_gets_an_unlabelled_secret_and_config_map_of_its_name(rea
 
 
 def test_kube_prometheus_stacks_prometheus_gets_the_operators_statefulset_with_its_pod_labels(real_plan_dir):
-    """prometheus-operator v0.86.2 makes StatefulSet prometheus-<name> from the chart's Prometheus CR; its pods carry
+    """prometheus-operator v0.93.1 makes StatefulSet prometheus-<name> from the chart's Prometheus CR; its pods carry
     the labels our NetworkPolicies select Prometheus by (components/shared/monitoring.py PROMETHEUS_POD_LABELS)."""
     from components.shared.monitoring import PROMETHEUS_POD_LABELS
 
@@ -184,7 +184,7 @@ def test_kube_prometheus_stacks_prometheus_gets_the_operators_statefulset_with_i
     assert ports == {"prometheus": [9090], "config-reloader": [8080]}
     # the reloader image the chart passes to the operator (--prometheus-config-reloader), not a guess
     assert {c["image"] for c in template["spec"]["initContainers"]} == {
-        "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.2"}
+        "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"}
     assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "prometheus-kps-prometheus-db"
     assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["urban-stack/module"] == "monitoring"
 
@@ -193,7 +193,7 @@ def test_the_operator_made_prometheus_has_the_operators_probes_and_the_reloaders
     [sts] = objects_of(real_plan_dir, "shared", "operator-prometheus").values()
     pod = sts["spec"]["template"]["spec"]
     prometheus = next(c for c in pod["containers"] if c["name"] == "prometheus")
-    # promcfg.go BuildProbes (v0.86.2): startup 15 s x 60 on /-/ready, readiness 5 s x 3, liveness 5 s x 6
+    # promcfg.go BuildProbes (v0.93.0, unchanged since v0.86.2): startup 15 s x 60 on /-/ready, readiness 5 s x 3, liveness 5 s x 6
     assert prometheus["startupProbe"] == {"httpGet": {"path": "/-/ready", "port": "http-web"}, "timeoutSeconds": 3,
                                           "periodSeconds": 15, "failureThreshold": 60}
     assert prometheus["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
@@ -204,6 +204,18 @@ def test_the_operator_made_prometheus_has_the_operators_probes_and_the_reloaders
                                   "requests": {"cpu": "20m", "memory": "32Mi"}}, c["name"]
     assert reloaders["config-reloader"]["readinessProbe"] == {"httpGet": {"path": "/healthz", "port": 8080}}
     assert "readinessProbe" not in reloaders["init-config-reloader"]
+
+
+def test_the_operator_made_prometheus_mounts_its_rule_config_maps_read_only_from_optional_volumes(real_plan_dir):
+    # prometheus-operator v0.93.0 pkg/prometheus/server/statefulset.go appendServerVolumes: each rule ConfigMap is an
+    # optional volume, mounted read-only into the prometheus container; the reloaders mount it to watch it.
+    [sts] = objects_of(real_plan_dir, "shared", "operator-prometheus").values()
+    pod = sts["spec"]["template"]["spec"]
+    rules = {v["name"]: v for v in pod["volumes"] if "-rulefiles-" in v["name"]}
+    assert rules and all(v["configMap"]["optional"] is True for v in rules.values())
+    prometheus = next(c for c in pod["containers"] if c["name"] == "prometheus")
+    mounts = [m for m in prometheus["volumeMounts"] if m["name"] in rules]
+    assert mounts and all(m["readOnly"] is True for m in mounts)
 
 
 def test_reloaders_of_an_operator_given_zero_quantities_run_without_resources_and_probes():

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from catalogue.paths import ROOT
+from catalogue.shared_config import SHARED_CONFIG, stack_config
 from catalogue.versions import CHARTS
 from tests.plan_files import read
 
@@ -43,11 +44,6 @@ def merged_values(plan, key: str) -> dict:
     return helm_merge(defaults, found[0].inputs["values"])
 
 
-def truthy(value: Any) -> bool:
-    """Go template truthiness (``{{ if x }}``): nil, false, 0, "" and empty collections are false."""
-    return bool(value)
-
-
 @pytest.fixture(scope="module")
 def production(plan_stack):
     return plan_stack("shared")
@@ -59,34 +55,20 @@ def test_the_pinned_charts_are_the_ones_read_here():
         assert meta["version"].lstrip("v") == CHARTS[key].version.lstrip("v")
 
 
-@pytest.mark.parametrize("section", ["prometheus", "alertmanager"])
-def test_prometheus_and_alertmanager_budgets_set_exactly_one_of_min_available_and_max_unavailable(production,
-                                                                                                    section):
-    # templates/{prometheus,alertmanager}/podDisruptionBudget.yaml of kube-prometheus-stack 79.7.1:
-    #   {{- if .Values.<section>.podDisruptionBudget.minAvailable }} minAvailable: ...
-    #   {{- if .Values.<section>.podDisruptionBudget.maxUnavailable }} maxUnavailable: ...
-    # The API server rejects a PodDisruptionBudget that sets both.
+@pytest.mark.parametrize(("section", "workload"), [("prometheus", "Prometheus"), ("alertmanager", "Alertmanager")])
+def test_prometheus_and_alertmanager_budgets_let_exactly_one_pod_go_and_set_one_field(real_plan_dir, section, workload):
+    # templates/{prometheus,alertmanager}/podDisruptionBudget.yaml of kube-prometheus-stack 88.5.3 write every key
+    # of podDisruptionBudget but `enabled` (toYaml (omit ... "enabled")) over the default minAvailable: 1. The API
+    # server rejects a PodDisruptionBudget that sets both minAvailable and maxUnavailable, or an empty one.
     template = (chart_dir("kube-prometheus-stack") / "templates" / section / "podDisruptionBudget.yaml").read_text()
-    assert f"if .Values.{section}.podDisruptionBudget.minAvailable" in template
-    assert f"if .Values.{section}.podDisruptionBudget.maxUnavailable" in template
-    pdb = merged_values(production, "kube-prometheus-stack")[section]["podDisruptionBudget"]
-    assert pdb["enabled"] is True, "production runs several replicas behind a budget"
-    rendered = [field for field in ("minAvailable", "maxUnavailable") if truthy(pdb.get(field))]
-    assert rendered == ["maxUnavailable"]
-    assert pdb["maxUnavailable"] == 1
-
-
-def test_opencost_writes_its_config_path_on_a_writable_volume_under_a_read_only_root(production):
-    # templates/deployment.yaml of opencost 2.4.1: CONFIG_PATH = customPricing.configPath, the pricing file is
-    # mounted read-only into it by subPath; extraVolumeMounts/extraVolumes are added as they are.
-    values = merged_values(production, "opencost")
-    exporter = values["opencost"]["exporter"]
-    assert exporter["securityContext"]["readOnlyRootFilesystem"] is True
-    config_path = values["opencost"]["customPricing"]["configPath"]
-    mounts = {m["mountPath"]: m["name"] for m in exporter["extraVolumeMounts"]}
-    assert config_path in mounts, "CONFIG_PATH has a volume of its own"
-    volumes = {v["name"]: v for v in values["extraVolumes"]}
-    assert "emptyDir" in volumes[mounts[config_path]]
+    assert f'omit .Values.{section}.podDisruptionBudget "enabled"' in template
+    pdb = rendered(real_plan_dir, "chart-kube-prometheus-stack", "PodDisruptionBudget", f"kps-{section}")["spec"]
+    replicas = rendered(real_plan_dir, "chart-kube-prometheus-stack", workload, f"kps-{section}")["spec"]["replicas"]
+    assert replicas > 1, "production runs several replicas behind a budget"
+    fields = [f for f in ("minAvailable", "maxUnavailable") if f in pdb]
+    assert len(fields) == 1, pdb
+    allowed = pdb["maxUnavailable"] if fields == ["maxUnavailable"] else replicas - pdb["minAvailable"]
+    assert isinstance(pdb[fields[0]], int) and allowed == 1, pdb
 
 
 # ---- What the charts render with our values (the real offline plan, rendered by Helm's engine) ----------------
@@ -171,10 +153,10 @@ def test_the_rook_operator_cannot_escalate_and_uses_the_runtime_seccomp_profile(
 
 
 def test_the_operator_made_alertmanager_and_config_reloader_containers_have_requests_and_limits(real_plan_dir):
-    # The Alertmanager CR carries alertmanagerSpec.resources (kube-prometheus-stack 79.7.1
+    # The Alertmanager CR carries alertmanagerSpec.resources (kube-prometheus-stack 88.5.3
     # templates/alertmanager/alertmanager.yaml renders it only when set); the operator copies it to the
     # alertmanager container, and gives its config-reloaders the resources of its --config-reloader-* flags,
-    # leaving out a quantity of 0 (prometheus-operator v0.86.2 pkg/operator/config.go).
+    # leaving out a quantity of 0 (prometheus-operator v0.93.0 pkg/operator/config.go).
     cr = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Alertmanager", "kps-alertmanager")
     operator = rendered(real_plan_dir, "chart-kube-prometheus-stack", "Deployment", "kps-operator")
     args = dict(a.split("=", 1) for a in containers(operator)[0]["args"] if a.startswith("--config-reloader-"))
@@ -184,3 +166,43 @@ def test_the_operator_made_alertmanager_and_config_reloader_containers_have_requ
                                                       "memory": args["--config-reloader-memory-limit"]}}):
         for part in ("requests", "limits"):
             assert all(res[part].get(k) not in (None, "0") for k in ("cpu", "memory")), res
+
+
+# ---- OpenCost: its config directory and the platform price list, as chart 2.5.17 renders them ------------------
+
+def opencost_container(real_plan_dir: Path) -> dict:
+    [exporter] = [c for c in rendered(real_plan_dir, "chart-opencost", "Deployment", "opencost")["spec"]["template"]
+                  ["spec"]["containers"] if c["name"] == "opencost"]
+    return exporter
+
+
+def test_opencost_writes_its_config_path_on_a_writable_volume_under_a_read_only_root(real_plan_dir):
+    # opencost chart 2.5.17 templates/deployment.yaml: CONFIG_PATH = customPricing.configPath, and with custom
+    # pricing on the chart mounts its own emptyDir `custom-configs` there (since 2.5.5, opencost-helm-chart#316).
+    # A second volume of ours at the same path would make the API server refuse the Deployment.
+    deployment = rendered(real_plan_dir, "chart-opencost", "Deployment", "opencost")
+    exporter = opencost_container(real_plan_dir)
+    assert exporter["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e.get("value") for e in exporter["env"]}
+    mount_paths = [m["mountPath"] for m in exporter["volumeMounts"]]
+    assert len(mount_paths) == len(set(mount_paths)), f"a mount path used twice: {mount_paths}"
+    [mount] = [m for m in exporter["volumeMounts"] if m["mountPath"] == env["CONFIG_PATH"]]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes[mount["name"]]
+    assert not mount.get("readOnly")
+
+
+def test_opencost_reads_the_platform_price_list_in_eur_from_the_configmap_it_is_pointed_at(real_plan_dir):
+    # opencost chart 2.5.17: the pricing ConfigMap carries every costModel key flat (templates/
+    # configmap-custom-pricing.yaml), and PRICING_CONFIGMAP_NAME names it to OpenCost (templates/deployment.yaml).
+    from components.shared.monitoring import opencost_cost_model
+
+    env = {e["name"]: e.get("value") for e in opencost_container(real_plan_dir)["env"]}
+    pricing = rendered(real_plan_dir, "chart-opencost", "ConfigMap", env["PRICING_CONFIGMAP_NAME"])
+    provider = stack_config(SHARED_CONFIG).get("urban-stack:pricesProvider")
+    model = opencost_cost_model(provider)
+    data = pricing["data"]
+    assert set(data) == {*model, "provider"} and data["provider"] == "custom"
+    for key, value in model.items():  # Helm's `quote` prints numbers the Go way ("0" for 0.0): compare as numbers
+        assert (float(data[key]) if isinstance(value, float) else data[key]) == value, key
+    assert data["currencyCode"] == "EUR"

@@ -536,7 +536,13 @@ def cnpg_services(cluster: Obj, inherited_keys: Iterable[str]) -> list[Obj]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Prometheus operator v0.86.2 (prometheus-operator/prometheus-operator tag v0.86.2; kube-prometheus-stack 79.7.1)
+# Prometheus operator v0.93.1 (kube-prometheus-stack 88.5.3), read at prometheus-operator/prometheus-operator tag
+# v0.93.0: the v0.93.1 tag is in no snapshot that could be read here, and its release notes (CHANGELOG "0.93.1 /
+# 2026-08-10") list one change, kubelet Endpoints restricted to one address family (#8739), which this model does
+# not touch. From v0.86.2 to v0.93.0 the modelled parts changed only in the rule ConfigMaps: their volumes are
+# `optional` and Prometheus mounts them read-only (pkg/prometheus/server/statefulset.go appendServerVolumes). New
+# fields that keep the former result unless the CR sets them: `spec.updateStrategy` (default RollingUpdate,
+# pkg/operator/statefulset.go), `spec.schedulerName`, zone node selectors and env only with topology sharding.
 # --------------------------------------------------------------------------------------------------------------
 
 PROMETHEUS_CONFIG_RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader"
@@ -548,7 +554,7 @@ CONFIG_RELOADER_PORT = 8080  # pkg/operator/config_reloader.go configReloaderPor
 class ReloaderConfig:
     """What the operator's flags say about the config-reloader containers it adds (``cmd/operator``
     ``--prometheus-config-reloader``, ``--config-reloader-{cpu,memory}-{request,limit}``,
-    ``--enable-config-reloader-probes``; kube-prometheus-stack 79.7.1 templates/prometheus-operator/deployment.yaml
+    ``--enable-config-reloader-probes``; kube-prometheus-stack 88.5.3 templates/prometheus-operator/deployment.yaml
     renders them from ``prometheusOperator.prometheusConfigReloader``)."""
 
     image: str = PROMETHEUS_CONFIG_RELOADER_IMAGE
@@ -590,7 +596,7 @@ def prometheus_selector_labels(cr: Obj, shard: int) -> dict[str, str]:
 def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
     """The StatefulSets of a ``Prometheus`` CR, one per shard.
 
-    Follows prometheus-operator v0.86.2 ``pkg/prometheus/server/statefulset.go`` (``makeStatefulSet``,
+    Follows prometheus-operator v0.93.0 ``pkg/prometheus/server/statefulset.go`` (``makeStatefulSet``,
     ``makeStatefulSetSpec``) and ``pkg/prometheus/common.go`` (``ExpectedStatefulSetShardNames``: ``prometheus-<name>``,
     ``-shard-<i>`` from the second shard; ``BuildCommonVolumes``, ``BuildConfigReloader``, ``MakeContainerPorts``):
     the StatefulSet carries the CR's labels, ``operator.prometheus.io/mode: server`` and the selector labels
@@ -603,7 +609,8 @@ def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
     (``pkg/operator/config_reloader.go``), the pod security context, service account, priority class, affinity,
     tolerations and node selector of the CR, ``serviceName: prometheus-operated``, Parallel pod management,
     volumes ``config``, ``tls-assets``, ``config-out``, ``web-config`` and the storage claim template
-    ``prometheus-<name>-db``. Probes: ``promcfg.go`` ``BuildProbes`` (startup and readiness on ``/-/ready``,
+    ``prometheus-<name>-db``; the rule ConfigMap volumes are ``optional`` and mounted read-only into ``prometheus``
+    (``appendServerVolumes``; the reloaders mount them writable, ``makeStatefulSetSpec``). Probes: ``promcfg.go`` ``BuildProbes`` (startup and readiness on ``/-/ready``,
     liveness on ``/-/healthy``, under ``spec.routePrefix``, on the port ``spec.portName``; HTTPS with
     ``spec.web.tlsConfig``); the reloader containers get the resources of the operator's flags and, with
     ``--enable-config-reloader-probes``, probes on ``/healthz`` (the init container none; ``config_reloader.go``).
@@ -666,7 +673,7 @@ def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
                          {"name": "tls-assets", "readOnly": True, "mountPath": "/etc/prometheus/certs"},
                          {"name": claim_name, "mountPath": "/prometheus",
                           **({"subPath": "prometheus-db"} if storage else {})},
-                         {"name": rules, "mountPath": f"/etc/prometheus/rules/{rules}"},
+                         {"name": rules, "mountPath": f"/etc/prometheus/rules/{rules}", "readOnly": True},
                          {"name": "web-config", "subPath": "web-config.yaml", "readOnly": True,
                           "mountPath": "/etc/prometheus/web_config/web-config.yaml"}],
     }
@@ -678,7 +685,7 @@ def prometheus_statefulsets(cr: Obj, reloader: ReloaderConfig) -> list[Obj]:
         {"name": "config", "secret": {"secretName": prefixed}},
         {"name": "tls-assets", "projected": {"sources": [{"secret": {"name": f"{prefixed}-tls-assets-0"}}]}},
         {"name": "config-out", "emptyDir": {"medium": "Memory"}},
-        {"name": rules, "configMap": {"name": rules}},
+        {"name": rules, "configMap": {"name": rules, "optional": True}},
         {"name": "web-config", "secret": {"secretName": f"{prefixed}-web-config"}},
     ]
     if not claim:

@@ -37,7 +37,7 @@ PROMETHEUS_PORT = 9090
 
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": PROMETHEUS_SERVICE}
 """Labels the Prometheus operator puts on the pods of Prometheus ``kps-prometheus`` (CRD ``Prometheus``
-``spec.podMetadata``, vendored kube-prometheus-stack 79.7.1 charts/crds/crds/crd-prometheuses.yaml: "app.kubernetes.io/name"
+``spec.podMetadata``, vendored kube-prometheus-stack 88.5.3 charts/crds/crds/crd-prometheuses.yaml: "app.kubernetes.io/name"
 set to "prometheus", "operator.prometheus.io/name" set to the name of the Prometheus object; the object's name is
 ``<fullname>-prometheus``, templates/_helpers.tpl ``kube-prometheus-stack.prometheus.crname``)."""
 SCRAPE_PORTS: dict[str, tuple[int, ...]] = {
@@ -63,23 +63,28 @@ NODE_SCRAPE_PORTS = (9100, 10250)
 """On the nodes' addresses: node-exporter (host network, 9100) and the kubelets (10250)."""
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
-PDB_ONE_AT_A_TIME = {"minAvailable": "", "maxUnavailable": 1}
-"""Chart values of a PodDisruptionBudget that lets one pod go at a time. kube-prometheus-stack 79.7.1 defaults
-``podDisruptionBudget.minAvailable: 1`` (values.yaml, prometheus and alertmanager sections) and its templates
-(templates/prometheus/podDisruptionBudget.yaml, templates/alertmanager/podDisruptionBudget.yaml) write each of
-``minAvailable``/``maxUnavailable`` when it is truthy: adding ``maxUnavailable`` alone would give a PDB with both,
-which the API server rejects. Helm's way to drop a default is ``null``, but the Python SDK strips ``None`` from
-maps before they reach the provider (pulumi/pulumi#12178), so the default is overridden with an empty string,
-which the template's ``if`` skips."""
+def pdb_one_at_a_time(replicas: int) -> dict[str, Any]:
+    """Chart values of a PodDisruptionBudget that lets one of ``replicas`` pods go at a time (none for one replica).
+
+    kube-prometheus-stack 88.5.3 writes every key of ``podDisruptionBudget`` but ``enabled`` into the budget's spec
+    (templates/prometheus/podDisruptionBudget.yaml, templates/alertmanager/podDisruptionBudget.yaml:
+    ``toYaml (omit .Values.<section>.podDisruptionBudget "enabled")``) over the defaults ``minAvailable: 1`` and
+    ``unhealthyPodEvictionPolicy: AlwaysAllow`` (values.yaml). A ``maxUnavailable`` of ours would give a budget with
+    both, which the API server rejects, and the default cannot be dropped: Helm's way is ``null``, but the Python SDK
+    strips ``None`` from maps before they reach the provider (pulumi/pulumi#12178), and an empty string would be
+    written as it is. So the budget says ``minAvailable: replicas - 1``: with the profile's fixed replica count,
+    the same as ``maxUnavailable: 1``."""
+    return {"enabled": replicas > 1, "minAvailable": max(replicas - 1, 0)}
+
 
 OPENCOST_CONFIG_PATH = "/tmp/custom-config"
 """``CONFIG_PATH`` of the OpenCost exporter: the chart's ``opencost.customPricing.configPath`` default (opencost
-chart 2.4.1 values.yaml), set explicitly so the writable volume below follows it. OpenCost 1.118 writes into this
-directory (``ProviderConfig.loadConfig`` writes the default pricing file when one is missing; other config files
-and downloads go there too), while the chart mounts only the pricing file (``default.json`` for provider
-``custom``, templates/deployment.yaml) read-only into it: on a read-only root filesystem the directory needs an
-emptyDir of its own. Container runtimes mount the shorter path first (containerd and CRI-O sort mounts by path
-depth), so the ConfigMap's file still appears inside it."""
+chart 2.5.17 values.yaml), set explicitly so that tests and docs name it. OpenCost writes into this directory (its
+pricing file, other config files and downloads). Since chart 2.5.5 (opencost-helm-chart#316, commit e05653a) the
+chart itself mounts an emptyDir ``custom-configs`` at this path when custom pricing is on (templates/deployment.yaml)
+and no longer mounts the pricing ConfigMap into it: OpenCost reads the ConfigMap named by ``PRICING_CONFIGMAP_NAME``
+through the API and writes the pricing file here, so the read-only root filesystem needs no volume of ours (a
+second volume at the same path would be refused: mount paths of a container must be unique)."""
 
 HOURS_PER_MONTH = 730
 """8760 hours a year / 12: converts the catalogue's monthly prices to OpenCost's hourly ones."""
@@ -111,8 +116,10 @@ def opencost_cost_model(provider: str | None = None) -> dict[str, Any]:
 
     The keys are those of OpenCost's ``CustomPricing`` (opencost pkg/cloud/models/models.go: ``CPU`` per
     core-hour, ``RAM`` per GiB-hour, ``storage`` per GB-hour, ``internetNetworkEgress`` per GB, ``currencyCode``);
-    the opencost chart 2.4.1 writes every key of ``costModel`` into the pricing file
-    (templates/configmap-custom-pricing.yaml). Without ``currencyCode`` OpenCost reports in USD."""
+    the opencost chart 2.5.17 writes every key of ``costModel`` as one key of the ConfigMap
+    ``customPricing.configmapName`` (templates/configmap-custom-pricing.yaml: flat keys, values quoted, plus
+    ``provider``), which OpenCost reads by ``PRICING_CONFIGMAP_NAME`` (templates/deployment.yaml). Without
+    ``currencyCode`` OpenCost reports in USD."""
     currency, prices, where = platform_prices(provider)
     return {
         "description": f"Urban Stack platform price list ({currency} per hour, from {where})",
@@ -141,9 +148,9 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
             "podLabels": labels,
             "priorityClassName": names.PRIORITY_PLATFORM,
             "containerSecurityContext": RESTRICTED_CONTAINER,
-            # No admission webhooks, no operator TLS: the chart (kube-prometheus-stack 79.7.1) makes their
+            # No admission webhooks, no operator TLS: the chart (kube-prometheus-stack 88.5.3) makes their
             # certificate, Secret kps-admission, only in Helm hook Jobs (templates/prometheus-operator/
-            # admission-webhooks/job-patch/, helm.sh/hook pre-install/post-install), which helm.v4.Chart never
+            # admission-webhooks/job-patch/, helm.sh/hook pre-install/pre-upgrade/post-install), which helm.v4.Chart never
             # runs; with tls.enabled the operator mounts that Secret (templates/prometheus-operator/deployment.yaml
             # volume tls-secret) and never starts. admissionWebhooks.certManager would need cert-manager's CRDs
             # before this chart, but cert-manager is installed after it (it needs this chart's ServiceMonitor CRD).
@@ -156,7 +163,7 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
             # The config-reloader containers the operator adds to Prometheus and Alertmanager pods: the chart passes
             # these as --config-reloader-{cpu,memory}-{request,limit} (templates/prometheus-operator/
             # deployment.yaml, `| default 0`), and the operator leaves out a quantity of 0 (prometheus-operator
-            # v0.86.2 pkg/operator/config.go ResourceRequirements): with the chart's `resources: {}` they would run
+            # v0.93.0 pkg/operator/config.go ResourceRequirements, unchanged since v0.86.2): with the chart's `resources: {}` they would run
             # unbounded. enableProbe gives them liveness/readiness/startup probes on /healthz
             # (--enable-config-reloader-probes, pkg/operator/config_reloader.go addProbes).
             "prometheusConfigReloader": {
@@ -165,7 +172,7 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
             },
         },
         "prometheus": {
-            "podDisruptionBudget": {"enabled": prom > 1, **PDB_ONE_AT_A_TIME},
+            "podDisruptionBudget": pdb_one_at_a_time(prom),
             "prometheusSpec": {
                 "replicas": prom,
                 "podAntiAffinity": "soft" if prom > 1 else "",
@@ -178,9 +185,9 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
                 # The operator copies the claim template's metadata to the StatefulSet's claim template
-                # (prometheus-operator v0.86.2 pkg/operator/types.go MakeVolumeClaimTemplate; CRD field
+                # (prometheus-operator v0.93.0 pkg/operator/types.go MakeVolumeClaimTemplate; CRD field
                 # storage.volumeClaimTemplate.metadata "May contain labels and annotations that will be copied
-                # into the PVC", vendored kube-prometheus-stack 79.7.1 crd-prometheuses.yaml): cost labels on the volume.
+                # into the PVC", vendored kube-prometheus-stack 88.5.3 crd-prometheuses.yaml): cost labels on the volume.
                 "storageSpec": {"volumeClaimTemplate": {"metadata": {"labels": labels}, "spec": {
                     "storageClassName": cfg.storage.blockStorageClass,
                     "accessModes": ["ReadWriteOnce"],
@@ -189,7 +196,7 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
             },
         },
         "alertmanager": {
-            "podDisruptionBudget": {"enabled": alert > 1, **PDB_ONE_AT_A_TIME},
+            "podDisruptionBudget": pdb_one_at_a_time(alert),
             "alertmanagerSpec": {
                 "replicas": alert,
                 "podAntiAffinity": "soft" if alert > 1 else "",
@@ -201,7 +208,7 @@ def prometheus_values(profile: Profile, cfg: SharedConfig) -> dict[str, Any]:
                               "limits": {"cpu": "200m", "memory": "128Mi"}},
             },
         },
-        # Grafana chart 10.2.0 (vendored under kube-prometheus-stack 79.7.1 charts/grafana): with
+        # Grafana chart 12.11.1 (grafana-community, vendored under kube-prometheus-stack 88.5.3 charts/grafana): with
         # admin.existingSecret set, templates/secret.yaml renders no Secret of its own and the pod reads
         # GF_SECURITY_ADMIN_USER/PASSWORD from admin.userKey/admin.passwordKey of that Secret (_pod.tpl).
         "grafana": {"podLabels": labels, "priorityClassName": names.PRIORITY_PLATFORM,
@@ -236,17 +243,15 @@ def opencost_values(cfg: SharedConfig) -> dict[str, Any]:
         "podLabels": pod_labels(shared_scope(cfg.operatorCostCenter), MODULE),
         "priorityClassName": names.PRIORITY_PLATFORM,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        # Top-level `extraVolumes` and `opencost.exporter.extraVolumeMounts` (templates/deployment.yaml).
-        "extraVolumes": [{"name": "config-path", "emptyDir": {"sizeLimit": "64Mi"}}],
         "opencost": {
             "exporter": {
                 "replicas": 1,
                 "defaultClusterId": cfg.baseDomain,
                 # The image runs a static binary as USER 1001 and reads only world-readable files (opencost
-                # Dockerfile: ADD --chmod=644 ./configs/*.json /models/); it writes only to CONFIG_PATH (emptyDir).
+                # Dockerfile: ADD --chmod=644 ./configs/*.json /models/); it writes only to CONFIG_PATH, the
+                # chart's emptyDir (see OPENCOST_CONFIG_PATH).
                 "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": DEFAULT_UID, "runAsGroup": DEFAULT_UID},
                 "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-                "extraVolumeMounts": [{"name": "config-path", "mountPath": OPENCOST_CONFIG_PATH}],
             },
             "customPricing": {"enabled": True, "provider": "custom", "createConfigmap": True,
                               "configPath": OPENCOST_CONFIG_PATH,
