@@ -23,11 +23,8 @@ from catalogue.tenants import TenantError, load_tenant
 from finance.allocate import allocate, to_cents
 from finance.model import FinanceError, Key, Member, Period, member_of
 from finance.names import module_name
-from finance.report import Column, Document, Table, fmt_money, fmt_number, price_warnings
+from finance.report import Column, Document, Table, day_words, fmt_money, fmt_month, fmt_number, price_warnings, t
 from finance.sources.estimate import EstimateSource
-
-MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-             "November", "Dezember")
 
 
 @dataclass
@@ -123,7 +120,7 @@ def day_text(iso: str, lang: str) -> str:
 
 
 def month_words(month: dt.date, lang: str) -> str:
-    return f"{MONTHS_DE[month.month - 1]} {month.year}" if lang == "de" else month.strftime("%B %Y")
+    return fmt_month(month, lang)
 
 
 def per_inhabitant(cents: int, population: int, lang: str) -> str:
@@ -177,7 +174,8 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         ("Verteilschlüssel" if de else "Allocation key", o.key.words(lang)),
         ("Preise" if de else "Prices", price_line),
         ("Berechnungsmonat" if de else "Month computed", month_words(o.month, lang)),
-        ("Stand" if de else "As of", today.strftime("%d.%m.%Y") if de else today.isoformat()),
+        (t(lang, "issued"), day_words(today, lang)),
+        (t(lang, "as_of"), day_words(today, lang)),
         ("Herausgeber" if de else "Issuer", issuer),
     ]
     members_now = len(o.members)
@@ -267,7 +265,7 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
     data = {
         "document": "offer", "municipality": {"slug": c.slug, "name": c.name, "ags": c.ags,
                                               "population": c.population, "plan": c.plan, "modules": list(c.modules)},
-        "month": o.month.strftime("%Y-%m"), "asOf": today.isoformat(), "key": o.key.code, "currency": cur,
+        "month": o.month.strftime("%Y-%m"), "asOf": today.isoformat(), "issued": today.isoformat(), "key": o.key.code, "currency": cur,
         "totalCents": o.share, "totalLabel": "Monatlicher Anteil" if de else "Monthly share",
         "perInhabitantYear": str((Decimal(o.share) * 12 / 100 / Decimal(c.population)).quantize(Decimal("0.01"))),
         "byKey": o.by_key, "standaloneCents": chosen.standalone,
@@ -280,4 +278,6 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
     return Document(f"angebot-{c.slug}" if de else f"offer-{c.slug}", title, lang, cur, meta, notes,
                     [summary, keys, providers, others, sources], 2,
                     "Monatliche Kosten: im Verbund und allein" if de else "Monthly cost: consortium and alone",
-                    chart, data)
+                    chart, data, {"Einwohner" if de else "Population": ("int", c.population),
+                                  t(lang, "issued"): ("date", today), t(lang, "as_of"): ("date", today)},
+                    data["totalLabel"], o.share)

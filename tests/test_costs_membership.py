@@ -100,9 +100,9 @@ def test_a_modules_shared_cost_follows_the_days_it_is_booked(tmp_path):
 def test_statements_show_the_days(tmp_path):
     a = allocate(FocusSource([bill(tmp_path, [("460.00", "2026-10-01T00:00:00Z", SHARED)])]), TWO, Key("equal"), OCT)
     beta = [v for k, v in statement(a, "bb", "de", "").meta if k == "Ihr Anteil"]
-    assert beta == ["2026-10 gleich: 32,61 % (1 von 2 Kommunen; 15 von 31 Tagen im 2026-10, anteilig nach Tagen)"]
+    assert beta == ["Oktober 2026: gleich: 32,61 % (1 von 2 Kommunen; 15 von 31 Tagen im Oktober 2026, anteilig nach Tagen)"]
     alpha = [v for k, v in statement(a, "aa", "en", "").meta if k == "Your share"]
-    assert alpha == ["2026-10 equal: 67.39 % (1 of 2 municipalities; 31 of 31 days in 2026-10, pro rata by days)"]
+    assert alpha == ["October 2026: equal: 67.39 % (1 of 2 municipalities; 31 of 31 days in October 2026, pro rata by days)"]
 
 
 def test_simulate_takes_a_join_date(tmp_path, tenants_copy):
