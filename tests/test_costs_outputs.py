@@ -142,17 +142,19 @@ def test_simulate_shows_before_after_and_standalone(tmp_path, tenants_copy):
     result = runner.invoke(app, ["simulate", "--add", str(joining), "--period", "2026-10", "--out", str(tmp_path / "sim")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "sim" / "simulate.csv").read_text(encoding="utf-8-sig")
-    note, table = text.split("\n\n", 1)  # the example-prices note first, then the table
-    assert note.startswith("note;EXAMPLE PRICES / BEISPIELPREISE")
+    note, table = text.split("\n\n", 1)  # the example-prices note first, then the table, German throughout
+    assert note.startswith("Hinweis;BEISPIELPREISE: Beispielwerte des Preiskatalogs, keine Rechnung")
+    assert "\nZeitraum;Oktober 2026;" in note and "\nAusgestellt am;" in note
     rows = list(csv.DictReader(io.StringIO(table), delimiter=";"))
-    by = {r["slug"]: r for r in rows}
-    assert by["halle"]["before"] == "" and by["halle"]["after"]
+    assert list(rows[0]) == ["Kürzel", "Kommune", "Bisher", "Nachher", "Änderung", "Allein betrieben"]
+    by = {r["Kürzel"]: r for r in rows}
+    assert by["halle"]["Bisher"] == "" and by["halle"]["Nachher"]
     for slug in SLUGS:  # a new member shares the platform base: everyone else pays less
-        assert by[slug]["change"].startswith("-")
-        assert Decimal(by[slug]["after"].replace(",", ".")) < Decimal(by[slug]["standalone"].replace(",", "."))
-    total = by["total"]  # the consortium's totals and the signed difference
-    assert Decimal(total["before"].replace(",", ".")) == sum(Decimal(by[s]["before"].replace(",", ".")) for s in SLUGS)
-    assert total["change"].startswith("+")  # one more member: the consortium's total grows
+        assert by[slug]["Änderung"].startswith("-")
+        assert Decimal(by[slug]["Nachher"].replace(",", ".")) < Decimal(by[slug]["Allein betrieben"].replace(",", "."))
+    total = by["Summe"]  # the consortium's totals and the signed difference
+    assert Decimal(total["Bisher"].replace(",", ".")) == sum(Decimal(by[s]["Bisher"].replace(",", ".")) for s in SLUGS)
+    assert total["Änderung"].startswith("+")  # one more member: the consortium's total grows
     assert "Summe" in result.output and "BEISPIELPREISE" in result.output and "+" in result.output
     assert "Grundanteil nach Einwohnern, Modulanteil gleich unter den buchenden Kommunen" in " ".join(result.output.split())
     assert (tmp_path / "sim" / "simulate.png").read_bytes().startswith(b"\x89PNG")
