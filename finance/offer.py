@@ -14,6 +14,7 @@ comparison, the assumptions and the price sources with their dates.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -117,6 +118,26 @@ def day_text(iso: str, lang: str) -> str:
     if lang != "de" or not iso:
         return iso
     return ", ".join(dt.date.fromisoformat(d.strip()).strftime("%d.%m.%Y") for d in iso.split(","))
+
+
+VERSION_DE = [
+    (re.compile(r"^price list "), "Preisliste "),
+    (re.compile(r" shop list prices after (\d{4}-\d\d-\d\d)"), r" Shop-Listenpreise ab \1"),
+    (re.compile(r" shop list prices"), " Shop-Listenpreise"),
+    (re.compile(r" list prices after (\d{4}-\d\d-\d\d)"), r" Listenpreise ab \1"),
+    (re.compile(r" list prices"), " Listenpreise"),
+    (re.compile(r"\(via ([^ ]+) "), r"(über \1, Stand "),
+]
+
+
+def version_text(version: str, lang: str) -> str:
+    """A price list's version as the provider file words it (English), in German documents in German with German
+    dates: ``Hetzner Cloud Listenpreise ab 15.06.2026 (über mixxor/eu-cloud-prices, Stand 17.08.2026)``."""
+    if lang != "de":
+        return version
+    for pattern, german in VERSION_DE:
+        version = pattern.sub(german, version)
+    return re.sub(r"\b(\d{4})-(\d\d)-(\d\d)\b", r"\3.\2.\1", version)
 
 
 def month_words(month: dt.date, lang: str) -> str:
@@ -251,7 +272,7 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         for field_path, row in prov.rows():
             amount = fmt_number(row.amount, lang, 4)
             sources_rows.append([price_name(field_path, lang), f"{amount} €" if de else f"€{amount}", row.unit,
-                                 day_text(row.read.isoformat(), lang), row.version, row.source])
+                                 day_text(row.read.isoformat(), lang), version_text(row.version, lang), row.source])
     sources = Table(
         (f"Preisquellen ({prov.name})" if de else f"Price sources ({prov.name})") if prov else
         ("Preisquellen" if de else "Price sources"),

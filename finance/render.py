@@ -487,13 +487,23 @@ def _make_pdfa(canvas, doc: Document) -> None:
     stamp = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}{ts.dhh:+03d}:{ts.dmm:02d}"
     info = pdf.info
     info.creator, info.producer, info.subject, info.keywords = PDF_CREATOR, PDF_PRODUCER, doc.title, ""
+    class Uncompressed(PDFStream):
+        """A stream without a Filter key (reportlab writes ``/Filter []`` for an empty filter list)."""
+
+        def format(self, document):
+            saved, document.defaultStreamFilters = document.defaultStreamFilters, None
+            try:
+                return super().format(document)
+            finally:
+                document.defaultStreamFilters = saved
+
     icc = PDFStream(PDFDictionary({"N": 3}), srgb_profile())
     intent = PDFDictionary({"Type": PDFName("OutputIntent"), "S": PDFName("GTS_PDFA1"),
                             "OutputConditionIdentifier": PDFString("sRGB IEC61966-2.1"),
                             "Info": PDFString("sRGB IEC61966-2.1"), "DestOutputProfile": pdf.Reference(icc)})
-    meta = PDFStream(PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
-                     _xmp(info.title, info.author, PDF_CREATOR, PDF_PRODUCER, stamp,
-                          "de-DE" if doc.lang == "de" else "en"), filters=[])
+    meta = Uncompressed(PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+                        _xmp(info.title, info.author, PDF_CREATOR, PDF_PRODUCER, stamp,
+                             "de-DE" if doc.lang == "de" else "en"))
     catalog = pdf.Catalog
     catalog.__NoDefault__ = [*type(catalog).__NoDefault__, "OutputIntents"]
     catalog.OutputIntents = PDFArray([intent])
