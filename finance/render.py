@@ -130,7 +130,7 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
     # figure manager) is a third of matplotlib's start-up and nothing here needs it (bench/report_bench.py).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     labels = [label for label, _ in doc.chart] or ["–"]
     series = list(doc.chart[0][1]) if doc.chart else ["amount"]
@@ -148,6 +148,7 @@ def chart_png(doc: Document, dpi: int = 110) -> bytes:
         ax.invert_yaxis()
         ax.set_title(doc.chart_title)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: axis_money(v, doc.lang, doc.currency)))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # "1.000 €" labels need room: at most six
         if len(series) > 1:
             ax.legend(loc="lower right", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
@@ -179,14 +180,14 @@ h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;font-size:.9em}
 th{background:#eef3f7;text-align:left;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}
 tr.total td{font-weight:bold}tr.sub td{font-weight:bold;background:#f6f8fa}
-p.total{font-size:1.25em;font-weight:bold;margin:.3em 0 1em}
+p.total{font-size:1.25em;font-weight:bold;margin:.3em 0 1em}div.wide{overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}
 .note{background:#fff6e0;border-left:4px solid #f0b27a;padding:.4em .8em;margin:.4em 0}
 """
 
 
 def _html_table(table: Table, doc: Document) -> str:
-    out = [f"<h2>{html.escape(table.title)}</h2><table><thead><tr>"]
+    out = [f'<h2>{html.escape(table.title)}</h2><div class="wide"><table><thead><tr>']
     out += [f"<th>{html.escape(c.header)}</th>" for c in table.columns]
     out.append("</tr></thead><tbody>")
     subtotals = set(table.subtotals)
@@ -199,7 +200,7 @@ def _html_table(table: Table, doc: Document) -> str:
             text = html.escape(cell_text(value, col.kind, doc.lang, doc.currency))
             out.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 

@@ -272,6 +272,14 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
     return None
 
 
+ISO_DAY = re.compile(r"\b(\d{4})-(\d\d)-(\d\d)\b")
+
+
+def german_dates(text: str, lang: str) -> str:
+    """``gelesen 2026-05-20`` -> ``gelesen 20.05.2026`` in German documents."""
+    return ISO_DAY.sub(r"\3.\2.\1", text) if lang == "de" else text
+
+
 def prices_text(prices, lang: str, *, paths: bool = False) -> str:
     """Which prices an estimate used: the operator's catalogue and, with a provider, whose unit prices, read when.
     ``paths`` (the screen): the files; documents name no repository file."""
@@ -280,16 +288,17 @@ def prices_text(prices, lang: str, *, paths: bool = False) -> str:
     own += (" (Fixkosten, Modulanteile, Verteilschlüssel)" if de else " (fixed costs, module shares, allocation key)")
     if prices.provider is None:
         return own + ("; Stückpreise ebenda" if de else "; unit prices from the same catalogue")
+    label = prices.provider.label(lang, path=paths)
     return own + ("; Stückpreise (vCPU, GiB Arbeitsspeicher, Block- und Objektspeicher): " if de
-                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(
-        lang, path=paths)
+                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + (
+        label if paths else german_dates(label, lang))
 
 
 def price_warnings(prices, lang: str = "en", today: dt.date | None = None, *, path: bool = True) -> list[str]:
     """The provider file's prices older than 180 days, as one warning (empty when none or no provider)."""
     provider = getattr(prices, "provider", None)
     warning = provider.stale_warning(today, lang, path=path) if provider is not None else None
-    return [warning] if warning else []
+    return [warning if path else german_dates(warning, lang)] if warning else []
 
 
 def prices_json(a: Allocation) -> dict | None:
