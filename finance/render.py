@@ -623,22 +623,19 @@ def write_pdf(doc: Document, path: Path, png: bytes | None = None) -> Path:
                     for k, v in doc.meta], colWidths=[4.5 * cm, frame_w - 4.5 * cm])
     meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     story += [meta, Spacer(1, 6)]
-    first, rest = ((doc.tables[0], doc.tables[1:]) if doc.data.get("document") in ("statement", "offer")
-                   else (None, doc.tables))
-    ranged = [tb for tb in rest if tb.title == t(doc.lang, "months")]
-    if first is not None and ranged:  # an annual statement: the month subtotals on page 1 as well
-        rest = [tb for tb in rest if tb is not ranged[0]]
-    if first is not None:  # the statement's summary by kind, the offer's summary: on page 1 with the total
-        story += section(first.title, table_flowable(first))
-        for tb in ranged:
-            story += section(tb.title, table_flowable(tb))
+    # page 1: the statement's summary by kind, the offer's summary, the overview's members, with the total
+    first, rest = doc.tables[0], doc.tables[1:]
+    ranged = [tb for tb in rest if tb.title == t(doc.lang, "months")]  # over several months: the subtotals next
+    rest = [tb for tb in rest if tb not in ranged]
+    for tb in [first, *ranged]:
+        story += section(tb.title, table_flowable(tb))
     story += [Spacer(1, 4), *(Paragraph(html.escape(n), small) for n in doc.notes)]
     img = Image(io.BytesIO(png))
     scale = min(frame_w / img.drawWidth, (frame_h - 2 * cm) / img.drawHeight)
     img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
     story += [CondPageBreak(img.drawHeight + 0.5 * cm), Spacer(1, 6), img]  # the chart carries its own title
     for table in rest:
-        if table.rows or table.total:
+        if table.rows:  # an empty table (nothing unallocated): the reconciliation says 0,00 €
             story += section(table.title, table_flowable(table))
     pdf = SimpleDocTemplate(str(path), pagesize=landscape(A4), title=doc.title, author=doc.data.get("issuer") or
                             "Urban Stack", subject=doc.title, creator=PDF_CREATOR, producer=PDF_PRODUCER,

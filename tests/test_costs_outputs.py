@@ -314,13 +314,14 @@ def test_pdf_has_total_and_key_on_page_one_page_numbers_and_no_lonely_heading(tm
         total = doc.data.get("totalCents", doc.data.get("inputTotalCents"))
         amount = fmt_money(total, lang).replace("€", "").strip().encode()
         assert amount in pages[0] and words in pages[0]  # the total and the key on page 1
-        headings = [tb.title.encode("latin-1") for tb in doc.tables]
+        shown = [tb for tb in doc.tables if tb.rows]  # an empty table is left out (the reconciliation says 0,00)
+        headings = [tb.title.encode("latin-1") for tb in shown]
         for page in pages:
             for heading in headings:
                 at = page.find(b"(" + heading + b")")
                 if at >= 0:  # a heading is followed on its page by its table's header and at least one row
                     after = page[at:]
-                    assert after.count(b"Tj") >= 2 + len(doc.tables[headings.index(heading)].columns), heading
+                    assert after.count(b"Tj") >= 2 + len(shown[headings.index(heading)].columns), heading
 
 
 def test_a_report_refuses_a_folder_it_did_not_write_and_leaves_it_untouched(tmp_path):
