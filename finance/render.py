@@ -177,17 +177,19 @@ def axis_money(value: float, lang: str, currency: str) -> str:
 CSS = """
 body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;font-size:.9em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .4em;font-size:.8em}
 th{background:#eef3f7;text-align:left;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}
 tr.total td{font-weight:bold}tr.sub td{font-weight:bold;background:#f6f8fa}
 p.total{font-size:1.25em;font-weight:bold;margin:.3em 0 1em}div.wide{overflow-x:auto}
+table.many td,table.many th{font-size:.7em;padding:.15em .3em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}
 .note{background:#fff6e0;border-left:4px solid #f0b27a;padding:.4em .8em;margin:.4em 0}
 """
 
 
 def _html_table(table: Table, doc: Document) -> str:
-    out = [f'<h2>{html.escape(table.title)}</h2><div class="wide"><table><thead><tr>']
+    many = ' class="many"' if len(table.columns) > 10 else ""  # service x twelve months: smaller, to fit a page
+    out = [f'<h2>{html.escape(table.title)}</h2><div class="wide"><table{many}><thead><tr>']
     out += [f"<th>{html.escape(c.header)}</th>" for c in table.columns]
     out.append("</tr></thead><tbody>")
     subtotals = set(table.subtotals)
@@ -196,7 +198,7 @@ def _html_table(table: Table, doc: Document) -> str:
     for row, cls in rows:
         out.append(f'<tr class="{cls}">' if cls else "<tr>")
         for value, col in zip(row, table.columns, strict=True):
-            numeric = col.kind != "text"
+            numeric = col.kind not in ("text", "month")
             text = html.escape(cell_text(value, col.kind, doc.lang, doc.currency))
             out.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
         out.append("</tr>")
