@@ -399,6 +399,7 @@ def write_xlsx(docs: list[Document], path: Path) -> Path:
             lines_ws = wb.create_sheet()
             lines_ws.title = f"{ws.title[:31 - len(main.title) - 3]} – {main.title}"[:31]
         _sheet(ws, doc, lines_ws)
+    wb.calculation.fullCalcOnLoad = True  # the sums are formulas without stored results: computed on opening
     wb.save(path)
     return path
 

@@ -275,6 +275,16 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
 ISO_DAY = re.compile(r"\b(\d{4})-(\d\d)-(\d\d)\b")
 
 
+ISO_MONTH = re.compile(r"\b(\d{4})-(\d\d)\b(?!-\d)")
+
+
+def month_names(text: str, lang: str) -> str:
+    """``2026-09`` -> ``September 2026``, ``2026-09..2026-10`` -> ``September 2026 bis Oktober 2026``."""
+    to = " bis " if lang == "de" else " to "
+    text = ISO_MONTH.sub(lambda m: fmt_month(dt.date(int(m[1]), int(m[2]), 1), lang), text)
+    return re.sub(r"(\w+ \d{4})\.\.(\w+ \d{4})", rf"\1{to}\2", text)
+
+
 def german_dates(text: str, lang: str) -> str:
     """``gelesen 2026-05-20`` -> ``gelesen 20.05.2026`` in German documents."""
     return ISO_DAY.sub(r"\3.\2.\1", text) if lang == "de" else text
@@ -343,8 +353,8 @@ def warning_text(warning: str, lang: str) -> str | None:
         name = PurePath(m["ref"]).name
         months = m["months"]
         amount = fmt_money(to_cents(Decimal(m["amount"])), lang, m["currency"] or "EUR")
-        return (f"{name}: {t(lang, 'outside')} (Abrechnungsmonate {months}): {amount}" if lang == "de" else
-                f"{name}: {t(lang, 'outside')} (charge months {months}): {amount}")
+        return (f"{name}: {t(lang, 'outside')} (Abrechnungsmonat {month_names(months, lang)}): {amount}"
+                if lang == "de" else f"{name}: {t(lang, 'outside')} (charge months {months}): {amount}")
     return PATH.sub(lambda p: PurePath(p[0]).name, warning)
 
 
@@ -419,7 +429,7 @@ def reason_text(reason: str | None, lang: str) -> str:
         return reason or ""
     for pattern, german in REASONS_DE:
         if pattern.match(reason):
-            return pattern.sub(german, reason)
+            return month_names(pattern.sub(german, reason), lang)
     return reason
 
 
