@@ -95,7 +95,9 @@ def write_csv(doc: Document, path: Path, dialect: str = "excel-de") -> Path:
     if doc.total_cents is not None:
         writer.writerow([spreadsheet_text(doc.total_label), csv_cell(doc.total_cents, "money", dialect)])
     for key, value in doc.meta:
-        writer.writerow([spreadsheet_text(key), spreadsheet_text(value)])
+        kind, figure = doc.figures.get(key, ("text", value))  # population, input total: numbers, as in the table
+        writer.writerow([spreadsheet_text(key), csv_cell(figure, kind, dialect) if kind in ("int", "money")
+                         else spreadsheet_text(value)])
     for tb in doc.tables:
         if tb.title == t(doc.lang, "months") and tb is not table:
             for row in tb.rows:  # the month subtotals table

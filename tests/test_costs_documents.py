@@ -193,6 +193,7 @@ def test_the_total_stands_at_the_top_of_csv_html_xlsx_and_pdf(tmp_path, year):
     rows = list(csv.reader(io.StringIO(write_csv(doc, tmp_path / "s.csv").read_text(encoding="utf-8-sig")),
                            delimiter=";"))
     assert rows[0] == ["Summe", f"{Decimal(total) / 100:.2f}".replace(".", ",")]
+    assert dict(r for r in rows[:rows.index([])] if len(r) == 2)["Einwohner"] == "26000"  # a number, not "26.000"
     subtotals = [r for r in rows[:rows.index([])] if r[0].startswith("Summe ")]
     assert [r[0] for r in subtotals][:2] == ["Summe Januar 2026", "Summe Februar 2026"] and len(subtotals) == 12
     assert sum(Decimal(r[1].replace(",", ".")) for r in subtotals) * 100 == total
