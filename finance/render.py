@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
+import functools
 import html
 import io
 import json
@@ -437,6 +438,7 @@ def _register_fonts() -> None:
         addMapping(FONT, bold, italic, FONT_BOLD)
 
 
+@functools.cache
 def srgb_profile() -> bytes:
     """An sRGB ICC profile for the PDF/A output intent, made by LittleCMS in Pillow (a matplotlib dependency).
     Its header says version 4.4; PDF/A-2 (ISO 32000-1) names ICC.1:2004-10, version 4.2: the header is set to
