@@ -10,6 +10,7 @@ what it keeps out.
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -267,7 +268,8 @@ def simulate_cmd(
         target = out_dir or Path("build") / "costs" / "simulate"
         dialect = "excel-de" if de else "plain"
         with replace_owned(target, "costs simulate") as staging:
-            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example, period=p, key=k),
+            (staging / "simulate.csv").write_text(to_csv(rows, dialect, example=catalogue.example, period=p, key=k,
+                                                                      issued=dt.date.today()),
                                                   encoding="utf-8-sig" if de else "utf-8", newline="")
             (staging / "simulate.png").write_bytes(chart(rows, lang, catalogue.currency))
         out.print(f"table and chart in {target}", markup=False)

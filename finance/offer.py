@@ -14,6 +14,7 @@ comparison, the assumptions and the price sources with their dates.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +24,8 @@ from catalogue.tenants import TenantError, load_tenant
 from finance.allocate import allocate, to_cents
 from finance.model import FinanceError, Key, Member, Period, member_of
 from finance.names import module_name
-from finance.report import Column, Document, Table, fmt_money, fmt_number, price_warnings
+from finance.report import Column, Document, Table, day_words, fmt_money, fmt_month, fmt_number, price_warnings, t
 from finance.sources.estimate import EstimateSource
-
-MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-             "November", "Dezember")
 
 
 @dataclass
@@ -122,8 +120,28 @@ def day_text(iso: str, lang: str) -> str:
     return ", ".join(dt.date.fromisoformat(d.strip()).strftime("%d.%m.%Y") for d in iso.split(","))
 
 
+VERSION_DE = [
+    (re.compile(r"^price list "), "Preisliste "),
+    (re.compile(r" shop list prices after (\d{4}-\d\d-\d\d)"), r" Shop-Listenpreise ab \1"),
+    (re.compile(r" shop list prices"), " Shop-Listenpreise"),
+    (re.compile(r" list prices after (\d{4}-\d\d-\d\d)"), r" Listenpreise ab \1"),
+    (re.compile(r" list prices"), " Listenpreise"),
+    (re.compile(r"\(via ([^ ]+) "), r"(über \1, Stand "),
+]
+
+
+def version_text(version: str, lang: str) -> str:
+    """A price list's version as the provider file words it (English), in German documents in German with German
+    dates: ``Hetzner Cloud Listenpreise ab 15.06.2026 (über mixxor/eu-cloud-prices, Stand 17.08.2026)``."""
+    if lang != "de":
+        return version
+    for pattern, german in VERSION_DE:
+        version = pattern.sub(german, version)
+    return re.sub(r"\b(\d{4})-(\d\d)-(\d\d)\b", r"\3.\2.\1", version)
+
+
 def month_words(month: dt.date, lang: str) -> str:
-    return f"{MONTHS_DE[month.month - 1]} {month.year}" if lang == "de" else month.strftime("%B %Y")
+    return fmt_month(month, lang)
 
 
 def per_inhabitant(cents: int, population: int, lang: str) -> str:
@@ -177,7 +195,8 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         ("Verteilschlüssel" if de else "Allocation key", o.key.words(lang)),
         ("Preise" if de else "Prices", price_line),
         ("Berechnungsmonat" if de else "Month computed", month_words(o.month, lang)),
-        ("Stand" if de else "As of", today.strftime("%d.%m.%Y") if de else today.isoformat()),
+        (t(lang, "issued"), day_words(today, lang)),
+        (t(lang, "as_of"), day_words(today, lang)),
         ("Herausgeber" if de else "Issuer", issuer),
     ]
     members_now = len(o.members)
@@ -253,7 +272,7 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
         for field_path, row in prov.rows():
             amount = fmt_number(row.amount, lang, 4)
             sources_rows.append([price_name(field_path, lang), f"{amount} €" if de else f"€{amount}", row.unit,
-                                 day_text(row.read.isoformat(), lang), row.version, row.source])
+                                 day_text(row.read.isoformat(), lang), version_text(row.version, lang), row.source])
     sources = Table(
         (f"Preisquellen ({prov.name})" if de else f"Price sources ({prov.name})") if prov else
         ("Preisquellen" if de else "Price sources"),
@@ -267,7 +286,7 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
     data = {
         "document": "offer", "municipality": {"slug": c.slug, "name": c.name, "ags": c.ags,
                                               "population": c.population, "plan": c.plan, "modules": list(c.modules)},
-        "month": o.month.strftime("%Y-%m"), "asOf": today.isoformat(), "key": o.key.code, "currency": cur,
+        "month": o.month.strftime("%Y-%m"), "asOf": today.isoformat(), "issued": today.isoformat(), "key": o.key.code, "currency": cur,
         "totalCents": o.share, "totalLabel": "Monatlicher Anteil" if de else "Monthly share",
         "perInhabitantYear": str((Decimal(o.share) * 12 / 100 / Decimal(c.population)).quantize(Decimal("0.01"))),
         "byKey": o.by_key, "standaloneCents": chosen.standalone,
@@ -280,4 +299,6 @@ def document(o: Offer, lang: str = "de", issuer: str = "", today: dt.date | None
     return Document(f"angebot-{c.slug}" if de else f"offer-{c.slug}", title, lang, cur, meta, notes,
                     [summary, keys, providers, others, sources], 2,
                     "Monatliche Kosten: im Verbund und allein" if de else "Monthly cost: consortium and alone",
-                    chart, data)
+                    chart, data, {"Einwohner" if de else "Population": ("int", c.population),
+                                  t(lang, "issued"): ("date", today), t(lang, "as_of"): ("date", today)},
+                    data["totalLabel"], o.share)

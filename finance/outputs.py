@@ -62,19 +62,20 @@ def parse_formats(text: str | list[str] | None) -> tuple[str, ...]:
 
 
 def write_all(a: Allocation, out_dir: Path, *, formats: tuple[str, ...] = ALL_FORMATS, lang: str = "de",
-              csv_dialect: str | None = None, issuer: str | None = None,
+              csv_dialect: str | None = None, issuer: str | None = None, issued=None,
               step: Callable[[str, int], None] = lambda name, total: None) -> list[Written]:
     """Write the statements, the overview and the FOCUS dataset; return what was written.
 
-    ``step(document, total)`` is called as each document starts (progress of a long run)."""
+    ``issued``: the date of issue printed on every document (default today). ``step(document, total)`` is called
+    as each document starts (progress of a long run)."""
     if lang not in ("de", "en"):
         raise FinanceError(f"--lang: {lang!r} is not de or en")
     issuer = issuer or operator_name()
     dialect = csv_dialect or ("excel-de" if lang == "de" else "plain")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Written] = []
-    docs = [(slug, statement(a, slug, lang, issuer)) for slug in sorted(a.members)]
-    over = overview(a, lang, issuer)
+    docs = [(slug, statement(a, slug, lang, issuer, issued)) for slug in sorted(a.members)]
+    over = overview(a, lang, issuer, issued)
     for slug, doc in [*docs, (None, over)]:
         step(doc.stem, len(docs) + 1)
         png = chart_png(doc) if {"html", "pdf"} & set(formats) else None

@@ -12,9 +12,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import PurePath
 
 from finance.allocate import Allocation, Line, to_cents
-from finance.model import KINDS, UNALLOCATED, month_days
+from finance.model import KINDS, UNALLOCATED, month_days, next_month
 from finance.names import module_name, service_name
 
 T = {
@@ -41,8 +42,11 @@ T = {
                  "Kommune, gemeinsame Kosten werden nach dem Verteilschlüssel aufgeteilt.",
         "chart_overview": "Wer zahlt was", "chart_statement": "Kosten nach Leistung",
         "cost_column": "Kostenspalte", "prices": "Preise",
-        "unknown_tags": "Unbekannte Tag-Werte", "tag": "Tag", "value": "Wert", "handling": "Behandlung",
-        "warnings": "Hinweise",
+        "unknown_tags": "Unbekannte Werte der Kostenkennzeichnung", "tag": "Kennzeichnung", "value": "Wert",
+        "handling": "Behandlung", "warnings": "Hinweise",
+        "issued": "Ausgestellt am", "as_of": "Stand", "months": "Monatssummen", "month_total": "Summe",
+        "by_service": "Jahresübersicht nach Leistung", "by_service_range": "Übersicht nach Leistung und Monat",
+        "outside": "Zeilen außerhalb des Zeitraums nicht berücksichtigt",
         "handled_unallocated": "nicht verteilt", "handled_base": "als Plattform-Grundkosten verteilt",
         "handled_kept": "auf der eigenen Position belassen",
     },
@@ -70,6 +74,9 @@ T = {
         "cost_column": "Cost column", "prices": "Prices",
         "unknown_tags": "Unknown tag values", "tag": "Tag", "value": "Value", "handling": "Handling",
         "warnings": "Warnings",
+        "issued": "Issued", "as_of": "As of", "months": "Month subtotals", "month_total": "Total",
+        "by_service": "Annual summary by service", "by_service_range": "Summary by service and month",
+        "outside": "rows outside the period left out",
         "handled_unallocated": "unallocated", "handled_base": "split as platform base",
         "handled_kept": "kept on its line",
     },
@@ -115,8 +122,55 @@ def fmt_pct(share: Decimal, lang: str) -> str:
     return f"{fmt_number(share * 100, lang, 2)} %"
 
 
-def fmt_month(month: dt.date) -> str:
-    return month.strftime("%Y-%m")
+MONTHS = {
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+MONTHS_SHORT = {
+    "de": ("Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sep.", "Okt.", "Nov.", "Dez."),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
+def fmt_month(month: dt.date, lang: str = "de") -> str:
+    """``Oktober 2026`` / ``October 2026``: a month as a treasurer reads it (JSON keeps ``2026-10``)."""
+    return f"{MONTHS[lang][month.month - 1]} {month.year}"
+
+
+def month_short(month: dt.date, lang: str, with_year: bool) -> str:
+    """A month column's header: ``Okt.`` (``Okt. 2026`` when the period spans years)."""
+    return f"{MONTHS_SHORT[lang][month.month - 1]}{f' {month.year}' if with_year else ''}"
+
+
+def period_words(period, lang: str) -> str:
+    """``Oktober 2026``, ``Januar bis Dezember 2026``, ``November 2025 bis Februar 2026`` (en: ``to``)."""
+    first, last = period.first, period.last
+    if first == last:
+        return fmt_month(first, lang)
+    to = "bis" if lang == "de" else "to"
+    if first.year == last.year:
+        return f"{MONTHS[lang][first.month - 1]} {to} {fmt_month(last, lang)}"
+    return f"{fmt_month(first, lang)} {to} {fmt_month(last, lang)}"
+
+
+def day_words(day: dt.date, lang: str) -> str:
+    """``6. Dezember 2026`` / ``6 December 2026``."""
+    return f"{day.day}. {fmt_month(day, lang)}" if lang == "de" else f"{day.day} {fmt_month(day, lang)}"
+
+
+def last_day(period) -> dt.date:
+    return next_month(period.last) - dt.timedelta(days=1)
+
+
+def as_of(period, issued: dt.date) -> dt.date:
+    """The state of the data: the period's last day, or the day of issue for a period not yet over."""
+    return min(last_day(period), issued)
+
+
+def dates_meta(period, lang: str, issued: dt.date) -> list[tuple[str, str]]:
+    return [(t(lang, "issued"), day_words(issued, lang)), (t(lang, "as_of"), day_words(as_of(period, issued), lang))]
 
 
 def basis_text(basis: str, lang: str) -> str:
@@ -139,7 +193,8 @@ class Column:
     key: str
     header: str
     kind: str = "text"
-    """``text``, ``money`` (integer cents), ``pct`` (Decimal share), ``qty`` (Decimal), ``int``."""
+    """``text``, ``money`` (integer cents), ``pct`` (Decimal share), ``qty`` (Decimal), ``int``, ``month`` (the
+    month's first day, shown as ``Oktober 2026``)."""
 
 
 @dataclass
@@ -148,6 +203,9 @@ class Table:
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
     total: list | None = None
+    subtotals: list[int] = field(default_factory=list)
+    """Indices of rows that sum the rows before them back to the previous subtotal (a month's subtotal); the
+    total is then the sum of the subtotals. CSV leaves them out (a column sum stays the total)."""
 
 
 @dataclass
@@ -167,6 +225,12 @@ class Document:
     """Chart data: ``[(label, {series: cents})]``."""
     data: dict
     """The JSON form."""
+    figures: dict[str, tuple[str, object]] = field(default_factory=dict)
+    """Header facts that are numbers or dates: label -> (kind, value), kinds as :class:`Column` (``money`` cents,
+    ``int``) plus ``date``; spreadsheets store these as numbers and dates, not as the text in ``meta``."""
+    total_label: str = ""
+    """What the total at the top is (``Summe``, ``Eingangssumme``, ``Monatlicher Anteil``)."""
+    total_cents: int | None = None
 
     @property
     def note_label(self) -> str:
@@ -208,6 +272,24 @@ def cost_column_text(a: Allocation, lang: str) -> str | None:
     return None
 
 
+ISO_DAY = re.compile(r"\b(\d{4})-(\d\d)-(\d\d)\b")
+
+
+ISO_MONTH = re.compile(r"\b(\d{4})-(\d\d)\b(?!-\d)")
+
+
+def month_names(text: str, lang: str) -> str:
+    """``2026-09`` -> ``September 2026``, ``2026-09..2026-10`` -> ``September 2026 bis Oktober 2026``."""
+    to = " bis " if lang == "de" else " to "
+    text = ISO_MONTH.sub(lambda m: fmt_month(dt.date(int(m[1]), int(m[2]), 1), lang), text)
+    return re.sub(r"(\w+ \d{4})\.\.(\w+ \d{4})", rf"\1{to}\2", text)
+
+
+def german_dates(text: str, lang: str) -> str:
+    """``gelesen 2026-05-20`` -> ``gelesen 20.05.2026`` in German documents."""
+    return ISO_DAY.sub(r"\3.\2.\1", text) if lang == "de" else text
+
+
 def prices_text(prices, lang: str, *, paths: bool = False) -> str:
     """Which prices an estimate used: the operator's catalogue and, with a provider, whose unit prices, read when.
     ``paths`` (the screen): the files; documents name no repository file."""
@@ -216,16 +298,17 @@ def prices_text(prices, lang: str, *, paths: bool = False) -> str:
     own += (" (Fixkosten, Modulanteile, Verteilschlüssel)" if de else " (fixed costs, module shares, allocation key)")
     if prices.provider is None:
         return own + ("; Stückpreise ebenda" if de else "; unit prices from the same catalogue")
+    label = prices.provider.label(lang, path=paths)
     return own + ("; Stückpreise (vCPU, GiB Arbeitsspeicher, Block- und Objektspeicher): " if de
-                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + prices.provider.label(
-        lang, path=paths)
+                  else "; unit prices (vCPU, GiB memory, block and object storage): ") + (
+        label if paths else german_dates(label, lang))
 
 
 def price_warnings(prices, lang: str = "en", today: dt.date | None = None, *, path: bool = True) -> list[str]:
     """The provider file's prices older than 180 days, as one warning (empty when none or no provider)."""
     provider = getattr(prices, "provider", None)
     warning = provider.stale_warning(today, lang, path=path) if provider is not None else None
-    return [warning] if warning else []
+    return [warning if path else german_dates(warning, lang)] if warning else []
 
 
 def prices_json(a: Allocation) -> dict | None:
@@ -241,11 +324,12 @@ def prices_json(a: Allocation) -> dict | None:
             "warnings": price_warnings(prices)}
 
 
-def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]:
+def _common_meta(a: Allocation, lang: str, issuer: str, issued: dt.date) -> list[tuple[str, str]]:
     column = cost_column_text(a, lang)
     prices = getattr(a.source, "prices", None) if a.source.name == "estimate" else None
     return [
-        (t(lang, "period"), a.period.label),
+        (t(lang, "period"), period_words(a.period, lang)),
+        *dates_meta(a.period, lang, issued),
         (t(lang, "source"), a.source.describe(lang)),
         *([(t(lang, "cost_column"), column)] if column else []),
         *([(t(lang, "prices"), prices_text(prices, lang))] if prices is not None else []),
@@ -253,6 +337,25 @@ def _common_meta(a: Allocation, lang: str, issuer: str) -> list[tuple[str, str]]
         (t(lang, "issuer"), issuer),
         (t(lang, "currency"), a.currency),
     ]
+
+
+OUTSIDE = re.compile(r"^(?P<ref>.+?): ChargePeriodStart: .*? lies? outside \S+ \(charge months (?P<months>\S+)\) "
+                     r"and (?:are|is) left out: (?P<amount>\S+) ?(?P<currency>\S*)$")
+PATH = re.compile(r"(?:[A-Za-z]:)?[\w.~-]*[/\\][^\s:,;()]*")
+
+
+def warning_text(warning: str, lang: str) -> str | None:
+    """A source's or the allocator's warning (worded in English, naming local files) for a document: in
+    ``lang``, a file by its name only. None for an unknown tag value: its table says it in words."""
+    if warning.startswith("unknown ") and " value " in warning:
+        return None
+    if m := OUTSIDE.match(warning):
+        name = PurePath(m["ref"]).name
+        months = m["months"]
+        amount = fmt_money(to_cents(Decimal(m["amount"])), lang, m["currency"] or "EUR")
+        return (f"{name}: {t(lang, 'outside')} (Abrechnungsmonat {month_names(months, lang)}): {amount}"
+                if lang == "de" else f"{name}: {t(lang, 'outside')} (charge months {months}): {amount}")
+    return PATH.sub(lambda p: PurePath(p[0]).name, warning)
 
 
 def _notes(a: Allocation, lang: str) -> list[str]:
@@ -290,13 +393,13 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
         elif basis.startswith("equal"):
             detail = (f"1 von {len(weights)} Kommunen" if de else f"1 of {len(weights)} municipalities")
         else:
-            detail = (f"Anteil an den direkten Kosten {fmt_month(month)}" if de
-                      else f"share of direct costs {fmt_month(month)}")
+            detail = (f"Anteil an den direkten Kosten {fmt_month(month, lang)}" if de
+                      else f"share of direct costs {fmt_month(month, lang)}")
         if days:
             mine, whole = days.get(slug, 0), month_days(month)
-            detail += (f"; {mine} von {whole} Tagen im {fmt_month(month)}, anteilig nach Tagen" if de
-                       else f"; {mine} of {whole} days in {fmt_month(month)}, pro rata by days")
-        prefix = f"{fmt_month(month)} " if basis == "usage" or days else ""
+            detail += (f"; {mine} von {whole} Tagen im {fmt_month(month, lang)}, anteilig nach Tagen" if de
+                       else f"; {mine} of {whole} days in {fmt_month(month, lang)}, pro rata by days")
+        prefix = f"{fmt_month(month, lang)}: " if basis == "usage" or days else ""
         out.append(f"{prefix}{label}: {fmt_pct(share, lang)} ({detail})")
     return out
 
@@ -326,13 +429,13 @@ def reason_text(reason: str | None, lang: str) -> str:
         return reason or ""
     for pattern, german in REASONS_DE:
         if pattern.match(reason):
-            return pattern.sub(german, reason)
+            return month_names(pattern.sub(german, reason), lang)
     return reason
 
 
 def _line_row(ln: Line, lang: str, fixed: dict[str, str]) -> list:
     return [
-        fmt_month(ln.month),
+        ln.month,
         t(lang, ln.kind) if ln.kind != UNALLOCATED else t(lang, "kind_unallocated"),
         module_name(ln.module, lang) or t(lang, "none"),
         service_name(ln.service, ln.module, lang, fixed),
@@ -351,7 +454,7 @@ def to_cents_exact(amount: Decimal) -> int:
 
 
 def _line_columns(lang: str) -> list[Column]:
-    return [Column("month", t(lang, "month")), Column("kind", t(lang, "kind")), Column("module", t(lang, "module")),
+    return [Column("month", t(lang, "month"), "month"), Column("kind", t(lang, "kind")), Column("module", t(lang, "module")),
             Column("service", t(lang, "service")), Column("resource", t(lang, "resource")),
             Column("quantity", t(lang, "quantity"), "qty"), Column("pool", t(lang, "pool"), "money"),
             Column("share", t(lang, "share"), "pct"), Column("basis", t(lang, "basis")),
@@ -360,7 +463,7 @@ def _line_columns(lang: str) -> list[Column]:
 
 def _line_json(ln: Line) -> dict:
     return {
-        "month": fmt_month(ln.month), "kind": ln.kind, "tenant": ln.tenant, "module": ln.module,
+        "month": ln.month.strftime("%Y-%m"), "kind": ln.kind, "tenant": ln.tenant, "module": ln.module,
         "service": ln.service, "serviceCategory": ln.service_category, "resource": ln.resource,
         "quantity": None if ln.quantity is None else str(ln.quantity), "pool": str(ln.pool),
         "share": str(ln.share), "basis": ln.basis, "amount": f"{ln.amount:.2f}", "cents": ln.cents,
@@ -368,38 +471,104 @@ def _line_json(ln: Line) -> dict:
     }
 
 
-def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "") -> Document:
+def _service(ln: Line, lang: str, fixed: dict[str, str]) -> str:
+    return module_name(ln.module, lang) or service_name(ln.service, None, lang, fixed)
+
+
+def month_table(a: Allocation, lines: list[Line], lang: str) -> Table:
+    """Each month of the period by kind of cost, with its subtotal; the total row is the period's total."""
+    rows, sums = [], dict.fromkeys(KINDS, 0)
+    for month in a.period.months:
+        k = dict.fromkeys(KINDS, 0)
+        for ln in lines:
+            if ln.month == month and ln.kind in k:
+                k[ln.kind] += ln.cents
+        for kind in KINDS:
+            sums[kind] += k[kind]
+        rows.append([month, *(k[kind] for kind in KINDS), sum(k.values())])
+    return Table(t(lang, "months"), [Column("month", t(lang, "month"), "month"),
+                                     *(Column(k, t(lang, k), "money") for k in KINDS),
+                                     Column("total", t(lang, "month_total"), "money")],
+                 rows, [t(lang, "total"), *(sums[k] for k in KINDS), sum(sums.values())])
+
+
+def service_table(a: Allocation, lines: list[Line], lang: str, fixed: dict[str, str]) -> Table:
+    """Leistung x month: what each service cost in each month and in the whole period."""
+    months = a.period.months
+    with_year = months[0].year != months[-1].year
+    cents: dict[str, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+    for ln in lines:
+        cents[_service(ln, lang, fixed)][ln.month] += ln.cents
+    rows = [[name, *(by_month.get(m, 0) for m in months), sum(by_month.values())]
+            for name, by_month in sorted(cents.items(), key=lambda x: (-sum(x[1].values()), x[0]))]
+    total = [t(lang, "total"), *(sum(r[i + 1] for r in rows) for i in range(len(months))), sum(r[-1] for r in rows)]
+    title = t(lang, "by_service") if len(months) == 12 and months[0].month == 1 else t(lang, "by_service_range")
+    return Table(title, [Column("service", t(lang, "service")),
+                         *(Column(m.isoformat(), month_short(m, lang, with_year), "money") for m in months),
+                         Column("total", t(lang, "total"), "money")], rows, total)
+
+
+def lines_table(a: Allocation, lines: list[Line], lang: str, fixed: dict[str, str], total: int) -> Table:
+    """The line items; over several months, each month followed by its subtotal."""
+    columns = _line_columns(lang)
+    empty = ["", "", "", "", None, None, None, ""]
+    if len(a.period.months) == 1:
+        return Table(t(lang, "lines"), columns, [_line_row(ln, lang, fixed) for ln in lines],
+                     [t(lang, "total"), *empty, total])
+    rows, subtotals = [], []
+    for month in a.period.months:
+        mine = [ln for ln in lines if ln.month == month]
+        rows += [_line_row(ln, lang, fixed) for ln in mine]
+        subtotals.append(len(rows))
+        rows.append([f"{t(lang, 'month_total')} {fmt_month(month, lang)}", *empty, sum(ln.cents for ln in mine)])
+    return Table(t(lang, "lines"), columns, rows, [t(lang, "total"), *empty, total], subtotals)
+
+
+def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "", issued: dt.date | None = None) -> Document:
+    """One municipality's statement. ``issued``: the date of issue (default today)."""
+    issued = issued or dt.date.today()
     m = a.members[slug]
     lines = a.lines_of(slug)
     by_kind = a.by_kind(slug)
     total = sum(by_kind.values())
     meta = [(t(lang, "municipality"), m.name), (t(lang, "ags"), m.ags), (t(lang, "cost_center"), m.cost_center),
-            (t(lang, "population"), fmt_number(Decimal(m.population), lang, 0)), *_common_meta(a, lang, issuer)]
+            (t(lang, "population"), fmt_number(Decimal(m.population), lang, 0)),
+            *_common_meta(a, lang, issuer, issued)]
     for text in share_texts(a, slug, lang):
         meta.append((t(lang, "your_share"), text))
     summary = Table(t(lang, "summary"), [Column("kind", t(lang, "kind")), Column("amount", t(lang, "amount"), "money")],
                     [[t(lang, k), by_kind[k]] for k in KINDS], [t(lang, "total"), total])
     fixed = fixed_names(a)
-    items = Table(t(lang, "lines"), _line_columns(lang), [_line_row(ln, lang, fixed) for ln in lines],
-                  [t(lang, "total"), "", "", "", "", None, None, None, "", total])
+    items = lines_table(a, lines, lang, fixed, total)
+    ranged = [month_table(a, lines, lang), service_table(a, lines, lang, fixed)] if len(a.period.months) > 1 else []
     per_service: dict[str, int] = defaultdict(int)
     for ln in lines:
-        per_service[module_name(ln.module, lang) or service_name(ln.service, None, lang, fixed)] += ln.cents
+        per_service[_service(ln, lang, fixed)] += ln.cents
     chart = [(name, {"amount": cents}) for name, cents in sorted(per_service.items(), key=lambda x: -x[1])]
     data = {
         "document": "statement", "period": a.period.label, "currency": a.currency, "issuer": issuer,
+        "issued": issued.isoformat(), "asOf": as_of(a.period, issued).isoformat(),
         "municipality": {"slug": m.slug, "name": m.name, "ags": m.ags, "costCenter": m.cost_center,
                          "population": m.population, "plan": m.plan, "modules": list(m.modules)},
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
         "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices, "prices": prices_json(a),
         "totals": {**{k: f"{Decimal(v) / 100:.2f}" for k, v in by_kind.items()}, "total": f"{Decimal(total) / 100:.2f}"},
-        "totalCents": total, "lines": [_line_json(ln) for ln in lines],
+        "totalCents": total,
+        "months": [{"month": mo.strftime("%Y-%m"), "cents": sum(ln.cents for ln in lines if ln.month == mo)}
+                   for mo in a.period.months],
+        "lines": [_line_json(ln) for ln in lines],
     }
-    return Document(f"statement-{slug}", f"{t(lang, 'statement')} {a.period.label} – {m.name}", lang, a.currency,
-                    meta, _notes(a, lang), [summary, items], 1, t(lang, "chart_statement"), chart, data)
+    figures = {t(lang, "population"): ("int", m.population), t(lang, "issued"): ("date", issued),
+               t(lang, "as_of"): ("date", as_of(a.period, issued))}
+    tables = [summary, *ranged, items]
+    return Document(f"statement-{slug}", f"{t(lang, 'statement')} {period_words(a.period, lang)} – {m.name}", lang,
+                    a.currency, meta, _notes(a, lang), tables, len(tables) - 1, t(lang, "chart_statement"), chart,
+                    data, figures, t(lang, "total"), total)
 
 
-def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
+def overview(a: Allocation, lang: str = "de", issuer: str = "", issued: dt.date | None = None) -> Document:
+    """The consortium overview. ``issued``: the date of issue (default today)."""
+    issued = issued or dt.date.today()
     members = [a.members[s] for s in sorted(a.members)]
     grand = a.total_cents()
     rows, chart = [], []
@@ -425,10 +594,10 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
     )
     unalloc_table = Table(
         t(lang, "unallocated"),
-        [Column("month", t(lang, "month")), Column("service", t(lang, "service")), Column("module", t(lang, "module")),
-         Column("tenant", "Tag"), Column("reason", t(lang, "reason")), Column("rows", t(lang, "rows"), "int"),
+        [Column("month", t(lang, "month"), "month"), Column("service", t(lang, "service")),
+         Column("module", t(lang, "module")), Column("tenant", t(lang, "tag")), Column("reason", t(lang, "reason")), Column("rows", t(lang, "rows"), "int"),
          Column("amount", t(lang, "amount"), "money")],
-        [[fmt_month(ln.month), ln.service, ln.module or t(lang, "none"), t(lang, "none"), reason_text(ln.reason, lang),
+        [[ln.month, ln.service, ln.module or t(lang, "none"), t(lang, "none"), reason_text(ln.reason, lang),
           ln.rows,
           ln.cents] for ln in unalloc],
         [t(lang, "total"), "", "", "", "", None, unalloc_total],
@@ -447,11 +616,12 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
         [[t(lang, "statements_total"), statements_total], [t(lang, "unallocated"), unalloc_total],
          [t(lang, "input_total"), a.input_cents]],
     )
-    meta = [*_common_meta(a, lang, issuer), (t(lang, "rows"), fmt_number(Decimal(a.input_rows), lang, 0)),
+    meta = [*_common_meta(a, lang, issuer, issued), (t(lang, "rows"), fmt_number(Decimal(a.input_rows), lang, 0)),
             (t(lang, "input_total"), fmt_money(a.input_cents, lang, a.currency)),
             (t(lang, "check"), t(lang, "reconciled") if ok else t(lang, "not_reconciled"))]
     data = {
         "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
+        "issued": issued.isoformat(), "asOf": as_of(a.period, issued).isoformat(),
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
         "examplePrices": a.example_prices, "prices": prices_json(a), "inputRows": a.input_rows,
         "inputTotal": f"{Decimal(a.input_cents) / 100:.2f}", "inputTotalCents": a.input_cents,
@@ -465,7 +635,12 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "") -> Document:
                          "cents": to_cents_exact(u.cost), "handling": u.handling} for u in a.unknown_tags],
         "warnings": list(a.warnings),
     }
-    notes = [*_notes(a, lang), *(f"{t(lang, 'warnings')}: {w}" for w in a.warnings)]
-    return Document("overview", f"{t(lang, 'overview')} {a.period.label}", lang, a.currency, meta,
-                    notes, [member_table, unalloc_table, unknown_table, check], 0, t(lang, "chart_overview"),
-                    chart, data)
+    warned = [w for w in (warning_text(w, lang) for w in a.warnings) if w]
+    notes = [*_notes(a, lang), *(f"{t(lang, 'warnings')}: {w}" for w in warned)]
+    allocated = [ln for ln in a.lines if ln.tenant is not None]
+    ranged = [month_table(a, allocated, lang)] if len(a.period.months) > 1 else []
+    figures = {t(lang, "rows"): ("int", a.input_rows), t(lang, "input_total"): ("money", a.input_cents),
+               t(lang, "issued"): ("date", issued), t(lang, "as_of"): ("date", as_of(a.period, issued))}
+    return Document("overview", f"{t(lang, 'overview')} {period_words(a.period, lang)}", lang, a.currency, meta,
+                    notes, [member_table, *ranged, unalloc_table, unknown_table, check], 0,
+                    t(lang, "chart_overview"), chart, data, figures, t(lang, "input_total"), a.input_cents)

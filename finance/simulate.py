@@ -151,10 +151,21 @@ def totals(rows: list[SimRow]) -> SimRow:
     return SimRow("", "", sum(r.before or 0 for r in rows), sum(r.after or 0 for r in rows), 0)
 
 
+CSV_HEADERS = {
+    "de": ("Kürzel", "Kommune", "Bisher", "Nachher", "Änderung", "Allein betrieben", "Summe", "Hinweis",
+           "BEISPIELPREISE: Beispielwerte des Preiskatalogs, keine Rechnung", "Ausgestellt am"),
+    "en": ("slug", "name", "before", "after", "change", "standalone", "total", "note",
+           "EXAMPLE PRICES: example values of the price catalogue, not an invoice", "issued"),
+}
+"""``simulate.csv``: German with the German dialect (``--lang de``), English with the plain one."""
+
+
 def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = False, period: Period | None = None,
-           key: Key | None = None) -> str:
-    """The table with a total row; first what it was computed for (period, allocation key) and a note row when
-    the prices are examples. Changes are signed."""
+           key: Key | None = None, issued: dt.date | None = None) -> str:
+    """The table with a total row; first what it was computed for (period in words, allocation key, date of issue)
+    and a note row when the prices are examples. Changes are signed. German headers with ``excel-de``."""
+    from finance.report import day_words, period_words  # lazy: duckdb (via finance.allocate)
+
     def num(cents: int | None, signed: bool = False) -> str:
         if cents is None:
             return ""
@@ -165,21 +176,25 @@ def to_csv(rows: list[SimRow], dialect: str = "excel-de", *, example: bool = Fal
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if dialect == "excel-de" else ",", lineterminator="\r\n")
     de = dialect == "excel-de"
+    lang = "de" if de else "en"
+    slug, name, before, after, change, alone, total, note, example_text, issued_label = CSV_HEADERS[lang]
     if example:
-        w.writerow(["note", "EXAMPLE PRICES / BEISPIELPREISE: not an invoice / keine Rechnung"])
+        w.writerow([note, example_text])
     if period is not None:
-        w.writerow(["Zeitraum" if de else "period", period.label,
+        w.writerow(["Zeitraum" if de else "period", period_words(period, lang),
                     f"{len(period.months)} {'Monate' if de else 'months'}" if len(period.months) > 1 else ""])
     if key is not None:
-        w.writerow(["Verteilschlüssel" if de else "key", key.code, key.words("de" if de else "en")])
-    if period is not None or key is not None or example:
+        w.writerow(["Verteilschlüssel" if de else "key", key.code, key.words(lang)])
+    if issued is not None:
+        w.writerow([issued_label, day_words(issued, lang)])
+    if period is not None or key is not None or example or issued is not None:
         w.writerow([])
-    w.writerow(["slug", "name", "before", "after", "change", "standalone"])
+    w.writerow([slug, name, before, after, change, alone])
     for r in rows:
         w.writerow([r.slug, spreadsheet_text(r.name), num(r.before), num(r.after), num(r.change, True),
                     num(r.standalone)])
     tot = totals(rows)
-    w.writerow(["total", "", num(tot.before), num(tot.after), num(tot.change, True), ""])
+    w.writerow([total, "", num(tot.before), num(tot.after), num(tot.change, True), ""])
     return buf.getvalue()
 
 

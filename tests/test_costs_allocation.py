@@ -177,7 +177,7 @@ def test_unknown_tenant_tags_are_unallocated_lines_with_reasons_and_rows_outside
     assert over.data["reconciled"] is True and over.data["unallocatedCents"] == 1000
     tables = {tb.title: tb for tb in over.tables}  # German throughout: reasons and handling too
     assert [r[4] for r in tables["Nicht verteilt"].rows] == ["unbekannte Kommune 'bielefeld' (kein Mitglied)"]
-    assert tables["Unbekannte Tag-Werte"].rows == [["urban-stack/tenant", "bielefeld", 1, 1000, "nicht verteilt"]]
+    assert tables["Unbekannte Werte der Kostenkennzeichnung"].rows == [["urban-stack/tenant", "bielefeld", 1, 1000, "nicht verteilt"]]
 
 
 def test_usage_key_without_direct_cost_leaves_the_pool_unallocated(tmp_path):

@@ -100,9 +100,9 @@ def test_a_modules_shared_cost_follows_the_days_it_is_booked(tmp_path):
 def test_statements_show_the_days(tmp_path):
     a = allocate(FocusSource([bill(tmp_path, [("460.00", "2026-10-01T00:00:00Z", SHARED)])]), TWO, Key("equal"), OCT)
     beta = [v for k, v in statement(a, "bb", "de", "").meta if k == "Ihr Anteil"]
-    assert beta == ["2026-10 gleich: 32,61 % (1 von 2 Kommunen; 15 von 31 Tagen im 2026-10, anteilig nach Tagen)"]
+    assert beta == ["Oktober 2026: gleich: 32,61 % (1 von 2 Kommunen; 15 von 31 Tagen im Oktober 2026, anteilig nach Tagen)"]
     alpha = [v for k, v in statement(a, "aa", "en", "").meta if k == "Your share"]
-    assert alpha == ["2026-10 equal: 67.39 % (1 of 2 municipalities; 31 of 31 days in 2026-10, pro rata by days)"]
+    assert alpha == ["October 2026: equal: 67.39 % (1 of 2 municipalities; 31 of 31 days in October 2026, pro rata by days)"]
 
 
 def test_simulate_takes_a_join_date(tmp_path, tenants_copy):
@@ -122,6 +122,6 @@ def test_simulate_takes_a_join_date(tmp_path, tenants_copy):
 
     w, lt = after("whole"), after("late")
     assert lt["halle"] < w["halle"]  # 15 of 31 days
-    assert all(lt[s] > w[s] for s in w if s not in ("halle", "total"))  # the others carry more of October
+    assert all(lt[s] > w[s] for s in w if s not in ("halle", "Summe"))  # the others carry more of October
     bad = runner.invoke(app, ["simulate", "--add", str(joining), "--join", "17.10.2026"])
     assert bad.exit_code == 1 and "--join: '17.10.2026' is not a date like 2026-10-17" in bad.output

@@ -95,7 +95,8 @@ def test_page_one_of_the_offer_holds_the_monthly_amount_per_inhabitant_the_stand
     meta = dict(doc.meta)
     assert meta["Monatlicher Anteil"].startswith(fmt_money(offer.share, "de"))
     assert "je Einwohner und Jahr" in meta["Monatlicher Anteil"] and "Allein betrieben" in meta
-    assert "gelesen 20.05.2026" in meta["Preise"] and meta["Stand"] == "06.12.2026"
+    assert "gelesen 20.05.2026" in meta["Preise"] and meta["Stand"] == "6. Dezember 2026"
+    assert meta["Ausgestellt am"] == "6. Dezember 2026"
     summary = doc.tables[0]
     assert summary.title == "Auf einen Blick" and [r[0] for r in summary.rows][:2] == [
         "Anteil im Verbund (STACKIT)", "Allein betrieben (STACKIT)"]

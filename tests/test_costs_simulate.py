@@ -11,6 +11,7 @@ from decimal import Decimal
 from typer.testing import CliRunner
 
 from finance.cli import app as costs
+from finance.report import fmt_month
 from urbanstack.cli import app
 
 runner = CliRunner()
@@ -30,7 +31,7 @@ def table(folder) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
     """The lines above the table by their first cell, and the table's rows by slug."""
     head, rows = (folder / "simulate.csv").read_text(encoding="utf-8-sig").split("\n\n", 1)
     return ({r[0]: r[1:] for r in csv.reader(io.StringIO(head), delimiter=";")},
-            {r["slug"]: r for r in csv.DictReader(io.StringIO(rows), delimiter=";")})
+            {r["Kürzel"]: r for r in csv.DictReader(io.StringIO(rows), delimiter=";")})
 
 
 def euros(text: str) -> Decimal:
@@ -47,9 +48,9 @@ def test_a_municipality_that_tenants_new_wrote_is_simulated_as_joining(tenants_c
     today = dt.date.today()
     month = dt.date(today.year + today.month // 12, today.month % 12 + 1, 1)
     head, rows = table(tmp_path / "sim")
-    assert head["Zeitraum"][0] == f"{month:%Y-%m}"
-    assert rows["halle"]["before"] == "" and euros(rows["halle"]["after"]) > 0
-    assert euros(rows["verl"]["change"]) < 0, "a new member shares the platform base"
+    assert head["Zeitraum"][0] == fmt_month(month, "de")
+    assert rows["halle"]["Bisher"] == "" and euros(rows["halle"]["Nachher"]) > 0
+    assert euros(rows["verl"]["Änderung"]) < 0, "a new member shares the platform base"
 
 
 def test_a_file_of_a_member_already_billed_is_told_what_to_do(tenants_copy, tmp_path):
@@ -81,16 +82,16 @@ def test_a_period_of_months_is_computed_month_by_month_and_recorded_with_its_key
                                        "--provider", "none", "--out", str(tmp_path / month)])
         assert result.exit_code == 0, result.output
         for slug, row in table(tmp_path / month)[1].items():
-            sums[slug] = sums.get(slug, Decimal(0)) + euros(row["after"])
+            sums[slug] = sums.get(slug, Decimal(0)) + euros(row["Nachher"])
     result = runner.invoke(costs, ["simulate", "--add", str(path), "--period", "2026-02..2026-03", "--key", "equal",
                                    "--provider", "none", "--out", str(tmp_path / "q")])
     assert result.exit_code == 0, result.output
     assert "2026-02..2026-03 (2 Monate)" in result.output
     head, rows = table(tmp_path / "q")
-    assert head["Zeitraum"] == ["2026-02..2026-03", "2 Monate"]
+    assert head["Zeitraum"] == ["Februar bis März 2026", "2 Monate"]
     assert head["Verteilschlüssel"][0] == "equal"
-    for slug in ("verl", "halle", "total"):
-        assert euros(rows[slug]["after"]) == sums[slug], slug
+    for slug in ("verl", "halle", "Summe"):
+        assert euros(rows[slug]["Nachher"]) == sums[slug], slug
 
 
 def test_a_german_join_date_is_shown_in_iso_form():
