@@ -207,6 +207,21 @@ def _s3_rule(tenant, cfg) -> dict:
     return egress.to_internet(cfg.network, 443)
 
 
+def _recover(plan, docs: list[dict], work: Path, name: str, dry_run: bool, runner):
+    """The recovery steps of a municipality's and of Keycloak's database alike: with ``dry_run`` print the steps
+    and manifests (returns True: nothing else to do); else write the manifests where only the operator can read
+    them and run the steps (yields one line per step)."""
+    if dry_run:
+        yield from (s.describe() for s in plan)
+        yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
+        return True
+    _check(plan, runner)
+    private_dir(work)
+    private_file(work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    yield from _execute(plan, runner)
+    return False
+
+
 def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = BACKUP_STORE,
             dry_run: bool = False, runner: Runner | None = None, now: dt.datetime | None = None,
             tenants_dir: Path | None = None):
@@ -221,15 +236,8 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
     cfg = _shared_config_file()
     docs = [recovery_policy(slug, name, _s3_rule(tenant, cfg), egress.api_server(cfg.network)),
             recovery_cluster(tenant, cfg.storage.blockStorageClass, name, source, target)]
-    plan = restore_steps(slug, work, name)
-    if dry_run:
-        yield from (s.describe() for s in plan)
-        yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
+    if (yield from _recover(restore_steps(slug, work, name), docs, work, name, dry_run, runner)):
         return
-    _check(plan, runner)
-    private_dir(work)
-    private_file(work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
-    yield from _execute(plan, runner)
     yield (f"recovery cluster {name} is ready beside {names.DB_CLUSTER}; check it "
            f"(kubectl -n {slug} exec -it svc/{name}-rw -c postgres -- psql -d geodata), then switch with "
            f"`urbanstack tenants restore {slug} --switch {name}`")
@@ -387,15 +395,8 @@ def platform_restore(work_dir: Path, *, to: str | None = None, source: str | Non
     name = platform_recovery_name(now)
     work = work_dir / names.NS_IDENTITY
     docs = [platform_recovery_policy(cfg, name), platform_recovery_cluster(cfg, name, source, target)]
-    plan = restore_steps(names.NS_IDENTITY, work, name)
-    if dry_run:
-        yield from (s.describe() for s in plan)
-        yield yaml.safe_dump_all(docs, sort_keys=False).rstrip()
+    if (yield from _recover(restore_steps(names.NS_IDENTITY, work, name), docs, work, name, dry_run, runner)):
         return
-    _check(plan, runner)
-    private_dir(work)
-    private_file(work / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
-    yield from _execute(plan, runner)
     yield (f"recovery cluster {name} is ready beside {names.KEYCLOAK_DB_CLUSTER}; check it (kubectl -n "
            f"{names.NS_IDENTITY} exec -it svc/{name}-rw -c postgres -- psql -d keycloak -c 'select name, enabled "
            f"from realm'), then switch with `urbanstack platform restore --switch {name}`")
