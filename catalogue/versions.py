@@ -8,6 +8,13 @@ Where upstream publishes immutable build tags (CloudNativePG's ``<version>-<time
 published list carries it: whoever bumps a version fills the digest in from the same source or from
 ``docker buildx imagetools inspect <ref>``. Images are pulled ``IfNotPresent``; the policy check reports every
 image still referenced without a digest (a figure, not a failure).
+
+A digest is only recorded from an upstream record that publishes the digest of exactly that tag (never a
+third-party copy: other projects' pins of one tag disagree with each other), and ``Image.digest_record`` names it:
+repository, file, commit or URL, and the date of the build it lists. Upstream records used: the image catalogs of
+CloudNativePG (postgis, postgresql) and docker-library/repo-info ``repos/<name>/remote/<tag>.md`` for Docker
+Official Images (``docker.io/library/...``; the manifest-list digest on its first line). The base images of
+``images/*/Dockerfile`` are pinned the same way, the record named above each ``FROM``.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ class Image:
 
     ``built_here``: upstream publishes no image; ``images/<key>/Dockerfile`` builds it, ``make images`` pushes it
     as ``<imageRegistry>/<repository>:<tag>`` (shared config ``imageRegistry``), and the pods pull it from there.
+
+    ``digest_record``: the upstream record the digest was read from (repository, file, commit or URL, date of the
+    build it lists); required with a digest, so no digest enters without its source named.
     """
 
     repository: str
@@ -44,10 +54,16 @@ class Image:
     homepage: str
     digest: str = ""
     built_here: bool = False
+    digest_record: str = ""
 
     def __post_init__(self) -> None:
         if self.digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.digest):
             raise ValueError(f"{self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex digits>")
+        if self.digest and not self.digest_record.strip():
+            raise ValueError(f"{self.repository}:{self.tag}: digest {self.digest} names no digest_record (the "
+                             "upstream record it was read from: repository, file, commit or URL, date)")
+        if self.digest_record and not self.digest:
+            raise ValueError(f"{self.repository}:{self.tag}: a digest_record without a digest")
 
     def ref_from(self, registry: str | None) -> str:
         """The reference pods pull; an image built here comes from ``registry`` (shared config ``imageRegistry``)."""
@@ -149,10 +165,14 @@ IMAGES: dict[str, Image] = {
     # image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15: last build of 17.6).
     "postgis": Image("ghcr.io/cloudnative-pg/postgis", "18.4-3.6.4-202608031108-system-trixie",
                      "https://github.com/cloudnative-pg/postgis-containers",
-                     "sha256:1e3eb1d83406d4a83157293bf0c1a5cf3b3217ca9ebb49f479881b9ad19fbe25"),
+                     "sha256:1e3eb1d83406d4a83157293bf0c1a5cf3b3217ca9ebb49f479881b9ad19fbe25",
+                     digest_record="cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml, "
+                                   "commit db39ba5, 2026-08-03"),
     "postgresql": Image("ghcr.io/cloudnative-pg/postgresql", "17.6-202511100807-system-trixie",
                         "https://github.com/cloudnative-pg/postgres-containers",
-                        "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b"),
+                        "sha256:6ae4a22c14bdc66e5feaafd38d12c3956fabf9ce9582189e6aa4ee767d981d1b",
+                        digest_record="cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml, "
+                                      "commit 6093183, 2025-11-15"),
     # Ceph's `vX.Y.Z-YYYYMMDD` tags name one build (Rook Documentation/CRDs/Cluster/ceph-cluster-crd.md);
     # v20.2.4-20260818 (Tentacle) is the build Rook v1.19.10 itself uses (images/ceph/Makefile CEPH_VERSION); Rook
     # v1.19 supports Squid v19.2.0+ and Tentacle v20.2.1+ (Documentation/Upgrade/ceph-upgrade.md). Digest not recorded.
@@ -182,8 +202,12 @@ IMAGES: dict[str, Image] = {
     "frost-mqtt": Image("docker.io/fraunhoferiosb/frost-server-mqtt", "2.8.0",
                         "https://fraunhoferiosb.github.io/FROST-Server/"),
     # A Docker Official Image: its tags are pushed again when the base image is rebuilt
-    # (docker-library/official-images#16164); only a digest pins it (not recorded yet).
-    "mosquitto": Image("docker.io/library/eclipse-mosquitto", "2.0.22", "https://mosquitto.org"),
+    # (docker-library/official-images#16164); only a digest pins it: the manifest list (12 platforms) that
+    # docker-library/repo-info lists for the tag.
+    "mosquitto": Image("docker.io/library/eclipse-mosquitto", "2.0.22", "https://mosquitto.org",
+                       "sha256:199ea8ef2e35ec2b1b37e59cfd1dbae538ed4dfa4a2251a121a52215a6248a21",
+                       digest_record="docker-library/repo-info repos/eclipse-mosquitto/remote/2.0.22.md, commit "
+                                     "8520bf7bda0e1bb4938818a73e639ea54ff7d54b, build of 2026-09-17 (Alpine 3.23.6)"),
     # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
     # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged stable/alpine

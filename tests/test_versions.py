@@ -32,6 +32,36 @@ def test_a_digest_that_is_not_a_sha256_is_refused_with_the_image_named():
     assert Image("docker.io/x/y", "1.0", "https://example.org").ref == "docker.io/x/y:1.0"
 
 
+RECORD = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+) (?P<file>\S+), .*\b(commit [0-9a-f]{7,40}|https://\S+)\b.*"
+                    r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+@pytest.mark.parametrize("key", sorted(k for k, i in IMAGES.items() if i.digest))
+def test_every_recorded_digest_is_a_sha256_read_from_a_named_upstream_record(key):
+    image = IMAGES[key]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.digest)
+    assert RECORD.match(image.digest_record), f"{key}: {image.digest_record!r} names no repository, file, commit, date"
+    assert image.ref.endswith(f":{image.tag}@{image.digest}")
+
+
+def test_a_digest_without_its_record_is_refused_with_the_image_named():
+    digest = "sha256:" + "0" * 64
+    with pytest.raises(ValueError, match=re.escape("docker.io/x/y:1.0: digest sha256:000") + ".*digest_record"):
+        Image("docker.io/x/y", "1.0", "https://example.org", digest)
+    with pytest.raises(ValueError, match="digest_record without a digest"):
+        Image("docker.io/x/y", "1.0", "https://example.org", digest_record="x/y f, commit abcdef0, 2026-01-01")
+
+
+def test_the_docker_official_images_pinned_here_carry_the_digest_docker_library_lists():
+    # Official images are pushed again under the same tag when their base is rebuilt; the digest is the pin.
+    official = {k: i for k, i in IMAGES.items() if i.repository.startswith("docker.io/library/")}
+    assert official, "mosquitto is a Docker Official Image"
+    for key, image in official.items():
+        name = image.repository.removeprefix("docker.io/library/")
+        assert image.digest, key
+        assert image.digest_record.startswith(f"docker-library/repo-info repos/{name}/remote/{image.tag}.md, "), key
+
+
 def pull_policies(node, found: list) -> list:
     if isinstance(node, dict):
         for key, value in node.items():
