@@ -478,7 +478,8 @@ RELEASE_RECORDS: dict[str, str] = {
     "mosquitto": "docker-library/official-images library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.0.22",
     "nginx-unprivileged": "nginx/docker-nginx-unprivileged stable/alpine (commit e26803b, 2026-07-15): NGINX_VERSION "
                           "1.30.4; .github/workflows/alpine-stable.yml tags <version>-alpine",
-    "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg)",
+    "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg) "
+                    "= commit 0104bc156cea304d5b4a9985e97842b4300c013e (checked in the build; npm ci of its lock file)",
     "rei3": "images/rei3/Dockerfile: r3-team/r3 tag v3.12.7 = commit aed80bb0b9551d43d339116a452fe5cfe80e04c1",
 }
 """Every image tag traced to the upstream record it was read from (a tag, release notes, a catalog, a chart's or

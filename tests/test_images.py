@@ -121,6 +121,43 @@ def test_the_rei3_build_refuses_a_release_tag_that_is_not_the_pinned_commit():
     assert re.fullmatch(r"\d+\.\d+\.\d+", IMAGES["rei3"].tag), "an exact release, not a release line"
 
 
+def test_the_masterportal_build_refuses_a_release_tag_that_is_not_the_pinned_commit_and_installs_the_tag_lock_file():
+    text = (ROOT / "images" / "masterportal" / "Dockerfile").read_text(encoding="utf-8")
+    [commit] = re.findall(r"^ARG MASTERPORTAL_COMMIT=(\S+)$", text, flags=re.MULTILINE)
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    assert 'git clone --depth 1 --branch "v${MASTERPORTAL_VERSION}"' in text
+    assert 'test "$(git -C /src rev-parse HEAD)" = "${MASTERPORTAL_COMMIT}"' in text
+    # the lock file decides every package: `npm ci`, never `npm install` (which resolves ranges at build time)
+    assert re.search(r"^RUN npm ci\b", text, flags=re.MULTILINE)
+    assert not re.search(r"\bnpm (install|i)\b", re.sub(r"^#.*$", "", text, flags=re.MULTILINE))
+
+
+def test_the_masterportal_build_runs_on_a_supported_node_lts_line():
+    [node] = [ref for ref in from_lines("masterportal") if ref.startswith("docker.io/library/node:")]
+    major = int(re.match(r"docker\.io/library/node:(\d+)\.\d+\.\d+-", node).group(1))
+    # Node 18 ended 2025-04-30, 20 on 2026-04-30 (nodejs/Release schedule); even lines are the LTS lines
+    assert major >= 22 and major % 2 == 0, node
+
+
+@pytest.mark.parametrize("key", ["ckan", "masterportal", "rei3"])
+def test_every_base_image_digest_is_a_sha256_with_the_upstream_record_named_in_the_dockerfile(key):
+    comments = re.sub(r"\n#\s*", " ", (ROOT / "images" / key / "Dockerfile").read_text(encoding="utf-8"))
+    for ref in from_lines(key):
+        if "@" not in ref:
+            continue
+        name_tag, _, digest = ref.partition("@")
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), ref
+        name, _, tag = name_tag.removeprefix("docker.io/library/").partition(":")
+        record = f"repos/{name}/remote/{tag}.md"
+        assert re.search(re.escape(record) + r", commit [0-9a-f]{40}, build of \d{4}-\d{2}-\d{2}", comments), \
+            f"{key}: {ref} names no docker-library/repo-info record ({record}, commit, date)"
+
+
+def test_the_masterportal_build_pulls_every_base_image_by_digest():
+    for ref in from_lines("masterportal"):
+        assert re.search(r"@sha256:[0-9a-f]{64}$", ref), ref
+
+
 def test_the_ckan_build_installs_ckanext_dcatde_by_commit_and_every_other_package_by_exact_version():
     text = (ROOT / "images" / "ckan" / "Dockerfile").read_text(encoding="utf-8")
     [commit] = re.findall(r"^ARG DCATDE_COMMIT=(\S+)$", text, flags=re.MULTILINE)
