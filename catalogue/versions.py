@@ -15,6 +15,14 @@ repository, file, commit or URL, and the date of the build it lists. Upstream re
 CloudNativePG (postgis, postgresql) and docker-library/repo-info ``repos/<name>/remote/<tag>.md`` for Docker
 Official Images (``docker.io/library/...``; the manifest-list digest on its first line). The base images of
 ``images/*/Dockerfile`` are pinned the same way, the record named above each ``FROM``.
+Searched on 2026-12-06 and not found (no upstream record of the tag's digest readable here): the images of
+Keycloak and its operator, keycloak-config-cli, Node-RED, oauth2-proxy, Superset, Valkey (``valkey/valkey`` is not
+the Official Image), ckan-solr, FROST, nginx-unprivileged, Ceph, and the chart-rendered images of cert-manager,
+Envoy Gateway, CloudNativePG and its Barman plugin (the operator's OLM bundle, community-operators
+``operators/cloudnative-pg/1.30.0``, names a different digest than the tag's: not the same image), Rook, and
+kube-prometheus-stack (kubernetes/k8s.io's promoter manifest for kube-state-metrics is too large to read here).
+The cert-manager and kube-prometheus-stack charts take a digest (``image.digest``; ``image.sha``) once one is
+recorded; the CloudNativePG, Barman plugin and Rook charts only a tag.
 """
 
 from __future__ import annotations
