@@ -444,13 +444,3 @@ def test_duplicate_keys_of_a_list_map_are_refused_as_the_api_server_does():
     twice = crds.judge(widget(ports=[{"name": "http", "port": 80}, {"name": "http", "port": 8080}]), widget_index)
     assert ("crd-schema", "spec.ports[1]: Duplicate value: name='http' (x-kubernetes-list-type: map)") in twice.failures
 
-
-def test_the_envoy_data_plane_runs_at_the_platform_priority_through_a_field_envoy_gateway_v1_5_4_has(real_plan_dir):
-    from catalogue import names
-
-    [proxy_file] = (real_plan_dir / "shared").glob("envoyproxy-*.yaml")
-    judged = crds.judge(read(proxy_file), installed(ENVOYPROXY_CRD))
-    assert judged.failures == [] and judged.admitted.pruned == []
-    name = cluster_model.envoy_resource_name("urban-gateway", "urban-gateway")
-    deploy = read(real_plan_dir / "shared" / "operator-gateway" / f"deployment-urban-gateway-{name}.yaml")
-    assert deploy["spec"]["template"]["spec"]["priorityClassName"] == names.PRIORITY_PLATFORM

@@ -201,17 +201,14 @@ SHUTDOWN_MANAGER_RESOURCES: dict[str, Any] = {"requests": {"cpu": "10m", "memory
 (internal/infrastructure/kubernetes/proxy/resource.go: ``DefaultShutdownManagerContainerResourceRequirements``,
 10m/32Mi) and has no field for them (api/v1alpha1 ``ShutdownManager`` holds only ``image``); the EnvoyProxy's
 ``envoyDeployment.patch`` (a strategic merge patch over the rendered Deployment, internal/utils/merge.go
-``MergeWithPatch``, applied last in resource_provider.go ``Deployment``) adds the limits, keeping the requests.
-The same patch sets the pods' priority class: v1.5.4's ``KubernetesPodSpec`` (``envoyDeployment.pod``) has no
-``priorityClassName`` (its CRD, vendor/charts/gateway-helm-v1.5.4/crds/generated/gateway.envoyproxy.io_envoyproxies.yaml,
-names affinity, annotations, imagePullSecrets, labels, nodeSelector, securityContext, tolerations,
-topologySpreadConstraints, volumes), so the API server would prune it there."""
+``MergeWithPatch``, applied last in resource_provider.go ``Deployment``) adds the limits, keeping the requests."""
 
 
 def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
     """The data plane: replicas, cost labels on its pods, spread over nodes, a PodDisruptionBudget."""
     replicas = profile.gateway_replicas
     pod: dict[str, Any] = {
+        "priorityClassName": names.PRIORITY_PLATFORM,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
     }
     if replicas > 1:
@@ -224,9 +221,8 @@ def envoy_proxy_spec(profile: Profile) -> dict[str, Any]:
                 "securityContext": ENVOY_CONTAINER_SECURITY,
                 "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
             },
-            "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": {
-                "priorityClassName": names.PRIORITY_PLATFORM,
-                "containers": [{"name": "shutdown-manager", "resources": SHUTDOWN_MANAGER_RESOURCES}]}}}}},
+            "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": {"containers": [
+                {"name": "shutdown-manager", "resources": SHUTDOWN_MANAGER_RESOURCES}]}}}}},
         },
     }
     if replicas > 1:
