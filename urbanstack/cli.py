@@ -17,7 +17,7 @@ import typer.core
 import typer.rich_utils
 from rich.table import Table
 
-from urbanstack.console import PIPED_WIDTH, err, line, out, progress
+from clikit.console import PIPED_WIDTH, err, line, out, progress
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 problems found (invalid input, failed checks or deployments, refused "
               "output folder); 2 usage error (unknown option or stack).")
@@ -353,8 +353,8 @@ def plan(
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
     from catalogue.tenants import TenantError
+    from clikit.outdir import OutputRefused, check_target
     from urbanstack import compare as cmp
-    from urbanstack.outdir import OutputRefused, check_target
     from urbanstack.plan import UnknownStack, crd_summary, plan_all, write_plan
 
     try:

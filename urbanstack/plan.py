@@ -26,9 +26,9 @@ import yaml
 from catalogue.names import CONFIG_NS, PROJECT
 from catalogue.shared_config import ENCRYPTED, OFFSITE_CREDENTIALS, SHARED_CONFIG, stack_config
 from catalogue.tenants import load_all
+from clikit.outdir import replace_owned
 from components.tenant.identity import federation_secret_ref
 from urbanstack.offline import StackPlan, integral_numbers, run_stack
-from urbanstack.outdir import replace_owned
 from urbanstack.program import SHARED, build
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
@@ -155,7 +155,7 @@ class WrittenStack:
 
 
 PLAN_KIND = "plan"
-"""The owner name in ``out``'s marker file (urbanstack/outdir.py): a plan replaces only an earlier plan."""
+"""The owner name in ``out``'s marker file (clikit/outdir.py): a plan replaces only an earlier plan."""
 
 
 def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
