@@ -116,9 +116,9 @@ docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 	$(BIN)/urbanstack docs write
 
 # Build AND push images/<key>/Dockerfile as <imageRegistry>/<name>:<tag> (registry: stacks/Pulumi.shared.yaml,
-# tags: catalogue/versions.py); needs Docker and a `docker login` to the registry (urbanstack/images.py).
+# tags: catalogue/versions.py); needs Docker and a `docker login` to the registry (urbanstack/ops/images.py).
 images: venv ## Build the images upstream does not publish and push them to urban-stack:imageRegistry
-	$(BIN)/python -m urbanstack.images
+	$(BIN)/python -m urbanstack.ops.images
 
 bench: venv checkov-venv ## Benchmarks (plan scaling, cost allocation, checks); prints a table, writes bench/results/
 	$(BIN)/python -m bench.run

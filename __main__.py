@@ -1,5 +1,5 @@
 """Pulumi entry point: `pulumi up` on stack `shared` or on a municipality's stack (its slug)."""
 
-from urbanstack.program import main
+from urbanstack.engine.program import main
 
 main()

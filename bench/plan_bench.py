@@ -26,7 +26,7 @@ listener, the platform three, and the Gateway API allows 64 listeners (``compone
 def worker(n: int, folder: Path) -> dict:
     t0 = time.perf_counter()
     from catalogue.tenants import load_all
-    from urbanstack.plan import plan_shared, plan_tenant
+    from urbanstack.engine.plan import plan_shared, plan_tenant
 
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -74,7 +74,7 @@ def offsite_credentials(stack: str, why: str) -> dict[str, Any]:
     """The off-site key pair from the running stack's config secrets (:data:`OFFSITE_CREDENTIALS`), as secret
     Outputs keyed like Secret :data:`OFFSITE_SECRET`; or a ``RunError`` naming both commands.
 
-    Called before the stack registers anything (``urbanstack/stacks.py``): without the pair, WAL archiving and the
+    Called before the stack registers anything (``urbanstack/engine/stacks.py``): without the pair, WAL archiving and the
     first backup would fail in the cluster while ``pulumi up`` reports success.
     """
     config = pulumi.Config(names.CONFIG_NS)

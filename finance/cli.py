@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from clikit.console import err, out, progress
+from clikit.outdir import OutputRefused, check_target, replace_owned
 from finance.focuscheck import FocusCheckError, validate
-from urbanstack.console import err, out, progress
-from urbanstack.outdir import OutputRefused, check_target, replace_owned
 
 if TYPE_CHECKING:  # pragma: no cover
     from finance.sources import CostSource
@@ -30,7 +30,7 @@ app = typer.Typer(help="Cost statements per municipality: estimate, FOCUS, AWS o
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 REPORT_KIND = "costs report"
-"""Owner name in the output folder's marker (urbanstack/outdir.py): a report replaces only an earlier report."""
+"""Owner name in the output folder's marker (clikit/outdir.py): a report replaces only an earlier report."""
 
 PeriodOpt = Annotated[str | None, typer.Option(
     "--period", help="Month (2026-10) or range of months (2026-01..2026-12); default: the previous month.")]

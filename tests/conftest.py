@@ -2,7 +2,7 @@
 
 ``plan_stack("verl")`` runs the real program of stack ``verl`` (shared first, for its outputs) exactly as
 ``pulumi up`` would, with the label transform applied the way the engine applies it (see
-``urbanstack/offline.py``). Results for the repository's own tenant files are cached per session.
+``urbanstack/engine/offline.py``). Results for the repository's own tenant files are cached per session.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 
 from catalogue.paths import ROOT
 from catalogue.shared_config import SHARED_CONFIG, stack_config
-from urbanstack.offline import StackPlan
-from urbanstack.plan import plan_shared, plan_tenant
+from urbanstack.engine.offline import StackPlan
+from urbanstack.engine.plan import plan_shared, plan_tenant
 
 TENANTS = ROOT / "tenants"
 
@@ -45,7 +45,7 @@ def plan_stack():
 def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
     """The offline plan of shared + every example municipality, written once per session (do not modify)."""
     from catalogue.tenants import load_all
-    from urbanstack.plan import write_plan
+    from urbanstack.engine.plan import write_plan
 
     out = tmp_path_factory.mktemp("real") / "plan"
     write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)

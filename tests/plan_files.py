@@ -8,7 +8,7 @@ import yaml
 
 from catalogue.tenants import load_all
 from tests.module_contract import tenant_document
-from urbanstack.planfiles import load_file
+from urbanstack.engine.planfiles import load_file
 
 SLUG = "contract"
 

@@ -16,8 +16,8 @@ from catalogue import labels, names
 from catalogue.sizing import Size
 from components import k8s as kb
 from components.labels import register as register_labels
-from urbanstack.offline import StackPlan, run_stack
-from urbanstack.plan import write_plan
+from urbanstack.engine.offline import StackPlan, run_stack
+from urbanstack.engine.plan import write_plan
 
 SAMPLE_IMAGE = "keycloak"
 """Any pinned image of ``catalogue.versions.IMAGES`` will do: the sample never runs."""

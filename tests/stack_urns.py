@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from urbanstack.plan import plan_all
+from urbanstack.engine.plan import plan_all
 
 RECORDED = Path(__file__).resolve().parent / "stack_urns.json"
 

@@ -4,6 +4,12 @@
   plain Python, no Pulumi. Finance, the policy pack, the checks and the docs read it without loading the SDK.
 * ``components/`` turns the catalogue's objects into Pulumi resources; it knows nothing of the commands.
 * Everything else (``urbanstack/``, ``finance/``, ``policy/``) sits on top.
+* ``clikit/`` (terminal output, progress, output folders) serves both command lines and imports neither: ``finance``
+  never imports ``urbanstack``; ``urbanstack`` imports ``finance`` only in its command line (``urbanstack.cli``
+  registers the ``costs`` commands).
+* Inside ``urbanstack/``: the offline engine (``engine/``), the operator model (``cluster_model/``) and the checks
+  (``checks/``) know nothing of the operations commands (``ops/``) or of the command line (``cli.py``). A
+  ``python -m`` entry point (a ``__main__`` module) runs the command line and so may import it.
 
 The import graph is read from the source (every ``import``, also those inside functions), so a back edge hidden
 in a function body is caught as well as one at the top of a file.
@@ -23,14 +29,19 @@ from catalogue.paths import ROOT
 from catalogue.tenants import load_all
 from tests.stack_urns import RECORDED, urns_by_stack
 
-PACKAGES = ("catalogue", "components", "urbanstack", "finance", "policy")
+PACKAGES = ("catalogue", "components", "urbanstack", "finance", "policy", "clikit")
 PULUMI = ("pulumi", "pulumi_kubernetes", "pulumi_random")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "catalogue": ("components", "urbanstack", "finance", "policy", *PULUMI),
-    "components": ("urbanstack", "finance", "policy"),
-    "finance": ("components", *PULUMI),
+    "catalogue": ("components", "urbanstack", "finance", "policy", "clikit", *PULUMI),
+    "components": ("urbanstack", "finance", "policy", "clikit"),
+    "finance": ("components", "urbanstack", *PULUMI),
     "policy": ("components", "urbanstack", *PULUMI),
-    "urbanstack.checks": ("components", *PULUMI),
+    "clikit": ("catalogue", "components", "urbanstack", "finance", "policy", *PULUMI),
+    "urbanstack.engine": ("urbanstack.ops", "urbanstack.cli", "finance"),
+    "urbanstack.cluster_model": ("urbanstack.ops", "urbanstack.cli", "finance"),
+    "urbanstack.checks": ("components", "urbanstack.ops", "urbanstack.cli", "finance", *PULUMI),
+    "urbanstack.ops": ("urbanstack.cli", "finance"),
+    "urbanstack.docs": ("urbanstack.ops", "urbanstack.cli", "finance"),
 }
 """Importing layer (a package or subpackage) -> what it must never import (packages and their modules)."""
 
@@ -69,6 +80,8 @@ def back_edges(root: Path) -> list[str]:
     """One message per import that points against the layering (:data:`FORBIDDEN`), naming file, line and import."""
     problems = []
     for module, path in project_modules(root).items():
+        if module.rpartition(".")[2] == "__main__":
+            continue  # a ``python -m`` entry point: it runs the command line, above every layer
         for lineno, imported in imports_of(path, module):
             for layer, forbidden in FORBIDDEN.items():
                 if _within(module, layer) and any(_within(imported, f) for f in forbidden):
@@ -146,6 +159,14 @@ def test_no_import_points_against_the_layering():
     assert back_edges(ROOT) == []
 
 
+def test_urbanstack_imports_finance_only_in_its_command_line():
+    """``urbanstack.cli`` registers the ``costs`` commands; no other module of ``urbanstack`` leans on finance."""
+    importers = sorted(f"{module}:{lineno}" for module, path in project_modules(ROOT).items()
+                       if _within(module, "urbanstack") and module != "urbanstack.cli"
+                       for lineno, imported in imports_of(path, module) if _within(imported, "finance"))
+    assert importers == []
+
+
 def test_no_project_modules_import_each_other_in_a_ring():
     assert import_cycles(ROOT) == []
 
@@ -209,10 +230,22 @@ def test_a_catalogue_import_of_components_hidden_in_a_function_is_a_back_edge_na
     ("components/x.py", "from urbanstack.cli import app\n", "components", "urbanstack"),
     ("finance/x.py", "from components import modules\n", "finance", "components"),
     ("urbanstack/checks/x.py", "from ...components import k8s\n", "urbanstack.checks", "components"),
+    ("finance/x.py", "from urbanstack.console import err\n", "finance", "urbanstack"),
+    ("clikit/x.py", "from finance.cli import app\n", "clikit", "finance"),
+    ("clikit/x.py", "from urbanstack import cli\n", "clikit", "urbanstack"),
+    ("urbanstack/engine/x.py", "from urbanstack.ops.deploy import up\n", "urbanstack.engine", "urbanstack.ops"),
+    ("urbanstack/cluster_model/x.py", "from ..cli import app\n", "urbanstack.cluster_model", "urbanstack.cli"),
+    ("urbanstack/checks/x.py", "from urbanstack.cli import app\n", "urbanstack.checks", "urbanstack.cli"),
+    ("urbanstack/ops/x.py", "from urbanstack import cli\n", "urbanstack.ops", "urbanstack.cli"),
 ])
 def test_every_forbidden_direction_is_reported(tmp_path, file, text, layer, target):
     (message,) = back_edges(_tree(tmp_path, {file: text}))
     assert message.startswith(f"{file}:1: imports ") and message.endswith(f"{layer} must not import {target}")
+
+
+def test_a_python_dash_m_entry_point_may_run_the_command_line(tmp_path):
+    root = _tree(tmp_path, {"urbanstack/checks/__main__.py": "from urbanstack.cli import app\n"})
+    assert back_edges(root) == []
 
 
 def test_components_and_commands_may_import_the_catalogue(tmp_path):

@@ -10,8 +10,8 @@ from catalogue.shared_config import OFFSITE_CREDENTIALS, OFFSITE_SECRET, SHARED_
 from components.backup import EXTERNAL_KEYS, ROOK_KEYS, SERVER_SIDE_ENCRYPTION
 from tests.config_samples import OFFSITE
 from tests.config_samples import SHARED_REQUIRED as BASE
-from urbanstack.offline import run_stack
-from urbanstack.program import build
+from urbanstack.engine.offline import run_stack
+from urbanstack.engine.program import build
 
 EXTERNAL = {"mode": "external", "blockStorageClass": "ceph-block", "external": {"endpoint": "https://s3.example.de"}}
 
@@ -127,7 +127,7 @@ def _secret_and_order(plan, namespace: str):
 
 @pytest.mark.parametrize(("stack", "namespace"), [("shared", "urban-identity"), ("verl", "verl")])
 def test_the_stack_creates_the_offsite_secret_from_its_config_secrets_before_the_database(stack, namespace):
-    from urbanstack.plan import plan_shared, plan_tenant
+    from urbanstack.engine.plan import plan_shared, plan_tenant
 
     cfg = {f"urban-stack:{OFFSITE_CREDENTIALS['ACCESS_KEY_ID']}": "AKIA-DRILL",
            f"urban-stack:{OFFSITE_CREDENTIALS['ACCESS_SECRET_KEY']}": "drill-secret-key"}

@@ -1,5 +1,5 @@
 """No chart of the platform relies on a Helm hook: ``helm.v4.Chart`` never runs hooks (pulumi-kubernetes 4.34.2,
-``urbanstack/render.py``), so whatever a hook would have made is made by the stack itself, before the chart, or the
+``urbanstack/engine/render.py``), so whatever a hook would have made is made by the stack itself, before the chart, or the
 chart is configured not to need it. The only hooks left out are checks and tests.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from catalogue import names
-from urbanstack.plan import manifest
-from urbanstack.render import HOOK_ANNOTATION, chart_folder, documents, render_stack
+from urbanstack.engine.plan import manifest
+from urbanstack.engine.render import HOOK_ANNOTATION, chart_folder, documents, render_stack
 
 CHECKS_ONLY = {
     # cert-manager v1.21.1 templates/startupapicheck-*.yaml (helm.sh/hook: post-install): runs `cmctl check api`
@@ -44,7 +44,7 @@ def hook_documents(shared, key: str) -> list[dict]:
     from helm_python import Chart as HelmChart
 
     from catalogue.versions import CHARTS
-    from urbanstack.offline import integral_numbers
+    from urbanstack.engine.offline import integral_numbers
 
     [res] = [r for r in shared.of_type("kubernetes:helm.sh/v4:Chart") if r.name == key]
     inputs = integral_numbers(res.inputs)

@@ -282,7 +282,7 @@ def test_keycloak_members_must_reach_each_other_on_jgroups(crafted, cni):
 
 def test_each_keycloak_and_cloudnative_pg_pod_is_modelled_once_from_the_operator_made_objects(real_plan_dir):
     """Issue 13 item 7: the pods of a Keycloak, CloudNativePG Cluster or Prometheus CR are the operator-made objects
-    of the plan (urbanstack/cluster_model.py), not a second derivation from the CR: one pod per Cluster instance,
+    of the plan (urbanstack/cluster_model/), not a second derivation from the CR: one pod per Cluster instance,
     one Keycloak pod template, one Prometheus pod template per shard."""
     plan = load_plan(real_plan_dir)
     model = r.build_model(plan)

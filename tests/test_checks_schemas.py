@@ -7,9 +7,9 @@ from __future__ import annotations
 from kubernetes_validate import utils as kv
 
 from tests.plan_files import edit
-from urbanstack import crds
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
+from urbanstack.engine import crds
 
 
 def failures_for(plan_dir, file):

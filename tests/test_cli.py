@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from catalogue.paths import ROOT
+from clikit.outdir import MARKER, OutputRefused, replace_owned
 from urbanstack.cli import EXIT_CODES, app
-from urbanstack.outdir import MARKER, OutputRefused, replace_owned
 
 runner = CliRunner()
 
@@ -333,7 +333,7 @@ def test_on_a_terminal_long_lines_break_between_words_and_help_paragraphs_wrap_a
     the docstring had a line break ("… then (with --release) lock" / "what stays …")."""
     import io
 
-    from urbanstack import console
+    from clikit import console
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

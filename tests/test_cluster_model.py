@@ -1,4 +1,4 @@
-"""What the operators make from our custom resources (``urbanstack/cluster_model.py``), read from the real plan
+"""What the operators make from our custom resources (``urbanstack/cluster_model/``), read from the real plan
 and from small CRs, against what the operators' code at our pinned versions does."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from catalogue.tenants import load_all
 from catalogue.versions import CHARTS
 from tests.plan_files import objects_of
 from urbanstack import cluster_model as cm
-from urbanstack.render import chart_folder
+from urbanstack.engine.render import chart_folder
 
 
 def app_version(key: str) -> str:

@@ -11,9 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.plan_files import edit
-from urbanstack import compare as cmp
 from urbanstack.cli import app
-from urbanstack.plan import write_plan
+from urbanstack.engine import compare as cmp
+from urbanstack.engine.plan import write_plan
 
 runner = CliRunner()
 

@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from catalogue.prices import KEYS, load_prices, load_provider, provider_names, with_provider
+from clikit.outdir import MARKER
 from finance.allocate import allocate, to_cents
 from finance.cli import app
 from finance.model import FinanceError, Key, Period, load_members
 from finance.offer import document, make_offer, prospective_member
 from finance.report import fmt_money
 from finance.sources.estimate import EstimateSource
-from urbanstack.outdir import MARKER
 
 runner = CliRunner()
 MONTH = dt.date(2026, 10, 1)

@@ -15,10 +15,10 @@ from moto import mock_aws
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from clikit.outdir import MARKER
 from finance.cli import app
 from finance.model import load_members
 from finance.report import fmt_money
-from urbanstack.outdir import MARKER
 
 runner = CliRunner()
 SLUGS = sorted(load_members())

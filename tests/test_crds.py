@@ -1,5 +1,5 @@
 """Custom resources are judged by the CRD the plan installs, as the API server of the pinned Kubernetes would judge them
-(``urbanstack/crds.py``): the version must be served, a field the API server would prune fails with its full path,
+(``urbanstack/engine/crds.py``): the version must be served, a field the API server would prune fails with its full path,
 defaults are applied before the schema and the CEL rules run, every CEL rule is evaluated or counted as not evaluated,
 and the cluster model reads the stored (pruned, defaulted) object.
 
@@ -18,10 +18,11 @@ import yaml
 from catalogue.paths import ROOT
 from catalogue.versions import CHARTS
 from tests.plan_files import read
-from urbanstack import cluster_model, crds
+from urbanstack import cluster_model
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
-from urbanstack.plan import object_filename, to_yaml
+from urbanstack.engine import crds
+from urbanstack.engine.plan import object_filename, to_yaml
 
 FIXTURES = ROOT / "tests" / "fixtures" / "crds"
 EG_CHART = ROOT / "vendor" / "charts" / f"gateway-helm-{CHARTS['envoy-gateway'].version}"
@@ -420,8 +421,8 @@ def test_every_function_the_installed_crds_rules_call_is_standard_cel_or_impleme
 def test_the_plan_summary_counts_the_custom_resources_judged_by_the_crds_the_plan_installs(plan_stack):
     import re
 
-    from urbanstack import render
-    from urbanstack.plan import crd_summary
+    from urbanstack.engine import render
+    from urbanstack.engine.plan import crd_summary
 
     shared = plan_stack("shared")
     installed = sum(1 for pkg in render.render_stack(shared) for o in pkg.objects

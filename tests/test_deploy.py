@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from urbanstack import deploy
 from urbanstack.cli import app
+from urbanstack.ops import deploy
 
 
 def test_without_a_pulumi_cli_up_says_what_to_do(monkeypatch):

@@ -169,10 +169,10 @@ def test_the_operators_offsite_target_has_an_egress_rule_for_the_shared_stack(co
 
 
 def test_a_recovery_cluster_reads_the_offsite_target_and_reaches_only_the_api_server_on_6443(tmp_path):
-    """The restore drill's recovery cluster gets the running cluster's egress (urbanstack/restore.py)."""
+    """The restore drill's recovery cluster gets the running cluster's egress (urbanstack/ops/restore.py)."""
     import yaml
 
-    from urbanstack.restore import restore
+    from urbanstack.ops.restore import restore
 
     *_, manifests = restore("verl", tmp_path, dry_run=True)
     policy = next(d for d in yaml.safe_load_all(manifests) if d["kind"] == "NetworkPolicy")

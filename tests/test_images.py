@@ -12,7 +12,7 @@ from catalogue.paths import ROOT
 from catalogue.shared_config import ConfigError, parse
 from catalogue.versions import IMAGES, built_images
 from tests.test_shared_config import VALID
-from urbanstack import images
+from urbanstack.ops import images
 
 REGISTRY = "registry.example.de:5000/urban-stack"
 
@@ -54,7 +54,7 @@ def test_the_main_entry_reports_a_missing_docker_on_stderr_with_exit_code_1(monk
 def test_the_makefile_target_runs_the_build_and_push():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     (recipe,) = re.findall(r"^images:.*\n\t(.+)$", makefile, flags=re.MULTILINE)
-    assert recipe.strip() == "$(BIN)/python -m urbanstack.images"
+    assert recipe.strip() == "$(BIN)/python -m urbanstack.ops.images"
 
 
 def test_every_dockerfile_has_a_pinned_image_and_every_built_image_a_dockerfile():

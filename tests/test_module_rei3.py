@@ -20,7 +20,7 @@ from tests.module_contract import check_module
 from tests.plan_files import add_installed_crds, plan_booking
 from urbanstack.checks import schemas
 from urbanstack.checks.base import load_plan
-from urbanstack.plan import write_plan
+from urbanstack.engine.plan import write_plan
 
 SLUG = "contract"
 

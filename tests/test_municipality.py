@@ -14,8 +14,8 @@ from catalogue import labels, names
 from catalogue.paths import ROOT
 from catalogue.sizing import TENANT_PLANS
 from catalogue.tenants import load_all
-from urbanstack.offline import run_stack
-from urbanstack.program import UnknownStack, build
+from urbanstack.engine.offline import run_stack
+from urbanstack.engine.program import UnknownStack, build
 
 TENANTS = load_all()
 SLUGS = sorted(TENANTS)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from catalogue.modules import CATALOGUE
 from tests.plan_files import SLUG, plan_booking
 from urbanstack.cli import app
-from urbanstack.offboard import (
+from urbanstack.ops.offboard import (
     AGE_SUFFIX,
     CHECKSUMS,
     HIBERNATION,

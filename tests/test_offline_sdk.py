@@ -1,4 +1,4 @@
-"""What ``urbanstack/offline.py`` relies on in the Pulumi SDK beyond its documented mocks API.
+"""What ``urbanstack/engine/offline.py`` relies on in the Pulumi SDK beyond its documented mocks API.
 
 offline.py uses private SDK names (``rpc._special_sig_key``, ``rpc._special_secret_sig``, ``_sync_await``,
 ``SETTINGS.rpc_manager``, ``SETTINGS.outputs``). These tests pin the behaviour it needs from them at the pinned SDK
@@ -12,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import rpc
 
-from urbanstack.offline import run_stack, unwrap_secrets
+from urbanstack.engine.offline import run_stack, unwrap_secrets
 
 
 def _config_map(name: str, data: dict) -> k8s.core.v1.ConfigMap:

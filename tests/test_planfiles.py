@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urbanstack.planfiles import load_file, read_objects
+from urbanstack.engine.planfiles import load_file, read_objects
 
 
 def test_a_file_read_again_gives_an_equal_object_the_caller_may_change(tmp_path):

@@ -1,6 +1,6 @@
 """The policy pack's mandatory policies, each shown with a compliant and a violating recorded resource.
 
-Resources come from the offline recorder (``urbanstack.offline`` via the sample module built with
+Resources come from the offline recorder (``urbanstack.engine.offline`` via the sample module built with
 ``components/k8s.py`` and the real label transform, and the real stacks through ``plan_stack``); the
 policy functions are called directly. The ``PolicyPack`` itself is never constructed here: it starts a
 gRPC server for the Pulumi CLI and blocks.

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from urbanstack.cli import app
-from urbanstack.offline import run_stack
-from urbanstack.plan import plan_shared
-from urbanstack.planfiles import read_objects
-from urbanstack.program import UnknownStack, build
+from urbanstack.engine.offline import run_stack
+from urbanstack.engine.plan import plan_shared
+from urbanstack.engine.planfiles import read_objects
+from urbanstack.engine.program import UnknownStack, build
 
 
 def test_an_unknown_stack_fails_and_lists_the_valid_ones():

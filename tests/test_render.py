@@ -15,9 +15,9 @@ import yaml
 from catalogue import versions
 from catalogue.versions import CHARTS, MANIFESTS
 from tests import plan_files
-from urbanstack import render
 from urbanstack.checks.base import load_plan, origin_of_folder
-from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, read_objects
+from urbanstack.engine import render
+from urbanstack.engine.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, read_objects
 
 
 def chart_resource(plan, release):
@@ -245,7 +245,7 @@ def test_the_gateway_api_safe_upgrades_policy_is_planned_and_admits_the_crds_the
     chart installs (v1.6.1) and refuses the v1.3.0 bundle that gateway-helm v1.5.4 installed."""
     from celpy import json_to_cel
 
-    from urbanstack import crds
+    from urbanstack.engine import crds
 
     folder = real_plan_dir / "shared" / "chart-envoy-gateway"
     [policy] = [plan_files.read(f) for f in folder.glob("validatingadmissionpolicy-*.yaml")]

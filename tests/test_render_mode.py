@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components import provider
-from urbanstack.offline import run_stack
+from urbanstack.engine.offline import run_stack
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from catalogue import names
 from components.tenant.database import BACKUP_STORE
 from urbanstack.cli import app
-from urbanstack.restore import RestoreError, parse_target_time, restore, switch
+from urbanstack.ops.restore import RestoreError, parse_target_time, restore, switch
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def installed_crds(plan_stack) -> dict:
     """The CRDs the shared stack installs (the CloudNativePG chart's ``Cluster`` CRD among them)."""
-    from urbanstack import crds, render
+    from urbanstack.engine import crds, render
 
     rendered = [(o, pkg.folder) for pkg in render.render_stack(plan_stack("shared")) for o in pkg.objects]
     return crds.index_crds(rendered)[0]
@@ -49,7 +49,7 @@ def manifests(tmp_path, **kw):
 
 
 def test_the_recovery_cluster_recovers_the_running_clusters_backups_to_the_given_time(tmp_path, plan_stack):
-    from urbanstack import crds
+    from urbanstack.engine import crds
 
     _, _, _, cluster = manifests(tmp_path, to="2026-11-28T09:30:00+01:00")
     assert crds.judge(cluster, installed_crds(plan_stack)).failures == []
@@ -140,7 +140,7 @@ def test_cli_restore_dry_run_prints_steps_and_manifests_and_a_bad_time_is_one_li
 
 def platform_manifests(tmp_path, **kw):
     from catalogue.shared_config import load_file
-    from urbanstack.restore import platform_restore
+    from urbanstack.ops.restore import platform_restore
 
     runner = FakeRunner()
     lines = list(platform_restore(tmp_path, runner=runner, now=NOW, cfg=load_file(), **kw))
@@ -150,7 +150,7 @@ def platform_manifests(tmp_path, **kw):
 
 
 def test_keycloaks_database_is_recovered_from_its_offsite_backup_into_a_new_cluster(tmp_path, plan_stack):
-    from urbanstack import crds
+    from urbanstack.engine import crds
 
     runner, lines, policy, cluster, path = platform_manifests(tmp_path, to="2026-11-28T09:30:00+01:00")
     assert crds.judge(cluster, installed_crds(plan_stack)).failures == []
@@ -179,7 +179,7 @@ def test_keycloaks_database_is_recovered_from_its_offsite_backup_into_a_new_clus
 
 
 def test_the_keycloak_switch_backs_up_stops_keycloak_copies_the_database_and_brings_keycloak_back(tmp_path):
-    from urbanstack.restore import platform_switch
+    from urbanstack.ops.restore import platform_switch
 
     runner = FakeRunner()
     name = "keycloak-db-restore-20261128120000"
@@ -201,7 +201,7 @@ def test_the_keycloak_switch_backs_up_stops_keycloak_copies_the_database_and_bri
 
 
 def test_only_a_recovery_cluster_of_keycloaks_database_can_be_switched_to(tmp_path):
-    from urbanstack.restore import platform_switch
+    from urbanstack.ops.restore import platform_switch
 
     for wrong in ("keycloak-db", "postgis-restore-20261128120000"):
         with pytest.raises(RestoreError, match="not a recovery cluster of Keycloak's database"):

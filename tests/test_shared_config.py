@@ -6,8 +6,8 @@ import pytest
 
 from catalogue.shared_config import ConfigError, parse
 from tests.config_samples import SHARED_VALID
-from urbanstack.offline import run_stack
-from urbanstack.program import build
+from urbanstack.engine.offline import run_stack
+from urbanstack.engine.program import build
 
 VALID = SHARED_VALID
 
@@ -52,12 +52,12 @@ def test_every_problem_of_a_file_is_reported_at_once():
 
 
 def test_an_invalid_config_never_reaches_the_shared_components(shared_config, monkeypatch):
-    import urbanstack.stacks
+    import urbanstack.engine.stacks
 
     def must_not_run(*_args, **_kwargs):
         raise AssertionError("the shared stack was composed from an invalid config")
 
-    monkeypatch.setattr(urbanstack.stacks, "shared_stack", must_not_run)
+    monkeypatch.setattr(urbanstack.engine.stacks, "shared_stack", must_not_run)
     shared_config.pop("urban-stack:baseDomain")
     with pytest.raises(Exception, match="invalid shared stack configuration, nothing was registered"):
         run_stack("shared", lambda: build("shared"), config=shared_config)

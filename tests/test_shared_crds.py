@@ -1,6 +1,6 @@
 """Every custom resource the shared stack plans is admitted by the CRD the same plan installs (a chart's ``crds/`` or
 CRD templates, the Keycloak operator's release files), in every profile: the CRD is installed, serves the CR's
-version, prunes no field of it, and its schema and CEL rules pass (``urbanstack/crds.py``, the schemas check's own
+version, prunes no field of it, and its schema and CEL rules pass (``urbanstack/engine/crds.py``, the schemas check's own
 implementation)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from catalogue.shared_config import SHARED_CONFIG, stack_config
-from urbanstack import crds, render
-from urbanstack.plan import manifest, plan_shared
+from urbanstack.engine import crds, render
+from urbanstack.engine.plan import manifest, plan_shared
 
 
 def planned(config: dict | None) -> tuple[list[dict], dict]:

@@ -18,8 +18,8 @@ from components.shared.monitoring import HOURS_PER_MONTH
 from components.shared.operators import place_keycloak_operator
 from components.shared.platform import KUBE_API_PORTS
 from urbanstack.checks.pod_security import evaluate as pod_security
-from urbanstack.offline import StackPlan
-from urbanstack.plan import manifest, plan_shared
+from urbanstack.engine.offline import StackPlan
+from urbanstack.engine.plan import manifest, plan_shared
 
 
 @pytest.fixture(scope="module")
@@ -447,7 +447,7 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
     # The outputs stay the same size however many municipalities there are (every tenant stack reads them);
     # a municipality's listener name is derived, names.https_listener(slug).
     from catalogue.tenants import load_all
-    from urbanstack.plan import plan_shared
+    from urbanstack.engine.plan import plan_shared
 
     only_verl = plan_shared(tenants={"verl": load_all()["verl"]}).outputs
     assert only_verl == plan_shared().outputs

@@ -186,7 +186,7 @@ def test_hostile_values_are_refused_with_file_and_line(tmp_path, monkeypatch, ol
 
 @pytest.mark.parametrize(("old", "new", "line", "needle"), HOSTILE[:4])
 def test_plan_and_the_pulumi_program_see_a_tenant_error_for_a_hostile_file(tmp_path, old, new, line, needle):
-    from urbanstack.program import build
+    from urbanstack.engine.program import build
 
     write(tmp_path, VALID.replace(old, new))
     with pytest.raises(pulumi.RunError) as exc:  # what every stack's program raises for invalid tenant files

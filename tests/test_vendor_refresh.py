@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from catalogue.versions import Chart
-from urbanstack.vendor import RefreshError, refresh_chart
+from urbanstack.ops.vendor import RefreshError, refresh_chart
 
 DAY = date(2026, 12, 6)
 

@@ -17,7 +17,7 @@ import typer.core
 import typer.rich_utils
 from rich.table import Table
 
-from urbanstack.console import PIPED_WIDTH, err, line, out, progress
+from clikit.console import PIPED_WIDTH, err, line, out, progress
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 problems found (invalid input, failed checks or deployments, refused "
               "output folder); 2 usage error (unknown option or stack).")
@@ -100,8 +100,8 @@ def platform_restore(
 ) -> None:
     """Restore Keycloak's database from its (off-site) backup: a recovery cluster beside the running one, then
     (--switch) the switch."""
-    from urbanstack.restore import RestoreError, platform_switch
-    from urbanstack.restore import platform_restore as restore_keycloak
+    from urbanstack.ops.restore import RestoreError, platform_switch
+    from urbanstack.ops.restore import platform_restore as restore_keycloak
 
     try:
         lines = (platform_switch(work_dir, switch_to, dry_run=dry_run) if switch_to
@@ -306,7 +306,7 @@ def tenants_offboard(
 ) -> None:
     """Offboard a municipality: realm disabled, final backup, encrypted export of every data store, checksums,
     then (with --release) lock what stays, delete the realm and the off-site backups, release protection."""
-    from urbanstack.offboard import OffboardError, run
+    from urbanstack.ops.offboard import OffboardError, run
 
     try:
         for step in run(slug, export_dir, release=release, dry_run=dry_run, s3_endpoint=s3_endpoint,
@@ -329,7 +329,7 @@ def tenants_restore(
     dry_run: Annotated[bool, typer.Option(help="Only print the steps and manifests.")] = False,
 ) -> None:
     """Restore a municipality's database: a recovery cluster beside the running one, then (--switch) the switch."""
-    from urbanstack.restore import RestoreError, restore, switch
+    from urbanstack.ops.restore import RestoreError, restore, switch
 
     try:
         lines = (switch(slug, work_dir, switch_to, dry_run=dry_run) if switch_to
@@ -353,9 +353,9 @@ def plan(
 ) -> None:
     """Run every stack (shared, then each municipality) offline under Pulumi's mocks and write the plan."""
     from catalogue.tenants import TenantError
-    from urbanstack import compare as cmp
-    from urbanstack.outdir import OutputRefused, check_target
-    from urbanstack.plan import UnknownStack, crd_summary, plan_all, write_plan
+    from clikit.outdir import OutputRefused, check_target
+    from urbanstack.engine import compare as cmp
+    from urbanstack.engine.plan import UnknownStack, crd_summary, plan_all, write_plan
 
     try:
         check_target(out_dir, "plan")  # refuse before minutes of planning, not after
@@ -418,8 +418,8 @@ def up(
 ) -> None:
     """Deploy for real through the Pulumi Automation API (needs the Pulumi CLI; `make up` installs it)."""
     from catalogue.tenants import TenantError, load_all
-    from urbanstack.deploy import CliMissing
-    from urbanstack.deploy import up as do_up
+    from urbanstack.ops.deploy import CliMissing
+    from urbanstack.ops.deploy import up as do_up
 
     if bool(stack) == all_:
         err.print("give exactly one of --stack NAME or --all", markup=False)
@@ -434,7 +434,7 @@ def up(
         err.print(f"unknown stack '{stack}': valid stacks are {', '.join(valid)}", markup=False)
         raise typer.Exit(2)
     targets = valid if all_ else [stack]
-    from urbanstack.deploy import describe_target
+    from urbanstack.ops.deploy import describe_target
 
     line(describe_target())
     started, finished = time.monotonic(), []
@@ -480,7 +480,7 @@ def vendor_refresh(
 ) -> None:
     """Download the pinned chart's published package (network), check its digest against the repository index,
     unpack it into vendor/charts/<chart>-<version>/ and append its provenance; never overwrites a copy."""
-    from urbanstack.vendor import RefreshError, refresh
+    from urbanstack.ops.vendor import RefreshError, refresh
 
     try:
         folder = refresh(chart)

@@ -152,7 +152,7 @@ def modules_doc() -> str:
 
 def versions_doc() -> str:
     from catalogue.versions import CHARTS, IMAGES, MANIFESTS, RELEASE_RECORDS, REVIEW_INTERVAL_DAYS, SUPPORT
-    from urbanstack.render import REFRESH_CHART, REFRESH_MANIFESTS
+    from urbanstack.engine.render import REFRESH_CHART, REFRESH_MANIFESTS
 
     out = [HEADER + "# Pinned versions\n", "Generated from `catalogue/versions.py`, the only place versions are set. "
            "How a version is bumped and reviewed: [upgrades.md](upgrades.md).\n",
@@ -162,7 +162,7 @@ def versions_doc() -> str:
     out += [f"| {k} | {m.base} | `{m.version}` | {', '.join(f'`{f}`' for f in m.files)} |" for k, m in MANIFESTS.items()]
     out += ["\n## Bumping a chart or the release manifests\n",
             "`make plan` renders every chart and the Keycloak operator's manifests offline from the copies in "
-            "`vendor/` (`urbanstack/render.py`); `tests/test_render.py` fails while a pinned version has no copy.\n",
+            "`vendor/` (`urbanstack/engine/render.py`); `tests/test_render.py` fails while a pinned version has no copy.\n",
             f"* Chart: {REFRESH_CHART}", f"* Keycloak operator: {REFRESH_MANIFESTS}"]
     out += ["\n## Images\n", "| key | image | tag | digest | upstream record of the tag |", "|---|---|---|---|---|"]
     out += [f"| {k} | `{'<imageRegistry>/' if i.built_here else ''}{i.repository}` | `{i.tag}` | "

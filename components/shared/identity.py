@@ -15,7 +15,7 @@
   backup) with the Barman Cloud plugin to the operator's off-site target (``backup.offsite``, required in
   production; :func:`backup_store_spec`), in dev without one to bucket ``urban-keycloak-db-backups`` claimed from
   the Rook object store or to ``storage.external.platformBucket``; restored with ``urbanstack platform restore``
-  (``urbanstack/restore.py``);
+  (``urbanstack/ops/restore.py``);
 * Keycloak CR (``k8s.keycloak.org/v2beta1``, the storage version of operator 26.8.0; docs/decisions/0011): host ``id.<baseDomain>``, TLS ends at the shared Gateway,
   plain HTTP inside the cluster behind NetworkPolicies; the operator's own Ingress and NetworkPolicy are off
   (the platform manages both). The public host publishes only what Keycloak 26.4's reverse-proxy guide
@@ -303,7 +303,7 @@ def keycloak_pod_template(scope: labels.LabelScope) -> dict[str, Any]:
     (``KeycloakDeploymentDependentResource.addEnvVars``, ``putIfAbsent``), and Keycloak refuses to start when a
     truststore path does not exist: with no token that crash-looped. Since 26.5 (keycloak/keycloak#44506, the pinned
     26.8.0 included) the operator sets no truststore path and the server itself adds that ``ca.crt`` when the file is
-    present (``truststore-kubernetes-enabled``, default on); both are modelled in ``urbanstack/cluster_model.py``
+    present (``truststore-kubernetes-enabled``, default on); both are modelled in ``urbanstack/cluster_model/keycloak.py``
     and the ``paths`` check holds every path a container is pointed at to a mount. The pod gets no token; the
     cluster CA is mounted on its own at the service-account path (ConfigMap ``kube-root-ca.crt``, key ``ca.crt``,
     read-only), so the server trusts the cluster CA as a pod with a token would, and no token exists.
@@ -425,7 +425,7 @@ class Identity(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(depends_on=[namespace], additional_secret_outputs=["stringData"]))
         backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
         if cfg.backup.offsite is not None:
-            # The stack checked the key pair before registering anything (urbanstack/stacks.py).
+            # The stack checked the key pair before registering anything (urbanstack/engine/stacks.py).
             backup_deps.append(offsite_secret(
                 self, ns, offsite_credentials("shared", "Keycloak's database backup (backup.offsite)"),
                 opts=pulumi.ResourceOptions(depends_on=[namespace])))

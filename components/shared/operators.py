@@ -477,7 +477,7 @@ class Operators(pulumi.ComponentResource):
                                  in_ns(names.NS_OPERATORS, self.cnpg, self.cert_manager))
         manifests = MANIFESTS["keycloak-operator"]
         # The release's CRD files from its OLM bundle (pinned by commit), and its install objects derived from the
-        # vendored ClusterServiceVersion: urbanstack/render.py renders exactly these for the plan.
+        # vendored ClusterServiceVersion: urbanstack/engine/render.py renders exactly these for the plan.
         self.keycloak = k8s.yaml.v2.ConfigGroup(
             "keycloak-operator",
             files=manifests.urls,

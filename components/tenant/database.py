@@ -44,7 +44,7 @@ def _role_comment(role: str, readers: list[str]) -> str:
 
 def cluster_base_spec(tenant: Tenant, plan_name: str, storage_class) -> dict:
     """What every PostGIS cluster of a municipality has, the running one and a recovery cluster beside it
-    (``urbanstack/restore.py``): image, size, storage and parameters by plan; no bootstrap, roles or plugins."""
+    (``urbanstack/ops/restore.py``): image, size, storage and parameters by plan; no bootstrap, roles or plugins."""
     plan = TENANT_PLANS[plan_name]
     return {
         "description": f"PostGIS cluster of {tenant.name}",
@@ -124,7 +124,7 @@ class Database(pulumi.ComponentResource):
         store = backup_store(tenant, bucket, ctx.shared.offsite_backup, ctx.shared.s3_mode)
         store_deps: list[pulumi.Resource] = []
         if uses_offsite(tenant, ctx.shared.offsite_backup):
-            # The stack checked the key pair before registering anything (urbanstack/stacks.py).
+            # The stack checked the key pair before registering anything (urbanstack/engine/stacks.py).
             store_deps.append(offsite_secret(self, ns, offsite_credentials(tenant.slug, "its database backup"),
                                              opts=in_ns))
         self.object_store = k8s.apiextensions.CustomResource(

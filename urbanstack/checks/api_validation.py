@@ -23,7 +23,7 @@ Every rule names the Kubernetes function it follows (kubernetes/kubernetes, read
   when there is more than one, names DNS-1123 labels (at most 63 characters) and unique; ``targetPort`` a port
   number or an IANA_SVC_NAME; no two ports with the same ``port`` and ``protocol``.
 
-Immutable fields between two plans are judged by :mod:`urbanstack.compare` (``urbanstack plan --compare``).
+Immutable fields between two plans are judged by :mod:`urbanstack.engine.compare` (``urbanstack plan --compare``).
 """
 
 from __future__ import annotations

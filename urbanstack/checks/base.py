@@ -1,7 +1,7 @@
 """What every outside check shares: the rendered plan as files, the facts to check against, and the result.
 
 A check reads the written offline plan (``build/plan/<stack>/<kind>-<namespace>-<name>.yaml``, see
-``urbanstack/plan.py``), never the Python objects that produced it: it sees exactly what would be applied. That
+``urbanstack/engine/plan.py``), never the Python objects that produced it: it sees exactly what would be applied. That
 includes the subfolders of each stack: ``chart-<release>/`` and ``manifests-<name>/`` (rendered from an upstream
 Helm chart or release manifests) and ``operator-<kind>/`` (what an operator makes from our custom resources); every
 object knows its :attr:`PlanObject.origin`.
@@ -23,7 +23,7 @@ import yaml
 
 from catalogue import labels
 from catalogue.paths import ROOT
-from urbanstack.planfiles import read_objects
+from urbanstack.engine.planfiles import read_objects
 
 DEFAULT_CRD_DIR = Path(os.environ.get("URBANSTACK_CRD_DIR", ROOT / "vendor" / "crds"))
 """CRDs (``*.yaml``) of documented cluster prerequisites that the plan does not install, each named with its version

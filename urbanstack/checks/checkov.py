@@ -32,7 +32,7 @@ from urbanstack.checks.base import (
     Plan,
     origin_of_folder,
 )
-from urbanstack.planfiles import plan_files
+from urbanstack.engine.planfiles import plan_files
 
 NAME = "checkov"
 SKIPS_FILE = ROOT / "checks" / "checkov-skips.yaml"

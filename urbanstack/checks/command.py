@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from clikit.console import line, progress
 from urbanstack.checks import CHECK_NAMES, run_all
 from urbanstack.checks.base import DEFAULT_CHECKOV, DEFAULT_CRD_DIR, load_plan
 from urbanstack.checks.checkov import CheckovError
-from urbanstack.console import line, progress
 
 
 class UnknownCheck(ValueError):

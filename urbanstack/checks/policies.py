@@ -14,7 +14,7 @@ import sys
 
 from catalogue.paths import ROOT
 from urbanstack.checks.base import CheckResult, Failure, Plan
-from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
+from urbanstack.engine.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 if str(ROOT) not in sys.path:  # policy/ is the pack's folder, not an installed package
     sys.path.insert(0, str(ROOT))

@@ -36,7 +36,7 @@ reached only through the Gateway.
 
 Pods come from workload pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod),
 whoever made them: this project, a chart, or an operator. What the operators make from a Keycloak, CloudNativePG
-``Cluster`` or Prometheus CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model.py``, the one
+``Cluster`` or Prometheus CR is in the plan itself (``operator-<kind>/``, built by ``urbanstack/cluster_model/``, the one
 model of what the operators create), so those pods are counted once, from there; a CR of those kinds whose
 operator-made objects are missing from the plan fails the check (rule ``operator-made-pods-in-plan``) rather than
 being left out silently. A CloudNativePG ``Pooler``, which the cluster model does not cover, gets its pod from
@@ -387,7 +387,7 @@ def pods_of(po: PlanObject, rel: str) -> list[Pod]:
     """The pods an object makes (none for objects that make no pods).
 
     A workload's or Pod's own template, whoever made it. The pods of the CRs in ``EXPANDED_WITH_PODS`` are the
-    operator-made objects of the plan (``urbanstack/cluster_model.py``), so this derives none from the CR: it
+    operator-made objects of the plan (``urbanstack/cluster_model/``), so this derives none from the CR: it
     would count them twice. Only a CloudNativePG ``Pooler``, which the cluster model does not expand, gets its
     pod here (labels ``cnpg.io/poolerName`` and ``cnpg.io/podRole: pooler``, cloudnative-pg ``pkg/specs/pgbouncer/deployments.go``, its test names both)."""
     ns = po.namespace or "default"

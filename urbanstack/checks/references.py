@@ -3,7 +3,7 @@
 A pod whose volume, ``env``/``envFrom``, ``imagePullSecrets`` or ``serviceAccountName`` names an object nobody
 creates never starts (the kubelet waits for the volume; the API server refuses a pod of a missing ServiceAccount):
 a real ``pulumi up`` then hangs until the workload times out. This is what happens when a Helm chart leaves the
-creation of such an object to a hook, which ``helm.v4.Chart`` never runs (``urbanstack/render.py``). Every pod
+creation of such an object to a hook, which ``helm.v4.Chart`` never runs (``urbanstack/engine/render.py``). Every pod
 template of the plan is looked at, this project's own, chart-rendered and operator-made alike
 (:func:`catalogue.manifests.workload_pod`).
 
@@ -196,7 +196,7 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
             failures.append(Failure(plan.rel(po.path), RULE,
                                     f"{po.ref()} {ref.where}: {ref.kind} {namespace}/{ref.name} is created by no "
                                     "object of the plan (a Helm hook the chart relies on? see "
-                                    "urbanstack/render.py); create it, or list the controller that makes it at "
+                                    "urbanstack/engine/render.py); create it, or list the controller that makes it at "
                                     f"run time in {RUNTIME_FILE.relative_to(ROOT)}"))
     twice = owned_twice(plan)
     failures.extend(twice)

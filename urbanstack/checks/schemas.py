@@ -7,7 +7,7 @@ against the CustomResourceDefinition the plan installs.
   templates, release manifests: whatever ``CustomResourceDefinition`` objects the plan holds), or, for a kind the
   platform documents as a cluster prerequisite, the CRD file in ``<crd_dir>`` (default ``vendor/crds``, its README
   names each with its version). Judged by that CRD's own ``versions[]`` entry as the API server would
-  (``urbanstack/crds.py``): version served (rule ``crd-version``), no field the API server would prune
+  (``urbanstack/engine/crds.py``): version served (rule ``crd-version``), no field the API server would prune
   (``crd-pruned``), the OpenAPI schema after defaulting (``crd-schema``), every CEL rule (``crd-cel``; a rule that
   cannot be evaluated offline is a failure of its own, ``crd-cel-not-evaluated``, naming CRD, field path and rule);
   ``metadata`` as a strict ``ObjectMeta``. A CR without an installed CRD fails (``crd-installed``).
@@ -30,9 +30,9 @@ import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
-from urbanstack import crds
 from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject
-from urbanstack.planfiles import FAST_LOADER
+from urbanstack.engine import crds
+from urbanstack.engine.planfiles import FAST_LOADER
 
 NAME = "schemas"
 KUBERNETES_VERSION = "1.34"

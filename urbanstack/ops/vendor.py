@@ -136,7 +136,7 @@ def refresh_chart(chart: Chart, charts_dir: Path, fetch: Fetch = fetch_url, toda
 def refresh(key: str, fetch: Fetch = fetch_url, charts_dir: Path | None = None) -> Path:
     """``refresh_chart`` for ``CHARTS[key]`` into ``vendor/charts`` (or ``charts_dir``)."""
     from catalogue.versions import CHARTS
-    from urbanstack.render import CHARTS_DIR
+    from urbanstack.engine.render import CHARTS_DIR
 
     if key not in CHARTS:
         raise RefreshError(f"{key}: not a chart of catalogue/versions.py (known: {', '.join(sorted(CHARTS))})")

@@ -1,4 +1,4 @@
-"""Terminal output of every ``urbanstack`` command: consoles and progress.
+"""Terminal output of every command (``urbanstack``, its ``costs`` group): consoles and progress.
 
 On a terminal, tables fit the window and long runs show a progress bar (step n of N, current step, elapsed
 time). When the output is piped (CI logs, ``| less``, a file), nothing is cut or wrapped: tables take their

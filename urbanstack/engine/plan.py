@@ -6,9 +6,9 @@ Kubernetes object per file; cluster-scoped objects use ``cluster`` as namespace)
 Pulumi CLI and no engine are involved.
 
 Below each stack's folder, one subfolder per origin that is not this project's own code
-(:func:`write_cluster_model`): ``chart-<release>/`` (a Helm chart rendered by Helm, ``urbanstack/render.py``),
+(:func:`write_cluster_model`): ``chart-<release>/`` (a Helm chart rendered by Helm, ``urbanstack/engine/render.py``),
 ``manifests-keycloak-operator/`` (the operator's release manifests) and ``operator-<kind>/`` (what an operator makes
-from our custom resources, ``urbanstack/cluster_model.py``). The file names follow the same rule.
+from our custom resources, ``urbanstack/cluster_model/``). The file names follow the same rule.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import yaml
 from catalogue.names import CONFIG_NS, PROJECT
 from catalogue.shared_config import ENCRYPTED, OFFSITE_CREDENTIALS, SHARED_CONFIG, stack_config
 from catalogue.tenants import load_all
+from clikit.outdir import replace_owned
 from components.tenant.identity import federation_secret_ref
-from urbanstack.offline import StackPlan, integral_numbers, run_stack
-from urbanstack.outdir import replace_owned
-from urbanstack.program import SHARED, build
+from urbanstack.engine.offline import StackPlan, integral_numbers, run_stack
+from urbanstack.engine.program import SHARED, build
 
 SHARED_REF = f"organization/{PROJECT}/{SHARED}"
 REDACTED = "(secret: not written to the plan)"
@@ -155,7 +155,7 @@ class WrittenStack:
 
 
 PLAN_KIND = "plan"
-"""The owner name in ``out``'s marker file (urbanstack/outdir.py): a plan replaces only an earlier plan."""
+"""The owner name in ``out``'s marker file (clikit/outdir.py): a plan replaces only an earlier plan."""
 
 
 def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
@@ -218,7 +218,8 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
     are redacted as for our own objects; ``render.json`` in a chart's folder names the vendored copy and the Helm
     hooks that ``helm.v4.Chart`` leaves out.
     """
-    from urbanstack import cluster_model, render
+    from urbanstack import cluster_model
+    from urbanstack.engine import render
 
     counts: dict[str, int] = {}
     rendered = render.render_stack(plan)
@@ -252,9 +253,9 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
 
 def crd_summary(plans: list[StackPlan]) -> str:
     """One line for ``urbanstack plan``: the custom resources of the planned stacks (this project's and the charts'),
-    judged by the CRDs the same plan installs (``urbanstack/crds.py``); the per-resource report is the ``schemas``
+    judged by the CRDs the same plan installs (``urbanstack/engine/crds.py``); the per-resource report is the ``schemas``
     check's."""
-    from urbanstack import crds, render
+    from urbanstack.engine import crds, render
 
     objects = [(manifest(r.inputs), p.stack) for p in plans for r in p.kube_objects()]
     objects += [(o, f"{p.stack}/{pkg.folder}") for p in plans for pkg in render.render_stack(p) for o in pkg.objects]

@@ -13,7 +13,7 @@ import yaml
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 CONFIG_GROUP_TYPE = "kubernetes:yaml/v2:ConfigGroup"
 """Pulumi types (in ``resources.json``) of the remote components whose objects the plan renders offline
-(``urbanstack/render.py``)."""
+(``urbanstack/engine/render.py``)."""
 
 
 def type_token(obj: dict[str, Any]) -> str:

@@ -137,7 +137,7 @@ def apply_transforms(transforms: list[Callable], type_: str, name: str, props: d
 
     The engine hands each transform the resource's type, name, props and options with the parent; the label
     transform reads the parent's URN from there. Also used for the children of Helm charts and ConfigGroups
-    (``urbanstack/render.py``), which the engine registers with the chart as their parent.
+    (``urbanstack/engine/render.py``), which the engine registers with the chart as their parent.
     """
     for transform in transforms:
         opts = pulumi.ResourceOptions(parent=pulumi.resource.DependencyResource(parent_urn) if parent_urn else None)
@@ -245,7 +245,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
 
-_QUIET = logging.getLogger("urbanstack.offline.engine")
+_QUIET = logging.getLogger("urbanstack.engine.offline.engine")
 _QUIET.setLevel(logging.ERROR)
 
 

@@ -38,8 +38,8 @@ import yaml
 
 from catalogue.paths import ROOT
 from catalogue.versions import CHARTS, MANIFESTS, Chart
-from urbanstack.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
-from urbanstack.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
+from urbanstack.engine.offline import RecordedResource, StackPlan, apply_transforms, integral_numbers
+from urbanstack.engine.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 VENDOR = ROOT / "vendor"
 CHARTS_DIR = VENDOR / "charts"
@@ -304,6 +304,6 @@ def render_stack(plan: StackPlan) -> list[Rendered]:
             out.append(render_keycloak_operator(res, plan.transforms))
         elif res.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")):
             raise RuntimeError(f"stack {plan.stack}: {res.type} {res.name!r} has no offline renderer "
-                               "(urbanstack/render.py)")
+                               "(urbanstack/engine/render.py)")
     _RENDERED[id(plan)] = (plan, out)
     return out

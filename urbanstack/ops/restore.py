@@ -44,7 +44,7 @@ from components import egress
 from components.backup import wal_archiver
 from components.k8s import dns_egress, peer, tcp
 from components.tenant.database import BACKUP_STORE, cluster_base_spec
-from urbanstack.offboard import OffboardError, Runner, Step, check_tools, execute, private_dir, private_file
+from urbanstack.ops.offboard import OffboardError, Runner, Step, check_tools, execute, private_dir, private_file
 
 RECOVERY_PREFIX = f"{names.DB_CLUSTER}-restore-"
 INSTANCE_MANAGER_PORT = 8000
@@ -246,7 +246,7 @@ def restore(slug: str, work_dir: Path, *, to: str | None = None, source: str = B
 def switch(slug: str, work_dir: Path, name: str, *, databases: Sequence[str] | None = None, dry_run: bool = False,
            runner: Runner | None = None, now: dt.datetime | None = None, tenants_dir: Path | None = None):
     """Make the recovery cluster's data the running cluster's; yields one line per step."""
-    from urbanstack.offboard import backup_manifest, data_stores_of
+    from urbanstack.ops.offboard import backup_manifest, data_stores_of
 
     _tenant(slug, tenants_dir)
     if not (name.startswith(RECOVERY_PREFIX) and _NAME.match(name)):
@@ -405,7 +405,7 @@ def platform_restore(work_dir: Path, *, to: str | None = None, source: str | Non
 def platform_switch(work_dir: Path, name: str, *, dry_run: bool = False, runner: Runner | None = None,
                     now: dt.datetime | None = None):
     """Make the recovery cluster's data Keycloak's database; yields one line per step."""
-    from urbanstack.offboard import backup_manifest
+    from urbanstack.ops.offboard import backup_manifest
 
     if not (name.startswith(PLATFORM_RECOVERY_PREFIX) and _NAME.match(name)):
         raise RestoreError(f"--switch {name!r}: not a recovery cluster of Keycloak's database (its name starts "

@@ -19,7 +19,7 @@ import yaml
 
 from catalogue.names import PROJECT
 from catalogue.paths import ROOT
-from urbanstack.program import SHARED
+from urbanstack.engine.program import SHARED
 
 PULUMI_VERSION = version("pulumi")
 """CLI version installed by ``make up``: the release of the pinned ``pulumi`` SDK (pyproject.toml, one place)."""

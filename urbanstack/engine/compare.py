@@ -17,7 +17,7 @@ Reported, each with the rule it follows:
 
 The immutable fields follow the API server's update validation (kubernetes/kubernetes ``pkg/apis/*/validation``,
 named per rule below) and, for custom resources, the transition rules of their CRDs (``x-kubernetes-validations``
-``self == oldSelf`` of the CRD the new plan installs, :mod:`urbanstack.crds`: a CloudNativePG Database's
+``self == oldSelf`` of the CRD the new plan installs, :mod:`urbanstack.engine.crds`: a CloudNativePG Database's
 ``spec.name``, for instance).
 
 What is **not** a change (pulumi-kubernetes ``provider/pkg/provider/provider.go`` ``Diff``, read at v4.32.0, the
@@ -45,8 +45,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from urbanstack import crds as crd_index
-from urbanstack.planfiles import read_objects
+from urbanstack.engine import crds as crd_index
+from urbanstack.engine.planfiles import read_objects
 
 REFUSED, REPLACED, PROTECTED = "refused", "replaced", "protected"
 

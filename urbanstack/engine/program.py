@@ -46,7 +46,7 @@ def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, An
         except TenantError as exc:
             raise pulumi.RunError(f"invalid tenant files, nothing was registered:\n{exc}") from None
     if stack == SHARED:
-        from urbanstack.stacks import shared_stack
+        from urbanstack.engine.stacks import shared_stack
 
         try:
             cfg = from_pulumi()
@@ -54,7 +54,7 @@ def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, An
             raise pulumi.RunError(f"invalid shared stack configuration, nothing was registered:\n{exc}") from None
         return shared_stack(cfg, tenants)
     if stack in tenants:
-        from urbanstack.stacks import tenant_stack
+        from urbanstack.engine.stacks import tenant_stack
 
         return tenant_stack(tenants[stack], shared_stack_ref())
     valid = ", ".join([SHARED, *tenants])
