@@ -342,6 +342,18 @@ def schema_errors(obj: Obj, schema: Obj) -> list[str]:
     return out + list(list_type_errors(obj, schema))
 
 
+def _fields(value: Obj, schema: Obj, path: str) -> Iterator[tuple[Any, Obj, str]]:
+    """``(field value, its schema, its path)`` of every field of an object that its schema describes (a named
+    property, or ``additionalProperties`` when that is a schema)."""
+    props = schema.get("properties") or {}
+    extra = schema.get("additionalProperties")
+    for key, sub in value.items():
+        if key in props:
+            yield sub, props[key], _join(path, key)
+        elif isinstance(extra, dict):
+            yield sub, extra, _join(path, key)
+
+
 def list_type_errors(value: Any, schema: Obj | None, path: str = "") -> Iterator[str]:
     """Duplicates in lists of ``x-kubernetes-list-type: set`` (equal items) or ``map`` (equal values of the
     ``x-kubernetes-list-map-keys``), which the API server refuses ("Duplicate value", apiextensions-apiserver
@@ -349,13 +361,8 @@ def list_type_errors(value: Any, schema: Obj | None, path: str = "") -> Iterator
     if not isinstance(schema, dict):
         return
     if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        for key, sub in value.items():
-            if key in props:
-                yield from list_type_errors(sub, props[key], _join(path, key))
-            elif isinstance(extra, dict):
-                yield from list_type_errors(sub, extra, _join(path, key))
+        for sub, sub_schema, sub_path in _fields(value, schema, path):
+            yield from list_type_errors(sub, sub_schema, sub_path)
     elif isinstance(value, list):
         list_type = schema.get("x-kubernetes-list-type")
         keys = schema.get("x-kubernetes-list-map-keys") or []
@@ -629,13 +636,8 @@ def rule_outcomes(value: Any, schema: Obj | None, path: str = "") -> Iterator[Ru
         if isinstance(rule, dict):
             yield evaluate_rule(rule, value, schema, path)
     if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        for key, sub in value.items():
-            if key in props:
-                yield from rule_outcomes(sub, props[key], _join(path, key))
-            elif isinstance(extra, dict):
-                yield from rule_outcomes(sub, extra, _join(path, key))
+        for sub, sub_schema, sub_path in _fields(value, schema, path):
+            yield from rule_outcomes(sub, sub_schema, sub_path)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(value):
             yield from rule_outcomes(item, schema["items"], _join(path, i))
