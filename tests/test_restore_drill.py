@@ -184,7 +184,12 @@ def drill(parts, spec: dict, server: str, dbname: str) -> None:
     creds = conf["s3Credentials"]
     secrets = {creds["accessKeyId"]["name"]: {creds["accessKeyId"]["key"]: "drill-key",
                                               creds["secretAccessKey"]["key"]: "drill-secret"}}
-    env = {**os.environ, **plugin.credentials_env(conf, secrets), "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, **plugin.credentials_env(conf, secrets), "AWS_DEFAULT_REGION": "us-east-1",
+           # barman-cloud's tools are Python programs started a dozen times per drill: their bytecode is kept in
+           # one folder of the drill's machine, so only the first start compiles barman, boto3 and botocore (with
+           # PYTHONDONTWRITEBYTECODE set, as on our build machine, every start compiled them again).
+           "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "urbanstack-drill-pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     destination = urlparse(conf["destinationPath"])
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id="drill-key", aws_secret_access_key="drill-secret")
