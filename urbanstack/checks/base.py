@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from catalogue import labels
+from catalogue import labels, manifests
 from catalogue.paths import ROOT
 from urbanstack.engine.planfiles import read_objects
 
@@ -205,6 +205,12 @@ class Plan:
             return str(path.resolve().relative_to(Path.cwd().resolve()))
         except ValueError:
             return str(path)
+
+    def workload_pods(self) -> list[tuple[PlanObject, Any]]:
+        """Every object of the plan that makes pods (ours, chart-rendered, operator-made), with its pod template
+        (:func:`catalogue.manifests.workload_pod`)."""
+        return [(po, template) for po in self.objects
+                if (template := manifests.workload_pod(po.obj)) is not None]
 
     def valid_tenants(self) -> set[str]:
         return {*self.tenants, labels.SHARED_TENANT}

@@ -202,10 +202,7 @@ def run(plan: Plan, image_paths_file: Path = IMAGE_PATHS_FILE) -> CheckResult:
     pods: list[PlanObject] = []
     used: set[tuple[str, str]] = set()
     count = 0
-    for po in plan.objects:
-        template = manifests.workload_pod(po.obj)
-        if template is None:
-            continue
+    for po, template in plan.workload_pods():
         pods.append(po)
         every = po.origin != "chart"
         count += sum(1 for c in manifests.spec_containers(template.spec) for _ in pointers(c.body, every))

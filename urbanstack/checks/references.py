@@ -177,10 +177,7 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     failures: list[Failure] = []
     pods: list[PlanObject] = []
     count = 0
-    for po in plan.objects:
-        template = manifests.workload_pod(po.obj)
-        if template is None:
-            continue
+    for po, template in plan.workload_pods():
         pods.append(po)
         namespace = str(po.namespace or "")
         for ref in references(template.spec):
