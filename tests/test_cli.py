@@ -270,6 +270,14 @@ def test_check_on_a_folder_that_is_not_a_plan_is_one_line_and_a_usage_error(tmp_
     assert result.output.startswith(f"{target}: ") and f"`urbanstack plan --out {target}`" in result.output
 
 
+def test_check_with_a_crd_folder_that_does_not_exist_is_a_usage_error(real_plan_dir, tmp_path):
+    """A mistyped --crd-dir was read as "no documented prerequisites" and the check went on."""
+    result = runner.invoke(app, ["check", str(real_plan_dir), "--only", "schemas", "--crd-dir", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"--crd-dir {tmp_path / 'nope'}: no such folder (CRDs of documented cluster " \
+                                    "prerequisites, default vendor/crds)"
+
+
 @pytest.mark.parametrize(("content", "said"), [
     (None, "no such file; focus-check reads a FOCUS Parquet file"),
     (b"BillingPeriodStart,BilledCost\n2026-10-01,1.00\n", "a CSV or text file, not a Parquet file"),

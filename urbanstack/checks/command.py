@@ -29,6 +29,11 @@ def run(plan_dir: Path, *, only: Sequence[str] | None = None, checkov: Path | No
         what = "no plan there" if not plan_dir.exists() else "not a plan (no <stack>/resources.json)"
         line(f"{plan_dir}: {what}; write one with `urbanstack plan --out {plan_dir}`", to_err=True)
         return 2
+    if crd_dir is not None and not crd_dir.is_dir():
+        # A mistyped folder of prerequisite CRDs must not be read as "no prerequisites".
+        line(f"--crd-dir {crd_dir}: no such folder (CRDs of documented cluster prerequisites, default vendor/crds)",
+             to_err=True)
+        return 2
     plan = load_plan(plan_dir, tenants, crd_dir or DEFAULT_CRD_DIR)
     failures = []
     names = list(only or CHECK_NAMES)
