@@ -127,6 +127,9 @@ class StackFigures:
     kinds: Counter = field(default_factory=Counter)
     crd_bytes: int = 0
     """bytes (compact JSON) of the CustomResourceDefinitions among them"""
+    largest: tuple[int, str] = (0, "")
+    """the largest object: bytes (compact JSON), kind/name"""
+    """bytes (compact JSON) of the CustomResourceDefinitions among them"""
     running: Resources = field(default_factory=Resources)
     transient: Resources = field(default_factory=Resources)
     per_node: Resources = field(default_factory=Resources)
@@ -217,6 +220,7 @@ def stack_figures(stack_dir: Path) -> StackFigures:
         fig.json_bytes[origin] += size
         if obj["kind"] == "CustomResourceDefinition":
             fig.crd_bytes += size
+        fig.largest = max(fig.largest, (size, f"{obj['kind']} {obj['metadata'].get('name')}"))
         fig.kinds[obj["kind"]] += 1
         ns = (obj.get("metadata") or {}).get("namespace")
         if fig.stack != "shared" and ns != fig.stack:
@@ -300,13 +304,14 @@ def markdown(figs: list[StackFigures]) -> str:
                      f"{f.kinds['HTTPRoute']} HTTPRoutes, {f.kinds['Certificate']} Certificate, "
                      f"{f.kinds['Issuer']} Issuer, {f.listeners} listeners, {f.kinds['Service']} Services, "
                      f"{f.kinds['Secret']} Secrets, {f.monitors} ServiceMonitors/PodMonitors; objects outside its "
-                     f"namespace: {outside or 'none'}.")
+                     f"namespace: {outside or 'none'}; largest object {f.largest[1]}, {_kib(f.largest[0])}.")
     if shared is not None:
         lines.append(f"- `shared`: {shared.running.pods} pods with {shared.containers} containers running, "
                      f"{shared.listeners} Gateway listeners (with {len(munis)} municipalities), "
                      f"{shared.kinds['HTTPRoute']} HTTPRoutes, {shared.monitors} ServiceMonitors/PodMonitors, "
                      f"{shared.kinds['CustomResourceDefinition']} CRDs "
-                     f"({_kib(shared.crd_bytes)} of the {_kib(sum(shared.json_bytes.values()))}).")
+                     f"({_kib(shared.crd_bytes)} of the {_kib(sum(shared.json_bytes.values()))}); largest object "
+                     f"{shared.largest[1]}, {_kib(shared.largest[0])}.")
         for line in shared.not_modelled:
             lines.append(f"- not in the sums above (pods the cluster model does not render): {line}.")
     if shared is not None and munis:
