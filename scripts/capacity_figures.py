@@ -2,7 +2,7 @@
 on the cluster, read from the offline plan.
 
     .venv/bin/python -m scripts.capacity_figures              # plan 3 synthetic municipalities, print the figures
-    .venv/bin/python -m scripts.capacity_figures --plan DIR   # read a plan written by `urbanstack plan --out DIR`
+    .venv/bin/python -m scripts.capacity_figures --plan DIR --tenants T  # a plan `urbanstack plan --out DIR` wrote
     .venv/bin/python -m scripts.capacity_figures --write      # plan, then rewrite the generated block of the guide
 
 The synthetic municipalities are those of ``make bench`` (``bench/synthetic.py``: every module booked): numbers 1,
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from catalogue.paths import ROOT
+from catalogue.sizing import PLANS
 
 GUIDE = ROOT / "docs" / "capacity.md"
 BEGIN = "<!-- capacity-figures:begin (scripts/capacity_figures.py --write) -->"
@@ -118,6 +119,8 @@ class StackFigures:
     """What one stack of the plan puts on the cluster."""
 
     stack: str
+    plan: str | None = None
+    """the municipality's plan (``small``, ``medium``, ``large``) from its tenant file, when known"""
     objects: Counter = field(default_factory=Counter)
     """origin -> API objects"""
     json_bytes: Counter = field(default_factory=Counter)
@@ -246,8 +249,9 @@ def stack_figures(stack_dir: Path) -> StackFigures:
     return fig
 
 
-def plan_synthetic(out: Path, n: int = SYNTHETIC) -> Path:
-    """Write ``n`` synthetic municipalities (every module) and their offline plan with shared under ``out``."""
+def plan_synthetic(out: Path, n: int = SYNTHETIC) -> tuple[Path, Path]:
+    """Write ``n`` synthetic municipalities (every module) and their offline plan with shared under ``out``; return
+    the plan's folder and the tenant files' folder."""
     from bench.synthetic import write_tenants
     from urbanstack.engine.plan import plan_all, write_plan
 
@@ -255,7 +259,7 @@ def plan_synthetic(out: Path, n: int = SYNTHETIC) -> Path:
     write_tenants(tenants, n)
     plan = out / "plan"
     write_plan(plan_all(tenants), plan)
-    return plan
+    return plan, tenants
 
 
 # ---------------------------------------------------------------------------------------------------------- output
@@ -271,19 +275,13 @@ def _cpu(millis: int) -> str:
     return f"{millis / 1000:,.2f}"
 
 
-def _plan_of(slug: str) -> str:
-    from bench.synthetic import PLANS
-
-    return PLANS[int(slug.rsplit("-", 1)[1]) % len(PLANS)]
-
-
 def markdown(figs: list[StackFigures]) -> str:
     """The generated block of docs/capacity.md."""
     rows = ["| stack | API objects (ours + chart + operator) | as JSON | pods running | CPU requests / limits "
             "(cores) | memory requests / limits | storage claimed | bucket quota | run to completion | per node |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for f in figs:
-        name = "shared" if f.stack == "shared" else f"{f.stack} (plan `{_plan_of(f.stack)}`, every module)"
+        name = f.stack if f.plan is None else f"{f.stack} (plan `{f.plan}`, every module)"
         o = f.objects
         per_node = (f"{f.per_node.pods} pod: {_cpu(f.per_node.cpu_req)} / {_cpu(f.per_node.cpu_lim)} CPU, "
                     f"{f.per_node.mem_req:,.0f} / {f.per_node.mem_lim:,.0f} MiB" if f.per_node.pods else "none")
@@ -314,8 +312,8 @@ def markdown(figs: list[StackFigures]) -> str:
                      f"{shared.largest[1]}, {_kib(shared.largest[0])}.")
         for line in shared.not_modelled:
             lines.append(f"- not in the sums above (pods the cluster model does not render): {line}.")
-    if shared is not None and munis:
-        lines += ["", *scaled(shared, munis)]
+    if shared is not None and any(f.plan for f in munis):
+        lines += ["", *scaled(shared, [f for f in munis if f.plan])]
     lines += ["", END]
     return "\n".join(lines)
 
@@ -330,11 +328,11 @@ def scaled(shared: StackFigures, munis: list[StackFigures]) -> list[str]:
     rows = ["| municipalities (all of one plan, every module) | API objects | as JSON | pods running | CPU requests "
             "(cores) | memory requests | storage claimed |", "|---|---|---|---|---|---|---|"]
     for n in SCALES:
-        for f in sorted(munis, key=lambda m: ("small", "medium", "large").index(_plan_of(m.stack))):
+        for f in sorted(munis, key=lambda m: PLANS.index(m.plan)):
             objects = sum(shared.objects.values()) + n * sum(f.objects.values())
             size = sum(shared.json_bytes.values()) + n * sum(f.json_bytes.values())
             rows.append(
-                f"| {n} x `{_plan_of(f.stack)}` | {objects:,} | {size / 2**20:,.0f} MiB | "
+                f"| {n} x `{f.plan}` | {objects:,} | {size / 2**20:,.0f} MiB | "
                 f"{shared.running.pods + n * f.running.pods:,} | "
                 f"{(shared.running.cpu_req + n * f.running.cpu_req) / 1000:,.0f} | "
                 f"{(shared.running.mem_req + n * f.running.mem_req) / 1024:,.0f} GiB | "
@@ -342,11 +340,18 @@ def scaled(shared: StackFigures, munis: list[StackFigures]) -> list[str]:
     return rows
 
 
-def figures(plan_dir: Path) -> list[StackFigures]:
-    """Figures of every stack of a written plan, shared first."""
+def figures(plan_dir: Path, tenants_dir: Path | None = None) -> list[StackFigures]:
+    """Figures of every stack of a written plan, shared first; with the tenant files' folder, each municipality's
+    plan too (the scaled table needs it)."""
+    from catalogue.tenants import load_all
+
+    plans = {slug: t.plan for slug, t in load_all([tenants_dir]).items()} if tenants_dir is not None else {}
     stacks = sorted((p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
                     key=lambda p: (p.name != "shared", p.name))
-    return [stack_figures(s) for s in stacks]
+    out = [stack_figures(s) for s in stacks]
+    for f in out:
+        f.plan = plans.get(f.stack)
+    return out
 
 
 def rewrite_guide(block: str, guide: Path = GUIDE) -> bool:
@@ -372,13 +377,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plan", type=Path, help="a plan written by `urbanstack plan --out DIR` (default: plan "
                                                   f"{SYNTHETIC} synthetic municipalities in a temporary folder)")
+    parser.add_argument("--tenants", type=Path, help="with --plan: the folder of its tenant files (for the plans)")
     parser.add_argument("--write", action="store_true", help=f"rewrite the generated block of {GUIDE.name}")
     args = parser.parse_args(argv)
     if args.plan is not None:
-        figs = figures(args.plan)
+        figs = figures(args.plan, args.tenants)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            figs = figures(plan_synthetic(Path(tmp)))
+            figs = figures(*plan_synthetic(Path(tmp)))
     block = markdown(figs)
     print(block)
     if args.write:

@@ -20,7 +20,7 @@ GUIDE = ROOT / "docs" / "capacity.md"
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory) -> list[cf.StackFigures]:
-    return cf.figures(cf.plan_synthetic(tmp_path_factory.mktemp("capacity")))
+    return cf.figures(*cf.plan_synthetic(tmp_path_factory.mktemp("capacity")))
 
 
 def test_the_guides_generated_block_is_what_the_plan_measures_today(planned):
