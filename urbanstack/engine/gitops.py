@@ -271,20 +271,21 @@ def assign(cells: Sequence[Cell], slugs: Sequence[str], settings: Settings, orig
     of no cell, two cells with one name, and two cells keeping the same stack in the same backend."""
     problems = []
     names = [c.name for c in cells]
-    for c in cells:
+    for i, c in enumerate(cells):
         namespace = f"{settings.namespace_prefix}-{c.name}"
         if not _DNS_LABEL.fullmatch(c.name) or len(namespace) > 63:
-            problems.append(f"{origin}: cell {c.name!r}: not a DNS label, or namespace {namespace!r} longer than 63")
+            problems.append(f"{origin}: cells[{i}].name: {c.name!r} is not a DNS label, or namespace {namespace!r} "
+                            "is longer than 63 characters")
     problems += [f"{origin}: cell {n!r} is given twice" for n in sorted({n for n in names if names.count(n) > 1})]
     known, owner = set(slugs), {}
-    for c in cells:
+    for i, c in enumerate(cells):
         for slug in c.tenants or ():
             if slug not in known:
-                problems.append(f"{origin}: cell {c.name!r}: tenants: {slug!r} is no municipality (tenant files: "
+                problems.append(f"{origin}: cells[{i}].tenants: {slug!r} is no municipality (tenant files: "
                                 f"{', '.join(slugs) or 'none'})")
             elif slug in owner:
-                problems.append(f"{origin}: {slug!r} is in cells {owner[slug]!r} and {c.name!r}; a municipality "
-                                "is deployed by one cell")
+                problems.append(f"{origin}: cells[{i}].tenants: {slug!r} is in cell {owner[slug]!r} already; a "
+                                "municipality is deployed by one cell")
             else:
                 owner[slug] = c.name
     rest = [c.name for c in cells if c.tenants is None]
@@ -294,11 +295,11 @@ def assign(cells: Sequence[Cell], slugs: Sequence[str], settings: Settings, orig
     elif not rest:
         problems += [f"{origin}: {slug!r} belongs to no cell" for slug in slugs if slug not in owner]
     by_backend: dict[str, str] = {}
-    for c in cells:
+    for i, c in enumerate(cells):
         backend = c.backend or settings.backend
         if backend in by_backend:
-            problems.append(f"{origin}: cells {by_backend[backend]!r} and {c.name!r} would both keep stack "
-                            f"{SHARED!r} in backend {backend}: give each cell its own backend")
+            problems.append(f"{origin}: cells[{i}].backend: cells {by_backend[backend]!r} and {c.name!r} would both "
+                            f"keep stack {SHARED!r} in backend {backend}: give each cell its own backend")
         by_backend.setdefault(backend, c.name)
     if problems:
         raise GitopsError(problems)
