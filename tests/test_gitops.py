@@ -300,3 +300,38 @@ def test_the_docs_name_the_pinned_release_and_the_secrets_the_renderer_refers_to
     for name in (gitops.STATE_SECRET, gitops.PROVIDER_SECRET, "kubeconfig", "stack-<slug>"):
         assert re.search(rf"`{re.escape(name)}`", doc), name
     assert "gitops.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def operator_pod(stack: dict) -> tuple[dict, dict]:
+    """The workspace pod PKO v2.9.0 makes from a Stack with the restricted profile, as far as Pod Security looks:
+    ``newStatefulSet`` (``operator/internal/controller/auto/workspace_controller.go``: pod seccomp
+    ``RuntimeDefault``; init containers ``bootstrap`` and ``fetch``, container ``pulumi``; the restricted profile's
+    pod and container security contexts), then the Stack's pod template merged over it (strategic merge: security
+    context fields merged, containers by name, volumes by name)."""
+    restricted = {"allowPrivilegeEscalation": False,
+                  "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+    pod = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True,
+                               "runAsUser": 1000, "runAsGroup": 1000},
+           "initContainers": [{"name": n, "securityContext": dict(restricted)} for n in ("bootstrap", "fetch")],
+           "containers": [{"name": "pulumi", "securityContext": dict(restricted)}],
+           "volumes": [{"name": "share", "emptyDir": {}}]}
+    template = stack["spec"]["workspaceTemplate"]["spec"]["podTemplate"]["spec"]
+    pod["securityContext"].update(template.get("securityContext", {}))
+    for patch in template.get("containers", []):
+        [container] = [c for c in pod["containers"] if c["name"] == patch["name"]]
+        container.update({k: v for k, v in patch.items() if k != "securityContext"})
+        container["securityContext"].update(patch.get("securityContext", {}))
+    pod["volumes"] += template.get("volumes", [])
+    return {"name": stack["metadata"]["name"], "namespace": stack["metadata"]["namespace"]}, pod
+
+
+def test_the_workspace_pods_pass_the_restricted_pod_security_standard_their_namespace_enforces(rendered):
+    from urbanstack.checks.pod_security import evaluate
+
+    for obj in objects(rendered, "Stack"):
+        assert evaluate(*operator_pod(obj), "restricted") == [], obj["metadata"]["name"]
+    # The model is no formality: a hostPath volume in the template would keep every workspace pod from starting.
+    bad = copy.deepcopy(stacks(rendered)["verl"])
+    bad["spec"]["workspaceTemplate"]["spec"]["podTemplate"]["spec"]["volumes"].append(
+        {"name": "host", "hostPath": {"path": "/"}})
+    assert evaluate(*operator_pod(bad), "restricted")
