@@ -146,8 +146,9 @@ def test_credentials_come_only_from_secret_references(rendered, tenants):
         assert set(spec["envRefs"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"}
         assert "@" not in spec["backend"] and "@" not in spec["projectRepo"]
         workspace = spec["workspaceTemplate"]["spec"]
-        # The only plain variable names the kubeconfig file; the file comes from the cell's Secret.
-        assert workspace["env"] == [{"name": "KUBECONFIG", "value": "/var/run/urbanstack/kubeconfig/kubeconfig"}]
+        # The plain variables name the kubeconfig file (the file comes from the cell's Secret) and a switch.
+        assert workspace["env"] == [{"name": "KUBECONFIG", "value": "/var/run/urbanstack/kubeconfig/kubeconfig"},
+                                    {"name": "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "value": "true"}]
         [volume] = workspace["podTemplate"]["spec"]["volumes"]
         assert volume["secret"]["secretName"] == "kubeconfig" and volume["secret"]["defaultMode"] == 0o440
     # The federation secrets a municipality's program reads (pulumi config set --secret today).

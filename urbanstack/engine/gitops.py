@@ -342,7 +342,12 @@ def workspace_template(cell: Cell, settings: Settings) -> Obj:
         "imagePullPolicy": "IfNotPresent",
         "securityProfile": "restricted",
         "resources": {"requests": dict(settings.requests), "limits": dict(settings.limits)},
-        "env": [{"name": "KUBECONFIG", "value": f"{KUBECONFIG_DIR}/{KUBECONFIG_FILE}"}],
+        "env": [{"name": "KUBECONFIG", "value": f"{KUBECONFIG_DIR}/{KUBECONFIG_FILE}"},
+                # Every workspace pod is a fresh checkout: no Pulumi.<slug>.yaml with the stack's encryption salt.
+                # Without this Pulumi mints a new salt there instead of using the secrets manager in the stack's
+                # state (pulumi/pulumi#17236, 2024, its CHANGELOG entry: "Support falling back to snapshot secret managers
+                # when PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER is set"; issue #16412).
+                {"name": "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "value": "true"}],
         "podTemplate": {"spec": {
             # What the restricted profile sets (workspace_controller.go, v2.9.0), said here too, plus fsGroup so that
             # user 1000 reads the kubeconfig file (mode 0440, group 1000).
