@@ -228,6 +228,11 @@ IMAGES: dict[str, Image] = {
     # (r3-team/r3_docker); this project builds the exact release from its tagged source, the tag checked against its
     # commit, as a non-root image (images/rei3/Dockerfile).
     "rei3": Image("rei3", "3.12.7", "https://rei3.de", built_here=True),
+    # GitOps (docs/gitops.md, decision 0014): the Pulumi Kubernetes Operator on the management cluster, not part of any
+    # stack. Its Stack CRD of this release is vendored (vendor/pulumi-kubernetes-operator-<version without v>/); the
+    # workspace image is pulumi/pulumi:<the pulumi pin of pyproject.toml>-nonroot (urbanstack/engine/gitops.py).
+    "pulumi-kubernetes-operator": Image("docker.io/pulumi/pulumi-kubernetes-operator", "v2.9.0",
+                                        "https://github.com/pulumi/pulumi-kubernetes-operator"),
 }
 
 
@@ -456,6 +461,12 @@ SUPPORT: dict[str, Support] = {
         "'The branch main will contain the currently released minor version of REI3; patches for this version can "
         "directly be submitted for the main branch.' v3.12 was tagged 2026-04-17 (3.11 left main then), v3.12.7 on "
         "2026-07-20, the newest tag on 2026-07-22", date(2026, 7, 22)),
+    "pulumi-kubernetes-operator": Support(
+        "v2.9.0", None, "no published support window: fixes land in the newest release",
+        "https://github.com/pulumi/pulumi-kubernetes-operator/releases",
+        "v2.9.0 (tag on commit b713fae, 'Prepare release v2.9.0', 2026-07-29) is the newest tag of the repository "
+        "snapshot read 2026-12-06 (newest commit 475dbc6c, 2026-08-21); 1.x is the previous major (v1.16.0)",
+        date(2026, 12, 6)),
 }
 """Upstream's end of support of every pin, keyed like CHARTS, MANIFESTS and IMAGES (``urbanstack check --only
 support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` says how to move one)."""
@@ -489,6 +500,9 @@ RELEASE_RECORDS: dict[str, str] = {
     "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg) "
                     "= commit 0104bc156cea304d5b4a9985e97842b4300c013e (checked in the build; npm ci of its lock file)",
     "rei3": "images/rei3/Dockerfile: r3-team/r3 tag v3.12.7 = commit aed80bb0b9551d43d339116a452fe5cfe80e04c1",
+    "pulumi-kubernetes-operator": "pulumi/pulumi-kubernetes-operator tag v2.9.0 (commit b713fae): "
+                                  "deploy/quickstart/install.yaml names pulumi/pulumi-kubernetes-operator:v2.9.0, the Helm "
+                                  "chart 2.9.0 its appVersion v2.9.0",
 }
 """Every image tag traced to the upstream record it was read from (a tag, release notes, a catalog, a chart's or
 release manifests' default), keyed like IMAGES; images rendered by a pinned chart are traced by the chart itself."""

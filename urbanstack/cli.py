@@ -81,6 +81,9 @@ vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
 app.add_typer(vendor_app, name="vendor")
+gitops_app = typer.Typer(help="GitOps: Pulumi Kubernetes Operator Stacks for a management cluster (docs/gitops.md).",
+                         no_args_is_help=True, epilog=EXIT_CODES)
+app.add_typer(gitops_app, name="gitops")
 # --- platform (identitydata): restore of Keycloak's database ---
 platform_app = typer.Typer(help="The shared platform: restore Keycloak's database.", no_args_is_help=True,
                            epilog=EXIT_CODES)
@@ -489,6 +492,61 @@ def vendor_refresh(
         raise typer.Exit(1) from exc
     line(f"wrote {folder} and its entry in vendor/charts/PROVENANCE.md; next: delete the old version's folder, "
          "python3 vendor/charts/render_check.py, urbanstack plan --compare (docs/upgrades.md)")
+
+
+@gitops_app.command("render")
+def gitops_render(
+    repo: Annotated[str, typer.Option(help="Git URL of this repository as the workspaces clone it.")],
+    backend: Annotated[str, typer.Option(help="State backend URL (s3://…, https://… for Pulumi Cloud, azblob://…, gs://…).")],
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="Folder for the manifests: new, empty, or an earlier render (only that is replaced).")] = Path("build/gitops"),
+    branch: Annotated[str, typer.Option(help="Branch the Stacks follow.")] = "main",
+    repo_dir: Annotated[str, typer.Option(help="Folder of Pulumi.yaml inside the repository.")] = "",
+    secrets_provider: Annotated[str, typer.Option(help="passphrase | default (Pulumi Cloud's own).")] = "passphrase",
+    org: Annotated[str, typer.Option(help="Pulumi Cloud organisation (stacks <org>/<stack>); empty for DIY backends.")] = "",
+    git_auth_secret: Annotated[str | None, typer.Option(
+        help="Secret NAME[:KEY] with a personal access token for a private repository (key default accessToken).")] = None,
+    cells: Annotated[Path | None, typer.Option(
+        help="Cells file (docs/gitops.md); default: one cell 'default' with every stack, kubeconfig from Secret kubeconfig.")] = None,
+    namespace_prefix: Annotated[str, typer.Option(help="Namespaces <prefix>-<cell> on the management cluster.")] = "urbanstack-gitops",
+    tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
+) -> None:
+    """Write one folder per cell with the Namespace, the workspace ServiceAccount and its ClusterRoleBinding, and one
+    Pulumi Kubernetes Operator Stack per stack (shared, then every municipality); every object is validated against
+    the pinned operator's Stack CRD or the Kubernetes schemas first, and the Secrets to create are listed."""
+    from catalogue.tenants import TenantError, load_all
+    from clikit.outdir import OutputRefused, check_target
+    from urbanstack.engine import gitops
+
+    try:
+        check_target(out_dir, gitops.OUTPUT_KIND)
+        auth = gitops.parse_secret_key(git_auth_secret, "--git-auth-secret", "accessToken") if git_auth_secret else None
+        settings = gitops.Settings(repo=repo, backend=backend, branch=branch, repo_dir=repo_dir,
+                                   secrets_provider=secrets_provider, org=org, git_auth=auth,
+                                   namespace_prefix=namespace_prefix)
+        chosen = gitops.load_cells(cells) if cells else gitops.DEFAULT_CELLS
+        rendered = gitops.render(settings, load_all([tenants] if tenants else None), chosen,
+                                 origin=str(cells) if cells else "cells")
+        gitops.write(rendered, out_dir)
+    except TenantError as exc:
+        _problems(exc.problems)
+        raise typer.Exit(1) from None
+    except gitops.GitopsError as exc:
+        for problem in exc.problems:
+            line(problem, to_err=True)
+        line(f"nothing was written to {out_dir}", to_err=True)
+        raise typer.Exit(1) from None
+    except OutputRefused as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+    for r in rendered:
+        stacks = [obj["metadata"]["name"] for _, obj in r.files if obj["kind"] == "Stack"]
+        line(f"{out_dir / r.cell.name}: namespace {r.namespace}, {len(stacks)} Stack(s): {', '.join(stacks)}")
+        line(f"  Secrets to create in {r.namespace} (never rendered): " + ", ".join(
+            f"{s.name}[{s.key}]" for s in r.secrets))
+    line(f"validated against the Stack CRD of pulumi-kubernetes-operator {gitops.OPERATOR_VERSION} "
+         f"({gitops.CRD_FILE.relative_to(gitops.ROOT)}) and the Kubernetes schemas; apply with "
+         f"`kubectl apply -R -f {out_dir}` on the management cluster, or commit it for Flux/Argo CD")
 
 
 @docs_app.command("write")
