@@ -148,13 +148,15 @@ MANIFESTS: dict[str, Manifests] = {
 
 KEYCLOAK_CONFIG_CLI_PAIRINGS: dict[str, tuple[str, str]] = {
     # Keycloak release line -> (keycloak-config-cli tag, why this build).
-    "26.8": ("6.5.0-26.5.4",
-             "No build for 26.6, 26.7 or 26.8 is published: 6.5.0 (2026-03-12) is the newest release (tags of "
-             "adorsys/keycloak-config-cli; its main branch to 2026-04-16 is unreleased and tests Keycloak 26.5.5 "
-             "at most), and its release CI (.github/workflows/ci.yaml at v6.5.0) builds it for Keycloak 26.0.5, "
-             "26.1.0 and 26.5.4; 26.5.4 is the nearest line. It talks to the admin REST API only and reads newer "
-             "servers' responses leniently (FAIL_ON_UNKNOWN_PROPERTIES=false). Offline-only choice: confirm on a "
-             "first real deployment (docs/operations.md), and move to a 26.8 build once one is published."),
+    "26.8": ("6.5.1-26.5.5",
+             "No build for 26.6, 26.7 or 26.8 is published: 6.5.1 is the newest release ('the latest release "
+             "(6.5.1) supports Keycloak up to 26.5.5', adorsys/keycloak-config-cli#1668, 2026-09-20; that pull "
+             "request for Keycloak 26.7.4 is still open). Its release CI (.github/workflows/ci.yaml at main 9cc8593, "
+             "2026-04-16, version 6.5.1-SNAPSHOT; the v6.5.1 tag itself is not in the snapshot readable here) builds "
+             "and pushes `<version>-<KEYCLOAK_VERSION>` for Keycloak 26.0.5, 26.1.0 and 26.5.5 on a v* tag; 26.5.5 is "
+             "the nearest line. It talks to the admin REST API only and reads newer servers' responses leniently "
+             "(FAIL_ON_UNKNOWN_PROPERTIES=false). Offline-only choice: confirm on a first real deployment "
+             "(docs/operations.md), and move to a 26.8 build once one is published."),
 }
 """Recorded pairings of keycloak-config-cli with a Keycloak release line for which no build of that line exists.
 When the tag's Keycloak part names the line of ``IMAGES["keycloak"]`` no entry is needed."""
@@ -164,7 +166,7 @@ IMAGES: dict[str, Image] = {
     # by the operator, the pairing to move to and what it waits for).
     "keycloak": Image("quay.io/keycloak/keycloak", "26.8.0", "https://www.keycloak.org"),
     # Tag `<release>-<Keycloak version it is built against>`; see KEYCLOAK_CONFIG_CLI_PAIRINGS.
-    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.0-26.5.4",
+    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.1-26.5.5",
                                  "https://github.com/adorsys/keycloak-config-cli"),
     # CloudNativePG's `MM-x.y-TYPE-OS` and `MM.mm-TYPE-OS` tags are rolling (their READMEs, "Rolling Tags");
     # each build also gets an immutable `...-<timestamp>-...` tag, listed with its digest in upstream's image
@@ -289,9 +291,13 @@ SUPPORT: dict[str, Support] = {
         "0.29.0", None,
         "a minor is supported until 3 months after the next minor's .0; only its last patch release",
         "https://github.com/cloudnative-pg/cloudnative-pg/blob/main/docs/src/supported_releases.md",
-        "1.30.x (chart 0.29.0): currently supported, released 29 Jun 2026, end of life '~ Dec 2026' (3 months after "
-        "1.31.0, expected '~ Sep, 2026'); 1.27.x: end of life March 9, 2026. As of 2026-09-22 the next releases were "
-        "1.30.1 and 1.29.3 (cloudnative-pg#11502), no 1.31.0: 1.30 is supported at least until 1.31.0 + 3 months",
+        "docs/src/supported_releases.md at the newest readable commit (main a95a534d, 2026-08-21; unchanged since "
+        "0c0a736, 2026-06-27; the same table on release-1.30 74be434): 1.30.x currently supported, released 29 Jun "
+        "2026, end of life '~  Dec 2026'; 1.29.x 29 Sep 2026 (= 1.30.0 + 3 months); upcoming 1.31.0 '~ Sep, 2026'. "
+        "The newest release records readable (re-read 2026-12-06) are cloudnative-pg#11502/#11508 (2026-09-18 to "
+        "09-22: 1.30.1 and 1.29.3, no 1.31.0), and cloudnative-pg/charts (to 2026-07-24) has no chart newer than "
+        "0.29.0. So 1.30 ends 3 months after a 1.31.0 released after 2026-09-22, not before 2026-12-22; nothing "
+        "newer could be read here, so review_by is not extended",
         date(2026, 9, 22), review_by=date(2026, 12, 21)),
     "plugin-barman-cloud": Support(
         "0.7.0", None,
@@ -357,21 +363,32 @@ SUPPORT: dict[str, Support] = {
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
         "'The Keycloak community supports the most recent release'; 26.8.0 is the newest operator bundle in "
-        "k8s-operatorhub/community-operators (operators/keycloak-operator/26.8.0, commit a663065, replaces 26.7.5), "
-        "read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "k8s-operatorhub/community-operators (operators/keycloak-operator/26.8.0, commit a663065, replaces 26.7.5; "
+        "no 26.8.1 bundle in the code index, re-read 2026-12-06). keycloak/keycloak already carries the upgrade notes "
+        "of a 26.8.1 (docs/documentation/upgrading/topics/changes/changes-26_8_1.adoc, commit 0d0be1e: Kerberos "
+        "service-ticket round trip, ';' no longer a query delimiter, Conditional OTP header rule needs a trusted "
+        "proxy): no release record of it could be read; when it is published it replaces 26.8.0",
+        date(2026, 12, 6), review_by=date(2027, 1, 6)),
     # ---- images
     "keycloak": Support(
         "26.8.0", None,
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
-        "'The Keycloak community supports the most recent release'; 26.8.0 is the release of the newest operator "
-        "bundle (RELATED_IMAGE_KEYCLOAK of its CSV), read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "'The Keycloak community supports the most recent release' (SECURITY.md: fixes land in the current "
+        "major.minor or the next one); 26.8.0 is the release of the newest operator bundle (RELATED_IMAGE_KEYCLOAK "
+        "of its CSV). Re-read 2026-12-06: keycloak/keycloak holds release notes up to 26_8_0.adoc (27_0_0 in "
+        "development) and the upgrade notes of a coming 26.8.1 (changes-26_8_1.adoc, commit 0d0be1e, security "
+        "fixes); no 26.8.1 release record (tag, bundle) could be read: move with it when it is published",
+        date(2026, 12, 6), review_by=date(2027, 1, 6)),
     "keycloak-config-cli": Support(
-        "6.5.0-26.5.4", None,
+        "6.5.1-26.5.5", None,
         "no published support window; releases follow Keycloak's lines (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
         "https://github.com/adorsys/keycloak-config-cli/releases",
-        "6.5.0 is the newest release; its CI builds it for Keycloak up to 26.5.4, no build for 26.6-26.8 exists "
-        "(docs/decisions/0011); paired with the Keycloak pin", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "6.5.1 is the newest release (adorsys/keycloak-config-cli#1668, comment of 2026-09-20: 'the latest release "
+        "(6.5.1) supports Keycloak up to 26.5.5'; #1668, support for Keycloak 26.7.4, still open); its CI builds it "
+        "for Keycloak 26.0.5, 26.1.0 and 26.5.5, no build for 26.6-26.8 exists (docs/decisions/0011); 6.5.1 carries "
+        "the dependency security updates of CHANGELOG.md [Unreleased] at main 9cc8593 (jackson, logback, "
+        "nimbus-jose-jwt, rhino CVEs); paired with the Keycloak pin", date(2026, 9, 20), review_by=date(2027, 1, 6)),
     "postgis": Support(
         "18.4-3.6.4-202608031108-system-trixie", date(2030, 11, 14),
         "PostgreSQL supports a major version for five years; CloudNativePG rebuilds its images weekly",
@@ -463,8 +480,10 @@ support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` say
 RELEASE_RECORDS: dict[str, str] = {
     "keycloak": "keycloak/keycloak tag 26.8.0 (https://github.com/keycloak/keycloak/releases/tag/26.8.0); the "
                 "operator's 26.8.0 OLM bundle names this image (CSV RELATED_IMAGE_KEYCLOAK, vendor/keycloak-operator-26.8.0)",
-    "keycloak-config-cli": "adorsys/keycloak-config-cli .github/workflows/ci.yaml of v6.5.0 builds the tag "
-                           "6.5.0-26.5.4 (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
+    "keycloak-config-cli": "adorsys/keycloak-config-cli release 6.5.1 (#1668, 2026-09-20: 'the latest release "
+                           "(6.5.1) supports Keycloak up to 26.5.5'); .github/workflows/ci.yaml (main 9cc8593, "
+                           "6.5.1-SNAPSHOT) pushes <version>-<KEYCLOAK_VERSION> for 26.5.5, hence 6.5.1-26.5.5 "
+                           "(see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
     "postgis": "cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml (commit db39ba5, "
                "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
