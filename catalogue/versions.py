@@ -334,8 +334,10 @@ SUPPORT: dict[str, Support] = {
         "could not be read, so the copy could not be assembled", date(2026, 9, 13),
         newer="91.5.0 or later (prometheus-operator v0.94.0)",
         waiver="the newest tags (91.x) cannot be read offline here; 88.5.3, the newest readable, was assembled "
-               "(docs/upgrades.md); move with `urbanstack vendor refresh kube-prometheus-stack` on a machine with "
-               "network access", waiver_until=date(2027, 1, 15)),
+               "(docs/upgrades.md). Retried 2026-12-06: the snapshot of prometheus-community/helm-charts still "
+               "ends 2026-08-22 (newest kube-prometheus-stack tag 88.5.3), and the code index keeps one copy per "
+               "file, not the 91.x tree; move with `urbanstack vendor refresh kube-prometheus-stack` on a machine "
+               "with network access", waiver_until=date(2027, 1, 15)),
     "opencost": Support(
         "2.5.17", None,
         "no published support window: only the newest chart release gets fixes",
@@ -346,7 +348,11 @@ SUPPORT: dict[str, Support] = {
         "(#384); their tags are not in any snapshot that can be had here, so the copy could not be assembled",
         date(2026, 8, 5), newer="opencost-2.5.29 or later (OpenCost 1.121.x)",
         waiver="the newest tags (2.5.29) cannot be read offline here; 2.5.17, the newest readable, was assembled "
-               "(docs/upgrades.md); move with `urbanstack vendor refresh opencost` on a machine with network access",
+               "(docs/upgrades.md). Retried 2026-12-06: the snapshot of opencost/opencost-helm-chart still ends "
+               "2026-04-30 (newest tag opencost-2.5.17); the code index has charts/opencost/Chart.yaml at 2.5.29 "
+               "(commit 0370517, appVersion 1.121.1) but each other file of the chart only as one stored version of "
+               "unknown commit, so no tree of the tag can be assembled; move with `urbanstack vendor refresh "
+               "opencost` on a machine with network access",
         waiver_until=date(2027, 1, 15)),
     "rook-ceph": Support(
         "v1.19.10", None,
@@ -436,7 +442,9 @@ SUPPORT: dict[str, Support] = {
         "docs.ckan.org releases page: 'The currently supported CKAN version is CKAN 2.11.5'",
         date(2026, 12, 1), newer="2.11.5",
         waiver="no ckan/ckan-base 2.11.5 image is traced to an upstream record (ckan-docker-base builds 2.11.4; "
-               "docs/upgrades.md): move when upstream publishes it", waiver_until=date(2027, 1, 15)),
+               "docs/upgrades.md). Retried 2026-12-06: ckan/ckan-docker-base's newest snapshot (to 2026-02-14, "
+               "newest tag v20251029) has ckan-2.11/VERSION.txt 2.11.4 on main and every branch; the code index's "
+               "copy says dev-v2.11: move when upstream publishes 2.11.5", waiver_until=date(2027, 1, 15)),
     "ckan-solr": Support(
         "2.11-solr9.8", None, "rebuilt from the dev-v2.11 branch while CKAN 2.11 is supported",
         "https://github.com/ckan/ckan-solr", "no release tags; `2.11-solr9.8` follows the CKAN 2.11 line",
