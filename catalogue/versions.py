@@ -220,10 +220,10 @@ IMAGES: dict[str, Image] = {
                                      "8520bf7bda0e1bb4938818a73e639ea54ff7d54b, build of 2026-09-17 (Alpine 3.23.6)"),
     # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
-    # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged stable/alpine
-    # (commit e26803b, 2026-07-15) builds NGINX_VERSION 1.30.4; .github/workflows/alpine-stable.yml tags it
-    # `<major>.<minor>.<patch>-alpine`.
-    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.30.4-alpine",
+    # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged#424 (merged
+    # 2026-09-15, "Update nginx mainline to 1.31.6, stable to 1.30.5") moves stable/alpine to NGINX_VERSION 1.30.5
+    # (1.30.4 since #421, 2026-07-15); .github/workflows/alpine-stable.yml tags it `<major>.<minor>.<patch>-alpine`.
+    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.30.5-alpine",
                                 "https://github.com/nginx/docker-nginx-unprivileged"),
     "masterportal": Image("masterportal", "3.7.0", "https://www.masterportal.org", built_here=True),
     # rei3: upstream publishes no image, only release archives (no published checksums) and a dev/test Dockerfile
@@ -305,7 +305,11 @@ SUPPORT: dict[str, Support] = {
         "https://github.com/cloudnative-pg/charts/blob/main/charts/plugin-barman-cloud/README.md",
         "'this chart supports only the latest point release of the plugin'; 0.7.0 (plugin v0.13.0, needs "
         "CloudNativePG 1.26 or later: plugin-barman-cloud v0.13.0 web/docs/intro.md) is the newest chart in the "
-        "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet",
+        "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet. "
+        "Re-read 2026-12-06: the snapshot of cloudnative-pg/charts (to 2026-07-24) has no tag after "
+        "plugin-barman-cloud-v0.7.0; a third party's chart update (linode/apl-core#3624, 2026-09-05/17) reports "
+        "chart 0.8.0 with plugin v0.14.0 and then v0.15.0: not an upstream record, so review_by stays; re-read the "
+        "index with network access and move chart and plugin together (docs/upgrades.md)",
         date(2026, 7, 20)),
     "cert-manager": Support(
         "v1.21.1", None,
@@ -434,7 +438,10 @@ SUPPORT: dict[str, Support] = {
         "9.1.1-alpine", None, "the newest patch release of the current minor gets fixes",
         "https://github.com/valkey-io/valkey/releases",
         "9.1 is GA; Docker Hub publishes 9.1.1 as the newest 9.1 tag on 2026-07-14 (langchain4j/langchain4j#5768: "
-        "'9', '9.1', '9.1.1', 'latest', all sharing one digest)", date(2026, 7, 14)),
+        "'9', '9.1', '9.1.1', 'latest', all sharing one digest). Re-read 2026-12-06: no upstream record of a later "
+        "9.1 patch found (valkey-io/valkey-container's newest release pull request read is #144, 9.1.0); a third "
+        "party lists 9.1.2 as released on 2026-09-01 (shogo82148/actions-setup-redis#1456): check valkey-io/valkey "
+        "releases with network access and move", date(2026, 7, 14)),
     "ckan": Support(
         "2.11.4-1", None,
         "security fixes for the 2 most recent minor releases, 'only the latest patch release contains all security "
@@ -463,13 +470,14 @@ SUPPORT: dict[str, Support] = {
         "library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.1.2-alpine (latest) and 2.0.22, 2.0 (the "
         "2.0 line, still built)", date(2026, 8, 21)),
     "nginx-unprivileged": Support(
-        "1.30.4-alpine", None,
+        "1.30.5-alpine", None,
         "nginx maintains the current mainline and the current stable branch; a stable branch ends with the next "
         "stable (each April)",
         "https://endoflife.date/api/nginx.json",
-        "1.30 (stable, released 2026-04-14): maintained, latest 1.30.4 (2026-07-15); 1.29 (mainline): end of life "
-        "2026-05-13. nginx/docker-nginx-unprivileged stable/alpine builds 1.30.4 (commit e26803b, 2026-07-15)",
-        date(2026, 7, 15)),
+        "1.30 (stable, released 2026-04-14): maintained; 1.29 (mainline): end of life 2026-05-13. Re-read "
+        "2026-12-06: nginx/docker-nginx-unprivileged#424 (merged 2026-09-15) updates stable to 1.30.5 (mainline "
+        "1.31.6), after #421 (1.30.4, 2026-07-15); no later stable update found",
+        date(2026, 9, 15)),
     "masterportal": Support(
         "3.7.0", None, "no published support window: only the newest release gets fixes",
         "https://bitbucket.org/geowerkstatt-hamburg/masterportal/src/dev/",
@@ -511,8 +519,8 @@ RELEASE_RECORDS: dict[str, str] = {
     "frost-mqtt": "FraunhoferIOSB/FROST-Server release v2.8.0: the release build pushes fraunhoferiosb/frost-server-mqtt "
                   "with the version tag",
     "mosquitto": "docker-library/official-images library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.0.22",
-    "nginx-unprivileged": "nginx/docker-nginx-unprivileged stable/alpine (commit e26803b, 2026-07-15): NGINX_VERSION "
-                          "1.30.4; .github/workflows/alpine-stable.yml tags <version>-alpine",
+    "nginx-unprivileged": "nginx/docker-nginx-unprivileged#424 (merged 2026-09-15): stable/alpine NGINX_VERSION "
+                          "1.30.5; .github/workflows/alpine-stable.yml tags <version>-alpine",
     "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg) "
                     "= commit 0104bc156cea304d5b4a9985e97842b4300c013e (checked in the build; npm ci of its lock file)",
     "rei3": "images/rei3/Dockerfile: r3-team/r3 tag v3.12.7 = commit aed80bb0b9551d43d339116a452fe5cfe80e04c1",
