@@ -148,13 +148,15 @@ MANIFESTS: dict[str, Manifests] = {
 
 KEYCLOAK_CONFIG_CLI_PAIRINGS: dict[str, tuple[str, str]] = {
     # Keycloak release line -> (keycloak-config-cli tag, why this build).
-    "26.8": ("6.5.0-26.5.4",
-             "No build for 26.6, 26.7 or 26.8 is published: 6.5.0 (2026-03-12) is the newest release (tags of "
-             "adorsys/keycloak-config-cli; its main branch to 2026-04-16 is unreleased and tests Keycloak 26.5.5 "
-             "at most), and its release CI (.github/workflows/ci.yaml at v6.5.0) builds it for Keycloak 26.0.5, "
-             "26.1.0 and 26.5.4; 26.5.4 is the nearest line. It talks to the admin REST API only and reads newer "
-             "servers' responses leniently (FAIL_ON_UNKNOWN_PROPERTIES=false). Offline-only choice: confirm on a "
-             "first real deployment (docs/operations.md), and move to a 26.8 build once one is published."),
+    "26.8": ("6.5.1-26.5.5",
+             "No build for 26.6, 26.7 or 26.8 is published: 6.5.1 is the newest release ('the latest release "
+             "(6.5.1) supports Keycloak up to 26.5.5', adorsys/keycloak-config-cli#1668, 2026-09-20; that pull "
+             "request for Keycloak 26.7.4 is still open). Its release CI (.github/workflows/ci.yaml at main 9cc8593, "
+             "2026-04-16, version 6.5.1-SNAPSHOT; the v6.5.1 tag itself is not in the snapshot readable here) builds "
+             "and pushes `<version>-<KEYCLOAK_VERSION>` for Keycloak 26.0.5, 26.1.0 and 26.5.5 on a v* tag; 26.5.5 is "
+             "the nearest line. It talks to the admin REST API only and reads newer servers' responses leniently "
+             "(FAIL_ON_UNKNOWN_PROPERTIES=false). Offline-only choice: confirm on a first real deployment "
+             "(docs/operations.md), and move to a 26.8 build once one is published."),
 }
 """Recorded pairings of keycloak-config-cli with a Keycloak release line for which no build of that line exists.
 When the tag's Keycloak part names the line of ``IMAGES["keycloak"]`` no entry is needed."""
@@ -164,7 +166,7 @@ IMAGES: dict[str, Image] = {
     # by the operator, the pairing to move to and what it waits for).
     "keycloak": Image("quay.io/keycloak/keycloak", "26.8.0", "https://www.keycloak.org"),
     # Tag `<release>-<Keycloak version it is built against>`; see KEYCLOAK_CONFIG_CLI_PAIRINGS.
-    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.0-26.5.4",
+    "keycloak-config-cli": Image("docker.io/adorsys/keycloak-config-cli", "6.5.1-26.5.5",
                                  "https://github.com/adorsys/keycloak-config-cli"),
     # CloudNativePG's `MM-x.y-TYPE-OS` and `MM.mm-TYPE-OS` tags are rolling (their READMEs, "Rolling Tags");
     # each build also gets an immutable `...-<timestamp>-...` tag, listed with its digest in upstream's image
@@ -218,10 +220,10 @@ IMAGES: dict[str, Image] = {
                                      "8520bf7bda0e1bb4938818a73e639ea54ff7d54b, build of 2026-09-17 (Alpine 3.23.6)"),
     # masterportal: static web server; the Masterportal build itself comes from an artifact image that this
     # project builds from the upstream release tag (images/masterportal/Dockerfile): upstream publishes none.
-    # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged stable/alpine
-    # (commit e26803b, 2026-07-15) builds NGINX_VERSION 1.30.4; .github/workflows/alpine-stable.yml tags it
-    # `<major>.<minor>.<patch>-alpine`.
-    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.30.4-alpine",
+    # nginx's stable branch 1.30 (mainline 1.29 ended 2026-05-13): nginx/docker-nginx-unprivileged#424 (merged
+    # 2026-09-15, "Update nginx mainline to 1.31.6, stable to 1.30.5") moves stable/alpine to NGINX_VERSION 1.30.5
+    # (1.30.4 since #421, 2026-07-15); .github/workflows/alpine-stable.yml tags it `<major>.<minor>.<patch>-alpine`.
+    "nginx-unprivileged": Image("docker.io/nginxinc/nginx-unprivileged", "1.30.5-alpine",
                                 "https://github.com/nginx/docker-nginx-unprivileged"),
     "masterportal": Image("masterportal", "3.7.0", "https://www.masterportal.org", built_here=True),
     # rei3: upstream publishes no image, only release archives (no published checksums) and a dev/test Dockerfile
@@ -294,9 +296,13 @@ SUPPORT: dict[str, Support] = {
         "0.29.0", None,
         "a minor is supported until 3 months after the next minor's .0; only its last patch release",
         "https://github.com/cloudnative-pg/cloudnative-pg/blob/main/docs/src/supported_releases.md",
-        "1.30.x (chart 0.29.0): currently supported, released 29 Jun 2026, end of life '~ Dec 2026' (3 months after "
-        "1.31.0, expected '~ Sep, 2026'); 1.27.x: end of life March 9, 2026. As of 2026-09-22 the next releases were "
-        "1.30.1 and 1.29.3 (cloudnative-pg#11502), no 1.31.0: 1.30 is supported at least until 1.31.0 + 3 months",
+        "docs/src/supported_releases.md at the newest readable commit (main a95a534d, 2026-08-21; unchanged since "
+        "0c0a736, 2026-06-27; the same table on release-1.30 74be434): 1.30.x currently supported, released 29 Jun "
+        "2026, end of life '~  Dec 2026'; 1.29.x 29 Sep 2026 (= 1.30.0 + 3 months); upcoming 1.31.0 '~ Sep, 2026'. "
+        "The newest release records readable (re-read 2026-12-06) are cloudnative-pg#11502/#11508 (2026-09-18 to "
+        "09-22: 1.30.1 and 1.29.3, no 1.31.0), and cloudnative-pg/charts (to 2026-07-24) has no chart newer than "
+        "0.29.0. So 1.30 ends 3 months after a 1.31.0 released after 2026-09-22, not before 2026-12-22; nothing "
+        "newer could be read here, so review_by is not extended",
         date(2026, 9, 22), review_by=date(2026, 12, 21)),
     "plugin-barman-cloud": Support(
         "0.7.0", None,
@@ -304,7 +310,11 @@ SUPPORT: dict[str, Support] = {
         "https://github.com/cloudnative-pg/charts/blob/main/charts/plugin-barman-cloud/README.md",
         "'this chart supports only the latest point release of the plugin'; 0.7.0 (plugin v0.13.0, needs "
         "CloudNativePG 1.26 or later: plugin-barman-cloud v0.13.0 web/docs/intro.md) is the newest chart in the "
-        "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet",
+        "repository index (gh-pages, 2026-07-20). The plugin tagged v0.14.0 on 2026-07-29; no chart of it read yet. "
+        "Re-read 2026-12-06: the snapshot of cloudnative-pg/charts (to 2026-07-24) has no tag after "
+        "plugin-barman-cloud-v0.7.0; a third party's chart update (linode/apl-core#3624, 2026-09-05/17) reports "
+        "chart 0.8.0 with plugin v0.14.0 and then v0.15.0: not an upstream record, so review_by stays; re-read the "
+        "index with network access and move chart and plugin together (docs/upgrades.md)",
         date(2026, 7, 20)),
     "cert-manager": Support(
         "v1.21.1", None,
@@ -333,8 +343,10 @@ SUPPORT: dict[str, Support] = {
         "could not be read, so the copy could not be assembled", date(2026, 9, 13),
         newer="91.5.0 or later (prometheus-operator v0.94.0)",
         waiver="the newest tags (91.x) cannot be read offline here; 88.5.3, the newest readable, was assembled "
-               "(docs/upgrades.md); move with `urbanstack vendor refresh kube-prometheus-stack` on a machine with "
-               "network access", waiver_until=date(2027, 1, 15)),
+               "(docs/upgrades.md). Retried 2026-12-06: the snapshot of prometheus-community/helm-charts still "
+               "ends 2026-08-22 (newest kube-prometheus-stack tag 88.5.3), and the code index keeps one copy per "
+               "file, not the 91.x tree; move with `urbanstack vendor refresh kube-prometheus-stack` on a machine "
+               "with network access", waiver_until=date(2027, 1, 15)),
     "opencost": Support(
         "2.5.17", None,
         "no published support window: only the newest chart release gets fixes",
@@ -345,7 +357,11 @@ SUPPORT: dict[str, Support] = {
         "(#384); their tags are not in any snapshot that can be had here, so the copy could not be assembled",
         date(2026, 8, 5), newer="opencost-2.5.29 or later (OpenCost 1.121.x)",
         waiver="the newest tags (2.5.29) cannot be read offline here; 2.5.17, the newest readable, was assembled "
-               "(docs/upgrades.md); move with `urbanstack vendor refresh opencost` on a machine with network access",
+               "(docs/upgrades.md). Retried 2026-12-06: the snapshot of opencost/opencost-helm-chart still ends "
+               "2026-04-30 (newest tag opencost-2.5.17); the code index has charts/opencost/Chart.yaml at 2.5.29 "
+               "(commit 0370517, appVersion 1.121.1) but each other file of the chart only as one stored version of "
+               "unknown commit, so no tree of the tag can be assembled; move with `urbanstack vendor refresh "
+               "opencost` on a machine with network access",
         waiver_until=date(2027, 1, 15)),
     "rook-ceph": Support(
         "v1.19.10", None,
@@ -362,21 +378,32 @@ SUPPORT: dict[str, Support] = {
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
         "'The Keycloak community supports the most recent release'; 26.8.0 is the newest operator bundle in "
-        "k8s-operatorhub/community-operators (operators/keycloak-operator/26.8.0, commit a663065, replaces 26.7.5), "
-        "read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "k8s-operatorhub/community-operators (operators/keycloak-operator/26.8.0, commit a663065, replaces 26.7.5; "
+        "no 26.8.1 bundle in the code index, re-read 2026-12-06). keycloak/keycloak already carries the upgrade notes "
+        "of a 26.8.1 (docs/documentation/upgrading/topics/changes/changes-26_8_1.adoc, commit 0d0be1e: Kerberos "
+        "service-ticket round trip, ';' no longer a query delimiter, Conditional OTP header rule needs a trusted "
+        "proxy): no release record of it could be read; when it is published it replaces 26.8.0",
+        date(2026, 12, 6), review_by=date(2027, 1, 6)),
     # ---- images
     "keycloak": Support(
         "26.8.0", None,
         "the Keycloak community supports the most recent release only",
         "https://www.keycloak.org/docs/latest/upgrading/",
-        "'The Keycloak community supports the most recent release'; 26.8.0 is the release of the newest operator "
-        "bundle (RELATED_IMAGE_KEYCLOAK of its CSV), read 2026-12-06", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "'The Keycloak community supports the most recent release' (SECURITY.md: fixes land in the current "
+        "major.minor or the next one); 26.8.0 is the release of the newest operator bundle (RELATED_IMAGE_KEYCLOAK "
+        "of its CSV). Re-read 2026-12-06: keycloak/keycloak holds release notes up to 26_8_0.adoc (27_0_0 in "
+        "development) and the upgrade notes of a coming 26.8.1 (changes-26_8_1.adoc, commit 0d0be1e, security "
+        "fixes); no 26.8.1 release record (tag, bundle) could be read: move with it when it is published",
+        date(2026, 12, 6), review_by=date(2027, 1, 6)),
     "keycloak-config-cli": Support(
-        "6.5.0-26.5.4", None,
+        "6.5.1-26.5.5", None,
         "no published support window; releases follow Keycloak's lines (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
         "https://github.com/adorsys/keycloak-config-cli/releases",
-        "6.5.0 is the newest release; its CI builds it for Keycloak up to 26.5.4, no build for 26.6-26.8 exists "
-        "(docs/decisions/0011); paired with the Keycloak pin", date(2026, 12, 6), review_by=date(2027, 1, 6)),
+        "6.5.1 is the newest release (adorsys/keycloak-config-cli#1668, comment of 2026-09-20: 'the latest release "
+        "(6.5.1) supports Keycloak up to 26.5.5'; #1668, support for Keycloak 26.7.4, still open); its CI builds it "
+        "for Keycloak 26.0.5, 26.1.0 and 26.5.5, no build for 26.6-26.8 exists (docs/decisions/0011); 6.5.1 carries "
+        "the dependency security updates of CHANGELOG.md [Unreleased] at main 9cc8593 (jackson, logback, "
+        "nimbus-jose-jwt, rhino CVEs); paired with the Keycloak pin", date(2026, 9, 20), review_by=date(2027, 1, 6)),
     "postgis": Support(
         "18.4-3.6.4-202608031108-system-trixie", date(2030, 11, 14),
         "PostgreSQL supports a major version for five years; CloudNativePG rebuilds its images weekly",
@@ -416,7 +443,10 @@ SUPPORT: dict[str, Support] = {
         "9.1.1-alpine", None, "the newest patch release of the current minor gets fixes",
         "https://github.com/valkey-io/valkey/releases",
         "9.1 is GA; Docker Hub publishes 9.1.1 as the newest 9.1 tag on 2026-07-14 (langchain4j/langchain4j#5768: "
-        "'9', '9.1', '9.1.1', 'latest', all sharing one digest)", date(2026, 7, 14)),
+        "'9', '9.1', '9.1.1', 'latest', all sharing one digest). Re-read 2026-12-06: no upstream record of a later "
+        "9.1 patch found (valkey-io/valkey-container's newest release pull request read is #144, 9.1.0); a third "
+        "party lists 9.1.2 as released on 2026-09-01 (shogo82148/actions-setup-redis#1456): check valkey-io/valkey "
+        "releases with network access and move", date(2026, 7, 14)),
     "ckan": Support(
         "2.11.4-1", None,
         "security fixes for the 2 most recent minor releases, 'only the latest patch release contains all security "
@@ -424,7 +454,9 @@ SUPPORT: dict[str, Support] = {
         "docs.ckan.org releases page: 'The currently supported CKAN version is CKAN 2.11.5'",
         date(2026, 12, 1), newer="2.11.5",
         waiver="no ckan/ckan-base 2.11.5 image is traced to an upstream record (ckan-docker-base builds 2.11.4; "
-               "docs/upgrades.md): move when upstream publishes it", waiver_until=date(2027, 1, 15)),
+               "docs/upgrades.md). Retried 2026-12-06: ckan/ckan-docker-base's newest snapshot (to 2026-02-14, "
+               "newest tag v20251029) has ckan-2.11/VERSION.txt 2.11.4 on main and every branch; the code index's "
+               "copy says dev-v2.11: move when upstream publishes 2.11.5", waiver_until=date(2027, 1, 15)),
     "ckan-solr": Support(
         "2.11-solr9.8", None, "rebuilt from the dev-v2.11 branch while CKAN 2.11 is supported",
         "https://github.com/ckan/ckan-solr", "no release tags; `2.11-solr9.8` follows the CKAN 2.11 line",
@@ -443,13 +475,14 @@ SUPPORT: dict[str, Support] = {
         "library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.1.2-alpine (latest) and 2.0.22, 2.0 (the "
         "2.0 line, still built)", date(2026, 8, 21)),
     "nginx-unprivileged": Support(
-        "1.30.4-alpine", None,
+        "1.30.5-alpine", None,
         "nginx maintains the current mainline and the current stable branch; a stable branch ends with the next "
         "stable (each April)",
         "https://endoflife.date/api/nginx.json",
-        "1.30 (stable, released 2026-04-14): maintained, latest 1.30.4 (2026-07-15); 1.29 (mainline): end of life "
-        "2026-05-13. nginx/docker-nginx-unprivileged stable/alpine builds 1.30.4 (commit e26803b, 2026-07-15)",
-        date(2026, 7, 15)),
+        "1.30 (stable, released 2026-04-14): maintained; 1.29 (mainline): end of life 2026-05-13. Re-read "
+        "2026-12-06: nginx/docker-nginx-unprivileged#424 (merged 2026-09-15) updates stable to 1.30.5 (mainline "
+        "1.31.6), after #421 (1.30.4, 2026-07-15); no later stable update found",
+        date(2026, 9, 15)),
     "masterportal": Support(
         "3.7.0", None, "no published support window: only the newest release gets fixes",
         "https://bitbucket.org/geowerkstatt-hamburg/masterportal/src/dev/",
@@ -474,8 +507,10 @@ support`` fails on a pin past it on the day of the run; ``docs/upgrades.md`` say
 RELEASE_RECORDS: dict[str, str] = {
     "keycloak": "keycloak/keycloak tag 26.8.0 (https://github.com/keycloak/keycloak/releases/tag/26.8.0); the "
                 "operator's 26.8.0 OLM bundle names this image (CSV RELATED_IMAGE_KEYCLOAK, vendor/keycloak-operator-26.8.0)",
-    "keycloak-config-cli": "adorsys/keycloak-config-cli .github/workflows/ci.yaml of v6.5.0 builds the tag "
-                           "6.5.0-26.5.4 (see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
+    "keycloak-config-cli": "adorsys/keycloak-config-cli release 6.5.1 (#1668, 2026-09-20: 'the latest release "
+                           "(6.5.1) supports Keycloak up to 26.5.5'); .github/workflows/ci.yaml (main 9cc8593, "
+                           "6.5.1-SNAPSHOT) pushes <version>-<KEYCLOAK_VERSION> for 26.5.5, hence 6.5.1-26.5.5 "
+                           "(see KEYCLOAK_CONFIG_CLI_PAIRINGS)",
     "postgis": "cloudnative-pg/postgis-containers image-catalogs/postgis-system-trixie.yaml (commit db39ba5, "
                "2026-08-03): 18.4-3.6.4-202608031108-system-trixie with its digest",
     "postgresql": "cloudnative-pg/artifacts image-catalogs/catalog-system-trixie.yaml (commit 6093183, 2025-11-15): "
@@ -495,8 +530,8 @@ RELEASE_RECORDS: dict[str, str] = {
     "frost-mqtt": "FraunhoferIOSB/FROST-Server release v2.8.0: the release build pushes fraunhoferiosb/frost-server-mqtt "
                   "with the version tag",
     "mosquitto": "docker-library/official-images library/eclipse-mosquitto (commit 37079fb336, 2026-08-21): Tags 2.0.22",
-    "nginx-unprivileged": "nginx/docker-nginx-unprivileged stable/alpine (commit e26803b, 2026-07-15): NGINX_VERSION "
-                          "1.30.4; .github/workflows/alpine-stable.yml tags <version>-alpine",
+    "nginx-unprivileged": "nginx/docker-nginx-unprivileged#424 (merged 2026-09-15): stable/alpine NGINX_VERSION "
+                          "1.30.5; .github/workflows/alpine-stable.yml tags <version>-alpine",
     "masterportal": "images/masterportal/Dockerfile: Masterportal release tag v3.7.0 (bitbucket.org/geowerkstatt-hamburg) "
                     "= commit 0104bc156cea304d5b4a9985e97842b4300c013e (checked in the build; npm ci of its lock file)",
     "rei3": "images/rei3/Dockerfile: r3-team/r3 tag v3.12.7 = commit aed80bb0b9551d43d339116a452fe5cfe80e04c1",

@@ -340,15 +340,44 @@ def test_the_keycloak_statefulset_carries_the_environment_the_operator_injects(r
     assert kc["imagePullPolicy"] == "IfNotPresent"
 
 
+def _env_and_automount(cr, operator):
+    pod = cm.keycloak_statefulset(cr, operator=operator)["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    return env.get("KC_TRUSTSTORE_PATHS"), pod.get("automountServiceAccountToken", "unset")
+
+
+SA_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+
 def test_before_26_5_the_operator_points_keycloak_at_the_service_account_ca_and_ignores_the_token_field():
+    # KeycloakDeploymentDependentResource at 0064e060 (before keycloak/keycloak#40605)
     cr = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {"automountServiceAccountToken": False}}
-    old = cm.keycloak_statefulset(cr, operator="26.4.5")
-    env = {e["name"]: e.get("value") for e in old["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["KC_TRUSTSTORE_PATHS"] == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-    assert "automountServiceAccountToken" not in old["spec"]["template"]["spec"]
-    new = cm.keycloak_statefulset(cr, operator="26.8.0")
-    assert "KC_TRUSTSTORE_PATHS" not in {e["name"] for e in new["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert new["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert _env_and_automount(cr, "26.4.5") == (SA_CA, "unset")
+
+
+def test_in_26_5_the_token_field_sets_the_pod_and_switches_the_truststore_path_off():
+    # KeycloakDeploymentDependentResource at ee99112b (the 26.5 line): automount always set from the CR (true
+    # unless false), KC_TRUSTSTORE_PATHS only while the token is mounted
+    off = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {"automountServiceAccountToken": False}}
+    unset = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {}}
+    assert _env_and_automount(off, "26.5.7") == (None, False)
+    assert _env_and_automount(unset, "26.5.7") == (SA_CA, True)
+
+
+def test_from_26_6_the_server_reads_the_ca_itself_and_the_operator_sets_no_truststore_path():
+    # changes-26_6_0.adoc "Truststore initialization moved to the server" (keycloak/keycloak#44506)
+    off = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {"automountServiceAccountToken": False}}
+    unset = {"metadata": {"name": "kc", "namespace": "id"}, "spec": {}}
+    assert _env_and_automount(off, "26.8.0") == (None, False)
+    assert _env_and_automount(unset, "26.8.0") == (None, True)
+
+
+def test_the_operator_overrides_the_templates_token_setting_with_the_crs():
+    # createBaseDeployment: specBuilder.withAutomountServiceAccountToken(automount) after the template is copied
+    template = {"unsupported": {"podTemplate": {"spec": {"automountServiceAccountToken": False}}}}
+    cr = {"metadata": {"name": "kc", "namespace": "id"}, "spec": template}
+    assert _env_and_automount(cr, "26.8.0") == (None, True)
+    assert _env_and_automount(cr, "26.4.5") == (SA_CA, False)
 
 
 def test_keycloak_tls_and_truststores_get_the_operators_mounts_and_the_template_env_wins():

@@ -13,17 +13,23 @@ from urbanstack.cluster_model.objects import Obj, _md
 # --------------------------------------------------------------------------------------------------------------
 # Keycloak operator 26.x (keycloak/keycloak, operator/src/main/java/org/keycloak/operator/...)
 # Read in the code index's stored copies of ``controllers/KeycloakDeploymentDependentResource.java`` (commit
-# 0064e060fc5d: still the code before 26.5, it sets KC_TRUSTSTORE_PATHS), ``controllers/KeycloakDistConfigurator.java``
-# (commit 0c8d71d12866) and ``Constants.java``: the 26.x code that builds the StatefulSet. The index holds no copy at
-# the pinned tag 26.8.0 (the repository is too large to fetch here); what changed by then is taken from the merged
-# pull requests and 26.5.0 upgrade notes:
-# * keycloak/keycloak#44506 ("Moved adding Kubernetes/OpenShift CAs to the server", upgrading/changes-26_5_0.adoc):
-#   the operator no longer sets KC_TRUSTSTORE_PATHS; the server adds /var/run/secrets/kubernetes.io/serviceaccount/
-#   ca.crt (and service-ca.crt) to its truststore "if present in the container filesystem"
-#   (TruststoreOptions ``truststore-kubernetes-enabled``, default true): a missing file is no error;
-# * keycloak/keycloak#38843 (pull request #40605, release 26.5.0): ``spec.automountServiceAccountToken`` (in the
-#   26.8.0 CRD: "Set this to to false to disable automounting the default ServiceAccount Token and Service CA. This
-#   is enabled by default.").
+# 0064e060fc5d: the code before 26.5, KC_TRUSTSTORE_PATHS always set, no automountServiceAccountToken; commit
+# ee99112b114f, the newest stored copy, re-read 2026-12-06: the 26.5 code, see below),
+# ``controllers/KeycloakDistConfigurator.java`` (commit 0c8d71d12866) and ``Constants.java``: the 26.x code that
+# builds the StatefulSet. The index holds no copy at the pinned tag 26.8.0 and keycloak/keycloak (871 MB) is over
+# the fetch limit here, so what changed after ee99112b is taken from the upgrade notes:
+# * ee99112b (``createBaseDeployment``, ``addEnvVars``; it has keycloak/keycloak#40605's field and still sets
+#   KC_TRUSTSTORE_PATHS, so it is the code of the 26.5 line): ``automount = !Boolean.FALSE.equals(
+#   spec.automountServiceAccountToken); specBuilder.withAutomountServiceAccountToken(automount)``: the pod's
+#   ``automountServiceAccountToken`` is always set, true unless the CR says false; the podTemplate's own value is
+#   overwritten. ``KC_TRUSTSTORE_PATHS`` (the service-account ``ca.crt``; ``putIfAbsent``) only when the CR's field
+#   is not false;
+# * "Truststore initialization moved to the server" (docs/documentation/upgrading/topics/changes/changes-26_6_0.adoc,
+#   keycloak/keycloak commit 027c5f2; pull request #44506, merged for 26.6.0): the operator no longer sets
+#   KC_TRUSTSTORE_PATHS; the server adds /var/run/secrets/kubernetes.io/serviceaccount/ca.crt (and service-ca.crt)
+#   "if present in the container filesystem" (``truststore-kubernetes-enabled``, default true): a missing file is no
+#   error. Nothing in the 26.6 to 26.8 upgrade notes changes the automount handling, so the model keeps ee99112b's
+#   from 26.5 on (not read at the 26.8.0 tag: to be confirmed there, docs/decisions/0011).
 # KEYCLOAK_OPERATOR is the release the model follows; 26.4 behaviour stays selectable for the tests of issue 20.
 # --------------------------------------------------------------------------------------------------------------
 
@@ -37,9 +43,16 @@ def _line(version: str) -> tuple[int, int]:
 
 
 def operator_sets_truststore_paths(operator: str) -> bool:
-    """Before 26.5 the operator put ``KC_TRUSTSTORE_PATHS`` = the service-account ``ca.crt`` into every Keycloak pod
-    (keycloak/keycloak#44506 moved that into the server, which reads the file only when it exists)."""
-    return _line(operator) < (26, 5)
+    """Before 26.6 the operator put ``KC_TRUSTSTORE_PATHS`` = the service-account ``ca.crt`` into the Keycloak pod
+    (always before 26.5; in 26.5 unless the CR's ``automountServiceAccountToken`` is false). From 26.6 on the server
+    reads that file itself, only when it exists (changes-26_6_0.adoc, keycloak/keycloak#44506)."""
+    return _line(operator) < (26, 6)
+
+
+def operator_sets_automount(operator: str) -> bool:
+    """From 26.5 on the operator sets the pod's ``automountServiceAccountToken`` from the CR (true unless the CR's
+    field is false), overriding the podTemplate (``createBaseDeployment`` at ee99112b); before, it never set it."""
+    return _line(operator) >= (26, 5)
 
 KEYCLOAK_DEFAULT_LABELS = {"app": "keycloak", "app.kubernetes.io/managed-by": "keycloak-operator"}
 """``Constants.DEFAULT_LABELS_AS_STRING`` (``app=keycloak,app.kubernetes.io/managed-by=keycloak-operator``)."""
@@ -118,9 +131,11 @@ def keycloak_env(cr: Obj, template_env: list[Obj], operator: str = KEYCLOAK_OPER
     first-class options (:func:`keycloak_first_class_env`), the default options merged with ``spec.additionalOptions``
     (each option not among the defaults also gets ``KCKEY_<NAME>`` with the option name), ``POD_IP`` and
     ``KC_SPI_CACHE_EMBEDDED_DEFAULT_MACHINE_NAME`` from the downward API, ``spec.env``. Then, unless already set and
-    only for an ``operator`` before 26.5 (:func:`operator_sets_truststore_paths`), ``KC_TRUSTSTORE_PATHS`` = the
-    service-account ``ca.crt`` (``putIfAbsent``: the operator adds it whether or not the pod mounts a token; plus
-    ``service-ca.crt`` on OpenShift only, where the operator's own pod has that file), and the tracing variables ``KC_TRACING_SERVICE_NAME`` (the CR's name) and ``KC_TRACING_RESOURCE_ATTRIBUTES``.
+    only for an ``operator`` before 26.6 (:func:`operator_sets_truststore_paths`), ``KC_TRUSTSTORE_PATHS`` = the
+    service-account ``ca.crt`` (``putIfAbsent``; before 26.5 whether or not the pod mounts a token, in 26.5 only when
+    the CR's ``automountServiceAccountToken`` is not false; plus ``service-ca.crt`` on OpenShift only, where the
+    operator's own pod has that file), and the tracing variables ``KC_TRACING_SERVICE_NAME`` (the CR's name) and
+    ``KC_TRACING_RESOURCE_ATTRIBUTES``.
     """
     spec = cr.get("spec") or {}
     additional = list(spec.get("additionalOptions") or [])
@@ -141,7 +156,8 @@ def keycloak_env(cr: Obj, template_env: list[Obj], operator: str = KEYCLOAK_OPER
     out: dict[str, Obj] = {}
     for env in [*template_env, *keycloak_first_class_env(cr), *merged, *own]:
         out.setdefault(env["name"], env)
-    if operator_sets_truststore_paths(operator):
+    token_off = operator_sets_automount(operator) and spec.get("automountServiceAccountToken") is False
+    if operator_sets_truststore_paths(operator) and not token_off:
         out.setdefault("KC_TRUSTSTORE_PATHS", {"name": "KC_TRUSTSTORE_PATHS", "value": f"{SERVICE_ACCOUNT_DIR}/ca.crt"})
     out.setdefault("KC_TRACING_SERVICE_NAME", {"name": "KC_TRACING_SERVICE_NAME", "value": _md(cr)["name"]})
     out["KC_TRACING_RESOURCE_ATTRIBUTES"] = out.get("KC_TRACING_RESOURCE_ATTRIBUTES") or {
@@ -191,10 +207,10 @@ def keycloak_statefulset(cr: Obj, operator: str = KEYCLOAK_OPERATOR) -> Obj:
     ``-Djgroups.bind.address=$(POD_IP) --verbose start`` plus ``--optimized`` when ``spec.image`` is set and
     ``spec.startOptimized`` is not false; ports https 8443, http 8080, management 9000; probes on the management
     port (``health-enabled``); resources from ``spec.resources``; the environment of :func:`keycloak_env` and the
-    volumes and mounts of :func:`keycloak_volumes`. ``automountServiceAccountToken``: from 26.5 on the CR's
-    ``spec.automountServiceAccountToken`` when it is set (which of it and the template wins when they differ could
-    not be read at 26.8.0; this platform sets both to false), otherwise the template's value (or the
-    ServiceAccount's, or on); before 26.5 the operator never set it. ``operator`` is the operator release followed. The StatefulSet's own labels and selector are
+    volumes and mounts of :func:`keycloak_volumes`. ``automountServiceAccountToken``: from 26.5 on always set by
+    the operator, ``false`` only when the CR's ``spec.automountServiceAccountToken`` is false, whatever the
+    template says (:func:`operator_sets_automount`); before 26.5 the operator never set it (the template's value,
+    or the ServiceAccount's, or on). ``operator`` is the operator release followed. The StatefulSet's own labels and selector are
     the instance labels only; its ``serviceName`` is ``<name>-discovery``.
     """
     spec = cr.get("spec") or {}
@@ -249,8 +265,8 @@ def keycloak_statefulset(cr: Obj, operator: str = KEYCLOAK_OPERATOR) -> Obj:
         pod["volumes"] = [*volumes, *(pod.get("volumes") or [])]
         kc["volumeMounts"] = [*mounts, *(kc.get("volumeMounts") or [])]
     kc["env"] = keycloak_env(cr, list(kc.get("env") or []), operator)
-    if not operator_sets_truststore_paths(operator) and spec.get("automountServiceAccountToken") is not None:
-        pod["automountServiceAccountToken"] = bool(spec["automountServiceAccountToken"])
+    if operator_sets_automount(operator):
+        pod["automountServiceAccountToken"] = spec.get("automountServiceAccountToken") is not False
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": ns, "labels": dict(instance),
