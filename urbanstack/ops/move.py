@@ -83,7 +83,7 @@ JOURNAL = "journal.json"
 ORIGIN_STORE = "move-origin"
 """ObjectStore (and Secret) in the target namespace that reads the source cell's off-site backups."""
 MOVE_PREFIX = f"{names.DB_CLUSTER}-move-"
-BUCKET_MANIFEST = "bucket-manifest.json"
+BUCKET_MANIFEST = "bucket-copied.jsonl"
 CUTOVER = "cutover.md"
 
 
@@ -262,7 +262,7 @@ class Journal:
         self.save()
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+        atomic_write(self.path, json.dumps(self.data, indent=2) + "\n")
 
 
 def run_journaled(plan: Sequence[MoveStep], journal: Journal, runner: Runner | None,
@@ -305,8 +305,9 @@ def _why(exc: Exception) -> str:
 @dataclass
 class BucketCopy:
     """Copy every object of ``source_bucket`` into ``target_bucket`` object by object, each read back and checked
-    (size, SHA-256); progress in ``manifest`` (written atomically every few objects), so an interrupted copy
-    resumes and an object already copied and unchanged is not copied again."""
+    (size, SHA-256). Progress is a log (``manifest``, one JSON line per copied object, appended and flushed as soon
+    as the object is in; a line torn by a kill is ignored), so an interrupted copy resumes with the next object and
+    an object already copied and unchanged is not copied again."""
 
     source: S3Client
     source_bucket: str
@@ -314,15 +315,28 @@ class BucketCopy:
     target_bucket: str
     manifest: Path
     scratch: Path
-    every: int = 50
     copied: int = 0
     skipped: int = 0
     recopied: list[str] = field(default_factory=list)
 
-    def _load(self) -> dict:
+    def _load(self) -> dict[str, dict]:
+        done: dict[str, dict] = {}
         if self.manifest.is_file():
-            return json.loads(self.manifest.read_text(encoding="utf-8"))
-        return {"source": self.source_bucket, "target": self.target_bucket, "objects": {}}
+            for line in self.manifest.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                    done[rec["key"]] = rec
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line torn by an interruption: that object is copied again
+        return done
+
+    def _log(self, rec: dict) -> None:
+        if not self.manifest.exists():
+            private_file(self.manifest)
+        with self.manifest.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def _objects(self) -> Iterator[dict]:
         for page in self.source.get_paginator("list_objects_v2").paginate(Bucket=self.source_bucket):
@@ -330,7 +344,7 @@ class BucketCopy:
 
     def _copy_one(self, obj: dict) -> dict:
         key = obj["Key"]
-        tmp = private_file(self.scratch / "object")
+        tmp = private_file(self.scratch / ".object")
         try:
             self.source.download_file(self.source_bucket, key, str(tmp))
             digest, size = _sha256_file(tmp)
@@ -341,7 +355,9 @@ class BucketCopy:
         finally:
             tmp.unlink(missing_ok=True)
         head = self.target.head_object(Bucket=self.target_bucket, Key=key)
-        return {"size": size, "sha256": digest, "etag": obj["ETag"], "target_etag": head["ETag"]}
+        rec = {"key": key, "size": size, "sha256": digest, "etag": obj["ETag"], "target_etag": head["ETag"]}
+        self._log(rec)
+        return rec
 
     def _target_sha256(self, key: str) -> tuple[str, int] | None:
         try:
@@ -355,17 +371,14 @@ class BucketCopy:
         return h.hexdigest(), size
 
     def check(self) -> list[str]:
-        """Every source object is in the manifest, unchanged, and its copy reads back with the same size and
+        """Every source object is in the log, unchanged since, and its copy reads back with the same size and
         SHA-256; returns the keys that are not."""
-        done = self._load()["objects"]
+        done = self._load()
         bad = []
         for obj in self._objects():
             rec = done.get(obj["Key"])
-            if rec is None or rec["etag"] != obj["ETag"] or rec["size"] != obj["Size"]:
-                bad.append(obj["Key"])
-                continue
-            got = self._target_sha256(obj["Key"])
-            if got != (rec["sha256"], rec["size"]):
+            unchanged = rec is not None and rec["etag"] == obj["ETag"] and rec["size"] == obj["Size"]
+            if not unchanged or self._target_sha256(obj["Key"]) != (rec["sha256"], rec["size"]):
                 bad.append(obj["Key"])
         return bad
 
@@ -376,9 +389,7 @@ class BucketCopy:
                             f"s3://{self.source_bucket}: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}")
 
     def run(self) -> None:
-        state = self._load()
-        done = state["objects"]
-        pending = 0
+        done = self._load()
         for obj in self._objects():
             rec = done.get(obj["Key"])
             if rec is not None and rec["etag"] == obj["ETag"] and rec["size"] == obj["Size"]:
@@ -389,19 +400,13 @@ class BucketCopy:
                 if head is not None and head["ContentLength"] == rec["size"] and head["ETag"] == rec["target_etag"]:
                     self.skipped += 1
                     continue
-            done[obj["Key"]] = self._copy_one(obj)
+            self._copy_one(obj)
             self.copied += 1
-            pending += 1
-            if pending >= self.every:
-                atomic_write(self.manifest, json.dumps(state, sort_keys=True))
-                pending = 0
-        atomic_write(self.manifest, json.dumps(state, sort_keys=True))
-        # Read every copy back: what differs (a corrupted or replaced object) is copied again, once.
+        # Read every copy back: what differs (damaged on the way, or replaced since) is copied again, once.
         for key in self.check():
             obj = self.source.head_object(Bucket=self.source_bucket, Key=key)
-            done[key] = self._copy_one({"Key": key, "Size": obj["ContentLength"], "ETag": obj["ETag"]})
+            self._copy_one({"Key": key, "Size": obj["ContentLength"], "ETag": obj["ETag"]})
             self.recopied.append(key)
-        atomic_write(self.manifest, json.dumps(state, sort_keys=True))
         self.verify()
 
 
@@ -602,8 +607,7 @@ class Move:
                          verify=lambda dump=dump: _nonempty(dump)),
                 MoveStep(f"database: load {db} into the target's {names.DB_CLUSTER}",
                          self.k(b, "-n", slug, "exec", "-i", f"svc/{names.DB_CLUSTER}-rw", "-c", "postgres", "--",
-                                "pg_restore", "--clean", "--if-exists", "--single-transaction", "--no-comments",
-                                "-d", db), stdin_from=dump, phase="database", key=f"load-{db}",
+                                "pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", db), stdin_from=dump, phase="database", key=f"load-{db}",
                          touches=(self.where(b, f"database {db} of Cluster {names.DB_CLUSTER} (replaced)"),)),
             ]
         plan.append(MoveStep("database: every table arrived (row count and checksum per table, large objects; "
@@ -624,7 +628,7 @@ class Move:
                      touches=(self.where(b, f"users of realm {slug}"),)),
             MoveStep(f"bucket: copy every object of {bucket_name(slug)} from {a.objectStorage.endpoint} to "
                      f"{b.objectStorage.endpoint}, each read back and checked (size, SHA-256)",
-                     action=lambda: self._bucket().run(), verify=lambda: self._bucket().verify(), phase="bucket",
+                     action=self._copy_bucket, verify=lambda: self._bucket().verify(), phase="bucket",
                      key="bucket", touches=(self.where(a, f"bucket {bucket_name(slug)} (read)"),
                                             self.where(b, f"bucket {bucket_name(slug)}"),
                                             f"here: {out / BUCKET_MANIFEST}")),
@@ -757,6 +761,13 @@ class Move:
         bucket = bucket_name(self.slug)
         return BucketCopy(self.source_s3(), bucket, self.target_s3(), bucket, self.folder / BUCKET_MANIFEST,
                           self.folder)
+
+    def _copy_bucket(self) -> None:
+        copy = self._bucket()
+        copy.run()
+        again = f"; copied again after a mismatch on reading back: {', '.join(copy.recopied)}" if copy.recopied else ""
+        self.notes.append(f"bucket {copy.target_bucket}: {copy.copied} objects copied, {copy.skipped} already there "
+                          f"and unchanged, every copy read back and equal{again}")
 
     def _pod(self, cell: Cell, v: VolumeExport, role: str) -> tuple[str, dict]:
         """A pod with the StatefulSet's own pod template (image, security context, service account), only the
