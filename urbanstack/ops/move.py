@@ -57,7 +57,6 @@ import yaml
 
 from catalogue import names
 from components.backup import EXTERNAL_KEYS, object_store_spec, wal_archiver
-from components.k8s import tcp
 from components.tenant.database import BACKUP_STORE
 from components.tenant.storage import bucket_name
 from urbanstack.ops.offboard import (
@@ -537,7 +536,8 @@ class Move:
         from components import egress
         from urbanstack.ops.restore import recovery_cluster, recovery_policy
 
-        s3_rule = {"to": [{"ipBlock": {"cidr": self.source.backups.egressCidr}}], "ports": tcp(443)}
+        # The source's off-site target over HTTPS: its range, or the internet without the cluster's own ranges.
+        s3_rule = egress.to_cidr(self.source.backups.egressCidr, None, 443)
         policy = recovery_policy(self.slug, self.recovery, s3_rule, egress.api_server(None))
         cluster = recovery_cluster(self.tenant, self.target.storageClass, self.recovery, ORIGIN_STORE)
         cluster["spec"]["description"] = f"{self.tenant.name}: moved from cell {self.source.name}"
@@ -735,9 +735,13 @@ class Move:
         return list(realm.get("users") or [])
 
     def _realm_import(self) -> None:
-        # PartialImportRepresentation (Keycloak admin REST POST /admin/realms/{realm}/partialImport): users with
-        # credentials, OTP seeds and group memberships; the realm itself, its clients (their secrets belong to the
-        # target stack's Secrets), roles and groups are made by the target's realm job.
+        # Keycloak's admin REST ``POST /admin/realms/{realm}/partialImport`` (keycloak/keycloak
+        # services/src/main/java/org/keycloak/services/resources/admin/RealmAdminResource.java, ``partialImport``:
+        # a PartialImportRepresentation, ``ifResourceExists`` FAIL/SKIP/OVERWRITE), sent by ``kcadm.sh create``,
+        # whose ``-f -`` reads the body from standard input (integration/admin-cli CreateCmd). Users with their
+        # credentials, OTP seeds and group memberships; the realm's settings, clients (their secrets belong to the
+        # target stack's Secrets), roles and groups are made by the target's realm job. To confirm at 26.4.5 on a
+        # first real move.
         body = private_file(self.folder / "realm-users.json")
         body.write_text(json.dumps({"ifResourceExists": "OVERWRITE", "users": self._realm_users()}), encoding="utf-8")
         script = kcadm_script(f"k create partialImport -r {self.slug} -f - >&2")
