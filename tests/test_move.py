@@ -137,9 +137,10 @@ def test_the_steps_run_in_order_each_in_its_cell_and_release_only_with_its_flag(
     keys = [s.key for s in a_move(cells, tmp_path).steps()]
     assert keys == ["target-ready", "target-stop", "freeze-modules", "freeze-database", "backup-request",
                     "backup-wait", "origin-store", "recover-apply", "recover-wait", "dump-geodata", "load-geodata",
-                    "database-verify", "realm-export", "realm-import", "bucket", "checklist"]
+                    "database-verify", "realm", "bucket", "checklist"]
     released = [s.key for s in a_move(cells, tmp_path, release_source=True).steps()]
-    assert released == [*keys, "release-lock", "release-hibernate", "release-realm", "release-backups"]
+    assert released == [*keys, "release-lock", "release-hibernate", "release-hibernate-wait",
+                        "release-realm", "release-backups"]
     steps = {s.key: s for s in a_move(cells, tmp_path, release_source=True).steps()}
     for key in ("freeze-modules", "freeze-database", "backup-request", "release-lock", "release-realm"):
         assert steps[key].argv[:3] == ["kubectl", "--context", "ctx-a"], key
@@ -181,7 +182,7 @@ def test_cli_dry_run_lists_every_step_with_the_objects_it_touches_and_changes_no
     assert result.exit_code == 0, result.output
     out = result.output
     for text in ("[freeze] freeze: stop the modules", "[backup] final backup: request Backup move-",
-                 "[database] database: recovery cluster postgis-move-", "[identity] identity: export realm verl",
+                 "[database] database: recovery cluster postgis-move-", "[identity] identity: export realm verl with its users",
                  "[bucket] bucket: copy every object of urbanstack-verl", "[cutover] cut-over checklist",
                  "touches cell a: every Deployment and StatefulSet in namespace verl (replicas 0)",
                  "touches cell b: Secret move-origin, ObjectStore move-origin in namespace verl"):
@@ -204,12 +205,13 @@ def test_a_move_records_every_checked_step_and_a_rerun_checks_and_skips_them(tmp
     folder = tmp_path / "move" / "verl-a-to-b"
     journal = json.loads((folder / "journal.json").read_text())
     assert journal["move"] == {"slug": "verl", "from": "a", "to": "b"}
-    assert len(journal["steps"]) == 16
+    assert len(journal["steps"]) == 15
+    assert not (folder / "realm.json").exists(), "the realm dump (password hashes) is removed once imported"
     assert (folder / "journal.json").stat().st_mode & 0o777 == 0o600
     assert (folder / "cutover.md").read_text().startswith("Cut-over of verl from cell a to cell b")
     runs = len(runner.calls)
     again = list(run(a_move(cells, tmp_path, runner)))
-    assert sum(t.startswith("skip") for t in again) == 16
+    assert sum(t.startswith("skip") for t in again) == 15
     assert not any("apply -f" in " ".join(c) for c in runner.calls[runs:]), "nothing is applied again"
 
 

@@ -407,7 +407,8 @@ def seed(a: SimCell, b: SimCell) -> dict[str, bytes]:
             conn = cell.servers[names.DB_CLUSTER].connect()
             try:
                 conn.cursor().execute(f"CREATE ROLE {db} LOGIN")
-                conn.cursor().execute(f"CREATE DATABASE {db} OWNER {db}")
+                # FILE_COPY: the template is not written into the WAL (fewer segments to archive and replay).
+                conn.cursor().execute(f"CREATE DATABASE {db} OWNER {db} STRATEGY FILE_COPY")
             finally:
                 conn.close()
     src = a.servers[names.DB_CLUSTER]
@@ -549,7 +550,7 @@ def test_a_municipality_moves_to_another_cell_every_row_object_and_file_arrives_
 
     # 4. The explicit release: every step is checked again first; then the source is locked and deleted.
     lines = list(run(move(release_source=True)))
-    assert all(t.startswith(("skip", "    ")) for t in lines[:-5])
+    assert all(t.startswith(("skip", "    ")) for t in lines[:-6])
     assert ("networkpolicy", "offboarding-lock") in a.objects
     assert ("annotate", "cnpg.io/hibernation=on") in a.objects
     assert SLUG not in a.realms

@@ -47,6 +47,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -478,6 +479,7 @@ class Move:
     target_s3: Callable[[], S3Client] | None = None
     source_offsite_s3: Callable[[], S3Client] | None = None
     notes: list[str] = field(default_factory=list)
+    stop_timeout: int = 600
 
     # -- helpers --
     @property
@@ -615,17 +617,13 @@ class Move:
                              action=self._compare_databases, verify=self._compare_databases,
                              touches=tuple(f"cells {a.name} and {b.name}: database {db} (read)"
                                            for db in self.databases)))
-        realm = out / "realm.json"
         plan += [
-            MoveStep(f"identity: export realm {slug} with its users from the source's Keycloak",
-                     in_cell(a, _keycloak(realm_export_script(slug))), stdout_to=realm, phase="identity",
-                     key="realm-export", verify=lambda: self._realm_users(),
+            MoveStep(f"identity: export realm {slug} with its users from the source's Keycloak and import its users "
+                     f"into realm {slug} of the target's ({b.keycloak_url}; partialImport, existing users "
+                     "overwritten); the dump is removed here once imported", action=self._move_realm,
+                     phase="identity", key="realm", verify=self._realm_verify,
                      touches=(self.where(a, f"realm {slug} (read; the dump in the Keycloak pod is removed)"),
-                              f"here: {realm}")),
-            MoveStep(f"identity: import its users into realm {slug} of the target's Keycloak ({b.keycloak_url}; "
-                     "partialImport, existing users overwritten)", action=self._realm_import, phase="identity",
-                     key="realm-import", verify=self._realm_verify,
-                     touches=(self.where(b, f"users of realm {slug}"),)),
+                              self.where(b, f"users of realm {slug}"), f"here: {out / 'realm-users.count'}")),
             MoveStep(f"bucket: copy every object of {bucket_name(slug)} from {a.objectStorage.endpoint} to "
                      f"{b.objectStorage.endpoint}, each read back and checked (size, SHA-256)",
                      action=self._copy_bucket, verify=lambda: self._bucket().verify(), phase="bucket",
@@ -662,6 +660,10 @@ class Move:
                      self.k(a, "-n", slug, "annotate", f"cluster/{names.DB_CLUSTER}", "--overwrite",
                             f"{HIBERNATION}=on"), phase="release", key="release-hibernate",
                      touches=(self.where(a, f"Cluster {names.DB_CLUSTER} in {ns} (annotation {HIBERNATION}=on)"),)),
+            MoveStep("release: wait until the source database is hibernated",
+                     self.k(a, "-n", slug, "wait", f"cluster/{names.DB_CLUSTER}", f"--for=condition={HIBERNATION}",
+                            "--timeout=15m"), phase="release", key="release-hibernate-wait",
+                     touches=(self.where(a, f"Cluster {names.DB_CLUSTER} (read)"),)),
             MoveStep(f"release: delete realm {slug} in the source's Keycloak",
                      in_cell(a, _keycloak(delete_realm)), phase="release", key="release-realm",
                      touches=(self.where(a, f"realm {slug} (users, credentials)"),)),
@@ -678,11 +680,20 @@ class Move:
                 f"WHERE datname IN ({dbs}) AND pid <> pg_backend_pid()")
 
     def _scaled_down(self, cell: Cell) -> None:
-        got = json.loads(self.capture(self.k(cell, "-n", self.slug, "get", "deployment,statefulset", "-o", "json")))
-        running = [f"{i['kind']}/{i['metadata']['name']}" for i in got.get("items", [])
-                   if (i.get("spec") or {}).get("replicas", 1) != 0 or (i.get("status") or {}).get("replicas", 0)]
-        if running:
-            raise MoveError(f"cell {cell.name}: still running in namespace {self.slug}: {', '.join(running)}")
+        """Every Deployment and StatefulSet at zero and without pods (pods that are still stopping are waited for,
+        up to ``stop_timeout`` seconds)."""
+        deadline = time.monotonic() + self.stop_timeout
+        while True:
+            got = json.loads(self.capture(self.k(cell, "-n", self.slug, "get", "deployment,statefulset",
+                                                 "-o", "json")))
+            running = [f"{i['kind']}/{i['metadata']['name']}" for i in got.get("items", [])
+                       if (i.get("spec") or {}).get("replicas", 1) != 0 or (i.get("status") or {}).get("replicas", 0)]
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                raise MoveError(f"cell {cell.name}: still running in namespace {self.slug} after "
+                                f"{self.stop_timeout} s: {', '.join(running)}")
+            time.sleep(2)
 
     def _frozen(self) -> None:
         for db in self.databases:
@@ -724,36 +735,48 @@ class Move:
         for db in self.databases:
             self.notes.append(compare_sums(db, self._sums(self.source, db), self._sums(self.target, db)))
 
-    def _realm_users(self) -> list[dict]:
-        path = self.folder / "realm.json"
+    def _realm_users(self, path: Path) -> list[dict]:
         try:
             realm = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise MoveError(f"{path}: not a realm export ({exc})") from None
+            raise MoveError(f"the export of realm {self.slug} is not a realm ({exc})") from None
         if realm.get("realm") != self.slug:
-            raise MoveError(f"{path}: exports realm {realm.get('realm')!r}, not {self.slug!r}")
+            raise MoveError(f"the export holds realm {realm.get('realm')!r}, not {self.slug!r}")
         return list(realm.get("users") or [])
 
-    def _realm_import(self) -> None:
-        # Keycloak's admin REST ``POST /admin/realms/{realm}/partialImport`` (keycloak/keycloak
-        # services/src/main/java/org/keycloak/services/resources/admin/RealmAdminResource.java, ``partialImport``:
-        # a PartialImportRepresentation, ``ifResourceExists`` FAIL/SKIP/OVERWRITE), sent by ``kcadm.sh create``,
-        # whose ``-f -`` reads the body from standard input (integration/admin-cli CreateCmd). Users with their
-        # credentials, OTP seeds and group memberships; the realm's settings, clients (their secrets belong to the
-        # target stack's Secrets), roles and groups are made by the target's realm job. To confirm at 26.4.5 on a
-        # first real move.
-        body = private_file(self.folder / "realm-users.json")
-        body.write_text(json.dumps({"ifResourceExists": "OVERWRITE", "users": self._realm_users()}), encoding="utf-8")
-        script = kcadm_script(f"k create partialImport -r {self.slug} -f - >&2")
-        argv = in_cell(self.target, ["kubectl", "-n", names.NS_IDENTITY, "exec", "-i", f"{names.KEYCLOAK_NAME}-0",
-                                     "--", "/bin/bash", "-c", script])
+    def _move_realm(self) -> None:
+        # The export holds password hashes and one-time-code seeds: it lives in the work folder (0600) only until
+        # it is imported; what stays is the number of users, for the check.
+        export, body = self.folder / "realm.json", self.folder / "realm-users.json"
+        run_cmd = self.runner or _run
         try:
-            self.call(argv, stdin_from=body)
+            code = run_cmd(in_cell(self.source, _keycloak(realm_export_script(self.slug))), export)
+            if code != 0:
+                raise MoveError(f"cell {self.source.name}: export of realm {self.slug} failed (exit {code})")
+            users = self._realm_users(export)
+            # Keycloak's admin REST ``POST /admin/realms/{realm}/partialImport`` (keycloak/keycloak
+            # services/src/main/java/org/keycloak/services/resources/admin/RealmAdminResource.java,
+            # ``partialImport``: a PartialImportRepresentation, ``ifResourceExists`` FAIL/SKIP/OVERWRITE), sent by
+            # ``kcadm.sh create``, whose ``-f -`` reads the body from standard input (integration/admin-cli
+            # CreateCmd). Users with their credentials, OTP seeds and group memberships; the realm's settings,
+            # clients (their secrets belong to the target stack's Secrets), roles and groups are made by the
+            # target's realm job. To confirm at 26.4.5 on a first real move.
+            private_file(body).write_text(json.dumps({"ifResourceExists": "OVERWRITE", "users": users}),
+                                          encoding="utf-8")
+            script = kcadm_script(f"k create partialImport -r {self.slug} -f - >&2")
+            self.call(in_cell(self.target, ["kubectl", "-n", names.NS_IDENTITY, "exec", "-i",
+                                            f"{names.KEYCLOAK_NAME}-0", "--", "/bin/bash", "-c", script]),
+                      stdin_from=body)
+            atomic_write(self.folder / "realm-users.count", f"{len(users)}\n")
         finally:
+            export.unlink(missing_ok=True)
             body.unlink(missing_ok=True)
 
     def _realm_verify(self) -> None:
-        want = len(self._realm_users())
+        try:
+            want = int((self.folder / "realm-users.count").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise MoveError("realm-users.count is missing: the realm was not imported") from None
         got = self.capture(in_cell(self.target, _keycloak(kcadm_script(f"k get users/count -r {self.slug}")))).strip()
         if got != str(want):
             raise MoveError(f"cell {self.target.name}: realm {self.slug} has {got or 'no'} users, the export {want}")
