@@ -69,6 +69,7 @@ from urbanstack.ops.offboard import (
     Step,
     VolumeExport,
     _run,
+    backup_manifest,
     check_tools,
     delete_prefix,
     execute,
@@ -525,12 +526,6 @@ class Move:
                                  EXTERNAL_KEYS, f"{self.tenant.backup.retentionDays}d")
 
     # -- manifests --
-    def backup_doc(self) -> dict:
-        return {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
-                "metadata": {"name": self.backup, "namespace": self.slug},
-                "spec": {"cluster": {"name": names.DB_CLUSTER}, "method": "plugin",
-                         "pluginConfiguration": {"name": names.BARMAN_PLUGIN}}}
-
     def recovery_docs(self) -> list[dict]:
         """The restore path's NetworkPolicy and recovery ``Cluster`` (bootstrap.recovery from ObjectStore
         ``move-origin``, serverName ``postgis``), in the target's storage class; it archives into the target's own
@@ -977,7 +972,7 @@ def run(move: Move, *, dry_run: bool = False) -> Iterator[str]:
     identity = {"slug": move.slug, "from": move.source.name, "to": move.target.name}
     journal = Journal.open(move.folder, identity, move.stamp)
     move.stamp = journal.stamp
-    for name, text in (("final-backup.yaml", yaml.safe_dump(move.backup_doc(), sort_keys=False)),
+    for name, text in (("final-backup.yaml", backup_manifest(move.slug, move.stamp, name=move.backup)),
                        ("recovery.yaml", yaml.safe_dump_all(move.recovery_docs(), sort_keys=False)),
                        ("lock.yaml", lock_manifest(move.slug))):
         atomic_write(move.folder / name, text)
