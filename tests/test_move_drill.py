@@ -85,6 +85,8 @@ class S3Server:
         for _ in range(400):
             try:
                 urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1)
+                # The child started with this process's moto state (earlier tests in this worker): empty it.
+                urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))
                 return
             except OSError:
                 time.sleep(0.025)
