@@ -73,7 +73,7 @@ typer.rich_utils.rich_format_error = _plain_error_when_piped(typer.rich_utils.ri
 
 app = typer.Typer(help="Urban Stack: shared urban data platform for several municipalities.",
                   epilog=EXIT_CODES, pretty_exceptions_enable=False, add_completion=False)
-tenants_app = typer.Typer(help="Tenant files: validate, create, offboard, restore a municipality's database.", no_args_is_help=True, epilog=EXIT_CODES)
+tenants_app = typer.Typer(help="Tenant files: validate, create, offboard, restore a municipality's database, move it to another cell.", no_args_is_help=True, epilog=EXIT_CODES)
 docs_app = typer.Typer(help="Generated reference docs (tenant file, shared config, modules, versions).",
                        no_args_is_help=True, epilog=EXIT_CODES)
 vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh one from its published release.",
@@ -340,6 +340,34 @@ def tenants_restore(
         for text in lines:
             line(text)
     except RestoreError as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+
+
+@tenants_app.command("move")
+def tenants_move(
+    slug: Annotated[str, typer.Argument(help="The municipality to move.")],
+    to: Annotated[str, typer.Option("--to", help="The cell it moves to (a name in --cells).")],
+    cells: Annotated[Path, typer.Option("--cells", help="The cell definitions (YAML; docs/operations.md, "
+                                        "'Moving a municipality to another cell').")] = Path("stacks/cells.yaml"),
+    source: Annotated[str | None, typer.Option("--from", help="The cell it is in (default: the file's "
+                                                "default cell).")] = None,
+    work_dir: Annotated[Path, typer.Option(help="Where the move's folder (journal, manifests, dumps) is "
+                                           "created.")] = Path("build/move"),
+    release_source: Annotated[bool, typer.Option(help="After every step is done and checked, release the "
+                                                 "source's copy (irreversible path).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only list the steps and the objects they touch.")] = False,
+) -> None:
+    """Move a municipality to another cell: freeze, final backup, restore in the target from the off-site
+    backup, realm users, bucket and volumes (each checked), cut-over checklist; the source stays protected until
+    --release-source. An interrupted move resumes when run again."""
+    from urbanstack.ops.move import MoveError, load_cells, prepare, run
+
+    try:
+        move = prepare(slug, load_cells(cells), to, work_dir, source=source, release_source=release_source)
+        for text in run(move, dry_run=dry_run):
+            line(text)
+    except MoveError as exc:
         line(str(exc), to_err=True)
         raise typer.Exit(1) from None
 
