@@ -146,6 +146,8 @@ def _summarise(rows: dict[int, dict]) -> dict:
         s = {"plan_s": plan_per, "write_s": write_per, "render_s": render_per,
              "plan_cpu_s": sum(r["plan"]["tenant_cpu_s"].values()) / n,
              "render_cpu_s": sum(r["render"]["stacks"][t]["cpu_s"] for t in tenants) / n,
+             "write_cpu_s": (r["render"]["write_and_render_cpu_s"] - sum(x["cpu_s"] for x in r["render"]["stacks"].values()))
+             / n,
              "shared_plan_s": r["plan"]["shared_s"], "shared_plan_cpu_s": r["plan"]["shared_cpu_s"],
              "shared_render_s": r["render"]["stacks"]["shared"]["wall_s"],
              "shared_render_cpu_s": r["render"]["stacks"]["shared"]["cpu_s"],
@@ -163,7 +165,8 @@ def _summarise(rows: dict[int, dict]) -> dict:
             s["checks_per_municipality_s"] = sum(per_check.values())
             s["checks_per_municipality_cpu_s"] = (s["checks_cpu_s"] - _checks_cpu(base)) / (n - BASELINE)
             s["per_municipality_s"] = plan_per + write_per + render_per + s["checks_per_municipality_s"]
-            s["per_municipality_cpu_s"] = (s["plan_cpu_s"] + s["render_cpu_s"] + s["checks_per_municipality_cpu_s"])
+            s["per_municipality_cpu_s"] = (s["plan_cpu_s"] + s["write_cpu_s"] + s["render_cpu_s"]
+                                           + s["checks_per_municipality_cpu_s"])
         out[n] = s
     sizes = sorted(n for n in rows if n != BASELINE)
     if len(sizes) >= 2:
