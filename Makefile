@@ -120,8 +120,8 @@ docs: venv ## Regenerate the generated docs and the tenant JSON Schema
 images: venv ## Build the images upstream does not publish and push them to urban-stack:imageRegistry
 	$(BIN)/python -m urbanstack.ops.images
 
-bench: venv checkov-venv ## Benchmarks (plan scaling, cost allocation, checks); prints a table, writes bench/results/
-	$(BIN)/python -m bench.run
+bench: venv checkov-venv ## Benchmarks (plan + render + checks at N = 10, 100, 400 or SIZES="..."; cost allocation; ...); writes bench/results/
+	$(BIN)/python -m bench.run $(if $(SIZES),--sizes "$(SIZES)",)
 
 clean: ## Remove build output (keeps .venv and state)
 	rm -rf build .pytest_cache .ruff_cache

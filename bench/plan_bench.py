@@ -18,39 +18,46 @@ from pathlib import Path
 from catalogue.paths import ROOT
 
 SIZES = (1, 10, 20)
-"""20 is the most one shared Gateway serves: each municipality has an HTTP, an HTTPS and an internal back-channel
-listener, the platform three, and the Gateway API allows 64 listeners (``components/shared/gateway.py``,
-``MAX_LISTENERS``). The plan refuses more, so N = 30, 50 and 400 (measured before) cannot be planned today."""
+"""Planning alone (``python -m bench.plan_bench N ...``); ``make bench`` plans, renders and checks N = 10, 100 and 400
+(``bench/full_bench.py``, which plans with :func:`plan_stacks`)."""
+
+
+def plan_stacks(folder: Path) -> tuple[list, dict]:
+    """Plan ``shared`` and every municipality of ``folder`` as ``urbanstack plan`` does (files not written): the
+    StackPlans and the timings (validation, the shared stack, each municipality's stack, wall and CPU seconds)."""
+    from catalogue.tenants import load_all
+    from urbanstack.engine.plan import plan_shared, plan_tenant
+
+    t1 = time.perf_counter()
+    tenants = load_all([folder])
+    t_validate = time.perf_counter() - t1
+    t2, c2 = time.perf_counter(), time.process_time()
+    shared = plan_shared(folder, tenants=tenants)
+    timings = {"validate_s": t_validate, "shared_s": time.perf_counter() - t2, "shared_cpu_s": time.process_time() - c2,
+               "tenant_s": {}, "tenant_cpu_s": {}}
+    plans = [shared]
+    for slug in tenants:
+        ts, cs = time.perf_counter(), time.process_time()
+        plans.append(plan_tenant(slug, shared.outputs, folder, tenants=tenants))
+        timings["tenant_s"][slug] = time.perf_counter() - ts
+        timings["tenant_cpu_s"][slug] = time.process_time() - cs
+    return plans, timings
 
 
 def worker(n: int, folder: Path) -> dict:
     t0 = time.perf_counter()
-    from catalogue.tenants import load_all
-    from urbanstack.engine.plan import plan_shared, plan_tenant
+    import urbanstack.engine.plan  # noqa: F401  (the import is timed on its own)
 
     t_import = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    tenants = load_all([folder])
-    t_validate = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    shared = plan_shared(folder, tenants=tenants)
-    t_shared = time.perf_counter() - t2
-    rss_after_shared = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    resources = len(shared.resources)
-    t3 = time.perf_counter()
-    first = None
-    for slug in tenants:
-        ts = time.perf_counter()
-        plan = plan_tenant(slug, shared.outputs, folder, tenants=tenants)
-        if first is None:
-            first = time.perf_counter() - ts
-        resources += len(plan.resources)
-    t_tenants = time.perf_counter() - t3
+    plans, timings = plan_stacks(folder)
+    tenant_times = list(timings["tenant_s"].values())
+    t_tenants = sum(tenant_times)
     return {
-        "n": n, "import_s": t_import, "validate_s": t_validate, "shared_s": t_shared, "tenants_s": t_tenants,
-        "first_tenant_s": first, "wall_s": t_validate + t_shared + t_tenants, "resources": resources,
+        "n": n, "import_s": t_import, "validate_s": timings["validate_s"], "shared_s": timings["shared_s"],
+        "tenants_s": t_tenants, "first_tenant_s": tenant_times[0] if tenant_times else None,
+        "wall_s": timings["validate_s"] + timings["shared_s"] + t_tenants,
+        "resources": sum(len(p.resources) for p in plans),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_after_shared_mib": rss_after_shared / 1024,
     }
 
 

@@ -38,24 +38,26 @@ def machine() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, hostile_bench, plan_bench, report_bench
+    """``--sizes 10,100,400`` (``make bench SIZES="10 100 400"``): the N of step 1; ``--quick``: N = 2 and 4, smaller
+    allocation inputs, no fresh clone."""
+    from bench import alloc_bench, checks_bench, fresh_bench, full_bench, hostile_bench, report_bench
     from bench.synthetic import write_tenants
 
     quick = "--quick" in argv
+    sizes = (2, 4) if quick else full_bench.SIZES
+    if "--sizes" in argv:
+        sizes = tuple(int(x) for x in argv[argv.index("--sizes") + 1].replace(",", " ").split())
     started = time.perf_counter()
     result: dict = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine()}
     print(f"machine: {result['machine']}", flush=True)
 
-    print("1. plan: N synthetic municipalities booking every module", flush=True)
-    sizes = (1, 10) if quick else plan_bench.SIZES
-    plan_rows = plan_bench.run(sizes)
-    by_n = {r["n"]: r for r in plan_rows}
-    result["plan"] = {"rows": plan_rows}
-    if 10 in by_n and max(by_n) > 10:
-        big = max(by_n)
-        result["plan"]["scaling_ratio"] = by_n[big]["s_per_municipality"] / by_n[10]["s_per_municipality"]
-        growth = (by_n[big]["peak_rss_mib"] - by_n[10]["peak_rss_mib"]) / (big - 10)
-        result["plan"]["rss_growth_mib_per_municipality"] = growth
+    print(f"1. plan, render and every check: N = {', '.join(map(str, sizes))} synthetic municipalities booking "
+          "every module (and N = 1 as the baseline)", flush=True)
+    try:
+        result["scale"] = full_bench.run(sizes)
+    except full_bench.PlanRefused as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
 
     print("2. cost allocation: synthetic FOCUS data, 400 municipalities, 12 months", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,18 +73,15 @@ def main(argv: list[str]) -> int:
     print("3. checks", flush=True)
     result["checks"] = checks_bench.run()
 
-    print("4. plan + render + every check: what one more municipality adds", flush=True)
-    result["plan_and_check"] = full_bench.run()
-
-    print("5. hostile input: every hostile tenant file of the reviews, hostile finance exports", flush=True)
+    print("4. hostile input: every hostile tenant file of the reviews, hostile finance exports", flush=True)
     result["hostile"] = hostile_bench.run()
 
-    print("6. a small cost report: 300 FOCUS rows, every format (start-up, loading, allocation, each output)",
+    print("5. a small cost report: 300 FOCUS rows, every format (start-up, loading, allocation, each output)",
           flush=True)
     result["small_report"] = report_bench.run()
 
     if not quick:
-        print("7. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
+        print("6. make test from a fresh clone (cold and warm package cache), then warm", flush=True)
         result["make_test"] = fresh_bench.run()
 
     result["total_s"] = time.perf_counter() - started
@@ -95,24 +94,15 @@ def main(argv: list[str]) -> int:
 
 
 def print_table(r: dict) -> None:
+    from bench import full_bench
+
+    full_bench.print_table(r["scale"])
     print("\n| benchmark | figure | target |\n|---|---|---|")
-    rows = {x["n"]: x for x in r["plan"]["rows"]}
-    for n, x in rows.items():
-        print(f"| plan N={n} | {x['wall_s']:.2f} s, {x['resources']} resources, {x['ms_per_resource']:.2f} ms/resource, "
-              f"{x['s_per_municipality'] * 1000:.0f} ms/municipality, peak RSS {x['peak_rss_mib']:.0f} MiB | "
-              f"{'≤ 2 s for one municipality' if n == 1 else ''} |")
-    if "scaling_ratio" in r["plan"]:
-        print(f"| plan scaling | time/municipality at N={max(rows)} ÷ at N=10 = {r['plan']['scaling_ratio']:.2f} | ≤ 1.3 |")
-        print(f"| plan memory | +{r['plan']['rss_growth_mib_per_municipality']:.2f} MiB peak RSS per municipality | reported |")
     for x in r["allocation"]["rows"]:
         print(f"| allocation {x['engine']} {x['format']} {x['input_rows']:,} rows | {x['seconds']:.2f} s, "
               f"{x['rows_per_s'] / 1e6:.2f} M rows/s, peak RSS {x['peak_rss_mib']:.0f} MiB | "
               f"{'≤ 20 s, ≤ 2 GiB' if x['input_rows'] >= 10_000_000 else ''} |")
     print(f"| allocation vs pandas (1 M gzip CSV) | {r['allocation']['speedup_vs_pandas']:.1f}× faster | ≥ 3× |")
-    pc = r["plan_and_check"]
-    for n, x in pc["rows"].items():
-        print(f"| plan + check, N={n} | plan {x['plan_s']:.1f} s, checks {x['check_s']:.1f} s, {x['objects']} objects | |")
-    print(f"| one more municipality, planned, rendered and checked | {pc['per_municipality_s']:.2f} s | ≤ 2 s |")
     if "hostile" in r:
         from bench import hostile_bench
 

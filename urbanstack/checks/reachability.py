@@ -51,8 +51,11 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +164,9 @@ class Model:
     """The plan objects the concrete pods come from."""
     cni: str = CNI_KUBERNETES
     """How ``ipBlock`` peers match (:data:`CNI_MODELS`)."""
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
+    """Derived facts (:func:`_namespaces_matching`, :func:`_peer_namespaces`), computed once per model; shared by the
+    models :func:`with_cni` derives (entries that depend on the CNI model name it in their key)."""
 
 
 def with_cni(model: Model, cni: str) -> Model:
@@ -295,8 +301,15 @@ def describe_ports(ports: frozenset | None) -> str:
 
 def _ip_block_scope(block: Mapping[str, Any]) -> tuple[bool, bool]:
     """``(may match pods, may match addresses outside the cluster)`` of an ``ipBlock``."""
-    net = ipaddress.ip_network(block["cidr"], strict=False)
-    excepts = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+    return _cidr_scope(str(block["cidr"]), tuple(str(e) for e in block.get("except") or []))
+
+
+@lru_cache(maxsize=4096)
+def _cidr_scope(cidr: str, except_: tuple[str, ...]) -> tuple[bool, bool]:
+    """:func:`_ip_block_scope` of one CIDR and its exceptions (cached: parsing the addresses was most of the check's
+    time, the same few blocks being judged for every pod pair)."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    excepts = [ipaddress.ip_network(e, strict=False) for e in except_]
     pods = False
     for pod_net in POD_NETWORK:
         if pod_net.version != net.version or not net.overlaps(pod_net):
@@ -370,6 +383,101 @@ def connection(src: Pod, dst: Pod, model: Model) -> tuple[frozenset | None, list
     ing, ing_why = allowed_ports(dst, "Ingress", src, dst, model)
     ports = _intersect(eg, ing)
     return ports, [*(f"egress: {w}" for w in eg_why), *(f"ingress: {w}" for w in ing_why)]
+
+
+# -- which pods can matter at all (keeps the analysis linear in the number of municipalities) ---------------------
+
+def _namespaces_matching(sel: Mapping[str, Any], model: Model) -> frozenset[str]:
+    """Every namespace of the model that ``sel`` matches (:func:`namespace_matches`), computed once per selector.
+
+    Only namespaces that carry the selector's first ``matchLabels`` pair, or lack its key (open label sets such as
+    :data:`OTHER_NAMESPACE`), are tried: a selector naming one municipality's namespace costs one test, not one per
+    namespace."""
+    key = ("namespaces", json.dumps(sel, sort_keys=True, default=str))
+    found = model.memo.get(key)
+    if found is None:
+        tried: Iterable[Namespace] = model.namespaces.values()
+        wanted = (sel or {}).get("matchLabels") or {}
+        if wanted:
+            label, value = next(iter(wanted.items()))
+            index = model.memo.get(("label-index", label))
+            if index is None:
+                index = {}
+                for ns in model.namespaces.values():  # None: namespaces without the label (open ones may match)
+                    index.setdefault(ns.labels.get(label), []).append(ns)
+                model.memo[("label-index", label)] = index
+            if isinstance(value, str):
+                tried = [*index.get(value, []), *index.get(None, [])]
+        found = frozenset(ns.name for ns in tried if namespace_matches(sel, ns, model))
+        model.memo[key] = found
+    return found
+
+
+ANY_NAMESPACE = None
+""":func:`_peer_namespaces` of a pod whose policies (may) admit pods of every namespace."""
+
+
+def _peer_namespaces(pod: Pod, direction: str, model: Model) -> frozenset[str] | None:
+    """The namespaces (:data:`OUTSIDE_CLUSTER` included) of every pod that ``pod``'s policies of ``direction`` may
+    admit as a peer: a superset, read from the peers' namespace parts alone (:func:`peer_matches` never matches a
+    pod outside them). :data:`ANY_NAMESPACE` when the pod is open in that direction, a rule has no peers, or an
+    ``ipBlock`` may match pod addresses. A pod outside these namespaces gets no port from :func:`allowed_ports`,
+    so :func:`connection` finds none: the check need not ask."""
+    key = ("peers", id(pod), direction, model.cni)
+    cached = model.memo.get(key)
+    if cached is not None and cached[0] is pod:
+        return cached[1]
+    out: set[str] | None = set()
+    policies = None if pod.external else _policies_for(pod, direction, model)
+    if policies is None:
+        out = ANY_NAMESPACE
+    for pol in policies or []:
+        for rule in getattr(pol, direction.lower()):
+            peers = rule.get("from" if direction == "Ingress" else "to") or []
+            if not peers:
+                out = ANY_NAMESPACE
+            for peer in peers:
+                if out is ANY_NAMESPACE:
+                    break
+                if "ipBlock" in peer:
+                    may_pods, may_outside = _ip_block_scope(peer["ipBlock"])
+                    if may_pods and model.cni != CNI_IPBLOCK_BLIND:
+                        out = ANY_NAMESPACE
+                    elif may_outside:
+                        out.add(OUTSIDE_CLUSTER)
+                elif peer.get("namespaceSelector") is None:
+                    out.add(pol.namespace)
+                else:
+                    out |= _namespaces_matching(peer["namespaceSelector"], model)
+            if out is ANY_NAMESPACE:
+                break
+        if out is ANY_NAMESPACE:
+            break
+    result = None if out is ANY_NAMESPACE else frozenset(out)
+    model.memo[key] = (pod, result)
+    return result
+
+
+def _sources_that_may_reach(dst: Pod, model: Model) -> list[Pod]:
+    """Every pod of ``model.pods`` (in that order) that may open a connection to ``dst``: in a namespace ``dst``'s
+    ingress admits, with egress towards ``dst``'s namespace. For every other pod :func:`connection` finds no port."""
+    memo = model.memo.get(("by-namespace",))
+    if memo is None:
+        by_ns: dict[str, list[tuple[int, Pod]]] = {}
+        for i, pod in enumerate(model.pods):
+            by_ns.setdefault(pod.namespace, []).append((i, pod))
+        memo = model.memo[("by-namespace",)] = by_ns
+    admitted = _peer_namespaces(dst, "Ingress", model)
+    if admitted is ANY_NAMESPACE:
+        candidates = list(enumerate(model.pods))
+    else:
+        candidates = sorted((entry for ns in admitted for entry in memo.get(ns, [])), key=lambda e: e[0])
+    out = []
+    for _, src in candidates:
+        egress = _peer_namespaces(src, "Egress", model)
+        if egress is ANY_NAMESPACE or dst.namespace in egress:
+            out.append(src)
+    return out
 
 
 # -- building the model from the plan ------------------------------------------------------------------------
@@ -622,6 +730,28 @@ def _flow_allows(flow: Flow, src: Pod, dst: Pod, ports: frozenset | None) -> boo
 
 # -- the check ---------------------------------------------------------------------------------------------------
 
+def _pairs_judged(model: Model, targets: list[Pod]) -> int:
+    """How many ``(source, municipality pod)`` pairs the isolation and entry rules judge: every other pod than the
+    target whose municipality differs (``cross``) or that enters the target's municipality namespace from outside
+    it (``entering``); counted from per-namespace and per-municipality totals instead of pair by pair."""
+    tenanted = sum(1 for p in model.pods if p.tenant is not None)
+    by_tenant = Counter(p.tenant for p in model.pods if p.tenant is not None)
+    by_ns = Counter(p.namespace for p in model.pods)
+    tenanted_by_ns = Counter(p.namespace for p in model.pods if p.tenant is not None)
+    by_ns_tenant = Counter((p.namespace, p.tenant) for p in model.pods if p.tenant is not None)
+    total = len(model.pods)
+    pairs = 0
+    for dst in targets:
+        cross = tenanted - by_tenant[dst.tenant]  # dst itself has dst.tenant: not counted
+        if dst.namespace not in model.municipality_namespaces:
+            pairs += cross
+            continue
+        entering = total - by_ns[dst.namespace]  # dst itself is in its namespace: not counted
+        cross_in_ns = tenanted_by_ns[dst.namespace] - by_ns_tenant[(dst.namespace, dst.tenant)]
+        pairs += entering + cross_in_ns  # |cross ∪ entering| = |entering| + |cross within dst's namespace|
+    return pairs
+
+
 def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_MODELS) -> CheckResult:
     """The check on the CNI models ``cnis`` (all by default): isolation on the most permissive of them (on
     ``kubernetes`` it implies isolation on ``ipblock_blind``, which only removes matches), required flows on each."""
@@ -631,18 +761,20 @@ def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_M
     required = load_required(flows_file)
     forbidden = load_forbidden(flows_file)
     failures: list[Failure] = missing_operator_objects(plan)
-    pairs = 0
     targets = [p for p in model.pods if p.tenant is not None]
+    pairs = _pairs_judged(model, targets)
     for dst in targets:
         dst_ns_tenant = model.municipality_namespaces.get(dst.namespace)
-        for src in model.pods:
+        # Only the pods that may reach dst at all (its ingress admits their namespace, their egress dst's): every
+        # other pair has no port (counted in ``pairs`` all the same). Asking every pod about every municipality pod
+        # grew with the square of the number of municipalities.
+        for src in _sources_that_may_reach(dst, model):
             if src is dst:
                 continue
             cross = src.tenant is not None and src.tenant != dst.tenant
             entering = dst_ns_tenant is not None and src.namespace != dst.namespace
             if not (cross or entering):
                 continue
-            pairs += 1
             ports, why = connection(src, dst, model)
             if ports is not ALL_PORTS and not ports:
                 continue

@@ -590,17 +590,69 @@ def _is_cel_error(result: Any) -> bool:
     return isinstance(result, CELEvalError)
 
 
-def evaluate_rule(rule: Obj, value: Any, schema: Obj, path: str) -> RuleOutcome:
-    """One ``x-kubernetes-validations`` entry with ``self`` = ``value`` (the object at ``path``)."""
+def evaluate_rule(rule: Obj, value: Any, schema: Obj, path: str, frozen: Any = None) -> RuleOutcome:
+    """One ``x-kubernetes-validations`` entry with ``self`` = ``value`` (the object at ``path``).
+
+    ``frozen`` is :func:`_frozen` of ``value`` when the caller has it. A rule's outcome depends only on the rule, the
+    value and the schema (CEL has no side effects, and the functions added here none either), so it is computed once
+    per ``(schema, rule, value)`` (:data:`_OUTCOMES`): N municipalities repeat the same values (ports, path matches,
+    backend references) in every custom resource, and evaluating CEL in Python was most of the schemas check."""
     text = str(rule.get("rule", ""))
     if _OLD_SELF.search(text) and not rule.get("optionalOldSelf"):
         return RuleOutcome(path, text, "transition")
     try:
+        key = (id(schema), _frozen(rule), _frozen(value) if frozen is None else frozen)
+        hit = _OUTCOMES.get(key)
+    except TypeError:  # an unhashable value of an unexpected type: evaluate, do not remember
+        key, hit = None, None
+    if hit is None or hit[0] is not schema:
+        hit = (schema, _evaluate(rule, text, value, schema))
+        if key is not None:
+            if len(_OUTCOMES) >= _MAX_OUTCOMES:
+                _OUTCOMES.clear()
+            _OUTCOMES[key] = hit
+    status, where, message, reason = hit[1]
+    if where == "error":  # an evaluation error: reported at fieldPath when the rule names one
+        at = (_join(path, str(rule.get("fieldPath", "")).lstrip(".")) if rule.get("fieldPath") else path) \
+            or "(top level)"
+    elif where == "failed":
+        field_path = str(rule.get("fieldPath", ""))
+        at = (path + field_path if field_path.startswith((".", "[")) else _join(path, field_path) if field_path
+              else path) or "(top level)"
+    else:
+        at = path
+    return RuleOutcome(at, text, status, message=message, reason=reason)
+
+
+_OUTCOMES: dict[tuple[int, Any, Any], tuple[Obj, tuple[str, str, str, str]]] = {}
+"""``(id(schema), rule, value)`` -> ``(schema, outcome)``. The entry holds its schema, so the ``id`` cannot be reused
+by another schema while the entry lives (a hit is also checked to be that very schema)."""
+_MAX_OUTCOMES = 50_000
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable image of a JSON-like value that tells apart what :func:`to_cel` tells apart (``1``, ``1.0`` and
+    ``True``; key order kept). ``TypeError`` for unhashable values of other types."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if kind is list:
+        return (list, tuple(_frozen(v) for v in value))
+    if kind is float:
+        return (float, repr(value))  # -0.0 and nan by their text
+    hash(value)
+    return (kind, value)
+
+
+def _evaluate(rule: Obj, text: str, value: Any, schema: Obj) -> tuple[str, str, str, str]:
+    """``(status, where, message, reason)`` of one rule for one value; ``where`` says how :func:`evaluate_rule` places
+    it: ``path`` (the value's place), ``error`` (an evaluation error, at ``fieldPath``) or ``failed`` (``fieldPath``)."""
+    try:
         program = cel_program(text)
     except Exception as exc:
-        return RuleOutcome(path, text, "not-evaluated", reason="cannot compile: " + " ".join(str(exc).split()))
+        return "not-evaluated", "path", "", "cannot compile: " + " ".join(str(exc).split())
     if _OLD_SELF.search(text):
-        return RuleOutcome(path, text, "not-evaluated", reason="optionalOldSelf (optional types) not supported")
+        return "not-evaluated", "path", "", "optionalOldSelf (optional types) not supported"
     activation = {"self": to_cel(value, schema)}
     try:
         result = program.evaluate(activation)
@@ -609,22 +661,17 @@ def evaluate_rule(rule: Obj, value: Any, schema: Obj, path: str) -> RuleOutcome:
     if _is_cel_error(result) or isinstance(result, Exception):
         detail = str(result.args[0]) if getattr(result, "args", None) else str(result)
         if "no such key" in detail or "no such member" in detail:
-            where = _join(path, str(rule.get("fieldPath", "")).lstrip(".")) if rule.get("fieldPath") else path
-            return RuleOutcome(where or "(top level)", text, "failed",
-                               message=f"evaluation error: {detail.splitlines()[0][:200]}")
+            return "failed", "error", f"evaluation error: {detail.splitlines()[0][:200]}", ""
         undeclared = re.search(r"undeclared reference to '([^']+)'", detail)
         reason = (f"{undeclared.group(1)!r} is not implemented here" if undeclared
                   else detail.splitlines()[0][:200] if detail else type(result).__name__)
-        return RuleOutcome(path, text, "not-evaluated", reason=reason)
+        return "not-evaluated", "path", "", reason
     if not isinstance(result, bool | int):
-        return RuleOutcome(path, text, "not-evaluated", reason=f"rule returned {type(result).__name__}, not a bool")
+        return "not-evaluated", "path", "", f"rule returned {type(result).__name__}, not a bool"
     if bool(result):
-        return RuleOutcome(path, text, "passed")
-    field_path = str(rule.get("fieldPath", ""))
-    where = path + field_path if field_path.startswith((".", "[")) else _join(path, field_path) if field_path \
-        else path
+        return "passed", "path", "", ""
     reason = f" ({rule['reason']})" if rule.get("reason") else ""
-    return RuleOutcome(where or "(top level)", text, "failed", message=_rule_message(rule, activation) + reason)
+    return "failed", "failed", _rule_message(rule, activation) + reason, ""
 
 
 def rule_outcomes(value: Any, schema: Obj | None, path: str = "") -> Iterator[RuleOutcome]:
@@ -632,9 +679,14 @@ def rule_outcomes(value: Any, schema: Obj | None, path: str = "") -> Iterator[Ru
     value (properties, ``additionalProperties`` values, list items; a rule of an absent field does not run)."""
     if not isinstance(schema, dict) or value is None:
         return
-    for rule in schema.get("x-kubernetes-validations") or []:
-        if isinstance(rule, dict):
-            yield evaluate_rule(rule, value, schema, path)
+    rules = [rule for rule in schema.get("x-kubernetes-validations") or [] if isinstance(rule, dict)]
+    if rules:
+        try:
+            frozen = _frozen(value)
+        except TypeError:
+            frozen = None
+        for rule in rules:
+            yield evaluate_rule(rule, value, schema, path, frozen)
     if isinstance(value, dict):
         for sub, sub_schema, sub_path in _fields(value, schema, path):
             yield from rule_outcomes(sub, sub_schema, sub_path)
