@@ -51,6 +51,14 @@ def job_env(job) -> dict[str, dict]:
     return {e["name"]: e for e in container["env"]}
 
 
+def job_options(job) -> dict[str, str]:
+    """keycloak-config-cli's command-line options of a job (``--name=value``)."""
+    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    args = container.get("args") or []
+    assert all(a.startswith("--") and "=" in a for a in args), args
+    return dict(a[2:].split("=", 1) for a in args)
+
+
 def bootstrap_job_of(plan, slug):
     (job,) = [r for r in plan.find("Job", namespace=names.NS_IDENTITY)
               if r.inputs["metadata"]["name"].startswith(f"{bootstrap_name(slug)}-")]
@@ -126,11 +134,15 @@ def test_a_municipalitys_bootstrap_job_can_only_create_its_own_realm_and_its_own
 def test_the_bootstrap_job_never_deletes_a_client_and_keeps_its_state_apart(plans, slug):
     """keycloak-config-cli 6.5.0: with import.managed.client=no-delete it runs no client deletion; its remote state
     (on, the default) is kept per realm and cache key, here bootstrap-<slug>."""
-    env = job_env(bootstrap_job_of(plans[slug], slug))
+    job = bootstrap_job_of(plans[slug], slug)
+    options, env = job_options(job), job_env(job)
     assert BOOTSTRAP_NO_DELETE == ("client",)
-    assert env["IMPORT_MANAGED_CLIENT"]["value"] == "no-delete"
-    assert env["IMPORT_CACHE_KEY"]["value"] == bootstrap_cache_key(slug) == f"bootstrap-{slug}"
-    assert "IMPORT_REMOTESTATE_ENABLED" not in env
+    assert options["import.managed.client"] == "no-delete"
+    assert options["import.cache.key"] == bootstrap_cache_key(slug) == f"bootstrap-{slug}"
+    assert "import.remote-state.enabled" not in options and "IMPORT_REMOTESTATE_ENABLED" not in env
+    # Applied at every run, whatever checksum an earlier run stored (realmReapply re-creates what was deleted).
+    assert options["import.cache.enabled"] == "false"
+    assert set(options) == {"import.managed.client", "import.cache.key", "import.cache.enabled"}
     # The realm first (Keycloak makes its client <slug>-realm), then the client that gets that client's roles.
     assert env["IMPORT_FILES_LOCATIONS"]["value"].split(",") == [
         f"{rj.CONFIG_DIR}/{EMPTY_REALM_FILE}", f"{rj.CONFIG_DIR}/{rj.CONFIG_KEY}"]
@@ -138,13 +150,13 @@ def test_the_bootstrap_job_never_deletes_a_client_and_keeps_its_state_apart(plan
 
 def test_no_two_jobs_that_import_into_the_master_realm_share_a_state_key(plan_stack, plans):
     (master_job,) = plan_stack("shared").find("Job", namespace=names.NS_IDENTITY)
-    keys = [job_env(master_job)["IMPORT_CACHE_KEY"]["value"]]
-    keys += [job_env(bootstrap_job_of(plans[slug], slug))["IMPORT_CACHE_KEY"]["value"] for slug in SLUGS]
+    keys = [job_options(master_job)["import.cache.key"]]
+    keys += [job_options(bootstrap_job_of(plans[slug], slug))["import.cache.key"] for slug in SLUGS]
     assert keys[0] == MASTER_CACHE_KEY
     assert len(set(keys)) == len(keys)
     # The municipalities' realm jobs import only their own realm and keep keycloak-config-cli's default key.
     for slug in SLUGS:
-        assert "IMPORT_CACHE_KEY" not in job_env(realm_job_of(plans[slug], slug))
+        assert job_options(realm_job_of(plans[slug], slug)) == {}
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -198,13 +210,14 @@ def test_the_realm_job_of_municipality_a_cannot_manage_realm_b(plans, a, b):
 
 # -- the state settings themselves ------------------------------------------------------------------
 
-def test_state_settings_name_keycloak_config_clis_environment_and_refuse_unknown_entities():
-    assert rj.state_env() == {}
-    assert rj.state_env("bootstrap-verl", ("client",)) == {"IMPORT_CACHE_KEY": "bootstrap-verl",
-                                                           "IMPORT_MANAGED_CLIENT": "no-delete"}
-    assert rj.state_env("x", ("required-action",)) == {"IMPORT_CACHE_KEY": "x",
-                                                       "IMPORT_MANAGED_REQUIREDACTION": "no-delete"}
+def test_state_settings_are_keycloak_config_clis_options_and_unknown_entities_are_refused():
+    assert rj.state_args() == []
+    assert rj.state_args("bootstrap-verl", ("client",), always_apply=True) == [
+        "--import.cache.key=bootstrap-verl", "--import.managed.client=no-delete", "--import.cache.enabled=false"]
+    # Entity names as in keycloak-config-cli 6.5.0 application.properties (import.managed.required-action).
+    assert rj.state_args("x", ("required-action",)) == ["--import.cache.key=x",
+                                                         "--import.managed.required-action=no-delete"]
     with pytest.raises(ValueError, match="managed entities"):
-        rj.state_env("x", ("clients",))
+        rj.state_args("x", ("clients",))
     with pytest.raises(ValueError, match="cache key"):
-        rj.state_env("a b")
+        rj.state_args("a b")

@@ -384,11 +384,11 @@ def test_the_master_realm_job_knows_no_municipality_and_keeps_its_state_under_it
     assert "realm-job-" not in text and not [slug for slug in load_all() if f"{slug}-realm" in text]
     assert not production.find("Secret", names.realm_job_client("verl"))
     (job,) = production.find("Job", namespace=names.NS_IDENTITY)
-    env = {e["name"]: e.get("value") for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["IMPORT_CACHE_KEY"] == MASTER_CACHE_KEY == "platform"
-    # Clients stay fully managed: a client this job once listed and no longer does is deleted.
-    assert not [k for k in env if k.startswith("IMPORT_MANAGED_")]
-    assert env.get("IMPORT_REMOTESTATE_ENABLED", "true") == "true"
+    container = manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]
+    # Clients stay fully managed (no import.managed option): a client this job once listed and no longer does is
+    # deleted; remote state stays on (keycloak-config-cli's default).
+    assert container["args"] == [f"--import.cache.key={MASTER_CACHE_KEY}"] and MASTER_CACHE_KEY == "platform"
+    assert not [e for e in container["env"] if e["name"].startswith(("IMPORT_MANAGED", "IMPORT_REMOTESTATE"))]
 
 
 def test_no_pod_in_urban_identity_but_the_operator_and_keycloaks_database_reaches_the_kube_api(production):

@@ -19,7 +19,7 @@ The shared stack uses it for the master realm, the tenant stacks for every munic
   job pods reach Keycloak's HTTP port and DNS, nothing else (``components/shared/platform.py``);
 * further documents (``before``) are applied first, in order (``IMPORT_FILES_LOCATIONS`` lists them:
   keycloak-config-cli 6.4.0 ``KeycloakImportProvider.readFromLocations`` keeps the order of the locations);
-* each job keeps keycloak-config-cli's remote state under its own cache key (:func:`state_env`), so that jobs
+* each job keeps keycloak-config-cli's remote state under its own cache key (:func:`state_args`), so that jobs
   importing into the same realm (the master realm job and the municipalities' bootstrap jobs) never delete what
   another one made;
 * Pulumi waits for the Job to complete, so a realm that cannot be applied fails the deployment.
@@ -28,7 +28,7 @@ The shared stack uses it for the master realm, the tenant stacks for every munic
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -86,30 +86,40 @@ MANAGED_ENTITIES = ("client", "role", "group", "component", "required-action", "
 ``ImportConfigProperties.ImportManagedProperties``; default ``full`` for these)."""
 
 
-def state_env(cache_key: str = DEFAULT_CACHE_KEY, no_delete: Sequence[str] = ()) -> dict[str, str]:
-    """keycloak-config-cli settings of where a job keeps its state and what it never deletes.
+def state_args(cache_key: str = DEFAULT_CACHE_KEY, no_delete: Sequence[str] = (),
+               always_apply: bool = False) -> list[str]:
+    """keycloak-config-cli settings of where a job keeps its state and what it never deletes, as command-line
+    options (README "Import options", column "CLI Option").
 
     keycloak-config-cli 6.5.0 records, per imported realm and per ``import.cache.key``, what it created
     (``StateRepository``: realm attributes ``de.adorsys.keycloak.config.state-<cache key>-<entity>-<n>``) and the
     document's checksum (``ChecksumService``: ``de.adorsys.keycloak.config.import-checksum-<cache key>``, with
     ``import.behaviors.checksum-with-cache-key`` true, the default). With remote state on (default) a ``full``
     managed entity deletes only what is missing from the document *and* listed under the job's own key
-    (``ClientImportService.deleteClientsMissingInImport``); ``no-delete`` deletes nothing of that entity. Env names:
-    README "Import options" (``IMPORT_CACHE_KEY``; "remove hyphens and replace dots with underscores" for the
-    others: ``IMPORT_MANAGED_CLIENT``); ``no-delete`` binds to ``NO_DELETE`` as in its own test
-    ``ImportManagedNoDeleteIT`` (``import.managed.client=no-delete``). The default key sets nothing."""
+    (``ClientImportService.deleteClientsMissingInImport``); ``no-delete`` deletes nothing of that entity
+    (``ClientImportService.doImport``: only for ``FULL``; its own test ``ImportManagedNoDeleteIT`` sets
+    ``import.managed.client=no-delete``). ``always_apply``: ``import.cache.enabled=false``, which only turns off
+    the skip of a realm whose stored checksum equals the document's (``RealmImportService.updateRealmIfNecessary``,
+    its one use), so every run applies the documents, also after something was deleted by hand.
+
+    Options, not environment variables: the image's entrypoint passes its arguments to the application
+    (``Dockerfile`` at v6.5.0: ``ENTRYPOINT exec java $JAVA_OPTS -jar /app/keycloak-config-cli.jar $0 $@``), and
+    an env name ending in ``KEY`` would read as a secret to the platform's policy ``no-plaintext-secrets``. The
+    default key adds nothing."""
     unknown = sorted(set(no_delete) - set(MANAGED_ENTITIES))
     if unknown:
         raise ValueError(f"no_delete: {unknown} are not keycloak-config-cli managed entities {MANAGED_ENTITIES}")
     if not cache_key or not all(c.isalnum() or c in "-_" for c in cache_key):
         raise ValueError(f"cache key {cache_key!r}: letters, digits, '-' and '_' only")
-    env = {} if cache_key == DEFAULT_CACHE_KEY else {"IMPORT_CACHE_KEY": cache_key}
-    env.update({f"IMPORT_MANAGED_{entity.replace('-', '').upper()}": "no-delete" for entity in sorted(no_delete)})
-    return env
+    args = [] if cache_key == DEFAULT_CACHE_KEY else [f"--import.cache.key={cache_key}"]
+    args += [f"--import.managed.{entity}=no-delete" for entity in sorted(no_delete)]
+    if always_apply:
+        args.append("--import.cache.enabled=false")
+    return args
 
 
 def realm_container(login: Login, files: Sequence[str] = (CONFIG_KEY,),
-                    state: Mapping[str, str] | None = None) -> Container:
+                    state: Sequence[str] = ()) -> Container:
     """keycloak-config-cli, non-root, read-only root filesystem (it only writes to /tmp)."""
     return Container(
         name="keycloak-config-cli",
@@ -121,10 +131,10 @@ def realm_container(login: Login, files: Sequence[str] = (CONFIG_KEY,),
             "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT": AVAILABILITY_TIMEOUT,
             "IMPORT_FILES_LOCATIONS": ",".join(f"{CONFIG_DIR}/{f}" for f in files),
             "IMPORT_VARSUBSTITUTION_ENABLED": "false",
-            **(state or {}),
             **login.env(),
         },
         secret_env=login.secret_env(),
+        args=list(state) or None,
         writable=("/tmp",),
         mounts={"realm-config": (CONFIG_DIR, True, None)},
     )
@@ -135,8 +145,8 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
               opts: pulumi.ResourceOptions | None = None,
               secret_opts: pulumi.ResourceOptions | None = None,
               before: Sequence[tuple[str, pulumi.Input[str]]] = (),
-              reapply: str = "", cache_key: str = DEFAULT_CACHE_KEY,
-              no_delete: Sequence[str] = ()) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+              reapply: str = "", cache_key: str = DEFAULT_CACHE_KEY, no_delete: Sequence[str] = (),
+              always_apply: bool = False) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
     """A Secret with the realm document and the Job that applies it (see the module docstring).
 
     ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
@@ -147,10 +157,10 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
     stack; the Job must stay replaceable, so it is never protected). ``reapply`` (stack config
     ``urban-stack:realmReapply``): when not empty it is part of the hash, so changing it runs the Job again with
     the same documents (after a Keycloak restore); empty leaves the name as the documents alone make it.
-    ``cache_key`` and ``no_delete``: where keycloak-config-cli keeps this job's state and which entities it never
-    deletes (:func:`state_env`).
+    ``cache_key``, ``no_delete`` and ``always_apply``: where keycloak-config-cli keeps this job's state, which
+    entities it never deletes, and whether it skips a document it applied before (:func:`state_args`).
     """
-    state = state_env(cache_key, no_delete)
+    state = state_args(cache_key, no_delete, always_apply)
     files = [*(file for file, _ in before), CONFIG_KEY]
     if len(set(files)) != len(files):
         raise ValueError(f"realm job {name!r}: document names must be unique and other than {CONFIG_KEY!r}")

@@ -21,7 +21,7 @@ needs to log in, so that a join changes nothing in the shared stack
 
 It logs in with the platform's bootstrap service account (Secret ``keycloak-bootstrap-service`` of the shared stack,
 referenced by name: this stack never reads its value), keeps its keycloak-config-cli state under its own key
-``bootstrap-<slug>`` and never deletes a client (:func:`bootstrap_job`).
+``bootstrap-<slug>``, never deletes a client and applies its documents at every run (:func:`bootstrap_job`).
 """
 
 from __future__ import annotations
@@ -380,7 +380,10 @@ def bootstrap_job(parent: pulumi.Resource, slug: str, secret: Any, reapply: str 
     return realm_job(
         parent, bootstrap_name(slug), master, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET),
         namespace=names.NS_IDENTITY, before=[(EMPTY_REALM_FILE, json.dumps(empty_realm(slug), sort_keys=True))],
-        reapply=reapply, cache_key=bootstrap_cache_key(slug), no_delete=BOOTSTRAP_NO_DELETE)
+        reapply=reapply, cache_key=bootstrap_cache_key(slug), no_delete=BOOTSTRAP_NO_DELETE,
+        # Every run applies both documents (two small ones): realmReapply then re-creates a realm or client that
+        # was deleted by hand, which a stored checksum equal to the document's would otherwise skip.
+        always_apply=True)
 
 
 class Identity(pulumi.ComponentResource):
