@@ -298,6 +298,7 @@ def realm_reapply() -> str:
                          "'.', '_' or '-' (e.g. a date: 2026-12-06)")
     return value
 
+
 REALM_JOB_ROLES = (
     "view-realm", "manage-realm", "view-users", "manage-users", "query-users", "query-groups",
     "view-clients", "manage-clients", "query-clients", "view-identity-providers", "manage-identity-providers",
