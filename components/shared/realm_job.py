@@ -146,7 +146,8 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
               secret_opts: pulumi.ResourceOptions | None = None,
               before: Sequence[tuple[str, pulumi.Input[str]]] = (),
               reapply: str = "", cache_key: str = DEFAULT_CACHE_KEY, no_delete: Sequence[str] = (),
-              always_apply: bool = False) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
+              always_apply: bool = False,
+              job_after: Sequence[pulumi.Resource] = ()) -> tuple[k8s.core.v1.Secret, k8s.batch.v1.Job]:
     """A Secret with the realm document and the Job that applies it (see the module docstring).
 
     ``name`` is DNS-safe, at most 52 characters and unique in ``namespace`` (``realm-<slug>``,
@@ -159,6 +160,7 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
     the same documents (after a Keycloak restore); empty leaves the name as the documents alone make it.
     ``cache_key``, ``no_delete`` and ``always_apply``: where keycloak-config-cli keeps this job's state, which
     entities it never deletes, and whether it skips a document it applied before (:func:`state_args`).
+    ``job_after``: what the Job (not the document's Secret) waits for, e.g. a municipality's bootstrap job.
     """
     state = state_args(cache_key, no_delete, always_apply)
     files = [*(file for file, _ in before), CONFIG_KEY]
@@ -194,6 +196,7 @@ def realm_job(parent: pulumi.Resource, name: str, realm_json: pulumi.Input[str],
             "activeDeadlineSeconds": 900,
             "template": {"metadata": {"labels": dict(names.REALM_JOB_LABELS)}, "spec": spec},
         },
-        opts=pulumi.ResourceOptions.merge(child(parent, opts), pulumi.ResourceOptions(depends_on=[secret])),
+        opts=pulumi.ResourceOptions.merge(child(parent, opts),
+                                          pulumi.ResourceOptions(depends_on=[secret, *job_after])),
     )
     return secret, job

@@ -454,7 +454,7 @@ class Identity(pulumi.ComponentResource):
             # The municipality's own service-account client (made by the bootstrap job): admin of this realm only.
             Login(names.realm_job_client(tenant.slug)),
             namespace=names.NS_IDENTITY,
-            opts=pulumi.ResourceOptions(depends_on=[self.bootstrap_job, self.job_client_secret]),
+            job_after=[self.bootstrap_job, self.job_client_secret],
             secret_opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True),
             # Stack config urban-stack:realmReapply of this municipality's stack: change it to apply the realm
             # (and its bootstrap) again with unchanged documents (after a Keycloak restore, docs/operations.md).
