@@ -86,22 +86,24 @@ def test_a_runtime_entry_without_a_reason_is_refused(tmp_path):
 
 
 def test_the_same_object_in_two_stacks_fails_naming_both(crafted):
-    """What slug 'job-verl' did before it was reserved: its realm Secret realm-job-verl is the shared stack's
-    Secret of verl's realm-job client, in the same namespace; validate and plan passed, the cluster refused."""
+    """What slug 'job-verl' did before it was reserved: its realm Secret realm-job-verl is verl's Secret of its
+    realm-job client (made by verl's stack, docs/decisions/0013), in the same namespace; validate and plan passed,
+    the cluster refused. Here stack rietberg stands in for the stack of 'job-verl'."""
     import shutil
 
     import yaml
 
-    shared = next((crafted / "shared").glob("secret-urban-identity-realm-job-verl.yaml"))
-    copy = crafted / "verl" / "secret-urban-identity-realm-job-verl.yaml"
-    shutil.copy(shared, copy)
+    verl = next((crafted / "verl").glob("secret-urban-identity-realm-job-verl.yaml"))
+    copy = crafted / "rietberg" / "secret-urban-identity-realm-job-verl.yaml"
+    shutil.copy(verl, copy)
     obj = yaml.safe_load(copy.read_text())
-    obj["metadata"]["labels"]["urban-stack/tenant"] = "verl"
+    obj["metadata"]["labels"]["urban-stack/tenant"] = "rietberg"
     copy.write_text(yaml.safe_dump(obj))
-    [failure] = [f for f in references.run(load_plan(crafted)).failures if "more than one stack" in f.message]
-    assert failure.file.endswith("verl/secret-urban-identity-realm-job-verl.yaml")
-    assert "Secret urban-identity/realm-job-verl is created by more than one stack: stack shared (" in failure.message
-    assert "stack verl (" in failure.message
+    failures = [f for f in references.run(load_plan(crafted)).failures if "more than one stack" in f.message]
+    assert failures and all("Secret urban-identity/realm-job-verl is created by more than one stack: " in f.message
+                            and "stack rietberg (" in f.message and "stack verl (" in f.message for f in failures)
+    assert any(f.file.endswith("rietberg/secret-urban-identity-realm-job-verl.yaml")
+               or f.file.endswith("verl/secret-urban-identity-realm-job-verl.yaml") for f in failures)
 
 
 def test_in_the_real_plan_every_object_is_created_by_one_stack_only(crafted):

@@ -35,6 +35,12 @@ def name_of(r):
     return (r.inputs.get("metadata") or {}).get("name")
 
 
+def identity_job(plan, prefix):
+    """The one Job in urban-identity whose name starts with ``prefix`` (``realm-<slug>-``, ``bootstrap-<slug>-``)."""
+    (job,) = [r for r in objects(plan, "Job") if ns_of(r) == names.NS_IDENTITY and name_of(r).startswith(prefix)]
+    return job
+
+
 def cpu_m(value: str) -> float:
     return float(value[:-1]) if value.endswith("m") else float(value) * 1000
 
@@ -71,7 +77,9 @@ def test_every_namespaced_object_of_a_municipality_lives_in_its_namespace_or_is_
             continue
         if ns == names.NS_IDENTITY:
             assert r.inputs["metadata"]["labels"][labels.MODULE] == "identity", name_of(r)
-            assert name_of(r).startswith(f"realm-{slug}"), name_of(r)
+            # Its realm job, its bootstrap job (docs/decisions/0013), their documents and the realm job's login.
+            assert name_of(r).startswith((f"realm-{slug}", f"bootstrap-{slug}", names.realm_job_client(slug))), \
+                name_of(r)
         else:
             assert ns == slug, (r.type, name_of(r), ns)
 
@@ -275,8 +283,9 @@ def test_a_municipality_gets_its_own_realm_with_groups_admins_and_one_client_per
         assert c["attributes"]["pkce.code.challenge.method"] == "S256" and not c["publicClient"]
     delivered = {name_of(r) for r in objects(plan, "Secret") if ns_of(r) == slug}
     assert {f"{m}-oidc" for m in with_oidc} <= delivered
-    jobs = [r for r in objects(plan, "Job") if ns_of(r) == names.NS_IDENTITY]
-    assert len(jobs) == 1 and name_of(jobs[0]).startswith(f"realm-{slug}-")
+    # Two jobs in urban-identity: the bootstrap (realm and realm-job client) and the realm job.
+    jobs = sorted(name_of(r) for r in objects(plan, "Job") if ns_of(r) == names.NS_IDENTITY)
+    assert len(jobs) == 2 and jobs[0].startswith(f"bootstrap-{slug}-") and jobs[1].startswith(f"realm-{slug}-")
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -338,7 +347,7 @@ def test_offline_sessions_end_within_a_week(plans, slug):
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_the_realm_job_logs_in_with_its_own_client_never_with_the_master_admin(plans, slug):
-    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+    job = identity_job(plans[slug], f"realm-{slug}-")
     container = job.inputs["spec"]["template"]["spec"]["containers"][0]
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
     assert refs == {names.realm_job_client(slug)}
@@ -353,9 +362,10 @@ def selects(policy: dict, pod_labels: dict) -> bool:
     return all(pod_labels.get(k) == v for k, v in (sel.get("matchLabels") or {}).items())
 
 
+@pytest.mark.parametrize("job_prefix", ["realm", "bootstrap"])
 @pytest.mark.parametrize("slug", SLUGS)
-def test_the_realm_job_reaches_only_keycloaks_http_port_and_dns(plans, plan_stack, slug):
-    (job,) = [r for r in objects(plans[slug], "Job") if ns_of(r) == names.NS_IDENTITY]
+def test_the_realm_job_reaches_only_keycloaks_http_port_and_dns(plans, plan_stack, slug, job_prefix):
+    job = identity_job(plans[slug], f"{job_prefix}-{slug}-")
     pod_labels = job.inputs["spec"]["template"]["metadata"]["labels"]
     policies = [r.inputs for r in plan_stack("shared").kube_objects() if r.inputs.get("kind") == "NetworkPolicy"
                 and ns_of(r) == names.NS_IDENTITY and selects(r.inputs, pod_labels)]
@@ -404,14 +414,17 @@ def test_a_directorys_e_mail_addresses_are_trusted_only_when_the_tenant_file_say
 
 
 def test_a_changed_tenant_file_changes_the_realm_job_so_it_runs_again(tenants_copy, plan_stack):
-    before = name_of(objects(plan_stack("verl"), "Job")[0])
+    before_plan = plan_stack("verl")
+    before = name_of(identity_job(before_plan, "realm-verl-"))
     path = tenants_copy / "verl.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("    - it@verl.example",
                                                              "    - it@verl.example\n    - cio@verl.example"),
                     encoding="utf-8")
     after_plan = plan_stack("verl", tenants_dir=tenants_copy)
-    after = name_of(objects(after_plan, "Job")[0])
+    after = name_of(identity_job(after_plan, "realm-verl-"))
     assert before != after
+    # The bootstrap (empty realm, realm-job client) does not depend on the tenant file's content: it stays.
+    assert name_of(identity_job(after_plan, "bootstrap-verl-")) == name_of(identity_job(before_plan, "bootstrap-verl-"))
     assert "cio@verl.example" in {u["email"] for u in realm_of(after_plan, "verl")["users"]}
 
 

@@ -235,6 +235,9 @@ def test_the_realm_is_disabled_first_and_deleted_with_its_job_client_and_secret_
     secret = calls.index("kubectl -n urban-identity delete secret realm-job-verl --ignore-not-found")
     unprotect = calls.index("pulumi state unprotect --all --yes -s verl")
     assert lock < delete_realm < client < secret < unprotect
+    # Realm, client and Secret are the municipality's own (its bootstrap job, docs/decisions/0013): nothing of the
+    # shared stack is run or changed to remove them.
+    assert not [c for c in calls if "-s shared" in c]
     # Resumable: a realm that is already gone is no failure.
     assert "if k get realms/verl" in calls[delete_realm] and "already deleted" in calls[delete_realm]
 

@@ -20,6 +20,7 @@ def only_differences(before, after) -> dict[str, tuple]:
 
 
 def test_changing_realm_reapply_in_shared_renames_only_the_master_realm_job(plan_stack):
+    """The master realm only: the municipalities' realms and clients are re-applied by their own stacks."""
     base = stack_config(SHARED_CONFIG)
     first = plan_stack("shared", config={**base, f"{CONFIG_NS}:realmReapply": "2026-12-06"})
     second = plan_stack("shared", config={**base, f"{CONFIG_NS}:realmReapply": "2026-12-07"})
@@ -37,7 +38,12 @@ def test_unset_realm_reapply_keeps_the_job_name_the_document_alone_makes(plan_st
     assert only_differences(unset, empty) == {}
 
 
-def test_a_municipality_stack_re_applies_its_realm_when_its_value_changes(plan_stack):
+def test_a_municipality_stack_re_applies_its_bootstrap_and_its_realm_when_its_value_changes(plan_stack):
+    """After a restore to a time before the municipality joined, its realm and realm-job client are gone: the
+    bootstrap job (docs/decisions/0013) runs again with the realm job."""
     first = plan_stack("verl", config={f"{CONFIG_NS}:realmReapply": "restore-1"})
     second = plan_stack("verl", config={f"{CONFIG_NS}:realmReapply": "restore-2"})
-    assert list(only_differences(first, second)) == ["kubernetes:batch/v1:Job/realm-verl"]
+    changed = only_differences(first, second)
+    assert sorted(changed) == ["kubernetes:batch/v1:Job/bootstrap-verl", "kubernetes:batch/v1:Job/realm-verl"]
+    for old, new in changed.values():
+        assert old["metadata"]["name"] != new["metadata"]["name"] and old["spec"] == new["spec"]

@@ -368,35 +368,27 @@ def test_the_master_realm_job_logs_in_as_the_bootstrap_service_account_never_wit
     assert "KEYCLOAK_PASSWORD" not in env and "KEYCLOAK_USER" not in env
 
 
-def test_each_municipality_gets_a_realm_job_client_with_admin_roles_of_its_own_realm_only(production):
+def test_the_master_realm_job_knows_no_municipality_and_keeps_its_state_under_its_own_key(production):
+    """Realms and realm-job clients are made by the municipalities' own stacks (docs/decisions/0013): the master
+    realm document lists no municipality, and the job's keycloak-config-cli state (which clients it may delete) is
+    kept under key ``platform``, apart from every bootstrap job's ``bootstrap-<slug>``."""
     from catalogue.tenants import load_all
+    from components.shared.identity import MASTER_CACHE_KEY
 
-    slugs = sorted(load_all())
-    secret = production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs
-    files = revealed(secret["stringData"])
+    files = revealed(production.find("Secret", "realm-master", names.NS_IDENTITY)[0].inputs["stringData"])
+    assert set(files) == {rj.CONFIG_KEY}
     master = json.loads(files[rj.CONFIG_KEY])
-    # The municipalities' realms are created (empty) before the master realm that refers to their clients.
+    assert [c["clientId"] for c in master["clients"]] == ["admin-cli"]
+    assert "users" not in master
+    text = json.dumps(files)
+    assert "realm-job-" not in text and not [slug for slug in load_all() if f"{slug}-realm" in text]
+    assert not production.find("Secret", names.realm_job_client("verl"))
     (job,) = production.find("Job", namespace=names.NS_IDENTITY)
-    env = {e["name"]: e for e in manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["IMPORT_FILES_LOCATIONS"]["value"].split(",") == [
-        *(f"{rj.CONFIG_DIR}/tenant-{slug}.json" for slug in slugs), f"{rj.CONFIG_DIR}/{rj.CONFIG_KEY}"]
-    for slug in slugs:
-        assert json.loads(files[f"tenant-{slug}.json"]) == {"realm": slug}
-    clients = {c["clientId"]: c for c in master["clients"]}
-    for slug in slugs:
-        client = clients[names.realm_job_client(slug)]
-        assert client["serviceAccountsEnabled"] is True and client["publicClient"] is False
-        assert client["standardFlowEnabled"] is False and client["directAccessGrantsEnabled"] is False
-        delivered = revealed(production.find("Secret", names.realm_job_client(slug), names.NS_IDENTITY)[0]
-                             .inputs["stringData"])
-        assert delivered["client-id"] == names.realm_job_client(slug)
-    accounts = {u["username"]: u for u in master["users"]}
-    assert set(accounts) == {f"service-account-{names.realm_job_client(slug)}" for slug in slugs}
-    for slug in slugs:
-        account = accounts[f"service-account-{names.realm_job_client(slug)}"]
-        assert set(account["clientRoles"]) == {f"{slug}-realm"}
-        assert "realmRoles" not in account
-        assert not {"impersonation", "realm-admin", "manage-authorization"} & set(account["clientRoles"][f"{slug}-realm"])
+    container = manifest(job.inputs)["spec"]["template"]["spec"]["containers"][0]
+    # Clients stay fully managed (no import.managed option): a client this job once listed and no longer does is
+    # deleted; remote state stays on (keycloak-config-cli's default).
+    assert container["args"] == [f"--import.cache.key={MASTER_CACHE_KEY}"] and MASTER_CACHE_KEY == "platform"
+    assert not [e for e in container["env"] if e["name"].startswith(("IMPORT_MANAGED", "IMPORT_REMOTESTATE"))]
 
 
 def test_no_pod_in_urban_identity_but_the_operator_and_keycloaks_database_reaches_the_kube_api(production):

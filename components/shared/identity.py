@@ -5,11 +5,10 @@
   realm's admin from it (a person: the master realm's browser flow demands a one-time code, and the
   password alone gets no token, see :func:`master_realm`); both values are secret stack outputs;
 * bootstrap service account: ``names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET`` (``client-id``/``client-secret``,
-  Keycloak CR ``spec.bootstrapAdmin.service``); only the master realm job logs in with it;
-* one service-account client ``realm-job-<slug>`` per municipality in the master realm, holding admin roles of
-  realm ``<slug>`` only (client ``<slug>-realm`` of the master realm, :data:`REALM_JOB_ROLES`); its secret in
-  Secret ``realm-job-<slug>`` here is what that municipality's realm job logs in with. The master realm job
-  creates each municipality's (empty) realm first, so that its ``<slug>-realm`` client exists;
+  Keycloak CR ``spec.bootstrapAdmin.service``); the master realm job logs in with it, and so does each
+  municipality's bootstrap job (``components/tenant/identity.py``), which creates that municipality's empty realm
+  and its realm-job client in the master realm. Nothing here is per municipality: a join changes no object of
+  this stack (docs/decisions/0013-realm-bootstrap-in-the-municipality-stack.md);
 * database: CloudNativePG cluster ``keycloak-db`` (PostgreSQL from ``versions.IMAGES``), anti-affinity and a
   PodDisruptionBudget when it has more than one instance; continuous backup (WAL archive and a daily base
   backup) with the Barman Cloud plugin to the operator's off-site target (``backup.offsite``, required in
@@ -32,7 +31,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -41,7 +39,6 @@ import pulumi_random as random
 
 from catalogue import labels, names
 from catalogue.realm_policy import REALM_SECURITY
-from catalogue.schema import Tenant
 from catalogue.shared_config import OFFSITE_SECRET, SharedConfig
 from catalogue.versions import IMAGES
 from components.backup import (
@@ -87,19 +84,17 @@ MASTER_REALM_OVERRIDES: dict[str, Any] = {
 
 
 BOOTSTRAP_SERVICE_CLIENT = "urban-platform-admin"
-"""Client id of the bootstrap service account (the master realm job's login)."""
-REALM_JOB_ROLES = (
-    "view-realm", "manage-realm", "view-users", "manage-users", "query-users", "query-groups",
-    "view-clients", "manage-clients", "query-clients", "view-identity-providers", "manage-identity-providers",
-    "view-events", "manage-events",
-)
-"""Roles of client ``<slug>-realm`` (master realm) a municipality's realm job gets: everything keycloak-config-cli
-writes in a realm document (settings, flows and components: manage-realm; groups and users: manage-users; clients
-and client roles: manage-clients; federation: manage-identity-providers; event settings: manage-events), never
-``impersonation`` or authorization services. Keycloak creates client ``<realm>-realm`` in the master realm for every
-realm; its roles grant admin rights in that realm only. keycloak-config-cli also reads ``/admin/serverinfo``
-(6.4.0 ``KeycloakProvider.getKeycloakVersion``), which Keycloak allows to any caller with an admin role of some
-realm (``AdminRoot.getServerInfo``: ``AdminPermissions.realms(...).isAdmin()``)."""
+"""Client id of the bootstrap service account (the login of the master realm job and of the municipalities'
+bootstrap jobs)."""
+MASTER_CACHE_KEY = "platform"
+"""keycloak-config-cli ``import.cache.key`` of the master realm job. keycloak-config-cli 6.5.0 keeps its remote
+state as attributes of the imported realm, one set per cache key (``StateRepository.getCustomAttributeKey``:
+``de.adorsys.keycloak.config.state-<cache key>-<entity>-<n>``), and deletes only clients missing from the document
+that are listed in that state (``ClientImportService.deleteClientsMissingInImport``, ``import.managed.client`` full,
+remote state on). Under its own key this job deletes the clients it once listed and removed (none today besides
+``admin-cli``, a default client it never deletes), never a municipality's realm-job client, which its bootstrap
+job lists under ``bootstrap-<slug>``. Not ``default``: before docs/decisions/0013 this job listed every
+``realm-job-<slug>`` under ``default``, and with that state it would delete them all at its first run without them."""
 BROWSER_FLOW = "browser with one-time code"
 
 MASTER_BROWSER_FLOWS: list[dict[str, Any]] = [
@@ -181,37 +176,11 @@ def source_policy_spec(route: str, ranges: list[str]) -> dict[str, Any]:
             "authorization": authorization}
 
 
-def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
-    """The master realm's service-account client of a municipality's realm job (client credentials only)."""
-    return {
-        "clientId": names.realm_job_client(slug), "name": f"Realm job of {slug}", "enabled": True,
-        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
-        "secret": secret, "serviceAccountsEnabled": True, "standardFlowEnabled": False,
-        "implicitFlowEnabled": False, "directAccessGrantsEnabled": False, "frontchannelLogout": False,
-    }
-
-
-def realm_job_account(slug: str) -> dict[str, Any]:
-    """The client's service-account user (Keycloak names it ``service-account-<clientId>``) and its roles."""
-    # keycloak-config-cli 6.4.0 finds the existing user by name and sets its client roles (as in its own test
-    # src/test/resources/import-files/clients/11_update_realm__add_authorization.json).
-    return {"username": f"service-account-{names.realm_job_client(slug)}", "enabled": True,
-            "serviceAccountClientId": names.realm_job_client(slug),
-            "clientRoles": {f"{slug}-realm": list(REALM_JOB_ROLES)}}
-
-
-def empty_realm(slug: str) -> dict[str, Any]:
-    """What the master realm job creates of a municipality's realm: only the realm (disabled until its own job
-    configures it). Everything else stays untouched: keycloak-config-cli 6.4.0 imports and records state only
-    for the parts a document contains (``StateService``: ``if (clients == null) return;`` etc.)."""
-    return {"realm": slug}
-
-
-def master_realm(client_secrets: Mapping[str, Any] | None = None, frontend_url: str | None = None) -> dict[str, Any]:
+def master_realm(frontend_url: str | None = None) -> dict[str, Any]:
     """keycloak-config-cli document of the master realm: the platform's realm policy, master overrides, a
-    second factor for every login, no password-only tokens, and one realm-job client per municipality
-    (``client_secrets``: slug -> client secret)."""
-    slugs = sorted(client_secrets or {})
+    second factor for every login, no password-only tokens. No municipality appears here: each municipality's
+    bootstrap job adds its own realm-job client (``components/tenant/identity.py``), which this job never deletes
+    (it manages only the clients under its own state key, :data:`MASTER_CACHE_KEY`)."""
     # The master realm's own URLs (its login pages, the admin console's sign-in) on the admin host: with only
     # hostname-admin set, the admin console still signs in through the realm's frontend URL on the public host
     # (keycloak/keycloak discussions 36723, 46646).
@@ -224,9 +193,7 @@ def master_realm(client_secrets: Mapping[str, Any] | None = None, frontend_url: 
             # The password of the master admin alone must not yield a token (kcadm's default client): the
             # direct-access grant bypasses the browser flow and its one-time code.
             {"clientId": "admin-cli", "directAccessGrantsEnabled": False},
-            *(realm_job_client(slug, client_secrets[slug]) for slug in slugs),
         ],
-        "users": [realm_job_account(slug) for slug in slugs],
     }
 
 
@@ -393,7 +360,6 @@ class Identity(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource,
                  operators: Operators, storage: Storage, gateway: pulumi.Resource,
-                 tenants: Mapping[str, Tenant] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:identity", name, None, opts)
         ns = names.NS_IDENTITY
@@ -413,16 +379,6 @@ class Identity(pulumi.ComponentResource):
                                       "client-secret": self.service_secret_value.result},
                                      opts=pulumi.ResourceOptions(depends_on=[namespace],
                                                                  additional_secret_outputs=["stringData"]))
-        client_secrets: dict[str, Any] = {}
-        self.realm_job_secrets: dict[str, k8s.core.v1.Secret] = {}
-        for slug in sorted(tenants or {}):
-            value = random.RandomPassword(f"{names.realm_job_client(slug)}-secret", length=40, special=False,
-                                          opts=child(self))
-            client_secrets[slug] = value.result
-            self.realm_job_secrets[slug] = secret(
-                self, names.realm_job_client(slug), ns,
-                {"client-id": names.realm_job_client(slug), "client-secret": value.result},
-                opts=pulumi.ResourceOptions(depends_on=[namespace], additional_secret_outputs=["stringData"]))
         backup_deps: list[pulumi.Resource] = [namespace, operators.barman]
         if cfg.backup.offsite is not None:
             # The stack checked the key pair before registering anything (urbanstack/engine/stacks.py).
@@ -489,15 +445,13 @@ class Identity(pulumi.ComponentResource):
         self.admin_policy = gateway_object("SecurityPolicy", ADMIN_ROUTE, source_policy_spec(ADMIN_ROUTE, ranges),
                                            SECURITY_POLICY_API)
         self.admin_route = gateway_object("HTTPRoute", ADMIN_ROUTE, admin_route_spec(cfg), after=[self.admin_policy])
-        # The municipalities' realms are created first (each gets its client "<slug>-realm" in the master realm),
-        # then the master realm with the realm-job clients that hold roles of exactly those clients.
-        master_document = pulumi.Output.secret(pulumi.Output.from_input(master_realm(client_secrets, f"https://{admin_host(cfg)}")).apply(
-            lambda doc: json.dumps(doc, sort_keys=True, indent=1)))
+        # The master realm only; the municipalities' realms and realm-job clients are made by their own stacks'
+        # bootstrap jobs (components/tenant/identity.py). The document holds no secret.
+        master_document = json.dumps(master_realm(f"https://{admin_host(cfg)}"), sort_keys=True, indent=1)
         self.master_secret, self.master_job = realm_job(
             self, "realm-master", master_document, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET), namespace=ns,
-            before=[(f"tenant-{slug}.json", json.dumps(empty_realm(slug), sort_keys=True)) for slug in sorted(tenants or {})],
             opts=pulumi.ResourceOptions(depends_on=[self.keycloak, self.service_secret]),
-            reapply=cfg.realmReapply)
+            reapply=cfg.realmReapply, cache_key=MASTER_CACHE_KEY)
         self.outputs: dict[str, Any] = {
             "keycloakUrl": f"https://{keycloak_host(cfg)}",
             "keycloakInternalUrl": KEYCLOAK_INTERNAL_URL,

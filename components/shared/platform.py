@@ -276,7 +276,7 @@ class SharedPlatform(pulumi.ComponentResource):
                                self.certificates.issuer, opts=here, identity_namespace=ns[names.NS_IDENTITY])
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
-                                 self.gateway.gateway, tenants, opts=here)
+                                 self.gateway.gateway, opts=here)
         storage = self.storage.outputs
         self.outputs: dict[str, Any] = {
             "profile": profile.name,

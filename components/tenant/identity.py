@@ -9,11 +9,25 @@ The realm has the groups admins/editors/viewers, the administrators from the ten
 OIDC client per booked module that has one (its secret is delivered to the municipality's namespace as
 Secret ``<module>-oidc``), the platform's security settings (``catalogue/realm_policy.py``) and the
 optional federation to the municipality's own directory.
+
+Before the realm job, the municipality's **bootstrap job** (same mechanism, ``realm_job``) makes what the realm job
+needs to log in, so that a join changes nothing in the shared stack
+(docs/decisions/0013-realm-bootstrap-in-the-municipality-stack.md):
+
+* realm ``<slug>``, empty (:func:`empty_realm`; Keycloak then creates client ``<slug>-realm`` in the master realm);
+* in the master realm, the service-account client ``realm-job-<slug>`` (:func:`realm_job_client`) whose service
+  account holds roles of client ``<slug>-realm`` only (:data:`REALM_JOB_ROLES`), with a secret generated here
+  (Secret ``realm-job-<slug>`` in ``urban-identity``, the realm job's login).
+
+It logs in with the platform's bootstrap service account (Secret ``keycloak-bootstrap-service`` of the shared stack,
+referenced by name: this stack never reads its value), keeps its keycloak-config-cli state under its own key
+``bootstrap-<slug>``, never deletes a client and applies its documents at every run (:func:`bootstrap_job`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pulumi
@@ -284,6 +298,95 @@ def realm_reapply() -> str:
                          "'.', '_' or '-' (e.g. a date: 2026-12-06)")
     return value
 
+
+REALM_JOB_ROLES = (
+    "view-realm", "manage-realm", "view-users", "manage-users", "query-users", "query-groups",
+    "view-clients", "manage-clients", "query-clients", "view-identity-providers", "manage-identity-providers",
+    "view-events", "manage-events",
+)
+"""Roles of client ``<slug>-realm`` (master realm) a municipality's realm job gets: everything keycloak-config-cli
+writes in a realm document (settings, flows and components: manage-realm; groups and users: manage-users; clients
+and client roles: manage-clients; federation: manage-identity-providers; event settings: manage-events), never
+``impersonation`` or authorization services. Keycloak creates client ``<realm>-realm`` in the master realm for every
+realm; its roles grant admin rights in that realm only. keycloak-config-cli also reads ``/admin/serverinfo``
+(6.4.0 ``KeycloakProvider.getKeycloakVersion``), which Keycloak allows to any caller with an admin role of some
+realm (``AdminRoot.getServerInfo``: ``AdminPermissions.realms(...).isAdmin()``)."""
+EMPTY_REALM_FILE = "empty-realm.json"
+"""The bootstrap job's first document (realm ``<slug>``); its second, the master realm's part, is ``realm.json``."""
+
+
+def bootstrap_name(slug: str) -> str:
+    """Name of the bootstrap job's Secret (its documents) and, with the documents' hash, of its Job, in
+    ``urban-identity``. Not ``realm-...``: ``realm-bootstrap-x`` would be the realm Secret of a municipality
+    ``bootstrap-x``; nothing else in ``urban-identity`` starts with ``bootstrap-`` (slugs are at most 30
+    characters: at most 40 here, within ``realm_job``'s 52)."""
+    return f"bootstrap-{slug}"
+
+
+def bootstrap_cache_key(slug: str) -> str:
+    """keycloak-config-cli ``import.cache.key`` of the bootstrap job: its state in the master realm (the client it
+    made) is its own, apart from the master realm job's (``platform``) and every other municipality's."""
+    return f"bootstrap-{slug}"
+
+
+BOOTSTRAP_NO_DELETE = ("client",)
+"""What the bootstrap job never deletes: clients (``import.managed.client=no-delete``). Its master realm document
+lists one client, so with ``full`` keycloak-config-cli would delete every client missing from it that its state
+lists; no-delete never runs that deletion at all (6.5.0 ``ClientImportService.doImport``: only for ``FULL``). Its
+documents have no other managed entity (roles, groups, components, flows, required actions, identity providers,
+client scopes): keycloak-config-cli touches an entity only when the document has its key
+(``if (clients == null) return;`` and the like in each import service)."""
+
+
+def realm_job_client(slug: str, secret: Any) -> dict[str, Any]:
+    """The master realm's service-account client of a municipality's realm job (client credentials only)."""
+    return {
+        "clientId": names.realm_job_client(slug), "name": f"Realm job of {slug}", "enabled": True,
+        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
+        "secret": secret, "serviceAccountsEnabled": True, "standardFlowEnabled": False,
+        "implicitFlowEnabled": False, "directAccessGrantsEnabled": False, "frontchannelLogout": False,
+    }
+
+
+def realm_job_account(slug: str) -> dict[str, Any]:
+    """The client's service-account user (Keycloak names it ``service-account-<clientId>``) and its roles."""
+    # keycloak-config-cli 6.4.0 finds the existing user by name and sets its client roles (as in its own test
+    # src/test/resources/import-files/clients/11_update_realm__add_authorization.json); it sets the client roles
+    # of the clients the document names and clears those of other non-default clients, of this user only
+    # (6.5.0 UserImportService, setupClientRoles).
+    return {"username": f"service-account-{names.realm_job_client(slug)}", "enabled": True,
+            "serviceAccountClientId": names.realm_job_client(slug),
+            "clientRoles": {f"{slug}-realm": list(REALM_JOB_ROLES)}}
+
+
+def empty_realm(slug: str) -> dict[str, Any]:
+    """What the bootstrap job creates of a municipality's realm: only the realm (disabled until its realm job
+    configures it). On an existing realm it changes nothing the realm job set: keycloak-config-cli 6.5.0 updates a
+    realm with the fields the document has (``RealmImportService.updateRealm``; ``eventsEnabled`` copied from the
+    realm, ``setEventsEnabledWorkaround``) and imports entities only when their key is present."""
+    return {"realm": slug}
+
+
+def bootstrap_master_realm(slug: str, secret: Any) -> dict[str, Any]:
+    """The bootstrap job's part of the master realm: the municipality's realm-job client and its service account,
+    nothing else (no realm setting, no other client, user, role or flow)."""
+    return {"realm": "master", "clients": [realm_job_client(slug, secret)], "users": [realm_job_account(slug)]}
+
+
+def bootstrap_job(parent: pulumi.Resource, slug: str, secret: Any, reapply: str = ""):
+    """The municipality's bootstrap job (see the module docstring): ``(document Secret, Job)``."""
+    from components.shared.realm_job import Login, realm_job
+
+    master = pulumi.Output.secret(pulumi.Output.json_dumps(bootstrap_master_realm(slug, secret)))
+    return realm_job(
+        parent, bootstrap_name(slug), master, Login(names.KEYCLOAK_BOOTSTRAP_SERVICE_SECRET),
+        namespace=names.NS_IDENTITY, before=[(EMPTY_REALM_FILE, json.dumps(empty_realm(slug), sort_keys=True))],
+        reapply=reapply, cache_key=bootstrap_cache_key(slug), no_delete=BOOTSTRAP_NO_DELETE,
+        # Every run applies both documents (two small ones): realmReapply then re-creates a realm or client that
+        # was deleted by hand, which a stored checksum equal to the document's would otherwise skip.
+        always_apply=True)
+
+
 class Identity(pulumi.ComponentResource):
     """Realm ``<slug>`` and the OIDC client Secrets of the booked modules."""
 
@@ -332,17 +435,29 @@ class Identity(pulumi.ComponentResource):
                 opts=kb.child(self, pulumi.ResourceOptions(additional_secret_outputs=["stringData"])),
             )
         representation = realm(tenant, clients, federation_secret(tenant), modules, ctx.shared.smtp, passwords)
+        reapply = realm_reapply()
+        # The realm job's own login: a client of the master realm made by the bootstrap job, its secret generated
+        # here and delivered beside the job (docs/decisions/0013).
+        job_client_secret = random.RandomPassword(f"{names.realm_job_client(tenant.slug)}-secret", length=40,
+                                                  special=False, opts=pulumi.ResourceOptions(parent=self))
+        self.job_client_secret = kb.secret(
+            self, names.realm_job_client(tenant.slug), names.NS_IDENTITY,
+            {"client-id": names.realm_job_client(tenant.slug), "client-secret": job_client_secret.result},
+            opts=pulumi.ResourceOptions(additional_secret_outputs=["stringData"]))
+        self.bootstrap_secret, self.bootstrap_job = bootstrap_job(self, tenant.slug, job_client_secret.result,
+                                                                  reapply)
         # keycloak-config-cli creates and updates the realm but never deletes it; the realm's record in
         # the stack (its Secret) is protected, so removing the tenant file never deletes it either
         # (offboarding does, explicitly).
         self.config_secret, self.job = realm_job(
             self, f"realm-{tenant.slug}", pulumi.Output.secret(pulumi.Output.json_dumps(representation)),
-            # The municipality's own service-account client (created by the shared stack): admin of this realm only.
+            # The municipality's own service-account client (made by the bootstrap job): admin of this realm only.
             Login(names.realm_job_client(tenant.slug)),
             namespace=names.NS_IDENTITY,
+            job_after=[self.bootstrap_job, self.job_client_secret],
             secret_opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True),
             # Stack config urban-stack:realmReapply of this municipality's stack: change it to apply the realm
-            # again with an unchanged document (after a Keycloak restore, docs/operations.md).
-            reapply=realm_reapply(),
+            # (and its bootstrap) again with unchanged documents (after a Keycloak restore, docs/operations.md).
+            reapply=reapply,
         )
         self.register_outputs({"realm": tenant.slug})

@@ -14,8 +14,8 @@ check, so the list cannot go stale). References marked ``optional: true`` are no
 
 And every object is named once: the same (kind, namespace, name) in two stacks means two Pulumi stacks each own one
 object, and the cluster refuses the second (or, with server-side apply, the two fight over it). Names derived from
-a municipality's slug can collide this way (slug ``job-verl``: its realm Secret ``realm-job-verl`` is the shared
-stack's Secret of verl's realm-job client); the tenant schema refuses the known cases, this check finds any.
+a municipality's slug can collide this way (slug ``job-verl``: its realm Secret ``realm-job-verl`` is verl's Secret
+of its realm-job client); the tenant schema refuses the known cases, this check finds any.
 """
 
 from __future__ import annotations

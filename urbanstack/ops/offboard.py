@@ -27,7 +27,9 @@ data-bearing resource is protected and retained on delete). Offboarding is the e
    (a deny-all NetworkPolicy ``offboarding-lock`` that Pulumi does not own and so does not delete, the
    database hibernated with CloudNativePG's ``cnpg.io/hibernation=on`` annotation, module StatefulSets
    scaled to zero); realm ``<slug>``, the master realm's job client ``realm-job-<slug>`` and its Secret are
-   deleted; the off-site backups are removed; then ``pulumi state unprotect --all`` and ``pulumi destroy``.
+   deleted (all three made by the municipality's own stack, its bootstrap job: docs/decisions/0013; the shared
+   stack holds nothing of the realm); the off-site backups are removed; then ``pulumi state unprotect --all``
+   and ``pulumi destroy``.
    Data objects are ``retainOnDelete`` and stay, locked, until someone deletes the namespace (two keys: the
    municipality confirmed receipt of the export).
 
@@ -330,7 +332,16 @@ def kcadm_script(commands: str) -> str:
 def identity_steps(slug: str) -> tuple[list[Step], list[Step]]:
     """(first step, release steps) that remove the municipality from identity: realm ``slug`` disabled at once
     (nobody logs in any more; resumable: disabling twice is harmless), deleted only after the confirmed release,
-    with the master realm's job client ``realm-job-<slug>`` and its Secret."""
+    with the master realm's job client ``realm-job-<slug>`` and its Secret.
+
+    Realm, client and Secret are made by the municipality's stack (its bootstrap job and Secret
+    ``realm-job-<slug>``, ``components/tenant/identity.py``); they are deleted here, before ``pulumi destroy``, so
+    that the credentials end with the realm even if the destroy fails. No master realm job re-creates them: the
+    shared stack lists no municipality, and the bootstrap job runs only within the municipality's own stack. Its
+    keycloak-config-cli bookkeeping stays in the master realm (attributes ``de.adorsys.keycloak.config.state-
+    bootstrap-<slug>-clients-0`` and ``…import-checksum-bootstrap-<slug>``): two short strings that name no
+    credential; a municipality joining again under the same slug brings a new client secret, so its document's
+    checksum differs and the bootstrap is applied in full."""
     client = names.realm_job_client(slug)
     first = [Step(f"identity: disable realm {slug} at once (its users can no longer log in)",
                   keycloak_exec(kcadm_script(
@@ -521,8 +532,9 @@ def run(slug: str, export_dir: Path, *, release: bool = False, dry_run: bool = F
         yield (f"export complete, encrypted and verified in {out}; realm {slug} is disabled; run again with "
                "--release once the municipality has confirmed receipt")
     else:
-        yield (f"released; remove tenants/{slug}.yaml and run `pulumi up -s shared` so that the master realm no "
-               f"longer lists {slug} (docs/operations.md, Offboarding)")
+        yield (f"released; realm {slug} and its realm-job client are gone (the shared stack holds nothing of them); "
+               f"remove tenants/{slug}.yaml and run `pulumi up -s shared` for the shared objects that still name "
+               f"{slug} (docs/operations.md, Offboarding)")
 
 
 def offsite_of(slug: str, tenants_dir: Path | None = None) -> OffsiteBackups | None:
