@@ -32,6 +32,7 @@ from urbanstack.cluster_model.rook import obc_outputs
 from urbanstack.engine import crds
 
 __all__ = ["ENVOY_DEFAULT_IMAGE", "EXPANDED_WITH_PODS", "KEYCLOAK_OPERATOR", "ReloaderConfig", "as_stored",
+           "attached_listener_sets",
            "cnpg_app_labels", "cnpg_instance_pods", "cnpg_services", "envoy_infra", "envoy_resource_name", "expand",
            "keycloak_services", "keycloak_statefulset", "prometheus_statefulsets"]
 """What the callers use: :func:`expand` and :func:`as_stored` (the plan), :data:`EXPANDED_WITH_PODS` (the checks), and
