@@ -125,7 +125,7 @@ def test_admitted_listenersets_add_their_listener_ports_to_the_envoy_service(rea
     attached = cm.attached_listener_sets(gateway, [*namespaces, *listener_sets])
     assert len(attached) == len(load_all())
     service = cm.envoy_infra(gateway, None, "urban-gateway", "eg", attached)[1]
-    back = sorted(names.backchannel_port(slug) for slug in load_all())
+    back = [names.backchannel_port(slug) for slug in sorted(load_all())]  # ListenerSets by namespace/name
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
         ("http-80", 80, 10080), ("https-443", 443, 10443), *((f"http-{port}", port, port) for port in back)]
     stranger = {**listener_sets[0], "metadata": {**listener_sets[0]["metadata"], "namespace": "somewhere"}}
@@ -151,8 +151,10 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     assert pod["metadata"]["labels"]["acme.cert-manager.io/http01-solver"] == "true"
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
     assert pod["spec"]["containers"][0]["image"] == f"quay.io/jetstack/cert-manager-acmesolver:{app_version('cert-manager')}"
-    # The ClusterIssuer's solver for verl's zone answers on verl's own HTTP listener only (issue 15 item 1).
-    assert {o["spec"]["parentRefs"][0]["sectionName"] for o in objs if o["kind"] == "HTTPRoute"} == {"http-verl"}
+    # verl's own Issuer answers on the HTTP listener of verl's own ListenerSet only (issue 15 item 1, issue 21).
+    assert [o["spec"]["parentRefs"] for o in objs if o["kind"] == "HTTPRoute"] == [[{
+        "group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "urban-listeners", "namespace": "verl",
+        "sectionName": "http"}]] * len(names)
     assert pod["spec"]["securityContext"]["runAsUser"] >= 10000  # the solver's podTemplate
 
 
