@@ -111,8 +111,10 @@ def backchannel_port(slug: str) -> int:
 
 
 def backchannel_route(slug: str) -> str:
-    """HTTPRoute (in NS_IDENTITY, next to Keycloak's Service) on municipality ``slug``'s back-channel listener."""
-    return f"backchannel-{slug}"
+    """HTTPRoute (in NS_IDENTITY, next to Keycloak's Service) on municipality ``slug``'s back-channel listener. Not
+    ``backchannel-<slug>``, the name of the route the shared stack made before decision 0012: during the move both
+    exist (the old one is deleted by the shared stack's next update), so the municipality's stack can go first."""
+    return f"{slug}-backchannel"
 
 
 def backchannel_base_url(slug: str) -> str:

@@ -86,7 +86,7 @@ def test_the_municipalitys_policy_on_the_envoy_pods_admits_only_its_declared_pod
 
 def test_the_back_channel_objects_in_shared_namespaces_come_from_the_municipalitys_stack(plan_stack):
     verl = plan_stack("verl")
-    route = verl.find("HTTPRoute", "backchannel-verl", names.NS_IDENTITY)
+    route = verl.find("HTTPRoute", "verl-backchannel", names.NS_IDENTITY)
     service = verl.find("Service", "backchannel-verl", names.NS_GATEWAY)
     policy = verl.find("NetworkPolicy", "backchannel-verl", names.NS_GATEWAY)
     assert route and service and policy

@@ -109,7 +109,7 @@ def test_the_back_channel_objects_in_shared_namespaces_are_the_gateway_exception
                if (r.inputs.get("metadata") or {}).get("namespace") in (names.NS_GATEWAY, names.NS_IDENTITY)
                and r.inputs["metadata"]["labels"][labels.MODULE] == "gateway"]
     assert sorted((r.inputs["kind"], r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"])
-                  for r in outside) == [("HTTPRoute", names.NS_IDENTITY, "backchannel-verl"),
+                  for r in outside) == [("HTTPRoute", names.NS_IDENTITY, "verl-backchannel"),
                                         ("NetworkPolicy", names.NS_GATEWAY, "backchannel-verl"),
                                         ("Service", names.NS_GATEWAY, "backchannel-verl")]
     assert all(pack.municipality_namespace_policy(r.type, r.inputs, r.urn) == [] for r in outside)

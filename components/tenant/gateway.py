@@ -33,7 +33,7 @@ In the municipality's namespace ``<slug>``:
 
 In shared namespaces, new objects named after the municipality, never a change to an object of the shared stack:
 
-* ``HTTPRoute`` ``backchannel-<slug>`` in ``urban-identity`` next to Keycloak's Service (so its backendRef stays in
+* ``HTTPRoute`` ``<slug>-backchannel`` in ``urban-identity`` next to Keycloak's Service (so its backendRef stays in
   its own namespace and no ReferenceGrant opens Keycloak's Service to a municipality's namespace) on the
   ``backchannel`` listener: exact paths of realm ``<slug>``'s discovery, token, userinfo and keys endpoints;
 * ``Service`` ``backchannel-<slug>`` in ``urban-gateway`` in front of the Envoy pods, with this municipality's port;
