@@ -71,20 +71,30 @@ HTTPS_LISTENER_ADMIN = "https-admin"
 HTTP_LISTENER = "http"
 
 
-def https_listener(slug: str) -> str:
-    """Name of a municipality's HTTPS listener on the shared Gateway (``sectionName`` of its HTTPRoutes)."""
-    return f"https-{slug}"
+LISTENER_SET = "urban-listeners"
+"""The municipality's ``ListenerSet`` (Gateway API v1) in its own namespace, attached to the shared Gateway: its HTTP,
+HTTPS and internal back-channel listeners (``components/tenant/gateway.py``). Its listeners' names need only be
+unique within it (Gateway API ``ListenerSet.spec.listeners`` CEL rule), so they are the same in every municipality."""
+LS_HTTP = "http"
+"""HTTP listener of a municipality's ListenerSet (port 80, ``*.<domain>``): its ACME HTTP-01 solver and its HTTPS
+redirect attach here."""
+LS_HTTPS = "https"
+"""HTTPS listener of a municipality's ListenerSet (``*.<domain>``, Secret ``<slug>-tls``): its modules' routes."""
+LS_BACKCHANNEL = "backchannel"
+"""Internal back-channel listener of a municipality's ListenerSet (HTTP, :func:`backchannel_port`)."""
+TENANT_ISSUER = "urban-acme"
+"""The municipality's own ACME ``Issuer`` (cert-manager, namespaced) in its namespace (TLS issuer ``acme``)."""
+TENANT_ACME_ACCOUNT = "urban-acme-account"
+"""Secret (in the municipality's namespace) with the ACME account key of :data:`TENANT_ISSUER`."""
 
 
-def http_listener(slug: str) -> str:
-    """Name of a municipality's HTTP listener (port 80, ``*.<domain>``): its ACME HTTP-01 solvers attach here."""
-    return f"http-{slug}"
+def backchannel_service(slug: str) -> str:
+    """ClusterIP Service in NS_GATEWAY in front of the Envoy pods, with municipality ``slug``'s back-channel port only.
+    Created by the municipality's stack (never published outside the cluster; the municipality's NetworkPolicy of
+    the same name in NS_GATEWAY admits only its declared pods on that port, ``components/tenant/gateway.py``)."""
+    return f"backchannel-{slug}"
 
 
-BACKCHANNEL_SERVICE = "keycloak-backchannel"
-"""ClusterIP Service in NS_GATEWAY in front of the Envoy pods' internal back-channel listeners (never published
-outside the cluster by us; NetworkPolicies admit only the declared pods of each municipality, see
-``components/shared/gateway.py``)."""
 BACKCHANNEL_PORT_BASE = 20000
 BACKCHANNEL_PORT_SPAN = 10000
 """Back-channel listener ports lie in 20000-29999: above Envoy Gateway's own ports (19000-19003) and the ports it
@@ -94,19 +104,22 @@ shifts (a listener port below 1024 gets +10000), below Linux's ephemeral range (
 def backchannel_port(slug: str) -> int:
     """Port of municipality ``slug``'s internal back-channel listener on the shared Gateway: a pure function of the
     slug (sha256), so adding or removing a municipality never moves another one's port. Two slugs with the same
-    port are refused by the shared stack (``components/shared/gateway.py``, ``backchannel_ports``)."""
+    port are refused when the tenant files are read (``catalogue/tenants.py``, ``cross_problems``), blaming the newer
+    file."""
     digest = int(hashlib.sha256(slug.encode()).hexdigest()[:8], 16)
     return BACKCHANNEL_PORT_BASE + digest % BACKCHANNEL_PORT_SPAN
 
 
-def backchannel_listener(slug: str) -> str:
-    """Name of municipality ``slug``'s internal back-channel listener (HTTP, :func:`backchannel_port`)."""
-    return f"backchannel-{slug}"
+def backchannel_route(slug: str) -> str:
+    """HTTPRoute (in NS_IDENTITY, next to Keycloak's Service) on municipality ``slug``'s back-channel listener. Not
+    ``backchannel-<slug>``, the name of the route the shared stack made before decision 0012: during the move both
+    exist (the old one is deleted by the shared stack's next update), so the municipality's stack can go first."""
+    return f"{slug}-backchannel"
 
 
 def backchannel_base_url(slug: str) -> str:
     """Base URL of Keycloak's back channel for realm ``slug``'s modules: the internal listener of the Gateway."""
-    return f"http://{BACKCHANNEL_SERVICE}.{NS_GATEWAY}.svc:{backchannel_port(slug)}"
+    return f"http://{backchannel_service(slug)}.{NS_GATEWAY}.svc:{backchannel_port(slug)}"
 
 
 BACKCHANNEL_ENDPOINTS = (".well-known/openid-configuration", "protocol/openid-connect/token",

@@ -2,7 +2,7 @@
 
 Every problem is reported as ``FILE:LINE: field.path: message``; :func:`load_all` collects every problem of
 every file (field errors, values YAML cannot read, and the cross-file ones: duplicate ``slug``, ``ags`` or
-``domain``, nested domains) before it raises, so one run shows everything that is wrong, and nothing is
+``domain``, two slugs on one back-channel port, nested domains) before it raises, so one run shows everything that is wrong, and nothing is
 deployed from a partly valid set. Whatever is wrong with a file, callers (``plan``, ``up``, the Pulumi program,
 finance) only ever see :class:`TenantError`.
 
@@ -26,6 +26,7 @@ from typing import Any
 
 import pydantic
 
+from catalogue import names
 from catalogue.modules import CATALOGUE
 from catalogue.paths import ROOT, TENANTS
 from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, admin_key, reserved_slug, slug_ok, tenant_model
@@ -392,6 +393,20 @@ def cross_problems(checked: list[Checked], platform: PlatformDomain | None = Non
             for c in _blamed(group):
                 others = ", ".join(o.where(key) for o in group if o is not c)
                 problems.append(Problem(c.file, c.doc.line_of((key,)), key, f"'{value}' is already used by {others}"))
+    by_port: dict[int, list[Checked]] = {}
+    for c in checked:
+        slug = c.raw("slug")
+        if slug and slug_ok(slug):
+            by_port.setdefault(names.backchannel_port(slug), []).append(c)
+    for port, group in by_port.items():
+        if len({c.raw("slug") for c in group}) < 2:
+            continue  # one slug in two files: reported as a duplicate slug above
+        for c in _blamed(group):
+            others = ", ".join(o.where("slug") for o in group if o is not c)
+            problems.append(Problem(c.file, c.doc.line_of(("slug",)), "slug",
+                                    f"its back-channel port {port} (catalogue/names.py backchannel_port, a pure "
+                                    f"function of the slug) is already that of {others}; the municipality's "
+                                    "listener on the shared Gateway would conflict, so it needs another slug"))
     by_domain = {c.raw("domain"): c for c in checked if c.raw("domain")}
     for domain, child in by_domain.items():
         labels = domain.split(".")

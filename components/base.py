@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from catalogue.schema import Tenant
-from catalogue.shared_config import Network, OffsiteBackup, Smtp
+from catalogue.shared_config import Network, OffsiteBackup, Smtp, Tls
 from catalogue.spec import ModuleSpec
 
 
@@ -37,6 +37,12 @@ class SharedRefs:
     """The cluster's address ranges (shared config ``network``): egress rules (``components/egress.py``)."""
     image_registry: str = ""
     """Registry of the images built here (shared config ``imageRegistry``): module pods pull them from there."""
+    tls: Tls | None = None
+    """How certificates are issued (shared config ``tls``): with ``acme`` the municipality's stack makes its own ACME
+    Issuer (``components/tenant/gateway.py``), with ``internal-ca`` it uses the shared CA ClusterIssuer. ``None``:
+    the shared CA ClusterIssuer."""
+    admin_email: str = ""
+    """Contact of the ACME account (shared config ``adminEmail``)."""
 
 
 @dataclass(frozen=True)

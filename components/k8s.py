@@ -320,10 +320,10 @@ def tcp(*ports: int) -> list[dict]:
 
 
 def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str, service_name: str,
-               port: int, gateway_name: Any, gateway_namespace: str, section: str = "https",
+               port: int, parent_ref: Mapping[str, Any],
                paths: Mapping[str, tuple[str, int]] | None = None,
                opts: pulumi.ResourceOptions | None = None):
-    """An HTTPRoute on ``hostname`` through the shared Gateway's HTTPS listener.
+    """An HTTPRoute on ``hostname`` attached to ``parent_ref`` (a module's: ``components.tenant.gateway.route_parent``).
 
     ``/`` goes to ``service_name:port``; ``paths`` maps further path prefixes to ``(service, port)``
     (the longest matching prefix wins, e.g. ``/mqtt`` to a WebSocket service).
@@ -337,7 +337,7 @@ def http_route(parent: pulumi.Resource, name: str, namespace: str, hostname: str
         kind="HTTPRoute",
         metadata=meta(name, namespace),
         spec={
-            "parentRefs": [{"name": gateway_name, "namespace": gateway_namespace, "sectionName": section}],
+            "parentRefs": [dict(parent_ref)],
             "hostnames": [hostname],
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                        "backendRefs": [{"name": service_name, "port": port}]}, *rules],

@@ -8,7 +8,7 @@ that module files only say what is specific to them:
 * :meth:`workload` – a hardened Deployment/StatefulSet sized from ``SPEC.workloads[<key>]`` and the plan,
   plus a PodDisruptionBudget when it has more than one replica;
 * :meth:`service`, :meth:`route` – a Service and the HTTPRoute ``<name>.<domain>`` on the municipality's
-  listener of the shared Gateway;
+  HTTPS listener (``components.tenant.gateway.route_parent``: its ListenerSet on the shared Gateway);
 * :meth:`policy` – a NetworkPolicy for exactly the flows the module needs (peers in ``components.tenant.netpol``);
 * :meth:`secret`, :meth:`config_map`, :meth:`password` – configuration and generated credentials;
 * :meth:`job` – a run-to-completion Job (migrations, registrations) that runs again whenever it changes.
@@ -35,6 +35,7 @@ from catalogue.spec import BACKCHANNEL_INTERNAL, ModuleSpec
 from components import k8s as kb
 from components.base import ModuleContext
 from components.tenant import netpol
+from components.tenant.gateway import route_parent
 
 
 class ModuleComponent(pulumi.ComponentResource):
@@ -142,14 +143,14 @@ class ModuleComponent(pulumi.ComponentResource):
         return kb.service(self, self.name(key), self.ns, self.selector(key), ports, headless=headless, opts=self.opts)
 
     def route(self, service_key: str, port: int, paths: Mapping[str, tuple[str, int]] | None = None):
-        """HTTPRoute ``<module>.<domain>`` → Service ``<module>-<service_key>`` through the municipality's listener.
+        """HTTPRoute ``<module>.<domain>`` → Service ``<module>-<service_key>`` through the municipality's listener
+        (:func:`components.tenant.gateway.route_parent`).
 
         ``paths`` sends further path prefixes to other Services of the module: ``{"/mqtt": ("mqtt", 9876)}``.
         """
         extra = {prefix: (self.name(key), p) for prefix, (key, p) in (paths or {}).items()}
         return kb.http_route(
-            self, self.name(), self.ns, self.host, self.name(service_key), port,
-            self.ctx.shared.gateway_name, self.ctx.shared.gateway_namespace, section=names.https_listener(self.ctx.slug),
+            self, self.name(), self.ns, self.host, self.name(service_key), port, route_parent(self.ctx),
             paths=extra, opts=self.opts,
         )
 

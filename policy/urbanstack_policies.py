@@ -35,6 +35,18 @@ NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
         "(it logs in there with the municipality's own realm-job client); the Job and its realm Secret are charged "
         "to the municipality."
     ),
+    ("gateway", names.NS_GATEWAY): (
+        "A municipality's internal OIDC back channel needs a Service in front of the shared Envoy pods with its "
+        "port, and a NetworkPolicy on those pods admitting only its own declared pods there: both select pods of "
+        "urban-gateway, so they live there, named backchannel-<slug> and made by the municipality's own stack, "
+        "so a join adds objects and edits none of the shared stack (docs/decisions/0012-join-touches-no-shared-"
+        "object.md)."
+    ),
+    ("gateway", names.NS_IDENTITY): (
+        "A municipality's back-channel HTTPRoute sits next to Keycloak's Service so that its backendRef stays in "
+        "its own namespace: no ReferenceGrant opens Keycloak's Service to a municipality's namespace "
+        "(docs/decisions/0012-join-touches-no-shared-object.md)."
+    ),
 }
 """(module, namespace) where objects of a municipality's stack may live outside its namespace, and why."""
 

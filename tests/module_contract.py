@@ -32,6 +32,7 @@ from catalogue import labels, manifests, names
 from catalogue.shared_config import load_file
 from catalogue.versions import IMAGES
 from components.k8s import NAME
+from components.tenant.gateway import listener_set_ref
 
 
 def _secret_refs(template: manifests.PodTemplate) -> set[str]:
@@ -149,8 +150,8 @@ def check_module(plan, spec, tenant) -> list[str]:
         problems.append(f"module {name}: no HTTPRoute for {host}")
     for r in routes:
         parents = (r.get("spec") or {}).get("parentRefs") or []
-        if not any(p.get("sectionName") == f"https-{ns}" for p in parents):
-            problems.append(f"{where(r)}: not attached to listener https-{ns}")
+        if listener_set_ref(ns, names.LS_HTTPS) not in parents:
+            problems.append(f"{where(r)}: not attached to the HTTPS listener of {ns}'s ListenerSet")
         for rule in (r.get("spec") or {}).get("rules", []):
             for b in rule.get("backendRefs", []):
                 if b.get("name") not in services:

@@ -16,6 +16,7 @@ from catalogue import labels, names
 from catalogue.sizing import Size
 from components import k8s as kb
 from components.labels import register as register_labels
+from components.tenant.gateway import listener_set_ref
 from urbanstack.engine.offline import StackPlan, run_stack
 from urbanstack.engine.plan import write_plan
 
@@ -51,8 +52,10 @@ class SampleModule(pulumi.ComponentResource):
         kb.workload(self, kind="StatefulSet", name="sample-cache", namespace=namespace, selector=CACHE, replicas=1,
                     containers=[cache], claims=[("data", 1, "/data")])
         kb.service(self, "sample-web", namespace, WEB, {"http": 8080})
-        kb.http_route(self, "sample-web", namespace, f"sample.{namespace}.example", "sample-web", 8080,
-                      names.GATEWAY_NAME, names.NS_GATEWAY)
+        # On the municipality's own ListenerSet (its HTTPS listener serves *.urbanstack.<slug>.example, the
+        # domains of the example tenants).
+        kb.http_route(self, "sample-web", namespace, f"sample.urbanstack.{namespace}.example", "sample-web", 8080,
+                      listener_set_ref(namespace, names.LS_HTTPS))
         kb.config_map(self, "sample-settings", namespace, {"LOG_LEVEL": "info", "settings.yaml": "theme: light\n"})
         kb.network_policy(self, "sample-web-from-gateway", namespace, WEB,
                           ingress=[{"from": [kb.peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)],

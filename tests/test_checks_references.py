@@ -110,3 +110,65 @@ def test_in_the_real_plan_every_object_is_created_by_one_stack_only(crafted):
     result = references.run(load_plan(crafted))
     assert not [f for f in result.failures if "more than one stack" in f.message]
     assert "each created by one stack only" in result.figure()
+
+
+# -- Gateway API references (urbanstack/checks/gateway_api.py) ---------------------------------------------------
+
+def gateway_failures(plan_dir: Path) -> list:
+    return [f for f in references.run(load_plan(plan_dir)).failures if "parentRef" in f.message
+            or "listener" in f.message or "allowedListeners" in f.message or "certificateRefs" in f.message]
+
+
+def test_the_real_plans_routes_listenersets_and_certificates_resolve(crafted):
+    result = references.run(load_plan(crafted))
+    assert gateway_failures(crafted) == []
+    assert "4 ListenerSet(s)" in result.figure() and "merged listeners without conflict" in result.figure()
+
+
+def test_a_route_of_one_municipality_on_anothers_listenerset_is_never_attached(crafted):
+    path = crafted / "rietberg" / "httproute-rietberg-https-redirect.yaml"
+
+    def onto_verl(obj: dict) -> None:
+        obj["spec"]["parentRefs"] = [{**obj["spec"]["parentRefs"][0], "namespace": "verl"}]
+    edit(path, onto_verl)
+    [failure] = [f for f in gateway_failures(crafted) if f.file.endswith(path.name)]
+    assert "ListenerSet verl/urban-listeners listener 'http' does not admit HTTPRoutes of namespace 'rietberg'" \
+        in failure.message
+
+
+def test_a_listenerset_from_a_namespace_the_gateway_does_not_admit_fails(crafted):
+    def platform_namespace(obj: dict) -> None:
+        obj["metadata"]["labels"]["urban-stack/tenant"] = "shared"
+    edit(crafted / "verl" / "namespace-cluster-verl.yaml", platform_namespace)
+    failures = gateway_failures(crafted)
+    assert any("ListenerSet verl/urban-listeners: Gateway urban-gateway/urban-gateway does not admit ListenerSets "
+               "from namespace 'verl'" in f.message for f in failures)
+
+
+def test_two_municipalities_on_one_back_channel_port_conflict(crafted):
+    port = None
+
+    def read_port(obj: dict) -> None:
+        nonlocal port
+        port = next(lst["port"] for lst in obj["spec"]["listeners"] if lst["name"] == "backchannel")
+    edit(crafted / "verl" / "listenerset-verl-urban-listeners.yaml", read_port)
+
+    def same_port(obj: dict) -> None:
+        for lst in obj["spec"]["listeners"]:
+            if lst["name"] == "backchannel":
+                lst["port"] = port
+    edit(crafted / "rietberg" / "listenerset-rietberg-urban-listeners.yaml", same_port)
+    [failure] = [f for f in gateway_failures(crafted) if f"port {port}" in f.message]
+    # Of two ListenerSets created together, the first by namespace/name keeps the port (Gateway API precedence).
+    assert "are those of ListenerSet rietberg/urban-listeners listener 'backchannel'" in failure.message
+    assert failure.file.endswith("verl/listenerset-verl-urban-listeners.yaml")
+
+
+def test_a_certificate_secret_in_another_namespace_needs_a_reference_grant(crafted):
+    def elsewhere(obj: dict) -> None:
+        for lst in obj["spec"]["listeners"]:
+            if lst["name"] == "https":
+                lst["tls"]["certificateRefs"][0]["namespace"] = "rietberg"
+    edit(crafted / "verl" / "listenerset-verl-urban-listeners.yaml", elsewhere)
+    [failure] = [f for f in gateway_failures(crafted) if "certificateRefs" in f.message]
+    assert "Secret rietberg/verl-tls in another namespace and no ReferenceGrant there" in failure.message

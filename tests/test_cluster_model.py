@@ -8,7 +8,7 @@ import yaml
 from catalogue import names
 from catalogue.tenants import load_all
 from catalogue.versions import CHARTS
-from tests.plan_files import objects_of
+from tests.plan_files import objects_of, read
 from urbanstack import cluster_model as cm
 from urbanstack.engine.render import chart_folder
 
@@ -98,16 +98,39 @@ def test_the_gateway_gets_an_envoy_deployment_and_service_in_envoy_gateways_name
     deploy = objs[f"deployment-urban-gateway-{name}.yaml"]
     service = objs[f"service-urban-gateway-{name}.yaml"]
     assert service["spec"]["type"] == "LoadBalancer"
-    # Every listener port, the municipalities' internal back-channel listeners too (from 1024 up the container port
-    # is the listener port); Envoy's NetworkPolicy drops connections from outside to those (platform.py "envoy").
-    back = [names.backchannel_port(slug) for slug in sorted(load_all())]
+    # The shared stack's plan holds the Gateway's own listeners only: the municipalities' ListenerSets add their
+    # ports at run time, without a change to the shared stack (test below).
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
-        ("http-80", 80, 10080), ("https-443", 443, 10443), *((f"http-{port}", port, port) for port in back)]
+        ("http-80", 80, 10080), ("https-443", 443, 10443)]
     pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["urban-stack/module"] == "gateway"  # from the EnvoyProxy's pod labels
     assert pod_labels["gateway.envoyproxy.io/owning-gateway-name"] == "urban-gateway"
     envoy, shutdown = deploy["spec"]["template"]["spec"]["containers"]
     assert envoy["securityContext"] == shutdown["securityContext"]  # the EnvoyProxy's container context, both
+
+
+def test_admitted_listenersets_add_their_listener_ports_to_the_envoy_service(real_plan_dir):
+    """Envoy Gateway v1.9.0 merges the listeners of admitted ListenerSets into the Gateway's (listenerset.go
+    processListenerSet), so every municipality's back-channel port becomes a port of the same proxy Service; a
+    ListenerSet from a namespace the Gateway does not admit adds nothing."""
+    def own(stack: str) -> list[dict]:
+        return [read(f) for f in sorted((real_plan_dir / stack).glob("*.yaml"))]
+
+    gateway = next(o for o in own("shared") if o["kind"] == "Gateway")
+    namespaces, listener_sets = [], []
+    for slug in sorted(load_all()):
+        objs = own(slug)
+        namespaces += [o for o in objs if o["kind"] == "Namespace"]
+        listener_sets += [o for o in objs if o["kind"] == "ListenerSet"]
+    attached = cm.attached_listener_sets(gateway, [*namespaces, *listener_sets])
+    assert len(attached) == len(load_all())
+    service = cm.envoy_infra(gateway, None, "urban-gateway", "eg", attached)[1]
+    back = [names.backchannel_port(slug) for slug in sorted(load_all())]  # ListenerSets by namespace/name
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        ("http-80", 80, 10080), ("https-443", 443, 10443), *((f"http-{port}", port, port) for port in back)]
+    stranger = {**listener_sets[0], "metadata": {**listener_sets[0]["metadata"], "namespace": "somewhere"}}
+    assert cm.attached_listener_sets(gateway, [*namespaces, stranger]) == []
+    assert cm.attached_listener_sets(gateway, listener_sets) == [], "an unlabelled namespace is no municipality"
 
 
 def test_envoy_resource_names_are_hashed_like_envoy_gateway():
@@ -128,8 +151,10 @@ def test_an_acme_certificate_gets_a_solver_pod_service_and_route_per_name_in_its
     assert pod["metadata"]["labels"]["acme.cert-manager.io/http01-solver"] == "true"
     assert pod["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 8089}]
     assert pod["spec"]["containers"][0]["image"] == f"quay.io/jetstack/cert-manager-acmesolver:{app_version('cert-manager')}"
-    # The ClusterIssuer's solver for verl's zone answers on verl's own HTTP listener only (issue 15 item 1).
-    assert {o["spec"]["parentRefs"][0]["sectionName"] for o in objs if o["kind"] == "HTTPRoute"} == {"http-verl"}
+    # verl's own Issuer answers on the HTTP listener of verl's own ListenerSet only (issue 15 item 1, issue 21).
+    assert [o["spec"]["parentRefs"] for o in objs if o["kind"] == "HTTPRoute"] == [[{
+        "group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "urban-listeners", "namespace": "verl",
+        "sectionName": "http"}]] * len(names)
     assert pod["spec"]["securityContext"]["runAsUser"] >= 10000  # the solver's podTemplate
 
 

@@ -305,7 +305,8 @@ def test_superset_is_routed_on_dashboards_dot_domain_to_the_web_service(booked):
     route = one(booked, "HTTPRoute", "dashboards")
     assert route["spec"]["hostnames"] == ["dashboards.contract.example.org"]
     assert route["spec"]["rules"][0]["backendRefs"] == [{"name": "dashboards-web", "port": 8088}]
-    assert route["spec"]["parentRefs"][0]["sectionName"] == "https-contract"
+    assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "ListenerSet",
+                                            "name": "urban-listeners", "namespace": "contract", "sectionName": "https"}]
 
 
 def _ports(rules):

@@ -75,7 +75,13 @@ def test_every_namespaced_object_of_a_municipality_lives_in_its_namespace_or_is_
         ns = ns_of(r)
         if r.inputs["kind"] == "Namespace":
             continue
-        if ns == names.NS_IDENTITY:
+        if r.inputs["metadata"]["labels"][labels.MODULE] == "gateway" and ns != slug:
+            # The back channel (docs/decisions/0012): its route next to Keycloak, its Service and policy on Envoy.
+            assert (r.inputs["kind"], ns, name_of(r)) in {
+                ("HTTPRoute", names.NS_IDENTITY, names.backchannel_route(slug)),
+                ("Service", names.NS_GATEWAY, names.backchannel_service(slug)),
+                ("NetworkPolicy", names.NS_GATEWAY, names.backchannel_service(slug))}, (r.type, name_of(r), ns)
+        elif ns == names.NS_IDENTITY:
             assert r.inputs["metadata"]["labels"][labels.MODULE] == "identity", name_of(r)
             # Its realm job, its bootstrap job (docs/decisions/0013), their documents and the realm job's login.
             assert name_of(r).startswith((f"realm-{slug}", f"bootstrap-{slug}", names.realm_job_client(slug))), \
@@ -128,6 +134,10 @@ def test_no_network_policy_admits_traffic_from_or_to_another_municipality(plans)
                     sel = p["namespaceSelector"]
                     assert sel.get("matchLabels"), f"{slug}/{name_of(pol)}: namespaceSelector selects every namespace"
                     target = sel["matchLabels"].get("kubernetes.io/metadata.name")
+                    if ns_of(pol) == names.NS_GATEWAY:
+                        # Its policy on the Envoy pods admits its own pods to its back-channel port.
+                        assert target == slug, f"{slug}/{name_of(pol)} names namespace {target}"
+                        continue
                     assert target in PLATFORM_NAMESPACES, f"{slug}/{name_of(pol)} names namespace {target}"
                     assert target not in SLUGS
 

@@ -176,25 +176,35 @@ def test_nothing_outside_the_cluster_reaches_a_back_channel_listener(model, muni
 def test_the_internal_route_of_each_municipality_serves_only_its_realms_back_channel_paths(real_plan_dir,
                                                                                             municipalities):
     plan = load_plan(real_plan_dir)
-    gateway = next(po.obj for po in plan.objects if po.kind == "Gateway" and po.name == names.GATEWAY_NAME)
-    listeners = {lst["name"]: lst for lst in gateway["spec"]["listeners"]}
-    routes = {po.name: po.obj for po in plan.objects if po.kind == "HTTPRoute"}
+    listener_sets = {po.namespace: po.obj for po in plan.objects if po.kind == "ListenerSet"}
+    routes = [po.obj for po in plan.objects if po.kind == "HTTPRoute"]
     allowed = {"discovery": ".well-known/openid-configuration", "token": "protocol/openid-connect/token",
                "userinfo": "protocol/openid-connect/userinfo", "keys": "protocol/openid-connect/certs"}
     for ns in municipalities:
-        listener = listeners[names.backchannel_listener(ns)]
+        listener = next(lst for lst in listener_sets[ns]["spec"]["listeners"] if lst["name"] == names.LS_BACKCHANNEL)
         assert (listener["protocol"], listener["port"]) == ("HTTP", names.backchannel_port(ns))
         # A parentRef without sectionName (and port) attaches to every listener that admits the route's namespace.
-        attached = [route for route in routes.values() if any(
-            p.get("name") == names.GATEWAY_NAME and p.get("sectionName", listener["name"]) == listener["name"]
+        attached = [route for route in routes if any(
+            p.get("kind") == "ListenerSet" and p.get("namespace") == ns and p.get("name") == names.LISTENER_SET
+            and p.get("sectionName", listener["name"]) == listener["name"]
             and p.get("port", listener["port"]) == listener["port"] for p in route["spec"]["parentRefs"])
             and route["metadata"]["namespace"] == names.NS_IDENTITY]
-        assert len(attached) == 1, f"only the back-channel route on {listener['name']}"
+        assert len(attached) == 1, f"only the back-channel route on {ns}'s {listener['name']}"
         (rule,) = attached[0]["spec"]["rules"]
         assert rule["backendRefs"] == [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]
         paths = [(m["path"]["type"], m["path"]["value"]) for m in rule["matches"]]
         assert sorted(paths) == sorted(("Exact", f"/realms/{ns}/{p}") for p in allowed.values())
         assert not any("/admin" in v or "/realms/master" in v for _, v in paths)
+
+
+def test_tenant_as_pods_cannot_reach_tenant_bs_back_channel_port(model, municipalities):
+    """Any pod of municipality A, with any labels (the back-channel label included), reaches no other
+    municipality's back-channel port: each municipality's policy on the Envoy pods admits only its own namespace."""
+    for a in municipalities:
+        anyone = r.Pod(a, {}, f"any pod of {a}", None, None, open_labels=True, tenant=a)
+        reach = ports(anyone, envoy(), model)
+        assert names.backchannel_port(a) in reach
+        assert not reach & {names.backchannel_port(b) for b in municipalities if b != a}, a
 
 
 @pytest.mark.parametrize("module", ["opendata", "rei3"])

@@ -14,7 +14,7 @@ from catalogue import labels, names
 from catalogue.modules import CATALOGUE
 from tests.plan_files import SLUG, plan_booking
 
-BASE = f"http://keycloak-backchannel.urban-gateway.svc:{names.backchannel_port(SLUG)}"
+BASE = f"http://backchannel-{SLUG}.urban-gateway.svc:{names.backchannel_port(SLUG)}"
 INTERNAL = f"{BASE}/realms/{SLUG}"
 
 

@@ -95,10 +95,24 @@ def test_the_identity_module_may_place_the_realm_job_in_the_identity_namespace(s
 
 def test_the_real_realm_job_is_the_identity_exception(plan_stack):
     jobs = [r for r in plan_stack("verl").kube_objects() if (r.inputs.get("metadata") or {}).get("namespace")
-            == names.NS_IDENTITY]
+            == names.NS_IDENTITY and r.inputs["kind"] != "HTTPRoute"]
+    assert jobs
     for r in jobs:
         assert r.inputs["metadata"]["labels"][labels.MODULE] == "identity"
         assert pack.municipality_namespace_policy(r.type, r.inputs, r.urn) == []
+
+
+def test_the_back_channel_objects_in_shared_namespaces_are_the_gateway_exceptions(plan_stack):
+    """Route next to Keycloak, Service and policy on the Envoy pods (docs/decisions/0012): nothing else of the
+    municipality's gateway component leaves its namespace."""
+    outside = [r for r in plan_stack("verl").kube_objects()
+               if (r.inputs.get("metadata") or {}).get("namespace") in (names.NS_GATEWAY, names.NS_IDENTITY)
+               and r.inputs["metadata"]["labels"][labels.MODULE] == "gateway"]
+    assert sorted((r.inputs["kind"], r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"])
+                  for r in outside) == [("HTTPRoute", names.NS_IDENTITY, "verl-backchannel"),
+                                        ("NetworkPolicy", names.NS_GATEWAY, "backchannel-verl"),
+                                        ("Service", names.NS_GATEWAY, "backchannel-verl")]
+    assert all(pack.municipality_namespace_policy(r.type, r.inputs, r.urn) == [] for r in outside)
 
 
 # -- no-host-access -----------------------------------------------------------------------------------------------

@@ -424,20 +424,18 @@ def test_a_changed_realm_document_gets_a_new_job_name_and_an_unchanged_one_keeps
 
 # --- gateway and certificates ---------------------------------------------------------------------------
 
-def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_listener_per_municipality(production):
+def test_the_gateway_has_the_platforms_listeners_only_and_admits_municipalities_listenersets(production):
     gw = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
     assert gw["gatewayClassName"] == names.GATEWAY_CLASS
     by_name = {listener["name"]: listener for listener in gw["listeners"]}
+    assert set(by_name) == {"http", names.HTTPS_LISTENER_PLATFORM, names.HTTPS_LISTENER_ADMIN}
     assert by_name["http"]["port"] == 80
     assert by_name[names.HTTPS_LISTENER_PLATFORM]["hostname"] == "id.urbanstack.kreis-guetersloh.example"
-    verl = by_name["https-verl"]
-    assert verl["hostname"] == "*.urbanstack.verl.example"
-    assert verl["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": "verl-tls", "namespace": "verl"}]
-    assert verl["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": "verl"}
-    assert {n for n in by_name if n.startswith("https-")} - {names.HTTPS_LISTENER_PLATFORM, names.HTTPS_LISTENER_ADMIN} == {
-        "https-guetersloh", "https-verl", "https-rheda-wiedenbrueck", "https-rietberg"}
-    # The outputs stay the same size however many municipalities there are (every tenant stack reads them);
-    # a municipality's listener name is derived, names.https_listener(slug).
+    # Municipalities bring their own listeners (components/tenant/gateway.py; tests/test_listenerset.py).
+    assert gw["allowedListeners"] == {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
+        {"key": labels.TENANT, "operator": "Exists"},
+        {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]}}}
+    # The outputs stay the same size however many municipalities there are (every tenant stack reads them).
     from catalogue.tenants import load_all
     from urbanstack.engine.plan import plan_shared
 
@@ -454,25 +452,13 @@ def test_acme_issues_through_the_shared_gateway(production):
     assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
 
 
-def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listener_from_its_own_namespace(production):
-    from catalogue.tenants import load_all
-
-    tenants = load_all()
+def test_the_shared_issuer_answers_challenges_only_for_the_platforms_hosts_on_its_own_listener(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     listeners = {lst["name"]: lst for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]}
-    # No default solver: a name outside every selector gets no solver at all.
-    assert all(solver.get("selector") for solver in issuer["solvers"])
-    by_zone = {zone: s for s in issuer["solvers"] for zone in s["selector"].get("dnsZones", [])}
-    assert set(by_zone) == {t.domain for t in tenants.values()}
-    for slug, tenant in tenants.items():
-        section = by_zone[tenant.domain]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"]
-        listener = listeners[section]
-        assert listener["port"] == 80 and listener["hostname"] == f"*.{tenant.domain}"
-        admitted = listener["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]["values"]
-        assert set(admitted) == {slug, names.NS_GATEWAY}
-    (platform,) = [s for s in issuer["solvers"] if "dnsNames" in s["selector"]]
-    assert platform["selector"]["dnsNames"] == one(production, "Certificate", names.PLATFORM_TLS_SECRET,
-                                                   names.NS_GATEWAY)["spec"]["dnsNames"]
+    # No default solver: a name outside every selector gets no solver at all; municipalities have their own Issuer.
+    (platform,) = issuer["solvers"]
+    assert platform["selector"] == {"dnsNames": one(production, "Certificate", names.PLATFORM_TLS_SECRET,
+                                                    names.NS_GATEWAY)["spec"]["dnsNames"]}
     assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == names.HTTP_LISTENER
     # No listener admits routes from every namespace (a solver route there would answer for any host).
     assert all(lst["allowedRoutes"]["namespaces"]["from"] == "Selector" for lst in listeners.values())
@@ -480,14 +466,10 @@ def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listene
         "kubernetes.io/metadata.name": names.NS_GATEWAY}
 
 
-def test_every_http_host_is_still_redirected_to_https(production):
-    """Every public HTTP listener (port 80); the internal back-channel listeners are no host of the public."""
+def test_the_platforms_http_listener_is_redirected_to_https(production):
+    """The platform's HTTP listener; each municipality redirects its hosts on its own ListenerSet."""
     route = one(production, "HTTPRoute", "https-redirect", names.NS_GATEWAY)["spec"]
-    listeners = one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]
-    http = {lst["name"] for lst in listeners if lst["protocol"] == "HTTP" and lst["port"] == 80}
-    assert {ref["sectionName"] for ref in route["parentRefs"]} == http
-    assert {lst["name"] for lst in listeners if lst["protocol"] == "HTTP"} - http == {
-        names.backchannel_listener(slug) for slug in ("guetersloh", "rheda-wiedenbrueck", "rietberg", "verl")}
+    assert [ref["sectionName"] for ref in route["parentRefs"]] == [names.HTTP_LISTENER]
 
 
 def test_cert_manager_does_not_aggregate_its_rights_into_admin_and_edit(production):

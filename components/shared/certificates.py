@@ -1,19 +1,19 @@
 """cert-manager's ClusterIssuer ``urban-issuer``, by config ``tls.issuer``:
 
 * ``acme``: an ACME account (``tls.acmeServer``, e-mail ``adminEmail``) solving HTTP-01 challenges with an
-  HTTPRoute on the shared Gateway (cert-manager's Gateway API support). One solver per municipality, selected
-  by its domain (``selector.dnsZones``), attaches to that municipality's own listener ``http-<slug>``
-  (``*.<domain>``, routes from its namespace only); one solver for the platform's hosts (``selector.dnsNames``)
-  attaches to ``http`` (routes from ``urban-gateway`` only). There is no default solver: a name outside these
-  selectors gets no challenge solver (cert-manager v1.19 ``ACMEChallengeSolver.selector``: "If not specified,
-  the solver will be treated as the 'default' solver"), and a solver route created in another namespace than
-  the listener admits is never attached, so no namespace can prove control of a name that is not its own;
+  HTTPRoute on the shared Gateway (cert-manager's Gateway API support) for the platform's hosts only: its one
+  solver (``selector.dnsNames``) attaches to ``http`` (routes from ``urban-gateway`` only). There is no default
+  solver: a name outside the selector gets no challenge solver (cert-manager v1.21.1 ``ACMEChallengeSolver.selector``:
+  "If not specified, the solver will be treated as the 'default' solver"). Municipalities do not use it: each
+  municipality's stack makes its own ACME ``Issuer`` in its namespace, whose solver attaches to the HTTP listener
+  of its own ListenerSet (``components/tenant/gateway.py``), so a join adds no solver here;
 * ``internal-ca``: a self-signed root (ClusterIssuer ``urban-selfsigned`` → CA Certificate
   ``urban-root-ca`` in ``urban-cert-manager``, the namespace cert-manager reads ClusterIssuer secrets from)
   and a CA ClusterIssuer ``urban-issuer`` on it. Browsers must trust the root (distribute
   ``urban-root-ca``'s ``ca.crt``); meant for closed networks and tests.
 
-Certificates of the platform (``platform-tls``) and of every municipality (``<slug>-tls``) use ``urban-issuer``.
+The platform certificate (``platform-tls``) uses ``urban-issuer``; a municipality's (``<slug>-tls``) uses its own
+ACME Issuer, or ``urban-issuer`` in mode ``internal-ca`` (a CA issuer needs no solver: nothing to add here either).
 Only the platform requests certificates: cert-manager's chart does not aggregate its ``cert-manager-edit``
 ClusterRole into ``admin``/``edit`` (``global.rbac.aggregateClusterRoles: false``, ``components/shared/operators.py``)
 and the municipality groups' Roles (``components/tenant/tenancy.py``) grant nothing of cert-manager. cert-manager's
@@ -24,14 +24,12 @@ boundary, and only the platform's stacks hold it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import names
-from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
 from components.k8s import DEFAULT_UID, child, meta
 from components.shared.operators import Operators
@@ -54,32 +52,32 @@ instead of its default (runAsNonRoot + RuntimeDefault, no UID); the acmesolver i
 distroless static with USER 1000 (hack/containers/Containerfile.acmesolver), so any UID runs it."""
 
 
-def _solver(section: str, selector: dict[str, list[str]]) -> dict[str, Any]:
+def solver(parent_ref: dict[str, str], selector: dict[str, list[str]]) -> dict[str, Any]:
+    """An HTTP-01 solver whose challenge HTTPRoute attaches to ``parent_ref`` (a listener of the shared Gateway or of
+    a municipality's ListenerSet). cert-manager v1.21.1 copies ``parentRefs`` into the route unchanged
+    (pkg/issuer/acme/http/httproute.go ``generateHTTPRouteSpec``) and creates it in the Challenge's namespace."""
     return {"selector": selector, "http01": {"gatewayHTTPRoute": {
-        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": names.GATEWAY_NAME,
-                        "namespace": names.NS_GATEWAY, "sectionName": section}],
+        "parentRefs": [{"group": "gateway.networking.k8s.io", **parent_ref}],
         "podTemplate": {"spec": {"securityContext": SOLVER_POD_SECURITY}},
     }}}
 
 
-def acme_spec(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any]:
-    """ACME ClusterIssuer: one HTTP-01 solver per municipality on its own listener, one for the platform hosts."""
-    solvers = [_solver(names.HTTP_LISTENER, {"dnsNames": platform_hosts(cfg)})]
-    solvers += [_solver(names.http_listener(slug), {"dnsZones": [str(tenant.domain)]})
-                for slug, tenant in sorted(tenants.items())]
+def acme_spec(cfg: SharedConfig) -> dict[str, Any]:
+    """ACME ClusterIssuer: one HTTP-01 solver for the platform hosts on the shared Gateway's ``http`` listener."""
+    platform = solver({"kind": "Gateway", "name": names.GATEWAY_NAME, "namespace": names.NS_GATEWAY,
+                       "sectionName": names.HTTP_LISTENER}, {"dnsNames": platform_hosts(cfg)})
     return {"acme": {
         "email": str(cfg.adminEmail),
         "server": str(cfg.tls.acmeServer),
         "privateKeySecretRef": {"name": ACME_ACCOUNT_KEY},
-        "solvers": solvers,
+        "solvers": [platform],
     }}
 
 
 class Certificates(pulumi.ComponentResource):
     """The platform's ClusterIssuer (ACME or internal CA)."""
 
-    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant], namespace: pulumi.Resource,
-                 operators: Operators,
+    def __init__(self, name: str, cfg: SharedConfig, namespace: pulumi.Resource, operators: Operators,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:certificates", name, None, opts)
         after = pulumi.ResourceOptions(depends_on=[namespace, operators.cert_manager])
@@ -91,7 +89,7 @@ class Certificates(pulumi.ComponentResource):
                 opts=child(self, pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=extra or []))))
 
         if cfg.tls.issuer == "acme":
-            self.issuer = cluster_issuer(names.CLUSTER_ISSUER, acme_spec(cfg, tenants))
+            self.issuer = cluster_issuer(names.CLUSTER_ISSUER, acme_spec(cfg))
         else:
             self.self_signed = cluster_issuer(SELF_SIGNED, {"selfSigned": {}})
             self.root_ca = k8s.apiextensions.CustomResource(

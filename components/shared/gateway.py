@@ -1,46 +1,39 @@
 """The shared Gateway (Gateway API v1, implemented by Envoy Gateway).
 
 One GatewayClass ``urban-envoy`` (its data plane configured by an ``EnvoyProxy``) and one Gateway
-``urban-gateway`` in ``urban-gateway`` with these listeners:
+``urban-gateway`` in ``urban-gateway`` with the platform's listeners only:
 
 ==================  =====  =========================  ===================================================
 listener            port   hostname                   routes from / certificate
 ==================  =====  =========================  ===================================================
 ``http``            80     (any)                      ``urban-gateway`` only: the HTTPS redirect and the
                                                       HTTP-01 solvers of the platform certificate
-``http-<slug>``     80     ``*.<tenant domain>``      namespace ``<slug>`` (its HTTP-01 solvers) and
-                                                      ``urban-gateway`` (the HTTPS redirect)
 ``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
 ``https-admin``     443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
                                                       only to ``keycloakAdmin.allowedSourceRanges``)
-``https-<slug>``    443    ``*.<tenant domain>``      namespace ``<slug>`` only; Secret ``<slug>-tls`` in
-                                                      ``<slug>`` (its Certificate and the ReferenceGrant
-                                                      that lets the Gateway read it come from the
-                                                      municipality's stack)
-``backchannel-      20000- (any)                      ``urban-identity`` only: the municipality's internal
-<slug>``            29999                             OIDC back channel (below)
 ==================  =====  =========================  ===================================================
 
-**The internal back channel.** Module pods never reach Keycloak's pods (``components/shared/platform.py``, flow
-``keycloak``): the workloads a module declares in its catalogue entry (``ModuleSpec.backchannel``, pod label
-``urban-stack/oidc-backchannel: internal``) call ``http://keycloak-backchannel.urban-gateway.svc:<port>``, a
-ClusterIP Service in front of the Envoy pods, on their municipality's own listener ``backchannel-<slug>``
-(port ``names.backchannel_port(slug)``, a pure function of the slug). That listener carries one HTTPRoute
-``backchannel-<slug>`` (in ``urban-identity``) with exact path matches for the realm's discovery, token, userinfo
-and keys endpoints (``names.BACKCHANNEL_ENDPOINTS``) and nothing else: Envoy answers 404 to ``/admin/``,
-``/realms/master/`` or another realm's paths. Envoy normalises paths before matching (Envoy Gateway v1.5.4
-internal/xds/translator/listener.go sets ``NormalizePath: true``), so ``/realms/<slug>/../master/`` is
-``/realms/master/``. What binds a listener to its municipality is the network policy of the Envoy pods: port
-``backchannel_port(slug)`` admits only pods of namespace ``<slug>`` with that label, and no address outside the
-cluster (the LoadBalancer Service Envoy Gateway makes lists every listener port; the policy drops those
-connections). Envoy Gateway keeps listener ports from 1024 up as container ports (internal/gatewayapi/listener.go,
-``servicePortToContainerPort``, v1.5.4) and, without a ClientTrafficPolicy, appends the pod's address to
-``X-Forwarded-For`` (internal/xds/translator/listener.go, ``useRemoteAddress := true``), which Keycloak
-(``proxy-headers: xforwarded``) takes as the client address for the realms' ``sslRequired: external``.
+**Municipalities bring their own listeners.** Each municipality's stack creates a ``ListenerSet`` in its own
+namespace (``components/tenant/gateway.py``) with its HTTP (``*.<domain>``), HTTPS (``*.<domain>``, its Secret
+``<slug>-tls`` in its namespace) and internal back-channel listeners. The Gateway admits ListenerSets only from
+municipality namespaces (``spec.allowedListeners``, :data:`MUNICIPALITY_NAMESPACES`: namespaces labelled
+``urban-stack/tenant`` with a value other than ``shared``; the label transform gives every municipality's
+Namespace its slug there, ``components/labels.py``, and every platform namespace ``shared``). A join therefore
+changes no field of this Gateway: Envoy Gateway v1.9.0 merges the listeners of every allowed ListenerSet into the
+Gateway's (internal/gatewayapi/listenerset.go ``processListenerSet`` appends them to the GatewayContext's
+listeners; ``isListenerSetAllowed`` evaluates the selector against the ListenerSet's Namespace labels), so they
+become listeners and ports of the same Envoy proxy (internal/gatewayapi/listener.go, ``servicePortToContainerPort``).
+The Gateway API caps ``listeners`` at 64 per Gateway and per ListenerSet (:data:`MAX_LISTENERS`), so the number
+of municipalities is no longer bounded by the Gateway.
 
-A route attaches only to a listener whose hostname matches its own, and a municipality's namespace is admitted
-only by its own listeners: an HTTP-01 solver created in one municipality's namespace can never answer for
-another municipality's or the platform's hosts (see ``components/shared/certificates.py``).
+The internal back channel (``docs/decisions/0010-oidc-back-channel-through-the-gateway.md``): module pods never
+reach Keycloak's pods; the workloads that declare it call ``http://backchannel-<slug>.urban-gateway.svc:<port>``,
+a Service in front of the Envoy pods on their municipality's back-channel listener. All of it is created by the
+municipality's stack (``components/tenant/gateway.py``); what binds a port to its municipality is that stack's
+NetworkPolicy on the Envoy pods (NetworkPolicies are additive). Envoy normalises paths before matching (Envoy
+Gateway internal/xds/translator/listener.go sets ``NormalizePath: true``) and, without a ClientTrafficPolicy,
+appends the pod's address to ``X-Forwarded-For`` (``useRemoteAddress := true``), which Keycloak (``proxy-headers:
+xforwarded``) takes as the client address for the realms' ``sslRequired: external``.
 
 Why Envoy Gateway (maintained, Gateway API natively and conformant, unprivileged data plane; ingress-nginx is
 retired): ``docs/decisions/0001-envoy-gateway.md``.
@@ -48,14 +41,12 @@ retired): ``docs/decisions/0001-envoy-gateway.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
-from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
 from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
@@ -66,13 +57,18 @@ MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 MAX_LISTENERS = 64
-"""Gateway API v1 ``Gateway.spec.listeners`` maxItems (the CRD the plan installs:
-vendor/charts/gateway-helm-v1.9.0/charts/crds/crds/gatewayapi-crds.yaml): three per municipality (HTTP, HTTPS and
-the internal back channel) plus the platform's three, so at most 20 municipalities share one Gateway."""
+"""Gateway API v1 ``Gateway.spec.listeners`` and ``ListenerSet.spec.listeners`` maxItems (the CRDs the plan installs:
+vendor/charts/gateway-helm-v1.9.0/charts/crds/crds/gatewayapi-crds.yaml): the platform's Gateway uses 3, a
+municipality's ListenerSet at most 3."""
 ENVOY_POD_SELECTOR = {
     "gateway.envoyproxy.io/owning-gateway-name": names.GATEWAY_NAME,
     "gateway.envoyproxy.io/owning-gateway-namespace": names.NS_GATEWAY,
 }
+MUNICIPALITY_NAMESPACES = {"matchExpressions": [
+    {"key": labels.TENANT, "operator": "Exists"},
+    {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]}
+"""Namespaces labelled with a municipality (the label transform sets ``urban-stack/tenant: <slug>`` on a
+municipality's Namespace and ``shared`` on every platform namespace)."""
 
 
 def routes_from(namespace: str, *more: str) -> dict[str, Any]:
@@ -84,30 +80,6 @@ def routes_from(namespace: str, *more: str) -> dict[str, Any]:
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [namespace, *more]}]}}}
 
 
-def tenant_http_listener(slug: str, domain: str) -> dict[str, Any]:
-    """A municipality's HTTP listener: ``*.<domain>``; its own solvers and the platform's HTTPS redirect."""
-    return {"name": names.http_listener(slug), "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
-            "allowedRoutes": routes_from(slug, names.NS_GATEWAY)}
-
-
-def http_listener_names(tenants: Mapping[str, Tenant]) -> list[str]:
-    """Every HTTP listener: the HTTPS redirect attaches to all of them."""
-    return [names.HTTP_LISTENER, *(names.http_listener(slug) for slug in sorted(tenants))]
-
-
-def tenant_listener(slug: str, domain: str) -> dict[str, Any]:
-    """A municipality's HTTPS listener: ``*.<domain>``, its own certificate, its own routes only."""
-    return {
-        "name": names.https_listener(slug),
-        "protocol": "HTTPS",
-        "port": 443,
-        "hostname": f"*.{domain}",
-        "tls": {"mode": "Terminate", "certificateRefs": [
-            {"group": "", "kind": "Secret", "name": names.tenant_tls_secret(slug), "namespace": slug}]},
-        "allowedRoutes": routes_from(slug),
-    }
-
-
 def platform_listener(name: str, hostname: str) -> dict[str, Any]:
     """An HTTPS listener of a platform host: TLS from the platform certificate, routes only from urban-identity."""
     return {"name": name, "protocol": "HTTPS", "port": 443, "hostname": hostname,
@@ -116,60 +88,19 @@ def platform_listener(name: str, hostname: str) -> dict[str, Any]:
             "allowedRoutes": routes_from(names.NS_IDENTITY)}
 
 
-def backchannel_ports(tenants: Mapping[str, Tenant]) -> dict[str, int]:
-    """Port of every municipality's back-channel listener; two municipalities on one port are refused."""
-    seen: dict[int, str] = {}
-    for slug in sorted(tenants):
-        port = names.backchannel_port(slug)
-        if port in seen:
-            raise ValueError(f"tenants/{slug}.yaml: slug: its back-channel port {port} (names.backchannel_port) is "
-                             f"already that of tenants/{seen[port]}.yaml; one of the two needs another slug")
-        seen[port] = slug
-    return {slug: port for port, slug in seen.items()}
-
-
-def backchannel_listener(slug: str) -> dict[str, Any]:
-    """A municipality's internal back-channel listener: plain HTTP (TLS would end at Envoy either way, and the
-    path is inside the cluster), routes only from urban-identity (the back-channel HTTPRoute)."""
-    return {"name": names.backchannel_listener(slug), "protocol": "HTTP", "port": names.backchannel_port(slug),
-            "allowedRoutes": routes_from(names.NS_IDENTITY)}
-
-
-def backchannel_route_spec(slug: str) -> dict[str, Any]:
-    """The only route on ``backchannel-<slug>``: exact paths of realm ``slug``'s discovery, token, userinfo and
-    keys endpoints to Keycloak's Service; every other path (admin API, master realm, other realms) gets 404."""
-    return {
-        "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": names.NS_GATEWAY,
-                        "sectionName": names.backchannel_listener(slug)}],
-        "rules": [{"matches": [{"path": {"type": "Exact", "value": f"/realms/{slug}/{endpoint}"}}
-                               for endpoint in names.BACKCHANNEL_ENDPOINTS],
-                   "backendRefs": [{"name": names.KEYCLOAK_SERVICE, "port": names.KEYCLOAK_HTTP_PORT}]}],
-    }
-
-
-def backchannel_service_spec(tenants: Mapping[str, Tenant]) -> dict[str, Any]:
-    """ClusterIP Service ``keycloak-backchannel`` in front of the Envoy pods: one port per municipality."""
-    return {"type": "ClusterIP", "selector": dict(names.GATEWAY_POD_LABELS),
-            "ports": [{"name": f"bc-{port}", "port": port, "targetPort": port, "protocol": "TCP"}
-                      for slug, port in sorted(backchannel_ports(tenants).items())]}
-
-
-def listeners(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> list[dict[str, Any]]:
-    """Every listener of the shared Gateway (see the module docstring)."""
-    out = [
+def listeners(cfg: SharedConfig) -> list[dict[str, Any]]:
+    """The listeners of the shared Gateway: the platform's only (see the module docstring)."""
+    return [
         {"name": names.HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": routes_from(names.NS_GATEWAY)},
         platform_listener(names.HTTPS_LISTENER_PLATFORM, f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"),
         # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
         platform_listener(names.HTTPS_LISTENER_ADMIN, f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"),
     ]
-    out += [tenant_http_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
-    out += [tenant_listener(slug, tenant.domain) for slug, tenant in sorted(tenants.items())]
-    backchannel_ports(tenants)
-    out += [backchannel_listener(slug) for slug in sorted(tenants)]
-    if len(out) > MAX_LISTENERS:
-        raise ValueError(f"tenants/: {len(tenants)} municipalities need {len(out)} listeners on the shared Gateway, "
-                         f"the Gateway API allows at most {MAX_LISTENERS}")
-    return out
+
+
+def allowed_listeners() -> dict[str, Any]:
+    """``spec.allowedListeners``: ListenerSets from municipality namespaces only (the CRD's default is ``None``)."""
+    return {"namespaces": {"from": "Selector", "selector": MUNICIPALITY_NAMESPACES}}
 
 
 ENVOY_UID = 65532
@@ -248,12 +179,11 @@ def gateway_infrastructure(scope: labels.LabelScope) -> dict[str, Any]:
 
 
 class Gateway(pulumi.ComponentResource):
-    """GatewayClass, EnvoyProxy, the shared Gateway, its platform certificate and the HTTPS redirect."""
+    """GatewayClass, EnvoyProxy, the shared Gateway (platform listeners, ListenerSets admitted from municipality
+    namespaces), its platform certificate and the platform's HTTPS redirect."""
 
-    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, tenants: Mapping[str, Tenant],
-                 namespace: pulumi.Resource,
-                 operators: Operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None,
-                 identity_namespace: pulumi.Resource | None = None):
+    def __init__(self, name: str, cfg: SharedConfig, profile: Profile, namespace: pulumi.Resource,
+                 operators: Operators, issuer: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:gateway", name, None, opts)
         scope = labels.shared_scope(cfg.operatorCostCenter)
         ns = names.NS_GATEWAY
@@ -285,30 +215,16 @@ class Gateway(pulumi.ComponentResource):
             names.GATEWAY_NAME, api_version=GATEWAY_API, kind="Gateway",
             metadata=meta(names.GATEWAY_NAME, ns),
             spec={"gatewayClassName": names.GATEWAY_CLASS, "infrastructure": gateway_infrastructure(scope),
-                  "listeners": listeners(cfg, tenants)},
+                  "listeners": listeners(cfg), "allowedListeners": allowed_listeners()},
             opts=child(self, pulumi.ResourceOptions(depends_on=[namespace, self.gateway_class])))
         self.redirect = k8s.apiextensions.CustomResource(
             "https-redirect", api_version=GATEWAY_API, kind="HTTPRoute",
             metadata=meta("https-redirect", ns),
             spec={
-                "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": ns, "sectionName": section}
-                               for section in http_listener_names(tenants)],
+                # The platform's own HTTP listener; each municipality redirects on its ListenerSet.
+                "parentRefs": [{"name": names.GATEWAY_NAME, "namespace": ns, "sectionName": names.HTTP_LISTENER}],
                 "rules": [{"filters": [{"type": "RequestRedirect",
                                         "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
             },
             opts=child(self, pulumi.ResourceOptions(depends_on=[self.gateway])))
-        # The internal back channel (module docstring): a ClusterIP Service in front of the Envoy pods, and per
-        # municipality one route with the realm's exact back-channel paths, in urban-identity next to Keycloak's
-        # Service (no cross-namespace reference).
-        self.backchannel_service = k8s.core.v1.Service(
-            names.BACKCHANNEL_SERVICE, metadata=meta(names.BACKCHANNEL_SERVICE, ns),
-            spec=backchannel_service_spec(tenants), opts=child(self, pulumi.ResourceOptions(depends_on=[namespace])))
-        after_identity_ns = [identity_namespace] if identity_namespace is not None else []
-        self.backchannel_routes = [
-            k8s.apiextensions.CustomResource(
-                names.backchannel_listener(slug), api_version=GATEWAY_API, kind="HTTPRoute",
-                metadata=meta(names.backchannel_listener(slug), names.NS_IDENTITY),
-                spec=backchannel_route_spec(slug),
-                opts=child(self, pulumi.ResourceOptions(depends_on=[self.gateway, *after_identity_ns])))
-            for slug in sorted(tenants)]
         self.register_outputs({})

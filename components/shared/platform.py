@@ -28,11 +28,11 @@ import pulumi_kubernetes as k8s
 from catalogue import labels, names
 from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
-from catalogue.spec import BACKCHANNEL_INTERNAL, BACKCHANNEL_PUBLIC
+from catalogue.spec import BACKCHANNEL_PUBLIC
 from components import egress
 from components.k8s import child, dns_egress, meta, network_policy, peer, tcp
 from components.shared.certificates import Certificates
-from components.shared.gateway import Gateway
+from components.shared.gateway import MUNICIPALITY_NAMESPACES, Gateway
 from components.shared.identity import Identity
 from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS, Monitoring
 from components.shared.operators import CERT_MANAGER_POD_LABELS, Operators
@@ -91,10 +91,6 @@ ENVOY_PORTS = (ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT)
 """Container ports of Envoy's listeners (Envoy Gateway maps 80/443 to unprivileged ports)."""
 CERT_MANAGER_CONTROLLER_LABELS = CERT_MANAGER_POD_LABELS["controller"]
 """Pod labels of cert-manager's controller (chart v1.21.1 templates/deployment.yaml), which runs the self check."""
-MUNICIPALITY_NAMESPACES = {"matchExpressions": [
-    {"key": labels.TENANT, "operator": "Exists"},
-    {"key": labels.TENANT, "operator": "NotIn", "values": [labels.SHARED_TENANT]}]}
-"""Namespaces labelled with a municipality."""
 PUBLIC_BACKCHANNEL_CLIENTS = {
     "namespaceSelector": MUNICIPALITY_NAMESPACES,
     "podSelector": {"matchLabels": {labels.OIDC_BACKCHANNEL: BACKCHANNEL_PUBLIC}},
@@ -103,13 +99,6 @@ PUBLIC_BACKCHANNEL_CLIENTS = {
 public``, CKAN and REI3). With kube-proxy and an IP LoadBalancer their connection to the public address becomes
 one to an Envoy pod on 10443 (a hairpin): admitted by this pod/namespace peer, because CNIs such as Cilium never
 match pod addresses by the ``ipBlock`` that admits outside clients."""
-
-
-def backchannel_clients(slug: str) -> dict:
-    """Peer: the pods of municipality ``slug`` that declare the internal back channel (catalogue ``backchannel:
-    internal``); admitted on that municipality's back-channel port only."""
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": slug}},
-            "podSelector": {"matchLabels": {labels.OIDC_BACKCHANNEL: BACKCHANNEL_INTERNAL}}}
 
 
 CEPH_PORTS = [{"protocol": "TCP", "port": 3300}, {"protocol": "TCP", "port": 6789},
@@ -132,10 +121,10 @@ def offsite_egress(cfg: SharedConfig) -> dict | None:
     return egress.to_cidr(cfg.backup.offsite.egressCidr, cfg.network, 443)
 
 
-def flows(cfg: SharedConfig, tenants: Sequence[str] = ()) -> list[
-        tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
+def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] | None, list[dict] | None]]:
     """Every flow a platform namespace needs beyond the baseline: ``(namespace, name, pods, ingress, egress)``.
-    ``tenants``: the municipalities' slugs (each has a back-channel port on the Envoy pods).
+    None depends on the municipalities: each municipality's stack adds the policy of its own back-channel port on
+    the Envoy pods (``components/tenant/gateway.py``; NetworkPolicies are additive).
 
     Baseline in every platform namespace: deny all, DNS, traffic inside the namespace, and scraping by
     Prometheus on the namespace's metrics ports (``monitoring.SCRAPE_PORTS``).
@@ -165,14 +154,12 @@ def flows(cfg: SharedConfig, tenants: Sequence[str] = ()) -> list[
         # modules, ACME solvers). Connections from pods are admitted by pod/namespace peers, never by the
         # ipBlock alone (Cilium never matches pod addresses by ipBlock): cert-manager's self check, translated by
         # kube-proxy (see "acme"), and the hairpin of modules that call their realm at the public address.
-        # Each municipality's internal back-channel port admits only its own declared pods (gateway.py), and no
-        # address outside the cluster.
+        # Each municipality's internal back-channel port is admitted by that municipality's own policy in this
+        # namespace (components/tenant/gateway.py), only for its declared pods, never from outside the cluster.
         (names.NS_GATEWAY, "envoy", dict(names.GATEWAY_POD_LABELS), [
             {"from": ANYWHERE, "ports": tcp(*ENVOY_PORTS)},
             {"from": [peer(names.NS_CERT_MANAGER, CERT_MANAGER_CONTROLLER_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)},
-            {"from": [PUBLIC_BACKCHANNEL_CLIENTS], "ports": tcp(ENVOY_HTTPS_PORT)},
-            *({"from": [backchannel_clients(slug)], "ports": tcp(names.backchannel_port(slug))}
-              for slug in sorted(tenants))],
+            {"from": [PUBLIC_BACKCHANNEL_CLIENTS], "ports": tcp(ENVOY_HTTPS_PORT)}],
          [{"to": ALL_NAMESPACES}]),
         # Keycloak: from the Gateway's Envoy pods (the public hosts and the municipalities' internal back
         # channel, gateway.py) and the realm jobs, from no module pod; to directories and identity providers of
@@ -210,8 +197,7 @@ def flows(cfg: SharedConfig, tenants: Sequence[str] = ()) -> list[
 class Platform(pulumi.ComponentResource):
     """Platform namespaces with Pod Security labels, PriorityClasses, default-deny NetworkPolicies plus flows."""
 
-    def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None,
-                 tenants: Sequence[str] = ()):
+    def __init__(self, name: str, cfg: SharedConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:shared:platform", name, None, opts)
         self.priority_classes = {
             pc: k8s.scheduling.v1.PriorityClass(
@@ -246,7 +232,7 @@ class Platform(pulumi.ComponentResource):
             if ns in SCRAPE_PORTS:
                 self._policy(ns, "monitoring", {}, [{"from": [peer(names.NS_MONITORING, PROMETHEUS_POD_LABELS)],
                                                      "ports": tcp(*SCRAPE_PORTS[ns])}], None)
-        for ns, flow, pods, ingress, out in flows(cfg, tenants):
+        for ns, flow, pods, ingress, out in flows(cfg):
             self._policy(ns, flow, pods, ingress, out)
         self.register_outputs({})
 
@@ -264,16 +250,15 @@ class SharedPlatform(pulumi.ComponentResource):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
         here = pulumi.ResourceOptions(parent=self)
-        self.platform = Platform("platform", cfg, opts=here, tenants=sorted(tenants))
+        self.platform = Platform("platform", cfg, opts=here)
         ns = self.platform.namespaces
         # Monitoring first: its chart installs the monitoring CRDs (ServiceMonitor, PodMonitor) that the
         # operators' charts and the clusters they run create.
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
         self.operators = Operators("operators", cfg, profile, ns, self.monitoring.prometheus, opts=here)
-        self.certificates = Certificates("certificates", cfg, tenants, ns[names.NS_CERT_MANAGER], self.operators,
-                                         opts=here)
-        self.gateway = Gateway("gateway", cfg, profile, tenants, ns[names.NS_GATEWAY], self.operators,
-                               self.certificates.issuer, opts=here, identity_namespace=ns[names.NS_IDENTITY])
+        self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        self.gateway = Gateway("gateway", cfg, profile, ns[names.NS_GATEWAY], self.operators,
+                               self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)
         self.identity = Identity("identity", cfg, profile, ns[names.NS_IDENTITY], self.operators, self.storage,
                                  self.gateway.gateway, opts=here)

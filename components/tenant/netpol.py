@@ -48,8 +48,9 @@ def to_keycloak(slug: str) -> dict:
     """Egress rule: the realm's OIDC back channel (discovery, token, userinfo, keys) at municipality ``slug``'s
     internal listener of the shared Gateway (``names.backchannel_base_url``), i.e. the Envoy pods on
     ``names.backchannel_port(slug)``. The Envoy pods admit there only this municipality's pods labelled
-    ``urban-stack/oidc-backchannel: internal`` (components/shared/platform.py, flow ``envoy``), and the listener's
-    route serves only that realm's back-channel paths (components/shared/gateway.py). Module pods have no rule to
+    ``urban-stack/oidc-backchannel: internal`` (the municipality's own NetworkPolicy ``backchannel-<slug>`` in
+    urban-gateway), and the listener's route serves only that realm's back-channel paths
+    (components/tenant/gateway.py). Module pods have no rule to
     Keycloak's pods. It does not depend on how the Gateway's public address is published (docs/operations.md,
     "Traffic to the Gateway's public address")."""
     return {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.backchannel_port(slug))}

@@ -12,6 +12,10 @@ names it as ``spec.secretName``, or when a controller creates it at run time fro
 listed with their reason in ONE file, ``checks/runtime-objects.yaml`` (an entry that no reference uses fails the
 check, so the list cannot go stale). References marked ``optional: true`` are not required.
 
+Gateway API references are followed too (:mod:`urbanstack.checks.gateway_api`): routes to Gateways and ListenerSets
+(``parentRefs``, ``allowedRoutes``, hostnames), ListenerSets to their Gateway (``allowedListeners``), listeners to
+their certificate Secrets (``certificateRefs``, ReferenceGrants), and no two merged listeners in conflict.
+
 And every object is named once: the same (kind, namespace, name) in two stacks means two Pulumi stacks each own one
 object, and the cluster refuses the second (or, with server-side apply, the two fight over it). Names derived from
 a municipality's slug can collide this way (slug ``job-verl``: its realm Secret ``realm-job-verl`` is verl's Secret
@@ -28,6 +32,7 @@ from typing import Any
 
 from catalogue import manifests
 from catalogue.paths import ROOT
+from urbanstack.checks import gateway_api
 from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries
 
 NAME = "references"
@@ -197,6 +202,8 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
                                     f"run time in {RUNTIME_FILE.relative_to(ROOT)}"))
     twice = owned_twice(plan)
     failures.extend(twice)
+    gateway_failures, gateway_detail = gateway_api.failures(plan, existing)
+    failures.extend(gateway_failures)
     rel = runtime_file.relative_to(ROOT) if runtime_file.is_relative_to(ROOT) else runtime_file
     for entry in runtime:
         if entry not in used:
@@ -207,4 +214,4 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
                        origin_unit="pod templates",
                        detail=f"{count} references to Secrets, ConfigMaps and ServiceAccounts, "
                               f"{len(used)} run-time entries used from {rel}; "
-                              f"{len(plan.objects)} objects, each created by one stack only")
+                              f"{len(plan.objects)} objects, each created by one stack only; {gateway_detail}")

@@ -19,7 +19,12 @@ from __future__ import annotations
 from catalogue import names
 from urbanstack.cluster_model.cert_manager import _issuer_of, _solver_for, acme_http01_solver
 from urbanstack.cluster_model.cloudnative_pg import cnpg_app_labels, cnpg_instance_pods, cnpg_services
-from urbanstack.cluster_model.envoy_gateway import ENVOY_DEFAULT_IMAGE, envoy_infra, envoy_resource_name
+from urbanstack.cluster_model.envoy_gateway import (
+    ENVOY_DEFAULT_IMAGE,
+    attached_listener_sets,
+    envoy_infra,
+    envoy_resource_name,
+)
 from urbanstack.cluster_model.keycloak import KEYCLOAK_OPERATOR, keycloak_services, keycloak_statefulset
 from urbanstack.cluster_model.objects import Obj, _container_env, _containers, _find, _labels, _md
 from urbanstack.cluster_model.prometheus import ReloaderConfig, prometheus_statefulsets
@@ -27,6 +32,7 @@ from urbanstack.cluster_model.rook import obc_outputs
 from urbanstack.engine import crds
 
 __all__ = ["ENVOY_DEFAULT_IMAGE", "EXPANDED_WITH_PODS", "KEYCLOAK_OPERATOR", "ReloaderConfig", "as_stored",
+           "attached_listener_sets",
            "cnpg_app_labels", "cnpg_instance_pods", "cnpg_services", "envoy_infra", "envoy_resource_name", "expand",
            "keycloak_services", "keycloak_statefulset", "prometheus_statefulsets"]
 """What the callers use: :func:`expand` and :func:`as_stored` (the plan), :data:`EXPANDED_WITH_PODS` (the checks), and
@@ -121,7 +127,8 @@ def expand(stack_objects: list[Obj], context: list[Obj]) -> dict[str, list[Obj]]
             elif ref.get("kind") == "EnvoyProxy":
                 found = _find(context, "EnvoyProxy", ref.get("name"), ref.get("namespace"))
                 proxy = found[0] if found else None
-            add("gateway", envoy_infra(cr, proxy, eg_ns, eg_image))
+            add("gateway", envoy_infra(cr, proxy, eg_ns, eg_image,
+                                       attached_listener_sets(cr, [*stack_objects, *context])))
         elif kind == "Certificate" and api.startswith("cert-manager.io/"):
             issuer = _issuer_of(cr, context)
             for dns in ((cr.get("spec") or {}).get("dnsNames") or []) if issuer else []:

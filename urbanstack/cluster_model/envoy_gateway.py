@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from urbanstack.cluster_model.objects import Obj, _md
@@ -63,8 +64,56 @@ def strategic_merge(original: Any, patch: Any) -> Any:
     return out
 
 
-def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str) -> list[Obj]:
+def _selects(sel: Obj | None, found: dict[str, str]) -> bool:
+    sel = sel or {}
+    if any(found.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+        return False
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), set(expr.get("values") or [])
+        if not {"In": key in found and found[key] in values, "NotIn": key not in found or found[key] not in values,
+                "Exists": key in found, "DoesNotExist": key not in found}.get(str(op), False):
+            return False
+    return True
+
+
+def attached_listener_sets(gateway: Obj, objs: list[Obj]) -> list[Obj]:
+    """The ListenerSets among ``objs`` whose ``parentRef`` names ``gateway`` and that its ``spec.allowedListeners``
+    admits, ordered by namespace/name (Envoy Gateway v1.9.0 internal/gatewayapi/listenerset.go ``processListenerSet``,
+    ``isListenerSetAllowed``: default ``None``; ``Selector`` matches the ListenerSet's Namespace labels, here those
+    of the Namespace objects among ``objs`` plus ``kubernetes.io/metadata.name``)."""
+    gw_md = _md(gateway)
+    allowed = ((gateway.get("spec") or {}).get("allowedListeners") or {}).get("namespaces") or {}
+    source = allowed.get("from") or "None"
+    ns_labels = {_md(o)["name"]: dict(_md(o).get("labels") or {}) for o in objs
+                 if o.get("kind") == "Namespace" and _md(o).get("name")}
+    out = []
+    for ls in objs:
+        if ls.get("kind") != "ListenerSet" or not str(ls.get("apiVersion", "")).startswith("gateway.networking.k8s.io/"):
+            continue
+        ls_ns = _md(ls).get("namespace")
+        ref = (ls.get("spec") or {}).get("parentRef") or {}
+        if (ref.get("kind") or "Gateway") != "Gateway" or ref.get("name") != gw_md.get("name") \
+                or (ref.get("namespace") or ls_ns) != gw_md.get("namespace"):
+            continue
+        labels = {**ns_labels.get(ls_ns, {}), "kubernetes.io/metadata.name": ls_ns}
+        if source == "All" or (source == "Same" and ls_ns == gw_md.get("namespace")) or (
+                source == "Selector" and _selects(allowed.get("selector"), labels)):
+            out.append(ls)
+    return sorted(out, key=lambda o: (_md(o).get("namespace") or "", _md(o).get("name") or ""))
+
+
+def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_image: str,
+                listener_sets: Sequence[Obj] = ()) -> list[Obj]:
     """The Envoy Deployment and Service that Envoy Gateway runs for one ``Gateway``.
+
+    ``listener_sets``: the ListenerSets attached to it and admitted (:func:`attached_listener_sets`). Envoy Gateway
+    v1.9.0 appends their listeners to the Gateway's (internal/gatewayapi/listenerset.go ``processListenerSet``) and
+    builds the proxy's listeners and Service ports from that merged list (internal/gatewayapi/listener.go, the loop
+    over ``gateway.listeners`` with ``servicePortToContainerPort``), so each becomes a port of the same Service and
+    Envoy pods. A plan of the shared stack alone has none: each municipality's join adds its ports at run time,
+    without a change to the shared stack's objects. Listener ports are Service ports and ``targetPort``s only: the
+    proxy container declares no port for them (v1.9.0 internal/infrastructure/kubernetes/proxy/resource.go
+    ``expectedProxyContainers`` lists only the stats and readiness ports).
 
     Follows Envoy Gateway v1.9.0 ``internal/infrastructure/kubernetes/proxy/resource_provider.go`` (``Deployment``,
     ``Service``, ``getPodLabels``), ``.../proxy/resource.go`` (``expectedProxyContainers``,
@@ -108,7 +157,9 @@ def envoy_infra(gateway: Obj, proxy: Obj | None, controller_ns: str, shutdown_im
     security = container_cfg.get("securityContext") or default_sc
     ports: list[Obj] = []
     seen = set()
-    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+    merged = [*((gateway.get("spec") or {}).get("listeners") or []),
+              *(lst for ls in listener_sets for lst in (ls.get("spec") or {}).get("listeners") or [])]
+    for listener in merged:
         proto, port = str(listener.get("protocol", "HTTP")), int(listener["port"])
         if (proto, port) in seen:
             continue

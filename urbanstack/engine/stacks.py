@@ -47,6 +47,7 @@ def tenant_stack(tenant: Tenant, shared_ref: str) -> dict[str, Any]:
     provider = make_provider(tenant.slug, ROOT)
     ref = pulumi.StackReference(shared_ref)
     refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite,
-                               network=cfg.network, image_registry=cfg.imageRegistry)
+                               network=cfg.network, image_registry=cfg.imageRegistry, tls=cfg.tls,
+                               admin_email=str(cfg.adminEmail))
     muni = Municipality(tenant.slug, tenant, refs, opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs
