@@ -456,9 +456,13 @@ def test_the_gateway_has_an_http_listener_a_platform_listener_and_one_https_list
 def test_acme_issues_through_the_shared_gateway(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     assert issuer["email"] == "betrieb@urbanstack.kreis-guetersloh.example"
-    for solver in issuer["solvers"]:
+    http01 = [solver for solver in issuer["solvers"] if "http01" in solver]
+    for solver in http01:
         ref = solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
         assert (ref["name"], ref["namespace"]) == (names.GATEWAY_NAME, names.NS_GATEWAY)
+    # The only other solver is DNS-01 for the wildcard of platform subdomains (tests/test_platform_subdomains.py).
+    assert [s["selector"] for s in issuer["solvers"] if s not in http01] == [
+        {"dnsNames": ["*.urbanstack.kreis-guetersloh.example"]}]
     assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
 
 
@@ -478,7 +482,7 @@ def test_each_municipalitys_acme_challenges_are_answered_only_on_its_own_listene
         assert listener["port"] == 80 and listener["hostname"] == f"*.{tenant.domain}"
         admitted = listener["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]["values"]
         assert set(admitted) == {slug, names.NS_GATEWAY}
-    (platform,) = [s for s in issuer["solvers"] if "dnsNames" in s["selector"]]
+    (platform,) = [s for s in issuer["solvers"] if "dnsNames" in s["selector"] and "http01" in s]
     assert platform["selector"]["dnsNames"] == one(production, "Certificate", names.PLATFORM_TLS_SECRET,
                                                    names.NS_GATEWAY)["spec"]["dnsNames"]
     assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == names.HTTP_LISTENER
@@ -759,6 +763,6 @@ def test_the_envoy_shutdown_manager_gets_limits_through_the_deployment_patch(pro
 
 def test_acme_solver_pods_run_as_a_high_uid(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]
-    for solver in issuer["acme"]["solvers"]:
+    for solver in (s for s in issuer["acme"]["solvers"] if "http01" in s):  # DNS-01 runs no solver pod
         sc = solver["http01"]["gatewayHTTPRoute"]["podTemplate"]["spec"]["securityContext"]
         assert sc["runAsUser"] >= 10000 and sc["runAsNonRoot"] is True

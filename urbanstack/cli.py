@@ -473,7 +473,8 @@ def check(
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
     """Every check over a written plan (the names --only takes): schemas, checkov, labels, reachability, policies,
-    pod-security, rbac, api-validation, references, paths, support (pins inside upstream's support window today)."""
+    pod-security, rbac, api-validation, references, paths, support (pins inside upstream's support window today),
+    subdomains (routes on the wildcard listener claim only their own municipality's hosts)."""
     from urbanstack.checks.command import run
 
     raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))

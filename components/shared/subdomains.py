@@ -78,7 +78,7 @@ class WildcardCertificate(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: SharedConfig, namespace: pulumi.Resource, depends_on: list[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("urbanstack:shared:subdomains", name, None, opts)
+        super().__init__("urbanstack:shared:certificates", name, None, opts)
         self.certificate = k8s.apiextensions.CustomResource(
             names.PLATFORM_SUBDOMAINS_TLS_SECRET, api_version="cert-manager.io/v1", kind="Certificate",
             metadata=meta(names.PLATFORM_SUBDOMAINS_TLS_SECRET, names.NS_GATEWAY),
