@@ -145,6 +145,8 @@ def dns01_credentials(cfg: SharedConfig, stack: str = "shared") -> dict[str, Any
             problems.append(f"stacks/Pulumi.{stack}.yaml: {full}: not set; tls.dns01 ({cfg.tls.dns01.provider}) "
                             f"needs it: `pulumi config set --secret {full} VALUE -s {stack}`")
             continue
+        # Under the engine, Pulumi's python language host (pulumi-language-python-exec) hands the keys of `secure:`
+        # values to set_all_config (PULUMI_CONFIG_SECRET_KEYS); pulumi 3.x runtime/config.py is_config_secret.
         if not (pulumi.runtime.is_config_secret(full) or pulumi.runtime.get_config(full) == ENCRYPTED):
             problems.append(f"stacks/Pulumi.{stack}.yaml: {full}: written in plain text; a credential must be a "
                             f"stack secret: `pulumi config rm {full} -s {stack}`, then `pulumi config set --secret "
