@@ -134,6 +134,33 @@ def realm_job_client(slug: str) -> str:
     return f"realm-job-{slug}"
 
 
+# --- platform subdomains (municipalities without a domain of their own) --------------------------------------
+PLATFORM_SUBDOMAINS_LISTENER = "https-subdomains"
+"""The shared Gateway's one HTTPS listener ``*.<baseDomain>`` of every municipality on a platform subdomain
+(``components/shared/subdomains.py``)."""
+PLATFORM_SUBDOMAINS_TLS_SECRET = "platform-subdomains-tls"
+"""Secret (in NS_GATEWAY) of the one wildcard certificate ``*.<baseDomain>`` (ACME DNS-01 or the internal CA)."""
+PLATFORM_SUBDOMAIN_LABEL = "urban-stack/platform-subdomain"
+"""Label (value ``"true"``) of the Namespace of a municipality on a platform subdomain: the wildcard listener admits
+HTTPRoutes from labelled namespaces only, so a join edits no shared object. Only the municipality's stack sets it
+(its groups' Roles grant nothing on Namespaces, ``components/tenant/tenancy.py``)."""
+PLATFORM_SUBDOMAIN_NAMESPACE_LABELS = {PLATFORM_SUBDOMAIN_LABEL: "true"}
+DNS01_SECRET = "urban-dns01-credentials"
+"""Secret (in NS_CERT_MANAGER, where cert-manager reads a ClusterIssuer's secrets) with the DNS provider's
+credentials for the DNS-01 solver; made by the shared stack from its config secrets."""
+
+
+def platform_subdomain_label(slug: str, module_name: str) -> str:
+    """The one DNS label of module ``module_name`` of municipality ``slug`` on a platform subdomain:
+    ``<slug>-<module>`` (a wildcard certificate covers exactly one label, RFC 6125 6.4.3)."""
+    return f"{slug}-{module_name}"
+
+
+def platform_subdomain_host(slug: str, module_name: str, base_domain: str) -> str:
+    """Host of a module of a municipality on a platform subdomain: ``<slug>-<module>.<baseDomain>``."""
+    return f"{platform_subdomain_label(slug, module_name)}.{base_domain}"
+
+
 def tenant_tls_secret(slug: str) -> str:
     """Secret (in the municipality's namespace) with the certificate for ``*.<domain>``."""
     return f"{slug}-tls"

@@ -339,7 +339,8 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
 
         No value anywhere in the file may contain a line break or another control character; URLs carry no
         `user:pass@`. `slug`, `ags` and `domain` are unique across all files, and no `domain` may lie inside
-        another municipality's domain or the platform's `baseDomain` (or contain one).
+        another municipality's domain or the platform's `baseDomain` (or contain one). A municipality is served
+        either at its own `domain` or on a platform subdomain (`platformSubdomain: true`).
         """
 
         schemaVersion: Literal[1] = Field(description="Version of this file format. Always `1`.")
@@ -372,11 +373,28 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                         "letters, digits, `-_.`, alphanumeric at both ends).",
         )
         contact: Contact = Field(description="Contact for operations and finance.")
-        domain: str = Field(
-            pattern=DOMAIN_PATTERN, max_length=200,
-            description="DNS name under which services are published as `<module>.<domain>` (lower case): a public "
-                        "name of the municipality's own, not a public suffix (`co.uk`, `github.io`), no IDN (`xn--`) "
-                        "label, no cluster-internal name.",
+        domain: str | None = Field(
+            None, pattern=DOMAIN_PATTERN, max_length=200,
+            description="DNS name of the municipality's own under which services are published as "
+                        "`<module>.<domain>` (lower case): a public name, not a public suffix (`co.uk`, "
+                        "`github.io`), no IDN (`xn--`) label, no cluster-internal name. Its certificate "
+                        "(`*.<domain>` hosts, ACME HTTP-01) is the municipality's own. Give either `domain` or "
+                        "`platformSubdomain: true`, never both.",
+        )
+        platformSubdomain: bool = Field(
+            False, strict=True,
+            description="`true`: the municipality has no domain of its own and is served below the platform's "
+                        "`baseDomain` (shared config), each module at `<slug>-<module>.<baseDomain>` (e.g. "
+                        "`verl-dashboards.urbanstack.kreis.example`), through the shared Gateway's one wildcard "
+                        "listener and the one wildcard certificate `*.<baseDomain>` (no certificate of its own). "
+                        "One label, not `<module>.<slug>.<baseDomain>`: a wildcard certificate covers exactly one "
+                        "DNS label, and one certificate for the whole platform keeps new members clear of the "
+                        "CA's weekly limit per registered domain (Let's Encrypt: 50). Slug first, so that a "
+                        "municipality's hosts sort together. The shared config must offer it (`tls."
+                        "platformSubdomains: true`). The hosts of every module (booked or not) are the "
+                        "municipality's: two municipalities whose hosts would be equal (slug `a-b` with module "
+                        "`c`, slug `a` with module `b-c`), or a host equal to the platform's own (`id`, "
+                        "`id-admin`), are refused. Default `false`: `domain` is required.",
         )
         plan: Literal["small", "medium", "large"] = Field(
             "small", description="Size: quota, database instances and storage, module replicas (`catalogue/sizing.py`)."
@@ -420,7 +438,18 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         @field_validator("domain")
         @classmethod
         def _domain_public(cls, v):
-            return _public_host(v)
+            return v if v is None else _public_host(v)
+
+        @model_validator(mode="after")
+        def _one_way_to_be_served(self):
+            if self.domain is not None and self.platformSubdomain:
+                raise ValueError("domain and platformSubdomain: true exclude each other: either the municipality's "
+                                 "own domain or a platform subdomain (docs/tenant-file.md); remove one of the two")
+            if self.domain is None and not self.platformSubdomain:
+                raise ValueError("domain: required field is missing: add a line 'domain: …' (the municipality's "
+                                 "own domain), or 'platformSubdomain: true' to be served below the platform's "
+                                 "baseDomain (docs/tenant-file.md)")
+            return self
 
         @model_validator(mode="after")
         def _membership_dates(self):

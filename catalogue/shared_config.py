@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -29,6 +29,116 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DNS01_CREDENTIAL = "dns01Credential"
+DNS01_KEY_ID = "dns01KeyId"
+"""The shared stack's config secrets (``urban-stack:<name>``) holding the DNS provider's credentials of the DNS-01
+solver; the stack writes them into Secret ``catalogue.names.DNS01_SECRET`` of cert-manager's namespace."""
+_CREDENTIALS_HINT = (f"the stack writes it from config secret `{DNS01_CREDENTIAL}` (`pulumi config set --secret "
+                     f"urban-stack:{DNS01_CREDENTIAL} … -s shared`) into Secret `urban-dns01-credentials` of "
+                     "`urban-cert-manager`")
+
+
+class Rfc2136(_Strict):
+    """DNS-01 by RFC 2136 dynamic updates to an authoritative name server, signed with a TSIG key (BIND, Knot,
+    PowerDNS; common with municipal IT service providers that run their own DNS). cert-manager v1.21.1 solver
+    `dns01.rfc2136`; the TSIG secret is key `tsig-secret` of the credentials Secret."""
+
+    provider: Literal["rfc2136"] = Field(description="RFC 2136 dynamic DNS updates.")
+    nameserver: str = Field(
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$",
+        description="The authoritative server that accepts the updates, `host[:port]` (an IPv6 address in "
+                    "brackets, `[2001:db8::53]:53`; port 53 if omitted).")
+    tsigKeyName: str = Field(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9.])?$",
+        description="Name of the TSIG key the server accepts updates of the zone with. Required: unsigned updates "
+                    f"would let anyone who reaches the server change the zone. Its secret: {_CREDENTIALS_HINT}.")
+    tsigAlgorithm: Literal["HMACSHA256", "HMACSHA512", "HMACSHA1", "HMACMD5"] = Field(
+        "HMACSHA256", description="TSIG algorithm of the key (cert-manager's own default, `HMACMD5`, is not used).")
+    protocol: Literal["TCP", "UDP"] | None = Field(
+        None, description="Transport of the updates; omitted: cert-manager's default (UDP).")
+    egressCidr: str = Field(
+        "0.0.0.0/0", description="Address range of `nameserver`, for the NetworkPolicy of cert-manager's "
+        "controller (port 53, TCP and UDP); `0.0.0.0/0` means the internet (never the cluster's own ranges). A name "
+        "server in a private network (a municipal IT provider's) must be named here, e.g. `10.20.0.53/32`.")
+
+    @model_validator(mode="after")
+    def _cidr(self):
+        ipaddress.ip_network(self.egressCidr, strict=False)
+        return self
+
+
+class Cloudflare(_Strict):
+    """DNS-01 through Cloudflare's API with an API token (zone `DNS:Edit` of the platform's zone only).
+    cert-manager v1.21.1 solver `dns01.cloudflare.apiTokenSecretRef`; the token is key `api-token`."""
+
+    provider: Literal["cloudflare"] = Field(description=f"Cloudflare DNS; the API token: {_CREDENTIALS_HINT}.")
+
+
+class Route53(_Strict):
+    """DNS-01 through AWS Route 53 with an IAM user's key pair. cert-manager v1.21.1 solver `dns01.route53`
+    (`accessKeyIDSecretRef`, `secretAccessKeySecretRef`): keys `access-key-id` and `secret-access-key`."""
+
+    provider: Literal["route53"] = Field(
+        description=f"AWS Route 53. The access key ID comes from config secret `{DNS01_KEY_ID}`, the secret access "
+                    f"key from `{DNS01_CREDENTIAL}` (both `pulumi config set --secret … -s shared`).")
+    region: str = Field("eu-central-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", description="AWS region (a hint for "
+                        "the credential scope; Route 53 itself is global).")
+    hostedZoneID: str | None = Field(
+        None, pattern=r"^[A-Z0-9]{1,32}$",
+        description="The hosted zone of `baseDomain`; omitted: cert-manager looks it up (needs "
+                    "`route53:ListHostedZonesByName`).")
+
+
+_SECRET_LOOKING = ("password", "token", "secret", "apikey", "apitoken", "privatekey", "secretkey", "accesskey",
+                   "credential", "credentials")
+
+
+class Webhook(_Strict):
+    """DNS-01 through an external webhook solver (a separately installed cert-manager webhook for the provider's
+    API, e.g. STACKIT, IONOS or Hetzner). cert-manager v1.21.1 solver `dns01.webhook` (`groupName`, `solverName`,
+    `config`); cert-manager hands the webhook `urban-cert-manager` as the namespace of the secrets it names
+    (pkg/issuer/acme/dns/dns.go, `ResourceNamespace` of a ClusterIssuer), so the webhook's `config` points at
+    Secret `urban-dns01-credentials`: key `credential` (config secret `dns01Credential`) and, with `keyId: true`,
+    key `key-id` (config secret `dns01KeyId`). The webhook itself, its APIService and its RBAC to read that Secret
+    come from the provider's chart, installed by the operator."""
+
+    provider: Literal["webhook"] = Field(description="An external cert-manager webhook solver.")
+    groupName: str = Field(pattern=DOMAIN_PATTERN, description="API group the webhook serves (its chart's "
+                           "`groupName`, e.g. `acme.stackit.de`).")
+    solverName: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$",
+                            description="Solver name the webhook implements (e.g. `stackit`, `ionos`, `hetzner`).")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The webhook's own settings, passed to it unchanged (its documentation says which), e.g. the "
+                    "zone or project and the Secret reference `{name: urban-dns01-credentials, key: credential}`. "
+                    "Never a secret value: a key that names a password, token or key with a text value is refused "
+                    f"({_CREDENTIALS_HINT}).")
+    keyId: bool = Field(False, description=f"The provider needs a second value (an access key ID or public key) "
+                        f"besides the secret: config secret `{DNS01_KEY_ID}` becomes key `key-id` of the Secret.")
+
+    @model_validator(mode="after")
+    def _no_secret_values(self):
+        def walk(node: Any, path: str):
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    where = f"{path}.{key}" if path else str(key)
+                    normal = str(key).lower().replace("-", "").replace("_", "")
+                    if isinstance(value, str) and normal in _SECRET_LOOKING:
+                        yield where
+                    yield from walk(value, where)
+            elif isinstance(node, list):
+                for i, value in enumerate(node):
+                    yield from walk(value, f"{path}.{i}")
+        found = list(walk(self.config, ""))
+        if found:
+            raise ValueError(f"config.{', config.'.join(found)}: looks like a secret value in plain configuration; "
+                             f"{_CREDENTIALS_HINT}, and config names that Secret instead")
+        return self
+
+
+Dns01 = Annotated[Rfc2136 | Cloudflare | Route53 | Webhook, Field(discriminator="provider")]
+
+
 class Tls(_Strict):
     """How certificates are issued for `*.<baseDomain>` and every municipality's `<module>.<domain>`."""
 
@@ -38,6 +148,45 @@ class Tls(_Strict):
     acmeServer: HttpUrl = Field(
         "https://acme-v02.api.letsencrypt.org/directory", description="ACME directory URL (issuer `acme`)."
     )
+    platformSubdomains: bool = Field(
+        False, description="Offer platform subdomains to municipalities without a domain of their own (tenant file "
+        "`platformSubdomain: true`, hosts `<slug>-<module>.<baseDomain>`): one HTTPS listener `*.<baseDomain>` "
+        "(`https-subdomains`) on the shared Gateway and one wildcard certificate `*.<baseDomain>` (Secret "
+        "`platform-subdomains-tls` in `urban-gateway`) for all of them, requested once; a municipality joining "
+        "changes neither. Issuer `acme` needs `dns01` (a wildcard certificate can only be validated by DNS-01); "
+        "`internal-ca` signs it directly.")
+    dns01: Dns01 | None = Field(
+        None, description="The DNS provider's DNS-01 solver for the wildcard certificate (`provider: rfc2136 | "
+        "cloudflare | route53 | webhook`), selected by the ACME ClusterIssuer for `*.<baseDomain>` only (every "
+        "other name keeps HTTP-01). Its credentials are never written here: they are config secrets of the shared "
+        f"stack (`{DNS01_CREDENTIAL}`, and `{DNS01_KEY_ID}` where the provider needs a second value), which the "
+        "stack writes into Secret `urban-dns01-credentials` of `urban-cert-manager` (the namespace cert-manager "
+        "reads a ClusterIssuer's secrets from). The controller may then reach name servers on port 53 (the "
+        "DNS-01 self check asks the zone's authoritative servers).")
+
+    @model_validator(mode="after")
+    def _dns01_for_the_wildcard(self):
+        if self.platformSubdomains and self.issuer == "acme" and self.dns01 is None:
+            raise ValueError(f"{CONFIG_NS}:tls.dns01: required with tls.platformSubdomains and issuer 'acme': the "
+                             "wildcard certificate *.<baseDomain> can only be validated by DNS-01 (provider "
+                             "rfc2136, cloudflare, route53 or webhook; docs/shared-config.md)")
+        if self.dns01 is not None and not (self.platformSubdomains and self.issuer == "acme"):
+            raise ValueError(f"{CONFIG_NS}:tls.dns01: used only for the wildcard certificate of platform subdomains "
+                             "with issuer 'acme'; set tls.platformSubdomains: true (and issuer acme) or remove it")
+        return self
+
+    def dns01_credentials(self) -> dict[str, str]:
+        """Key of Secret ``urban-dns01-credentials`` -> the shared stack's config secret it is made from."""
+        match self.dns01:
+            case Rfc2136():
+                return {"tsig-secret": DNS01_CREDENTIAL}
+            case Cloudflare():
+                return {"api-token": DNS01_CREDENTIAL}
+            case Route53():
+                return {"access-key-id": DNS01_KEY_ID, "secret-access-key": DNS01_CREDENTIAL}
+            case Webhook(keyId=key_id):
+                return {"credential": DNS01_CREDENTIAL, **({"key-id": DNS01_KEY_ID} if key_id else {})}
+        return {}
 
 
 ADMIN_MIN_PREFIX = {4: 8, 6: 32}
@@ -245,6 +394,18 @@ class SharedConfig(_Strict):
         "secret key belonging to `offsiteAccessKeyId`.",
     )
 
+    dns01Credential: pydantic.SecretStr | None = Field(
+        None,
+        description=f"Secret (`pulumi config set --secret urban-stack:{DNS01_CREDENTIAL} … -s shared`): the DNS "
+        "provider's secret for `tls.dns01`: the TSIG key's secret (base64, as the name server has it; rfc2136), the "
+        "API token (cloudflare), the secret access key (route53), or what the webhook's `config` names as key "
+        "`credential`. Required with `tls.dns01`; refused in plain text.")
+    dns01KeyId: pydantic.SecretStr | None = Field(
+        None,
+        description=f"Secret (`pulumi config set --secret urban-stack:{DNS01_KEY_ID} … -s shared`): the second value "
+        "of a provider that needs two: the access key ID (route53), or key `key-id` of a webhook with `keyId: true`. "
+        "Refused in plain text.")
+
     network: Network = Field(default_factory=Network, description="The cluster's own address ranges (egress rules).")
 
     @model_validator(mode="after")
@@ -307,7 +468,28 @@ def stack_config(path: Path) -> dict[str, Any]:
     return {key: ENCRYPTED if isinstance(value, dict) and "secure" in value else value for key, value in config.items()}
 
 
+SECRET_ONLY = (DNS01_CREDENTIAL, DNS01_KEY_ID)
+"""Config keys that must be ``secure:`` values (``pulumi config set --secret``), never plain text in the file."""
+
+
+def plain_secrets(path: Path, source: str = "stacks/Pulumi.shared.yaml") -> list[str]:
+    """One line per key of :data:`SECRET_ONLY` that ``path`` holds in plain text (not as a ``secure:`` value)."""
+    if not path.is_file():
+        return []
+    config = (load_yaml(path).data or {}).get("config") or {}
+    return [f"{source}: {CONFIG_NS}:{name}: written in plain text; a credential must be a stack secret: "
+            f"`pulumi config rm {CONFIG_NS}:{name} -s shared`, then `pulumi config set --secret {CONFIG_NS}:{name} "
+            f"… -s shared`, and rotate the credential (it was readable in the file)"
+            for name in SECRET_ONLY
+            if f"{CONFIG_NS}:{name}" in config and not (isinstance(config[f"{CONFIG_NS}:{name}"], dict)
+                                                       and "secure" in config[f"{CONFIG_NS}:{name}"])]
+
+
 def load_file(path: Path = SHARED_CONFIG) -> SharedConfig:
-    """The shared stack's settings from its configuration file, validated (:class:`ConfigError` names file and key)."""
+    """The shared stack's settings from its configuration file, validated (:class:`ConfigError` names file and key;
+    a credential of :data:`SECRET_ONLY` in plain text is refused)."""
+    plain = plain_secrets(path)
+    if plain:
+        raise ConfigError("\n".join(plain))
     raw = {k.split(":", 1)[1]: v for k, v in stack_config(path).items() if k.startswith(f"{CONFIG_NS}:")}
     return parse(raw)

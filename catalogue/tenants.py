@@ -26,7 +26,7 @@ from typing import Any
 
 import pydantic
 
-from catalogue import names
+from catalogue import names, subdomains
 from catalogue.modules import CATALOGUE
 from catalogue.paths import ROOT, TENANTS
 from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, admin_key, reserved_slug, slug_ok, tenant_model
@@ -348,6 +348,8 @@ def load_tenant(path: Path | str, display: str | None = None) -> Tenant:
 class PlatformDomain:
     domain: str
     where: str
+    subdomains: bool | None = None
+    """Whether the shared config offers platform subdomains (``urban-stack:tls.platformSubdomains``)."""
 
 
 def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
@@ -368,7 +370,9 @@ def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
     if not isinstance(value, str) or not value.strip():
         return None
     line = doc.line_of(("config", "urban-stack:baseDomain"))
-    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line}, urban-stack:baseDomain")
+    tls = config.get("urban-stack:tls")
+    offered = tls.get("platformSubdomains") is True if isinstance(tls, dict) else False
+    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line}, urban-stack:baseDomain", offered)
 
 
 def _blamed(group: list[Checked]) -> list[Checked]:
@@ -434,7 +438,25 @@ def cross_problems(checked: list[Checked], platform: PlatformDomain | None = Non
             problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain",
                                     f"'{domain}' {relation} the platform's domain '{p}' ({platform.where}); "
                                     f"use a domain of the municipality's own"))
+    problems += _subdomain_problems(checked, platform)
     return problems
+
+
+def _subdomain_problems(checked: list[Checked], platform: PlatformDomain | None) -> list[Problem]:
+    """Municipalities on a platform subdomain: hosts that collide (``catalogue/subdomains.py``), and a platform
+    that does not offer subdomains."""
+    on_subdomain = {c.file: (c.raw("slug"), c.doc.line_of(("platformSubdomain",))) for c in checked
+                    if c.doc is not None and isinstance(c.doc.data, dict) and c.doc.data.get("platformSubdomain") is True
+                    and c.raw("slug")}
+    by_file = {c.file: c for c in checked}
+    out = subdomains.problems(on_subdomain, lambda files: [c.file for c in _blamed([by_file[f] for f in files])])
+    if platform is not None and platform.subdomains is False:
+        config = platform.where.split(":", 1)[0]
+        out += [Problem(file, line, "platformSubdomain", f"the platform does not offer platform subdomains "
+                        f"({config}: urban-stack:tls.platformSubdomains is not true); set it there (with tls.dns01 "
+                        f"for issuer acme), or give the municipality a domain of its own")
+                for file, (_, line) in on_subdomain.items()]
+    return out
 
 
 def tenant_files(paths: Iterable[Path | str] | None = None) -> list[Path]:
@@ -506,7 +528,8 @@ class NotWritten(Exception):
 
 OPTION_OF = {"slug": "SLUG", "name": "--name", "ags": "--ags", "population": "--population",
              "populationDate": "--population-date", "costCenter": "--cost-center", "contact.name": "--contact-name",
-             "contact.email": "--contact-email", "domain": "--domain", "plan": "--plan", "identity.admins": "--admin",
+             "contact.email": "--contact-email", "domain": "--domain", "platformSubdomain": "--platform-subdomain",
+             "plan": "--plan", "identity.admins": "--admin",
              "identity.admins.0": "--admin", "memberSince": "--member-since"}
 """Field of the tenant file -> the option of ``urbanstack tenants new`` that sets it."""
 
@@ -522,7 +545,7 @@ costCenter: {cost_center}      # Kostenstelle printed on finance statements
 contact:
   name: {contact_name}
   email: {contact_email}
-domain: {domain}      # services are published as <module>.<domain>
+{served_line}
 plan: {plan}                # small | medium | large (catalogue/sizing.py)
 memberSince: {member_since}    # first day of membership: shared costs are billed from this day on
 # Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
@@ -558,20 +581,23 @@ def module_lines() -> list[str]:
     return [f"#  {f'{key}: {{}}':<{width}}  # {mod.title}" for key, mod in CATALOGUE.items()]
 
 
-def template(*, slug: str, name: str, ags: str, population: int, domain: str, population_date: str = "",
+def template(*, slug: str, name: str, ags: str, population: int, domain: str = "", population_date: str = "",
              cost_center: str = "", contact_name: str = "IT", contact_email: str = "", admin: str = "",
-             plan: str = "small", member_since: str = "") -> str:
+             plan: str = "small", member_since: str = "", platform_subdomain: bool = False) -> str:
     """The text of a new tenant file (values quoted so that none can change the file's structure).
     ``member_since``: ISO date; default: the first day of next month (a new member is billed from the day it
-    joins, never for a month before)."""
-    email = contact_email or f"it@{domain}"
+    joins, never for a month before). ``platform_subdomain``: served below the platform's ``baseDomain`` instead of
+    at ``domain`` (then ``contact_email`` has no default)."""
+    email = contact_email or (f"it@{domain}" if domain else "")
+    served = ("platformSubdomain: true   # no domain of its own: served as <slug>-<module>.<baseDomain>"
+              if platform_subdomain else f"domain: {_scalar(domain)}      # services are published as <module>.<domain>")
     date = population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat()
     since = member_since or (dt.date.today().replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
     return TEMPLATE.format(
         name_comment=" ".join(name.split()), slug=_scalar(slug), name=_scalar(name), ags=json.dumps(ags),
         population=population, population_date=date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else _scalar(date),
         cost_center=_scalar(cost_center or slug.upper()), contact_name=_scalar(contact_name),
-        contact_email=_scalar(email), domain=_scalar(domain), plan=_scalar(plan), admin=_scalar(admin or email),
+        contact_email=_scalar(email), served_line=served, plan=_scalar(plan), admin=_scalar(admin or email),
         member_since=since if re.fullmatch(r"\d{4}-\d{2}-\d{2}", since) else _scalar(since),
         module_lines="\n".join(module_lines()),
     )
@@ -612,6 +638,12 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     existing file is never overwritten; the problems of files already there are not reported here
     (``urbanstack tenants validate`` does that).
     """
+    if bool(values.get("domain")) == bool(values.get("platform_subdomain")):
+        raise NotWritten(["--domain / --platform-subdomain: give exactly one: the municipality's own domain, or "
+                          "--platform-subdomain to be served below the platform's baseDomain; nothing was written"])
+    if values.get("platform_subdomain") and not values.get("contact_email"):
+        raise NotWritten(["--contact-email: required with --platform-subdomain (there is no domain for the default "
+                          "it@<domain>); nothing was written"])
     if not slug_ok(slug):
         raise NotWritten([f"SLUG: expected {PATTERN_HINTS[SLUG_PATTERN]}, got {_shown(slug)}; nothing was written"])
     if reserved_slug(slug):

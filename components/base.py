@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from catalogue import names
 from catalogue.schema import Tenant
 from catalogue.shared_config import Network, OffsiteBackup, Smtp, Tls
 from catalogue.spec import ModuleSpec
@@ -43,6 +44,8 @@ class SharedRefs:
     the shared CA ClusterIssuer."""
     admin_email: str = ""
     """Contact of the ACME account (shared config ``adminEmail``)."""
+    base_domain: str = ""
+    """The platform's ``baseDomain`` (shared config): hosts of a municipality on a platform subdomain lie below it."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,20 @@ class TenantContext:
         return self.tenant.plan
 
     def host(self, spec: ModuleSpec) -> str:
+        """Public host of a module: ``<module>.<domain>`` on the municipality's own domain, or
+        ``<slug>-<module>.<baseDomain>`` on a platform subdomain (one label below ``baseDomain``: the wildcard
+        certificate ``*.<baseDomain>`` covers exactly one; ``catalogue/names.py``)."""
+        if self.tenant.platformSubdomain:
+            if not self.shared.base_domain:
+                raise ValueError(f"tenants/{self.slug}.yaml: platformSubdomain: the platform's baseDomain is unknown "
+                                 "to this stack (SharedRefs.base_domain from stacks/Pulumi.shared.yaml)")
+            return names.platform_subdomain_host(self.slug, spec.name, self.shared.base_domain)
         return f"{spec.name}.{self.tenant.domain}"
+
+    @property
+    def on_platform_subdomain(self) -> bool:
+        """Served below the platform's ``baseDomain`` through the shared wildcard listener and certificate."""
+        return bool(self.tenant.platformSubdomain)
 
 
 

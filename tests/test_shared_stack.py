@@ -446,19 +446,28 @@ def test_the_gateway_has_the_platforms_listeners_only_and_admits_municipalities_
 def test_acme_issues_through_the_shared_gateway(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     assert issuer["email"] == "betrieb@urbanstack.kreis-guetersloh.example"
-    for solver in issuer["solvers"]:
+    http01 = [solver for solver in issuer["solvers"] if "http01" in solver]
+    for solver in http01:
         ref = solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
         assert (ref["name"], ref["namespace"]) == (names.GATEWAY_NAME, names.NS_GATEWAY)
+    # The only other solver is DNS-01 for the wildcard of platform subdomains (tests/test_platform_subdomains.py).
+    assert [s["selector"] for s in issuer["solvers"] if s not in http01] == [
+        {"dnsNames": ["*.urbanstack.kreis-guetersloh.example"]}]
     assert chart(production, "cert-manager")["values"]["config"]["enableGatewayAPI"] is True
 
 
 def test_the_shared_issuer_answers_challenges_only_for_the_platforms_hosts_on_its_own_listener(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
     listeners = {lst["name"]: lst for lst in one(production, "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]["listeners"]}
-    # No default solver: a name outside every selector gets no solver at all; municipalities have their own Issuer.
-    (platform,) = issuer["solvers"]
+    # No default solver: a name outside every selector gets no solver at all; municipalities with a domain of their
+    # own have their own Issuer, those on a platform subdomain share the one DNS-01 wildcard.
+    assert all(solver.get("selector") for solver in issuer["solvers"])
+    (platform,) = [s for s in issuer["solvers"] if "http01" in s]
     assert platform["selector"] == {"dnsNames": one(production, "Certificate", names.PLATFORM_TLS_SECRET,
                                                     names.NS_GATEWAY)["spec"]["dnsNames"]}
+    for dns01 in [s for s in issuer["solvers"] if "dns01" in s]:  # only the one wildcard of platform subdomains
+        (wildcard,) = dns01["selector"]["dnsNames"]
+        assert wildcard.startswith("*.") and set(dns01["selector"]) == {"dnsNames"}
     assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == names.HTTP_LISTENER
     # No listener admits routes from every namespace (a solver route there would answer for any host).
     assert all(lst["allowedRoutes"]["namespaces"]["from"] == "Selector" for lst in listeners.values())
@@ -733,6 +742,6 @@ def test_the_envoy_shutdown_manager_gets_limits_through_the_deployment_patch(pro
 
 def test_acme_solver_pods_run_as_a_high_uid(production):
     issuer = one(production, "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]
-    for solver in issuer["acme"]["solvers"]:
+    for solver in (s for s in issuer["acme"]["solvers"] if "http01" in s):  # DNS-01 runs no solver pod
         sc = solver["http01"]["gatewayHTTPRoute"]["podTemplate"]["spec"]["securityContext"]
         assert sc["runAsUser"] >= 10000 and sc["runAsNonRoot"] is True

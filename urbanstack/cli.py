@@ -175,7 +175,7 @@ def tenants_validate(
         table.add_column(col)
     for t in tenants.values():
         table.add_row(t.slug, t.name, t.ags, f"{t.population:,}".replace(",", "."), t.plan,
-                      ", ".join(t.booked()) or "–", t.domain)
+                      ", ".join(t.booked()) or "–", t.domain or f"{t.slug}-<module>.<baseDomain>")
     out.print(table)
 
 
@@ -208,7 +208,11 @@ def tenants_new(
     ags: Annotated[str, typer.Option(help="Amtlicher Gemeindeschlüssel (8 digits).")],
     population: Annotated[str, typer.Option(
         help="Inhabitants, a whole number: 21000, or with German thousands separators 21.000.")],
-    domain: Annotated[str, typer.Option(help="DNS name for <module>.<domain>.")],
+    domain: Annotated[str, typer.Option(
+        help="The municipality's own DNS name for <module>.<domain> (or --platform-subdomain).")] = "",
+    platform_subdomain: Annotated[bool, typer.Option(
+        "--platform-subdomain", help="No domain of its own: served as <slug>-<module>.<baseDomain> through the "
+        "platform's wildcard certificate (needs --contact-email).")] = False,
     population_date: Annotated[str, typer.Option(help="Reference date of the population (ISO).")] = "",
     cost_center: Annotated[str, typer.Option(help="Kostenstelle.")] = "",
     contact_name: Annotated[str, typer.Option(help="Responsible person or office.")] = "IT",
@@ -231,6 +235,7 @@ def tenants_new(
         raise typer.Exit(1) from None
     try:
         target = new_tenant(directory, slug, name=name, ags=ags, population=inhabitants, domain=domain,
+                            platform_subdomain=platform_subdomain,
                             population_date=population_date, cost_center=cost_center, contact_name=contact_name,
                             contact_email=contact_email, admin=admin, plan=plan, member_since=since.isoformat())
     except NotWritten as exc:
@@ -499,7 +504,8 @@ def check(
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
     """Every check over a written plan (the names --only takes): schemas, checkov, labels, reachability, policies,
-    pod-security, rbac, api-validation, references, paths, support (pins inside upstream's support window today)."""
+    pod-security, rbac, api-validation, references, paths, support (pins inside upstream's support window today),
+    subdomains (routes on the wildcard listener claim only their own municipality's hosts)."""
     from urbanstack.checks.command import run
 
     raise typer.Exit(run(plan_dir, only=only, checkov=checkov, crd_dir=crd_dir, tenants=tenants))

@@ -26,18 +26,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalogue import labels, names
-from catalogue.schema import Tenant
 from catalogue.shared_config import SharedConfig
 from catalogue.spec import BACKCHANNEL_PUBLIC
 from components import egress
 from components.k8s import child, dns_egress, meta, network_policy, peer, tcp
-from components.shared.certificates import Certificates
+from components.shared.certificates import Certificates, dns01_egress
 from components.shared.gateway import MUNICIPALITY_NAMESPACES, Gateway
 from components.shared.identity import Identity
 from components.shared.monitoring import NODE_SCRAPE_PORTS, PROMETHEUS_POD_LABELS, SCRAPE_PORTS, Monitoring
 from components.shared.operators import CERT_MANAGER_POD_LABELS, Operators
 from components.shared.profile import profile_of
 from components.shared.storage import Storage
+from components.shared.subdomains import WildcardCertificate, offers_platform_subdomains
 
 POD_SECURITY: dict[str, str] = {
     names.NS_OPERATORS: "restricted",
@@ -147,9 +147,11 @@ def flows(cfg: SharedConfig) -> list[tuple[str, str, dict[str, str], list[dict] 
         # before NetworkPolicies are evaluated, so the check is an in-cluster connection to Envoy:10080
         # (second rule; the ipBlock alone would not do: the port is 10080, and CNIs such as Cilium never
         # match pod addresses by ipBlock).
+        # DNS-01 of the wildcard certificate (tls.dns01): name servers on port 53 (certificates.dns01_egress).
         (names.NS_CERT_MANAGER, "acme", {}, None, [
             egress.to_internet(cfg.network, 80, 443),
-            {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)}]),
+            {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(ENVOY_HTTP_PORT)},
+            *dns01_egress(cfg)]),
         # Envoy: clients from anywhere; upstreams are Services in any namespace (Keycloak, municipalities'
         # modules, ACME solvers). Connections from pods are admitted by pod/namespace peers, never by the
         # ipBlock alone (Cilium never matches pod addresses by ipBlock): cert-manager's self check, translated by
@@ -243,9 +245,9 @@ class Platform(pulumi.ComponentResource):
 
 
 class SharedPlatform(pulumi.ComponentResource):
-    """Everything that exists once for all municipalities; ``tenants`` are the validated tenant files."""
+    """Everything that exists once for all municipalities. It takes no tenant files: a join changes none of it."""
 
-    def __init__(self, name: str, cfg: SharedConfig, tenants: Mapping[str, Tenant],
+    def __init__(self, name: str, cfg: SharedConfig,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:stack:shared", name, None, opts)
         profile = profile_of(cfg)
@@ -257,6 +259,9 @@ class SharedPlatform(pulumi.ComponentResource):
         self.monitoring = Monitoring("monitoring", cfg, profile, ns[names.NS_MONITORING], opts=here)
         self.operators = Operators("operators", cfg, profile, ns, self.monitoring.prometheus, opts=here)
         self.certificates = Certificates("certificates", cfg, ns[names.NS_CERT_MANAGER], self.operators, opts=here)
+        if offers_platform_subdomains(cfg):
+            self.subdomains = WildcardCertificate("subdomains", cfg, ns[names.NS_GATEWAY],
+                                                  [self.operators.cert_manager, self.certificates.issuer], opts=here)
         self.gateway = Gateway("gateway", cfg, profile, ns[names.NS_GATEWAY], self.operators,
                                self.certificates.issuer, opts=here)
         self.storage = Storage("storage", cfg, profile, ns[names.NS_STORAGE], self.operators, opts=here)

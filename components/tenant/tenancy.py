@@ -60,8 +60,11 @@ class Tenancy(pulumi.ComponentResource):
         ns = ctx.namespace
         plan = TENANT_PLANS[ctx.plan]
         # The namespace holds every PVC of the municipality: deleting it would delete its data.
+        # A municipality on a platform subdomain: the shared wildcard listener admits routes from namespaces with
+        # this label (components/shared/subdomains.py); the groups' Roles grant nothing on Namespaces.
+        subdomain = names.PLATFORM_SUBDOMAIN_NAMESPACE_LABELS if ctx.on_platform_subdomain else {}
         self.namespace = k8s.core.v1.Namespace(
-            ns, metadata=kb.meta(ns, None, labels=PSA),
+            ns, metadata=kb.meta(ns, None, labels={**PSA, **subdomain}),
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
         child = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])

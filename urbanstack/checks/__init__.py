@@ -15,6 +15,8 @@ anything failed. One module per check:
 * :mod:`urbanstack.checks.references` – every Secret, ConfigMap and ServiceAccount a pod names is created;
 * :mod:`urbanstack.checks.container_paths` – every file a container is pointed at is mounted or in its image.
 * :mod:`urbanstack.checks.support` – every pinned chart, manifest set and image is inside upstream's support window.
+* :mod:`urbanstack.checks.subdomains` – every route on the wildcard listener of platform subdomains claims only its
+  own municipality's hosts.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from urbanstack.checks.base import DEFAULT_CHECKOV, CheckResult, Plan, load_plan
 
 CHECK_NAMES = ("schemas", "checkov", "labels", "reachability", "policies", "pod-security", "rbac", "api-validation",
-               "references", "paths", "support")
+               "references", "paths", "support", "subdomains")
 
 
 def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckResult]]:
@@ -41,6 +43,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         reachability,
         references,
         schemas,
+        subdomains,
         support,
     )
     from urbanstack.checks import checkov as checkov_check
@@ -57,6 +60,7 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
         "references": references.run,
         "paths": container_paths.run,
         "support": support.run,
+        "subdomains": subdomains.run,
     }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from catalogue.names import CONFIG_NS, PROJECT
-from catalogue.shared_config import ENCRYPTED, OFFSITE_CREDENTIALS, SHARED_CONFIG, stack_config
+from catalogue.shared_config import ENCRYPTED, OFFSITE_CREDENTIALS, SECRET_ONLY, SHARED_CONFIG, stack_config
 from catalogue.tenants import load_all
 from clikit.outdir import replace_owned
 from components.tenant.identity import federation_secret_ref
@@ -44,7 +44,7 @@ def _offline_secrets(cfg: dict[str, Any], refs: list[str]) -> dict[str, Any]:
 def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None,
                 tenants: Mapping[str, Any] | None = None) -> StackPlan:
     cfg = stack_config(SHARED_CONFIG) if config is None else config
-    cfg = _offline_secrets(cfg, list(OFFSITE_CREDENTIALS.values()))
+    cfg = _offline_secrets(cfg, [*OFFSITE_CREDENTIALS.values(), *SECRET_ONLY])
     return run_stack(SHARED, lambda: build(SHARED, tenants_dir, tenants), project=PROJECT, config=cfg)
 
 

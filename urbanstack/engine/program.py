@@ -52,7 +52,7 @@ def build(stack: str, tenants_path: Path | None = None, tenants: Mapping[str, An
             cfg = from_pulumi()
         except ConfigError as exc:
             raise pulumi.RunError(f"invalid shared stack configuration, nothing was registered:\n{exc}") from None
-        return shared_stack(cfg, tenants)
+        return shared_stack(cfg)
     if stack in tenants:
         from urbanstack.engine.stacks import tenant_stack
 

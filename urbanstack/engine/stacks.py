@@ -7,7 +7,6 @@ stack's Kubernetes provider, composes the components and returns the stack outpu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -20,16 +19,22 @@ from components.labels import register as register_labels
 from components.provider import make_provider
 
 
-def shared_stack(cfg: SharedConfig, tenants: Mapping[str, Tenant]) -> dict[str, Any]:
-    """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared)."""
+def shared_stack(cfg: SharedConfig) -> dict[str, Any]:
+    """The shared platform: operators, identity, gateway and TLS, storage, monitoring (see components/shared).
+
+    It reads no tenant file: a municipality joining or leaving changes no object of it (decision records 0012,
+    0013; ``tests/test_join.py``)."""
     from components.backup import offsite_credentials
+    from components.shared.certificates import dns01_credentials
     from components.shared.platform import SharedPlatform
 
     if cfg.backup.offsite is not None:  # refused before anything is registered (Secret backup-offsite)
         offsite_credentials("shared", "Keycloak's database backup (backup.offsite)")
+    if cfg.tls.issuer == "acme":  # refused before anything is registered (Secret urban-dns01-credentials)
+        dns01_credentials(cfg)
     register_labels(labels.shared_scope(cfg.operatorCostCenter))
     provider = make_provider("shared", ROOT)
-    platform = SharedPlatform("shared", cfg, tenants, opts=pulumi.ResourceOptions(providers=[provider]))
+    platform = SharedPlatform("shared", cfg, opts=pulumi.ResourceOptions(providers=[provider]))
     return platform.outputs
 
 
@@ -41,6 +46,10 @@ def tenant_stack(tenant: Tenant, shared_ref: str) -> dict[str, Any]:
     from components.tenant.municipality import Municipality, shared_refs
 
     cfg = load_file()
+    if tenant.platformSubdomain and not cfg.tls.platformSubdomains:  # refused before anything is registered
+        raise pulumi.RunError(f"tenants/{tenant.slug}.yaml: platformSubdomain: the platform does not offer platform "
+                              "subdomains (stacks/Pulumi.shared.yaml: urban-stack:tls.platformSubdomains); nothing "
+                              "was registered")
     if uses_offsite(tenant, cfg.backup.offsite):  # refused before anything is registered (Secret backup-offsite)
         offsite_credentials(tenant.slug, "its database backup (shared config backup.offsite)")
     register_labels(labels.tenant_scope(tenant.slug, tenant.costCenter))
@@ -48,6 +57,6 @@ def tenant_stack(tenant: Tenant, shared_ref: str) -> dict[str, Any]:
     ref = pulumi.StackReference(shared_ref)
     refs = dataclasses.replace(shared_refs(ref, cfg.storage.mode, cfg.smtp), offsite_backup=cfg.backup.offsite,
                                network=cfg.network, image_registry=cfg.imageRegistry, tls=cfg.tls,
-                               admin_email=str(cfg.adminEmail))
+                               admin_email=str(cfg.adminEmail), base_domain=cfg.baseDomain)
     muni = Municipality(tenant.slug, tenant, refs, opts=pulumi.ResourceOptions(providers=[provider]))
     return muni.outputs
