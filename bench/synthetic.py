@@ -32,10 +32,20 @@ def tenant_document(i: int, every_module: bool = True) -> dict:
 
 
 def write_tenants(folder: Path, n: int, every_module: bool = True) -> list[str]:
+    """Write ``n`` tenant files; a municipality whose back-channel port (derived from its slug) is already taken
+    gets ``backchannelPort`` pinned to the next free one, as ``urbanstack tenants new`` writes it."""
+    from catalogue import names
+    from catalogue.tenants import free_backchannel_port
+
     folder.mkdir(parents=True, exist_ok=True)
     slugs = []
+    taken: set[int] = set()
     for i in range(1, n + 1):
         doc = tenant_document(i, every_module)
+        port = names.backchannel_port(doc["slug"])
+        if port in taken:
+            port = doc["backchannelPort"] = free_backchannel_port(taken, port)
+        taken.add(port)
         (folder / f"{doc['slug']}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         slugs.append(doc["slug"])
     return slugs

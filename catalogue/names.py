@@ -101,11 +101,14 @@ BACKCHANNEL_PORT_SPAN = 10000
 shifts (a listener port below 1024 gets +10000), below Linux's ephemeral range (32768-60999)."""
 
 
-def backchannel_port(slug: str) -> int:
+def backchannel_port(slug: str, pinned: int | None = None) -> int:
     """Port of municipality ``slug``'s internal back-channel listener on the shared Gateway: a pure function of the
     slug (sha256), so adding or removing a municipality never moves another one's port. Two slugs with the same
     port are refused when the tenant files are read (``catalogue/tenants.py``, ``cross_problems``), blaming the newer
-    file."""
+    file. ``pinned``: the tenant file's ``backchannelPort`` (written by ``urbanstack tenants new`` when the derived
+    port is taken), which wins."""
+    if pinned is not None:
+        return pinned
     digest = int(hashlib.sha256(slug.encode()).hexdigest()[:8], 16)
     return BACKCHANNEL_PORT_BASE + digest % BACKCHANNEL_PORT_SPAN
 
@@ -117,9 +120,9 @@ def backchannel_route(slug: str) -> str:
     return f"{slug}-backchannel"
 
 
-def backchannel_base_url(slug: str) -> str:
+def backchannel_base_url(slug: str, port: int | None = None) -> str:
     """Base URL of Keycloak's back channel for realm ``slug``'s modules: the internal listener of the Gateway."""
-    return f"http://{backchannel_service(slug)}.{NS_GATEWAY}.svc:{backchannel_port(slug)}"
+    return f"http://{backchannel_service(slug)}.{NS_GATEWAY}.svc:{backchannel_port(slug, port)}"
 
 
 BACKCHANNEL_ENDPOINTS = (".well-known/openid-configuration", "protocol/openid-connect/token",

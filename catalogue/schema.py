@@ -396,6 +396,16 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                         "`c`, slug `a` with module `b-c`), or a host equal to the platform's own (`id`, "
                         "`id-admin`), are refused. Default `false`: `domain` is required.",
         )
+        backchannelPort: int | None = Field(
+            None, ge=20000, le=29999, strict=True,
+            description="Port of the municipality's internal OIDC back channel on the shared Gateway's Envoy pods "
+                        "(its ListenerSet's `backchannel` listener, its Service `backchannel-<slug>` in "
+                        "`urban-gateway`, 20000-29999). Leave it out: the port is derived from the slug (a hash, "
+                        "`catalogue/names.py` `backchannel_port`). Two municipalities on one port are refused, "
+                        "naming both files; `urbanstack tenants new` writes a free port here when the derived one "
+                        "is taken (about 1 in 25 joins at 400 municipalities). Never change it once deployed: "
+                        "the module pods are configured with it.",
+        )
         plan: Literal["small", "medium", "large"] = Field(
             "small", description="Size: quota, database instances and storage, module replicas (`catalogue/sizing.py`)."
         )
@@ -459,6 +469,11 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
         def booked(self) -> dict[str, object]:
             """Booked modules in catalogue order: key -> options."""
             return {k: v for k, v in self.modules if v is not None}
+
+        @property
+        def backchannel_port(self) -> int:
+            """Port of the internal back channel: ``backchannelPort``, or the one derived from the slug."""
+            return names.backchannel_port(self.slug, self.backchannelPort)
 
     return Tenant
 

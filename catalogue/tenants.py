@@ -198,6 +198,14 @@ class Checked:
             return None
         return value.strip().lower().rstrip(".") if key == "domain" else value.strip()
 
+    def pinned_port(self) -> int | None:
+        """The file's ``backchannelPort`` when it is a whole number in range (else the schema reports it)."""
+        data = self.doc.data if self.doc else None
+        value = data.get("backchannelPort") if isinstance(data, dict) else None
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return value if ok and names.BACKCHANNEL_PORT_BASE <= value < names.BACKCHANNEL_PORT_BASE + \
+            names.BACKCHANNEL_PORT_SPAN else None
+
     def where(self, key: str) -> str:
         line = self.doc.line_of((key,)) if self.doc else None
         return f"{self.file}:{line}" if line else self.file
@@ -383,6 +391,16 @@ def _blamed(group: list[Checked]) -> list[Checked]:
     return [c for c in group if c.mtime != first or len(earliest) > 1]
 
 
+def free_backchannel_port(taken: typing.Container[int], start: int) -> int:
+    """The first back-channel port from ``start`` on (wrapping around the range) that ``taken`` does not hold."""
+    span, base = names.BACKCHANNEL_PORT_SPAN, names.BACKCHANNEL_PORT_BASE
+    for i in range(span):
+        port = base + (start - base + i) % span
+        if port not in taken:
+            return port
+    raise ValueError(f"all {span} back-channel ports ({base}-{base + span - 1}) are taken")
+
+
 def cross_problems(checked: list[Checked], platform: PlatformDomain | None = None) -> list[Problem]:
     """Problems between files: duplicate slug, ags or domain; a domain inside another's or the platform's."""
     problems: list[Problem] = []
@@ -401,16 +419,17 @@ def cross_problems(checked: list[Checked], platform: PlatformDomain | None = Non
     for c in checked:
         slug = c.raw("slug")
         if slug and slug_ok(slug):
-            by_port.setdefault(names.backchannel_port(slug), []).append(c)
+            by_port.setdefault(names.backchannel_port(slug, c.pinned_port()), []).append(c)
     for port, group in by_port.items():
         if len({c.raw("slug") for c in group}) < 2:
             continue  # one slug in two files: reported as a duplicate slug above
         for c in _blamed(group):
             others = ", ".join(o.where("slug") for o in group if o is not c)
             problems.append(Problem(c.file, c.doc.line_of(("slug",)), "slug",
-                                    f"its back-channel port {port} (catalogue/names.py backchannel_port, a pure "
-                                    f"function of the slug) is already that of {others}; the municipality's "
-                                    "listener on the shared Gateway would conflict, so it needs another slug"))
+                                    f"its back-channel port {port} (its backchannelPort, or derived from the slug "
+                                    f"by catalogue/names.py backchannel_port) is already that of {others}; the "
+                                    "municipality's listener on the shared Gateway would conflict: set "
+                                    f"backchannelPort to a free port, e.g. {free_backchannel_port(by_port, port)}"))
     by_domain = {c.raw("domain"): c for c in checked if c.raw("domain")}
     for domain, child in by_domain.items():
         labels = domain.split(".")
@@ -583,14 +602,20 @@ def module_lines() -> list[str]:
 
 def template(*, slug: str, name: str, ags: str, population: int, domain: str = "", population_date: str = "",
              cost_center: str = "", contact_name: str = "IT", contact_email: str = "", admin: str = "",
-             plan: str = "small", member_since: str = "", platform_subdomain: bool = False) -> str:
+             plan: str = "small", member_since: str = "", platform_subdomain: bool = False,
+             backchannel_port: tuple[int, str] | None = None) -> str:
     """The text of a new tenant file (values quoted so that none can change the file's structure).
     ``member_since``: ISO date; default: the first day of next month (a new member is billed from the day it
     joins, never for a month before). ``platform_subdomain``: served below the platform's ``baseDomain`` instead of
-    at ``domain`` (then ``contact_email`` has no default)."""
+    at ``domain`` (then ``contact_email`` has no default). ``backchannel_port``: ``(port, file)`` when the port
+    derived from the slug is already that of ``file``: the free ``port`` is written as ``backchannelPort``."""
     email = contact_email or (f"it@{domain}" if domain else "")
     served = ("platformSubdomain: true   # no domain of its own: served as <slug>-<module>.<baseDomain>"
               if platform_subdomain else f"domain: {_scalar(domain)}      # services are published as <module>.<domain>")
+    if backchannel_port is not None:
+        port, other = backchannel_port
+        served += (f"\nbackchannelPort: {port}   # the port derived from the slug is that of {Path(other).name}; "
+                   "never change it once deployed")
     date = population_date or (dt.date.today().replace(month=1, day=1) - dt.timedelta(days=1)).isoformat()
     since = member_since or (dt.date.today().replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
     return TEMPLATE.format(
@@ -651,6 +676,15 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     target = Path(directory) / f"{slug}.yaml"
     if target.exists() or target.with_suffix(".yml").exists():
         raise NotWritten([f"{target}: exists already; refusing to overwrite"])
+    existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
+    taken: dict[int, str] = {}
+    for c in existing:
+        other = c.raw("slug")
+        if other and slug_ok(other):
+            taken[names.backchannel_port(other, c.pinned_port())] = c.file
+    derived = names.backchannel_port(slug)
+    if derived in taken:  # pinned in the file, so that no later join can move it (schema: backchannelPort)
+        values = {**values, "backchannel_port": (free_backchannel_port(taken, derived), taken[derived])}
     text = template(slug=slug, **values)
     display = str(target)
     try:
@@ -662,7 +696,6 @@ def new_tenant(directory: Path, slug: str, **values: Any) -> Path:
     platform = platform_domain()
     new = check_document(doc, slug, reported, platform)
     new.mtime = float("inf")  # the file being made is the one changed last: conflicts are its own
-    existing = [check_file(p) for p in tenant_files([directory])] if Path(directory).is_dir() else []
     problems = new.problems + [p for p in cross_problems([*existing, new], platform) if p.file == display]
     problems = _given_options_only(problems, values)
     if problems:

@@ -168,7 +168,7 @@ class ModuleComponent(pulumi.ComponentResource):
             raise ValueError(f"{self.SPEC.key}.{key}: calls Keycloak's back channel without declaring it "
                              f"(catalogue/modules/{self.SPEC.name}.py, SPEC backchannel)")
         if kind == BACKCHANNEL_INTERNAL:
-            return [netpol.to_keycloak(self.ctx.slug)]
+            return [netpol.to_keycloak(self.ctx.slug, self.ctx.tenant.backchannel_port)]
         return netpol.to_keycloak_public(self.ctx)
 
     def password(self, purpose: str, length: int = 32) -> pulumi.Output[str]:

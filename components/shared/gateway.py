@@ -11,6 +11,9 @@ listener            port   hostname                   routes from / certificate
 ``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
 ``https-admin``     443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
                                                       only to ``keycloakAdmin.allowedSourceRanges``)
+``https-subdomains`` 443   ``*.<baseDomain>``         only with ``tls.platformSubdomains``: namespaces
+                                                      labelled ``urban-stack/platform-subdomain``; Secret
+                                                      ``platform-subdomains-tls`` (one DNS-01 wildcard)
 ==================  =====  =========================  ===================================================
 
 **Municipalities bring their own listeners.** Each municipality's stack creates a ``ListenerSet`` in its own
@@ -52,6 +55,7 @@ from components.k8s import child, meta
 from components.shared.certificates import platform_hosts
 from components.shared.operators import ENVOY_GATEWAY_CONTROLLER, Operators
 from components.shared.profile import Profile, spread
+from components.shared.subdomains import offers_platform_subdomains, platform_subdomain_listener
 
 MODULE = "gateway"
 ENVOY_PROXY = "urban-envoy"
@@ -95,6 +99,9 @@ def listeners(cfg: SharedConfig) -> list[dict[str, Any]]:
         platform_listener(names.HTTPS_LISTENER_PLATFORM, f"{names.KEYCLOAK_HOST_PREFIX}.{cfg.baseDomain}"),
         # Keycloak's admin console and master realm; its route admits only keycloakAdmin.allowedSourceRanges.
         platform_listener(names.HTTPS_LISTENER_ADMIN, f"{names.KEYCLOAK_ADMIN_HOST_PREFIX}.{cfg.baseDomain}"),
+        # Every municipality on a platform subdomain (tls.platformSubdomains): one wildcard listener and certificate,
+        # routes from namespaces labelled urban-stack/platform-subdomain only (components/shared/subdomains.py).
+        *([platform_subdomain_listener(cfg)] if offers_platform_subdomains(cfg) else []),
     ]
 
 

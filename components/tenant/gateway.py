@@ -54,6 +54,7 @@ from catalogue.spec import BACKCHANNEL_INTERNAL
 from components import k8s as kb
 from components.base import SharedRefs, TenantContext
 from components.shared.certificates import solver
+from components.shared.subdomains import platform_subdomain_route_parent
 from components.tenant import netpol
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -63,8 +64,12 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 def route_parent(ctx: TenantContext) -> dict[str, str]:
     """The ``parentRef`` of every module's HTTPRoute: the ``https`` listener of the municipality's ListenerSet.
 
-    The one place that decides where a municipality's hosts are served (a second case, hosts on a platform
-    subdomain served by a listener of the shared Gateway, belongs here too)."""
+    The one place that decides where a municipality's hosts are served: a municipality on a platform subdomain
+    (``platformSubdomain: true``) is served by the shared Gateway's wildcard listener ``https-subdomains``
+    (``components/shared/subdomains.py``; it admits HTTPRoutes only from namespaces labelled as such, and the
+    ``subdomains`` check holds every route there to its own municipality's hosts)."""
+    if ctx.on_platform_subdomain:
+        return platform_subdomain_route_parent()
     return {"group": GATEWAY_GROUP, "kind": "ListenerSet", "name": names.LISTENER_SET, "namespace": ctx.namespace,
             "sectionName": names.LS_HTTPS}
 
@@ -94,22 +99,22 @@ def https_listener(slug: str, domain: str) -> dict[str, Any]:
             "allowedRoutes": routes_from_own_namespace()}
 
 
-def backchannel_listener(slug: str) -> dict[str, Any]:
+def backchannel_listener(slug: str, port: int | None = None) -> dict[str, Any]:
     """The internal back-channel listener: plain HTTP (the path is inside the cluster), routes only from
     urban-identity (the back-channel HTTPRoute next to Keycloak's Service)."""
-    return {"name": names.LS_BACKCHANNEL, "protocol": "HTTP", "port": names.backchannel_port(slug),
+    return {"name": names.LS_BACKCHANNEL, "protocol": "HTTP", "port": names.backchannel_port(slug, port),
             "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {
                 "matchLabels": {"kubernetes.io/metadata.name": names.NS_IDENTITY}}},
                 "kinds": [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}]}}
 
 
 def listener_set_spec(slug: str, domain: str, gateway_name: Any, gateway_namespace: str,
-                      publish: bool) -> dict[str, Any]:
+                      publish: bool, port: int | None = None) -> dict[str, Any]:
     """The ListenerSet: HTTP and HTTPS listeners when the municipality publishes hosts, the back channel always."""
     listeners = [http_listener(domain), https_listener(slug, domain)] if publish else []
     return {"parentRef": {"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway_name,
                           "namespace": gateway_namespace},
-            "listeners": [*listeners, backchannel_listener(slug)]}
+            "listeners": [*listeners, backchannel_listener(slug, port)]}
 
 
 def own_acme_issuer(shared: SharedRefs) -> bool:
@@ -153,9 +158,9 @@ def backchannel_route_spec(slug: str) -> dict[str, Any]:
     }
 
 
-def backchannel_service_spec(slug: str) -> dict[str, Any]:
+def backchannel_service_spec(slug: str, port: int | None = None) -> dict[str, Any]:
     """ClusterIP Service ``backchannel-<slug>`` in front of the Envoy pods: the municipality's port only."""
-    port = names.backchannel_port(slug)
+    port = names.backchannel_port(slug, port)
     return {"type": "ClusterIP", "selector": dict(names.GATEWAY_POD_LABELS),
             "ports": [{"name": "backchannel", "port": port, "targetPort": port, "protocol": "TCP"}]}
 
@@ -167,9 +172,9 @@ def backchannel_clients(slug: str) -> dict[str, Any]:
             "podSelector": {"matchLabels": {labels.OIDC_BACKCHANNEL: BACKCHANNEL_INTERNAL}}}
 
 
-def backchannel_ingress(slug: str) -> list[dict[str, Any]]:
+def backchannel_ingress(slug: str, port: int | None = None) -> list[dict[str, Any]]:
     """Ingress of the municipality's policy on the Envoy pods: its port, from its declared pods only."""
-    return [{"from": [backchannel_clients(slug)], "ports": kb.tcp(names.backchannel_port(slug))}]
+    return [{"from": [backchannel_clients(slug)], "ports": kb.tcp(names.backchannel_port(slug, port))}]
 
 
 class Gateway(pulumi.ComponentResource):
@@ -178,18 +183,22 @@ class Gateway(pulumi.ComponentResource):
     def __init__(self, name: str, ctx: TenantContext, hosts: list[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("urbanstack:tenant:gateway", name, None, opts)
         ns, slug, secret = ctx.namespace, ctx.slug, names.tenant_tls_secret(ctx.slug)
+        # On a platform subdomain the shared wildcard listener and certificate serve the hosts: the ListenerSet holds
+        # only the back channel, and there is no certificate, Issuer or redirect of the municipality's own (the
+        # shared ``http`` listener, which has no hostname, redirects every host to HTTPS).
+        publish = bool(hosts) and not ctx.on_platform_subdomain
         domain = str(ctx.tenant.domain)
         self.listener_set = k8s.apiextensions.CustomResource(
             names.LISTENER_SET, api_version=GATEWAY_API, kind="ListenerSet",
             metadata=kb.meta(names.LISTENER_SET, ns),
             spec=listener_set_spec(slug, domain, ctx.shared.gateway_name, ctx.shared.gateway_namespace,
-                                   publish=bool(hosts)),
+                                   publish=publish, port=ctx.tenant.backchannel_port),
             opts=kb.child(self, ctx.in_namespace))
         after_listeners = pulumi.ResourceOptions.merge(ctx.in_namespace, pulumi.ResourceOptions(
             depends_on=[self.listener_set]))
         self.certificate = None
         self.issuer = None
-        if hosts:
+        if publish:
             if own_acme_issuer(ctx.shared):
                 self.issuer = k8s.apiextensions.CustomResource(
                     names.TENANT_ISSUER, api_version="cert-manager.io/v1", kind="Issuer",
@@ -224,11 +233,11 @@ class Gateway(pulumi.ComponentResource):
             opts=kb.child(self, pulumi.ResourceOptions(depends_on=[self.listener_set])))
         service = names.backchannel_service(slug)
         self.backchannel_service = k8s.core.v1.Service(
-            f"{service}-service", metadata=kb.meta(service, names.NS_GATEWAY), spec=backchannel_service_spec(slug),
+            f"{service}-service", metadata=kb.meta(service, names.NS_GATEWAY), spec=backchannel_service_spec(slug, ctx.tenant.backchannel_port),
             opts=kb.child(self))
         self.backchannel_policy = k8s.networking.v1.NetworkPolicy(
             f"{service}-policy", metadata=kb.meta(service, names.NS_GATEWAY),
             spec={"podSelector": {"matchLabels": dict(names.GATEWAY_POD_LABELS)},
-                  "ingress": backchannel_ingress(slug), "policyTypes": ["Ingress"]},
+                  "ingress": backchannel_ingress(slug, ctx.tenant.backchannel_port), "policyTypes": ["Ingress"]},
             opts=kb.child(self))
         self.register_outputs({"hosts": sorted(hosts)})

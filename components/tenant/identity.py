@@ -65,7 +65,7 @@ FRONT_CHANNEL = {"auth-url"}
 """Endpoints the browser opens: on the public host. The others are back channel: the Gateway's internal listener."""
 
 
-def backchannel_url(slug: str) -> str:
+def backchannel_url(slug: str, port: int | None = None) -> str:
     """The realm at the municipality's internal back-channel listener of the shared Gateway
     (``http://keycloak-backchannel.urban-gateway.svc:<port>/realms/<slug>``, ``names.backchannel_base_url``),
     which serves only this realm's discovery, token, userinfo and keys paths (components/shared/gateway.py);
@@ -76,24 +76,25 @@ def backchannel_url(slug: str) -> str:
     endpoints on the address it came in on (Keycloak 26 ``OIDCWellKnownProvider.getConfig``: issuer,
     authorization and logout from ``UrlType.FRONTEND``; token, introspection, userinfo and jwks from
     ``UrlType.BACKEND``; Envoy passes the Host header through), and tokens carry the public issuer either way."""
-    return f"{names.backchannel_base_url(slug)}/realms/{slug}"
+    return f"{names.backchannel_base_url(slug, port)}/realms/{slug}"
 
 
-def endpoint_urls(issuer_url: Any, slug: str) -> dict[str, Any]:
+def endpoint_urls(issuer_url: Any, slug: str, port: int | None = None) -> dict[str, Any]:
     """The OIDC endpoints of realm ``slug`` as the modules use them (see :data:`OIDC_PATHS`)."""
-    back = backchannel_url(slug)
+    back = backchannel_url(slug, port)
     return {key: pulumi.Output.concat(issuer_url if key in FRONT_CHANNEL else back,
                                       f"/protocol/openid-connect/{path}")
             for key, path in OIDC_PATHS.items()}
 
 
-def keycloak_adapter_config(slug: str, client_id: str, secret: Any, client_roles: bool) -> pulumi.Output:
+def keycloak_adapter_config(slug: str, client_id: str, secret: Any, client_roles: bool,
+                            port: int | None = None) -> pulumi.Output:
     """``keycloak.json`` of a client for Keycloak's OIDC adapter (FROST's KeycloakAuthProvider): the server URL is
     the municipality's internal back-channel listener (:func:`backchannel_url`); the adapter reads issuer, token
     and keys from its discovery document (keycloak adapter ``KeycloakDeployment.resolveUrls``), so the tokens'
     public issuer is accepted."""
     return pulumi.Output.json_dumps({
-        "realm": slug, "auth-server-url": names.backchannel_base_url(slug), "ssl-required": REALM_SSL_REQUIRED,
+        "realm": slug, "auth-server-url": names.backchannel_base_url(slug, port), "ssl-required": REALM_SSL_REQUIRED,
         "resource": client_id, "credentials": {"secret": secret}, "confidential-port": 0,
         "use-resource-role-mappings": client_roles,
     })
@@ -408,9 +409,10 @@ class Identity(pulumi.ComponentResource):
                 type="Opaque",
                 string_data={
                     "client-id": spec.name, "client-secret": secret.result, "issuer-url": ctx.issuer_url,
-                    "backchannel-url": backchannel_url(tenant.slug), **endpoint_urls(ctx.issuer_url, tenant.slug),
+                    "backchannel-url": backchannel_url(tenant.slug, tenant.backchannel_port),
+                    **endpoint_urls(ctx.issuer_url, tenant.slug, tenant.backchannel_port),
                     "keycloak.json": keycloak_adapter_config(tenant.slug, spec.name, secret.result,
-                                                             bool(spec.client_roles)),
+                                                             bool(spec.client_roles), tenant.backchannel_port),
                 },
                 opts=kb.child(self, ctx.in_namespace),
             )

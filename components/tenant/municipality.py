@@ -61,16 +61,15 @@ class Municipality(pulumi.ComponentResource):
         self.database = Database("database", ctx, databases, self.storage.info, opts=child, readonly=readonly)
         self.identity = Identity("identity", ctx, [mod for mod, _ in booked], opts=child)
         hosts = [ctx.host(mod) for mod, _ in booked]
-        # On a platform subdomain the shared wildcard listener and certificate serve the hosts: no certificate,
-        # no ReferenceGrant, no ACME solver of the municipality's own (components/shared/subdomains.py).
-        self.gateway = None if ctx.on_platform_subdomain else Gateway("gateway", ctx, hosts, opts=child)
+        # Its ListenerSet (with only the back channel on a platform subdomain, components/tenant/gateway.py).
+        self.gateway = Gateway("gateway", ctx, hosts, opts=child)
         # The Secrets module workloads name come from the database and identity components.
         module_ctx = ModuleContext(tenant=tenant, shared=shared, namespace=tenant.slug, issuer_url=issuer_url,
                                    namespace_resource=self.tenancy.namespace, db=self.database.info,
                                    bucket=self.storage.info, prerequisites=(self.database, self.identity))
         self.modules = {
             mod.key: component(mod.key)(module_ctx, options, opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.database, self.identity, *([self.gateway] if self.gateway else [])]))
+                parent=self, depends_on=[self.database, self.identity, self.gateway]))
             for mod, options in booked
         }
         self.outputs: dict[str, Any] = {

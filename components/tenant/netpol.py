@@ -44,7 +44,7 @@ def to_database() -> dict:
     return {"to": [peer(None, DB_POD_LABELS)], "ports": tcp(names.DB_PORT)}
 
 
-def to_keycloak(slug: str) -> dict:
+def to_keycloak(slug: str, port: int | None = None) -> dict:
     """Egress rule: the realm's OIDC back channel (discovery, token, userinfo, keys) at municipality ``slug``'s
     internal listener of the shared Gateway (``names.backchannel_base_url``), i.e. the Envoy pods on
     ``names.backchannel_port(slug)``. The Envoy pods admit there only this municipality's pods labelled
@@ -53,7 +53,7 @@ def to_keycloak(slug: str) -> dict:
     (components/tenant/gateway.py). Module pods have no rule to
     Keycloak's pods. It does not depend on how the Gateway's public address is published (docs/operations.md,
     "Traffic to the Gateway's public address")."""
-    return {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.backchannel_port(slug))}
+    return {"to": [peer(names.NS_GATEWAY, names.GATEWAY_POD_LABELS)], "ports": tcp(names.backchannel_port(slug, port))}
 
 
 def to_keycloak_public(ctx: TenantContext | None = None) -> list[dict]:
