@@ -45,9 +45,12 @@ def test_a_municipalitys_listeners_live_in_its_own_namespace(plan_stack):
     routes = [r.inputs for r in verl.find("HTTPRoute") if r.inputs["metadata"]["namespace"] == "verl"
               and r.inputs["metadata"]["name"] != "https-redirect"]
     assert routes and all(r["spec"]["parentRefs"] == [gateway.listener_set_ref("verl", "https")] for r in routes)
-    # The shared Gateway keeps the platform's listeners only.
+    # The shared Gateway keeps the platform's listeners only (the wildcard of platform subdomains among them, when
+    # the shared config offers them: one for every such municipality, never one per municipality).
     gw = one(plan_stack("shared"), "Gateway", names.GATEWAY_NAME, names.NS_GATEWAY)["spec"]
-    assert [lst["name"] for lst in gw["listeners"]] == ["http", "https-platform", "https-admin"]
+    assert [lst["name"] for lst in gw["listeners"]] == ["http", "https-platform", "https-admin",
+                                                          *([names.PLATFORM_SUBDOMAINS_LISTENER]
+                                                            if load_file().tls.platformSubdomains else [])]
 
 
 def test_the_shared_gateway_admits_listenersets_only_from_municipality_namespaces(plan_stack):
@@ -80,8 +83,9 @@ def test_a_municipalitys_http01_solver_can_only_answer_on_its_own_listenerset(pl
     assert listener["allowedRoutes"]["namespaces"] == {"from": "Same"}
     # The shared ClusterIssuer answers for the platform's hosts only, on the Gateway's own listener.
     cluster = one(plan_stack("shared"), "ClusterIssuer", names.CLUSTER_ISSUER)["spec"]["acme"]
-    (platform,) = cluster["solvers"]
+    (platform,) = [s for s in cluster["solvers"] if "http01" in s]
     assert set(platform["selector"]) == {"dnsNames"}
+    assert all(s["selector"]["dnsNames"][0].startswith("*.") for s in cluster["solvers"] if "dns01" in s)
     assert platform["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["kind"] == "Gateway"
 
 
@@ -123,7 +127,7 @@ def test_the_shared_stacks_objects_are_identical_with_3_and_with_4_municipalitie
 def test_the_number_of_municipalities_is_not_bounded_by_the_shared_gateway():
     """The Gateway's listeners depend on the shared config only; a municipality's ListenerSet holds at most 3 of the
     64 listeners a ListenerSet may have, whatever the number of municipalities."""
-    assert len(shared_gateway.listeners(load_file())) == 3
+    assert len(shared_gateway.listeners(load_file())) == 3 + load_file().tls.platformSubdomains
     spec = gateway.listener_set_spec("verl", "urbanstack.verl.example", names.GATEWAY_NAME, names.NS_GATEWAY, True)
     assert len(spec["listeners"]) == 3 <= shared_gateway.MAX_LISTENERS
     assert [lst["name"] for lst in gateway.listener_set_spec("verl", "urbanstack.verl.example", names.GATEWAY_NAME,

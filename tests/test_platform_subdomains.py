@@ -109,7 +109,7 @@ def test_its_hosts_are_one_label_under_base_domain(plan_stack, mixed):
         host = url.removeprefix("https://")
         label, _, below = host.partition(".")
         assert below == BASE and label == f"borgholzhausen-{CATALOGUE[key].name}", host
-    hostnames = {h for r in plan.find("HTTPRoute") for h in r.inputs["spec"]["hostnames"]}
+    hostnames = {h for r in plan.find("HTTPRoute") for h in r.inputs["spec"].get("hostnames", [])}
     assert hostnames and all(h.partition(".")[2] == BASE for h in hostnames)
 
 
@@ -166,10 +166,13 @@ def test_a_municipality_on_a_platform_subdomain_gets_no_certificate_and_no_issue
     plan = plan_stack("borgholzhausen", mixed)
     kinds = {r.inputs["kind"] for r in plan.kube_objects()}
     assert not kinds & {"Certificate", "Issuer", "ClusterIssuer", "ReferenceGrant"}
+    # Its ListenerSet holds the internal back channel only: its hosts are on the shared wildcard listener.
+    (listener_set,) = plan.find("ListenerSet")
+    assert [lst["name"] for lst in listener_set.inputs["spec"]["listeners"]] == [names.LS_BACKCHANNEL]
     (issuer,) = plan_stack("shared", mixed).find("ClusterIssuer", names.CLUSTER_ISSUER)
     solvers = issuer.inputs["spec"]["acme"]["solvers"]
-    assert [s["selector"] for s in solvers if "http01" in s] == [
-        {"dnsNames": [f"id.{BASE}", f"id-admin.{BASE}"]}, {"dnsZones": ["halle.example.org"]}]
+    assert [s["selector"] for s in solvers if "http01" in s] == [{"dnsNames": [f"id.{BASE}", f"id-admin.{BASE}"]}]
+    assert [s["selector"] for s in solvers if "dns01" in s] == [{"dnsNames": [f"*.{BASE}"]}]
 
 
 def test_its_namespace_is_admitted_by_the_wildcard_listener_and_an_own_domain_namespace_is_not(plan_stack, mixed):
@@ -343,7 +346,7 @@ def test_a_route_on_the_wildcard_listener_claims_only_its_own_municipalitys_host
     (outsider,) = route_claims([_route("halle", f"halle-dashboards.{BASE}")], slugs, BASE)
     assert "not the namespace of a municipality on a platform subdomain" in outsider
     # Routes on other listeners are not this check's business.
-    assert route_claims([_route("halle", "x.example", names.https_listener("halle"))], slugs, BASE) == []
+    assert route_claims([_route("halle", "x.example", names.LS_HTTPS)], slugs, BASE) == []
 
 
 def test_the_route_parent_is_the_wildcard_listener_of_the_shared_gateway():
