@@ -17,8 +17,8 @@ of N = 10; the shared stack's own time not growing with N; no check growing with
 
 Wall and CPU seconds are both recorded: on a loaded machine the CPU figures are the steadier ones (CPU of a check
 includes its child processes: checkov). Peak memory is the worker's ``ru_maxrss``. Nothing is asserted: the figures are printed and written to
-``bench/results/``. When the plan refuses N (today: more than 20 municipalities on the one shared Gateway,
-``components/shared/gateway.py``), the bench says so in one line before it spends any time, and exits 1.
+``bench/results/``. When the plan refuses N (the ceiling of 20 municipalities on the one
+shared Gateway is gone since decision 0012; what is left is a refusal of the tenant files), the bench says so in one line before it spends any time, and exits 1.
 """
 
 from __future__ import annotations

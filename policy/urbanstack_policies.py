@@ -31,9 +31,10 @@ from catalogue import labels, manifests, names
 
 NAMESPACE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("identity", names.NS_IDENTITY): (
-        "A municipality's realm is managed by a keycloak-config-cli Job that must run next to the shared Keycloak "
-        "(it logs in there with the municipality's own realm-job client); the Job and its realm Secret are charged "
-        "to the municipality."
+        "A municipality's realm is made by its bootstrap Job and managed by its realm Job (keycloak-config-cli), "
+        "which must run next to the shared Keycloak (the realm Job logs in there with the municipality's own "
+        "realm-job client, whose Secret the municipality's stack makes there too); the Jobs and their Secrets are "
+        "charged to the municipality (decision 0013)."
     ),
     ("gateway", names.NS_GATEWAY): (
         "A municipality's internal OIDC back channel needs a Service in front of the shared Envoy pods with its "

@@ -3,18 +3,18 @@
 One GatewayClass ``urban-envoy`` (its data plane configured by an ``EnvoyProxy``) and one Gateway
 ``urban-gateway`` in ``urban-gateway`` with the platform's listeners only:
 
-==================  =====  =========================  ===================================================
-listener            port   hostname                   routes from / certificate
-==================  =====  =========================  ===================================================
-``http``            80     (any)                      ``urban-gateway`` only: the HTTPS redirect and the
-                                                      HTTP-01 solvers of the platform certificate
-``https-platform``  443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
-``https-admin``     443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
-                                                      only to ``keycloakAdmin.allowedSourceRanges``)
-``https-subdomains`` 443   ``*.<baseDomain>``         only with ``tls.platformSubdomains``: namespaces
-                                                      labelled ``urban-stack/platform-subdomain``; Secret
-                                                      ``platform-subdomains-tls`` (one DNS-01 wildcard)
-==================  =====  =========================  ===================================================
+====================  =====  =========================  ===================================================
+listener              port   hostname                   routes from / certificate
+====================  =====  =========================  ===================================================
+``http``              80     (any)                      ``urban-gateway`` only: the HTTPS redirect and the
+                                                        HTTP-01 solvers of the platform certificate
+``https-platform``    443    ``id.<baseDomain>``        ``urban-identity``; Secret ``platform-tls`` here
+``https-admin``       443    ``id-admin.<baseDomain>``  ``urban-identity`` (Keycloak's admin console, open
+                                                        only to ``keycloakAdmin.allowedSourceRanges``)
+``https-subdomains``  443    ``*.<baseDomain>``         only with ``tls.platformSubdomains``: namespaces
+                                                        labelled ``urban-stack/platform-subdomain``; Secret
+                                                        ``platform-subdomains-tls`` (one DNS-01 wildcard)
+====================  =====  =========================  ===================================================
 
 **Municipalities bring their own listeners.** Each municipality's stack creates a ``ListenerSet`` in its own
 namespace (``components/tenant/gateway.py``) with its HTTP (``*.<domain>``), HTTPS (``*.<domain>``, its Secret

@@ -67,7 +67,7 @@ FRONT_CHANNEL = {"auth-url"}
 
 def backchannel_url(slug: str, port: int | None = None) -> str:
     """The realm at the municipality's internal back-channel listener of the shared Gateway
-    (``http://keycloak-backchannel.urban-gateway.svc:<port>/realms/<slug>``, ``names.backchannel_base_url``),
+    (``http://backchannel-<slug>.urban-gateway.svc:<port>/realms/<slug>``, ``names.backchannel_base_url``),
     which serves only this realm's discovery, token, userinfo and keys paths (components/shared/gateway.py);
     module pods have no network path to Keycloak's pods.
 

@@ -367,7 +367,8 @@ def platform_switch_steps(work: Path, name: str, stamp: str) -> list[Step]:
              ["kubectl", "-n", ns, "exec", "-i", db, "-c", "postgres", "--",
               "pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", "keycloak"],
              stdin_from=dump, phase="switch"),
-        Step("switch: bring Keycloak back at the profile's instances (and re-apply every realm job)",
+        Step("switch: bring Keycloak back at the profile's instances (then bump realmReapply in shared and every "
+             "municipality's stack: docs/operations.md, 'Realms after a Keycloak restore')",
              ["pulumi", "up", "--refresh", "--yes", "--skip-preview", "-s", PLATFORM_STACK], phase="switch"),
     ]
 
