@@ -163,3 +163,26 @@ def test_the_plan_files_checkov_is_not_given_are_exactly_the_custom_resource_def
     assert skipped and kinds == {checkov.UNCHECKED_KIND}
     crd_files = {f.name for f in real_plan_dir.rglob("customresourcedefinition-*.yaml")}
     assert skipped == crd_files
+
+
+def test_a_large_plan_is_given_to_checkov_in_batches_of_whole_stacks_without_the_crds(real_plan_dir, monkeypatch):
+    monkeypatch.setattr(checkov, "BATCH_FILES", 200)
+    parts = checkov.batches(real_plan_dir)
+    assert len(parts) > 1
+    stacks_of = [{f.relative_to(real_plan_dir).parts[0] for f in part} for part in parts]
+    assert all(a.isdisjoint(b) for i, a in enumerate(stacks_of) for b in stacks_of[i + 1:]), "a stack is split"
+    files = [f for part in parts for f in part]
+    assert len(files) == len(set(files))
+    assert not [f for f in files if re.search(checkov.NOT_SCANNED, f.as_posix()) or f.name == "resources.json"]
+    assert all(len(part) <= 200 or len(stacks) == 1 for part, stacks in zip(parts, stacks_of, strict=True))
+
+
+def test_checkov_finds_the_same_in_batches_as_in_one_run(crafted, monkeypatch):
+    """Stacks share no object checkov could connect: batches (a plan of hundreds of municipalities) judge alike."""
+    plan = load_plan(crafted)
+    whole = checkov.run(plan)
+    monkeypatch.setattr(checkov, "BATCH_FILES", 400)
+    assert len(checkov.batches(crafted)) > 1
+    batched = checkov.run(plan)
+    assert batched.detail == whole.detail and batched.checked == whole.checked
+    assert sorted(map(str, batched.failures)) == sorted(map(str, whole.failures))

@@ -174,14 +174,52 @@ def load_skips(path: Path = SKIPS_FILE, section: str | None = None) -> dict[str,
     return {str(k): str(v) for k, v in data.items()}
 
 
+BATCH_FILES = 1500
+"""Files per checkov run when a plan is larger. checkov's Kubernetes runner grows faster than linearly with the
+files of one run (measured 2026-12-06: 873 files in 10.6 s, about 13,000 files of 100 municipalities in over 9
+minutes, 1.8 GiB), while stacks share no object it could connect: a plan is given to it in batches of whole stack
+folders (as files, ``-f``), each run on its own, the reports merged."""
+
+
+def batches(target: Path) -> list[list[Path]]:
+    """The files of plan folder ``target`` that checkov judges (not ``resources.json``, not the CRDs), whole stack
+    folders per batch, at most :data:`BATCH_FILES` per batch unless one stack alone has more."""
+    out: list[list[Path]] = [[]]
+    for stack in sorted(p for p in target.iterdir() if p.is_dir()):
+        files = [f for f in plan_files(stack) if not re.search(NOT_SCANNED, f.as_posix())]
+        if out[-1] and len(out[-1]) + len(files) > BATCH_FILES:
+            out.append([])
+        out[-1].extend(files)
+    return [b for b in out if b]
+
+
 def run_checkov(checkov: Path, target: Path, skips: dict[str, str]) -> dict[str, Any]:
-    """Run checkov on ``target`` (a plan folder or one file) and return its JSON report."""
+    """Run checkov on ``target`` (a plan folder or one file) and return its JSON report. A plan folder of more
+    than :data:`BATCH_FILES` files is judged in batches of whole stacks (:func:`batches`), two at a time."""
     if not checkov.exists():
         raise CheckovError(f"{checkov}: checkov is not installed; run `make checkov-venv` (own virtualenv, "
                            f"it cannot share one with pulumi)")
+    if target.is_dir():
+        parts = batches(target)
+        if len(parts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                reports = list(pool.map(lambda files: _run_checkov(checkov, ["-f", *map(str, files)], skips),
+                                        parts))
+            merged = reports[0]
+            for r in reports[1:]:
+                for key in ("passed", "failed", "resource_count", "parsing_errors"):
+                    merged[key] += r[key]
+                merged["failed_checks"] += r["failed_checks"]
+            return merged
+    return _run_checkov(checkov, ["-d", str(target)] if target.is_dir() else ["-f", str(target)], skips)
+
+
+def _run_checkov(checkov: Path, what: list[str], skips: dict[str, str]) -> dict[str, Any]:
     cmd = [str(checkov), "--framework", "kubernetes", "--skip-download", "--output", "json", "--quiet",
            "--compact", "--skip-path", "resources.json", "--skip-path", NOT_SCANNED]
-    cmd += ["-d", str(target)] if target.is_dir() else ["-f", str(target)]
+    cmd += what
     if skips:
         cmd += ["--skip-check", ",".join(sorted(skips))]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
