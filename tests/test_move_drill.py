@@ -34,7 +34,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -47,7 +46,7 @@ import yaml
 
 from catalogue import names
 from tests import barman_plugin as plugin
-from tests.test_restore_drill import Postgres, _has_user, free_port, postgres_bin
+from tests.test_restore_drill import Postgres, drill_tools, free_port
 from urbanstack.ops.offboard import VolumeExport
 
 SLUG = "verl"
@@ -58,12 +57,6 @@ KEYS = {"ACCESS_KEY_ID": "drill-key", "ACCESS_SECRET_KEY": "drill-secret"}
 
 class Interrupted(BaseException):
     """The injected kill: not an ``Exception``, so no step catches it (as with SIGINT/KeyboardInterrupt)."""
-
-
-def _missing(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"move drill: {reason} (CI must install it: see .ci/run)")
-    pytest.skip(f"move drill: {reason}")
 
 
 class S3Server:
@@ -344,14 +337,7 @@ class CorruptOnce:
 
 @pytest.fixture
 def drill_parts():
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        _missing("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
-    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
-        _missing("running as root needs runuser and the user 'postgres' (created by the postgresql package)")
-    tools = Path(sys.executable).parent
-    if not (tools / "barman-cloud-backup").exists():
-        pytest.fail("barman-cloud-backup not found next to the Python interpreter: pip install -e '.[dev]'")
+    bin_dir, tools = drill_tools("move drill")
     base = Path(tempfile.mkdtemp(prefix="urbanstack-move-drill-", dir="/tmp"))
     base.chmod(0o755)  # PostgreSQL runs as user postgres under root: it must reach its folders below
     servers = [S3Server(), S3Server()]

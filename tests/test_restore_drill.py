@@ -44,10 +44,25 @@ SERVER = "postgis"
 """The cluster's name: the plugin's server name when the ObjectStore sets none."""
 
 
-def _missing(reason: str):
+def _missing(reason: str, drill: str = "restore drill"):
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"restore drill: {reason} (CI must install it: see .ci/run)")
-    pytest.skip(f"restore drill: {reason}")
+        pytest.fail(f"{drill}: {reason} (CI must install it: see .ci/run)")
+    pytest.skip(f"{drill}: {reason}")
+
+
+def drill_tools(drill: str) -> tuple[Path, Path]:
+    """PostgreSQL's server binaries and the folder of the barman-cloud tools, or a skip (locally) / failure (CI)
+    naming what is missing; the restore and the move drill need the same parts."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        _missing("PostgreSQL server binaries not found (Debian: apt-get install postgresql)", drill)
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
+        _missing("running as root needs runuser and the user 'postgres' (created by the postgresql package)", drill)
+    tools = Path(sys.executable).parent
+    if not (tools / "barman-cloud-backup").exists():
+        pytest.fail("barman-cloud-backup not found next to the Python interpreter: pip install -e '.[dev]' "
+                    "(barman[cloud] is a pinned dev dependency)")
+    return bin_dir, tools
 
 
 def postgres_bin() -> Path | None:
@@ -116,15 +131,7 @@ class Postgres:
 @pytest.fixture
 def parts():
     """The real parts, or a skip (locally) / failure (CI) naming what is missing."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        _missing("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
-    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
-        _missing("running as root needs runuser and the user 'postgres' (created by the postgresql package)")
-    tools = Path(sys.executable).parent
-    if not (tools / "barman-cloud-backup").exists():
-        pytest.fail("barman-cloud-backup not found next to the Python interpreter: pip install -e '.[dev]' "
-                    "(barman[cloud] is a pinned dev dependency)")
+    bin_dir, tools = drill_tools("restore drill")
     from moto.server import ThreadedMotoServer
 
     port = free_port()

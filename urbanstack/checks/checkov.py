@@ -16,6 +16,7 @@ import fnmatch
 import json
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,8 +203,6 @@ def run_checkov(checkov: Path, target: Path, skips: dict[str, str]) -> dict[str,
     if target.is_dir():
         parts = batches(target)
         if len(parts) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(max_workers=2) as pool:
                 reports = list(pool.map(lambda files: _run_checkov(checkov, ["-f", *map(str, files)], skips),
                                         parts))
