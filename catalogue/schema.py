@@ -11,6 +11,7 @@ and :func:`modules_model` assembles ``modules:`` from the catalogue.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from functools import cache
 from typing import Annotated, Literal
@@ -24,6 +25,9 @@ from catalogue.spec import HttpsUrl
 from catalogue.urls import CONTEXT_PLATFORM, host_problem, is_public_suffix, ldaps_url
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
+CELL_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$"
+"""A cell's name: a DNS label of at most 20 characters, starting with a letter (it becomes part of stack names
+``shared.<cell>`` and ``<slug>.<cell>``, of the derived ``<cell>.<baseDomain>``, and of Kubernetes object names)."""
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 LABEL_VALUE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -259,6 +263,13 @@ class BackupTarget(Strict):
         return v
 
 
+class CellStay(Strict):
+    """An earlier cell of the municipality and its last day there."""
+
+    cell: str = Field(pattern=CELL_NAME_PATTERN, description="Name of the cell (shared config `cells`).")
+    until: dt.date = Field(description="Last day in that cell (ISO date, included); the next cell from the day after.")
+
+
 class Backup(Strict):
     """Backups of the municipality's database."""
 
@@ -406,6 +417,23 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                         "is taken (about 1 in 25 joins at 400 municipalities). Never change it once deployed: "
                         "the module pods are configured with it.",
         )
+        cell: str | None = Field(
+            None, pattern=CELL_NAME_PATTERN,
+            description="The cell the municipality lives in (shared config `cells`: a cluster with its own platform "
+                        "stack). Omitted: the default cell, where its Pulumi stack is named `<slug>` (as before "
+                        "cells); in any other cell it is `<slug>.<cell>`. A dedicated cluster for one municipality is "
+                        "a cell with this one member. Changing it is a move to another cell, with all the data: "
+                        "`urbanstack tenants move` (docs/operations.md); the stack in the old cell stays until the "
+                        "move's release.",
+        )
+        cellHistory: list[CellStay] = Field(
+            default_factory=list,
+            description="Earlier cells, oldest first, each with its last day (`- {cell: kreis, until: 2026-10-14}`): "
+                        "cost statements charge each day of a month to the cell the municipality was in that day "
+                        "(its shared costs split among that cell's members). Add an entry when the municipality "
+                        "moves, with the day before the cut-over. Dates strictly increasing; no entry names the "
+                        "cell of the entry after it (or, for the last, the current cell).",
+        )
         plan: Literal["small", "medium", "large"] = Field(
             "small", description="Size: quota, database instances and storage, module replicas (`catalogue/sizing.py`)."
         )
@@ -459,6 +487,24 @@ def _tenant_model(Modules: type[BaseModel]) -> type[BaseModel]:
                 raise ValueError("domain: required field is missing: add a line 'domain: …' (the municipality's "
                                  "own domain), or 'platformSubdomain: true' to be served below the platform's "
                                  "baseDomain (docs/tenant-file.md)")
+            return self
+
+        @model_validator(mode="after")
+        def _cell_history(self):
+            stays = self.cellHistory
+            for i, (a, b) in enumerate(itertools.pairwise(stays)):
+                if b.until <= a.until:
+                    raise ValueError(f"cellHistory[{i + 1}].until: {b.until} is not after cellHistory[{i}].until "
+                                     f"({a.until}); list the earlier cells oldest first")
+                if a.cell == b.cell:
+                    raise ValueError(f"cellHistory[{i + 1}].cell: {b.cell!r} is the cell of cellHistory[{i}] too; "
+                                     "one entry per stay")
+            if stays and self.cell is not None and stays[-1].cell == self.cell:
+                raise ValueError(f"cellHistory[{len(stays) - 1}].cell: {self.cell!r} is the current cell (`cell`); "
+                                 "the history lists the cells the municipality left")
+            if stays and self.memberSince is not None and stays[0].until < self.memberSince:
+                raise ValueError(f"cellHistory[0].until: {stays[0].until} lies before memberSince "
+                                 f"({self.memberSince})")
             return self
 
         @model_validator(mode="after")

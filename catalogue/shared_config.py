@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from catalogue.names import CONFIG_NS
 from catalogue.paths import STACKS
-from catalogue.schema import DOMAIN_PATTERN, LABEL_VALUE_PATTERN
+from catalogue.schema import CELL_NAME_PATTERN, DOMAIN_PATTERN, LABEL_VALUE_PATTERN
 from catalogue.spec import HttpsUrl
 from catalogue.yamlsafe import load_yaml
 
@@ -333,6 +333,62 @@ class Backups(_Strict):
     )
 
 
+DEFAULT_CELL = "default"
+"""The name of the one implicit cell when the shared config lists no ``cells``."""
+
+
+class SecretKeyRef(_Strict):
+    """A key of a Secret."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", description="Name of the Secret.")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$", description="Key in the Secret.")
+
+
+class CellKubernetes(_Strict):
+    """How the cell's cluster is reached: by `pulumi up` and the operators' commands (a context of their kubeconfig),
+    and by the GitOps path (a kubeconfig in a Secret of the management cluster)."""
+
+    context: str | None = Field(
+        None, min_length=1, max_length=253, pattern=r"^[^\s]+$",
+        description="Context of the kubeconfig that names the cell's cluster: the Pulumi Kubernetes provider's "
+        "`context` of every stack of the cell, and `kubectl --context` of `urbanstack tenants move`. Required for "
+        "every cell but the default one, so that no stack of another cell ever reaches the cluster that happens to "
+        "be the current context. Omitted for the default cell: the kubeconfig's current context (as before cells).")
+    kubeconfigSecret: SecretKeyRef | None = Field(
+        None, description="GitOps path (`urbanstack gitops render`): the Secret in the management cluster's "
+        "namespace of the Pulumi Kubernetes Operator that holds a kubeconfig of the cell's cluster (mounted into the "
+        "cell's workspace pods as `KUBECONFIG`). Omitted: Secret `kubeconfig-<cell>`, key `kubeconfig`.")
+
+
+class Cell(_Strict):
+    """One cell: a Kubernetes cluster with its own platform stack (identity, gateway, operators, monitoring,
+    storage) and the municipalities that live in it (tenant file `cell`). What a cell does not set here is the
+    shared config's value; what is per cell and what is global: decision record 0015."""
+
+    name: str = Field(pattern=CELL_NAME_PATTERN, description="Name of the cell (a DNS label of at most 20 "
+                      "characters, starting with a letter): its platform stack is `shared.<name>` (the default "
+                      "cell's: `shared`), a member's stack `<slug>.<name>` (in the default cell: `<slug>`).")
+    default: bool = Field(False, description="The default cell: every municipality whose tenant file names no "
+                          "`cell` lives here, and its stacks keep the names they had before cells (`shared`, "
+                          "`<slug>`). Exactly one cell is the default.")
+    profile: Literal["dev", "production"] | None = Field(None, description="The cell's profile; omitted: `profile`.")
+    baseDomain: str | None = Field(
+        None, pattern=DOMAIN_PATTERN,
+        description="DNS zone of the cell's platform services (its Keycloak at `id.<baseDomain>`, platform "
+        "subdomains `<slug>-<module>.<baseDomain>`). Omitted: the shared `baseDomain` for the default cell, "
+        "`<name>.<baseDomain>` for every other. No two cells share one.")
+    kubernetes: CellKubernetes = Field(default_factory=CellKubernetes, description="How the cluster is reached.")
+    storage: Storage | None = Field(None, description="The cluster's object and block storage; omitted: `storage`.")
+    network: Network | None = Field(None, description="The cluster's own address ranges; omitted: `network`.")
+    backup: Backups | None = Field(
+        None, description="The cell's off-site backup target (its Keycloak's database and its members' databases); "
+        "omitted: `backup`. A move between two cells reads the source's off-site backups from the target cell.")
+    objectStorageEndpoint: HttpsUrl | None = Field(
+        None, description="Where the operators' commands (`urbanstack tenants move`: the bucket copy) reach the "
+        "cell's object storage (S3 API, https), e.g. the Ceph RGW's external endpoint. Omitted: "
+        "`storage.external.endpoint` in storage mode `external`; required for a move in mode `rook-ceph`.")
+
+
 class SharedConfig(_Strict):
     """The `shared` stack's settings, all under the `urban-stack:` namespace in `stacks/Pulumi.shared.yaml`."""
 
@@ -418,6 +474,70 @@ class SharedConfig(_Strict):
                              "serviceCidrs): a range of the cluster's own network would admit every pod")
         return self
 
+    cells: list[Cell] = Field(
+        default_factory=list,
+        description="The cells: one cluster each, with its own platform stack, its own Keycloak, Gateway and "
+        "operators, and its own members (tenant file `cell`). Omitted: one cell, `default`, whose platform stack is "
+        "`shared` (the setup before cells). A dedicated cluster for one municipality is a cell with one member. "
+        "Each cell's platform stack is configured by this file; a stack `shared.<cell>` keeps only its own "
+        "secrets in `stacks/Pulumi.shared.<cell>.yaml` (docs/operations.md, Cells; decision record 0015).")
+
+    @model_validator(mode="after")
+    def _cells_consistent(self):
+        if not self.cells:
+            return self
+        problems, seen, domains = [], set(), {}
+        for i, cell in enumerate(self.cells):
+            if cell.name in seen:
+                problems.append(f"{CONFIG_NS}:cells[{i}].name: cell {cell.name!r} is listed twice")
+            seen.add(cell.name)
+            if not cell.default and cell.kubernetes.context is None:
+                problems.append(f"{CONFIG_NS}:cells[{i}].kubernetes.context: required for a cell that is not the "
+                                "default one (the kubeconfig context of its cluster), so that its stacks never reach "
+                                "another cell's cluster")
+            domain = self.cell_domain(cell)
+            if domain in domains:
+                problems.append(f"{CONFIG_NS}:cells[{i}].baseDomain: {domain!r} is already the domain of cell "
+                                f"{domains[domain]!r}; every cell serves its Keycloak at id.<its baseDomain>")
+            domains.setdefault(domain, cell.name)
+        defaults = [c.name for c in self.cells if c.default]
+        if len(defaults) != 1:
+            problems.append(f"{CONFIG_NS}:cells: exactly one cell must be the default (`default: true`); "
+                            + (f"found {', '.join(defaults)}" if defaults else "none is"))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def cell_domain(self, cell: Cell) -> str:
+        return cell.baseDomain or (self.baseDomain if cell.default else f"{cell.name}.{self.baseDomain}")
+
+    @property
+    def cell_list(self) -> list[Cell]:
+        """The cells, the implicit one (:data:`DEFAULT_CELL`) when none are listed."""
+        return list(self.cells) or [Cell(name=DEFAULT_CELL, default=True)]
+
+    @property
+    def default_cell(self) -> str:
+        return next(c.name for c in self.cell_list if c.default)
+
+    def cell(self, name: str) -> Cell:
+        for c in self.cell_list:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def in_cell(self, name: str) -> SharedConfig:
+        """The settings as cell ``name``'s platform stack and members see them: the cell's own values in place of
+        the shared ones (profile, baseDomain, storage, network, backup), validated again as a whole."""
+        cell = self.cell(name)
+        update: dict[str, Any] = {k: getattr(cell, k) for k in ("profile", "storage", "network", "backup")
+                                  if getattr(cell, k) is not None}
+        if self.cell_domain(cell) != self.baseDomain:
+            update["baseDomain"] = self.cell_domain(cell)
+        if not update:
+            return self
+        return type(self).model_validate({**{k: getattr(self, k) for k in type(self).model_fields}, **update})
+
     realmReapply: str = Field(
         "", max_length=40, pattern=r"^[A-Za-z0-9._-]*$",
         description="Re-apply the master realm: change this value (e.g. a date or a counter) to run its "
@@ -445,7 +565,7 @@ class ConfigError(Exception):
 def parse(raw: dict[str, Any], source: str = "stacks/Pulumi.shared.yaml") -> SharedConfig:
     """Validate raw config values (keys without namespace) or raise :class:`ConfigError`."""
     try:
-        return SharedConfig.model_validate(raw)
+        cfg = SharedConfig.model_validate(raw)
     except pydantic.ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
@@ -456,7 +576,19 @@ def parse(raw: dict[str, Any], source: str = "stacks/Pulumi.shared.yaml") -> Sha
             # Checks across keys (model validators) name their key in the message.
             lines.append(f"{source}: {CONFIG_NS}:{key}: {msg}" if key else f"{source}: {msg}")
         raise ConfigError("\n".join(lines)) from None
-
+    problems = []
+    for i, cell in enumerate(cfg.cells):
+        try:
+            cfg.in_cell(cell.name)
+        except pydantic.ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                key = ".".join(str(p) for p in err["loc"])
+                msg = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{source}: {CONFIG_NS}:cells[{i}] ({cell.name}): with the cell's own values, "
+                                f"{f'{CONFIG_NS}:{key}: ' if key else ''}{msg}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return cfg
 
 
 def stack_config(path: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from catalogue import names, subdomains
 from catalogue.modules import CATALOGUE
 from catalogue.paths import ROOT, TENANTS
 from catalogue.schema import PATTERN_HINTS, SLUG_PATTERN, Tenant, admin_key, reserved_slug, slug_ok, tenant_model
-from catalogue.shared_config import SHARED_CONFIG
+from catalogue.shared_config import DEFAULT_CELL, SHARED_CONFIG
 from catalogue.urls import CONTEXT_PLATFORM
 from catalogue.yamlsafe import LoadedYaml, Problem, YamlError, YamlValueError, load_yaml, parse_yaml_text
 
@@ -358,6 +358,9 @@ class PlatformDomain:
     where: str
     subdomains: bool | None = None
     """Whether the shared config offers platform subdomains (``urban-stack:tls.platformSubdomains``)."""
+    cells: tuple[tuple[str, str], ...] = ()
+    """The shared config's cells as (name, base domain), the default cell first; ``cells_where`` its location."""
+    cells_where: str = ""
 
 
 def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
@@ -380,7 +383,17 @@ def platform_domain(path: Path | None = SHARED_CONFIG) -> PlatformDomain | None:
     line = doc.line_of(("config", "urban-stack:baseDomain"))
     tls = config.get("urban-stack:tls")
     offered = tls.get("platformSubdomains") is True if isinstance(tls, dict) else False
-    return PlatformDomain(value.strip().lower().rstrip("."), f"{display}:{line}, urban-stack:baseDomain", offered)
+    base = value.strip().lower().rstrip(".")
+    raw_cells = config.get("urban-stack:cells")
+    cells = [(c["name"], (c.get("baseDomain") if isinstance(c.get("baseDomain"), str) else None)
+              or (base if c.get("default") is True else f"{c['name']}.{base}"), c.get("default") is True)
+             for c in raw_cells if isinstance(c, dict) and isinstance(c.get("name"), str)] \
+        if isinstance(raw_cells, list) and raw_cells else [(DEFAULT_CELL, base, True)]
+    cells.sort(key=lambda c: not c[2])
+    cells_line = doc.line_of(("config", "urban-stack:cells"))
+    return PlatformDomain(base, f"{display}:{line}, urban-stack:baseDomain", offered,
+                          tuple((n, d) for n, d, _ in cells),
+                          f"{display}:{cells_line}, urban-stack:cells" if cells_line else f"{display} (no cells)")
 
 
 def _blamed(group: list[Checked]) -> list[Checked]:
@@ -446,19 +459,46 @@ def cross_problems(checked: list[Checked], platform: PlatformDomain | None = Non
                            f"every municipality needs a domain of its own")
                 problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain", msg))
     if platform is not None:
-        p = platform.domain
+        zones = [(platform.domain, f"the platform's domain '{platform.domain}' ({platform.where})")]
+        zones += [(d, f"the domain '{d}' of cell '{n}' ({platform.cells_where})") for n, d in platform.cells
+                  if d != platform.domain]
         for domain, c in by_domain.items():
-            if domain == p or domain.endswith(f".{p}"):
-                relation = "is" if domain == p else "lies inside"
-            elif p.endswith(f".{domain}"):
-                relation = "contains"
-            else:
-                continue
-            problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain",
-                                    f"'{domain}' {relation} the platform's domain '{p}' ({platform.where}); "
-                                    f"use a domain of the municipality's own"))
+            for p, what in zones:
+                if domain == p or domain.endswith(f".{p}"):
+                    relation = "is" if domain == p else "lies inside"
+                elif p.endswith(f".{domain}"):
+                    relation = "contains"
+                else:
+                    continue
+                problems.append(Problem(c.file, c.doc.line_of(("domain",)), "domain",
+                                        f"'{domain}' {relation} {what}; use a domain of the municipality's own"))
+                break
+        problems += _cell_problems(checked, platform)
     problems += _subdomain_problems(checked, platform)
     return problems
+
+
+def _cell_problems(checked: list[Checked], platform: PlatformDomain) -> list[Problem]:
+    """A ``cell`` (or a ``cellHistory`` entry's cell) that the shared config does not list."""
+    known = [n for n, _ in platform.cells]
+    out = []
+    for c in checked:
+        if c.tenant is None:
+            continue
+        named = [(("cell",), "cell", c.tenant.cell)] if c.tenant.cell else []
+        named += [(("cellHistory", i, "cell"), f"cellHistory[{i}].cell", s.cell)
+                  for i, s in enumerate(c.tenant.cellHistory)]
+        for loc, field_name, cell in named:
+            if cell not in known:
+                out.append(Problem(c.file, c.doc.line_of(loc), field_name,
+                                   f"'{cell}' is not a cell of the platform ({platform.cells_where}: "
+                                   f"{', '.join(known)})"))
+        if c.tenant.cellHistory and c.tenant.cell is None and c.tenant.cellHistory[-1].cell == known[0]:
+            out.append(Problem(c.file, c.doc.line_of(("cellHistory", len(c.tenant.cellHistory) - 1, "cell")),
+                               f"cellHistory[{len(c.tenant.cellHistory) - 1}].cell",
+                               f"'{known[0]}' is the current cell (the default cell: no `cell` given); the history "
+                               "lists the cells the municipality left"))
+    return out
 
 
 def _subdomain_problems(checked: list[Checked], platform: PlatformDomain | None) -> list[Problem]:

@@ -73,10 +73,14 @@ def _tighten(out: Path, root: Path) -> None:
         file.chmod(0o600)
 
 
-def make_provider(stack: str, root: Path) -> k8s.Provider:
-    """One explicit provider per stack (server-side apply; render mode without a kubeconfig)."""
+def make_provider(stack: str, root: Path, context: str | None = None) -> k8s.Provider:
+    """One explicit provider per stack (server-side apply; render mode without a kubeconfig).
+
+    ``context``: the kubeconfig context of the stack's cell (shared config ``cells[].kubernetes.context``); None for
+    the default cell without one (the kubeconfig's current context, as before cells: the provider's inputs, and so
+    the stacks' URNs and state, stay as they were)."""
     if has_kubeconfig():
-        return k8s.Provider("k8s", enable_server_side_apply=True)
+        return k8s.Provider("k8s", enable_server_side_apply=True, **({"context": context} if context else {}))
     out = root / "build" / "rendered" / stack
     _tighten(out, root)
     pulumi.runtime.register_resource_transform(rendered_passwords_transform(out))

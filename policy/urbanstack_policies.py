@@ -92,6 +92,12 @@ def stack_of(urn: str | None) -> str | None:
     return urn[len("urn:pulumi:"):].split("::", 1)[0] or None
 
 
+def owner_of(stack: str | None) -> str | None:
+    """The slug (or ``shared``) a stack belongs to: a cell other than the default one adds ``.<cell>`` to the names of
+    its stacks (``verl.stadt-guetersloh``, ``shared.stadt-guetersloh``; ``catalogue/cells.py``)."""
+    return None if stack is None else stack.split(".", 1)[0]
+
+
 def _kube(resource_type: str, props: Mapping[str, Any]) -> bool:
     return labels.is_labelled_type(resource_type) and isinstance(props, Mapping)
 
@@ -112,7 +118,8 @@ def cost_labels_policy(resource_type: str, props: Mapping[str, Any], urn: str | 
     tenants = known_tenants() if tenants is None else tenants
     valid = {*tenants, labels.SHARED_TENANT}
     stack = stack_of(urn)
-    expected = None if stack is None else (stack if stack in tenants else labels.SHARED_TENANT)
+    owner = owner_of(stack)
+    expected = None if stack is None else (owner if owner in tenants else labels.SHARED_TENANT)
     out = []
     for where, found in labels.template_labels(props):
         if found is None:
@@ -136,8 +143,8 @@ def municipality_namespace_policy(resource_type: str, props: Mapping[str, Any], 
     tenants = known_tenants() if tenants is None else tenants
     md = props.get("metadata") or {}
     obj_labels = md.get("labels") or {}
-    stack = stack_of(urn)
-    tenant = stack if stack in tenants else obj_labels.get(labels.TENANT)
+    owner = owner_of(stack_of(urn))
+    tenant = owner if owner in tenants else obj_labels.get(labels.TENANT)
     if tenant not in tenants:
         return []
     namespace = md.get("namespace")

@@ -170,10 +170,39 @@ class Plan:
     tenants: dict[str, str]
     operator_cost_center: str
     crd_dir: Path = DEFAULT_CRD_DIR
+    cell: str | None = None
+    """The cell this plan is the view of (:meth:`cells`); None for the whole plan."""
+    stack_filter: frozenset[str] | None = None
+    """The stacks of this view; None: every stack folder."""
+    members: dict[str, str] | None = None
+    """Municipality stack -> slug; None: every tenant's stack is named like its slug (a plan without cells)."""
+    parent: Plan | None = None
+
+    @cached_property
+    def slug_of(self) -> dict[str, str]:
+        """Municipality stack name (``<slug>``, ``<slug>.<cell>``) -> slug, for the stacks of this plan."""
+        return dict(self.members) if self.members is not None else {slug: slug for slug in self.tenants}
+
+    def cells(self) -> list[Plan]:
+        """One view per cell of the plan (``cells.json``, ``urbanstack/engine/plan.py``), each the cluster it is:
+        its platform stack and its members only. A plan without cells is one view, itself."""
+        doc = self.directory / "cells.json"
+        if self.stack_filter is not None or not doc.is_file():
+            return [self]
+        views = []
+        for entry in json.loads(doc.read_text(encoding="utf-8"))["cells"]:
+            stacks = frozenset(entry["stacks"])
+            members = {st: (st.split(".", 1)[0]) for st in stacks if st != entry["platform"]}
+            views.append(Plan(self.directory, {slug: cc for slug, cc in self.tenants.items()
+                                               if slug in members.values()},
+                              self.operator_cost_center, self.crd_dir, entry["cell"], stacks, members, self))
+        return views
 
     @cached_property
     def objects(self) -> list[PlanObject]:
         """Every object of every stack, the chart, manifests and operator subfolders included."""
+        if self.parent is not None:
+            return [po for po in self.parent.objects if po.stack in self.stack_filter]
         out = []
         for stack, objects in read_objects(self.directory).items():
             for f, obj in objects:
@@ -190,6 +219,8 @@ class Plan:
     @cached_property
     def resources(self) -> dict[str, list[dict[str, Any]]]:
         """``resources.json`` of every stack: stack -> registered resources (type, name, urn, inputs, ...)."""
+        if self.parent is not None:
+            return {k: v for k, v in self.parent.resources.items() if k in self.stack_filter}
         out = {}
         for doc in sorted(self.directory.glob("*/resources.json")):
             out[doc.parent.name] = json.loads(doc.read_text(encoding="utf-8"))["resources"]
@@ -197,7 +228,8 @@ class Plan:
 
     @property
     def stacks(self) -> list[str]:
-        return sorted(p.name for p in self.directory.iterdir() if p.is_dir())
+        return sorted(p.name for p in self.directory.iterdir() if p.is_dir()
+                      and (self.stack_filter is None or p.name in self.stack_filter))
 
     def rel(self, path: Path) -> str:
         """A plan file as the messages name it: relative to the working directory when possible."""

@@ -97,7 +97,10 @@ class UpstreamSkip:
         parts = rel_path.split("/")
         if len(parts) < 3 or not parts[-2].startswith(UPSTREAM_FOLDERS):
             return False
-        return self.files is None or fnmatch.fnmatchcase("/".join(parts[-3:]), self.files)
+        # A stack of another cell than the default one is matched as its default-cell name (``shared.<cell>`` as
+        # ``shared``): the same chart renders the same objects in every cell (catalogue/cells.py).
+        return self.files is None or fnmatch.fnmatchcase("/".join([parts[-3].split(".", 1)[0], *parts[-2:]]),
+                                                         self.files)
 
 
 def _reason_problem(path: Path, what: str, reason: Any) -> str | None:

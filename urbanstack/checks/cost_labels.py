@@ -78,7 +78,7 @@ def run(plan: Plan, exceptions_file: Path = EXCEPTIONS_FILE) -> CheckResult:
     failures: list[Failure] = []
     places = excepted = 0
     for po in plan.objects:
-        expected_tenant = po.stack if po.stack in plan.tenants else labels.SHARED_TENANT
+        expected_tenant = plan.slug_of.get(po.stack, labels.SHARED_TENANT)
         expected_cc = plan.cost_center_of(expected_tenant)
         for where, found in labels.template_labels(po.obj):
             places += 1

@@ -558,8 +558,8 @@ def build_model(plan: Plan) -> Model:
         if po.kind == "Namespace" and po.api_version == "v1":
             namespaces[po.name] = Namespace(po.name, {**po.labels, NS_NAME_LABEL: po.name}, open_labels=False)
             ns_files[po.name] = rel
-            if po.stack in plan.tenants:
-                municipality_ns[po.name] = po.stack
+            if po.stack in plan.slug_of:
+                municipality_ns[po.name] = plan.slug_of[po.stack]
         elif po.kind == "NetworkPolicy" and po.api_version.startswith("networking.k8s.io/"):
             pol = _policy(po, rel)
             policies.setdefault(pol.namespace, []).append(pol)

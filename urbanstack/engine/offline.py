@@ -78,6 +78,10 @@ class StackPlan:
     secret_outputs: set[str]
     transforms: list[Callable] = field(default_factory=list)
     """The stack's resource transforms, in registration order (the engine applies them to chart children too)."""
+    platform: str | None = None
+    """The platform stack of the stack's cell (``shared``, ``shared.<cell>``; itself for a platform stack)."""
+    cell: str | None = None
+    """The cell the stack belongs to, when planned by cell (``urbanstack/engine/plan.py`` ``plan_all``)."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]

@@ -42,15 +42,24 @@ def _offline_secrets(cfg: dict[str, Any], refs: list[str]) -> dict[str, Any]:
 
 
 def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None = None,
-                tenants: Mapping[str, Any] | None = None) -> StackPlan:
-    cfg = stack_config(SHARED_CONFIG) if config is None else config
-    cfg = _offline_secrets(cfg, [*OFFSITE_CREDENTIALS.values(), *SECRET_ONLY])
-    return run_stack(SHARED, lambda: build(SHARED, tenants_dir, tenants), project=PROJECT, config=cfg)
+                tenants: Mapping[str, Any] | None = None, stack: str = SHARED) -> StackPlan:
+    """A cell's platform stack: ``shared`` with its own config (``config``, default the shared config file), or
+    ``shared.<cell>`` with ``stacks/Pulumi.shared.<cell>.yaml`` (its secrets) over the shared config file."""
+    if config is None:
+        config = stack_config(SHARED_CONFIG.parent / f"Pulumi.{stack}.yaml")
+    cfg = _offline_secrets(config, [*OFFSITE_CREDENTIALS.values(), *SECRET_ONLY])
+    plan = run_stack(stack, lambda: build(stack, tenants_dir, tenants), project=PROJECT, config=cfg)
+    plan.platform = stack
+    return plan
 
 
 def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | None = None,
-                config: dict[str, Any] | None = None, tenants: Mapping[str, Any] | None = None) -> StackPlan:
-    cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{slug}.yaml") if config is None else dict(config)
+                config: dict[str, Any] | None = None, tenants: Mapping[str, Any] | None = None,
+                stack: str | None = None, platform: str = SHARED) -> StackPlan:
+    """A municipality's stack (``stack``: ``<slug>``, or ``<slug>.<cell>`` outside the default cell), reading the
+    outputs of its cell's platform stack ``platform``."""
+    stack = stack or slug
+    cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{stack}.yaml") if config is None else dict(config)
     # Secrets a tenant file refers to (federation credentials) live only in the real stack's encrypted
     # config; the offline plan stands in a placeholder (secret values never reach the plan files).
     if tenants is None:
@@ -58,32 +67,48 @@ def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | N
     tenant = tenants.get(slug)
     ref = federation_secret_ref(tenant) if tenant else None
     cfg = _offline_secrets(cfg, [*([ref] if ref else []), *OFFSITE_CREDENTIALS.values()])
-    return run_stack(slug, lambda: build(slug, tenants_dir, tenants), project=PROJECT, config=cfg,
-                     stack_outputs={SHARED_REF: shared_outputs})
+    plan = run_stack(stack, lambda: build(stack, tenants_dir, tenants), project=PROJECT, config=cfg,
+                     stack_outputs={f"organization/{PROJECT}/{platform}": shared_outputs})
+    plan.platform = platform
+    return plan
 
 
 class UnknownStack(ValueError):
-    """``--stack`` names neither ``shared`` nor a tenant file's slug."""
+    """``--stack`` names neither a cell's platform stack nor a municipality's stack."""
 
 
 def plan_all(tenants_dir: Path | None = None, only: str | None = None,
              step: Callable[[str, int], None] = lambda name, total: None) -> list[StackPlan]:
-    """Plan ``shared`` then every tenant (or only ``only``, after ``shared`` whose outputs it reads).
+    """Plan every cell: its platform stack, then each of its members (or only ``only``: a platform stack, or a
+    municipality's stack after its cell's platform stack, whose outputs it reads).
 
     The tenant files are validated once, up front; ``step(name, total)`` is called as each stack starts.
     """
+    from catalogue import cells
+    from catalogue.shared_config import load_file
+
     tenants = load_all([tenants_dir] if tenants_dir else None)
-    if only is not None and only != SHARED and only not in tenants:
-        raise UnknownStack(f"unknown stack '{only}': valid stacks are {', '.join([SHARED, *tenants])}")
-    slugs = list(tenants) if only in (None, SHARED) else [only]
-    if only == SHARED:
-        slugs = []
-    step(SHARED, 1 + len(slugs))
-    shared = plan_shared(tenants_dir, tenants=tenants)
-    plans = [shared]
-    for slug in slugs:
-        step(slug, 1 + len(slugs))
-        plans.append(plan_tenant(slug, shared.outputs, tenants_dir, tenants=tenants))
+    layout = cells.layout(load_file(), tenants)
+    if only is not None:
+        names = [n for cs in layout for n in (cs.platform, *cs.members.values())]
+        if only not in names:
+            raise UnknownStack(f"unknown stack '{only}': valid stacks are {', '.join(names)}")
+        layout = [cells.CellStacks(cs.cell, cs.platform,
+                                   {} if only == cs.platform else {k: v for k, v in cs.members.items() if v == only})
+                  for cs in layout if only == cs.platform or only in cs.members.values()]
+    total = sum(1 + len(cs.members) for cs in layout)
+    plans = []
+    for cs in layout:
+        step(cs.platform, total)
+        platform = plan_shared(tenants_dir, tenants=tenants, stack=cs.platform)
+        platform.cell = cs.cell
+        plans.append(platform)
+        for slug, stack in cs.members.items():
+            step(stack, total)
+            member = plan_tenant(slug, platform.outputs, tenants_dir, tenants=tenants, stack=stack,
+                                 platform=cs.platform)
+            member.cell = cs.cell
+            plans.append(member)
     return plans
 
 
@@ -168,8 +193,20 @@ def write_plan(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
         return _write_stacks(plans, staging)
 
 
+CELLS_FILE = "cells.json"
+"""In a plan folder: every cell planned, its platform stack and its members' stacks (the checks judge each cell as
+the cluster it is, ``urbanstack/checks/base.py``)."""
+
+
 def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
     written = []
+    if any(p.cell for p in plans):
+        cells: dict[str, dict[str, Any]] = {}
+        for p in plans:
+            entry = cells.setdefault(p.cell or "", {"cell": p.cell, "platform": p.platform or SHARED, "stacks": []})
+            entry["stacks"].append(p.stack)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CELLS_FILE).write_text(json.dumps({"cells": list(cells.values())}, indent=1), encoding="utf-8")
     for plan in plans:
         folder = out / plan.stack
         folder.mkdir(parents=True)
@@ -234,7 +271,7 @@ def write_cluster_model(plan: StackPlan, folder: Path, plans: list[StackPlan]) -
         counts[pkg.folder] = len(names)
     # The operators' configuration lives in shared (and the stack itself): never every other municipality's objects,
     # which would make planning N municipalities quadratic.
-    near = [p for p in plans if p.stack in (SHARED, plan.stack)]
+    near = [p for p in plans if p.stack in (plan.platform or SHARED, plan.stack)]
     context = [manifest(r.inputs) for p in near for r in p.kube_objects()]
     context += [o for p in near for pkg in render.render_stack(p) for o in pkg.objects]
     # An operator acts on a CR whoever wrote it: ours, or a chart's (kube-prometheus-stack's Prometheus).
