@@ -46,9 +46,10 @@ class CellStacks:
 
 
 def layout(cfg: SharedConfig, tenants: Mapping[str, Any]) -> list[CellStacks]:
-    """Every cell (in the shared config's order) with its platform stack and its members' stacks."""
+    """Every cell with its platform stack and its members' stacks: the default cell first, then the others in the
+    shared config's order (each cell's platform stack is deployed before its members)."""
     out = []
-    for cell in cfg.cell_list:
+    for cell in sorted(cfg.cell_list, key=lambda c: not c.default):
         members = {slug: municipality_stack(cfg, t) for slug, t in tenants.items() if cell_of(cfg, t) == cell.name}
         out.append(CellStacks(cell.name, platform_stack(cfg, cell.name), members))
     return out

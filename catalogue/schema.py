@@ -42,6 +42,8 @@ PATTERN_HINTS: dict[str, str] = {
     LABEL_VALUE_PATTERN: ("up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit "
                           "(it becomes a Kubernetes label value), like VERL-1100"),
     SECRET_NAME_PATTERN: "a Kubernetes Secret name of lower-case letters, digits and '-', like backup-s3-credentials",
+    CELL_NAME_PATTERN: ("a cell name of the shared config: up to 20 lower-case letters, digits and '-', starting "
+                        "with a letter, like stadt-guetersloh"),
     r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": "an S3 bucket name of 3–63 lower-case letters, digits, '.' and '-', like verl-backups",
     r"^[A-Za-z0-9_-]{1,40}$": "an ID of 1–40 letters, digits, '_' or '-', like bebauungsplaene",
 }

@@ -341,12 +341,18 @@ def scaled(shared: StackFigures, munis: list[StackFigures]) -> list[str]:
 
 
 def figures(plan_dir: Path, tenants_dir: Path | None = None) -> list[StackFigures]:
-    """Figures of every stack of a written plan, shared first; with the tenant files' folder, each municipality's
-    plan too (the scaled table needs it)."""
+    """Figures of every stack of the plan's default cell (one cluster: the figures are per cell), shared first;
+    with the tenant files' folder, each municipality's plan too (the scaled table needs it)."""
+    import json
+
     from catalogue.tenants import load_all
 
     plans = {slug: t.plan for slug, t in load_all([tenants_dir]).items()} if tenants_dir is not None else {}
-    stacks = sorted((p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+    cells = plan_dir / "cells.json"
+    default_cell = set(json.loads(cells.read_text(encoding="utf-8"))["cells"][0]["stacks"]) if cells.is_file() \
+        else None
+    stacks = sorted((p for p in plan_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                     and (default_cell is None or p.name in default_cell)),
                     key=lambda p: (p.name != "shared", p.name))
     out = [stack_figures(s) for s in stacks]
     for f in out:

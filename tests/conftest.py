@@ -22,18 +22,27 @@ TENANTS = ROOT / "tenants"
 
 @pytest.fixture(scope="session")
 def plan_stack():
-    """``plan_stack(stack, tenants_dir=None, config=None) -> StackPlan`` (cached for the default inputs)."""
+    """``plan_stack(stack, tenants_dir=None, config=None) -> StackPlan`` (cached for the default inputs).
+
+    ``stack`` is a stack name (``shared``, ``shared.<cell>``, ``<slug>.<cell>``) or a slug: the municipality's stack
+    in the cell its tenant file names (``plan_stack("guetersloh")`` plans ``guetersloh.stadt-guetersloh`` after
+    ``shared.stadt-guetersloh``)."""
+    from catalogue.tenants import load_all
+    from urbanstack.engine.plan import resolve
+
     cache: dict[str, StackPlan] = {}
 
     def run(stack: str, tenants_dir: Path | None = None, config: dict | None = None) -> StackPlan:
         default = tenants_dir is None and config is None
         if default and stack in cache:
             return cache[stack]
-        if stack == "shared":
-            result = plan_shared(tenants_dir, config)
+        where = resolve(stack, load_all([tenants_dir] if tenants_dir else None))
+        if where.slug is None:
+            result = plan_shared(tenants_dir, config, stack=where.stack)
         else:
-            shared = run("shared", tenants_dir) if tenants_dir is not None else run("shared")
-            result = plan_tenant(stack, shared.outputs, tenants_dir, config)
+            shared = run(where.platform, tenants_dir) if tenants_dir is not None else run(where.platform)
+            result = plan_tenant(where.slug, shared.outputs, tenants_dir, config, stack=where.stack,
+                                 platform=where.platform)
         if default:
             cache[stack] = result
         return result
@@ -43,12 +52,16 @@ def plan_stack():
 
 @pytest.fixture(scope="session")
 def real_plan_dir(plan_stack, tmp_path_factory) -> Path:
-    """The offline plan of shared + every example municipality, written once per session (do not modify)."""
+    """The offline plan of every cell (its platform stack and its members) of the example, written once per session
+    (do not modify)."""
+    from catalogue import cells
+    from catalogue.shared_config import load_file
     from catalogue.tenants import load_all
     from urbanstack.engine.plan import write_plan
 
     out = tmp_path_factory.mktemp("real") / "plan"
-    write_plan([plan_stack(stack) for stack in ["shared", *load_all()]], out)
+    stacks = [name for cs in cells.layout(load_file(), load_all()) for name in (cs.platform, *cs.members.values())]
+    write_plan([plan_stack(stack) for stack in stacks], out)
     return out
 
 

@@ -1,4 +1,9 @@
-"""The URNs of every example stack (``shared`` and each ``tenants/*.yaml``), recorded in ``tests/stack_urns.json``.
+"""The URNs of every example stack (each cell's platform stack and members), recorded in ``tests/stack_urns.json``.
+
+Cells (decision record 0015) were added without changing a URN of the default cell's stacks (``shared``,
+``rheda-wiedenbrueck``, ``rietberg``, ``verl``); the stacks of the cell ``stadt-guetersloh`` register exactly the
+resources of ``shared`` and of Gütersloh in the default cell, under their own stack names
+(``tests/test_cells.py``).
 
 A URN is what Pulumi keys a resource's state by: a changed URN means a replacement (blocked by ``protect`` on
 data-bearing resources) or a state migration. ``tests/test_architecture.py`` compares the URNs of today's

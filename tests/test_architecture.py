@@ -274,7 +274,11 @@ def test_the_urns_of_every_example_stack_are_the_recorded_ones(plan_stack):
     """A changed URN replaces a resource (blocked by protect) or needs a state migration: code moves must not
     change one (re-record with ``python -m tests.stack_urns`` only for an intended change)."""
     recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
-    current = urns_by_stack([plan_stack(stack) for stack in ["shared", *load_all()]])
+    from catalogue import cells
+    from catalogue.shared_config import load_file
+
+    layout = cells.layout(load_file(), load_all())
+    current = urns_by_stack([plan_stack(stack) for cs in layout for stack in (cs.platform, *cs.members.values())])
     assert list(current) == list(recorded)
     for stack, urns in recorded.items():
         assert set(current[stack]) - set(urns) == set(), f"{stack}: new URNs"

@@ -23,5 +23,7 @@ def test_the_real_plan_passes(real_plan, check):
     assert "], 0 failures" in result.figure()
 
 
-def test_the_plan_covers_shared_and_every_example_municipality(real_plan):
-    assert real_plan.stacks == sorted(["shared", *load_all()])
+def test_the_plan_covers_every_cells_platform_stack_and_every_example_municipality(real_plan):
+    assert real_plan.stacks == sorted(["shared", "rheda-wiedenbrueck", "rietberg", "verl",
+                                       "shared.stadt-guetersloh", "guetersloh.stadt-guetersloh"])
+    assert {slug for view in real_plan.cells() for slug in view.slug_of.values()} == set(load_all())

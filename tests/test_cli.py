@@ -127,7 +127,8 @@ def test_progress_says_done_only_when_done_and_labels_read_as_points_in_time(tmp
 def test_plan_of_an_unknown_stack_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--stack", "bielefeld"])
     assert result.exit_code == 2
-    assert "valid stacks are shared, guetersloh" in result.output
+    assert "valid stacks are shared, rheda-wiedenbrueck" in result.output
+    assert "shared.stadt-guetersloh, guetersloh.stadt-guetersloh" in result.output
     assert not (tmp_path / "p").exists()
 
 

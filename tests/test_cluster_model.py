@@ -116,16 +116,20 @@ def test_admitted_listenersets_add_their_listener_ports_to_the_envoy_service(rea
     def own(stack: str) -> list[dict]:
         return [read(f) for f in sorted((real_plan_dir / stack).glob("*.yaml"))]
 
-    gateway = next(o for o in own("shared") if o["kind"] == "Gateway")
+    from catalogue import cells
+    from catalogue.shared_config import load_file
+
+    default_cell = cells.layout(load_file(), load_all())[0]  # the default cell's Gateway and its members
+    gateway = next(o for o in own(default_cell.platform) if o["kind"] == "Gateway")
     namespaces, listener_sets = [], []
-    for slug in sorted(load_all()):
-        objs = own(slug)
+    for slug in sorted(default_cell.members):
+        objs = own(default_cell.members[slug])
         namespaces += [o for o in objs if o["kind"] == "Namespace"]
         listener_sets += [o for o in objs if o["kind"] == "ListenerSet"]
     attached = cm.attached_listener_sets(gateway, [*namespaces, *listener_sets])
-    assert len(attached) == len(load_all())
+    assert len(attached) == len(default_cell.members)
     service = cm.envoy_infra(gateway, None, "urban-gateway", "eg", attached)[1]
-    back = [names.backchannel_port(slug) for slug in sorted(load_all())]  # ListenerSets by namespace/name
+    back = [names.backchannel_port(slug) for slug in sorted(default_cell.members)]  # ListenerSets by namespace/name
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
         ("http-80", 80, 10080), ("https-443", 443, 10443), *((f"http-{port}", port, port) for port in back)]
     stranger = {**listener_sets[0], "metadata": {**listener_sets[0]["metadata"], "namespace": "somewhere"}}

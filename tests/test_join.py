@@ -27,7 +27,8 @@ def _objects(plan) -> list[tuple[str, str]]:
 
 
 def test_the_shared_stack_takes_no_tenant_files():
-    assert list(inspect.signature(stacks.shared_stack).parameters) == ["cfg"]
+    # its settings, its cell (how its cluster is reached) and its stack name; no municipality
+    assert list(inspect.signature(stacks.shared_stack).parameters) == ["cfg", "cell", "stack"]
 
 
 def test_the_whole_shared_stack_is_identical_with_3_and_with_4_municipalities():

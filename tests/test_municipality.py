@@ -259,8 +259,14 @@ def test_the_database_is_backed_up_continuously_to_its_own_target_or_the_offsite
     if tenant.backup.target:
         assert conf["destinationPath"].startswith(f"s3://{tenant.backup.target.bucket}/")
         assert conf["s3Credentials"]["accessKeyId"]["name"] == tenant.backup.target.credentialsSecret
-    else:  # the example shared config is production on rook-ceph: the operator's off-site target
-        assert conf["destinationPath"] == f"s3://urbanstack-offsite-backups/{slug}/cnpg"
+    else:  # the example shared config is production on rook-ceph: the off-site target of the municipality's cell
+        from catalogue import cells
+        from catalogue.shared_config import load_file
+
+        cfg = load_file()
+        bucket = cfg.in_cell(cells.cell_of(cfg, tenant)).backup.offsite.bucket
+        assert bucket == ("urbanstack-offsite-stadt-guetersloh" if slug == "guetersloh" else "urbanstack-offsite-backups")
+        assert conf["destinationPath"] == f"s3://{bucket}/{slug}/cnpg"
         assert conf["s3Credentials"]["accessKeyId"]["name"] == "backup-offsite"
     plugin = cluster.inputs["spec"]["plugins"][0]
     assert plugin["isWALArchiver"] and plugin["parameters"]["barmanObjectName"] == name_of(store)

@@ -57,9 +57,11 @@ def ports(src: r.Pod, dst: r.Pod, model: r.Model) -> set[int]:
     return {p for rng in allowed if len(rng) == 3 for p in range(rng[1], rng[2] + 1)}
 
 
-@pytest.fixture(scope="module")
-def planned(real_plan_dir) -> r.Model:
-    return r.build_model(load_plan(real_plan_dir))
+@pytest.fixture(scope="module", params=["kreis", "stadt-guetersloh"])
+def planned(request, real_plan_dir) -> r.Model:
+    """The model of each cell of the example (each cell is a cluster of its own)."""
+    (cell,) = [view for view in load_plan(real_plan_dir).cells() if view.cell == request.param]
+    return r.build_model(cell)
 
 
 @pytest.fixture(scope="module", params=r.CNI_MODELS)

@@ -83,7 +83,8 @@ def test_cli_plan_writes_one_file_per_object_and_a_resource_list(tmp_path):
     assert result.exit_code == 0, result.output
     assert "No cluster, no Pulumi CLI and no Pulumi engine were used" in result.output
     stacks = read_objects(out)
-    assert set(stacks) == {"shared", "guetersloh", "verl", "rheda-wiedenbrueck", "rietberg"}
+    assert set(stacks) == {"shared", "verl", "rheda-wiedenbrueck", "rietberg",  # the default cell
+                           "shared.stadt-guetersloh", "guetersloh.stadt-guetersloh"}  # Gütersloh's own cell
     for stack, objects in stacks.items():
         assert objects, stack
         for path, obj in objects:

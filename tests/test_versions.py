@@ -130,5 +130,6 @@ def test_no_container_of_the_plan_ours_chart_or_operator_is_pulled_always(real_p
                 always.append(f"{po.origin} {po.ref()} {container.name}")
     assert always == []
     operator = [po for po in plan.objects if po.kind == "Deployment" and po.name == "keycloak-operator"]
+    assert len(operator) == len(plan.cells())  # one operator per cell
     assert [c["imagePullPolicy"] for po in operator for c in po.obj["spec"]["template"]["spec"]["containers"]] == [
-        "IfNotPresent"]
+        "IfNotPresent"] * len(operator)

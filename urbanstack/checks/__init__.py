@@ -64,38 +64,6 @@ def checks(checkov: Path = DEFAULT_CHECKOV) -> dict[str, Callable[[Plan], CheckR
     }
 
 
-WHOLE_PLAN = ("checkov", "support")
-"""Checks that judge each object (or each pin) on its own: run once over the whole plan. Every other check judges a
-cluster (what reaches what, which Secret exists, who may do what): it runs once per cell of the plan, on that cell's
-platform stack and members only (:meth:`Plan.cells`), so no cell's object can satisfy, or clash with, another's."""
-
-
-def merge(name: str, results: list[tuple[str | None, CheckResult]]) -> CheckResult:
-    """One check's results over the cells of a plan as one result: counts added, failures and report lines in cell
-    order, each cell's detail named by its cell."""
-    if len(results) == 1:
-        return results[0][1]
-    first = results[0][1]
-    origins: dict[str, int] = {}
-    for _, r in results:
-        for k, v in r.origins.items():
-            origins[k] = origins.get(k, 0) + v
-    return CheckResult(
-        name=name, checked=sum(r.checked for _, r in results), unit=first.unit,
-        failures=[f for _, r in results for f in r.failures],
-        detail=(first.detail if len({r.detail for _, r in results}) == 1 and first.detail else
-                "; ".join(f"cell {cell}: {r.detail}" if r.detail else f"cell {cell}: {r.checked} {r.unit}"
-                          for cell, r in results)),
-        origins=origins, origin_unit=first.origin_unit, report=[line for _, r in results for line in r.report])
-
-
-def per_cell(name: str, check: Callable[[Plan], CheckResult]) -> Callable[[Plan], CheckResult]:
-    """``check`` run on every cell of the plan (:data:`WHOLE_PLAN` checks: on the whole plan)."""
-    if name in WHOLE_PLAN:
-        return check
-    return lambda plan: merge(name, [(view.cell, check(view)) for view in plan.cells()])
-
-
 def run_all(plan: Plan, only: list[str] | None = None, checkov: Path = DEFAULT_CHECKOV,
             report: Callable[[CheckResult, float], None] | None = None,
             step: Callable[[str], None] = lambda name: None) -> list[CheckResult]:
@@ -104,8 +72,7 @@ def run_all(plan: Plan, only: list[str] | None = None, checkov: Path = DEFAULT_C
     checkov runs in a process of its own: it is started first, in a background thread, and works on the second
     core while the other checks run here (on the 2-core machine it took as long as all the others together);
     a check's line is reported as soon as every check before it has one."""
-    selected = [(name, per_cell(name, check)) for name, check in checks(checkov).items()
-                if not only or name in only]
+    selected = [(name, check) for name, check in checks(checkov).items() if not only or name in only]
     done: dict[str, tuple[CheckResult, float]] = {}
     results: list[CheckResult] = []
 
@@ -135,4 +102,4 @@ def run_all(plan: Plan, only: list[str] | None = None, checkov: Path = DEFAULT_C
     return results
 
 
-__all__ = ["CHECK_NAMES", "WHOLE_PLAN", "CheckResult", "Plan", "load_plan", "merge", "run_all"]
+__all__ = ["CHECK_NAMES", "CheckResult", "Plan", "load_plan", "run_all"]

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from catalogue import manifests
-from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, per_cell
 
 NAME = "API validation"
 RULE_PDB = "pdb-min-and-max"
@@ -269,6 +269,7 @@ def problems_of(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+@per_cell
 def run(plan: Plan) -> CheckResult:
     failures = [Failure(plan.rel(po.path), rule, f"{po.ref()}: {message}")
                 for po in plan.objects for rule, message in problems_of(po.obj)]

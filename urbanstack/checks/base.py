@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -274,3 +274,37 @@ def load_plan(directory: Path, tenants_dir: Path | None = None, crd_dir: Path | 
         operator_cost_center=str(cfg.get("urban-stack:operatorCostCenter", "")),
         crd_dir=crd_dir or DEFAULT_CRD_DIR,
     )
+
+
+def merge(name: str, results: list[tuple[str | None, CheckResult]]) -> CheckResult:
+    """One check's results over the cells of a plan as one result: counts added, failures and report lines in cell
+    order, each cell's detail named by its cell (one detail when every cell's is the same)."""
+    if len(results) == 1:
+        return results[0][1]
+    first = results[0][1]
+    origins: dict[str, int] = {}
+    for _, r in results:
+        for k, v in r.origins.items():
+            origins[k] = origins.get(k, 0) + v
+    same = len({r.detail for _, r in results}) == 1 and first.detail
+    detail = first.detail if same else "; ".join(
+        f"cell {cell}: {r.detail}" if r.detail else f"cell {cell}: {r.checked} {r.unit}" for cell, r in results)
+    return CheckResult(name=first.name, checked=sum(r.checked for _, r in results), unit=first.unit,
+                       failures=[f for _, r in results for f in r.failures], detail=detail, origins=origins,
+                       origin_unit=first.origin_unit, report=[line for _, r in results for line in r.report])
+
+
+def per_cell(run: Callable[[Plan], CheckResult]) -> Callable[[Plan], CheckResult]:
+    """A check that judges a cluster (what reaches what, which Secret exists, who may do what), run once per cell of
+    the plan on that cell's platform stack and members only (:meth:`Plan.cells`), so that no object of one cell can
+    satisfy, or clash with, another cell's. Checks that judge each object or pin on their own (checkov, support) run
+    once over the whole plan and are not wrapped."""
+
+    def judged(plan: Plan, *args: Any, **kwargs: Any) -> CheckResult:
+        views = plan.cells()
+        if len(views) == 1:
+            return run(views[0], *args, **kwargs)
+        return merge(run.__module__, [(view.cell, run(view, *args, **kwargs)) for view in views])
+
+    judged.__doc__, judged.__name__, judged.__wrapped__ = run.__doc__, run.__name__, run
+    return judged

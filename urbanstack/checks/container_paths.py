@@ -29,7 +29,7 @@ from typing import Any
 
 from catalogue import manifests
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries, per_cell
 
 NAME = "paths"
 RULE = "paths"
@@ -194,6 +194,7 @@ def _found(path: str, mounts: list[dict[str, Any]], volumes: Mapping[str, Any], 
     return False
 
 
+@per_cell
 def run(plan: Plan, image_paths_file: Path = IMAGE_PATHS_FILE) -> CheckResult:
     image_paths = load_image_paths(image_paths_file)
     accounts = {(str(po.namespace or ""), po.name): po.obj.get("automountServiceAccountToken", True)

@@ -26,6 +26,7 @@ from urbanstack.checks.base import (
     Plan,
     PlanObject,
     list_entries,
+    per_cell,
     valid_modules,
 )
 
@@ -70,6 +71,7 @@ def load_exceptions(path: Path = EXCEPTIONS_FILE) -> list[LabelException]:
     return out
 
 
+@per_cell
 def run(plan: Plan, exceptions_file: Path = EXCEPTIONS_FILE) -> CheckResult:
     modules = valid_modules()
     tenants = plan.valid_tenants()

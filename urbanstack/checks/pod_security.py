@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from catalogue import manifests
-from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, per_cell
 
 NAME = "pod security"
 RULE = "pod-security-admission"
@@ -231,6 +231,7 @@ def evaluate(metadata: Mapping[str, Any], spec: Mapping[str, Any], level: str) -
     return [why for rule in rules if (why := rule(metadata or {}, spec or {}))]
 
 
+@per_cell
 def run(plan: Plan) -> CheckResult:
     levels: dict[str, str] = {}
     ns_files: dict[str, str] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan
+from urbanstack.checks.base import CheckResult, Failure, Plan, per_cell
 from urbanstack.engine.planfiles import CHART_TYPE, CONFIG_GROUP_TYPE, type_token
 
 if str(ROOT) not in sys.path:  # policy/ is the pack's folder, not an installed package
@@ -63,6 +63,7 @@ def _check(rule_set, type_: str, props: dict, urn: str | None, tenants: frozense
             yield rule, message
 
 
+@per_cell
 def run(plan: Plan) -> CheckResult:
     failures: list[Failure] = []
     checked = 0

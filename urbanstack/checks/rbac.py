@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalogue import names
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, per_cell
 from urbanstack.checks.bootstrap_roles import BOOTSTRAP_CLUSTER_ROLES
 from urbanstack.checks.reachability import selector_matches
 
@@ -114,6 +114,7 @@ def _groups(binding: Mapping[str, Any]) -> list[str]:
     return [s.get("name", "") for s in binding.get("subjects") or [] if s.get("kind") == "Group"]
 
 
+@per_cell
 def run(plan: Plan) -> CheckResult:
     cr_rules, _ = cluster_roles(plan)
     roles: dict[tuple[str, str], list[Grant]] = {}

@@ -61,7 +61,7 @@ from typing import Any
 
 from catalogue import labels, manifests, names
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, list_entries
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, list_entries, per_cell
 from urbanstack.cluster_model import EXPANDED_WITH_PODS
 
 NAME = "network reachability"
@@ -752,6 +752,7 @@ def _pairs_judged(model: Model, targets: list[Pod]) -> int:
     return pairs
 
 
+@per_cell
 def run(plan: Plan, flows_file: Path = FLOWS_FILE, cnis: tuple[str, ...] = CNI_MODELS) -> CheckResult:
     """The check on the CNI models ``cnis`` (all by default): isolation on the most permissive of them (on
     ``kubernetes`` it implies isolation on ``ipblock_blind``, which only removes matches), required flows on each."""

@@ -33,7 +33,7 @@ from typing import Any
 from catalogue import manifests
 from catalogue.paths import ROOT
 from urbanstack.checks import gateway_api
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries, merge
 
 NAME = "references"
 RULE = "references"
@@ -164,7 +164,27 @@ def owned_twice(plan: Plan) -> list[Failure]:
 
 
 def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
+    """Every cell judged as its own cluster (:func:`~urbanstack.checks.base.per_cell`); a run-time entry fails only
+    when no cell uses it (a cell whose members book no module that needs it is no reason to remove it)."""
     runtime = load_runtime_objects(runtime_file)
+    used: set[RuntimeObject] = set()
+    results = []
+    for view in plan.cells():
+        result, used_here = _judge(view, runtime, runtime_file)
+        used |= used_here
+        results.append((view.cell, result))
+    merged = merge(NAME, results)
+    rel = runtime_file.relative_to(ROOT) if runtime_file.is_relative_to(ROOT) else runtime_file
+    for entry in runtime:
+        if entry not in used:
+            merged.failures.append(Failure(str(rel), RULE, f"run-time {entry.kind} {entry.name!r} (made for each "
+                                                            f"{entry.created_by}) matches no reference of the plan "
+                                                            "(its creator is missing or no pod uses it): remove it"))
+    return merged
+
+
+def _judge(plan: Plan, runtime: list[RuntimeObject], runtime_file: Path) -> tuple[CheckResult, set[RuntimeObject]]:
+    """One cell: every reference of its pods resolved within the cell; the run-time entries it used."""
     existing: set[tuple[str, str, str]] = set()
     for po in plan.objects:
         if po.kind in KINDS:
@@ -205,13 +225,8 @@ def run(plan: Plan, runtime_file: Path = RUNTIME_FILE) -> CheckResult:
     gateway_failures, gateway_detail = gateway_api.failures(plan, existing)
     failures.extend(gateway_failures)
     rel = runtime_file.relative_to(ROOT) if runtime_file.is_relative_to(ROOT) else runtime_file
-    for entry in runtime:
-        if entry not in used:
-            failures.append(Failure(str(rel), RULE, f"run-time {entry.kind} {entry.name!r} (made for each "
-                                                     f"{entry.created_by}) matches no reference of the plan "
-                                                     "(its creator is missing or no pod uses it): remove it"))
     return CheckResult(NAME, len(pods), "pod templates", failures, origins=count_origins(pods),
                        origin_unit="pod templates",
                        detail=f"{count} references to Secrets, ConfigMaps and ServiceAccounts, "
                               f"{len(used)} run-time entries used from {rel}; "
-                              f"{len(plan.objects)} objects, each created by one stack only; {gateway_detail}")
+                              f"{len(plan.objects)} objects, each created by one stack only; {gateway_detail}"), used

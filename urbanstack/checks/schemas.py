@@ -30,7 +30,7 @@ import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, per_cell
 from urbanstack.engine import crds
 from urbanstack.engine.planfiles import FAST_LOADER
 
@@ -156,6 +156,7 @@ def report_line(po: PlanObject, judgement: crds.Judgement, failures: int) -> str
             + (f"; {failures} failures" if failures else ""))
 
 
+@per_cell
 def run(plan: Plan, version: str = KUBERNETES_VERSION) -> CheckResult:
     failures: list[Failure] = []
     builtin = 0

@@ -11,7 +11,7 @@ be ``<namespace>-<module>.<baseDomain>`` for a module of the catalogue (``catalo
 from __future__ import annotations
 
 from catalogue import names, subdomains
-from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins
+from urbanstack.checks.base import CheckResult, Failure, Plan, count_origins, per_cell
 
 NAME = "platform subdomains"
 RULE = "subdomain-hosts"
@@ -33,6 +33,7 @@ def base_domain(plan: Plan) -> str | None:
     return None
 
 
+@per_cell
 def run(plan: Plan) -> CheckResult:
     routes = [po for po in plan.objects if po.kind == "HTTPRoute"]
     slugs = {po.name for po in plan.objects if po.kind == "Namespace"

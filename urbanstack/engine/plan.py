@@ -50,7 +50,14 @@ def plan_shared(tenants_dir: Path | None = None, config: dict[str, Any] | None =
     cfg = _offline_secrets(config, [*OFFSITE_CREDENTIALS.values(), *SECRET_ONLY])
     plan = run_stack(stack, lambda: build(stack, tenants_dir, tenants), project=PROJECT, config=cfg)
     plan.platform = stack
+    plan.cell = _cell_of_stack(stack)
     return plan
+
+
+def _cell_of_stack(stack: str) -> str:
+    from catalogue.shared_config import load_file
+
+    return stack.split(".", 1)[1] if "." in stack else load_file().default_cell
 
 
 def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | None = None,
@@ -58,23 +65,55 @@ def plan_tenant(slug: str, shared_outputs: dict[str, Any], tenants_dir: Path | N
                 stack: str | None = None, platform: str = SHARED) -> StackPlan:
     """A municipality's stack (``stack``: ``<slug>``, or ``<slug>.<cell>`` outside the default cell), reading the
     outputs of its cell's platform stack ``platform``."""
+    if tenants is None:
+        tenants = load_all([tenants_dir] if tenants_dir else None)
+    if stack is None and slug in tenants:  # the municipality's stack in its own cell
+        where = resolve(slug, tenants)
+        stack, platform = where.stack, where.platform
     stack = stack or slug
     cfg = stack_config(SHARED_CONFIG.parent / f"Pulumi.{stack}.yaml") if config is None else dict(config)
     # Secrets a tenant file refers to (federation credentials) live only in the real stack's encrypted
     # config; the offline plan stands in a placeholder (secret values never reach the plan files).
-    if tenants is None:
-        tenants = load_all([tenants_dir] if tenants_dir else None)
     tenant = tenants.get(slug)
     ref = federation_secret_ref(tenant) if tenant else None
     cfg = _offline_secrets(cfg, [*([ref] if ref else []), *OFFSITE_CREDENTIALS.values()])
     plan = run_stack(stack, lambda: build(stack, tenants_dir, tenants), project=PROJECT, config=cfg,
                      stack_outputs={f"organization/{PROJECT}/{platform}": shared_outputs})
     plan.platform = platform
+    plan.cell = _cell_of_stack(platform)
     return plan
 
 
 class UnknownStack(ValueError):
     """``--stack`` names neither a cell's platform stack nor a municipality's stack."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A stack of the plan: its name, its cell, the cell's platform stack and (a municipality's) slug."""
+
+    stack: str
+    cell: str
+    platform: str
+    slug: str | None
+
+
+def resolve(name: str, tenants: Mapping[str, Any]) -> Resolved:
+    """``name`` as a stack of the plan: a stack name (``shared``, ``shared.<cell>``, ``<slug>``, ``<slug>.<cell>``),
+    or a slug, which stands for the municipality's stack in the cell its tenant file names."""
+    from catalogue import cells
+    from catalogue.shared_config import load_file
+
+    cfg = load_file()
+    if name in tenants:
+        tenant = tenants[name]
+        cell = cells.cell_of(cfg, tenant)
+        return Resolved(cells.municipality_stack(cfg, tenant), cell, cells.platform_stack(cfg, cell), name)
+    try:
+        role = cells.role(name, cfg, tenants)
+    except cells.UnknownStack as exc:
+        raise UnknownStack(str(exc)) from None
+    return Resolved(name, role.cell, cells.platform_stack(cfg, role.cell), role.slug)
 
 
 def plan_all(tenants_dir: Path | None = None, only: str | None = None,
@@ -101,13 +140,11 @@ def plan_all(tenants_dir: Path | None = None, only: str | None = None,
     for cs in layout:
         step(cs.platform, total)
         platform = plan_shared(tenants_dir, tenants=tenants, stack=cs.platform)
-        platform.cell = cs.cell
         plans.append(platform)
         for slug, stack in cs.members.items():
             step(stack, total)
             member = plan_tenant(slug, platform.outputs, tenants_dir, tenants=tenants, stack=stack,
                                  platform=cs.platform)
-            member.cell = cs.cell
             plans.append(member)
     return plans
 
@@ -200,7 +237,7 @@ the cluster it is, ``urbanstack/checks/base.py``)."""
 
 def _write_stacks(plans: list[StackPlan], out: Path) -> list[WrittenStack]:
     written = []
-    if any(p.cell for p in plans):
+    if plans:
         cells: dict[str, dict[str, Any]] = {}
         for p in plans:
             entry = cells.setdefault(p.cell or "", {"cell": p.cell, "platform": p.platform or SHARED, "stacks": []})
