@@ -606,6 +606,7 @@ contact:
   email: {contact_email}
 {served_line}
 plan: {plan}                # small | medium | large (catalogue/sizing.py)
+# cell: <name>               # another cell than the default one (shared config urban-stack:cells)
 memberSince: {member_since}    # first day of membership: shared costs are billed from this day on
 # Booked modules: remove the '#' in front of a module to book it; options per module: docs/modules.md.
 modules:
