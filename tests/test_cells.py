@@ -201,8 +201,8 @@ def test_every_check_passes_on_both_cells(real_plan_dir):
     assert len(results) == 5
     for r in results:
         assert r.ok, r.figure()
-    for r in results[:3]:  # each cell judged as its own cluster, and named in the figure
-        assert "cell kreis" in r.detail and "cell stadt-guetersloh" in r.detail, r.figure()
+        if r.name != "policy pack":  # each cell judged as its own cluster, and named in the figure
+            assert "cell kreis" in r.detail and "cell stadt-guetersloh" in r.detail, r.figure()
 
 
 def test_a_secret_of_one_cell_does_not_satisfy_a_pod_of_another(real_plan_dir, tmp_path):

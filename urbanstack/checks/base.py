@@ -191,7 +191,7 @@ class Plan:
             return [self]
         views = []
         for entry in json.loads(doc.read_text(encoding="utf-8"))["cells"]:
-            stacks = frozenset(entry["stacks"])
+            stacks = frozenset([*entry["stacks"], entry["platform"]])
             members = {st: (st.split(".", 1)[0]) for st in stacks if st != entry["platform"]}
             views.append(Plan(self.directory, {slug: cc for slug, cc in self.tenants.items()
                                                if slug in members.values()},

@@ -29,7 +29,7 @@ from typing import Any
 
 from catalogue import manifests
 from catalogue.paths import ROOT
-from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries, per_cell
+from urbanstack.checks.base import CheckResult, Failure, Plan, PlanObject, count_origins, list_entries, merge
 
 NAME = "paths"
 RULE = "paths"
@@ -194,14 +194,28 @@ def _found(path: str, mounts: list[dict[str, Any]], volumes: Mapping[str, Any], 
     return False
 
 
-@per_cell
 def run(plan: Plan, image_paths_file: Path = IMAGE_PATHS_FILE) -> CheckResult:
+    """Every cell judged as its own cluster (:func:`~urbanstack.checks.base.per_cell`); an image folder of the list
+    fails only when no cell needs it."""
     image_paths = load_image_paths(image_paths_file)
+    used: set[tuple[str, str]] = set()
+    merged = merge(NAME, [(view.cell, _judge(view, image_paths, image_paths_file, used)) for view in plan.cells()])
+    rel = image_paths_file.relative_to(ROOT) if image_paths_file.is_relative_to(ROOT) else image_paths_file
+    for entry in image_paths:
+        for folder in entry.paths:
+            if (entry.image, folder) not in used:
+                merged.failures.append(Failure(str(rel), RULE, f"{entry.image} {folder}: no path of the plan needs "
+                                                                "this image folder: remove it"))
+    return merged
+
+
+def _judge(plan: Plan, image_paths: list[ImagePaths], image_paths_file: Path,
+           used: set[tuple[str, str]]) -> CheckResult:
+    """One cell's pods; the image folders they use are added to ``used``."""
     accounts = {(str(po.namespace or ""), po.name): po.obj.get("automountServiceAccountToken", True)
                 for po in plan.objects if po.kind == "ServiceAccount"}
     failures: list[Failure] = []
     pods: list[PlanObject] = []
-    used: set[tuple[str, str]] = set()
     count = 0
     for po, template in plan.workload_pods():
         pods.append(po)
@@ -212,11 +226,6 @@ def run(plan: Plan, image_paths_file: Path = IMAGE_PATHS_FILE) -> CheckResult:
         for message in problems(template.spec, str(po.namespace or ""), accounts, image_paths, every, used, claims):
             failures.append(Failure(plan.rel(po.path), RULE, f"{po.ref()} {message}"))
     rel = image_paths_file.relative_to(ROOT) if image_paths_file.is_relative_to(ROOT) else image_paths_file
-    for entry in image_paths:
-        for folder in entry.paths:
-            if (entry.image, folder) not in used:
-                failures.append(Failure(str(rel), RULE, f"{entry.image} {folder}: no path of the plan needs this "
-                                                         "image folder: remove it"))
     return CheckResult(NAME, len(pods), "pod templates", failures, origins=count_origins(pods),
                        origin_unit="pod templates",
                        detail=f"{count} paths containers are pointed at (env, args), each under a mount or a "
