@@ -56,7 +56,8 @@ def test_up_needs_exactly_one_of_stack_or_all():
 
 def test_an_unknown_stack_is_refused_with_the_valid_names():
     result = CliRunner().invoke(app, ["up", "--stack", "bielefeld"])
-    assert result.exit_code == 2 and "valid stacks are shared, guetersloh" in result.output
+    assert result.exit_code == 2 and "valid stacks are shared, rheda-wiedenbrueck" in result.output
+    assert "shared.stadt-guetersloh, guetersloh.stadt-guetersloh" in result.output
 
 
 @pytest.fixture
@@ -186,10 +187,32 @@ def test_cli_up_all_reports_every_stack_and_exits_non_zero_when_one_failed(fake_
     assert "Traceback" not in result.output
     from catalogue.tenants import load_all
 
-    for stack in ["shared", *load_all()]:
+    for stack in ["shared", "shared.stadt-guetersloh", "guetersloh.stadt-guetersloh",
+                  *(slug for slug in load_all() if slug != "guetersloh")]:
         assert f" {stack}: " in result.output
     assert "FAILED verl: selecting the stack failed" in result.output
     assert "stack(s) failed" in result.output
+
+
+def test_every_cell_is_deployed_platform_first_and_a_failed_platform_stops_only_its_own_cell(fake_engine,
+                                                                                         monkeypatch):
+    real = deploy.up_stack
+
+    def platform_b_fails(name, on_output=None):
+        if name == "shared.b":
+            fake_engine.append((name, {}))
+            return deploy.StackResult(name, False, "failed")
+        return real(name, on_output)
+
+    monkeypatch.setattr(deploy, "up_stack", platform_b_fails)
+    results = deploy.up(["verl.b", "shared.b", "rietberg", "shared", "guetersloh.c", "shared.c"], parallel=2)
+    assert [r.stack for r in results] == ["shared", "rietberg", "shared.b", "verl.b", "shared.c", "guetersloh.c"]
+    by_stack = {r.stack: r for r in results}
+    assert not by_stack["verl.b"].ok and by_stack["verl.b"].summary == "not deployed: shared.b failed"
+    assert "verl.b" not in [name for name, _ in fake_engine]
+    assert by_stack["guetersloh.c"].ok, "another cell goes on"
+    order = [name for name, _ in fake_engine]
+    assert order.index("shared.c") < order.index("guetersloh.c") and order.index("shared") < order.index("rietberg")
 
 
 def test_files_written_during_up_are_private_to_the_owner(fake_engine, monkeypatch):
@@ -221,7 +244,7 @@ def test_up_all_shows_stacks_done_of_all_with_the_elapsed_time(fake_engine, monk
     monkeypatch.setenv("KUBECONFIG", "/no/such/kubeconfig")
     result = CliRunner().invoke(app, ["up", "--all"])
     lines = result.output.splitlines()
-    total = 1 + len([p for p in (deploy.ROOT / "tenants").glob("*.yaml")])
+    total = 2 + len([p for p in (deploy.ROOT / "tenants").glob("*.yaml")])  # two cells' platform stacks
     assert any(ln.startswith(f"[0/{total} done, ") and "[shared] deploying" in ln for ln in lines)
     assert any(ln.startswith(f"[1/{total} done, ") and "[shared] finished: ok" in ln for ln in lines)
     assert any(ln.startswith(f"[{total}/{total} done, ") for ln in lines), "the last stack's line counts all"

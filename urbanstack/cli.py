@@ -448,8 +448,10 @@ def plan(
 
 @app.command("up")
 def up(
-    stack: Annotated[str | None, typer.Option(help="Deploy only this stack (shared or a slug).")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Deploy shared, then every municipality.")] = False,
+    stack: Annotated[str | None, typer.Option(help="Deploy only this stack (shared, shared.<cell>, a slug or "
+                                              "<slug>.<cell>).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Deploy every cell: its platform stack, then its "
+                                       "municipalities.")] = False,
     parallel: Annotated[int, typer.Option(help="Municipality stacks deployed at the same time.", min=1)] = 1,
 ) -> None:
     """Deploy for real through the Pulumi Automation API (needs the Pulumi CLI; `make up` installs it)."""
@@ -460,12 +462,21 @@ def up(
     if bool(stack) == all_:
         err.print("give exactly one of --stack NAME or --all", markup=False)
         raise typer.Exit(2)
+    from catalogue import cells
+    from catalogue.shared_config import ConfigError, load_file
+
     try:
         tenants = load_all()
+        layout = cells.layout(load_file(), tenants)
     except TenantError as exc:
         _problems(exc.problems)
         raise typer.Exit(1) from None
-    valid = ["shared", *tenants]
+    except ConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    valid = [name for cs in layout for name in (cs.platform, *cs.members.values())]
+    # A slug stands for the municipality's stack in its own cell.
+    stack = next((cs.members[stack] for cs in layout if stack in cs.members), stack)
     if stack and stack not in valid:
         err.print(f"unknown stack '{stack}': valid stacks are {', '.join(valid)}", markup=False)
         raise typer.Exit(2)

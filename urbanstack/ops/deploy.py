@@ -1,4 +1,5 @@
-"""Real deployments through the Pulumi Automation API: ``shared`` first, then the municipalities.
+"""Real deployments through the Pulumi Automation API: cell by cell, each cell's platform stack first, then
+its municipalities.
 
 This needs the Pulumi CLI (``make up`` installs the pinned version into ``.pulumi/`` with Pulumi's official
 installer when none is on PATH). State goes to ``PULUMI_BACKEND_URL``; ``make up`` defaults it to a local
@@ -84,10 +85,28 @@ class StackResult:
     summary: str
 
 
+def is_platform(stack: str) -> bool:
+    """A cell's platform stack: ``shared`` (the default cell) or ``shared.<cell>`` (``catalogue/cells.py``)."""
+    return stack == SHARED or stack.startswith(f"{SHARED}.")
+
+
+def platform_of(stack: str) -> str:
+    """The platform stack a stack's cell has, by the naming rule of ``catalogue/cells.py``: ``<slug>.<cell>`` ->
+    ``shared.<cell>``, ``<slug>`` -> ``shared``."""
+    if is_platform(stack):
+        return stack
+    _, _, cell = stack.partition(".")
+    return f"{SHARED}.{cell}" if cell else SHARED
+
+
 def order(stacks: Iterable[str]) -> list[str]:
-    """``shared`` always first; municipalities after it in name order."""
+    """Cell by cell (the default cell's ``shared`` first, then ``shared.<cell>`` in name order), each cell's platform
+    stack before its municipalities (in name order)."""
     names = sorted(set(stacks))
-    return ([SHARED] if SHARED in names else []) + [s for s in names if s != SHARED]
+    cells = sorted({platform_of(s) for s in names}, key=lambda p: (p != SHARED, p))
+    return [s for platform in cells
+            for s in ([platform] if platform in names else []) + [m for m in names if platform_of(m) == platform
+                                                                 and m != platform]]
 
 
 SELECT_ATTEMPTS = 3
@@ -149,11 +168,11 @@ def up_stack(name: str, on_output: Callable[[str], None] | None = None) -> Stack
 
 def up(stacks: Iterable[str], parallel: int = 1,
        progress: Callable[[str, str], None] | None = None) -> list[StackResult]:
-    """Deploy ``shared`` (if asked) first, then the municipalities, ``parallel`` at a time.
+    """Deploy cell by cell: a cell's platform stack (if asked) first, then its municipalities, ``parallel`` at a time.
 
-    Returns one result per requested stack, in deployment order; municipalities not attempted because
-    ``shared`` failed are reported as failed too. Files the CLI and the provider write (state, rendered
-    manifests) are created readable by the owner only (umask 077).
+    Returns one result per requested stack, in deployment order; municipalities not attempted because their cell's
+    platform stack failed are reported as failed too (the other cells go on). Files the CLI and the provider write
+    (state, rendered manifests) are created readable by the owner only (umask 077).
     """
     find_cli()
     ordered = order(stacks)
@@ -161,33 +180,40 @@ def up(stacks: Iterable[str], parallel: int = 1,
     results: list[StackResult] = []
     previous = os.umask(0o077)
     try:
-        if ordered and ordered[0] == SHARED:
-            say(SHARED, "deploying")
-            res = up_stack(SHARED, lambda line: say(SHARED, line.rstrip()))
-            results.append(res)
-            say(SHARED, f"finished: {'ok' if res.ok else 'FAILED'}, {res.summary}")
-            if not res.ok:
-                say(SHARED, "failed: municipalities were not deployed")
-                return results + [StackResult(s, False, "not deployed: shared failed") for s in ordered[1:]]
-            ordered = ordered[1:]
-        done: dict[str, StackResult] = {}
-
-        def one(s: str) -> StackResult:
-            say(s, "deploying")
-            return up_stack(s, lambda line: say(s, line.rstrip()))
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = {pool.submit(one, s): s for s in ordered}
-            for fut in as_completed(futures):
-                s = futures[fut]
-                try:
-                    done[s] = fut.result()
-                except Exception as exc:  # up_stack reports its failures; this is the last net
-                    done[s] = StackResult(s, False, _last_line(exc))
-                say(s, f"finished: {'ok' if done[s].ok else 'FAILED'}, {done[s].summary}")
-        return results + [done[s] for s in ordered]
+        for platform in dict.fromkeys(platform_of(s) for s in ordered):
+            members = [s for s in ordered if platform_of(s) == platform and s != platform]
+            if platform in ordered:
+                say(platform, "deploying")
+                res = up_stack(platform, lambda line, p=platform: say(p, line.rstrip()))
+                results.append(res)
+                say(platform, f"finished: {'ok' if res.ok else 'FAILED'}, {res.summary}")
+                if not res.ok:
+                    say(platform, "failed: the municipalities of its cell were not deployed")
+                    results += [StackResult(s, False, f"not deployed: {platform} failed") for s in members]
+                    continue
+            results += _members(members, parallel, say)
+        return results
     finally:
         os.umask(previous)
+
+
+def _members(members: list[str], parallel: int, say: Callable[[str, str], None]) -> list[StackResult]:
+    done: dict[str, StackResult] = {}
+
+    def one(s: str) -> StackResult:
+        say(s, "deploying")
+        return up_stack(s, lambda line: say(s, line.rstrip()))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = {pool.submit(one, s): s for s in members}
+        for fut in as_completed(futures):
+            s = futures[fut]
+            try:
+                done[s] = fut.result()
+            except Exception as exc:  # up_stack reports its failures; this is the last net
+                done[s] = StackResult(s, False, _last_line(exc))
+            say(s, f"finished: {'ok' if done[s].ok else 'FAILED'}, {done[s].summary}")
+    return [done[s] for s in members]
 
 
 __all__ = ["PROJECT", "CliMissing", "StackResult", "find_cli", "order", "up"]
