@@ -63,22 +63,40 @@ def test_the_vendored_stack_crd_is_the_pinned_release_verbatim_as_its_provenance
 
 # ---- which Stacks, in which order
 
-def test_the_default_cell_renders_exactly_todays_stacks_shared_and_one_per_municipality(rendered, tenants):
-    assert [r.cell.name for r in rendered] == ["default"]
-    files = [name for name, _ in rendered[0].files]
-    assert files == ["00-namespace.yaml", "01-serviceaccount.yaml", "02-clusterrolebinding.yaml",
-                     "10-stack-shared.yaml", *(f"20-stack-{slug}.yaml" for slug in tenants)]
+def test_each_cell_of_the_shared_config_renders_its_platform_stack_then_its_members(rendered):
+    assert [r.cell.name for r in rendered] == ["kreis", "stadt-guetersloh"]
+    kreis, dedicated = ([name for name, _ in r.files] for r in rendered)
+    assert kreis == ["00-namespace.yaml", "01-serviceaccount.yaml", "02-clusterrolebinding.yaml",
+                     "10-stack-shared.yaml", "20-stack-rheda-wiedenbrueck.yaml", "20-stack-rietberg.yaml",
+                     "20-stack-verl.yaml"]
+    assert dedicated[3:] == ["10-stack-shared.stadt-guetersloh.yaml", "20-stack-guetersloh.stadt-guetersloh.yaml"]
     assert {name: s["spec"]["stack"] for name, s in stacks(rendered).items()} == {
-        n: n for n in ["shared", *tenants]}
+        n: n for n in ["shared", "rheda-wiedenbrueck", "rietberg", "verl", "shared.stadt-guetersloh",
+                       "guetersloh.stadt-guetersloh"]}
 
 
-def test_municipality_stacks_name_the_shared_stack_as_prerequisite(rendered, tenants):
+def test_a_config_without_cells_renders_exactly_the_stacks_of_before_cells(tenants):
+    from catalogue.shared_config import load_file
+
+    cfg = load_file().model_copy(update={"cells": []})
+    no_cells = {slug: t.model_copy(update={"cell": None}) for slug, t in tenants.items()}
+    [only] = gitops.render(SETTINGS, no_cells, cfg)
+    assert only.cell.name == "default" and only.namespace == "urbanstack-gitops-default"
+    assert [name for name, _ in only.files][3:] == ["10-stack-shared.yaml",
+                                                    *(f"20-stack-{slug}.yaml" for slug in no_cells)]
+    volume = only.files[3][1]["spec"]["workspaceTemplate"]["spec"]["podTemplate"]["spec"]["volumes"][0]["secret"]
+    assert volume["secretName"] == "kubeconfig"
+
+
+def test_municipality_stacks_name_their_cells_platform_stack_as_prerequisite(rendered):
     all_stacks = stacks(rendered)
-    assert "prerequisites" not in all_stacks["shared"]["spec"]
-    for slug in tenants:
-        assert all_stacks[slug]["spec"]["prerequisites"] == [{"name": "shared"}], slug
-        # A prerequisite is looked up in the Stack's own namespace (stack_controller.go, v2.9.0).
-        assert all_stacks[slug]["metadata"]["namespace"] == all_stacks["shared"]["metadata"]["namespace"]
+    for platform, members in [("shared", ["rheda-wiedenbrueck", "rietberg", "verl"]),
+                              ("shared.stadt-guetersloh", ["guetersloh.stadt-guetersloh"])]:
+        assert "prerequisites" not in all_stacks[platform]["spec"]
+        for name in members:
+            assert all_stacks[name]["spec"]["prerequisites"] == [{"name": platform}], name
+            # A prerequisite is looked up in the Stack's own namespace (stack_controller.go, v2.9.0).
+            assert all_stacks[name]["metadata"]["namespace"] == all_stacks[platform]["metadata"]["namespace"]
 
 
 def test_no_stack_destroys_on_finalize(rendered):
@@ -97,8 +115,11 @@ def test_every_stack_follows_the_git_source_and_the_state_backend_given():
         assert "secretsProvider" not in spec and set(spec["envRefs"]) == {"PULUMI_ACCESS_TOKEN"}
         assert spec["gitAuth"] == {"accessToken": {"type": "Secret", "secret": {"name": "git-token",
                                                                                   "key": "accessToken"}}}
-        if name != "shared":  # the StackReference of urbanstack/engine/program.py, on Pulumi Cloud
-            assert spec["config"] == {"urban-stack:sharedStack": "kreis-gt/urban-stack/shared"}
+        if not name.startswith("shared"):  # the StackReference of urbanstack/engine/program.py, on Pulumi Cloud
+            platform = spec["prerequisites"][0]["name"]
+            assert spec["config"] == {"urban-stack:sharedStack": f"kreis-gt/urban-stack/{platform}"}
+    assert stacks(out)["guetersloh.stadt-guetersloh"]["spec"]["config"] == {
+        "urban-stack:sharedStack": "kreis-gt/urban-stack/shared.stadt-guetersloh"}
 
 
 # ---- validation
@@ -113,8 +134,8 @@ def test_every_stack_validates_against_the_pinned_pko_crds(rendered):
 
 def test_every_core_object_validates_against_the_kubernetes_schemas(rendered):
     core = [obj for obj in objects(rendered) if obj["kind"] != "Stack"]
-    assert sorted(obj["kind"] for obj in core) == ["ClusterRoleBinding", "Namespace", "ServiceAccount"]
-    assert [gitops.validate(obj) for obj in core] == [[], [], []]
+    assert sorted(obj["kind"] for obj in core) == sorted(["ClusterRoleBinding", "Namespace", "ServiceAccount"] * 2)
+    assert [gitops.validate(obj) for obj in core] == [[]] * 6
 
 
 def test_validation_reports_what_the_api_server_would_prune_or_refuse(rendered):
@@ -150,7 +171,9 @@ def test_credentials_come_only_from_secret_references(rendered, tenants):
         assert workspace["env"] == [{"name": "KUBECONFIG", "value": "/var/run/urbanstack/kubeconfig/kubeconfig"},
                                     {"name": "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "value": "true"}]
         [volume] = workspace["podTemplate"]["spec"]["volumes"]
-        assert volume["secret"]["secretName"] == "kubeconfig" and volume["secret"]["defaultMode"] == 0o440
+        cell = obj["metadata"]["labels"]["urban-stack/cell"]
+        assert volume["secret"]["secretName"] == ("kubeconfig" if cell == "kreis" else f"kubeconfig-{cell}")
+        assert volume["secret"]["defaultMode"] == 0o440
     # The federation secrets a municipality's program reads (pulumi config set --secret today).
     rietberg = stacks(rendered)["rietberg"]["spec"]["secretsRef"]
     assert rietberg == {"urban-stack:ldapBindPassword": {"type": "Secret", "secret": {
@@ -163,8 +186,10 @@ def test_the_secrets_to_create_are_listed_per_cell(rendered):
     assert {("kubeconfig", "kubeconfig"), ("pulumi-state", "AWS_SECRET_ACCESS_KEY"),
             ("pulumi-secrets-provider", "PULUMI_CONFIG_PASSPHRASE"),
             ("stack-rheda-wiedenbrueck", "federationClientSecret"), ("stack-rietberg", "ldapBindPassword")} <= names
-    referenced = {(r["secret"]["name"], r["secret"]["key"]) for obj in objects(rendered, "Stack") for r in refs(obj)}
+    referenced = {(r["secret"]["name"], r["secret"]["key"]) for obj in objects(rendered[:1], "Stack")
+                  for r in refs(obj)}
     assert referenced | {("kubeconfig", "kubeconfig")} == names
+    assert ("kubeconfig-stadt-guetersloh", "kubeconfig") in {(s.name, s.key) for s in rendered[1].secrets}
 
 
 def test_workspace_pods_run_the_pinned_pulumi_nonroot_image_under_the_restricted_profile(rendered):
@@ -178,12 +203,12 @@ def test_workspace_pods_run_the_pinned_pulumi_nonroot_image_under_the_restricted
         assert pod == {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
                        "seccompProfile": {"type": "RuntimeDefault"}}
         assert obj["spec"]["serviceAccountName"] == gitops.SERVICE_ACCOUNT
-    [ns] = objects(rendered, "Namespace")
-    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for ns in objects(rendered, "Namespace"):
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_workspace_service_account_is_bound_to_system_auth_delegator(rendered):
-    [sa], [binding] = objects(rendered, "ServiceAccount"), objects(rendered, "ClusterRoleBinding")
+    [sa, _], [binding, _] = objects(rendered, "ServiceAccount"), objects(rendered, "ClusterRoleBinding")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                   "name": "system:auth-delegator"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
@@ -192,47 +217,19 @@ def test_the_workspace_service_account_is_bound_to_system_auth_delegator(rendere
 
 # ---- cells
 
-def write_cells(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "cells.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def test_each_cell_has_its_own_namespace_cluster_binding_and_kubeconfig(tenants):
+    from catalogue.shared_config import SecretKeyRef, load_file
 
-
-def test_cells_split_the_municipalities_each_with_its_cluster_and_backend(tmp_path, tenants):
-    path = write_cells(tmp_path, """cells:
-  - name: nord
-    kubeconfigSecret: {name: kubeconfig-nord}
-    tenants: [verl]
-  - name: sued
-    kubeconfigSecret: {name: kubeconfig-sued, key: config}
-    backend: s3://urbanstack-state-sued
-""")
-    out = gitops.render(SETTINGS, tenants, gitops.load_cells(path), origin=str(path))
-    by_cell = {r.cell.name: [obj["metadata"]["name"] for _, obj in r.files if obj["kind"] == "Stack"] for r in out}
-    assert by_cell == {"nord": ["shared", "verl"], "sued": ["shared", *(s for s in tenants if s != "verl")]}
-    sued = [obj for _, obj in out[1].files if obj["kind"] == "Stack"]
-    assert {s["spec"]["backend"] for s in sued} == {"s3://urbanstack-state-sued"}
-    assert {s["metadata"]["namespace"] for s in sued} == {"urbanstack-gitops-sued"}
-    volume = sued[0]["spec"]["workspaceTemplate"]["spec"]["podTemplate"]["spec"]["volumes"][0]["secret"]
-    assert (volume["secretName"], volume["items"]) == ("kubeconfig-sued", [{"key": "config", "path": "kubeconfig"}])
+    cfg = load_file()
+    cells = [c.model_copy(update={"kubernetes": c.kubernetes.model_copy(update={
+        "kubeconfigSecret": SecretKeyRef(name="gt-cluster", key="config")})}) if not c.default else c
+        for c in cfg.cells]
+    out = gitops.render(SETTINGS, tenants, cfg.model_copy(update={"cells": cells}))
+    dedicated = [obj for _, obj in out[1].files if obj["kind"] == "Stack"]
+    assert {s["metadata"]["namespace"] for s in dedicated} == {"urbanstack-gitops-stadt-guetersloh"}
+    volume = dedicated[0]["spec"]["workspaceTemplate"]["spec"]["podTemplate"]["spec"]["volumes"][0]["secret"]
+    assert (volume["secretName"], volume["items"]) == ("gt-cluster", [{"key": "config", "path": "kubeconfig"}])
     assert len({b["metadata"]["name"] for b in objects(out, "ClusterRoleBinding")}) == 2
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("cells:\n  - name: a\n    kubeconfigSecret: {name: k}\n    tenants: [nowhere]\n",
-     "cells[0].tenants: 'nowhere' is no municipality"),
-    ("cells:\n  - name: a\n    kubeconfigSecret: {name: k}\n  - name: b\n    kubeconfigSecret: {name: k}\n"
-     "    tenants: [verl]\n", "would both keep stack 'shared' in backend"),
-    ("cells:\n  - name: a\n    kubeconfigSecret: {name: k}\n    tenants: [verl]\n    backend: s3://a\n",
-     "'rietberg' belongs to no cell"),
-    ("cells:\n  - name: a\n    kubeconfig: {name: k}\n", "cells[0]: unknown field(s) kubeconfig"),
-    ("cells:\n  - name: a\n    kubeconfigSecret: {name: Not_A_Name}\n", "cells[0].kubeconfigSecret: Secret name"),
-])
-def test_a_bad_cells_file_is_refused_naming_the_file_and_the_field(tmp_path, tenants, text, expected):
-    path = write_cells(tmp_path, text)
-    with pytest.raises(gitops.GitopsError) as exc:
-        gitops.render(SETTINGS, tenants, gitops.load_cells(path), origin=str(path))
-    assert any(p.startswith(str(path)) and (expected in p) for p in exc.value.problems), exc.value.problems
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -257,13 +254,13 @@ def run(out: Path, *extra: str):
 def test_render_writes_the_folder_and_the_files_parse_back_as_rendered(tmp_path, rendered):
     result = run(tmp_path / "gitops")
     assert result.exit_code == 0, result.output
-    assert "Secrets to create in urbanstack-gitops-default" in result.output
-    written = {p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in (tmp_path / "gitops" / "default").iterdir()}
+    assert "Secrets to create in urbanstack-gitops-kreis" in result.output
+    written = {p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in (tmp_path / "gitops" / "kreis").iterdir()}
     assert written == dict(rendered[0].files)
 
 
 def test_render_never_overwrites_a_file_it_did_not_create(tmp_path):
-    foreign = tmp_path / "manifests" / "default" / "10-stack-shared.yaml"
+    foreign = tmp_path / "manifests" / "kreis" / "10-stack-shared.yaml"
     foreign.parent.mkdir(parents=True)
     foreign.write_text("kept: true\n", encoding="utf-8")
     result = run(tmp_path / "manifests")
@@ -272,10 +269,10 @@ def test_render_never_overwrites_a_file_it_did_not_create(tmp_path):
     # Its own earlier output is replaced; a file added inside it is refused, and left as it was.
     assert run(tmp_path / "gitops").exit_code == 0
     assert run(tmp_path / "gitops").exit_code == 0
-    note = tmp_path / "gitops" / "default" / "NOTES.md"
+    note = tmp_path / "gitops" / "kreis" / "NOTES.md"
     note.write_text("ours\n", encoding="utf-8")
     result = run(tmp_path / "gitops")
-    assert result.exit_code == 1 and "default/NOTES.md" in result.output
+    assert result.exit_code == 1 and "kreis/NOTES.md" in result.output
     assert note.read_text(encoding="utf-8") == "ours\n"
     with pytest.raises(OutputRefused):  # and never another command's folder
         gitops.write([], _plan_folder(tmp_path))

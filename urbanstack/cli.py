@@ -551,14 +551,14 @@ def gitops_render(
     org: Annotated[str, typer.Option(help="Pulumi Cloud organisation (stacks <org>/<stack>); empty for DIY backends.")] = "",
     git_auth_secret: Annotated[str | None, typer.Option(
         help="Secret NAME[:KEY] with a personal access token for a private repository (key default accessToken).")] = None,
-    cells: Annotated[Path | None, typer.Option(
-        help="Cells file (docs/gitops.md); default: one cell 'default' with every stack, kubeconfig from Secret kubeconfig.")] = None,
     namespace_prefix: Annotated[str, typer.Option(help="Namespaces <prefix>-<cell> on the management cluster.")] = "urbanstack-gitops",
     tenants: Annotated[Path | None, typer.Option(help="Folder of tenant files (default: tenants/).")] = None,
 ) -> None:
-    """Write one folder per cell with the Namespace, the workspace ServiceAccount and its ClusterRoleBinding, and one
-    Pulumi Kubernetes Operator Stack per stack (shared, then every municipality); every object is validated against
+    """Write one folder per cell (shared config urban-stack:cells) with the Namespace, the workspace ServiceAccount and
+    its ClusterRoleBinding, and one Pulumi Kubernetes Operator Stack per stack (the cell's platform stack, then each
+    of its municipalities); every object is validated against
     the pinned operator's Stack CRD or the Kubernetes schemas first, and the Secrets to create are listed."""
+    from catalogue.shared_config import ConfigError
     from catalogue.tenants import TenantError, load_all
     from clikit.outdir import OutputRefused, check_target
     from urbanstack.engine import gitops
@@ -569,12 +569,15 @@ def gitops_render(
         settings = gitops.Settings(repo=repo, backend=backend, branch=branch, repo_dir=repo_dir,
                                    secrets_provider=secrets_provider, org=org, git_auth=auth,
                                    namespace_prefix=namespace_prefix)
-        chosen = gitops.load_cells(cells) if cells else gitops.DEFAULT_CELLS
-        rendered = gitops.render(settings, load_all([tenants] if tenants else None), chosen,
-                                 origin=str(cells) if cells else "cells")
+        # The cells, their platform stacks and members: the shared config (urban-stack:cells) and the tenant files.
+        rendered = gitops.render(settings, load_all([tenants] if tenants else None))
         gitops.write(rendered, out_dir)
     except TenantError as exc:
         _problems(exc.problems)
+        raise typer.Exit(1) from None
+    except ConfigError as exc:
+        line(str(exc), to_err=True)
+        line(f"nothing was written to {out_dir}", to_err=True)
         raise typer.Exit(1) from None
     except gitops.GitopsError as exc:
         for problem in exc.problems:

@@ -96,21 +96,32 @@ class SecretKey:
 
 @dataclass(frozen=True)
 class Cell:
-    """A workload cluster and the stacks deployed into it.
+    """A workload cluster and the stacks deployed into it (one cell of the shared config, ``urban-stack:cells``).
 
-    ``kubeconfig``: the Secret key holding the kubeconfig of the cell's cluster (the Kubernetes provider setting of
-    every stack of the cell). ``tenants``: the municipalities (slugs) of the cell; ``None``: every municipality no
-    other cell lists. ``backend``: the cell's own state backend (default: the render's).
+    ``kubeconfig``: the Secret key holding the kubeconfig of the cell's cluster (``cells[].kubernetes.
+    kubeconfigSecret``; default ``kubeconfig``/``kubeconfig`` for the default cell, as before cells, and
+    ``kubeconfig-<cell>``/``kubeconfig`` for every other). ``platform``: its platform stack; ``members``: slug -> its
+    stack (``catalogue/cells.py``).
     """
 
     name: str
     kubeconfig: SecretKey
-    tenants: tuple[str, ...] | None = None
-    backend: str | None = None
+    platform: str = SHARED
+    members: tuple[tuple[str, str], ...] = ()
 
 
-DEFAULT_CELLS = (Cell("default", SecretKey("kubeconfig", "kubeconfig")),)
-"""One cell with every stack of today (``shared`` and every municipality)."""
+def cells_of(cfg: Any, tenants: Mapping[str, Any]) -> tuple[Cell, ...]:
+    """The cells of the shared config, each with its platform stack and members (the default cell first)."""
+    from catalogue import cells
+
+    out = []
+    for cs in cells.layout(cfg, tenants):
+        given = cfg.cell(cs.cell).kubernetes.kubeconfigSecret
+        default = SecretKey("kubeconfig", KUBECONFIG_FILE) if cs.platform == SHARED else \
+            SecretKey(f"kubeconfig-{cs.cell}", KUBECONFIG_FILE)
+        ref = SecretKey(given.name, given.key) if given else default
+        out.append(Cell(cs.cell, ref, cs.platform, tuple(cs.members.items())))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -220,93 +231,6 @@ def parse_secret_key(text: str, where: str, default_key: str) -> SecretKey:
     return ref
 
 
-def load_cells(path: Path) -> tuple[Cell, ...]:
-    """A cells file: ``cells: [{name, kubeconfigSecret: {name, key}, tenants?: [slug…], backend?}]``. Every
-    problem names the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise GitopsError([f"{path}: cannot be read as YAML: {exc}"]) from None
-    if not isinstance(raw, dict) or set(raw) != {"cells"} or not isinstance(raw["cells"], list) or not raw["cells"]:
-        raise GitopsError([f"{path}: expected one key 'cells' with a non-empty list of cells"])
-    problems, cells = [], []
-    for i, item in enumerate(raw["cells"]):
-        where = f"{path}: cells[{i}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where}: expected a mapping with name and kubeconfigSecret")
-            continue
-        unknown = set(item) - {"name", "kubeconfigSecret", "tenants", "backend"}
-        if unknown:
-            problems.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} (name, "
-                            "kubeconfigSecret, tenants, backend)")
-        name = item.get("name")
-        if not isinstance(name, str):
-            problems.append(f"{where}.name: required, a DNS label")
-            continue
-        sec = item.get("kubeconfigSecret")
-        if not isinstance(sec, dict) or not isinstance(sec.get("name"), str) or set(sec) - {"name", "key"}:
-            problems.append(f"{where}.kubeconfigSecret: required, {{name: SECRET, key: KEY}} (key default "
-                            f"{KUBECONFIG_FILE})")
-            continue
-        ref = SecretKey(sec["name"], str(sec.get("key", KUBECONFIG_FILE)))
-        problems += secret_key_problems(ref, f"{where}.kubeconfigSecret")
-        tenants = item.get("tenants")
-        if tenants is not None and (not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)):
-            problems.append(f"{where}.tenants: a list of municipality slugs")
-            continue
-        backend = item.get("backend")
-        if backend is not None:
-            if not isinstance(backend, str):
-                problems.append(f"{where}.backend: a state backend URL")
-                continue
-            problems += backend_problems(backend, f"{where}.backend")
-        cells.append(Cell(name, ref, tuple(tenants) if tenants is not None else None, backend))
-    if problems:
-        raise GitopsError(problems)
-    return tuple(cells)
-
-
-def assign(cells: Sequence[Cell], slugs: Sequence[str], settings: Settings, origin: str = "cells") -> dict[str, list[str]]:
-    """Cell name -> its municipalities (in tenant order). Refuses unknown or twice-assigned slugs, municipalities
-    of no cell, two cells with one name, and two cells keeping the same stack in the same backend."""
-    problems = []
-    names = [c.name for c in cells]
-    for i, c in enumerate(cells):
-        namespace = f"{settings.namespace_prefix}-{c.name}"
-        if not _DNS_LABEL.fullmatch(c.name) or len(namespace) > 63:
-            problems.append(f"{origin}: cells[{i}].name: {c.name!r} is not a DNS label, or namespace {namespace!r} "
-                            "is longer than 63 characters")
-    problems += [f"{origin}: cell {n!r} is given twice" for n in sorted({n for n in names if names.count(n) > 1})]
-    known, owner = set(slugs), {}
-    for i, c in enumerate(cells):
-        for slug in c.tenants or ():
-            if slug not in known:
-                problems.append(f"{origin}: cells[{i}].tenants: {slug!r} is no municipality (tenant files: "
-                                f"{', '.join(slugs) or 'none'})")
-            elif slug in owner:
-                problems.append(f"{origin}: cells[{i}].tenants: {slug!r} is in cell {owner[slug]!r} already; a "
-                                "municipality is deployed by one cell")
-            else:
-                owner[slug] = c.name
-    rest = [c.name for c in cells if c.tenants is None]
-    if len(rest) > 1:
-        problems.append(f"{origin}: cells {', '.join(map(repr, rest))} both take every other municipality (no "
-                        "tenants list); list the municipalities of all but one")
-    elif not rest:
-        problems += [f"{origin}: {slug!r} belongs to no cell" for slug in slugs if slug not in owner]
-    by_backend: dict[str, str] = {}
-    for i, c in enumerate(cells):
-        backend = c.backend or settings.backend
-        if backend in by_backend:
-            problems.append(f"{origin}: cells[{i}].backend: cells {by_backend[backend]!r} and {c.name!r} would both "
-                            f"keep stack {SHARED!r} in backend {backend}: give each cell its own backend")
-        by_backend.setdefault(backend, c.name)
-    if problems:
-        raise GitopsError(problems)
-    return {c.name: [s for s in slugs if (s in (c.tenants or ()) or (c.tenants is None and s not in owner))]
-            for c in cells}
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Objects
 # ------------------------------------------------------------------------------------------------------------------
@@ -329,9 +253,9 @@ def credentials(settings: Settings, backend: str) -> dict[str, SecretKey]:
     return env
 
 
-def stack_secret_name(slug: str) -> str:
-    """Secret with a municipality's stack config secrets (its federation's client secret or bind password)."""
-    return f"stack-{slug}"
+def stack_secret_name(stack_name: str) -> str:
+    """Secret with a municipality stack's config secrets (its federation's client secret or bind password)."""
+    return f"stack-{stack_name}"
 
 
 def workspace_template(cell: Cell, settings: Settings) -> Obj:
@@ -364,8 +288,8 @@ def workspace_template(cell: Cell, settings: Settings) -> Obj:
 
 def stack(name: str, cell: Cell, namespace: str, settings: Settings, *, prerequisite: str | None = None,
           config_secrets: Sequence[str] = ()) -> Obj:
-    """The Stack of one Pulumi stack (``pulumi.com/v1``)."""
-    backend = cell.backend or settings.backend
+    """The Stack of one Pulumi stack (``pulumi.com/v1``); ``prerequisite``: its cell's platform stack."""
+    backend = settings.backend
     spec: Obj = {
         "stack": f"{settings.org}/{name}" if settings.org else name,
         "projectRepo": settings.repo,
@@ -382,8 +306,8 @@ def stack(name: str, cell: Cell, namespace: str, settings: Settings, *, prerequi
     }
     if prerequisite:
         spec["prerequisites"] = [{"name": prerequisite}]
-    if settings.org and name != SHARED:
-        spec["config"] = {f"{CONFIG_NS}:sharedStack": f"{settings.org}/{PROJECT}/{SHARED}"}
+    if settings.org and prerequisite:
+        spec["config"] = {f"{CONFIG_NS}:sharedStack": f"{settings.org}/{PROJECT}/{prerequisite}"}
     if config_secrets:
         spec["secretsRef"] = {f"{CONFIG_NS}:{ref}": _secret_ref(SecretKey(stack_secret_name(name), ref))
                               for ref in config_secrets}
@@ -391,9 +315,9 @@ def stack(name: str, cell: Cell, namespace: str, settings: Settings, *, prerequi
             "metadata": {"name": name, "namespace": namespace, "labels": _labels(cell)}, "spec": spec}
 
 
-def cell_objects(cell: Cell, slugs: Sequence[str], settings: Settings,
-                 config_secrets: Mapping[str, Sequence[str]]) -> Rendered:
-    """Namespace, ServiceAccount, ClusterRoleBinding and the Stacks of one cell, in apply order."""
+def cell_objects(cell: Cell, settings: Settings, config_secrets: Mapping[str, Sequence[str]]) -> Rendered:
+    """Namespace, ServiceAccount, ClusterRoleBinding and the Stacks of one cell, in apply order: its platform stack,
+    then its members, each with the platform stack as prerequisite."""
     ns = f"{settings.namespace_prefix}-{cell.name}"
     labels = _labels(cell)
     files: list[tuple[str, Obj]] = [
@@ -408,28 +332,31 @@ def cell_objects(cell: Cell, slugs: Sequence[str], settings: Settings,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                         "name": "system:auth-delegator"},
             "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}]}),
-        ("10-stack-shared.yaml", stack(SHARED, cell, ns, settings)),
+        (f"10-stack-{cell.platform}.yaml", stack(cell.platform, cell, ns, settings)),
     ]
-    files += [(f"20-stack-{slug}.yaml", stack(slug, cell, ns, settings, prerequisite=SHARED,
+    files += [(f"20-stack-{name}.yaml", stack(name, cell, ns, settings, prerequisite=cell.platform,
                                               config_secrets=config_secrets.get(slug, ())))
-              for slug in slugs]
-    backend = cell.backend or settings.backend
-    secrets = [cell.kubeconfig, *credentials(settings, backend).values(),
+              for slug, name in cell.members]
+    secrets = [cell.kubeconfig, *credentials(settings, settings.backend).values(),
                *([settings.git_auth] if settings.git_auth else []),
-               *(SecretKey(stack_secret_name(s), ref) for s in slugs for ref in config_secrets.get(s, ()))]
+               *(SecretKey(stack_secret_name(name), ref) for slug, name in cell.members
+                 for ref in config_secrets.get(slug, ()))]
     return Rendered(cell, ns, files, list(dict.fromkeys(secrets)))
 
 
-def render(settings: Settings, tenants: Mapping[str, Any], cells: Sequence[Cell] = DEFAULT_CELLS,
-           origin: str = "cells") -> list[Rendered]:
-    """Every cell's objects, validated (raises :class:`GitopsError` with every problem; nothing is returned then)."""
+def render(settings: Settings, tenants: Mapping[str, Any], cfg: Any = None) -> list[Rendered]:
+    """Every cell's objects (the cells of ``cfg``, default the shared config file), validated (raises
+    :class:`GitopsError` with every problem; nothing is returned then)."""
+    from catalogue.shared_config import load_file
+
     problems = settings_problems(settings)
+    # (Namespace <prefix>-<cell>: a prefix of at most 40 characters and a cell name of at most 20 fit in 63.)
+    for c in (cells := cells_of(cfg or load_file(), tenants)):
+        problems += secret_key_problems(c.kubeconfig, f"cell {c.name}: kubernetes.kubeconfigSecret")
     if problems:
         raise GitopsError(problems)
-    slugs = list(tenants)
-    members = assign(cells, slugs, settings, origin)
     secrets = config_secrets(tenants)
-    out = [cell_objects(c, members[c.name], settings, secrets) for c in cells]
+    out = [cell_objects(c, settings, secrets) for c in cells]
     problems = [f"{r.cell.name}/{name}: {p}" for r in out for name, obj in r.files for p in validate(obj)]
     if problems:
         raise GitopsError(problems)
