@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from catalogue import names
 from urbanstack.cli import app
 from urbanstack.ops.move import (
     BucketCopy,
+    Cell,
     Cells,
     MoveError,
+    cells_from_config,
     compare_sums,
-    load_cells,
     parse_sums,
     prepare,
     run,
@@ -34,15 +33,14 @@ def cell(name: str, **over) -> dict:
             "backups": {"endpoint": "https://backup.example", "bucket": f"backups-{name}"}, **over}
 
 
-def write(tmp_path: Path, data: dict | str) -> Path:
-    path = tmp_path / "cells.yaml"
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
-    return path
+def make_cells(*defs: dict, default: str = "a") -> Cells:
+    """The move's cells as the shared config gives them (:func:`cells_from_config`), written out directly."""
+    return Cells(default, {d["name"]: Cell.model_validate(d) for d in defs}, "cells of this test")
 
 
 @pytest.fixture
-def cells(tmp_path) -> Cells:
-    return load_cells(write(tmp_path, {"default": "a", "cells": [cell("a"), cell("b")]}))
+def cells() -> Cells:
+    return make_cells(cell("a"), cell("b"))
 
 
 class FakeRunner:
@@ -95,37 +93,43 @@ def a_move(cells, tmp_path, runner=None, **kw):
                    runner=runner or FakeRunner(), source_s3=NoBucket, target_s3=NoBucket, **kw)
 
 
-# --- the cell file -------------------------------------------------------------------------------------------
+# --- the cells of the shared config -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "needle"), [
-    ({"default": "a", "cells": [cell("a"), {k: v for k, v in cell("b").items() if k != "kubeContext"}]},
-     r"cells.yaml:\d+: cells\[1\]: kubeContext: required field is missing|cells\[1\]\.kubeContext: required"),
-    ({"default": "a", "cells": [cell("a"), cell("b", backups={"endpoint": "https://x.example"})]},
-     r"cells\[1\]\.backups\.bucket: required field is missing"),
-    ({"default": "a", "cells": [cell("a", kubecontext="x")]}, r"cells\[0\]\.kubecontext: unknown field"),
-    ({"default": "c", "cells": [cell("a"), cell("b")]}, r"default: 'c' is not one of the cells \(a, b\)"),
-    ({"default": "a", "cells": [cell("a"), cell("a")]}, r"cells\[1\]\.name: cell 'a' is defined twice"),
-    ({"default": "a", "cells": [cell("a", keycloak="not a url")]}, r"cells\[0\]\.keycloak: "),
-])
-def test_a_bad_cell_file_is_refused_naming_the_file_and_the_field(tmp_path, data, needle):
-    with pytest.raises(MoveError, match=needle) as err:
-        load_cells(write(tmp_path, data))
-    assert str(tmp_path / "cells.yaml") in str(err.value)
+def test_the_cells_of_the_shared_config_are_the_moves_cells():
+    from catalogue.shared_config import load_file
+
+    cfg = load_file()
+    found = cells_from_config(cfg)
+    assert found.default == "kreis"
+    dedicated = found.get("stadt-guetersloh", "--to")
+    assert dedicated.kubeContext == "urbanstack-stadt-guetersloh"
+    assert dedicated.keycloak_url == f"https://id.stadt-guetersloh.{cfg.baseDomain}"
+    assert dedicated.backups.bucket == "urbanstack-offsite-stadt-guetersloh"
+    assert str(dedicated.objectStorage.endpoint).startswith("https://s3.stadt-guetersloh.")
+    assert dedicated.storageClass == cfg.storage.blockStorageClass
 
 
-def test_a_missing_cell_file_says_how_to_pass_one(tmp_path):
-    with pytest.raises(MoveError, match=r"cells.yaml: cell definitions not found \(pass --cells FILE"):
-        load_cells(tmp_path / "cells.yaml")
+def test_a_cell_without_a_context_or_object_storage_endpoint_cannot_take_part_naming_the_keys():
+    from catalogue.shared_config import load_file
+
+    found = cells_from_config(load_file())
+    with pytest.raises(MoveError) as err:
+        found.get("kreis", "--from")
+    text = str(err.value)
+    assert "--from 'kreis': cell 'kreis' cannot take part in a move" in text
+    assert "stacks/Pulumi.shared.yaml: urban-stack:cells[0].kubernetes.context" in text
+    assert "urban-stack:cells[0].objectStorageEndpoint" in text
+    with pytest.raises(MoveError, match=r"--to 'c': no such cell in .* \(cells: stadt-guetersloh, kreis\)"):
+        found.get("c", "--to")
 
 
 def test_an_unknown_cell_a_move_within_one_cell_and_a_shared_backup_bucket_are_refused(tmp_path, cells):
-    with pytest.raises(MoveError, match=r"--to 'c': no such cell in .*cells.yaml \(cells: a, b\)"):
+    with pytest.raises(MoveError, match=r"--to 'c': no such cell in cells of this test \(cells: a, b\)"):
         prepare("verl", cells, "c", tmp_path)
     with pytest.raises(MoveError, match="already in cell a"):
         prepare("verl", cells, "a", tmp_path)
-    shared = load_cells(write(tmp_path, {"default": "a", "cells": [
-        cell("a"), cell("b", backups={"endpoint": "https://backup.example", "bucket": "backups-a"})]}))
+    shared = make_cells(cell("a"), cell("b", backups={"endpoint": "https://backup.example", "bucket": "backups-a"}))
     with pytest.raises(MoveError, match="share the off-site backups s3://backups-a/verl/cnpg"):
         prepare("verl", shared, "b", tmp_path)
 
@@ -175,24 +179,54 @@ def test_the_target_recovers_from_the_sources_offsite_backup_as_the_restore_path
                       installed_crds(plan_stack)).failures == []
 
 
-def test_cli_dry_run_lists_every_step_with_the_objects_it_touches_and_changes_nothing(tmp_path, cells):
-    path = write(tmp_path, {"default": "a", "cells": [cell("a"), cell("b")]})
-    result = CliRunner().invoke(app, ["tenants", "move", "verl", "--to", "b", "--cells", str(path), "--dry-run",
+@pytest.fixture
+def verl_moving(monkeypatch):
+    """The example, with the default cell reachable for a move and verl's file naming the dedicated cell (with the
+    cell it leaves in its history), as the procedure of docs/operations.md has it before `tenants move`."""
+    import datetime as dt
+
+    import catalogue.shared_config as shared_config
+    import catalogue.tenants as tenants_module
+    from catalogue.schema import CellStay
+
+    cfg = shared_config.load_file()
+    kreis = cfg.cells[0].model_copy(update={
+        "kubernetes": cfg.cells[0].kubernetes.model_copy(update={"context": "urbanstack-kreis"}),
+        "objectStorageEndpoint": "https://s3.kreis.example"})
+    cfg = cfg.model_copy(update={"cells": [kreis, *cfg.cells[1:]]})
+    tenants = tenants_module.load_all()
+    tenants["verl"] = tenants["verl"].model_copy(update={
+        "cell": "stadt-guetersloh", "cellHistory": [CellStay(cell="kreis", until=dt.date(2026, 12, 14))]})
+    monkeypatch.setattr(shared_config, "load_file", lambda *a, **k: cfg)
+    monkeypatch.setattr(tenants_module, "load_all", lambda *a, **k: tenants)
+    return tenants
+
+
+def test_cli_dry_run_lists_every_step_with_the_objects_it_touches_and_changes_nothing(tmp_path, verl_moving):
+    result = CliRunner().invoke(app, ["tenants", "move", "verl", "--to", "stadt-guetersloh", "--dry-run",
                                       "--work-dir", str(tmp_path / "move")])
     assert result.exit_code == 0, result.output
     out = result.output
+    assert "move verl: cell kreis (urbanstack-kreis) -> cell stadt-guetersloh (urbanstack-stadt-guetersloh)" in out
     for text in ("[freeze] freeze: stop the modules", "[backup] final backup: request Backup move-",
                  "[database] database: recovery cluster postgis-move-", "[identity] identity: export realm verl with its users",
                  "[bucket] bucket: copy every object of urbanstack-verl", "[cutover] cut-over checklist",
-                 "touches cell a: every Deployment and StatefulSet in namespace verl (replicas 0)",
-                 "touches cell b: Secret move-origin, ObjectStore move-origin in namespace verl"):
+                 "touches cell kreis: every Deployment and StatefulSet in namespace verl (replicas 0)",
+                 "touches cell stadt-guetersloh: Secret move-origin, ObjectStore move-origin in namespace verl"):
         assert text in out, text
     assert "[release]" not in out
     assert not (tmp_path / "move").exists()
-    bad = CliRunner().invoke(app, ["tenants", "move", "verl", "--to", "b", "--cells", str(tmp_path / "nope.yaml"),
-                                   "--dry-run"])
-    assert bad.exit_code == 1 and "nope.yaml: cell definitions not found" in bad.output
-    assert "Traceback" not in bad.output
+
+
+def test_cli_a_move_follows_the_tenant_file_and_says_how_to_prepare_it(tmp_path, verl_moving):
+    other = CliRunner().invoke(app, ["tenants", "move", "rietberg", "--to", "stadt-guetersloh", "--dry-run"])
+    assert other.exit_code == 1 and "Traceback" not in other.output
+    assert "tenants/rietberg.yaml names cell 'kreis'. A move follows the file: set `cell: stadt-guetersloh`" in \
+        other.output
+    assert "pulumi up -s rietberg.stadt-guetersloh" in other.output
+    verl_moving["verl"] = verl_moving["verl"].model_copy(update={"cellHistory": []})
+    bad = CliRunner().invoke(app, ["tenants", "move", "verl", "--to", "stadt-guetersloh", "--dry-run"])
+    assert bad.exit_code == 1 and "--from: tenants/verl.yaml has no cellHistory entry" in bad.output
 
 
 # --- the journal ---------------------------------------------------------------------------------------------

@@ -354,14 +354,18 @@ def drill_parts():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def cells_file(path: Path, a: SimCell, b: SimCell) -> Path:
-    def cell(c: SimCell) -> dict:
-        return {"name": c.name, "kubeContext": f"cell-{c.name}", "storageClass": f"block-{c.name}",
-                "keycloak": f"https://id.{c.name}.example", "objectStorage": {"endpoint": c.s3.endpoint},
-                "backups": {"endpoint": c.s3.endpoint, "bucket": f"backups-{c.name}"}}
+def drill_cells(a: SimCell, b: SimCell):
+    """The move's two cells, as ``cells_from_config`` makes them from the shared config, pointing at the drill's
+    simulated cells."""
+    from urbanstack.ops.move import Cell, Cells
 
-    path.write_text(yaml.safe_dump({"default": "a", "cells": [cell(a), cell(b)]}))
-    return path
+    def cell(c: SimCell) -> Cell:
+        return Cell.model_validate({
+            "name": c.name, "kubeContext": f"cell-{c.name}", "storageClass": f"block-{c.name}",
+            "keycloak": f"https://id.{c.name}.example", "objectStorage": {"endpoint": c.s3.endpoint},
+            "backups": {"endpoint": c.s3.endpoint, "bucket": f"backups-{c.name}"}})
+
+    return Cells("a", {"a": cell(a), "b": cell(b)}, "the drill's cells")
 
 
 SCHEMA = {
@@ -438,7 +442,7 @@ def test_a_municipality_moves_to_another_cell_every_row_object_and_file_arrives_
         drill_parts, tmp_path):
     from catalogue.tenants import load_all
     from components.tenant.database import backup_store
-    from urbanstack.ops.move import MoveError, load_cells, prepare, run
+    from urbanstack.ops.move import MoveError, prepare, run
 
     tools, cells, _ = drill_parts
     a, b = cells["cell-a"], cells["cell-b"]
@@ -460,7 +464,7 @@ def test_a_municipality_moves_to_another_cell_every_row_object_and_file_arrives_
            "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "urbanstack-drill-pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     kubectl = Kubectl(cells, tools, source_store, env)
-    definitions = load_cells(cells_file(tmp_path / "cells.yaml", a, b))
+    definitions = drill_cells(a, b)
     work = tmp_path / "move"
     target_s3 = CorruptOnce(b.s3.client(), "modules/nodered/file-007.json", kill_after=20)
 

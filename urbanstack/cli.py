@@ -352,24 +352,48 @@ def tenants_restore(
 @tenants_app.command("move")
 def tenants_move(
     slug: Annotated[str, typer.Argument(help="The municipality to move.")],
-    to: Annotated[str, typer.Option("--to", help="The cell it moves to (a name in --cells).")],
-    cells: Annotated[Path, typer.Option("--cells", help="The cell definitions (YAML; docs/operations.md, "
-                                        "'Moving a municipality to another cell').")] = Path("stacks/cells.yaml"),
-    source: Annotated[str | None, typer.Option("--from", help="The cell it is in (default: the file's "
-                                                "default cell).")] = None,
+    to: Annotated[str, typer.Option("--to", help="The cell it moves to: the cell its tenant file names now.")],
+    source: Annotated[str | None, typer.Option("--from", help="The cell it is in (default: the last cell of its "
+                                                "tenant file's cellHistory).")] = None,
     work_dir: Annotated[Path, typer.Option(help="Where the move's folder (journal, manifests, dumps) is "
                                            "created.")] = Path("build/move"),
     release_source: Annotated[bool, typer.Option(help="After every step is done and checked, release the "
                                                  "source's copy (irreversible path).")] = False,
     dry_run: Annotated[bool, typer.Option(help="Only list the steps and the objects they touch.")] = False,
 ) -> None:
-    """Move a municipality to another cell: freeze, final backup, restore in the target from the off-site
-    backup, realm users, bucket and volumes (each checked), cut-over checklist; the source stays protected until
-    --release-source. An interrupted move resumes when run again."""
-    from urbanstack.ops.move import MoveError, load_cells, prepare, run
+    """Move a municipality to another cell (shared config urban-stack:cells): freeze, final backup, restore in the
+    target from the off-site backup, realm users, bucket and volumes (each checked), cut-over checklist; the source
+    stays protected until --release-source. First name the target in the tenant file (cell, and a cellHistory entry
+    for the old cell) and deploy its stack there. An interrupted move resumes when run again."""
+    from catalogue import cells as cell_names
+    from catalogue.shared_config import ConfigError, load_file
+    from catalogue.tenants import TenantError, load_all
+    from urbanstack.ops.move import MoveError, cells_from_config, prepare, run
 
     try:
-        move = prepare(slug, load_cells(cells), to, work_dir, source=source, release_source=release_source)
+        cfg, tenants = load_file(), load_all()
+    except ConfigError as exc:
+        line(str(exc), to_err=True)
+        raise typer.Exit(1) from None
+    except TenantError as exc:
+        _problems(exc.problems)
+        raise typer.Exit(1) from None
+    tenant = tenants.get(slug)
+    try:
+        if tenant is None:
+            raise MoveError(f"{slug!r}: no tenant file tenants/{slug}.yaml")
+        now = cell_names.cell_of(cfg, tenant)
+        if to != now:
+            raise MoveError(f"--to {to!r}: tenants/{slug}.yaml names cell {now!r}. A move follows the file: set "
+                            f"`cell: {to}` there, add a cellHistory entry `- {{cell: {now}, until: <the day before the "
+                            f"cut-over>}}`, deploy `pulumi up -s {slug if to == cfg.default_cell else f'{slug}.{to}'}`"
+                            ", then move (docs/operations.md, Moving a municipality to another cell)")
+        if source is None:
+            if not tenant.cellHistory:
+                raise MoveError(f"--from: tenants/{slug}.yaml has no cellHistory entry naming the cell it leaves; "
+                                "add it, or pass --from CELL")
+            source = tenant.cellHistory[-1].cell
+        move = prepare(slug, cells_from_config(cfg), to, work_dir, source=source, release_source=release_source)
         for text in run(move, dry_run=dry_run):
             line(text)
     except MoveError as exc:

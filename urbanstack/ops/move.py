@@ -1,10 +1,9 @@
 """Moving a municipality from one cell (a cluster with its own platform stack) to another, with all its data.
 
-``urbanstack tenants move SLUG --to CELL [--from CELL] --cells FILE [--release-source] [--dry-run]``
+``urbanstack tenants move SLUG --to CELL [--from CELL] [--release-source] [--dry-run]``
 (docs/operations.md, "Moving a municipality to another cell", follows these steps one for one). The engine takes
 the source and the target cell as explicit :class:`Cell` objects (kube context, S3 endpoints and buckets, Keycloak
-endpoint); until the shared config describes cells, the command reads them from a small YAML file
-(:func:`load_cells`).
+endpoint), made from the shared config's cells (:func:`cells_from_config`, decision record 0015).
 
 The municipality's stack must already be deployed in the target cell (namespace, an empty ``postgis``, its bucket,
 its realm made by the realm job). Then, in order:
@@ -125,56 +124,51 @@ class Cell(_Strict):
         return str(self.keycloak).rstrip("/")
 
 
-class _CellsFile(_Strict):
-    default: str = pydantic.Field(description="The cell every municipality lives in unless --from says otherwise.")
-    cells: list[Cell] = pydantic.Field(min_length=1)
-
-
 @dataclass(frozen=True)
 class Cells:
     default: str
     cells: dict[str, Cell]
     source: str
-    """The file they were read from (errors name it)."""
+    """Where they were read from (errors name it)."""
+    unusable: dict[str, str] = field(default_factory=dict)
+    """Cell name -> why a move cannot use it (e.g. no kubeconfig context): said when the move names it."""
 
     def get(self, name: str, option: str) -> Cell:
+        if name in self.unusable:
+            raise MoveError(f"{option} {name!r}: {self.unusable[name]}")
         if name not in self.cells:
-            raise MoveError(f"{option} {name!r}: no such cell in {self.source} (cells: {', '.join(self.cells)})")
+            known = [*self.cells, *self.unusable]
+            raise MoveError(f"{option} {name!r}: no such cell in {self.source} (cells: {', '.join(known)})")
         return self.cells[name]
 
 
-def load_cells(path: Path) -> Cells:
-    """The cell definitions of ``path`` (docs/operations.md shows the format); errors name the file, the line and
-    the field."""
-    from catalogue.yamlsafe import YamlError, load_yaml
-
-    if not path.is_file():
-        raise MoveError(f"{path}: cell definitions not found (pass --cells FILE; docs/operations.md, "
-                        "'Moving a municipality to another cell')")
-    try:
-        loaded = load_yaml(path)
-    except YamlError as exc:
-        raise MoveError(str(exc)) from None
-    try:
-        parsed = _CellsFile.model_validate(loaded.data)
-    except pydantic.ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-            msg = {"missing": "required field is missing",
-                   "extra_forbidden": "unknown field (check the spelling)"}.get(err["type"], err["msg"])
-            line = loaded.line_of(loc) if loc else None
-            lines.append(f"{path}{f':{line}' if line else ''}: {where or '(top level)'}: {msg}")
-        raise MoveError("\n".join(lines)) from None
-    found: dict[str, Cell] = {}
-    for i, cell in enumerate(parsed.cells):
-        if cell.name in found:
-            raise MoveError(f"{path}: cells[{i}].name: cell {cell.name!r} is defined twice")
-        found[cell.name] = cell
-    if parsed.default not in found:
-        raise MoveError(f"{path}: default: {parsed.default!r} is not one of the cells ({', '.join(found)})")
-    return Cells(parsed.default, found, str(path))
+def cells_from_config(cfg: Any, source: str = "stacks/Pulumi.shared.yaml") -> Cells:
+    """The move's view of the shared config's cells (``urban-stack:cells``): each cell's kubeconfig context, block
+    StorageClass, Keycloak URL (``https://id.<cell domain>``), object storage (``objectStorageEndpoint``, or the
+    external provider's endpoint) and off-site backups, as the cell sees them (``SharedConfig.in_cell``)."""
+    cells: dict[str, Cell] = {}
+    unusable: dict[str, str] = {}
+    for i, c in enumerate(cfg.cell_list):
+        where = f"{source}: urban-stack:cells[{i}]" if cfg.cells else f"{source}: urban-stack:cells"
+        seen = cfg.in_cell(c.name)
+        endpoint = c.objectStorageEndpoint or (seen.storage.external.endpoint if seen.storage.external else None)
+        region = seen.storage.external.region if seen.storage.external else "us-east-1"
+        missing = [f"{where}.kubernetes.context (the kubeconfig context of its cluster)"] if not c.kubernetes.context \
+            else []
+        missing += [f"{where}.objectStorageEndpoint (where this machine reaches its object storage)"] if not endpoint \
+            else []
+        missing += [f"{where}.backup.offsite (its off-site backups: the target recovers from them)"] \
+            if seen.backup.offsite is None else []
+        if missing:
+            unusable[c.name] = f"cell {c.name!r} cannot take part in a move: set {'; '.join(missing)}"
+            continue
+        off = seen.backup.offsite
+        cells[c.name] = Cell(name=c.name, kubeContext=c.kubernetes.context, storageClass=seen.storage.blockStorageClass,
+                             keycloak=f"https://id.{cfg.cell_domain(c)}",
+                             objectStorage=S3Site(endpoint=str(endpoint), region=region),
+                             backups=BackupSite(endpoint=str(off.endpoint), region=off.region, bucket=off.bucket,
+                                                egressCidr=off.egressCidr))
+    return Cells(cfg.default_cell, cells, source, unusable)
 
 
 # --- steps with a key, the objects they touch and a check ----------------------------------------------------
@@ -476,6 +470,8 @@ class Move:
     volumes: Sequence[VolumeExport] = ()
     release_source: bool = False
     runner: Runner | None = None
+    source_stack: str = ""
+    """The municipality's Pulumi stack in the source cell (``<slug>`` or ``<slug>.<cell>``)."""
     source_s3: Callable[[], S3Client] | None = None
     target_s3: Callable[[], S3Client] | None = None
     source_offsite_s3: Callable[[], S3Client] | None = None
@@ -948,7 +944,10 @@ def prepare(slug: str, cells: Cells, to: str, work_dir: Path, *, source: str | N
     if (folder / JOURNAL).is_file():
         with contextlib.suppress(OSError, ValueError):  # Journal.open reports it
             stamp = json.loads((folder / JOURNAL).read_text(encoding="utf-8")).get("stamp", stamp)
-    return Move(slug, tenant, a, b, folder, stamp, list(databases), list(volumes), release_source, **clients)
+    move = Move(slug, tenant, a, b, folder, stamp, list(databases), list(volumes), release_source, **clients)
+    # The municipality's stack in the source cell (catalogue/cells.py naming), removed by `pulumi destroy` at the end.
+    move.source_stack = slug if a.name == cells.default else f"{slug}.{a.name}"
+    return move
 
 
 def run(move: Move, *, dry_run: bool = False) -> Iterator[str]:
@@ -984,7 +983,10 @@ def run(move: Move, *, dry_run: bool = False) -> Iterator[str]:
     if move.release_source:
         yield (f"released: the source copy in cell {move.source.name} is locked, hibernated, its realm and off-site "
                f"backups deleted; delete the namespace by hand: kubectl --context {move.source.kubeContext} delete "
-               f"namespace {move.slug}")
+               f"namespace {move.slug}"
+               + (f"; then remove the old stack's state: pulumi destroy -s {move.source_stack} (it runs no program; "
+                  "its data-bearing resources are protected: `pulumi state unprotect` them first, or `pulumi stack "
+                  "rm --force` to forget them, the cluster objects being gone)" if move.source_stack else ""))
     else:
         yield from move.checklist()
         yield (f"moved and verified; the source in cell {move.source.name} stays frozen and protected until "
