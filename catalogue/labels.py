@@ -43,6 +43,14 @@ OIDC_BACKCHANNEL = "urban-stack/oidc-backchannel"
 declared in the module's catalogue entry, ``ModuleSpec.backchannel``): the only pods the Gateway's network
 policy admits for it."""
 
+CELL = "urban-stack/cell"
+"""Cost tag of a cell's cloud resources (its nodes, volumes, load balancers) in billing data: the cell's name, or
+:data:`GLOBAL_CELL` for a cost of no single cell. Not a label of the Kubernetes objects: each cell is its own
+cluster, and its OpenCost meters only that cluster (docs/finance.md, "Zellen")."""
+GLOBAL_CELL = "global"
+"""Value of :data:`CELL` for the cooperation's costs of no single cell (the management cluster, the off-site
+provider's base fee): split among all members (decision record 0015). No cell may be named so."""
+
 SHARED_TENANT = "shared"
 DEDICATED = "dedicated"
 SHARED = "shared"

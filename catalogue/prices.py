@@ -73,6 +73,10 @@ class FixedCost(_Strict):
     serviceCategory: Literal[SERVICE_CATEGORIES] = Field(  # type: ignore[valid-type]
         "Management and Governance", description="FOCUS ServiceCategory of this cost."
     )
+    scope: Literal["cell", "cooperation"] = Field(
+        "cell", description="`cell`: every cell (cluster) incurs it once, split among that cell's members (a control "
+                            "plane, spare capacity); `cooperation`: incurred once for all cells, split among all "
+                            "members (operations staff, support contracts). Decision record 0015.")
 
 
 class Platform(_Strict):
@@ -84,7 +88,8 @@ class Platform(_Strict):
     )
     modules: dict[str, Money] = Field(
         default_factory=dict,
-        description="Monthly cost of each shared platform component (label `urban-stack/module` of shared objects).",
+        description="Monthly cost of each shared platform component (label `urban-stack/module` of shared objects), "
+                    "per cell: every cell runs its own platform stack.",
     )
 
     @field_validator("fixed")

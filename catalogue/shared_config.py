@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from catalogue.labels import GLOBAL_CELL
 from catalogue.names import CONFIG_NS
 from catalogue.paths import STACKS
 from catalogue.schema import CELL_NAME_PATTERN, DOMAIN_PATTERN, LABEL_VALUE_PATTERN
@@ -366,8 +367,9 @@ class Cell(_Strict):
     shared config's value; what is per cell and what is global: decision record 0015."""
 
     name: str = Field(pattern=CELL_NAME_PATTERN, description="Name of the cell (a DNS label of at most 20 "
-                      "characters, starting with a letter): its platform stack is `shared.<name>` (the default "
-                      "cell's: `shared`), a member's stack `<slug>.<name>` (in the default cell: `<slug>`).")
+                      "characters, starting with a letter; `global` is reserved for costs of no single cell): its "
+                      "platform stack is `shared.<name>` (the default cell's: `shared`), a member's stack "
+                      "`<slug>.<name>` (in the default cell: `<slug>`).")
     default: bool = Field(False, description="The default cell: every municipality whose tenant file names no "
                           "`cell` lives here, and its stacks keep the names they had before cells (`shared`, "
                           "`<slug>`). Exactly one cell is the default.")
@@ -490,6 +492,10 @@ class SharedConfig(_Strict):
         for i, cell in enumerate(self.cells):
             if cell.name in seen:
                 problems.append(f"{CONFIG_NS}:cells[{i}].name: cell {cell.name!r} is listed twice")
+            if cell.name == GLOBAL_CELL:
+                problems.append(f"{CONFIG_NS}:cells[{i}].name: {GLOBAL_CELL!r} is reserved: billing data tags the "
+                                "costs of no single cell so (urban-stack/cell: global, docs/finance.md); name the "
+                                "cell otherwise")
             seen.add(cell.name)
             if not cell.default and cell.kubernetes.context is None:
                 problems.append(f"{CONFIG_NS}:cells[{i}].kubernetes.context: required for a cell that is not the "

@@ -12,6 +12,12 @@
    is multiplied by the member's days of membership (and, for a module, of booking) in the month.
    All groups of one month and kind split by the same weights form one **pool**, split once. A pool the key cannot split
    (no member booked the module; nobody had direct cost under ``usage``) is an unallocated line with the reason.
+   **Cells** (decision record 0015): a pool group belongs to the cell its record names (``urban-stack/cell``; none:
+   the default cell) and is split only among the members that lived in that cell, each weighted by its days there
+   (``cellHistory``); a dedicated cell's costs so go to its one member. ``global`` groups are split among all
+   members. When the period involves more than one cell, a pool's basis names its cell (``population@kreis``,
+   ``population@global``); a
+   cell nobody lived in that month, or a cell the shared config does not list, makes an unallocated line.
 4. Rounding, as late as possible and with exact fractions (docs/finance.md, "Rounding"):
 
    a. a member's **direct cost** is the exact sum of its direct rows, rounded half-up to the cent once;
@@ -41,8 +47,20 @@ from fractions import Fraction
 import duckdb
 
 from catalogue import labels
+from catalogue.labels import GLOBAL_CELL
 from catalogue.modules import module_label, module_names
-from finance.model import KINDS, UNALLOCATED, FinanceError, Key, Member, Period, members_sorted, month_days
+from finance.model import (
+    KINDS,
+    UNALLOCATED,
+    Cells,
+    FinanceError,
+    Key,
+    Member,
+    Period,
+    load_cells,
+    members_sorted,
+    month_days,
+)
 from finance.sources import RECORD_COLUMNS, CostSource
 
 
@@ -64,7 +82,8 @@ class Line:
     share: Decimal
     """This line's share of the pool (1 for direct and unallocated lines)."""
     basis: str
-    """How the share was computed, e.g. ``population``, ``equal:dashboards``, ``direct``."""
+    """How the share was computed, e.g. ``population``, ``equal:dashboards``, ``direct``; with several cells a
+    pool's basis ends in ``@<cell>`` (``population@kreis``)."""
     exact: Decimal
     rows: int
     reason: str | None = None
@@ -110,6 +129,10 @@ class Allocation:
     unknown_tags: list[UnknownTag] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What the report must say but is not an error (unknown tags, rows left out), for the screen and the overview."""
+    cells: Cells = field(default_factory=Cells)
+    several_cells: bool = False
+    """Whether the period involves more than one cell (members that lived in them, or costs tagged with them):
+    then statements name each member's cells, and pool bases their cell."""
 
     @property
     def input_cents(self) -> int:
@@ -144,7 +167,7 @@ def _half_up(value: Fraction) -> int:
 # -- aggregation --------------------------------------------------------------------------------------------
 
 GROUP_COLUMNS = ("charge_month", "kind", "tenant", "module", "service", "service_category", "resource",
-                 "currency", "reason")
+                 "currency", "reason", "cell")
 
 
 @dataclass(frozen=True)
@@ -161,6 +184,7 @@ class Group:
     cost: Decimal
     quantity: Decimal | None
     rows: int
+    cell: str | None = None
 
 
 def aggregate(rel: duckdb.DuckDBPyRelation) -> list[Group]:
@@ -173,22 +197,23 @@ def aggregate(rel: duckdb.DuckDBPyRelation) -> list[Group]:
            f"FROM rel GROUP BY {cols} ORDER BY {', '.join(c + ' NULLS FIRST' for c in GROUP_COLUMNS)}")
     out = []
     for row in rel.query("rel", sql).fetchall():
-        (month, kind, tenant, module, service, category, resource, currency, reason, cost, quantity, rows) = row
+        (month, kind, tenant, module, service, category, resource, currency, reason, cell, cost, quantity, rows) = row
         out.append(Group(month, kind, tenant, module, service or "–", category or "Other", resource,
                          currency, reason, Decimal(cost or 0), None if quantity is None else Decimal(quantity),
-                         int(rows or 0)))
+                         int(rows or 0), cell))
     return out
 
 
 # -- weights ------------------------------------------------------------------------------------------------
 
 
-def _weights(kind: str, members: list[Member], month: dt.date, module: str | None = None) -> dict[str, Fraction]:
+def _weights(kind: str, members: list[Member], month: dt.date, module: str | None = None, cell: str | None = None,
+             default_cell: str = "") -> dict[str, Fraction]:
     """Weights of ``members`` in ``month``: 1 (equal) or the population, times the share of the month's days the
-    member was a member (and booked ``module``)."""
+    member was a member (and booked ``module``, and lived in ``cell``)."""
     out = {}
     for m in members:
-        days = m.days_in(month, module)
+        days = m.days_in(month, module, cell, default_cell)
         if not days:
             continue
         base = Fraction(1) if kind == "equal" else Fraction(m.population)
@@ -250,10 +275,11 @@ def largest_remainder(ideals: list[Decimal], target: int) -> list[int]:
 
 def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period: Period, *,
              con: duckdb.DuckDBPyConnection | None = None, example_prices: bool = False,
-             allow_empty: bool = False) -> Allocation:
+             allow_empty: bool = False, cells: Cells | None = None) -> Allocation:
     """Load ``source`` for ``period`` and allocate every euro (see the module docstring).
 
-    A period without any cost record is an error unless ``allow_empty`` (then every statement is 0)."""
+    A period without any cost record is an error unless ``allow_empty`` (then every statement is 0). ``cells``: the
+    cooperation's cells (default: those of the shared config)."""
     if not members:
         raise FinanceError("no municipalities: the tenant folder has no tenant files")
     own = con is None
@@ -265,12 +291,24 @@ def allocate(source: CostSource, members: Mapping[str, Member], key: Key, period
         if own:
             con.close()
     return allocate_groups(groups, members, key, period, source, example_prices=example_prices,
-                           allow_empty=allow_empty)
+                           allow_empty=allow_empty, cells=cells)
+
+
+def involved_cells(groups: list[Group], members: Mapping[str, Member], period: Period, cells: Cells) -> set[str]:
+    """The cells a period involves: those the members lived in on a day of it, and those its pool costs name."""
+    out = {g.cell or cells.default for g in groups if g.kind in KINDS[1:] and g.cell != GLOBAL_CELL}
+    for m in members.values():
+        for name in {name for name, _, _ in m.stays} or {cells.default}:
+            if any(m.days_in(month, cell=name, default_cell=cells.default) for month in period.months):
+                out.add(name)
+    return out
 
 
 def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key, period: Period,
-                    source: CostSource, *, example_prices: bool = False, allow_empty: bool = False) -> Allocation:
+                    source: CostSource, *, example_prices: bool = False, allow_empty: bool = False,
+                    cells: Cells | None = None) -> Allocation:
     members = dict(members)
+    cells = cells or load_cells()
     warnings = list(getattr(source, "warnings", []) or [])
     if not groups:
         if not allow_empty:
@@ -278,7 +316,8 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                                "(--allow-empty writes statements of 0.00 on purpose)")
         return Allocation(period=period, key=key, members=members, currency=getattr(source, "currency", "EUR"),
                           source=source, lines=[], input_exact=Decimal(0), input_rows=0,
-                          example_prices=example_prices, warnings=warnings)
+                          example_prices=example_prices, warnings=warnings, cells=cells,
+                          several_cells=len(involved_cells([], members, period, cells)) > 1)
     currencies = sorted({g.currency or "" for g in groups})
     if len(currencies) > 1 or not currencies[0]:
         amounts = defaultdict(Decimal)
@@ -309,8 +348,13 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
             u = unknown.setdefault((labels.TENANT, g.tenant or ""), [Decimal(0), 0, "unallocated"])
             u[0] += g.cost
             u[1] += g.rows
+        if g.cell not in (None, GLOBAL_CELL) and g.cell not in cells:
+            handling = "unallocated" if g.kind in KINDS[1:] and g.reason is None else "kept on its line"
+            u = unknown.setdefault((labels.CELL, g.cell), [Decimal(0), 0, handling])
+            u[0] += g.cost
+            u[1] += g.rows
         normalised.append(Group(g.month, g.kind, g.tenant, module or None, g.service, g.service_category, g.resource,
-                                g.currency, g.reason, g.cost, g.quantity, g.rows))
+                                g.currency, g.reason, g.cost, g.quantity, g.rows, g.cell))
     groups = normalised
     unknown_tags = [UnknownTag(tag, value, cost, rows, handling)
                     for (tag, value), (cost, rows, handling) in sorted(unknown.items())]
@@ -318,6 +362,7 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
         warnings.append(f"unknown {u.tag} value {u.value!r}: {u.cost.normalize():f} {currency} in {u.rows} "
                         f"row(s), {u.handling}")
 
+    several = len(involved_cells(groups, members, period, cells)) > 1
     direct_by_month: dict[dt.date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for g in groups:
         if g.kind == "direct" and g.tenant in members and g.month in period and g.reason is None:
@@ -354,16 +399,25 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
                       "unallocated")
             continue
         # a pool: shared, untagged or idle; all groups of a month split by the same weights form one pool
+        cell = g.cell or cells.default
+        if cell != GLOBAL_CELL and cell not in cells:
+            whole(g, pool_id, None, UNALLOCATED, f"unknown cell tag {cell!r} (not in urban-stack:cells)",
+                  "unallocated")
+            continue
         basis, module = _basis(g, key, bookable)
+        if several:
+            basis = f"{basis}@{cell}"
         pkey = (g.month, basis, g.kind)
         if pkey not in pools:
-            weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month)
+            weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month,
+                                            None if cell == GLOBAL_CELL else cell, cells.default)
             pools[pkey] = shares_of(weights) if not reason else []
             decimal_shares[pkey] = [as_decimal(sh) for _, sh in pools[pkey]]
             pool_reasons[pkey] = reason
             if not reason:
                 used[(g.month, basis)] = {s: as_decimal(sh) for s, sh in pools[pkey]}
-                partial = {m.slug: m.days_in(g.month, module) for m in ordered if m.slug in weights}
+                partial = {m.slug: m.days_in(g.month, module, None if cell == GLOBAL_CELL else cell, cells.default)
+                           for m in ordered if m.slug in weights}
                 if any(d != month_days(g.month) for d in partial.values()):
                     days[(g.month, basis)] = partial
         if pool_reasons[pkey]:
@@ -381,7 +435,15 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
     return Allocation(period=period, key=key, members=members, currency=currency, source=source, lines=lines,
                       input_exact=input_exact, input_rows=sum(g.rows for g in groups),
                       example_prices=example_prices, weights=used, days=days, unknown_tags=unknown_tags,
-                      warnings=warnings)
+                      warnings=warnings, cells=cells, several_cells=several)
+
+
+def split_basis(basis: str) -> tuple[str, str | None, str | None]:
+    """``(how, module, cell)`` of a basis name: ``equal:dashboards@kreis`` -> ``("equal", "dashboards", "kreis")``,
+    ``population`` -> ``("population", None, None)``."""
+    rest, _, cell = basis.partition("@")
+    how, _, module = rest.partition(":")
+    return how, module or None, cell or None
 
 
 def _basis(g: Group, key: Key, bookable: set[str]) -> tuple[str, str | None]:
@@ -395,24 +457,32 @@ def _basis(g: Group, key: Key, bookable: set[str]) -> tuple[str, str | None]:
 
 
 def _pool_weights(month: dt.date, basis: str, module: str | None, key: Key, ordered: list[Member],
-                  direct_by_month) -> tuple[dict[str, Fraction], str | None]:
-    """``(weights, reason)``: how the pool ``(month, basis)`` is split, or why it cannot be."""
-    if basis == "usage":
+                  direct_by_month, cell: str | None = None, default_cell: str = "") -> tuple[dict[str, Fraction], str | None]:
+    """``(weights, reason)``: how the pool ``(month, basis)`` is split among the members (of ``cell``; None: all),
+    or why it cannot be."""
+    how, _, in_cell = split_basis(basis)
+    where = f" of cell {cell!r}" if in_cell and cell is not None else ""
+    if how == "usage":
         direct = direct_by_month.get(month, {})
-        weights = {m.slug: Fraction(max(direct.get(m.slug, Decimal(0)), Decimal(0))) for m in ordered
-                   if m.days_in(month)}
+        weights = {}
+        for m in ordered:
+            days = m.days_in(month, cell=cell, default_cell=default_cell)
+            if days:
+                # a member that moved during the month: its direct cost counted for its days in this cell
+                share = Fraction(days, m.days_in(month)) if cell is not None else Fraction(1)
+                weights[m.slug] = Fraction(max(direct.get(m.slug, Decimal(0)), Decimal(0))) * share
         if sum(weights.values()) <= 0:
-            return {}, f"usage key: no municipality has direct costs in {month:%Y-%m}"
+            return {}, f"usage key: no municipality{where} has direct costs in {month:%Y-%m}"
         return weights, None
-    how = basis.split(":", 1)[0]
     if module is not None:
-        weights = _weights(how, ordered, month, module)
+        weights = _weights(how, ordered, month, module, cell, default_cell)
         if not weights:
-            return {}, f"module {module!r} is booked by no municipality in {month:%Y-%m}"
+            return {}, f"module {module!r} is booked by no municipality{where} in {month:%Y-%m}"
         return weights, None
-    weights = _weights(how, ordered, month)
+    weights = _weights(how, ordered, month, None, cell, default_cell)
     if not weights:
-        return {}, f"no municipality is a member in {month:%Y-%m}"
+        return {}, (f"no municipality lives in cell {cell!r} in {month:%Y-%m}" if where
+                    else f"no municipality is a member in {month:%Y-%m}")
     return weights, None
 
 

@@ -128,8 +128,9 @@ def report(
     period: PeriodOpt = None,
     source: Annotated[str, typer.Option("--source", help="estimate | focus | aws | opencost.")] = "estimate",
     inputs: Annotated[list[str] | None, typer.Option(
-        "--input", help="focus: FOCUS files (.csv, .csv.gz, .parquet, s3://...); opencost: JSON files or API URL. "
-                        "Repeatable.")] = None,
+        "--input", help="focus: FOCUS files (.csv, .csv.gz, .parquet, s3://...); opencost: JSON files or API URL, "
+                        "CELL=... for a cell other than the default one (each cell's OpenCost meters its own "
+                        "cluster). Repeatable.")] = None,
     key: KeyOpt = None,
     formats: Annotated[list[str] | None, typer.Option(
         "--format", help="csv, xlsx, html, pdf, json, focus (comma-separated or repeated; default: all).")] = None,
@@ -401,9 +402,11 @@ def make_source(name: str, *, inputs: list[str] | None = None, members=None, pri
 
         return AwsCostExplorerSource(**{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
     if name == "opencost":
+        from finance.model import load_cells  # lazy: builds the tenant schema (catalogue.tenants)
         from finance.sources.opencost import OpenCostSource  # lazy: duckdb, pyarrow
 
-        return OpenCostSource(inputs or [], **{k: v for k, v in options.items() if k in ("currency",)})
+        return OpenCostSource(inputs or [], cells=load_cells(),
+                              **{k: v for k, v in options.items() if k in ("currency",)})
     from finance.model import FinanceError  # lazy: builds the tenant schema (catalogue.tenants)
 
     raise FinanceError(f"--source: {name!r} is not one of estimate, focus, aws, opencost")

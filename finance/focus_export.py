@@ -32,7 +32,7 @@ AllocatedMethodId      a stable id per key: ``urban-stack/equal``, ``urban-stack
 AllocatedMethodDetails ``{"Elements": [...]}``: one element per origin charge (input group of a pool) this row
                        takes a part of, with ``AllocatedRatio`` (the row's part of that charge; the ratios of one
                        origin charge add up to exactly 1) and ``x_`` properties: pool kind, basis, the
-                       municipality's share and the key's inputs (population, members, days), the amount
+                       municipality's share and the key's inputs (population, members, days; the cell, ``x_Cell``, of a cell's pool), the amount
                        (``x_AllocatedCost``), the origin charge (``x_OriginId``, unique in the report) and its amount; the root carries ``x_Key``
 AllocatedResourceId    what the cost was allocated to: ``urban-stack/tenant/<slug>``
 AllocatedResourceName  the municipality's name
@@ -62,7 +62,7 @@ import pyarrow.parquet as pq
 
 from catalogue import labels
 from catalogue.prices import SERVICE_CATEGORIES
-from finance.allocate import Allocation, apportion
+from finance.allocate import Allocation, apportion, split_basis
 from finance.model import KINDS, next_month
 from finance.render import spreadsheet_text
 
@@ -114,9 +114,11 @@ def _ratios(a: Allocation) -> dict[int, dict[tuple, Decimal]]:
 def _key_inputs(a: Allocation, slug: str, month: dt.date, basis: str) -> dict:
     """What the municipality's share of a pool is computed from (the key's inputs), as ``x_`` properties."""
     weights = a.weights.get((month, basis), {})
-    how = basis.split(":", 1)[0]
+    how, _, cell = split_basis(basis)
     out: dict = {"x_Basis": basis, "x_MemberShare": str(weights.get(slug, Decimal(0))),
                  "x_Members": len(weights)}
+    if cell:
+        out["x_Cell"] = cell
     if how == "population":
         out["x_Population"] = a.members[slug].population
         out["x_PopulationTotal"] = sum(a.members[s].population for s in weights)

@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalogue.labels import GLOBAL_CELL
 from catalogue.modules import CATALOGUE
 from catalogue.prices import KEYS
-from catalogue.tenants import load_all
+from catalogue.shared_config import DEFAULT_CELL, SHARED_CONFIG
+from catalogue.tenants import load_all, platform_domain
 
 KINDS = ("direct", "shared", "untagged", "idle")
 """Kinds of input cost: ``direct`` (tagged with a municipality), ``shared`` (tagged ``shared``: the platform),
@@ -124,12 +126,17 @@ class Member:
     """Last day of membership (``memberUntil``, included); None: still a member."""
     bookings: tuple[tuple[str, dt.date | None, dt.date | None], ...] = ()
     """``(module, since, until)`` of booked modules whose booking starts or ends (both days included)."""
+    stays: tuple[tuple[str, dt.date | None, dt.date | None], ...] = ()
+    """``(cell, first day, last day)`` of every cell the municipality lived in, oldest first (tenant file ``cell``
+    and ``cellHistory``; both days included, None: open). Empty: the default cell throughout."""
 
     def books(self, module: str) -> bool:
         return module in self.modules
 
-    def days_in(self, month: dt.date, module: str | None = None) -> int:
-        """Days of ``month`` on which the municipality was a member (and, with ``module``, had it booked)."""
+    def days_in(self, month: dt.date, module: str | None = None, cell: str | None = None,
+                default_cell: str = DEFAULT_CELL) -> int:
+        """Days of ``month`` on which the municipality was a member (and, with ``module``, had it booked; with
+        ``cell``, lived in that cell; ``default_cell``: the cell of a member without ``stays``)."""
         first, last = month, next_month(month) - dt.timedelta(days=1)
         spans = [(self.since, self.until)]
         if module is not None:
@@ -139,10 +146,31 @@ class Member:
         for since, until in spans:
             first = max(first, since or first)
             last = min(last, until or last)
-        return max(0, (last - first).days + 1)
+        if cell is None or cell == GLOBAL_CELL:
+            return max(0, (last - first).days + 1)
+        stays = self.stays or ((default_cell, None, None),)
+        return sum(max(0, (min(last, until or last) - max(first, since or first)).days + 1)
+                   for name, since, until in stays if name == cell)
+
+    def cell_on(self, day: dt.date, default_cell: str = DEFAULT_CELL) -> str:
+        """The cell the municipality lived in on ``day`` (its current cell after its last stay)."""
+        for name, since, until in self.stays:
+            if (since is None or since <= day) and (until is None or day <= until):
+                return name
+        return self.stays[-1][0] if self.stays else default_cell
 
 
-def member_of(tenant) -> Member:
+def stays_of(tenant, default_cell: str) -> tuple[tuple[str, dt.date | None, dt.date | None], ...]:
+    """``(cell, first day, last day)`` of each cell of ``tenant`` (``cellHistory`` then ``cell``), oldest first."""
+    out, since = [], None
+    for stay in getattr(tenant, "cellHistory", None) or ():
+        out.append((stay.cell, since, stay.until))
+        since = stay.until + dt.timedelta(days=1)
+    out.append((getattr(tenant, "cell", None) or default_cell, since, None))
+    return tuple(out)
+
+
+def member_of(tenant, default_cell: str = DEFAULT_CELL) -> Member:
     booked = tenant.booked()
     return Member(
         slug=tenant.slug, name=tenant.name, ags=tenant.ags, population=tenant.population,
@@ -152,12 +180,42 @@ def member_of(tenant) -> Member:
         bookings=tuple((CATALOGUE[key].name, getattr(opts, "since", None), getattr(opts, "until", None))
                        for key, opts in booked.items()
                        if getattr(opts, "since", None) or getattr(opts, "until", None)),
+        stays=stays_of(tenant, default_cell),
     )
 
 
-def load_members(paths: list[Path] | None = None) -> dict[str, Member]:
-    """Members from tenant files or folders (default ``tenants/``); invalid files raise ``TenantError``."""
-    return {slug: member_of(t) for slug, t in load_all(paths or None).items()}
+def load_members(paths: list[Path] | None = None, cells: Cells | None = None) -> dict[str, Member]:
+    """Members from tenant files or folders (default ``tenants/``); invalid files raise ``TenantError``.
+    ``cells``: the cooperation's cells (default: those of the shared config)."""
+    default = (cells or load_cells()).default
+    return {slug: member_of(t, default) for slug, t in load_all(paths or None).items()}
+
+
+# -- cells --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The cooperation's cells (decision record 0015): each cell's shared costs are split among the members that
+    lived in it; a cost tagged :data:`catalogue.labels.GLOBAL_CELL` among all members; a cost without a cell tag
+    belongs to the default cell (where everything lived before there were cells)."""
+
+    default: str = DEFAULT_CELL
+    names: tuple[str, ...] = (DEFAULT_CELL,)
+    """Every cell, the default one first."""
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+
+def load_cells(path: Path | None = SHARED_CONFIG) -> Cells:
+    """The cells of the shared config (``urban-stack:cells``); one default cell when it lists none or cannot be
+    read (the tenant loader reports its problems)."""
+    platform = platform_domain(path) if path is not None else None
+    if platform is None or not platform.cells:
+        return Cells()
+    names = tuple(name for name, _ in platform.cells)
+    return Cells(default=names[0], names=names)
 
 
 # -- the allocation key -------------------------------------------------------------------------------------

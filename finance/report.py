@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
 
-from finance.allocate import Allocation, Line, to_cents
+from catalogue.labels import GLOBAL_CELL
+from finance.allocate import Allocation, Line, split_basis, to_cents
 from finance.model import KINDS, UNALLOCATED, month_days, next_month
 from finance.names import module_name, service_name
 
@@ -22,7 +23,7 @@ T = {
     "de": {
         "statement": "Kostenaufstellung", "overview": "Konsortialübersicht", "municipality": "Kommune",
         "ags": "AGS", "cost_center": "Kostenstelle", "population": "Einwohner", "period": "Zeitraum",
-        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "issuer": "Rechnungssteller",
+        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "cell": "Zelle", "issuer": "Rechnungssteller",
         "currency": "Währung", "month": "Monat", "kind": "Art", "module": "Modul", "service": "Leistung",
         "resource": "Ressource", "quantity": "Menge", "pool": "Gesamtbetrag", "share": "Anteil", "basis": "Schlüssel",
         "amount": "Betrag", "total": "Summe", "summary": "Zusammenfassung", "lines": "Positionen",
@@ -53,7 +54,7 @@ T = {
     "en": {
         "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
         "ags": "AGS", "cost_center": "Cost centre", "population": "Population", "period": "Period",
-        "source": "Source", "key": "Allocation key", "your_share": "Your share", "issuer": "Issuer",
+        "source": "Source", "key": "Allocation key", "your_share": "Your share", "cell": "Cell", "issuer": "Issuer",
         "currency": "Currency", "month": "Month", "kind": "Kind", "module": "Module", "service": "Service",
         "resource": "Resource", "quantity": "Quantity", "pool": "Pool", "share": "Share", "basis": "Basis",
         "amount": "Amount", "total": "Total", "summary": "Summary", "lines": "Line items",
@@ -178,11 +179,51 @@ def basis_text(basis: str, lang: str) -> str:
     names = {"equal": "gleich" if de else "equal", "population": "Einwohner" if de else "population",
              "usage": "Nutzung" if de else "usage", "direct": "direkt" if de else "direct",
              "unallocated": "nicht verteilt" if de else "unallocated"}
-    if ":" in basis:
-        how, module = basis.split(":", 1)
+    how, module, cell = split_basis(basis)
+    if module:
         title = module_name(module, lang)
-        return (f"{names[how]}, nur Kommunen mit {title}" if de else f"{names[how]}, municipalities booking {title} only")
-    return names.get(basis, basis)
+        text = (f"{names[how]}, nur Kommunen mit {title}" if de else f"{names[how]}, municipalities booking {title} only")
+    else:
+        text = names.get(how, how)
+    if cell == GLOBAL_CELL:
+        text += ", alle Zellen" if de else ", all cells"
+    elif cell:
+        text += f", Zelle {cell}" if de else f", cell {cell}"
+    return text
+
+
+def cell_text(a: Allocation, slug: str, lang: str) -> str | None:
+    """The cells the municipality lived in during the period, with the days it moved ("kreis bis 14. Oktober 2026,
+    ab 15. Oktober 2026 stadt-guetersloh"), for the statement's line "Zelle"; None when the period involves one
+    cell only."""
+    if not a.several_cells:
+        return None
+    stays = cells_json(a, slug)
+    de = lang == "de"
+    if len(stays) == 1:
+        return stays[0]["cell"]
+    parts = []
+    for i, stay in enumerate(stays):
+        name = stay["cell"]
+        since = dt.date.fromisoformat(stay["from"]) if stay["from"] else None
+        until = dt.date.fromisoformat(stay["until"]) if stay["until"] else None
+        if i == 0:
+            parts.append(f"{name} bis {day_words(until, lang)}" if de else f"{name} until {day_words(until, lang)}")
+        elif i == len(stays) - 1:
+            parts.append(f"ab {day_words(since, lang)} {name}" if de else f"from {day_words(since, lang)} {name}")
+        else:
+            parts.append(f"vom {day_words(since, lang)} bis {day_words(until, lang)} {name}" if de
+                         else f"from {day_words(since, lang)} to {day_words(until, lang)} {name}")
+    return ", ".join(parts)
+
+
+def cells_json(a: Allocation, slug: str) -> list[dict]:
+    """The municipality's cells in the period: ``[{"cell", "from", "until"}]`` (ISO days, None: open)."""
+    m = a.members[slug]
+    first, last = a.period.first, last_day(a.period)
+    return [{"cell": name, "from": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+            for name, since, until in (m.stays or ((a.cells.default, None, None),))
+            if (since is None or since <= last) and (until is None or until >= first)]
 
 
 # -- documents ----------------------------------------------------------------------------------------------
@@ -381,16 +422,17 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
             continue
         days = a.days.get((month, basis), {})
         share = weights[slug]
-        if (basis, share, tuple(sorted(days.items()))) in seen and basis != "usage":
+        if (basis, share, tuple(sorted(days.items()))) in seen and split_basis(basis)[0] != "usage":
             continue  # the same share as in an earlier month: printed once
         seen.add((basis, share, tuple(sorted(days.items()))))
         label = basis_text(basis, lang)
-        if basis.startswith("population"):
+        how = split_basis(basis)[0]
+        if how == "population":
             total_pop = sum(a.members[s].population for s in weights)
             detail = (f"{fmt_number(Decimal(member.population), lang, 0)} von "
                       f"{fmt_number(Decimal(total_pop), lang, 0)} Einwohnern" if de else
                       f"{fmt_number(Decimal(member.population), lang, 0)} of {fmt_number(Decimal(total_pop), lang, 0)} inhabitants")
-        elif basis.startswith("equal"):
+        elif how == "equal":
             detail = (f"1 von {len(weights)} Kommunen" if de else f"1 of {len(weights)} municipalities")
         else:
             detail = (f"Anteil an den direkten Kosten {fmt_month(month, lang)}" if de
@@ -399,7 +441,7 @@ def share_texts(a: Allocation, slug: str, lang: str) -> list[str]:
             mine, whole = days.get(slug, 0), month_days(month)
             detail += (f"; {mine} von {whole} Tagen im {fmt_month(month, lang)}, anteilig nach Tagen" if de
                        else f"; {mine} of {whole} days in {fmt_month(month, lang)}, pro rata by days")
-        prefix = f"{fmt_month(month, lang)}: " if basis == "usage" or days else ""
+        prefix = f"{fmt_month(month, lang)}: " if how == "usage" or days else ""
         out.append(f"{prefix}{label}: {fmt_pct(share, lang)} ({detail})")
     return out
 
@@ -419,6 +461,13 @@ REASONS_DE = [
     (re.compile(r"^usage key: no municipality has direct costs in (\S+)$"),
      r"Nutzungsschlüssel: keine Kommune hat im \1 direkte Kosten"),
     (re.compile(r"^no municipality is a member in (\S+)$"), r"im \1 ist keine Kommune Mitglied"),
+    (re.compile(r"^no municipality lives in cell '(.*)' in (\S+)$"), r"in Zelle \1 lebt im \2 keine Kommune"),
+    (re.compile(r"^module '(.*)' is booked by no municipality of cell '(.*)' in (\S+)$"),
+     r"Modul '\1' hat im \3 keine Kommune der Zelle \2 gebucht"),
+    (re.compile(r"^usage key: no municipality of cell '(.*)' has direct costs in (\S+)$"),
+     r"Nutzungsschlüssel: keine Kommune der Zelle \1 hat im \2 direkte Kosten"),
+    (re.compile(r"^unknown cell tag '(.*)' \(not in urban-stack:cells\)$"),
+     r"unbekannte Zelle '\1' (nicht in urban-stack:cells)"),
     (re.compile(r"^not attributable$"), "nicht zuzuordnen"),
 ]
 
@@ -531,8 +580,10 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "", issu
     lines = a.lines_of(slug)
     by_kind = a.by_kind(slug)
     total = sum(by_kind.values())
+    cells = cell_text(a, slug, lang)
     meta = [(t(lang, "municipality"), m.name), (t(lang, "ags"), m.ags), (t(lang, "cost_center"), m.cost_center),
             (t(lang, "population"), fmt_number(Decimal(m.population), lang, 0)),
+            *([(t(lang, "cell"), cells)] if cells else []),
             *_common_meta(a, lang, issuer, issued)]
     for text in share_texts(a, slug, lang):
         meta.append((t(lang, "your_share"), text))
@@ -549,7 +600,8 @@ def statement(a: Allocation, slug: str, lang: str = "de", issuer: str = "", issu
         "document": "statement", "period": a.period.label, "currency": a.currency, "issuer": issuer,
         "issued": issued.isoformat(), "asOf": as_of(a.period, issued).isoformat(),
         "municipality": {"slug": m.slug, "name": m.name, "ags": m.ags, "costCenter": m.cost_center,
-                         "population": m.population, "plan": m.plan, "modules": list(m.modules)},
+                         "population": m.population, "plan": m.plan, "modules": list(m.modules),
+                         **({"cells": cells_json(a, slug)} if a.several_cells else {})},
         "source": a.source.describe("en"), "key": {"code": a.key.code, "description": a.key.describe(lang)},
         "shares": share_texts(a, slug, lang), "examplePrices": a.example_prices, "prices": prices_json(a),
         "totals": {**{k: f"{Decimal(v) / 100:.2f}" for k, v in by_kind.items()}, "total": f"{Decimal(total) / 100:.2f}"},

@@ -67,6 +67,11 @@ def test_exactly_one_cell_is_the_default_and_no_two_cells_share_a_name_or_a_doma
         parse(raw_config(cells=[{"name": "a", "default": True}, {"name": "b", "baseDomain": base, **ctx}]))
 
 
+def test_no_cell_may_be_named_global_the_cost_tag_of_no_single_cell():
+    with pytest.raises(ConfigError, match=r"cells\[1\].name: 'global' is reserved"):
+        parse(raw_config(cells=[{"name": "kreis", "default": True}, {"name": "global", "kubernetes": {"context": "g"}}]))
+
+
 def test_a_cell_serves_its_platform_below_its_own_domain_and_uses_its_own_values():
     cfg = load_file()
     dedicated = cfg.in_cell("stadt-guetersloh")

@@ -12,7 +12,7 @@ from catalogue.prices import load_prices
 from catalogue.sizing import TENANT_PLANS, Size, Workload
 from catalogue.spec import ModuleOptions, ModuleSpec
 from finance.allocate import allocate
-from finance.model import Key, Member, load_members, parse_period
+from finance.model import Cells, Key, Member, load_members, parse_period
 from finance.sources.estimate import Declared, EstimateSource, declared_for, declared_totals
 from tests.plan_totals import cpu_millis, gibibytes, manifest_declared, mebibytes, plan_totals
 
@@ -65,7 +65,8 @@ def test_declared_totals_cover_every_booked_module_of_every_municipality():
 def test_estimate_prices_declared_quantities_with_the_unit_prices(example_module):
     prices = load_prices()
     members = {"verl": Member("verl", "Verl", "05754044", 26000, "VERL-1100", "small", ("example",))}
-    a = allocate(EstimateSource(members, prices), members, Key("equal"), parse_period("2026-10"))
+    one = Cells()  # a cooperation of one cell (the platform once; tests/test_finance_cells.py: several)
+    a = allocate(EstimateSource(members, prices, one), members, Key("equal"), parse_period("2026-10"), cells=one)
     direct = {(ln.module, ln.resource): ln.exact for ln in a.lines_of("verl") if ln.kind == "direct"}
     assert direct[("example", "cpu")] == Decimal("0.75") * prices.unitPrices.vcpuMonth
     assert direct[("example", "memory")] == Decimal("1.5") * prices.unitPrices.ramGibMonth

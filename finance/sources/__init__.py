@@ -18,7 +18,10 @@ Columns of a record:
   already knows it cannot be charged; ``reason`` says why);
 * ``tenant``: the tenant tag value for ``direct`` records (may be unknown: the allocator reports it);
 * ``module``, ``service``, ``service_category``, ``resource``, ``quantity``: what the cost is for;
-* ``currency``, ``cost`` (DECIMAL(38,10), never a float), ``rows`` (input rows in the record).
+* ``currency``, ``cost`` (DECIMAL(38,10), never a float), ``rows`` (input rows in the record);
+* ``cell``: the cell whose cluster the cost belongs to (billing tag ``urban-stack/cell``; ``global``: a cost of no
+  single cell; NULL: the default cell). It matters for shared, untagged and idle costs, which are split among
+  the members of that cell (docs/finance.md, "Zellen").
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ RECORD_SCHEMA = pa.schema([
     ("cost", COST_TYPE),
     ("rows", pa.int64()),
     ("reason", pa.string()),
+    ("cell", pa.string()),
 ])
 RECORD_COLUMNS = tuple(RECORD_SCHEMA.names)
 

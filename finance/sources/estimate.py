@@ -12,6 +12,11 @@ module's ``SPEC.workloads``), so the estimate and the offline plan agree
 
 priced per vCPU-month (1000m), GiB-RAM-month (1024Mi), GiB block storage and GiB object storage. The platform's
 fixed costs, the shared platform components and each module's shared part are ``shared`` records.
+
+Cells (decision record 0015): every configured cell runs its own cluster and platform stack, so every platform
+component and every fixed cost of ``scope: cell`` is a record of each cell (split among that cell's members);
+fixed costs of ``scope: cooperation`` and the modules' shared parts are ``global`` records (split among all
+members).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from decimal import Decimal
 
 import duckdb
 
-from catalogue.labels import PLATFORM_MODULES
+from catalogue.labels import GLOBAL_CELL, PLATFORM_MODULES
 from catalogue.modules import by_name, module_names
 from catalogue.prices import PriceCatalogue
 from catalogue.sizing import TENANT_PLANS
-from finance.model import Member, Period, month_days
+from finance.model import Cells, Member, Period, load_cells, month_days
 from finance.sources import records_relation, service_category
 
 DATABASE = "database"
@@ -97,9 +102,10 @@ class EstimateSource:
 
     name = "estimate"
 
-    def __init__(self, members: Mapping[str, Member], prices: PriceCatalogue):
+    def __init__(self, members: Mapping[str, Member], prices: PriceCatalogue, cells: Cells | None = None):
         self.members = dict(members)
         self.prices = prices
+        self.cells = cells or load_cells()
 
     def describe(self, lang: str = "de") -> str:
         example = " (BEISPIELPREISE)" if self.prices.example and lang == "de" else (
@@ -122,18 +128,25 @@ class EstimateSource:
                     "service_category": service_category(module), "resource": resource, "quantity": quantity,
                     "currency": cur, "cost": quantity * getattr(p.unitPrices, field),
                 })
+        for cell in self.cells.names:
+            for fixed in p.platform.fixed:
+                if fixed.scope == "cell":
+                    recs.append({"kind": "shared", "module": None, "service": fixed.name,
+                                 "service_category": fixed.serviceCategory, "resource": "fixed", "currency": cur,
+                                 "cost": fixed.monthly, "cell": cell})
+            for module, amount in p.platform.modules.items():
+                recs.append({"kind": "shared", "module": module, "service": service_name(module),
+                             "service_category": service_category(module), "resource": "fixed", "currency": cur,
+                             "cost": amount, "cell": cell})
         for fixed in p.platform.fixed:
-            recs.append({"kind": "shared", "module": None, "service": fixed.name,
-                         "service_category": fixed.serviceCategory, "resource": "fixed", "currency": cur,
-                         "cost": fixed.monthly})
-        for module, amount in p.platform.modules.items():
-            recs.append({"kind": "shared", "module": module, "service": service_name(module),
-                         "service_category": service_category(module), "resource": "fixed", "currency": cur,
-                         "cost": amount})
+            if fixed.scope == "cooperation":
+                recs.append({"kind": "shared", "module": None, "service": fixed.name,
+                             "service_category": fixed.serviceCategory, "resource": "fixed", "currency": cur,
+                             "cost": fixed.monthly, "cell": GLOBAL_CELL})
         for module, price in p.module_prices().items():
             recs.append({"kind": "shared", "module": module, "service": service_name(module),
                          "service_category": service_category(module), "resource": "module-shared",
-                         "currency": cur, "cost": price.sharedMonthly})
+                         "currency": cur, "cost": price.sharedMonthly, "cell": GLOBAL_CELL})
         return recs
 
     def load(self, con: duckdb.DuckDBPyConnection, period: Period) -> duckdb.DuckDBPyRelation:
@@ -158,7 +171,7 @@ class EstimateSource:
 
     # -- what-if ---------------------------------------------------------------------------------------------
     def platform_base(self) -> Decimal:
-        """Monthly platform base: fixed costs and shared platform components."""
+        """Monthly platform base of one cell: fixed costs and shared platform components."""
         return sum((f.monthly for f in self.prices.platform.fixed), Decimal(0)) + sum(
             self.prices.platform.modules.values(), Decimal(0))
 

@@ -19,6 +19,8 @@ is line 1; Parquet: row numbers from 1) and the values; nothing is allocated whe
 * ``Tags`` that is not empty and not a JSON object -> error (FOCUS 1.2: Tags is a JSON object);
 * a charge outside the period -> left out, with a warning naming the file, the rows and the amount;
 * the same file twice (identical content), or the same row in two files (identical in every column) -> error;
+* the cell tag ``urban-stack/cell`` names the cell whose cluster the cost belongs to (``global``: none; missing:
+  the default cell);
 * tenant tag ``shared`` -> shared; ``__idle__`` or ``CommitmentDiscountStatus = 'Unused'`` -> idle; missing, empty or
   ``__unallocated__`` -> untagged; any other value -> direct (an unknown value is reported by the allocator);
 * an empty file or one with no rows -> error.
@@ -168,20 +170,24 @@ class FocusSource:
         if self.tag_column:
             tenant = f"NULLIF(TRIM({col(self.tag_column)}), '')"
             module = "NULL"
+            cell = "NULL"
             tags_ok = "TRUE"
         elif types["Tags"].startswith("MAP"):
             tenant = f"{q('Tags')}[{_lit(labels.TENANT)}]"
             module = f"{q('Tags')}[{_lit(labels.MODULE)}]"
+            cell = f"{q('Tags')}[{_lit(labels.CELL)}]"
             tags_ok = "TRUE"
         else:
             tags = col("Tags")
             tags_ok = f"({tags} IS NULL OR TRIM({tags}) = '' OR (json_valid({tags}) AND LTRIM({tags}) LIKE '{{%'))"
             # DuckDB may evaluate both branches of a CASE: hand json_extract_string only valid JSON.
             safe = f"(CASE WHEN {tags_ok} AND {tags} IS NOT NULL AND TRIM({tags}) <> '' THEN {tags} ELSE '{{}}' END)"
-            # One JSON parse per row for both tags (a list of paths), instead of one per tag.
-            both = f"json_extract_string({safe}, [{_json_path(labels.TENANT)}, {_json_path(labels.MODULE)}])"
+            # One JSON parse per row for all three tags (a list of paths), instead of one per tag.
+            both = (f"json_extract_string({safe}, [{_json_path(labels.TENANT)}, {_json_path(labels.MODULE)}, "
+                    f"{_json_path(labels.CELL)}])")
             tenant = f"{both}[1]"
             module = f"{both}[2]"
+            cell = f"{both}[3]"
         idle_tags = ", ".join(_lit(t) for t in IDLE_TAGS)
         untagged = ", ".join(_lit(t) for t in UNTAGGED_TAGS)
         credit = ", ".join(_lit(c) for c in CREDIT_CATEGORIES)
@@ -200,6 +206,7 @@ class FocusSource:
               {col('Tags') if not self.tag_column else 'NULL'} AS tags_raw,
               {tenant} AS tag,
               {module} AS module,
+              NULLIF(TRIM({cell}), '') AS cell,
               COALESCE(NULLIF(TRIM({col('ServiceName')}), ''), '(no ServiceName)') AS service,
               COALESCE({col('ServiceCategory')}, 'Other') AS service_category,
               {status} AS commitment_status
@@ -248,7 +255,8 @@ class FocusSource:
               currency,
               SUM(cost) AS cost,
               COUNT(*) AS rows,
-              NULL::VARCHAR AS reason
+              NULL::VARCHAR AS reason,
+              cell
             FROM classified
             GROUP BY ALL
         """
@@ -263,7 +271,7 @@ class FocusSource:
             self._raise_duplicate_rows(con, files)
         self._warn_outside(con, files, in_period, period)
         return con.sql("SELECT charge_month, kind, tenant, module, service, service_category, resource, quantity, "
-                       "currency, cost, rows, reason FROM focus_groups WHERE in_period")
+                       "currency, cost, rows, reason, cell FROM focus_groups WHERE in_period")
 
     def _problem(self, credit: str) -> str:
         """SQL: what is wrong with a row of a file's SELECT, or NULL."""

@@ -10,12 +10,18 @@ Names: a tenant slug (direct), ``shared``, ``__idle__`` (idle), ``__unallocated_
 ``label:urban-stack/tenant,label:urban-stack/module`` gives names ``verl/dashboards``; the module is kept.
 Each cost component becomes one record; ``totalCost`` minus the components (OpenCost's adjustments) becomes an
 ``adjustment`` record, so the records add up to ``totalCost``.
+
+OpenCost meters one cluster, and each cell is its own cluster with its own OpenCost (in its platform stack). An
+input written ``CELL=REF`` (``stadt-guetersloh=https://opencost.stadt-guetersloh.example/``) holds the costs of
+that cell; an input without ``CELL=`` those of the default cell. The cell decides who shares the ``shared``,
+idle and untagged costs (docs/finance.md, "Zellen").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import urllib.parse
 import urllib.request
 from decimal import Decimal, InvalidOperation
@@ -24,8 +30,20 @@ from pathlib import Path
 import duckdb
 
 from catalogue import labels
-from finance.model import IDLE_TAGS, UNTAGGED_TAGS, FinanceError, Period
+from catalogue.schema import CELL_NAME_PATTERN
+from finance.model import IDLE_TAGS, UNTAGGED_TAGS, Cells, FinanceError, Period
 from finance.sources import limits, records_relation
+
+CELL_PREFIX = re.compile(CELL_NAME_PATTERN.rstrip("$") + r"=(?P<ref>.+)$")
+
+
+def split_input(ref: str) -> tuple[str | None, str]:
+    """``(cell, ref)`` of an input ``CELL=REF``; ``(None, ref)`` without a cell (or for a file that exists under
+    the whole name)."""
+    m = CELL_PREFIX.match(ref)
+    if not m or Path(ref).exists():
+        return None, ref
+    return ref[: m.start("ref") - 1], m["ref"]
 
 COMPONENTS = {
     "cpuCost": ("cpu", "Compute"),
@@ -45,19 +63,25 @@ class OpenCostSource:
 
     name = "opencost"
 
-    def __init__(self, inputs: list[str | Path], currency: str = "EUR"):
+    def __init__(self, inputs: list[str | Path], currency: str = "EUR", cells: Cells | None = None):
         if not inputs:
             raise FinanceError("--source opencost needs --input: a saved /allocation JSON file or the API URL")
         self.inputs = [str(i) for i in inputs]
         self.currency = currency
+        self.cells = [split_input(i) for i in self.inputs]
+        """``(cell or None, ref)`` of every input."""
+        for given, (cell, _) in zip(self.inputs, self.cells, strict=True):
+            if cell is not None and cells is not None and cell not in cells:
+                raise FinanceError(f"--input {limits.cut(given)}: no cell {cell!r} in urban-stack:cells of "
+                                   f"stacks/Pulumi.shared.yaml ({', '.join(cells.names)})")
 
     def describe(self, lang: str = "de") -> str:
         return (f"OpenCost-Allokation ({', '.join(self.inputs)})" if lang == "de"
                 else f"OpenCost allocation ({', '.join(self.inputs)})")
 
-    def _documents(self, period: Period) -> list[tuple[str, object]]:
+    def _documents(self, period: Period) -> list[tuple[str, str | None, object]]:
         docs = []
-        for ref in self.inputs:
+        for cell, ref in self.cells:
             if ref.startswith(("http://", "https://")):
                 for month in period.months:
                     end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
@@ -68,7 +92,7 @@ class OpenCostSource:
                     url = f"{ref.rstrip('/')}/allocation?{query}"
                     try:
                         with urllib.request.urlopen(url, timeout=60) as resp:
-                            docs.append((url, json.loads(limits.read_json_bytes(url, resp))))
+                            docs.append((url, cell, json.loads(limits.read_json_bytes(url, resp))))
                     except (OSError, ValueError) as exc:
                         raise FinanceError(f"{url}: cannot read OpenCost allocation: {limits.cut(str(exc))}") from None
             else:
@@ -83,14 +107,14 @@ class OpenCostSource:
                 if not text.strip():
                     raise FinanceError(f"{ref}: empty file")
                 try:
-                    docs.append((ref, json.loads(text)))
+                    docs.append((ref, cell, json.loads(text)))
                 except ValueError as exc:
                     raise FinanceError(f"{ref}: not JSON: {limits.cut(str(exc))}") from None
         return docs
 
     def records(self, period: Period) -> list[dict]:
         recs: list[dict] = []
-        for ref, doc in self._documents(period):
+        for ref, cell, doc in self._documents(period):
             if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
                 raise FinanceError(f"{ref}: expected an OpenCost answer {{\"code\": 200, \"data\": [...]}}")
             if doc.get("code", 200) != 200:
@@ -101,7 +125,7 @@ class OpenCostSource:
                 if not isinstance(allocation_set, dict):
                     raise FinanceError(f"{ref}: data[{i}]: expected a mapping of allocations")
                 for name, alloc in allocation_set.items():
-                    recs.extend(self._allocation(ref, f"data[{i}].{name}", name, alloc))
+                    recs.extend({**r, "cell": cell} for r in self._allocation(ref, f"data[{i}].{name}", name, alloc))
         if not recs:
             raise FinanceError(f"{', '.join(self.inputs)}: no allocations: nothing to allocate")
         return recs
