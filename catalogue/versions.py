@@ -5,9 +5,9 @@ pack and the manifest checks reject untagged images. ``docs/versions.md`` is gen
 
 Where upstream publishes immutable build tags (CloudNativePG's ``<version>-<timestamp>-<type>-<os>``, Ceph's
 ``vX.Y.Z-YYYYMMDD``) the build tag is pinned, and its digest is recorded (``Image.digest``) when upstream's own
-published list carries it: whoever bumps a version fills the digest in from the same source or from
-``docker buildx imagetools inspect <ref>``. Images are pulled ``IfNotPresent``; the policy check reports every
-image still referenced without a digest (a figure, not a failure).
+published list carries it: whoever bumps a version fills the digest in from the same source or from the
+registry with ``urbanstack images pin KEY`` (network; see below). Images are pulled ``IfNotPresent``; the policy
+check reports every image still referenced without a digest (a figure, not a failure).
 
 A digest is only recorded from an upstream record that publishes the digest of exactly that tag (never a
 third-party copy: other projects' pins of one tag disagree with each other), and ``Image.digest_record`` names it:
@@ -15,7 +15,14 @@ repository, file, commit or URL, and the date of the build it lists. Upstream re
 CloudNativePG (postgis, postgresql) and docker-library/repo-info ``repos/<name>/remote/<tag>.md`` for Docker
 Official Images (``docker.io/library/...``; the manifest-list digest on its first line). The base images of
 ``images/*/Dockerfile`` are pinned the same way, the record named above each ``FROM``.
-Searched on 2026-12-06 and not found (no upstream record of the tag's digest readable here): the images of
+The publisher's own registry is such a record too (the registry the image is published to, not a third-party
+copy): ``urbanstack images pin [KEY ...]`` reads the tag's top-level manifest there with the OCI Distribution API
+(what ``docker buildx imagetools inspect <ref>`` reports: for a multi-platform image the index or manifest list)
+and writes its digest with ``digest_record="registry <host>, <media type> of <repository>:<tag>, read <date> by
+urbanstack images pin"``: the registry read, what was read and the day. It never overwrites a recorded digest; the
+records above stay as they are.
+Searched on 2026-12-06 and not found (no upstream record of the tag's digest readable here, and no network to ask
+the registries: ``urbanstack images pin`` records those of ``IMAGES`` on a machine with network access): the images of
 Keycloak and its operator, keycloak-config-cli, Node-RED, oauth2-proxy, Superset, Valkey (``valkey/valkey`` is not
 the Official Image), ckan-solr, FROST, nginx-unprivileged, Ceph, and the chart-rendered images of cert-manager,
 Envoy Gateway, CloudNativePG and its Barman plugin (the operator's OLM bundle, community-operators
@@ -54,7 +61,8 @@ class Image:
     as ``<imageRegistry>/<repository>:<tag>`` (shared config ``imageRegistry``), and the pods pull it from there.
 
     ``digest_record``: the upstream record the digest was read from (repository, file, commit or URL, date of the
-    build it lists); required with a digest, so no digest enters without its source named.
+    build it lists; or the publisher's registry, day and media type, as ``urbanstack images pin`` writes it);
+    required with a digest, so no digest enters without its source named.
     """
 
     repository: str

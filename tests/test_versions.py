@@ -38,9 +38,18 @@ RECORD = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+) (?P<file>\S+), .*\b(commit [0-9
 
 @pytest.mark.parametrize("key", sorted(k for k, i in IMAGES.items() if i.digest))
 def test_every_recorded_digest_is_a_sha256_read_from_a_named_upstream_record(key):
+    from urbanstack.ops.images_pin import RECORD as REGISTRY_RECORD
+
     image = IMAGES[key]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.digest)
-    assert RECORD.match(image.digest_record), f"{key}: {image.digest_record!r} names no repository, file, commit, date"
+    # Either a published list (repository, file, commit or URL, date) or the publisher's registry as
+    # `urbanstack images pin` read it: then the record names exactly this image's repository and tag.
+    registry = REGISTRY_RECORD.fullmatch(image.digest_record)
+    assert RECORD.match(image.digest_record) or registry, \
+        f"{key}: {image.digest_record!r} names no repository, file, commit, date (nor a registry read)"
+    if registry:
+        assert (registry["repository"], registry["tag"]) == (image.repository, image.tag), \
+            f"{key}: the registry record is of {registry['repository']}:{registry['tag']}: read the digest again"
     assert image.ref.endswith(f":{image.tag}@{image.digest}")
 
 

@@ -81,6 +81,9 @@ vendor_app = typer.Typer(help="Vendored upstream copies (vendor/charts): refresh
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(docs_app, name="docs")
 app.add_typer(vendor_app, name="vendor")
+images_app = typer.Typer(help="Container images of catalogue/versions.py: record their digests from the registries.",
+                         no_args_is_help=True, epilog=EXIT_CODES)
+app.add_typer(images_app, name="images")
 gitops_app = typer.Typer(help="GitOps: Pulumi Kubernetes Operator Stacks for a management cluster (docs/gitops.md).",
                          no_args_is_help=True, epilog=EXIT_CODES)
 app.add_typer(gitops_app, name="gitops")
@@ -561,6 +564,59 @@ def vendor_refresh(
         raise typer.Exit(1) from exc
     line(f"wrote {folder} and its entry in vendor/charts/PROVENANCE.md; next: delete the old version's folder, "
          "python3 vendor/charts/render_check.py, urbanstack plan --compare (docs/upgrades.md)")
+
+
+@images_app.command("pin")
+def images_pin(
+    keys: Annotated[list[str] | None, typer.Argument(
+        metavar="KEY", help="Image keys of catalogue/versions.py (default: every image upstream publishes that "
+        "has no digest yet); a key with a digest is checked against its registry.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Read the digests and print the change; write nothing.")] = False,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="The catalogue to edit (default: catalogue/versions.py of this checkout).")] = None,
+) -> None:
+    """Read each image's digest from its registry (network: OCI Distribution API, anonymous pull token; the
+    top-level manifest as `docker buildx imagetools inspect` reports it, for a multi-platform image its index) and
+    record it in catalogue/versions.py with a digest_record naming registry, media type, reference and the day.
+
+    All or nothing: when one image fails (unknown tag, pull refused, registry unreachable) or its registry's digest
+    differs from the one recorded, each is reported and nothing is written. A recorded digest is never overwritten.
+
+    URBANSTACK_REGISTRY_MAP=REGISTRY=URL[,REGISTRY=URL...] sends a registry's requests to another base URL (tests:
+    a registry on this machine; plain http:// only for 127.0.0.1 and localhost); the record names the host read."""
+    import os
+
+    from urbanstack.ops.images_pin import REGISTRY_MAP_ENV, VERSIONS_FILE, PinError, parse_registry_map, pin_images
+
+    path = file or VERSIONS_FILE
+    try:
+        result = pin_images(keys or (), dry_run=dry_run, path=path,
+                            registry_map=parse_registry_map(os.environ.get(REGISTRY_MAP_ENV)),
+                            echo=lambda text: line(text, to_err=True))
+    except PinError as exc:
+        for problem in exc.problems:
+            line(problem, to_err=True)
+        line(f"nothing was written to {path}", to_err=True)
+        raise typer.Exit(1) from None
+    if not result.pins:
+        line("every image upstream publishes already carries a digest: nothing to read (name KEYs to check "
+             "recorded digests against their registries)")
+        return
+    for pin in result.pins:
+        if pin.unchanged:
+            line(f"{pin.key}: {pin.reference}@{pin.digest} unchanged (the registry {pin.host} says the same)")
+        else:
+            line(f"{pin.key}: {pin.reference}@{pin.digest} ({pin.media_type}, registry {pin.host})")
+    if not result.new:
+        line(f"nothing to write: {path} is unchanged")
+        return
+    if dry_run:
+        out.print(result.diff, markup=False, highlight=False, end="")
+        line(f"dry run: {len(result.new)} digest(s) not written to {path}")
+        return
+    line(f"wrote {len(result.new)} digest(s) to {path}; next: `urbanstack docs write` (docs/versions.md), "
+         "`urbanstack plan --out build/plan --compare build/plan-before` (the pods of these images are replaced), "
+         "and review the diff per docs/upgrades.md (\"Image digests\")")
 
 
 @gitops_app.command("render")
