@@ -169,8 +169,10 @@ def versions_doc() -> str:
             f"{f'`{i.digest}`' if i.digest else '(not recorded)'} | {RELEASE_RECORDS.get(k, '(none)')} |"
             for k, i in IMAGES.items()]
     digested = sum(1 for i in IMAGES.values() if i.digest)
-    out += [f"\n{digested} of {len(IMAGES)} images pinned here carry a digest; `urbanstack check --only policies` "
-            "names every image reference of the plan without one (chart-rendered images included).\n"]
+    out += [f"\n{digested} of {len(IMAGES)} images pinned here carry a digest; `urbanstack images pin` (network) "
+            "records those of the images upstream publishes from their registries "
+            "([upgrades.md](upgrades.md#image-digests)); `urbanstack check --only policies` names every image "
+            "reference of the plan without one (chart-rendered images included).\n"]
     out += ["\n## Supported releases\n",
             "Upstream's end of support of every pin (`SUPPORT`), as the named record states it. `urbanstack check` "
             "(check `support`) fails on a pin past its end on the day of the run, on a record made for another "
