@@ -78,11 +78,19 @@ def sample_stack(slug: str, cost_center: str, deny_only: bool = False) -> StackP
     return run_stack(slug, program)
 
 
+def stack_folder(plan_dir: Path, slug: str) -> Path:
+    """The folder of municipality ``slug``'s stack in a written plan: ``<slug>`` in the default cell,
+    ``<slug>.<cell>`` in another (catalogue/cells.py); ``<slug>`` when the plan has neither yet."""
+    found = [p for p in (plan_dir / slug, *sorted(plan_dir.glob(f"{slug}.*"))) if p.is_dir()]
+    return found[0] if found else plan_dir / slug
+
+
 def write_sample(plan_dir: Path, slug: str, cost_center: str, deny_only: bool = False) -> list[Path]:
-    """Render the sample as municipality ``slug`` and add its files to ``plan_dir/<slug>/``; returns them."""
+    """Render the sample as municipality ``slug`` and add its files to its stack's folder of ``plan_dir``
+    (:func:`stack_folder`); returns them."""
     rendered = plan_dir.parent / f".sample-{plan_dir.name}-{slug}"
     write_plan([sample_stack(slug, cost_center, deny_only)], rendered)
-    target = plan_dir / slug
+    target = stack_folder(plan_dir, slug)
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for f in sorted((rendered / slug).glob("*.yaml")):
