@@ -398,9 +398,11 @@ def make_source(name: str, *, inputs: list[str] | None = None, members=None, pri
 
         return FocusSource(inputs or [], **{k: v for k, v in options.items() if k in ("cost_column", "tag_column", "s3_client")})
     if name == "aws":
+        from finance.model import load_cells  # lazy: builds the tenant schema (catalogue.tenants)
         from finance.sources.aws import AwsCostExplorerSource  # lazy: duckdb, pyarrow
 
-        return AwsCostExplorerSource(**{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
+        return AwsCostExplorerSource(cells=load_cells(),
+                                     **{k: v for k, v in options.items() if k in ("client", "tag_key", "metric")})
     if name == "opencost":
         from finance.model import load_cells  # lazy: builds the tenant schema (catalogue.tenants)
         from finance.sources.opencost import OpenCostSource  # lazy: duckdb, pyarrow

@@ -189,3 +189,42 @@ def test_the_example_cooperation_charges_guetersloh_its_own_cell(tmp_path):
     over = json.loads((out / "overview.json").read_text(encoding="utf-8"))
     assert over["unallocated"] == [] and over["reconciled"] is True
 
+
+
+def test_cost_explorer_is_read_once_per_value_of_the_cell_tag():
+    """Cost Explorer groups by two dimensions at most: first the cell tag's values, then each value's costs."""
+    import boto3
+    import requests
+    from moto import mock_aws
+
+    from finance.sources.aws import AwsCostExplorerSource
+
+    month = {"TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"}, "Total": {}, "Estimated": False}
+
+    def group(keys, amount):
+        return {"Keys": keys, "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "EUR"}}}
+
+    cells = {"ResultsByTime": [{**month, "Groups": [group(["urban-stack/cell$"], "560.00"),
+                                                    group(["urban-stack/cell$stadt"], "900.00")]}]}
+    untagged = {"ResultsByTime": [{**month, "Groups": [group(["urban-stack/tenant$shared", "Amazon EKS"], "560.00")]}]}
+    stadt = {"ResultsByTime": [{**month, "Groups": [group(["urban-stack/tenant$shared", "Amazon EKS"], "900.00")]}]}
+    with mock_aws():
+        resp = requests.post("http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
+                             json={"results": [cells, untagged, stadt]}, timeout=10)
+        assert resp.status_code == 201
+        ce = boto3.client("ce", region_name="us-east-1")  # botocore checks each request against the CE model
+        asked = []
+
+        class Recording:
+            def get_cost_and_usage(self, **request):
+                asked.append(request)
+                return ce.get_cost_and_usage(**request)
+
+        a = allocate(AwsCostExplorerSource(client=Recording(), cells=CELLS), MEMBERS, Key("population"), OCT,
+                     cells=CELLS)
+    assert asked[0]["GroupBy"] == [{"Type": "TAG", "Key": "urban-stack/cell"}] and "Filter" not in asked[0]
+    assert [r["Filter"] for r in asked[1:]] == [
+        {"Tags": {"Key": "urban-stack/cell", "MatchOptions": ["ABSENT"]}},
+        {"Tags": {"Key": "urban-stack/cell", "Values": ["stadt"], "MatchOptions": ["EQUALS"]}}]
+    assert cents(a, "guetersloh") == 90000  # its dedicated cell's cluster
+    assert cents(a, "verl") + cents(a, "rietberg") == 56000 and a.total_cents() == a.input_cents == 146000
