@@ -23,7 +23,7 @@ T = {
     "de": {
         "statement": "Kostenaufstellung", "overview": "Konsortialübersicht", "municipality": "Kommune",
         "ags": "AGS", "cost_center": "Kostenstelle", "population": "Einwohner", "period": "Zeitraum",
-        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "cell": "Zelle", "issuer": "Rechnungssteller",
+        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "cell": "Zelle", "cells": "Zellen", "issuer": "Rechnungssteller",
         "currency": "Währung", "month": "Monat", "kind": "Art", "module": "Modul", "service": "Leistung",
         "resource": "Ressource", "quantity": "Menge", "pool": "Gesamtbetrag", "share": "Anteil", "basis": "Schlüssel",
         "amount": "Betrag", "total": "Summe", "summary": "Zusammenfassung", "lines": "Positionen",
@@ -54,7 +54,7 @@ T = {
     "en": {
         "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
         "ags": "AGS", "cost_center": "Cost centre", "population": "Population", "period": "Period",
-        "source": "Source", "key": "Allocation key", "your_share": "Your share", "cell": "Cell", "issuer": "Issuer",
+        "source": "Source", "key": "Allocation key", "your_share": "Your share", "cell": "Cell", "cells": "Cells", "issuer": "Issuer",
         "currency": "Currency", "month": "Month", "kind": "Kind", "module": "Module", "service": "Service",
         "resource": "Resource", "quantity": "Quantity", "pool": "Pool", "share": "Share", "basis": "Basis",
         "amount": "Amount", "total": "Total", "summary": "Summary", "lines": "Line items",
@@ -215,6 +215,17 @@ def cell_text(a: Allocation, slug: str, lang: str) -> str | None:
             parts.append(f"vom {day_words(since, lang)} bis {day_words(until, lang)} {name}" if de
                          else f"from {day_words(since, lang)} to {day_words(until, lang)} {name}")
     return ", ".join(parts)
+
+
+def cells_overview(a: Allocation, lang: str) -> str:
+    """Each cell of the period with the municipalities that lived in it ("kreis: Rheda-Wiedenbrück, Rietberg, Verl;
+    stadt-guetersloh: Gütersloh"; a member that moved is named under each of its cells)."""
+    lived: dict[str, list[str]] = {}
+    for slug in sorted(a.members):
+        for stay in cells_json(a, slug):
+            lived.setdefault(stay["cell"], []).append(a.members[slug].name)
+    order = [c for c in a.cells.names if c in lived] + sorted(set(lived) - set(a.cells.names))
+    return "; ".join(f"{cell}: {', '.join(sorted(lived[cell]))}" for cell in order)
 
 
 def cells_json(a: Allocation, slug: str) -> list[dict]:
@@ -671,6 +682,8 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "", issued: dt.date 
     meta = [*_common_meta(a, lang, issuer, issued), (t(lang, "rows"), fmt_number(Decimal(a.input_rows), lang, 0)),
             (t(lang, "input_total"), fmt_money(a.input_cents, lang, a.currency)),
             (t(lang, "check"), t(lang, "reconciled") if ok else t(lang, "not_reconciled"))]
+    if a.several_cells:
+        meta.append((t(lang, "cells"), cells_overview(a, lang)))
     data = {
         "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
         "issued": issued.isoformat(), "asOf": as_of(a.period, issued).isoformat(),
@@ -681,7 +694,8 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "", issued: dt.date 
         "statementsTotalCents": statements_total, "unallocatedCents": unalloc_total, "reconciled": ok,
         "members": [{"slug": m.slug, "name": m.name, "ags": m.ags, "population": m.population,
                      "costCenter": m.cost_center, **{f"{k}Cents": a.by_kind(m.slug)[k] for k in KINDS},
-                     "totalCents": a.total_cents(m.slug)} for m in members],
+                     "totalCents": a.total_cents(m.slug),
+                     **({"cells": cells_json(a, m.slug)} if a.several_cells else {})} for m in members],
         "unallocated": [_line_json(ln) for ln in unalloc],
         "unknownTags": [{"tag": u.tag, "value": u.value, "rows": u.rows, "amount": str(u.cost),
                          "cents": to_cents_exact(u.cost), "handling": u.handling} for u in a.unknown_tags],

@@ -16,7 +16,7 @@ from catalogue.prices import load_prices
 from finance.allocate import allocate
 from finance.cli import app
 from finance.model import Cells, Key, Member, load_cells, load_members, parse_period
-from finance.report import cell_text, reason_text, statement
+from finance.report import cell_text, overview, reason_text, statement
 from finance.sources.estimate import EstimateSource
 from finance.sources.focus import FocusSource
 from finance.sources.opencost import OpenCostSource
@@ -103,6 +103,8 @@ def test_a_member_that_moved_pays_each_cells_costs_for_its_days_there(tmp_path):
                                                 {"cell": "stadt", "from": "2026-10-15", "until": None}]
     assert cell_text(a, "guetersloh", "en") == "kreis until 14 October 2026, from 15 October 2026 stadt"
     assert ("Zelle", "kreis") in statement(a, "verl", "de", issued=dt.date(2026, 11, 2)).meta
+    assert ("Zellen", "kreis: Guetersloh, Rietberg, Verl; stadt: Guetersloh") in overview(
+        a, "de", issued=dt.date(2026, 11, 2)).meta
     shares = " | ".join(doc.data["shares"])
     assert "gleich, Zelle kreis" in shares and "14 von 31 Tagen" in shares
 
@@ -188,6 +190,7 @@ def test_the_example_cooperation_charges_guetersloh_its_own_cell(tmp_path):
     assert doc["municipality"]["cells"] == [{"cell": members["guetersloh"].stays[-1][0], "from": None, "until": None}]
     over = json.loads((out / "overview.json").read_text(encoding="utf-8"))
     assert over["unallocated"] == [] and over["reconciled"] is True
+    assert {m["slug"]: [c["cell"] for c in m["cells"]] for m in over["members"]}["guetersloh"] == ["stadt-guetersloh"]
 
 
 
