@@ -16,8 +16,8 @@
    the default cell) and is split only among the members that lived in that cell, each weighted by its days there
    (``cellHistory``); a dedicated cell's costs so go to its one member. ``global`` groups are split among all
    members. When the period involves more than one cell, a pool's basis names its cell (``population@kreis``,
-   ``population@global``); a
-   cell nobody lived in that month, or a cell the shared config does not list, makes an unallocated line.
+   ``population@global``); a cell nobody lived in that month, or a cell the shared config does not list, makes an
+   unallocated line.
 4. Rounding, as late as possible and with exact fractions (docs/finance.md, "Rounding"):
 
    a. a member's **direct cost** is the exact sum of its direct rows, rounded half-up to the cent once;
@@ -404,19 +404,20 @@ def allocate_groups(groups: list[Group], members: Mapping[str, Member], key: Key
             whole(g, pool_id, None, UNALLOCATED, f"unknown cell tag {cell!r} (not in urban-stack:cells)",
                   "unallocated")
             continue
+        scope = None if cell == GLOBAL_CELL else cell  # whose days count: that cell's members, or everyone's
         basis, module = _basis(g, key, bookable)
         if several:
             basis = f"{basis}@{cell}"
         pkey = (g.month, basis, g.kind)
         if pkey not in pools:
-            weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month,
-                                            None if cell == GLOBAL_CELL else cell, cells.default)
+            weights, reason = _pool_weights(g.month, basis, module, key, ordered, direct_by_month, scope,
+                                            cells.default)
             pools[pkey] = shares_of(weights) if not reason else []
             decimal_shares[pkey] = [as_decimal(sh) for _, sh in pools[pkey]]
             pool_reasons[pkey] = reason
             if not reason:
                 used[(g.month, basis)] = {s: as_decimal(sh) for s, sh in pools[pkey]}
-                partial = {m.slug: m.days_in(g.month, module, None if cell == GLOBAL_CELL else cell, cells.default)
+                partial = {m.slug: m.days_in(g.month, module, scope, cells.default)
                            for m in ordered if m.slug in weights}
                 if any(d != month_days(g.month) for d in partial.values()):
                     days[(g.month, basis)] = partial
@@ -457,7 +458,8 @@ def _basis(g: Group, key: Key, bookable: set[str]) -> tuple[str, str | None]:
 
 
 def _pool_weights(month: dt.date, basis: str, module: str | None, key: Key, ordered: list[Member],
-                  direct_by_month, cell: str | None = None, default_cell: str = "") -> tuple[dict[str, Fraction], str | None]:
+                  direct_by_month, cell: str | None = None,
+                  default_cell: str = "") -> tuple[dict[str, Fraction], str | None]:
     """``(weights, reason)``: how the pool ``(month, basis)`` is split among the members (of ``cell``; None: all),
     or why it cannot be."""
     how, _, in_cell = split_basis(basis)

@@ -32,8 +32,9 @@ AllocatedMethodId      a stable id per key: ``urban-stack/equal``, ``urban-stack
 AllocatedMethodDetails ``{"Elements": [...]}``: one element per origin charge (input group of a pool) this row
                        takes a part of, with ``AllocatedRatio`` (the row's part of that charge; the ratios of one
                        origin charge add up to exactly 1) and ``x_`` properties: pool kind, basis, the
-                       municipality's share and the key's inputs (population, members, days; the cell, ``x_Cell``, of a cell's pool), the amount
-                       (``x_AllocatedCost``), the origin charge (``x_OriginId``, unique in the report) and its amount; the root carries ``x_Key``
+                       municipality's share and the key's inputs (population, members, days; ``x_Cell``: the cell
+                       of a cell's pool), the amount (``x_AllocatedCost``), the origin charge (``x_OriginId``,
+                       unique in the report) and its amount; the root carries ``x_Key``
 AllocatedResourceId    what the cost was allocated to: ``urban-stack/tenant/<slug>``
 AllocatedResourceName  the municipality's name
 AllocatedTags          ``{"urban-stack/cost-share": "shared"}`` (tags not already in ``Tags``)

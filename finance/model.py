@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalogue.labels import GLOBAL_CELL
 from catalogue.modules import CATALOGUE
 from catalogue.prices import KEYS
 from catalogue.shared_config import DEFAULT_CELL, SHARED_CONFIG
@@ -146,18 +145,12 @@ class Member:
         for since, until in spans:
             first = max(first, since or first)
             last = min(last, until or last)
-        if cell is None or cell == GLOBAL_CELL:
+        if cell is None:
             return max(0, (last - first).days + 1)
         stays = self.stays or ((default_cell, None, None),)
         return sum(max(0, (min(last, until or last) - max(first, since or first)).days + 1)
                    for name, since, until in stays if name == cell)
 
-    def cell_on(self, day: dt.date, default_cell: str = DEFAULT_CELL) -> str:
-        """The cell the municipality lived in on ``day`` (its current cell after its last stay)."""
-        for name, since, until in self.stays:
-            if (since is None or since <= day) and (until is None or day <= until):
-                return name
-        return self.stays[-1][0] if self.stays else default_cell
 
 
 def stays_of(tenant, default_cell: str) -> tuple[tuple[str, dt.date | None, dt.date | None], ...]:
@@ -197,8 +190,8 @@ def load_members(paths: list[Path] | None = None, cells: Cells | None = None) ->
 @dataclass(frozen=True)
 class Cells:
     """The cooperation's cells (decision record 0015): each cell's shared costs are split among the members that
-    lived in it; a cost tagged :data:`catalogue.labels.GLOBAL_CELL` among all members; a cost without a cell tag
-    belongs to the default cell (where everything lived before there were cells)."""
+    lived in it; a cost tagged ``global`` (:data:`catalogue.labels.GLOBAL_CELL`) among all members; a cost without
+    a cell tag belongs to the default cell (where everything lived before there were cells)."""
 
     default: str = DEFAULT_CELL
     names: tuple[str, ...] = (DEFAULT_CELL,)

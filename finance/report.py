@@ -23,7 +23,8 @@ T = {
     "de": {
         "statement": "Kostenaufstellung", "overview": "Konsortialübersicht", "municipality": "Kommune",
         "ags": "AGS", "cost_center": "Kostenstelle", "population": "Einwohner", "period": "Zeitraum",
-        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "cell": "Zelle", "cells": "Zellen", "issuer": "Rechnungssteller",
+        "source": "Datenquelle", "key": "Verteilschlüssel", "your_share": "Ihr Anteil", "issuer": "Rechnungssteller",
+        "cell": "Zelle", "cells": "Zellen",
         "currency": "Währung", "month": "Monat", "kind": "Art", "module": "Modul", "service": "Leistung",
         "resource": "Ressource", "quantity": "Menge", "pool": "Gesamtbetrag", "share": "Anteil", "basis": "Schlüssel",
         "amount": "Betrag", "total": "Summe", "summary": "Zusammenfassung", "lines": "Positionen",
@@ -54,7 +55,8 @@ T = {
     "en": {
         "statement": "Cost statement", "overview": "Consortium overview", "municipality": "Municipality",
         "ags": "AGS", "cost_center": "Cost centre", "population": "Population", "period": "Period",
-        "source": "Source", "key": "Allocation key", "your_share": "Your share", "cell": "Cell", "cells": "Cells", "issuer": "Issuer",
+        "source": "Source", "key": "Allocation key", "your_share": "Your share", "issuer": "Issuer",
+        "cell": "Cell", "cells": "Cells",
         "currency": "Currency", "month": "Month", "kind": "Kind", "module": "Module", "service": "Service",
         "resource": "Resource", "quantity": "Quantity", "pool": "Pool", "share": "Share", "basis": "Basis",
         "amount": "Amount", "total": "Total", "summary": "Summary", "lines": "Line items",
@@ -192,21 +194,25 @@ def basis_text(basis: str, lang: str) -> str:
     return text
 
 
+def _stays(a: Allocation, slug: str) -> list[tuple[str, dt.date | None, dt.date | None]]:
+    """The municipality's ``(cell, first day, last day)`` that overlap the period (None: open)."""
+    first, last = a.period.first, last_day(a.period)
+    return [(name, since, until) for name, since, until in (a.members[slug].stays or ((a.cells.default, None, None),))
+            if (since is None or since <= last) and (until is None or until >= first)]
+
+
 def cell_text(a: Allocation, slug: str, lang: str) -> str | None:
     """The cells the municipality lived in during the period, with the days it moved ("kreis bis 14. Oktober 2026,
     ab 15. Oktober 2026 stadt-guetersloh"), for the statement's line "Zelle"; None when the period involves one
     cell only."""
     if not a.several_cells:
         return None
-    stays = cells_json(a, slug)
-    de = lang == "de"
+    stays = _stays(a, slug)
     if len(stays) == 1:
-        return stays[0]["cell"]
+        return stays[0][0]
+    de = lang == "de"
     parts = []
-    for i, stay in enumerate(stays):
-        name = stay["cell"]
-        since = dt.date.fromisoformat(stay["from"]) if stay["from"] else None
-        until = dt.date.fromisoformat(stay["until"]) if stay["until"] else None
+    for i, (name, since, until) in enumerate(stays):
         if i == 0:
             parts.append(f"{name} bis {day_words(until, lang)}" if de else f"{name} until {day_words(until, lang)}")
         elif i == len(stays) - 1:
@@ -217,24 +223,20 @@ def cell_text(a: Allocation, slug: str, lang: str) -> str | None:
     return ", ".join(parts)
 
 
-def cells_overview(a: Allocation, lang: str) -> str:
+def cells_overview(a: Allocation) -> str:
     """Each cell of the period with the municipalities that lived in it ("kreis: Rheda-Wiedenbrück, Rietberg, Verl;
     stadt-guetersloh: Gütersloh"; a member that moved is named under each of its cells)."""
     lived: dict[str, list[str]] = {}
     for slug in sorted(a.members):
-        for stay in cells_json(a, slug):
-            lived.setdefault(stay["cell"], []).append(a.members[slug].name)
-    order = [c for c in a.cells.names if c in lived] + sorted(set(lived) - set(a.cells.names))
-    return "; ".join(f"{cell}: {', '.join(sorted(lived[cell]))}" for cell in order)
+        for name, _, _ in _stays(a, slug):
+            lived.setdefault(name, []).append(a.members[slug].name)
+    return "; ".join(f"{cell}: {', '.join(sorted(lived[cell]))}" for cell in a.cells.names if cell in lived)
 
 
 def cells_json(a: Allocation, slug: str) -> list[dict]:
     """The municipality's cells in the period: ``[{"cell", "from", "until"}]`` (ISO days, None: open)."""
-    m = a.members[slug]
-    first, last = a.period.first, last_day(a.period)
     return [{"cell": name, "from": since.isoformat() if since else None, "until": until.isoformat() if until else None}
-            for name, since, until in (m.stays or ((a.cells.default, None, None),))
-            if (since is None or since <= last) and (until is None or until >= first)]
+            for name, since, until in _stays(a, slug)]
 
 
 # -- documents ----------------------------------------------------------------------------------------------
@@ -683,7 +685,7 @@ def overview(a: Allocation, lang: str = "de", issuer: str = "", issued: dt.date 
             (t(lang, "input_total"), fmt_money(a.input_cents, lang, a.currency)),
             (t(lang, "check"), t(lang, "reconciled") if ok else t(lang, "not_reconciled"))]
     if a.several_cells:
-        meta.append((t(lang, "cells"), cells_overview(a, lang)))
+        meta.append((t(lang, "cells"), cells_overview(a)))
     data = {
         "document": "overview", "period": a.period.label, "currency": a.currency, "issuer": issuer,
         "issued": issued.isoformat(), "asOf": as_of(a.period, issued).isoformat(),

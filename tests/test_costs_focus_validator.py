@@ -27,7 +27,8 @@ MEMBERS = load_members()
 CELLS = load_cells()
 # The bill's rows carry no cell tag: they are the default cell's costs, shared by its members only (the example's
 # Gütersloh lives in a cell of its own and pays its direct costs here, nothing of the default cell's).
-IN_DEFAULT_CELL = {s: m for s, m in MEMBERS.items() if m.cell_on(dt.date(2026, 10, 15), CELLS.default) == CELLS.default}
+IN_DEFAULT_CELL = {s: m for s, m in MEMBERS.items()
+                   if m.days_in(dt.date(2026, 10, 1), cell=CELLS.default, default_cell=CELLS.default)}
 POPULATION = sum(m.population for m in IN_DEFAULT_CELL.values())
 
 BILL = """BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceName,ServiceCategory,Tags

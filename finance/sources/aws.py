@@ -85,6 +85,9 @@ class AwsCostExplorerSource:
         for result in self.results(period, group_by=[{"Type": "TAG", "Key": labels.CELL}]):
             for group in result.get("Groups", []):
                 values.update(k[len(prefix):] for k in group.get("Keys", []) if k.startswith(prefix))
+            total = result.get("Total", {}).get(self.metric)
+            if not result.get("Groups") and total and Decimal(total.get("Amount", "0")) != 0:
+                values.add("")  # a total without groups: read as cost without the tag, never dropped
         return sorted(values)
 
     def records(self, period: Period) -> list[dict]:

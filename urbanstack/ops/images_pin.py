@@ -33,12 +33,9 @@ import hashlib
 import http.client
 import importlib.util
 import json
-import os
 import re
-import shutil
 import ssl
 import sys
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +44,7 @@ from datetime import date
 from pathlib import Path
 
 from catalogue.paths import ROOT
+from clikit.outdir import atomic_write
 
 VERSIONS_FILE = ROOT / "catalogue" / "versions.py"
 REGISTRY_MAP_ENV = "URBANSTACK_REGISTRY_MAP"
@@ -529,15 +527,7 @@ def pin_images(keys: Iterable[str] = (), *, dry_run: bool = False, path: Path = 
 
 
 def _replace(path: Path, original: str, text: str) -> None:
-    """Write ``text`` over ``path`` atomically, unless the file changed since it was read."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        shutil.copymode(path, tmp)
-        if path.read_text(encoding="utf-8") != original:
-            raise PinError([f"{path}: changed while the registries were read: nothing written, run again"])
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``text`` over ``path`` atomically (its mode kept), unless the file changed since it was read."""
+    if path.read_text(encoding="utf-8") != original:
+        raise PinError([f"{path}: changed while the registries were read: nothing written, run again"])
+    atomic_write(path, text)

@@ -45,7 +45,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ import pydantic
 import yaml
 
 from catalogue import names
+from clikit.outdir import atomic_write
 from components.backup import EXTERNAL_KEYS, object_store_spec, wal_archiver
 from components.tenant.database import BACKUP_STORE
 from components.tenant.storage import bucket_name
@@ -79,6 +79,8 @@ from urbanstack.ops.offboard import (
     realm_export_script,
 )
 
+PRIVATE = 0o600
+"""Mode of every file a move writes (journal, counts, checklists): its operator's alone."""
 JOURNAL = "journal.json"
 ORIGIN_STORE = "move-origin"
 """ObjectStore (and Secret) in the target namespace that reads the source cell's off-site backups."""
@@ -197,21 +199,6 @@ def in_cell(cell: Cell, argv: Sequence[str]) -> list[str]:
     return argv
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``path`` (0600) through a temporary file in the same folder and a rename: never half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class Journal:
     """``journal.json`` of one move: who moves where, the stamp of its objects, and every step that passed its
     check. It lives in a folder the move created; a folder without it is never written into."""
@@ -257,7 +244,7 @@ class Journal:
         self.save()
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps(self.data, indent=2) + "\n")
+        atomic_write(self.path, json.dumps(self.data, indent=2) + "\n", PRIVATE)
 
 
 def run_journaled(plan: Sequence[MoveStep], journal: Journal, runner: Runner | None,
@@ -758,7 +745,7 @@ class Move:
             self.call(in_cell(self.target, ["kubectl", "-n", names.NS_IDENTITY, "exec", "-i",
                                             f"{names.KEYCLOAK_NAME}-0", "--", "/bin/bash", "-c", script]),
                       stdin_from=body)
-            atomic_write(self.folder / "realm-users.count", f"{len(users)}\n")
+            atomic_write(self.folder / "realm-users.count", f"{len(users)}\n", PRIVATE)
         finally:
             export.unlink(missing_ok=True)
             body.unlink(missing_ok=True)
@@ -883,7 +870,7 @@ class Move:
         ]
 
     def _checklist(self) -> None:
-        atomic_write(self.folder / CUTOVER, "\n".join(self.checklist()) + "\n")
+        atomic_write(self.folder / CUTOVER, "\n".join(self.checklist()) + "\n", PRIVATE)
 
     def _remove_source_backups(self) -> None:
         if self.source_offsite_s3 is None:
@@ -974,7 +961,7 @@ def run(move: Move, *, dry_run: bool = False) -> Iterator[str]:
     for name, text in (("final-backup.yaml", backup_manifest(move.slug, move.stamp, name=move.backup)),
                        ("recovery.yaml", yaml.safe_dump_all(move.recovery_docs(), sort_keys=False)),
                        ("lock.yaml", lock_manifest(move.slug))):
-        atomic_write(move.folder / name, text)
+        atomic_write(move.folder / name, text, PRIVATE)
     plan = move.steps()
     for text in run_journaled(plan, journal, move.runner):
         yield text
